@@ -1,0 +1,28 @@
+// Tensor storage comes from a caching allocator (DESIGN.md item 8): fresh pages cost about 0.6 ms per MB on the
+// target machines, so freed blocks are kept on free lists keyed by their rounded size and handed out again.
+// The cache is bounded (NN_ALLOCATOR_CACHE_MB, default 2048) and can be released on demand.
+#pragma once
+
+#include <cstddef>
+
+namespace nn {
+
+struct AllocatorStats {
+  size_t live_bytes = 0;    // handed out and not yet released
+  size_t cached_bytes = 0;  // held on the free lists
+  size_t hits = 0;          // allocations served from the cache
+  size_t misses = 0;        // allocations that needed fresh memory
+};
+
+// 64-byte aligned, uninitialised memory for `count` floats; nullptr for count 0. Thread-safe.
+float* allocate_floats(size_t count);
+// Returns a block obtained from allocate_floats with the same count.
+void release_floats(float* data, size_t count);
+
+// Frees every cached block.
+void empty_allocator_cache();
+AllocatorStats allocator_stats();
+// Largest total of cached bytes; blocks released beyond it are freed at once.
+void set_allocator_cache_limit(size_t bytes);
+
+}  // namespace nn

@@ -1,0 +1,310 @@
+#include "nn/checkpoint.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <bit>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "nn/error.h"
+#include "nn/optim/optimizer.h"
+
+static_assert(std::endian::native == std::endian::little, "the checkpoint reader assumes a little-endian host");
+
+namespace nn {
+
+namespace {
+
+constexpr std::array<unsigned char, 8> kMagic{0x89, 'N', 'N', 'C', 'K', 'P', '\r', '\n'};
+constexpr uint8_t kFloat32 = 1, kText = 2;
+constexpr uint32_t kMaxName = 4096;
+constexpr uint8_t kMaxRank = 8;
+constexpr const char* kOptimizerPrefix = "optimizer/";
+
+std::string quoted(const std::filesystem::path& path) { return path.string(); }
+
+// ---- writing ----
+
+struct Writer {
+  std::FILE* file;
+  uint32_t crc = 0;
+  void bytes(const void* data, size_t size) {
+    if (size == 0) return;
+    if (std::fwrite(data, 1, size, file) != size) throw Error(std::string("write failed: ") + std::strerror(errno));
+    crc = nn::crc32(data, size, crc);
+  }
+  template <class T>
+  void value(T v) { bytes(&v, sizeof v); }
+  void header(const std::string& name, uint8_t kind, const std::vector<uint64_t>& extents) {
+    value(static_cast<uint32_t>(name.size()));
+    bytes(name.data(), name.size());
+    value(kind);
+    value(static_cast<uint8_t>(extents.size()));
+    for (uint64_t e : extents) value(e);
+  }
+};
+
+void check_name(const std::filesystem::path& path, const std::string& name, std::set<std::string>& seen) {
+  if (name.empty() || name.size() > kMaxName) {
+    fail_expected(quoted(path), "entry names of 1 to 4096 bytes", "'" + name + "'");
+  }
+  if (!seen.insert(name).second) fail(quoted(path), "entry '" + name + "' appears twice");
+}
+
+// ---- reading ----
+
+class Reader {
+ public:
+  Reader(const std::filesystem::path& path, std::vector<unsigned char> bytes)
+      : path_(path), bytes_(std::move(bytes)), end_(bytes_.size() - 4) {}
+
+  size_t remaining() const { return end_ - pos_; }
+  size_t position() const { return pos_; }
+  const unsigned char* at(size_t offset) const { return bytes_.data() + offset; }
+
+  template <class T>
+  T value(const std::string& what) {
+    T v;
+    take(&v, sizeof v, what);
+    return v;
+  }
+  void take(void* out, size_t size, const std::string& what) {
+    if (size > remaining()) failure(what + " runs past the end of the file (truncated?)");
+    std::memcpy(out, bytes_.data() + pos_, size);
+    pos_ += size;
+  }
+  void skip(size_t size, const std::string& what) {
+    if (size > remaining()) failure(what + " runs past the end of the file (truncated?)");
+    pos_ += size;
+  }
+  [[noreturn]] void failure(const std::string& message) const { fail(quoted(path_), message); }
+
+ private:
+  const std::filesystem::path& path_;
+  std::vector<unsigned char> bytes_;
+  size_t end_;  // the 4-byte checksum follows
+  size_t pos_ = 0;
+};
+
+std::vector<unsigned char> read_whole_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(quoted(path), "is a directory, not a checkpoint file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(quoted(path), std::string("cannot open: ") + std::strerror(errno));
+  in.seekg(0, std::ios::end);
+  std::streamoff size = in.tellg();
+  in.seekg(0);
+  if (size < 0) fail(quoted(path), "cannot determine its size");
+  std::vector<unsigned char> bytes(static_cast<size_t>(size));
+  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) fail(quoted(path), "read failed");
+  return bytes;
+}
+
+}  // namespace
+
+const Tensor* Checkpoint::find(const std::string& name) const {
+  for (const auto& [n, t] : tensors) {
+    if (n == name) return &t;
+  }
+  return nullptr;
+}
+
+const std::string* Checkpoint::find_text(const std::string& name) const {
+  for (const auto& [n, t] : texts) {
+    if (n == name) return &t;
+  }
+  return nullptr;
+}
+
+uint32_t crc32(const void* data, size_t size, uint32_t crc) {
+  static const std::array<uint32_t, 256> table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  const auto* p = static_cast<const unsigned char*>(data);
+  crc = ~crc;
+  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+  return ~crc;
+}
+
+void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::FILE*)>& write) {
+  std::filesystem::path temporary = path;
+  temporary += ".tmp-" + std::to_string(::getpid());
+  std::FILE* file = std::fopen(temporary.c_str(), "wb");
+  if (file == nullptr) fail(quoted(path), std::string("cannot write: ") + std::strerror(errno));
+  try {
+    write(file);
+    if (std::fflush(file) != 0 || ::fsync(::fileno(file)) != 0) {
+      throw Error(std::string("write failed: ") + std::strerror(errno));
+    }
+    if (std::fclose(file) != 0) {
+      file = nullptr;
+      throw Error(std::string("write failed: ") + std::strerror(errno));
+    }
+    file = nullptr;
+    std::filesystem::rename(temporary, path);
+  } catch (const std::exception& e) {
+    if (file != nullptr) std::fclose(file);
+    std::error_code ignored;
+    std::filesystem::remove(temporary, ignored);
+    fail(quoted(path), e.what());
+  }
+}
+
+void write_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint) {
+  std::set<std::string> seen;
+  for (const auto& [name, t] : checkpoint.tensors) {
+    check_name(path, name, seen);
+    if (!t.defined()) fail(quoted(path), "tensor '" + name + "' is undefined");
+    if (t.rank() > kMaxRank) fail_expected(quoted(path), "tensors of rank ≤ 8", "'" + name + "' of rank " + std::to_string(t.rank()));
+  }
+  for (const auto& [name, text] : checkpoint.texts) check_name(path, name, seen);
+
+  write_file_atomically(path, [&](std::FILE* file) {
+    Writer w{file};
+    w.bytes(kMagic.data(), kMagic.size());
+    w.value(kCheckpointVersion);
+    w.value(static_cast<uint32_t>(checkpoint.tensors.size() + checkpoint.texts.size()));
+    for (const auto& [name, t] : checkpoint.tensors) {
+      w.header(name, kFloat32, std::vector<uint64_t>(t.shape().begin(), t.shape().end()));
+      w.bytes(t.data(), sizeof(float) * t.numel());
+    }
+    for (const auto& [name, text] : checkpoint.texts) {
+      w.header(name, kText, {text.size()});
+      w.bytes(text.data(), text.size());
+    }
+    uint32_t crc = w.crc;
+    if (std::fwrite(&crc, sizeof crc, 1, file) != 1) throw Error(std::string("write failed: ") + std::strerror(errno));
+  });
+}
+
+Checkpoint read_checkpoint(const std::filesystem::path& path) {
+  std::vector<unsigned char> bytes = read_whole_file(path);
+  if (bytes.size() < kMagic.size() + 12 || std::memcmp(bytes.data(), kMagic.data(), kMagic.size()) != 0) {
+    fail(quoted(path), "not a libnn checkpoint (bad magic or too short)");
+  }
+  uint32_t stored_crc;
+  std::memcpy(&stored_crc, bytes.data() + bytes.size() - 4, 4);
+  Reader r(path, std::move(bytes));
+  r.skip(kMagic.size(), "magic");
+  uint32_t version = r.value<uint32_t>("version");
+  if (version != kCheckpointVersion) {
+    fail_expected(quoted(path), "checkpoint version " + std::to_string(kCheckpointVersion),
+                  "version " + std::to_string(version));
+  }
+  uint32_t count = r.value<uint32_t>("entry count");
+  constexpr size_t kSmallestEntry = 4 + 1 + 1 + 1;  // name length, one name byte, kind, rank
+  if (count > r.remaining() / kSmallestEntry) {
+    r.failure("entry count " + std::to_string(count) + " cannot fit in a file of this size (corrupt header)");
+  }
+  Checkpoint out;
+  std::set<std::string> seen;
+  for (uint32_t i = 0; i < count; ++i) {
+    std::string where = "entry " + std::to_string(i);
+    uint32_t name_size = r.value<uint32_t>(where + " name length");
+    if (name_size == 0 || name_size > kMaxName) r.failure(where + ": name length " + std::to_string(name_size) + " is not in [1, 4096]");
+    std::string name(name_size, '\0');
+    r.take(name.data(), name_size, where + " name");
+    where = "tensor '" + name + "'";
+    if (!seen.insert(name).second) r.failure(where + " appears twice");
+    uint8_t kind = r.value<uint8_t>(where + " kind");
+    uint8_t rank = r.value<uint8_t>(where + " rank");
+    if (kind != kFloat32 && kind != kText) r.failure(where + ": unknown kind " + std::to_string(kind));
+    if (rank > kMaxRank || (kind == kText && rank != 1)) r.failure(where + ": bad rank " + std::to_string(rank));
+    Shape shape(rank);
+    const uint64_t element_size = kind == kFloat32 ? 4 : 1;
+    uint64_t elements = 1;
+    bool overflow = false;
+    for (uint8_t a = 0; a < rank; ++a) {
+      uint64_t extent = r.value<uint64_t>(where + " shape");
+      if (extent != 0 && elements > (uint64_t{1} << 60) / extent) overflow = true;
+      elements = overflow ? 0 : elements * extent;
+      shape[a] = static_cast<int64_t>(extent);
+    }
+    // The size is checked against the bytes left before anything is allocated from it.
+    if (overflow || elements * element_size > r.remaining()) {
+      r.failure(where + ": needs " + (overflow ? std::string("over 2^60") : std::to_string(elements * element_size)) +
+                " bytes of data but " + std::to_string(r.remaining()) +
+                " remain in the file (truncated, or a corrupt size field)");
+    }
+    size_t payload = static_cast<size_t>(elements * element_size);
+    if (kind == kFloat32) {
+      Tensor t = Tensor::empty(shape);
+      r.take(t.data(), payload, where + " data");
+      out.tensors.emplace_back(name, t);
+    } else {
+      std::string text(payload, '\0');
+      r.take(text.data(), payload, where + " text");
+      out.texts.emplace_back(name, text);
+    }
+  }
+  if (r.remaining() != 0) r.failure(std::to_string(r.remaining()) + " unexpected bytes after the last entry");
+  if (crc32(r.at(0), r.position()) != stored_crc) r.failure("checksum mismatch (the file is corrupted)");
+  return out;
+}
+
+void save(const std::filesystem::path& path, const Module& module, const Optimizer* optimizer,
+          std::vector<std::pair<std::string, std::string>> texts) {
+  Checkpoint c;
+  c.tensors = module.named_parameters();
+  for (auto& entry : module.named_buffers()) c.tensors.push_back(entry);
+  if (optimizer != nullptr) {
+    for (auto& [name, t] : optimizer->state()) c.tensors.emplace_back(kOptimizerPrefix + name, t);
+  }
+  c.texts = std::move(texts);
+  write_checkpoint(path, c);
+}
+
+std::vector<std::pair<std::string, std::string>> load(const std::filesystem::path& path, Module& module,
+                                                      Optimizer* optimizer) {
+  Checkpoint c = read_checkpoint(path);
+  NamedTensors wanted = module.named_parameters();
+  for (auto& entry : module.named_buffers()) wanted.push_back(entry);
+  std::map<std::string, const Tensor*> given;
+  NamedTensors optimizer_state;
+  for (const auto& [name, t] : c.tensors) {
+    if (name.starts_with(kOptimizerPrefix)) {
+      optimizer_state.emplace_back(name.substr(std::strlen(kOptimizerPrefix)), t);
+    } else {
+      given[name] = &t;
+    }
+  }
+  // Validate everything first, so that a bad file changes nothing.
+  for (const auto& [name, t] : wanted) {
+    auto it = given.find(name);
+    if (it == given.end()) fail(quoted(path), "tensor '" + name + "' is missing (the model has it)");
+    if (it->second->shape() != t.shape()) {
+      fail_expected(quoted(path) + ": tensor '" + name + "'", "shape " + to_string(t.shape()) + " (the model's)",
+                    to_string(it->second->shape()));
+    }
+  }
+  if (given.size() != wanted.size()) {
+    std::set<std::string> names;
+    for (const auto& [name, t] : wanted) names.insert(name);
+    for (const auto& [name, t] : given) {
+      if (!names.count(name)) fail(quoted(path), "tensor '" + name + "' is not in the model");
+    }
+  }
+  if (optimizer != nullptr) {
+    if (optimizer_state.empty()) fail(quoted(path), "holds no optimizer state");
+    try {
+      optimizer->load_state(optimizer_state);
+    } catch (const Error& e) {
+      fail(quoted(path), e.what());
+    }
+  }
+  for (auto& [name, t] : wanted) t.copy_from(*given[name]);
+  return c.texts;
+}
+
+}  // namespace nn

@@ -1,0 +1,22 @@
+// libnn: everything a program needs, in one include.
+#pragma once
+
+#include "nn/allocator.h"
+#include "nn/autograd.h"
+#include "nn/checkpoint.h"
+#include "nn/error.h"
+#include "nn/init.h"
+#include "nn/layers/dense.h"
+#include "nn/layers/dropout.h"
+#include "nn/layers/embedding.h"
+#include "nn/layers/lstm.h"
+#include "nn/layers/sequential.h"
+#include "nn/module.h"
+#include "nn/ops.h"
+#include "nn/optim/adam.h"
+#include "nn/optim/optimizer.h"
+#include "nn/optim/sgd.h"
+#include "nn/random.h"
+#include "nn/shape.h"
+#include "nn/tensor.h"
+#include "nn/threads.h"

@@ -1,0 +1,108 @@
+// Differentiable operations. Each takes and returns Tensors, checks its inputs (nn::Error with shapes) and records
+// its backward when an input requires grad. Forward and backward of each live together in nn/ops/<name>.cpp.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "nn/random.h"
+#include "nn/tensor.h"
+
+namespace nn {
+
+// ---- matmul.cpp ----
+// a (M,K) × b (K,N) → (M,N) on OpenBLAS sgemm; transpose_a / transpose_b read a as (K,M), b as (N,K).
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+
+// ---- elementwise.cpp ---- NumPy broadcasting; gradients are summed back to each input's shape.
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor add(const Tensor& a, float s);
+Tensor mul(const Tensor& a, float s);
+Tensor neg(const Tensor& a);
+// The broadcast of `a` to `shape` (copied); its gradient sums back.
+Tensor broadcast_to(const Tensor& a, const Shape& shape);
+
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator+(const Tensor& a, float s) { return add(a, s); }
+inline Tensor operator-(const Tensor& a, float s) { return add(a, -s); }
+inline Tensor operator*(const Tensor& a, float s) { return mul(a, s); }
+inline Tensor operator*(float s, const Tensor& a) { return mul(a, s); }
+inline Tensor operator/(const Tensor& a, float s) { return mul(a, 1.0f / s); }
+inline Tensor operator-(const Tensor& a) { return neg(a); }
+
+// ---- activations.cpp ----
+Tensor relu(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+// Keras 2.0–2.2's hard sigmoid: clip(0.2·x + 0.5, 0, 1).
+Tensor hard_sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+
+// A named activation, as layers take it (Keras's `activation=` argument).
+enum class Activation { linear, relu, sigmoid, hard_sigmoid, tanh, softmax };
+Tensor activate(const Tensor& x, Activation activation);
+const char* to_string(Activation activation);
+
+// ---- softmax.cpp ---- over the last axis
+Tensor softmax(const Tensor& x);
+Tensor log_softmax(const Tensor& x);
+
+// ---- reduce.cpp ----
+// Sums over `axes` (negative axes count from the end; empty = all axes).
+Tensor sum(const Tensor& x, std::vector<int> axes = {}, bool keepdim = false);
+Tensor mean(const Tensor& x, std::vector<int> axes = {}, bool keepdim = false);
+
+// ---- shape_ops.cpp ----
+Tensor reshape(const Tensor& x, const Shape& shape);
+// Joins tensors whose shapes agree except along `axis`.
+Tensor concat(const std::vector<Tensor>& xs, int axis);
+// Elements [start, end) along `axis` (a copy).
+Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end);
+
+// ---- embedding.cpp ----
+// weight (V,E), ids of any shape S with values in [0,V) → S + [E].
+Tensor embedding(const Tensor& weight, const Indices& ids);
+
+// ---- dropout.cpp ----
+// Inverted dropout: in training zeroes each element with probability `rate` and scales the rest by 1/(1-rate);
+// otherwise returns x itself.
+Tensor dropout(const Tensor& x, float rate, bool training, Generator& gen);
+
+// ---- cross_entropy.cpp ----
+// Softmax cross-entropy fused with integer targets: logits (P..., V), targets (P...) in [0,V), optional mask (P...)
+// of per-position weights (1 keep, 0 ignore). Returns the scalar mean of -log softmax(logits)[target] over the
+// kept positions (Σ mask·loss / Σ mask); 0 when no position is kept.
+Tensor softmax_cross_entropy(const Tensor& logits, const Indices& targets, const Tensor& mask = Tensor());
+
+// ---- lstm.cpp ----
+enum class RecurrentActivation { sigmoid, hard_sigmoid };
+
+struct LstmWeights {
+  Tensor kernel;            // (E, 4U), gate blocks in Keras order i, f, c, o
+  Tensor recurrent_kernel;  // (U, 4U)
+  Tensor bias;              // (4U)
+};
+
+struct LstmOptions {
+  Tensor mask;            // (N, T): 1 runs the step, 0 carries (h, c) unchanged; undefined = every step runs
+  Tensor initial_h;       // (N, U); undefined = zeros
+  Tensor initial_c;       // (N, U); undefined = zeros
+  RecurrentActivation recurrent_activation = RecurrentActivation::sigmoid;
+};
+
+struct LstmResult {
+  Tensor outputs;  // (N, T, U): h after every step (a masked step repeats the previous h)
+  Tensor h;        // (N, U): the last state
+  Tensor c;        // (N, U)
+};
+
+// A masked LSTM over a whole sequence x (N, T, E), with Keras semantics (DESIGN.md item 7), fused forward and
+// backward.
+LstmResult lstm(const Tensor& x, const LstmWeights& weights, const LstmOptions& options = {});
+
+}  // namespace nn

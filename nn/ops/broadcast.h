@@ -1,0 +1,45 @@
+// Internal: walking a broadcast. Used by the elementwise ops and the reductions.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "nn/shape.h"
+#include "nn/tensor.h"
+
+namespace nn::detail {
+
+// Calls visit(i, offset_a, offset_b) for every element i of `out` in row-major order, with the offsets of the
+// element of a and of b that broadcast onto it (strides from broadcast_strides).
+template <class Visit>
+void for_each_broadcast(const Shape& out, const std::vector<int64_t>& stride_a, const std::vector<int64_t>& stride_b,
+                        Visit visit) {
+  int64_t total = numel(out);
+  if (total == 0) return;
+  if (out.empty()) {
+    visit(int64_t{0}, int64_t{0}, int64_t{0});
+    return;
+  }
+  size_t rank = out.size();
+  int64_t inner = out[rank - 1];
+  int64_t inner_a = stride_a[rank - 1], inner_b = stride_b[rank - 1];
+  std::vector<int64_t> counter(rank, 0);
+  int64_t base_a = 0, base_b = 0;
+  for (int64_t i = 0; i < total; i += inner) {
+    for (int64_t j = 0; j < inner; ++j) visit(i + j, base_a + j * inner_a, base_b + j * inner_b);
+    // Advance the counter over every axis but the innermost.
+    for (size_t axis = rank - 1; axis-- > 0;) {
+      base_a += stride_a[axis];
+      base_b += stride_b[axis];
+      if (++counter[axis] < out[axis]) break;
+      base_a -= stride_a[axis] * out[axis];
+      base_b -= stride_b[axis] * out[axis];
+      counter[axis] = 0;
+    }
+  }
+}
+
+// Sums `g` (of a broadcast shape) down to `shape`: the gradient of broadcasting a tensor of `shape`.
+Tensor sum_to(const Tensor& g, const Shape& shape);
+
+}  // namespace nn::detail

@@ -1,0 +1,66 @@
+// sum and mean over a set of axes. The backward broadcasts the output gradient back over the reduced axes.
+#include <algorithm>
+
+#include "nn/autograd.h"
+#include "nn/error.h"
+#include "nn/ops.h"
+#include "nn/ops/broadcast.h"
+
+namespace nn {
+
+namespace {
+
+struct Reduction {
+  Shape kept;     // input rank, reduced axes set to 1
+  Shape result;   // kept, or without the reduced axes
+  int64_t count;  // elements summed into each output
+};
+
+Reduction plan_reduction(const Tensor& x, std::vector<int> axes, bool keepdim, const char* op) {
+  Reduction plan{x.shape(), {}, 1};
+  if (axes.empty()) {
+    for (int a = 0; a < x.rank(); ++a) axes.push_back(a);
+  }
+  std::vector<bool> reduced(x.rank(), false);
+  for (int axis : axes) {
+    int a = normalize_axis(axis, x.rank(), op);
+    if (reduced[a]) fail_expected(op, "distinct axes", "axis " + std::to_string(axis) + " twice");
+    reduced[a] = true;
+    plan.count *= x.dim(a);
+    plan.kept[a] = 1;
+  }
+  for (int a = 0; a < x.rank(); ++a) {
+    if (keepdim || !reduced[a]) plan.result.push_back(plan.kept[a]);
+  }
+  return plan;
+}
+
+Tensor reduce_sum(const Tensor& x, const Reduction& plan, float scale, const char* op) {
+  Tensor out = detail::sum_to(x, plan.kept);
+  if (out.impl() == x.impl()) out = x.detach().clone();  // nothing reduced: still return a new tensor
+  if (scale != 1.0f) {
+    float* p = out.data();
+    for (int64_t i = 0; i < out.numel(); ++i) p[i] *= scale;
+  }
+  out = out.reshape(plan.result);
+  Shape input_shape = x.shape();
+  record(op, {x}, out, [plan, input_shape, scale](const Tensor& g) {
+    Tensor gx = broadcast_to(g.reshape(plan.kept), input_shape);
+    return std::vector<Tensor>{scale == 1.0f ? gx : mul(gx, scale)};
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& x, std::vector<int> axes, bool keepdim) {
+  return reduce_sum(x, plan_reduction(x, std::move(axes), keepdim, "sum"), 1.0f, "sum");
+}
+
+Tensor mean(const Tensor& x, std::vector<int> axes, bool keepdim) {
+  Reduction plan = plan_reduction(x, std::move(axes), keepdim, "mean");
+  if (plan.count == 0) fail_expected("mean", "a non-empty reduction", "shape " + to_string(x.shape()));
+  return reduce_sum(x, plan, 1.0f / static_cast<float>(plan.count), "mean");
+}
+
+}  // namespace nn

@@ -1,0 +1,104 @@
+#include "support/check.h"
+
+using nn::Tensor;
+
+TEST_CASE("ops record a graph only when an input requires grad") {
+  Tensor a = Tensor::ones({2});
+  Tensor b = Tensor::ones({2}).set_requires_grad();
+  CHECK_FALSE(nn::add(a, a).requires_grad());
+  Tensor c = nn::add(a, b);
+  CHECK(c.requires_grad());
+  CHECK_FALSE(c.is_leaf());
+}
+
+TEST_CASE("NoGradGuard turns recording off and restores it") {
+  Tensor w = Tensor::ones({2}).set_requires_grad();
+  {
+    nn::NoGradGuard guard;
+    CHECK_FALSE(nn::grad_mode_enabled());
+    CHECK_FALSE(nn::mul(w, w).requires_grad());
+  }
+  CHECK(nn::grad_mode_enabled());
+  CHECK(nn::mul(w, w).requires_grad());
+}
+
+TEST_CASE("gradients accumulate across backward calls and zero_grad clears them") {
+  Tensor x = Tensor::from_data({2}, {1, 2}).set_requires_grad();
+  Tensor y = nn::sum(nn::mul(x, x));  // dy/dx = 2x
+  y.backward();
+  CHECK(x.grad().to_vector() == std::vector<float>{2, 4});
+  y.backward();
+  CHECK(x.grad().to_vector() == std::vector<float>{4, 8});
+  x.zero_grad();
+  CHECK_FALSE(x.grad().defined());
+}
+
+TEST_CASE("a tensor used twice receives the sum of both paths") {
+  Tensor x = Tensor::from_data({1}, {3}).set_requires_grad();
+  Tensor a = nn::mul(x, 2.0f);
+  Tensor b = nn::mul(x, x);
+  Tensor y = nn::sum(nn::add(nn::mul(a, b), a));  // y = 2x³ + 2x, dy/dx = 6x² + 2 = 56
+  y.backward();
+  CHECK(x.grad().item() == doctest::Approx(56.0));
+}
+
+TEST_CASE("backward from a non-scalar needs an explicit upstream gradient of its shape") {
+  Tensor x = Tensor::from_data({3}, {1, 2, 3}).set_requires_grad();
+  Tensor y = nn::mul(x, 3.0f);
+  CHECK_THROWS_WITH_AS(y.backward(),
+                       "backward: expected a one-element tensor, or an explicit upstream gradient, got shape [3]",
+                       nn::Error);
+  CHECK_THROWS_WITH_AS(y.backward(Tensor::ones({2})), "backward: expected an upstream gradient of shape [3], got [2]",
+                       nn::Error);
+  y.backward(Tensor::from_data({3}, {1, 0, -1}));
+  CHECK(x.grad().to_vector() == std::vector<float>{3, 0, -3});
+}
+
+TEST_CASE("asking to differentiate something that does not require grad is a clear error") {
+  Tensor x = Tensor::ones({1});
+  CHECK_THROWS_WITH_AS(nn::mul(x, 2.0f).backward(),
+                       "backward: this tensor [1] does not require grad (no input of the ops that made it requires "
+                       "grad, or grad mode was off)",
+                       nn::Error);
+}
+
+TEST_CASE("detach cuts the history but shares the data") {
+  Tensor x = Tensor::from_data({2}, {1, 2}).set_requires_grad();
+  Tensor y = nn::mul(x, 2.0f);
+  Tensor d = y.detach();
+  CHECK_FALSE(d.requires_grad());
+  CHECK(d.data() == y.data());
+  Tensor z = nn::sum(nn::add(nn::mul(d, x), y));  // d is a constant: dz/dx = d + 2 = (4, 6)
+  z.backward();
+  CHECK(x.grad().to_vector() == std::vector<float>{4, 6});
+}
+
+TEST_CASE("only leaves can be marked as requiring grad") {
+  Tensor x = Tensor::ones({1}).set_requires_grad();
+  Tensor y = nn::mul(x, 2.0f);
+  CHECK_THROWS_WITH_AS(y.set_requires_grad(),
+                       "set_requires_grad: only leaf tensors can be marked; this one was produced by 'mul_scalar' "
+                       "(use detach() first)",
+                       nn::Error);
+}
+
+TEST_CASE("an op with several outputs gets zeros for the outputs no gradient reached") {
+  // Only the LSTM's last c is used: the gradient still flows to the kernel through c.
+  nn::Generator gen(1);
+  Tensor x = Tensor::uniform({1, 2, 2}, -1, 1, gen);
+  Tensor k = Tensor::uniform({2, 4}, -1, 1, gen).set_requires_grad();
+  Tensor r = Tensor::uniform({1, 4}, -1, 1, gen).set_requires_grad();
+  Tensor b = Tensor::zeros({4}).set_requires_grad();
+  nn::LstmResult out = nn::lstm(x, {k, r, b});
+  nn::sum(out.c).backward();
+  CHECK(k.grad().defined());
+  CHECK(nn::sum(nn::mul(k.grad(), k.grad())).item() > 0.0f);
+}
+
+TEST_CASE("a long chain backpropagates without recursion limits") {
+  Tensor x = Tensor::ones({1}).set_requires_grad();
+  Tensor y = x;
+  for (int i = 0; i < 20000; ++i) y = nn::add(y, 0.0f);
+  y.backward();
+  CHECK(x.grad().item() == 1.0f);
+}

@@ -1,0 +1,197 @@
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <unistd.h>
+
+#include "support/check.h"
+
+using nn::Tensor;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("nn_ckpt_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+};
+
+struct Model : nn::Module {
+  explicit Model(int64_t width = 3) {
+    dense = register_module("dense", std::make_shared<nn::Dense>(nn::DenseOptions{.in = 2, .out = width}));
+    stat = register_buffer("stat", Tensor::from_data({2}, {5, 6}));
+  }
+  std::string to_string() const override { return "Model"; }
+  std::shared_ptr<nn::Dense> dense;
+  Tensor stat;
+};
+
+std::vector<unsigned char> read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void write_bytes(const fs::path& p, const std::vector<unsigned char>& bytes) {
+  std::ofstream out(p, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Rewrites the trailing CRC so that a deliberately edited file fails on its content, not on its checksum.
+void fix_crc(std::vector<unsigned char>& bytes) {
+  uint32_t crc = nn::crc32(bytes.data(), bytes.size() - 4);
+  std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const nn::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("crc32 is zlib's") {
+  const char* text = "123456789";
+  CHECK(nn::crc32(text, 9) == 0xCBF43926u);
+}
+
+TEST_CASE("a checkpoint round-trips tensors, texts, the model and the optimiser") {
+  TempDir dir;
+  fs::path file = dir.path / "model.nnck";
+  Model a;
+  nn::Adam adam(a.named_parameters());
+  nn::sum(a.dense->forward(Tensor::ones({1, 2}))).backward();
+  adam.step();
+  nn::save(file, a, &adam, {{"config", "width=3"}});
+
+  Model b;
+  nn::Adam adam_b(b.named_parameters());
+  auto texts = nn::load(file, b, &adam_b);
+  CHECK(b.dense->kernel().to_vector() == a.dense->kernel().to_vector());
+  CHECK(b.stat.to_vector() == std::vector<float>{5, 6});
+  CHECK(adam_b.steps() == 1);
+  REQUIRE(texts.size() == 1);
+  CHECK(texts[0] == std::pair<std::string, std::string>{"config", "width=3"});
+  // The model alone loads from the same file (the optimiser's entries are skipped).
+  Model c;
+  nn::load(file, c);
+  CHECK(c.dense->bias().to_vector() == a.dense->bias().to_vector());
+  // Nothing but the file itself is left in the folder (the temporary was renamed).
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+}
+
+TEST_CASE("every malformed checkpoint gives an error naming the file and the tensor, and changes nothing") {
+  TempDir dir;
+  fs::path good = dir.path / "good.nnck";
+  fs::path bad = dir.path / "bad.nnck";
+  Model saved;
+  nn::save(good, saved);
+  const std::vector<unsigned char> bytes = read_bytes(good);
+  // Layout: magic(8) version(4) count(4), then "dense.kernel": len(4) name(12) kind(1) rank(1) dims(16) data(24) …
+  const size_t first_entry = 16, first_dims = first_entry + 4 + 12 + 2;
+
+  Model target;
+  const std::vector<float> before = target.dense->kernel().to_vector();
+  auto load_bad = [&](const std::vector<unsigned char>& b) {
+    write_bytes(bad, b);
+    return error_of([&] { nn::load(bad, target); });
+  };
+  const std::string p = bad.string();
+
+  SUBCASE("wrong magic") {
+    auto b = bytes;
+    b[1] = 'X';
+    CHECK(load_bad(b) == p + ": not a libnn checkpoint (bad magic or too short)");
+  }
+  SUBCASE("other version") {
+    auto b = bytes;
+    b[8] = 2;
+    CHECK(load_bad(b) == p + ": expected checkpoint version 1, got version 2");
+  }
+  SUBCASE("truncated") {
+    auto b = bytes;
+    b.resize(first_dims + 16 + 10);
+    CHECK(load_bad(b) == p + ": tensor 'dense.kernel': needs 24 bytes of data but 6 remain in the file (truncated, "
+                             "or a corrupt size field)");
+  }
+  SUBCASE("a size field larger than the file") {
+    auto b = bytes;
+    uint64_t huge = uint64_t{1} << 40;
+    std::memcpy(b.data() + first_dims, &huge, 8);
+    fix_crc(b);
+    CHECK(load_bad(b) == p + ": tensor 'dense.kernel': needs 13194139533312 bytes of data but 86 remain in the "
+                             "file (truncated, or a corrupt size field)");
+  }
+  SUBCASE("an entry count larger than the file") {
+    auto b = bytes;
+    uint32_t count = 0xFFFFFFFF;
+    std::memcpy(b.data() + 12, &count, 4);
+    CHECK(load_bad(b) == p + ": entry count 4294967295 cannot fit in a file of this size (corrupt header)");
+  }
+  SUBCASE("a flipped data byte fails the checksum") {
+    auto b = bytes;
+    b[first_dims + 16 + 3] ^= 0x40;
+    CHECK(load_bad(b) == p + ": checksum mismatch (the file is corrupted)");
+  }
+  SUBCASE("a shape mismatch") {
+    Model wider(4);
+    nn::save(bad, wider);
+    CHECK(error_of([&] { nn::load(bad, target); }) ==
+          p + ": tensor 'dense.kernel': expected shape [2,3] (the model's), got [2,4]");
+  }
+  SUBCASE("a missing tensor") {
+    nn::Checkpoint c = nn::read_checkpoint(good);
+    c.tensors.erase(c.tensors.begin() + 1);
+    nn::write_checkpoint(bad, c);
+    CHECK(error_of([&] { nn::load(bad, target); }) == p + ": tensor 'dense.bias' is missing (the model has it)");
+  }
+  SUBCASE("an extra tensor") {
+    nn::Checkpoint c = nn::read_checkpoint(good);
+    c.tensors.emplace_back("dense.extra", Tensor::zeros({1}));
+    nn::write_checkpoint(bad, c);
+    CHECK(error_of([&] { nn::load(bad, target); }) == p + ": tensor 'dense.extra' is not in the model");
+  }
+  SUBCASE("an empty file, a directory and a missing file") {
+    write_bytes(bad, {});
+    CHECK(error_of([&] { nn::load(bad, target); }) == p + ": not a libnn checkpoint (bad magic or too short)");
+    CHECK(error_of([&] { nn::load(dir.path, target); }) == dir.path.string() + ": is a directory, not a checkpoint file");
+    CHECK(error_of([&] { nn::load(dir.path / "none", target); }) ==
+          (dir.path / "none").string() + ": cannot open: No such file or directory");
+  }
+  SUBCASE("an optimiser state that does not fit") {
+    Model other;
+    nn::Adam adam(other.named_parameters());
+    nn::save(bad, other);
+    CHECK(error_of([&] { nn::load(bad, target, &adam); }) == p + ": holds no optimizer state");
+  }
+  CHECK(target.dense->kernel().to_vector() == before);
+}
+
+TEST_CASE("a failed write leaves the previous file intact and no temporary behind") {
+  TempDir dir;
+  fs::path file = dir.path / "model.nnck";
+  Model m;
+  nn::save(file, m);
+  const std::vector<unsigned char> before = read_bytes(file);
+  std::string message = error_of([&] {
+    nn::write_file_atomically(file, [](std::FILE* f) {
+      std::fputs("partial", f);
+      throw nn::Error("simulated failure");
+    });
+  });
+  CHECK(message == file.string() + ": simulated failure");
+  CHECK(read_bytes(file) == before);
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+  CHECK(error_of([&] { nn::save(dir.path / "no-such-dir" / "m.nnck", m); }) ==
+        (dir.path / "no-such-dir" / "m.nnck").string() + ": cannot write: No such file or directory");
+}

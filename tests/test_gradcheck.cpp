@@ -1,0 +1,93 @@
+// The gradient-check table: every differentiable op of libnn against central finite differences.
+#include "support/check.h"
+
+using nn::Tensor;
+using Inputs = std::vector<Tensor>;
+
+namespace {
+
+// A fixed mask with masked steps at the start, in the middle and at the end of rows.
+Tensor lstm_mask() { return Tensor::from_data({3, 4}, {1, 1, 0, 1, /**/ 0, 1, 1, 1, /**/ 1, 1, 1, 0}); }
+
+Tensor flat_lstm(const Inputs& in, nn::RecurrentActivation act, bool with_state) {
+  nn::LstmOptions options{.mask = lstm_mask(), .recurrent_activation = act};
+  if (with_state) {
+    options.initial_h = in[4];
+    options.initial_c = in[5];
+  }
+  nn::LstmResult r = nn::lstm(in[0], {in[1], in[2], in[3]}, options);
+  return nn::concat({r.outputs.reshape({-1}), r.h.reshape({-1}), r.c.reshape({-1})}, 0);
+}
+
+std::vector<test::GradCase> table() {
+  const nn::Indices ids({2, 3}, {1, 0, 3, 3, 2, 1});
+  const nn::Indices targets({2, 3}, {4, 0, 2, 1, 1, 3});
+  const Tensor position_mask = Tensor::from_data({2, 3}, {1, 1, 0, 1, 0, 1});
+  return {
+      {"matmul", {{3, 4}, {4, 5}}, [](const Inputs& in) { return nn::matmul(in[0], in[1]); }},
+      {"matmul aᵀ", {{4, 3}, {4, 5}}, [](const Inputs& in) { return nn::matmul(in[0], in[1], true, false); }},
+      {"matmul bᵀ", {{3, 4}, {5, 4}}, [](const Inputs& in) { return nn::matmul(in[0], in[1], false, true); }},
+      {"matmul aᵀbᵀ", {{4, 3}, {5, 4}}, [](const Inputs& in) { return nn::matmul(in[0], in[1], true, true); }},
+      {"add (broadcast)", {{2, 3}, {3}}, [](const Inputs& in) { return nn::add(in[0], in[1]); }},
+      {"sub (broadcast both)", {{2, 1, 3}, {4, 1}}, [](const Inputs& in) { return nn::sub(in[0], in[1]); }},
+      {"mul (broadcast)", {{2, 3, 4}, {3, 1}}, [](const Inputs& in) { return nn::mul(in[0], in[1]); }},
+      {"div (broadcast)", {{2, 3}, {2, 1}}, [](const Inputs& in) { return nn::div(in[0], nn::add(in[1], 2.0f)); }},
+      {"add scalar", {{5}}, [](const Inputs& in) { return nn::add(in[0], 3.0f); }},
+      {"mul scalar", {{5}}, [](const Inputs& in) { return nn::mul(in[0], -1.5f); }},
+      {"neg", {{5}}, [](const Inputs& in) { return nn::neg(in[0]); }},
+      {"broadcast_to", {{3, 1}}, [](const Inputs& in) { return nn::broadcast_to(in[0], {2, 3, 4}); }},
+      {"relu", {{4, 5}}, [](const Inputs& in) { return nn::relu(in[0]); }, -1, 1, {0.0f}, 0.05f},
+      {"sigmoid", {{4, 5}}, [](const Inputs& in) { return nn::sigmoid(in[0]); }, -4, 4},
+      {"hard_sigmoid", {{4, 5}}, [](const Inputs& in) { return nn::hard_sigmoid(in[0]); }, -4, 4,
+       {-2.5f, 2.5f}, 0.05f},
+      {"tanh", {{4, 5}}, [](const Inputs& in) { return nn::tanh(in[0]); }, -2, 2},
+      {"softmax", {{3, 5}}, [](const Inputs& in) { return nn::softmax(in[0]); }, -2, 2},
+      {"log_softmax", {{3, 5}}, [](const Inputs& in) { return nn::log_softmax(in[0]); }, -2, 2},
+      {"sum all", {{2, 3, 4}}, [](const Inputs& in) { return nn::sum(in[0]); }},
+      {"sum axes", {{2, 3, 4}}, [](const Inputs& in) { return nn::sum(in[0], {0, -1}); }},
+      {"mean keepdim", {{2, 3, 4}}, [](const Inputs& in) { return nn::mean(in[0], {1}, true); }},
+      {"reshape", {{2, 6}}, [](const Inputs& in) { return nn::mul(in[0].reshape({3, -1}), in[0].reshape({3, 4})); }},
+      {"clone", {{2, 3}}, [](const Inputs& in) { return in[0].clone(); }},
+      {"concat", {{2, 3}, {2, 2}}, [](const Inputs& in) { return nn::concat({in[0], in[1], in[0]}, 1); }},
+      {"slice", {{4, 3, 2}}, [](const Inputs& in) { return nn::slice(in[0], 1, 1, 3); }},
+      {"embedding", {{5, 3}}, [ids](const Inputs& in) { return nn::embedding(in[0], ids); }},
+      {"dropout", {{6, 5}},
+       [](const Inputs& in) {
+         nn::Generator gen(3);  // the same mask on every evaluation
+         return nn::dropout(in[0], 0.4f, true, gen);
+       }},
+      {"softmax_cross_entropy", {{2, 3, 5}},
+       [targets](const Inputs& in) { return nn::softmax_cross_entropy(in[0], targets); }, -2, 2},
+      {"softmax_cross_entropy masked", {{2, 3, 5}},
+       [targets, position_mask](const Inputs& in) {
+         return nn::softmax_cross_entropy(in[0], targets, position_mask);
+       },
+       -2, 2},
+      {"lstm masked", {{3, 4, 3}, {3, 8}, {2, 8}, {8}},
+       [](const Inputs& in) { return flat_lstm(in, nn::RecurrentActivation::sigmoid, false); }},
+      {"lstm masked, initial state", {{3, 4, 3}, {3, 8}, {2, 8}, {8}, {3, 2}, {3, 2}},
+       [](const Inputs& in) { return flat_lstm(in, nn::RecurrentActivation::sigmoid, true); }},
+      {"lstm hard_sigmoid", {{3, 4, 3}, {3, 8}, {2, 8}, {8}, {3, 2}, {3, 2}},
+       [](const Inputs& in) { return flat_lstm(in, nn::RecurrentActivation::hard_sigmoid, true); }},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("gradient check of every op") {
+  for (const test::GradCase& c : table()) {
+    SUBCASE(c.name.c_str()) {
+      test::GradReport report = test::gradcheck(c);
+      CHECK_MESSAGE(report.ok, c.name << ": " << report.failure);
+    }
+  }
+}
+
+TEST_CASE("the gradient check can fail: a wrong backward is caught") {
+  // relu's forward carrying sigmoid's gradient (y = relu(x) + s − stop_gradient(s), s = sigmoid(x)).
+  test::GradCase wrong{"relu with a wrong backward", {{3, 3}}, [](const Inputs& in) {
+                         Tensor s = nn::sigmoid(in[0]);
+                         return nn::add(nn::sub(s, s.detach()), nn::relu(in[0]).detach());
+                       }};
+  CHECK_FALSE(test::gradcheck(wrong).ok);
+}

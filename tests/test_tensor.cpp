@@ -1,0 +1,110 @@
+#include <sstream>
+
+#include "support/check.h"
+
+using nn::Tensor;
+
+TEST_CASE("creation helpers fill the right values") {
+  CHECK(Tensor::zeros({2, 3}).to_vector() == std::vector<float>(6, 0.0f));
+  CHECK(Tensor::ones({4}).to_vector() == std::vector<float>(4, 1.0f));
+  CHECK(Tensor::full({2, 2}, 2.5f).to_vector() == std::vector<float>(4, 2.5f));
+  Tensor s = Tensor::scalar(3.0f);
+  CHECK(s.rank() == 0);
+  CHECK(s.item() == 3.0f);
+  Tensor d = Tensor::from_data({2, 3}, {1, 2, 3, 4, 5, 6});
+  CHECK(d.at({1, 2}) == 6.0f);
+  CHECK(d.at({0, 1}) == 2.0f);
+  CHECK(d.dim(-1) == 3);
+  CHECK(d.numel() == 6);
+}
+
+TEST_CASE("random creation is seeded and has the requested range and moments") {
+  nn::Generator a(42), b(42), c(43);
+  Tensor u1 = Tensor::uniform({1000}, -2.0f, 3.0f, a);
+  Tensor u2 = Tensor::uniform({1000}, -2.0f, 3.0f, b);
+  Tensor u3 = Tensor::uniform({1000}, -2.0f, 3.0f, c);
+  CHECK(u1.to_vector() == u2.to_vector());
+  CHECK(u1.to_vector() != u3.to_vector());
+  for (float v : u1.to_vector()) {
+    CHECK(v >= -2.0f);
+    CHECK(v < 3.0f);
+  }
+  nn::Generator g(5);
+  Tensor n = Tensor::normal({20000}, 1.0f, 2.0f, g);
+  double mean = 0, sq = 0;
+  for (float v : n.to_vector()) mean += v;
+  mean /= n.numel();
+  for (float v : n.to_vector()) sq += (v - mean) * (v - mean);
+  CHECK(mean == doctest::Approx(1.0).epsilon(0.05));
+  CHECK(std::sqrt(sq / n.numel()) == doctest::Approx(2.0).epsilon(0.03));
+}
+
+TEST_CASE("reshape is a view over the same storage; -1 is inferred") {
+  Tensor t = Tensor::from_data({2, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor v = t.reshape({3, -1});
+  CHECK(v.shape() == nn::Shape{3, 2});
+  v.data()[0] = 9.0f;
+  CHECK(t.at({0, 0}) == 9.0f);
+  CHECK_THROWS_WITH_AS(t.reshape({4, 2}), "reshape: expected a shape of 6 elements (from [2,3]), got [4,2]", nn::Error);
+}
+
+TEST_CASE("copies of a Tensor share data; clone does not") {
+  Tensor t = Tensor::zeros({3});
+  Tensor alias = t;
+  Tensor copy = t.clone();
+  alias.data()[1] = 5.0f;
+  CHECK(t.at({1}) == 5.0f);
+  CHECK(copy.at({1}) == 0.0f);
+}
+
+TEST_CASE("errors name the operation, what was expected and what arrived") {
+  CHECK_THROWS_WITH_AS(Tensor::from_data({2, 2}, {1, 2, 3}), "Tensor::from_data: expected 4 values for shape [2,2], got 3",
+                       nn::Error);
+  Tensor t = Tensor::zeros({2, 3});
+  CHECK_THROWS_WITH_AS(t.at({2, 0}), "Tensor::at: expected index 0 in [0,2), got 2", nn::Error);
+  CHECK_THROWS_WITH_AS(t.item(), "Tensor::item: expected a one-element tensor, got shape [2,3]", nn::Error);
+  CHECK_THROWS_WITH_AS(Tensor().shape(), "Tensor: used an undefined tensor", nn::Error);
+  CHECK_THROWS_WITH_AS(Tensor::zeros({2, -1}), "shape: expected non-negative extents, got [2,-1]", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::Indices({2}, {1, 2, 3}), "Indices: expected 2 values for shape [2], got 3", nn::Error);
+  CHECK_THROWS_WITH_AS(t.dim(2), "Tensor::dim: expected an axis in [-2,1], got 2", nn::Error);
+}
+
+TEST_CASE("printing shows the shape, the values and summarises long axes") {
+  Tensor t = Tensor::from_data({2, 3}, {1, 2, 3, 4, 5, 6.5f});
+  std::ostringstream os;
+  os << t;
+  CHECK(os.str() == "Tensor[2,3]\n[[1, 2, 3],\n [4, 5, 6.5]]");
+  Tensor longer = Tensor::zeros({20});
+  longer.data()[19] = 7;
+  CHECK(longer.to_string() == "Tensor[20]\n[0, 0, 0, ..., 0, 0, 7]");
+  CHECK(Tensor::scalar(2).set_requires_grad().to_string() == "Tensor[] requires_grad\n2");
+}
+
+TEST_CASE("the caching allocator hands freed blocks out again") {
+  nn::empty_allocator_cache();
+  { Tensor a = Tensor::empty({1000, 1000}); }
+  nn::AllocatorStats before = nn::allocator_stats();
+  CHECK(before.cached_bytes >= 4000000);
+  { Tensor b = Tensor::empty({1000, 1000}); }
+  nn::AllocatorStats after = nn::allocator_stats();
+  CHECK(after.hits == before.hits + 1);
+  CHECK(after.misses == before.misses);
+  nn::empty_allocator_cache();
+  CHECK(nn::allocator_stats().cached_bytes == 0);
+}
+
+TEST_CASE("the thread count is set in one place and checked") {
+  int previous = nn::num_threads();
+  nn::set_num_threads(1);
+  CHECK(nn::num_threads() == 1);
+  nn::set_num_threads(previous);
+  CHECK_THROWS_WITH_AS(nn::set_num_threads(0), "set_num_threads: expected a thread count of at least 1, got 0",
+                       nn::Error);
+}
+
+TEST_CASE("broadcasting follows NumPy's rules") {
+  CHECK(nn::broadcast_shapes({2, 1, 3}, {4, 1}, "t") == nn::Shape{2, 4, 3});
+  CHECK(nn::broadcast_shapes({}, {3}, "t") == nn::Shape{3});
+  CHECK_THROWS_WITH_AS(nn::broadcast_shapes({2, 3}, {4}, "add"), "add: expected shapes that broadcast, got [2,3] and [4]",
+                       nn::Error);
+}
