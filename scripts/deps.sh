@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages libnn needs to build and test, if any are missing.
+# As root it runs apt-get itself; otherwise through sudo when that needs no password; otherwise it prints the
+# exact command to run and exits with status 1.
+set -euo pipefail
+
+packages=(g++ cmake make libeigen3-dev libopenblas-openmp-dev libstb-dev doctest-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "libnn: installing missing Debian packages: ${missing[*]}" >&2
+install=(apt-get install -y --no-install-recommends "${missing[@]}")
+if [ "$(id -u)" -eq 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${install[@]}"
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+  sudo -n apt-get update -qq
+  sudo -n env DEBIAN_FRONTEND=noninteractive "${install[@]}"
+else
+  echo "libnn: cannot install packages (not root, no password-less sudo). Run:" >&2
+  echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 1
+fi
