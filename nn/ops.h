@@ -2,8 +2,11 @@
 // its backward when an input requires grad. Forward and backward of each live together in nn/ops/<name>.cpp.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
+
+#include "nn/ops/window.h"
 
 #include "nn/random.h"
 #include "nn/tensor.h"
@@ -104,5 +107,46 @@ struct LstmResult {
 // A masked LSTM over a whole sequence x (N, T, E), with Keras semantics (DESIGN.md item 7), fused forward and
 // backward.
 LstmResult lstm(const Tensor& x, const LstmWeights& weights, const LstmOptions& options = {});
+
+// ---- conv2d.cpp ---- NHWC; TensorFlow's valid/same padding (nn/ops/window.h)
+struct ConvOptions {
+  std::array<int64_t, 2> strides = {1, 1};  // (height, width)
+  Padding padding = Padding::valid;
+};
+
+// x (N,H,W,C), weight (KH,KW,C,OC) as Keras stores it, bias (OC) or undefined → (N,OH,OW,OC).
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const ConvOptions& options = {});
+
+// ---- depthwise_conv2d.cpp ----
+// x (N,H,W,C), weight (KH,KW,C,1) as Keras stores it (depth multiplier 1), bias (C) or undefined → (N,OH,OW,C).
+Tensor depthwise_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                        const ConvOptions& options = {});
+// Depthwise (KH,KW,C,1) then pointwise (1,1,C,OC) with bias (OC): composed of the two ops above, so is its gradient.
+Tensor separable_conv2d(const Tensor& x, const Tensor& depthwise_weight, const Tensor& pointwise_weight,
+                        const Tensor& bias = Tensor(), const ConvOptions& options = {});
+
+// ---- pooling.cpp ----
+struct PoolOptions {
+  std::array<int64_t, 2> size = {2, 2};
+  std::array<int64_t, 2> strides = {0, 0};  // 0: the pool size, as Keras
+  Padding padding = Padding::valid;
+};
+// Padding never wins a max; the gradient goes to the arg-max (the first one in scan order on ties).
+Tensor max_pool2d(const Tensor& x, const PoolOptions& options = {});
+// Averages over the real pixels of each window (padding excluded), as TensorFlow.
+Tensor avg_pool2d(const Tensor& x, const PoolOptions& options = {});
+// x (N,H,W,C) → (N,C): the mean over H and W.
+Tensor global_avg_pool2d(const Tensor& x);
+
+// ---- batch_norm.cpp ----
+struct BatchNormConfig {
+  bool training = false;   // batch statistics (and update the moving ones) instead of the moving statistics
+  float momentum = 0.99f;  // moving ← momentum·moving + (1 − momentum)·batch, as Keras
+  float epsilon = 1e-3f;   // Keras's default
+};
+// Normalises x (..., C) per channel (the last axis): y = γ·(x − μ)/sqrt(σ² + ε) + β. In training, μ and σ² are the
+// batch's (biased σ² to normalise; the unbiased one, as TensorFlow and PyTorch, updates moving_variance in place).
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
+                  Tensor& moving_variance, const BatchNormConfig& config = {});
 
 }  // namespace nn

@@ -19,6 +19,19 @@ Tensor flat_lstm(const Inputs& in, nn::RecurrentActivation act, bool with_state)
   return nn::concat({r.outputs.reshape({-1}), r.h.reshape({-1}), r.c.reshape({-1})}, 0);
 }
 
+// Well-separated values (a permutation of multiples of 0.1) added to small inputs, so that a finite-difference
+// step never changes which element of a pooling window is the largest.
+Tensor separated(const Tensor& small) {
+  std::vector<float> values(small.numel());
+  for (size_t i = 0; i < values.size(); ++i) values[i] = 0.1f * static_cast<float>((i * 7919) % values.size());
+  return nn::add(small, Tensor::from_data(small.shape(), values));
+}
+
+Tensor batch_norm_of(const Inputs& in, bool training) {
+  Tensor mean = Tensor::from_data({3}, {0.1f, -0.2f, 0.3f}), variance = Tensor::from_data({3}, {0.5f, 1.5f, 2.0f});
+  return nn::batch_norm(in[0], in[1], in[2], mean, variance, {.training = training});
+}
+
 std::vector<test::GradCase> table() {
   const nn::Indices ids({2, 3}, {1, 0, 3, 3, 2, 1});
   const nn::Indices targets({2, 3}, {4, 0, 2, 1, 1, 3});
@@ -69,6 +82,36 @@ std::vector<test::GradCase> table() {
        [](const Inputs& in) { return flat_lstm(in, nn::RecurrentActivation::sigmoid, true); }},
       {"lstm hard_sigmoid", {{3, 4, 3}, {3, 8}, {2, 8}, {8}, {3, 2}, {3, 2}},
        [](const Inputs& in) { return flat_lstm(in, nn::RecurrentActivation::hard_sigmoid, true); }},
+      {"conv2d 3x3 valid, bias", {{2, 5, 6, 3}, {3, 3, 3, 4}, {4}},
+       [](const Inputs& in) { return nn::conv2d(in[0], in[1], in[2]); }},
+      {"conv2d 3x3 stride 2 same, even size", {{1, 6, 6, 2}, {3, 3, 2, 3}},
+       [](const Inputs& in) { return nn::conv2d(in[0], in[1], {}, {.strides = {2, 2}, .padding = nn::Padding::same}); }},
+      {"conv2d 1x1 stride 2", {{2, 5, 4, 3}, {1, 1, 3, 2}},
+       [](const Inputs& in) { return nn::conv2d(in[0], in[1], {}, {.strides = {2, 2}}); }},
+      {"conv2d 1x1 (pointwise GEMM)", {{2, 3, 3, 4}, {1, 1, 4, 5}, {5}},
+       [](const Inputs& in) { return nn::conv2d(in[0], in[1], in[2]); }},
+      {"depthwise 3x3 same, bias", {{2, 5, 4, 3}, {3, 3, 3, 1}, {3}},
+       [](const Inputs& in) { return nn::depthwise_conv2d(in[0], in[1], in[2], {.padding = nn::Padding::same}); }},
+      {"depthwise 3x3 stride 2 same, even size", {{1, 6, 6, 2}, {3, 3, 2, 1}},
+       [](const Inputs& in) {
+         return nn::depthwise_conv2d(in[0], in[1], {}, {.strides = {2, 2}, .padding = nn::Padding::same});
+       }},
+      {"separable 3x3 same", {{1, 4, 5, 3}, {3, 3, 3, 1}, {1, 1, 3, 2}, {2}},
+       [](const Inputs& in) {
+         return nn::separable_conv2d(in[0], in[1], in[2], in[3], {.padding = nn::Padding::same});
+       }},
+      {"max_pool2d 3x3 stride 2 same", {{2, 6, 5, 2}},
+       [](const Inputs& in) {
+         return nn::max_pool2d(separated(in[0]), {.size = {3, 3}, .strides = {2, 2}, .padding = nn::Padding::same});
+       },
+       -0.01f, 0.01f},
+      {"avg_pool2d 3x3 stride 2 same", {{2, 6, 5, 2}},
+       [](const Inputs& in) {
+         return nn::avg_pool2d(in[0], {.size = {3, 3}, .strides = {2, 2}, .padding = nn::Padding::same});
+       }},
+      {"global_avg_pool2d", {{2, 3, 4, 5}}, [](const Inputs& in) { return nn::global_avg_pool2d(in[0]); }},
+      {"batch_norm training", {{2, 3, 2, 3}, {3}, {3}}, [](const Inputs& in) { return batch_norm_of(in, true); }},
+      {"batch_norm inference", {{2, 3, 2, 3}, {3}, {3}}, [](const Inputs& in) { return batch_norm_of(in, false); }},
   };
 }
 

@@ -149,6 +149,125 @@ def adam_keras():
     write("adam_keras.txt", record)
 
 
+# ---- convolution family (NHWC in the fixtures; torch computes in NCHW) ----
+
+def nchw(x):
+    return x.permute(0, 3, 1, 2)
+
+
+def nhwc(x):
+    return x.permute(0, 2, 3, 1)
+
+
+def same_pads(size, k, s):
+    """TensorFlow's 'same': out = ceil(size / s), the odd padding pixel after."""
+    out = -(-size // s)
+    total = max((out - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+
+def tf_pad(x_nchw, kh, kw, sh, sw, padding, value=0.0):
+    if padding == "valid":
+        return x_nchw
+    top, bottom = same_pads(x_nchw.shape[2], kh, sh)
+    left, right = same_pads(x_nchw.shape[3], kw, sw)
+    return torch.nn.functional.pad(x_nchw, (left, right, top, bottom), value=value)
+
+
+def conv_case(name, n, h, w, c, oc, k, stride, padding, bias=True):
+    x, weight = leaf(n, h, w, c), leaf(k, k, c, oc)  # NHWC and HWIO, as libnn and Keras store them
+    b = leaf(oc) if bias else None
+    y_nchw = torch.nn.functional.conv2d(tf_pad(nchw(x), k, k, stride, stride, padding),
+                                        weight.permute(3, 2, 0, 1), b, stride=stride)
+    y = nhwc(y_nchw)
+    g = torch.rand(y.shape) * 2 - 1
+    y.backward(g)
+    tensors = {"x": x, "weight": weight, "y": y, "upstream": g, "grad_x": x.grad, "grad_weight": weight.grad}
+    if bias:
+        tensors.update({"bias": b, "grad_bias": b.grad})
+    write(name, tensors)
+
+
+def depthwise_case(name, n, h, w, c, k, stride, padding):
+    x, weight, b = leaf(n, h, w, c), leaf(k, k, c, 1), leaf(c)
+    y = nhwc(torch.nn.functional.conv2d(tf_pad(nchw(x), k, k, stride, stride, padding),
+                                        weight.permute(2, 3, 0, 1), b, stride=stride, groups=c))
+    g = torch.rand(y.shape) * 2 - 1
+    y.backward(g)
+    write(name, {"x": x, "weight": weight, "bias": b, "y": y, "upstream": g, "grad_x": x.grad,
+                 "grad_weight": weight.grad, "grad_bias": b.grad})
+
+
+def separable_case():
+    n, h, w, c, oc = 2, 7, 6, 3, 4
+    x, dw, pw, b = leaf(n, h, w, c), leaf(3, 3, c, 1), leaf(1, 1, c, oc), leaf(oc)
+    mid = torch.nn.functional.conv2d(tf_pad(nchw(x), 3, 3, 1, 1, "same"), dw.permute(2, 3, 0, 1), groups=c)
+    y = nhwc(torch.nn.functional.conv2d(mid, pw.permute(3, 2, 0, 1), b))
+    g = torch.rand(y.shape) * 2 - 1
+    y.backward(g)
+    write("separable_conv2d.txt", {"x": x, "depthwise": dw, "pointwise": pw, "bias": b, "y": y, "upstream": g,
+                                   "grad_x": x.grad, "grad_depthwise": dw.grad, "grad_pointwise": pw.grad,
+                                   "grad_bias": b.grad})
+
+
+def pool_case(name, kind, n, h, w, c, k, stride, padding):
+    # A permutation of well-separated values, so that no window has a tie.
+    x = (torch.randperm(n * h * w * c).float() / (n * h * w * c)).reshape(n, h, w, c).requires_grad_(True)
+    if kind == "max":  # padding never wins: pad with −∞
+        y = nhwc(torch.nn.functional.max_pool2d(tf_pad(nchw(x), k, k, stride, stride, padding, float("-inf")),
+                                                k, stride))
+    else:  # average over the real pixels only: sum-pool the values and the count of real pixels
+        ones = torch.ones(n, c, h, w)
+        total = torch.nn.functional.avg_pool2d(tf_pad(nchw(x), k, k, stride, stride, padding), k, stride)
+        count = torch.nn.functional.avg_pool2d(tf_pad(ones, k, k, stride, stride, padding), k, stride)
+        y = nhwc(total / count)
+    g = torch.rand(y.shape) * 2 - 1
+    y.backward(g)
+    write(name, {"x": x, "y": y, "upstream": g, "grad_x": x.grad})
+
+
+def batch_norm_case():
+    n, h, w, c = 2, 3, 4, 5
+    x, gamma, beta = leaf(n, h, w, c, low=-2, high=3), leaf(c, low=0.5, high=1.5), leaf(c)
+    moving_mean, moving_var = torch.rand(c) * 0.2, torch.rand(c) + 0.5
+    bn = torch.nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)  # torch's momentum = 1 − Keras's 0.99
+    with torch.no_grad():
+        bn.running_mean.copy_(moving_mean)
+        bn.running_var.copy_(moving_var)
+    bn.weight, bn.bias = torch.nn.Parameter(gamma.detach().clone()), torch.nn.Parameter(beta.detach().clone())
+    y = nhwc(bn.train()(nchw(x)))
+    g = torch.rand(y.shape) * 2 - 1
+    y.backward(g)
+    # Clones: the eval pass below reuses (and would accumulate into or overwrite) these very tensors.
+    tensors = {"x": x, "gamma": gamma, "beta": beta, "moving_mean": moving_mean, "moving_variance": moving_var,
+               "train_y": y, "upstream": g, "train_grad_x": x.grad.clone(),
+               "train_grad_gamma": bn.weight.grad.clone(), "train_grad_beta": bn.bias.grad.clone(),
+               "train_new_moving_mean": bn.running_mean.clone(), "train_new_moving_variance": bn.running_var.clone()}
+    x.grad = None
+    bn.weight.grad = None
+    with torch.no_grad():
+        bn.running_mean.copy_(moving_mean)
+        bn.running_var.copy_(moving_var)
+    y = nhwc(bn.eval()(nchw(x)))
+    y.backward(g)
+    tensors.update({"eval_y": y, "eval_grad_x": x.grad, "eval_grad_gamma": bn.weight.grad})
+    write("batch_norm.txt", tensors)
+
+
+def conv_family():
+    conv_case("conv2d_3x3_s2_same_even.txt", 2, 8, 8, 3, 4, 3, 2, "same")  # pads 0 before, 1 after
+    conv_case("conv2d_3x3_s1_valid.txt", 1, 7, 6, 3, 5, 3, 1, "valid")
+    conv_case("conv2d_1x1_s2.txt", 2, 7, 8, 4, 3, 1, 2, "valid", bias=False)
+    conv_case("conv2d_5x5_s1_same.txt", 1, 6, 5, 2, 3, 5, 1, "same")
+    depthwise_case("depthwise_3x3_s1_same.txt", 2, 6, 5, 4, 3, 1, "same")
+    depthwise_case("depthwise_3x3_s2_same_even.txt", 1, 8, 8, 3, 3, 2, "same")
+    separable_case()
+    pool_case("max_pool_3x3_s2_same_74.txt", "max", 1, 74, 74, 1, 3, 2, "same")  # 74 → 37, pads 0 and 1
+    pool_case("max_pool_2x2_valid.txt", "max", 2, 5, 4, 3, 2, 2, "valid")
+    pool_case("avg_pool_3x3_s2_same.txt", "avg", 2, 6, 7, 3, 3, 2, "same")
+    batch_norm_case()
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     matmul()
@@ -158,3 +277,4 @@ if __name__ == "__main__":
     lstm_packed()
     lstm_masked_loop()
     adam_keras()
+    conv_family()

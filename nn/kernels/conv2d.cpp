@@ -1,0 +1,208 @@
+#include "nn/kernels/conv2d.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "nn/kernels/gemm.h"
+
+namespace nn::kernels {
+
+// ---- reference ----
+
+void conv2d_forward_ref(const Window2D& g, const float* x, const float* w, const float* bias, float* y) {
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t oh = 0; oh < g.oh; ++oh)
+      for (int64_t ow = 0; ow < g.ow; ++ow)
+        for (int64_t o = 0; o < g.oc; ++o) {
+          double acc = bias ? bias[o] : 0.0;
+          for (int64_t kh = 0; kh < g.kh; ++kh)
+            for (int64_t kw = 0; kw < g.kw; ++kw) {
+              int64_t ih = oh * g.sh - g.pad_top + kh, iw = ow * g.sw - g.pad_left + kw;
+              if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+              for (int64_t c = 0; c < g.c; ++c) {
+                acc += static_cast<double>(x[((n * g.h + ih) * g.w + iw) * g.c + c]) *
+                       w[((kh * g.kw + kw) * g.c + c) * g.oc + o];
+              }
+            }
+          y[((n * g.oh + oh) * g.ow + ow) * g.oc + o] = static_cast<float>(acc);
+        }
+}
+
+void conv2d_backward_input_ref(const Window2D& g, const float* dy, const float* w, float* dx) {
+  std::fill_n(dx, g.input_size(), 0.0f);
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t oh = 0; oh < g.oh; ++oh)
+      for (int64_t ow = 0; ow < g.ow; ++ow)
+        for (int64_t kh = 0; kh < g.kh; ++kh)
+          for (int64_t kw = 0; kw < g.kw; ++kw) {
+            int64_t ih = oh * g.sh - g.pad_top + kh, iw = ow * g.sw - g.pad_left + kw;
+            if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+            for (int64_t c = 0; c < g.c; ++c)
+              for (int64_t o = 0; o < g.oc; ++o)
+                dx[((n * g.h + ih) * g.w + iw) * g.c + c] +=
+                    dy[((n * g.oh + oh) * g.ow + ow) * g.oc + o] * w[((kh * g.kw + kw) * g.c + c) * g.oc + o];
+          }
+}
+
+void conv2d_backward_weight_ref(const Window2D& g, const float* x, const float* dy, float* dw) {
+  for (int64_t kh = 0; kh < g.kh; ++kh)
+    for (int64_t kw = 0; kw < g.kw; ++kw)
+      for (int64_t c = 0; c < g.c; ++c)
+        for (int64_t o = 0; o < g.oc; ++o) {
+          double acc = 0;
+          for (int64_t n = 0; n < g.n; ++n)
+            for (int64_t oh = 0; oh < g.oh; ++oh)
+              for (int64_t ow = 0; ow < g.ow; ++ow) {
+                int64_t ih = oh * g.sh - g.pad_top + kh, iw = ow * g.sw - g.pad_left + kw;
+                if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+                acc += static_cast<double>(x[((n * g.h + ih) * g.w + iw) * g.c + c]) *
+                       dy[((n * g.oh + oh) * g.ow + ow) * g.oc + o];
+              }
+          dw[((kh * g.kw + kw) * g.c + c) * g.oc + o] = static_cast<float>(acc);
+        }
+}
+
+void bias_backward(int64_t rows, int64_t channels, const float* dy, float* db) {
+  std::vector<double> acc(channels, 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < channels; ++o) acc[o] += dy[r * channels + o];
+  for (int64_t o = 0; o < channels; ++o) db[o] = static_cast<float>(acc[o]);
+}
+
+// ---- fast ----
+
+namespace {
+
+int as_int(int64_t v) { return static_cast<int>(v); }
+
+// Rows of the im2col matrix handled per sgemm: enough for sgemm to run at full speed, few enough that the
+// chunk (rows × KH·KW·C floats) stays around 16 MB.
+int64_t chunk_rows(const Window2D& g) {
+  int64_t width = g.kh * g.kw * g.c;
+  int64_t rows = g.n * g.oh * g.ow;
+  return std::clamp<int64_t>((int64_t{4} << 20) / std::max<int64_t>(width, 1), std::min<int64_t>(rows, 256), rows);
+}
+
+// Output pixel r (flat over N·OH·OW) → its (n, oh, ow).
+struct Pixel {
+  int64_t n, oh, ow;
+};
+Pixel pixel_of(const Window2D& g, int64_t r) {
+  return {r / (g.oh * g.ow), (r / g.ow) % g.oh, r % g.ow};
+}
+
+// cols (rows, KH·KW·C) for output pixels [first, first + rows): each row is the window under that pixel, zeros
+// where it hangs over the padding.
+void im2col(const Window2D& g, const float* x, int64_t first, int64_t rows, float* cols) {
+  const int64_t width = g.kh * g.kw * g.c;
+#pragma omp parallel for if (rows * width > (1 << 16))
+  for (int64_t r = 0; r < rows; ++r) {
+    Pixel p = pixel_of(g, first + r);
+    float* row = cols + r * width;
+    for (int64_t kh = 0; kh < g.kh; ++kh) {
+      int64_t ih = p.oh * g.sh - g.pad_top + kh;
+      for (int64_t kw = 0; kw < g.kw; ++kw) {
+        int64_t iw = p.ow * g.sw - g.pad_left + kw;
+        float* dst = row + (kh * g.kw + kw) * g.c;
+        if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) {
+          std::memset(dst, 0, sizeof(float) * g.c);
+        } else {
+          std::memcpy(dst, x + ((p.n * g.h + ih) * g.w + iw) * g.c, sizeof(float) * g.c);
+        }
+      }
+    }
+  }
+}
+
+// dx += the windows of cols (rows, KH·KW·C) for output pixels [first, first + rows). Serial: windows overlap.
+void col2im_add(const Window2D& g, const float* cols, int64_t first, int64_t rows, float* dx) {
+  const int64_t width = g.kh * g.kw * g.c;
+  for (int64_t r = 0; r < rows; ++r) {
+    Pixel p = pixel_of(g, first + r);
+    const float* row = cols + r * width;
+    for (int64_t kh = 0; kh < g.kh; ++kh) {
+      int64_t ih = p.oh * g.sh - g.pad_top + kh;
+      if (ih < 0 || ih >= g.h) continue;
+      for (int64_t kw = 0; kw < g.kw; ++kw) {
+        int64_t iw = p.ow * g.sw - g.pad_left + kw;
+        if (iw < 0 || iw >= g.w) continue;
+        float* dst = dx + ((p.n * g.h + ih) * g.w + iw) * g.c;
+        const float* src = row + (kh * g.kw + kw) * g.c;
+        for (int64_t c = 0; c < g.c; ++c) dst[c] += src[c];
+      }
+    }
+  }
+}
+
+bool direct_gemm(const Window2D& g) { return g.is_pointwise() && g.sh == 1 && g.sw == 1; }
+
+}  // namespace
+
+int64_t conv2d_workspace_floats(const Window2D& g) {
+  if (direct_gemm(g)) return 0;
+  if (g.is_pointwise()) return g.n * g.oh * g.ow * g.c;  // the gathered pixels
+  return chunk_rows(g) * g.kh * g.kw * g.c;
+}
+
+void conv2d_forward(const Window2D& g, const float* x, const float* w, const float* bias, float* y,
+                    float* workspace) {
+  const int64_t rows = g.n * g.oh * g.ow;
+  const int64_t width = g.kh * g.kw * g.c;
+  float beta = 0.0f;
+  if (bias != nullptr) {
+#pragma omp parallel for if (rows * g.oc > (1 << 16))
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * g.oc, bias, sizeof(float) * g.oc);
+    beta = 1.0f;
+  }
+  if (direct_gemm(g)) {
+    gemm({.m = as_int(rows), .n = as_int(g.oc), .k = as_int(g.c)}, 1.0f, x, w, beta, y);
+    return;
+  }
+  // A strided pointwise convolution is im2col with a 1×1 window: a gather of the sampled pixels.
+  const int64_t step = chunk_rows(g);
+  for (int64_t first = 0; first < rows; first += step) {
+    int64_t count = std::min(step, rows - first);
+    im2col(g, x, first, count, workspace);
+    gemm({.m = as_int(count), .n = as_int(g.oc), .k = as_int(width)}, 1.0f, workspace, w, beta, y + first * g.oc);
+  }
+}
+
+void conv2d_backward_input(const Window2D& g, const float* dy, const float* w, float* dx, float* workspace) {
+  const int64_t rows = g.n * g.oh * g.ow;
+  const int64_t width = g.kh * g.kw * g.c;
+  if (direct_gemm(g)) {
+    gemm({.m = as_int(rows), .n = as_int(g.c), .k = as_int(g.oc), .transpose_b = true}, 1.0f, dy, w, 0.0f, dx);
+    return;
+  }
+  std::fill_n(dx, g.input_size(), 0.0f);
+  const int64_t step = chunk_rows(g);
+  for (int64_t first = 0; first < rows; first += step) {
+    int64_t count = std::min(step, rows - first);
+    gemm({.m = as_int(count), .n = as_int(width), .k = as_int(g.oc), .transpose_b = true}, 1.0f,
+         dy + first * g.oc, w, 0.0f, workspace);
+    col2im_add(g, workspace, first, count, dx);
+  }
+}
+
+void conv2d_backward_weight(const Window2D& g, const float* x, const float* dy, float* dw, float* workspace) {
+  const int64_t rows = g.n * g.oh * g.ow;
+  const int64_t width = g.kh * g.kw * g.c;
+  if (rows == 0) {
+    std::fill_n(dw, width * g.oc, 0.0f);
+    return;
+  }
+  if (direct_gemm(g)) {
+    gemm({.m = as_int(g.c), .n = as_int(g.oc), .k = as_int(rows), .transpose_a = true}, 1.0f, x, dy, 0.0f, dw);
+    return;
+  }
+  const int64_t step = chunk_rows(g);
+  for (int64_t first = 0; first < rows; first += step) {
+    int64_t count = std::min(step, rows - first);
+    im2col(g, x, first, count, workspace);
+    gemm({.m = as_int(width), .n = as_int(g.oc), .k = as_int(count), .transpose_a = true}, 1.0f, workspace,
+         dy + first * g.oc, first == 0 ? 0.0f : 1.0f, dw);
+  }
+}
+
+}  // namespace nn::kernels

@@ -1,0 +1,83 @@
+// Convolution layers, NHWC, with Keras's parameter names, shapes and initialisers (glorot-uniform kernels,
+// zero biases).
+#pragma once
+
+#include <array>
+
+#include "nn/module.h"
+#include "nn/ops.h"
+
+namespace nn {
+
+struct Conv2DOptions {
+  int64_t in_channels = 0;
+  int64_t filters = 0;
+  std::array<int64_t, 2> kernel_size = {3, 3};
+  std::array<int64_t, 2> strides = {1, 1};
+  Padding padding = Padding::valid;
+  bool use_bias = true;
+  Activation activation = Activation::linear;
+};
+
+// "kernel" (KH,KW,C,filters), "bias" (filters).
+class Conv2D : public Layer {
+ public:
+  explicit Conv2D(const Conv2DOptions& options, Generator& gen = default_generator());
+  Tensor forward(const Tensor& x) override;
+  std::string to_string() const override;
+  const Conv2DOptions& options() const { return options_; }
+  Tensor kernel() const { return kernel_; }
+  Tensor bias() const { return bias_; }
+
+ private:
+  Conv2DOptions options_;
+  Tensor kernel_, bias_;
+};
+
+struct DepthwiseConv2DOptions {
+  int64_t channels = 0;
+  std::array<int64_t, 2> kernel_size = {3, 3};
+  std::array<int64_t, 2> strides = {1, 1};
+  Padding padding = Padding::valid;
+  bool use_bias = true;
+};
+
+// "depthwise_kernel" (KH,KW,C,1), "bias" (C).
+class DepthwiseConv2D : public Layer {
+ public:
+  explicit DepthwiseConv2D(const DepthwiseConv2DOptions& options, Generator& gen = default_generator());
+  Tensor forward(const Tensor& x) override;
+  std::string to_string() const override;
+  Tensor depthwise_kernel() const { return kernel_; }
+  Tensor bias() const { return bias_; }
+
+ private:
+  DepthwiseConv2DOptions options_;
+  Tensor kernel_, bias_;
+};
+
+struct SeparableConv2DOptions {
+  int64_t in_channels = 0;
+  int64_t filters = 0;
+  std::array<int64_t, 2> kernel_size = {3, 3};
+  std::array<int64_t, 2> strides = {1, 1};
+  Padding padding = Padding::valid;
+  bool use_bias = true;
+};
+
+// Depthwise then pointwise: "depthwise_kernel" (KH,KW,C,1), "pointwise_kernel" (1,1,C,filters), "bias" (filters).
+class SeparableConv2D : public Layer {
+ public:
+  explicit SeparableConv2D(const SeparableConv2DOptions& options, Generator& gen = default_generator());
+  Tensor forward(const Tensor& x) override;
+  std::string to_string() const override;
+  Tensor depthwise_kernel() const { return depthwise_; }
+  Tensor pointwise_kernel() const { return pointwise_; }
+  Tensor bias() const { return bias_; }
+
+ private:
+  SeparableConv2DOptions options_;
+  Tensor depthwise_, pointwise_, bias_;
+};
+
+}  // namespace nn

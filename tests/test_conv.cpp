@@ -1,0 +1,201 @@
+// The convolution family: window arithmetic, fast kernels against their naive references, errors, layers.
+#include <nn/kernels/conv2d.h>
+#include <nn/kernels/depthwise.h>
+#include <nn/kernels/pool.h>
+
+#include "support/check.h"
+
+using nn::Tensor;
+using nn::kernels::Window2D;
+
+namespace {
+
+Window2D plan(nn::Shape input, int64_t k, int64_t s, nn::Padding p, int64_t oc) {
+  return nn::plan_window("test", input, {k, k, s, s, p}, oc);
+}
+
+// Geometries that exercise every path of the fast kernels: pointwise GEMM, strided pointwise gather,
+// im2col with valid and asymmetric same padding, strides larger than the kernel.
+std::vector<std::pair<std::string, Window2D>> geometries() {
+  using nn::Padding;
+  return {
+      {"1x1 s1", plan({2, 5, 6, 7}, 1, 1, Padding::valid, 9)},
+      {"1x1 s2", plan({2, 7, 6, 5}, 1, 2, Padding::valid, 4)},
+      {"1x1 s2 same", plan({1, 8, 8, 3}, 1, 2, Padding::same, 4)},
+      {"3x3 s1 valid", plan({2, 9, 8, 3}, 3, 1, Padding::valid, 5)},
+      {"3x3 s2 valid (block1_conv1 shape, small)", plan({1, 15, 15, 3}, 3, 2, Padding::valid, 8)},
+      {"3x3 s1 same", plan({1, 7, 5, 6}, 3, 1, Padding::same, 3)},
+      {"3x3 s2 same even", plan({2, 10, 8, 4}, 3, 2, Padding::same, 6)},
+      {"5x5 s3 same", plan({1, 11, 9, 2}, 5, 3, Padding::same, 3)},
+      {"2x2 s3 valid", plan({1, 9, 9, 3}, 2, 3, Padding::valid, 2)},
+  };
+}
+
+void fill(Tensor& t, uint64_t seed) {
+  nn::Generator gen(seed);
+  float* p = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = gen.uniform(-1.0f, 1.0f);
+}
+
+void close(const Tensor& a, const Tensor& b, const std::string& what) { test::check_close(a, b, 1e-4, 1e-5, what); }
+
+}  // namespace
+
+TEST_CASE("window arithmetic follows TensorFlow's valid and same") {
+  Window2D pool = plan({1, 74, 74, 1}, 3, 2, nn::Padding::same, 1);  // 74 → 37: 0 before, 1 after
+  CHECK(pool.oh == 37);
+  CHECK(pool.pad_top == 0);
+  CHECK((pool.oh - 1) * pool.sh + pool.kh - pool.h - pool.pad_top == 1);
+  Window2D even = plan({1, 8, 8, 1}, 3, 2, nn::Padding::same, 1);  // 8 → 4, total padding 1
+  CHECK(even.oh == 4);
+  CHECK(even.pad_top == 0);
+  Window2D odd = plan({1, 147, 147, 1}, 3, 2, nn::Padding::same, 1);  // 147 → 74, padding 1 before and after
+  CHECK(odd.oh == 74);
+  CHECK(odd.pad_top == 1);
+  CHECK(plan({1, 299, 299, 3}, 3, 2, nn::Padding::valid, 32).oh == 149);  // block1_conv1
+  CHECK(plan({1, 149, 149, 32}, 3, 1, nn::Padding::valid, 64).oh == 147);  // block1_conv2
+  CHECK(plan({1, 147, 147, 64}, 1, 2, nn::Padding::same, 128).oh == 74);   // a residual 1x1 stride 2
+  Window2D same1 = plan({1, 5, 5, 1}, 5, 1, nn::Padding::same, 1);
+  CHECK(same1.oh == 5);
+  CHECK(same1.pad_top == 2);
+}
+
+TEST_CASE("fast conv2d kernels agree with the naive reference, forward and backward") {
+  for (auto& [name, g] : geometries()) {
+    INFO("geometry " << name);
+    Tensor x = Tensor::empty({g.n, g.h, g.w, g.c}), w = Tensor::empty({g.kh, g.kw, g.c, g.oc}), b = Tensor::empty({g.oc});
+    Tensor dy = Tensor::empty({g.n, g.oh, g.ow, g.oc});
+    fill(x, 1), fill(w, 2), fill(b, 3), fill(dy, 4);
+    Tensor work = Tensor::empty({nn::kernels::conv2d_workspace_floats(g)});
+    Tensor y_ref = Tensor::empty(dy.shape()), y = Tensor::empty(dy.shape());
+    nn::kernels::conv2d_forward_ref(g, x.data(), w.data(), b.data(), y_ref.data());
+    nn::kernels::conv2d_forward(g, x.data(), w.data(), b.data(), y.data(), work.data());
+    close(y, y_ref, name + " forward");
+    Tensor dx_ref = Tensor::empty(x.shape()), dx = Tensor::full(x.shape(), 7.0f);
+    nn::kernels::conv2d_backward_input_ref(g, dy.data(), w.data(), dx_ref.data());
+    nn::kernels::conv2d_backward_input(g, dy.data(), w.data(), dx.data(), work.data());
+    close(dx, dx_ref, name + " backward input");
+    Tensor dw_ref = Tensor::empty(w.shape()), dw = Tensor::full(w.shape(), 7.0f);
+    nn::kernels::conv2d_backward_weight_ref(g, x.data(), dy.data(), dw_ref.data());
+    nn::kernels::conv2d_backward_weight(g, x.data(), dy.data(), dw.data(), work.data());
+    close(dw, dw_ref, name + " backward weight");
+  }
+}
+
+TEST_CASE("fast depthwise kernels agree with the naive reference, forward and backward") {
+  for (auto& [name, geometry] : geometries()) {
+    Window2D g = geometry;
+    g.oc = g.c;
+    INFO("geometry " << name);
+    Tensor x = Tensor::empty({g.n, g.h, g.w, g.c}), w = Tensor::empty({g.kh, g.kw, g.c}), b = Tensor::empty({g.c});
+    Tensor dy = Tensor::empty({g.n, g.oh, g.ow, g.c});
+    fill(x, 5), fill(w, 6), fill(b, 7), fill(dy, 8);
+    Tensor y_ref = Tensor::empty(dy.shape()), y = Tensor::empty(dy.shape());
+    nn::kernels::depthwise_forward_ref(g, x.data(), w.data(), b.data(), y_ref.data());
+    nn::kernels::depthwise_forward(g, x.data(), w.data(), b.data(), y.data());
+    close(y, y_ref, name + " forward");
+    Tensor dx_ref = Tensor::empty(x.shape()), dx = Tensor::full(x.shape(), 7.0f);
+    nn::kernels::depthwise_backward_input_ref(g, dy.data(), w.data(), dx_ref.data());
+    nn::kernels::depthwise_backward_input(g, dy.data(), w.data(), dx.data());
+    close(dx, dx_ref, name + " backward input");
+    Tensor dw_ref = Tensor::empty(w.shape()), dw = Tensor::full(w.shape(), 7.0f);
+    nn::kernels::depthwise_backward_weight_ref(g, x.data(), dy.data(), dw_ref.data());
+    nn::kernels::depthwise_backward_weight(g, x.data(), dy.data(), dw.data());
+    close(dw, dw_ref, name + " backward weight");
+  }
+}
+
+TEST_CASE("fast pooling kernels agree with the naive reference") {
+  for (auto& [name, geometry] : geometries()) {
+    Window2D g = geometry;
+    g.oc = g.c;
+    INFO("geometry " << name);
+    Tensor x = Tensor::empty({g.n, g.h, g.w, g.c});
+    fill(x, 9);
+    Tensor y_ref = Tensor::empty({g.n, g.oh, g.ow, g.c}), y = Tensor::empty(y_ref.shape());
+    std::vector<int64_t> arg_ref(y.numel()), arg(y.numel());
+    nn::kernels::max_pool_forward_ref(g, x.data(), y_ref.data(), arg_ref.data());
+    nn::kernels::max_pool_forward(g, x.data(), y.data(), arg.data());
+    CHECK(y.to_vector() == y_ref.to_vector());
+    CHECK(arg == arg_ref);
+    nn::kernels::avg_pool_forward_ref(g, x.data(), y_ref.data());
+    nn::kernels::avg_pool_forward(g, x.data(), y.data());
+    close(y, y_ref, name + " average");
+  }
+}
+
+TEST_CASE("max-pool padding never wins, even over negative inputs") {
+  Tensor x = Tensor::full({1, 4, 4, 1}, -5.0f);
+  Tensor y = nn::max_pool2d(x, {.size = {3, 3}, .strides = {2, 2}, .padding = nn::Padding::same});
+  CHECK(y.to_vector() == std::vector<float>(4, -5.0f));
+}
+
+TEST_CASE("convolution errors name the op, what was expected and what arrived") {
+  Tensor x = Tensor::zeros({1, 8, 8, 7});
+  CHECK_THROWS_WITH_AS(nn::conv2d(x, Tensor::zeros({3, 3, 3, 32})),
+                       "conv2d: expected input channels 3 (weight [3,3,3,32]), got 7 (input [1,8,8,7])", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::conv2d(Tensor::zeros({1, 2, 2, 3}), Tensor::zeros({3, 3, 3, 4})),
+                       "conv2d: expected a kernel no larger than the input along height (2) with valid padding, got "
+                       "kernel 3",
+                       nn::Error);
+  CHECK_THROWS_WITH_AS(nn::conv2d(x, Tensor::zeros({3, 3, 7, 2}), {}, {.strides = {0, 1}}),
+                       "conv2d: expected strides of at least 1, got 0×1", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::conv2d(Tensor::zeros({8, 8, 7}), Tensor::zeros({3, 3, 7, 2})),
+                       "conv2d: expected an NHWC input of rank 4, got shape [8,8,7]", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::depthwise_conv2d(x, Tensor::zeros({3, 3, 7, 2})),
+                       "depthwise_conv2d: expected a weight of shape (KH,KW,C,1) (depth multiplier 1), got [3,3,7,2]",
+                       nn::Error);
+  CHECK_THROWS_WITH_AS(nn::max_pool2d(x, {.size = {9, 9}}),
+                       "max_pool2d: expected a kernel no larger than the input along height (8) with valid padding, "
+                       "got kernel 9",
+                       nn::Error);
+  Tensor mean = Tensor::zeros({7}), variance = Tensor::ones({7});
+  CHECK_THROWS_WITH_AS(nn::batch_norm(x, Tensor::ones({6}), Tensor::zeros({7}), mean, variance),
+                       "batch_norm: expected gamma of shape [7], got [6]", nn::Error);
+}
+
+TEST_CASE("convolution layers carry Keras's names, shapes and parameter counts") {
+  nn::Generator gen(1);
+  nn::Conv2D conv({.in_channels = 3, .filters = 32, .kernel_size = {3, 3}, .strides = {2, 2}, .use_bias = false}, gen);
+  CHECK(conv.named_parameters().size() == 1);
+  CHECK(conv.named_parameters()[0].first == "kernel");
+  CHECK(conv.num_parameters() == 864);  // Keras's block1_conv1
+  CHECK(conv(Tensor::zeros({1, 299, 299, 3})).shape() == nn::Shape{1, 149, 149, 32});
+  CHECK(conv.to_string() == "Conv2D(3->32, kernel=3x3, strides=2x2, padding=valid, use_bias=false)");
+
+  nn::SeparableConv2D sep({.in_channels = 64, .filters = 128, .padding = nn::Padding::same, .use_bias = false}, gen);
+  CHECK(sep.named_parameters()[0].first == "depthwise_kernel");
+  CHECK(sep.depthwise_kernel().shape() == nn::Shape{3, 3, 64, 1});
+  CHECK(sep.named_parameters()[1].first == "pointwise_kernel");
+  CHECK(sep.pointwise_kernel().shape() == nn::Shape{1, 1, 64, 128});
+  CHECK(sep.num_parameters() == 8768);  // Keras's block2_sepconv1
+
+  nn::DepthwiseConv2D dw({.channels = 8, .padding = nn::Padding::same}, gen);
+  CHECK(dw.num_parameters() == 3 * 3 * 8 + 8);
+
+  nn::BatchNorm bn({.channels = 32});
+  CHECK(bn.num_parameters() == 64);
+  CHECK(bn.named_buffers().size() == 2);
+  CHECK(bn.named_buffers()[0].first == "moving_mean");
+  CHECK(bn.named_buffers()[1].first == "moving_variance");
+  CHECK(bn.to_string() == "BatchNorm(32, momentum=0.99, epsilon=0.001)");
+
+  nn::MaxPool2D pool({.size = {3, 3}, .strides = {2, 2}, .padding = nn::Padding::same});
+  CHECK(pool(Tensor::zeros({1, 147, 147, 128})).shape() == nn::Shape{1, 74, 74, 128});
+  CHECK(pool.to_string() == "MaxPool2D(size=3x3, strides=2x2, padding=same)");
+  nn::GlobalAvgPool2D gap;
+  CHECK(gap(Tensor::ones({2, 10, 10, 4})).to_vector() == std::vector<float>(8, 1.0f));
+}
+
+TEST_CASE("BatchNorm layer: train() uses and updates batch statistics, eval() uses the moving ones") {
+  nn::BatchNorm bn({.channels = 2});
+  Tensor x = Tensor::from_data({4, 2}, {1, 10, 3, 10, 5, 20, 7, 20});  // means 4, 15; variances 5, 25
+  Tensor y = bn(x);
+  CHECK(y.at({0, 0}) == doctest::Approx(-3.0 / std::sqrt(5.0 + 1e-3)));
+  CHECK(bn.moving_mean().at({0}) == doctest::Approx(0.01 * 4));
+  CHECK(bn.moving_variance().at({1}) == doctest::Approx(0.99 + 0.01 * 25 * 4.0 / 3.0));  // unbiased
+  bn.eval();
+  Tensor e = bn(x);
+  CHECK(e.at({0, 0}) == doctest::Approx((1 - 0.04) / std::sqrt(bn.moving_variance().at({0}) + 1e-3)));
+  CHECK(bn.moving_mean().at({0}) == doctest::Approx(0.04));  // unchanged in eval
+}
