@@ -23,4 +23,6 @@ function(nn_set_arch target)
   if(NN_NATIVE)
     target_compile_options(${target} PRIVATE -march=native)
   endif()
+  # ISO mode (-std=c++20) turns floating-point contraction off; kernels want their multiply-adds fused.
+  target_compile_options(${target} PRIVATE -ffp-contract=fast)
 endfunction()

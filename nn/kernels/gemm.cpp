@@ -2,6 +2,8 @@
 
 #include <cblas.h>
 
+#include "nn/kernels/gemm_avx512.h"
+
 namespace nn::kernels {
 namespace {
 
@@ -18,6 +20,11 @@ Strides strides_of(const GemmShape& s) {
 
 void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
   if (s.m == 0 || s.n == 0) return;
+  // Our AVX-512 kernel where the processor has it and the product is big enough to pay for packing.
+  if (has_avx512() && static_cast<double>(s.m) * s.n * s.k >= 32768.0) {
+    gemm_avx512(s, alpha, a, b, beta, c);
+    return;
+  }
   Strides ld = strides_of(s);
   cblas_sgemm(CblasRowMajor, s.transpose_a ? CblasTrans : CblasNoTrans, s.transpose_b ? CblasTrans : CblasNoTrans,
               s.m, s.n, s.k, alpha, a, ld.lda, b, ld.ldb, beta, c, ld.ldc);

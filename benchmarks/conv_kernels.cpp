@@ -1,0 +1,336 @@
+// conv_kernels: checks every fast convolution/pooling kernel against its naive reference on the real Xception
+// layer shapes (or a shape given on the command line), then times forward and forward+backward and prints
+// GFLOP/s, the fraction of OpenBLAS sgemm's speed on the same GEMM shape and, when Debian's python3-torch is
+// installed, PyTorch's time for the same layer measured in the same run. Times are minima over repetitions.
+#include <cblas.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nn/kernels/conv2d.h>
+#include <nn/kernels/depthwise.h>
+#include <nn/kernels/pool.h>
+#include <nn/nn.h>
+
+#include "bench.h"
+
+namespace {
+
+using nn::kernels::Window2D;
+
+enum class Kind { conv, depthwise, maxpool };
+const char* kind_name(Kind k) { return k == Kind::conv ? "conv" : k == Kind::depthwise ? "depthwise" : "maxpool"; }
+
+struct LayerSpec {
+  std::string name;
+  Kind kind;
+  int64_t h, w, cin, cout, k, s;
+  nn::Padding padding;
+};
+
+std::vector<LayerSpec> xception_layers() {
+  using nn::Padding;
+  return {
+      {"block1_conv1", Kind::conv, 299, 299, 3, 32, 3, 2, Padding::valid},
+      {"block1_conv2", Kind::conv, 149, 149, 32, 64, 3, 1, Padding::valid},
+      {"dw 147x147x128", Kind::depthwise, 147, 147, 128, 128, 3, 1, Padding::same},
+      {"dw 74x74x256", Kind::depthwise, 74, 74, 256, 256, 3, 1, Padding::same},
+      {"dw 37x37x728", Kind::depthwise, 37, 37, 728, 728, 3, 1, Padding::same},
+      {"dw 19x19x728", Kind::depthwise, 19, 19, 728, 728, 3, 1, Padding::same},
+      {"dw 10x10x1536", Kind::depthwise, 10, 10, 1536, 1536, 3, 1, Padding::same},
+      {"pw 147x147 128->128", Kind::conv, 147, 147, 128, 128, 1, 1, Padding::valid},
+      {"pw 37x37 256->728", Kind::conv, 37, 37, 256, 728, 1, 1, Padding::valid},
+      {"pw 19x19 728->728", Kind::conv, 19, 19, 728, 728, 1, 1, Padding::valid},
+      {"pw 10x10 1536->2048", Kind::conv, 10, 10, 1536, 2048, 1, 1, Padding::valid},
+      {"res 147x147 64->128 s2", Kind::conv, 147, 147, 64, 128, 1, 2, Padding::same},
+      {"res 74x74 128->256 s2", Kind::conv, 74, 74, 128, 256, 1, 2, Padding::same},
+      {"res 37x37 256->728 s2", Kind::conv, 37, 37, 256, 728, 1, 2, Padding::same},
+      {"res 19x19 728->1024 s2", Kind::conv, 19, 19, 728, 1024, 1, 2, Padding::same},
+      {"maxpool 147x147x128", Kind::maxpool, 147, 147, 128, 128, 3, 2, Padding::same},
+      {"maxpool 74x74x256", Kind::maxpool, 74, 74, 256, 256, 3, 2, Padding::same},
+      {"maxpool 37x37x728", Kind::maxpool, 37, 37, 728, 728, 3, 2, Padding::same},
+      {"maxpool 19x19x1024", Kind::maxpool, 19, 19, 1024, 1024, 3, 2, Padding::same},
+  };
+}
+
+// Everything one layer's kernels read and write.
+struct Buffers {
+  Window2D g;
+  nn::Tensor x, w, y, dy, dx, dw, workspace;
+  std::vector<int64_t> argmax;
+
+  Buffers(const LayerSpec& l, int64_t batch) {
+    g = nn::plan_window("conv_kernels", {batch, l.h, l.w, l.cin}, {l.k, l.k, l.s, l.s, l.padding},
+                        l.kind == Kind::conv ? l.cout : l.cin);
+    nn::Generator gen(1);
+    x = nn::Tensor::uniform({g.n, g.h, g.w, g.c}, -1, 1, gen);
+    w = nn::Tensor::uniform(l.kind == Kind::conv ? nn::Shape{g.kh, g.kw, g.c, g.oc} : nn::Shape{g.kh, g.kw, g.c}, -1,
+                            1, gen);
+    y = nn::Tensor::empty({g.n, g.oh, g.ow, g.oc});
+    dy = nn::Tensor::uniform(y.shape(), -1, 1, gen);
+    dx = nn::Tensor::empty(x.shape());
+    dw = nn::Tensor::empty(w.shape());
+    workspace = nn::Tensor::empty({l.kind == Kind::conv ? nn::kernels::conv2d_workspace_floats(g) : 0});
+    argmax.resize(y.numel());
+  }
+};
+
+void forward(Kind kind, Buffers& b) {
+  namespace k = nn::kernels;
+  if (kind == Kind::conv) k::conv2d_forward(b.g, b.x.data(), b.w.data(), nullptr, b.y.data(), b.workspace.data());
+  if (kind == Kind::depthwise) k::depthwise_forward(b.g, b.x.data(), b.w.data(), nullptr, b.y.data());
+  if (kind == Kind::maxpool) k::max_pool_forward(b.g, b.x.data(), b.y.data(), b.argmax.data());
+}
+
+void backward(Kind kind, Buffers& b) {
+  namespace k = nn::kernels;
+  if (kind == Kind::conv) {
+    k::conv2d_backward_input(b.g, b.dy.data(), b.w.data(), b.dx.data(), b.workspace.data());
+    k::conv2d_backward_weight(b.g, b.x.data(), b.dy.data(), b.dw.data(), b.workspace.data());
+  }
+  if (kind == Kind::depthwise) {
+    k::depthwise_backward_input(b.g, b.dy.data(), b.w.data(), b.dx.data());
+    k::depthwise_backward_weight(b.g, b.x.data(), b.dy.data(), b.dw.data());
+  }
+  if (kind == Kind::maxpool) k::max_pool_backward(b.g, b.dy.data(), b.argmax.data(), b.dx.data());
+}
+
+// Largest |fast − ref| relative to the largest |ref|.
+double max_error(const nn::Tensor& fast, const nn::Tensor& ref) {
+  double err = 0, scale = 1e-30;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    err = std::max(err, static_cast<double>(std::fabs(fast.data()[i] - ref.data()[i])));
+    scale = std::max(scale, static_cast<double>(std::fabs(ref.data()[i])));
+  }
+  return err / scale;
+}
+
+// Runs the fast kernels and the naive references on the same data; returns the worst relative error.
+double check_against_reference(const LayerSpec& l, Buffers& b) {
+  namespace k = nn::kernels;
+  forward(l.kind, b);
+  backward(l.kind, b);
+  nn::Tensor y = nn::Tensor::empty(b.y.shape()), dx = nn::Tensor::empty(b.dx.shape()), dw = nn::Tensor::empty(b.dw.shape());
+  double worst = 0;
+  if (l.kind == Kind::conv) {
+    k::conv2d_forward_ref(b.g, b.x.data(), b.w.data(), nullptr, y.data());
+    k::conv2d_backward_input_ref(b.g, b.dy.data(), b.w.data(), dx.data());
+    k::conv2d_backward_weight_ref(b.g, b.x.data(), b.dy.data(), dw.data());
+    worst = std::max({max_error(b.y, y), max_error(b.dx, dx), max_error(b.dw, dw)});
+  } else if (l.kind == Kind::depthwise) {
+    k::depthwise_forward_ref(b.g, b.x.data(), b.w.data(), nullptr, y.data());
+    k::depthwise_backward_input_ref(b.g, b.dy.data(), b.w.data(), dx.data());
+    k::depthwise_backward_weight_ref(b.g, b.x.data(), b.dy.data(), dw.data());
+    worst = std::max({max_error(b.y, y), max_error(b.dx, dx), max_error(b.dw, dw)});
+  } else {
+    std::vector<int64_t> argmax(b.argmax.size());
+    k::max_pool_forward_ref(b.g, b.x.data(), y.data(), argmax.data());
+    worst = std::max(max_error(b.y, y), argmax == b.argmax ? 0.0 : 1.0);
+  }
+  return worst;
+}
+
+double forward_flops(Kind kind, const Window2D& g) {
+  double pixels = static_cast<double>(g.n * g.oh * g.ow);
+  if (kind == Kind::conv) return 2.0 * pixels * g.oc * g.kh * g.kw * g.c;
+  if (kind == Kind::depthwise) return 2.0 * pixels * g.c * g.kh * g.kw;
+  return pixels * g.c * g.kh * g.kw;  // comparisons
+}
+
+// OpenBLAS sgemm on the GEMM a convolution amounts to: [N·OH·OW, KH·KW·C] × [KH·KW·C, OC].
+double sgemm_seconds(const Window2D& g) {
+  int m = static_cast<int>(g.n * g.oh * g.ow), n = static_cast<int>(g.oc), k = static_cast<int>(g.kh * g.kw * g.c);
+  nn::Generator gen(2);
+  nn::Tensor a = nn::Tensor::uniform({m, k}, -1, 1, gen), b = nn::Tensor::uniform({k, n}, -1, 1, gen);
+  nn::Tensor c = nn::Tensor::empty({m, n});
+  return bench::min_time([&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
+  });
+}
+
+struct TorchTimes {
+  double forward = 0, both = 0;
+};
+
+// Runs benchmarks/torch_conv.py once for all layers; empty when python3-torch is missing or --no-torch.
+std::map<std::string, TorchTimes> torch_times(const std::vector<LayerSpec>& layers, int64_t batch, int threads,
+                                              const std::string& python) {
+  std::map<std::string, TorchTimes> out;
+  std::string specs = "/tmp/nn_conv_kernels_" + std::to_string(::getpid()) + ".txt";
+  {
+    std::ofstream f(specs);
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const LayerSpec& l = layers[i];
+      f << "L" << i << ' ' << kind_name(l.kind) << ' ' << batch << ' ' << l.h << ' ' << l.w << ' ' << l.cin << ' '
+        << l.cout << ' ' << l.k << ' ' << l.s << ' ' << nn::to_string(l.padding) << '\n';
+    }
+  }
+  std::string command = python + " " + NN_BENCHMARK_DIR + "/torch_conv.py " + std::to_string(threads) + " < " +
+                        specs + " 2>/dev/null";
+  if (FILE* pipe = ::popen(command.c_str(), "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, pipe)) {
+      std::istringstream in(line);
+      std::string key;
+      TorchTimes t;
+      if (in >> key >> t.forward >> t.both) out[layers[std::stoul(key.substr(1))].name] = t;
+    }
+    ::pclose(pipe);
+  }
+  std::remove(specs.c_str());
+  return out;
+}
+
+struct Args {
+  int64_t batch = 1;
+  int threads = 0;
+  bool json = false, check = true, torch = true;
+  std::string python = "/usr/bin/python3";
+  bool custom = false;
+  LayerSpec layer{"custom", Kind::conv, 0, 0, 0, 0, 3, 1, nn::Padding::same};
+};
+
+int usage(int status) {
+  std::fprintf(status ? stderr : stdout,
+               "usage: conv_kernels [--threads N] [--batch N] [--json] [--no-check] [--no-torch] [--python PATH]\n"
+               "                    [--shape H,W,CIN,COUT --kernel K --stride S --padding same|valid\n"
+               "                     --kind conv|depthwise|maxpool]\n"
+               "Without --shape: the Xception layer shapes. Times are minima; GFLOP/s counts 2 per multiply-add.\n");
+  return status;
+}
+
+bool parse(int argc, char** argv, Args& a) {
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw nn::Error("conv_kernels: " + flag + " needs a value");
+      return argv[++i];
+    };
+    auto number = [&](int64_t low, int64_t high) {
+      std::string text = value();
+      char* end = nullptr;
+      long long v = std::strtoll(text.c_str(), &end, 10);
+      if (end == text.c_str() || *end != '\0' || v < low || v > high) {
+        throw nn::Error("conv_kernels: " + flag + " expects a whole number in [" + std::to_string(low) + ", " +
+                        std::to_string(high) + "], got '" + text + "'");
+      }
+      return static_cast<int64_t>(v);
+    };
+    if (flag == "--help") return false;
+    if (flag == "--threads") a.threads = static_cast<int>(number(1, 256));
+    else if (flag == "--batch") a.batch = number(1, 1024);
+    else if (flag == "--json") a.json = true;
+    else if (flag == "--no-check") a.check = false;
+    else if (flag == "--no-torch") a.torch = false;
+    else if (flag == "--python") a.python = value();
+    else if (flag == "--kernel") a.layer.k = number(1, 64), a.custom = true;
+    else if (flag == "--stride") a.layer.s = number(1, 64), a.custom = true;
+    else if (flag == "--padding") {
+      std::string p = value();
+      if (p != "same" && p != "valid") throw nn::Error("conv_kernels: --padding expects same or valid, got '" + p + "'");
+      a.layer.padding = p == "same" ? nn::Padding::same : nn::Padding::valid;
+    } else if (flag == "--kind") {
+      std::string k = value();
+      if (k == "conv") a.layer.kind = Kind::conv;
+      else if (k == "depthwise") a.layer.kind = Kind::depthwise;
+      else if (k == "maxpool") a.layer.kind = Kind::maxpool;
+      else throw nn::Error("conv_kernels: --kind expects conv, depthwise or maxpool, got '" + k + "'");
+    } else if (flag == "--shape") {
+      std::string s = value();
+      long long h, w, cin, cout;
+      if (std::sscanf(s.c_str(), "%lld,%lld,%lld,%lld", &h, &w, &cin, &cout) != 4 || h < 1 || w < 1 || cin < 1 ||
+          cout < 1 || h * w * cin > (1ll << 28)) {
+        throw nn::Error("conv_kernels: --shape expects H,W,CIN,COUT (positive, H·W·CIN ≤ 2^28), got '" + s + "'");
+      }
+      a.layer.h = h, a.layer.w = w, a.layer.cin = cin, a.layer.cout = cout, a.custom = true;
+    } else {
+      throw nn::Error("conv_kernels: unknown argument '" + flag + "' (see --help)");
+    }
+  }
+  if (a.custom && a.layer.h == 0) throw nn::Error("conv_kernels: --kernel/--stride need --shape H,W,CIN,COUT");
+  if (a.layer.kind != Kind::conv) a.layer.cout = a.layer.cin;
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  try {
+    if (!parse(argc, argv, args)) return usage(0);
+  } catch (const nn::Error& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return usage(2);
+  }
+  try {
+    if (args.threads > 0) nn::set_num_threads(args.threads);
+    const int threads = nn::num_threads();
+    std::vector<LayerSpec> layers = args.custom ? std::vector<LayerSpec>{args.layer} : xception_layers();
+    const double peak_before = bench::fma_peak_gflops(threads);
+    std::map<std::string, TorchTimes> peer;
+    if (args.torch) peer = torch_times(layers, args.batch, threads, args.python);
+
+    std::string json = "{\"threads\": " + std::to_string(threads) + ", \"batch\": " + std::to_string(args.batch) +
+                       ", \"layers\": [";
+    if (!args.json) {
+      std::printf("threads %d, batch %lld; times are minima in ms; ratio = PyTorch time / ours (>1: we are faster)\n",
+                  threads, static_cast<long long>(args.batch));
+      std::printf("%-24s %9s %8s %7s %7s %9s %9s %6s %9s %6s\n", "layer", "check", "fwd", "GFLOP/s", "sgemm%",
+                  "torch fwd", "ratio", "", "fwd+bwd", "ratio");
+    }
+    bool all_ok = true;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const LayerSpec& l = layers[i];
+      Buffers b(l, args.batch);
+      double error = args.check ? check_against_reference(l, b) : -1;
+      bool ok = error < 1e-4;
+      all_ok = all_ok && ok;
+      double fwd = bench::min_time([&] { forward(l.kind, b); });
+      double both = bench::min_time([&] {
+        forward(l.kind, b);
+        backward(l.kind, b);
+      });
+      double gflops = forward_flops(l.kind, b.g) / fwd / 1e9;
+      double sgemm_fraction = l.kind == Kind::conv ? sgemm_seconds(b.g) / fwd : NAN;
+      auto t = peer.find(l.name);
+      double torch_fwd = t == peer.end() ? NAN : t->second.forward, torch_both = t == peer.end() ? NAN : t->second.both;
+      char check_text[32];
+      std::snprintf(check_text, sizeof check_text, args.check ? (ok ? "ok %.0e" : "FAIL %.0e") : "skipped", error);
+      if (args.json) {
+        char row[512];
+        std::snprintf(row, sizeof row,
+                      "%s{\"layer\": \"%s\", \"kind\": \"%s\", \"max_rel_error\": %g, \"forward_s\": %g, "
+                      "\"forward_gflops\": %g, \"sgemm_fraction\": %s, \"torch_forward_s\": %s, "
+                      "\"forward_backward_s\": %g, \"torch_forward_backward_s\": %s}",
+                      i ? ", " : "", l.name.c_str(), kind_name(l.kind), error, fwd, gflops,
+                      std::isnan(sgemm_fraction) ? "null" : std::to_string(sgemm_fraction).c_str(),
+                      std::isnan(torch_fwd) ? "null" : std::to_string(torch_fwd).c_str(), both,
+                      std::isnan(torch_both) ? "null" : std::to_string(torch_both).c_str());
+        json += row;
+      } else {
+        std::printf("%-24s %9s %8.3f %7.1f %6.0f%% %9.3f %9.2f %6s %9.3f %6.2f\n", l.name.c_str(), check_text,
+                    fwd * 1e3, gflops, sgemm_fraction * 100, torch_fwd * 1e3, torch_fwd / fwd, "", both * 1e3,
+                    torch_both / both);
+      }
+    }
+    const double peak_after = bench::fma_peak_gflops(threads);
+    if (args.json) {
+      std::printf("%s], \"fma_peak_gflops_before\": %g, \"fma_peak_gflops_after\": %g, \"all_checks_ok\": %s}\n",
+                  json.c_str(), peak_before, peak_after, all_ok ? "true" : "false");
+    } else {
+      std::printf("FP32 FMA peak, %d threads: %.0f GFLOP/s before, %.0f after%s\n", threads, peak_before, peak_after,
+                  peer.empty() && args.torch ? "; PyTorch peer not found (install python3-torch)" : "");
+    }
+    return all_ok ? 0 : 1;
+  } catch (const nn::Error& e) {
+    std::fprintf(stderr, "conv_kernels: %s\n", e.what());
+    return 1;
+  }
+}
