@@ -77,7 +77,9 @@ struct Buffers {
     dy = nn::Tensor::uniform(y.shape(), -1, 1, gen);
     dx = nn::Tensor::empty(x.shape());
     dw = nn::Tensor::empty(w.shape());
-    workspace = nn::Tensor::empty({l.kind == Kind::conv ? nn::kernels::conv2d_workspace_floats(g) : 0});
+    workspace = nn::Tensor::empty({l.kind == Kind::conv        ? nn::kernels::conv2d_workspace_floats(g)
+                                   : l.kind == Kind::depthwise ? nn::kernels::depthwise_workspace_floats(g)
+                                                               : 0});
     argmax.resize(y.numel());
   }
 };
@@ -96,8 +98,8 @@ void backward(Kind kind, Buffers& b) {
     k::conv2d_backward_weight(b.g, b.x.data(), b.dy.data(), b.dw.data(), b.workspace.data());
   }
   if (kind == Kind::depthwise) {
-    k::depthwise_backward_input(b.g, b.dy.data(), b.w.data(), b.dx.data());
-    k::depthwise_backward_weight(b.g, b.x.data(), b.dy.data(), b.dw.data());
+    k::depthwise_backward_input(b.g, b.dy.data(), b.w.data(), b.dx.data(), b.workspace.data());
+    k::depthwise_backward_weight(b.g, b.x.data(), b.dy.data(), b.dw.data(), b.workspace.data());
   }
   if (kind == Kind::maxpool) k::max_pool_backward(b.g, b.dy.data(), b.argmax.data(), b.dx.data());
 }

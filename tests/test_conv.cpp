@@ -90,17 +90,18 @@ TEST_CASE("fast depthwise kernels agree with the naive reference, forward and ba
     Tensor x = Tensor::empty({g.n, g.h, g.w, g.c}), w = Tensor::empty({g.kh, g.kw, g.c}), b = Tensor::empty({g.c});
     Tensor dy = Tensor::empty({g.n, g.oh, g.ow, g.c});
     fill(x, 5), fill(w, 6), fill(b, 7), fill(dy, 8);
+    Tensor work = Tensor::empty({nn::kernels::depthwise_workspace_floats(g)});
     Tensor y_ref = Tensor::empty(dy.shape()), y = Tensor::empty(dy.shape());
     nn::kernels::depthwise_forward_ref(g, x.data(), w.data(), b.data(), y_ref.data());
     nn::kernels::depthwise_forward(g, x.data(), w.data(), b.data(), y.data());
     close(y, y_ref, name + " forward");
     Tensor dx_ref = Tensor::empty(x.shape()), dx = Tensor::full(x.shape(), 7.0f);
     nn::kernels::depthwise_backward_input_ref(g, dy.data(), w.data(), dx_ref.data());
-    nn::kernels::depthwise_backward_input(g, dy.data(), w.data(), dx.data());
+    nn::kernels::depthwise_backward_input(g, dy.data(), w.data(), dx.data(), work.data());
     close(dx, dx_ref, name + " backward input");
     Tensor dw_ref = Tensor::empty(w.shape()), dw = Tensor::full(w.shape(), 7.0f);
     nn::kernels::depthwise_backward_weight_ref(g, x.data(), dy.data(), dw_ref.data());
-    nn::kernels::depthwise_backward_weight(g, x.data(), dy.data(), dw.data());
+    nn::kernels::depthwise_backward_weight(g, x.data(), dy.data(), dw.data(), work.data());
     close(dw, dw_ref, name + " backward weight");
   }
 }

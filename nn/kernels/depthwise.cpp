@@ -1,7 +1,11 @@
 #include "nn/kernels/depthwise.h"
 
 #include <algorithm>
+#include <omp.h>
+
 #include <cstring>
+
+#include "nn/kernels/simd.h"
 
 namespace nn::kernels {
 
@@ -57,38 +61,104 @@ void depthwise_backward_weight_ref(const Window2D& g, const float* x, const floa
 
 // ---- fast ----
 
-void depthwise_forward(const Window2D& g, const float* x, const float* w, const float* bias, float* y) {
+namespace {
+
+constexpr int64_t kLanes = 16;  // channels per vector: one AVX-512 register (two AVX2 ones)
+constexpr int64_t kTile = 8;    // adjacent output pixels computed together, so each weight load serves eight FMAs
+
+// The window taps of output row oh that fall inside the image.
+struct Rows {
+  int64_t kh0, kh1;
+};
+Rows rows_inside(const Window2D& g, int64_t oh) {
+  return {std::max<int64_t>(0, g.pad_top - oh * g.sh), std::min<int64_t>(g.kh, g.h + g.pad_top - oh * g.sh)};
+}
+
+// Output pixels [ow0, ow0 + T) of row (n, oh), channels [c0, c0 + W). With Interior, every horizontal tap of every
+// pixel lies inside the image; otherwise T is 1 and the taps are clipped. W is kLanes (vector registers), or 0 for
+// the last, partial block of `width` channels (a scalar loop: it must not read past the tensor's end).
+template <int64_t T, bool Interior, int64_t W>
+void depthwise_tile(const Window2D& g, const float* x, const float* w, const float* bias, float* y, int64_t n,
+                    int64_t oh, int64_t ow0, int64_t c0, int64_t width) {
   const int64_t C = g.c;
+  const Rows r = rows_inside(g, oh);
+  const int64_t kw0 = Interior ? 0 : std::max<int64_t>(0, g.pad_left - ow0 * g.sw);
+  const int64_t kw1 = Interior ? g.kw : std::min<int64_t>(g.kw, g.w + g.pad_left - ow0 * g.sw);
+  const float* base = x + ((n * g.h + oh * g.sh - g.pad_top) * g.w + ow0 * g.sw - g.pad_left) * C + c0;
+  float* out = y + ((n * g.oh + oh) * g.ow + ow0) * C + c0;
+  if constexpr (W == kLanes) {
+    v16 acc[T];
+    const v16 start = bias ? load16(bias + c0) : v16{};
+#pragma GCC unroll 8
+    for (int64_t t = 0; t < T; ++t) acc[t] = start;
+    for (int64_t kh = r.kh0; kh < r.kh1; ++kh)
+      for (int64_t kw = kw0; kw < kw1; ++kw) {
+        const v16 wk = load16(w + (kh * g.kw + kw) * C + c0);
+        const float* in = base + (kh * g.w + kw) * C;
+#pragma GCC unroll 8
+        for (int64_t t = 0; t < T; ++t) acc[t] += load16(in + t * g.sw * C) * wk;
+      }
+#pragma GCC unroll 8
+    for (int64_t t = 0; t < T; ++t) store16(out + t * C, acc[t]);
+  } else {
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t c = 0; c < width; ++c) {
+        float acc = bias ? bias[c0 + c] : 0.0f;
+        for (int64_t kh = r.kh0; kh < r.kh1; ++kh)
+          for (int64_t kw = kw0; kw < kw1; ++kw)
+            acc += base[(kh * g.w + kw + t * g.sw) * C + c] * w[(kh * g.kw + kw) * C + c0 + c];
+        out[t * C + c] = acc;
+      }
+  }
+}
+
+// Channel blocks of one tile: full vector blocks, then the last channels — by a vector block ending at C (it
+// overlaps the previous one and writes the same values again) when C ≥ kLanes, else by the scalar loop.
+template <int64_t T, bool Interior>
+void depthwise_tile_all_channels(const Window2D& g, const float* x, const float* w, const float* bias, float* y,
+                                 int64_t n, int64_t oh, int64_t ow) {
+  int64_t c0 = 0;
+  for (; c0 + kLanes <= g.c; c0 += kLanes) depthwise_tile<T, Interior, kLanes>(g, x, w, bias, y, n, oh, ow, c0, kLanes);
+  if (c0 == g.c) return;
+  if (g.c >= kLanes) {
+    depthwise_tile<T, Interior, kLanes>(g, x, w, bias, y, n, oh, ow, g.c - kLanes, kLanes);
+  } else {
+    depthwise_tile<T, Interior, 0>(g, x, w, bias, y, n, oh, ow, c0, g.c - c0);
+  }
+}
+
+}  // namespace
+
+void depthwise_forward(const Window2D& g, const float* x, const float* w, const float* bias, float* y) {
+  // Output columns whose taps all lie inside the image horizontally.
+  const int64_t inner0 = std::min(g.ow, (g.pad_left + g.sw - 1) / g.sw);
+  const int64_t last = g.w - g.kw + g.pad_left;  // the input column where the last interior window starts
+  const int64_t inner1 = last < 0 ? inner0 : std::max(inner0, std::min(g.ow, last / g.sw + 1));
+  // Channels innermost: each pixel's channels are read front to back, which the prefetchers follow.
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t n = 0; n < g.n; ++n)
     for (int64_t oh = 0; oh < g.oh; ++oh) {
-      // Window rows that fall inside the image.
-      const int64_t kh0 = std::max<int64_t>(0, g.pad_top - oh * g.sh);
-      const int64_t kh1 = std::min<int64_t>(g.kh, g.h + g.pad_top - oh * g.sh);
-      for (int64_t ow = 0; ow < g.ow; ++ow) {
-        float* out = y + ((n * g.oh + oh) * g.ow + ow) * C;
-        if (bias) {
-          std::memcpy(out, bias, sizeof(float) * C);
-        } else {
-          std::fill_n(out, C, 0.0f);
-        }
-        const int64_t kw0 = std::max<int64_t>(0, g.pad_left - ow * g.sw);
-        const int64_t kw1 = std::min<int64_t>(g.kw, g.w + g.pad_left - ow * g.sw);
-        for (int64_t kh = kh0; kh < kh1; ++kh) {
-          const int64_t ih = oh * g.sh - g.pad_top + kh;
-          for (int64_t kw = kw0; kw < kw1; ++kw) {
-            const int64_t iw = ow * g.sw - g.pad_left + kw;
-            const float* __restrict in = x + ((n * g.h + ih) * g.w + iw) * C;
-            const float* __restrict wk = w + (kh * g.kw + kw) * C;
-#pragma omp simd
-            for (int64_t c = 0; c < C; ++c) out[c] += in[c] * wk[c];
-          }
-        }
-      }
+      for (int64_t ow = 0; ow < inner0; ++ow) depthwise_tile_all_channels<1, false>(g, x, w, bias, y, n, oh, ow);
+      int64_t ow = inner0;
+      for (; ow + kTile <= inner1; ow += kTile) depthwise_tile_all_channels<kTile, true>(g, x, w, bias, y, n, oh, ow);
+      for (; ow + 4 <= inner1; ow += 4) depthwise_tile_all_channels<4, true>(g, x, w, bias, y, n, oh, ow);
+      for (; ow < g.ow; ++ow) depthwise_tile_all_channels<1, false>(g, x, w, bias, y, n, oh, ow);
     }
 }
 
-void depthwise_backward_input(const Window2D& g, const float* dy, const float* w, float* dx) {
+void depthwise_backward_input(const Window2D& g, const float* dy, const float* w, float* dx, float* workspace) {
+  if (g.sh == 1 && g.sw == 1) {
+    // With stride 1, dx is dy convolved with the flipped filter under the complementary padding: the forward
+    // kernel, on a flipped copy of w in the workspace.
+    for (int64_t kh = 0; kh < g.kh; ++kh)
+      for (int64_t kw = 0; kw < g.kw; ++kw)
+        std::copy_n(w + (kh * g.kw + kw) * g.c, g.c, workspace + ((g.kh - 1 - kh) * g.kw + (g.kw - 1 - kw)) * g.c);
+    Window2D t = g;
+    t.h = g.oh, t.w = g.ow, t.oh = g.h, t.ow = g.w;
+    t.pad_top = g.kh - 1 - g.pad_top, t.pad_left = g.kw - 1 - g.pad_left;
+    depthwise_forward(t, dy, workspace, nullptr, dx);
+    return;
+  }
   const int64_t C = g.c;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t n = 0; n < g.n; ++n)
@@ -114,31 +184,73 @@ void depthwise_backward_input(const Window2D& g, const float* dy, const float* w
       }
 }
 
-void depthwise_backward_weight(const Window2D& g, const float* x, const float* dy, float* dw) {
+int64_t depthwise_workspace_floats(const Window2D& g) {
+  // The flipped filter for the input gradient, or one partial dw per thread for the weight gradient.
+  return g.kh * g.kw * g.c * std::max(1, omp_get_max_threads());
+}
+
+namespace {
+
+// Adds to acc (taps × C) the products of the output gradients of pixels [ow0, ow0 + T) of row (n, oh) with the
+// inputs under each tap, one channel block at a time, the nine (or KH·KW) sums of a block held in registers.
+template <int64_t T>
+void weight_tile(const Window2D& g, const float* x, const float* dy, float* acc, int64_t n, int64_t oh, int64_t ow0) {
   const int64_t C = g.c;
-  constexpr int64_t kBlock = 64;  // channels per task
-  const int64_t blocks = (C + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t c0 = b * kBlock, c1 = std::min(C, c0 + kBlock), width = c1 - c0;
-    for (int64_t tap = 0; tap < g.kh * g.kw; ++tap) std::fill_n(dw + tap * C + c0, width, 0.0f);
+  const Rows r = rows_inside(g, oh);
+  const int64_t kw0 = std::max<int64_t>(0, g.pad_left - ow0 * g.sw);
+  const int64_t kw1 = std::min<int64_t>(g.kw, g.w + g.pad_left - (ow0 + T - 1) * g.sw);
+  const float* base = x + ((n * g.h + oh * g.sh - g.pad_top) * g.w + ow0 * g.sw - g.pad_left) * C;
+  const float* grad = dy + ((n * g.oh + oh) * g.ow + ow0) * C;
+  for (int64_t c0 = 0; c0 < C; c0 += kLanes) {
+    if (c0 + kLanes > C) {  // the last channels, scalar
+      for (int64_t c = c0; c < C; ++c)
+        for (int64_t kh = r.kh0; kh < r.kh1; ++kh)
+          for (int64_t kw = kw0; kw < kw1; ++kw)
+            for (int64_t t = 0; t < T; ++t)
+              acc[(kh * g.kw + kw) * C + c] += base[(kh * g.w + kw + t * g.sw) * C + c] * grad[t * C + c];
+      break;
+    }
+    for (int64_t kh = r.kh0; kh < r.kh1; ++kh)
+      for (int64_t kw = kw0; kw < kw1; ++kw) {
+        float* a = acc + (kh * g.kw + kw) * C + c0;
+        v16 sum = load16(a);
+        const float* in = base + (kh * g.w + kw) * C + c0;
+#pragma GCC unroll 8
+        for (int64_t t = 0; t < T; ++t) sum += load16(in + t * g.sw * C) * load16(grad + t * C + c0);
+        store16(a, sum);
+      }
+  }
+}
+
+}  // namespace
+
+void depthwise_backward_weight(const Window2D& g, const float* x, const float* dy, float* dw, float* workspace) {
+  const int64_t size = g.kh * g.kw * g.c;
+  const int threads = std::max(1, omp_get_max_threads());
+  // Output columns whose taps all lie inside the image horizontally (as in the forward).
+  const int64_t inner0 = std::min(g.ow, (g.pad_left + g.sw - 1) / g.sw);
+  const int64_t last = g.w - g.kw + g.pad_left;
+  const int64_t inner1 = last < 0 ? inner0 : std::max(inner0, std::min(g.ow, last / g.sw + 1));
+#pragma omp parallel num_threads(threads)
+  {
+    float* acc = workspace + size * omp_get_thread_num();
+    std::fill_n(acc, size, 0.0f);
+#pragma omp for collapse(2) schedule(static)
     for (int64_t n = 0; n < g.n; ++n)
-      for (int64_t oh = 0; oh < g.oh; ++oh)
-        for (int64_t ow = 0; ow < g.ow; ++ow) {
-          const float* __restrict grad = dy + ((n * g.oh + oh) * g.ow + ow) * C + c0;
-          for (int64_t kh = 0; kh < g.kh; ++kh) {
-            int64_t ih = oh * g.sh - g.pad_top + kh;
-            if (ih < 0 || ih >= g.h) continue;
-            for (int64_t kw = 0; kw < g.kw; ++kw) {
-              int64_t iw = ow * g.sw - g.pad_left + kw;
-              if (iw < 0 || iw >= g.w) continue;
-              const float* __restrict in = x + ((n * g.h + ih) * g.w + iw) * C + c0;
-              float* __restrict acc = dw + (kh * g.kw + kw) * C + c0;
-#pragma omp simd
-              for (int64_t c = 0; c < width; ++c) acc[c] += in[c] * grad[c];
-            }
-          }
-        }
+      for (int64_t oh = 0; oh < g.oh; ++oh) {
+        for (int64_t ow = 0; ow < inner0; ++ow) weight_tile<1>(g, x, dy, acc, n, oh, ow);
+        int64_t ow = inner0;
+        for (; ow + kTile <= inner1; ow += kTile) weight_tile<kTile>(g, x, dy, acc, n, oh, ow);
+        for (; ow + 4 <= inner1; ow += 4) weight_tile<4>(g, x, dy, acc, n, oh, ow);
+        for (; ow < g.ow; ++ow) weight_tile<1>(g, x, dy, acc, n, oh, ow);
+      }
+  }
+  // dw = the sum of the threads' partial sums.
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < size; ++i) {
+    float total = 0.0f;
+    for (int t = 0; t < threads; ++t) total += workspace[size * t + i];
+    dw[i] = total;
   }
 }
 

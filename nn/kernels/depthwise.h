@@ -4,6 +4,8 @@
 // same output. *_ref are the frozen naive loops.
 #pragma once
 
+#include <cstdint>
+
 #include "nn/kernels/window.h"
 
 namespace nn::kernels {
@@ -12,11 +14,14 @@ void depthwise_forward_ref(const Window2D& g, const float* x, const float* w, co
 void depthwise_backward_input_ref(const Window2D& g, const float* dy, const float* w, float* dx);
 void depthwise_backward_weight_ref(const Window2D& g, const float* x, const float* dy, float* dw);
 
-// Threads over output rows.
+// Tiles of 8 output pixels × 16 channels accumulated in registers; threads over output rows and channel blocks.
 void depthwise_forward(const Window2D& g, const float* x, const float* w, const float* bias, float* y);
-// Gathers, for every input pixel, the outputs whose windows cover it: threads over input rows.
-void depthwise_backward_input(const Window2D& g, const float* dy, const float* w, float* dx);
-// Threads over channel blocks, so each owns its slice of dw.
-void depthwise_backward_weight(const Window2D& g, const float* x, const float* dy, float* dw);
+// The backward kernels need `workspace` of depthwise_workspace_floats(g) floats (it depends on the thread count).
+int64_t depthwise_workspace_floats(const Window2D& g);
+// Stride 1: the forward kernel with the flipped filter; other strides gather, for every input pixel, the outputs
+// whose windows cover it.
+void depthwise_backward_input(const Window2D& g, const float* dy, const float* w, float* dx, float* workspace);
+// Threads over output rows, each summing into its own partial dw (in the workspace), added up at the end.
+void depthwise_backward_weight(const Window2D& g, const float* x, const float* dy, float* dw, float* workspace);
 
 }  // namespace nn::kernels

@@ -30,13 +30,14 @@ Tensor depthwise_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   kernels::depthwise_forward(g, x.data(), weight.data(), bias.defined() ? bias.data() : nullptr, y.data());
   record("depthwise_conv2d", {x, weight, bias}, y, [g, x, weight, bias](const Tensor& dy) {
     Tensor dx, dw, db;
+    Tensor workspace = Tensor::empty({kernels::depthwise_workspace_floats(g)});
     if (x.requires_grad()) {
       dx = Tensor::empty(x.shape());
-      kernels::depthwise_backward_input(g, dy.data(), weight.data(), dx.data());
+      kernels::depthwise_backward_input(g, dy.data(), weight.data(), dx.data(), workspace.data());
     }
     if (weight.requires_grad()) {
       dw = Tensor::empty(weight.shape());
-      kernels::depthwise_backward_weight(g, x.data(), dy.data(), dw.data());
+      kernels::depthwise_backward_weight(g, x.data(), dy.data(), dw.data(), workspace.data());
     }
     if (bias.defined() && bias.requires_grad()) {
       db = Tensor::empty(bias.shape());

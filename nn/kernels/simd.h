@@ -1,0 +1,23 @@
+// A 16-float vector through GCC's vector extension: one AVX-512 register where the build targets AVX-512, two AVX2
+// or four SSE registers elsewhere. Kernels use it where the auto-vectoriser keeps accumulators in memory.
+#pragma once
+
+#include <cstring>
+
+namespace nn::kernels {
+
+using v16 = float __attribute__((vector_size(64)));
+
+inline v16 load16(const float* p) {
+  v16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline void store16(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
+
+inline v16 splat16(float x) { return v16{} + x; }
+
+inline v16 max16(v16 a, v16 b) { return a > b ? a : b; }
+
+}  // namespace nn::kernels
