@@ -76,12 +76,13 @@ namespace {
 
 int as_int(int64_t v) { return static_cast<int>(v); }
 
-// Rows of the im2col matrix handled per sgemm: enough for sgemm to run at full speed, few enough that the
-// chunk (rows × KH·KW·C floats) stays around 16 MB.
+// Rows of the im2col matrix handled per sgemm: whole output rows (so that col2im can run rows in parallel), enough
+// for sgemm to run at full speed, few enough that the chunk (rows × KH·KW·C floats) stays around 16 MB.
 int64_t chunk_rows(const Window2D& g) {
   int64_t width = g.kh * g.kw * g.c;
   int64_t rows = g.n * g.oh * g.ow;
-  return std::clamp<int64_t>((int64_t{4} << 20) / std::max<int64_t>(width, 1), std::min<int64_t>(rows, 256), rows);
+  int64_t wanted = std::clamp<int64_t>((int64_t{4} << 20) / std::max<int64_t>(width, 1), std::min<int64_t>(rows, 256), rows);
+  return std::max<int64_t>(1, wanted / std::max<int64_t>(g.ow, 1)) * g.ow;
 }
 
 // Output pixel r (flat over N·OH·OW) → its (n, oh, ow).
@@ -96,42 +97,90 @@ Pixel pixel_of(const Window2D& g, int64_t r) {
 // where it hangs over the padding.
 void im2col(const Window2D& g, const float* x, int64_t first, int64_t rows, float* cols) {
   const int64_t width = g.kh * g.kw * g.c;
+  const int64_t run = g.kw * g.c;  // one window row: KW pixels of C channels, contiguous in NHWC
 #pragma omp parallel for if (rows * width > (1 << 16))
   for (int64_t r = 0; r < rows; ++r) {
     Pixel p = pixel_of(g, first + r);
     float* row = cols + r * width;
+    const int64_t left = p.ow * g.sw - g.pad_left;
+    const bool inside = left >= 0 && left + g.kw <= g.w;
     for (int64_t kh = 0; kh < g.kh; ++kh) {
       int64_t ih = p.oh * g.sh - g.pad_top + kh;
-      for (int64_t kw = 0; kw < g.kw; ++kw) {
-        int64_t iw = p.ow * g.sw - g.pad_left + kw;
-        float* dst = row + (kh * g.kw + kw) * g.c;
-        if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) {
-          std::memset(dst, 0, sizeof(float) * g.c);
-        } else {
-          std::memcpy(dst, x + ((p.n * g.h + ih) * g.w + iw) * g.c, sizeof(float) * g.c);
+      float* dst = row + kh * run;
+      if (ih < 0 || ih >= g.h) {
+        std::memset(dst, 0, sizeof(float) * run);
+      } else if (inside) {
+        std::memcpy(dst, x + ((p.n * g.h + ih) * g.w + left) * g.c, sizeof(float) * run);
+      } else {
+        for (int64_t kw = 0; kw < g.kw; ++kw) {
+          int64_t iw = left + kw;
+          if (iw < 0 || iw >= g.w) {
+            std::memset(dst + kw * g.c, 0, sizeof(float) * g.c);
+          } else {
+            std::memcpy(dst + kw * g.c, x + ((p.n * g.h + ih) * g.w + iw) * g.c, sizeof(float) * g.c);
+          }
         }
       }
     }
   }
 }
 
-// dx += the windows of cols (rows, KH·KW·C) for output pixels [first, first + rows). Serial: windows overlap.
+// dx += the windows of cols (rows, KH·KW·C) for output pixels [first, first + rows), whole output rows. Windows
+// of output rows oh and oh + P never share an input row when P·SH ≥ KH, so the rows run in P parallel phases.
 void col2im_add(const Window2D& g, const float* cols, int64_t first, int64_t rows, float* dx) {
   const int64_t width = g.kh * g.kw * g.c;
-  for (int64_t r = 0; r < rows; ++r) {
-    Pixel p = pixel_of(g, first + r);
-    const float* row = cols + r * width;
-    for (int64_t kh = 0; kh < g.kh; ++kh) {
-      int64_t ih = p.oh * g.sh - g.pad_top + kh;
-      if (ih < 0 || ih >= g.h) continue;
-      for (int64_t kw = 0; kw < g.kw; ++kw) {
-        int64_t iw = p.ow * g.sw - g.pad_left + kw;
-        if (iw < 0 || iw >= g.w) continue;
-        float* dst = dx + ((p.n * g.h + ih) * g.w + iw) * g.c;
-        const float* src = row + (kh * g.kw + kw) * g.c;
-        for (int64_t c = 0; c < g.c; ++c) dst[c] += src[c];
+  const int64_t first_row = first / g.ow, row_count = rows / g.ow;  // flat (n, oh) output rows
+  const int64_t phases = (g.kh + g.sh - 1) / g.sh;
+  for (int64_t phase = 0; phase < phases; ++phase) {
+#pragma omp parallel for schedule(static) if (rows * width > (1 << 16))
+    for (int64_t k = 0; k < row_count; ++k) {
+      const int64_t flat_row = first_row + k;
+      if ((flat_row % g.oh) % phases != phase) continue;
+      for (int64_t r = k * g.ow; r < (k + 1) * g.ow; ++r) {
+        Pixel p = pixel_of(g, first + r);
+        const float* row = cols + r * width;
+        for (int64_t kh = 0; kh < g.kh; ++kh) {
+          int64_t ih = p.oh * g.sh - g.pad_top + kh;
+          if (ih < 0 || ih >= g.h) continue;
+          for (int64_t kw = 0; kw < g.kw; ++kw) {
+            int64_t iw = p.ow * g.sw - g.pad_left + kw;
+            if (iw < 0 || iw >= g.w) continue;
+            float* dst = dx + ((p.n * g.h + ih) * g.w + iw) * g.c;
+            const float* src = row + (kh * g.kw + kw) * g.c;
+#pragma omp simd
+            for (int64_t c = 0; c < g.c; ++c) dst[c] += src[c];
+          }
+        }
       }
     }
+  }
+}
+
+// An unpadded stride-1 convolution as a sum of KH implicit GEMMs, with no im2col: for a window row kh, the KW·C
+// values under output pixel (oh, ow) are contiguous in x, and consecutive pixels are C floats apart. Computed
+// "wide" — W columns per output row instead of OW, the KW − 1 extra ones wrapping into the next input row and
+// discarded — so that one GEMM covers the whole image.
+bool wide_gemm(const Window2D& g) {
+  return g.sh == 1 && g.sw == 1 && g.pad_top == 0 && g.pad_left == 0 && g.kh * g.kw > 1 && g.oh * g.ow >= 1024;
+}
+int64_t wide_rows(const Window2D& g) { return g.oh * g.w - (g.kw - 1); }
+
+void conv2d_forward_wide(const Window2D& g, const float* x, const float* w, const float* bias, float* y,
+                         float* wide) {
+  const int64_t run = g.kw * g.c;
+  for (int64_t n = 0; n < g.n; ++n) {
+    const float* image = x + n * g.h * g.w * g.c;
+    for (int64_t kh = 0; kh < g.kh; ++kh) {
+      gemm({.m = as_int(wide_rows(g)), .n = as_int(g.oc), .k = as_int(run), .lda = as_int(g.c)}, 1.0f,
+           image + kh * g.w * g.c, w + kh * run * g.oc, kh == 0 ? 0.0f : 1.0f, wide);
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t oh = 0; oh < g.oh; ++oh)
+      for (int64_t ow = 0; ow < g.ow; ++ow) {
+        const float* src = wide + (oh * g.w + ow) * g.oc;
+        float* dst = y + ((n * g.oh + oh) * g.ow + ow) * g.oc;
+        for (int64_t o = 0; o < g.oc; ++o) dst[o] = src[o] + (bias ? bias[o] : 0.0f);
+      }
   }
 }
 
@@ -141,6 +190,7 @@ bool direct_gemm(const Window2D& g) { return g.is_pointwise() && g.sh == 1 && g.
 
 int64_t conv2d_workspace_floats(const Window2D& g) {
   if (direct_gemm(g)) return 0;
+  if (wide_gemm(g)) return std::max(wide_rows(g) * g.oc, chunk_rows(g) * g.kh * g.kw * g.c);
   if (g.is_pointwise()) return g.n * g.oh * g.ow * g.c;  // the gathered pixels
   return chunk_rows(g) * g.kh * g.kw * g.c;
 }
@@ -149,6 +199,10 @@ void conv2d_forward(const Window2D& g, const float* x, const float* w, const flo
                     float* workspace) {
   const int64_t rows = g.n * g.oh * g.ow;
   const int64_t width = g.kh * g.kw * g.c;
+  if (wide_gemm(g)) {
+    conv2d_forward_wide(g, x, w, bias, y, workspace);
+    return;
+  }
   float beta = 0.0f;
   if (bias != nullptr) {
 #pragma omp parallel for if (rows * g.oc > (1 << 16))
@@ -190,6 +244,24 @@ void conv2d_backward_weight(const Window2D& g, const float* x, const float* dy, 
   const int64_t width = g.kh * g.kw * g.c;
   if (rows == 0) {
     std::fill_n(dw, width * g.oc, 0.0f);
+    return;
+  }
+  if (wide_gemm(g)) {
+    // dW_kh = A_khᵀ · dY_wide, with dY widened to W columns per row (zeros in the discarded ones).
+    const int64_t run = g.kw * g.c;
+    for (int64_t n = 0; n < g.n; ++n) {
+#pragma omp parallel for schedule(static)
+      for (int64_t oh = 0; oh < g.oh; ++oh) {
+        float* row = workspace + oh * g.w * g.oc;
+        std::memcpy(row, dy + (n * g.oh + oh) * g.ow * g.oc, sizeof(float) * g.ow * g.oc);
+        if (oh + 1 < g.oh) std::fill(row + g.ow * g.oc, row + g.w * g.oc, 0.0f);
+      }
+      const float* image = x + n * g.h * g.w * g.c;
+      for (int64_t kh = 0; kh < g.kh; ++kh) {
+        gemm({.m = as_int(run), .n = as_int(g.oc), .k = as_int(wide_rows(g)), .transpose_a = true, .lda = as_int(g.c)},
+             1.0f, image + kh * g.w * g.c, workspace, n == 0 ? 0.0f : 1.0f, dw + kh * run * g.oc);
+      }
+    }
     return;
   }
   if (direct_gemm(g)) {

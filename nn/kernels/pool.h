@@ -9,11 +9,13 @@
 
 namespace nn::kernels {
 
-// argmax (N,OH,OW,C): flat index into x of the winning element, for the backward.
-void max_pool_forward_ref(const Window2D& g, const float* x, float* y, int64_t* argmax);
-void max_pool_forward(const Window2D& g, const float* x, float* y, int64_t* argmax);
-// dx = 0, then dx[argmax[i]] += dy[i].
-void max_pool_backward(const Window2D& g, const float* dy, const int64_t* argmax, float* dx);
+// The forward keeps no arg-max: the backward finds, for every output, the first element of its window (in scan
+// order) that equals the output, and adds the output's gradient there.
+void max_pool_forward_ref(const Window2D& g, const float* x, float* y);
+void max_pool_backward_ref(const Window2D& g, const float* x, const float* dy, float* dx);
+void max_pool_forward(const Window2D& g, const float* x, float* y);
+// Output rows that share no input row run in parallel (in ⌈KH/SH⌉ phases).
+void max_pool_backward(const Window2D& g, const float* x, const float* y, const float* dy, float* dx);
 
 void avg_pool_forward_ref(const Window2D& g, const float* x, float* y);
 void avg_pool_forward(const Window2D& g, const float* x, float* y);

@@ -7,6 +7,7 @@
 namespace nn::kernels {
 
 using v16 = float __attribute__((vector_size(64)));
+using v16i = int __attribute__((vector_size(64)));  // lane masks: comparisons of v16 give all-ones or zero lanes
 
 inline v16 load16(const float* p) {
   v16 v;
@@ -19,5 +20,8 @@ inline void store16(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
 inline v16 splat16(float x) { return v16{} + x; }
 
 inline v16 max16(v16 a, v16 b) { return a > b ? a : b; }
+
+// The lanes of v where mask is set, zero elsewhere.
+inline v16 select16(v16i mask, v16 v) { return reinterpret_cast<v16>(mask & reinterpret_cast<v16i>(v)); }
 
 }  // namespace nn::kernels

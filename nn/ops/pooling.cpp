@@ -1,5 +1,4 @@
 // Pooling over NHWC windows: max (gradient to the arg-max), average (padding excluded), global average.
-#include <memory>
 #include <vector>
 
 #include "nn/autograd.h"
@@ -24,11 +23,10 @@ kernels::Window2D plan_pool(const char* op, const Tensor& x, const PoolOptions& 
 Tensor max_pool2d(const Tensor& x, const PoolOptions& options) {
   const kernels::Window2D g = plan_pool("max_pool2d", x, options);
   Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.c});
-  auto argmax = std::make_shared<std::vector<int64_t>>(static_cast<size_t>(g.output_size()));
-  kernels::max_pool_forward(g, x.data(), y.data(), argmax->data());
-  record("max_pool2d", {x}, y, [g, argmax, shape = x.shape()](const Tensor& dy) {
-    Tensor dx = Tensor::empty(shape);
-    kernels::max_pool_backward(g, dy.data(), argmax->data(), dx.data());
+  kernels::max_pool_forward(g, x.data(), y.data());
+  record("max_pool2d", {x}, y, [g, x, y = y.detach()](const Tensor& dy) {
+    Tensor dx = Tensor::empty(x.shape());
+    kernels::max_pool_backward(g, x.data(), y.data(), dy.data(), dx.data());
     return std::vector<Tensor>{dx};
   });
   return y;
