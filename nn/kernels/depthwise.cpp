@@ -222,6 +222,34 @@ void weight_tile(const Window2D& g, const float* x, const float* dy, float* acc,
   }
 }
 
+// weight_tile for a 3×3 window whose nine taps all lie inside the image for every pixel of the tile: the nine
+// sums of a channel block stay in registers across the tile's pixels.
+template <int64_t T>
+void weight_tile_3x3(const Window2D& g, const float* x, const float* dy, float* acc, int64_t n, int64_t oh,
+                     int64_t ow0) {
+  const int64_t C = g.c;
+  const float* base = x + ((n * g.h + oh * g.sh - g.pad_top) * g.w + ow0 * g.sw - g.pad_left) * C;
+  const float* grad = dy + ((n * g.oh + oh) * g.ow + ow0) * C;
+  int64_t c0 = 0;
+  for (; c0 + kLanes <= C; c0 += kLanes) {
+    v16 sum[9];
+#pragma GCC unroll 9
+    for (int tap = 0; tap < 9; ++tap) sum[tap] = load16(acc + tap * C + c0);
+    for (int64_t t = 0; t < T; ++t) {
+      const v16 gv = load16(grad + t * C + c0);
+      const float* in = base + t * g.sw * C + c0;
+#pragma GCC unroll 9
+      for (int tap = 0; tap < 9; ++tap) sum[tap] += load16(in + ((tap / 3) * g.w + tap % 3) * C) * gv;
+    }
+#pragma GCC unroll 9
+    for (int tap = 0; tap < 9; ++tap) store16(acc + tap * C + c0, sum[tap]);
+  }
+  for (int64_t c = c0; c < C; ++c)
+    for (int tap = 0; tap < 9; ++tap)
+      for (int64_t t = 0; t < T; ++t)
+        acc[tap * C + c] += base[((tap / 3) * g.w + tap % 3 + t * g.sw) * C + c] * grad[t * C + c];
+}
+
 }  // namespace
 
 void depthwise_backward_weight(const Window2D& g, const float* x, const float* dy, float* dw, float* workspace) {
@@ -240,6 +268,10 @@ void depthwise_backward_weight(const Window2D& g, const float* x, const float* d
       for (int64_t oh = 0; oh < g.oh; ++oh) {
         for (int64_t ow = 0; ow < inner0; ++ow) weight_tile<1>(g, x, dy, acc, n, oh, ow);
         int64_t ow = inner0;
+        const Rows r = rows_inside(g, oh);
+        if (g.kh == 3 && g.kw == 3 && r.kh0 == 0 && r.kh1 == 3) {
+          for (; ow + kTile <= inner1; ow += kTile) weight_tile_3x3<kTile>(g, x, dy, acc, n, oh, ow);
+        }
         for (; ow + kTile <= inner1; ow += kTile) weight_tile<kTile>(g, x, dy, acc, n, oh, ow);
         for (; ow + 4 <= inner1; ow += 4) weight_tile<4>(g, x, dy, acc, n, oh, ow);
         for (; ow < g.ow; ++ow) weight_tile<1>(g, x, dy, acc, n, oh, ow);
