@@ -3,6 +3,7 @@
 // GFLOP/s, the fraction of OpenBLAS sgemm's speed on the same GEMM shape and, when Debian's python3-torch is
 // installed, PyTorch's time for the same layer measured in the same run. Times are minima over repetitions.
 #include <cblas.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>

@@ -209,3 +209,23 @@ TEST_CASE("BatchNorm layer: train() uses and updates batch statistics, eval() us
   CHECK(e.at({0, 0}) == doctest::Approx((1 - 0.04) / std::sqrt(bn.moving_variance().at({0}) + 1e-3)));
   CHECK(bn.moving_mean().at({0}) == doctest::Approx(0.04));  // unchanged in eval
 }
+
+TEST_CASE("folding an inference batch norm into the convolution before it gives the same output") {
+  nn::Generator gen(11);
+  nn::Conv2D conv({.in_channels = 3, .filters = 4, .padding = nn::Padding::same}, gen);
+  conv.bias().copy_from(Tensor::uniform({4}, -1, 1, gen));
+  nn::BatchNorm bn({.channels = 4});
+  bn.gamma().copy_from(Tensor::uniform({4}, 0.5f, 1.5f, gen));
+  bn.beta().copy_from(Tensor::uniform({4}, -1, 1, gen));
+  bn.moving_mean().copy_from(Tensor::uniform({4}, -1, 1, gen));
+  bn.moving_variance().copy_from(Tensor::uniform({4}, 0.5f, 2, gen));
+  bn.eval();
+  Tensor x = Tensor::uniform({2, 6, 5, 3}, -1, 1, gen);
+  nn::FoldedConv folded = nn::fold_batch_norm(conv.kernel(), conv.bias(), bn);
+  Tensor fused = nn::conv2d(x, folded.kernel, folded.bias, {.padding = nn::Padding::same});
+  test::check_close(fused, bn(conv(x)), 1e-5, 1e-5, "conv + batch norm vs folded conv");
+  CHECK_THROWS_WITH_AS(nn::fold_batch_norm(Tensor::zeros({1, 1, 3, 5}), Tensor(), bn),
+                       "fold_batch_norm: expected a kernel with 4 output channels (BatchNorm(4, momentum=0.99, "
+                       "epsilon=0.001)), got kernel [1,1,3,5]",
+                       nn::Error);
+}

@@ -31,4 +31,14 @@ class BatchNorm : public Layer {
   Tensor gamma_, beta_, moving_mean_, moving_variance_;
 };
 
+// For inference: folds a BatchNorm's moving statistics into the convolution before it, so that the normalisation
+// costs nothing: with s = γ / sqrt(σ² + ε), kernel'[…, o] = kernel[…, o]·s_o and bias'_o = (bias_o − μ_o)·s_o + β_o.
+// `kernel` is any convolution kernel whose last axis is the output channels — (KH,KW,C,OC) for Conv2D, the
+// pointwise (1,1,C,OC) of a SeparableConv2D; `bias` (OC) may be undefined (taken as zeros).
+struct FoldedConv {
+  Tensor kernel;
+  Tensor bias;
+};
+FoldedConv fold_batch_norm(const Tensor& kernel, const Tensor& bias, const BatchNorm& bn);
+
 }  // namespace nn
