@@ -222,11 +222,42 @@ void conv2d_forward(const Window2D& g, const float* x, const float* w, const flo
   }
 }
 
+namespace {
+
+// dy (N,OH,OW,OC) of image n widened to W columns per output row, zeros in the discarded ones: `wide` holds
+// wide_rows(g) rows of OC.
+void widen(const Window2D& g, const float* dy, int64_t n, float* wide) {
+#pragma omp parallel for schedule(static)
+  for (int64_t oh = 0; oh < g.oh; ++oh) {
+    float* row = wide + oh * g.w * g.oc;
+    std::memcpy(row, dy + (n * g.oh + oh) * g.ow * g.oc, sizeof(float) * g.ow * g.oc);
+    if (oh + 1 < g.oh) std::fill(row + g.ow * g.oc, row + g.w * g.oc, 0.0f);
+  }
+}
+
+}  // namespace
+
 void conv2d_backward_input(const Window2D& g, const float* dy, const float* w, float* dx, float* workspace) {
   const int64_t rows = g.n * g.oh * g.ow;
   const int64_t width = g.kh * g.kw * g.c;
   if (direct_gemm(g)) {
     gemm({.m = as_int(rows), .n = as_int(g.c), .k = as_int(g.oc), .transpose_b = true}, 1.0f, dy, w, 0.0f, dx);
+    return;
+  }
+  if (wide_gemm(g)) {
+    // Each tap (kh, kw) adds dY_wide · W_tapᵀ to dx shifted by (kh, kw): KH·KW GEMMs whose output rows (C floats
+    // apart, C wide) never overlap, written straight into dx.
+    std::fill_n(dx, g.input_size(), 0.0f);
+    for (int64_t n = 0; n < g.n; ++n) {
+      widen(g, dy, n, workspace);
+      float* image = dx + n * g.h * g.w * g.c;
+      for (int64_t kh = 0; kh < g.kh; ++kh)
+        for (int64_t kw = 0; kw < g.kw; ++kw) {
+          gemm({.m = as_int(wide_rows(g)), .n = as_int(g.c), .k = as_int(g.oc), .transpose_b = true,
+                .ldb = as_int(g.oc)},
+               1.0f, workspace, w + (kh * g.kw + kw) * g.c * g.oc, 1.0f, image + (kh * g.w + kw) * g.c);
+        }
+    }
     return;
   }
   std::fill_n(dx, g.input_size(), 0.0f);
@@ -250,12 +281,7 @@ void conv2d_backward_weight(const Window2D& g, const float* x, const float* dy, 
     // dW_kh = A_khᵀ · dY_wide, with dY widened to W columns per row (zeros in the discarded ones).
     const int64_t run = g.kw * g.c;
     for (int64_t n = 0; n < g.n; ++n) {
-#pragma omp parallel for schedule(static)
-      for (int64_t oh = 0; oh < g.oh; ++oh) {
-        float* row = workspace + oh * g.w * g.oc;
-        std::memcpy(row, dy + (n * g.oh + oh) * g.ow * g.oc, sizeof(float) * g.ow * g.oc);
-        if (oh + 1 < g.oh) std::fill(row + g.ow * g.oc, row + g.w * g.oc, 0.0f);
-      }
+      widen(g, dy, n, workspace);
       const float* image = x + n * g.h * g.w * g.c;
       for (int64_t kh = 0; kh < g.kh; ++kh) {
         gemm({.m = as_int(run), .n = as_int(g.oc), .k = as_int(wide_rows(g)), .transpose_a = true, .lda = as_int(g.c)},

@@ -30,7 +30,11 @@ void pack_a(View a, int mc, int kc, float* out) {
   for (int ir = 0; ir < mc; ir += kMR) {
     int rows = std::min(kMR, mc - ir);
     for (int p = 0; p < kc; ++p) {
-      for (int r = 0; r < rows; ++r) out[r] = a.at(ir + r, p);
+      if (a.rs == 1) {  // a transposed A: the rows of a depth step are contiguous
+        std::copy_n(a.p + ir + p * a.cs, rows, out);
+      } else {
+        for (int r = 0; r < rows; ++r) out[r] = a.at(ir + r, p);
+      }
       for (int r = rows; r < kMR; ++r) out[r] = 0.0f;
       out += kMR;
     }
@@ -91,7 +95,7 @@ __attribute__((target("avx512f"))) void micro_kernel(int kc, const float* a, lon
 }
 
 // Per-thread packing buffers, kept between calls (no fresh pages after the first product of a size).
-enum class Panel { a, b };
+enum class Panel { a, b, partial };
 template <Panel>
 float* thread_buffer(size_t floats) {
   thread_local std::vector<float> buffer;
@@ -123,6 +127,37 @@ void gemm_avx512(const GemmShape& s, float alpha, const float* a, const float* b
     return;
   }
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (threads > 1 && s.k >= 8 * std::max(s.m, s.n) && static_cast<long>(s.m) * s.n <= (1l << 20)) {
+    // A long, thin product (a weight gradient: K = pixels): the threads split K, each into its own partial C
+    // (the first one into C itself), which are then added up.
+    std::vector<float*> partials(threads, nullptr);
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+      const int k0 = static_cast<int>(static_cast<long>(s.k) * t / threads);
+      const int k1 = static_cast<int>(static_cast<long>(s.k) * (t + 1) / threads);
+      GemmShape part = s;
+      part.k = k1 - k0;
+      part.lda = static_cast<int>(lda);
+      part.ldb = static_cast<int>(ldb);
+      const float* a_part = A.p + k0 * A.cs;
+      const float* b_part = B.p + k0 * B.rs;
+      if (t == 0) {
+        part.ldc = static_cast<int>(ldc);
+        gemm_avx512(part, alpha, a_part, b_part, beta, c);
+      } else {
+        partials[t] = thread_buffer<Panel::partial>(static_cast<size_t>(s.m) * s.n);
+        part.ldc = s.n;
+        gemm_avx512(part, alpha, a_part, b_part, 0.0f, partials[t]);
+      }
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (int i = 0; i < s.m; ++i)
+        for (int u = 1; u < threads; ++u)
+          for (int j = 0; j < s.n; ++j) c[i * ldc + j] += partials[u][static_cast<long>(i) * s.n + j];
+    }
+    return;
+  }
   float* const bp = thread_buffer<Panel::b>(static_cast<size_t>(kKC) * (kNC + kNR));
   for (int jc = 0; jc < s.n; jc += kNC) {
     const int nc = std::min(kNC, s.n - jc);
@@ -144,8 +179,9 @@ void gemm_avx512(const GemmShape& s, float alpha, const float* a, const float* b
       const int mc_step = ((s.m + row_blocks - 1) / row_blocks + kMR - 1) / kMR * kMR;
       row_blocks = (s.m + mc_step - 1) / mc_step;
       const int groups = row_blocks >= threads ? 1 : std::min(panels, (threads + row_blocks - 1) / row_blocks);
-      // Rows of A read in place when they are contiguous in depth (no transpose), else packed.
-      const bool pack = A.cs != 1 || groups > 1;
+      // A is read in place — row by row when it is contiguous in depth, depth step by depth step when it is
+      // transposed — except when several threads share a row block (they would each fetch it from memory).
+      const bool pack = groups > 1 || (A.cs != 1 && A.rs != 1);
 #pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
       for (int ib = 0; ib < row_blocks; ++ib) {
         for (int gi = 0; gi < groups; ++gi) {
@@ -174,11 +210,11 @@ void gemm_avx512(const GemmShape& s, float alpha, const float* a, const float* b
                 micro_kernel(kc, ap + static_cast<long>(ir) * kc, 1, kMR, bq, b_step, alpha, beta_here, cq, ldc, rows,
                              std::min(kNR, nc - jr));
               } else if (rows == kMR) {
-                micro_kernel(kc, block.p + ir * block.rs, block.rs, 1, bq, b_step, alpha, beta_here, cq, ldc, rows,
-                             std::min(kNR, nc - jr));
+                micro_kernel(kc, block.p + ir * block.rs, block.rs, block.cs, bq, b_step, alpha, beta_here, cq, ldc,
+                             rows, std::min(kNR, nc - jr));
               } else {  // a partial row tile: pack it, so the kernel never reads past the last row
                 float* tail = thread_buffer<Panel::a>(static_cast<size_t>(kMR) * kKC);
-                pack_a(View{block.p + ir * block.rs, block.rs, 1}, rows, kc, tail);
+                pack_a(View{block.p + ir * block.rs, block.rs, block.cs}, rows, kc, tail);
                 micro_kernel(kc, tail, 1, kMR, bq, b_step, alpha, beta_here, cq, ldc, rows, std::min(kNR, nc - jr));
               }
             }
