@@ -101,3 +101,12 @@ TEST_CASE("batch norm in training and inference mode matches PyTorch, moving sta
   close(gamma.grad(), f["eval_grad_gamma"], "inference grad gamma");
   close(mean0, f["moving_mean"], "moving mean untouched in inference");
 }
+
+TEST_CASE("global average pooling matches PyTorch's adaptive_avg_pool2d to 1x1") {
+  test::Fixture f("global_avg_pool.txt");
+  Tensor x = f["x"].set_requires_grad();
+  Tensor y = nn::global_avg_pool2d(x);
+  close(y, f["y"], "pooled");
+  y.backward(f["upstream"]);
+  close(x.grad(), f["grad_x"], "grad x");
+}

@@ -254,6 +254,14 @@ def batch_norm_case():
     write("batch_norm.txt", tensors)
 
 
+def global_avg_pool_case():
+    x = leaf(2, 3, 5, 4)
+    y = torch.nn.functional.adaptive_avg_pool2d(nchw(x), 1).reshape(2, 4)
+    g = torch.rand(2, 4) * 2 - 1
+    y.backward(g)
+    write("global_avg_pool.txt", {"x": x, "y": y, "upstream": g, "grad_x": x.grad})
+
+
 def conv_family():
     conv_case("conv2d_3x3_s2_same_even.txt", 2, 8, 8, 3, 4, 3, 2, "same")  # pads 0 before, 1 after
     conv_case("conv2d_3x3_s1_valid.txt", 1, 7, 6, 3, 5, 3, 1, "valid")
@@ -266,6 +274,7 @@ def conv_family():
     pool_case("max_pool_2x2_valid.txt", "max", 2, 5, 4, 3, 2, 2, "valid")
     pool_case("avg_pool_3x3_s2_same.txt", "avg", 2, 6, 7, 3, 3, 2, "same")
     batch_norm_case()
+    global_avg_pool_case()
 
 
 if __name__ == "__main__":
