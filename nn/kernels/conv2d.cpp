@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "nn/kernels/gemm.h"
+#include "nn/kernels/gemm_avx512.h"
 
 namespace nn::kernels {
 
@@ -110,7 +111,9 @@ void im2col(const Window2D& g, const float* x, int64_t first, int64_t rows, floa
       if (ih < 0 || ih >= g.h) {
         std::memset(dst, 0, sizeof(float) * run);
       } else if (inside) {
-        std::memcpy(dst, x + ((p.n * g.h + ih) * g.w + left) * g.c, sizeof(float) * run);
+        const float* src = x + ((p.n * g.h + ih) * g.w + left) * g.c;
+#pragma omp simd
+        for (int64_t i = 0; i < run; ++i) dst[i] = src[i];  // runs are short (9 floats for RGB): no memcpy call
       } else {
         for (int64_t kw = 0; kw < g.kw; ++kw) {
           int64_t iw = left + kw;
@@ -160,8 +163,10 @@ void col2im_add(const Window2D& g, const float* cols, int64_t first, int64_t row
 // values under output pixel (oh, ow) are contiguous in x, and consecutive pixels are C floats apart. Computed
 // "wide" — W columns per output row instead of OW, the KW − 1 extra ones wrapping into the next input row and
 // discarded — so that one GEMM covers the whole image.
+// Needs the AVX-512 GEMM, which reads overlapping rows (lda < K) at full speed; BLAS does not take them.
 bool wide_gemm(const Window2D& g) {
-  return g.sh == 1 && g.sw == 1 && g.pad_top == 0 && g.pad_left == 0 && g.kh * g.kw > 1 && g.oh * g.ow >= 1024;
+  return has_avx512() && g.sh == 1 && g.sw == 1 && g.pad_top == 0 && g.pad_left == 0 && g.kh * g.kw > 1 &&
+         g.oh * g.ow >= 1024;
 }
 int64_t wide_rows(const Window2D& g) { return g.oh * g.w - (g.kw - 1); }
 

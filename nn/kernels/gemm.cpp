@@ -26,6 +26,16 @@ void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float
     return;
   }
   Strides ld = strides_of(s);
+  // BLAS refuses leading dimensions shorter than a row (overlapping rows, which the implicit-GEMM convolutions
+  // use); they only reach here without AVX-512 on a small product, and take the reference loop.
+  if (ld.lda < (s.transpose_a ? s.m : s.k) || ld.ldb < (s.transpose_b ? s.k : s.n)) {
+    if (has_avx512()) {
+      gemm_avx512(s, alpha, a, b, beta, c);
+    } else {
+      gemm_ref(s, alpha, a, b, beta, c);
+    }
+    return;
+  }
   cblas_sgemm(CblasRowMajor, s.transpose_a ? CblasTrans : CblasNoTrans, s.transpose_b ? CblasTrans : CblasNoTrans,
               s.m, s.n, s.k, alpha, a, ld.lda, b, ld.ldb, beta, c, ld.ldc);
 }

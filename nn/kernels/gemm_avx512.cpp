@@ -175,8 +175,13 @@ void gemm_avx512(const GemmShape& s, float alpha, const float* a, const float* b
       // Work items: (block of rows, group of B panels). Row blocks are sized so that they share evenly among the
       // threads; with fewer row blocks than threads, the B panels are split among threads too.
       int row_blocks = (s.m + kMC - 1) / kMC;
-      if (row_blocks >= threads) row_blocks = (row_blocks + threads - 1) / threads * threads;
-      const int mc_step = ((s.m + row_blocks - 1) / row_blocks + kMR - 1) / kMR * kMR;
+      if (row_blocks >= threads) {
+        // A multiple of the thread count; rounded down when the blocks stay within 1.5 × kMC rows.
+        const int down = row_blocks / threads * threads;
+        const bool fits = static_cast<long>(s.m) <= static_cast<long>(down) * kMC * 3 / 2;
+        row_blocks = fits ? down : (row_blocks + threads - 1) / threads * threads;
+      }
+      const int mc_step = ((s.m + row_blocks - 1) / row_blocks + kMR - 1) / kMR * kMR;  // ≤ 1.5 × kMC
       row_blocks = (s.m + mc_step - 1) / mc_step;
       const int groups = row_blocks >= threads ? 1 : std::min(panels, (threads + row_blocks - 1) / row_blocks);
       // A is read in place — row by row when it is contiguous in depth, depth step by depth step when it is
