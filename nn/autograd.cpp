@@ -148,11 +148,17 @@ void run_backward(const Tensor& root, const Tensor& upstream) {
 
 }  // namespace
 
-void Tensor::backward() const {
-  if (!requires_grad()) {
-    throw Error("backward: this tensor " + nn::to_string(shape()) +
+namespace {
+void require_grad_for_backward(const Tensor& t) {
+  if (!t.requires_grad()) {
+    throw Error("backward: this tensor " + to_string(t.shape()) +
                 " does not require grad (no input of the ops that made it requires grad, or grad mode was off)");
   }
+}
+}  // namespace
+
+void Tensor::backward() const {
+  require_grad_for_backward(*this);
   if (numel() != 1) {
     fail_expected("backward", "a one-element tensor, or an explicit upstream gradient",
                   "shape " + nn::to_string(shape()));
@@ -161,10 +167,7 @@ void Tensor::backward() const {
 }
 
 void Tensor::backward(const Tensor& upstream) const {
-  if (!requires_grad()) {
-    throw Error("backward: this tensor " + nn::to_string(shape()) +
-                " does not require grad (no input of the ops that made it requires grad, or grad mode was off)");
-  }
+  require_grad_for_backward(*this);
   if (!upstream.defined() || upstream.shape() != shape()) {
     fail_expected("backward", "an upstream gradient of shape " + nn::to_string(shape()),
                   upstream.defined() ? nn::to_string(upstream.shape()) : std::string("an undefined tensor"));

@@ -14,6 +14,7 @@
 #include "nn/layers/lstm.h"
 #include "nn/layers/pooling.h"
 #include "nn/layers/sequential.h"
+#include "nn/models/xception.h"
 #include "nn/module.h"
 #include "nn/ops.h"
 #include "nn/optim/adam.h"

@@ -1,0 +1,136 @@
+#include "nn/models/xception.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "nn/error.h"
+
+namespace nn {
+
+namespace {
+
+const PoolOptions kDownPool{.size = {3, 3}, .strides = {2, 2}, .padding = Padding::same};
+
+}  // namespace
+
+Xception::SepConvUnit Xception::unit(const std::string& name, int64_t in, int64_t out, bool relu_first,
+                                     Generator& gen) {
+  SepConvUnit u;
+  u.relu_first = relu_first;
+  u.conv = register_module(name, std::make_shared<SeparableConv2D>(SeparableConv2DOptions{
+                                     .in_channels = in, .filters = out, .padding = Padding::same, .use_bias = false},
+                                 gen));
+  u.bn = register_module(name + "_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = out}));
+  return u;
+}
+
+Xception::Xception(const XceptionOptions& o, Generator& gen) : options_(o) {
+  if (!(o.width > 0.0f) || o.middle_blocks < 0 || o.classes < 1) {
+    fail_expected("Xception", "width > 0, middle_blocks ≥ 0 and classes ≥ 1",
+                  "width=" + std::to_string(o.width) + ", middle_blocks=" + std::to_string(o.middle_blocks) +
+                      ", classes=" + std::to_string(o.classes));
+  }
+  auto f = [&](int64_t filters) {
+    return std::max<int64_t>(1, static_cast<int64_t>(std::lround(static_cast<double>(filters) * o.width)));
+  };
+  auto residual = [&](const std::string& block, int64_t in, int64_t out) {
+    Residual r;
+    r.conv = register_module(block + "_residual", std::make_shared<Conv2D>(Conv2DOptions{
+                                                      .in_channels = in, .filters = out, .kernel_size = {1, 1},
+                                                      .strides = {2, 2}, .padding = Padding::same, .use_bias = false},
+                                                  gen));
+    r.bn = register_module(block + "_residual_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = out}));
+    return r;
+  };
+
+  // Entry flow. Keras creates each down block's residual convolution before its separable ones.
+  conv1_ = register_module("block1_conv1", std::make_shared<Conv2D>(Conv2DOptions{.in_channels = 3, .filters = f(32),
+                                                                                  .kernel_size = {3, 3},
+                                                                                  .strides = {2, 2},
+                                                                                  .use_bias = false},
+                                                                    gen));
+  conv1_bn_ = register_module("block1_conv1_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = f(32)}));
+  conv2_ = register_module("block1_conv2", std::make_shared<Conv2D>(Conv2DOptions{.in_channels = f(32),
+                                                                                  .filters = f(64),
+                                                                                  .kernel_size = {3, 3},
+                                                                                  .use_bias = false},
+                                                                    gen));
+  conv2_bn_ = register_module("block1_conv2_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = f(64)}));
+  int64_t channels = f(64);
+  for (auto [block, out] : {std::pair{2, 128}, std::pair{3, 256}, std::pair{4, 728}}) {
+    const std::string name = "block" + std::to_string(block);
+    DownBlock down;
+    down.units.push_back(unit(name + "_sepconv1", channels, f(out), block != 2, gen));  // block 2: no ReLU first
+    down.units.push_back(unit(name + "_sepconv2", f(out), f(out), true, gen));
+    down.residual = residual(name, channels, f(out));
+    entry_.push_back(down);
+    channels = f(out);
+  }
+  // Middle flow: three ReLU → SeparableConv → BN units and an identity shortcut per block.
+  for (int b = 0; b < o.middle_blocks; ++b) {
+    const std::string name = "block" + std::to_string(5 + b);
+    std::vector<SepConvUnit> units;
+    for (int k = 1; k <= 3; ++k) units.push_back(unit(name + "_sepconv" + std::to_string(k), channels, channels, true, gen));
+    middle_.push_back(units);
+  }
+  // Exit flow.
+  const std::string b13 = "block" + std::to_string(5 + o.middle_blocks);
+  exit_.units.push_back(unit(b13 + "_sepconv1", channels, f(728), true, gen));
+  exit_.units.push_back(unit(b13 + "_sepconv2", f(728), f(1024), true, gen));
+  exit_.residual = residual(b13, channels, f(1024));
+  const std::string b14 = "block" + std::to_string(6 + o.middle_blocks);
+  block14_.push_back(unit(b14 + "_sepconv1", f(1024), f(1536), false, gen));
+  block14_.push_back(unit(b14 + "_sepconv2", f(1536), f(2048), false, gen));
+  feature_channels_ = f(2048);
+  if (o.include_top) {
+    predictions_ = register_module("predictions", std::make_shared<Dense>(DenseOptions{
+                                                      .in = feature_channels_, .out = o.classes,
+                                                      .activation = Activation::softmax},
+                                                  gen));
+  }
+}
+
+Tensor Xception::run_units(const std::vector<SepConvUnit>& units, Tensor x) {
+  for (const SepConvUnit& u : units) x = u.bn->forward(u.conv->forward(u.relu_first ? relu(x) : x));
+  return x;
+}
+
+Tensor Xception::forward(const Tensor& input) {
+  if (input.rank() != 4 || input.dim(3) != 3) {
+    fail_expected("Xception", "an input of shape (N,H,W,3)", nn::to_string(input.shape()));
+  }
+  if (input.dim(1) < 71 || input.dim(2) < 71) {
+    fail_expected("Xception", "an input of at least 71×71 pixels", nn::to_string(input.shape()));
+  }
+  Tensor x = relu(conv1_bn_->forward(conv1_->forward(input)));
+  x = relu(conv2_bn_->forward(conv2_->forward(x)));
+  // Down blocks: the shortcut reads the block's input before the first ReLU (never a ReLU done in place).
+  auto down = [&](const DownBlock& b, const Tensor& in) {
+    Tensor shortcut = b.residual.bn->forward(b.residual.conv->forward(in));
+    return add(max_pool2d(run_units(b.units, in), kDownPool), shortcut);
+  };
+  for (const DownBlock& b : entry_) x = down(b, x);
+  for (const auto& units : middle_) x = add(run_units(units, x), x);
+  x = down(exit_, x);
+  for (const SepConvUnit& u : block14_) x = relu(u.bn->forward(u.conv->forward(x)));
+  if (options_.include_top) return predictions_->forward(global_avg_pool2d(x));
+  switch (options_.pooling) {
+    case XceptionPooling::avg: return global_avg_pool2d(x);
+    case XceptionPooling::max: {
+      const PoolOptions whole{.size = {x.dim(1), x.dim(2)}};
+      return max_pool2d(x, whole).reshape({x.dim(0), x.dim(3)});
+    }
+    case XceptionPooling::none: return x;
+  }
+  return x;
+}
+
+std::string Xception::to_string() const {
+  char buffer[160];
+  std::snprintf(buffer, sizeof buffer, "Xception(width=%g, middle_blocks=%d, include_top=%s, features=%lld)",
+                static_cast<double>(options_.width), options_.middle_blocks, options_.include_top ? "true" : "false",
+                static_cast<long long>(feature_channels_));
+  return buffer;
+}
+
+}  // namespace nn

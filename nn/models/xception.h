@@ -1,0 +1,75 @@
+// Xception (Chollet 2017) exactly as Keras builds it (keras.applications.Xception): layer order, names, shapes,
+// TensorFlow padding; so that Keras's ImageNet weights load into it and give the same features.
+//   input (N,299,299,3) scaled to [−1, 1] → entry flow (blocks 1–4) → middle flow (blocks 5–12) → exit flow
+//   (blocks 13–14) → (N,10,10,2048) → global average (or max) pooling → (N,2048) [→ Dense 1000 softmax].
+// Parameters are named by Keras layer: "block1_conv1.kernel", "block2_sepconv1_bn.gamma"… Keras leaves the four
+// residual 1×1 convolutions unnamed (conv2d_N, batch_normalization_N); here they are "blockB_residual" and
+// "blockB_residual_bn" for B = 2, 3, 4, 13.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "nn/layers/batch_norm.h"
+#include "nn/layers/conv.h"
+#include "nn/layers/dense.h"
+#include "nn/module.h"
+
+namespace nn {
+
+enum class XceptionPooling { none, avg, max };
+
+struct XceptionOptions {
+  bool include_top = false;                       // global average pooling + Dense(classes, softmax)
+  XceptionPooling pooling = XceptionPooling::avg;  // without the top: (N,10,10,2048) → (N,2048), or none
+  float width = 1.0f;                              // multiplies every filter count (small test and demo models)
+  int middle_blocks = 8;                           // Keras: 8 (blocks 5–12)
+  int64_t classes = 1000;
+};
+
+class Xception : public Module {
+ public:
+  explicit Xception(const XceptionOptions& options = {}, Generator& gen = default_generator());
+
+  // x (N,H,W,3), already preprocessed to [−1, 1] (H, W ≥ 71; 299 for ImageNet). In eval() mode the batch norms
+  // use their moving statistics.
+  Tensor forward(const Tensor& x);
+  Tensor operator()(const Tensor& x) { return forward(x); }
+
+  // The channel count of the final feature map (2048 at width 1).
+  int64_t feature_channels() const { return feature_channels_; }
+  const XceptionOptions& options() const { return options_; }
+  std::string to_string() const override;
+
+ private:
+  // [ReLU] → SeparableConv2D "NAME" → BatchNorm "NAME_bn", both registered on the model under Keras's flat names.
+  struct SepConvUnit {
+    bool relu_first = true;
+    std::shared_ptr<SeparableConv2D> conv;
+    std::shared_ptr<BatchNorm> bn;
+  };
+  SepConvUnit unit(const std::string& name, int64_t in, int64_t out, bool relu_first, Generator& gen);
+  Tensor run_units(const std::vector<SepConvUnit>& units, Tensor x);
+
+  struct Residual {
+    std::shared_ptr<Conv2D> conv;
+    std::shared_ptr<BatchNorm> bn;
+  };
+  // An entry/exit block: units, then a 3×3/2 max-pool, plus a strided 1×1 convolution of the block's input.
+  struct DownBlock {
+    std::vector<SepConvUnit> units;
+    Residual residual;
+  };
+
+  XceptionOptions options_;
+  int64_t feature_channels_ = 0;
+  std::shared_ptr<Conv2D> conv1_, conv2_;
+  std::shared_ptr<BatchNorm> conv1_bn_, conv2_bn_;
+  std::vector<DownBlock> entry_;                                  // blocks 2, 3, 4
+  std::vector<std::vector<SepConvUnit>> middle_;  // blocks 5 … 4 + middle_blocks
+  DownBlock exit_;                                                // block 13
+  std::vector<SepConvUnit> block14_;             // ReLU after each unit
+  std::shared_ptr<Dense> predictions_;
+};
+
+}  // namespace nn

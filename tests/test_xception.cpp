@@ -1,0 +1,109 @@
+// Xception as Keras builds it: parameter counts, every tensor's name and shape against Keras's own manifest, and
+// the shapes through the network.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "support/check.h"
+
+using nn::Tensor;
+
+namespace {
+
+int64_t count_weights(const nn::Module& m) {
+  int64_t total = m.num_parameters();
+  for (auto& [name, t] : m.named_buffers()) total += t.numel();
+  return total;
+}
+
+// The manifest's name for one of our tensors: "block2_sepconv1.depthwise_kernel" → "block2_sepconv1_1/
+// depthwise_kernel" (TensorFlow suffixed the variables of the named layers with "_1" in the session that wrote it);
+// the unnamed residual convolutions have the names that session gave them.
+std::string keras_name(const std::string& ours) {
+  static const std::map<std::string, std::string> residual = {
+      {"block2_residual", "conv2d_4"},  {"block2_residual_bn", "batch_normalization_4"},
+      {"block3_residual", "conv2d_5"},  {"block3_residual_bn", "batch_normalization_5"},
+      {"block4_residual", "conv2d_6"},  {"block4_residual_bn", "batch_normalization_6"},
+      {"block13_residual", "conv2d_7"}, {"block13_residual_bn", "batch_normalization_7"}};
+  size_t dot = ours.find('.');
+  std::string layer = ours.substr(0, dot);
+  auto it = residual.find(layer);
+  return (it == residual.end() ? layer + "_1" : it->second) + "/" + ours.substr(dot + 1);
+}
+
+}  // namespace
+
+TEST_CASE("Xception has exactly Keras's parameter counts") {
+  nn::Xception without_top;
+  CHECK(count_weights(without_top) == 20861480);
+  CHECK(without_top.feature_channels() == 2048);
+  nn::Xception with_top({.include_top = true});
+  CHECK(count_weights(with_top) == 22910480);
+}
+
+TEST_CASE("every Xception tensor has the name and shape of Keras's ImageNet manifest, and nothing is missing") {
+  const std::filesystem::path manifest = std::string(NN_SOURCE_DIR) + "/../shared/data/xception/tfjs_xception_imagenet_model.json";
+  if (!std::filesystem::exists(manifest)) {
+    MESSAGE("../shared/data is not here: the manifest check needs it (parameter counts are checked above)");
+    return;
+  }
+  std::ifstream in(manifest);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string json = text.str();
+  // Entries look like {"name": "block1_conv1/kernel", "shape": [3, 3, 3, 32], "dtype": "float32"}.
+  std::map<std::string, nn::Shape> keras;
+  const std::regex entry(R"re(\{"name": "([^"]+)", "shape": \[([0-9, ]*)\])re");
+  for (auto it = std::sregex_iterator(json.begin(), json.end(), entry); it != std::sregex_iterator(); ++it) {
+    nn::Shape shape;
+    std::stringstream dims((*it)[2].str());
+    for (std::string d; std::getline(dims, d, ',');) shape.push_back(std::stoll(d));
+    keras[(*it)[1].str()] = shape;
+  }
+  REQUIRE(keras.size() == 236);
+  nn::Xception model({.include_top = true});
+  nn::NamedTensors ours = model.named_parameters();
+  for (auto& entry : model.named_buffers()) ours.push_back(entry);
+  CHECK(ours.size() == keras.size());
+  for (const auto& [name, t] : ours) {
+    auto it = keras.find(keras_name(name));
+    if (it == keras.end()) {
+      FAIL_CHECK("ours " << name << " (as " << keras_name(name) << ") is not in Keras's manifest");
+      continue;
+    }
+    CHECK_MESSAGE(it->second == t.shape(), name << ": Keras " << nn::to_string(it->second) << ", ours "
+                                                << nn::to_string(t.shape()));
+  }
+}
+
+TEST_CASE("Xception's shapes: 299 → 149 → 147 → … → 10, pooled to 2048 (small width here), errors named") {
+  nn::Generator gen(1);
+  nn::Xception small({.width = 1.0f / 16, .middle_blocks = 1}, gen);
+  small.eval();
+  CHECK(small.feature_channels() == 128);
+  nn::NoGradGuard no_grad;
+  Tensor x = Tensor::uniform({2, 299, 299, 3}, -1, 1, gen);
+  CHECK(small(x).shape() == nn::Shape{2, 128});
+  nn::Xception map({.pooling = nn::XceptionPooling::none, .width = 1.0f / 16, .middle_blocks = 0}, gen);
+  map.eval();
+  CHECK(map(x).shape() == nn::Shape{2, 10, 10, 128});
+  CHECK_THROWS_WITH_AS(small(Tensor::zeros({1, 299, 299, 4})),
+                       "Xception: expected an input of shape (N,H,W,3), got [1,299,299,4]", nn::Error);
+  CHECK_THROWS_WITH_AS(small(Tensor::zeros({1, 64, 64, 3})),
+                       "Xception: expected an input of at least 71×71 pixels, got [1,64,64,3]", nn::Error);
+}
+
+TEST_CASE("Xception's max pooling and average pooling differ only in the pooling") {
+  nn::Generator g1(5), g2(5);
+  nn::Xception avg({.width = 1.0f / 32, .middle_blocks = 1}, g1);
+  nn::Xception max({.pooling = nn::XceptionPooling::max, .width = 1.0f / 32, .middle_blocks = 1}, g2);
+  avg.eval();
+  max.eval();
+  nn::Generator gen(2);
+  Tensor x = Tensor::uniform({1, 80, 80, 3}, -1, 1, gen);
+  Tensor a = avg(x), m = max(x);
+  REQUIRE(a.shape() == m.shape());
+  for (int64_t c = 0; c < a.numel(); ++c) CHECK(m.data()[c] >= a.data()[c]);
+}
