@@ -5,6 +5,7 @@
 #include "nn/autograd.h"
 #include "nn/checkpoint.h"
 #include "nn/error.h"
+#include "nn/image.h"
 #include "nn/init.h"
 #include "nn/layers/batch_norm.h"
 #include "nn/layers/conv.h"

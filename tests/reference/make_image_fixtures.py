@@ -1,0 +1,44 @@
+#!/usr/bin/python3
+"""Writes tests/reference/fixtures/images.txt: what PIL (as keras.utils.load_img uses it) makes of two real photos
+of ../shared/data/photos/skimage — decoded pixels, and 299×299 resizes with NEAREST (Keras's default) and BILINEAR —
+sampled every 13th row and column, in the format of make_fixtures.py.
+
+Run with Debian's python3-pil:  /usr/bin/python3 tests/reference/make_image_fixtures.py
+"""
+import os
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PHOTOS = os.path.join(HERE, "..", "..", "..", "shared", "data", "photos", "skimage")
+STEP = 13
+
+
+def sample(array):
+    return array[::STEP, ::STEP, :].astype(np.float32)
+
+
+def write(path, tensors):
+    with open(path, "w") as f:
+        f.write("# written by tests/reference/make_image_fixtures.py with PIL %s\n" % Image.__version__)
+        for key, value in tensors.items():
+            f.write("tensor %s %d %s\n" % (key, value.ndim, " ".join(str(d) for d in value.shape)))
+            f.write(" ".join("%.9g" % v for v in value.reshape(-1)) + "\n")
+
+
+def main():
+    tensors = {}
+    for name in ("chelsea.png", "rocket.jpg", "camera.png"):
+        image = Image.open(os.path.join(PHOTOS, name)).convert("RGB")
+        key = name.split(".")[0]
+        tensors[key + "_decoded"] = sample(np.asarray(image))
+        tensors[key + "_nearest"] = sample(np.asarray(image.resize((299, 299), Image.NEAREST)))
+        tensors[key + "_bilinear"] = sample(np.asarray(image.resize((299, 299), Image.BILINEAR)))
+    out = os.path.join(HERE, "fixtures", "images.txt")
+    write(out, tensors)
+    print("wrote", out)
+
+
+if __name__ == "__main__":
+    main()
