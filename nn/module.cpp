@@ -60,6 +60,18 @@ NamedTensors Module::named_buffers() const {
   return out;
 }
 
+void Module::collect_state(const std::string& prefix, NamedTensors& out) const {
+  for (const auto& [name, t] : parameters_) out.emplace_back(prefix + name, t);
+  for (const auto& [name, t] : buffers_) out.emplace_back(prefix + name, t);
+  for (const auto& [name, child] : children_) child->collect_state(prefix + name + ".", out);
+}
+
+NamedTensors Module::named_state() const {
+  NamedTensors out;
+  collect_state("", out);
+  return out;
+}
+
 std::vector<Tensor> Module::parameters() const {
   std::vector<Tensor> out;
   for (auto& [name, t] : named_parameters()) out.push_back(t);

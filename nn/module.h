@@ -27,6 +27,9 @@ class Module {
 
   NamedTensors named_parameters() const;  // every trainable tensor, recursively
   NamedTensors named_buffers() const;     // state that is saved but not trained (e.g. moving statistics)
+  // Every parameter and buffer, module by module in registration order (a module's parameters, then its buffers,
+  // then its children's): the order in which Keras stores a model's weights.
+  NamedTensors named_state() const;
   std::vector<Tensor> parameters() const;
   int64_t num_parameters() const;
   void zero_grad();
@@ -50,6 +53,7 @@ class Module {
   void add_child(const std::string& name, std::shared_ptr<Module> module);
   void check_new_name(const std::string& name) const;
   void collect(const std::string& prefix, bool parameters, NamedTensors& out) const;
+  void collect_state(const std::string& prefix, NamedTensors& out) const;
   void summary_into(std::string& out, const std::string& name, int depth) const;
 
   NamedTensors parameters_;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "nn/checkpoint.h"
 #include "nn/error.h"
 
 namespace nn {
@@ -60,9 +61,9 @@ Xception::Xception(const XceptionOptions& o, Generator& gen) : options_(o) {
   for (auto [block, out] : {std::pair{2, 128}, std::pair{3, 256}, std::pair{4, 728}}) {
     const std::string name = "block" + std::to_string(block);
     DownBlock down;
+    down.residual = residual(name, channels, f(out));
     down.units.push_back(unit(name + "_sepconv1", channels, f(out), block != 2, gen));  // block 2: no ReLU first
     down.units.push_back(unit(name + "_sepconv2", f(out), f(out), true, gen));
-    down.residual = residual(name, channels, f(out));
     entry_.push_back(down);
     channels = f(out);
   }
@@ -75,9 +76,9 @@ Xception::Xception(const XceptionOptions& o, Generator& gen) : options_(o) {
   }
   // Exit flow.
   const std::string b13 = "block" + std::to_string(5 + o.middle_blocks);
+  exit_.residual = residual(b13, channels, f(1024));
   exit_.units.push_back(unit(b13 + "_sepconv1", channels, f(728), true, gen));
   exit_.units.push_back(unit(b13 + "_sepconv2", f(728), f(1024), true, gen));
-  exit_.residual = residual(b13, channels, f(1024));
   const std::string b14 = "block" + std::to_string(6 + o.middle_blocks);
   block14_.push_back(unit(b14 + "_sepconv1", f(1024), f(1536), false, gen));
   block14_.push_back(unit(b14 + "_sepconv2", f(1536), f(2048), false, gen));
@@ -131,6 +132,45 @@ std::string Xception::to_string() const {
                 static_cast<double>(options_.width), options_.middle_blocks, options_.include_top ? "true" : "false",
                 static_cast<long long>(feature_channels_));
   return buffer;
+}
+
+void save_xception(const std::filesystem::path& path, const Xception& model) {
+  const XceptionOptions& o = model.options();
+  char width[32];
+  std::snprintf(width, sizeof width, "%.9g", static_cast<double>(o.width));
+  save(path, model, nullptr,
+       {{"model", "xception"},
+        {"xception.include_top", o.include_top ? "1" : "0"},
+        {"xception.width", width},
+        {"xception.middle_blocks", std::to_string(o.middle_blocks)},
+        {"xception.classes", std::to_string(o.classes)}});
+}
+
+std::unique_ptr<Xception> load_xception(const std::filesystem::path& path) {
+  Checkpoint c = read_checkpoint(path);
+  auto text = [&](const char* key) {
+    const std::string* v = c.find_text(key);
+    if (v == nullptr) fail(path.string(), std::string("is not an Xception model file (no '") + key + "')");
+    return *v;
+  };
+  if (text("model") != "xception") fail(path.string(), "holds a '" + text("model") + "' model, not an Xception");
+  XceptionOptions o;
+  try {
+    o.include_top = text("xception.include_top") == "1";
+    o.width = std::stof(text("xception.width"));
+    o.middle_blocks = std::stoi(text("xception.middle_blocks"));
+    o.classes = std::stoll(text("xception.classes"));
+  } catch (const std::logic_error&) {
+    fail(path.string(), "has an unreadable Xception configuration");
+  }
+  if (!(o.width > 0.0f && o.width <= 4.0f) || o.middle_blocks < 0 || o.middle_blocks > 64 || o.classes < 1 ||
+      o.classes > 100000) {
+    fail(path.string(), "has an implausible Xception configuration");
+  }
+  auto model = std::make_unique<Xception>(o);
+  load(path, *model);
+  model->eval();
+  return model;
 }
 
 }  // namespace nn

@@ -2,11 +2,14 @@
 // TensorFlow padding; so that Keras's ImageNet weights load into it and give the same features.
 //   input (N,299,299,3) scaled to [−1, 1] → entry flow (blocks 1–4) → middle flow (blocks 5–12) → exit flow
 //   (blocks 13–14) → (N,10,10,2048) → global average (or max) pooling → (N,2048) [→ Dense 1000 softmax].
+// Layers are registered in Keras-1's creation order (each down block's residual convolution before its separable
+// ones), which is the order of the weights in Keras's .h5 files: named_state() lists them so.
 // Parameters are named by Keras layer: "block1_conv1.kernel", "block2_sepconv1_bn.gamma"… Keras leaves the four
 // residual 1×1 convolutions unnamed (conv2d_N, batch_normalization_N); here they are "blockB_residual" and
 // "blockB_residual_bn" for B = 2, 3, 4, 13.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -71,5 +74,10 @@ class Xception : public Module {
   std::vector<SepConvUnit> block14_;             // ReLU after each unit
   std::shared_ptr<Dense> predictions_;
 };
+
+// An Xception saved with its options (texts "model", "xception.include_top", "xception.width",
+// "xception.middle_blocks", "xception.classes") so that it can be rebuilt from the file alone.
+void save_xception(const std::filesystem::path& path, const Xception& model);
+std::unique_ptr<Xception> load_xception(const std::filesystem::path& path);
 
 }  // namespace nn

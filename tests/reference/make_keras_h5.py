@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""Writes a small-width Xception weights file laid out exactly like Keras's official ImageNet file
+(xception_weights_tf_dim_ordering_tf_kernels_notop.h5): Keras-1 layer names and creation order (each down block's
+residual convolution and batch norm before its separable convolutions), datasets `<layer>_W:0`,
+`<layer>_depthwise_kernel:0`, `<layer>_pointwise_kernel:0`, `<layer>_gamma:0`, `_beta:0`, `_running_mean:0` and
+`_running_std:0` (which holds the variance), root attribute `layer_names` and per-layer `weight_names`.
+
+Random weights (seeded). Also writes, for the C++ test, the sum and first value of every tensor under libnn's name.
+Run with Debian's python3-h5py:  /usr/bin/python3 tests/reference/make_keras_h5.py [WIDTH] [OUT.h5]
+"""
+import os
+import sys
+
+import h5py
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def xception_layers(width):
+    """(libnn layer name, kind, shapes) in Keras-1 creation order; kind: conv, sep, bn."""
+    f = lambda n: max(1, int(n * width + 0.5))
+    layers = [("block1_conv1", "conv", [(3, 3, 3, f(32))]), ("block1_conv1_bn", "bn", f(32)),
+              ("block1_conv2", "conv", [(3, 3, f(32), f(64))]), ("block1_conv2_bn", "bn", f(64))]
+    channels = f(64)
+
+    def sep(name, cin, cout):
+        layers.append((name, "sep", [(3, 3, cin, 1), (1, 1, cin, cout)]))
+        layers.append((name + "_bn", "bn", cout))
+
+    for block, out in ((2, 128), (3, 256), (4, 728)):
+        name = "block%d" % block
+        layers.append((name + "_residual", "conv", [(1, 1, channels, f(out))]))
+        layers.append((name + "_residual_bn", "bn", f(out)))
+        sep(name + "_sepconv1", channels, f(out))
+        sep(name + "_sepconv2", f(out), f(out))
+        channels = f(out)
+    for block in range(5, 13):
+        for k in (1, 2, 3):
+            sep("block%d_sepconv%d" % (block, k), channels, channels)
+    layers.append(("block13_residual", "conv", [(1, 1, channels, f(1024))]))
+    layers.append(("block13_residual_bn", "bn", f(1024)))
+    sep("block13_sepconv1", channels, f(728))
+    sep("block13_sepconv2", f(728), f(1024))
+    sep("block14_sepconv1", f(1024), f(1536))
+    sep("block14_sepconv2", f(1536), f(2048))
+    return layers
+
+
+def main():
+    width = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0 / 16
+    out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "fixtures", "xception_w16_keras1.h5")
+    rng = np.random.default_rng(16)
+    counters = {"conv": 0, "sep": 0, "bn": 0}
+    keras_prefix = {"conv": "convolution2d", "sep": "separableconvolution2d", "bn": "batchnormalization"}
+    layer_names, sums = [b"input_1"], []
+    with h5py.File(out, "w") as h5:
+        h5.attrs["keras_version"] = b"1.2.2"
+        h5.attrs["backend"] = b"tensorflow"
+        h5.create_group("input_1").attrs["weight_names"] = []
+        for ours, kind, shape in xception_layers(width):
+            counters[kind] += 1
+            name = "%s_%d" % (keras_prefix[kind], counters[kind])
+            if kind == "conv":
+                tensors = [("W", "kernel", rng.uniform(-0.5, 0.5, shape[0]))]
+            elif kind == "sep":
+                tensors = [("depthwise_kernel", "depthwise_kernel", rng.uniform(-0.5, 0.5, shape[0])),
+                           ("pointwise_kernel", "pointwise_kernel", rng.uniform(-0.5, 0.5, shape[1]))]
+            else:
+                c = shape
+                tensors = [("gamma", "gamma", rng.uniform(0.5, 1.5, c)), ("beta", "beta", rng.uniform(-0.2, 0.2, c)),
+                           ("running_mean", "moving_mean", rng.uniform(-0.2, 0.2, c)),
+                           ("running_std", "moving_variance", rng.uniform(0.5, 1.5, c))]  # holds the variance
+            group = h5.create_group(name)
+            weight_names = []
+            for keras_suffix, our_suffix, value in tensors:
+                dataset = "%s_%s:0" % (name, keras_suffix)
+                group.create_dataset(dataset, data=value.astype(np.float32))
+                weight_names.append(dataset.encode())
+                sums.append((ours + "." + our_suffix, float(value.astype(np.float32).sum(dtype=np.float64)),
+                             float(value.astype(np.float32).reshape(-1)[0])))
+            group.attrs["weight_names"] = weight_names
+            layer_names.append(name.encode())
+            if kind == "bn":  # Keras-1 also lists layers without weights (activations, pools, merges)
+                act = "activation_%d" % counters["bn"]
+                h5.create_group(act).attrs["weight_names"] = []
+                layer_names.append(act.encode())
+        h5.attrs["layer_names"] = layer_names
+    with open(os.path.join(HERE, "fixtures", "xception_w16_keras1_sums.txt"), "w") as f:
+        f.write("# written by tests/reference/make_keras_h5.py: libnn name, sum, first value\n")
+        for name, total, first in sums:
+            f.write("%s %.9g %.9g\n" % (name, total, first))
+    print("wrote", out, os.path.getsize(out), "bytes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+// Keras .h5 weights → Xception, on a small-width file laid out exactly like Keras's official one
+// (tests/reference/make_keras_h5.py): every tensor lands where Keras would put it, and bad files are named.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <unistd.h>
+
+#include <nn/keras_h5.h>
+
+#include "support/check.h"
+
+namespace fs = std::filesystem;
+using nn::Tensor;
+
+namespace {
+const std::string kFile = std::string(NN_FIXTURE_DIR) + "/xception_w16_keras1.h5";
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const nn::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST_CASE("a Keras-1 Xception file (running_std holding the variance) loads tensor by tensor, by position") {
+  std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(kFile);
+  REQUIRE(layers.size() == 80);
+  CHECK(layers[0].layer == "convolution2d_1");
+  CHECK(layers[4].layer == "convolution2d_3");  // block 2's residual comes before its separable convolutions
+  CHECK(layers[4].weights[0].first == "convolution2d_3_W:0");
+  nn::Xception model({.width = 1.0f / 16});
+  nn::assign_keras_weights(layers, model, kFile);
+  // The generator's sum and first value of every tensor, under our names.
+  std::ifstream sums(std::string(NN_FIXTURE_DIR) + "/xception_w16_keras1_sums.txt");
+  std::map<std::string, std::pair<double, float>> expected;
+  std::string line;
+  while (std::getline(sums, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream in(line);
+    std::string name;
+    double total;
+    float first;
+    in >> name >> total >> first;
+    expected[name] = {total, first};
+  }
+  nn::NamedTensors state = model.named_state();
+  REQUIRE(state.size() == expected.size());
+  for (const auto& [name, t] : state) {
+    auto it = expected.find(name);
+    REQUIRE_MESSAGE(it != expected.end(), name << " is not in the generated file");
+    double total = 0;
+    for (float v : t.to_vector()) total += v;
+    CHECK_MESSAGE(total == doctest::Approx(it->second.first).epsilon(1e-5), name);
+    CHECK_MESSAGE(t.data()[0] == it->second.second, name);
+  }
+}
+
+TEST_CASE("converted weights round-trip through the libnn model file") {
+  nn::Xception model({.width = 1.0f / 16});
+  nn::assign_keras_weights(nn::read_keras_h5(kFile), model, kFile);
+  fs::path out = fs::temp_directory_path() / ("nn_x16_" + std::to_string(::getpid()) + ".nnck");
+  nn::save_xception(out, model);
+  std::unique_ptr<nn::Xception> loaded = nn::load_xception(out);
+  fs::remove(out);
+  CHECK(loaded->options().width == doctest::Approx(1.0 / 16));
+  CHECK(loaded->named_state().back().second.to_vector() == model.named_state().back().second.to_vector());
+  CHECK_FALSE(loaded->is_training());
+}
+
+TEST_CASE("Keras weight files that do not fit give errors naming the file and the layers") {
+  std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(kFile);
+  nn::Xception wider({.width = 1.0f / 8});
+  CHECK(error_of([&] { nn::assign_keras_weights(layers, wider, kFile); }) ==
+        kFile + ": layer 0 ('convolution2d_1' → 'block1_conv1') weight 'convolution2d_1_W:0' → 'block1_conv1.kernel': "
+                "expected shape [3,3,3,4], got [3,3,3,2]");
+  nn::Xception fewer({.width = 1.0f / 16, .middle_blocks = 7});
+  CHECK(error_of([&] { nn::assign_keras_weights(layers, fewer, kFile); }) ==
+        kFile + ": expected 74 layers with weights (the model's), got 80");
+  CHECK(fewer.named_state()[0].second.to_vector() != layers[0].weights[0].second.to_vector());  // untouched
+  CHECK(error_of([&] { nn::read_keras_h5(std::string(NN_FIXTURE_DIR) + "/matmul.txt"); }) ==
+        std::string(NN_FIXTURE_DIR) + "/matmul.txt: is not an HDF5 file");
+  CHECK(error_of([&] { nn::read_keras_h5("/nonexistent/w.h5"); }) == "/nonexistent/w.h5: is not a file");
+}
