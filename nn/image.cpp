@@ -127,10 +127,15 @@ Tensor resize_image(const Tensor& image, int64_t height, int64_t width, ResizeFi
   Tensor out = Tensor::empty({height, width, c});
   float* dst = out.data();
   if (filter == ResizeFilter::nearest) {
-    for (int64_t y = 0; y < height; ++y) {
-      const int64_t sy = std::min(h - 1, static_cast<int64_t>((y + 0.5) * static_cast<double>(h) / height));
-      for (int64_t x = 0; x < width; ++x) {
-        const int64_t sx = std::min(w - 1, static_cast<int64_t>((x + 0.5) * static_cast<double>(w) / width));
+    // As PIL's affine nearest transform computes it, to the last bit: the source coordinate starts at scale/2 and
+    // grows by repeated addition of scale, then truncates (so (x + ½)·scale landing on an integer may round down).
+    const double sx_step = static_cast<double>(w) / width, sy_step = static_cast<double>(h) / height;
+    double yy = sy_step * 0.5;
+    for (int64_t y = 0; y < height; ++y, yy += sy_step) {
+      const int64_t sy = std::min(h - 1, static_cast<int64_t>(yy));
+      double xx = sx_step * 0.5;
+      for (int64_t x = 0; x < width; ++x, xx += sx_step) {
+        const int64_t sx = std::min(w - 1, static_cast<int64_t>(xx));
         std::memcpy(dst + (y * width + x) * c, src + (sy * w + sx) * c, sizeof(float) * c);
       }
     }

@@ -22,7 +22,8 @@ Tensor load_image(const std::filesystem::path& path, const ImageLimits& limits =
 Tensor decode_image(std::span<const unsigned char> bytes, const std::string& name, const ImageLimits& limits = {});
 
 enum class ResizeFilter {
-  nearest,   // PIL's NEAREST, which keras.utils.load_img uses by default: source pixel ⌊(i + ½)·in/out⌋
+  nearest,   // PIL's NEAREST, which keras.utils.load_img uses by default: source pixel ⌊(i + ½)·in/out⌋, with
+             // PIL's own floating-point accumulation (bit-identical choices)
   bilinear,  // PIL's BILINEAR: a triangle filter widened when shrinking (antialiased)
 };
 

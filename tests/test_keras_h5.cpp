@@ -8,6 +8,7 @@
 #include <nn/keras_h5.h>
 
 #include "support/check.h"
+#include "support/fixtures.h"
 
 namespace fs = std::filesystem;
 using nn::Tensor;
@@ -27,11 +28,11 @@ std::string error_of(const std::function<void()>& f) {
 
 TEST_CASE("a Keras-1 Xception file (running_std holding the variance) loads tensor by tensor, by position") {
   std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(kFile);
-  REQUIRE(layers.size() == 80);
+  REQUIRE(layers.size() == 81);  // with the classifier top
   CHECK(layers[0].layer == "convolution2d_1");
   CHECK(layers[4].layer == "convolution2d_3");  // block 2's residual comes before its separable convolutions
   CHECK(layers[4].weights[0].first == "convolution2d_3_W:0");
-  nn::Xception model({.width = 1.0f / 16});
+  nn::Xception model({.include_top = true, .width = 1.0f / 16});
   nn::assign_keras_weights(layers, model, kFile);
   // The generator's sum and first value of every tensor, under our names.
   std::ifstream sums(std::string(NN_FIXTURE_DIR) + "/xception_w16_keras1_sums.txt");
@@ -59,7 +60,7 @@ TEST_CASE("a Keras-1 Xception file (running_std holding the variance) loads tens
 }
 
 TEST_CASE("converted weights round-trip through the libnn model file") {
-  nn::Xception model({.width = 1.0f / 16});
+  nn::Xception model({.include_top = true, .width = 1.0f / 16});
   nn::assign_keras_weights(nn::read_keras_h5(kFile), model, kFile);
   fs::path out = fs::temp_directory_path() / ("nn_x16_" + std::to_string(::getpid()) + ".nnck");
   nn::save_xception(out, model);
@@ -72,15 +73,45 @@ TEST_CASE("converted weights round-trip through the libnn model file") {
 
 TEST_CASE("Keras weight files that do not fit give errors naming the file and the layers") {
   std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(kFile);
-  nn::Xception wider({.width = 1.0f / 8});
+  nn::Xception wider({.include_top = true, .width = 1.0f / 8});
   CHECK(error_of([&] { nn::assign_keras_weights(layers, wider, kFile); }) ==
         kFile + ": layer 0 ('convolution2d_1' → 'block1_conv1') weight 'convolution2d_1_W:0' → 'block1_conv1.kernel': "
                 "expected shape [3,3,3,4], got [3,3,3,2]");
   nn::Xception fewer({.width = 1.0f / 16, .middle_blocks = 7});
   CHECK(error_of([&] { nn::assign_keras_weights(layers, fewer, kFile); }) ==
-        kFile + ": expected 74 layers with weights (the model's), got 80");
+        kFile + ": expected 74 layers with weights (the model's), got 81");
   CHECK(fewer.named_state()[0].second.to_vector() != layers[0].weights[0].second.to_vector());  // untouched
   CHECK(error_of([&] { nn::read_keras_h5(std::string(NN_FIXTURE_DIR) + "/matmul.txt"); }) ==
         std::string(NN_FIXTURE_DIR) + "/matmul.txt: is not an HDF5 file");
   CHECK(error_of([&] { nn::read_keras_h5("/nonexistent/w.h5"); }) == "/nonexistent/w.h5: is not a file");
+}
+
+TEST_CASE("features and class probabilities of real photos agree with the PyTorch reference Xception to 1e-4") {
+  const fs::path photos = fs::path(NN_SOURCE_DIR) / ".." / "shared" / "data" / "photos" / "skimage";
+  if (!fs::exists(photos)) {
+    MESSAGE("../shared/data/photos is not here; skipping the parity check");
+    return;
+  }
+  test::Fixture expected("xception_w16_outputs.txt");
+  std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(kFile);
+  nn::Xception with_top({.include_top = true, .width = 1.0f / 16});
+  nn::assign_keras_weights(layers, with_top, kFile);
+  layers.pop_back();  // the convolutional base alone: the same weights without the classifier
+  nn::Xception base({.width = 1.0f / 16});
+  nn::assign_keras_weights(layers, base, kFile);
+  base.eval();
+  with_top.eval();
+  nn::NoGradGuard no_grad;
+  int k = 0;
+  for (const char* name : {"chelsea.png", "coffee.png", "astronaut.png"}) {
+    INFO("photo " << name);
+    Tensor x = nn::load_xception_input(photos / name);
+    Tensor features = base(x).reshape({-1}), want = expected["features" + std::to_string(k)];
+    float scale = 0;
+    for (float v : want.to_vector()) scale = std::max(scale, std::fabs(v));
+    test::check_close(features, want, 1e-4, 1e-4 * scale, std::string("pooled features of ") + name);
+    test::check_close(with_top(x).reshape({-1}), expected["probabilities" + std::to_string(k)], 1e-4, 1e-7,
+                      std::string("class probabilities of ") + name);
+    ++k;
+  }
 }

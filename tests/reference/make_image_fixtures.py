@@ -29,7 +29,7 @@ def write(path, tensors):
 
 def main():
     tensors = {}
-    for name in ("chelsea.png", "rocket.jpg", "camera.png"):
+    for name in ("chelsea.png", "rocket.jpg", "camera.png", "astronaut.png"):
         image = Image.open(os.path.join(PHOTOS, name)).convert("RGB")
         key = name.split(".")[0]
         tensors[key + "_decoded"] = sample(np.asarray(image))

@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """Writes a small-width Xception weights file laid out exactly like Keras's official ImageNet file
-(xception_weights_tf_dim_ordering_tf_kernels_notop.h5): Keras-1 layer names and creation order (each down block's
+(xception_weights_tf_dim_ordering_tf_kernels.h5, with the top): Keras-1 layer names and creation order (each down block's
 residual convolution and batch norm before its separable convolutions), datasets `<layer>_W:0`,
 `<layer>_depthwise_kernel:0`, `<layer>_pointwise_kernel:0`, `<layer>_gamma:0`, `_beta:0`, `_running_mean:0` and
 `_running_std:0` (which holds the variance), root attribute `layer_names` and per-layer `weight_names`.
 
 Random weights (seeded). Also writes, for the C++ test, the sum and first value of every tensor under libnn's name.
-Run with Debian's python3-h5py:  /usr/bin/python3 tests/reference/make_keras_h5.py [WIDTH] [OUT.h5]
+Run with Debian's python3-h5py:  /usr/bin/python3 tests/reference/make_keras_h5.py [WIDTH OUT.h5 SUMS.txt]
 """
 import os
 import sys
@@ -17,8 +17,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def xception_layers(width):
-    """(libnn layer name, kind, shapes) in Keras-1 creation order; kind: conv, sep, bn."""
+def xception_layers(width, top):
+    """(libnn layer name, kind, shapes) in Keras-1 creation order; kind: conv, sep, bn, dense."""
     f = lambda n: max(1, int(n * width + 0.5))
     layers = [("block1_conv1", "conv", [(3, 3, 3, f(32))]), ("block1_conv1_bn", "bn", f(32)),
               ("block1_conv2", "conv", [(3, 3, f(32), f(64))]), ("block1_conv2_bn", "bn", f(64))]
@@ -44,25 +44,32 @@ def xception_layers(width):
     sep("block13_sepconv2", f(728), f(1024))
     sep("block14_sepconv1", f(1024), f(1536))
     sep("block14_sepconv2", f(1536), f(2048))
+    if top:
+        layers.append(("predictions", "dense", [(f(2048), 1000), (1000,)]))
     return layers
 
 
 def main():
     width = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0 / 16
     out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "fixtures", "xception_w16_keras1.h5")
+    sums_path = sys.argv[3] if len(sys.argv) > 3 else os.path.join(HERE, "fixtures", "xception_w16_keras1_sums.txt")
     rng = np.random.default_rng(16)
-    counters = {"conv": 0, "sep": 0, "bn": 0}
-    keras_prefix = {"conv": "convolution2d", "sep": "separableconvolution2d", "bn": "batchnormalization"}
+    counters = {"conv": 0, "sep": 0, "bn": 0, "dense": 0}
+    keras_prefix = {"conv": "convolution2d", "sep": "separableconvolution2d", "bn": "batchnormalization",
+                    "dense": "dense"}
     layer_names, sums = [b"input_1"], []
     with h5py.File(out, "w") as h5:
         h5.attrs["keras_version"] = b"1.2.2"
         h5.attrs["backend"] = b"tensorflow"
         h5.create_group("input_1").attrs["weight_names"] = []
-        for ours, kind, shape in xception_layers(width):
+        for ours, kind, shape in xception_layers(width, top=True):
             counters[kind] += 1
             name = "%s_%d" % (keras_prefix[kind], counters[kind])
             if kind == "conv":
                 tensors = [("W", "kernel", rng.uniform(-0.5, 0.5, shape[0]))]
+            elif kind == "dense":
+                tensors = [("W", "kernel", rng.uniform(-0.05, 0.05, shape[0])),
+                           ("b", "bias", rng.uniform(-0.05, 0.05, shape[1]))]
             elif kind == "sep":
                 tensors = [("depthwise_kernel", "depthwise_kernel", rng.uniform(-0.5, 0.5, shape[0])),
                            ("pointwise_kernel", "pointwise_kernel", rng.uniform(-0.5, 0.5, shape[1]))]
@@ -86,7 +93,7 @@ def main():
                 h5.create_group(act).attrs["weight_names"] = []
                 layer_names.append(act.encode())
         h5.attrs["layer_names"] = layer_names
-    with open(os.path.join(HERE, "fixtures", "xception_w16_keras1_sums.txt"), "w") as f:
+    with open(sums_path, "w") as f:
         f.write("# written by tests/reference/make_keras_h5.py: libnn name, sum, first value\n")
         for name, total, first in sums:
             f.write("%s %.9g %.9g\n" % (name, total, first))

@@ -1,0 +1,145 @@
+// xception_features: Xception's pooled features of images (text or --json), or, with a model that has the ImageNet
+// top, the five most likely classes.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <numeric>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include <nn/nn.h>
+
+namespace {
+
+struct Args {
+  std::string weights;
+  float random_width = 0;  // > 0: a randomly initialised model of this width (no weights file)
+  bool json = false;
+  std::string classes;
+  nn::ResizeFilter filter = nn::ResizeFilter::nearest;
+  std::vector<std::string> images;
+};
+
+int usage(int status) {
+  std::fprintf(status ? stderr : stdout,
+               "usage: xception_features (--weights MODEL.nnck | --random-width W) [--json] [--classes FILE]\n"
+               "                         [--filter nearest|bilinear] IMAGE...\n"
+               "Prints each image's pooled Xception features (one line: path, then the values), or, when the model\n"
+               "has the ImageNet top, its five most likely classes (names from imagenet_class_index.json via\n"
+               "--classes). Models come from convert_keras_weights; see weights/download.sh.\n");
+  return status;
+}
+
+// imagenet_class_index.json: {"0": ["n01440764", "tench"], …} → names by index.
+std::vector<std::string> read_class_names(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw nn::Error(path + ": cannot open the class index");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string json = text.str();
+  std::vector<std::string> names(1000);
+  const std::regex entry(R"re("(\d+)": \["n\d+", "([^"]+)"\])re");
+  size_t found = 0;
+  for (auto it = std::sregex_iterator(json.begin(), json.end(), entry); it != std::sregex_iterator(); ++it) {
+    size_t index = std::stoul((*it)[1].str());
+    if (index < names.size()) names[index] = (*it)[2].str(), ++found;
+  }
+  if (found != names.size()) throw nn::Error(path + ": expected 1000 classes, got " + std::to_string(found));
+  return names;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    bool value = i + 1 < argc;
+    if (arg == "--help") return usage(0);
+    if (arg == "--json") a.json = true;
+    else if (arg == "--weights" && value) a.weights = argv[++i];
+    else if (arg == "--classes" && value) a.classes = argv[++i];
+    else if (arg == "--random-width" && value) a.random_width = std::strtof(argv[++i], nullptr);
+    else if (arg == "--filter" && value) {
+      std::string f = argv[++i];
+      if (f != "nearest" && f != "bilinear") {
+        std::fprintf(stderr, "xception_features: --filter expects nearest or bilinear, got '%s'\n", f.c_str());
+        return 2;
+      }
+      a.filter = f == "nearest" ? nn::ResizeFilter::nearest : nn::ResizeFilter::bilinear;
+    } else if (!arg.empty() && arg[0] == '-') {
+      std::fprintf(stderr, "xception_features: unknown or incomplete argument '%s'\n", arg.c_str());
+      return usage(2);
+    } else {
+      a.images.push_back(arg);
+    }
+  }
+  if (a.images.empty() || a.weights.empty() == !(a.random_width > 0 && a.random_width <= 4)) return usage(2);
+  int status = 0;
+  try {
+    std::unique_ptr<nn::Xception> model;
+    if (!a.weights.empty()) {
+      model = nn::load_xception(a.weights);
+    } else {
+      model = std::make_unique<nn::Xception>(nn::XceptionOptions{.width = a.random_width});
+      model->eval();
+    }
+    std::vector<std::string> names;
+    if (!a.classes.empty()) names = read_class_names(a.classes);
+    nn::NoGradGuard no_grad;
+    if (a.json) std::printf("[");
+    bool first = true;
+    for (const std::string& path : a.images) {
+      nn::Tensor out;
+      try {
+        out = model->forward(nn::load_xception_input(path, a.filter));
+      } catch (const nn::Error& e) {
+        std::fprintf(stderr, "xception_features: %s\n", e.what());
+        status = 1;
+        continue;
+      }
+      const float* v = out.data();
+      const int64_t n = out.numel();
+      if (a.json) std::printf("%s\n{\"image\": %s, ", first ? "" : ",", json_string(path).c_str());
+      first = false;
+      if (model->options().include_top) {
+        std::vector<int64_t> order(n);
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + 5, order.end(), [&](int64_t x, int64_t y) { return v[x] > v[y]; });
+        if (a.json) std::printf("\"top5\": [");
+        for (int k = 0; k < 5; ++k) {
+          std::string label = names.empty() ? std::to_string(order[k]) : names[order[k]];
+          if (a.json) {
+            std::printf("%s{\"class\": %lld, \"name\": %s, \"probability\": %.6g}", k ? ", " : "",
+                        static_cast<long long>(order[k]), json_string(label).c_str(), static_cast<double>(v[order[k]]));
+          } else {
+            std::printf("%s\t%d\t%s\t%.4f\n", path.c_str(), k + 1, label.c_str(), static_cast<double>(v[order[k]]));
+          }
+        }
+        if (a.json) std::printf("]}");
+      } else {
+        if (a.json) std::printf("\"features\": [");
+        else std::printf("%s", path.c_str());
+        for (int64_t i = 0; i < n; ++i) std::printf(a.json ? (i ? ", %.6g" : "%.6g") : " %.6g", static_cast<double>(v[i]));
+        std::printf(a.json ? "]}" : "\n");
+      }
+    }
+    if (a.json) std::printf("\n]\n");
+  } catch (const nn::Error& e) {
+    std::fprintf(stderr, "xception_features: %s\n", e.what());
+    return 1;
+  }
+  return status;
+}
