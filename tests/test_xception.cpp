@@ -107,3 +107,52 @@ TEST_CASE("Xception's max pooling and average pooling differ only in the pooling
   REQUIRE(a.shape() == m.shape());
   for (int64_t c = 0; c < a.numel(); ++c) CHECK(m.data()[c] >= a.data()[c]);
 }
+
+namespace {
+// Σ upstream ⊙ model(x), accumulated in double.
+double objective(nn::Xception& model, const Tensor& x, const Tensor& upstream) {
+  nn::NoGradGuard no_grad;
+  Tensor y = model(x);
+  double total = 0;
+  for (int64_t i = 0; i < y.numel(); ++i) total += static_cast<double>(y.data()[i]) * upstream.data()[i];
+  return total;
+}
+}  // namespace
+
+TEST_CASE("backward through Xception: directional derivatives of the input and of every parameter match") {
+  // A small model on a small image. In eval mode the network is piecewise linear in its input, so the check uses a
+  // central difference along one random direction (all inputs, or all parameters, at once) with a small step.
+  nn::Generator gen(21);
+  nn::Xception model({.width = 1.0f / 32, .middle_blocks = 1}, gen);
+  model.eval();
+  Tensor x = Tensor::uniform({2, 75, 75, 3}, -1, 1, gen).set_requires_grad();
+  Tensor y = model(x);
+  Tensor upstream = Tensor::uniform(y.shape(), -1, 1, gen);
+  y.backward(upstream);
+
+  auto check_direction = [&](std::vector<Tensor> targets, const std::string& what) {
+    std::vector<Tensor> direction;
+    double analytic = 0;
+    for (Tensor& t : targets) {
+      REQUIRE_MESSAGE(t.grad().defined(), what << ": no gradient reached a tensor");
+      direction.push_back(Tensor::uniform(t.shape(), -1, 1, gen));
+      for (int64_t i = 0; i < t.numel(); ++i) analytic += static_cast<double>(t.grad().data()[i]) * direction.back().data()[i];
+    }
+    // Small enough that no ReLU or max-pool switches within ±eps here (1e-4 crosses one), large enough for float32.
+    const float eps = 5e-5f;
+    auto shift = [&](float by) {
+      for (size_t k = 0; k < targets.size(); ++k)
+        for (int64_t i = 0; i < targets[k].numel(); ++i) targets[k].data()[i] += by * direction[k].data()[i];
+    };
+    shift(eps);
+    double plus = objective(model, x, upstream);
+    shift(-2 * eps);
+    double minus = objective(model, x, upstream);
+    shift(eps);
+    double numeric = (plus - minus) / (2 * eps);
+    INFO(what << ": analytic " << analytic << ", numeric " << numeric);
+    CHECK(std::fabs(analytic - numeric) <= 2e-2 * std::fabs(numeric) + 5e-5);  // float32 noise is ~2e-5 here
+  };
+  check_direction({x}, "input");
+  for (auto& [name, p] : model.named_parameters()) check_direction({p}, name);
+}
