@@ -35,6 +35,7 @@ std::vector<std::string> string_attribute(hid_t object, const char* name, const 
     std::vector<char*> values(static_cast<size_t>(count));
     Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
     H5Tset_size(mem.id, H5T_VARIABLE);
+    H5Tset_cset(mem.id, H5Tget_cset(type.id));  // newer Keras (h5py 3) writes UTF-8 variable-length strings
     if (H5Aread(attr.id, mem.id, values.data()) < 0) fail(where, std::string("cannot read '") + name + "'");
     for (char* v : values) out.emplace_back(v ? v : "");
     H5Dvlen_reclaim(mem.id, space.id, H5P_DEFAULT, values.data());

@@ -16,26 +16,9 @@ using nn::Tensor;
 namespace {
 const std::string kFile = std::string(NN_FIXTURE_DIR) + "/xception_w16_keras1.h5";
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const nn::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-}  // namespace
-
-TEST_CASE("a Keras-1 Xception file (running_std holding the variance) loads tensor by tensor, by position") {
-  std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(kFile);
-  REQUIRE(layers.size() == 81);  // with the classifier top
-  CHECK(layers[0].layer == "convolution2d_1");
-  CHECK(layers[4].layer == "convolution2d_3");  // block 2's residual comes before its separable convolutions
-  CHECK(layers[4].weights[0].first == "convolution2d_3_W:0");
-  nn::Xception model({.include_top = true, .width = 1.0f / 16});
-  nn::assign_keras_weights(layers, model, kFile);
-  // The generator's sum and first value of every tensor, under our names.
-  std::ifstream sums(std::string(NN_FIXTURE_DIR) + "/xception_w16_keras1_sums.txt");
+// Every tensor of `model` has the sum and first value that tests/reference/make_keras_h5.py wrote for it.
+void check_against_sums(const nn::Module& model, const std::string& sums_file) {
+  std::ifstream sums(std::string(NN_FIXTURE_DIR) + "/" + sums_file);
   std::map<std::string, std::pair<double, float>> expected;
   std::string line;
   while (std::getline(sums, line)) {
@@ -57,6 +40,38 @@ TEST_CASE("a Keras-1 Xception file (running_std holding the variance) loads tens
     CHECK_MESSAGE(total == doctest::Approx(it->second.first).epsilon(1e-5), name);
     CHECK_MESSAGE(t.data()[0] == it->second.second, name);
   }
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const nn::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST_CASE("a Keras-1 Xception file (running_std holding the variance) loads tensor by tensor, by position") {
+  std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(kFile);
+  REQUIRE(layers.size() == 81);  // with the classifier top
+  CHECK(layers[0].layer == "convolution2d_1");
+  CHECK(layers[4].layer == "convolution2d_3");  // block 2's residual comes before its separable convolutions
+  CHECK(layers[4].weights[0].first == "convolution2d_3_W:0");
+  nn::Xception model({.include_top = true, .width = 1.0f / 16});
+  nn::assign_keras_weights(layers, model, kFile);
+  check_against_sums(model, "xception_w16_keras1_sums.txt");
+}
+
+TEST_CASE("a file saved by newer Keras (modern names, UTF-8 strings, under model_weights/) loads the same way") {
+  const std::string file = std::string(NN_FIXTURE_DIR) + "/xception_w32_keras2.h5";
+  std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(file);
+  REQUIRE(layers.size() == 80);
+  CHECK(layers[0].layer == "block1_conv1");
+  CHECK(layers[0].weights[0].first == "block1_conv1/kernel:0");
+  nn::Xception model({.width = 1.0f / 32});
+  nn::assign_keras_weights(layers, model, file);
+  check_against_sums(model, "xception_w32_keras2_sums.txt");
 }
 
 TEST_CASE("converted weights round-trip through the libnn model file") {
@@ -92,13 +107,20 @@ TEST_CASE("features and class probabilities of real photos agree with the PyTorc
     MESSAGE("../shared/data/photos is not here; skipping the parity check");
     return;
   }
-  test::Fixture expected("xception_w16_outputs.txt");
-  std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(kFile);
-  nn::Xception with_top({.include_top = true, .width = 1.0f / 16});
-  nn::assign_keras_weights(layers, with_top, kFile);
+  // The committed small-width files, or — for the full-width check (tests/reference/full_width_parity.sh) — the
+  // files named by NN_XCEPTION_H5, NN_XCEPTION_OUTPUTS and NN_XCEPTION_WIDTH.
+  const char* h5_env = std::getenv("NN_XCEPTION_H5");
+  const char* outputs_env = std::getenv("NN_XCEPTION_OUTPUTS");
+  const char* width_env = std::getenv("NN_XCEPTION_WIDTH");
+  const std::string h5 = h5_env ? h5_env : kFile;
+  const float width = width_env ? std::strtof(width_env, nullptr) : 1.0f / 16;
+  test::Fixture expected(outputs_env ? outputs_env : "xception_w16_outputs.txt");
+  std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(h5);
+  nn::Xception with_top({.include_top = true, .width = width});
+  nn::assign_keras_weights(layers, with_top, h5);
   layers.pop_back();  // the convolutional base alone: the same weights without the classifier
-  nn::Xception base({.width = 1.0f / 16});
-  nn::assign_keras_weights(layers, base, kFile);
+  nn::Xception base({.width = width});
+  nn::assign_keras_weights(layers, base, h5);
   base.eval();
   with_top.eval();
   nn::NoGradGuard no_grad;

@@ -6,6 +6,7 @@ residual convolution and batch norm before its separable convolutions), datasets
 `_running_std:0` (which holds the variance), root attribute `layer_names` and per-layer `weight_names`.
 
 Random weights (seeded). Also writes, for the C++ test, the sum and first value of every tensor under libnn's name.
+Also writes a width-1/32 file in the layout newer Keras saves (modern names, UTF-8 strings, model_weights/).
 Run with Debian's python3-h5py:  /usr/bin/python3 tests/reference/make_keras_h5.py [WIDTH OUT.h5 SUMS.txt]
 """
 import os
@@ -49,22 +50,24 @@ def xception_layers(width, top):
     return layers
 
 
-def main():
-    width = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0 / 16
-    out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "fixtures", "xception_w16_keras1.h5")
-    sums_path = sys.argv[3] if len(sys.argv) > 3 else os.path.join(HERE, "fixtures", "xception_w16_keras1_sums.txt")
-    rng = np.random.default_rng(16)
+def write_file(width, out, sums_path, keras2, top):
+    """Keras 1 (legacy names, fixed-length byte strings) or Keras 2 (layer names, `layer/weight:0` datasets in a
+    subgroup, UTF-8 variable-length strings, under model_weights/ as a whole saved model writes them)."""
+    rng = np.random.default_rng(16 if not keras2 else 32)
     counters = {"conv": 0, "sep": 0, "bn": 0, "dense": 0}
     keras_prefix = {"conv": "convolution2d", "sep": "separableconvolution2d", "bn": "batchnormalization",
                     "dense": "dense"}
-    layer_names, sums = [b"input_1"], []
+    keras2_suffix = {"W": "kernel", "b": "bias", "running_mean": "moving_mean", "running_std": "moving_variance"}
+    encode = (lambda text: text) if keras2 else (lambda text: text.encode())
+    layer_names, sums = [encode("input_1")], []
     with h5py.File(out, "w") as h5:
-        h5.attrs["keras_version"] = b"1.2.2"
-        h5.attrs["backend"] = b"tensorflow"
-        h5.create_group("input_1").attrs["weight_names"] = []
-        for ours, kind, shape in xception_layers(width, top=True):
+        h5.attrs["keras_version"] = encode("2.9.0" if keras2 else "1.2.2")
+        h5.attrs["backend"] = encode("tensorflow")
+        root = h5.create_group("model_weights") if keras2 else h5
+        root.create_group("input_1").attrs["weight_names"] = []
+        for ours, kind, shape in xception_layers(width, top):
             counters[kind] += 1
-            name = "%s_%d" % (keras_prefix[kind], counters[kind])
+            name = ours if keras2 else "%s_%d" % (keras_prefix[kind], counters[kind])
             if kind == "conv":
                 tensors = [("W", "kernel", rng.uniform(-0.5, 0.5, shape[0]))]
             elif kind == "dense":
@@ -78,26 +81,40 @@ def main():
                 tensors = [("gamma", "gamma", rng.uniform(0.5, 1.5, c)), ("beta", "beta", rng.uniform(-0.2, 0.2, c)),
                            ("running_mean", "moving_mean", rng.uniform(-0.2, 0.2, c)),
                            ("running_std", "moving_variance", rng.uniform(0.5, 1.5, c))]  # holds the variance
-            group = h5.create_group(name)
+            group = root.create_group(name)
             weight_names = []
             for keras_suffix, our_suffix, value in tensors:
-                dataset = "%s_%s:0" % (name, keras_suffix)
+                if keras2:
+                    dataset = "%s/%s:0" % (name, keras2_suffix.get(keras_suffix, keras_suffix))
+                else:
+                    dataset = "%s_%s:0" % (name, keras_suffix)
                 group.create_dataset(dataset, data=value.astype(np.float32))
-                weight_names.append(dataset.encode())
+                weight_names.append(encode(dataset))
                 sums.append((ours + "." + our_suffix, float(value.astype(np.float32).sum(dtype=np.float64)),
                              float(value.astype(np.float32).reshape(-1)[0])))
             group.attrs["weight_names"] = weight_names
-            layer_names.append(name.encode())
-            if kind == "bn":  # Keras-1 also lists layers without weights (activations, pools, merges)
+            layer_names.append(encode(name))
+            if kind == "bn":  # Keras also lists layers without weights (activations, pools, merges)
                 act = "activation_%d" % counters["bn"]
-                h5.create_group(act).attrs["weight_names"] = []
-                layer_names.append(act.encode())
-        h5.attrs["layer_names"] = layer_names
+                root.create_group(act).attrs["weight_names"] = []
+                layer_names.append(encode(act))
+        root.attrs["layer_names"] = layer_names
     with open(sums_path, "w") as f:
         f.write("# written by tests/reference/make_keras_h5.py: libnn name, sum, first value\n")
         for name, total, first in sums:
             f.write("%s %.9g %.9g\n" % (name, total, first))
     print("wrote", out, os.path.getsize(out), "bytes")
+
+
+def main():
+    fixtures = os.path.join(HERE, "fixtures")
+    if len(sys.argv) > 3:  # WIDTH OUT.h5 SUMS.txt: a Keras-1 file with the top (the full-width check)
+        write_file(float(sys.argv[1]), sys.argv[2], sys.argv[3], keras2=False, top=True)
+        return
+    write_file(1.0 / 16, os.path.join(fixtures, "xception_w16_keras1.h5"),
+               os.path.join(fixtures, "xception_w16_keras1_sums.txt"), keras2=False, top=True)
+    write_file(1.0 / 32, os.path.join(fixtures, "xception_w32_keras2.h5"),
+               os.path.join(fixtures, "xception_w32_keras2_sums.txt"), keras2=True, top=False)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ namespace test {
 
 class Fixture {
  public:
-  explicit Fixture(const std::string& name) : path_(std::string(NN_FIXTURE_DIR) + "/" + name) {
+  // `name` is a file of tests/reference/fixtures, or an absolute path.
+  explicit Fixture(const std::string& name)
+      : path_(!name.empty() && name[0] == '/' ? name : std::string(NN_FIXTURE_DIR) + "/" + name) {
     std::ifstream in(path_);
     if (!in) throw nn::Error(path_ + ": cannot open fixture (run tests/reference/make_fixtures.py)");
     std::string line;
