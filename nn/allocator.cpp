@@ -49,20 +49,21 @@ Cache& cache() {
 
 }  // namespace
 
-float* allocate_floats(size_t count) {
-  if (count == 0) return nullptr;
+Block allocate_floats(size_t count) {
+  if (count == 0) return {};
   size_t bytes = rounded_bytes(count);
   Cache& c = cache();
   {
     std::lock_guard lock(c.mutex);
-    auto it = c.free_lists.find(bytes);
-    if (it != c.free_lists.end() && !it->second.empty()) {
+    // Best fit among cached blocks no more than twice the size: the smallest one that is large enough.
+    for (auto it = c.free_lists.lower_bound(bytes); it != c.free_lists.end() && it->first <= 2 * bytes; ++it) {
+      if (it->second.empty()) continue;
       void* p = it->second.back();
       it->second.pop_back();
-      c.stats.cached_bytes -= bytes;
-      c.stats.live_bytes += bytes;
+      c.stats.cached_bytes -= it->first;
+      c.stats.live_bytes += it->first;
       ++c.stats.hits;
-      return static_cast<float*>(p);
+      return {static_cast<float*>(p), it->first};
     }
     ++c.stats.misses;
     c.stats.live_bytes += bytes;
@@ -73,21 +74,20 @@ float* allocate_floats(size_t count) {
     c.stats.live_bytes -= bytes;
     throw std::bad_alloc();
   }
-  return static_cast<float*>(p);
+  return {static_cast<float*>(p), bytes};
 }
 
-void release_floats(float* data, size_t count) {
-  if (data == nullptr) return;
-  size_t bytes = rounded_bytes(count);
+void release_floats(Block block) {
+  if (block.data == nullptr) return;
   Cache& c = cache();
   std::lock_guard lock(c.mutex);
-  c.stats.live_bytes -= bytes;
-  if (c.stats.cached_bytes + bytes > c.limit) {
-    std::free(data);
+  c.stats.live_bytes -= block.bytes;
+  if (c.stats.cached_bytes + block.bytes > c.limit) {
+    std::free(block.data);
     return;
   }
-  c.free_lists[bytes].push_back(data);
-  c.stats.cached_bytes += bytes;
+  c.free_lists[block.bytes].push_back(block.data);
+  c.stats.cached_bytes += block.bytes;
 }
 
 void empty_allocator_cache() {

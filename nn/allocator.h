@@ -14,10 +14,17 @@ struct AllocatorStats {
   size_t misses = 0;        // allocations that needed fresh memory
 };
 
-// 64-byte aligned, uninitialised memory for `count` floats; nullptr for count 0. Thread-safe.
-float* allocate_floats(size_t count);
-// Returns a block obtained from allocate_floats with the same count.
-void release_floats(float* data, size_t count);
+struct Block {
+  float* data = nullptr;
+  size_t bytes = 0;  // the block's real size, at least the floats asked for
+};
+
+// 64-byte aligned, uninitialised memory for at least `count` floats; {nullptr, 0} for count 0. A cached block up to
+// twice the size asked for may be handed out (best fit), so that activations of similar sizes share blocks.
+// Thread-safe.
+Block allocate_floats(size_t count);
+// Returns a block obtained from allocate_floats.
+void release_floats(Block block);
 
 // Frees every cached block.
 void empty_allocator_cache();

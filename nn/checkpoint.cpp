@@ -58,14 +58,28 @@ void check_name(const std::filesystem::path& path, const std::string& name, std:
 
 // ---- reading ----
 
+// Reads a checkpoint front to back through a stream, keeping the CRC of everything read and never reading past
+// the checksum at the end. Payloads are either skipped (still checksummed) or read into memory the caller owns, so
+// loading a model needs no second copy of the file.
 class Reader {
  public:
-  Reader(const std::filesystem::path& path, std::vector<unsigned char> bytes)
-      : path_(path), bytes_(std::move(bytes)), end_(bytes_.size() - 4) {}
+  explicit Reader(const std::filesystem::path& path) : path_(path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) fail(quoted(path), "is a directory, not a checkpoint file");
+    in_.open(path, std::ios::binary);
+    if (!in_) fail(quoted(path), std::string("cannot open: ") + std::strerror(errno));
+    in_.seekg(0, std::ios::end);
+    std::streamoff size = in_.tellg();
+    in_.seekg(0);
+    if (size < 0) fail(quoted(path), "cannot determine its size");
+    size_ = static_cast<uint64_t>(size);
+    end_ = size_ >= 4 ? size_ - 4 : 0;
+  }
 
-  size_t remaining() const { return end_ - pos_; }
-  size_t position() const { return pos_; }
-  const unsigned char* at(size_t offset) const { return bytes_.data() + offset; }
+  uint64_t size() const { return size_; }
+  uint64_t remaining() const { return end_ - pos_; }
+  uint64_t position() const { return pos_; }
+  uint32_t crc() const { return crc_; }
 
   template <class T>
   T value(const std::string& what) {
@@ -73,36 +87,113 @@ class Reader {
     take(&v, sizeof v, what);
     return v;
   }
-  void take(void* out, size_t size, const std::string& what) {
+  void take(void* out, uint64_t size, const std::string& what) {
     if (size > remaining()) failure(what + " runs past the end of the file (truncated?)");
-    std::memcpy(out, bytes_.data() + pos_, size);
+    if (!in_.read(static_cast<char*>(out), static_cast<std::streamsize>(size))) failure(what + ": read failed");
+    crc_ = nn::crc32(out, size, crc_);
     pos_ += size;
   }
-  void skip(size_t size, const std::string& what) {
-    if (size > remaining()) failure(what + " runs past the end of the file (truncated?)");
-    pos_ += size;
+  // Reads and checksums `size` bytes without keeping them.
+  void skip(uint64_t size, const std::string& what) {
+    char chunk[1 << 16];
+    while (size > 0) {
+      uint64_t n = std::min<uint64_t>(size, sizeof chunk);
+      take(chunk, n, what);
+      size -= n;
+    }
+  }
+  uint32_t stored_crc() {
+    uint32_t crc = 0;
+    in_.seekg(static_cast<std::streamoff>(end_));
+    if (!in_.read(reinterpret_cast<char*>(&crc), 4)) failure("cannot read the checksum");
+    return crc;
+  }
+  // Reads `size` bytes at `offset` (a payload found by a scan) into `out`.
+  void read_at(uint64_t offset, void* out, uint64_t size, const std::string& what) {
+    in_.clear();
+    in_.seekg(static_cast<std::streamoff>(offset));
+    if (!in_.read(static_cast<char*>(out), static_cast<std::streamsize>(size))) failure(what + ": read failed");
   }
   [[noreturn]] void failure(const std::string& message) const { fail(quoted(path_), message); }
 
  private:
   const std::filesystem::path& path_;
-  std::vector<unsigned char> bytes_;
-  size_t end_;  // the 4-byte checksum follows
-  size_t pos_ = 0;
+  std::ifstream in_;
+  uint64_t size_ = 0, end_ = 0, pos_ = 0;
+  uint32_t crc_ = 0;
 };
 
-std::vector<unsigned char> read_whole_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) fail(quoted(path), "is a directory, not a checkpoint file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(quoted(path), std::string("cannot open: ") + std::strerror(errno));
-  in.seekg(0, std::ios::end);
-  std::streamoff size = in.tellg();
-  in.seekg(0);
-  if (size < 0) fail(quoted(path), "cannot determine its size");
-  std::vector<unsigned char> bytes(static_cast<size_t>(size));
-  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) fail(quoted(path), "read failed");
-  return bytes;
+// What a scan finds: every entry's name, kind, shape and where its payload lies (texts are read on the way).
+struct Entry {
+  std::string name;
+  uint8_t kind;
+  Shape shape;
+  uint64_t offset, bytes;
+};
+
+// Checks the whole file — structure, sizes against the file length, names, checksum — without keeping payloads.
+std::vector<Entry> scan(Reader& r, std::vector<std::pair<std::string, std::string>>& texts) {
+  std::array<unsigned char, 8> magic{};
+  if (r.size() < kMagic.size() + 12) r.failure("not a libnn checkpoint (bad magic or too short)");
+  r.take(magic.data(), magic.size(), "magic");
+  if (magic != kMagic) r.failure("not a libnn checkpoint (bad magic or too short)");
+  uint32_t version = r.value<uint32_t>("version");
+  if (version != kCheckpointVersion) {
+    r.failure("expected checkpoint version " + std::to_string(kCheckpointVersion) + ", got version " +
+              std::to_string(version));
+  }
+  uint32_t count = r.value<uint32_t>("entry count");
+  constexpr uint64_t kSmallestEntry = 4 + 1 + 1 + 1;  // name length, one name byte, kind, rank
+  if (count > r.remaining() / kSmallestEntry) {
+    r.failure("entry count " + std::to_string(count) + " cannot fit in a file of this size (corrupt header)");
+  }
+  std::vector<Entry> entries;
+  std::set<std::string> seen;
+  for (uint32_t i = 0; i < count; ++i) {
+    std::string where = "entry " + std::to_string(i);
+    uint32_t name_size = r.value<uint32_t>(where + " name length");
+    if (name_size == 0 || name_size > kMaxName) {
+      r.failure(where + ": name length " + std::to_string(name_size) + " is not in [1, 4096]");
+    }
+    Entry e;
+    e.name.resize(name_size);
+    r.take(e.name.data(), name_size, where + " name");
+    where = "tensor '" + e.name + "'";
+    if (!seen.insert(e.name).second) r.failure(where + " appears twice");
+    e.kind = r.value<uint8_t>(where + " kind");
+    uint8_t rank = r.value<uint8_t>(where + " rank");
+    if (e.kind != kFloat32 && e.kind != kText) r.failure(where + ": unknown kind " + std::to_string(e.kind));
+    if (rank > kMaxRank || (e.kind == kText && rank != 1)) r.failure(where + ": bad rank " + std::to_string(rank));
+    e.shape.resize(rank);
+    const uint64_t element_size = e.kind == kFloat32 ? 4 : 1;
+    uint64_t elements = 1;
+    bool overflow = false;
+    for (uint8_t a = 0; a < rank; ++a) {
+      uint64_t extent = r.value<uint64_t>(where + " shape");
+      if (extent != 0 && elements > (uint64_t{1} << 60) / extent) overflow = true;
+      elements = overflow ? 0 : elements * extent;
+      e.shape[a] = static_cast<int64_t>(extent);
+    }
+    // The size is checked against the bytes left before anything is allocated from it.
+    if (overflow || elements * element_size > r.remaining()) {
+      r.failure(where + ": needs " + (overflow ? std::string("over 2^60") : std::to_string(elements * element_size)) +
+                " bytes of data but " + std::to_string(r.remaining()) +
+                " remain in the file (truncated, or a corrupt size field)");
+    }
+    e.offset = r.position();
+    e.bytes = elements * element_size;
+    if (e.kind == kText) {
+      std::string text(e.bytes, '\0');
+      r.take(text.data(), e.bytes, where + " text");
+      texts.emplace_back(e.name, std::move(text));
+    } else {
+      r.skip(e.bytes, where + " data");
+      entries.push_back(std::move(e));
+    }
+  }
+  if (r.remaining() != 0) r.failure(std::to_string(r.remaining()) + " unexpected bytes after the last entry");
+  if (r.crc() != r.stored_crc()) r.failure("checksum mismatch (the file is corrupted)");
+  return entries;
 }
 
 }  // namespace
@@ -189,68 +280,21 @@ void write_checkpoint(const std::filesystem::path& path, const Checkpoint& check
 }
 
 Checkpoint read_checkpoint(const std::filesystem::path& path) {
-  std::vector<unsigned char> bytes = read_whole_file(path);
-  if (bytes.size() < kMagic.size() + 12 || std::memcmp(bytes.data(), kMagic.data(), kMagic.size()) != 0) {
-    fail(quoted(path), "not a libnn checkpoint (bad magic or too short)");
-  }
-  uint32_t stored_crc;
-  std::memcpy(&stored_crc, bytes.data() + bytes.size() - 4, 4);
-  Reader r(path, std::move(bytes));
-  r.skip(kMagic.size(), "magic");
-  uint32_t version = r.value<uint32_t>("version");
-  if (version != kCheckpointVersion) {
-    fail_expected(quoted(path), "checkpoint version " + std::to_string(kCheckpointVersion),
-                  "version " + std::to_string(version));
-  }
-  uint32_t count = r.value<uint32_t>("entry count");
-  constexpr size_t kSmallestEntry = 4 + 1 + 1 + 1;  // name length, one name byte, kind, rank
-  if (count > r.remaining() / kSmallestEntry) {
-    r.failure("entry count " + std::to_string(count) + " cannot fit in a file of this size (corrupt header)");
-  }
+  Reader r(path);
   Checkpoint out;
-  std::set<std::string> seen;
-  for (uint32_t i = 0; i < count; ++i) {
-    std::string where = "entry " + std::to_string(i);
-    uint32_t name_size = r.value<uint32_t>(where + " name length");
-    if (name_size == 0 || name_size > kMaxName) r.failure(where + ": name length " + std::to_string(name_size) + " is not in [1, 4096]");
-    std::string name(name_size, '\0');
-    r.take(name.data(), name_size, where + " name");
-    where = "tensor '" + name + "'";
-    if (!seen.insert(name).second) r.failure(where + " appears twice");
-    uint8_t kind = r.value<uint8_t>(where + " kind");
-    uint8_t rank = r.value<uint8_t>(where + " rank");
-    if (kind != kFloat32 && kind != kText) r.failure(where + ": unknown kind " + std::to_string(kind));
-    if (rank > kMaxRank || (kind == kText && rank != 1)) r.failure(where + ": bad rank " + std::to_string(rank));
-    Shape shape(rank);
-    const uint64_t element_size = kind == kFloat32 ? 4 : 1;
-    uint64_t elements = 1;
-    bool overflow = false;
-    for (uint8_t a = 0; a < rank; ++a) {
-      uint64_t extent = r.value<uint64_t>(where + " shape");
-      if (extent != 0 && elements > (uint64_t{1} << 60) / extent) overflow = true;
-      elements = overflow ? 0 : elements * extent;
-      shape[a] = static_cast<int64_t>(extent);
-    }
-    // The size is checked against the bytes left before anything is allocated from it.
-    if (overflow || elements * element_size > r.remaining()) {
-      r.failure(where + ": needs " + (overflow ? std::string("over 2^60") : std::to_string(elements * element_size)) +
-                " bytes of data but " + std::to_string(r.remaining()) +
-                " remain in the file (truncated, or a corrupt size field)");
-    }
-    size_t payload = static_cast<size_t>(elements * element_size);
-    if (kind == kFloat32) {
-      Tensor t = Tensor::empty(shape);
-      r.take(t.data(), payload, where + " data");
-      out.tensors.emplace_back(name, t);
-    } else {
-      std::string text(payload, '\0');
-      r.take(text.data(), payload, where + " text");
-      out.texts.emplace_back(name, text);
-    }
+  for (const Entry& e : scan(r, out.texts)) {
+    Tensor t = Tensor::empty(e.shape);
+    r.read_at(e.offset, t.data(), e.bytes, "tensor '" + e.name + "' data");
+    out.tensors.emplace_back(e.name, t);
   }
-  if (r.remaining() != 0) r.failure(std::to_string(r.remaining()) + " unexpected bytes after the last entry");
-  if (crc32(r.at(0), r.position()) != stored_crc) r.failure("checksum mismatch (the file is corrupted)");
   return out;
+}
+
+std::vector<std::pair<std::string, std::string>> read_checkpoint_texts(const std::filesystem::path& path) {
+  Reader r(path);
+  std::vector<std::pair<std::string, std::string>> texts;
+  scan(r, texts);
+  return texts;
 }
 
 void save(const std::filesystem::path& path, const Module& module, const Optimizer* optimizer,
@@ -267,44 +311,54 @@ void save(const std::filesystem::path& path, const Module& module, const Optimiz
 
 std::vector<std::pair<std::string, std::string>> load(const std::filesystem::path& path, Module& module,
                                                       Optimizer* optimizer) {
-  Checkpoint c = read_checkpoint(path);
-  NamedTensors wanted = module.named_parameters();
-  for (auto& entry : module.named_buffers()) wanted.push_back(entry);
-  std::map<std::string, const Tensor*> given;
-  NamedTensors optimizer_state;
-  for (const auto& [name, t] : c.tensors) {
-    if (name.starts_with(kOptimizerPrefix)) {
-      optimizer_state.emplace_back(name.substr(std::strlen(kOptimizerPrefix)), t);
+  Reader r(path);
+  std::vector<std::pair<std::string, std::string>> texts;
+  const std::vector<Entry> entries = scan(r, texts);  // the whole file is checked before anything changes
+  NamedTensors wanted = module.named_state();
+  std::map<std::string, const Entry*> given;
+  std::vector<const Entry*> optimizer_entries;
+  for (const Entry& e : entries) {
+    if (e.name.starts_with(kOptimizerPrefix)) {
+      optimizer_entries.push_back(&e);
     } else {
-      given[name] = &t;
+      given[e.name] = &e;
     }
   }
-  // Validate everything first, so that a bad file changes nothing.
   for (const auto& [name, t] : wanted) {
     auto it = given.find(name);
     if (it == given.end()) fail(quoted(path), "tensor '" + name + "' is missing (the model has it)");
-    if (it->second->shape() != t.shape()) {
+    if (it->second->shape != t.shape()) {
       fail_expected(quoted(path) + ": tensor '" + name + "'", "shape " + to_string(t.shape()) + " (the model's)",
-                    to_string(it->second->shape()));
+                    to_string(it->second->shape));
     }
   }
   if (given.size() != wanted.size()) {
     std::set<std::string> names;
     for (const auto& [name, t] : wanted) names.insert(name);
-    for (const auto& [name, t] : given) {
+    for (const auto& [name, e] : given) {
       if (!names.count(name)) fail(quoted(path), "tensor '" + name + "' is not in the model");
     }
   }
   if (optimizer != nullptr) {
-    if (optimizer_state.empty()) fail(quoted(path), "holds no optimizer state");
+    if (optimizer_entries.empty()) fail(quoted(path), "holds no optimizer state");
+    NamedTensors state;
+    for (const Entry* e : optimizer_entries) {
+      Tensor t = Tensor::empty(e->shape);
+      r.read_at(e->offset, t.data(), e->bytes, "tensor '" + e->name + "' data");
+      state.emplace_back(e->name.substr(std::strlen(kOptimizerPrefix)), t);
+    }
     try {
-      optimizer->load_state(optimizer_state);
+      optimizer->load_state(state);
     } catch (const Error& e) {
       fail(quoted(path), e.what());
     }
   }
-  for (auto& [name, t] : wanted) t.copy_from(*given[name]);
-  return c.texts;
+  // Payloads go straight into the model's tensors: no second copy of the weights in memory.
+  for (auto& [name, t] : wanted) {
+    const Entry& e = *given[name];
+    r.read_at(e.offset, t.data(), e.bytes, "tensor '" + name + "' data");
+  }
+  return texts;
 }
 
 }  // namespace nn

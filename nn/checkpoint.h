@@ -29,6 +29,8 @@ inline constexpr uint32_t kCheckpointVersion = 1;
 
 void write_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint);
 Checkpoint read_checkpoint(const std::filesystem::path& path);
+// Only the texts, after checking the whole file (no tensor is kept in memory).
+std::vector<std::pair<std::string, std::string>> read_checkpoint_texts(const std::filesystem::path& path);
 
 // A module's parameters and buffers under their dotted names, an optimiser's state under "optimizer/…", and texts.
 void save(const std::filesystem::path& path, const Module& module, const Optimizer* optimizer = nullptr,

@@ -12,8 +12,13 @@
 
 namespace nn {
 
-Storage::Storage(size_t n) : data(allocate_floats(n)), count(n) { detail::init_threads_once(); }
-Storage::~Storage() { release_floats(data, count); }
+Storage::Storage(size_t n) : count(n) {
+  detail::init_threads_once();
+  Block block = allocate_floats(n);
+  data = block.data;
+  bytes = block.bytes;
+}
+Storage::~Storage() { release_floats({data, bytes}); }
 
 // ---- creation ----
 

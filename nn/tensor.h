@@ -26,6 +26,7 @@ struct Storage {
 
   float* data = nullptr;
   size_t count = 0;
+  size_t bytes = 0;  // the allocator block's real size
 };
 
 struct TensorImpl {

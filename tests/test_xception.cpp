@@ -156,3 +156,17 @@ TEST_CASE("backward through Xception: directional derivatives of the input and o
   check_direction({x}, "input");
   for (auto& [name, p] : model.named_parameters()) check_direction({p}, name);
 }
+
+TEST_CASE("after the first image, the next forward pass needs no fresh memory (the caching allocator serves it)") {
+  nn::Generator gen(4);
+  nn::Xception model({.width = 1.0f / 8, .middle_blocks = 2}, gen);
+  model.eval();
+  nn::NoGradGuard no_grad;
+  Tensor x = Tensor::uniform({1, 299, 299, 3}, -1, 1, gen);
+  model(x);
+  const nn::AllocatorStats first = nn::allocator_stats();
+  Tensor again = model(x);
+  const nn::AllocatorStats second = nn::allocator_stats();
+  CHECK(second.misses == first.misses);
+  CHECK(second.hits > first.hits);
+}

@@ -195,7 +195,7 @@ bool direct_gemm(const Window2D& g) { return g.is_pointwise() && g.sh == 1 && g.
 
 int64_t conv2d_workspace_floats(const Window2D& g) {
   if (direct_gemm(g)) return 0;
-  if (wide_gemm(g)) return std::max(wide_rows(g) * g.oc, chunk_rows(g) * g.kh * g.kw * g.c);
+  if (wide_gemm(g)) return wide_rows(g) * g.oc;  // the wide output (forward) or wide dy (backward)
   if (g.is_pointwise()) return g.n * g.oh * g.ow * g.c;  // the gathered pixels
   return chunk_rows(g) * g.kh * g.kw * g.c;
 }

@@ -147,7 +147,8 @@ void save_xception(const std::filesystem::path& path, const Xception& model) {
 }
 
 std::unique_ptr<Xception> load_xception(const std::filesystem::path& path) {
-  Checkpoint c = read_checkpoint(path);
+  Checkpoint c;
+  c.texts = read_checkpoint_texts(path);  // the configuration only; the weights are read once, into the model
   auto text = [&](const char* key) {
     const std::string* v = c.find_text(key);
     if (v == nullptr) fail(path.string(), std::string("is not an Xception model file (no '") + key + "')");
