@@ -1,5 +1,7 @@
 // xception_features: Xception's pooled features of images (text or --json), or, with a model that has the ImageNet
 // top, the five most likely classes.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +19,7 @@ struct Args {
   std::string weights;
   float random_width = 0;  // > 0: a randomly initialised model of this width (no weights file)
   bool json = false;
+  bool peak_memory = false;  // print this process's peak resident memory to stderr at the end
   std::string classes;
   nn::ResizeFilter filter = nn::ResizeFilter::nearest;
   std::vector<std::string> images;
@@ -25,7 +28,7 @@ struct Args {
 int usage(int status) {
   std::fprintf(status ? stderr : stdout,
                "usage: xception_features (--weights MODEL.nnck | --random-width W) [--json] [--classes FILE]\n"
-               "                         [--filter nearest|bilinear] IMAGE...\n"
+               "                         [--filter nearest|bilinear] [--peak-memory] IMAGE...\n"
                "Prints each image's pooled Xception features (one line: path, then the values), or, when the model\n"
                "has the ImageNet top, its five most likely classes (names from imagenet_class_index.json via\n"
                "--classes). Models come from convert_keras_weights; see weights/download.sh.\n");
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
     bool value = i + 1 < argc;
     if (arg == "--help") return usage(0);
     if (arg == "--json") a.json = true;
+    else if (arg == "--peak-memory") a.peak_memory = true;
     else if (arg == "--weights" && value) a.weights = argv[++i];
     else if (arg == "--classes" && value) a.classes = argv[++i];
     else if (arg == "--random-width" && value) a.random_width = std::strtof(argv[++i], nullptr);
@@ -137,6 +141,11 @@ int main(int argc, char** argv) {
       }
     }
     if (a.json) std::printf("\n]\n");
+    if (a.peak_memory) {
+      struct rusage usage {};
+      getrusage(RUSAGE_SELF, &usage);
+      std::fprintf(stderr, "peak resident memory: %.0f MB\n", usage.ru_maxrss / 1024.0);
+    }
   } catch (const nn::Error& e) {
     std::fprintf(stderr, "xception_features: %s\n", e.what());
     return 1;
