@@ -55,7 +55,8 @@ Block allocate_floats(size_t count) {
   Cache& c = cache();
   {
     std::lock_guard lock(c.mutex);
-    // Best fit among cached blocks no more than twice the size: the smallest one that is large enough.
+    // Best fit among cached blocks no more than twice the size: the smallest one that is large enough (an exact
+    // size first, so that a repeated sequence of requests — the next image — gets back exactly its blocks).
     for (auto it = c.free_lists.lower_bound(bytes); it != c.free_lists.end() && it->first <= 2 * bytes; ++it) {
       if (it->second.empty()) continue;
       void* p = it->second.back();
