@@ -57,14 +57,16 @@ Tensor Tensor::from_data(const Shape& shape, std::initializer_list<float> values
 Tensor Tensor::uniform(const Shape& shape, float low, float high, Generator& gen) {
   Tensor t = empty(shape);
   float* p = t.data();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = gen.uniform(low, high);
+  const int64_t n = t.numel();
+  for (int64_t i = 0; i < n; ++i) p[i] = gen.uniform(low, high);
   return t;
 }
 
 Tensor Tensor::normal(const Shape& shape, float mean, float stddev, Generator& gen) {
   Tensor t = empty(shape);
   float* p = t.data();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = mean + stddev * gen.normal();
+  const int64_t n = t.numel();
+  for (int64_t i = 0; i < n; ++i) p[i] = mean + stddev * gen.normal();
   return t;
 }
 
@@ -79,7 +81,9 @@ const Shape& Tensor::shape() const { return checked().shape; }
 
 int64_t Tensor::dim(int axis) const { return shape()[normalize_axis(axis, rank(), "Tensor::dim")]; }
 
-int64_t Tensor::numel() const { return nn::numel(shape()); }
+// Every tensor views its whole storage (reshape keeps the element count), so the count is the storage's: O(1),
+// which matters in the many loops that test i < numel().
+int64_t Tensor::numel() const { return static_cast<int64_t>(checked().storage->count); }
 
 float* Tensor::data() { return checked().storage->data; }
 const float* Tensor::data() const { return checked().storage->data; }
