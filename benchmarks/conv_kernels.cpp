@@ -316,9 +316,10 @@ int main(int argc, char** argv) {
                       std::isnan(torch_both) ? "null" : std::to_string(torch_both).c_str());
         json += row;
       } else {
-        std::printf("%-24s %9s %8.3f %7.1f %6.0f%% %9.3f %9.2f %6s %9.3f %6.2f\n", l.name.c_str(), check_text,
-                    fwd * 1e3, gflops, sgemm_fraction * 100, torch_fwd * 1e3, torch_fwd / fwd, "", both * 1e3,
-                    torch_both / both);
+        char sgemm_text[16] = "      -";  // depthwise and pooling are no GEMM
+        if (!std::isnan(sgemm_fraction)) std::snprintf(sgemm_text, sizeof sgemm_text, "%6.0f%%", sgemm_fraction * 100);
+        std::printf("%-24s %9s %8.3f %7.1f %7s %9.3f %9.2f %6s %9.3f %6.2f\n", l.name.c_str(), check_text, fwd * 1e3,
+                    gflops, sgemm_text, torch_fwd * 1e3, torch_fwd / fwd, "", both * 1e3, torch_both / both);
       }
     }
     const double peak_after = bench::fma_peak_gflops(threads);
