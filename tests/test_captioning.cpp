@@ -1,0 +1,164 @@
+// Flickr8k text, cleaning, tokenizer and BLEU.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <captioning/bleu.h>
+#include <captioning/flickr8k.h>
+#include <captioning/tokenizer.h>
+
+#include "support/check.h"
+
+namespace fs = std::filesystem;
+using captioning::Tokenizer;
+
+namespace {
+
+const fs::path kFlickr = fs::path(NN_SOURCE_DIR) / ".." / "shared" / "data" / "flickr8k";
+
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("nn_caption_" + std::to_string(::getpid()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+void write_text(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const nn::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("captions are cleaned as the original captioner cleaned them") {
+  CHECK(captioning::clean_caption("A child in a pink dress is climbing up a set of stairs in an entry way .") ==
+        "child in pink dress is climbing up set of stairs in an entry way");
+  CHECK(captioning::clean_caption("Don't let the two-year-old's dog run!") == "dont let the twoyearolds dog run");
+  CHECK(captioning::clean_caption("3 dogs , 1 cat and a 2nd bird") == "dogs cat and bird");
+  CHECK(captioning::clean_caption("A") == "");
+  CHECK(captioning::clean_caption("  MIXED   Case\tand\ttabs ") == "mixed case and tabs");
+}
+
+TEST_CASE("the real Flickr8k token file: 8,092 images, 40,460 captions, 8,763 words once cleaned") {
+  if (!fs::exists(kFlickr)) {
+    MESSAGE("../shared/data/flickr8k is not here; skipping");
+    return;
+  }
+  captioning::Flickr8kPaths paths = captioning::find_flickr8k(kFlickr);
+  captioning::ReadReport report;
+  captioning::Descriptions raw = captioning::read_token_file(paths.token_file, report);
+  CHECK(raw.size() == 8092);
+  CHECK(raw.count("2258277193_586949ec62") == 1);  // the one keyed "….jpg.1#k"
+  size_t captions = 0;
+  for (auto& [id, list] : raw) captions += list.size();
+  CHECK(captions == 40460);
+  CHECK(report.malformed_lines == 0);
+  captioning::Descriptions clean = captioning::clean_descriptions(raw, report);
+  std::set<std::string> words;
+  for (auto& [id, list] : clean)
+    for (auto& caption : list)
+      for (auto& w : captioning::split_words(caption)) words.insert(w);
+  CHECK(words.size() == 8763);
+  CHECK(report.empty_captions == 2);  // two captions are nothing but "A" and punctuation
+  CHECK(captioning::read_split(paths.train_split, clean, report).size() == 6000);
+  CHECK(captioning::read_split(paths.test_split, clean, report).size() == 1000);
+  CHECK(report.unknown_ids == 0);
+}
+
+TEST_CASE("malformed token lines, empty captions and split ids without captions are counted, or errors when strict") {
+  TempDir dir;
+  write_text(dir.path / "tokens.txt",
+             "a.jpg#0\tA dog runs .\n"
+             "no tab and no key\n"
+             "b.jpg#0\t   \n"
+             "b.jpg#1\tA cat .\n"
+             "\n");
+  captioning::ReadReport report;
+  captioning::Descriptions d = captioning::read_token_file(dir.path / "tokens.txt", report);
+  CHECK(d.size() == 2);
+  CHECK(report.malformed_lines == 1);
+  CHECK(report.empty_captions == 1);
+  REQUIRE(report.warnings.size() == 2);
+  CHECK(report.warnings[0] == (dir.path / "tokens.txt").string() + ":2: malformed line skipped");
+  CHECK(error_of([&] { captioning::read_token_file(dir.path / "tokens.txt", report, true); }) ==
+        (dir.path / "tokens.txt").string() + ":2: expected '<image>.jpg#<k>\\t<caption>', got 'no tab and no key'");
+  write_text(dir.path / "split.txt", "a.jpg\nzzz.jpg\nb.jpg\n");
+  captioning::ReadReport split_report;
+  CHECK(captioning::read_split(dir.path / "split.txt", d, split_report) == std::vector<std::string>{"a", "b"});
+  CHECK(split_report.unknown_ids == 1);
+  CHECK(error_of([&] { captioning::find_flickr8k(dir.path); }).find("holds no Flickr8k text") != std::string::npos);
+  CHECK(error_of([&] { captioning::read_token_file(dir.path / "none.txt", report); }) ==
+        (dir.path / "none.txt").string() + ": cannot open: No such file or directory");
+}
+
+TEST_CASE("cleaned descriptions are written atomically, one 'id caption' per line") {
+  TempDir dir;
+  captioning::Descriptions d{{"a", {"dog runs", "dog plays"}}, {"b", {"cat sits"}}};
+  captioning::write_descriptions(dir.path / "descriptions.txt", d);
+  std::ifstream in(dir.path / "descriptions.txt");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  CHECK(text == "a dog runs\na dog plays\nb cat sits\n");
+}
+
+TEST_CASE("tokenizer: ids by descending frequency, ties by first appearance, reserved ids never taken by words") {
+  Tokenizer t = Tokenizer::fit({"dog runs start", "cat end runs", "dog runs"});
+  // runs ×3, dog ×2, then start, cat, end once each in order of first appearance.
+  CHECK(t.id("runs") == Tokenizer::kFirstWord);
+  CHECK(t.id("dog") == Tokenizer::kFirstWord + 1);
+  CHECK(t.id("start") == Tokenizer::kFirstWord + 2);
+  CHECK(t.id("cat") == Tokenizer::kFirstWord + 3);
+  CHECK(t.id("end") == Tokenizer::kFirstWord + 4);
+  CHECK(t.vocab_size() == 9);
+  CHECK(t.encode("dog end zebra") == std::vector<int32_t>{Tokenizer::kStart, 5, 8, Tokenizer::kUnknown, Tokenizer::kEnd});
+  CHECK(t.decode(t.encode("dog end zebra")) == "dog end <unk>");
+  const std::vector<int32_t> stops{Tokenizer::kStart, 4, Tokenizer::kEnd, 5};
+  CHECK(t.decode(stops) == "runs");
+  Tokenizer rare = Tokenizer::fit({"dog runs start", "cat end runs", "dog runs"}, 2);
+  CHECK(rare.vocab_size() == 6);
+  CHECK(rare.id("cat") == Tokenizer::kUnknown);
+  Tokenizer back = Tokenizer::deserialize(t.serialize(), "model");
+  CHECK(back.vocab_size() == t.vocab_size());
+  CHECK(back.id("end") == t.id("end"));
+  CHECK(error_of([] { Tokenizer::deserialize("hello\n", "m.nnck"); }) == "m.nnck: is not a libnn tokenizer (bad header)");
+  CHECK(error_of([&] { Tokenizer::deserialize(t.serialize() + "dog\n", "m.nnck"); }) ==
+        "m.nnck: tokenizer word 'dog' appears twice");
+}
+
+TEST_CASE("corpus BLEU-1..4 equal NLTK's corpus_bleu on committed corpora") {
+  std::ifstream in(std::string(NN_FIXTURE_DIR) + "/bleu.txt");
+  REQUIRE(in);
+  std::string line, name;
+  std::vector<std::vector<captioning::Tokens>> refs;
+  std::vector<captioning::Tokens> hyps;
+  int corpora = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("corpus ", 0) == 0) {
+      name = line.substr(7), refs.clear(), hyps.clear();
+    } else if (line.rfind("H", 0) == 0) {
+      hyps.push_back(captioning::split_words(line.substr(1)));
+      refs.emplace_back();
+    } else if (line.rfind("R", 0) == 0) {
+      refs.back().push_back(captioning::split_words(line.substr(1)));
+    } else if (line.rfind("bleu ", 0) == 0) {
+      std::istringstream values(line.substr(5));
+      std::array<double, 4> ours = captioning::corpus_bleu(refs, hyps);
+      for (int n = 0; n < 4; ++n) {
+        double expected;
+        values >> expected;
+        INFO("corpus " << name << " BLEU-" << n + 1);
+        CHECK(ours[n] == doctest::Approx(expected).epsilon(1e-12));
+      }
+      ++corpora;
+    }
+  }
+  CHECK(corpora == 4);
+  CHECK(error_of([] { captioning::corpus_bleu({}, {{"a"}}); }) ==
+        "corpus_bleu: expected as many reference lists as hypotheses (1), got 0");
+}
