@@ -1,0 +1,153 @@
+#include "captioning/generate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <nn/autograd.h>
+#include <nn/error.h>
+#include <nn/ops.h>
+
+namespace captioning {
+
+namespace {
+
+// Eval mode and no graph for the duration of a search; the previous mode comes back afterwards.
+class InferenceScope {
+ public:
+  explicit InferenceScope(CaptionModel& m) : model_(m), was_training_(m.is_training()) { m.eval(); }
+  ~InferenceScope() { model_.train(was_training_); }
+
+ private:
+  CaptionModel& model_;
+  bool was_training_;
+  nn::NoGradGuard no_grad_;
+};
+
+void check_features(const CaptionModel& model, const nn::Tensor& features) {
+  if (features.rank() != 2 || features.dim(0) != 1 || features.dim(1) != model.options().feature_dim) {
+    nn::fail_expected("caption generation", "features of shape (1," + std::to_string(model.options().feature_dim) + ")",
+                      nn::to_string(features.shape()));
+  }
+}
+
+// Rows `rows` of a (B, U) tensor, as a new (rows.size(), U) tensor.
+nn::Tensor gather_rows(const nn::Tensor& t, const std::vector<int64_t>& rows) {
+  const int64_t u = t.dim(1);
+  nn::Tensor out = nn::Tensor::empty({static_cast<int64_t>(rows.size()), u});
+  for (size_t i = 0; i < rows.size(); ++i) std::memcpy(out.data() + i * u, t.data() + rows[i] * u, sizeof(float) * u);
+  return out;
+}
+
+struct Beam {
+  std::vector<int32_t> ids;
+  double log_prob = 0;
+  bool finished = false;
+  int64_t row = -1;  // its state's row in the current (h, c)
+};
+
+double score_of(const Beam& b, bool normalize) {
+  return normalize ? b.log_prob / static_cast<double>(b.ids.size() + 1) : b.log_prob;
+}
+
+}  // namespace
+
+std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features,
+                                 const GenerateOptions& options) {
+  if (options.beam < 1 || options.max_length < 1) {
+    nn::fail_expected("beam_search", "beam ≥ 1 and max_length ≥ 1",
+                      "beam=" + std::to_string(options.beam) + ", max_length=" + std::to_string(options.max_length));
+  }
+  check_features(model, features);
+  InferenceScope scope(model);
+  const nn::Tensor image = model.image(features);  // (1, U)
+  const int64_t u = image.dim(1), vocab = model.options().vocab;
+  std::vector<Beam> beams{Beam{{}, 0.0, false, 0}};
+  nn::Tensor h, c;  // undefined: zero state
+  for (int length = 0; length < options.max_length; ++length) {
+    std::vector<int64_t> live;
+    std::vector<int32_t> last;
+    for (size_t i = 0; i < beams.size(); ++i) {
+      if (beams[i].finished) continue;
+      live.push_back(static_cast<int64_t>(i));
+      last.push_back(beams[i].ids.empty() ? Tokenizer::kStart : beams[i].ids.back());
+    }
+    if (live.empty()) break;
+    std::vector<int64_t> rows;
+    for (int64_t i : live) rows.push_back(beams[i].row);
+    nn::Tensor h_live = h.defined() ? gather_rows(h, rows) : nn::Tensor::zeros({static_cast<int64_t>(live.size()), u});
+    nn::Tensor c_live = c.defined() ? gather_rows(c, rows) : nn::Tensor::zeros({static_cast<int64_t>(live.size()), u});
+    nn::Tensor images = nn::broadcast_to(image, {static_cast<int64_t>(live.size()), u});
+    nn::Tensor log_p = nn::log_softmax(model.step(images, last, h_live, c_live));  // (live, V)
+
+    // Candidates: finished beams as they are, and each live beam extended by its `beam` best next words.
+    std::vector<Beam> candidates;
+    for (const Beam& b : beams) {
+      if (b.finished) candidates.push_back(b);
+    }
+    for (size_t k = 0; k < live.size(); ++k) {
+      const float* row = log_p.data() + k * vocab;
+      // The end token and the words: never pad or start.
+      std::vector<int32_t> order;
+      for (int32_t w = Tokenizer::kEnd; w < vocab; ++w) order.push_back(w);
+      const int keep = std::min<int>(options.beam, static_cast<int>(order.size()));
+      // Best first; equal scores go to the lower id, as an argmax would pick.
+      std::partial_sort(order.begin(), order.begin() + keep, order.end(),
+                        [&](int32_t a, int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
+      for (int j = 0; j < keep; ++j) {
+        const int32_t w = order[j];
+        Beam next = beams[live[k]];
+        next.log_prob += row[w];
+        next.row = static_cast<int64_t>(k);
+        if (w == Tokenizer::kEnd) {
+          next.finished = true;
+        } else {
+          next.ids.push_back(w);
+        }
+        candidates.push_back(std::move(next));
+      }
+    }
+    std::stable_sort(candidates.begin(), candidates.end(), [&](const Beam& a, const Beam& b) {
+      return score_of(a, options.length_normalize) > score_of(b, options.length_normalize);
+    });
+    candidates.resize(std::min<size_t>(candidates.size(), static_cast<size_t>(options.beam)));
+    beams = std::move(candidates);
+    h = h_live;
+    c = c_live;
+  }
+  std::vector<Caption> out;
+  for (const Beam& b : beams) {
+    out.push_back({b.ids, tokenizer.decode(b.ids), b.log_prob, score_of(b, options.length_normalize)});
+  }
+  return out;
+}
+
+Caption greedy_caption(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features, int max_length) {
+  if (max_length < 1) nn::fail_expected("greedy_caption", "max_length ≥ 1", std::to_string(max_length));
+  check_features(model, features);
+  InferenceScope scope(model);
+  const nn::Tensor image = model.image(features);
+  const int64_t vocab = model.options().vocab;
+  Caption caption;
+  nn::Tensor h, c;
+  int32_t last = Tokenizer::kStart;
+  for (int length = 0; length < max_length; ++length) {
+    nn::Tensor logits = model.step(image, {last}, h, c);
+    nn::Tensor log_p = nn::log_softmax(logits);
+    const float* row = log_p.data();
+    // argmax over the words and the end token (never pad or start); the first maximum wins.
+    int32_t best = Tokenizer::kEnd;
+    for (int32_t w = Tokenizer::kEnd; w < vocab; ++w) {
+      if (w != Tokenizer::kEnd && row[w] > row[best]) best = w;
+    }
+    caption.log_prob += row[best];
+    if (best == Tokenizer::kEnd) break;
+    caption.ids.push_back(best);
+    last = best;
+  }
+  caption.text = tokenizer.decode(caption.ids);
+  caption.score = caption.log_prob;
+  return caption;
+}
+
+}  // namespace captioning

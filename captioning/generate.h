@@ -1,0 +1,32 @@
+// Caption generation: greedy and beam search over CaptionModel's steps, stopping at the end token or max_length.
+// Both run in eval mode (dropout off) without recording gradients; the model's mode is restored afterwards.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "captioning/model.h"
+#include "captioning/tokenizer.h"
+
+namespace captioning {
+
+struct Caption {
+  std::vector<int32_t> ids;  // the words, without start and end
+  std::string text;
+  double log_prob = 0;  // Σ log p of the words and of the end token (when it was reached)
+  double score = 0;     // what the search ranked by: log_prob, or log_prob / length with length normalisation
+};
+
+struct GenerateOptions {
+  int beam = 1;                   // 1: greedy
+  int max_length = 34;            // words, the original's longest training caption
+  bool length_normalize = false;  // rank finished captions by log_prob / (words + 1)
+};
+
+// features (1, F) → the best caption.
+Caption greedy_caption(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features, int max_length = 34);
+// features (1, F) → up to `beam` captions, best first. beam = 1 gives exactly greedy_caption's caption.
+std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features,
+                                 const GenerateOptions& options);
+
+}  // namespace captioning

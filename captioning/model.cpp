@@ -1,0 +1,71 @@
+#include "captioning/model.h"
+
+#include <nn/error.h>
+#include <nn/ops.h>
+
+namespace captioning {
+
+CaptionModel::CaptionModel(const CaptionModelOptions& o) : options_(o) {
+  if (o.vocab < 5 || o.feature_dim < 1 || o.units < 1) {
+    nn::fail_expected("CaptionModel", "vocab ≥ 5, feature_dim ≥ 1 and units ≥ 1",
+                      "vocab=" + std::to_string(o.vocab) + ", feature_dim=" + std::to_string(o.feature_dim) +
+                          ", units=" + std::to_string(o.units));
+  }
+  nn::Generator gen(o.seed);
+  feature_dropout_ = register_module("feature_dropout", std::make_shared<nn::Dropout>(nn::DropoutOptions{
+                                                            .rate = o.dropout, .seed = o.seed + 1}));
+  image_dense_ = register_module("image_dense", std::make_shared<nn::Dense>(nn::DenseOptions{
+                                                    .in = o.feature_dim, .out = o.units,
+                                                    .activation = nn::Activation::relu},
+                                                gen));
+  embedding_ = register_module("embedding", std::make_shared<nn::Embedding>(nn::EmbeddingOptions{
+                                                .vocab = o.vocab, .dim = o.units, .mask_zero = true},
+                                            gen));
+  word_dropout_ = register_module("word_dropout", std::make_shared<nn::Dropout>(nn::DropoutOptions{
+                                                      .rate = o.dropout, .seed = o.seed + 2}));
+  lstm_ = register_module("lstm", std::make_shared<nn::LSTM>(nn::LSTMOptions{.input_size = o.units, .units = o.units,
+                                                                             .return_sequences = true},
+                                                             gen));
+  merge_dense_ = register_module("merge_dense", std::make_shared<nn::Dense>(nn::DenseOptions{
+                                                    .in = o.units, .out = o.units, .activation = nn::Activation::relu},
+                                                gen));
+  output_ = register_module("output", std::make_shared<nn::Dense>(nn::DenseOptions{.in = o.units, .out = o.vocab}, gen));
+}
+
+nn::Tensor CaptionModel::image(const nn::Tensor& features) {
+  if (features.rank() != 2 || features.dim(1) != options_.feature_dim) {
+    nn::fail_expected("CaptionModel", "image features of shape (N," + std::to_string(options_.feature_dim) + ")",
+                      nn::to_string(features.shape()));
+  }
+  return image_dense_->forward(feature_dropout_->forward(features));
+}
+
+nn::Tensor CaptionModel::head(const nn::Tensor& merged) { return output_->forward(merge_dense_->forward(merged)); }
+
+nn::Tensor CaptionModel::forward(const nn::Tensor& features, const nn::Indices& ids) {
+  if (ids.shape.size() != 2 || ids.shape[0] != features.dim(0)) {
+    nn::fail_expected("CaptionModel", "word ids of shape (" + std::to_string(features.dim(0)) + ",T)",
+                      nn::to_string(ids.shape));
+  }
+  const int64_t n = ids.shape[0], t = ids.shape[1], u = options_.units;
+  nn::Tensor image_part = image(features).reshape({n, 1, u});  // broadcast over the steps
+  nn::Tensor words = lstm_->forward(word_dropout_->forward(embedding_->forward(ids)), embedding_->mask(ids)).outputs;
+  return head(nn::add(words, image_part)).reshape({n, t, options_.vocab});
+}
+
+nn::Tensor CaptionModel::step(const nn::Tensor& image_part, const std::vector<int32_t>& last_words, nn::Tensor& h,
+                              nn::Tensor& c) {
+  const int64_t b = static_cast<int64_t>(last_words.size());
+  nn::Indices ids({b, 1}, last_words);
+  nn::LstmResult r = lstm_->forward(word_dropout_->forward(embedding_->forward(ids)), nn::Tensor(), h, c);
+  h = r.h;
+  c = r.c;
+  return head(nn::add(r.h, image_part));
+}
+
+std::string CaptionModel::to_string() const {
+  return "CaptionModel(vocab=" + std::to_string(options_.vocab) + ", features=" + std::to_string(options_.feature_dim) +
+         ", units=" + std::to_string(options_.units) + ")";
+}
+
+}  // namespace captioning

@@ -1,0 +1,53 @@
+// The merge captioning model of the original Keras project, exactly:
+//   image features (N, F=2048) → Dropout(0.5) → Dense(256, relu)                                   = image
+//   word ids (N, T) → Embedding(V, 256, mask zero) → Dropout(0.5) → LSTM(256), every step        = words
+//   add(image, words) → Dense(256, relu) → Dense(V)                                                = logits
+// (the original ends in a softmax; here logits go to the fused softmax cross-entropy, and generation takes the
+// softmax itself). Trained by teacher forcing over whole captions: step t sees <start> w1 … w(t−1) and predicts
+// w(t) — the original's one-sample-per-prefix objective in one pass.
+#pragma once
+
+#include <memory>
+
+#include <nn/layers/dense.h>
+#include <nn/layers/dropout.h>
+#include <nn/layers/embedding.h>
+#include <nn/layers/lstm.h>
+#include <nn/module.h>
+
+namespace captioning {
+
+struct CaptionModelOptions {
+  int64_t vocab = 0;          // V, the tokenizer's vocab_size()
+  int64_t feature_dim = 2048;  // F
+  int64_t units = 256;
+  float dropout = 0.5f;
+  uint64_t seed = 1;          // initial weights and dropout masks
+};
+
+class CaptionModel : public nn::Module {
+ public:
+  explicit CaptionModel(const CaptionModelOptions& options);
+
+  // features (N, F), ids (N, T) with 0 as padding → logits (N, T, V).
+  nn::Tensor forward(const nn::Tensor& features, const nn::Indices& ids);
+
+  // One step of generation for a batch of B partial captions: the image part (B, U) from image(), each caption's
+  // LSTM state (h, c: (B, U), undefined at the start) and its last word → logits (B, V); the state is advanced.
+  nn::Tensor image(const nn::Tensor& features);
+  nn::Tensor step(const nn::Tensor& image_part, const std::vector<int32_t>& last_words, nn::Tensor& h, nn::Tensor& c);
+
+  const CaptionModelOptions& options() const { return options_; }
+  std::string to_string() const override;
+
+ private:
+  nn::Tensor head(const nn::Tensor& merged);  // (…, U) → logits (…, V)
+
+  CaptionModelOptions options_;
+  std::shared_ptr<nn::Dropout> feature_dropout_, word_dropout_;
+  std::shared_ptr<nn::Dense> image_dense_, merge_dense_, output_;
+  std::shared_ptr<nn::Embedding> embedding_;
+  std::shared_ptr<nn::LSTM> lstm_;
+};
+
+}  // namespace captioning

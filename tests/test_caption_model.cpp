@@ -1,0 +1,95 @@
+// The merge caption model: Keras's parameter count, step-wise generation equal to the whole-caption forward,
+// learning a few captions, greedy and beam search.
+#include <captioning/generate.h>
+#include <captioning/model.h>
+#include <captioning/tokenizer.h>
+
+#include "support/check.h"
+
+using captioning::CaptionModel;
+using captioning::Tokenizer;
+using nn::Tensor;
+
+TEST_CASE("with V = 7,579 the merge model has Keras's 5,003,675 parameters, named by layer") {
+  CaptionModel model({.vocab = 7579});
+  CHECK(model.num_parameters() == 5003675);
+  std::vector<std::string> names;
+  for (auto& [name, t] : model.named_parameters()) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"image_dense.kernel", "image_dense.bias", "embedding.embeddings",
+                                          "lstm.kernel", "lstm.recurrent_kernel", "lstm.bias", "merge_dense.kernel",
+                                          "merge_dense.bias", "output.kernel", "output.bias"});
+}
+
+TEST_CASE("generation's single steps give the same logits as the whole-caption forward") {
+  CaptionModel model({.vocab = 12, .feature_dim = 6, .units = 8, .seed = 3});
+  model.eval();
+  nn::Generator gen(4);
+  Tensor features = Tensor::uniform({1, 6}, 0, 1, gen);
+  const std::vector<int32_t> caption{Tokenizer::kStart, 5, 9, 4, 7};
+  Tensor whole = model.forward(features, nn::Indices({1, 5}, caption));  // (1, 5, 12)
+  Tensor image = model.image(features), h, c;
+  for (size_t t = 0; t < caption.size(); ++t) {
+    Tensor logits = model.step(image, {caption[t]}, h, c);
+    test::check_close(logits.reshape({12}), nn::slice(whole, 1, t, t + 1).reshape({12}), 1e-5, 1e-6,
+                      "step " + std::to_string(t));
+  }
+}
+
+TEST_CASE("padding does not change a caption's logits (masked steps), and bad inputs are named") {
+  CaptionModel model({.vocab = 12, .feature_dim = 6, .units = 8, .seed = 5});
+  model.eval();
+  nn::Generator gen(6);
+  Tensor features = Tensor::uniform({2, 6}, 0, 1, gen);
+  Tensor padded = model.forward(features, nn::Indices({2, 4}, {1, 5, 6, 0, 1, 7, 0, 0}));
+  Tensor alone = model.forward(nn::slice(features, 0, 1, 2), nn::Indices({1, 2}, {1, 7}));
+  test::check_close(nn::slice(nn::slice(padded, 0, 1, 2), 1, 0, 2), alone, 1e-5, 1e-6, "second caption");
+  CHECK_THROWS_WITH_AS(model.forward(Tensor::zeros({2, 5}), nn::Indices({2, 1}, {1, 1})),
+                       "CaptionModel: expected image features of shape (N,6), got [2,5]", nn::Error);
+  CHECK_THROWS_WITH_AS(CaptionModel({.vocab = 3}), "CaptionModel: expected vocab ≥ 5, feature_dim ≥ 1 and units ≥ 1, got vocab=3, feature_dim=2048, units=256", nn::Error);
+}
+
+TEST_CASE("trained by teacher forcing on three captions, greedy and beam search say them back; beam 1 is greedy") {
+  const std::vector<std::string> captions{"dog runs on grass", "two girls play in the snow",
+                                          "man rides bike down the hill"};
+  Tokenizer tokenizer = Tokenizer::fit(captions);
+  CaptionModel model({.vocab = tokenizer.vocab_size(), .feature_dim = 5, .units = 32, .dropout = 0.1f, .seed = 7});
+  // Each caption has its own one-hot image; inputs are <start> w1 … wn, targets w1 … wn <end>, padded with 0.
+  const int64_t n = 3, t = 8;
+  std::vector<int32_t> inputs(n * t, 0), targets(n * t, 0);
+  Tensor features = Tensor::zeros({n, 5}), mask = Tensor::zeros({n, t});
+  for (int64_t i = 0; i < n; ++i) {
+    features.data()[i * 5 + i] = 1.0f;
+    std::vector<int32_t> ids = tokenizer.encode(captions[i]);
+    for (size_t k = 0; k + 1 < ids.size(); ++k) {
+      inputs[i * t + k] = ids[k];
+      targets[i * t + k] = ids[k + 1];
+      mask.data()[i * t + k] = 1.0f;
+    }
+  }
+  nn::Adam adam(model.named_parameters(), {.lr = 0.01f});
+  float loss_value = 0;
+  for (int step = 0; step < 150; ++step) {
+    Tensor loss = nn::softmax_cross_entropy(model.forward(features, nn::Indices({n, t}, inputs)),
+                                            nn::Indices({n, t}, targets), mask);
+    adam.zero_grad();
+    loss.backward();
+    adam.step();
+    loss_value = loss.item();
+  }
+  CHECK(loss_value < 0.05f);
+  CHECK(model.is_training());
+  for (int64_t i = 0; i < n; ++i) {
+    Tensor image = nn::slice(features, 0, i, i + 1);
+    captioning::Caption greedy = captioning::greedy_caption(model, tokenizer, image);
+    CHECK(greedy.text == captions[i]);
+    std::vector<captioning::Caption> one = captioning::beam_search(model, tokenizer, image, {.beam = 1});
+    REQUIRE(one.size() == 1);
+    CHECK(one[0].ids == greedy.ids);
+    CHECK(one[0].log_prob == doctest::Approx(greedy.log_prob).epsilon(1e-9));
+    std::vector<captioning::Caption> three = captioning::beam_search(model, tokenizer, image, {.beam = 3});
+    REQUIRE(three.size() == 3);
+    CHECK(three[0].text == captions[i]);
+    CHECK(three[0].score >= three[1].score);
+  }
+  CHECK(model.is_training());  // generation restored the mode
+}
