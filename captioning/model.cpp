@@ -63,6 +63,11 @@ nn::Tensor CaptionModel::step(const nn::Tensor& image_part, const std::vector<in
   return head(nn::add(r.h, image_part));
 }
 
+void CaptionModel::reseed_dropout(uint64_t seed) {
+  feature_dropout_->reseed(seed * 2 + 1);
+  word_dropout_->reseed(seed * 2 + 2);
+}
+
 std::string CaptionModel::to_string() const {
   return "CaptionModel(vocab=" + std::to_string(options_.vocab) + ", features=" + std::to_string(options_.feature_dim) +
          ", units=" + std::to_string(options_.units) + ")";

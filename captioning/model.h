@@ -39,6 +39,8 @@ class CaptionModel : public nn::Module {
 
   const CaptionModelOptions& options() const { return options_; }
   std::string to_string() const override;
+  // Restarts both dropout mask streams from `seed`.
+  void reseed_dropout(uint64_t seed);
 
  private:
   nn::Tensor head(const nn::Tensor& merged);  // (…, U) → logits (…, V)

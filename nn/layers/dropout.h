@@ -16,6 +16,8 @@ class Dropout : public Layer {
   explicit Dropout(const DropoutOptions& options);
   Tensor forward(const Tensor& x) override;
   std::string to_string() const override;
+  // Restarts the mask stream (a trainer reseeds per epoch, so that a resumed run draws the same masks).
+  void reseed(uint64_t seed) { gen_ = Generator(seed); }
 
  private:
   DropoutOptions options_;

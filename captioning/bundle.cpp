@@ -1,0 +1,84 @@
+#include "captioning/bundle.h"
+
+#include <cstdio>
+
+#include <nn/checkpoint.h>
+#include <nn/error.h>
+
+namespace captioning {
+
+namespace {
+
+const std::string* find_text(const Texts& texts, const std::string& key) {
+  for (const auto& [k, v] : texts) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+std::string required(const Texts& texts, const std::string& key, const std::filesystem::path& path) {
+  const std::string* v = find_text(texts, key);
+  if (v == nullptr) nn::fail(path.string(), "is not a caption model bundle (no '" + key + "')");
+  return *v;
+}
+
+CaptionModelOptions options_from(const Texts& texts, const std::filesystem::path& path) {
+  if (required(texts, "model", path) != "caption-merge") nn::fail(path.string(), "is not a caption model bundle");
+  CaptionModelOptions o;
+  try {
+    o.vocab = std::stoll(required(texts, "caption.vocab", path));
+    o.feature_dim = std::stoll(required(texts, "caption.feature_dim", path));
+    o.units = std::stoll(required(texts, "caption.units", path));
+    o.dropout = std::stof(required(texts, "caption.dropout", path));
+  } catch (const std::logic_error&) {
+    nn::fail(path.string(), "has an unreadable caption model configuration");
+  }
+  if (o.vocab < 5 || o.vocab > 10'000'000 || o.feature_dim < 1 || o.feature_dim > 1'000'000 || o.units < 1 ||
+      o.units > 100'000) {
+    nn::fail(path.string(), "has an implausible caption model configuration");
+  }
+  return o;
+}
+
+}  // namespace
+
+const std::string* Bundle::find(const std::string& key) const { return find_text(texts, key); }
+
+void save_bundle(const std::filesystem::path& path, const CaptionModel& model, const Tokenizer& tokenizer,
+                 const nn::Optimizer* optimizer, Texts extra) {
+  if (tokenizer.vocab_size() != model.options().vocab) {
+    nn::fail_expected(path.string(), "a tokenizer of " + std::to_string(model.options().vocab) + " ids (the model's)",
+                      std::to_string(tokenizer.vocab_size()));
+  }
+  const CaptionModelOptions& o = model.options();
+  char dropout[32];
+  std::snprintf(dropout, sizeof dropout, "%.9g", static_cast<double>(o.dropout));
+  Texts texts{{"model", "caption-merge"},
+              {"caption.vocab", std::to_string(o.vocab)},
+              {"caption.feature_dim", std::to_string(o.feature_dim)},
+              {"caption.units", std::to_string(o.units)},
+              {"caption.dropout", dropout},
+              {"tokenizer", tokenizer.serialize()}};
+  for (auto& entry : extra) texts.push_back(std::move(entry));
+  nn::save(path, model, optimizer, std::move(texts));
+}
+
+Texts load_bundle_into(const std::filesystem::path& path, CaptionModel& model, nn::Optimizer* optimizer) {
+  return nn::load(path, model, optimizer);
+}
+
+Bundle load_bundle(const std::filesystem::path& path, nn::Optimizer* optimizer) {
+  Texts texts = nn::read_checkpoint_texts(path);
+  CaptionModelOptions o = options_from(texts, path);
+  Tokenizer tokenizer = Tokenizer::deserialize(required(texts, "tokenizer", path), path.string());
+  if (tokenizer.vocab_size() != o.vocab) {
+    nn::fail_expected(path.string(), "a tokenizer of " + std::to_string(o.vocab) + " ids (the model's vocabulary)",
+                      std::to_string(tokenizer.vocab_size()) + " ids");
+  }
+  Bundle b{std::make_unique<CaptionModel>(o), std::move(tokenizer), {}};
+  b.texts = nn::load(path, *b.model, optimizer);
+  b.model->eval();
+  return b;
+}
+
+}  // namespace captioning

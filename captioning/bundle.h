@@ -1,0 +1,37 @@
+// A model bundle: everything `describe` needs to caption with a trained model — the caption model's weights, its
+// tokenizer and configuration — in one libnn checkpoint file; training adds the optimiser state and its history.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nn/optim/optimizer.h>
+
+#include "captioning/model.h"
+#include "captioning/tokenizer.h"
+
+namespace captioning {
+
+using Texts = std::vector<std::pair<std::string, std::string>>;
+
+// Writes atomically: the model, the tokenizer, the model's options, `extra` texts, and the optimiser when given.
+void save_bundle(const std::filesystem::path& path, const CaptionModel& model, const Tokenizer& tokenizer,
+                 const nn::Optimizer* optimizer = nullptr, Texts extra = {});
+
+struct Bundle {
+  std::unique_ptr<CaptionModel> model;  // in eval mode
+  Tokenizer tokenizer;
+  Texts texts;  // all texts of the file (extra ones included)
+  const std::string* find(const std::string& key) const;
+};
+
+// Rebuilds the model from the bundle's options and loads it (and `optimizer` when given). Throws nn::Error naming
+// the file on a non-bundle, a vocabulary that does not match the tokenizer, or any checkpoint error.
+Bundle load_bundle(const std::filesystem::path& path, nn::Optimizer* optimizer = nullptr);
+// The same, loading into an existing model (and optimiser), e.g. to resume training.
+Texts load_bundle_into(const std::filesystem::path& path, CaptionModel& model, nn::Optimizer* optimizer = nullptr);
+
+}  // namespace captioning

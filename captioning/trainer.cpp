@@ -1,0 +1,225 @@
+#include "captioning/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include <nn/autograd.h>
+#include <nn/checkpoint.h>
+#include <nn/error.h>
+#include <nn/ops.h>
+#include <nn/optim/adam.h>
+
+#include "captioning/bundle.h"
+
+namespace captioning {
+
+namespace fs = std::filesystem;
+
+std::vector<Example> make_examples(const std::vector<std::string>& ids,
+                                   const std::map<std::string, std::vector<std::string>>& captions,
+                                   const Tokenizer& tokenizer, int max_words) {
+  std::vector<Example> out;
+  for (const std::string& id : ids) {
+    auto it = captions.find(id);
+    if (it == captions.end()) continue;
+    for (const std::string& caption : it->second) {
+      std::vector<int32_t> words = tokenizer.encode(caption, false);
+      if (words.empty()) continue;
+      if (static_cast<int>(words.size()) > max_words) words.resize(max_words);
+      Example e{id, {Tokenizer::kStart}};
+      e.ids.insert(e.ids.end(), words.begin(), words.end());
+      e.ids.push_back(Tokenizer::kEnd);
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+struct Batch {
+  nn::Tensor features, mask;
+  nn::Indices inputs, targets;
+  int64_t tokens = 0;
+};
+
+// Inputs <start> w1 … wn and targets w1 … wn <end>, padded with 0 (masked) to the longest caption of the batch.
+Batch make_batch(const std::vector<const Example*>& examples, const FeatureLookup& features) {
+  const int64_t n = static_cast<int64_t>(examples.size());
+  int64_t t = 0;
+  for (const Example* e : examples) t = std::max<int64_t>(t, static_cast<int64_t>(e->ids.size()) - 1);
+  std::vector<int32_t> inputs(n * t, 0), targets(n * t, 0);
+  Batch b;
+  b.mask = nn::Tensor::zeros({n, t});
+  std::vector<nn::Tensor> rows;
+  for (int64_t i = 0; i < n; ++i) {
+    const std::vector<int32_t>& ids = examples[i]->ids;
+    for (size_t k = 0; k + 1 < ids.size(); ++k) {
+      inputs[i * t + k] = ids[k];
+      targets[i * t + k] = ids[k + 1];
+      b.mask.data()[i * t + k] = 1.0f;
+      ++b.tokens;
+    }
+    rows.push_back(features(examples[i]->image));
+  }
+  b.features = nn::concat(rows, 0);
+  b.inputs = nn::Indices({n, t}, std::move(inputs));
+  b.targets = nn::Indices({n, t}, std::move(targets));
+  return b;
+}
+
+std::vector<size_t> shuffled(size_t n, uint64_t seed) {
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  nn::Generator gen(seed);
+  for (size_t i = n; i > 1; --i) std::swap(order[i - 1], order[gen.below(i)]);  // Fisher–Yates
+  return order;
+}
+
+std::string history_text(const std::vector<EpochResult>& history) {
+  std::string out;
+  char line[160];
+  for (const EpochResult& r : history) {
+    std::snprintf(line, sizeof line, "%d %.17g %.17g %.6g %lld\n", r.epoch, r.train_loss, r.val_loss, r.seconds,
+                  static_cast<long long>(r.tokens));
+    out += line;
+  }
+  return out;
+}
+
+std::vector<EpochResult> parse_history(const std::string& text) {
+  std::vector<EpochResult> out;
+  std::istringstream in(text);
+  EpochResult r;
+  long long tokens = 0;
+  while (in >> r.epoch >> r.train_loss >> r.val_loss >> r.seconds >> tokens) {
+    r.tokens = tokens;
+    out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace
+
+double evaluate_loss(CaptionModel& model, const FeatureLookup& features, const std::vector<Example>& examples,
+                     int batch_size) {
+  if (examples.empty()) return NAN;
+  const bool was_training = model.is_training();
+  model.eval();
+  nn::NoGradGuard no_grad;
+  double total = 0;
+  int64_t tokens = 0;
+  for (size_t start = 0; start < examples.size(); start += batch_size) {
+    std::vector<const Example*> batch;
+    for (size_t i = start; i < std::min(examples.size(), start + batch_size); ++i) batch.push_back(&examples[i]);
+    Batch b = make_batch(batch, features);
+    nn::Tensor loss = nn::softmax_cross_entropy(model.forward(b.features, b.inputs), b.targets, b.mask);
+    total += static_cast<double>(loss.item()) * b.tokens;
+    tokens += b.tokens;
+  }
+  model.train(was_training);
+  return total / static_cast<double>(tokens);
+}
+
+std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, const FeatureLookup& features,
+                               const std::vector<Example>& train_set, const std::vector<Example>& val_set,
+                               const TrainConfig& config, const std::function<void(const EpochResult&)>& on_epoch) {
+  if (config.epochs < 1 || config.batch_size < 1 || !(config.learning_rate > 0)) {
+    nn::fail_expected("train", "epochs ≥ 1, batch_size ≥ 1 and learning_rate > 0",
+                      "epochs=" + std::to_string(config.epochs) + ", batch_size=" + std::to_string(config.batch_size));
+  }
+  if (train_set.empty()) nn::fail("train", "no training examples");
+  fs::create_directories(config.out_dir);
+  const fs::path last = config.out_dir / "last.nnck", best = config.out_dir / "best.nnck";
+  nn::Adam adam(model.named_parameters(), {.lr = config.learning_rate});
+  std::vector<EpochResult> history;
+  double best_val = INFINITY;
+  if (config.resume && fs::exists(last)) {
+    Texts texts = load_bundle_into(last, model, &adam);
+    for (const auto& [key, value] : texts) {
+      if (key == "train.history") history = parse_history(value);
+    }
+    for (const EpochResult& r : history) best_val = std::min(best_val, r.val_loss);
+  }
+  model.train();
+  for (int epoch = static_cast<int>(history.size()) + 1; epoch <= config.epochs; ++epoch) {
+    auto start = std::chrono::steady_clock::now();
+    const uint64_t epoch_seed = config.seed * 1000003ull + static_cast<uint64_t>(epoch);
+    model.reseed_dropout(epoch_seed);
+    std::vector<size_t> order = shuffled(train_set.size(), epoch_seed);
+    double weighted = 0;
+    EpochResult r;
+    r.epoch = epoch;
+    for (size_t first = 0; first < order.size(); first += config.batch_size) {
+      std::vector<const Example*> batch;
+      for (size_t i = first; i < std::min(order.size(), first + config.batch_size); ++i) batch.push_back(&train_set[order[i]]);
+      Batch b = make_batch(batch, features);
+      nn::Tensor loss = nn::softmax_cross_entropy(model.forward(b.features, b.inputs), b.targets, b.mask);
+      const float value = loss.item();
+      if (!std::isfinite(value)) {
+        nn::fail("train", "the loss is " + std::to_string(value) + " at epoch " + std::to_string(epoch) + ", step " +
+                              std::to_string(first / config.batch_size + 1) +
+                              " (the last good checkpoint is " + last.string() + ")");
+      }
+      adam.zero_grad();
+      loss.backward();
+      adam.step();
+      weighted += static_cast<double>(value) * b.tokens;
+      r.tokens += b.tokens;
+    }
+    r.train_loss = weighted / static_cast<double>(r.tokens);
+    r.val_loss = val_set.empty() ? NAN : evaluate_loss(model, features, val_set, config.batch_size);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    history.push_back(r);
+    Texts extra{{"train.history", history_text(history)}, {"train.epoch", std::to_string(epoch)}};
+    save_bundle(last, model, tokenizer, &adam, extra);
+    if (!(r.val_loss >= best_val)) {  // also when there is no validation loss (NaN)
+      best_val = std::isnan(r.val_loss) ? best_val : r.val_loss;
+      save_bundle(best, model, tokenizer, nullptr, extra);
+    }
+    const std::string svg = loss_curve_svg(history);
+    nn::write_file_atomically(config.out_dir / "loss.svg", [&](std::FILE* f) {
+      if (std::fwrite(svg.data(), 1, svg.size(), f) != svg.size()) throw nn::Error("write failed");
+    });
+    if (on_epoch) on_epoch(r);
+  }
+  return history;
+}
+
+std::string loss_curve_svg(const std::vector<EpochResult>& history) {
+  const double width = 640, height = 400, left = 60, right = 20, top = 30, bottom = 50;
+  double low = INFINITY, high = -INFINITY;
+  for (const EpochResult& r : history)
+    for (double v : {r.train_loss, r.val_loss}) {
+      if (std::isfinite(v)) low = std::min(low, v), high = std::max(high, v);
+    }
+  if (!std::isfinite(low)) low = 0, high = 1;
+  if (high - low < 1e-9) high = low + 1;
+  const size_t n = history.size();
+  auto x = [&](size_t i) { return left + (n > 1 ? (width - left - right) * i / (n - 1) : 0.0); };
+  auto y = [&](double v) { return top + (height - top - bottom) * (high - v) / (high - low); };
+  std::ostringstream svg;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
+      << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      << "<text x=\"" << left << "\" y=\"18\">loss per word (train: blue, validation: orange)</text>\n"
+      << "<line x1=\"" << left << "\" y1=\"" << height - bottom << "\" x2=\"" << width - right << "\" y2=\""
+      << height - bottom << "\" stroke=\"black\"/>\n<line x1=\"" << left << "\" y1=\"" << top << "\" x2=\"" << left
+      << "\" y2=\"" << height - bottom << "\" stroke=\"black\"/>\n";
+  svg << "<text x=\"5\" y=\"" << y(high) + 4 << "\">" << high << "</text>\n<text x=\"5\" y=\"" << y(low) + 4 << "\">"
+      << low << "</text>\n<text x=\"" << width / 2 << "\" y=\"" << height - 15 << "\">epoch 1…" << n << "</text>\n";
+  for (int series = 0; series < 2; ++series) {
+    svg << "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"" << (series ? "#e67e22" : "#2471a3") << "\" points=\"";
+    for (size_t i = 0; i < n; ++i) {
+      double v = series ? history[i].val_loss : history[i].train_loss;
+      if (std::isfinite(v)) svg << x(i) << "," << y(v) << " ";
+    }
+    svg << "\"/>\n";
+  }
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+}  // namespace captioning

@@ -1,0 +1,60 @@
+// Training the caption model by teacher forcing: shuffled mini-batches of (image, caption), masked softmax
+// cross-entropy, Adam; validation loss every epoch; the bundle saved every epoch (last.nnck) and the best by
+// validation loss kept (best.nnck), atomically; a loss curve (loss.svg) beside them; resumable. The shuffle and the
+// dropout masks of epoch e come from (seed, e), so a resumed run is bit-identical to an uninterrupted one on the
+// same machine and thread count.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "captioning/model.h"
+#include "captioning/tokenizer.h"
+
+namespace captioning {
+
+struct Example {
+  std::string image;
+  std::vector<int32_t> ids;  // <start> w1 … wn <end>
+};
+
+// One example per caption of each id, at most max_words words (longer captions are cut), in order.
+std::vector<Example> make_examples(const std::vector<std::string>& ids,
+                                   const std::map<std::string, std::vector<std::string>>& captions,
+                                   const Tokenizer& tokenizer, int max_words = 34);
+
+// Image id → features (1, F).
+using FeatureLookup = std::function<nn::Tensor(const std::string& image)>;
+
+struct TrainConfig {
+  int epochs = 20;
+  int batch_size = 64;
+  float learning_rate = 1e-3f;
+  uint64_t seed = 1;
+  std::filesystem::path out_dir;  // last.nnck, best.nnck, loss.svg
+  bool resume = false;            // continue from out_dir/last.nnck
+};
+
+struct EpochResult {
+  int epoch = 0;  // 1-based
+  double train_loss = 0, val_loss = 0, seconds = 0;
+  int64_t tokens = 0;  // training tokens (predicted words) this epoch
+};
+
+// Runs the remaining epochs; calls on_epoch after each. Throws nn::Error naming the step if the loss is not finite.
+std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, const FeatureLookup& features,
+                               const std::vector<Example>& train_set, const std::vector<Example>& val_set,
+                               const TrainConfig& config,
+                               const std::function<void(const EpochResult&)>& on_epoch = nullptr);
+
+// The mean loss per predicted word over `examples`, dropout off, in batches.
+double evaluate_loss(CaptionModel& model, const FeatureLookup& features, const std::vector<Example>& examples,
+                     int batch_size = 64);
+
+// An SVG line chart of training and validation loss per epoch.
+std::string loss_curve_svg(const std::vector<EpochResult>& history);
+
+}  // namespace captioning

@@ -1,0 +1,142 @@
+// Training: reproducible and resumable to the bit, bundles that load and caption, a non-finite loss stops with the
+// step named, and a bundle whose vocabulary does not match its tokenizer is refused.
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <captioning/bundle.h>
+#include <captioning/generate.h>
+#include <captioning/trainer.h>
+#include <nn/checkpoint.h>
+
+#include "support/check.h"
+
+namespace fs = std::filesystem;
+using namespace captioning;
+using nn::Tensor;
+
+namespace {
+
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("nn_train_" + std::to_string(::getpid()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const nn::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// Four "images" (one-hot features) with two captions each.
+struct World {
+  std::map<std::string, std::vector<std::string>> captions{
+      {"a", {"dog runs on grass", "a dog runs"}},
+      {"b", {"two girls play in snow", "girls play in the snow"}},
+      {"c", {"man rides bike", "a man rides a bike"}},
+      {"d", {"cat sleeps on sofa", "a cat sleeps"}}};
+  std::vector<std::string> train_ids{"a", "b", "c"}, val_ids{"d"};
+  Tokenizer tokenizer;
+  std::vector<Example> train_set, val_set;
+  FeatureLookup features = [](const std::string& id) {
+    Tensor f = Tensor::zeros({1, 4});
+    f.data()[id[0] - 'a'] = 1.0f;
+    return f;
+  };
+  World() {
+    std::vector<std::string> all;
+    for (auto& [id, list] : captions) all.insert(all.end(), list.begin(), list.end());
+    tokenizer = Tokenizer::fit(all);
+    train_set = make_examples(train_ids, captions, tokenizer);
+    val_set = make_examples(val_ids, captions, tokenizer);
+  }
+  CaptionModelOptions model_options() const {
+    return {.vocab = tokenizer.vocab_size(), .feature_dim = 4, .units = 16, .dropout = 0.2f, .seed = 3};
+  }
+};
+
+std::vector<float> all_weights(const nn::Module& m) {
+  std::vector<float> out;
+  for (auto& [name, t] : m.named_state()) {
+    auto v = t.to_vector();
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a resumed run ends bit-identical to an uninterrupted one, and the bundles load and caption") {
+  World w;
+  TempDir dir;
+  TrainConfig config{.epochs = 6, .batch_size = 2, .learning_rate = 0.02f, .seed = 5, .out_dir = dir.path / "full"};
+  CaptionModel full(w.model_options());
+  std::vector<EpochResult> history = train(full, w.tokenizer, w.features, w.train_set, w.val_set, config);
+  REQUIRE(history.size() == 6);
+  CHECK(history.back().train_loss < history.front().train_loss);
+  CHECK(fs::exists(dir.path / "full" / "last.nnck"));
+  CHECK(fs::exists(dir.path / "full" / "best.nnck"));
+  CHECK(fs::exists(dir.path / "full" / "loss.svg"));
+  CHECK(std::distance(fs::directory_iterator(dir.path / "full"), fs::directory_iterator()) == 3);  // no temporaries
+
+  TrainConfig half = config;
+  half.out_dir = dir.path / "resumed";
+  half.epochs = 3;
+  CaptionModel first(w.model_options());
+  train(first, w.tokenizer, w.features, w.train_set, w.val_set, half);
+  half.epochs = 6;
+  half.resume = true;
+  CaptionModel second(w.model_options());  // a fresh process would start from fresh weights too
+  std::vector<EpochResult> resumed = train(second, w.tokenizer, w.features, w.train_set, w.val_set, half);
+  REQUIRE(resumed.size() == 6);
+  CHECK(all_weights(second) == all_weights(full));
+  CHECK(resumed.back().train_loss == history.back().train_loss);
+  CHECK(resumed.back().val_loss == history.back().val_loss);
+
+  Bundle bundle = load_bundle(dir.path / "full" / "last.nnck");
+  CHECK(bundle.tokenizer.vocab_size() == w.tokenizer.vocab_size());
+  CHECK(all_weights(*bundle.model) == all_weights(full));
+  CHECK(greedy_caption(*bundle.model, bundle.tokenizer, w.features("a")).text ==
+        greedy_caption(full, w.tokenizer, w.features("a")).text);
+  REQUIRE(bundle.find("train.epoch") != nullptr);
+  CHECK(*bundle.find("train.epoch") == "6");
+}
+
+TEST_CASE("a non-finite loss stops training with the epoch and step named") {
+  World w;
+  TempDir dir;
+  CaptionModel model(w.model_options());
+  for (auto& [name, t] : model.named_parameters()) {
+    if (name == "output.bias") t.fill(NAN);  // as a diverged run would leave it
+  }
+  std::string message = error_of([&] {
+    train(model, w.tokenizer, w.features, w.train_set, {}, {.epochs = 1, .batch_size = 2, .out_dir = dir.path});
+  });
+  CHECK(message.rfind("train: the loss is nan at epoch 1, step 1", 0) == 0);
+}
+
+TEST_CASE("a bundle whose vocabulary does not match its tokenizer is refused, naming the file") {
+  World w;
+  TempDir dir;
+  CaptionModel model(w.model_options());
+  save_bundle(dir.path / "m.nnck", model, w.tokenizer);
+  nn::Checkpoint c = nn::read_checkpoint(dir.path / "m.nnck");
+  for (auto& [key, value] : c.texts) {
+    if (key == "tokenizer") value = Tokenizer::fit({"only three words"}).serialize();
+  }
+  nn::write_checkpoint(dir.path / "bad.nnck", c);
+  CHECK(error_of([&] { load_bundle(dir.path / "bad.nnck"); }) ==
+        (dir.path / "bad.nnck").string() + ": expected a tokenizer of " + std::to_string(w.tokenizer.vocab_size()) +
+            " ids (the model's vocabulary), got 7 ids");
+  CHECK(error_of([&] { save_bundle(dir.path / "x.nnck", model, Tokenizer::fit({"a b"})); }) ==
+        (dir.path / "x.nnck").string() + ": expected a tokenizer of " + std::to_string(w.tokenizer.vocab_size()) +
+            " ids (the model's), got 6");
+  nn::Xception other({.width = 1.0f / 32, .middle_blocks = 0});
+  nn::save_xception(dir.path / "x.nnck", other);
+  CHECK(error_of([&] { load_bundle(dir.path / "x.nnck"); }) ==
+        (dir.path / "x.nnck").string() + ": is not a caption model bundle");
+}
