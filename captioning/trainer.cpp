@@ -175,6 +175,7 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     history.push_back(r);
     Texts extra{{"train.history", history_text(history)}, {"train.epoch", std::to_string(epoch)}};
+    extra.insert(extra.end(), config.bundle_texts.begin(), config.bundle_texts.end());
     save_bundle(last, model, tokenizer, &adam, extra);
     if (!(r.val_loss >= best_val)) {  // also when there is no validation loss (NaN)
       best_val = std::isnan(r.val_loss) ? best_val : r.val_loss;

@@ -36,6 +36,7 @@ struct TrainConfig {
   uint64_t seed = 1;
   std::filesystem::path out_dir;  // last.nnck, best.nnck, loss.svg
   bool resume = false;            // continue from out_dir/last.nnck
+  std::vector<std::pair<std::string, std::string>> bundle_texts;  // added to every bundle saved (e.g. the extractor)
 };
 
 struct EpochResult {

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include <captioning/bundle.h>
+#include <captioning/flickr8k_pipeline.h>
 #include <captioning/generate.h>
 #include <captioning/trainer.h>
 #include <nn/checkpoint.h>
@@ -139,4 +140,38 @@ TEST_CASE("a bundle whose vocabulary does not match its tokenizer is refused, na
   nn::save_xception(dir.path / "x.nnck", other);
   CHECK(error_of([&] { load_bundle(dir.path / "x.nnck"); }) ==
         (dir.path / "x.nnck").string() + ": is not a caption model bundle");
+}
+
+TEST_CASE("the Flickr8k pipeline runs end to end on the shared images, then resumes with every feature cached") {
+  const fs::path data = fs::path(NN_SOURCE_DIR) / ".." / "shared" / "data" / "flickr8k";
+  if (!fs::exists(data)) {
+    MESSAGE("../shared/data/flickr8k is not here; skipping");
+    return;
+  }
+  TempDir dir;
+  std::vector<std::string> lines;
+  auto log = [&](const std::string& line) { lines.push_back(line); };
+  Flickr8kRunOptions o{.data_dir = data, .out_dir = dir.path, .random_width = 1.0f / 32, .epochs = 2,
+                       .batch_size = 32, .limit = 20, .progress = false};
+  Flickr8kRunResult r = run_flickr8k(o, log);
+  CHECK(r.train_images == 20);
+  CHECK(r.dev_images == 21);
+  CHECK(r.test_images == 13);
+  CHECK(r.history.size() == 2);
+  for (double b : r.bleu) CHECK((b >= 0 && b <= 1));
+  CHECK(r.samples.size() == 5);
+  for (const char* file : {"descriptions.txt", "features.bin", "last.nnck", "best.nnck", "loss.svg"}) {
+    CHECK_MESSAGE(fs::exists(dir.path / file), file);
+  }
+  Bundle bundle = load_bundle(r.bundle);
+  REQUIRE(bundle.find("features.extractor") != nullptr);
+  CHECK(bundle.find("features.extractor")->rfind("xception random width=0.03125", 0) == 0);
+
+  o.epochs = 3;
+  o.resume = true;
+  lines.clear();
+  Flickr8kRunResult resumed = run_flickr8k(o, log);
+  CHECK(resumed.history.size() == 3);
+  CHECK(resumed.history[1].train_loss == r.history[1].train_loss);
+  CHECK(std::find(lines.begin(), lines.end(), "features: 0 computed, 54 from the cache") != lines.end());
 }

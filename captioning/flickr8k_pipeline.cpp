@@ -1,0 +1,133 @@
+#include "captioning/flickr8k_pipeline.h"
+
+#include <cstdio>
+
+#include <nn/error.h>
+#include <nn/models/xception.h>
+
+#include "captioning/bleu.h"
+#include "captioning/bundle.h"
+#include "captioning/feature_cache.h"
+#include "captioning/generate.h"
+
+namespace captioning {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The ids of a split whose image file is present.
+std::vector<std::string> present(const std::vector<std::string>& ids, const fs::path& images, size_t& missing) {
+  std::vector<std::string> out;
+  for (const std::string& id : ids) {
+    if (fs::exists(images / (id + ".jpg"))) {
+      out.push_back(id);
+    } else {
+      ++missing;
+    }
+  }
+  return out;
+}
+
+std::string format(const char* pattern, double a, double b = 0, double c = 0, double d = 0) {
+  char buffer[256];
+  std::snprintf(buffer, sizeof buffer, pattern, a, b, c, d);
+  return buffer;
+}
+
+}  // namespace
+
+Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<void(const std::string&)>& log) {
+  if (o.xception.empty() == !(o.random_width > 0)) {
+    nn::fail("train_flickr8k", "give either converted Xception weights or a random width, not both or neither");
+  }
+  Flickr8kRunResult result;
+  const Flickr8kPaths paths = find_flickr8k(o.data_dir);
+  fs::create_directories(o.out_dir);
+
+  // Text: clean the captions of every image, write them, split.
+  Descriptions clean = clean_descriptions(read_token_file(paths.token_file, result.text_report), result.text_report);
+  write_descriptions(o.out_dir / "descriptions.txt", clean);
+  std::vector<std::string> train_ids = present(read_split(paths.train_split, clean, result.text_report), paths.images,
+                                               result.missing_images);
+  std::vector<std::string> dev_ids = present(read_split(paths.dev_split, clean, result.text_report), paths.images,
+                                             result.missing_images);
+  std::vector<std::string> test_ids = present(read_split(paths.test_split, clean, result.text_report), paths.images,
+                                              result.missing_images);
+  if (o.limit > 0 && train_ids.size() > static_cast<size_t>(o.limit)) train_ids.resize(o.limit);
+  if (train_ids.empty()) nn::fail(paths.images.string(), "holds none of the training split's images");
+  result.train_images = train_ids.size();
+  result.dev_images = dev_ids.size();
+  result.test_images = test_ids.size();
+  log("text: " + std::to_string(clean.size()) + " images with captions; images present: train " +
+      std::to_string(train_ids.size()) + ", dev " + std::to_string(dev_ids.size()) + ", test " +
+      std::to_string(test_ids.size()) + " (" + std::to_string(result.missing_images) + " split images missing)");
+
+  std::vector<std::string> train_captions;
+  for (const std::string& id : train_ids) {
+    for (const std::string& caption : clean.at(id)) train_captions.push_back(caption);
+  }
+  const Tokenizer tokenizer = Tokenizer::fit(train_captions, o.min_count);
+  result.vocab = tokenizer.vocab_size();
+  log("tokenizer: " + std::to_string(tokenizer.vocab_size() - Tokenizer::kFirstWord) + " words");
+
+  // Features, computed once into the cache.
+  std::unique_ptr<nn::Xception> xception;
+  std::string extractor;
+  if (!o.xception.empty()) {
+    xception = nn::load_xception(o.xception);
+    extractor = "xception " + fs::absolute(o.xception).string() + " filter=nearest";
+  } else {
+    nn::Generator gen(o.seed);
+    xception = std::make_unique<nn::Xception>(nn::XceptionOptions{.width = o.random_width}, gen);
+    extractor = "xception random width=" + format("%g", o.random_width) + " seed=" + std::to_string(o.seed) +
+                " filter=nearest";
+  }
+  FeatureCache cache(o.out_dir / "features.bin", xception->feature_channels(), extractor);
+  std::vector<std::pair<std::string, fs::path>> images;
+  for (const auto* ids : {&train_ids, &dev_ids, &test_ids})
+    for (const std::string& id : *ids) images.emplace_back(id, paths.images / (id + ".jpg"));
+  ExtractReport extracted = extract_features(cache, *xception, images, {.progress = o.progress});
+  result.unreadable_images = extracted.unreadable.size();
+  for (const std::string& line : extracted.unreadable) log("unreadable image skipped: " + line);
+  log("features: " + std::to_string(extracted.computed) + " computed, " + std::to_string(extracted.already_cached) +
+      " from the cache");
+  auto usable = [&](std::vector<std::string> ids) {
+    std::erase_if(ids, [&](const std::string& id) { return !cache.contains(id); });
+    return ids;
+  };
+  train_ids = usable(train_ids);
+  dev_ids = usable(dev_ids);
+  test_ids = usable(test_ids);
+  FeatureLookup features = [&](const std::string& id) { return cache.get(id); };
+
+  // Training.
+  CaptionModel model({.vocab = tokenizer.vocab_size(), .feature_dim = cache.dim(), .seed = o.seed});
+  TrainConfig config{.epochs = o.epochs, .batch_size = o.batch_size, .seed = o.seed, .out_dir = o.out_dir,
+                     .resume = o.resume, .bundle_texts = {{"features.extractor", extractor}}};
+  result.history = train(model, tokenizer, features, make_examples(train_ids, clean, tokenizer),
+                         make_examples(dev_ids, clean, tokenizer), config, [&](const EpochResult& r) {
+                           log(format("epoch %.0f: train loss %.4f, validation loss %.4f, %.1f s", r.epoch,
+                                      r.train_loss, r.val_loss, r.seconds));
+                         });
+
+  // BLEU on the test split with the best model.
+  result.bundle = o.out_dir / "best.nnck";
+  Bundle best = load_bundle(result.bundle);
+  std::vector<std::vector<Tokens>> references;
+  std::vector<Tokens> hypotheses;
+  for (const std::string& id : test_ids) {
+    std::vector<Caption> c = beam_search(*best.model, best.tokenizer, cache.get(id), {.beam = o.beam});
+    hypotheses.push_back(split_words(c.front().text));
+    references.emplace_back();
+    for (const std::string& caption : clean.at(id)) references.back().push_back(split_words(caption));
+    if (result.samples.size() < 5) result.samples.emplace_back(id, c.front().text);
+  }
+  if (!hypotheses.empty()) result.bleu = corpus_bleu(references, hypotheses);
+  log(format("test BLEU-1 %.4f, BLEU-2 %.4f, BLEU-3 %.4f, BLEU-4 %.4f", result.bleu[0], result.bleu[1],
+             result.bleu[2], result.bleu[3]) +
+      " on " + std::to_string(hypotheses.size()) + " images");
+  return result;
+}
+
+}  // namespace captioning
