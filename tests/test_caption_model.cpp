@@ -5,6 +5,7 @@
 #include <captioning/tokenizer.h>
 
 #include "support/check.h"
+#include "support/fixtures.h"
 
 using captioning::CaptionModel;
 using captioning::Tokenizer;
@@ -92,4 +93,21 @@ TEST_CASE("trained by teacher forcing on three captions, greedy and beam search 
     CHECK(three[0].score >= three[1].score);
   }
   CHECK(model.is_training());  // generation restored the mode
+}
+
+TEST_CASE("the first 20 Adam steps of the merge model give PyTorch's losses (same weights and batches, no dropout)") {
+  test::Fixture f("caption_adam.txt");
+  CaptionModel model({.vocab = 30, .feature_dim = 16, .units = 8, .dropout = 0.0f});
+  for (auto& [name, t] : model.named_parameters()) t.copy_from(f[name]);
+  auto ids = [&](const char* key) { return f.indices(key); };
+  nn::Adam adam(model.named_parameters(), {.lr = 0.01f});
+  Tensor expected = f["losses"];
+  for (int step = 0; step < 20; ++step) {
+    Tensor loss = nn::softmax_cross_entropy(model.forward(f["features"], ids("inputs")), ids("targets"), f["mask"]);
+    INFO("step " << step + 1);
+    CHECK(loss.item() == doctest::Approx(expected.data()[step]).epsilon(1e-4));
+    adam.zero_grad();
+    loss.backward();
+    adam.step();
+  }
 }
