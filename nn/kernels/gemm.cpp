@@ -20,6 +20,14 @@ Strides strides_of(const GemmShape& s) {
 
 void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
   if (s.m == 0 || s.n == 0) return;
+  // One row times a matrix (a decoder step): a matrix-vector product, which sgemv does without tiles of 14 rows.
+  if (s.m == 1 && !s.transpose_b && (s.ldb == 0 || s.ldb >= s.n)) {
+    const int ldb = s.ldb ? s.ldb : s.n;
+    const int inc_a = s.transpose_a ? (s.lda ? s.lda : 1) : 1;
+    // c (1×N) = alpha · a (1×K) · B (K×N) + beta · c: Bᵀ·a with B row-major is sgemv on the transposed view.
+    cblas_sgemv(CblasRowMajor, CblasTrans, s.k, s.n, alpha, b, ldb, a, inc_a, beta, c, 1);
+    return;
+  }
   // Our AVX-512 kernel where the processor has it and the product is big enough to pay for packing.
   if (has_avx512() && static_cast<double>(s.m) * s.n * s.k >= 32768.0) {
     gemm_avx512(s, alpha, a, b, beta, c);
