@@ -91,6 +91,12 @@ TEST_CASE("trained by teacher forcing on three captions, greedy and beam search 
     REQUIRE(three.size() == 3);
     CHECK(three[0].text == captions[i]);
     CHECK(three[0].score >= three[1].score);
+    std::vector<captioning::Caption> normalized =
+        captioning::beam_search(model, tokenizer, image, {.beam = 3, .length_normalize = true});
+    for (const captioning::Caption& c : normalized) {
+      CHECK(c.score == doctest::Approx(c.log_prob / static_cast<double>(c.ids.size() + 1)));
+    }
+    CHECK(normalized[0].score >= normalized[1].score);
   }
   CHECK(model.is_training());  // generation restored the mode
 }

@@ -94,6 +94,15 @@ TEST_CASE("malformed token lines, empty captions and split ids without captions 
   CHECK(captioning::read_split(dir.path / "split.txt", d, split_report) == std::vector<std::string>{"a", "b"});
   CHECK(split_report.unknown_ids == 1);
   CHECK(error_of([&] { captioning::find_flickr8k(dir.path); }).find("holds no Flickr8k text") != std::string::npos);
+  // The layout of the official zips: Flickr8k_text/ and Flickr8k_Dataset/.
+  fs::create_directories(dir.path / "Flickr8k_text");
+  for (const char* name : {"Flickr8k.token.txt", "Flickr_8k.trainImages.txt", "Flickr_8k.devImages.txt",
+                           "Flickr_8k.testImages.txt"}) {
+    write_text(dir.path / "Flickr8k_text" / name, "");
+  }
+  captioning::Flickr8kPaths official = captioning::find_flickr8k(dir.path);
+  CHECK(official.images == dir.path / "Flickr8k_Dataset");
+  CHECK(official.dev_split == dir.path / "Flickr8k_text" / "Flickr_8k.devImages.txt");
   CHECK(error_of([&] { captioning::read_token_file(dir.path / "none.txt", report); }) ==
         (dir.path / "none.txt").string() + ": cannot open: No such file or directory");
 }
