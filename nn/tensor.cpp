@@ -142,7 +142,7 @@ Tensor Tensor::reshape(const Shape& requested) const {
 
 Tensor Tensor::clone() const {
   Tensor out = empty(shape());
-  std::memcpy(out.data(), data(), sizeof(float) * numel());
+  if (numel() > 0) std::memcpy(out.data(), data(), sizeof(float) * numel());
   record("clone", {*this}, out, [](const Tensor& g) { return std::vector<Tensor>{g}; });
   return out;
 }
@@ -151,7 +151,7 @@ void Tensor::copy_from(const Tensor& source) {
   if (source.shape() != shape()) {
     fail_expected("Tensor::copy_from", "shape " + nn::to_string(shape()), nn::to_string(source.shape()));
   }
-  if (source.data() != data()) std::memcpy(data(), source.data(), sizeof(float) * numel());
+  if (numel() > 0 && source.data() != data()) std::memcpy(data(), source.data(), sizeof(float) * numel());
 }
 
 void Tensor::fill(float value) { std::fill_n(data(), numel(), value); }

@@ -47,6 +47,7 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
   int64_t offset = 0;
   for (const Tensor& x : xs) {
     AroundAxis v = around(x.shape(), a);
+    if (x.numel() == 0) continue;  // nothing to copy (and no storage: memcpy from null is undefined)
     for (int64_t r = 0; r < v.outer; ++r) {
       std::memcpy(out.data() + (r * o.extent + offset) * o.inner, x.data() + r * v.extent * v.inner,
                   sizeof(float) * v.extent * v.inner);
@@ -77,7 +78,7 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
   Tensor out = Tensor::empty(shape);
   AroundAxis v = around(x.shape(), a);
   int64_t run = (end - start) * v.inner;
-  for (int64_t r = 0; r < v.outer; ++r) {
+  for (int64_t r = 0; run > 0 && r < v.outer; ++r) {
     std::memcpy(out.data() + r * run, x.data() + (r * v.extent + start) * v.inner, sizeof(float) * run);
   }
   Shape input_shape = x.shape();
