@@ -53,7 +53,8 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Indices& targets, const
     float max = xr[0];
     for (int64_t j = 1; j < vocab; ++j) max = std::fmax(max, xr[j]);
     double total = 0;
-    for (int64_t j = 0; j < vocab; ++j) total += std::exp(static_cast<double>(xr[j] - max));
+    // exp in float (vectorisable, and the arguments are ≤ 0), summed in double.
+    for (int64_t j = 0; j < vocab; ++j) total += std::exp(xr[j] - max);
     plse[r] = max + static_cast<float>(std::log(total));
     double wr = w ? w[r] : 1.0;
     weighted += wr * (plse[r] - xr[targets.values[r]]);

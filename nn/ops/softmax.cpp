@@ -30,7 +30,7 @@ void softmax_rows(const float* x, float* out, Rows rows, bool log) {
     float max = xr[0];
     for (int64_t j = 1; j < rows.width; ++j) max = std::fmax(max, xr[j]);
     double total = 0;
-    for (int64_t j = 0; j < rows.width; ++j) total += std::exp(static_cast<double>(xr[j] - max));
+    for (int64_t j = 0; j < rows.width; ++j) total += std::exp(xr[j] - max);  // float exp, double sum
     if (log) {
       float log_total = static_cast<float>(std::log(total));
       for (int64_t j = 0; j < rows.width; ++j) yr[j] = xr[j] - max - log_total;
