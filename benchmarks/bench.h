@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <map>
+#include <sstream>
 #include <string>
 
 namespace bench {
@@ -58,6 +60,23 @@ inline double fma_peak_gflops(int threads) {
     best = std::max(best, 2.0 * kChains * kWidth * kIters * threads / seconds / 1e9);
   }
   return best;
+}
+
+// Runs a peer program (the PyTorch scripts) and reads its "key value [key value…]" lines; empty when it cannot run
+// (python3-torch missing).
+inline std::map<std::string, double> run_peer(const std::string& command) {
+  std::map<std::string, double> out;
+  if (FILE* pipe = ::popen((command + " 2>/dev/null").c_str(), "r")) {
+    char line[512];
+    while (std::fgets(line, sizeof line, pipe)) {
+      std::istringstream in(line);
+      std::string key;
+      double value;
+      while (in >> key >> value) out[key] = value;
+    }
+    ::pclose(pipe);
+  }
+  return out;
 }
 
 }  // namespace bench

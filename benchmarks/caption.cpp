@@ -16,21 +16,8 @@
 namespace {
 
 std::map<std::string, double> torch_peer(int threads, int vocab, int batch) {
-  std::map<std::string, double> out;
-  std::string command = std::string("/usr/bin/python3 ") + NN_BENCHMARK_DIR + "/torch_caption.py " +
-                        std::to_string(threads) + " " + std::to_string(vocab) + " " + std::to_string(batch) +
-                        " 2>/dev/null";
-  if (FILE* pipe = ::popen(command.c_str(), "r")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, pipe)) {
-      std::istringstream in(line);
-      std::string key;
-      double value;
-      while (in >> key >> value) out[key] = value;
-    }
-    ::pclose(pipe);
-  }
-  return out;
+  return bench::run_peer(std::string("/usr/bin/python3 ") + NN_BENCHMARK_DIR + "/torch_caption.py " +
+                         std::to_string(threads) + " " + std::to_string(vocab) + " " + std::to_string(batch));
 }
 
 }  // namespace

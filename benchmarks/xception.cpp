@@ -14,19 +14,7 @@
 namespace {
 
 std::map<std::string, double> torch_peer(int threads, const std::string& python) {
-  std::map<std::string, double> out;
-  std::string command = python + " " + NN_BENCHMARK_DIR + "/torch_xception.py " + std::to_string(threads) + " 2>/dev/null";
-  if (FILE* pipe = ::popen(command.c_str(), "r")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, pipe)) {
-      std::istringstream in(line);
-      std::string key;
-      double value;
-      if (in >> key >> value) out[key] = value;
-    }
-    ::pclose(pipe);
-  }
-  return out;
+  return bench::run_peer(python + " " + NN_BENCHMARK_DIR + "/torch_xception.py " + std::to_string(threads));
 }
 
 // The peak resident memory (MB) xception_features reports for itself (--peak-memory): measured by the child, since

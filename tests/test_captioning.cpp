@@ -10,6 +10,7 @@
 #include <captioning/tokenizer.h>
 
 #include "support/check.h"
+#include "support/files.h"
 
 namespace fs = std::filesystem;
 using captioning::Tokenizer;
@@ -18,22 +19,9 @@ namespace {
 
 const fs::path kFlickr = fs::path(NN_SOURCE_DIR) / ".." / "shared" / "data" / "flickr8k";
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("nn_caption_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 void write_text(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const nn::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 }  // namespace
 
@@ -73,7 +61,7 @@ TEST_CASE("the real Flickr8k token file: 8,092 images, 40,460 captions, 8,763 wo
 }
 
 TEST_CASE("malformed token lines, empty captions and split ids without captions are counted, or errors when strict") {
-  TempDir dir;
+  test::TempDir dir;
   write_text(dir.path / "tokens.txt",
              "a.jpg#0\tA dog runs .\n"
              "no tab and no key\n"
@@ -87,13 +75,13 @@ TEST_CASE("malformed token lines, empty captions and split ids without captions 
   CHECK(report.empty_captions == 1);
   REQUIRE(report.warnings.size() == 2);
   CHECK(report.warnings[0] == (dir.path / "tokens.txt").string() + ":2: malformed line skipped");
-  CHECK(error_of([&] { captioning::read_token_file(dir.path / "tokens.txt", report, true); }) ==
+  CHECK(test::error_of([&] { captioning::read_token_file(dir.path / "tokens.txt", report, true); }) ==
         (dir.path / "tokens.txt").string() + ":2: expected '<image>.jpg#<k>\\t<caption>', got 'no tab and no key'");
   write_text(dir.path / "split.txt", "a.jpg\nzzz.jpg\nb.jpg\n");
   captioning::ReadReport split_report;
   CHECK(captioning::read_split(dir.path / "split.txt", d, split_report) == std::vector<std::string>{"a", "b"});
   CHECK(split_report.unknown_ids == 1);
-  CHECK(error_of([&] { captioning::find_flickr8k(dir.path); }).find("holds no Flickr8k text") != std::string::npos);
+  CHECK(test::error_of([&] { captioning::find_flickr8k(dir.path); }).find("holds no Flickr8k text") != std::string::npos);
   // The layout of the official zips: Flickr8k_text/ and Flickr8k_Dataset/.
   fs::create_directories(dir.path / "Flickr8k_text");
   for (const char* name : {"Flickr8k.token.txt", "Flickr_8k.trainImages.txt", "Flickr_8k.devImages.txt",
@@ -103,12 +91,12 @@ TEST_CASE("malformed token lines, empty captions and split ids without captions 
   captioning::Flickr8kPaths official = captioning::find_flickr8k(dir.path);
   CHECK(official.images == dir.path / "Flickr8k_Dataset");
   CHECK(official.dev_split == dir.path / "Flickr8k_text" / "Flickr_8k.devImages.txt");
-  CHECK(error_of([&] { captioning::read_token_file(dir.path / "none.txt", report); }) ==
+  CHECK(test::error_of([&] { captioning::read_token_file(dir.path / "none.txt", report); }) ==
         (dir.path / "none.txt").string() + ": cannot open: No such file or directory");
 }
 
 TEST_CASE("cleaned descriptions are written atomically, one 'id caption' per line") {
-  TempDir dir;
+  test::TempDir dir;
   captioning::Descriptions d{{"a", {"dog runs", "dog plays"}}, {"b", {"cat sits"}}};
   captioning::write_descriptions(dir.path / "descriptions.txt", d);
   std::ifstream in(dir.path / "descriptions.txt");
@@ -135,8 +123,8 @@ TEST_CASE("tokenizer: ids by descending frequency, ties by first appearance, res
   Tokenizer back = Tokenizer::deserialize(t.serialize(), "model");
   CHECK(back.vocab_size() == t.vocab_size());
   CHECK(back.id("end") == t.id("end"));
-  CHECK(error_of([] { Tokenizer::deserialize("hello\n", "m.nnck"); }) == "m.nnck: is not a libnn tokenizer (bad header)");
-  CHECK(error_of([&] { Tokenizer::deserialize(t.serialize() + "dog\n", "m.nnck"); }) ==
+  CHECK(test::error_of([] { Tokenizer::deserialize("hello\n", "m.nnck"); }) == "m.nnck: is not a libnn tokenizer (bad header)");
+  CHECK(test::error_of([&] { Tokenizer::deserialize(t.serialize() + "dog\n", "m.nnck"); }) ==
         "m.nnck: tokenizer word 'dog' appears twice");
 }
 
@@ -168,6 +156,6 @@ TEST_CASE("corpus BLEU-1..4 equal NLTK's corpus_bleu on committed corpora") {
     }
   }
   CHECK(corpora == 4);
-  CHECK(error_of([] { captioning::corpus_bleu({}, {{"a"}}); }) ==
+  CHECK(test::error_of([] { captioning::corpus_bleu({}, {{"a"}}); }) ==
         "corpus_bleu: expected as many reference lists as hypotheses (1), got 0");
 }

@@ -4,24 +4,13 @@
 #include <unistd.h>
 
 #include "support/check.h"
+#include "support/files.h"
 
 using nn::Tensor;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("nn_ckpt_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  static int& counter() {
-    static int n = 0;
-    return n;
-  }
-};
 
 struct Model : nn::Module {
   explicit Model(int64_t width = 3) {
@@ -49,14 +38,6 @@ void fix_crc(std::vector<unsigned char>& bytes) {
   std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const nn::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 }  // namespace
 
@@ -66,7 +47,7 @@ TEST_CASE("crc32 is zlib's") {
 }
 
 TEST_CASE("a checkpoint round-trips tensors, texts, the model and the optimiser") {
-  TempDir dir;
+  test::TempDir dir;
   fs::path file = dir.path / "model.nnck";
   Model a;
   nn::Adam adam(a.named_parameters());
@@ -91,7 +72,7 @@ TEST_CASE("a checkpoint round-trips tensors, texts, the model and the optimiser"
 }
 
 TEST_CASE("every malformed checkpoint gives an error naming the file and the tensor, and changes nothing") {
-  TempDir dir;
+  test::TempDir dir;
   fs::path good = dir.path / "good.nnck";
   fs::path bad = dir.path / "bad.nnck";
   Model saved;
@@ -104,7 +85,7 @@ TEST_CASE("every malformed checkpoint gives an error naming the file and the ten
   const std::vector<float> before = target.dense->kernel().to_vector();
   auto load_bad = [&](const std::vector<unsigned char>& b) {
     write_bytes(bad, b);
-    return error_of([&] { nn::load(bad, target); });
+    return test::error_of([&] { nn::load(bad, target); });
   };
   const std::string p = bad.string();
 
@@ -146,44 +127,44 @@ TEST_CASE("every malformed checkpoint gives an error naming the file and the ten
   SUBCASE("a shape mismatch") {
     Model wider(4);
     nn::save(bad, wider);
-    CHECK(error_of([&] { nn::load(bad, target); }) ==
+    CHECK(test::error_of([&] { nn::load(bad, target); }) ==
           p + ": tensor 'dense.kernel': expected shape [2,3] (the model's), got [2,4]");
   }
   SUBCASE("a missing tensor") {
     nn::Checkpoint c = nn::read_checkpoint(good);
     c.tensors.erase(c.tensors.begin() + 1);
     nn::write_checkpoint(bad, c);
-    CHECK(error_of([&] { nn::load(bad, target); }) == p + ": tensor 'dense.bias' is missing (the model has it)");
+    CHECK(test::error_of([&] { nn::load(bad, target); }) == p + ": tensor 'dense.bias' is missing (the model has it)");
   }
   SUBCASE("an extra tensor") {
     nn::Checkpoint c = nn::read_checkpoint(good);
     c.tensors.emplace_back("dense.extra", Tensor::zeros({1}));
     nn::write_checkpoint(bad, c);
-    CHECK(error_of([&] { nn::load(bad, target); }) == p + ": tensor 'dense.extra' is not in the model");
+    CHECK(test::error_of([&] { nn::load(bad, target); }) == p + ": tensor 'dense.extra' is not in the model");
   }
   SUBCASE("an empty file, a directory and a missing file") {
     write_bytes(bad, {});
-    CHECK(error_of([&] { nn::load(bad, target); }) == p + ": not a libnn checkpoint (bad magic or too short)");
-    CHECK(error_of([&] { nn::load(dir.path, target); }) == dir.path.string() + ": is a directory, not a checkpoint file");
-    CHECK(error_of([&] { nn::load(dir.path / "none", target); }) ==
+    CHECK(test::error_of([&] { nn::load(bad, target); }) == p + ": not a libnn checkpoint (bad magic or too short)");
+    CHECK(test::error_of([&] { nn::load(dir.path, target); }) == dir.path.string() + ": is a directory, not a checkpoint file");
+    CHECK(test::error_of([&] { nn::load(dir.path / "none", target); }) ==
           (dir.path / "none").string() + ": cannot open: No such file or directory");
   }
   SUBCASE("an optimiser state that does not fit") {
     Model other;
     nn::Adam adam(other.named_parameters());
     nn::save(bad, other);
-    CHECK(error_of([&] { nn::load(bad, target, &adam); }) == p + ": holds no optimizer state");
+    CHECK(test::error_of([&] { nn::load(bad, target, &adam); }) == p + ": holds no optimizer state");
   }
   CHECK(target.dense->kernel().to_vector() == before);
 }
 
 TEST_CASE("a failed write leaves the previous file intact and no temporary behind") {
-  TempDir dir;
+  test::TempDir dir;
   fs::path file = dir.path / "model.nnck";
   Model m;
   nn::save(file, m);
   const std::vector<unsigned char> before = read_bytes(file);
-  std::string message = error_of([&] {
+  std::string message = test::error_of([&] {
     nn::write_file_atomically(file, [](std::FILE* f) {
       std::fputs("partial", f);
       throw nn::Error("simulated failure");
@@ -192,6 +173,6 @@ TEST_CASE("a failed write leaves the previous file intact and no temporary behin
   CHECK(message == file.string() + ": simulated failure");
   CHECK(read_bytes(file) == before);
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
-  CHECK(error_of([&] { nn::save(dir.path / "no-such-dir" / "m.nnck", m); }) ==
+  CHECK(test::error_of([&] { nn::save(dir.path / "no-such-dir" / "m.nnck", m); }) ==
         (dir.path / "no-such-dir" / "m.nnck").string() + ": cannot write: No such file or directory");
 }

@@ -7,29 +7,17 @@
 #include <captioning/feature_cache.h>
 
 #include "support/check.h"
+#include "support/files.h"
 
 namespace fs = std::filesystem;
 using nn::Tensor;
 
 namespace {
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("nn_features_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const nn::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 }  // namespace
 
 TEST_CASE("feature records survive reopening; a torn last record is cut and appending goes on") {
-  TempDir dir;
+  test::TempDir dir;
   const fs::path file = dir.path / "features.bin";
   {
     captioning::FeatureCache cache(file, 3, "test extractor");
@@ -49,8 +37,8 @@ TEST_CASE("feature records survive reopening; a torn last record is cut and appe
   captioning::FeatureCache again(file, 3, "test extractor");
   CHECK(again.size() == 3);
   CHECK(again.get("c").to_vector() == std::vector<float>{7, 8, 9});
-  CHECK(error_of([&] { again.get("zzz"); }) == file.string() + ": has no features for image 'zzz'");
-  CHECK(error_of([&] { captioning::FeatureCache(file, 4, "test extractor"); }) ==
+  CHECK(test::error_of([&] { again.get("zzz"); }) == file.string() + ": has no features for image 'zzz'");
+  CHECK(test::error_of([&] { captioning::FeatureCache(file, 4, "test extractor"); }) ==
         file.string() + ": expected features of 4 values from 'test extractor', got 3 values from 'test extractor' "
                         "(delete it to recompute)");
   // A flipped byte inside a record ends the good part there.
@@ -69,7 +57,7 @@ TEST_CASE("extraction computes each image once, resumes, and lists unreadable im
     MESSAGE("../shared/data/photos is not here; skipping");
     return;
   }
-  TempDir dir;
+  test::TempDir dir;
   std::ofstream(dir.path / "broken.jpg") << "not an image";
   nn::Generator gen(1);
   nn::Xception model({.width = 1.0f / 32, .middle_blocks = 1}, gen);
@@ -90,6 +78,6 @@ TEST_CASE("extraction computes each image once, resumes, and lists unreadable im
   model.eval();
   test::check_close(reopened.get("coffee"), model.forward(nn::load_xception_input(photos / "coffee.png")), 1e-5, 1e-6,
                     "cached features");
-  CHECK(error_of([&] { captioning::extract_features(reopened, model, images, {.strict = true, .progress = false}); }) ==
+  CHECK(test::error_of([&] { captioning::extract_features(reopened, model, images, {.strict = true, .progress = false}); }) ==
         (dir.path / "broken.jpg").string() + ": is not a JPEG or PNG image (unknown image type)");
 }

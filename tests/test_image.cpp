@@ -10,6 +10,7 @@
 #include <stb/stb_image_write.h>
 
 #include "support/check.h"
+#include "support/files.h"
 #include "support/fixtures.h"
 
 using nn::Tensor;
@@ -19,11 +20,6 @@ namespace {
 
 const fs::path kPhotos = fs::path(NN_SOURCE_DIR) / ".." / "shared" / "data" / "photos" / "skimage";
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("nn_image_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 void write_bytes(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -34,14 +30,6 @@ std::string read_bytes(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const nn::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 // Every 13th row and column of an (H,W,3) image, as make_image_fixtures.py samples.
 Tensor sampled(const Tensor& image) {
@@ -68,7 +56,7 @@ std::pair<double, double> difference(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 TEST_CASE("PNG decoding: RGB, grey (replicated) and alpha (dropped), as PIL's convert(\"RGB\")") {
-  TempDir dir;
+  test::TempDir dir;
   const unsigned char grey[4] = {0, 85, 170, 255};
   const unsigned char grey_alpha[8] = {10, 0, 20, 50, 30, 100, 40, 255};
   const unsigned char rgba[16] = {1, 2, 3, 0, 4, 5, 6, 50, 7, 8, 9, 100, 10, 11, 12, 255};
@@ -122,15 +110,15 @@ TEST_CASE("nearest resizing picks PIL's source pixels; preprocessing maps [0, 25
 }
 
 TEST_CASE("bad image files give clear errors naming the file, and absurd sizes are refused before decoding") {
-  TempDir dir;
+  test::TempDir dir;
   const std::string p = (dir.path / "x.jpg").string();
   write_bytes(dir.path / "x.jpg", "this is a text file, not a photo\n");
-  CHECK(error_of([&] { nn::load_image(p); }) == p + ": is not a JPEG or PNG image (unknown image type)");
+  CHECK(test::error_of([&] { nn::load_image(p); }) == p + ": is not a JPEG or PNG image (unknown image type)");
   write_bytes(dir.path / "x.jpg", "");
-  CHECK(error_of([&] { nn::load_image(p); }) == p + ": is empty, not an image");
-  CHECK(error_of([&] { nn::load_image(dir.path / "none.png"); }) ==
+  CHECK(test::error_of([&] { nn::load_image(p); }) == p + ": is empty, not an image");
+  CHECK(test::error_of([&] { nn::load_image(dir.path / "none.png"); }) ==
         (dir.path / "none.png").string() + ": cannot open: No such file or directory");
-  CHECK(error_of([&] { nn::load_image(dir.path); }) == dir.path.string() + ": is a directory, not an image");
+  CHECK(test::error_of([&] { nn::load_image(dir.path); }) == dir.path.string() + ": is a directory, not an image");
 
   // A PNG whose header claims 100000 × 100000 pixels (40 GB of floats): refused from the header alone.
   unsigned char tiny[3] = {1, 2, 3};
@@ -140,7 +128,7 @@ TEST_CASE("bad image files give clear errors naming the file, and absurd sizes a
   png.replace(16, 4, reinterpret_cast<const char*>(side), 4);
   png.replace(20, 4, reinterpret_cast<const char*>(side), 4);
   write_bytes(dir.path / "big.png", png);
-  CHECK(error_of([&] { nn::load_image(dir.path / "big.png"); }) ==
+  CHECK(test::error_of([&] { nn::load_image(dir.path / "big.png"); }) ==
         (dir.path / "big.png").string() +
             ": expected an image of at most 16384 pixels a side and 64000000 pixels, got 100000×100000 in its header");
 
@@ -149,7 +137,7 @@ TEST_CASE("bad image files give clear errors naming the file, and absurd sizes a
   REQUIRE(stbi_write_jpg((dir.path / "cut.jpg").c_str(), 64, 64, 3, pixels.data(), 90));
   std::string jpeg = read_bytes(dir.path / "cut.jpg");
   write_bytes(dir.path / "cut.jpg", jpeg.substr(0, 120));
-  std::string message = error_of([&] { nn::load_image(dir.path / "cut.jpg"); });
+  std::string message = test::error_of([&] { nn::load_image(dir.path / "cut.jpg"); });
   CHECK(message.rfind((dir.path / "cut.jpg").string() + ": ", 0) == 0);
   CHECK(message != "no error");
 }

@@ -8,6 +8,7 @@
 #include <nn/keras_h5.h>
 
 #include "support/check.h"
+#include "support/files.h"
 #include "support/fixtures.h"
 
 namespace fs = std::filesystem;
@@ -42,14 +43,6 @@ void check_against_sums(const nn::Module& model, const std::string& sums_file) {
   }
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const nn::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 }  // namespace
 
 TEST_CASE("a Keras-1 Xception file (running_std holding the variance) loads tensor by tensor, by position") {
@@ -89,16 +82,16 @@ TEST_CASE("converted weights round-trip through the libnn model file") {
 TEST_CASE("Keras weight files that do not fit give errors naming the file and the layers") {
   std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(kFile);
   nn::Xception wider({.include_top = true, .width = 1.0f / 8});
-  CHECK(error_of([&] { nn::assign_keras_weights(layers, wider, kFile); }) ==
+  CHECK(test::error_of([&] { nn::assign_keras_weights(layers, wider, kFile); }) ==
         kFile + ": layer 0 ('convolution2d_1' → 'block1_conv1') weight 'convolution2d_1_W:0' → 'block1_conv1.kernel': "
                 "expected shape [3,3,3,4], got [3,3,3,2]");
   nn::Xception fewer({.width = 1.0f / 16, .middle_blocks = 7});
-  CHECK(error_of([&] { nn::assign_keras_weights(layers, fewer, kFile); }) ==
+  CHECK(test::error_of([&] { nn::assign_keras_weights(layers, fewer, kFile); }) ==
         kFile + ": expected 74 layers with weights (the model's), got 81");
   CHECK(fewer.named_state()[0].second.to_vector() != layers[0].weights[0].second.to_vector());  // untouched
-  CHECK(error_of([&] { nn::read_keras_h5(std::string(NN_FIXTURE_DIR) + "/matmul.txt"); }) ==
+  CHECK(test::error_of([&] { nn::read_keras_h5(std::string(NN_FIXTURE_DIR) + "/matmul.txt"); }) ==
         std::string(NN_FIXTURE_DIR) + "/matmul.txt: is not an HDF5 file");
-  CHECK(error_of([&] { nn::read_keras_h5("/nonexistent/w.h5"); }) == "/nonexistent/w.h5: is not a file");
+  CHECK(test::error_of([&] { nn::read_keras_h5("/nonexistent/w.h5"); }) == "/nonexistent/w.h5: is not a file");
 }
 
 TEST_CASE("features and class probabilities of real photos agree with the PyTorch reference Xception to 1e-4") {

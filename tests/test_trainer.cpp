@@ -11,6 +11,7 @@
 #include <nn/checkpoint.h>
 
 #include "support/check.h"
+#include "support/files.h"
 
 namespace fs = std::filesystem;
 using namespace captioning;
@@ -18,20 +19,7 @@ using nn::Tensor;
 
 namespace {
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("nn_train_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const nn::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 // Four "images" (one-hot features) with two captions each.
 struct World {
@@ -73,7 +61,7 @@ std::vector<float> all_weights(const nn::Module& m) {
 
 TEST_CASE("a resumed run ends bit-identical to an uninterrupted one, and the bundles load and caption") {
   World w;
-  TempDir dir;
+  test::TempDir dir;
   TrainConfig config{.epochs = 6, .batch_size = 2, .learning_rate = 0.02f, .seed = 5, .out_dir = dir.path / "full"};
   CaptionModel full(w.model_options());
   std::vector<EpochResult> history = train(full, w.tokenizer, w.features, w.train_set, w.val_set, config);
@@ -109,12 +97,12 @@ TEST_CASE("a resumed run ends bit-identical to an uninterrupted one, and the bun
 
 TEST_CASE("a non-finite loss stops training with the epoch and step named") {
   World w;
-  TempDir dir;
+  test::TempDir dir;
   CaptionModel model(w.model_options());
   for (auto& [name, t] : model.named_parameters()) {
     if (name == "output.bias") t.fill(NAN);  // as a diverged run would leave it
   }
-  std::string message = error_of([&] {
+  std::string message = test::error_of([&] {
     train(model, w.tokenizer, w.features, w.train_set, {}, {.epochs = 1, .batch_size = 2, .out_dir = dir.path});
   });
   CHECK(message.rfind("train: the loss is nan at epoch 1, step 1", 0) == 0);
@@ -122,7 +110,7 @@ TEST_CASE("a non-finite loss stops training with the epoch and step named") {
 
 TEST_CASE("a bundle whose vocabulary does not match its tokenizer is refused, naming the file") {
   World w;
-  TempDir dir;
+  test::TempDir dir;
   CaptionModel model(w.model_options());
   save_bundle(dir.path / "m.nnck", model, w.tokenizer);
   nn::Checkpoint c = nn::read_checkpoint(dir.path / "m.nnck");
@@ -130,15 +118,15 @@ TEST_CASE("a bundle whose vocabulary does not match its tokenizer is refused, na
     if (key == "tokenizer") value = Tokenizer::fit({"only three words"}).serialize();
   }
   nn::write_checkpoint(dir.path / "bad.nnck", c);
-  CHECK(error_of([&] { load_bundle(dir.path / "bad.nnck"); }) ==
+  CHECK(test::error_of([&] { load_bundle(dir.path / "bad.nnck"); }) ==
         (dir.path / "bad.nnck").string() + ": expected a tokenizer of " + std::to_string(w.tokenizer.vocab_size()) +
             " ids (the model's vocabulary), got 7 ids");
-  CHECK(error_of([&] { save_bundle(dir.path / "x.nnck", model, Tokenizer::fit({"a b"})); }) ==
+  CHECK(test::error_of([&] { save_bundle(dir.path / "x.nnck", model, Tokenizer::fit({"a b"})); }) ==
         (dir.path / "x.nnck").string() + ": expected a tokenizer of " + std::to_string(w.tokenizer.vocab_size()) +
             " ids (the model's), got 6");
   nn::Xception other({.width = 1.0f / 32, .middle_blocks = 0});
   nn::save_xception(dir.path / "x.nnck", other);
-  CHECK(error_of([&] { load_bundle(dir.path / "x.nnck"); }) ==
+  CHECK(test::error_of([&] { load_bundle(dir.path / "x.nnck"); }) ==
         (dir.path / "x.nnck").string() + ": is not a caption model bundle");
 }
 
@@ -148,7 +136,7 @@ TEST_CASE("the Flickr8k pipeline runs end to end on the shared images, then resu
     MESSAGE("../shared/data/flickr8k is not here; skipping");
     return;
   }
-  TempDir dir;
+  test::TempDir dir;
   std::vector<std::string> lines;
   auto log = [&](const std::string& line) { lines.push_back(line); };
   Flickr8kRunOptions o{.data_dir = data, .out_dir = dir.path, .random_width = 1.0f / 32, .epochs = 2,
