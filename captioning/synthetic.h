@@ -1,0 +1,46 @@
+// A synthetic captioning world: images of one to three coloured shapes on a noisy or textured background, each
+// with several reference captions from a small grammar naming shapes, colours, sizes and spatial relations.
+// Written in the Flickr8k layout (text/Flickr8k.token.txt, the three split files, images/*.jpg), so that the same
+// reader, tokenizer and trainer use it. Deterministic for a seed. The test split holds shape–colour combinations
+// that no training image shows.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace captioning {
+
+struct SyntheticOptions {
+  int train = 600, dev = 100, test = 100;  // images per split
+  int size = 96;                           // pixels per side (Xception needs at least 71)
+  uint64_t seed = 1;
+  int captions_per_image = 4;              // ≥ 3
+};
+
+struct SyntheticObject {
+  std::string shape, colour, size;  // "circle" / "square" / "triangle", colour name, "small" / "large"
+  int cx = 0, cy = 0, radius = 0;   // centre and half-extent in pixels
+};
+
+struct SyntheticImage {
+  std::string id;
+  std::vector<SyntheticObject> objects;  // left to right
+  std::vector<std::string> captions;
+  std::vector<unsigned char> rgb;        // size × size × 3
+};
+
+// The shape–colour combinations kept out of the training split ("green triangle", …).
+std::vector<std::pair<std::string, std::string>> held_out_combinations();
+
+// Generates one image and its captions (no file written). `allow_held_out`: may it contain a held-out combination;
+// `require_held_out`: must it.
+SyntheticImage make_synthetic_image(uint64_t seed, const std::string& id, int size, int captions, bool allow_held_out,
+                                    bool require_held_out);
+
+// Writes the whole data set under `dir` (images/, text/); returns the images' descriptions. Files are written
+// atomically; an existing data set is overwritten.
+std::vector<SyntheticImage> write_synthetic_flickr8k(const std::filesystem::path& dir, const SyntheticOptions& options);
+
+}  // namespace captioning

@@ -1,0 +1,83 @@
+// The synthetic captioning world: Flickr8k layout, deterministic, held-out combinations only in the test split,
+// images that show what their captions say.
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <captioning/flickr8k.h>
+#include <captioning/synthetic.h>
+#include <nn/image.h>
+
+#include "support/check.h"
+#include "support/files.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+std::string bytes_of(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+bool is_held_out(const captioning::SyntheticObject& o) {
+  for (const auto& [shape, colour] : captioning::held_out_combinations()) {
+    if (o.shape == shape && o.colour == colour) return true;
+  }
+  return false;
+}
+}  // namespace
+
+TEST_CASE("the synthetic world is written in the Flickr8k layout, deterministically, and reads back") {
+  test::TempDir dir("nn_synthetic");
+  captioning::SyntheticOptions o{.train = 24, .dev = 6, .test = 8, .size = 96, .seed = 3};
+  std::vector<captioning::SyntheticImage> images = captioning::write_synthetic_flickr8k(dir.path / "a", o);
+  REQUIRE(images.size() == 38);
+  captioning::Flickr8kPaths paths = captioning::find_flickr8k(dir.path / "a");
+  captioning::ReadReport report;
+  captioning::Descriptions d = captioning::read_token_file(paths.token_file, report);
+  CHECK(d.size() == 38);
+  CHECK(report.malformed_lines == 0);
+  for (const auto& [id, captions] : d) CHECK(captions.size() == 4);
+  CHECK(captioning::read_split(paths.train_split, d, report).size() == 24);
+  CHECK(captioning::read_split(paths.test_split, d, report).size() == 8);
+
+  // The same seed writes the same bytes; another seed does not.
+  captioning::write_synthetic_flickr8k(dir.path / "b", o);
+  CHECK(bytes_of(dir.path / "a" / "text" / "Flickr8k.token.txt") == bytes_of(dir.path / "b" / "text" / "Flickr8k.token.txt"));
+  CHECK(bytes_of(dir.path / "a" / "images" / "shapes_00005.jpg") == bytes_of(dir.path / "b" / "images" / "shapes_00005.jpg"));
+  o.seed = 4;
+  captioning::write_synthetic_flickr8k(dir.path / "c", o);
+  CHECK(bytes_of(dir.path / "a" / "text" / "Flickr8k.token.txt") != bytes_of(dir.path / "c" / "text" / "Flickr8k.token.txt"));
+}
+
+TEST_CASE("held-out shape-colour combinations appear in every test image and in no training or dev image") {
+  test::TempDir dir("nn_synthetic");
+  std::vector<captioning::SyntheticImage> images =
+      captioning::write_synthetic_flickr8k(dir.path, {.train = 60, .dev = 10, .test = 15, .seed = 9});
+  for (size_t i = 0; i < images.size(); ++i) {
+    bool any = false;
+    for (const auto& o : images[i].objects) any = any || is_held_out(o);
+    INFO("image " << images[i].id);
+    CHECK(any == (i >= 70));
+  }
+}
+
+TEST_CASE("each object is drawn in its colour where the captions put it, and captions name every object") {
+  test::TempDir dir("nn_synthetic");
+  std::vector<captioning::SyntheticImage> images =
+      captioning::write_synthetic_flickr8k(dir.path, {.train = 12, .dev = 0, .test = 3, .seed = 5});
+  const std::map<std::string, std::array<float, 3>> colours{{"red", {220, 30, 30}},    {"green", {30, 170, 40}},
+                                                            {"blue", {40, 70, 220}},   {"yellow", {235, 210, 30}},
+                                                            {"purple", {140, 40, 170}}, {"white", {245, 245, 245}}};
+  for (const auto& image : images) {
+    nn::Tensor pixels = nn::load_image(dir.path / "images" / (image.id + ".jpg"));
+    REQUIRE(pixels.shape() == nn::Shape{96, 96, 3});
+    for (size_t k = 0; k + 1 < image.objects.size(); ++k) CHECK(image.objects[k].cx < image.objects[k + 1].cx);
+    for (const auto& o : image.objects) {
+      INFO(image.id << ": " << o.colour << " " << o.shape << " at " << o.cx << "," << o.cy);
+      for (int c = 0; c < 3; ++c) CHECK(std::fabs(pixels.at({o.cy, o.cx, c}) - colours.at(o.colour)[c]) < 40);
+      for (const std::string& caption : image.captions) {
+        CHECK(caption.find(o.colour + " " + o.shape) != std::string::npos);
+      }
+    }
+  }
+}
