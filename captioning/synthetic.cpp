@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <sstream>
 
 #include <nn/checkpoint.h>
 #include <nn/error.h>
@@ -190,6 +192,28 @@ std::vector<SyntheticImage> write_synthetic_flickr8k(const fs::path& dir, const 
   write_text("Flickr_8k.devImages.txt", splits[1]);
   write_text("Flickr_8k.testImages.txt", splits[2]);
   return all;
+}
+
+bool names_every_object(const std::string& caption, const std::string& reference) {
+  // Count each "colour shape" pair in the reference and require as many in the caption.
+  auto pairs = [](const std::string& text) {
+    std::map<std::string, int> out;
+    std::istringstream in(text);
+    std::string previous, word;
+    while (in >> word) {
+      for (const char* shape : kShapes) {
+        if (word == shape) ++out[previous + " " + word];
+      }
+      previous = word;
+    }
+    return out;
+  };
+  const auto wanted = pairs(reference), got = pairs(caption);
+  for (const auto& [pair, count] : wanted) {
+    auto it = got.find(pair);
+    if (it == got.end() || it->second < count) return false;
+  }
+  return true;
 }
 
 }  // namespace captioning

@@ -43,4 +43,8 @@ SyntheticImage make_synthetic_image(uint64_t seed, const std::string& id, int si
 // atomically; an existing data set is overwritten.
 std::vector<SyntheticImage> write_synthetic_flickr8k(const std::filesystem::path& dir, const SyntheticOptions& options);
 
+// Whether `caption` names every object of `reference` (a caption of the same image: each names all objects) by its
+// colour and shape ("red circle"), ignoring sizes and order.
+bool names_every_object(const std::string& caption, const std::string& reference);
+
 }  // namespace captioning

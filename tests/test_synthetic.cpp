@@ -5,7 +5,10 @@
 #include <set>
 
 #include <captioning/flickr8k.h>
+#include <captioning/captioner.h>
+#include <captioning/generate.h>
 #include <captioning/synthetic.h>
+#include <nn/autograd.h>
 #include <nn/image.h>
 
 #include "support/check.h"
@@ -80,4 +83,19 @@ TEST_CASE("each object is drawn in its colour where the captions put it, and cap
       }
     }
   }
+}
+
+TEST_CASE("the shipped model (weights/shapes.nnck) loads and names every object of the bundled sample") {
+  const fs::path weights = fs::path(NN_SOURCE_DIR) / "weights";
+  captioning::CaptionerBundle bundle = captioning::load_captioner(weights / "shapes.nnck");
+  nn::NoGradGuard no_grad;
+  nn::Tensor features = bundle.model->features(
+      captioning::load_captioner_input(weights / "sample_shapes.jpg", bundle.model->options().image_size));
+  const std::string caption = captioning::greedy_caption(bundle.model->decoder(), bundle.tokenizer, features).text;
+  std::ifstream references(weights / "sample_shapes.txt");
+  std::string reference;
+  REQUIRE(std::getline(references, reference));
+  INFO("caption: " << caption << "; reference: " << reference);
+  CHECK(captioning::names_every_object(caption, reference));
+  CHECK_FALSE(captioning::names_every_object("small red circle", reference));  // the check can fail
 }

@@ -1,0 +1,198 @@
+#include "captioning/captioner.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include <nn/autograd.h>
+#include <nn/checkpoint.h>
+#include <nn/error.h>
+#include <nn/ops.h>
+#include <nn/optim/adam.h>
+
+namespace captioning {
+
+namespace fs = std::filesystem;
+
+ImageCaptioner::ImageCaptioner(const CaptionerOptions& o) : options_(o) {
+  if (o.image_size < 71) nn::fail_expected("ImageCaptioner", "an image size of at least 71", std::to_string(o.image_size));
+  nn::Generator gen(o.seed);
+  cnn_ = register_module("cnn", std::make_shared<nn::Xception>(
+                                    nn::XceptionOptions{.width = o.cnn_width, .middle_blocks = o.cnn_middle_blocks}, gen));
+  decoder_ = register_module("decoder", std::make_shared<CaptionModel>(CaptionModelOptions{
+                                            .vocab = o.vocab, .feature_dim = cnn_->feature_channels(), .units = o.units,
+                                            .dropout = o.dropout, .seed = o.seed + 7}));
+}
+
+std::string ImageCaptioner::to_string() const {
+  return "ImageCaptioner(image=" + std::to_string(options_.image_size) + ")";
+}
+
+nn::Tensor load_captioner_input(const fs::path& path, int64_t size) {
+  nn::Tensor image = nn::resize_image(nn::load_image(path), size, size, nn::ResizeFilter::bilinear);
+  return nn::xception_preprocess(image).reshape({1, size, size, 3});
+}
+
+void save_captioner(const fs::path& path, const ImageCaptioner& model, const Tokenizer& tokenizer,
+                    const nn::Optimizer* optimizer, Texts extra) {
+  const CaptionerOptions& o = model.options();
+  char width[32], dropout[32];
+  std::snprintf(width, sizeof width, "%.9g", static_cast<double>(o.cnn_width));
+  std::snprintf(dropout, sizeof dropout, "%.9g", static_cast<double>(o.dropout));
+  Texts texts{{"model", "image-captioner"},
+              {"captioner.cnn_width", width},
+              {"captioner.cnn_middle_blocks", std::to_string(o.cnn_middle_blocks)},
+              {"captioner.image_size", std::to_string(o.image_size)},
+              {"captioner.vocab", std::to_string(o.vocab)},
+              {"captioner.units", std::to_string(o.units)},
+              {"captioner.dropout", dropout},
+              {"tokenizer", tokenizer.serialize()}};
+  for (auto& entry : extra) texts.push_back(std::move(entry));
+  nn::save(path, model, optimizer, std::move(texts));
+}
+
+CaptionerBundle load_captioner(const fs::path& path) {
+  Texts texts = nn::read_checkpoint_texts(path);
+  auto get = [&](const std::string& key) {
+    for (const auto& [k, v] : texts) {
+      if (k == key) return v;
+    }
+    nn::fail(path.string(), "is not an image captioner bundle (no '" + key + "')");
+  };
+  if (get("model") != "image-captioner") nn::fail(path.string(), "is not an image captioner bundle");
+  CaptionerOptions o;
+  try {
+    o.cnn_width = std::stof(get("captioner.cnn_width"));
+    o.cnn_middle_blocks = std::stoi(get("captioner.cnn_middle_blocks"));
+    o.image_size = std::stoll(get("captioner.image_size"));
+    o.vocab = std::stoll(get("captioner.vocab"));
+    o.units = std::stoll(get("captioner.units"));
+    o.dropout = std::stof(get("captioner.dropout"));
+  } catch (const std::logic_error&) {
+    nn::fail(path.string(), "has an unreadable captioner configuration");
+  }
+  if (!(o.cnn_width > 0 && o.cnn_width <= 4) || o.cnn_middle_blocks < 0 || o.cnn_middle_blocks > 64 ||
+      o.image_size < 71 || o.image_size > 2048 || o.vocab < 5 || o.vocab > 10'000'000 || o.units < 1 || o.units > 100'000) {
+    nn::fail(path.string(), "has an implausible captioner configuration");
+  }
+  Tokenizer tokenizer = Tokenizer::deserialize(get("tokenizer"), path.string());
+  if (tokenizer.vocab_size() != o.vocab) {
+    nn::fail_expected(path.string(), "a tokenizer of " + std::to_string(o.vocab) + " ids (the model's vocabulary)",
+                      std::to_string(tokenizer.vocab_size()) + " ids");
+  }
+  CaptionerBundle b{std::make_unique<ImageCaptioner>(o), std::move(tokenizer), {}};
+  b.texts = nn::load(path, *b.model);
+  b.model->eval();
+  return b;
+}
+
+namespace {
+
+struct Batch {
+  nn::Tensor images, mask;
+  nn::Indices inputs, targets;
+  int64_t tokens = 0;
+};
+
+Batch make_batch(const nn::Tensor& images, const std::vector<const EndToEndExample*>& examples) {
+  const int64_t n = static_cast<int64_t>(examples.size());
+  int64_t t = 0;
+  for (const auto* e : examples) t = std::max<int64_t>(t, static_cast<int64_t>(e->ids.size()) - 1);
+  std::vector<int32_t> inputs(n * t, 0), targets(n * t, 0);
+  Batch b;
+  b.mask = nn::Tensor::zeros({n, t});
+  std::vector<nn::Tensor> rows;
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& ids = examples[i]->ids;
+    for (size_t k = 0; k + 1 < ids.size(); ++k) {
+      inputs[i * t + k] = ids[k];
+      targets[i * t + k] = ids[k + 1];
+      b.mask.data()[i * t + k] = 1.0f;
+      ++b.tokens;
+    }
+    rows.push_back(nn::slice(images, 0, examples[i]->image, examples[i]->image + 1));
+  }
+  b.images = nn::concat(rows, 0);
+  b.inputs = nn::Indices({n, t}, std::move(inputs));
+  b.targets = nn::Indices({n, t}, std::move(targets));
+  return b;
+}
+
+double validation_loss(ImageCaptioner& model, const nn::Tensor& images, const std::vector<EndToEndExample>& set,
+                       int batch_size) {
+  if (set.empty()) return NAN;
+  model.eval();
+  nn::NoGradGuard no_grad;
+  double total = 0;
+  int64_t tokens = 0;
+  for (size_t start = 0; start < set.size(); start += batch_size) {
+    std::vector<const EndToEndExample*> batch;
+    for (size_t i = start; i < std::min(set.size(), start + batch_size); ++i) batch.push_back(&set[i]);
+    Batch b = make_batch(images, batch);
+    nn::Tensor loss = nn::softmax_cross_entropy(model.forward(b.images, b.inputs), b.targets, b.mask);
+    total += static_cast<double>(loss.item()) * b.tokens;
+    tokens += b.tokens;
+  }
+  model.train();
+  return total / static_cast<double>(tokens);
+}
+
+}  // namespace
+
+std::vector<EpochResult> train_end_to_end(ImageCaptioner& model, const Tokenizer& tokenizer, const nn::Tensor& images,
+                                          const std::vector<EndToEndExample>& train_set, const nn::Tensor& val_images,
+                                          const std::vector<EndToEndExample>& val_set, const TrainConfig& config,
+                                          const std::function<void(const EpochResult&)>& on_epoch) {
+  if (train_set.empty()) nn::fail("train_end_to_end", "no training examples");
+  fs::create_directories(config.out_dir);
+  nn::Adam adam(model.named_parameters(), {.lr = config.learning_rate});
+  std::vector<EpochResult> history;
+  double best = INFINITY;
+  model.train();
+  for (int epoch = 1; epoch <= config.epochs; ++epoch) {
+    auto start = std::chrono::steady_clock::now();
+    const uint64_t epoch_seed = config.seed * 1000003ull + static_cast<uint64_t>(epoch);
+    model.decoder().reseed_dropout(epoch_seed);
+    std::vector<size_t> order(train_set.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    nn::Generator gen(epoch_seed);
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[gen.below(i)]);
+    EpochResult r;
+    r.epoch = epoch;
+    double weighted = 0;
+    for (size_t first = 0; first < order.size(); first += config.batch_size) {
+      std::vector<const EndToEndExample*> batch;
+      for (size_t i = first; i < std::min(order.size(), first + config.batch_size); ++i) batch.push_back(&train_set[order[i]]);
+      Batch b = make_batch(images, batch);
+      nn::Tensor loss = nn::softmax_cross_entropy(model.forward(b.images, b.inputs), b.targets, b.mask);
+      const float value = loss.item();
+      if (!std::isfinite(value)) {
+        nn::fail("train_end_to_end", "the loss is " + std::to_string(value) + " at epoch " + std::to_string(epoch));
+      }
+      adam.zero_grad();
+      loss.backward();
+      adam.step();
+      weighted += static_cast<double>(value) * b.tokens;
+      r.tokens += b.tokens;
+    }
+    r.train_loss = weighted / static_cast<double>(r.tokens);
+    r.val_loss = validation_loss(model, val_images, val_set, config.batch_size);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    history.push_back(r);
+    Texts extra{{"train.epoch", std::to_string(epoch)}};
+    extra.insert(extra.end(), config.bundle_texts.begin(), config.bundle_texts.end());
+    save_captioner(config.out_dir / "last.nnck", model, tokenizer, nullptr, extra);
+    if (!(r.val_loss >= best)) {
+      best = std::isnan(r.val_loss) ? best : r.val_loss;
+      save_captioner(config.out_dir / "best.nnck", model, tokenizer, nullptr, extra);
+    }
+    const std::string svg = loss_curve_svg(history);
+    nn::write_file_atomically(config.out_dir / "loss.svg", [&](std::FILE* f) {
+      if (std::fwrite(svg.data(), 1, svg.size(), f) != svg.size()) throw nn::Error("write failed");
+    });
+    if (on_epoch) on_epoch(r);
+  }
+  return history;
+}
+
+}  // namespace captioning
