@@ -89,33 +89,18 @@ CaptionerBundle load_captioner(const fs::path& path) {
 namespace {
 
 struct Batch {
-  nn::Tensor images, mask;
-  nn::Indices inputs, targets;
-  int64_t tokens = 0;
+  nn::Tensor images;
+  TokenBatch tokens;
 };
 
 Batch make_batch(const nn::Tensor& images, const std::vector<const EndToEndExample*>& examples) {
-  const int64_t n = static_cast<int64_t>(examples.size());
-  int64_t t = 0;
-  for (const auto* e : examples) t = std::max<int64_t>(t, static_cast<int64_t>(e->ids.size()) - 1);
-  std::vector<int32_t> inputs(n * t, 0), targets(n * t, 0);
-  Batch b;
-  b.mask = nn::Tensor::zeros({n, t});
+  std::vector<const std::vector<int32_t>*> captions;
   std::vector<nn::Tensor> rows;
-  for (int64_t i = 0; i < n; ++i) {
-    const auto& ids = examples[i]->ids;
-    for (size_t k = 0; k + 1 < ids.size(); ++k) {
-      inputs[i * t + k] = ids[k];
-      targets[i * t + k] = ids[k + 1];
-      b.mask.data()[i * t + k] = 1.0f;
-      ++b.tokens;
-    }
-    rows.push_back(nn::slice(images, 0, examples[i]->image, examples[i]->image + 1));
+  for (const auto* e : examples) {
+    captions.push_back(&e->ids);
+    rows.push_back(nn::slice(images, 0, e->image, e->image + 1));
   }
-  b.images = nn::concat(rows, 0);
-  b.inputs = nn::Indices({n, t}, std::move(inputs));
-  b.targets = nn::Indices({n, t}, std::move(targets));
-  return b;
+  return {nn::concat(rows, 0), make_token_batch(captions)};
 }
 
 double validation_loss(ImageCaptioner& model, const nn::Tensor& images, const std::vector<EndToEndExample>& set,
@@ -129,9 +114,10 @@ double validation_loss(ImageCaptioner& model, const nn::Tensor& images, const st
     std::vector<const EndToEndExample*> batch;
     for (size_t i = start; i < std::min(set.size(), start + batch_size); ++i) batch.push_back(&set[i]);
     Batch b = make_batch(images, batch);
-    nn::Tensor loss = nn::softmax_cross_entropy(model.forward(b.images, b.inputs), b.targets, b.mask);
-    total += static_cast<double>(loss.item()) * b.tokens;
-    tokens += b.tokens;
+    nn::Tensor loss =
+        nn::softmax_cross_entropy(model.forward(b.images, b.tokens.inputs), b.tokens.targets, b.tokens.mask);
+    total += static_cast<double>(loss.item()) * b.tokens.tokens;
+    tokens += b.tokens.tokens;
   }
   model.train();
   return total / static_cast<double>(tokens);
@@ -153,10 +139,7 @@ std::vector<EpochResult> train_end_to_end(ImageCaptioner& model, const Tokenizer
     auto start = std::chrono::steady_clock::now();
     const uint64_t epoch_seed = config.seed * 1000003ull + static_cast<uint64_t>(epoch);
     model.decoder().reseed_dropout(epoch_seed);
-    std::vector<size_t> order(train_set.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    nn::Generator gen(epoch_seed);
-    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[gen.below(i)]);
+    std::vector<size_t> order = shuffled_order(train_set.size(), epoch_seed);
     EpochResult r;
     r.epoch = epoch;
     double weighted = 0;
@@ -164,7 +147,8 @@ std::vector<EpochResult> train_end_to_end(ImageCaptioner& model, const Tokenizer
       std::vector<const EndToEndExample*> batch;
       for (size_t i = first; i < std::min(order.size(), first + config.batch_size); ++i) batch.push_back(&train_set[order[i]]);
       Batch b = make_batch(images, batch);
-      nn::Tensor loss = nn::softmax_cross_entropy(model.forward(b.images, b.inputs), b.targets, b.mask);
+      nn::Tensor loss =
+          nn::softmax_cross_entropy(model.forward(b.images, b.tokens.inputs), b.tokens.targets, b.tokens.mask);
       const float value = loss.item();
       if (!std::isfinite(value)) {
         nn::fail("train_end_to_end", "the loss is " + std::to_string(value) + " at epoch " + std::to_string(epoch));
@@ -172,8 +156,8 @@ std::vector<EpochResult> train_end_to_end(ImageCaptioner& model, const Tokenizer
       adam.zero_grad();
       loss.backward();
       adam.step();
-      weighted += static_cast<double>(value) * b.tokens;
-      r.tokens += b.tokens;
+      weighted += static_cast<double>(value) * b.tokens.tokens;
+      r.tokens += b.tokens.tokens;
     }
     r.train_loss = weighted / static_cast<double>(r.tokens);
     r.val_loss = validation_loss(model, val_images, val_set, config.batch_size);

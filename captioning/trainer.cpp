@@ -41,42 +41,18 @@ std::vector<Example> make_examples(const std::vector<std::string>& ids,
 namespace {
 
 struct Batch {
-  nn::Tensor features, mask;
-  nn::Indices inputs, targets;
-  int64_t tokens = 0;
+  nn::Tensor features;
+  TokenBatch tokens;
 };
 
-// Inputs <start> w1 … wn and targets w1 … wn <end>, padded with 0 (masked) to the longest caption of the batch.
 Batch make_batch(const std::vector<const Example*>& examples, const FeatureLookup& features) {
-  const int64_t n = static_cast<int64_t>(examples.size());
-  int64_t t = 0;
-  for (const Example* e : examples) t = std::max<int64_t>(t, static_cast<int64_t>(e->ids.size()) - 1);
-  std::vector<int32_t> inputs(n * t, 0), targets(n * t, 0);
-  Batch b;
-  b.mask = nn::Tensor::zeros({n, t});
+  std::vector<const std::vector<int32_t>*> captions;
   std::vector<nn::Tensor> rows;
-  for (int64_t i = 0; i < n; ++i) {
-    const std::vector<int32_t>& ids = examples[i]->ids;
-    for (size_t k = 0; k + 1 < ids.size(); ++k) {
-      inputs[i * t + k] = ids[k];
-      targets[i * t + k] = ids[k + 1];
-      b.mask.data()[i * t + k] = 1.0f;
-      ++b.tokens;
-    }
-    rows.push_back(features(examples[i]->image));
+  for (const Example* e : examples) {
+    captions.push_back(&e->ids);
+    rows.push_back(features(e->image));
   }
-  b.features = nn::concat(rows, 0);
-  b.inputs = nn::Indices({n, t}, std::move(inputs));
-  b.targets = nn::Indices({n, t}, std::move(targets));
-  return b;
-}
-
-std::vector<size_t> shuffled(size_t n, uint64_t seed) {
-  std::vector<size_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = i;
-  nn::Generator gen(seed);
-  for (size_t i = n; i > 1; --i) std::swap(order[i - 1], order[gen.below(i)]);  // Fisher–Yates
-  return order;
+  return {nn::concat(rows, 0), make_token_batch(captions)};
 }
 
 std::string history_text(const std::vector<EpochResult>& history) {
@@ -104,6 +80,35 @@ std::vector<EpochResult> parse_history(const std::string& text) {
 
 }  // namespace
 
+TokenBatch make_token_batch(const std::vector<const std::vector<int32_t>*>& captions) {
+  const int64_t n = static_cast<int64_t>(captions.size());
+  int64_t t = 0;
+  for (const auto* ids : captions) t = std::max<int64_t>(t, static_cast<int64_t>(ids->size()) - 1);
+  std::vector<int32_t> inputs(n * t, 0), targets(n * t, 0);
+  TokenBatch b;
+  b.mask = nn::Tensor::zeros({n, t});
+  for (int64_t i = 0; i < n; ++i) {
+    const std::vector<int32_t>& ids = *captions[i];
+    for (size_t k = 0; k + 1 < ids.size(); ++k) {
+      inputs[i * t + k] = ids[k];
+      targets[i * t + k] = ids[k + 1];
+      b.mask.data()[i * t + k] = 1.0f;
+      ++b.tokens;
+    }
+  }
+  b.inputs = nn::Indices({n, t}, std::move(inputs));
+  b.targets = nn::Indices({n, t}, std::move(targets));
+  return b;
+}
+
+std::vector<size_t> shuffled_order(size_t n, uint64_t seed) {
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  nn::Generator gen(seed);
+  for (size_t i = n; i > 1; --i) std::swap(order[i - 1], order[gen.below(i)]);  // Fisher–Yates
+  return order;
+}
+
 double evaluate_loss(CaptionModel& model, const FeatureLookup& features, const std::vector<Example>& examples,
                      int batch_size) {
   if (examples.empty()) return NAN;
@@ -116,9 +121,10 @@ double evaluate_loss(CaptionModel& model, const FeatureLookup& features, const s
     std::vector<const Example*> batch;
     for (size_t i = start; i < std::min(examples.size(), start + batch_size); ++i) batch.push_back(&examples[i]);
     Batch b = make_batch(batch, features);
-    nn::Tensor loss = nn::softmax_cross_entropy(model.forward(b.features, b.inputs), b.targets, b.mask);
-    total += static_cast<double>(loss.item()) * b.tokens;
-    tokens += b.tokens;
+    nn::Tensor loss = nn::softmax_cross_entropy(model.forward(b.features, b.tokens.inputs), b.tokens.targets,
+                                                b.tokens.mask);
+    total += static_cast<double>(loss.item()) * b.tokens.tokens;
+    tokens += b.tokens.tokens;
   }
   model.train(was_training);
   return total / static_cast<double>(tokens);
@@ -149,7 +155,7 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
     auto start = std::chrono::steady_clock::now();
     const uint64_t epoch_seed = config.seed * 1000003ull + static_cast<uint64_t>(epoch);
     model.reseed_dropout(epoch_seed);
-    std::vector<size_t> order = shuffled(train_set.size(), epoch_seed);
+    std::vector<size_t> order = shuffled_order(train_set.size(), epoch_seed);
     double weighted = 0;
     EpochResult r;
     r.epoch = epoch;
@@ -157,7 +163,8 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
       std::vector<const Example*> batch;
       for (size_t i = first; i < std::min(order.size(), first + config.batch_size); ++i) batch.push_back(&train_set[order[i]]);
       Batch b = make_batch(batch, features);
-      nn::Tensor loss = nn::softmax_cross_entropy(model.forward(b.features, b.inputs), b.targets, b.mask);
+      nn::Tensor loss =
+          nn::softmax_cross_entropy(model.forward(b.features, b.tokens.inputs), b.tokens.targets, b.tokens.mask);
       const float value = loss.item();
       if (!std::isfinite(value)) {
         nn::fail("train", "the loss is " + std::to_string(value) + " at epoch " + std::to_string(epoch) + ", step " +
@@ -167,8 +174,8 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
       adam.zero_grad();
       loss.backward();
       adam.step();
-      weighted += static_cast<double>(value) * b.tokens;
-      r.tokens += b.tokens;
+      weighted += static_cast<double>(value) * b.tokens.tokens;
+      r.tokens += b.tokens.tokens;
     }
     r.train_loss = weighted / static_cast<double>(r.tokens);
     r.val_loss = val_set.empty() ? NAN : evaluate_loss(model, features, val_set, config.batch_size);

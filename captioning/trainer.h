@@ -55,6 +55,19 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
 double evaluate_loss(CaptionModel& model, const FeatureLookup& features, const std::vector<Example>& examples,
                      int batch_size = 64);
 
+// Teacher-forcing tensors for a batch of encoded captions (<start> w1 … wn <end>): inputs <start> w1 … wn and
+// targets w1 … wn <end>, padded with 0 to the longest caption, and the mask of real positions. Shared by both
+// trainers.
+struct TokenBatch {
+  nn::Indices inputs, targets;
+  nn::Tensor mask;
+  int64_t tokens = 0;  // predicted words
+};
+TokenBatch make_token_batch(const std::vector<const std::vector<int32_t>*>& captions);
+
+// 0 … n−1 shuffled (Fisher–Yates) by a generator seeded with `seed`.
+std::vector<size_t> shuffled_order(size_t n, uint64_t seed);
+
 // An SVG line chart of training and validation loss per epoch.
 std::string loss_curve_svg(const std::vector<EpochResult>& history);
 
