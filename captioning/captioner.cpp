@@ -103,24 +103,25 @@ Batch make_batch(const nn::Tensor& images, const std::vector<const EndToEndExamp
   return {nn::concat(rows, 0), make_token_batch(captions)};
 }
 
+// (images' loss of the batch of examples `indices`, and its words)
+std::pair<nn::Tensor, int64_t> batch_loss(ImageCaptioner& model, const nn::Tensor& images,
+                                          const std::vector<EndToEndExample>& set, const std::vector<size_t>& indices) {
+  std::vector<const EndToEndExample*> batch;
+  for (size_t i : indices) batch.push_back(&set[i]);
+  Batch b = make_batch(images, batch);
+  return {nn::softmax_cross_entropy(model.forward(b.images, b.tokens.inputs), b.tokens.targets, b.tokens.mask),
+          b.tokens.tokens};
+}
+
 double validation_loss(ImageCaptioner& model, const nn::Tensor& images, const std::vector<EndToEndExample>& set,
                        int batch_size) {
   if (set.empty()) return NAN;
   model.eval();
   nn::NoGradGuard no_grad;
-  double total = 0;
-  int64_t tokens = 0;
-  for (size_t start = 0; start < set.size(); start += batch_size) {
-    std::vector<const EndToEndExample*> batch;
-    for (size_t i = start; i < std::min(set.size(), start + batch_size); ++i) batch.push_back(&set[i]);
-    Batch b = make_batch(images, batch);
-    nn::Tensor loss =
-        nn::softmax_cross_entropy(model.forward(b.images, b.tokens.inputs), b.tokens.targets, b.tokens.mask);
-    total += static_cast<double>(loss.item()) * b.tokens.tokens;
-    tokens += b.tokens.tokens;
-  }
+  PassResult pass = run_pass(set.size(), {}, batch_size,
+                             [&](const std::vector<size_t>& indices) { return batch_loss(model, images, set, indices); });
   model.train();
-  return total / static_cast<double>(tokens);
+  return pass.loss;
 }
 
 }  // namespace
@@ -142,24 +143,11 @@ std::vector<EpochResult> train_end_to_end(ImageCaptioner& model, const Tokenizer
     std::vector<size_t> order = shuffled_order(train_set.size(), epoch_seed);
     EpochResult r;
     r.epoch = epoch;
-    double weighted = 0;
-    for (size_t first = 0; first < order.size(); first += config.batch_size) {
-      std::vector<const EndToEndExample*> batch;
-      for (size_t i = first; i < std::min(order.size(), first + config.batch_size); ++i) batch.push_back(&train_set[order[i]]);
-      Batch b = make_batch(images, batch);
-      nn::Tensor loss =
-          nn::softmax_cross_entropy(model.forward(b.images, b.tokens.inputs), b.tokens.targets, b.tokens.mask);
-      const float value = loss.item();
-      if (!std::isfinite(value)) {
-        nn::fail("train_end_to_end", "the loss is " + std::to_string(value) + " at epoch " + std::to_string(epoch));
-      }
-      adam.zero_grad();
-      loss.backward();
-      adam.step();
-      weighted += static_cast<double>(value) * b.tokens.tokens;
-      r.tokens += b.tokens.tokens;
-    }
-    r.train_loss = weighted / static_cast<double>(r.tokens);
+    PassResult pass = run_pass(order.size(), order, config.batch_size, [&](const std::vector<size_t>& indices) {
+      return batch_loss(model, images, train_set, indices);
+    }, &adam, "train_end_to_end", epoch);
+    r.train_loss = pass.loss;
+    r.tokens = pass.tokens;
     r.val_loss = validation_loss(model, val_images, val_set, config.batch_size);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     history.push_back(r);
@@ -170,10 +158,7 @@ std::vector<EpochResult> train_end_to_end(ImageCaptioner& model, const Tokenizer
       best = std::isnan(r.val_loss) ? best : r.val_loss;
       save_captioner(config.out_dir / "best.nnck", model, tokenizer, nullptr, extra);
     }
-    const std::string svg = loss_curve_svg(history);
-    nn::write_file_atomically(config.out_dir / "loss.svg", [&](std::FILE* f) {
-      if (std::fwrite(svg.data(), 1, svg.size(), f) != svg.size()) throw nn::Error("write failed");
-    });
+    write_loss_curve(config.out_dir / "loss.svg", history);
     if (on_epoch) on_epoch(r);
   }
   return history;

@@ -109,25 +109,54 @@ std::vector<size_t> shuffled_order(size_t n, uint64_t seed) {
   return order;
 }
 
+PassResult run_pass(size_t count, const std::vector<size_t>& order, int batch_size, const BatchLoss& loss_of,
+                    nn::Optimizer* optimizer, const std::string& who, int epoch) {
+  PassResult pass;
+  double weighted = 0;
+  for (size_t first = 0, step = 1; first < count; first += batch_size, ++step) {
+    std::vector<size_t> indices;
+    for (size_t i = first; i < std::min(count, first + batch_size); ++i) indices.push_back(order.empty() ? i : order[i]);
+    auto [loss, tokens] = loss_of(indices);
+    const float value = loss.item();
+    if (optimizer != nullptr) {
+      if (!std::isfinite(value)) {
+        nn::fail(who, "the loss is " + std::to_string(value) + " at epoch " + std::to_string(epoch) + ", step " +
+                          std::to_string(step));
+      }
+      optimizer->zero_grad();
+      loss.backward();
+      optimizer->step();
+    }
+    weighted += static_cast<double>(value) * tokens;
+    pass.tokens += tokens;
+  }
+  pass.loss = pass.tokens ? weighted / static_cast<double>(pass.tokens) : NAN;
+  return pass;
+}
+
+void write_loss_curve(const fs::path& path, const std::vector<EpochResult>& history) {
+  const std::string svg = loss_curve_svg(history);
+  nn::write_file_atomically(path, [&](std::FILE* f) {
+    if (std::fwrite(svg.data(), 1, svg.size(), f) != svg.size()) throw nn::Error("write failed");
+  });
+}
+
 double evaluate_loss(CaptionModel& model, const FeatureLookup& features, const std::vector<Example>& examples,
                      int batch_size) {
   if (examples.empty()) return NAN;
   const bool was_training = model.is_training();
   model.eval();
   nn::NoGradGuard no_grad;
-  double total = 0;
-  int64_t tokens = 0;
-  for (size_t start = 0; start < examples.size(); start += batch_size) {
+  PassResult pass = run_pass(examples.size(), {}, batch_size, [&](const std::vector<size_t>& indices) {
     std::vector<const Example*> batch;
-    for (size_t i = start; i < std::min(examples.size(), start + batch_size); ++i) batch.push_back(&examples[i]);
+    for (size_t i : indices) batch.push_back(&examples[i]);
     Batch b = make_batch(batch, features);
-    nn::Tensor loss = nn::softmax_cross_entropy(model.forward(b.features, b.tokens.inputs), b.tokens.targets,
-                                                b.tokens.mask);
-    total += static_cast<double>(loss.item()) * b.tokens.tokens;
-    tokens += b.tokens.tokens;
-  }
+    return std::pair{nn::softmax_cross_entropy(model.forward(b.features, b.tokens.inputs), b.tokens.targets,
+                                               b.tokens.mask),
+                     b.tokens.tokens};
+  });
   model.train(was_training);
-  return total / static_cast<double>(tokens);
+  return pass.loss;
 }
 
 std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, const FeatureLookup& features,
@@ -156,28 +185,22 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
     const uint64_t epoch_seed = config.seed * 1000003ull + static_cast<uint64_t>(epoch);
     model.reseed_dropout(epoch_seed);
     std::vector<size_t> order = shuffled_order(train_set.size(), epoch_seed);
-    double weighted = 0;
     EpochResult r;
     r.epoch = epoch;
-    for (size_t first = 0; first < order.size(); first += config.batch_size) {
-      std::vector<const Example*> batch;
-      for (size_t i = first; i < std::min(order.size(), first + config.batch_size); ++i) batch.push_back(&train_set[order[i]]);
-      Batch b = make_batch(batch, features);
-      nn::Tensor loss =
-          nn::softmax_cross_entropy(model.forward(b.features, b.tokens.inputs), b.tokens.targets, b.tokens.mask);
-      const float value = loss.item();
-      if (!std::isfinite(value)) {
-        nn::fail("train", "the loss is " + std::to_string(value) + " at epoch " + std::to_string(epoch) + ", step " +
-                              std::to_string(first / config.batch_size + 1) +
-                              " (the last good checkpoint is " + last.string() + ")");
-      }
-      adam.zero_grad();
-      loss.backward();
-      adam.step();
-      weighted += static_cast<double>(value) * b.tokens.tokens;
-      r.tokens += b.tokens.tokens;
+    try {
+      PassResult pass = run_pass(order.size(), order, config.batch_size, [&](const std::vector<size_t>& indices) {
+        std::vector<const Example*> batch;
+        for (size_t i : indices) batch.push_back(&train_set[i]);
+        Batch b = make_batch(batch, features);
+        return std::pair{nn::softmax_cross_entropy(model.forward(b.features, b.tokens.inputs), b.tokens.targets,
+                                                   b.tokens.mask),
+                         b.tokens.tokens};
+      }, &adam, "train", epoch);
+      r.train_loss = pass.loss;
+      r.tokens = pass.tokens;
+    } catch (const nn::Error& e) {
+      throw nn::Error(std::string(e.what()) + " (the last good checkpoint is " + last.string() + ")");
     }
-    r.train_loss = weighted / static_cast<double>(r.tokens);
     r.val_loss = val_set.empty() ? NAN : evaluate_loss(model, features, val_set, config.batch_size);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     history.push_back(r);
@@ -188,10 +211,7 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
       best_val = std::isnan(r.val_loss) ? best_val : r.val_loss;
       save_bundle(best, model, tokenizer, nullptr, extra);
     }
-    const std::string svg = loss_curve_svg(history);
-    nn::write_file_atomically(config.out_dir / "loss.svg", [&](std::FILE* f) {
-      if (std::fwrite(svg.data(), 1, svg.size(), f) != svg.size()) throw nn::Error("write failed");
-    });
+    write_loss_curve(config.out_dir / "loss.svg", history);
     if (on_epoch) on_epoch(r);
   }
   return history;

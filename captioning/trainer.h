@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nn/optim/optimizer.h>
+
 #include "captioning/model.h"
 #include "captioning/tokenizer.h"
 
@@ -67,6 +69,21 @@ TokenBatch make_token_batch(const std::vector<const std::vector<int32_t>*>& capt
 
 // 0 … n−1 shuffled (Fisher–Yates) by a generator seeded with `seed`.
 std::vector<size_t> shuffled_order(size_t n, uint64_t seed);
+
+// One pass over `count` examples in batches, taken in `order` (all in turn when empty). `loss_of(indices)` returns a
+// batch's mean loss per word and its number of words. With an optimiser, every batch is a training step (and a
+// non-finite loss throws nn::Error naming `who`, the epoch and the step); without, the caller has turned grad off.
+// Returns the mean loss per word over the pass and the words seen. Shared by both trainers and their evaluation.
+struct PassResult {
+  double loss = 0;
+  int64_t tokens = 0;
+};
+using BatchLoss = std::function<std::pair<nn::Tensor, int64_t>(const std::vector<size_t>& indices)>;
+PassResult run_pass(size_t count, const std::vector<size_t>& order, int batch_size, const BatchLoss& loss_of,
+                    nn::Optimizer* optimizer = nullptr, const std::string& who = "train", int epoch = 0);
+
+// Writes loss_curve_svg(history) to `path` atomically.
+void write_loss_curve(const std::filesystem::path& path, const std::vector<EpochResult>& history);
 
 // An SVG line chart of training and validation loss per epoch.
 std::string loss_curve_svg(const std::vector<EpochResult>& history);
