@@ -140,6 +140,7 @@ std::vector<EpochResult> train_end_to_end(ImageCaptioner& model, const Tokenizer
     auto start = std::chrono::steady_clock::now();
     const uint64_t epoch_seed = config.seed * 1000003ull + static_cast<uint64_t>(epoch);
     model.decoder().reseed_dropout(epoch_seed);
+    adam.options().lr = scheduled_learning_rate(config, epoch);
     std::vector<size_t> order = shuffled_order(train_set.size(), epoch_seed);
     EpochResult r;
     r.epoch = epoch;

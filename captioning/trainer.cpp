@@ -101,6 +101,13 @@ TokenBatch make_token_batch(const std::vector<const std::vector<int32_t>*>& capt
   return b;
 }
 
+float scheduled_learning_rate(const TrainConfig& config, int epoch) {
+  if (config.epochs <= 1) return config.learning_rate;
+  const double progress = static_cast<double>(epoch - 1) / (config.epochs - 1);  // 0 … 1
+  const double fraction = config.final_lr_fraction + (1.0 - config.final_lr_fraction) * 0.5 * (1.0 + std::cos(M_PI * progress));
+  return static_cast<float>(config.learning_rate * fraction);
+}
+
 std::vector<size_t> shuffled_order(size_t n, uint64_t seed) {
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;
@@ -184,6 +191,7 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
     auto start = std::chrono::steady_clock::now();
     const uint64_t epoch_seed = config.seed * 1000003ull + static_cast<uint64_t>(epoch);
     model.reseed_dropout(epoch_seed);
+    adam.options().lr = scheduled_learning_rate(config, epoch);
     std::vector<size_t> order = shuffled_order(train_set.size(), epoch_seed);
     EpochResult r;
     r.epoch = epoch;

@@ -35,6 +35,9 @@ struct TrainConfig {
   int epochs = 20;
   int batch_size = 64;
   float learning_rate = 1e-3f;
+  // Cosine schedule over the epochs: epoch 1 uses learning_rate, the last learning_rate × final_lr_fraction.
+  // 1 keeps the rate constant.
+  float final_lr_fraction = 1.0f;
   uint64_t seed = 1;
   std::filesystem::path out_dir;  // last.nnck, best.nnck, loss.svg
   bool resume = false;            // continue from out_dir/last.nnck
@@ -69,6 +72,9 @@ TokenBatch make_token_batch(const std::vector<const std::vector<int32_t>*>& capt
 
 // 0 … n−1 shuffled (Fisher–Yates) by a generator seeded with `seed`.
 std::vector<size_t> shuffled_order(size_t n, uint64_t seed);
+
+// The learning rate of `epoch` (1-based) under config's cosine schedule.
+float scheduled_learning_rate(const TrainConfig& config, int epoch);
 
 // One pass over `count` examples in batches, taken in `order` (all in turn when empty). `loss_of(indices)` returns a
 // batch's mean loss per word and its number of words. With an optimiser, every batch is a training step (and a

@@ -1,22 +1,26 @@
-// describe: a sentence for each image, from a captioning bundle (by default the compact model in weights/).
+// describe: a sentence for each image, from a captioning bundle (by default the compact model in weights/), and
+// optionally the sentences spoken into a WAV file.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <string>
 #include <vector>
 
-#include <captioning/captioner.h>
-#include <captioning/generate.h>
-#include <nn/autograd.h>
+#include <captioning/describer.h>
+#include <captioning/speech/speech.h>
 #include <nn/error.h>
 
 namespace {
 
 int usage(int status) {
   std::fprintf(status ? stderr : stdout,
-               "usage: describe IMAGE... [--model BUNDLE] [--beam K] [--json]\n"
-               "Prints one caption per image. The default model (weights/shapes.nnck) was trained on synthetic\n"
-               "shapes: it describes images of coloured circles, squares and triangles, not photos — for photos,\n"
-               "train the Flickr8k model (see the README).\n");
+               "usage: describe IMAGE... [--model BUNDLE] [--beam K] [--json] [--wav FILE|-]\n"
+               "Prints one caption per image; --wav also speaks them (one after another) into a 16 kHz WAV file\n"
+               "(- for standard output, the captions then go to standard error).\n"
+               "The default model (weights/shapes.nnck) was trained on synthetic shapes: it describes images of\n"
+               "coloured circles, squares and triangles, not photos — for photos, train the Flickr8k model\n"
+               "(see the README) and pass its best.nnck with --model.\n");
   return status;
 }
 
@@ -33,6 +37,7 @@ std::string json_string(const std::string& s) {
 
 int main(int argc, char** argv) {
   std::string model_path = std::string(NN_SOURCE_DIR) + "/weights/shapes.nnck";
+  std::string wav;
   int beam = 1;
   bool json = false;
   std::vector<std::string> images;
@@ -41,8 +46,8 @@ int main(int argc, char** argv) {
     if (arg == "--help") return usage(0);
     if (arg == "--json") {
       json = true;
-    } else if (arg == "--model" && i + 1 < argc) {
-      model_path = argv[++i];
+    } else if ((arg == "--model" || arg == "--wav") && i + 1 < argc) {
+      (arg == "--model" ? model_path : wav) = argv[++i];
     } else if (arg == "--beam" && i + 1 < argc) {
       char* end = nullptr;
       long k = std::strtol(argv[++i], &end, 10);
@@ -59,19 +64,18 @@ int main(int argc, char** argv) {
     }
   }
   if (images.empty()) return usage(2);
+  std::FILE* text_out = wav == "-" ? stderr : stdout;  // keep standard output clean for the WAV bytes
   int status = 0;
   try {
-    captioning::CaptionerBundle bundle = captioning::load_captioner(model_path);
-    nn::NoGradGuard no_grad;
-    if (json) std::printf("[");
+    captioning::Describer describer(model_path);
+    std::string spoken;
+    if (json) std::fprintf(text_out, "[");
     bool first = true;
     for (const std::string& path : images) {
       auto start = std::chrono::steady_clock::now();
       captioning::Caption caption;
       try {
-        nn::Tensor features =
-            bundle.model->features(captioning::load_captioner_input(path, bundle.model->options().image_size));
-        caption = captioning::beam_search(bundle.model->decoder(), bundle.tokenizer, features, {.beam = beam}).front();
+        caption = describer.describe_file(path, beam).front();
       } catch (const nn::Error& e) {
         std::fprintf(stderr, "describe: %s\n", e.what());
         status = 1;
@@ -79,15 +83,21 @@ int main(int argc, char** argv) {
       }
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (json) {
-        std::printf("%s\n{\"image\": %s, \"caption\": %s, \"score\": %.6g, \"seconds\": %.4f}", first ? "" : ",",
-                    json_string(path).c_str(), json_string(caption.text).c_str(), caption.score, seconds);
+        std::fprintf(text_out, "%s\n{\"image\": %s, \"caption\": %s, \"score\": %.6g, \"seconds\": %.4f}",
+                     first ? "" : ",", json_string(path).c_str(), json_string(caption.text).c_str(), caption.score,
+                     seconds);
       } else {
-        std::printf("%s: %s\n", path.c_str(), caption.text.c_str());
+        std::fprintf(text_out, "%s: %s\n", path.c_str(), caption.text.c_str());
       }
+      spoken += caption.text + ". ";
       first = false;
     }
-    if (json) std::printf("\n]\n");
-  } catch (const nn::Error& e) {
+    if (json) std::fprintf(text_out, "\n]\n");
+    if (!wav.empty()) {
+      const speech::Options voice;
+      speech::write_wav(wav, speech::synthesize(spoken, voice), voice.sample_rate);
+    }
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "describe: %s\n", e.what());
     return 1;
   }

@@ -21,7 +21,7 @@ namespace {
 int usage(int status) {
   std::fprintf(status ? stderr : stdout,
                "usage: train_shapes --data DIR --out DIR [--epochs N] [--batch-size N] [--images N] [--seed S]\n"
-               "                    [--width W] [--middle-blocks M]\n"
+               "                    [--width W] [--middle-blocks M] [--final-lr-fraction F]\n"
                "Writes the synthetic world to DIR (unless it is there), trains, and writes OUT/best.nnck.\n");
   return status;
 }
@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   fs::path data, out;
   int epochs = 12, batch = 32, images = 1500;
   uint64_t seed = 1;
+  float final_lr_fraction = 0.05f;
   CaptionerOptions options;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
@@ -52,9 +53,12 @@ int main(int argc, char** argv) {
     else if (flag == "--seed") seed = std::strtoull(v, nullptr, 10);
     else if (flag == "--width") options.cnn_width = std::strtof(v, nullptr);
     else if (flag == "--middle-blocks") options.cnn_middle_blocks = std::atoi(v);
+    else if (flag == "--final-lr-fraction") final_lr_fraction = std::strtof(v, nullptr);
     else return usage(2);
   }
-  if (data.empty() || out.empty() || epochs < 1 || batch < 1 || images < 10) return usage(2);
+  if (data.empty() || out.empty() || epochs < 1 || batch < 1 || images < 10 || !(final_lr_fraction > 0.0f) ||
+      final_lr_fraction > 1.0f)
+    return usage(2);
   try {
     if (!fs::exists(data / "text" / "Flickr8k.token.txt")) {
       write_synthetic_flickr8k(data, {.train = images, .dev = images / 10, .test = images / 10, .seed = seed});
@@ -80,7 +84,8 @@ int main(int argc, char** argv) {
     nn::Tensor dev_images = load_images(paths.images, dev_ids, options.image_size);
     std::fprintf(stderr, "%zu training images, %zu words\n", train_ids.size(), captions.size());
     ImageCaptioner model(options);
-    TrainConfig config{.epochs = epochs, .batch_size = batch, .learning_rate = 2e-3f, .seed = seed, .out_dir = out,
+    TrainConfig config{.epochs = epochs, .batch_size = batch, .learning_rate = 2e-3f,
+                       .final_lr_fraction = final_lr_fraction, .seed = seed, .out_dir = out,
                        .bundle_texts = {{"trained.command", "train_shapes --data " + data.string() + " --out " +
                                                                 out.string() + " --seed " + std::to_string(seed)}}};
     train_end_to_end(model, tokenizer, train_images, examples(train_ids), dev_images, examples(dev_ids), config,

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include <captioning/bundle.h>
+#include <captioning/describer.h>
 #include <captioning/flickr8k_pipeline.h>
 #include <captioning/generate.h>
 #include <captioning/trainer.h>
@@ -154,6 +155,12 @@ TEST_CASE("the Flickr8k pipeline runs end to end on the shared images, then resu
   Bundle bundle = load_bundle(r.bundle);
   REQUIRE(bundle.find("features.extractor") != nullptr);
   CHECK(bundle.find("features.extractor")->rfind("xception random width=0.03125", 0) == 0);
+  // describe's loader rebuilds the bundle's Xception from that text and captions an image file as the pipeline did
+  // from its cached features.
+  Describer describer(r.bundle);
+  CHECK(describer.description().find("xception random width=0.03125") != std::string::npos);
+  const auto& [id, text] = r.samples.front();
+  CHECK(describer.describe_file(data / "images" / (id + ".jpg"), o.beam).front().text == text);
 
   o.epochs = 3;
   o.resume = true;

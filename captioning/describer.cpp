@@ -1,0 +1,93 @@
+#include "captioning/describer.h"
+
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include <nn/autograd.h>
+#include <nn/checkpoint.h>
+#include <nn/error.h>
+#include <nn/ops.h>
+#include <nn/random.h>
+
+#include "captioning/bundle.h"
+
+namespace fs = std::filesystem;
+
+namespace captioning {
+namespace {
+
+std::string text_of(const Texts& texts, const std::string& key) {
+  for (const auto& [k, v] : texts)
+    if (k == key) return v;
+  return "";
+}
+
+// "xception PATH filter=nearest" / "xception random width=W seed=S filter=nearest" → the Xception it names.
+std::unique_ptr<nn::Xception> xception_from(const std::string& extractor, const fs::path& bundle) {
+  const std::string where = bundle.string() + ": features.extractor '" + extractor + "'";
+  std::istringstream words(extractor);
+  std::string kind, first;
+  words >> kind >> first;
+  if (kind != "xception" || first.empty()) nn::fail(where, "is not an Xception extractor this program can rebuild");
+  if (first == "random") {
+    double width = 0;
+    unsigned long long seed = 0;
+    for (std::string w; words >> w;) {
+      if (w.rfind("width=", 0) == 0) width = std::strtod(w.c_str() + 6, nullptr);
+      if (w.rfind("seed=", 0) == 0) seed = std::strtoull(w.c_str() + 5, nullptr, 10);
+    }
+    if (!(width > 0 && width <= 1)) nn::fail(where, "has no usable width=");
+    nn::Generator gen(seed);
+    return std::make_unique<nn::Xception>(nn::XceptionOptions{.width = static_cast<float>(width)}, gen);
+  }
+  // A path (which may hold spaces): everything up to " filter=".
+  const size_t filter = extractor.rfind(" filter=");
+  const std::string path = extractor.substr(9, filter == std::string::npos ? std::string::npos : filter - 9);
+  if (!fs::exists(path))
+    nn::fail(where, "names Xception weights that are not there: " + path +
+                        " (convert them with convert_keras_weights, or pass --model with another bundle)");
+  return nn::load_xception(path);
+}
+
+}  // namespace
+
+Describer::Describer(const fs::path& bundle) {
+  const Texts texts = nn::read_checkpoint_texts(bundle);
+  if (text_of(texts, "model") == "image-captioner") {
+    CaptionerBundle b = load_captioner(bundle);
+    captioner_ = std::move(b.model);
+    tokenizer_ = std::move(b.tokenizer);
+    image_size_ = captioner_->options().image_size;
+    filter_ = nn::ResizeFilter::bilinear;
+    description_ = "image captioner (" + std::to_string(image_size_) + " px)";
+    return;
+  }
+  const std::string extractor = text_of(texts, "features.extractor");
+  if (extractor.empty())
+    nn::fail(bundle.string(), "is neither an image captioner nor a caption model with a features.extractor text");
+  Bundle b = load_bundle(bundle);
+  xception_ = xception_from(extractor, bundle);
+  xception_->eval();
+  decoder_ = std::move(b.model);
+  tokenizer_ = std::move(b.tokenizer);
+  description_ = "caption model over " + extractor;
+}
+
+std::vector<Caption> Describer::caption(const nn::Tensor& decoded, int beam) {
+  nn::NoGradGuard no_grad;
+  const nn::Tensor input =
+      nn::xception_preprocess(nn::resize_image(decoded, image_size_, image_size_, filter_)).reshape({1, image_size_, image_size_, 3});
+  if (captioner_) return beam_search(captioner_->decoder(), tokenizer_, captioner_->features(input), {.beam = beam});
+  return beam_search(*decoder_, tokenizer_, xception_->forward(input), {.beam = beam});
+}
+
+std::vector<Caption> Describer::describe(std::span<const unsigned char> image, const std::string& name, int beam) {
+  return caption(nn::decode_image(image, name), beam);
+}
+
+std::vector<Caption> Describer::describe_file(const fs::path& image, int beam) {
+  return caption(nn::load_image(image), beam);
+}
+
+}  // namespace captioning

@@ -1,0 +1,48 @@
+// Describer: an image in, captions out, from either kind of bundle `describe` accepts —
+//   • an image captioner (train_shapes: its own CNN inside, model = "image-captioner"), or
+//   • a Flickr8k caption model (train_flickr8k) whose "features.extractor" text names the Xception it was trained
+//     on: "xception PATH filter=nearest" (Keras weights converted by convert_keras_weights) or
+//     "xception random width=W seed=S filter=nearest" (the random-weight stand-in of the tests).
+// One Describer is not meant for concurrent use: give each thread its own (they are cheap to load).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nn/image.h>
+#include <nn/models/xception.h>
+
+#include "captioning/captioner.h"
+#include "captioning/generate.h"
+
+namespace captioning {
+
+class Describer {
+ public:
+  // Throws nn::Error naming the file: unreadable bundle, unknown model kind, missing or unreadable Xception.
+  explicit Describer(const std::filesystem::path& bundle);
+
+  // Captions of an encoded image (JPEG, PNG, …; `name` is used in error messages), best first, at most `beam`.
+  // Throws nn::Error naming `name` for bytes that are no image.
+  std::vector<Caption> describe(std::span<const unsigned char> image, const std::string& name, int beam = 1);
+  std::vector<Caption> describe_file(const std::filesystem::path& image, int beam = 1);
+
+  // "image captioner (Xception width 0.1875, 96 px)" or "Flickr8k decoder over xception …".
+  const std::string& description() const { return description_; }
+
+ private:
+  std::vector<Caption> caption(const nn::Tensor& decoded_image, int beam);
+
+  std::unique_ptr<ImageCaptioner> captioner_;  // the first kind
+  std::unique_ptr<nn::Xception> xception_;     // the second kind: Xception features …
+  std::unique_ptr<CaptionModel> decoder_;      // … and the decoder
+  Tokenizer tokenizer_;
+  int64_t image_size_ = 299;
+  nn::ResizeFilter filter_ = nn::ResizeFilter::nearest;
+  std::string description_;
+};
+
+}  // namespace captioning

@@ -1,0 +1,342 @@
+#include "captioning/speech/prosody.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace speech {
+namespace {
+
+bool is_stop(Phoneme p) { return phoneme_info(p).manner == Manner::Stop; }
+bool voiceless_stop(Phoneme p) { return is_stop(p) && !phoneme_info(p).voiced; }
+
+float pause_ms(Pause p) {
+  switch (p) {
+    case Pause::Phrase: return 220;
+    case Pause::Sentence: case Pause::Question: return 450;
+    case Pause::None: return 0;
+  }
+  return 0;
+}
+
+// The words as segments, with word edges and pauses marked (durations and F0 come later).
+std::vector<Segment> flatten(const std::vector<SpokenWord>& words) {
+  std::vector<Segment> out;
+  out.push_back({.pause = true, .duration_ms = 60});  // a short lead-in
+  for (const SpokenWord& w : words) {
+    if (w.phones.empty()) {
+      if (w.pause != Pause::None && !out.back().pause) out.push_back({.pause = true, .duration_ms = pause_ms(w.pause)});
+      continue;
+    }
+    for (size_t i = 0; i < w.phones.size(); ++i)
+      out.push_back({.phoneme = w.phones[i].phoneme, .stress = w.phones[i].stress, .word_initial = i == 0,
+                     .word_final = i + 1 == w.phones.size()});
+  }
+  if (!out.back().pause) out.push_back({.pause = true, .duration_ms = 200});
+  return out;
+}
+
+// Klatt (1979): DUR = MINDUR + (INHDUR − MINDUR) × PRCNT, PRCNT the product of the context rules below.
+void assign_durations(std::vector<Segment>& seg, float rate) {
+  // Phrase-final syllable: from the last vowel before each pause up to it.
+  for (size_t i = 0; i < seg.size(); ++i) {
+    if (!seg[i].pause || i == 0) continue;
+    for (size_t j = i; j-- > 0 && !seg[j].pause;) {
+      seg[j].phrase_final = true;
+      if (is_vowel(seg[j].phoneme)) break;
+    }
+  }
+  for (size_t i = 0; i < seg.size(); ++i) {
+    Segment& s = seg[i];
+    if (s.pause) continue;
+    const PhonemeInfo& info = phoneme_info(s.phoneme);
+    float percent = 1.0f, minimum = info.minimum_ms;
+    // Vowels of the word: is this one in its word's last syllable, and has the word more than one?
+    size_t begin = i, end = i;
+    while (begin > 0 && !seg[begin].word_initial && !seg[begin - 1].pause) --begin;
+    while (end + 1 < seg.size() && !seg[end].word_final && !seg[end + 1].pause) ++end;
+    int vowels = 0, vowels_after = 0;
+    for (size_t k = begin; k <= end; ++k) {
+      vowels += is_vowel(seg[k].phoneme);
+      vowels_after += k > i && is_vowel(seg[k].phoneme);
+    }
+    const Segment* next = i + 1 < seg.size() && !seg[i + 1].pause ? &seg[i + 1] : nullptr;
+    if (is_vowel(s.phoneme)) {
+      if (s.phrase_final) percent *= 1.4f;          // clause-final lengthening
+      else percent *= 0.75f;                         // non-phrase-final shortening (Klatt: 0.6)
+      if (vowels_after > 0) percent *= 0.85f;        // non-word-final shortening
+      if (vowels > 1) percent *= 0.8f;               // polysyllabic shortening
+      if (s.stress == 0) {                           // unstressed shortening
+        percent *= 0.6f;
+        minimum *= 0.5f;
+      }
+      if (next && next->word_final == s.word_final) {  // postvocalic context, within the word
+        const PhonemeInfo& n = phoneme_info(next->phoneme);
+        if (voiceless_stop(next->phoneme)) percent *= 0.75f;
+        else if (n.voiced && (n.manner == Manner::Fricative || n.manner == Manner::Stop)) percent *= 1.2f;
+        else if (n.manner == Manner::Nasal) percent *= 0.9f;
+      }
+    } else {
+      if (!s.word_initial) percent *= 0.85f;  // non-initial consonant shortening
+      const bool cluster = (next && !is_vowel(next->phoneme)) || (i > 0 && !seg[i - 1].pause && !is_vowel(seg[i - 1].phoneme));
+      if (cluster) percent *= 0.75f;  // shortening in consonant clusters
+      if (s.phrase_final) percent *= 1.3f;
+    }
+    s.duration_ms = (minimum + (info.inherent_ms - minimum) * percent) / rate;
+  }
+  for (Segment& s : seg)
+    if (s.pause) s.duration_ms /= rate;
+}
+
+// F0: per phrase a baseline falling from pitch_hz to 80 % of it (declination), accents on stressed vowels, and
+// a final fall (statement), rise (question) or slight continuation rise (comma).
+void assign_f0(std::vector<Segment>& seg, const std::vector<SpokenWord>& words, float pitch) {
+  std::vector<Pause> phrase_ends;
+  for (const SpokenWord& w : words)
+    if (w.phones.empty() && w.pause != Pause::None) phrase_ends.push_back(w.pause);
+  size_t phrase = 0;
+  for (size_t begin = 0; begin < seg.size();) {
+    while (begin < seg.size() && seg[begin].pause) ++begin;
+    size_t end = begin;
+    while (end < seg.size() && !seg[end].pause) ++end;
+    if (begin >= seg.size()) break;
+    float total = 0;
+    for (size_t k = begin; k < end; ++k) total += seg[k].duration_ms;
+    const Pause kind = end + 1 < seg.size() && phrase < phrase_ends.size() ? phrase_ends[phrase] : Pause::Sentence;
+    size_t last_vowel = end;
+    for (size_t k = begin; k < end; ++k)
+      if (is_vowel(seg[k].phoneme)) last_vowel = k;
+    float t = 0;
+    bool first_accent = true;
+    for (size_t k = begin; k < end; ++k) {
+      const float middle = (t + 0.5f * seg[k].duration_ms) / std::max(total, 1.0f);
+      t += seg[k].duration_ms;
+      float f0 = pitch * (1.0f - 0.2f * middle);
+      if (is_vowel(seg[k].phoneme) && seg[k].stress == 1) {
+        f0 *= first_accent ? 1.25f : 1.15f;
+        first_accent = false;
+      } else if (is_vowel(seg[k].phoneme) && seg[k].stress == 2) {
+        f0 *= 1.05f;
+      }
+      if (k >= last_vowel && last_vowel < end) {
+        if (kind == Pause::Question) f0 = pitch * 1.4f;
+        else if (kind == Pause::Phrase) f0 = pitch * 0.95f;
+        else f0 = pitch * 0.7f;
+      }
+      seg[k].f0_hz = f0;
+    }
+    if (kind != Pause::Sentence || phrase < phrase_ends.size()) ++phrase;
+    begin = end;
+  }
+  // Pauses carry their neighbour's F0 so that the interpolated contour does not dip through them.
+  for (size_t k = 0; k < seg.size(); ++k)
+    if (seg[k].pause) seg[k].f0_hz = k > 0 ? seg[k - 1].f0_hz : 0;
+  for (size_t k = seg.size(); k-- > 0;)
+    if (seg[k].f0_hz == 0) seg[k].f0_hz = k + 1 < seg.size() ? seg[k + 1].f0_hz : pitch;
+}
+
+// ---- frames ----
+
+// A stretch with constant targets: a segment, or part of one (a stop's closure, burst and aspiration; a
+// diphthong's two halves).
+struct Target {
+  float start_ms = 0, duration_ms = 0;
+  Frame frame;
+  bool silent = false;
+  bool glide_through = false;  // a diphthong's second half: the transition spans both halves
+  bool consonant = false;
+};
+
+Frame shape_of(const PhonemeInfo& p, bool second_half = false) {
+  Frame f;
+  f.formant[0] = second_half ? p.f1_end : p.f1;
+  f.formant[1] = second_half ? p.f2_end : p.f2;
+  f.formant[2] = second_half ? p.f3_end : p.f3;
+  f.bandwidth[0] = p.b1;
+  f.bandwidth[1] = p.b2;
+  f.bandwidth[2] = p.b3;
+  return f;
+}
+
+void set_frication(Frame& f, const PhonemeInfo& p, float scale_db = 0) {
+  f.frication_db = p.frication_db + scale_db;
+  f.parallel_db = {p.a2, p.a3, p.a4, p.a5, p.a6, p.ab};
+}
+
+std::vector<Target> make_targets(const std::vector<Segment>& seg) {
+  std::vector<Target> out;
+  auto add = [&](float ms, const Frame& f, bool silent = false, bool glide = false, bool consonant = true) {
+    out.push_back({0, ms, f, silent, glide, consonant});
+  };
+  for (size_t i = 0; i < seg.size(); ++i) {
+    const Segment& s = seg[i];
+    if (s.pause) {
+      add(s.duration_ms, Frame{}, true);
+      continue;
+    }
+    const PhonemeInfo& p = phoneme_info(s.phoneme);
+    const Segment* next = i + 1 < seg.size() && !seg[i + 1].pause ? &seg[i + 1] : nullptr;
+    Frame f = shape_of(p);
+    switch (p.manner) {
+      case Manner::Vowel:
+        f.voicing_db = s.stress ? 60 : 57;
+        add(s.duration_ms, f, false, false, false);
+        break;
+      case Manner::Diphthong: {
+        f.voicing_db = s.stress ? 60 : 57;
+        Frame end = shape_of(p, true);
+        end.voicing_db = f.voicing_db;
+        add(0.45f * s.duration_ms, f, false, false, false);
+        add(0.55f * s.duration_ms, end, false, true, false);
+        break;
+      }
+      case Manner::Glide: case Manner::Liquid:
+        f.voicing_db = 56;
+        add(s.duration_ms, f);
+        break;
+      case Manner::Nasal:
+        f.voicing_db = 55;
+        f.nasal_zero_hz = 450;
+        add(s.duration_ms, f);
+        break;
+      case Manner::Fricative:
+        f.voicing_db = p.voiced ? 47 : 0;
+        set_frication(f, p);
+        add(s.duration_ms, f);
+        break;
+      case Manner::Aspirate: {
+        if (next) f = shape_of(phoneme_info(next->phoneme));
+        f.aspiration_db = 56;
+        add(s.duration_ms, f);
+        break;
+      }
+      case Manner::Affricate: {
+        Frame closure = f;
+        closure.voicing_db = p.voiced ? 38 : 0;
+        add(0.45f * s.duration_ms, closure);
+        f.voicing_db = p.voiced ? 44 : 0;
+        set_frication(f, p);
+        add(0.55f * s.duration_ms, f);
+        break;
+      }
+      case Manner::Stop: {
+        const float burst = p.voiced ? 8.0f : 12.0f;
+        Frame closure = f;
+        closure.voicing_db = p.voiced ? 38 : 0;
+        add(std::max(s.duration_ms - burst, 10.0f), closure);
+        Frame release = f;
+        set_frication(release, p, p.voiced ? -4.0f : 0.0f);
+        add(burst, release);
+        const bool after_s = i > 0 && !seg[i - 1].pause && seg[i - 1].phoneme == Phoneme::S;
+        if (!p.voiced && next && is_sonorant(next->phoneme) && !after_s) {
+          Frame aspiration = shape_of(phoneme_info(next->phoneme));
+          aspiration.aspiration_db = 54;
+          add(is_vowel(next->phoneme) && next->stress ? 45.0f : 25.0f, aspiration);
+        }
+        break;
+      }
+    }
+  }
+  // Silences take their neighbours' formants, so nothing glides in or out of them.
+  for (size_t k = 0; k < out.size(); ++k) {
+    if (!out[k].silent) continue;
+    size_t j = k;
+    while (j < out.size() && out[j].silent) ++j;
+    const Frame& like = j < out.size() ? out[j].frame : (k > 0 ? out[k - 1].frame : out[k].frame);
+    out[k].frame.formant = like.formant;
+    out[k].frame.bandwidth = like.bandwidth;
+  }
+  float t = 0;
+  for (Target& target : out) {
+    target.start_ms = t;
+    t += target.duration_ms;
+  }
+  return out;
+}
+
+float smooth(float x) {
+  x = std::clamp(x, 0.0f, 1.0f);
+  return x * x * (3.0f - 2.0f * x);
+}
+
+void blend_shape(Frame& out, const Frame& a, const Frame& b, float w) {
+  for (size_t k = 0; k < 5; ++k) {
+    out.formant[k] = a.formant[k] + (b.formant[k] - a.formant[k]) * w;
+    out.bandwidth[k] = a.bandwidth[k] + (b.bandwidth[k] - a.bandwidth[k]) * w;
+  }
+  out.nasal_zero_hz = a.nasal_zero_hz + (b.nasal_zero_hz - a.nasal_zero_hz) * w;
+}
+
+void blend_source(Frame& out, const Frame& a, const Frame& b, float w) {
+  out.voicing_db = a.voicing_db + (b.voicing_db - a.voicing_db) * w;
+  out.aspiration_db = a.aspiration_db + (b.aspiration_db - a.aspiration_db) * w;
+  out.frication_db = a.frication_db + (b.frication_db - a.frication_db) * w;
+  for (size_t k = 0; k < 6; ++k) out.parallel_db[k] = a.parallel_db[k] + (b.parallel_db[k] - a.parallel_db[k]) * w;
+}
+
+// How far (ms) formant transitions reach into target `a` and into target `b` at the boundary between them.
+std::pair<float, float> formant_window(const Target& a, const Target& b) {
+  if (b.glide_through) return {0.5f * a.duration_ms, 0.5f * b.duration_ms};
+  if (a.silent || b.silent) return {0.0f, 0.0f};
+  const float into_a = a.consonant ? 10.0f : 40.0f;  // vowels bend towards a consonant's locus
+  const float into_b = a.consonant ? 45.0f : (b.consonant ? 10.0f : 30.0f);
+  return {std::min(0.5f * a.duration_ms, into_a), std::min(0.5f * b.duration_ms, into_b)};
+}
+
+}  // namespace
+
+std::vector<Segment> plan_segments(const std::vector<SpokenWord>& words, const ProsodyOptions& options) {
+  std::vector<Segment> seg = flatten(words);
+  assign_durations(seg, options.rate);
+  assign_f0(seg, words, options.pitch_hz);
+  return seg;
+}
+
+std::vector<Frame> make_frames(const std::vector<Segment>& segments, const ProsodyOptions& options) {
+  const std::vector<Target> targets = make_targets(segments);
+  if (targets.empty()) return {};
+  const float total = targets.back().start_ms + targets.back().duration_ms;
+  // F0 through the segments' middles.
+  std::vector<std::pair<float, float>> f0_points;
+  float t = 0;
+  for (const Segment& s : segments) {
+    f0_points.emplace_back(t + 0.5f * s.duration_ms, s.f0_hz);
+    t += s.duration_ms;
+  }
+  const size_t count = static_cast<size_t>(std::ceil(total / options.frame_ms));
+  std::vector<Frame> frames(count);
+  size_t k = 0, p = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const float now = (static_cast<float>(i) + 0.5f) * options.frame_ms;
+    while (k + 1 < targets.size() && now >= targets[k + 1].start_ms) ++k;
+    const Target& cur = targets[k];
+    Frame f = cur.frame;
+    constexpr float kSourceWindow = 6.0f;  // amplitude changes are quick: ±6 ms
+    if (k > 0) {
+      const Target& prev = targets[k - 1];
+      const auto [wl, wr] = formant_window(prev, cur);
+      if (now < cur.start_ms + wr) blend_shape(f, prev.frame, cur.frame, smooth((now - cur.start_ms + wl) / (wl + wr)));
+      const float sl = std::min(kSourceWindow, 0.5f * prev.duration_ms), sr = std::min(kSourceWindow, 0.5f * cur.duration_ms);
+      if (now < cur.start_ms + sr) blend_source(f, prev.frame, cur.frame, smooth((now - cur.start_ms + sl) / (sl + sr)));
+    }
+    if (k + 1 < targets.size()) {
+      const Target& next = targets[k + 1];
+      const float end = next.start_ms;
+      const auto [wl, wr] = formant_window(cur, next);
+      if (now > end - wl) blend_shape(f, cur.frame, next.frame, smooth((now - end + wl) / (wl + wr)));
+      const float sl = std::min(kSourceWindow, 0.5f * cur.duration_ms), sr = std::min(kSourceWindow, 0.5f * next.duration_ms);
+      if (now > end - sl) blend_source(f, cur.frame, next.frame, smooth((now - end + sl) / (sl + sr)));
+    }
+    while (p + 1 < f0_points.size() && f0_points[p + 1].first <= now) ++p;
+    if (p + 1 < f0_points.size() && now > f0_points[p].first) {
+      const auto [t0, v0] = f0_points[p];
+      const auto [t1, v1] = f0_points[p + 1];
+      f.f0 = v0 + (v1 - v0) * (now - t0) / std::max(t1 - t0, 1e-3f);
+    } else {
+      f.f0 = f0_points[p].second;
+    }
+    frames[i] = f;
+  }
+  return frames;
+}
+
+}  // namespace speech

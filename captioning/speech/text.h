@@ -1,0 +1,34 @@
+// Text normalisation: UTF-8 text → words to pronounce and pauses. Numbers become words ("42" → forty two,
+// "3.5" → three point five, "1st" → first, "1990" → nineteen ninety), common abbreviations and symbols are
+// expanded, capitalised letter strings that are no word are spelled, punctuation becomes pauses.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace speech {
+
+// Text the front end cannot read: invalid UTF-8, characters of scripts it has no pronunciation for, or more than
+// kMaxTextBytes. The message names the byte offset and the character.
+struct TextError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+inline constexpr size_t kMaxTextBytes = 1 << 20;
+
+enum class Pause : uint8_t { None, Phrase, Sentence, Question };
+
+struct Token {
+  std::string word;          // lower-case letters and apostrophes; empty for a pause
+  Pause pause = Pause::None;
+  bool spell = false;        // read letter by letter (an acronym such as "BBC")
+};
+
+std::vector<Token> normalize(std::string_view text);
+
+// "42" → "forty two"; works for 0 … 999,999,999,999.
+std::string number_to_words(unsigned long long n);
+
+}  // namespace speech
