@@ -7,6 +7,8 @@
 
 #include <captioning/bleu.h>
 #include <captioning/captioner.h>
+#include <captioning/describer.h>
+#include <captioning/evaluation.h>
 #include <captioning/flickr8k.h>
 #include <captioning/generate.h>
 #include <captioning/synthetic.h>
@@ -21,9 +23,16 @@ namespace {
 int usage(int status) {
   std::fprintf(status ? stderr : stdout,
                "usage: train_shapes --data DIR --out DIR [--epochs N] [--batch-size N] [--images N] [--seed S]\n"
-               "                    [--width W] [--middle-blocks M] [--final-lr-fraction F]\n"
-               "Writes the synthetic world to DIR (unless it is there), trains, and writes OUT/best.nnck.\n");
+               "                    [--width W] [--middle-blocks M] [--final-lr-fraction F] [--beam K]\n"
+               "       train_shapes --data DIR --evaluate BUNDLE [--beam K]\n"
+               "Writes the synthetic world to DIR (unless it is there), trains, and writes OUT/best.nnck; then (or with\n"
+               "--evaluate, instead) reports BLEU and the share of fully right captions on DIR's test split.\n");
   return status;
+}
+
+void report_quality(const SplitEvaluation& e) {
+  std::printf("test: BLEU-1 %.3f BLEU-2 %.3f BLEU-3 %.3f BLEU-4 %.3f; every object named correctly in %zu/%zu images\n",
+              e.bleu[0], e.bleu[1], e.bleu[2], e.bleu[3], e.all_objects_named, e.images);
 }
 
 // The images of `ids`, preprocessed, stacked (N, S, S, 3).
@@ -36,7 +45,8 @@ nn::Tensor load_images(const fs::path& dir, const std::vector<std::string>& ids,
 
 int main(int argc, char** argv) {
   fs::path data, out;
-  int epochs = 12, batch = 32, images = 1500;
+  int epochs = 12, batch = 32, images = 1500, beam = 1;
+  fs::path evaluate;
   uint64_t seed = 1;
   float final_lr_fraction = 0.05f;
   CaptionerOptions options;
@@ -47,6 +57,8 @@ int main(int argc, char** argv) {
     const char* v = argv[++i];
     if (flag == "--data") data = v;
     else if (flag == "--out") out = v;
+    else if (flag == "--evaluate") evaluate = v;
+    else if (flag == "--beam") beam = std::atoi(v);
     else if (flag == "--epochs") epochs = std::atoi(v);
     else if (flag == "--batch-size") batch = std::atoi(v);
     else if (flag == "--images") images = std::atoi(v);
@@ -56,9 +68,19 @@ int main(int argc, char** argv) {
     else if (flag == "--final-lr-fraction") final_lr_fraction = std::strtof(v, nullptr);
     else return usage(2);
   }
-  if (data.empty() || out.empty() || epochs < 1 || batch < 1 || images < 10 || !(final_lr_fraction > 0.0f) ||
+  if (data.empty() || (out.empty() && evaluate.empty()) || beam < 1 || beam > 32 || epochs < 1 || batch < 1 || images < 10 || !(final_lr_fraction > 0.0f) ||
       final_lr_fraction > 1.0f)
     return usage(2);
+  if (!evaluate.empty()) {
+    try {
+      Describer model(evaluate);
+      report_quality(evaluate_split(model, data, Split::test, beam));
+      return 0;
+    } catch (const nn::Error& e) {
+      std::fprintf(stderr, "train_shapes: %s\n", e.what());
+      return 1;
+    }
+  }
   try {
     if (!fs::exists(data / "text" / "Flickr8k.token.txt")) {
       write_synthetic_flickr8k(data, {.train = images, .dev = images / 10, .test = images / 10, .seed = seed});
@@ -93,22 +115,8 @@ int main(int argc, char** argv) {
                        std::fprintf(stderr, "epoch %d: train %.4f, validation %.4f, %.0f s\n", r.epoch, r.train_loss,
                                     r.val_loss, r.seconds);
                      });
-    CaptionerBundle best = load_captioner(out / "best.nnck");
-    nn::NoGradGuard no_grad;
-    std::vector<std::vector<Tokens>> refs;
-    std::vector<Tokens> hyps;
-    size_t correct = 0;
-    for (const std::string& id : test_ids) {
-      nn::Tensor f = best.model->features(load_captioner_input(paths.images / (id + ".jpg"), options.image_size));
-      std::string caption = greedy_caption(best.model->decoder(), best.tokenizer, f).text;
-      hyps.push_back(split_words(caption));
-      refs.emplace_back();
-      for (const std::string& r : d[id]) refs.back().push_back(split_words(r));
-      correct += names_every_object(caption, d[id].front());
-    }
-    auto b = corpus_bleu(refs, hyps);
-    std::printf("test: BLEU-1 %.3f BLEU-2 %.3f BLEU-3 %.3f BLEU-4 %.3f; every object named correctly in %zu/%zu images\n",
-                b[0], b[1], b[2], b[3], correct, test_ids.size());
+    Describer best(out / "best.nnck");
+    report_quality(evaluate_split(best, data, Split::test, beam));
   } catch (const nn::Error& e) {
     std::fprintf(stderr, "train_shapes: %s\n", e.what());
     return 1;

@@ -4,7 +4,8 @@
 # exact command to run and exits with status 1.
 set -euo pipefail
 
-packages=(g++ cmake make libeigen3-dev libopenblas-openmp-dev libstb-dev doctest-dev libhdf5-dev)
+packages=(g++ cmake make pkg-config libeigen3-dev libopenblas-openmp-dev libstb-dev doctest-dev libhdf5-dev
+          libcpp-httplib-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -11,4 +11,4 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNN_BUILD_TESTS=ON -
 cmake --build build-asan -j"$(nproc)" >&2
 cd build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --output-on-failure -j"$(nproc)" -LE "full|package" "$@"
+  ctest --output-on-failure -j"$(nproc)" -LE "full|package|browser" "$@"
