@@ -92,9 +92,46 @@ void check_size(const std::string& name, int64_t width, int64_t height, const Im
 
 }  // namespace
 
+// stb_image 2.27 (Debian 12's) trusts a JPEG's Huffman table sizes: a DHT segment whose 16 code counts add up to
+// more than 256 overruns its tables (fixed upstream in 2.28; found by fuzz/fuzz_image). Walks the JPEG's marker
+// segments — including those between the scans of a progressive JPEG — and refuses such tables.
+static bool jpeg_huffman_tables_ok(std::span<const unsigned char> b) {
+  size_t p = 2;  // after SOI
+  while (p + 1 < b.size()) {
+    if (b[p] != 0xFF) {  // entropy-coded data: skip to the next marker (FF not followed by 00 or a restart)
+      ++p;
+      continue;
+    }
+    const unsigned char m = b[p + 1];
+    if (m == 0xFF) { ++p; continue; }                                       // fill byte
+    if (m == 0x00 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) { p += 2; continue; }  // stuffed byte, RSTn, TEM
+    if (m == 0xD9) return true;                                              // EOI
+    if (p + 4 > b.size()) return true;  // truncated: stb reports it
+    const size_t length = static_cast<size_t>(b[p + 2]) << 8 | b[p + 3];
+    if (m == 0xC4) {
+      size_t q = p + 4;
+      const size_t end = std::min(b.size(), p + 2 + length);
+      while (q + 17 <= end) {
+        size_t n = 0;
+        for (size_t i = 1; i <= 16; ++i) n += b[q + i];
+        if (n > 256) return false;
+        q += 17 + n;
+      }
+    }
+    p += 2 + length;
+  }
+  return true;
+}
+
 Tensor decode_image(std::span<const unsigned char> bytes, const std::string& name, const ImageLimits& limits) {
   if (bytes.empty()) fail(name, "is empty, not an image");
   if (bytes.size() > static_cast<size_t>(INT32_MAX)) fail(name, "is larger than 2 GB");
+  // Only JPEG and PNG reach stb: its other decoders (GIF, PSD, HDR, …) are attack surface we do not need.
+  static constexpr unsigned char kPng[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  const bool png = bytes.size() >= 8 && std::equal(kPng, kPng + 8, bytes.begin());
+  const bool jpeg = bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+  if (!png && !jpeg) fail(name, "is not a JPEG or PNG image (unknown image type)");
+  if (jpeg && !jpeg_huffman_tables_ok(bytes)) fail(name, "cannot be decoded (corrupt JPEG: bad Huffman table)");
   int64_t png_width = 0, png_height = 0;
   if (png_size(bytes, png_width, png_height)) check_size(name, png_width, png_height, limits);
   int width = 0, height = 0, channels = 0;

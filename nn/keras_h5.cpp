@@ -36,12 +36,16 @@ std::vector<std::string> string_attribute(hid_t object, const char* name, const 
     Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
     H5Tset_size(mem.id, H5T_VARIABLE);
     H5Tset_cset(mem.id, H5Tget_cset(type.id));  // newer Keras (h5py 3) writes UTF-8 variable-length strings
-    if (H5Aread(attr.id, mem.id, values.data()) < 0) fail(where, std::string("cannot read '") + name + "'");
-    for (char* v : values) out.emplace_back(v ? v : "");
-    H5Dvlen_reclaim(mem.id, space.id, H5P_DEFAULT, values.data());
+    const herr_t read = H5Aread(attr.id, mem.id, values.data());
+    if (read >= 0)
+      for (char* v : values) out.emplace_back(v ? v : "");
+    H5Dvlen_reclaim(mem.id, space.id, H5P_DEFAULT, values.data());  // also what a failed read left allocated
+    if (read < 0) fail(where, std::string("cannot read '") + name + "'");
     return out;
   }
   size_t size = H5Tget_size(type.id);
+  if (size == 0 || size > (64u << 20) / static_cast<size_t>(count))  // a corrupt size must not allocate gigabytes
+    fail(where, std::string("has an unreadable '") + name + "' attribute");
   std::vector<char> buffer(size * static_cast<size_t>(count));
   if (H5Aread(attr.id, type.id, buffer.data()) < 0) fail(where, std::string("cannot read '") + name + "'");
   for (hssize_t i = 0; i < count; ++i) {

@@ -140,4 +140,18 @@ TEST_CASE("bad image files give clear errors naming the file, and absurd sizes a
   std::string message = test::error_of([&] { nn::load_image(dir.path / "cut.jpg"); });
   CHECK(message.rfind((dir.path / "cut.jpg").string() + ": ", 0) == 0);
   CHECK(message != "no error");
+
+  // A JPEG whose Huffman table claims more than 256 codes (it overruns stb_image 2.27's tables; found by fuzzing).
+  std::string huffman = jpeg;
+  const size_t dht = huffman.find("\xFF\xC4");
+  REQUIRE(dht != std::string::npos);
+  huffman[dht + 5] = static_cast<char>(0xFF);  // the first of the table's 16 code counts
+  huffman[dht + 6] = static_cast<char>(0xFF);
+  write_bytes(dir.path / "dht.jpg", huffman);
+  CHECK(test::error_of([&] { nn::load_image(dir.path / "dht.jpg"); }) ==
+        (dir.path / "dht.jpg").string() + ": cannot be decoded (corrupt JPEG: bad Huffman table)");
+  // Formats other than JPEG and PNG never reach a decoder.
+  write_bytes(dir.path / "x.gif", "GIF89a\x01\x00\x01\x00\x00\x00\x00;");
+  CHECK(test::error_of([&] { nn::load_image(dir.path / "x.gif"); }) ==
+        (dir.path / "x.gif").string() + ": is not a JPEG or PNG image (unknown image type)");
 }

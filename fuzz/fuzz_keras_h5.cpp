@@ -1,0 +1,14 @@
+// The Keras .h5 weight reader (our checks of groups, attributes and datasets; HDF5 itself parses the container).
+#include <nn/error.h>
+#include <nn/keras_h5.h>
+
+#include "fuzz_util.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const auto path = fuzz::scratch_file(data, size, "weights.h5");
+  try {
+    nn::read_keras_h5(path);
+  } catch (const nn::Error&) {
+  }
+  return 0;
+}
