@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include <nn/checkpoint.h>
 #include <nn/error.h>
 #include <nn/models/xception.h>
 
@@ -43,7 +44,7 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   }
   Flickr8kRunResult result;
   const Flickr8kPaths paths = find_flickr8k(o.data_dir);
-  fs::create_directories(o.out_dir);
+  nn::make_directories(o.out_dir);
 
   // Text: clean the captions of every image, write them, split.
   Descriptions clean = clean_descriptions(read_token_file(paths.token_file, result.text_report), result.text_report);
@@ -84,6 +85,8 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
                 " filter=nearest";
   }
   FeatureCache cache(o.out_dir / "features.bin", xception->feature_channels(), extractor);
+  if (cache.dropped_on_open())
+    log("features: an incomplete last record (from an interrupted run) was dropped; it is computed again");
   std::vector<std::pair<std::string, fs::path>> images;
   for (const auto* ids : {&train_ids, &dev_ids, &test_ids})
     for (const std::string& id : *ids) images.emplace_back(id, paths.images / (id + ".jpg"));

@@ -153,8 +153,8 @@ std::vector<SyntheticImage> write_synthetic_flickr8k(const fs::path& dir, const 
     nn::fail("write_synthetic_flickr8k", "expected train ≥ 1, dev ≥ 0, test ≥ 1, 71 ≤ size ≤ 1024 and at least 3 "
                                          "captions per image");
   }
-  fs::create_directories(dir / "images");
-  fs::create_directories(dir / "text");
+  nn::make_directories(dir / "images");
+  nn::make_directories(dir / "text");
   std::vector<SyntheticImage> all;
   std::string tokens, splits[3];
   const int counts[3] = {o.train, o.dev, o.test};

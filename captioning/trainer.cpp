@@ -10,9 +10,11 @@
 #include <nn/checkpoint.h>
 #include <nn/error.h>
 #include <nn/ops.h>
+#include <nn/fault.h>
 #include <nn/optim/adam.h>
 
 #include "captioning/bundle.h"
+#include "captioning/stop_signal.h"
 
 namespace captioning {
 
@@ -117,10 +119,11 @@ std::vector<size_t> shuffled_order(size_t n, uint64_t seed) {
 }
 
 PassResult run_pass(size_t count, const std::vector<size_t>& order, int batch_size, const BatchLoss& loss_of,
-                    nn::Optimizer* optimizer, const std::string& who, int epoch) {
-  PassResult pass;
-  double weighted = 0;
+                    nn::Optimizer* optimizer, const std::string& who, int epoch, const PassControl& control) {
+  PassResult pass = control.so_far;
   for (size_t first = 0, step = 1; first < count; first += batch_size, ++step) {
+    if (step < control.first_step) continue;
+    if (control.before_step) control.before_step(step);
     std::vector<size_t> indices;
     for (size_t i = first; i < std::min(count, first + batch_size); ++i) indices.push_back(order.empty() ? i : order[i]);
     auto [loss, tokens] = loss_of(indices);
@@ -130,14 +133,23 @@ PassResult run_pass(size_t count, const std::vector<size_t>& order, int batch_si
         nn::fail(who, "the loss is " + std::to_string(value) + " at epoch " + std::to_string(epoch) + ", step " +
                           std::to_string(step));
       }
+      nn::fault_point("train_step");
       optimizer->zero_grad();
       loss.backward();
+      if (!nn::gradients_finite(optimizer->parameters()))
+        nn::fail(who, "the gradient is not finite at epoch " + std::to_string(epoch) + ", step " + std::to_string(step) +
+                          " (the loss was " + std::to_string(value) + ")");
       optimizer->step();
     }
-    weighted += static_cast<double>(value) * tokens;
+    pass.weighted += static_cast<double>(value) * tokens;
     pass.tokens += tokens;
+    pass.steps = step;
+    if (control.stop && first + batch_size < count && control.stop()) {
+      pass.interrupted = true;
+      break;
+    }
   }
-  pass.loss = pass.tokens ? weighted / static_cast<double>(pass.tokens) : NAN;
+  pass.loss = pass.tokens ? pass.weighted / static_cast<double>(pass.tokens) : NAN;
   return pass;
 }
 
@@ -174,47 +186,74 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
                       "epochs=" + std::to_string(config.epochs) + ", batch_size=" + std::to_string(config.batch_size));
   }
   if (train_set.empty()) nn::fail("train", "no training examples");
-  fs::create_directories(config.out_dir);
+  nn::make_directories(config.out_dir);
   const fs::path last = config.out_dir / "last.nnck", best = config.out_dir / "best.nnck";
   nn::Adam adam(model.named_parameters(), {.lr = config.learning_rate});
   std::vector<EpochResult> history;
   double best_val = INFINITY;
+  // An interrupted epoch to finish first: "EPOCH STEP WEIGHTED TOKENS" (train.partial).
+  int partial_epoch = 0;
+  PassResult partial;
   if (config.resume && fs::exists(last)) {
     Texts texts = load_bundle_into(last, model, &adam);
     for (const auto& [key, value] : texts) {
       if (key == "train.history") history = parse_history(value);
+      if (key == "train.partial") {
+        std::istringstream in(value);
+        if (!(in >> partial_epoch >> partial.steps >> partial.weighted >> partial.tokens))
+          nn::fail(last.string(), "has an unreadable train.partial text '" + value + "'");
+      }
     }
     for (const EpochResult& r : history) best_val = std::min(best_val, r.val_loss);
   }
+  auto save_last = [&](const Texts& more) {
+    Texts extra{{"train.history", history_text(history)}};
+    extra.insert(extra.end(), more.begin(), more.end());
+    extra.insert(extra.end(), config.bundle_texts.begin(), config.bundle_texts.end());
+    save_bundle(last, model, tokenizer, &adam, extra);
+    return extra;
+  };
   model.train();
   for (int epoch = static_cast<int>(history.size()) + 1; epoch <= config.epochs; ++epoch) {
     auto start = std::chrono::steady_clock::now();
     const uint64_t epoch_seed = config.seed * 1000003ull + static_cast<uint64_t>(epoch);
-    model.reseed_dropout(epoch_seed);
     adam.options().lr = scheduled_learning_rate(config, epoch);
     std::vector<size_t> order = shuffled_order(train_set.size(), epoch_seed);
+    PassControl control{.before_step = [&](size_t step) { model.reseed_dropout(epoch_seed * 1000003ull + step); },
+                        .stop = stop_requested};
+    if (epoch == partial_epoch) {
+      control.first_step = partial.steps + 1;
+      control.so_far = partial;
+    }
     EpochResult r;
     r.epoch = epoch;
+    PassResult pass;
     try {
-      PassResult pass = run_pass(order.size(), order, config.batch_size, [&](const std::vector<size_t>& indices) {
+      pass = run_pass(order.size(), order, config.batch_size, [&](const std::vector<size_t>& indices) {
         std::vector<const Example*> batch;
         for (size_t i : indices) batch.push_back(&train_set[i]);
         Batch b = make_batch(batch, features);
         return std::pair{nn::softmax_cross_entropy(model.forward(b.features, b.tokens.inputs), b.tokens.targets,
                                                    b.tokens.mask),
                          b.tokens.tokens};
-      }, &adam, "train", epoch);
-      r.train_loss = pass.loss;
-      r.tokens = pass.tokens;
+      }, &adam, "train", epoch, control);
     } catch (const nn::Error& e) {
       throw nn::Error(std::string(e.what()) + " (the last good checkpoint is " + last.string() + ")");
     }
+    if (pass.interrupted) {
+      char text[96];
+      std::snprintf(text, sizeof text, "%d %zu %.17g %lld", epoch, pass.steps, pass.weighted,
+                    static_cast<long long>(pass.tokens));
+      save_last({{"train.epoch", std::to_string(epoch - 1)}, {"train.partial", text}});
+      throw TrainingStopped("train: stopped on request at epoch " + std::to_string(epoch) + ", step " +
+                            std::to_string(pass.steps) + "; saved " + last.string() + " (--resume continues there)");
+    }
+    r.train_loss = pass.loss;
+    r.tokens = pass.tokens;
     r.val_loss = val_set.empty() ? NAN : evaluate_loss(model, features, val_set, config.batch_size);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     history.push_back(r);
-    Texts extra{{"train.history", history_text(history)}, {"train.epoch", std::to_string(epoch)}};
-    extra.insert(extra.end(), config.bundle_texts.begin(), config.bundle_texts.end());
-    save_bundle(last, model, tokenizer, &adam, extra);
+    const Texts extra = save_last({{"train.epoch", std::to_string(epoch)}});
     if (!(r.val_loss >= best_val)) {  // also when there is no validation loss (NaN)
       best_val = std::isnan(r.val_loss) ? best_val : r.val_loss;
       save_bundle(best, model, tokenizer, nullptr, extra);

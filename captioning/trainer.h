@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <nn/error.h>
 #include <nn/optim/optimizer.h>
 
 #include "captioning/model.h"
@@ -30,6 +31,12 @@ std::vector<Example> make_examples(const std::vector<std::string>& ids,
 
 // Image id → features (1, F).
 using FeatureLookup = std::function<nn::Tensor(const std::string& image)>;
+
+// Thrown by train() when a stop was requested (stop_signal.h): the state was saved in last.nnck mid-epoch, and
+// resuming from it gives exactly the result of an uninterrupted run.
+struct TrainingStopped : nn::Error {
+  using nn::Error::Error;
+};
 
 struct TrainConfig {
   int epochs = 20;
@@ -81,12 +88,24 @@ float scheduled_learning_rate(const TrainConfig& config, int epoch);
 // non-finite loss throws nn::Error naming `who`, the epoch and the step); without, the caller has turned grad off.
 // Returns the mean loss per word over the pass and the words seen. Shared by both trainers and their evaluation.
 struct PassResult {
-  double loss = 0;
+  double loss = 0;          // mean over tokens
   int64_t tokens = 0;
+  double weighted = 0;      // Σ batch loss × batch tokens (to continue an interrupted pass)
+  size_t steps = 0;         // the last step done (1-based)
+  bool interrupted = false;  // stopped early because `stop` said so
 };
 using BatchLoss = std::function<std::pair<nn::Tensor, int64_t>(const std::vector<size_t>& indices)>;
+// Where a pass starts and when it stops: steps before first_step are skipped (their sums carried in `so_far`),
+// before_step(step) runs ahead of each step (to reseed dropout), stop() is asked after each.
+struct PassControl {
+  size_t first_step = 1;
+  PassResult so_far;
+  std::function<void(size_t)> before_step;
+  std::function<bool()> stop;
+};
 PassResult run_pass(size_t count, const std::vector<size_t>& order, int batch_size, const BatchLoss& loss_of,
-                    nn::Optimizer* optimizer = nullptr, const std::string& who = "train", int epoch = 0);
+                    nn::Optimizer* optimizer = nullptr, const std::string& who = "train", int epoch = 0,
+                    const PassControl& control = {});
 
 // Writes loss_curve_svg(history) to `path` atomically.
 void write_loss_curve(const std::filesystem::path& path, const std::vector<EpochResult>& history);

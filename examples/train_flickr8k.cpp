@@ -5,6 +5,8 @@
 #include <string>
 
 #include <captioning/flickr8k_pipeline.h>
+#include <captioning/stop_signal.h>
+#include <captioning/trainer.h>
 #include <nn/error.h>
 
 namespace {
@@ -62,6 +64,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", e.what());
     return 2;
   }
+  captioning::install_stop_signals();  // Ctrl-C: save mid-epoch and stop; --resume continues exactly there
   try {
     captioning::Flickr8kRunResult r =
         captioning::run_flickr8k(o, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
@@ -69,6 +72,9 @@ int main(int argc, char** argv) {
                 r.bleu[1], r.bleu[2], r.bleu[3], r.test_images, o.beam);
     for (const auto& [id, caption] : r.samples) std::printf("%s: %s\n", id.c_str(), caption.c_str());
     std::printf("model bundle: %s\n", r.bundle.c_str());
+  } catch (const captioning::TrainingStopped& e) {
+    std::fprintf(stderr, "train_flickr8k: %s\n", e.what());
+    return 130;
   } catch (const nn::Error& e) {
     std::fprintf(stderr, "train_flickr8k: %s\n", e.what());
     return 1;

@@ -23,7 +23,7 @@ namespace {
 int usage(int status) {
   std::fprintf(status ? stderr : stdout,
                "usage: train_shapes --data DIR --out DIR [--epochs N] [--batch-size N] [--images N] [--seed S]\n"
-               "                    [--width W] [--middle-blocks M] [--final-lr-fraction F] [--beam K]\n"
+               "                    [--width W] [--middle-blocks M] [--final-lr-fraction F] [--global-pooling] [--beam K]\n"
                "       train_shapes --data DIR --evaluate BUNDLE [--beam K]\n"
                "Writes the synthetic world to DIR (unless it is there), trains, and writes OUT/best.nnck; then (or with\n"
                "--evaluate, instead) reports BLEU and the share of fully right captions on DIR's test split.\n");
@@ -49,10 +49,14 @@ int main(int argc, char** argv) {
   fs::path evaluate;
   uint64_t seed = 1;
   float final_lr_fraction = 0.05f;
-  CaptionerOptions options;
+  CaptionerOptions options{.column_features = true};
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--help") return usage(0);
+    if (flag == "--global-pooling") {
+      options.column_features = false;
+      continue;
+    }
     if (i + 1 >= argc) return usage(2);
     const char* v = argv[++i];
     if (flag == "--data") data = v;

@@ -1,4 +1,5 @@
 #include "nn/checkpoint.h"
+#include "nn/fault.h"
 
 #include <unistd.h>
 
@@ -228,13 +229,27 @@ uint32_t crc32(const void* data, size_t size, uint32_t crc) {
   return ~crc;
 }
 
+void make_directories(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) fail(path.string(), "cannot create the folder: " + ec.message());
+}
+
 void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::FILE*)>& write) {
+  // Temporaries of this path left by a writer that was killed: nothing else would ever remove them.
+  std::error_code ec;
+  const std::string stale_prefix = path.filename().string() + ".tmp-";
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.path().filename().string().rfind(stale_prefix, 0) == 0) std::filesystem::remove(entry.path(), ec);
   std::filesystem::path temporary = path;
   temporary += ".tmp-" + std::to_string(::getpid());
   std::FILE* file = std::fopen(temporary.c_str(), "wb");
   if (file == nullptr) fail(quoted(path), std::string("cannot write: ") + std::strerror(errno));
   try {
     write(file);
+    std::fflush(file);
+    fault_point("checkpoint_write");  // tests: killed with the temporary written but not in place
     if (std::fflush(file) != 0 || ::fsync(::fileno(file)) != 0) {
       throw Error(std::string("write failed: ") + std::strerror(errno));
     }

@@ -108,15 +108,20 @@ static bool jpeg_huffman_tables_ok(std::span<const unsigned char> b) {
     if (m == 0xD9) return true;                                              // EOI
     if (p + 4 > b.size()) return true;  // truncated: stb reports it
     const size_t length = static_cast<size_t>(b[p + 2]) << 8 | b[p + 3];
-    if (m == 0xC4) {
+    if (m == 0xC4) {  // as stb reads it: tables until the length is used up, bytes past the end read as 0
+      auto at = [&](size_t i) { return i < b.size() ? b[i] : 0; };
       size_t q = p + 4;
-      const size_t end = std::min(b.size(), p + 2 + length);
-      while (q + 17 <= end) {
+      long left = static_cast<long>(length) - 2;
+      while (left > 0) {
         size_t n = 0;
-        for (size_t i = 1; i <= 16; ++i) n += b[q + i];
+        for (size_t i = 1; i <= 16; ++i) n += at(q + i);
         if (n > 256) return false;
         q += 17 + n;
+        left -= static_cast<long>(17 + n);
+        if (q >= b.size()) return true;
       }
+      p = q;  // stb goes on where the tables ended, whatever the length said
+      continue;
     }
     p += 2 + length;
   }

@@ -85,6 +85,9 @@ TEST_CASE("normalisation spells out numbers, abbreviations and acronyms and mark
   CHECK(words_of(normalize("the QXZ")) == "the q x z");  // no word: spelled
   CHECK(normalize("Is it?").back().pause == Pause::Question);
   CHECK(words_of(normalize("Café\tcrème")) == "cafe creme");
+  // More than 12 digits are read one by one; an ordinal suffix then applies to the last (found by fuzzing).
+  CHECK(words_of(normalize("12345678901234th")) ==
+        "one two three four five six seven eight nine zero one two three fourth");
 }
 
 TEST_CASE("a resonator's gain peaks at its formant frequency and the antiresonator undoes it") {

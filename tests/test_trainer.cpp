@@ -109,6 +109,29 @@ TEST_CASE("a non-finite loss stops training with the epoch and step named") {
   CHECK(message.rfind("train: the loss is nan at epoch 1, step 1", 0) == 0);
 }
 
+TEST_CASE("a loss that turns non-finite mid-run keeps the last good checkpoint and names it") {
+  World w;
+  test::TempDir dir;
+  CaptionModel model(w.model_options());
+  int calls = 0;
+  const int per_epoch = static_cast<int>(w.train_set.size());
+  // Features go bad in epoch 2 (as an overflowing activation would make them).
+  FeatureLookup poisoned = [&](const std::string& id) {
+    nn::Tensor f = w.features(id);
+    return ++calls > per_epoch + 1 ? nn::Tensor::full(f.shape(), INFINITY) : f;
+  };
+  std::string message = test::error_of([&] {
+    train(model, w.tokenizer, poisoned, w.train_set, {}, {.epochs = 3, .batch_size = 2, .out_dir = dir.path});
+  });
+  CHECK(message.rfind("train: the gradient is not finite at epoch 2, step 1", 0) == 0);
+  CHECK(message.find("(the last good checkpoint is " + (dir.path / "last.nnck").string() + ")") != std::string::npos);
+  Bundle last = load_bundle(dir.path / "last.nnck");
+  REQUIRE(last.find("train.epoch") != nullptr);
+  CHECK(*last.find("train.epoch") == "1");
+  for (const auto& [name, t] : last.model->named_parameters())
+    for (float v : t.to_vector()) REQUIRE(std::isfinite(v));
+}
+
 TEST_CASE("a bundle whose vocabulary does not match its tokenizer is refused, naming the file") {
   World w;
   test::TempDir dir;

@@ -104,6 +104,7 @@ std::string below_thousand(unsigned n) {
 std::string ordinal(std::string words) {
   const size_t space = words.rfind(' ');
   const std::string last = words.substr(space == std::string::npos ? 0 : space + 1);
+  if (last.empty()) return words;
   words.resize(words.size() - last.size());
   static const std::pair<const char*, const char*> kIrregular[] = {
       {"one", "first"}, {"two", "second"}, {"three", "third"}, {"five", "fifth"}, {"eight", "eighth"},
@@ -220,7 +221,7 @@ class Reader {
     std::string words;
     const size_t first = digits.find_first_not_of('0');
     if (digits.size() > 12 && first != std::string::npos && digits.size() - first > 12) {
-      for (char d : digits) words += std::string(kOnes[d - '0']) + " ";  // too long: digit by digit
+      for (char d : digits) words += std::string(words.empty() ? "" : " ") + kOnes[d - '0'];  // too long: digit by digit
     } else {
       const unsigned long long n = std::stoull(digits);
       if (digits.size() == 4 && n >= 1100 && n <= 1999 && n % 100 != 0 && fraction.empty())  // a year

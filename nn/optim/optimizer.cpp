@@ -19,6 +19,18 @@ void Optimizer::zero_grad() {
   for (auto& [name, p] : parameters_) p.zero_grad();
 }
 
+bool gradients_finite(const NamedTensors& parameters) {
+  for (const auto& [name, p] : parameters) {
+    Tensor g = p.grad();
+    if (!g.defined()) continue;
+    const float* pg = g.data();
+    float sum = 0;  // NaN or ±inf anywhere makes the sum non-finite (finite values cannot overflow to inf
+    for (int64_t i = 0; i < g.numel(); ++i) sum += pg[i] * 0.0f;  // when multiplied by zero first)
+    if (!std::isfinite(sum)) return false;
+  }
+  return true;
+}
+
 float clip_grad_norm(const std::vector<Tensor>& parameters, float max_norm) {
   if (!(max_norm > 0.0f)) fail_expected("clip_grad_norm", "max_norm > 0", std::to_string(max_norm));
   double total = 0;

@@ -29,6 +29,10 @@ class Optimizer {
   NamedTensors parameters_;
 };
 
+// Whether every accumulated gradient of `parameters` is finite (a step on a NaN or infinite gradient would spoil
+// the weights for good).
+bool gradients_finite(const NamedTensors& parameters);
+
 // Scales all gradients so that their global L2 norm is at most max_norm; returns the norm before clipping.
 float clip_grad_norm(const std::vector<Tensor>& parameters, float max_norm);
 

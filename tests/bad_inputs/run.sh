@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The bad-input table: every kind of wrong input a user can give each program, the message it gets and the exit
+# status, and — for outputs — that nothing half-written is left behind. Run by ctest (test "bad_inputs");
+#   tests/bad_inputs/run.sh BUILD_DIR [--markdown FILE]   also writes the table docs/bad-inputs.md holds.
+set -uo pipefail
+build=$(cd "$1" && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
+markdown=${3:-}
+bin=$build/examples
+T=$(mktemp -d /tmp/nn_bad_inputs.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+failures=0
+rows=()
+
+# Inputs.
+sample=$src/weights/sample_shapes.jpg
+: > "$T/empty.jpg"
+echo "this is a text file, not a photo" > "$T/text.jpg"
+head -c 1500 "$sample" > "$T/truncated.jpg"
+# A PNG whose header claims 100000 × 100000 pixels (a 1×1 image's bytes with the IHDR size fields changed).
+printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x01\x86\xa0\x00\x01\x86\xa0\x08\x02\x00\x00\x00\x00\x00\x00\x00' > "$T/huge.png"
+head -c 100000 "$src/weights/shapes.nnck" > "$T/truncated.nnck"
+"$bin/convert_keras_weights" "$src/tests/reference/fixtures/xception_w32_keras2.h5" "$T/xception.nnck" --width 0.03125 \
+  > /dev/null 2>&1 || { echo "bad_inputs: cannot make the Xception checkpoint" >&2; exit 1; }
+mkdir -p "$T/resume" && cp "$src/weights/shapes.nnck" "$T/resume/last.nnck"
+
+# check ID STATUS MESSAGE_SUBSTRING -- COMMAND…: runs COMMAND, compares its status and the first line of stderr.
+check() {
+  local id=$1 want_status=$2 want=$3
+  shift 4
+  local err status
+  err=$("$@" 2>&1 >/dev/null)
+  status=$?
+  # The program's own error line ("describe: …"), else the first line (a usage text).
+  local program first
+  program=$(basename "$([ "$1" = full_disk ] && echo "$2" || echo "$1")")
+  first=$(printf '%s\n' "$err" | grep -m1 "^$program: ")
+  [ -n "$first" ] || first=$(printf '%s\n' "$err" | head -1)
+  local shown=${*//$bin\//}
+  shown=${shown//$T/\$T}
+  shown=${shown//$src/\$SRC}
+  first=${first//$T/\$T}
+  first=${first//$src/\$SRC}
+  if [ "$status" != "$want_status" ] || [[ "$first" != *"$want"* ]]; then
+    echo "FAIL $id: $shown" >&2
+    echo "  expected status $want_status and a message containing: $want" >&2
+    echo "  got status $status: $first" >&2
+    failures=$((failures + 1))
+  fi
+  rows+=("| $id | \`$shown\` | $status | ${first//|/\\|} |")
+}
+# No file named $1, and no temporary beside it.
+nothing_left() {
+  if [ -e "$1" ] || compgen -G "$1.tmp*" > /dev/null; then
+    echo "FAIL: $1 (or a temporary of it) was left behind" >&2
+    failures=$((failures + 1))
+  fi
+}
+full_disk() { (trap '' XFSZ; ulimit -f 16; "$@"); }  # writes past 16 KB fail with EFBIG instead of killing
+
+check describe-missing 1 "none.jpg: cannot open: No such file or directory" -- "$bin/describe" "$T/none.jpg"
+check describe-directory 1 "is a directory, not an image" -- "$bin/describe" "$T"
+check describe-empty 1 "empty.jpg: is empty, not an image" -- "$bin/describe" "$T/empty.jpg"
+check describe-truncated-jpeg 1 "truncated.jpg: cannot be decoded" -- "$bin/describe" "$T/truncated.jpg"
+check describe-huge-png 1 "got 100000×100000 in its header" -- "$bin/describe" "$T/huge.png"
+check describe-text-as-jpeg 1 "text.jpg: is not a JPEG or PNG image" -- "$bin/describe" "$T/text.jpg"
+check describe-other-model 1 "is neither an image captioner nor a caption model" -- \
+  "$bin/describe" "$sample" --model "$T/xception.nnck"
+check describe-truncated-model 1 "truncated.nnck: " -- "$bin/describe" "$sample" --model "$T/truncated.nnck"
+check describe-unknown-flag 2 "unknown or incomplete argument '--frobnicate'" -- "$bin/describe" "$sample" --frobnicate
+check describe-negative-beam 2 "--beam expects a whole number in [1, 32], got '-3'" -- "$bin/describe" "$sample" --beam -3
+check describe-absurd-beam 2 "--beam expects a whole number in [1, 32], got '100000000000'" -- \
+  "$bin/describe" "$sample" --beam 100000000000
+check describe-unwritable-wav 1 "/proc/speech.wav: cannot write WAV" -- "$bin/describe" "$sample" --wav /proc/speech.wav
+check describe-full-disk 1 "full.wav: cannot write WAV: File too large" -- full_disk "$bin/describe" "$sample" --wav "$T/full.wav"
+nothing_left "$T/full.wav"
+check say-no-text 2 "usage: say TEXT" -- "$bin/say" --wav "$T/x.wav"
+check say-bad-rate 2 "--rate: not a number: fast" -- "$bin/say" "hello" --wav "$T/x.wav" --rate fast
+check say-absurd-pitch 1 "option pitch_hz = 1000000.000000 is outside 50 … 400" -- "$bin/say" "hello" --wav "$T/x.wav" --pitch 1e6
+check say-unreadable-text 1 "cannot read character U+1F600 at byte 6" -- "$bin/say" "hello 😀" --wav "$T/x.wav"
+check say-unknown-flag 2 "unknown flag --loud" -- "$bin/say" "hello" --wav "$T/x.wav" --loud 1
+check say-missing-directory 1 "cannot write WAV: No such file or directory" -- "$bin/say" "hello" --wav "$T/no/dir/x.wav"
+check say-full-disk 1 "cannot write WAV: File too large" -- full_disk "$bin/say" "a dog runs on the grass" --wav "$T/full2.wav"
+nothing_left "$T/full2.wav"
+check train-missing-data 1 "no_data" -- "$bin/train_flickr8k" --data "$T/no_data" --out "$T/out" --random-xception-width 0.03125
+check train-data-is-file 1 "text.jpg" -- "$bin/train_flickr8k" --data "$T/text.jpg" --out "$T/out" --random-xception-width 0.03125
+check train-negative-epochs 2 "--epochs expects a whole number in [1, 10000], got '-1'" -- \
+  "$bin/train_flickr8k" --data "$T" --out "$T/out" --random-xception-width 0.03125 --epochs -1
+check train-absurd-batch 2 "--batch-size expects a whole number in [1, 65536], got '99999999999'" -- \
+  "$bin/train_flickr8k" --data "$T" --out "$T/out" --random-xception-width 0.03125 --batch-size 99999999999
+check train-unknown-flag 2 "--turbo needs a value (or is unknown; see --help)" -- "$bin/train_flickr8k" --turbo
+check train-resume-other-model 1 "last.nnck: is not a caption model bundle" -- "$bin/train_flickr8k" \
+  --data "$src/../shared/data/flickr8k" --out "$T/resume" --random-xception-width 0.03125 --limit 5 --epochs 1 \
+  --resume --no-progress
+check train-unwritable-out 1 "/proc/nn_out" -- "$bin/train_flickr8k" --data "$src/../shared/data/flickr8k" \
+  --out /proc/nn_out --random-xception-width 0.03125 --limit 5 --epochs 1 --no-progress
+check convert-missing 1 "none.h5" -- "$bin/convert_keras_weights" "$T/none.h5" "$T/out.nnck"
+check convert-text-file 1 "text.jpg" -- "$bin/convert_keras_weights" "$T/text.jpg" "$T/out.nnck"
+check convert-wrong-shape 1 "expected" -- "$bin/convert_keras_weights" \
+  "$src/tests/reference/fixtures/xception_w32_keras2.h5" "$T/wrong.nnck" --width 0.0625
+nothing_left "$T/wrong.nnck"
+check convert-full-disk 1 "File too large" -- full_disk "$bin/convert_keras_weights" \
+  "$src/tests/reference/fixtures/xception_w16_keras1.h5" "$T/full.nnck" --width 0.0625
+nothing_left "$T/full.nnck"
+check features-negative-width 2 "random-width" -- "$bin/xception_features" --random-width -1 "$sample"
+check features-truncated-weights 1 "truncated.nnck" -- "$bin/xception_features" --weights "$T/truncated.nnck" "$sample"
+check bleu-missing 1 "none.txt" -- "$bin/bleu_score" "$T/none.txt" "$T/none.txt"
+check server-bad-port 2 "--port expects a whole number in [0, 65535], got '99999'" -- "$bin/describe_server" --port 99999
+check server-bad-host 1 "cannot listen on 256.0.0.1:8080" -- "$bin/describe_server" --host 256.0.0.1
+check server-other-model 1 "is neither an image captioner nor a caption model" -- \
+  "$bin/describe_server" --model "$T/xception.nnck"
+
+if [ -n "$markdown" ]; then
+  {
+    echo "| case | command | exit | first line of the message |"
+    echo "|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+  } > "$markdown"
+fi
+echo "bad inputs: ${#rows[@]} cases, $failures failures"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,135 @@
+// Crash-safe training, end to end through the train_flickr8k program on the shared Flickr8k images: killed
+// (SIGKILL) in the middle of an epoch, in the middle of a checkpoint write, or of a feature-cache append, then run
+// again with --resume, it ends with exactly the weights of an uninterrupted run with the same seed; Ctrl-C stops it
+// after saving, and --resume continues from that very step. Faults are placed with NN_FAULT_KILL (nn/fault.h).
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nn/checkpoint.h>
+
+#include "support/files.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kData = fs::path(NN_SOURCE_DIR) / ".." / "shared" / "data" / "flickr8k";
+
+struct Outcome {
+  int exit_code = -1;  // when it exited
+  int signal = 0;      // when a signal ended it
+  std::string log;
+};
+
+// Runs train_flickr8k into `out` (3 epochs of 4 steps on 20 training images), with NN_FAULT_KILL=fault if given.
+Outcome train(const fs::path& out, const std::string& fault, bool resume) {
+  const fs::path log = out.string() + ".log";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (!fault.empty()) ::setenv("NN_FAULT_KILL", fault.c_str(), 1);
+    if (!std::freopen(log.c_str(), "w", stderr) || !std::freopen("/dev/null", "w", stdout)) ::_exit(126);
+    std::vector<std::string> args{TRAIN_FLICKR8K, "--data", kData.string(), "--out", out.string(),
+                                  "--random-xception-width", "0.03125", "--epochs", "3", "--batch-size", "32",
+                                  "--limit", "20", "--seed", "5", "--no-progress"};
+    if (resume) args.push_back("--resume");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  Outcome o;
+  if (WIFEXITED(status)) o.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) o.signal = WTERMSIG(status);
+  std::ifstream in(log);
+  std::stringstream s;
+  s << in.rdbuf();
+  o.log = s.str();
+  return o;
+}
+
+// Every tensor of the two checkpoints, compared exactly.
+void check_same_weights(const fs::path& a, const fs::path& b) {
+  const nn::Checkpoint x = nn::read_checkpoint(a), y = nn::read_checkpoint(b);
+  REQUIRE(x.tensors.size() == y.tensors.size());
+  for (size_t i = 0; i < x.tensors.size(); ++i) {
+    INFO(x.tensors[i].first);
+    REQUIRE(x.tensors[i].first == y.tensors[i].first);
+    CHECK(x.tensors[i].second.to_vector() == y.tensors[i].second.to_vector());
+  }
+}
+
+std::string text_of(const fs::path& checkpoint, const std::string& key) {
+  for (const auto& [k, v] : nn::read_checkpoint_texts(checkpoint))
+    if (k == key) return v;
+  return "";
+}
+
+bool has_temporaries(const fs::path& dir) {
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().find(".tmp-") != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("killed mid-epoch, mid-checkpoint or mid-cache-append, training resumes to the uninterrupted result") {
+  REQUIRE_MESSAGE(fs::exists(kData), "the shared Flickr8k data is needed: " << kData);
+  static test::TempDir dir("nn_crash");  // one uninterrupted reference run for every subcase
+  static const Outcome reference = train(dir.path / "reference", "", false);
+  REQUIRE_MESSAGE(reference.exit_code == 0, reference.log);
+
+  SUBCASE("SIGKILL before the 6th training step (epoch 2, step 2)") {
+    const fs::path out = dir.path / "killed_step";
+    const Outcome killed = train(out, "train_step:6", false);
+    CHECK(killed.signal == SIGKILL);
+    CHECK(text_of(out / "last.nnck", "train.epoch") == "1");  // the last complete checkpoint
+    const Outcome resumed = train(out, "", true);
+    REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.log);
+    check_same_weights(out / "last.nnck", dir.path / "reference" / "last.nnck");
+    check_same_weights(out / "best.nnck", dir.path / "reference" / "best.nnck");
+  }
+  SUBCASE("SIGKILL while epoch 2's checkpoint is being written") {
+    // Atomic writes: descriptions.txt, then per epoch last.nnck, best.nnck (when validation improves), loss.svg.
+    const fs::path out = dir.path / "killed_write";
+    const Outcome killed = train(out, "checkpoint_write:5", false);
+    CHECK(killed.signal == SIGKILL);
+    CHECK(has_temporaries(out));                               // the torn temporary …
+    CHECK(nn::read_checkpoint(out / "last.nnck").tensors.size() > 0);  // … never replaced the good checkpoint
+    const Outcome resumed = train(out, "", true);
+    REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.log);
+    CHECK_FALSE(has_temporaries(out));  // and is cleaned up by the next write
+    check_same_weights(out / "last.nnck", dir.path / "reference" / "last.nnck");
+  }
+  SUBCASE("SIGKILL in the middle of appending a batch of features") {
+    const fs::path out = dir.path / "killed_cache";
+    const Outcome killed = train(out, "feature_append:2", false);
+    CHECK(killed.signal == SIGKILL);
+    const Outcome resumed = train(out, "", true);
+    REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.log);
+    CHECK(resumed.log.find("dropped") != std::string::npos);  // the torn record was found and recomputed
+    check_same_weights(out / "last.nnck", dir.path / "reference" / "last.nnck");
+  }
+  SUBCASE("Ctrl-C stops after saving mid-epoch; --resume continues from that step") {
+    const fs::path out = dir.path / "interrupted";
+    const Outcome stopped = train(out, "train_step:7:INT", false);
+    CHECK(stopped.exit_code == 130);
+    CHECK(stopped.log.find("train_flickr8k: train: stopped on request at epoch 2, step 3; saved " +
+                           (out / "last.nnck").string() + " (--resume continues there)") != std::string::npos);
+    CHECK(text_of(out / "last.nnck", "train.partial").rfind("2 3 ", 0) == 0);
+    const Outcome resumed = train(out, "", true);
+    REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.log);
+    check_same_weights(out / "last.nnck", dir.path / "reference" / "last.nnck");
+  }
+}
