@@ -14,35 +14,14 @@ namespace captioning {
 
 namespace fs = std::filesystem;
 
-namespace {
-// The width of Xception's final feature map for an S-pixel input: a 3×3/2 and a 3×3 valid convolution, then four
-// stride-2 'same' poolings (96 → 3, 299 → 10).
-int64_t feature_map_width(int64_t s) {
-  s = (s - 3) / 2 + 1 - 2;
-  for (int i = 0; i < 4; ++i) s = (s + 1) / 2;
-  return s;
-}
-}  // namespace
-
 ImageCaptioner::ImageCaptioner(const CaptionerOptions& o) : options_(o) {
   if (o.image_size < 71) nn::fail_expected("ImageCaptioner", "an image size of at least 71", std::to_string(o.image_size));
   nn::Generator gen(o.seed);
   cnn_ = register_module("cnn", std::make_shared<nn::Xception>(
-                                    nn::XceptionOptions{.pooling = o.column_features ? nn::XceptionPooling::none
-                                                                                     : nn::XceptionPooling::avg,
-                                                        .width = o.cnn_width, .middle_blocks = o.cnn_middle_blocks},
-                                    gen));
-  const int64_t feature_dim = cnn_->feature_channels() * (o.column_features ? feature_map_width(o.image_size) : 1);
+                                    nn::XceptionOptions{.width = o.cnn_width, .middle_blocks = o.cnn_middle_blocks}, gen));
   decoder_ = register_module("decoder", std::make_shared<CaptionModel>(CaptionModelOptions{
-                                            .vocab = o.vocab, .feature_dim = feature_dim, .units = o.units,
+                                            .vocab = o.vocab, .feature_dim = cnn_->feature_channels(), .units = o.units,
                                             .dropout = o.dropout, .seed = o.seed + 7}));
-}
-
-nn::Tensor ImageCaptioner::features(const nn::Tensor& images) {
-  nn::Tensor map = cnn_->forward(images);  // (N, C) or, with column features, (N, H', W', C)
-  if (!options_.column_features) return map;
-  nn::Tensor columns = nn::mean(map, {1});  // (N, W', C)
-  return columns.reshape({columns.dim(0), columns.dim(1) * columns.dim(2)});
 }
 
 std::string ImageCaptioner::to_string() const {
@@ -63,7 +42,6 @@ void save_captioner(const fs::path& path, const ImageCaptioner& model, const Tok
   Texts texts{{"model", "image-captioner"},
               {"captioner.cnn_width", width},
               {"captioner.cnn_middle_blocks", std::to_string(o.cnn_middle_blocks)},
-              {"captioner.column_features", o.column_features ? "1" : "0"},
               {"captioner.image_size", std::to_string(o.image_size)},
               {"captioner.vocab", std::to_string(o.vocab)},
               {"captioner.units", std::to_string(o.units)},
@@ -90,8 +68,6 @@ CaptionerBundle load_captioner(const fs::path& path) {
     o.vocab = std::stoll(get("captioner.vocab"));
     o.units = std::stoll(get("captioner.units"));
     o.dropout = std::stof(get("captioner.dropout"));
-    for (const auto& [k, v] : texts)  // absent in bundles from before the option: global pooling
-      if (k == "captioner.column_features") o.column_features = v == "1";
   } catch (const std::logic_error&) {
     nn::fail(path.string(), "has an unreadable captioner configuration");
   }

