@@ -128,6 +128,20 @@ static bool jpeg_huffman_tables_ok(std::span<const unsigned char> b) {
   return true;
 }
 
+// stb_image reserves a PNG's IDAT buffer from the chunk's length field before it reads the chunk: a 128-byte file
+// claiming a 1 GB chunk made it allocate 2 GB (found by fuzz_image). Every chunk must fit in the file.
+static bool png_chunks_fit(std::span<const unsigned char> b) {
+  size_t p = 8;  // after the signature
+  while (p + 12 <= b.size()) {
+    const uint64_t length = uint64_t{b[p]} << 24 | uint64_t{b[p + 1]} << 16 | uint64_t{b[p + 2]} << 8 | b[p + 3];
+    if (length > b.size() - p - 12) return false;
+    if (std::equal(b.begin() + static_cast<std::ptrdiff_t>(p + 4), b.begin() + static_cast<std::ptrdiff_t>(p + 8), "IEND"))
+      return true;
+    p += 12 + length;
+  }
+  return true;  // truncated between chunks: stb reports it
+}
+
 Tensor decode_image(std::span<const unsigned char> bytes, const std::string& name, const ImageLimits& limits) {
   if (bytes.empty()) fail(name, "is empty, not an image");
   if (bytes.size() > static_cast<size_t>(INT32_MAX)) fail(name, "is larger than 2 GB");
@@ -137,6 +151,7 @@ Tensor decode_image(std::span<const unsigned char> bytes, const std::string& nam
   const bool jpeg = bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
   if (!png && !jpeg) fail(name, "is not a JPEG or PNG image (unknown image type)");
   if (jpeg && !jpeg_huffman_tables_ok(bytes)) fail(name, "cannot be decoded (corrupt JPEG: bad Huffman table)");
+  if (png && !png_chunks_fit(bytes)) fail(name, "cannot be decoded (corrupt PNG: a chunk is longer than the file)");
   int64_t png_width = 0, png_height = 0;
   if (png_size(bytes, png_width, png_height)) check_size(name, png_width, png_height, limits);
   int width = 0, height = 0, channels = 0;

@@ -150,6 +150,13 @@ TEST_CASE("bad image files give clear errors naming the file, and absurd sizes a
   write_bytes(dir.path / "dht.jpg", huffman);
   CHECK(test::error_of([&] { nn::load_image(dir.path / "dht.jpg"); }) ==
         (dir.path / "dht.jpg").string() + ": cannot be decoded (corrupt JPEG: bad Huffman table)");
+  // A PNG chunk claiming far more bytes than the file holds is refused before anything is reserved for it.
+  REQUIRE(stbi_write_png((dir.path / "small.png").c_str(), 1, 1, 3, tiny, 3));
+  std::string chunk = read_bytes(dir.path / "small.png");
+  chunk.replace(8 + 25, 4, std::string("\x40\x00\x00\x23", 4));  // the chunk after IHDR now claims 1 GB
+  write_bytes(dir.path / "chunk.png", chunk);
+  CHECK(test::error_of([&] { nn::load_image(dir.path / "chunk.png"); }) ==
+        (dir.path / "chunk.png").string() + ": cannot be decoded (corrupt PNG: a chunk is longer than the file)");
   // Formats other than JPEG and PNG never reach a decoder.
   write_bytes(dir.path / "x.gif", "GIF89a\x01\x00\x01\x00\x00\x00\x00;");
   CHECK(test::error_of([&] { nn::load_image(dir.path / "x.gif"); }) ==

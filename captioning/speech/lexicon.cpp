@@ -1,4 +1,5 @@
 #include "captioning/speech/lexicon.h"
+#include "captioning/speech/embed.h"
 
 #include <algorithm>
 #include <array>
@@ -7,17 +8,7 @@
 
 // The compact dictionary (format in scripts/make_cmudict.py), linked into the library so that the programs need
 // no data files at run time.
-__asm__(".pushsection .rodata\n"
-        ".balign 16\n"
-        ".global speech_cmudict_begin\n"
-        "speech_cmudict_begin:\n"
-        ".incbin \"" SPEECH_CMUDICT_PATH "\"\n"
-        ".global speech_cmudict_end\n"
-        "speech_cmudict_end:\n"
-        ".byte 0\n"
-        ".popsection\n");
-extern "C" const char speech_cmudict_begin[];
-extern "C" const char speech_cmudict_end[];
+NN_EMBED_FILE(speech_cmudict, SPEECH_CMUDICT_PATH);
 
 namespace speech {
 namespace {

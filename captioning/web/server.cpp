@@ -12,19 +12,11 @@
 #include <nn/error.h>
 
 #include "captioning/describer.h"
+#include "captioning/speech/embed.h"
 #include "captioning/speech/speech.h"
 
 // The page, assembled into the library.
-__asm__(".pushsection .rodata\n"
-        ".global describe_page_begin\n"
-        "describe_page_begin:\n"
-        ".incbin \"" DESCRIBE_PAGE_PATH "\"\n"
-        ".global describe_page_end\n"
-        "describe_page_end:\n"
-        ".byte 0\n"
-        ".popsection\n");
-extern "C" const char describe_page_begin[];
-extern "C" const char describe_page_end[];
+NN_EMBED_FILE(describe_page, DESCRIBE_PAGE_PATH);
 
 namespace captioning {
 namespace {
