@@ -9,7 +9,13 @@
 
 #include "nn/error.h"
 
-#define STBI_ONLY_JPEG
+#include <csetjmp>
+#include <cstdio>
+#include <cstdlib>
+
+#include <jpeglib.h>
+#include <jerror.h>
+
 #define STBI_ONLY_PNG
 #define STBI_NO_STDIO
 #define STB_IMAGE_STATIC
@@ -92,40 +98,87 @@ void check_size(const std::string& name, int64_t width, int64_t height, const Im
 
 }  // namespace
 
-// stb_image 2.27 (Debian 12's) trusts a JPEG's Huffman table sizes: a DHT segment whose 16 code counts add up to
-// more than 256 overruns its tables (fixed upstream in 2.28; found by fuzz/fuzz_image). Walks the JPEG's marker
-// segments — including those between the scans of a progressive JPEG — and refuses such tables.
-static bool jpeg_huffman_tables_ok(std::span<const unsigned char> b) {
-  size_t p = 2;  // after SOI
-  while (p + 1 < b.size()) {
-    if (b[p] != 0xFF) {  // entropy-coded data: skip to the next marker (FF not followed by 00 or a restart)
-      ++p;
-      continue;
-    }
-    const unsigned char m = b[p + 1];
-    if (m == 0xFF) { ++p; continue; }                                       // fill byte
-    if (m == 0x00 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) { p += 2; continue; }  // stuffed byte, RSTn, TEM
-    if (m == 0xD9) return true;                                              // EOI
-    if (p + 4 > b.size()) return true;  // truncated: stb reports it
-    const size_t length = static_cast<size_t>(b[p + 2]) << 8 | b[p + 3];
-    if (m == 0xC4) {  // as stb reads it: tables until the length is used up, bytes past the end read as 0
-      auto at = [&](size_t i) { return i < b.size() ? b[i] : 0; };
-      size_t q = p + 4;
-      long left = static_cast<long>(length) - 2;
-      while (left > 0) {
-        size_t n = 0;
-        for (size_t i = 1; i <= 16; ++i) n += at(q + i);
-        if (n > 256) return false;
-        q += 17 + n;
-        left -= static_cast<long>(17 + n);
-        if (q >= b.size()) return true;
-      }
-      p = q;  // stb goes on where the tables ended, whatever the length said
-      continue;
-    }
-    p += 2 + length;
+// JPEG through libjpeg-turbo (the library PIL, and so Keras's loader, decodes with: the same pixels, bit for bit),
+// in plain C style: libjpeg reports errors by longjmp, which must not cross C++ objects with destructors.
+struct JpegErrors {
+  jpeg_error_mgr base;
+  jmp_buf escape;
+  char message[JMSG_LENGTH_MAX];
+};
+
+extern "C" void nn_jpeg_fail(j_common_ptr info) {
+  auto* e = reinterpret_cast<JpegErrors*>(info->err);
+  (*info->err->format_message)(info, e->message);
+  longjmp(e->escape, 1);
+}
+
+extern "C" void nn_jpeg_warning(j_common_ptr info, int level) {
+  // Warnings are not printed; a file that ends early is an error (PIL refuses it as truncated too).
+  if (level < 0 && info->err->msg_code == JWRN_JPEG_EOF) nn_jpeg_fail(info);
+}
+
+// Decodes to RGB8 in *pixels (malloc'd; the caller frees). Returns nullptr, or the reason it failed.
+static const char* decode_jpeg_rgb(const unsigned char* data, size_t size, const ImageLimits& limits, unsigned char** pixels,
+                            int* width, int* height, JpegErrors* errors) {
+  static char refused[64];
+  jpeg_decompress_struct info;
+  info.err = jpeg_std_error(&errors->base);
+  errors->base.error_exit = nn_jpeg_fail;
+  errors->base.emit_message = nn_jpeg_warning;
+  *pixels = nullptr;
+  if (setjmp(errors->escape)) {
+    jpeg_destroy_decompress(&info);
+    std::free(*pixels);
+    *pixels = nullptr;
+    return errors->message;
   }
-  return true;
+  jpeg_create_decompress(&info);
+  info.mem->max_memory_to_use = 1024L << 20;
+  jpeg_mem_src(&info, data, static_cast<unsigned long>(size));
+  jpeg_read_header(&info, TRUE);
+  *width = static_cast<int>(info.image_width);
+  *height = static_cast<int>(info.image_height);
+  if (info.image_width > static_cast<JDIMENSION>(limits.max_side) ||
+      info.image_height > static_cast<JDIMENSION>(limits.max_side) ||
+      static_cast<int64_t>(info.image_width) * info.image_height > limits.max_pixels) {
+    jpeg_destroy_decompress(&info);
+    return "";  // the caller reports the size against the limits
+  }
+  if (info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK) {
+    jpeg_destroy_decompress(&info);
+    std::snprintf(refused, sizeof refused, "CMYK JPEGs are not supported");
+    return refused;
+  }
+  info.out_color_space = JCS_RGB;
+  jpeg_start_decompress(&info);
+  const size_t row = static_cast<size_t>(info.output_width) * 3;
+  *pixels = static_cast<unsigned char*>(std::malloc(row * info.output_height));
+  if (*pixels == nullptr) {
+    jpeg_destroy_decompress(&info);
+    std::snprintf(refused, sizeof refused, "out of memory");
+    return refused;
+  }
+  while (info.output_scanline < info.output_height) {
+    JSAMPROW line = *pixels + row * info.output_scanline;
+    jpeg_read_scanlines(&info, &line, 1);
+  }
+  jpeg_finish_decompress(&info);
+  jpeg_destroy_decompress(&info);
+  return nullptr;
+}
+
+static Tensor decode_jpeg(std::span<const unsigned char> bytes, const std::string& name, const ImageLimits& limits) {
+  JpegErrors errors{};
+  unsigned char* pixels = nullptr;
+  int width = 0, height = 0;
+  const char* error = decode_jpeg_rgb(bytes.data(), bytes.size(), limits, &pixels, &width, &height, &errors);
+  if (error != nullptr && error[0] == '\0') check_size(name, width, height, limits);  // throws
+  if (error != nullptr) fail(name, std::string("cannot be decoded (") + error + ")");
+  Tensor image = Tensor::empty({height, width, 3});
+  float* out = image.data();
+  for (int64_t i = 0; i < image.numel(); ++i) out[i] = pixels[i];
+  std::free(pixels);
+  return image;
 }
 
 // stb_image reserves a PNG's IDAT buffer from the chunk's length field before it reads the chunk: a 128-byte file
@@ -145,12 +198,12 @@ static bool png_chunks_fit(std::span<const unsigned char> b) {
 Tensor decode_image(std::span<const unsigned char> bytes, const std::string& name, const ImageLimits& limits) {
   if (bytes.empty()) fail(name, "is empty, not an image");
   if (bytes.size() > static_cast<size_t>(INT32_MAX)) fail(name, "is larger than 2 GB");
-  // Only JPEG and PNG reach stb: its other decoders (GIF, PSD, HDR, …) are attack surface we do not need.
+  // JPEG goes to libjpeg-turbo, PNG to stb (built with its PNG decoder only); nothing else is decoded.
   static constexpr unsigned char kPng[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   const bool png = bytes.size() >= 8 && std::equal(kPng, kPng + 8, bytes.begin());
   const bool jpeg = bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
   if (!png && !jpeg) fail(name, "is not a JPEG or PNG image (unknown image type)");
-  if (jpeg && !jpeg_huffman_tables_ok(bytes)) fail(name, "cannot be decoded (corrupt JPEG: bad Huffman table)");
+  if (jpeg) return decode_jpeg(bytes, name, limits);
   if (png && !png_chunks_fit(bytes)) fail(name, "cannot be decoded (corrupt PNG: a chunk is longer than the file)");
   int64_t png_width = 0, png_height = 0;
   if (png_size(bytes, png_width, png_height)) check_size(name, png_width, png_height, limits);
