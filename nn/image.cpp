@@ -185,9 +185,9 @@ static Tensor decode_jpeg(std::span<const unsigned char> bytes, const std::strin
 // claiming a 1 GB chunk made it allocate 2 GB (found by fuzz_image). Every chunk must fit in the file.
 static bool png_chunks_fit(std::span<const unsigned char> b) {
   size_t p = 8;  // after the signature
-  while (p + 12 <= b.size()) {
+  while (p + 8 <= b.size()) {  // a readable length and type: stb acts on them
     const uint64_t length = uint64_t{b[p]} << 24 | uint64_t{b[p + 1]} << 16 | uint64_t{b[p + 2]} << 8 | b[p + 3];
-    if (length > b.size() - p - 12) return false;
+    if (length > b.size() - p - 8) return false;
     if (std::equal(b.begin() + static_cast<std::ptrdiff_t>(p + 4), b.begin() + static_cast<std::ptrdiff_t>(p + 8), "IEND"))
       return true;
     p += 12 + length;
