@@ -7,14 +7,14 @@
 
 namespace captioning {
 
-namespace {
-
 const std::string* find_text(const Texts& texts, const std::string& key) {
   for (const auto& [k, v] : texts) {
     if (k == key) return &v;
   }
   return nullptr;
 }
+
+namespace {
 
 std::string required(const Texts& texts, const std::string& key, const std::filesystem::path& path) {
   const std::string* v = find_text(texts, key);

@@ -21,6 +21,9 @@ using Texts = std::vector<std::pair<std::string, std::string>>;
 void save_bundle(const std::filesystem::path& path, const CaptionModel& model, const Tokenizer& tokenizer,
                  const nn::Optimizer* optimizer = nullptr, Texts extra = {});
 
+// The value of `key` among `texts`, or nullptr.
+const std::string* find_text(const Texts& texts, const std::string& key);
+
 struct Bundle {
   std::unique_ptr<CaptionModel> model;  // in eval mode
   Tokenizer tokenizer;

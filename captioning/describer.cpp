@@ -17,10 +17,10 @@ namespace fs = std::filesystem;
 namespace captioning {
 namespace {
 
+// A text of the bundle, or "" when it has none.
 std::string text_of(const Texts& texts, const std::string& key) {
-  for (const auto& [k, v] : texts)
-    if (k == key) return v;
-  return "";
+  const std::string* v = find_text(texts, key);
+  return v ? *v : "";
 }
 
 // "xception PATH filter=nearest" / "xception random width=W seed=S filter=nearest" → the Xception it names.

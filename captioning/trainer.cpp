@@ -160,6 +160,19 @@ void write_loss_curve(const fs::path& path, const std::vector<EpochResult>& hist
   });
 }
 
+namespace {
+// The masked cross-entropy of examples[indices] by teacher forcing, and the number of tokens it averages over.
+std::pair<nn::Tensor, int64_t> teacher_forced_loss(CaptionModel& model, const FeatureLookup& features,
+                                                   const std::vector<Example>& examples,
+                                                   const std::vector<size_t>& indices) {
+  std::vector<const Example*> batch;
+  for (size_t i : indices) batch.push_back(&examples[i]);
+  Batch b = make_batch(batch, features);
+  return {nn::softmax_cross_entropy(model.forward(b.features, b.tokens.inputs), b.tokens.targets, b.tokens.mask),
+          b.tokens.tokens};
+}
+}  // namespace
+
 double evaluate_loss(CaptionModel& model, const FeatureLookup& features, const std::vector<Example>& examples,
                      int batch_size) {
   if (examples.empty()) return NAN;
@@ -167,12 +180,7 @@ double evaluate_loss(CaptionModel& model, const FeatureLookup& features, const s
   model.eval();
   nn::NoGradGuard no_grad;
   PassResult pass = run_pass(examples.size(), {}, batch_size, [&](const std::vector<size_t>& indices) {
-    std::vector<const Example*> batch;
-    for (size_t i : indices) batch.push_back(&examples[i]);
-    Batch b = make_batch(batch, features);
-    return std::pair{nn::softmax_cross_entropy(model.forward(b.features, b.tokens.inputs), b.tokens.targets,
-                                               b.tokens.mask),
-                     b.tokens.tokens};
+    return teacher_forced_loss(model, features, examples, indices);
   });
   model.train(was_training);
   return pass.loss;
@@ -230,12 +238,7 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
     PassResult pass;
     try {
       pass = run_pass(order.size(), order, config.batch_size, [&](const std::vector<size_t>& indices) {
-        std::vector<const Example*> batch;
-        for (size_t i : indices) batch.push_back(&train_set[i]);
-        Batch b = make_batch(batch, features);
-        return std::pair{nn::softmax_cross_entropy(model.forward(b.features, b.tokens.inputs), b.tokens.targets,
-                                                   b.tokens.mask),
-                         b.tokens.tokens};
+        return teacher_forced_loss(model, features, train_set, indices);
       }, &adam, "train", epoch, control);
     } catch (const nn::Error& e) {
       throw nn::Error(std::string(e.what()) + " (the last good checkpoint is " + last.string() + ")");

@@ -76,9 +76,13 @@ Taps bilinear_taps(int64_t in, int64_t out) {
 
 // A PNG's width and height from its IHDR chunk (bytes 16–23, big-endian), read before stb_image sees the file:
 // stb refuses very large PNGs itself, but only with "unknown image type".
-bool png_size(std::span<const unsigned char> bytes, int64_t& width, int64_t& height) {
+bool is_png(std::span<const unsigned char> bytes) {
   static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  if (bytes.size() < 24 || std::memcmp(bytes.data(), signature, 8) != 0) return false;
+  return bytes.size() >= 8 && std::memcmp(bytes.data(), signature, 8) == 0;
+}
+
+bool png_size(std::span<const unsigned char> bytes, int64_t& width, int64_t& height) {
+  if (bytes.size() < 24 || !is_png(bytes)) return false;
   auto be32 = [&](size_t at) {
     return (int64_t{bytes[at]} << 24) | (int64_t{bytes[at + 1]} << 16) | (int64_t{bytes[at + 2]} << 8) | bytes[at + 3];
   };
@@ -199,8 +203,7 @@ Tensor decode_image(std::span<const unsigned char> bytes, const std::string& nam
   if (bytes.empty()) fail(name, "is empty, not an image");
   if (bytes.size() > static_cast<size_t>(INT32_MAX)) fail(name, "is larger than 2 GB");
   // JPEG goes to libjpeg-turbo, PNG to stb (built with its PNG decoder only); nothing else is decoded.
-  static constexpr unsigned char kPng[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  const bool png = bytes.size() >= 8 && std::equal(kPng, kPng + 8, bytes.begin());
+  const bool png = is_png(bytes);
   const bool jpeg = bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
   if (!png && !jpeg) fail(name, "is not a JPEG or PNG image (unknown image type)");
   if (jpeg) return decode_jpeg(bytes, name, limits);

@@ -57,14 +57,11 @@ void Resonator::set(float frequency_hz, float bandwidth_hz, float sample_rate) {
 }
 
 void AntiResonator::set(float frequency_hz, float bandwidth_hz, float sample_rate) {
-  Resonator r;
+  Resonator r;  // its transfer function, inverted: x = (y − b·y₋₁ − c·y₋₂) / a
   r.set(frequency_hz, bandwidth_hz, sample_rate);
-  const float t = 1.0f / sample_rate;
-  const float c = -std::exp(-2.0f * kPi * bandwidth_hz * t);
-  const float b = 2.0f * std::exp(-kPi * bandwidth_hz * t) * std::cos(2.0f * kPi * frequency_hz * t);
   a_ = 1.0f / r.a();
-  b_ = -b / r.a();
-  c_ = -c / r.a();
+  b_ = -r.b() / r.a();
+  c_ = -r.c() / r.a();
 }
 
 std::vector<float> render_frames(const std::vector<Frame>& frames, const SynthesizerOptions& options) {

@@ -22,6 +22,8 @@ class Resonator {
     return y;
   }
   float a() const { return a_; }
+  float b() const { return b_; }
+  float c() const { return c_; }
 
  private:
   float a_ = 1, b_ = 0, c_ = 0, y1_ = 0, y2_ = 0;

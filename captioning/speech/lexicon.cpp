@@ -115,7 +115,7 @@ bool is_vowel_letter(char c) { return std::strchr("AEIOUY", c) && c; }
 bool is_consonant_letter(char c) { return c >= 'A' && c <= 'Z' && !is_vowel_letter(c); }
 
 // Whether one context symbol matches the letters at `word[i]` (stepping by `dir`), advancing `i` past them.
-bool match_symbol(char symbol, const std::string& word, int& i, int dir, const char* rest_right) {
+bool match_symbol(char symbol, const std::string& word, int& i, int dir) {
   const int n = static_cast<int>(word.size());
   auto at = [&](int k) { return k >= 0 && k < n ? word[static_cast<size_t>(k)] : ' '; };
   switch (symbol) {
@@ -136,7 +136,6 @@ bool match_symbol(char symbol, const std::string& word, int& i, int dir, const c
       i += dir;
       return true;
     case '%': {
-      (void)rest_right;
       for (const char* suffix : {"ING", "ELY", "ER", "ES", "ED", "E"}) {
         const size_t len = std::strlen(suffix);
         if (i >= 0 && word.compare(static_cast<size_t>(i), len, suffix) == 0) { i += static_cast<int>(len); return true; }
@@ -152,10 +151,10 @@ bool rule_matches(const LetterRule& r, const std::string& word, size_t pos) {
   if (word.compare(pos, len, r.match) != 0) return false;
   int i = static_cast<int>(pos) - 1;
   for (int k = static_cast<int>(std::strlen(r.left)) - 1; k >= 0; --k)
-    if (!match_symbol(r.left[k], word, i, -1, nullptr)) return false;
+    if (!match_symbol(r.left[k], word, i, -1)) return false;
   i = static_cast<int>(pos + len);
   for (const char* s = r.right; *s; ++s)
-    if (!match_symbol(*s, word, i, +1, s + 1)) return false;
+    if (!match_symbol(*s, word, i, +1)) return false;
   return true;
 }
 
