@@ -1,8 +1,9 @@
-# Install and export, so that another CMake project can find_package(libnn) and link nn::nn.
+# Install and export, so that another CMake project can find_package(libnn) and link nn::nn (and nn::keras, the
+# Keras .h5 reader).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS nn EXPORT libnnTargets
+install(TARGETS nn nn_keras EXPORT libnnTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}

@@ -1,4 +1,4 @@
-// The Keras .h5 weight reader (our checks of groups, attributes and datasets; HDF5 itself parses the container).
+// The Keras .h5 weight reader: libnn's HDF5 container parser (nn/hdf5_file.h) and the Keras layout checks on top.
 #include <nn/error.h>
 #include <nn/keras_h5.h>
 

@@ -1,98 +1,70 @@
 #include "nn/keras_h5.h"
 
-#include <hdf5.h>
-
 #include <algorithm>
 #include <map>
 
 #include "nn/error.h"
+#include "nn/hdf5_file.h"
 
 namespace nn {
 
 namespace {
 
-// Closes an HDF5 handle when it goes out of scope.
-struct Handle {
-  hid_t id;
-  herr_t (*close)(hid_t);
-  ~Handle() {
-    if (id >= 0) close(id);
-  }
-};
-
-// A string-array attribute (`layer_names`, `weight_names`), stored fixed- or variable-length.
-std::vector<std::string> string_attribute(hid_t object, const char* name, const std::string& where) {
-  if (H5Aexists(object, name) <= 0) fail(where, std::string("has no '") + name + "' attribute: not a Keras weights file");
-  Handle attr{H5Aopen(object, name, H5P_DEFAULT), H5Aclose};
-  Handle type{H5Aget_type(attr.id), H5Tclose};
-  Handle space{H5Aget_space(attr.id), H5Sclose};
-  hssize_t count = H5Sget_simple_extent_npoints(space.id);
-  if (count < 0 || count > 100000) fail(where, std::string("has an unreadable '") + name + "' attribute");
+// A list-of-strings attribute (`layer_names`, `weight_names`). Keras splits one too large for an object header into
+// `name0`, `name1`, … (save_attributes_to_hdf5_group); those are joined.
+std::vector<std::string> string_list(const hdf5::File& file, hdf5::Object object, const std::string& name,
+                                     const std::string& where) {
+  if (auto whole = file.string_attribute(object, name)) return *whole;
   std::vector<std::string> out;
-  if (count == 0) return out;
-  if (H5Tget_class(type.id) != H5T_STRING) fail(where, std::string("'") + name + "' is not a list of strings");
-  if (H5Tis_variable_str(type.id) > 0) {
-    std::vector<char*> values(static_cast<size_t>(count));
-    Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
-    H5Tset_size(mem.id, H5T_VARIABLE);
-    H5Tset_cset(mem.id, H5Tget_cset(type.id));  // newer Keras (h5py 3) writes UTF-8 variable-length strings
-    const herr_t read = H5Aread(attr.id, mem.id, values.data());
-    if (read >= 0)
-      for (char* v : values) out.emplace_back(v ? v : "");
-    H5Dvlen_reclaim(mem.id, space.id, H5P_DEFAULT, values.data());  // also what a failed read left allocated
-    if (read < 0) fail(where, std::string("cannot read '") + name + "'");
-    return out;
+  int chunk = 0;
+  for (; chunk < 10000; ++chunk) {
+    auto part = file.string_attribute(object, name + std::to_string(chunk));
+    if (!part) break;
+    out.insert(out.end(), part->begin(), part->end());
   }
-  size_t size = H5Tget_size(type.id);
-  if (size == 0 || size > (64u << 20) / static_cast<size_t>(count))  // a corrupt size must not allocate gigabytes
-    fail(where, std::string("has an unreadable '") + name + "' attribute");
-  std::vector<char> buffer(size * static_cast<size_t>(count));
-  if (H5Aread(attr.id, type.id, buffer.data()) < 0) fail(where, std::string("cannot read '") + name + "'");
-  for (hssize_t i = 0; i < count; ++i) {
-    const char* s = buffer.data() + i * size;
-    out.emplace_back(s, static_cast<size_t>(std::find(s, s + size, '\0') - s));
-  }
+  if (chunk == 0) fail(where, "has no '" + name + "' attribute: not a Keras weights file");
   return out;
-}
-
-Tensor read_dataset(hid_t group, const std::string& name, const std::string& where) {
-  Handle dataset{H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose};
-  if (dataset.id < 0) fail(where, "dataset '" + name + "' is missing");
-  Handle space{H5Dget_space(dataset.id), H5Sclose};
-  int rank = H5Sget_simple_extent_ndims(space.id);
-  if (rank < 0 || rank > 8) fail(where, "dataset '" + name + "' has an unreadable shape");
-  std::vector<hsize_t> dims(static_cast<size_t>(rank));
-  H5Sget_simple_extent_dims(space.id, dims.data(), nullptr);
-  Shape shape(dims.begin(), dims.end());
-  if (numel(shape) > (int64_t{1} << 31)) fail(where, "dataset '" + name + "' is too large: " + to_string(shape));
-  Tensor t = Tensor::empty(shape);
-  if (H5Dread(dataset.id, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()) < 0) {
-    fail(where, "cannot read dataset '" + name + "' as float32");
-  }
-  return t;
 }
 
 }  // namespace
 
 std::vector<KerasLayerWeights> read_keras_h5(const std::filesystem::path& path) {
-  const std::string where = path.string();
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors come back as return codes, never printed
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) fail(where, "is not a file");
-  if (H5Fis_hdf5(path.c_str()) <= 0) fail(where, "is not an HDF5 file");
-  Handle file{H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
-  if (file.id < 0) fail(where, "cannot be opened as HDF5");
+  const hdf5::File file(path);
+  const std::string& where = file.name();
+  // Each group's members are listed once (a name list may be long, and may name one layer many times).
+  auto members = [&](hdf5::Object group) {
+    std::map<std::string, hdf5::Object> out;
+    for (auto& [name, object] : file.members(group)) out.emplace(name, object);
+    return out;
+  };
   // A whole saved model keeps its weights under model_weights/.
-  bool nested = H5Lexists(file.id, "model_weights", H5P_DEFAULT) > 0;
-  Handle root{H5Gopen2(file.id, nested ? "model_weights" : "/", H5P_DEFAULT), H5Gclose};
+  const hdf5::Object root = file.child(file.root(), "model_weights").value_or(file.root());
+  const std::map<std::string, hdf5::Object> layer_groups = members(root);
   std::vector<KerasLayerWeights> layers;
-  for (const std::string& layer : string_attribute(root.id, "layer_names", where)) {
-    Handle group{H5Gopen2(root.id, layer.c_str(), H5P_DEFAULT), H5Gclose};
-    if (group.id < 0) fail(where, "layer '" + layer + "' is listed but missing");
-    std::vector<std::string> names = string_attribute(group.id, "weight_names", where + ": layer '" + layer + "'");
+  uint64_t bytes_loaded = 0;
+  for (const std::string& layer : string_list(file, root, "layer_names", where)) {
+    auto group = layer_groups.find(layer);
+    if (group == layer_groups.end()) fail(where, "layer '" + layer + "' is listed but missing");
+    std::vector<std::string> names = string_list(file, group->second, "weight_names", where + ": layer '" + layer + "'");
     if (names.empty()) continue;
+    const std::map<std::string, hdf5::Object> datasets = members(group->second);
     KerasLayerWeights entry{layer, {}};
-    for (const std::string& name : names) entry.weights.emplace_back(name, read_dataset(group.id, name, where));
+    for (const std::string& name : names) {
+      // "dense/kernel:0" (Keras 2) lies in a subgroup; "dense_W:0" (Keras 1) directly in the layer's group.
+      const size_t slash = name.find('/');
+      std::optional<hdf5::Object> dataset;
+      if (slash == std::string::npos) {
+        if (auto it = datasets.find(name); it != datasets.end()) dataset = it->second;
+      } else if (auto it = datasets.find(name.substr(0, slash)); it != datasets.end()) {
+        dataset = file.find(it->second, name.substr(slash + 1));
+      }
+      if (!dataset) fail(where, "dataset '" + name + "' of layer '" + layer + "' is missing");
+      Tensor t = file.float_dataset(*dataset, "dataset '" + name + "'");
+      // A file that lists the same weights again and again must not make us hold more than it contains.
+      bytes_loaded += static_cast<uint64_t>(t.numel()) * sizeof(float);
+      if (bytes_loaded > 2 * file.size()) fail(where, "lists more weights than the file holds (layers listed twice?)");
+      entry.weights.emplace_back(name, std::move(t));
+    }
     layers.push_back(std::move(entry));
   }
   if (layers.empty()) fail(where, "holds no layer with weights");

@@ -1,8 +1,9 @@
-// Reading Keras .h5 weight files (built when HDF5 is found; target nn::keras). Both layouts are read: Keras 1
-// (official Xception files: `convolution2d_1` with dataset `convolution2d_1_W:0`, `batchnormalization_1` with
-// `…_running_std:0` holding the variance) and Keras 2 and later (`block1_conv1/kernel:0`), at the file's root or
-// under `model_weights/` (a whole saved model). Keras matches them to a model's layers by position, not by name,
-// and so does assign_keras_weights — with a shape check on every tensor.
+// Reading Keras .h5 weight files (target nn::keras; the container is parsed by libnn's own reader, hdf5_file.h).
+// Both layouts are read: Keras 1 (official Xception files: `convolution2d_1` with dataset `convolution2d_1_W:0`,
+// `batchnormalization_1` with `…_running_std:0` holding the variance) and Keras 2 and later
+// (`block1_conv1/kernel:0`), at the file's root or under `model_weights/` (a whole saved model). Keras matches them
+// to a model's layers by position, not by name, and so does assign_keras_weights — with a shape check on every
+// tensor.
 #pragma once
 
 #include <filesystem>

@@ -4,7 +4,7 @@
 # exact command to run and exits with status 1.
 set -euo pipefail
 
-packages=(g++ cmake make pkg-config libeigen3-dev libopenblas-openmp-dev libstb-dev libjpeg62-turbo-dev doctest-dev libhdf5-dev
+packages=(g++ cmake make pkg-config libeigen3-dev libopenblas-openmp-dev libstb-dev libjpeg62-turbo-dev doctest-dev
           libcpp-httplib-dev)
 
 missing=()

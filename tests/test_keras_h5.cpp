@@ -130,3 +130,86 @@ TEST_CASE("features and class probabilities of real photos agree with the PyTorc
     ++k;
   }
 }
+
+// libnn's own HDF5 reader (nn/hdf5_file.h) on the parts of the format the Xception files do not reach; the files are
+// written by h5py itself (tests/reference/make_h5_cases.py).
+namespace {
+std::string h5_case(const std::string& name) { return std::string(NN_FIXTURE_DIR) + "/h5/" + name; }
+}  // namespace
+
+TEST_CASE("the HDF5 reader walks two-level group B-trees and joins Keras's split name lists") {
+  std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(h5_case("many_layers.h5"));
+  REQUIRE(layers.size() == 3);
+  CHECK(layers[0].layer == "dense_1");
+  REQUIRE(layers[0].weights.size() == 300);  // weight_names0 (200) + weight_names1 (100)
+  for (int i = 0; i < 300; ++i) {
+    CHECK(layers[0].weights[i].first == "dense_1_W" + std::to_string(i) + ":0");
+    CHECK(layers[0].weights[i].second.to_vector() == std::vector<float>{static_cast<float>(i) + 0.5f});
+  }
+  CHECK(layers[1].layer == "dense_2");
+  CHECK(layers[2].layer == "dense_3");  // from layer_names1
+  CHECK(layers[2].weights[0].second.to_vector() == std::vector<float>{-2.0f});
+}
+
+TEST_CASE("the HDF5 reader converts float64 and big-endian float32, reads compact datasets and padded strings") {
+  std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(h5_case("formats.h5"));
+  REQUIRE(layers.size() == 1);
+  CHECK(layers[0].layer == "mixed");  // a variable-length UTF-8 layer_names
+  REQUIRE(layers[0].weights.size() == 3);
+  CHECK(layers[0].weights[0].first == "kernel:0");  // space-padded fixed-length weight_names, trimmed
+  CHECK(layers[0].weights[2].first == "compact:0");
+  const nn::Tensor& kernel = layers[0].weights[0].second;  // float64 (i − 2.5) / 3
+  CHECK(kernel.shape() == nn::Shape{2, 3});
+  for (int i = 0; i < 6; ++i) CHECK(kernel.data()[i] == static_cast<float>((i - 2.5) / 3.0));
+  CHECK(layers[0].weights[1].second.to_vector() == std::vector<float>{1.5f, -2.25f, 1e-3f});  // '>f4'
+  CHECK(layers[0].weights[2].second.to_vector() == std::vector<float>{0.25f, -0.5f, 4.0f, 8.0f});
+}
+
+TEST_CASE("the HDF5 reader finds a superblock behind a user block") {
+  std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(h5_case("userblock.h5"));
+  REQUIRE(layers.size() == 1);
+  CHECK(layers[0].weights[0].second.to_vector() == std::vector<float>(4, 0.75f));
+}
+
+TEST_CASE("HDF5 layouts Keras's files do not use are refused by name") {
+  const std::string latest = h5_case("latest.h5"), chunked = h5_case("chunked.h5"), ints = h5_case("integers.h5");
+  CHECK(test::error_of([&] { nn::read_keras_h5(latest); }) ==
+        latest + ": uses an HDF5 layout this reader does not handle (superblock version 3, written with "
+                 "libver='latest'); Keras weight files as h5py writes them by default are read");
+  CHECK(test::error_of([&] { nn::read_keras_h5(chunked); }) ==
+        chunked + ": uses an HDF5 layout this reader does not handle (dataset 'dense_1_W:0' is compressed or "
+                  "filtered); Keras weight files as h5py writes them by default are read");
+  CHECK(test::error_of([&] { nn::read_keras_h5(ints); }) ==
+        ints + ": dataset 'dense_1_W:0' does not hold 32- or 64-bit floating-point numbers");
+}
+
+TEST_CASE("a damaged HDF5 file gives an error naming it or the file's own values, never a crash") {
+  const std::string file = h5_case("formats.h5");
+  std::ifstream in(file, std::ios::binary);
+  const std::string original((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<nn::KerasLayerWeights> intact = nn::read_keras_h5(file);
+  test::TempDir dir("nn_h5_damage");
+  const fs::path damaged = dir.path / "damaged.h5";
+  int loaded = 0;
+  auto check = [&](const std::string& bytes) {
+    std::ofstream(damaged, std::ios::binary | std::ios::trunc) << bytes;
+    try {
+      std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(damaged);
+      ++loaded;
+      REQUIRE(layers.size() == intact.size());
+      REQUIRE(layers[0].weights.size() == intact[0].weights.size());
+    } catch (const nn::Error& e) {
+      CHECK(std::string(e.what()).rfind(damaged.string() + ": ", 0) == 0);
+    }
+  };
+  for (size_t length = 0; length < original.size(); ++length) check(original.substr(0, length));  // every cut
+  CHECK(loaded == 0);
+  uint64_t state = 12345;  // then 3,000 single bytes overwritten with pseudo-random values
+  for (int k = 0; k < 3000; ++k) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    std::string bytes = original;
+    bytes[(state >> 33) % bytes.size()] = static_cast<char>(state >> 17);
+    check(bytes);
+  }
+  CHECK(loaded > 0);  // most bytes are padding or data: a flip there still loads
+}
