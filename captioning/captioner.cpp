@@ -9,6 +9,7 @@
 #include <nn/error.h>
 #include <nn/ops.h>
 #include <nn/optim/adam.h>
+#include <nn/random.h>
 
 namespace captioning {
 
@@ -18,10 +19,27 @@ ImageCaptioner::ImageCaptioner(const CaptionerOptions& o) : options_(o) {
   if (o.image_size < 71) nn::fail_expected("ImageCaptioner", "an image size of at least 71", std::to_string(o.image_size));
   nn::Generator gen(o.seed);
   cnn_ = register_module("cnn", std::make_shared<nn::Xception>(
-                                    nn::XceptionOptions{.width = o.cnn_width, .middle_blocks = o.cnn_middle_blocks}, gen));
+                                    nn::XceptionOptions{.pooling = o.attention ? nn::XceptionPooling::none
+                                                                               : nn::XceptionPooling::avg,
+                                                        .width = o.cnn_width, .middle_blocks = o.cnn_middle_blocks},
+                                    gen));
+  const int64_t side = feature_map_side(o.image_size);
   decoder_ = register_module("decoder", std::make_shared<CaptionModel>(CaptionModelOptions{
                                             .vocab = o.vocab, .feature_dim = cnn_->feature_channels(), .units = o.units,
-                                            .dropout = o.dropout, .seed = o.seed + 7}));
+                                            .dropout = o.dropout, .seed = o.seed + 7,
+                                            .positions = o.attention ? side * side : 0}));
+}
+
+int64_t feature_map_side(int64_t image_size) {
+  // Xception: a 3×3/2 and a 3×3 'valid' convolution, then four 'same' 3×3/2 max-pools (blocks 2, 3, 4 and 13).
+  int64_t side = (image_size - 3) / 2 + 1 - 2;
+  for (int i = 0; i < 4; ++i) side = (side + 1) / 2;
+  return side;
+}
+
+nn::Tensor ImageCaptioner::features(const nn::Tensor& images) {
+  nn::Tensor out = cnn_->forward(images);  // (N, F) or (N, h, w, F)
+  return options_.attention ? out.reshape({out.dim(0), -1}) : out;
 }
 
 std::string ImageCaptioner::to_string() const {
@@ -46,6 +64,7 @@ void save_captioner(const fs::path& path, const ImageCaptioner& model, const Tok
               {"captioner.vocab", std::to_string(o.vocab)},
               {"captioner.units", std::to_string(o.units)},
               {"captioner.dropout", dropout},
+              {"captioner.attention", o.attention ? "1" : "0"},
               {"tokenizer", tokenizer.serialize()}};
   for (auto& entry : extra) texts.push_back(std::move(entry));
   nn::save(path, model, optimizer, std::move(texts));
@@ -53,10 +72,14 @@ void save_captioner(const fs::path& path, const ImageCaptioner& model, const Tok
 
 CaptionerBundle load_captioner(const fs::path& path) {
   Texts texts = nn::read_checkpoint_texts(path);
-  auto get = [&](const std::string& key) {
+  auto find = [&](const std::string& key) -> const std::string* {
     for (const auto& [k, v] : texts) {
-      if (k == key) return v;
+      if (k == key) return &v;
     }
+    return nullptr;
+  };
+  auto get = [&](const std::string& key) {
+    if (const std::string* v = find(key)) return *v;
     nn::fail(path.string(), "is not an image captioner bundle (no '" + key + "')");
   };
   if (get("model") != "image-captioner") nn::fail(path.string(), "is not an image captioner bundle");
@@ -68,6 +91,9 @@ CaptionerBundle load_captioner(const fs::path& path) {
     o.vocab = std::stoll(get("captioner.vocab"));
     o.units = std::stoll(get("captioner.units"));
     o.dropout = std::stof(get("captioner.dropout"));
+    const std::string* attention = find("captioner.attention");  // absent in bundles from before attention
+    if (attention && *attention != "0" && *attention != "1") throw std::invalid_argument("attention");
+    o.attention = attention && *attention == "1";
   } catch (const std::logic_error&) {
     nn::fail(path.string(), "has an unreadable captioner configuration");
   }
@@ -103,12 +129,15 @@ Batch make_batch(const nn::Tensor& images, const std::vector<const EndToEndExamp
   return {nn::concat(rows, 0), make_token_batch(captions)};
 }
 
-// (images' loss of the batch of examples `indices`, and its words)
+// (images' loss of the batch of examples `indices`, and its words); with word_dropout > 0, inputs are dropped
+// (drop_words) by `gen`.
 std::pair<nn::Tensor, int64_t> batch_loss(ImageCaptioner& model, const nn::Tensor& images,
-                                          const std::vector<EndToEndExample>& set, const std::vector<size_t>& indices) {
+                                          const std::vector<EndToEndExample>& set, const std::vector<size_t>& indices,
+                                          float word_dropout = 0.0f, nn::Generator* gen = nullptr) {
   std::vector<const EndToEndExample*> batch;
   for (size_t i : indices) batch.push_back(&set[i]);
   Batch b = make_batch(images, batch);
+  if (word_dropout > 0.0f) drop_words(b.tokens, word_dropout, *gen);
   return {nn::softmax_cross_entropy(model.forward(b.images, b.tokens.inputs), b.tokens.targets, b.tokens.mask),
           b.tokens.tokens};
 }
@@ -142,10 +171,11 @@ std::vector<EpochResult> train_end_to_end(ImageCaptioner& model, const Tokenizer
     model.decoder().reseed_dropout(epoch_seed);
     adam.options().lr = scheduled_learning_rate(config, epoch);
     std::vector<size_t> order = shuffled_order(train_set.size(), epoch_seed);
+    nn::Generator word_gen(epoch_seed ^ 0x770dd809ull);
     EpochResult r;
     r.epoch = epoch;
     PassResult pass = run_pass(order.size(), order, config.batch_size, [&](const std::vector<size_t>& indices) {
-      return batch_loss(model, images, train_set, indices);
+      return batch_loss(model, images, train_set, indices, config.word_dropout, &word_gen);
     }, &adam, "train_end_to_end", epoch);
     r.train_loss = pass.loss;
     r.tokens = pass.tokens;

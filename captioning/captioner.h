@@ -27,13 +27,16 @@ struct CaptionerOptions {
   int64_t units = 256;
   float dropout = 0.2f;
   uint64_t seed = 1;
+  // The decoder attends over the CNN's final feature map (CaptionModelOptions::positions) instead of seeing only
+  // its global average.
+  bool attention = false;
 };
 
 class ImageCaptioner : public nn::Module {
  public:
   explicit ImageCaptioner(const CaptionerOptions& options);
-  // images (N, S, S, 3) in [−1, 1] → pooled features (N, F)
-  nn::Tensor features(const nn::Tensor& images) { return cnn_->forward(images); }
+  // images (N, S, S, 3) in [−1, 1] → pooled features (N, F), or with attention the flattened map (N, P·F)
+  nn::Tensor features(const nn::Tensor& images);
   // images, ids (N, T) → logits (N, T, V)
   nn::Tensor forward(const nn::Tensor& images, const nn::Indices& ids) { return decoder_->forward(features(images), ids); }
   CaptionModel& decoder() { return *decoder_; }
@@ -45,6 +48,9 @@ class ImageCaptioner : public nn::Module {
   std::shared_ptr<nn::Xception> cnn_;
   std::shared_ptr<CaptionModel> decoder_;
 };
+
+// The side of the Xception feature map for a square input of `image_size` (96 → 3, 299 → 10).
+int64_t feature_map_side(int64_t image_size);
 
 // An image file → (1, S, S, 3) in [−1, 1] (bilinear resize: the shapes are drawn at the training size anyway).
 nn::Tensor load_captioner_input(const std::filesystem::path& path, int64_t size);

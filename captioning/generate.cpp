@@ -25,8 +25,9 @@ class InferenceScope {
 };
 
 void check_features(const CaptionModel& model, const nn::Tensor& features) {
-  if (features.rank() != 2 || features.dim(0) != 1 || features.dim(1) != model.options().feature_dim) {
-    nn::fail_expected("caption generation", "features of shape (1," + std::to_string(model.options().feature_dim) + ")",
+  const int64_t width = std::max<int64_t>(model.options().positions, 1) * model.options().feature_dim;
+  if (features.rank() != 2 || features.dim(0) != 1 || features.dim(1) != width) {
+    nn::fail_expected("caption generation", "features of shape (1," + std::to_string(width) + ")",
                       nn::to_string(features.shape()));
   }
 }
@@ -60,8 +61,8 @@ std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer
   }
   check_features(model, features);
   InferenceScope scope(model);
-  const nn::Tensor image = model.image(features);  // (1, U)
-  const int64_t u = image.dim(1), vocab = model.options().vocab;
+  const nn::Tensor image = model.image(features);  // (1, U), or (1, (1+P)·U) with attention
+  const int64_t u = model.options().units, vocab = model.options().vocab;
   std::vector<Beam> beams{Beam{{}, 0.0, false, 0}};
   nn::Tensor h, c;  // undefined: zero state
   for (int length = 0; length < options.max_length; ++length) {
@@ -77,7 +78,7 @@ std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer
     for (int64_t i : live) rows.push_back(beams[i].row);
     nn::Tensor h_live = h.defined() ? gather_rows(h, rows) : nn::Tensor::zeros({static_cast<int64_t>(live.size()), u});
     nn::Tensor c_live = c.defined() ? gather_rows(c, rows) : nn::Tensor::zeros({static_cast<int64_t>(live.size()), u});
-    nn::Tensor images = nn::broadcast_to(image, {static_cast<int64_t>(live.size()), u});
+    nn::Tensor images = nn::broadcast_to(image, {static_cast<int64_t>(live.size()), image.dim(1)});
     nn::Tensor log_p = nn::log_softmax(model.step(images, last, h_live, c_live));  // (live, V)
 
     // Candidates: finished beams as they are, and each live beam extended by its `beam` best next words.

@@ -1,15 +1,17 @@
 #include "captioning/model.h"
 
+#include <cmath>
+
 #include <nn/error.h>
 #include <nn/ops.h>
 
 namespace captioning {
 
 CaptionModel::CaptionModel(const CaptionModelOptions& o) : options_(o) {
-  if (o.vocab < 5 || o.feature_dim < 1 || o.units < 1) {
-    nn::fail_expected("CaptionModel", "vocab ≥ 5, feature_dim ≥ 1 and units ≥ 1",
+  if (o.vocab < 5 || o.feature_dim < 1 || o.units < 1 || o.positions < 0 || o.positions > 4096) {
+    nn::fail_expected("CaptionModel", "vocab ≥ 5, feature_dim ≥ 1, units ≥ 1 and 0 ≤ positions ≤ 4096",
                       "vocab=" + std::to_string(o.vocab) + ", feature_dim=" + std::to_string(o.feature_dim) +
-                          ", units=" + std::to_string(o.units));
+                          ", units=" + std::to_string(o.units) + ", positions=" + std::to_string(o.positions));
   }
   nn::Generator gen(o.seed);
   feature_dropout_ = register_module("feature_dropout", std::make_shared<nn::Dropout>(nn::DropoutOptions{
@@ -30,14 +32,40 @@ CaptionModel::CaptionModel(const CaptionModelOptions& o) : options_(o) {
                                                     .in = o.units, .out = o.units, .activation = nn::Activation::relu},
                                                 gen));
   output_ = register_module("output", std::make_shared<nn::Dense>(nn::DenseOptions{.in = o.units, .out = o.vocab}, gen));
+  if (o.positions > 0) {
+    value_dense_ = register_module("value_dense", std::make_shared<nn::Dense>(nn::DenseOptions{
+                                                      .in = o.feature_dim, .out = o.units,
+                                                      .activation = nn::Activation::relu},
+                                                  gen));
+    query_dense_ = register_module("query_dense", std::make_shared<nn::Dense>(nn::DenseOptions{
+                                                      .in = o.units, .out = o.units}, gen));
+  }
 }
 
 nn::Tensor CaptionModel::image(const nn::Tensor& features) {
-  if (features.rank() != 2 || features.dim(1) != options_.feature_dim) {
-    nn::fail_expected("CaptionModel", "image features of shape (N," + std::to_string(options_.feature_dim) + ")",
+  const int64_t p = options_.positions, f = options_.feature_dim, width = std::max<int64_t>(p, 1) * f;
+  if (features.rank() != 2 || features.dim(1) != width) {
+    nn::fail_expected("CaptionModel", "image features of shape (N," + std::to_string(width) + ")",
                       nn::to_string(features.shape()));
   }
-  return image_dense_->forward(feature_dropout_->forward(features));
+  if (p == 0) return image_dense_->forward(feature_dropout_->forward(features));
+  const int64_t n = features.dim(0), u = options_.units;
+  nn::Tensor map = feature_dropout_->forward(features).reshape({n, p, f});
+  nn::Tensor image = image_dense_->forward(nn::mean(map, {1}));        // (N, U)
+  nn::Tensor values = value_dense_->forward(map).reshape({n, p * u});  // (N, P·U)
+  return nn::concat({image, values}, 1);
+}
+
+nn::Tensor CaptionModel::merge(const nn::Tensor& image_part, const nn::Tensor& words) {
+  const int64_t n = words.dim(0), t = words.dim(1), u = options_.units, p = options_.positions;
+  if (p == 0) return nn::add(words, image_part.reshape({n, 1, u}));  // the image broadcast over the steps
+  nn::Tensor image = nn::slice(image_part, 1, 0, u).reshape({n, 1, u});
+  nn::Tensor values = nn::slice(image_part, 1, u, (1 + p) * u).reshape({n, 1, p, u});
+  nn::Tensor query = query_dense_->forward(words).reshape({n, t, 1, u});
+  nn::Tensor scores = nn::sum(nn::mul(query, values), {3}) * (1.0f / std::sqrt(static_cast<float>(u)));  // (N,T,P)
+  nn::Tensor weights = nn::softmax(scores).reshape({n, t, p, 1});
+  nn::Tensor context = nn::sum(nn::mul(weights, values), {2});  // (N, T, U)
+  return nn::add(nn::add(words, image), context);
 }
 
 nn::Tensor CaptionModel::head(const nn::Tensor& merged) { return output_->forward(merge_dense_->forward(merged)); }
@@ -47,10 +75,10 @@ nn::Tensor CaptionModel::forward(const nn::Tensor& features, const nn::Indices& 
     nn::fail_expected("CaptionModel", "word ids of shape (" + std::to_string(features.dim(0)) + ",T)",
                       nn::to_string(ids.shape));
   }
-  const int64_t n = ids.shape[0], t = ids.shape[1], u = options_.units;
-  nn::Tensor image_part = image(features).reshape({n, 1, u});  // broadcast over the steps
+  const int64_t n = ids.shape[0], t = ids.shape[1];
+  nn::Tensor image_part = image(features);
   nn::Tensor words = lstm_->forward(word_dropout_->forward(embedding_->forward(ids)), embedding_->mask(ids)).outputs;
-  return head(nn::add(words, image_part)).reshape({n, t, options_.vocab});
+  return head(merge(image_part, words)).reshape({n, t, options_.vocab});
 }
 
 nn::Tensor CaptionModel::step(const nn::Tensor& image_part, const std::vector<int32_t>& last_words, nn::Tensor& h,
@@ -60,7 +88,7 @@ nn::Tensor CaptionModel::step(const nn::Tensor& image_part, const std::vector<in
   nn::LstmResult r = lstm_->forward(word_dropout_->forward(embedding_->forward(ids)), nn::Tensor(), h, c);
   h = r.h;
   c = r.c;
-  return head(nn::add(r.h, image_part));
+  return head(merge(image_part, r.h.reshape({b, 1, options_.units}))).reshape({b, options_.vocab});
 }
 
 void CaptionModel::reseed_dropout(uint64_t seed) {
@@ -70,7 +98,8 @@ void CaptionModel::reseed_dropout(uint64_t seed) {
 
 std::string CaptionModel::to_string() const {
   return "CaptionModel(vocab=" + std::to_string(options_.vocab) + ", features=" + std::to_string(options_.feature_dim) +
-         ", units=" + std::to_string(options_.units) + ")";
+         ", units=" + std::to_string(options_.units) +
+         (options_.positions ? ", attention over " + std::to_string(options_.positions) + " positions" : "") + ")";
 }
 
 }  // namespace captioning

@@ -5,6 +5,14 @@
 // (the original ends in a softmax; here logits go to the fused softmax cross-entropy, and generation takes the
 // softmax itself). Trained by teacher forcing over whole captions: step t sees <start> w1 … w(t−1) and predicts
 // w(t) — the original's one-sample-per-prefix objective in one pass.
+//
+// With `positions` P > 0 the features are a feature map, P vectors of F per image (flattened to (N, P·F)), and the
+// merge gains soft attention over them (Xu et al. 2015, "Show, attend and tell", with dot-product scores):
+//   image = Dense(relu) of the map's mean, as above; values (N, P, U) = Dense(relu) of each position;
+//   query (N, T, U) = Dense(words); weights (N, T, P) = softmax over P of query·values / √U;
+//   context (N, T, U) = Σ_p weights·values;  logits = head(image + words + context).
+// The word just emitted steers where the model looks ("green" → the green object), so a colour can be bound to
+// the shape at the same place, which a pooled vector cannot record.
 #pragma once
 
 #include <memory>
@@ -23,17 +31,19 @@ struct CaptionModelOptions {
   int64_t units = 256;
   float dropout = 0.5f;
   uint64_t seed = 1;          // initial weights and dropout masks
+  int64_t positions = 0;      // P: 0 for one feature vector per image, P > 0 for a map attended to (see above)
 };
 
 class CaptionModel : public nn::Module {
  public:
   explicit CaptionModel(const CaptionModelOptions& options);
 
-  // features (N, F), ids (N, T) with 0 as padding → logits (N, T, V).
+  // features (N, F) — or (N, P·F) with attention —, ids (N, T) with 0 as padding → logits (N, T, V).
   nn::Tensor forward(const nn::Tensor& features, const nn::Indices& ids);
 
-  // One step of generation for a batch of B partial captions: the image part (B, U) from image(), each caption's
-  // LSTM state (h, c: (B, U), undefined at the start) and its last word → logits (B, V); the state is advanced.
+  // One step of generation for a batch of B partial captions: the image part (B, U) — with attention (B, (1+P)·U),
+  // the image vector then the values — from image(), each caption's LSTM state (h, c: (B, U), undefined at the
+  // start) and its last word → logits (B, V); the state is advanced.
   nn::Tensor image(const nn::Tensor& features);
   nn::Tensor step(const nn::Tensor& image_part, const std::vector<int32_t>& last_words, nn::Tensor& h, nn::Tensor& c);
 
@@ -44,10 +54,13 @@ class CaptionModel : public nn::Module {
 
  private:
   nn::Tensor head(const nn::Tensor& merged);  // (…, U) → logits (…, V)
+  // image part (N, U or (1+P)·U), words (N, T, U) → image + words [+ context], (N, T, U)
+  nn::Tensor merge(const nn::Tensor& image_part, const nn::Tensor& words);
 
   CaptionModelOptions options_;
   std::shared_ptr<nn::Dropout> feature_dropout_, word_dropout_;
   std::shared_ptr<nn::Dense> image_dense_, merge_dense_, output_;
+  std::shared_ptr<nn::Dense> value_dense_, query_dense_;  // attention only
   std::shared_ptr<nn::Embedding> embedding_;
   std::shared_ptr<nn::LSTM> lstm_;
 };

@@ -110,6 +110,15 @@ float scheduled_learning_rate(const TrainConfig& config, int epoch) {
   return static_cast<float>(config.learning_rate * fraction);
 }
 
+void drop_words(TokenBatch& tokens, float p, nn::Generator& gen) {
+  if (tokens.inputs.shape.size() != 2 || tokens.inputs.shape[1] < 1) return;
+  const size_t t = static_cast<size_t>(tokens.inputs.shape[1]);
+  for (size_t k = 0; k < tokens.inputs.values.size(); ++k) {
+    if (k % t == 0 || tokens.mask.data()[k] == 0.0f) continue;  // <start>, padding
+    if (gen.uniform() < p) tokens.inputs.values[k] = Tokenizer::kUnknown;
+  }
+}
+
 std::vector<size_t> shuffled_order(size_t n, uint64_t seed) {
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;

@@ -13,6 +13,7 @@
 
 #include <nn/error.h>
 #include <nn/optim/optimizer.h>
+#include <nn/random.h>
 
 #include "captioning/model.h"
 #include "captioning/tokenizer.h"
@@ -46,6 +47,9 @@ struct TrainConfig {
   // 1 keeps the rate constant.
   float final_lr_fraction = 1.0f;
   uint64_t seed = 1;
+  // Word dropout (end-to-end training only): each input word after <start> is replaced by <unk> with this
+  // probability, so that the next word has to be read from the image rather than guessed from the previous one.
+  float word_dropout = 0.0f;
   std::filesystem::path out_dir;  // last.nnck, best.nnck, loss.svg
   bool resume = false;            // continue from out_dir/last.nnck
   std::vector<std::pair<std::string, std::string>> bundle_texts;  // added to every bundle saved (e.g. the extractor)
@@ -76,6 +80,10 @@ struct TokenBatch {
   int64_t tokens = 0;  // predicted words
 };
 TokenBatch make_token_batch(const std::vector<const std::vector<int32_t>*>& captions);
+
+// Word dropout: replaces each input word after <start> by <unk> with probability p, drawn from `gen`; padding and
+// targets stay as they are.
+void drop_words(TokenBatch& tokens, float p, nn::Generator& gen);
 
 // 0 … n−1 shuffled (Fisher–Yates) by a generator seeded with `seed`.
 std::vector<size_t> shuffled_order(size_t n, uint64_t seed);

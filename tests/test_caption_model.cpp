@@ -1,5 +1,7 @@
 // The merge caption model: Keras's parameter count, step-wise generation equal to the whole-caption forward,
 // learning a few captions, greedy and beam search.
+#include <map>
+
 #include <captioning/generate.h>
 #include <captioning/model.h>
 #include <captioning/tokenizer.h>
@@ -46,7 +48,98 @@ TEST_CASE("padding does not change a caption's logits (masked steps), and bad in
   test::check_close(nn::slice(nn::slice(padded, 0, 1, 2), 1, 0, 2), alone, 1e-5, 1e-6, "second caption");
   CHECK_THROWS_WITH_AS(model.forward(Tensor::zeros({2, 5}), nn::Indices({2, 1}, {1, 1})),
                        "CaptionModel: expected image features of shape (N,6), got [2,5]", nn::Error);
-  CHECK_THROWS_WITH_AS(CaptionModel({.vocab = 3}), "CaptionModel: expected vocab ≥ 5, feature_dim ≥ 1 and units ≥ 1, got vocab=3, feature_dim=2048, units=256", nn::Error);
+  CHECK_THROWS_WITH_AS(CaptionModel({.vocab = 3}), "CaptionModel: expected vocab ≥ 5, feature_dim ≥ 1, units ≥ 1 and 0 ≤ positions ≤ 4096, got vocab=3, "
+                       "feature_dim=2048, units=256, positions=0", nn::Error);
+}
+
+// The attention merge, computed with plain loops from the model's parameters: the reference for the one built of
+// tensor ops. features (P·F), ids (T) → logits (T·V).
+std::vector<float> attention_reference(CaptionModel& model, const std::vector<float>& features,
+                                       const std::vector<int32_t>& ids) {
+  const auto& o = model.options();
+  const int64_t p = o.positions, f = o.feature_dim, u = o.units, v = o.vocab;
+  std::map<std::string, std::vector<float>> w;
+  for (auto& [name, t] : model.named_parameters()) w[name] = t.to_vector();
+  auto dense = [&](const std::string& layer, const float* x, int64_t in, int64_t out, bool relu) {
+    std::vector<float> y(out);
+    for (int64_t j = 0; j < out; ++j) {
+      double a = w[layer + ".bias"][j];
+      for (int64_t i = 0; i < in; ++i) a += static_cast<double>(x[i]) * w[layer + ".kernel"][i * out + j];
+      y[j] = relu ? std::max(0.0f, static_cast<float>(a)) : static_cast<float>(a);
+    }
+    return y;
+  };
+  std::vector<float> mean(f, 0.0f);
+  for (int64_t q = 0; q < p; ++q)
+    for (int64_t i = 0; i < f; ++i) mean[i] += features[q * f + i] / static_cast<float>(p);
+  const std::vector<float> image = dense("image_dense", mean.data(), f, u, true);
+  std::vector<std::vector<float>> values;
+  for (int64_t q = 0; q < p; ++q) values.push_back(dense("value_dense", &features[q * f], f, u, true));
+  // The LSTM's outputs by the lstm op (it has its own PyTorch reference test) on the embedded words.
+  std::map<std::string, Tensor> t;
+  for (auto& [name, tensor] : model.named_parameters()) t[name] = tensor;
+  std::vector<Tensor> rows;
+  for (int32_t id : ids) rows.push_back(nn::slice(t["embedding.embeddings"], 0, id, id + 1));
+  const int64_t steps = static_cast<int64_t>(ids.size());
+  const std::vector<float> lstm_out =
+      nn::lstm(nn::concat(rows, 0).reshape({1, steps, u}),
+               {t["lstm.kernel"], t["lstm.recurrent_kernel"], t["lstm.bias"]}).outputs.to_vector();
+  std::vector<float> out;
+  for (int64_t step = 0; step < steps; ++step) {
+    const std::vector<float> words(lstm_out.begin() + step * u, lstm_out.begin() + (step + 1) * u);
+    const std::vector<float> query = dense("query_dense", words.data(), u, u, false);
+    std::vector<double> score(p);
+    double top = -1e30, total = 0;
+    for (int64_t q = 0; q < p; ++q) {
+      for (int64_t k = 0; k < u; ++k) score[q] += static_cast<double>(query[k]) * values[q][k];
+      score[q] /= std::sqrt(static_cast<double>(u));
+      top = std::max(top, score[q]);
+    }
+    for (double& s : score) total += (s = std::exp(s - top));
+    std::vector<float> merged(u);
+    for (int64_t k = 0; k < u; ++k) {
+      double context = 0;
+      for (int64_t q = 0; q < p; ++q) context += score[q] / total * values[q][k];
+      merged[k] = static_cast<float>(words[k] + image[k] + context);
+    }
+    const std::vector<float> hidden = dense("merge_dense", merged.data(), u, u, true);
+    const std::vector<float> logits = dense("output", hidden.data(), u, v, false);
+    out.insert(out.end(), logits.begin(), logits.end());
+  }
+  return out;
+}
+
+TEST_CASE("with attention over a feature map, the logits are the loop reference's, step by step and whole") {
+  CaptionModel model({.vocab = 11, .feature_dim = 5, .units = 6, .seed = 9, .positions = 4});
+  model.eval();
+  // embedding, image_dense, lstm, merge_dense, output, then value_dense and query_dense
+  CHECK(model.num_parameters() == 11 * 6 + (5 * 6 + 6) + (6 * 24 + 6 * 24 + 24) + (6 * 6 + 6) + (6 * 11 + 11) + (5 * 6 + 6) + (6 * 6 + 6));
+  nn::Generator gen(12);
+  Tensor features = Tensor::uniform({1, 20}, 0, 1, gen);  // 4 positions of 5
+  const std::vector<int32_t> caption{Tokenizer::kStart, 5, 9, 4, 7};
+  Tensor whole = model.forward(features, nn::Indices({1, 5}, caption));  // (1, 5, 11)
+  test::check_close(whole.reshape({5, 11}), attention_reference(model, features.to_vector(), caption), 1e-4, 1e-5,
+                    "whole caption");
+  Tensor image = model.image(features), h, c;
+  CHECK(image.shape() == nn::Shape{1, 6 + 4 * 6});
+  for (size_t t = 0; t < caption.size(); ++t) {
+    Tensor logits = model.step(image, {caption[t]}, h, c);
+    test::check_close(logits.reshape({11}), nn::slice(whole, 1, t, t + 1).reshape({11}), 1e-5, 1e-6,
+                      "step " + std::to_string(t));
+  }
+  CHECK_THROWS_WITH_AS(model.forward(Tensor::zeros({1, 5}), nn::Indices({1, 1}, {1})),
+                       "CaptionModel: expected image features of shape (N,20), got [1,5]", nn::Error);
+}
+
+TEST_CASE("the attention merge's gradient with respect to the feature map matches finite differences") {
+  CaptionModel model({.vocab = 9, .feature_dim = 3, .units = 4, .seed = 2, .positions = 3});
+  model.eval();
+  test::GradCase c{"attention", {{2, 9}}, [&](const std::vector<Tensor>& in) {
+                     return model.forward(in[0], nn::Indices({2, 3}, {1, 5, 6, 1, 7, 8}));
+                   }};
+  c.low = 0.1f, c.high = 1.0f;
+  test::GradReport report = test::gradcheck(c);
+  CHECK_MESSAGE(report.ok, report.failure);
 }
 
 TEST_CASE("trained by teacher forcing on three captions, greedy and beam search say them back; beam 1 is greedy") {

@@ -9,6 +9,7 @@
 #include <captioning/generate.h>
 #include <captioning/synthetic.h>
 #include <nn/autograd.h>
+#include <nn/checkpoint.h>
 #include <nn/image.h>
 
 #include "support/check.h"
@@ -98,4 +99,38 @@ TEST_CASE("the shipped model (weights/shapes.nnck) loads and names every object 
   INFO("caption: " << caption << "; reference: " << reference);
   CHECK(captioning::names_every_object(caption, reference));
   CHECK_FALSE(captioning::names_every_object("small red circle", reference));  // the check can fail
+}
+
+TEST_CASE("a captioner attending over its feature map round-trips through its bundle, attention recorded") {
+  CHECK(captioning::feature_map_side(299) == 10);  // Keras's Xception: (N,10,10,2048) at 299×299
+  CHECK(captioning::feature_map_side(96) == 3);
+  CHECK(captioning::feature_map_side(71) == 3);
+  captioning::Tokenizer tokenizer = captioning::Tokenizer::fit({"a red circle", "a blue square beside a red circle"});
+  captioning::ImageCaptioner model({.cnn_width = 1.0f / 32, .cnn_middle_blocks = 0, .image_size = 71,
+                                    .vocab = tokenizer.vocab_size(), .units = 8, .attention = true});
+  model.eval();
+  nn::NoGradGuard no_grad;
+  nn::Generator gen(5);
+  const nn::Tensor images = nn::Tensor::uniform({2, 71, 71, 3}, -1, 1, gen);
+  const int64_t channels = 64;  // 2048 / 32
+  CHECK(model.features(images).shape() == nn::Shape{2, 9 * channels});
+  const nn::Indices ids({2, 3}, {1, 4, 5, 1, 6, 4});
+  const nn::Tensor logits = model.forward(images, ids);
+  test::TempDir dir("nn_attention_bundle");
+  captioning::save_captioner(dir.path / "a.nnck", model, tokenizer);
+  captioning::CaptionerBundle loaded = captioning::load_captioner(dir.path / "a.nnck");
+  CHECK(loaded.model->options().attention);
+  CHECK(loaded.model->decoder().options().positions == 9);
+  test::check_close(loaded.model->forward(images, ids), logits, 1e-6, 1e-7, "logits after loading");
+  // A bundle from before attention existed has no "captioner.attention": it loads as a pooling captioner.
+  captioning::ImageCaptioner pooled({.cnn_width = 1.0f / 32, .cnn_middle_blocks = 0, .image_size = 71,
+                                     .vocab = tokenizer.vocab_size(), .units = 8});
+  captioning::save_captioner(dir.path / "b.nnck", pooled, tokenizer);
+  captioning::Texts texts;
+  for (auto& entry : nn::read_checkpoint_texts(dir.path / "b.nnck")) {
+    if (entry.first != "captioner.attention") texts.push_back(entry);
+  }
+  REQUIRE(texts.size() + 1 == nn::read_checkpoint_texts(dir.path / "b.nnck").size());
+  nn::save(dir.path / "old.nnck", pooled, nullptr, texts);
+  CHECK_FALSE(captioning::load_captioner(dir.path / "old.nnck").model->options().attention);
 }

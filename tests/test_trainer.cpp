@@ -20,8 +20,6 @@ using nn::Tensor;
 
 namespace {
 
-
-
 // Four "images" (one-hot features) with two captions each.
 struct World {
   std::map<std::string, std::vector<std::string>> captions{
@@ -94,6 +92,37 @@ TEST_CASE("a resumed run ends bit-identical to an uninterrupted one, and the bun
         greedy_caption(full, w.tokenizer, w.features("a")).text);
   REQUIRE(bundle.find("train.epoch") != nullptr);
   CHECK(*bundle.find("train.epoch") == "6");
+}
+
+TEST_CASE("word dropout replaces about p of the input words after <start> by <unk>, never padding or targets") {
+  std::vector<std::vector<int32_t>> captions;
+  for (int i = 0; i < 200; ++i) captions.push_back(std::vector<int32_t>(2 + i % 7, 4 + i % 5));  // <start>=1 below
+  for (auto& c : captions) c.front() = Tokenizer::kStart, c.back() = Tokenizer::kEnd;
+  std::vector<const std::vector<int32_t>*> pointers;
+  for (const auto& c : captions) pointers.push_back(&c);
+  const TokenBatch original = make_token_batch(pointers);
+  TokenBatch dropped = make_token_batch(pointers);
+  nn::Generator gen(3);
+  drop_words(dropped, 0.25f, gen);
+  CHECK(dropped.targets.values == original.targets.values);
+  const size_t t = static_cast<size_t>(original.inputs.shape[1]);
+  int words = 0, replaced = 0;
+  for (size_t k = 0; k < original.inputs.values.size(); ++k) {
+    if (k % t == 0 || original.mask.data()[k] == 0.0f) {
+      CHECK(dropped.inputs.values[k] == original.inputs.values[k]);  // <start> and padding untouched
+      continue;
+    }
+    ++words;
+    if (dropped.inputs.values[k] != original.inputs.values[k]) {
+      CHECK(dropped.inputs.values[k] == Tokenizer::kUnknown);
+      ++replaced;
+    }
+  }
+  CHECK(words > 400);
+  CHECK(replaced == doctest::Approx(0.25 * words).epsilon(0.15));
+  TokenBatch kept = make_token_batch(pointers);
+  drop_words(kept, 0.0f, gen);
+  CHECK(kept.inputs.values == original.inputs.values);
 }
 
 TEST_CASE("a non-finite loss stops training with the epoch and step named") {
