@@ -203,7 +203,11 @@ File::File(const std::filesystem::path& path) : name_(path.string()) {
   const uint64_t base = r.address();
   base_ = base == kUndefined ? superblock : base;
   r.address();  // free-space info
-  r.address();  // end of file
+  const uint64_t end = r.address();  // the file's size when written (absolute, user block included)
+  if (end != kUndefined && end > bytes_.size()) {
+    corrupt("it is truncated (" + std::to_string(bytes_.size()) + " bytes of the " + std::to_string(end) +
+            " its superblock gives)");
+  }
   r.address();  // driver info
   // The root group's symbol table entry (III.C): link name offset, object header address, cache.
   r.address();

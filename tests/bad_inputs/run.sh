@@ -20,6 +20,7 @@ head -c 1500 "$sample" > "$T/truncated.jpg"
 # A PNG whose header claims 100000 × 100000 pixels (a 1×1 image's bytes with the IHDR size fields changed).
 printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x01\x86\xa0\x00\x01\x86\xa0\x08\x02\x00\x00\x00\x00\x00\x00\x00' > "$T/huge.png"
 head -c 100000 "$src/weights/shapes.nnck" > "$T/truncated.nnck"
+head -c 600000 "$src/tests/reference/fixtures/xception_w16_keras1.h5" > "$T/truncated.h5"
 "$bin/convert_keras_weights" "$src/tests/reference/fixtures/xception_w32_keras2.h5" "$T/xception.nnck" --width 0.03125 \
   > /dev/null 2>&1 || { echo "bad_inputs: cannot make the Xception checkpoint" >&2; exit 1; }
 mkdir -p "$T/resume" && cp "$src/weights/shapes.nnck" "$T/resume/last.nnck"
@@ -96,6 +97,14 @@ check train-unwritable-out 1 "/proc/nn_out" -- "$bin/train_flickr8k" --data "$sr
   --out /proc/nn_out --random-xception-width 0.03125 --limit 5 --epochs 1 --no-progress
 check convert-missing 1 "none.h5" -- "$bin/convert_keras_weights" "$T/none.h5" "$T/out.nnck"
 check convert-text-file 1 "text.jpg" -- "$bin/convert_keras_weights" "$T/text.jpg" "$T/out.nnck"
+check convert-truncated 1 "is a damaged HDF5 file: it is truncated (600000 bytes of the" -- "$bin/convert_keras_weights" "$T/truncated.h5" "$T/out.nnck"
+nothing_left "$T/out.nnck"
+check convert-crafted 1 "is a damaged HDF5 file" -- "$bin/convert_keras_weights" \
+  "$src/fuzz/regressions/fuzz_keras_h5/libhdf5_memcpy_overlap_global_heap.h5" "$T/out.nnck"
+check convert-newer-layout 1 "does not handle (superblock version 3" -- "$bin/convert_keras_weights" \
+  "$src/tests/reference/fixtures/h5/latest.h5" "$T/out.nnck"
+check convert-compressed 1 "is compressed or filtered" -- "$bin/convert_keras_weights" \
+  "$src/tests/reference/fixtures/h5/chunked.h5" "$T/out.nnck"
 check convert-wrong-shape 1 "expected" -- "$bin/convert_keras_weights" \
   "$src/tests/reference/fixtures/xception_w32_keras2.h5" "$T/wrong.nnck" --width 0.0625
 nothing_left "$T/wrong.nnck"
