@@ -1,6 +1,10 @@
 // A program outside the libnn tree — the README's example — built against the installed library: fits
-// y = 2x − 1 with one Dense unit, saves it, loads it back, and reports the loss before and after.
+// y = 2x − 1 with one Dense unit, saves it, loads it back, and reports the loss before and after; and links the
+// Keras weight reader (nn::keras).
 #include <cstdio>
+#include <string>
+
+#include <nn/keras_h5.h>
 #include <nn/nn.h>
 
 int main() {
@@ -25,6 +29,12 @@ int main() {
   nn::Tensor diff = restored(x) - y;
   float last = nn::mean(diff * diff).item();
   bool ok = last < 1e-4f && restored.kernel().item() > 1.99f && restored.kernel().item() < 2.01f;
+  try {
+    nn::read_keras_h5("missing.h5");
+    ok = false;
+  } catch (const nn::Error& e) {
+    ok = ok && std::string(e.what()) == "missing.h5: is not a file";
+  }
   std::printf("outside project: loss %.4f -> %.6f %s\n", first, last, ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
 }
