@@ -222,20 +222,18 @@ void File::unsupported(const std::string& what) const {
                   "); Keras weight files as h5py writes them by default are read");
 }
 
-// Where `address` (relative to the base address) lies in the file.
-static uint64_t locate(const File& file, const std::vector<uint8_t>& bytes, uint64_t base, uint64_t address,
-                       const char* what) {
-  if (address == kUndefined || address > bytes.size() || base > bytes.size() - address) {
-    fail(file.name(), std::string("is a damaged HDF5 file: ") + what + " lies outside the file");
+uint64_t File::locate(uint64_t address, const char* what) const {
+  if (address == kUndefined || address > bytes_.size() || base_ > bytes_.size() - address) {
+    corrupt(std::string(what) + " lies outside the file");
   }
-  return base + address;
+  return base_ + address;
 }
 
 std::vector<File::Message> File::messages(Object object) const {
   // Version 1 object header (IV.A.1.a): version, reserved, message count, reference count, header size, then the
   // messages, 8-byte aligned, each with type, size, flags and 3 reserved bytes. Continuation messages name further
   // blocks of messages.
-  const uint64_t at = locate(*this, bytes_, base_, object.header, "an object header");
+  const uint64_t at = locate(object.header, "an object header");
   Reader head(*this, at, 16, "an object header");
   if (at + 4 <= bytes_.size() && std::memcmp(bytes_.data() + at, "OHDR", 4) == 0) {
     unsupported("version 2 object headers, written with libver='latest'");
@@ -259,7 +257,7 @@ std::vector<File::Message> File::messages(Object object) const {
       m.data = r.take(size);
       if (m.type == kContinuation) {
         Reader c(*this, m.data, "a continuation message");
-        const uint64_t block = locate(*this, bytes_, base_, c.address(), "an object header continuation");
+        const uint64_t block = locate(c.address(), "an object header continuation");
         const uint64_t length = c.length();
         if (seen.insert(block).second) blocks.push_back({block, length});
       } else if (m.type != 0) {  // 0: padding
@@ -285,13 +283,13 @@ std::vector<std::pair<std::string, Object>> File::members(Object group) const {
   Reader t(*this, table->data, "a symbol table message");
   const uint64_t tree = t.address(), heap = t.address();
   // Local heap (III.D): signature, version, reserved, data segment size, free list offset, data segment address.
-  Reader h(*this, locate(*this, bytes_, base_, heap, "a local heap"), 8 + 2 * static_cast<uint64_t>(length_size_) + offset_size_,
+  Reader h(*this, locate(heap, "a local heap"), 8 + 2 * static_cast<uint64_t>(length_size_) + offset_size_,
            "a local heap");
   h.expect_signature("HEAP");
   h.skip(4);
   const uint64_t names_size = h.length();
   h.length();
-  const uint64_t names_at = locate(*this, bytes_, base_, h.address(), "a local heap's data");
+  const uint64_t names_at = locate(h.address(), "a local heap's data");
   Reader names(*this, names_at, names_size, "a local heap's data");
   auto name_at = [&](uint64_t offset) {
     if (offset >= names_size) corrupt("a group member's name lies outside its local heap");
@@ -306,7 +304,7 @@ std::vector<std::pair<std::string, Object>> File::members(Object group) const {
   // B-tree node (III.A.1): signature, type (0 = group), level, entries used, siblings, then keys and children;
   // level-0 children are symbol table nodes (III.B), each a list of symbol table entries (III.C).
   auto walk = [&](auto&& self, uint64_t address, int level, int depth) -> void {
-    const uint64_t at = locate(*this, bytes_, base_, address, "a group B-tree node");
+    const uint64_t at = locate(address, "a group B-tree node");
     if (!visited.insert(at).second) corrupt("a group B-tree refers to one node twice");
     if (visited.size() > kMaxTreeNodes || depth > kMaxTreeDepth) corrupt("a group B-tree is too large");
     Reader node(*this, at, 8 + 2 * static_cast<uint64_t>(offset_size_), "a group B-tree node");
@@ -324,7 +322,7 @@ std::vector<std::pair<std::string, Object>> File::members(Object group) const {
         self(self, child, node_level - 1, depth + 1);
         continue;
       }
-      const uint64_t symbols = locate(*this, bytes_, base_, child, "a symbol table node");
+      const uint64_t symbols = locate(child, "a symbol table node");
       if (!visited.insert(symbols).second) corrupt("a group B-tree refers to one symbol table node twice");
       Reader s(*this, symbols, 8, "a symbol table node");
       s.expect_signature("SNOD");
@@ -407,7 +405,7 @@ std::optional<std::vector<std::string>> File::string_attribute(Object object, co
         out.emplace_back();
         continue;
       }
-      const uint64_t at = locate(*this, bytes_, base_, collection, "a global heap collection");
+      const uint64_t at = locate(collection, "a global heap collection");
       auto [objects, fresh] = collections.try_emplace(at);
       if (fresh) {
         // Global heap collection (III.E): signature, version, reserved, size; then objects, each with index,
@@ -470,7 +468,7 @@ Tensor File::float_dataset(Object object, const std::string& what) const {
       const uint64_t address = l.address();
       const uint64_t size = l.length();
       if (address == kUndefined) fail(name_, what + " has no data stored");
-      data = {locate(*this, bytes_, base_, address, "a dataset's data"), size};
+      data = {locate(address, "a dataset's data"), size};
     } else {
       unsupported(what + " is stored in chunks");
     }
@@ -484,7 +482,7 @@ Tensor File::float_dataset(Object object, const std::string& what) const {
       data = l.take(l.u32());
     } else if (layout_class == 1) {
       if (address == kUndefined) fail(name_, what + " has no data stored");
-      data = {locate(*this, bytes_, base_, address, "a dataset's data"), count * t.size};
+      data = {locate(address, "a dataset's data"), count * t.size};
     } else {
       unsupported(what + " is stored in chunks");
     }

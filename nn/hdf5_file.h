@@ -64,6 +64,8 @@ class File {
   };
 
   std::vector<Message> messages(Object object) const;
+  // Where `address` (relative to the base address) lies in the file; throws when it does not.
+  uint64_t locate(uint64_t address, const char* what) const;
 
   friend class Reader;
   std::string name_;
