@@ -19,7 +19,12 @@ SplitEvaluation evaluate_split(Describer& describer, const std::filesystem::path
     hypotheses.push_back(split_words(caption));
     references.emplace_back();
     for (const std::string& r : captions[id]) references.back().push_back(split_words(r));
-    result.all_objects_named += names_every_object(caption, captions[id].front());
+    const bool named = names_every_object(caption, captions[id].front());
+    const int objects = count_objects(captions[id].front());
+    const size_t k = objects >= 1 && objects <= 3 ? static_cast<size_t>(objects) : 0;
+    result.all_objects_named += named;
+    ++result.images_with[k];
+    result.all_named_with[k] += named;
   }
   result.images = hypotheses.size();
   if (!hypotheses.empty()) result.bleu = corpus_bleu(references, hypotheses);

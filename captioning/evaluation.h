@@ -18,6 +18,9 @@ struct SplitEvaluation {
   std::array<double, 4> bleu{};
   size_t images = 0;
   size_t all_objects_named = 0;  // captions that name every object's colour and shape (names_every_object)
+  // The same by the number of objects in the image (count_objects of its first reference), index 1–3; index 0
+  // counts images whose reference names none or more than three.
+  std::array<size_t, 4> images_with{}, all_named_with{};
 };
 
 // Captions every image of `split` under `data_dir` with `beam` and scores them. Throws nn::Error naming the file

@@ -195,6 +195,13 @@ std::vector<SyntheticImage> write_synthetic_flickr8k(const fs::path& dir, const 
   return all;
 }
 
+int count_objects(const std::string& caption) {
+  std::istringstream in(caption);
+  int count = 0;
+  for (std::string word; in >> word;) count += std::find(kShapes.begin(), kShapes.end(), word) != kShapes.end();
+  return count;
+}
+
 bool names_every_object(const std::string& caption, const std::string& reference) {
   // Count each "colour shape" pair in the reference and require as many in the caption.
   auto pairs = [](const std::string& text) {

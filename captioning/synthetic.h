@@ -47,4 +47,7 @@ std::vector<SyntheticImage> write_synthetic_flickr8k(const std::filesystem::path
 // colour and shape ("red circle"), ignoring sizes and order.
 bool names_every_object(const std::string& caption, const std::string& reference);
 
+// How many objects `caption` names: its shape words ("a red circle and a small blue square" → 2).
+int count_objects(const std::string& caption);
+
 }  // namespace captioning

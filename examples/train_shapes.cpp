@@ -34,6 +34,9 @@ int usage(int status) {
 void report_quality(const SplitEvaluation& e) {
   std::printf("test: BLEU-1 %.3f BLEU-2 %.3f BLEU-3 %.3f BLEU-4 %.3f; every object named correctly in %zu/%zu images\n",
               e.bleu[0], e.bleu[1], e.bleu[2], e.bleu[3], e.all_objects_named, e.images);
+  std::printf("test: fully right by objects in the image: one %zu/%zu, two %zu/%zu, three %zu/%zu\n",
+              e.all_named_with[1], e.images_with[1], e.all_named_with[2], e.images_with[2], e.all_named_with[3],
+              e.images_with[3]);
 }
 
 // The images of `ids`, preprocessed, stacked (N, S, S, 3).

@@ -1,9 +1,12 @@
 // The synthetic captioning world: Flickr8k layout, deterministic, held-out combinations only in the test split,
 // images that show what their captions say.
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <set>
 
+#include <captioning/describer.h>
+#include <captioning/evaluation.h>
 #include <captioning/flickr8k.h>
 #include <captioning/captioner.h>
 #include <captioning/generate.h>
@@ -99,6 +102,9 @@ TEST_CASE("the shipped model (weights/shapes.nnck) loads and names every object 
   INFO("caption: " << caption << "; reference: " << reference);
   CHECK(captioning::names_every_object(caption, reference));
   CHECK_FALSE(captioning::names_every_object("small red circle", reference));  // the check can fail
+  CHECK(captioning::count_objects(reference) == 3);
+  CHECK(captioning::count_objects("red circle to the left of blue squares") == 1);  // "squares" is not a shape word
+  CHECK(captioning::count_objects("") == 0);
 }
 
 TEST_CASE("a captioner attending over its feature map round-trips through its bundle, attention recorded") {
@@ -133,4 +139,21 @@ TEST_CASE("a captioner attending over its feature map round-trips through its bu
   REQUIRE(texts.size() + 1 == nn::read_checkpoint_texts(dir.path / "b.nnck").size());
   nn::save(dir.path / "old.nnck", pooled, nullptr, texts);
   CHECK_FALSE(captioning::load_captioner(dir.path / "old.nnck").model->options().attention);
+}
+
+TEST_CASE("the held-out evaluation counts images by their number of objects, as the generator drew them") {
+  test::TempDir dir("nn_evaluate_split");
+  const std::vector<captioning::SyntheticImage> world =
+      captioning::write_synthetic_flickr8k(dir.path, {.train = 2, .dev = 1, .test = 12, .seed = 7});
+  std::array<size_t, 4> drawn{};
+  for (size_t i = world.size() - 12; i < world.size(); ++i) ++drawn[world[i].objects.size()];
+  captioning::Describer describer(fs::path(NN_SOURCE_DIR) / "weights" / "shapes.nnck");
+  const captioning::SplitEvaluation e = captioning::evaluate_split(describer, dir.path, captioning::Split::test);
+  CHECK(e.images == 12);
+  CHECK(e.images_with == drawn);
+  CHECK(e.all_named_with[0] == 0);
+  CHECK(e.all_named_with[1] + e.all_named_with[2] + e.all_named_with[3] == e.all_objects_named);
+  for (size_t k = 1; k <= 3; ++k) CHECK(e.all_named_with[k] <= e.images_with[k]);
+  CHECK(e.bleu[0] > 0.5);  // the shipped model names most objects, even of held-out pairs
+  CHECK(e.bleu[3] <= e.bleu[0]);
 }
