@@ -72,14 +72,8 @@ void save_captioner(const fs::path& path, const ImageCaptioner& model, const Tok
 
 CaptionerBundle load_captioner(const fs::path& path) {
   Texts texts = nn::read_checkpoint_texts(path);
-  auto find = [&](const std::string& key) -> const std::string* {
-    for (const auto& [k, v] : texts) {
-      if (k == key) return &v;
-    }
-    return nullptr;
-  };
   auto get = [&](const std::string& key) {
-    if (const std::string* v = find(key)) return *v;
+    if (const std::string* v = find_text(texts, key)) return *v;
     nn::fail(path.string(), "is not an image captioner bundle (no '" + key + "')");
   };
   if (get("model") != "image-captioner") nn::fail(path.string(), "is not an image captioner bundle");
@@ -91,7 +85,7 @@ CaptionerBundle load_captioner(const fs::path& path) {
     o.vocab = std::stoll(get("captioner.vocab"));
     o.units = std::stoll(get("captioner.units"));
     o.dropout = std::stof(get("captioner.dropout"));
-    const std::string* attention = find("captioner.attention");  // absent in bundles from before attention
+    const std::string* attention = find_text(texts, "captioner.attention");  // absent in bundles from before attention
     if (attention && *attention != "0" && *attention != "1") throw std::invalid_argument("attention");
     o.attention = attention && *attention == "1";
   } catch (const std::logic_error&) {

@@ -25,7 +25,7 @@ class InferenceScope {
 };
 
 void check_features(const CaptionModel& model, const nn::Tensor& features) {
-  const int64_t width = std::max<int64_t>(model.options().positions, 1) * model.options().feature_dim;
+  const int64_t width = model.options().feature_width();
   if (features.rank() != 2 || features.dim(0) != 1 || features.dim(1) != width) {
     nn::fail_expected("caption generation", "features of shape (1," + std::to_string(width) + ")",
                       nn::to_string(features.shape()));

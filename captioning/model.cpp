@@ -43,7 +43,7 @@ CaptionModel::CaptionModel(const CaptionModelOptions& o) : options_(o) {
 }
 
 nn::Tensor CaptionModel::image(const nn::Tensor& features) {
-  const int64_t p = options_.positions, f = options_.feature_dim, width = std::max<int64_t>(p, 1) * f;
+  const int64_t p = options_.positions, f = options_.feature_dim, width = options_.feature_width();
   if (features.rank() != 2 || features.dim(1) != width) {
     nn::fail_expected("CaptionModel", "image features of shape (N," + std::to_string(width) + ")",
                       nn::to_string(features.shape()));

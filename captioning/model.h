@@ -32,6 +32,8 @@ struct CaptionModelOptions {
   float dropout = 0.5f;
   uint64_t seed = 1;          // initial weights and dropout masks
   int64_t positions = 0;      // P: 0 for one feature vector per image, P > 0 for a map attended to (see above)
+  // The width of one image's features: F, or P·F with attention.
+  int64_t feature_width() const { return (positions > 0 ? positions : 1) * feature_dim; }
 };
 
 class CaptionModel : public nn::Module {

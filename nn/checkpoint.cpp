@@ -248,11 +248,9 @@ void write_file_atomically(const std::filesystem::path& path, const std::functio
   if (file == nullptr) fail(quoted(path), std::string("cannot write: ") + std::strerror(errno));
   try {
     write(file);
-    std::fflush(file);
+    if (std::fflush(file) != 0) throw Error(std::string("write failed: ") + std::strerror(errno));
     fault_point("checkpoint_write");  // tests: killed with the temporary written but not in place
-    if (std::fflush(file) != 0 || ::fsync(::fileno(file)) != 0) {
-      throw Error(std::string("write failed: ") + std::strerror(errno));
-    }
+    if (::fsync(::fileno(file)) != 0) throw Error(std::string("write failed: ") + std::strerror(errno));
     if (std::fclose(file) != 0) {
       file = nullptr;
       throw Error(std::string("write failed: ") + std::strerror(errno));

@@ -45,10 +45,10 @@ std::vector<std::pair<std::string, std::string>> load(const std::filesystem::pat
 // `path`; on any failure the temporary file is removed and `path` is untouched. Throws nn::Error naming `path`.
 void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::FILE*)>& write);
 
-// CRC-32 (IEEE 802.3, the one zlib.crc32 computes), continuing from `crc` (0 to start).
 // std::filesystem::create_directories with an nn::Error naming the path ("PATH: cannot create the folder: …").
 void make_directories(const std::filesystem::path& path);
 
+// CRC-32 (IEEE 802.3, the one zlib.crc32 computes), continuing from `crc` (0 to start).
 uint32_t crc32(const void* data, size_t size, uint32_t crc = 0);
 
 }  // namespace nn

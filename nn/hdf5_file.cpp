@@ -28,7 +28,6 @@ enum : uint16_t {
   kAttribute = 0x000C,
   kContinuation = 0x0010,
   kSymbolTable = 0x0011,
-  kAttributeInfo = 0x0015,
 };
 
 constexpr size_t kMaxMessages = 1 << 16;      // messages in one object header
@@ -68,7 +67,7 @@ class Reader {
     if (offset > file.bytes_.size() || size > file.bytes_.size() - offset) {
       file.corrupt(std::string(what) + " lies outside the file");
     }
-    begin_ = offset, end_ = offset + size, at_ = offset;
+    end_ = offset + size, at_ = offset;
   }
   Reader(const File& file, File::Span span, const char* what) : Reader(file, span.offset, span.size, what) {}
 
@@ -112,7 +111,7 @@ class Reader {
  private:
   const File& file_;
   const char* what_;
-  uint64_t begin_ = 0, end_ = 0, at_ = 0;
+  uint64_t end_ = 0, at_ = 0;
 };
 
 namespace {

@@ -124,7 +124,6 @@ extern "C" void nn_jpeg_warning(j_common_ptr info, int level) {
 // Decodes to RGB8 in *pixels (malloc'd; the caller frees). Returns nullptr, or the reason it failed.
 static const char* decode_jpeg_rgb(const unsigned char* data, size_t size, const ImageLimits& limits, unsigned char** pixels,
                             int* width, int* height, JpegErrors* errors) {
-  static char refused[64];
   jpeg_decompress_struct info;
   info.err = jpeg_std_error(&errors->base);
   errors->base.error_exit = nn_jpeg_fail;
@@ -150,8 +149,8 @@ static const char* decode_jpeg_rgb(const unsigned char* data, size_t size, const
   }
   if (info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK) {
     jpeg_destroy_decompress(&info);
-    std::snprintf(refused, sizeof refused, "CMYK JPEGs are not supported");
-    return refused;
+    std::snprintf(errors->message, sizeof errors->message, "CMYK JPEGs are not supported");
+    return errors->message;
   }
   info.out_color_space = JCS_RGB;
   jpeg_start_decompress(&info);
@@ -159,8 +158,8 @@ static const char* decode_jpeg_rgb(const unsigned char* data, size_t size, const
   *pixels = static_cast<unsigned char*>(std::malloc(row * info.output_height));
   if (*pixels == nullptr) {
     jpeg_destroy_decompress(&info);
-    std::snprintf(refused, sizeof refused, "out of memory");
-    return refused;
+    std::snprintf(errors->message, sizeof errors->message, "out of memory");
+    return errors->message;
   }
   while (info.output_scanline < info.output_height) {
     JSAMPROW line = *pixels + row * info.output_scanline;
