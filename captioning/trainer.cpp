@@ -170,13 +170,16 @@ void write_loss_curve(const fs::path& path, const std::vector<EpochResult>& hist
 }
 
 namespace {
-// The masked cross-entropy of examples[indices] by teacher forcing, and the number of tokens it averages over.
+// The masked cross-entropy of examples[indices] by teacher forcing, and the number of tokens it averages over;
+// with word_dropout > 0 the inputs are dropped (drop_words) by `gen`.
 std::pair<nn::Tensor, int64_t> teacher_forced_loss(CaptionModel& model, const FeatureLookup& features,
                                                    const std::vector<Example>& examples,
-                                                   const std::vector<size_t>& indices) {
+                                                   const std::vector<size_t>& indices, float word_dropout = 0.0f,
+                                                   nn::Generator* gen = nullptr) {
   std::vector<const Example*> batch;
   for (size_t i : indices) batch.push_back(&examples[i]);
   Batch b = make_batch(batch, features);
+  if (word_dropout > 0.0f) drop_words(b.tokens, word_dropout, *gen);
   return {nn::softmax_cross_entropy(model.forward(b.features, b.tokens.inputs), b.tokens.targets, b.tokens.mask),
           b.tokens.tokens};
 }
@@ -202,6 +205,8 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
     nn::fail_expected("train", "epochs ≥ 1, batch_size ≥ 1 and learning_rate > 0",
                       "epochs=" + std::to_string(config.epochs) + ", batch_size=" + std::to_string(config.batch_size));
   }
+  if (!(config.word_dropout >= 0.0f && config.word_dropout < 1.0f))
+    nn::fail_expected("train", "0 ≤ word_dropout < 1", std::to_string(config.word_dropout));
   if (train_set.empty()) nn::fail("train", "no training examples");
   nn::make_directories(config.out_dir);
   const fs::path last = config.out_dir / "last.nnck", best = config.out_dir / "best.nnck";
@@ -236,7 +241,12 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
     const uint64_t epoch_seed = config.seed * 1000003ull + static_cast<uint64_t>(epoch);
     adam.options().lr = scheduled_learning_rate(config, epoch);
     std::vector<size_t> order = shuffled_order(train_set.size(), epoch_seed);
-    PassControl control{.before_step = [&](size_t step) { model.reseed_dropout(epoch_seed * 1000003ull + step); },
+    // Dropout masks and dropped words come from (seed, epoch, step), so a resumed epoch draws what it would have.
+    nn::Generator word_gen;
+    PassControl control{.before_step = [&](size_t step) {
+                          model.reseed_dropout(epoch_seed * 1000003ull + step);
+                          word_gen = nn::Generator((epoch_seed * 1000003ull + step) ^ 0x770dd809ull);
+                        },
                         .stop = stop_requested};
     if (epoch == partial_epoch) {
       control.first_step = partial.steps + 1;
@@ -247,7 +257,7 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
     PassResult pass;
     try {
       pass = run_pass(order.size(), order, config.batch_size, [&](const std::vector<size_t>& indices) {
-        return teacher_forced_loss(model, features, train_set, indices);
+        return teacher_forced_loss(model, features, train_set, indices, config.word_dropout, &word_gen);
       }, &adam, "train", epoch, control);
     } catch (const nn::Error& e) {
       throw nn::Error(std::string(e.what()) + " (the last good checkpoint is " + last.string() + ")");

@@ -47,8 +47,8 @@ struct TrainConfig {
   // 1 keeps the rate constant.
   float final_lr_fraction = 1.0f;
   uint64_t seed = 1;
-  // Word dropout (end-to-end training only): each input word after <start> is replaced by <unk> with this
-  // probability, so that the next word has to be read from the image rather than guessed from the previous one.
+  // Word dropout (drop_words): each training input word after <start> is replaced by <unk> with this probability,
+  // so that the next word has to be read from the image rather than guessed from the previous one.
   float word_dropout = 0.0f;
   std::filesystem::path out_dir;  // last.nnck, best.nnck, loss.svg
   bool resume = false;            // continue from out_dir/last.nnck

@@ -94,6 +94,36 @@ TEST_CASE("a resumed run ends bit-identical to an uninterrupted one, and the bun
   CHECK(*bundle.find("train.epoch") == "6");
 }
 
+TEST_CASE("train() applies word dropout, drawn per step, so that a resumed run is still bit-identical") {
+  World w;
+  test::TempDir dir;
+  TrainConfig config{.epochs = 4, .batch_size = 2, .learning_rate = 0.02f, .seed = 5, .word_dropout = 0.5f,
+                     .out_dir = dir.path / "full"};
+  CaptionModel full(w.model_options());
+  const std::vector<EpochResult> history = train(full, w.tokenizer, w.features, w.train_set, w.val_set, config);
+  TrainConfig plain = config;
+  plain.word_dropout = 0.0f;
+  plain.out_dir = dir.path / "plain";
+  CaptionModel without(w.model_options());
+  const std::vector<EpochResult> plain_history = train(without, w.tokenizer, w.features, w.train_set, w.val_set, plain);
+  CHECK(history.front().train_loss != plain_history.front().train_loss);  // the words were dropped
+
+  TrainConfig half = config;
+  half.out_dir = dir.path / "resumed";
+  half.epochs = 2;
+  CaptionModel first(w.model_options());
+  train(first, w.tokenizer, w.features, w.train_set, w.val_set, half);
+  half.epochs = 4;
+  half.resume = true;
+  CaptionModel second(w.model_options());
+  train(second, w.tokenizer, w.features, w.train_set, w.val_set, half);
+  CHECK(all_weights(second) == all_weights(full));
+
+  config.word_dropout = 1.0f;
+  CHECK(test::error_of([&] { train(full, w.tokenizer, w.features, w.train_set, w.val_set, config); }) ==
+        "train: expected 0 ≤ word_dropout < 1, got 1.000000");
+}
+
 TEST_CASE("word dropout replaces about p of the input words after <start> by <unk>, never padding or targets") {
   std::vector<std::vector<int32_t>> captions;
   for (int i = 0; i < 200; ++i) captions.push_back(std::vector<int32_t>(2 + i % 7, 4 + i % 5));  // <start>=1 below
