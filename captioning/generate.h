@@ -17,6 +17,10 @@ struct Caption {
   double score = 0;     // what the search ranked by: log_prob, or log_prob / length with length normalisation
 };
 
+// The widest beam the programs and the web API accept (one range for every front end; wider beams cost time and
+// rarely change the caption).
+inline constexpr int kMaxBeam = 16;
+
 struct GenerateOptions {
   int beam = 1;                   // 1: greedy
   int max_length = 34;            // words, the original's longest training caption

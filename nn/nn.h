@@ -25,3 +25,4 @@
 #include "nn/shape.h"
 #include "nn/tensor.h"
 #include "nn/threads.h"
+#include "nn/version.h"

@@ -1,0 +1,7 @@
+#include "nn/version.h"
+
+namespace nn {
+
+const char* version() { return NN_VERSION; }
+
+}  // namespace nn
