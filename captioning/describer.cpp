@@ -50,10 +50,20 @@ std::unique_ptr<nn::Xception> xception_from(const std::string& extractor, const 
   return nn::load_xception(path);
 }
 
+// What a bundle's model describes. A bundle may say so in a "describes" text; none written so far does, so the rule
+// falls back on the model kind, which tells the trainer apart: only train_shapes saves image captioners ("model" =
+// "image-captioner", trained on generated pictures of coloured shapes), and only train_flickr8k saves caption
+// models with a "features.extractor" text (trained on Flickr8k photos).
+std::string describes_of(const Texts& texts) {
+  if (std::string said = text_of(texts, "describes"); !said.empty()) return said;
+  return text_of(texts, "model") == "image-captioner" ? "synthetic shapes" : "photos (Flickr8k)";
+}
+
 }  // namespace
 
 Describer::Describer(const fs::path& bundle) {
   const Texts texts = nn::read_checkpoint_texts(bundle);
+  describes_ = describes_of(texts);
   if (text_of(texts, "model") == "image-captioner") {
     CaptionerBundle b = load_captioner(bundle);
     captioner_ = std::move(b.model);

@@ -32,6 +32,8 @@ class Describer {
 
   // "image captioner (Xception width 0.1875, 96 px)" or "Flickr8k decoder over xception …".
   const std::string& description() const { return description_; }
+  // What the model was trained to describe, for people choosing a picture: "synthetic shapes" or "photos (Flickr8k)".
+  const std::string& describes() const { return describes_; }
 
  private:
   std::vector<Caption> caption(const nn::Tensor& decoded_image, int beam);
@@ -43,6 +45,7 @@ class Describer {
   int64_t image_size_ = 299;
   nn::ResizeFilter filter_ = nn::ResizeFilter::nearest;
   std::string description_;
+  std::string describes_;
 };
 
 }  // namespace captioning
