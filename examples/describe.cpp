@@ -1,28 +1,19 @@
-// describe: a sentence for each image, from a captioning bundle (by default the compact model in weights/), and
-// optionally the sentences spoken into a WAV file.
+// describe: a sentence for each image, from a captioning bundle (by default the compact shapes model, installed or
+// in weights/), and optionally the sentences spoken into a WAV file.
+#include <captioning/describer.h>
+#include <captioning/generate.h>
+#include <captioning/speech/speech.h>
+#include <nn/error.h>
+
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <string>
 #include <vector>
 
-#include <captioning/describer.h>
-#include <captioning/speech/speech.h>
-#include <nn/error.h>
+#include "cli.h"
 
 namespace {
-
-int usage(int status) {
-  std::fprintf(status ? stderr : stdout,
-               "usage: describe IMAGE... [--model BUNDLE] [--beam K] [--json] [--wav FILE|-]\n"
-               "Prints one caption per image; --wav also speaks them (one after another) into a 16 kHz WAV file\n"
-               "(- for standard output, the captions then go to standard error).\n"
-               "The default model (weights/shapes.nnck) was trained on synthetic shapes: it describes images of\n"
-               "coloured circles, squares and triangles, not photos — for photos, train the Flickr8k model\n"
-               "(see the README) and pass its best.nnck with --model.\n");
-  return status;
-}
 
 std::string json_string(const std::string& s) {
   std::string out = "\"";
@@ -36,34 +27,31 @@ std::string json_string(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model_path = std::string(NN_SOURCE_DIR) + "/weights/shapes.nnck";
+  const cli::DataFile shapes = cli::find_data_file("shapes.nnck");
+  std::string model_path = shapes.found.string();
   std::string wav;
   int beam = 1;
   bool json = false;
   std::vector<std::string> images;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help") return usage(0);
-    if (arg == "--json") {
-      json = true;
-    } else if ((arg == "--model" || arg == "--wav") && i + 1 < argc) {
-      (arg == "--model" ? model_path : wav) = argv[++i];
-    } else if (arg == "--beam" && i + 1 < argc) {
-      char* end = nullptr;
-      long k = std::strtol(argv[++i], &end, 10);
-      if (*end != '\0' || k < 1 || k > 32) {
-        std::fprintf(stderr, "describe: --beam expects a whole number in [1, 32], got '%s'\n", argv[i]);
-        return 2;
-      }
-      beam = static_cast<int>(k);
-    } else if (!arg.empty() && arg[0] == '-') {
-      std::fprintf(stderr, "describe: unknown or incomplete argument '%s'\n", arg.c_str());
-      return usage(2);
-    } else {
-      images.push_back(arg);
-    }
-  }
-  if (images.empty()) return usage(2);
+  cli::Parser cli("describe",
+                  "Prints one caption per image; --wav also speaks them (one after another) into a 16 kHz WAV file.\n"
+                  "The default model (shapes.nnck) was trained on synthetic shapes: it describes images of coloured\n"
+                  "circles, squares and triangles, not photos — for photos, train the Flickr8k model (see the README)\n"
+                  "and pass its best.nnck with --model.");
+  cli.synopsis("IMAGE... [--model BUNDLE] [--beam K] [--json] [--wav FILE|-]");
+  cli.positionals("IMAGE", images, "JPEG or PNG images");
+  cli.text("--model", "BUNDLE", model_path,
+           shapes.found.empty() ? "the captioning bundle (required: none found at " + shapes.looked_text() + ")"
+                                : "the captioning bundle");
+  cli.whole("--beam", "K", beam, 1, captioning::kMaxBeam, "beam width, 1 is greedy search");
+  cli.flag("--json", json, "print a JSON array of {image, caption, score, seconds}");
+  cli.text("--wav", "FILE|-", wav,
+           "also speak the captions into FILE (- for standard output; the captions then go "
+           "to standard error)");
+  if (auto status = cli.parse(argc, argv)) return *status;
+  if (model_path.empty())
+    return cli.usage_error("no default model at " + shapes.looked_text() + "; pass --model BUNDLE");
+
   std::FILE* text_out = wav == "-" ? stderr : stdout;  // keep standard output clean for the WAV bytes
   int status = 0;
   try {
@@ -77,8 +65,7 @@ int main(int argc, char** argv) {
       try {
         caption = describer.describe_file(path, beam).front();
       } catch (const nn::Error& e) {
-        std::fprintf(stderr, "describe: %s\n", e.what());
-        status = 1;
+        status = cli.error(e);
         continue;
       }
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -98,8 +85,7 @@ int main(int argc, char** argv) {
       speech::write_wav(wav, speech::synthesize(spoken, voice), voice.sample_rate);
     }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "describe: %s\n", e.what());
-    return 1;
+    return cli.error(e);
   }
   return status;
 }

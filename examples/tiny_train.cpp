@@ -1,12 +1,12 @@
 // tiny_train: a character-level language model (Embedding → LSTM → Dense) learns a few lines of text with Adam,
 // printing its loss as it falls, then writes what it learned from a one-letter prompt.
+#include <nn/nn.h>
+
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
-#include <nn/nn.h>
+#include "cli.h"
 
 namespace {
 
@@ -14,34 +14,17 @@ const char* kText =
     "a dog runs across the grass. a girl climbs a rock. two dogs play in the snow. "
     "a man rides a bike down the hill. a child jumps into the water.";
 
-int usage(int status) {
-  std::fprintf(status ? stderr : stdout,
-               "usage: tiny_train [--steps N] [--seed S]\n"
-               "Trains a character-level LSTM on a few sentences and prints the loss every 25 steps.\n");
-  return status;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   int steps = 300;
   unsigned long seed = 1;
-  for (int i = 1; i < argc; ++i) {
-    bool has_value = i + 1 < argc;
-    if (!std::strcmp(argv[i], "--help")) return usage(0);
-    if (!std::strcmp(argv[i], "--steps") && has_value) {
-      steps = std::atoi(argv[++i]);
-    } else if (!std::strcmp(argv[i], "--seed") && has_value) {
-      seed = std::strtoul(argv[++i], nullptr, 10);
-    } else {
-      std::fprintf(stderr, "tiny_train: unknown or incomplete argument '%s'\n", argv[i]);
-      return usage(2);
-    }
-  }
-  if (steps < 1 || steps > 100000) {
-    std::fprintf(stderr, "tiny_train: --steps must be in [1, 100000], got %d\n", steps);
-    return 2;
-  }
+  cli::Parser cli("tiny_train",
+                  "Trains a character-level LSTM on a few sentences, printing the loss every 25 steps,\n"
+                  "then writes what it learned from a one-letter prompt.");
+  cli.whole("--steps", "N", steps, 1, 100000, "training steps");
+  cli.whole("--seed", "S", seed, 0, 2147483647, "the random seed of the initial weights");
+  if (auto status = cli.parse(argc, argv)) return *status;
   try {
     // Characters become ids 1..V-1 (0 is left for padding, unused here).
     const std::string text = kText;
@@ -95,9 +78,8 @@ int main(int argc, char** argv) {
       prompt.push_back(best);
     }
     std::printf("generated: \"%s\"\n", generated.c_str());
-  } catch (const nn::Error& e) {
-    std::fprintf(stderr, "tiny_train: %s\n", e.what());
-    return 1;
+  } catch (const std::exception& e) {
+    return cli.error(e);
   }
   return 0;
 }

@@ -1,69 +1,42 @@
 // train_flickr8k: the Flickr8k captioner end to end — clean, tokenize, Xception features (cached), train, BLEU on
 // the test split — writing the bundle that describe loads.
-#include <cstdio>
-#include <cstdlib>
-#include <string>
-
 #include <captioning/flickr8k_pipeline.h>
+#include <captioning/generate.h>
 #include <captioning/stop_signal.h>
 #include <captioning/trainer.h>
 #include <nn/error.h>
 
-namespace {
+#include <cstdio>
+#include <string>
 
-int usage(int status) {
-  std::fprintf(status ? stderr : stdout,
-               "usage: train_flickr8k --data DIR --out DIR (--xception WEIGHTS.nnck | --random-xception-width W)\n"
-               "                      [--epochs N] [--batch-size N] [--beam K] [--limit N] [--min-count N]\n"
-               "                      [--seed S] [--resume] [--no-progress]\n"
-               "DIR is the Flickr8k data (Flickr8k_text/ and Flickr8k_Dataset/ as the official zips unpack, or\n"
-               "text/ and images/). WEIGHTS comes from weights/download.sh and convert_keras_weights. Writes to the\n"
-               "output folder descriptions.txt, features.bin, last.nnck, best.nnck (the model bundle) and loss.svg.\n");
-  return status;
-}
-
-// A whole number in [low, high] from argv, or an error naming the flag.
-long number(const char* flag, const char* text, long low, long high) {
-  char* end = nullptr;
-  long v = std::strtol(text, &end, 10);
-  if (end == text || *end != '\0' || v < low || v > high) {
-    throw nn::Error(std::string("train_flickr8k: ") + flag + " expects a whole number in [" + std::to_string(low) +
-                    ", " + std::to_string(high) + "], got '" + text + "'");
-  }
-  return v;
-}
-
-}  // namespace
+#include "cli.h"
 
 int main(int argc, char** argv) {
   captioning::Flickr8kRunOptions o;
-  try {
-    for (int i = 1; i < argc; ++i) {
-      std::string flag = argv[i];
-      if (flag == "--help") return usage(0);
-      if (flag == "--resume") { o.resume = true; continue; }
-      if (flag == "--no-progress") { o.progress = false; continue; }
-      if (i + 1 >= argc) throw nn::Error("train_flickr8k: " + flag + " needs a value (or is unknown; see --help)");
-      const char* value = argv[++i];
-      if (flag == "--data") o.data_dir = value;
-      else if (flag == "--out") o.out_dir = value;
-      else if (flag == "--xception") o.xception = value;
-      else if (flag == "--random-xception-width") {
-        o.random_width = std::strtof(value, nullptr);
-        if (!(o.random_width > 0 && o.random_width <= 4)) throw nn::Error(std::string("train_flickr8k: --random-xception-width expects a number in (0, 4], got '") + value + "'");
-      } else if (flag == "--epochs") o.epochs = static_cast<int>(number("--epochs", value, 1, 10000));
-      else if (flag == "--batch-size") o.batch_size = static_cast<int>(number("--batch-size", value, 1, 65536));
-      else if (flag == "--beam") o.beam = static_cast<int>(number("--beam", value, 1, 64));
-      else if (flag == "--limit") o.limit = static_cast<int>(number("--limit", value, 0, 1000000));
-      else if (flag == "--min-count") o.min_count = static_cast<int>(number("--min-count", value, 1, 1000000));
-      else if (flag == "--seed") o.seed = static_cast<uint64_t>(number("--seed", value, 0, 2147483647));
-      else throw nn::Error("train_flickr8k: unknown argument '" + flag + "' (see --help)");
-    }
-    if (o.data_dir.empty() || o.out_dir.empty()) return usage(2);
-  } catch (const nn::Error& e) {
-    std::fprintf(stderr, "%s\n", e.what());
-    return 2;
-  }
+  bool no_progress = false;
+  cli::Parser cli("train_flickr8k",
+                  "Trains the Flickr8k captioner end to end and reports BLEU on the test split. DIR is the Flickr8k\n"
+                  "data (Flickr8k_text/ and Flickr8k_Dataset/ as the official zips unpack, or text/ and images/).\n"
+                  "WEIGHTS comes from weights/download.sh and convert_keras_weights. Writes to the output folder\n"
+                  "descriptions.txt, features.bin, last.nnck, best.nnck (the model bundle) and loss.svg.");
+  cli.synopsis("--data DIR --out DIR (--xception WEIGHTS.nnck | --random-xception-width W) [options]");
+  cli.text("--data", "DIR", o.data_dir, "the Flickr8k data");
+  cli.text("--out", "DIR", o.out_dir, "the output folder");
+  cli.text("--xception", "WEIGHTS.nnck", o.xception, "the converted Keras Xception weights");
+  cli.number("--random-xception-width", "W", o.random_width, {.low = 0, .high = 4, .low_open = true},
+             "a randomly initialised Xception of this width instead, for small-data runs");
+  cli.whole("--epochs", "N", o.epochs, 1, 10000, "passes over the training images");
+  cli.whole("--batch-size", "N", o.batch_size, 1, 65536, "captions per step");
+  cli.whole("--beam", "K", o.beam, 1, captioning::kMaxBeam, "beam width for the test-split BLEU, 1 is greedy");
+  cli.whole("--limit", "N", o.limit, 0, 1000000, "at most this many training images, 0 for all");
+  cli.whole("--min-count", "N", o.min_count, 1, 1000000, "words seen fewer times are left out of the vocabulary");
+  cli.whole("--seed", "S", o.seed, 0, 2147483647, "the random seed");
+  cli.flag("--resume", o.resume, "continue from the output folder's last.nnck");
+  cli.flag("--no-progress", no_progress, "no progress bar");
+  if (auto status = cli.parse(argc, argv)) return *status;
+  if (o.data_dir.empty()) return cli.usage_error("missing --data DIR");
+  if (o.out_dir.empty()) return cli.usage_error("missing --out DIR");
+  o.progress = !no_progress;
   captioning::install_stop_signals();  // Ctrl-C: save mid-epoch and stop; --resume continues exactly there
   try {
     captioning::Flickr8kRunResult r =
@@ -73,11 +46,10 @@ int main(int argc, char** argv) {
     for (const auto& [id, caption] : r.samples) std::printf("%s: %s\n", id.c_str(), caption.c_str());
     std::printf("model bundle: %s\n", r.bundle.c_str());
   } catch (const captioning::TrainingStopped& e) {
-    std::fprintf(stderr, "train_flickr8k: %s\n", e.what());
+    cli.error(e);
     return 130;
-  } catch (const nn::Error& e) {
-    std::fprintf(stderr, "train_flickr8k: %s\n", e.what());
-    return 1;
+  } catch (const std::exception& e) {
+    return cli.error(e);
   }
   return 0;
 }

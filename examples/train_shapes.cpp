@@ -1,10 +1,5 @@
 // train_shapes: generates the synthetic shapes world (if needed) and trains a compact Xception-style captioner on
 // it end to end, then reports BLEU and the share of test images whose caption names every object correctly.
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <string>
-
 #include <captioning/bleu.h>
 #include <captioning/captioner.h>
 #include <captioning/describer.h>
@@ -16,21 +11,16 @@
 #include <nn/error.h>
 #include <nn/ops.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "cli.h"
+
 namespace fs = std::filesystem;
 using namespace captioning;
 
 namespace {
-int usage(int status) {
-  std::fprintf(status ? stderr : stdout,
-               "usage: train_shapes --data DIR --out DIR [--epochs N] [--batch-size N] [--images N] [--seed S]\n"
-               "                    [--width W] [--middle-blocks M] [--final-lr-fraction F] [--beam K]\n"
-               "                    [--word-dropout P] [--attention on|off]\n"
-               "       train_shapes --data DIR --evaluate BUNDLE [--beam K]\n"
-               "Writes the synthetic world to DIR (unless it is there), trains, and writes OUT/best.nnck; then (or with\n"
-               "--evaluate, instead) reports BLEU and the share of fully right captions on DIR's test split.\n");
-  return status;
-}
-
 void report_quality(const SplitEvaluation& e) {
   std::printf("test: BLEU-1 %.3f BLEU-2 %.3f BLEU-3 %.3f BLEU-4 %.3f; every object named correctly in %zu/%zu images\n",
               e.bleu[0], e.bleu[1], e.bleu[2], e.bleu[3], e.all_objects_named, e.images);
@@ -57,38 +47,39 @@ int main(int argc, char** argv) {
   CaptionerOptions options;
   std::string command_line = "train_shapes";  // recorded in every bundle
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (flag == "--help") return usage(0);
-    if (i + 1 >= argc) return usage(2);
-    const char* v = argv[++i];
-    if (flag == "--data") data = v;
-    else if (flag == "--out") out = v;
-    else if (flag == "--evaluate") evaluate = v;
-    else if (flag == "--beam") beam = std::atoi(v);
-    else if (flag == "--epochs") epochs = std::atoi(v);
-    else if (flag == "--batch-size") batch = std::atoi(v);
-    else if (flag == "--images") images = std::atoi(v);
-    else if (flag == "--seed") seed = std::strtoull(v, nullptr, 10);
-    else if (flag == "--width") options.cnn_width = std::strtof(v, nullptr);
-    else if (flag == "--middle-blocks") options.cnn_middle_blocks = std::atoi(v);
-    else if (flag == "--final-lr-fraction") final_lr_fraction = std::strtof(v, nullptr);
-    else if (flag == "--word-dropout") word_dropout = std::strtof(v, nullptr);
-    else if (flag == "--attention" && (std::string(v) == "on" || std::string(v) == "off"))
-      options.attention = std::string(v) == "on";
-    else return usage(2);
-  }
-  if (data.empty() || (out.empty() && evaluate.empty()) || beam < 1 || beam > 32 || epochs < 1 || batch < 1 || images < 10 || !(final_lr_fraction > 0.0f) ||
-      final_lr_fraction > 1.0f || !(word_dropout >= 0.0f && word_dropout < 1.0f))
-    return usage(2);
+  cli::Parser cli(
+      "train_shapes",
+      "Writes the synthetic shapes world to DIR (unless it is there), trains a compact Xception-style\n"
+      "captioner end to end, and writes OUT/best.nnck; then (or with --evaluate, instead) reports BLEU and\n"
+      "the share of fully right captions on DIR's test split.");
+  cli.synopsis("--data DIR --out DIR [options]");
+  cli.synopsis("--data DIR --evaluate BUNDLE [--beam K]");
+  cli.text("--data", "DIR", data, "the synthetic world (written there first if it is missing)");
+  cli.text("--out", "DIR", out, "the output folder");
+  cli.text("--evaluate", "BUNDLE", evaluate, "only evaluate this bundle on the test split");
+  cli.whole("--epochs", "N", epochs, 1, 10000, "passes over the training images");
+  cli.whole("--batch-size", "N", batch, 1, 65536, "images per step");
+  cli.whole("--images", "N", images, 10, 1000000, "training images of a new world, dev and test a tenth as many each");
+  cli.whole("--seed", "S", seed, 0, 2147483647, "the random seed of the world and of the weights");
+  cli.number("--width", "W", options.cnn_width, {.low = 0, .high = 4, .low_open = true}, "the CNN's width multiplier");
+  cli.whole("--middle-blocks", "M", options.cnn_middle_blocks, 0, 64, "the CNN's middle blocks");
+  cli.number("--final-lr-fraction", "F", final_lr_fraction, {.low = 0, .high = 1, .low_open = true},
+             "the last epoch's learning rate as a fraction of the first, 1 for constant");
+  cli.whole("--beam", "K", beam, 1, kMaxBeam, "beam width for the test-split evaluation, 1 is greedy");
+  cli.number("--word-dropout", "P", word_dropout, {.low = 0, .high = 1, .high_open = true},
+             "the probability that a training input word is replaced by <unk>");
+  cli.choice<bool>("--attention", {{"on", true}, {"off", false}}, options.attention,
+                   "the decoder attends over the CNN's feature map");
+  if (auto status = cli.parse(argc, argv)) return *status;
+  if (data.empty()) return cli.usage_error("missing --data DIR");
+  if (out.empty() && evaluate.empty()) return cli.usage_error("missing --out DIR (or --evaluate BUNDLE)");
   if (!evaluate.empty()) {
     try {
       Describer model(evaluate);
       report_quality(evaluate_split(model, data, Split::test, beam));
       return 0;
-    } catch (const nn::Error& e) {
-      std::fprintf(stderr, "train_shapes: %s\n", e.what());
-      return 1;
+    } catch (const std::exception& e) {
+      return cli.error(e);
     }
   }
   try {
@@ -116,8 +107,12 @@ int main(int argc, char** argv) {
     nn::Tensor dev_images = load_images(paths.images, dev_ids, options.image_size);
     std::fprintf(stderr, "%zu training images, %zu words\n", train_ids.size(), captions.size());
     ImageCaptioner model(options);
-    TrainConfig config{.epochs = epochs, .batch_size = batch, .learning_rate = 2e-3f,
-                       .final_lr_fraction = final_lr_fraction, .seed = seed, .word_dropout = word_dropout,
+    TrainConfig config{.epochs = epochs,
+                       .batch_size = batch,
+                       .learning_rate = 2e-3f,
+                       .final_lr_fraction = final_lr_fraction,
+                       .seed = seed,
+                       .word_dropout = word_dropout,
                        .out_dir = out,
                        .bundle_texts = {{"trained.command", command_line}}};
     train_end_to_end(model, tokenizer, train_images, examples(train_ids), dev_images, examples(dev_ids), config,
@@ -127,9 +122,8 @@ int main(int argc, char** argv) {
                      });
     Describer best(out / "best.nnck");
     report_quality(evaluate_split(best, data, Split::test, beam));
-  } catch (const nn::Error& e) {
-    std::fprintf(stderr, "train_shapes: %s\n", e.what());
-    return 1;
+  } catch (const std::exception& e) {
+    return cli.error(e);
   }
   return 0;
 }

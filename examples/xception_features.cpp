@@ -1,17 +1,17 @@
 // xception_features: Xception's pooled features of images (text or --json), or, with a model that has the ImageNet
 // top, the five most likely classes.
+#include <nn/nn.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <numeric>
 #include <regex>
 #include <sstream>
 #include <string>
 
-#include <nn/nn.h>
+#include "cli.h"
 
 namespace {
 
@@ -24,16 +24,6 @@ struct Args {
   nn::ResizeFilter filter = nn::ResizeFilter::nearest;
   std::vector<std::string> images;
 };
-
-int usage(int status) {
-  std::fprintf(status ? stderr : stdout,
-               "usage: xception_features (--weights MODEL.nnck | --random-width W) [--json] [--classes FILE]\n"
-               "                         [--filter nearest|bilinear] [--peak-memory] IMAGE...\n"
-               "Prints each image's pooled Xception features (one line: path, then the values), or, when the model\n"
-               "has the ImageNet top, its five most likely classes (names from imagenet_class_index.json via\n"
-               "--classes). Models come from convert_keras_weights; see weights/download.sh.\n");
-  return status;
-}
 
 // imagenet_class_index.json: {"0": ["n01440764", "tench"], …} → names by index.
 std::vector<std::string> read_class_names(const std::string& path) {
@@ -67,30 +57,24 @@ std::string json_string(const std::string& s) {
 
 int main(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    bool value = i + 1 < argc;
-    if (arg == "--help") return usage(0);
-    if (arg == "--json") a.json = true;
-    else if (arg == "--peak-memory") a.peak_memory = true;
-    else if (arg == "--weights" && value) a.weights = argv[++i];
-    else if (arg == "--classes" && value) a.classes = argv[++i];
-    else if (arg == "--random-width" && value) a.random_width = std::strtof(argv[++i], nullptr);
-    else if (arg == "--filter" && value) {
-      std::string f = argv[++i];
-      if (f != "nearest" && f != "bilinear") {
-        std::fprintf(stderr, "xception_features: --filter expects nearest or bilinear, got '%s'\n", f.c_str());
-        return 2;
-      }
-      a.filter = f == "nearest" ? nn::ResizeFilter::nearest : nn::ResizeFilter::bilinear;
-    } else if (!arg.empty() && arg[0] == '-') {
-      std::fprintf(stderr, "xception_features: unknown or incomplete argument '%s'\n", arg.c_str());
-      return usage(2);
-    } else {
-      a.images.push_back(arg);
-    }
-  }
-  if (a.images.empty() || a.weights.empty() == !(a.random_width > 0 && a.random_width <= 4)) return usage(2);
+  cli::Parser cli("xception_features",
+                  "Prints each image's pooled Xception features (one line: path, then the values), or, when the model\n"
+                  "has the ImageNet top, its five most likely classes (names from imagenet_class_index.json via\n"
+                  "--classes). Models come from convert_keras_weights; see weights/download.sh.");
+  cli.synopsis("(--weights MODEL.nnck | --random-width W) [options] IMAGE...");
+  cli.positionals("IMAGE", a.images, "JPEG or PNG images");
+  cli.text("--weights", "MODEL.nnck", a.weights, "the Xception model");
+  cli.number("--random-width", "W", a.random_width, {.low = 0, .high = 4, .low_open = true},
+             "a randomly initialised Xception of this width instead");
+  cli.flag("--json", a.json, "print a JSON array");
+  cli.text("--classes", "FILE", a.classes, "imagenet_class_index.json, for class names");
+  cli.choice<nn::ResizeFilter>("--filter",
+                               {{"nearest", nn::ResizeFilter::nearest}, {"bilinear", nn::ResizeFilter::bilinear}},
+                               a.filter, "how images are resized to 299×299");
+  cli.flag("--peak-memory", a.peak_memory, "print the peak resident memory to stderr at the end");
+  if (auto status = cli.parse(argc, argv)) return *status;
+  if (a.weights.empty() == (a.random_width == 0))
+    return cli.usage_error("give one of --weights MODEL.nnck and --random-width W");
   int status = 0;
   try {
     std::unique_ptr<nn::Xception> model;
@@ -110,8 +94,7 @@ int main(int argc, char** argv) {
       try {
         out = model->forward(nn::load_xception_input(path, a.filter));
       } catch (const nn::Error& e) {
-        std::fprintf(stderr, "xception_features: %s\n", e.what());
-        status = 1;
+        status = cli.error(e);
         continue;
       }
       const float* v = out.data();
@@ -121,7 +104,8 @@ int main(int argc, char** argv) {
       if (model->options().include_top) {
         std::vector<int64_t> order(n);
         std::iota(order.begin(), order.end(), 0);
-        std::partial_sort(order.begin(), order.begin() + 5, order.end(), [&](int64_t x, int64_t y) { return v[x] > v[y]; });
+        std::partial_sort(order.begin(), order.begin() + 5, order.end(),
+                          [&](int64_t x, int64_t y) { return v[x] > v[y]; });
         if (a.json) std::printf("\"top5\": [");
         for (int k = 0; k < 5; ++k) {
           std::string label = names.empty() ? std::to_string(order[k]) : names[order[k]];
@@ -134,9 +118,12 @@ int main(int argc, char** argv) {
         }
         if (a.json) std::printf("]}");
       } else {
-        if (a.json) std::printf("\"features\": [");
-        else std::printf("%s", path.c_str());
-        for (int64_t i = 0; i < n; ++i) std::printf(a.json ? (i ? ", %.6g" : "%.6g") : " %.6g", static_cast<double>(v[i]));
+        if (a.json)
+          std::printf("\"features\": [");
+        else
+          std::printf("%s", path.c_str());
+        for (int64_t i = 0; i < n; ++i)
+          std::printf(a.json ? (i ? ", %.6g" : "%.6g") : " %.6g", static_cast<double>(v[i]));
         std::printf(a.json ? "]}" : "\n");
       }
     }
@@ -146,9 +133,8 @@ int main(int argc, char** argv) {
       getrusage(RUSAGE_SELF, &usage);
       std::fprintf(stderr, "peak resident memory: %.0f MB\n", usage.ru_maxrss / 1024.0);
     }
-  } catch (const nn::Error& e) {
-    std::fprintf(stderr, "xception_features: %s\n", e.what());
-    return 1;
+  } catch (const std::exception& e) {
+    return cli.error(e);
   }
   return status;
 }

@@ -68,18 +68,20 @@ check describe-text-as-jpeg 1 "text.jpg: is not a JPEG or PNG image" -- "$bin/de
 check describe-other-model 1 "is neither an image captioner nor a caption model" -- \
   "$bin/describe" "$sample" --model "$T/xception.nnck"
 check describe-truncated-model 1 "truncated.nnck: " -- "$bin/describe" "$sample" --model "$T/truncated.nnck"
-check describe-unknown-flag 2 "unknown or incomplete argument '--frobnicate'" -- "$bin/describe" "$sample" --frobnicate
-check describe-negative-beam 2 "--beam expects a whole number in [1, 32], got '-3'" -- "$bin/describe" "$sample" --beam -3
-check describe-absurd-beam 2 "--beam expects a whole number in [1, 32], got '100000000000'" -- \
+check describe-unknown-flag 2 "unknown option '--frobnicate'" -- "$bin/describe" "$sample" --frobnicate
+check describe-misspelt-flag 2 "unknown option '--bem' (did you mean '--beam'?)" -- "$bin/describe" "$sample" --bem 3
+check describe-missing-value 2 "--model needs a value (BUNDLE)" -- "$bin/describe" "$sample" --model
+check describe-negative-beam 2 "--beam expects a whole number in [1, 16], got '-3'" -- "$bin/describe" "$sample" --beam -3
+check describe-absurd-beam 2 "--beam expects a whole number in [1, 16], got '100000000000'" -- \
   "$bin/describe" "$sample" --beam 100000000000
 check describe-unwritable-wav 1 "/proc/speech.wav: cannot write WAV" -- "$bin/describe" "$sample" --wav /proc/speech.wav
 check describe-full-disk 1 "full.wav: cannot write WAV: File too large" -- full_disk "$bin/describe" "$sample" --wav "$T/full.wav"
 nothing_left "$T/full.wav"
-check say-no-text 2 "usage: say TEXT" -- "$bin/say" --wav "$T/x.wav"
-check say-bad-rate 2 "--rate: not a number: fast" -- "$bin/say" "hello" --wav "$T/x.wav" --rate fast
-check say-absurd-pitch 1 "option pitch_hz = 1000000.000000 is outside 50 … 400" -- "$bin/say" "hello" --wav "$T/x.wav" --pitch 1e6
+check say-no-text 2 "say: missing TEXT" -- "$bin/say" --wav "$T/x.wav"
+check say-bad-rate 2 "--rate expects a number in [0.25, 4], got 'fast'" -- "$bin/say" "hello" --wav "$T/x.wav" --rate fast
+check say-absurd-pitch 2 "--pitch expects a number in [50, 400], got '1e6'" -- "$bin/say" "hello" --wav "$T/x.wav" --pitch 1e6
 check say-unreadable-text 1 "cannot read character U+1F600 at byte 6" -- "$bin/say" "hello 😀" --wav "$T/x.wav"
-check say-unknown-flag 2 "unknown flag --loud" -- "$bin/say" "hello" --wav "$T/x.wav" --loud 1
+check say-unknown-flag 2 "unknown option '--loud'" -- "$bin/say" "hello" --wav "$T/x.wav" --loud 1
 check say-missing-directory 1 "cannot write WAV: No such file or directory" -- "$bin/say" "hello" --wav "$T/no/dir/x.wav"
 check say-full-disk 1 "cannot write WAV: File too large" -- full_disk "$bin/say" "a dog runs on the grass" --wav "$T/full2.wav"
 nothing_left "$T/full2.wav"
@@ -89,7 +91,7 @@ check train-negative-epochs 2 "--epochs expects a whole number in [1, 10000], go
   "$bin/train_flickr8k" --data "$T" --out "$T/out" --random-xception-width 0.03125 --epochs -1
 check train-absurd-batch 2 "--batch-size expects a whole number in [1, 65536], got '99999999999'" -- \
   "$bin/train_flickr8k" --data "$T" --out "$T/out" --random-xception-width 0.03125 --batch-size 99999999999
-check train-unknown-flag 2 "--turbo needs a value (or is unknown; see --help)" -- "$bin/train_flickr8k" --turbo
+check train-unknown-flag 2 "unknown option '--turbo'" -- "$bin/train_flickr8k" --turbo
 check train-resume-other-model 1 "last.nnck: is not a caption model bundle" -- "$bin/train_flickr8k" \
   --data "$src/../shared/data/flickr8k" --out "$T/resume" --random-xception-width 0.03125 --limit 5 --epochs 1 \
   --resume --no-progress
