@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end browser test of the describe page needs: Debian's chromium, Node.js with npm, and
-# playwright-core (pinned by tests/browser/package-lock.json) under tests/browser/node_modules. After this,
-# configuring the build adds the ctest entry "browser_describe_page" (label browser).
+# playwright-core (drives the browser) and axe-core (the accessibility checks), both pinned by
+# tests/browser/package-lock.json, under tests/browser/node_modules. After this, configuring the build adds the
+# ctest entry "browser_describe_page" (label browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
