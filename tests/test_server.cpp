@@ -1,14 +1,15 @@
 // The describe web server over real HTTP on a loopback port: the page, captions of a real image with alternatives
 // and audio, uploads in every form clients send, the errors for bad uploads (400, 413, 404), the request log, the
 // reason a port cannot be listened on, what the model describes, concurrent clients, and a stalled upload cut off.
-#include <doctest/doctest.h>
-
 #include <arpa/inet.h>
+#include <captioning/bundle.h>
+#include <captioning/generate.h>
+#include <captioning/web/server.h>
+#include <doctest/doctest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <httplib.h>
 
 #include <chrono>
 #include <filesystem>
@@ -18,10 +19,6 @@
 #include <sstream>
 #include <thread>
 #include <vector>
-
-#include <captioning/bundle.h>
-#include <captioning/generate.h>
-#include <captioning/web/server.h>
 
 #include "support/files.h"
 
@@ -50,7 +47,8 @@ struct RunningServer {
       : server(on_free_port(o, std::move(log))) {
     thread = std::thread([this] { server.run(); });
     httplib::Client probe("127.0.0.1", server.port());
-    for (int i = 0; i < 100 && !probe.Get("/api/health"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (int i = 0; i < 100 && !probe.Get("/api/health"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ~RunningServer() {
     server.stop();
@@ -84,8 +82,10 @@ std::string raw_exchange(int port, const std::string& request) {
 
 // A POST of `body` to /api/describe as curl --data-binary sends it, with `content_type` ("" for no such header).
 std::string post_raw(int port, const std::string& body, const std::string& content_type) {
-  std::string head = "POST /api/describe HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n"
-                     "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  std::string head =
+      "POST /api/describe HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n"
+      "Connection: close\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n";
   if (!content_type.empty()) head += "Content-Type: " + content_type + "\r\n";
   return raw_exchange(port, head + "\r\n" + body);
 }
@@ -202,7 +202,8 @@ TEST_CASE("an image is taken whatever Content-Type it comes with, or as the mult
   }
   httplib::Client c = s.client();
   // The image field among others, first or not (curl -F image=@photo.jpg -F beam=… sends several).
-  httplib::MultipartFormDataItems form{{"note", "hello", "", ""}, {"image", photo, "photo.jpg", "image/jpeg"}, {"other", "x", "", ""}};
+  httplib::MultipartFormDataItems form{
+      {"note", "hello", "", ""}, {"image", photo, "photo.jpg", "image/jpeg"}, {"other", "x", "", ""}};
   auto multipart = c.Post("/api/describe?beam=1", form);
   REQUIRE(multipart);
   CHECK(multipart->status == 200);
@@ -225,7 +226,8 @@ TEST_CASE("uploads over the limit get 413 with a JSON reason, whatever their Con
   REQUIRE(r);
   CHECK(r->status == 413);
   CHECK(r->body == "{\"error\": \"the upload is larger than the limit of 1 MiB\"}");
-  CHECK(status_and_body(post_raw(s.server.port(), std::string((1u << 20) + 1, 'x'), "application/x-www-form-urlencoded")) ==
+  CHECK(status_and_body(
+            post_raw(s.server.port(), std::string((1u << 20) + 1, 'x'), "application/x-www-form-urlencoded")) ==
         "413 {\"error\": \"the upload is larger than the limit of 1 MiB\"}");
   httplib::MultipartFormDataItems form{{"image", std::string((1u << 20) + 1, 'x'), "big.jpg", "image/jpeg"}};
   auto multipart = c.Post("/api/describe", form);
@@ -274,8 +276,9 @@ TEST_CASE("a port that cannot be listened on is refused with the reason") {
   CHECK(test::error_of([&] { captioning::DescribeServer second({.model = kModel, .port = port, .log = {}}); }) ==
         "describe server: cannot listen on " + where + ": Address already in use");
   // 192.0.2.1 (TEST-NET-1) is no address of this machine.
-  CHECK(test::error_of([&] { captioning::DescribeServer other({.model = kModel, .host = "192.0.2.1", .port = 18801, .log = {}}); }) ==
-        "describe server: cannot listen on 192.0.2.1:18801: Cannot assign requested address");
+  CHECK(test::error_of([&] {
+          captioning::DescribeServer other({.model = kModel, .host = "192.0.2.1", .port = 18801, .log = {}});
+        }) == "describe server: cannot listen on 192.0.2.1:18801: Cannot assign requested address");
   // The first server still answers alone.
   auto health = first.client().Get("/api/health");
   REQUIRE(health);
@@ -294,7 +297,8 @@ TEST_CASE("what the model describes comes from its bundle: Flickr8k photos, or w
     RunningServer s({.model = dir.path / "flickr8k.nnck", .models = 1, .timeout_seconds = 5});
     auto health = s.client().Get("/api/health");
     REQUIRE(health);
-    CHECK(health->body == "{\"ok\": true, \"model\": \"caption model over " + extractor + "\", \"describes\": \"photos (Flickr8k)\"}");
+    CHECK(health->body ==
+          "{\"ok\": true, \"model\": \"caption model over " + extractor + "\", \"describes\": \"photos (Flickr8k)\"}");
     auto page = s.client().Get("/");
     REQUIRE(page);
     CHECK(page->body.find(">photos (Flickr8k)<") != std::string::npos);
@@ -324,8 +328,10 @@ TEST_CASE("concurrent clients each get their own image's caption") {
   }
   for (auto& t : clients) t.join();
   for (int i = 0; i < 8; ++i) {
-    if (i % 2) CHECK(results[static_cast<size_t>(i)] == "400 ");
-    else CHECK(results[static_cast<size_t>(i)] == results[0]);
+    if (i % 2)
+      CHECK(results[static_cast<size_t>(i)] == "400 ");
+    else
+      CHECK(results[static_cast<size_t>(i)] == results[0]);
   }
   CHECK(results[0].rfind("200 ", 0) == 0);
 }
@@ -339,7 +345,8 @@ TEST_CASE("a client that stalls in the middle of its upload is cut off after the
   addr.sin_port = htons(static_cast<uint16_t>(s.server.port()));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  const std::string partial = "POST /api/describe HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 5000\r\n\r\nabc";
+  const std::string partial =
+      "POST /api/describe HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 5000\r\n\r\nabc";
   REQUIRE(::send(fd, partial.data(), partial.size(), 0) == static_cast<ssize_t>(partial.size()));
   timeval wait{.tv_sec = 10, .tv_usec = 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
@@ -350,6 +357,6 @@ TEST_CASE("a client that stalls in the middle of its upload is cut off after the
   }
   const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ::close(fd);
-  CHECK(n == 0);         // the server closed the connection …
-  CHECK(waited < 5.0);   // … after its 1 s read timeout, long before our own 10 s
+  CHECK(n == 0);        // the server closed the connection …
+  CHECK(waited < 5.0);  // … after its 1 s read timeout, long before our own 10 s
 }

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <netdb.h>
+#include <nn/error.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,8 +15,6 @@
 #include <optional>
 #include <stdexcept>
 #include <system_error>
-
-#include <nn/error.h>
 
 #include "captioning/describer.h"
 #include "captioning/generate.h"
@@ -31,12 +30,14 @@ namespace {
 std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += static_cast<char>(c);
+    if (c == '"' || c == '\\')
+      out += '\\', out += static_cast<char>(c);
     else if (c < 0x20) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\u%04x", c);
       out += buf;
-    } else out += static_cast<char>(c);
+    } else
+      out += static_cast<char>(c);
   }
   return out + "\"";
 }
@@ -100,11 +101,16 @@ class DescriberPool {
 std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '&') out += "&amp;";
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
+    if (c == '&')
+      out += "&amp;";
+    else if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
   }
   return out;
 }
@@ -113,7 +119,8 @@ std::string html_escape(const std::string& s) {
 std::string page_for(const std::string& describes) {
   std::string page(describe_page_begin, describe_page_end);
   const std::string marker = "{{DESCRIBES}}";
-  for (size_t at; (at = page.find(marker)) != std::string::npos;) page.replace(at, marker.size(), html_escape(describes));
+  for (size_t at; (at = page.find(marker)) != std::string::npos;)
+    page.replace(at, marker.size(), html_escape(describes));
   return page;
 }
 
@@ -134,14 +141,17 @@ std::optional<int> beam_of(const httplib::Request& req, std::string& error) {
 // read here rather than by httplib, which would parse an application/x-www-form-urlencoded body (curl's default
 // for --data-binary) as a form and refuse any over 8 KiB. False when reading failed (res.status says why: 413
 // over the limit, or the connection broke) or a form has no "image" field (then `error` says so).
-bool read_upload(const httplib::Request& req, const httplib::ContentReader& read, std::string& bytes, std::string& error) {
+bool read_upload(const httplib::Request& req, const httplib::ContentReader& read, std::string& bytes,
+                 std::string& error) {
   if (!req.is_multipart_form_data())
     return read([&](const char* data, size_t n) { return bytes.append(data, n), true; });
   enum class Field { before, image, after } field = Field::before;  // only the first "image" field counts
   const bool ok = read(
       [&](const httplib::MultipartFormData& f) {
-        if (field == Field::image) field = Field::after;
-        else if (field == Field::before && f.name == "image") field = Field::image;
+        if (field == Field::image)
+          field = Field::after;
+        else if (field == Field::before && f.name == "image")
+          field = Field::image;
         return true;
       },
       [&](const char* data, size_t n) {
@@ -190,7 +200,9 @@ thread_local std::optional<std::chrono::steady_clock::time_point> request_start;
 
 }  // namespace
 
-void log_to_stderr(const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }
+void log_to_stderr(const std::string& line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+}
 
 struct DescribeServer::Impl {
   ServerOptions options;
@@ -217,7 +229,8 @@ struct DescribeServer::Impl {
     if (!describer) return send_error(res, 503, "every model is busy; try again shortly");
     std::vector<Caption> captions;
     try {
-      captions = describer->describe({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, "upload", *beam);
+      captions =
+          describer->describe({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, "upload", *beam);
     } catch (const nn::Error& e) {
       pool.give_back(std::move(describer));
       return send_error(res, 400, e.what());
@@ -235,19 +248,21 @@ struct DescribeServer::Impl {
     for (size_t i = 0; i < captions.size(); ++i)
       json += std::string(i ? ", " : "") + "{\"caption\": " + json_string(captions[i].text) +
               ", \"score\": " + std::to_string(captions[i].score) + "}";
-    return json + "], \"seconds\": " + std::to_string(seconds) + ", \"audio\": \"data:audio/wav;base64," + base64(wav) + "\"}";
+    return json + "], \"seconds\": " + std::to_string(seconds) + ", \"audio\": \"data:audio/wav;base64," + base64(wav) +
+           "\"}";
   }
 
   void routes() {
-    http.Get("/", [this](const httplib::Request&, httplib::Response& res) { res.set_content(page, "text/html; charset=utf-8"); });
+    http.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(page, "text/html; charset=utf-8");
+    });
     http.Get("/api/health", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content("{\"ok\": true, \"model\": " + json_string(pool.description()) +
                           ", \"describes\": " + json_string(pool.describes()) + "}",
                       "application/json");
     });
-    http.Post("/api/describe", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read) {
-      describe(req, res, read);
-    });
+    http.Post("/api/describe", [this](const httplib::Request& req, httplib::Response& res,
+                                      const httplib::ContentReader& read) { describe(req, res, read); });
     http.Get("/api/speech", [](const httplib::Request& req, httplib::Response& res) {
       const std::string text = req.get_param_value("text");
       if (text.size() > 2000) return send_error(res, 400, "text longer than 2000 bytes");
@@ -262,9 +277,12 @@ struct DescribeServer::Impl {
     http.set_error_handler([this](const httplib::Request&, httplib::Response& res) {
       if (!res.body.empty()) return;
       if (res.status == 413)
-        send_error(res, 413, "the upload is larger than the limit of " + std::to_string(options.max_upload_bytes >> 20) + " MiB");
-      else if (res.status == 404) send_error(res, 404, "no such page");
-      else send_error(res, res.status, "request failed");
+        send_error(res, 413,
+                   "the upload is larger than the limit of " + std::to_string(options.max_upload_bytes >> 20) + " MiB");
+      else if (res.status == 404)
+        send_error(res, 404, "no such page");
+      else
+        send_error(res, res.status, "request failed");
     });
   }
 
@@ -278,7 +296,8 @@ struct DescribeServer::Impl {
     http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
       // A request refused before routing (a malformed request line) has no start: it took no time of ours.
       const auto now = std::chrono::steady_clock::now();
-      const long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - request_start.value_or(now)).count();
+      const long long ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - request_start.value_or(now)).count();
       request_start.reset();
       options.log(req.method + " " + req.path + " " + std::to_string(res.status) + " " + std::to_string(ms) + " ms");
     });
@@ -286,15 +305,20 @@ struct DescribeServer::Impl {
 
   void bind() {
     const std::string where = options.host + ":" + std::to_string(options.port);
-    if (options.port == 0) port = http.bind_to_any_port(options.host);
-    else port = http.bind_to_port(options.host, options.port) ? options.port : -1;
-    if (port <= 0) nn::fail("describe server", "cannot listen on " + where + ": " + why_no_bind(options.host, options.port));
+    if (options.port == 0)
+      port = http.bind_to_any_port(options.host);
+    else
+      port = http.bind_to_port(options.host, options.port) ? options.port : -1;
+    if (port <= 0)
+      nn::fail("describe server", "cannot listen on " + where + ": " + why_no_bind(options.host, options.port));
   }
 };
 
 DescribeServer::DescribeServer(const ServerOptions& options) : impl_(std::make_unique<Impl>(options)) {
   Impl& s = *impl_;
-  s.http.new_task_queue = [n = std::max(1, options.threads)] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+  s.http.new_task_queue = [n = std::max(1, options.threads)] {
+    return new httplib::ThreadPool(static_cast<size_t>(n));
+  };
   s.http.set_payload_max_length(options.max_upload_bytes);
   s.http.set_read_timeout(options.timeout_seconds, 0);
   s.http.set_write_timeout(options.timeout_seconds, 0);
@@ -305,9 +329,17 @@ DescribeServer::DescribeServer(const ServerOptions& options) : impl_(std::make_u
   s.bind();
 }
 
-DescribeServer::~DescribeServer() { stop(); }
-int DescribeServer::port() const { return impl_->port; }
-void DescribeServer::run() { impl_->http.listen_after_bind(); }
-void DescribeServer::stop() { impl_->http.stop(); }
+DescribeServer::~DescribeServer() {
+  stop();
+}
+int DescribeServer::port() const {
+  return impl_->port;
+}
+void DescribeServer::run() {
+  impl_->http.listen_after_bind();
+}
+void DescribeServer::stop() {
+  impl_->http.stop();
+}
 
 }  // namespace captioning
