@@ -22,6 +22,8 @@ function(nn_set_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
 endfunction()
 
+# NN_NATIVE=ON compiles everything for this machine (-march=native): faster generic code, but the binaries then run
+# only on processors like this one. Off by default: the hot kernels are compiled per instruction-set level anyway.
 function(nn_set_arch target)
   if(NN_NATIVE)
     target_compile_options(${target} PRIVATE -march=native)

@@ -4,8 +4,13 @@
 # exact command to run and exits with status 1.
 set -euo pipefail
 
-packages=(g++ cmake make pkg-config libeigen3-dev libopenblas-openmp-dev libstb-dev libjpeg62-turbo-dev doctest-dev
+#   scripts/deps.sh           what building libnn and its programs needs
+#   scripts/deps.sh --tests   also what the test suite needs (doctest; qemu-user and binutils for the portability tests)
+packages=(g++ cmake make pkg-config libeigen3-dev libopenblas-openmp-dev libstb-dev libjpeg62-turbo-dev
           libcpp-httplib-dev)
+if [ "${1:-}" = "--tests" ]; then
+  packages+=(doctest-dev qemu-user binutils)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,11 +4,11 @@
 # against the uninstrumented install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh --tests
 flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNN_BUILD_TESTS=ON -DNN_BUILD_EXAMPLES=ON \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >&2
 cmake --build build-asan -j"$(nproc)" >&2
 cd build-asan
 LSAN_OPTIONS=suppressions=$PWD/../fuzz/lsan.supp ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --output-on-failure -j"$(nproc)" -LE "full|package|browser" "$@"
+  ctest --output-on-failure -j"$(nproc)" -LE "full|package|browser|emulated" "$@"

@@ -1,7 +1,7 @@
 // Fast GEMM against its naive reference: every transpose combination, edge sizes that leave partial
 // micro-tiles, strided leading dimensions, alpha and beta.
 #include <nn/kernels/gemm.h>
-#include <nn/kernels/gemm_avx512.h>
+#include <nn/kernels/isa.h>
 
 #include "support/check.h"
 
@@ -28,7 +28,7 @@ void check_gemm(bool use_avx512_directly) {
           nn::kernels::GemmShape s{.m = cs.m, .n = cs.n, .k = cs.k, .transpose_a = ta == 1, .transpose_b = tb == 1,
                                    .lda = lda, .ldb = ldb, .ldc = ldc};
           if (use_avx512_directly) {
-            nn::kernels::gemm_avx512(s, alpha, a.data(), b.data(), beta, fast.data());
+            nn::kernels::gemm<nn::kernels::Isa::avx512>(s, alpha, a.data(), b.data(), beta, fast.data());
           } else {
             nn::kernels::gemm(s, alpha, a.data(), b.data(), beta, fast.data());
           }
@@ -45,7 +45,7 @@ void check_gemm(bool use_avx512_directly) {
 TEST_CASE("gemm (the dispatching entry point) agrees with the naive reference") { check_gemm(false); }
 
 TEST_CASE("the AVX-512 gemm agrees with the naive reference on this processor") {
-  if (!nn::kernels::has_avx512()) {
+  if (!nn::kernels::cpu_supports(nn::kernels::Isa::avx512)) {
     MESSAGE("this processor has no AVX-512: gemm uses OpenBLAS, covered by the test above");
     return;
   }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "nn/kernels/isa.h"
 #include "nn/kernels/window.h"
 
 namespace nn::kernels {
@@ -18,9 +19,18 @@ void conv2d_backward_input_ref(const Window2D& g, const float* dy, const float* 
 // dw = Σ x ⊗ dy, overwritten.
 void conv2d_backward_weight_ref(const Window2D& g, const float* x, const float* dy, float* dw);
 
+// The fast kernels: the plain names run the active instruction-set level (isa.h); <Isa> names one level.
 int64_t conv2d_workspace_floats(const Window2D& g);
 void conv2d_forward(const Window2D& g, const float* x, const float* w, const float* bias, float* y, float* workspace);
 void conv2d_backward_input(const Window2D& g, const float* dy, const float* w, float* dx, float* workspace);
+void conv2d_backward_weight(const Window2D& g, const float* x, const float* dy, float* dw, float* workspace);
+template <Isa>
+int64_t conv2d_workspace_floats(const Window2D& g);
+template <Isa>
+void conv2d_forward(const Window2D& g, const float* x, const float* w, const float* bias, float* y, float* workspace);
+template <Isa>
+void conv2d_backward_input(const Window2D& g, const float* dy, const float* w, float* dx, float* workspace);
+template <Isa>
 void conv2d_backward_weight(const Window2D& g, const float* x, const float* dy, float* dw, float* workspace);
 
 // db (OC) = Σ over N·OH·OW of dy, overwritten.

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "nn/kernels/isa.h"
 #include "nn/kernels/window.h"
 
 namespace nn::kernels {
@@ -22,6 +23,14 @@ int64_t depthwise_workspace_floats(const Window2D& g);
 // whose windows cover it.
 void depthwise_backward_input(const Window2D& g, const float* dy, const float* w, float* dx, float* workspace);
 // Threads over output rows, each summing into its own partial dw (in the workspace), added up at the end.
+void depthwise_backward_weight(const Window2D& g, const float* x, const float* dy, float* dw, float* workspace);
+
+// One instruction-set level of each fast kernel (isa.h); the plain names above run the active one.
+template <Isa>
+void depthwise_forward(const Window2D& g, const float* x, const float* w, const float* bias, float* y);
+template <Isa>
+void depthwise_backward_input(const Window2D& g, const float* dy, const float* w, float* dx, float* workspace);
+template <Isa>
 void depthwise_backward_weight(const Window2D& g, const float* x, const float* dy, float* dw, float* workspace);
 
 }  // namespace nn::kernels

@@ -2,7 +2,6 @@
 
 #include <cblas.h>
 
-#include "nn/kernels/gemm_avx512.h"
 
 namespace nn::kernels {
 namespace {
@@ -16,10 +15,24 @@ Strides strides_of(const GemmShape& s) {
           s.ldc ? s.ldc : s.n};
 }
 
+// Our AVX-512 GEMM (gemm_avx512.cpp, built on x86-64 only; called only when the active level is avx512).
+void gemm_fast(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+#if defined(__x86_64__)
+  gemm<Isa::avx512>(s, alpha, a, b, beta, c);
+#else
+  gemm_ref(s, alpha, a, b, beta, c);
+#endif
+}
+
 }  // namespace
 
 void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
   if (s.m == 0 || s.n == 0) return;
+#if defined(__x86_64__)
+  const bool avx512 = active_isa() == Isa::avx512;
+#else
+  constexpr bool avx512 = false;  // gemm<Isa::avx512> exists on x86-64 only
+#endif
   // One row times a matrix (a decoder step): a matrix-vector product, which sgemv does without tiles of 14 rows.
   if (s.m == 1 && !s.transpose_b && (s.ldb == 0 || s.ldb >= s.n)) {
     const int ldb = s.ldb ? s.ldb : s.n;
@@ -29,16 +42,16 @@ void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float
     return;
   }
   // Our AVX-512 kernel where the processor has it and the product is big enough to pay for packing.
-  if (has_avx512() && static_cast<double>(s.m) * s.n * s.k >= 32768.0) {
-    gemm_avx512(s, alpha, a, b, beta, c);
+  if (avx512 && static_cast<double>(s.m) * s.n * s.k >= 32768.0) {
+    gemm_fast(s, alpha, a, b, beta, c);
     return;
   }
   Strides ld = strides_of(s);
   // BLAS refuses leading dimensions shorter than a row (overlapping rows, which the implicit-GEMM convolutions
   // use); they only reach here without AVX-512 on a small product, and take the reference loop.
   if (ld.lda < (s.transpose_a ? s.m : s.k) || ld.ldb < (s.transpose_b ? s.k : s.n)) {
-    if (has_avx512()) {
-      gemm_avx512(s, alpha, a, b, beta, c);
+    if (avx512) {
+      gemm_fast(s, alpha, a, b, beta, c);
     } else {
       gemm_ref(s, alpha, a, b, beta, c);
     }

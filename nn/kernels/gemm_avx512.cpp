@@ -1,11 +1,13 @@
-#include "nn/kernels/gemm_avx512.h"
+// The AVX-512 GEMM (gemm.h), compiled for the avx512 level only (isa.h).
+#include "nn/kernels/gemm.h"
 
 #include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <vector>
+#include <memory>
+#include <new>
 
 namespace nn::kernels {
 
@@ -60,9 +62,8 @@ void pack_b_panel(View b, int kc, int nc, int jr, float* out) {
 // (row_step 1, depth_step kMR) or rows read in place (row_step lda, depth_step 1) —; then
 // C = alpha·acc + beta·C on the rows × cols that exist.
 // B's depth rows are b_step floats apart (kNR when packed, ldb when read in place).
-__attribute__((target("avx512f"))) void micro_kernel(int kc, const float* a, long row_step, long depth_step,
-                                                     const float* b, long b_step, float alpha, float beta, float* c,
-                                                     long ldc, int rows, int cols) {
+void micro_kernel(int kc, const float* a, long row_step, long depth_step, const float* b, long b_step, float alpha,
+                  float beta, float* c, long ldc, int rows, int cols) {
   __m512 acc[kMR][2];
 #pragma GCC unroll 14
   for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -94,27 +95,31 @@ __attribute__((target("avx512f"))) void micro_kernel(int kc, const float* a, lon
   }
 }
 
-// Per-thread packing buffers, kept between calls (no fresh pages after the first product of a size).
+// Per-thread packing buffers, kept between calls (no fresh pages after the first product of a size). Plain
+// malloc, not std::vector: a template instantiated in this file would be compiled for AVX-512 and could be the copy
+// the linker keeps for the whole program (isa.h).
 enum class Panel { a, b, partial };
+struct Buffer {
+  float* data = nullptr;
+  size_t size = 0;
+  ~Buffer() { std::free(data); }
+};
 template <Panel>
 float* thread_buffer(size_t floats) {
-  thread_local std::vector<float> buffer;
-  if (buffer.size() < floats) buffer.resize(floats);
-  return buffer.data();
+  thread_local Buffer buffer;
+  if (buffer.size < floats) {
+    std::free(buffer.data);
+    buffer.data = static_cast<float*>(std::malloc(floats * sizeof(float)));
+    if (buffer.data == nullptr) throw std::bad_alloc();
+    buffer.size = floats;
+  }
+  return buffer.data;
 }
 
 }  // namespace
 
-bool has_avx512() {
-  static const bool yes = [] {
-    if (const char* off = std::getenv("NN_DISABLE_AVX512"); off && *off && *off != '0') return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return yes;
-}
-
-void gemm_avx512(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+template <>
+void gemm<Isa::avx512>(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
   const long lda = s.lda ? s.lda : (s.transpose_a ? s.m : s.k);
   const long ldb = s.ldb ? s.ldb : (s.transpose_b ? s.k : s.n);
   const long ldc = s.ldc ? s.ldc : s.n;
@@ -130,7 +135,7 @@ void gemm_avx512(const GemmShape& s, float alpha, const float* a, const float* b
   if (threads > 1 && s.k >= 8 * std::max(s.m, s.n) && static_cast<long>(s.m) * s.n <= (1l << 20)) {
     // A long, thin product (a weight gradient: K = pixels): the threads split K, each into its own partial C
     // (the first one into C itself), which are then added up.
-    std::vector<float*> partials(threads, nullptr);
+    const std::unique_ptr<float*[]> partials(new float*[threads]());
 #pragma omp parallel num_threads(threads)
     {
       const int t = omp_get_thread_num();
@@ -144,11 +149,11 @@ void gemm_avx512(const GemmShape& s, float alpha, const float* a, const float* b
       const float* b_part = B.p + k0 * B.rs;
       if (t == 0) {
         part.ldc = static_cast<int>(ldc);
-        gemm_avx512(part, alpha, a_part, b_part, beta, c);
+        gemm<Isa::avx512>(part, alpha, a_part, b_part, beta, c);
       } else {
         partials[t] = thread_buffer<Panel::partial>(static_cast<size_t>(s.m) * s.n);
         part.ldc = s.n;
-        gemm_avx512(part, alpha, a_part, b_part, 0.0f, partials[t]);
+        gemm<Isa::avx512>(part, alpha, a_part, b_part, 0.0f, partials[t]);
       }
 #pragma omp barrier
 #pragma omp for schedule(static)

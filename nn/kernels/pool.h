@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "nn/kernels/isa.h"
 #include "nn/kernels/window.h"
 
 namespace nn::kernels {
@@ -19,6 +20,16 @@ void max_pool_backward(const Window2D& g, const float* x, const float* y, const 
 
 void avg_pool_forward_ref(const Window2D& g, const float* x, float* y);
 void avg_pool_forward(const Window2D& g, const float* x, float* y);
+void avg_pool_backward(const Window2D& g, const float* dy, float* dx);
+
+// One instruction-set level of each fast kernel (isa.h); the plain names above run the active one.
+template <Isa>
+void max_pool_forward(const Window2D& g, const float* x, float* y);
+template <Isa>
+void max_pool_backward(const Window2D& g, const float* x, const float* y, const float* dy, float* dx);
+template <Isa>
+void avg_pool_forward(const Window2D& g, const float* x, float* y);
+template <Isa>
 void avg_pool_backward(const Window2D& g, const float* dy, float* dx);
 
 }  // namespace nn::kernels
