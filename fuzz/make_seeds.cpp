@@ -50,10 +50,10 @@ int main(int argc, char** argv) {
   }
 
   write_text(dir / "fuzz_flickr8k_text" / "token.txt",
-             "1000268201_693b08cb0e.jpg#0\tA child in a pink dress is climbing up a set of stairs .\n"
-             "1000268201_693b08cb0e.jpg#1\tA girl going into a wooden building .\n"
-             "1001773457_577c3a7d70.jpg#0\tA black dog and a spotted dog are fighting\n");
-  write_text(dir / "fuzz_flickr8k_text" / "split.txt", "1000268201_693b08cb0e.jpg\n1001773457_577c3a7d70.jpg\n");
+             "1111111111_aaaaaaaaaa.jpg#0\tA boy in a red coat is walking down a flight of steps .\n"
+             "1111111111_aaaaaaaaaa.jpg#1\tA woman going into a stone house .\n"
+             "2222222222_bbbbbbbbbb.jpg#0\tA white cat and a striped cat are sleeping\n");
+  write_text(dir / "fuzz_flickr8k_text" / "split.txt", "1111111111_aaaaaaaaaa.jpg\n2222222222_bbbbbbbbbb.jpg\n");
   write_text(dir / "fuzz_speech_text" / "caption.txt", "A dog runs on the grass, and 2 cats watch.");
   write_text(dir / "fuzz_speech_text" / "mixed.txt", "Mr. Smith's 21st caf\xc3\xa9 \xe2\x80\x94 QXZ? 3.5% of $40, e.g. skateboarders!");
   return 0;
