@@ -1,4 +1,5 @@
-// Crash-safe training, end to end through the train_flickr8k program on the shared Flickr8k images: killed
+// Crash-safe training, end to end through the train_flickr8k program on a small synthetic data set in Flickr8k's
+// layout (captioning/synthetic.h: 20 training images with 5 captions each, as many steps as 20 Flickr8k images): killed
 // (SIGKILL) in the middle of an epoch, in the middle of a checkpoint write, or of a feature-cache append, then run
 // again with --resume, it ends with exactly the weights of an uninterrupted run with the same seed; Ctrl-C stops it
 // after saving, and --resume continues from that very step. Faults are placed with NN_FAULT_KILL (nn/fault.h).
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include <captioning/synthetic.h>
 #include <nn/checkpoint.h>
 
 #include "support/files.h"
@@ -22,7 +24,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kData = fs::path(NN_SOURCE_DIR) / ".." / "shared" / "data" / "flickr8k";
+// The data set, written once per test run.
+const fs::path& data_set() {
+  static test::TempDir dir("nn_crash_data");
+  static const bool written = [] {
+    captioning::write_synthetic_flickr8k(dir.path, {.train = 20, .dev = 4, .test = 4, .seed = 5, .captions_per_image = 5});
+    return true;
+  }();
+  (void)written;
+  return dir.path;
+}
 
 struct Outcome {
   int exit_code = -1;  // when it exited
@@ -37,7 +48,7 @@ Outcome train(const fs::path& out, const std::string& fault, bool resume) {
   if (pid == 0) {
     if (!fault.empty()) ::setenv("NN_FAULT_KILL", fault.c_str(), 1);
     if (!std::freopen(log.c_str(), "w", stderr) || !std::freopen("/dev/null", "w", stdout)) ::_exit(126);
-    std::vector<std::string> args{TRAIN_FLICKR8K, "--data", kData.string(), "--out", out.string(),
+    std::vector<std::string> args{TRAIN_FLICKR8K, "--data", data_set().string(), "--out", out.string(),
                                   "--random-xception-width", "0.03125", "--epochs", "3", "--batch-size", "32",
                                   "--limit", "20", "--seed", "5", "--no-progress"};
     if (resume) args.push_back("--resume");
@@ -85,7 +96,7 @@ bool has_temporaries(const fs::path& dir) {
 }  // namespace
 
 TEST_CASE("killed mid-epoch, mid-checkpoint or mid-cache-append, training resumes to the uninterrupted result") {
-  REQUIRE_MESSAGE(fs::exists(kData), "the shared Flickr8k data is needed: " << kData);
+  data_set();  // written before any fork
   static test::TempDir dir("nn_crash");  // one uninterrupted reference run for every subcase
   static const Outcome reference = train(dir.path / "reference", "", false);
   REQUIRE_MESSAGE(reference.exit_code == 0, reference.log);

@@ -6,6 +6,7 @@
 
 #include <captioning/feature_cache.h>
 
+#include "support/shared_data.h"
 #include "support/check.h"
 #include "support/files.h"
 
@@ -52,11 +53,7 @@ TEST_CASE("feature records survive reopening; a torn last record is cut and appe
 }
 
 TEST_CASE("extraction computes each image once, resumes, and lists unreadable images (or stops when strict)") {
-  const fs::path photos = fs::path(NN_SOURCE_DIR) / ".." / "shared" / "data" / "photos" / "skimage";
-  if (!fs::exists(photos)) {
-    MESSAGE("../shared/data/photos is not here; skipping");
-    return;
-  }
+  const fs::path photos = test::test_photos();
   test::TempDir dir;
   std::ofstream(dir.path / "broken.jpg") << "not an image";
   nn::Generator gen(1);

@@ -9,6 +9,7 @@
 #define STB_IMAGE_WRITE_STATIC
 #include <stb/stb_image_write.h>
 
+#include "support/shared_data.h"
 #include "support/check.h"
 #include "support/files.h"
 #include "support/fixtures.h"
@@ -18,7 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kPhotos = fs::path(NN_SOURCE_DIR) / ".." / "shared" / "data" / "photos" / "skimage";
+const fs::path kPhotos = test::test_photos();
 
 
 void write_bytes(const fs::path& p, const std::string& bytes) {
@@ -70,10 +71,6 @@ TEST_CASE("PNG decoding: RGB, grey (replicated) and alpha (dropped), as PIL's co
 }
 
 TEST_CASE("decoding and resizing real photos agree with PIL (Keras's loader)") {
-  if (!fs::exists(kPhotos)) {
-    MESSAGE("../shared/data/photos is not here; skipping the PIL comparison");
-    return;
-  }
   test::Fixture f("images.txt");
   for (const char* name : {"chelsea", "rocket", "camera", "astronaut"}) {  // 512→299 hits PIL's rounding
     INFO("photo " << name);

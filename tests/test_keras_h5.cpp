@@ -7,6 +7,7 @@
 
 #include <nn/keras_h5.h>
 
+#include "support/shared_data.h"
 #include "support/check.h"
 #include "support/files.h"
 #include "support/fixtures.h"
@@ -95,11 +96,7 @@ TEST_CASE("Keras weight files that do not fit give errors naming the file and th
 }
 
 TEST_CASE("features and class probabilities of real photos agree with the PyTorch reference Xception to 1e-4") {
-  const fs::path photos = fs::path(NN_SOURCE_DIR) / ".." / "shared" / "data" / "photos" / "skimage";
-  if (!fs::exists(photos)) {
-    MESSAGE("../shared/data/photos is not here; skipping the parity check");
-    return;
-  }
+  const fs::path photos = test::test_photos();
   // The committed small-width files, or — for the full-width check (tests/reference/full_width_parity.sh) — the
   // files named by NN_XCEPTION_H5, NN_XCEPTION_OUTPUTS and NN_XCEPTION_WIDTH.
   const char* h5_env = std::getenv("NN_XCEPTION_H5");

@@ -11,6 +11,7 @@
 #include <captioning/trainer.h>
 #include <nn/checkpoint.h>
 
+#include "support/shared_data.h"
 #include "support/check.h"
 #include "support/files.h"
 
@@ -214,9 +215,9 @@ TEST_CASE("a bundle whose vocabulary does not match its tokenizer is refused, na
 }
 
 TEST_CASE("the Flickr8k pipeline runs end to end on the shared images, then resumes with every feature cached") {
-  const fs::path data = fs::path(NN_SOURCE_DIR) / ".." / "shared" / "data" / "flickr8k";
+  const fs::path data = test::shared_data("flickr8k");
   if (!fs::exists(data)) {
-    MESSAGE("../shared/data/flickr8k is not here; skipping");
+    MESSAGE(data.string() << " is not here; skipping the run on the real Flickr8k images");
     return;
   }
   test::TempDir dir;

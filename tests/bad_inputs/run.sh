@@ -24,6 +24,17 @@ head -c 600000 "$src/tests/reference/fixtures/xception_w16_keras1.h5" > "$T/trun
 "$bin/convert_keras_weights" "$src/tests/reference/fixtures/xception_w32_keras2.h5" "$T/xception.nnck" --width 0.03125 \
   > /dev/null 2>&1 || { echo "bad_inputs: cannot make the Xception checkpoint" >&2; exit 1; }
 mkdir -p "$T/resume" && cp "$src/weights/shapes.nnck" "$T/resume/last.nnck"
+# A tiny data set in Flickr8k's layout, made here (no Flickr8k files needed): six copies of the sample image, each
+# with two captions, four in the training split and one each in dev and test.
+mkdir -p "$T/f8k/text" "$T/f8k/images"
+for i in 1 2 3 4 5 6; do
+  cp "$sample" "$T/f8k/images/img$i.jpg"
+  printf 'img%s.jpg#0\tA yellow triangle next to a white square .\nimg%s.jpg#1\tThree shapes on grey .\n' "$i" "$i" \
+    >> "$T/f8k/text/Flickr8k.token.txt"
+done
+printf 'img1.jpg\nimg2.jpg\nimg3.jpg\nimg4.jpg\n' > "$T/f8k/text/Flickr_8k.trainImages.txt"
+echo img5.jpg > "$T/f8k/text/Flickr_8k.devImages.txt"
+echo img6.jpg > "$T/f8k/text/Flickr_8k.testImages.txt"
 
 # check ID STATUS MESSAGE_SUBSTRING -- COMMAND…: runs COMMAND, compares its status and the first line of stderr.
 check() {
@@ -93,9 +104,9 @@ check train-absurd-batch 2 "--batch-size expects a whole number in [1, 65536], g
   "$bin/train_flickr8k" --data "$T" --out "$T/out" --random-xception-width 0.03125 --batch-size 99999999999
 check train-unknown-flag 2 "unknown option '--turbo'" -- "$bin/train_flickr8k" --turbo
 check train-resume-other-model 1 "last.nnck: is not a caption model bundle" -- "$bin/train_flickr8k" \
-  --data "$src/../shared/data/flickr8k" --out "$T/resume" --random-xception-width 0.03125 --limit 5 --epochs 1 \
+  --data "$T/f8k" --out "$T/resume" --random-xception-width 0.03125 --limit 5 --epochs 1 \
   --resume --no-progress
-check train-unwritable-out 1 "/proc/nn_out" -- "$bin/train_flickr8k" --data "$src/../shared/data/flickr8k" \
+check train-unwritable-out 1 "/proc/nn_out" -- "$bin/train_flickr8k" --data "$T/f8k" \
   --out /proc/nn_out --random-xception-width 0.03125 --limit 5 --epochs 1 --no-progress
 check convert-missing 1 "none.h5" -- "$bin/convert_keras_weights" "$T/none.h5" "$T/out.nnck"
 check convert-text-file 1 "text.jpg" -- "$bin/convert_keras_weights" "$T/text.jpg" "$T/out.nnck"

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes tests/reference/fixtures/images.txt: what PIL (as keras.utils.load_img uses it) makes of two real photos
-of ../shared/data/photos/skimage — decoded pixels, and 299×299 resizes with NEAREST (Keras's default) and BILINEAR —
+of tests/data/photos (copied from ../shared/data/photos/skimage) — decoded pixels, and 299×299 resizes with NEAREST (Keras's default) and BILINEAR —
 sampled every 13th row and column, in the format of make_fixtures.py.
 
 Run with Debian's python3-pil:  /usr/bin/python3 tests/reference/make_image_fixtures.py
@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PHOTOS = os.path.join(HERE, "..", "..", "..", "shared", "data", "photos", "skimage")
+PHOTOS = os.path.join(HERE, "..", "data", "photos")
 STEP = 13
 
 

@@ -4,7 +4,7 @@ padding via explicit pads, max-pool padding that never wins), weights taken from
 images loaded as keras.utils.load_img does (PIL, nearest resize to 299×299), scaled by x/127.5 − 1.
 
   xception_reference.py WEIGHTS.h5 OUT.txt IMAGE...   pooled features (no top) and class probabilities (top)
-Default (no arguments): the committed small-width fixture on three real photos of ../shared/data →
+Default (no arguments): the committed small-width fixture on three real photos of tests/data/photos →
 tests/reference/fixtures/xception_w16_outputs.txt. Run with Debian's python3-torch, python3-h5py, python3-pil.
 """
 import os
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PHOTOS = os.path.join(HERE, "..", "..", "..", "shared", "data", "photos", "skimage")
+PHOTOS = os.path.join(HERE, "..", "data", "photos")
 
 
 def keras_layers(path):
