@@ -18,6 +18,7 @@
 #include <nn/kernels/conv2d.h>
 #include <nn/kernels/depthwise.h>
 #include <nn/kernels/pool.h>
+#include <nn/ops/window.h>
 #include <nn/nn.h>
 
 #include "bench.h"

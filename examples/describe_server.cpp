@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   if (options.model.empty())
     return cli.usage_error("no default model at " + shapes.looked_text() + "; pass --model BUNDLE");
   options.max_upload_bytes = static_cast<size_t>(max_upload_mb) << 20;
+  options.log = captioning::log_to_stderr;  // one line per request
   // SIGINT/SIGTERM are taken by a waiting thread, which stops the server cleanly.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

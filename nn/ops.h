@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "nn/ops/window.h"
+#include "nn/padding.h"
 
 #include "nn/random.h"
 #include "nn/tensor.h"

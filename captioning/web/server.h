@@ -30,8 +30,9 @@ struct ServerOptions {
   size_t max_upload_bytes = 10u << 20;  // larger uploads get 413
   int timeout_seconds = 20;             // reading a request, and waiting for a free model
   // Receives one line per request, e.g. "POST /api/describe 200 104 ms" (method, path, status, milliseconds from
-  // routing to the answer written; no newline), from the serving threads, one call per line. Empty: no log.
-  std::function<void(const std::string&)> log = log_to_stderr;
+  // routing to the answer written; no newline), from the serving threads, one call per line. Empty (the default:
+  // the library never prints): no log; describe_server passes log_to_stderr.
+  std::function<void(const std::string&)> log;
 };
 
 class DescribeServer {

@@ -3,6 +3,7 @@
 #include "nn/error.h"
 #include "nn/kernels/conv2d.h"
 #include "nn/ops.h"
+#include "nn/ops/window.h"
 
 namespace nn {
 

@@ -5,6 +5,7 @@
 #include "nn/kernels/conv2d.h"
 #include "nn/kernels/depthwise.h"
 #include "nn/ops.h"
+#include "nn/ops/window.h"
 
 namespace nn {
 

@@ -5,6 +5,7 @@
 #include "nn/error.h"
 #include "nn/kernels/pool.h"
 #include "nn/ops.h"
+#include "nn/ops/window.h"
 
 namespace nn {
 

@@ -1,17 +1,12 @@
 // The one function that does the padding and output-size arithmetic for convolution, depthwise convolution and
-// pooling (DESIGN.md item 5), with TensorFlow's semantics:
-//   valid: out = ⌊(in − k) / s⌋ + 1, no padding (the input must hold one window);
-//   same:  out = ⌈in / s⌉, total padding max((out − 1)·s + k − in, 0), the odd pixel at the bottom/right.
+// pooling (DESIGN.md item 5), with TensorFlow's semantics (nn/padding.h). Internal: not installed.
 #pragma once
 
 #include "nn/kernels/window.h"
+#include "nn/padding.h"
 #include "nn/shape.h"
 
 namespace nn {
-
-enum class Padding { valid, same };
-
-const char* to_string(Padding padding);
 
 struct WindowSpec {
   int64_t kh = 1, kw = 1;

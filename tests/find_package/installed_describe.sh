@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# An installed describe finds the model installed beside it (PREFIX/share/libnn), not the source tree's: the prefix
+# is copied to a new place and the source tree's copy is out of reach (describe is run from an empty folder).
+#   installed_describe.sh INSTALL_PREFIX
+set -euo pipefail
+copy=$(mktemp -d /tmp/nn_prefix.XXXXXX)
+trap 'rm -rf "$copy"' EXIT
+cp -r "$1"/. "$copy"
+cd "$copy"
+bin/describe --help | grep -F "$copy/share/libnn/shapes.nnck" > /dev/null ||
+  { echo "installed describe: its default model is not the installed one:"; bin/describe --help; exit 1; }
+bin/describe share/libnn/sample_shapes.jpg
