@@ -1,7 +1,11 @@
 // Fast GEMM against its naive reference: every transpose combination, edge sizes that leave partial
-// micro-tiles, strided leading dimensions, alpha and beta.
+// micro-tiles, strided leading dimensions, alpha and beta. The pointwise kernels at every instruction-set level this
+// processor runs against theirs; and the level dispatch itself.
+#include <cstdlib>
+
 #include <nn/kernels/gemm.h>
 #include <nn/kernels/isa.h>
+#include <nn/kernels/pointwise.h>
 
 #include "support/check.h"
 
@@ -50,4 +54,49 @@ TEST_CASE("the AVX-512 gemm agrees with the naive reference on this processor") 
     return;
   }
   check_gemm(true);
+}
+
+TEST_CASE("the pointwise kernels agree with their naive references at every level this processor runs") {
+  using nn::kernels::Isa;
+  nn::Generator gen(7);
+  const int64_t rows = 37, c = 45, n = rows * c;  // not a multiple of any vector width
+  const nn::Tensor x = nn::Tensor::uniform({n}, -2, 2, gen), b = nn::Tensor::uniform({n}, -2, 2, gen);
+  const nn::Tensor gamma = nn::Tensor::uniform({c}, 0.5, 2, gen), beta = nn::Tensor::uniform({c}, -1, 1, gen);
+  const nn::Tensor mean = nn::Tensor::uniform({c}, -1, 1, gen), inv_std = nn::Tensor::uniform({c}, 0.5, 2, gen);
+  const nn::kernels::ChannelAffine affine{gamma.data(), beta.data(), mean.data(), inv_std.data()};
+  nn::Tensor want = nn::Tensor::empty({n}), got = nn::Tensor::empty({n});
+  nn::kernels::with_active_isa([]<Isa> {});  // the level named by NN_ISA, if any, is valid here
+  const auto check_level = [&]<Isa isa>() {
+    INFO("level " << nn::kernels::isa_name(isa));
+    nn::kernels::relu_forward_ref(n, x.data(), want.data());
+    nn::kernels::relu_forward<isa>(n, x.data(), got.data());
+    CHECK(got.to_vector() == want.to_vector());
+    nn::kernels::add_forward_ref(n, x.data(), b.data(), want.data());
+    nn::kernels::add_forward<isa>(n, x.data(), b.data(), got.data());
+    CHECK(got.to_vector() == want.to_vector());
+    nn::kernels::channel_affine_ref(rows, c, affine, x.data(), want.data());
+    nn::kernels::channel_affine<isa>(rows, c, affine, x.data(), got.data());
+    test::check_close(got, want, 1e-6, 1e-6, "channel_affine");  // fused multiply-adds round once less
+  };
+  int levels = 0;
+  if (nn::kernels::cpu_supports(Isa::avx512)) check_level.template operator()<Isa::avx512>(), ++levels;
+  if (nn::kernels::cpu_supports(Isa::avx2)) check_level.template operator()<Isa::avx2>(), ++levels;
+  check_level.template operator()<Isa::scalar>(), ++levels;
+  MESSAGE(levels << " levels checked");
+}
+
+TEST_CASE("the dispatch level: the best the processor runs by default, or the one NN_ISA forces") {
+  using nn::kernels::Isa;
+  const char* forced = std::getenv("NN_ISA");
+  if (forced != nullptr && *forced != '\0') {
+    CHECK(std::string(nn::kernels::isa_name(nn::kernels::active_isa())) == forced);
+  } else {
+    const Isa best = nn::kernels::cpu_supports(Isa::avx512) ? Isa::avx512
+                     : nn::kernels::cpu_supports(Isa::avx2) ? Isa::avx2
+                                                            : Isa::scalar;
+    CHECK(nn::kernels::active_isa() == best);
+  }
+  CHECK(nn::kernels::cpu_supports(Isa::scalar));
+  // cpu_supports(avx512) implies avx2: the levels are nested.
+  CHECK((!nn::kernels::cpu_supports(Isa::avx512) || nn::kernels::cpu_supports(Isa::avx2)));
 }

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 
 namespace nn::kernels {
@@ -60,12 +59,6 @@ void conv2d_backward_weight_ref(const Window2D& g, const float* x, const float* 
         }
 }
 
-void bias_backward(int64_t rows, int64_t channels, const float* dy, float* db) {
-  std::vector<double> acc(channels, 0.0);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t o = 0; o < channels; ++o) acc[o] += dy[r * channels + o];
-  for (int64_t o = 0; o < channels; ++o) db[o] = static_cast<float>(acc[o]);
-}
 
 // ---- dispatch to the active instruction-set level (conv2d_fast.cpp) ----
 
@@ -84,6 +77,10 @@ void conv2d_backward_input(const Window2D& g, const float* dy, const float* w, f
 
 void conv2d_backward_weight(const Window2D& g, const float* x, const float* dy, float* dw, float* workspace) {
   with_active_isa([&]<Isa isa> { conv2d_backward_weight<isa>(g, x, dy, dw, workspace); });
+}
+
+void bias_backward(int64_t rows, int64_t channels, const float* dy, float* db) {
+  with_active_isa([&]<Isa isa> { bias_backward<isa>(rows, channels, dy, db); });
 }
 
 }  // namespace nn::kernels

@@ -35,5 +35,7 @@ void conv2d_backward_weight(const Window2D& g, const float* x, const float* dy, 
 
 // db (OC) = Σ over N·OH·OW of dy, overwritten.
 void bias_backward(int64_t rows, int64_t channels, const float* dy, float* db);
+template <Isa>
+void bias_backward(int64_t rows, int64_t channels, const float* dy, float* db);
 
 }  // namespace nn::kernels

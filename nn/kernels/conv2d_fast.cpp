@@ -1,6 +1,7 @@
 // The fast Conv2D kernels (conv2d.h), compiled once per instruction-set level (isa.h): kCompiledIsa is this copy's.
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "nn/kernels/conv2d.h"
 #include "nn/kernels/gemm.h"
@@ -245,6 +246,18 @@ void conv2d_backward_weight<kCompiledIsa>(const Window2D& g, const float* x, con
     gemm({.m = as_int(width), .n = as_int(g.oc), .k = as_int(count), .transpose_a = true}, 1.0f, workspace,
          dy + first * g.oc, first == 0 ? 0.0f : 1.0f, dw);
   }
+}
+
+template <>
+void bias_backward<kCompiledIsa>(int64_t rows, int64_t channels, const float* dy, float* db) {
+  // Summed in double (rows can be 10⁵ pixels), vectorised along the contiguous channels.
+  const std::unique_ptr<double[]> acc(new double[channels]());
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = dy + r * channels;
+#pragma omp simd
+    for (int64_t o = 0; o < channels; ++o) acc[o] += row[o];
+  }
+  for (int64_t o = 0; o < channels; ++o) db[o] = static_cast<float>(acc[o]);
 }
 
 }  // namespace nn::kernels

@@ -3,21 +3,16 @@
 #include <cmath>
 
 #include "nn/autograd.h"
+#include "nn/kernels/pointwise.h"
 #include "nn/ops.h"
 
 namespace nn {
 
 namespace {
 
-// y = f(x) elementwise, and the recorded backward gx = g · dfdy(y).
-template <class Forward, class Derivative>
-Tensor pointwise(const char* op, const Tensor& x, Forward f, Derivative dfdy) {
-  Tensor y = Tensor::empty(x.shape());
-  const float* px = x.data();
-  float* py = y.data();
-  int64_t n = x.numel();
-#pragma omp parallel for if (n > (1 << 15))
-  for (int64_t i = 0; i < n; ++i) py[i] = f(px[i]);
+// Records the backward of y = f(x) elementwise: gx = g · dfdy(y).
+template <class Derivative>
+Tensor record_pointwise(const char* op, const Tensor& x, Tensor y, Derivative dfdy) {
   record(op, {x}, y, [y = y.detach(), dfdy](const Tensor& g) {
     Tensor gx = Tensor::empty(g.shape());
     const float* pg = g.data();
@@ -31,11 +26,24 @@ Tensor pointwise(const char* op, const Tensor& x, Forward f, Derivative dfdy) {
   return y;
 }
 
+// y = f(x) elementwise, and its recorded backward.
+template <class Forward, class Derivative>
+Tensor pointwise(const char* op, const Tensor& x, Forward f, Derivative dfdy) {
+  Tensor y = Tensor::empty(x.shape());
+  const float* px = x.data();
+  float* py = y.data();
+  int64_t n = x.numel();
+#pragma omp parallel for if (n > (1 << 15))
+  for (int64_t i = 0; i < n; ++i) py[i] = f(px[i]);
+  return record_pointwise(op, x, y, dfdy);
+}
+
 }  // namespace
 
 Tensor relu(const Tensor& x) {
-  return pointwise("relu", x, [](float v) { return v > 0.0f ? v : 0.0f; },
-                   [](float y) { return y > 0.0f ? 1.0f : 0.0f; });
+  Tensor y = Tensor::empty(x.shape());
+  kernels::relu_forward(x.numel(), x.data(), y.data());
+  return record_pointwise("relu", x, y, [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
 }
 
 Tensor sigmoid(const Tensor& x) {

@@ -8,6 +8,7 @@
 
 #include "nn/autograd.h"
 #include "nn/error.h"
+#include "nn/kernels/pointwise.h"
 #include "nn/ops.h"
 
 namespace nn {
@@ -75,13 +76,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
   }
 
   Tensor y = Tensor::empty(x.shape());
-  {
-    const float *px = x.data(), *pg = gamma.data(), *pb = beta.data(), *m = mu->data(), *r = inv_std->data();
-    float* py = y.data();
-#pragma omp parallel for if (rows * c > (1 << 16))
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < c; ++j) py[i * c + j] = pg[j] * (px[i * c + j] - m[j]) * r[j] + pb[j];
-  }
+  kernels::channel_affine(rows, c, {.gamma = gamma.data(), .beta = beta.data(), .mean = mu->data(), .inv_std = inv_std->data()},
+                          x.data(), y.data());
 
   const bool training = o.training;
   record("batch_norm", {x, gamma, beta}, y, [x, gamma, mu, inv_std, rows, c, training](const Tensor& dy) {
