@@ -5,11 +5,11 @@
 set -euo pipefail
 
 #   scripts/deps.sh           what building libnn and its programs needs
-#   scripts/deps.sh --tests   also what the test suite needs (doctest; qemu-user and binutils for the portability tests)
+#   scripts/deps.sh --tests   also what the tests need (doctest; qemu-user, binutils: portability; clang-format)
 packages=(g++ cmake make pkg-config libeigen3-dev libopenblas-openmp-dev libstb-dev libjpeg62-turbo-dev
           libcpp-httplib-dev)
 if [ "${1:-}" = "--tests" ]; then
-  packages+=(doctest-dev qemu-user binutils)
+  packages+=(doctest-dev qemu-user binutils clang-format)
 fi
 
 missing=()
