@@ -27,10 +27,14 @@ int main(int argc, char** argv) {
   bool torch = true;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
-    else if (arg == "--vocab" && i + 1 < argc) vocab = std::atoi(argv[++i]);
-    else if (arg == "--batch" && i + 1 < argc) batch = std::atoi(argv[++i]);
-    else if (arg == "--no-torch") torch = false;
+    if (arg == "--threads" && i + 1 < argc)
+      threads = std::atoi(argv[++i]);
+    else if (arg == "--vocab" && i + 1 < argc)
+      vocab = std::atoi(argv[++i]);
+    else if (arg == "--batch" && i + 1 < argc)
+      batch = std::atoi(argv[++i]);
+    else if (arg == "--no-torch")
+      torch = false;
     else {
       std::fprintf(stderr, "usage: caption [--threads N] [--vocab V] [--batch N] [--no-torch]\n");
       return arg == "--help" ? 0 : 2;
@@ -61,12 +65,14 @@ int main(int argc, char** argv) {
       }
     nn::Tensor features = nn::Tensor::uniform({batch, 2048}, 0, 1, gen);
     const nn::Indices in({batch, t}, inputs), out({batch, t}, targets);
-    const double step = bench::min_time([&] {
-      nn::Tensor loss = nn::softmax_cross_entropy(model.forward(features, in), out, mask);
-      adam.zero_grad();
-      loss.backward();
-      adam.step();
-    }, 5, 2.0);
+    const double step = bench::min_time(
+        [&] {
+          nn::Tensor loss = nn::softmax_cross_entropy(model.forward(features, in), out, mask);
+          adam.zero_grad();
+          loss.backward();
+          adam.step();
+        },
+        5, 2.0);
 
     // Decoding exactly 20 words: the end token made impossible.
     for (auto& [name, p] : model.named_parameters()) {
@@ -81,7 +87,8 @@ int main(int argc, char** argv) {
         "benchmark");
     nn::Tensor one = nn::slice(features, 0, 0, 1);
     const double greedy = bench::min_time([&] { captioning::greedy_caption(model, big, one, 20); }, 5, 1.0);
-    const double beam3 = bench::min_time([&] { captioning::beam_search(model, big, one, {.beam = 3, .max_length = 20}); }, 5, 1.0);
+    const double beam3 =
+        bench::min_time([&] { captioning::beam_search(model, big, one, {.beam = 3, .max_length = 20}); }, 5, 1.0);
 
     std::map<std::string, double> peer = torch ? torch_peer(threads, vocab, batch) : std::map<std::string, double>{};
     auto get = [&](const char* key) { return peer.count(key) ? peer[key] : NAN; };

@@ -18,8 +18,8 @@
 #include <nn/kernels/conv2d.h>
 #include <nn/kernels/depthwise.h>
 #include <nn/kernels/pool.h>
-#include <nn/ops/window.h>
 #include <nn/nn.h>
+#include <nn/ops/window.h>
 
 #include "bench.h"
 
@@ -28,7 +28,9 @@ namespace {
 using nn::kernels::Window2D;
 
 enum class Kind { conv, depthwise, maxpool };
-const char* kind_name(Kind k) { return k == Kind::conv ? "conv" : k == Kind::depthwise ? "depthwise" : "maxpool"; }
+const char* kind_name(Kind k) {
+  return k == Kind::conv ? "conv" : k == Kind::depthwise ? "depthwise" : "maxpool";
+}
 
 struct LayerSpec {
   std::string name;
@@ -72,8 +74,8 @@ struct Buffers {
                         l.kind == Kind::conv ? l.cout : l.cin);
     nn::Generator gen(1);
     x = nn::Tensor::uniform({g.n, g.h, g.w, g.c}, -1, 1, gen);
-    w = nn::Tensor::uniform(l.kind == Kind::conv ? nn::Shape{g.kh, g.kw, g.c, g.oc} : nn::Shape{g.kh, g.kw, g.c}, -1,
-                            1, gen);
+    w = nn::Tensor::uniform(l.kind == Kind::conv ? nn::Shape{g.kh, g.kw, g.c, g.oc} : nn::Shape{g.kh, g.kw, g.c}, -1, 1,
+                            gen);
     y = nn::Tensor::empty({g.n, g.oh, g.ow, g.oc});
     dy = nn::Tensor::uniform(y.shape(), -1, 1, gen);
     dx = nn::Tensor::empty(x.shape());
@@ -119,7 +121,8 @@ double check_against_reference(const LayerSpec& l, Buffers& b) {
   namespace k = nn::kernels;
   forward(l.kind, b);
   backward(l.kind, b);
-  nn::Tensor y = nn::Tensor::empty(b.y.shape()), dx = nn::Tensor::empty(b.dx.shape()), dw = nn::Tensor::empty(b.dw.shape());
+  nn::Tensor y = nn::Tensor::empty(b.y.shape()), dx = nn::Tensor::empty(b.dx.shape()),
+             dw = nn::Tensor::empty(b.dw.shape());
   double worst = 0;
   if (l.kind == Kind::conv) {
     k::conv2d_forward_ref(b.g, b.x.data(), b.w.data(), nullptr, y.data());
@@ -174,8 +177,8 @@ std::map<std::string, TorchTimes> torch_times(const std::vector<LayerSpec>& laye
         << l.cout << ' ' << l.k << ' ' << l.s << ' ' << nn::to_string(l.padding) << '\n';
     }
   }
-  std::string command = python + " " + NN_BENCHMARK_DIR + "/torch_conv.py " + std::to_string(threads) + " < " +
-                        specs + " 2>/dev/null";
+  std::string command =
+      python + " " + NN_BENCHMARK_DIR + "/torch_conv.py " + std::to_string(threads) + " < " + specs + " 2>/dev/null";
   if (FILE* pipe = ::popen(command.c_str(), "r")) {
     char line[256];
     while (std::fgets(line, sizeof line, pipe)) {
@@ -226,24 +229,37 @@ bool parse(int argc, char** argv, Args& a) {
       return static_cast<int64_t>(v);
     };
     if (flag == "--help") return false;
-    if (flag == "--threads") a.threads = static_cast<int>(number(1, 256));
-    else if (flag == "--batch") a.batch = number(1, 1024);
-    else if (flag == "--json") a.json = true;
-    else if (flag == "--no-check") a.check = false;
-    else if (flag == "--no-torch") a.torch = false;
-    else if (flag == "--python") a.python = value();
-    else if (flag == "--kernel") a.layer.k = number(1, 64), a.custom = true;
-    else if (flag == "--stride") a.layer.s = number(1, 64), a.custom = true;
+    if (flag == "--threads")
+      a.threads = static_cast<int>(number(1, 256));
+    else if (flag == "--batch")
+      a.batch = number(1, 1024);
+    else if (flag == "--json")
+      a.json = true;
+    else if (flag == "--no-check")
+      a.check = false;
+    else if (flag == "--no-torch")
+      a.torch = false;
+    else if (flag == "--python")
+      a.python = value();
+    else if (flag == "--kernel")
+      a.layer.k = number(1, 64), a.custom = true;
+    else if (flag == "--stride")
+      a.layer.s = number(1, 64), a.custom = true;
     else if (flag == "--padding") {
       std::string p = value();
-      if (p != "same" && p != "valid") throw nn::Error("conv_kernels: --padding expects same or valid, got '" + p + "'");
+      if (p != "same" && p != "valid")
+        throw nn::Error("conv_kernels: --padding expects same or valid, got '" + p + "'");
       a.layer.padding = p == "same" ? nn::Padding::same : nn::Padding::valid;
     } else if (flag == "--kind") {
       std::string k = value();
-      if (k == "conv") a.layer.kind = Kind::conv;
-      else if (k == "depthwise") a.layer.kind = Kind::depthwise;
-      else if (k == "maxpool") a.layer.kind = Kind::maxpool;
-      else throw nn::Error("conv_kernels: --kind expects conv, depthwise or maxpool, got '" + k + "'");
+      if (k == "conv")
+        a.layer.kind = Kind::conv;
+      else if (k == "depthwise")
+        a.layer.kind = Kind::depthwise;
+      else if (k == "maxpool")
+        a.layer.kind = Kind::maxpool;
+      else
+        throw nn::Error("conv_kernels: --kind expects conv, depthwise or maxpool, got '" + k + "'");
     } else if (flag == "--shape") {
       std::string s = value();
       long long h, w, cin, cout;
@@ -279,8 +295,8 @@ int main(int argc, char** argv) {
     std::map<std::string, TorchTimes> peer;
     if (args.torch) peer = torch_times(layers, args.batch, threads, args.python);
 
-    std::string json = "{\"threads\": " + std::to_string(threads) + ", \"batch\": " + std::to_string(args.batch) +
-                       ", \"layers\": [";
+    std::string json =
+        "{\"threads\": " + std::to_string(threads) + ", \"batch\": " + std::to_string(args.batch) + ", \"layers\": [";
     if (!args.json) {
       std::printf("threads %d, batch %lld; times are minima in ms; ratio = PyTorch time / ours (>1: we are faster)\n",
                   threads, static_cast<long long>(args.batch));

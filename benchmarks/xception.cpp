@@ -39,11 +39,16 @@ int main(int argc, char** argv) {
   bool torch = true;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
-    else if (arg == "--image" && i + 1 < argc) image = argv[++i];
-    else if (arg == "--no-torch") torch = false;
-    else if (arg == "--features-program" && i + 1 < argc) features_program = argv[++i];
-    else if (arg == "--model" && i + 1 < argc) model_file = argv[++i];
+    if (arg == "--threads" && i + 1 < argc)
+      threads = std::atoi(argv[++i]);
+    else if (arg == "--image" && i + 1 < argc)
+      image = argv[++i];
+    else if (arg == "--no-torch")
+      torch = false;
+    else if (arg == "--features-program" && i + 1 < argc)
+      features_program = argv[++i];
+    else if (arg == "--model" && i + 1 < argc)
+      model_file = argv[++i];
     else {
       std::fprintf(stderr,
                    "usage: xception [--threads N] [--image PHOTO] [--no-torch] [--features-program PATH --model "
@@ -66,17 +71,19 @@ int main(int argc, char** argv) {
     const double b8 = bench::min_time([&] { model(x8); }, 3, 3.0);
     const double e2e = bench::min_time([&] { model(nn::load_xception_input(image)); }, 5, 3.0);
     double ours_peak = NAN;
-    if (!features_program.empty() && !model_file.empty()) ours_peak = features_peak_mb(features_program, model_file, image);
+    if (!features_program.empty() && !model_file.empty())
+      ours_peak = features_peak_mb(features_program, model_file, image);
     std::map<std::string, double> peer = torch ? torch_peer(threads, python) : std::map<std::string, double>{};
     const double peak_after = bench::fma_peak_gflops(threads);
     auto get = [&](const char* key) { return peer.count(key) ? peer[key] : NAN; };
-    std::printf("Xception, full width, 299x299, %d threads; times are minima; ratio = PyTorch / ours (>1: ours faster)\n",
-                threads);
+    std::printf(
+        "Xception, full width, 299x299, %d threads; times are minima; ratio = PyTorch / ours (>1: ours faster)\n",
+        threads);
     std::printf("%-34s %10s %12s %12s %8s\n", "", "ours", "torch eager", "torch best", "ratio");
     std::printf("%-34s %8.1f ms %9.1f ms %9.1f ms %8.2f\n", "batch 1 forward", b1 * 1e3, get("eager_b1") * 1e3,
                 get("frozen_b1") * 1e3, get("frozen_b1") / b1);
-    std::printf("%-34s %6.2f img/s %12s %6.2f img/s %8.2f\n", "batch 8 throughput", 8 / b8, "",
-                8 / get("frozen_b8"), (8 / b8) / (8 / get("frozen_b8")));
+    std::printf("%-34s %6.2f img/s %12s %6.2f img/s %8.2f\n", "batch 8 throughput", 8 / b8, "", 8 / get("frozen_b8"),
+                (8 / b8) / (8 / get("frozen_b8")));
     std::printf("%-34s %8.1f ms\n", "one image end to end (decode+resize+forward)", e2e * 1e3);
     std::printf("%-34s %8.0f MB %12s %9.0f MB\n", "peak resident memory", ours_peak, "", get("peak_rss_mb"));
     std::printf("FP32 FMA peak: %.0f GFLOP/s before, %.0f after%s\n", peak_before, peak_after,

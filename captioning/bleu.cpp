@@ -29,9 +29,11 @@ Tokens split_words(const std::string& text) {
   return out;
 }
 
-std::array<double, 4> corpus_bleu(const std::vector<std::vector<Tokens>>& references, const std::vector<Tokens>& hypotheses) {
+std::array<double, 4> corpus_bleu(const std::vector<std::vector<Tokens>>& references,
+                                  const std::vector<Tokens>& hypotheses) {
   if (references.size() != hypotheses.size()) {
-    nn::fail_expected("corpus_bleu", "as many reference lists as hypotheses (" + std::to_string(hypotheses.size()) + ")",
+    nn::fail_expected("corpus_bleu",
+                      "as many reference lists as hypotheses (" + std::to_string(hypotheses.size()) + ")",
                       std::to_string(references.size()));
   }
   std::array<int64_t, 4> matched{}, total{};
@@ -55,7 +57,9 @@ std::array<double, 4> corpus_bleu(const std::vector<std::vector<Tokens>>& refere
     int64_t h = static_cast<int64_t>(hyp.size()), best = -1;
     for (const Tokens& ref : references[s]) {
       int64_t r = static_cast<int64_t>(ref.size());
-      if (best < 0 || std::llabs(r - h) < std::llabs(best - h) || (std::llabs(r - h) == std::llabs(best - h) && r < best)) best = r;
+      if (best < 0 || std::llabs(r - h) < std::llabs(best - h) ||
+          (std::llabs(r - h) == std::llabs(best - h) && r < best))
+        best = r;
     }
     hyp_length += h;
     ref_length += best;
@@ -63,8 +67,8 @@ std::array<double, 4> corpus_bleu(const std::vector<std::vector<Tokens>>& refere
   std::array<double, 4> scores{};
   if (matched[0] == 0) return scores;
   const double bp = hyp_length > ref_length ? 1.0
-                    : hyp_length == 0      ? 0.0
-                                           : std::exp(1.0 - static_cast<double>(ref_length) / hyp_length);
+                    : hyp_length == 0       ? 0.0
+                                            : std::exp(1.0 - static_cast<double>(ref_length) / hyp_length);
   std::array<double, 4> log_p{};
   for (size_t n = 0; n < 4; ++n) {
     // NLTK's method0: an order without matches counts as the smallest positive double.

@@ -12,7 +12,8 @@ using Tokens = std::vector<std::string>;
 
 // For each hypothesis, its references. Returns {BLEU-1, BLEU-2, BLEU-3, BLEU-4} with NLTK's cumulative weights
 // (1), (½,½), (⅓,⅓,⅓), (¼,¼,¼,¼). Throws nn::Error if the counts differ or a hypothesis has no reference.
-std::array<double, 4> corpus_bleu(const std::vector<std::vector<Tokens>>& references, const std::vector<Tokens>& hypotheses);
+std::array<double, 4> corpus_bleu(const std::vector<std::vector<Tokens>>& references,
+                                  const std::vector<Tokens>& hypotheses);
 
 Tokens split_words(const std::string& text);
 

@@ -42,7 +42,9 @@ CaptionModelOptions options_from(const Texts& texts, const std::filesystem::path
 
 }  // namespace
 
-const std::string* Bundle::find(const std::string& key) const { return find_text(texts, key); }
+const std::string* Bundle::find(const std::string& key) const {
+  return find_text(texts, key);
+}
 
 void save_bundle(const std::filesystem::path& path, const CaptionModel& model, const Tokenizer& tokenizer,
                  const nn::Optimizer* optimizer, Texts extra) {
@@ -67,9 +69,10 @@ Texts load_bundle_into(const std::filesystem::path& path, CaptionModel& model, n
   const CaptionModelOptions o = options_from(nn::read_checkpoint_texts(path), path);
   const CaptionModelOptions& m = model.options();
   if (o.vocab != m.vocab || o.feature_dim != m.feature_dim || o.units != m.units)
-    nn::fail_expected(path.string(), "a caption model of vocabulary " + std::to_string(m.vocab) + ", " +
-                                         std::to_string(m.feature_dim) + " features and " + std::to_string(m.units) +
-                                         " units (the one being trained)",
+    nn::fail_expected(path.string(),
+                      "a caption model of vocabulary " + std::to_string(m.vocab) + ", " +
+                          std::to_string(m.feature_dim) + " features and " + std::to_string(m.units) +
+                          " units (the one being trained)",
                       "vocabulary " + std::to_string(o.vocab) + ", " + std::to_string(o.feature_dim) + " features, " +
                           std::to_string(o.units) + " units");
   return nn::load(path, model, optimizer);

@@ -16,18 +16,23 @@ namespace captioning {
 namespace fs = std::filesystem;
 
 ImageCaptioner::ImageCaptioner(const CaptionerOptions& o) : options_(o) {
-  if (o.image_size < 71) nn::fail_expected("ImageCaptioner", "an image size of at least 71", std::to_string(o.image_size));
+  if (o.image_size < 71)
+    nn::fail_expected("ImageCaptioner", "an image size of at least 71", std::to_string(o.image_size));
   nn::Generator gen(o.seed);
-  cnn_ = register_module("cnn", std::make_shared<nn::Xception>(
-                                    nn::XceptionOptions{.pooling = o.attention ? nn::XceptionPooling::none
-                                                                               : nn::XceptionPooling::avg,
-                                                        .width = o.cnn_width, .middle_blocks = o.cnn_middle_blocks},
-                                    gen));
+  cnn_ = register_module(
+      "cnn", std::make_shared<nn::Xception>(
+                 nn::XceptionOptions{.pooling = o.attention ? nn::XceptionPooling::none : nn::XceptionPooling::avg,
+                                     .width = o.cnn_width,
+                                     .middle_blocks = o.cnn_middle_blocks},
+                 gen));
   const int64_t side = feature_map_side(o.image_size);
-  decoder_ = register_module("decoder", std::make_shared<CaptionModel>(CaptionModelOptions{
-                                            .vocab = o.vocab, .feature_dim = cnn_->feature_channels(), .units = o.units,
-                                            .dropout = o.dropout, .seed = o.seed + 7,
-                                            .positions = o.attention ? side * side : 0}));
+  decoder_ = register_module(
+      "decoder", std::make_shared<CaptionModel>(CaptionModelOptions{.vocab = o.vocab,
+                                                                    .feature_dim = cnn_->feature_channels(),
+                                                                    .units = o.units,
+                                                                    .dropout = o.dropout,
+                                                                    .seed = o.seed + 7,
+                                                                    .positions = o.attention ? side * side : 0}));
 }
 
 int64_t feature_map_side(int64_t image_size) {
@@ -92,7 +97,8 @@ CaptionerBundle load_captioner(const fs::path& path) {
     nn::fail(path.string(), "has an unreadable captioner configuration");
   }
   if (!(o.cnn_width > 0 && o.cnn_width <= 4) || o.cnn_middle_blocks < 0 || o.cnn_middle_blocks > 64 ||
-      o.image_size < 71 || o.image_size > 2048 || o.vocab < 5 || o.vocab > 10'000'000 || o.units < 1 || o.units > 100'000) {
+      o.image_size < 71 || o.image_size > 2048 || o.vocab < 5 || o.vocab > 10'000'000 || o.units < 1 ||
+      o.units > 100'000) {
     nn::fail(path.string(), "has an implausible captioner configuration");
   }
   Tokenizer tokenizer = Tokenizer::deserialize(get("tokenizer"), path.string());
@@ -141,8 +147,9 @@ double validation_loss(ImageCaptioner& model, const nn::Tensor& images, const st
   if (set.empty()) return NAN;
   model.eval();
   nn::NoGradGuard no_grad;
-  PassResult pass = run_pass(set.size(), {}, batch_size,
-                             [&](const std::vector<size_t>& indices) { return batch_loss(model, images, set, indices); });
+  PassResult pass = run_pass(set.size(), {}, batch_size, [&](const std::vector<size_t>& indices) {
+    return batch_loss(model, images, set, indices);
+  });
   model.train();
   return pass.loss;
 }
@@ -168,9 +175,12 @@ std::vector<EpochResult> train_end_to_end(ImageCaptioner& model, const Tokenizer
     nn::Generator word_gen(epoch_seed ^ 0x770dd809ull);
     EpochResult r;
     r.epoch = epoch;
-    PassResult pass = run_pass(order.size(), order, config.batch_size, [&](const std::vector<size_t>& indices) {
-      return batch_loss(model, images, train_set, indices, config.word_dropout, &word_gen);
-    }, &adam, "train_end_to_end", epoch);
+    PassResult pass = run_pass(
+        order.size(), order, config.batch_size,
+        [&](const std::vector<size_t>& indices) {
+          return batch_loss(model, images, train_set, indices, config.word_dropout, &word_gen);
+        },
+        &adam, "train_end_to_end", epoch);
     r.train_loss = pass.loss;
     r.tokens = pass.tokens;
     r.val_loss = validation_loss(model, val_images, val_set, config.batch_size);

@@ -38,7 +38,9 @@ class ImageCaptioner : public nn::Module {
   // images (N, S, S, 3) in [−1, 1] → pooled features (N, F), or with attention the flattened map (N, P·F)
   nn::Tensor features(const nn::Tensor& images);
   // images, ids (N, T) → logits (N, T, V)
-  nn::Tensor forward(const nn::Tensor& images, const nn::Indices& ids) { return decoder_->forward(features(images), ids); }
+  nn::Tensor forward(const nn::Tensor& images, const nn::Indices& ids) {
+    return decoder_->forward(features(images), ids);
+  }
   CaptionModel& decoder() { return *decoder_; }
   const CaptionerOptions& options() const { return options_; }
   std::string to_string() const override;

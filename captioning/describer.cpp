@@ -86,8 +86,8 @@ Describer::Describer(const fs::path& bundle) {
 
 std::vector<Caption> Describer::caption(const nn::Tensor& decoded, int beam) {
   nn::NoGradGuard no_grad;
-  const nn::Tensor input =
-      nn::xception_preprocess(nn::resize_image(decoded, image_size_, image_size_, filter_)).reshape({1, image_size_, image_size_, 3});
+  const nn::Tensor input = nn::xception_preprocess(nn::resize_image(decoded, image_size_, image_size_, filter_))
+                               .reshape({1, image_size_, image_size_, 3});
   if (captioner_) return beam_search(captioner_->decoder(), tokenizer_, captioner_->features(input), {.beam = beam});
   return beam_search(*decoder_, tokenizer_, xception_->forward(input), {.beam = beam});
 }

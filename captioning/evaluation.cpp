@@ -10,7 +10,9 @@ SplitEvaluation evaluate_split(Describer& describer, const std::filesystem::path
   const Flickr8kPaths paths = find_flickr8k(data_dir);
   ReadReport report;
   Descriptions captions = clean_descriptions(read_token_file(paths.token_file, report), report);
-  const auto& split_file = split == Split::train ? paths.train_split : split == Split::dev ? paths.dev_split : paths.test_split;
+  const auto& split_file = split == Split::train ? paths.train_split
+                           : split == Split::dev ? paths.dev_split
+                                                 : paths.test_split;
   SplitEvaluation result;
   std::vector<std::vector<Tokens>> references;
   std::vector<Tokens> hypotheses;

@@ -41,10 +41,10 @@ class FeatureCache {
 };
 
 struct ExtractOptions {
-  int chunk = 16;                                  // images per append (and per forward batch)
-  bool strict = false;                             // an unreadable image is fatal instead of listed and skipped
+  int chunk = 16;       // images per append (and per forward batch)
+  bool strict = false;  // an unreadable image is fatal instead of listed and skipped
   nn::ResizeFilter filter = nn::ResizeFilter::nearest;
-  bool progress = true;                            // a progress bar with rate and ETA on stderr
+  bool progress = true;  // a progress bar with rate and ETA on stderr
 };
 
 struct ExtractReport {

@@ -18,8 +18,8 @@ void ReadReport::warn(std::string message) {
 
 Flickr8kPaths find_flickr8k(const fs::path& dir) {
   // (text folder, image folder) of each known layout.
-  const std::pair<const char*, const char*> layouts[] = {{"Flickr8k_text", "Flickr8k_Dataset"}, {"text", "images"},
-                                                         {".", "Flicker8k_Dataset"}};
+  const std::pair<const char*, const char*> layouts[] = {
+      {"Flickr8k_text", "Flickr8k_Dataset"}, {"text", "images"}, {".", "Flicker8k_Dataset"}};
   for (auto [text, images] : layouts) {
     fs::path t = dir / text;
     if (!fs::exists(t / "Flickr8k.token.txt")) continue;
@@ -30,8 +30,9 @@ Flickr8kPaths find_flickr8k(const fs::path& dir) {
     }
     return p;
   }
-  nn::fail(dir.string(), "holds no Flickr8k text: expected Flickr8k_text/Flickr8k.token.txt (the official zip) or "
-                         "text/Flickr8k.token.txt");
+  nn::fail(dir.string(),
+           "holds no Flickr8k text: expected Flickr8k_text/Flickr8k.token.txt (the official zip) or "
+           "text/Flickr8k.token.txt");
 }
 
 namespace {

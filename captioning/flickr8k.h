@@ -22,9 +22,9 @@ Flickr8kPaths find_flickr8k(const std::filesystem::path& dir);
 // What a reader met besides good data: counted, with the first few described.
 struct ReadReport {
   size_t lines = 0;
-  size_t malformed_lines = 0;   // no '#' image key or no tab-separated caption
-  size_t empty_captions = 0;    // empty, or empty once cleaned
-  size_t unknown_ids = 0;       // split ids with no caption
+  size_t malformed_lines = 0;         // no '#' image key or no tab-separated caption
+  size_t empty_captions = 0;          // empty, or empty once cleaned
+  size_t unknown_ids = 0;             // split ids with no caption
   std::vector<std::string> warnings;  // the first 10, "file:line: what"
   void warn(std::string message);
 };

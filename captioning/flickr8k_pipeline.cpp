@@ -49,12 +49,12 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   // Text: clean the captions of every image, write them, split.
   Descriptions clean = clean_descriptions(read_token_file(paths.token_file, result.text_report), result.text_report);
   write_descriptions(o.out_dir / "descriptions.txt", clean);
-  std::vector<std::string> train_ids = present(read_split(paths.train_split, clean, result.text_report), paths.images,
-                                               result.missing_images);
-  std::vector<std::string> dev_ids = present(read_split(paths.dev_split, clean, result.text_report), paths.images,
-                                             result.missing_images);
-  std::vector<std::string> test_ids = present(read_split(paths.test_split, clean, result.text_report), paths.images,
-                                              result.missing_images);
+  std::vector<std::string> train_ids =
+      present(read_split(paths.train_split, clean, result.text_report), paths.images, result.missing_images);
+  std::vector<std::string> dev_ids =
+      present(read_split(paths.dev_split, clean, result.text_report), paths.images, result.missing_images);
+  std::vector<std::string> test_ids =
+      present(read_split(paths.test_split, clean, result.text_report), paths.images, result.missing_images);
   if (o.limit > 0 && train_ids.size() > static_cast<size_t>(o.limit)) train_ids.resize(o.limit);
   if (train_ids.empty()) nn::fail(paths.images.string(), "holds none of the training split's images");
   result.train_images = train_ids.size();
@@ -81,8 +81,8 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   } else {
     nn::Generator gen(o.seed);
     xception = std::make_unique<nn::Xception>(nn::XceptionOptions{.width = o.random_width}, gen);
-    extractor = "xception random width=" + format("%g", o.random_width) + " seed=" + std::to_string(o.seed) +
-                " filter=nearest";
+    extractor =
+        "xception random width=" + format("%g", o.random_width) + " seed=" + std::to_string(o.seed) + " filter=nearest";
   }
   FeatureCache cache(o.out_dir / "features.bin", xception->feature_channels(), extractor);
   if (cache.dropped_on_open())
@@ -106,8 +106,12 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
 
   // Training.
   CaptionModel model({.vocab = tokenizer.vocab_size(), .feature_dim = cache.dim(), .seed = o.seed});
-  TrainConfig config{.epochs = o.epochs, .batch_size = o.batch_size, .seed = o.seed, .out_dir = o.out_dir,
-                     .resume = o.resume, .bundle_texts = {{"features.extractor", extractor}}};
+  TrainConfig config{.epochs = o.epochs,
+                     .batch_size = o.batch_size,
+                     .seed = o.seed,
+                     .out_dir = o.out_dir,
+                     .resume = o.resume,
+                     .bundle_texts = {{"features.extractor", extractor}}};
   result.history = train(model, tokenizer, features, make_examples(train_ids, clean, tokenizer),
                          make_examples(dev_ids, clean, tokenizer), config, [&](const EpochResult& r) {
                            log(format("epoch %.0f: train loss %.4f, validation loss %.4f, %.1f s", r.epoch,
@@ -127,8 +131,8 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
     if (result.samples.size() < 5) result.samples.emplace_back(id, c.front().text);
   }
   if (!hypotheses.empty()) result.bleu = corpus_bleu(references, hypotheses);
-  log(format("test BLEU-1 %.4f, BLEU-2 %.4f, BLEU-3 %.4f, BLEU-4 %.4f", result.bleu[0], result.bleu[1],
-             result.bleu[2], result.bleu[3]) +
+  log(format("test BLEU-1 %.4f, BLEU-2 %.4f, BLEU-3 %.4f, BLEU-4 %.4f", result.bleu[0], result.bleu[1], result.bleu[2],
+             result.bleu[3]) +
       " on " + std::to_string(hypotheses.size()) + " images");
   return result;
 }

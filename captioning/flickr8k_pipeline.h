@@ -21,9 +21,9 @@ struct Flickr8kRunOptions {
   float random_width = 0;          // > 0: a randomly initialised Xception of this width instead (small-data runs)
   int epochs = 20;
   int batch_size = 64;
-  int beam = 1;         // for the test-split BLEU
-  int limit = 0;        // at most this many training images (0: all)
-  int min_count = 1;    // tokenizer
+  int beam = 1;       // for the test-split BLEU
+  int limit = 0;      // at most this many training images (0: all)
+  int min_count = 1;  // tokenizer
   uint64_t seed = 1;
   bool resume = false;
   bool progress = true;
@@ -35,9 +35,9 @@ struct Flickr8kRunResult {
   size_t unreadable_images = 0;
   ReadReport text_report;
   std::vector<EpochResult> history;
-  std::array<double, 4> bleu{};  // on the test split
+  std::array<double, 4> bleu{};                              // on the test split
   std::vector<std::pair<std::string, std::string>> samples;  // (image id, generated caption), the first few
-  std::filesystem::path bundle;   // out_dir/best.nnck
+  std::filesystem::path bundle;                              // out_dir/best.nnck
 };
 
 // `log` receives one line per stage.

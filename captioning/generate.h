@@ -28,7 +28,8 @@ struct GenerateOptions {
 };
 
 // features (1, F) → the best caption.
-Caption greedy_caption(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features, int max_length = 34);
+Caption greedy_caption(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features,
+                       int max_length = 34);
 // features (1, F) → up to `beam` captions, best first. beam = 1 gives exactly greedy_caption's caption.
 std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features,
                                  const GenerateOptions& options);

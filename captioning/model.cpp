@@ -14,31 +14,32 @@ CaptionModel::CaptionModel(const CaptionModelOptions& o) : options_(o) {
                           ", units=" + std::to_string(o.units) + ", positions=" + std::to_string(o.positions));
   }
   nn::Generator gen(o.seed);
-  feature_dropout_ = register_module("feature_dropout", std::make_shared<nn::Dropout>(nn::DropoutOptions{
-                                                            .rate = o.dropout, .seed = o.seed + 1}));
-  image_dense_ = register_module("image_dense", std::make_shared<nn::Dense>(nn::DenseOptions{
-                                                    .in = o.feature_dim, .out = o.units,
-                                                    .activation = nn::Activation::relu},
-                                                gen));
-  embedding_ = register_module("embedding", std::make_shared<nn::Embedding>(nn::EmbeddingOptions{
-                                                .vocab = o.vocab, .dim = o.units, .mask_zero = true},
-                                            gen));
-  word_dropout_ = register_module("word_dropout", std::make_shared<nn::Dropout>(nn::DropoutOptions{
-                                                      .rate = o.dropout, .seed = o.seed + 2}));
-  lstm_ = register_module("lstm", std::make_shared<nn::LSTM>(nn::LSTMOptions{.input_size = o.units, .units = o.units,
-                                                                             .return_sequences = true},
-                                                             gen));
-  merge_dense_ = register_module("merge_dense", std::make_shared<nn::Dense>(nn::DenseOptions{
-                                                    .in = o.units, .out = o.units, .activation = nn::Activation::relu},
-                                                gen));
-  output_ = register_module("output", std::make_shared<nn::Dense>(nn::DenseOptions{.in = o.units, .out = o.vocab}, gen));
+  feature_dropout_ = register_module(
+      "feature_dropout", std::make_shared<nn::Dropout>(nn::DropoutOptions{.rate = o.dropout, .seed = o.seed + 1}));
+  image_dense_ = register_module(
+      "image_dense",
+      std::make_shared<nn::Dense>(
+          nn::DenseOptions{.in = o.feature_dim, .out = o.units, .activation = nn::Activation::relu}, gen));
+  embedding_ = register_module(
+      "embedding",
+      std::make_shared<nn::Embedding>(nn::EmbeddingOptions{.vocab = o.vocab, .dim = o.units, .mask_zero = true}, gen));
+  word_dropout_ = register_module(
+      "word_dropout", std::make_shared<nn::Dropout>(nn::DropoutOptions{.rate = o.dropout, .seed = o.seed + 2}));
+  lstm_ = register_module("lstm",
+                          std::make_shared<nn::LSTM>(
+                              nn::LSTMOptions{.input_size = o.units, .units = o.units, .return_sequences = true}, gen));
+  merge_dense_ = register_module(
+      "merge_dense", std::make_shared<nn::Dense>(
+                         nn::DenseOptions{.in = o.units, .out = o.units, .activation = nn::Activation::relu}, gen));
+  output_ =
+      register_module("output", std::make_shared<nn::Dense>(nn::DenseOptions{.in = o.units, .out = o.vocab}, gen));
   if (o.positions > 0) {
-    value_dense_ = register_module("value_dense", std::make_shared<nn::Dense>(nn::DenseOptions{
-                                                      .in = o.feature_dim, .out = o.units,
-                                                      .activation = nn::Activation::relu},
-                                                  gen));
-    query_dense_ = register_module("query_dense", std::make_shared<nn::Dense>(nn::DenseOptions{
-                                                      .in = o.units, .out = o.units}, gen));
+    value_dense_ = register_module(
+        "value_dense",
+        std::make_shared<nn::Dense>(
+            nn::DenseOptions{.in = o.feature_dim, .out = o.units, .activation = nn::Activation::relu}, gen));
+    query_dense_ = register_module("query_dense",
+                                   std::make_shared<nn::Dense>(nn::DenseOptions{.in = o.units, .out = o.units}, gen));
   }
 }
 
@@ -68,7 +69,9 @@ nn::Tensor CaptionModel::merge(const nn::Tensor& image_part, const nn::Tensor& w
   return nn::add(nn::add(words, image), context);
 }
 
-nn::Tensor CaptionModel::head(const nn::Tensor& merged) { return output_->forward(merge_dense_->forward(merged)); }
+nn::Tensor CaptionModel::head(const nn::Tensor& merged) {
+  return output_->forward(merge_dense_->forward(merged));
+}
 
 nn::Tensor CaptionModel::forward(const nn::Tensor& features, const nn::Indices& ids) {
   if (ids.shape.size() != 2 || ids.shape[0] != features.dim(0)) {

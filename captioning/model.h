@@ -26,12 +26,12 @@
 namespace captioning {
 
 struct CaptionModelOptions {
-  int64_t vocab = 0;          // V, the tokenizer's vocab_size()
+  int64_t vocab = 0;           // V, the tokenizer's vocab_size()
   int64_t feature_dim = 2048;  // F
   int64_t units = 256;
   float dropout = 0.5f;
-  uint64_t seed = 1;          // initial weights and dropout masks
-  int64_t positions = 0;      // P: 0 for one feature vector per image, P > 0 for a map attended to (see above)
+  uint64_t seed = 1;      // initial weights and dropout masks
+  int64_t positions = 0;  // P: 0 for one feature vector per image, P > 0 for a map attended to (see above)
   // The width of one image's features: F, or P·F with attention.
   int64_t feature_width() const { return (positions > 0 ? positions : 1) * feature_dim; }
 };

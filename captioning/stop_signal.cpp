@@ -20,8 +20,14 @@ void install_stop_signals() {
   ::signal(SIGINT, on_stop_signal);
   ::signal(SIGTERM, on_stop_signal);
 }
-bool stop_requested() { return g_stop.load(); }
-void request_stop() { g_stop.store(true); }
-void clear_stop_request() { g_stop.store(false); }
+bool stop_requested() {
+  return g_stop.load();
+}
+void request_stop() {
+  g_stop.store(true);
+}
+void clear_stop_request() {
+  g_stop.store(false);
+}
 
 }  // namespace captioning

@@ -6,7 +6,7 @@ namespace captioning {
 
 void install_stop_signals();
 bool stop_requested();
-void request_stop();        // what the signal handler does; also for tests
+void request_stop();  // what the signal handler does; also for tests
 void clear_stop_request();
 
 }  // namespace captioning

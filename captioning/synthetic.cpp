@@ -78,13 +78,19 @@ std::vector<std::string> captions_for(const std::vector<SyntheticObject>& object
       const SyntheticObject& left = objects[0];
       const SyntheticObject& right = objects[1];
       switch (gen.below(3)) {
-        case 0: c = phrase(left, sizes) + " to the left of " + phrase(right, sizes); break;
-        case 1: c = phrase(right, sizes) + " to the right of " + phrase(left, sizes); break;
-        default: c = phrase(left, sizes) + " and " + phrase(right, sizes); break;
+        case 0:
+          c = phrase(left, sizes) + " to the left of " + phrase(right, sizes);
+          break;
+        case 1:
+          c = phrase(right, sizes) + " to the right of " + phrase(left, sizes);
+          break;
+        default:
+          c = phrase(left, sizes) + " and " + phrase(right, sizes);
+          break;
       }
     } else {
-      c = phrase(objects[0], sizes) + (gen.below(2) ? " next to " : " beside ") + phrase(objects[1], sizes) +
-          " and " + phrase(objects[2], sizes);
+      c = phrase(objects[0], sizes) + (gen.below(2) ? " next to " : " beside ") + phrase(objects[1], sizes) + " and " +
+          phrase(objects[2], sizes);
       if (gen.below(2)) c = "three shapes " + c;
     }
     if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
@@ -133,10 +139,12 @@ SyntheticImage make_synthetic_image(uint64_t seed, const std::string& id, int si
   for (int y = 0; y < size; ++y)
     for (int x = 0; x < size; ++x) {
       int v = base + static_cast<int>(gen.below(30)) - 15 + (stripes && ((x + y) / 6) % 2 ? 15 : 0);
-      for (int ch = 0; ch < 3; ++ch) image.rgb[(y * size + x) * 3 + ch] = static_cast<unsigned char>(std::clamp(v, 0, 255));
+      for (int ch = 0; ch < 3; ++ch)
+        image.rgb[(y * size + x) * 3 + ch] = static_cast<unsigned char>(std::clamp(v, 0, 255));
     }
   for (const SyntheticObject& o : image.objects) {
-    const Colour& colour = *std::find_if(kColours.begin(), kColours.end(), [&](const Colour& c) { return o.colour == c.name; });
+    const Colour& colour =
+        *std::find_if(kColours.begin(), kColours.end(), [&](const Colour& c) { return o.colour == c.name; });
     for (int y = std::max(0, o.cy - o.radius); y <= std::min(size - 1, o.cy + o.radius); ++y)
       for (int x = std::max(0, o.cx - o.radius); x <= std::min(size - 1, o.cx + o.radius); ++x) {
         if (!inside(o, x, y)) continue;
@@ -150,8 +158,9 @@ SyntheticImage make_synthetic_image(uint64_t seed, const std::string& id, int si
 
 std::vector<SyntheticImage> write_synthetic_flickr8k(const fs::path& dir, const SyntheticOptions& o) {
   if (o.train < 1 || o.dev < 0 || o.test < 1 || o.size < 71 || o.size > 1024 || o.captions_per_image < 3) {
-    nn::fail("write_synthetic_flickr8k", "expected train ≥ 1, dev ≥ 0, test ≥ 1, 71 ≤ size ≤ 1024 and at least 3 "
-                                         "captions per image");
+    nn::fail("write_synthetic_flickr8k",
+             "expected train ≥ 1, dev ≥ 0, test ≥ 1, 71 ≤ size ≤ 1024 and at least 3 "
+             "captions per image");
   }
   nn::make_directories(dir / "images");
   nn::make_directories(dir / "text");

@@ -16,7 +16,7 @@ struct SyntheticOptions {
   int train = 600, dev = 100, test = 100;  // images per split
   int size = 96;                           // pixels per side (Xception needs at least 71)
   uint64_t seed = 1;
-  int captions_per_image = 4;              // ≥ 3
+  int captions_per_image = 4;  // ≥ 3
 };
 
 struct SyntheticObject {
@@ -28,7 +28,7 @@ struct SyntheticImage {
   std::string id;
   std::vector<SyntheticObject> objects;  // left to right
   std::vector<std::string> captions;
-  std::vector<unsigned char> rgb;        // size × size × 3
+  std::vector<unsigned char> rgb;  // size × size × 3
 };
 
 // The shape–colour combinations kept out of the training split ("green triangle", …).

@@ -96,7 +96,8 @@ Tokenizer Tokenizer::deserialize(std::string_view text, const std::string& where
   Tokenizer t;
   t.min_count_ = std::atoi(line.c_str() + kHeader.size() + 11);
   while (std::getline(in, line)) {
-    if (line.empty() || line.find(' ') != std::string::npos) nn::fail(where, "tokenizer word '" + line + "' is malformed");
+    if (line.empty() || line.find(' ') != std::string::npos)
+      nn::fail(where, "tokenizer word '" + line + "' is malformed");
     if (!t.ids_.emplace(line, kFirstWord + static_cast<int32_t>(t.words_.size())).second) {
       nn::fail(where, "tokenizer word '" + line + "' appears twice");
     }

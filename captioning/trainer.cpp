@@ -9,8 +9,8 @@
 #include <nn/autograd.h>
 #include <nn/checkpoint.h>
 #include <nn/error.h>
-#include <nn/ops.h>
 #include <nn/fault.h>
+#include <nn/ops.h>
 #include <nn/optim/adam.h>
 
 #include "captioning/bundle.h"
@@ -106,7 +106,8 @@ TokenBatch make_token_batch(const std::vector<const std::vector<int32_t>*>& capt
 float scheduled_learning_rate(const TrainConfig& config, int epoch) {
   if (config.epochs <= 1) return config.learning_rate;
   const double progress = static_cast<double>(epoch - 1) / (config.epochs - 1);  // 0 … 1
-  const double fraction = config.final_lr_fraction + (1.0 - config.final_lr_fraction) * 0.5 * (1.0 + std::cos(M_PI * progress));
+  const double fraction =
+      config.final_lr_fraction + (1.0 - config.final_lr_fraction) * 0.5 * (1.0 + std::cos(M_PI * progress));
   return static_cast<float>(config.learning_rate * fraction);
 }
 
@@ -134,7 +135,8 @@ PassResult run_pass(size_t count, const std::vector<size_t>& order, int batch_si
     if (step < control.first_step) continue;
     if (control.before_step) control.before_step(step);
     std::vector<size_t> indices;
-    for (size_t i = first; i < std::min(count, first + batch_size); ++i) indices.push_back(order.empty() ? i : order[i]);
+    for (size_t i = first; i < std::min(count, first + batch_size); ++i)
+      indices.push_back(order.empty() ? i : order[i]);
     auto [loss, tokens] = loss_of(indices);
     const float value = loss.item();
     if (optimizer != nullptr) {
@@ -146,8 +148,8 @@ PassResult run_pass(size_t count, const std::vector<size_t>& order, int batch_si
       optimizer->zero_grad();
       loss.backward();
       if (!nn::gradients_finite(optimizer->parameters()))
-        nn::fail(who, "the gradient is not finite at epoch " + std::to_string(epoch) + ", step " + std::to_string(step) +
-                          " (the loss was " + std::to_string(value) + ")");
+        nn::fail(who, "the gradient is not finite at epoch " + std::to_string(epoch) + ", step " +
+                          std::to_string(step) + " (the loss was " + std::to_string(value) + ")");
       optimizer->step();
     }
     pass.weighted += static_cast<double>(value) * tokens;
@@ -243,10 +245,11 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
     std::vector<size_t> order = shuffled_order(train_set.size(), epoch_seed);
     // Dropout masks and dropped words come from (seed, epoch, step), so a resumed epoch draws what it would have.
     nn::Generator word_gen;
-    PassControl control{.before_step = [&](size_t step) {
-                          model.reseed_dropout(epoch_seed * 1000003ull + step);
-                          word_gen = nn::Generator((epoch_seed * 1000003ull + step) ^ 0x770dd809ull);
-                        },
+    PassControl control{.before_step =
+                            [&](size_t step) {
+                              model.reseed_dropout(epoch_seed * 1000003ull + step);
+                              word_gen = nn::Generator((epoch_seed * 1000003ull + step) ^ 0x770dd809ull);
+                            },
                         .stop = stop_requested};
     if (epoch == partial_epoch) {
       control.first_step = partial.steps + 1;
@@ -256,9 +259,12 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
     r.epoch = epoch;
     PassResult pass;
     try {
-      pass = run_pass(order.size(), order, config.batch_size, [&](const std::vector<size_t>& indices) {
-        return teacher_forced_loss(model, features, train_set, indices, config.word_dropout, &word_gen);
-      }, &adam, "train", epoch, control);
+      pass = run_pass(
+          order.size(), order, config.batch_size,
+          [&](const std::vector<size_t>& indices) {
+            return teacher_forced_loss(model, features, train_set, indices, config.word_dropout, &word_gen);
+          },
+          &adam, "train", epoch, control);
     } catch (const nn::Error& e) {
       throw nn::Error(std::string(e.what()) + " (the last good checkpoint is " + last.string() + ")");
     }

@@ -50,8 +50,8 @@ struct TrainConfig {
   // Word dropout (drop_words): each training input word after <start> is replaced by <unk> with this probability,
   // so that the next word has to be read from the image rather than guessed from the previous one.
   float word_dropout = 0.0f;
-  std::filesystem::path out_dir;  // last.nnck, best.nnck, loss.svg
-  bool resume = false;            // continue from out_dir/last.nnck
+  std::filesystem::path out_dir;                                  // last.nnck, best.nnck, loss.svg
+  bool resume = false;                                            // continue from out_dir/last.nnck
   std::vector<std::pair<std::string, std::string>> bundle_texts;  // added to every bundle saved (e.g. the extractor)
 };
 
@@ -96,10 +96,10 @@ float scheduled_learning_rate(const TrainConfig& config, int epoch);
 // non-finite loss throws nn::Error naming `who`, the epoch and the step); without, the caller has turned grad off.
 // Returns the mean loss per word over the pass and the words seen. Shared by both trainers and their evaluation.
 struct PassResult {
-  double loss = 0;          // mean over tokens
+  double loss = 0;  // mean over tokens
   int64_t tokens = 0;
-  double weighted = 0;      // Σ batch loss × batch tokens (to continue an interrupted pass)
-  size_t steps = 0;         // the last step done (1-based)
+  double weighted = 0;       // Σ batch loss × batch tokens (to continue an interrupted pass)
+  size_t steps = 0;          // the last step done (1-based)
   bool interrupted = false;  // stopped early because `stop` said so
 };
 using BatchLoss = std::function<std::pair<nn::Tensor, int64_t>(const std::vector<size_t>& indices)>;

@@ -9,7 +9,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (bool strict : {false, true}) {
     try {
       captioning::ReadReport report;
-      captioning::Descriptions d = captioning::clean_descriptions(captioning::read_token_file(path, report, strict), report);
+      captioning::Descriptions d =
+          captioning::clean_descriptions(captioning::read_token_file(path, report, strict), report);
       captioning::read_split(path, d, report);
     } catch (const nn::Error&) {
     }

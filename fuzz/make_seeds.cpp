@@ -25,7 +25,8 @@ static void write_text(const fs::path& path, const std::string& text) {
 int main(int argc, char** argv) {
   if (argc != 2) return std::fprintf(stderr, "usage: fuzz_make_seeds CORPUS_DIR\n"), 2;
   const fs::path dir = argv[1];
-  for (const char* t : {"fuzz_image", "fuzz_checkpoint", "fuzz_feature_cache", "fuzz_flickr8k_text", "fuzz_speech_text"})
+  for (const char* t :
+       {"fuzz_image", "fuzz_checkpoint", "fuzz_feature_cache", "fuzz_flickr8k_text", "fuzz_speech_text"})
     fs::create_directories(dir / t);
 
   std::vector<unsigned char> rgba(3 * 2 * 4), grey(5 * 4), rgb(8 * 8 * 3);
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
              "2222222222_bbbbbbbbbb.jpg#0\tA white cat and a striped cat are sleeping\n");
   write_text(dir / "fuzz_flickr8k_text" / "split.txt", "1111111111_aaaaaaaaaa.jpg\n2222222222_bbbbbbbbbb.jpg\n");
   write_text(dir / "fuzz_speech_text" / "caption.txt", "A dog runs on the grass, and 2 cats watch.");
-  write_text(dir / "fuzz_speech_text" / "mixed.txt", "Mr. Smith's 21st caf\xc3\xa9 \xe2\x80\x94 QXZ? 3.5% of $40, e.g. skateboarders!");
+  write_text(dir / "fuzz_speech_text" / "mixed.txt",
+             "Mr. Smith's 21st caf\xc3\xa9 \xe2\x80\x94 QXZ? 3.5% of $40, e.g. skateboarders!");
   return 0;
 }

@@ -12,10 +12,16 @@ namespace {
 thread_local bool g_grad_mode = true;
 }
 
-bool grad_mode_enabled() { return g_grad_mode; }
+bool grad_mode_enabled() {
+  return g_grad_mode;
+}
 
-NoGradGuard::NoGradGuard() : previous_(g_grad_mode) { g_grad_mode = false; }
-NoGradGuard::~NoGradGuard() { g_grad_mode = previous_; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_mode) {
+  g_grad_mode = false;
+}
+NoGradGuard::~NoGradGuard() {
+  g_grad_mode = previous_;
+}
 
 bool needs_grad(std::initializer_list<const Tensor*> inputs) {
   if (!g_grad_mode) return false;

@@ -27,7 +27,9 @@ constexpr uint32_t kMaxName = 4096;
 constexpr uint8_t kMaxRank = 8;
 constexpr const char* kOptimizerPrefix = "optimizer/";
 
-std::string quoted(const std::filesystem::path& path) { return path.string(); }
+std::string quoted(const std::filesystem::path& path) {
+  return path.string();
+}
 
 // ---- writing ----
 
@@ -40,7 +42,9 @@ struct Writer {
     crc = nn::crc32(data, size, crc);
   }
   template <class T>
-  void value(T v) { bytes(&v, sizeof v); }
+  void value(T v) {
+    bytes(&v, sizeof v);
+  }
   void header(const std::string& name, uint8_t kind, const std::vector<uint64_t>& extents) {
     value(static_cast<uint32_t>(name.size()));
     bytes(name.data(), name.size());
@@ -270,7 +274,8 @@ void write_checkpoint(const std::filesystem::path& path, const Checkpoint& check
   for (const auto& [name, t] : checkpoint.tensors) {
     check_name(path, name, seen);
     if (!t.defined()) fail(quoted(path), "tensor '" + name + "' is undefined");
-    if (t.rank() > kMaxRank) fail_expected(quoted(path), "tensors of rank ≤ 8", "'" + name + "' of rank " + std::to_string(t.rank()));
+    if (t.rank() > kMaxRank)
+      fail_expected(quoted(path), "tensors of rank ≤ 8", "'" + name + "' of rank " + std::to_string(t.rank()));
   }
   for (const auto& [name, text] : checkpoint.texts) check_name(path, name, seen);
 

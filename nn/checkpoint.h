@@ -18,7 +18,7 @@ namespace nn {
 class Optimizer;
 
 struct Checkpoint {
-  NamedTensors tensors;                                     // in file order
+  NamedTensors tensors;                                    // in file order
   std::vector<std::pair<std::string, std::string>> texts;  // metadata: configuration, vocabulary, …
 
   const Tensor* find(const std::string& name) const;

@@ -36,7 +36,9 @@ constexpr int kMaxTreeDepth = 32;             // B-tree levels
 constexpr size_t kMaxTreeNodes = 1 << 20;     // B-tree and symbol-table nodes in one group walk
 constexpr uint64_t kMaxElements = uint64_t{1} << 31;
 
-uint64_t align8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
+uint64_t align8(uint64_t n) {
+  return (n + 7) & ~uint64_t{7};
+}
 
 // The parts of a datatype message (IV.A.2.d) this reader uses.
 struct Datatype {
@@ -194,14 +196,13 @@ File::File(const std::filesystem::path& path) : name_(path.string()) {
   offset_size_ = r.u8();
   length_size_ = r.u8();
   if ((offset_size_ != 4 && offset_size_ != 8) || (length_size_ != 4 && length_size_ != 8)) {
-    unsupported("offsets of " + std::to_string(offset_size_) + " bytes and lengths of " +
-                std::to_string(length_size_));
+    unsupported("offsets of " + std::to_string(offset_size_) + " bytes and lengths of " + std::to_string(length_size_));
   }
-  r.skip(1 + 2 + 2 + 4);  // reserved, group leaf and internal node K, consistency flags
+  r.skip(1 + 2 + 2 + 4);        // reserved, group leaf and internal node K, consistency flags
   if (version == 1) r.skip(4);  // indexed storage internal node K and reserved
   const uint64_t base = r.address();
   base_ = base == kUndefined ? superblock : base;
-  r.address();  // free-space info
+  r.address();                       // free-space info
   const uint64_t end = r.address();  // the file's size when written (absolute, user block included)
   if (end != kUndefined && end > bytes_.size()) {
     corrupt("it is truncated (" + std::to_string(bytes_.size()) + " bytes of the " + std::to_string(end) +
@@ -214,7 +215,9 @@ File::File(const std::filesystem::path& path) : name_(path.string()) {
   if (root_.header == kUndefined) corrupt("the root group has no object header");
 }
 
-void File::corrupt(const std::string& what) const { fail(name_, "is a damaged HDF5 file: " + what); }
+void File::corrupt(const std::string& what) const {
+  fail(name_, "is a damaged HDF5 file: " + what);
+}
 
 void File::unsupported(const std::string& what) const {
   fail(name_, "uses an HDF5 layout this reader does not handle (" + what +
@@ -272,9 +275,8 @@ std::vector<std::pair<std::string, Object>> File::members(Object group) const {
   const std::vector<Message> all = messages(group);
   auto table = std::find_if(all.begin(), all.end(), [](const Message& m) { return m.type == kSymbolTable; });
   if (table == all.end()) {
-    const bool links = std::any_of(all.begin(), all.end(), [](const Message& m) {
-      return m.type == kLink || m.type == kLinkInfo;
-    });
+    const bool links =
+        std::any_of(all.begin(), all.end(), [](const Message& m) { return m.type == kLink || m.type == kLinkInfo; });
     if (links) unsupported("groups stored as link messages, written with libver='latest' or track_order");
     fail(name_, "an object expected to be a group is not one");
   }
@@ -394,7 +396,8 @@ std::optional<std::vector<std::string>> File::string_attribute(Object object, co
       return out;
     }
     // Variable-length strings: each element is its length, then a global heap ID (collection address, index).
-    if (type.size != 4 + static_cast<uint64_t>(offset_size_) + 4) corrupt("attribute '" + name + "' has a bad string size");
+    if (type.size != 4 + static_cast<uint64_t>(offset_size_) + 4)
+      corrupt("attribute '" + name + "' has a bad string size");
     std::map<uint64_t, std::map<uint32_t, Span>> collections;  // each collection parsed once
     for (uint64_t i = 0; i < count; ++i) {
       const uint32_t length = r.u32();

@@ -13,8 +13,8 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include <jpeglib.h>
 #include <jerror.h>
+#include <jpeglib.h>
 
 #define STBI_ONLY_PNG
 #define STBI_NO_STDIO
@@ -94,8 +94,9 @@ bool png_size(std::span<const unsigned char> bytes, int64_t& width, int64_t& hei
 void check_size(const std::string& name, int64_t width, int64_t height, const ImageLimits& limits) {
   if (width < 1 || height < 1 || width > limits.max_side || height > limits.max_side ||
       width * height > limits.max_pixels) {
-    fail_expected(name, "an image of at most " + std::to_string(limits.max_side) + " pixels a side and " +
-                            std::to_string(limits.max_pixels) + " pixels",
+    fail_expected(name,
+                  "an image of at most " + std::to_string(limits.max_side) + " pixels a side and " +
+                      std::to_string(limits.max_pixels) + " pixels",
                   std::to_string(width) + "×" + std::to_string(height) + " in its header");
   }
 }
@@ -122,8 +123,8 @@ extern "C" void nn_jpeg_warning(j_common_ptr info, int level) {
 }
 
 // Decodes to RGB8 in *pixels (malloc'd; the caller frees). Returns nullptr, or the reason it failed.
-static const char* decode_jpeg_rgb(const unsigned char* data, size_t size, const ImageLimits& limits, unsigned char** pixels,
-                            int* width, int* height, JpegErrors* errors) {
+static const char* decode_jpeg_rgb(const unsigned char* data, size_t size, const ImageLimits& limits,
+                                   unsigned char** pixels, int* width, int* height, JpegErrors* errors) {
   jpeg_decompress_struct info;
   info.err = jpeg_std_error(&errors->base);
   errors->base.error_exit = nn_jpeg_fail;
@@ -187,11 +188,12 @@ static Tensor decode_jpeg(std::span<const unsigned char> bytes, const std::strin
 // stb_image reserves a PNG's IDAT buffer from the chunk's length field before it reads the chunk: a 128-byte file
 // claiming a 1 GB chunk made it allocate 2 GB (found by fuzz_image). Every chunk must fit in the file.
 static bool png_chunks_fit(std::span<const unsigned char> b) {
-  size_t p = 8;  // after the signature
+  size_t p = 8;                // after the signature
   while (p + 8 <= b.size()) {  // a readable length and type: stb acts on them
     const uint64_t length = uint64_t{b[p]} << 24 | uint64_t{b[p + 1]} << 16 | uint64_t{b[p + 2]} << 8 | b[p + 3];
     if (length > b.size() - p - 8) return false;
-    if (std::equal(b.begin() + static_cast<std::ptrdiff_t>(p + 4), b.begin() + static_cast<std::ptrdiff_t>(p + 8), "IEND"))
+    if (std::equal(b.begin() + static_cast<std::ptrdiff_t>(p + 4), b.begin() + static_cast<std::ptrdiff_t>(p + 8),
+                   "IEND"))
       return true;
     p += 12 + length;
   }

@@ -10,8 +10,8 @@
 namespace nn {
 
 struct ImageLimits {
-  int64_t max_side = 16384;          // pixels along either side
-  int64_t max_pixels = 64'000'000;   // width × height (a 64-megapixel photo is 768 MB as floats)
+  int64_t max_side = 16384;         // pixels along either side
+  int64_t max_pixels = 64'000'000;  // width × height (a 64-megapixel photo is 768 MB as floats)
 };
 
 // Decodes a JPEG or PNG file to (H, W, 3) float RGB in [0, 255]: grey is replicated, alpha dropped (as PIL's

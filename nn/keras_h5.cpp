@@ -45,7 +45,8 @@ std::vector<KerasLayerWeights> read_keras_h5(const std::filesystem::path& path) 
   for (const std::string& layer : string_list(file, root, "layer_names", where)) {
     auto group = layer_groups.find(layer);
     if (group == layer_groups.end()) fail(where, "layer '" + layer + "' is listed but missing");
-    std::vector<std::string> names = string_list(file, group->second, "weight_names", where + ": layer '" + layer + "'");
+    std::vector<std::string> names =
+        string_list(file, group->second, "weight_names", where + ": layer '" + layer + "'");
     if (names.empty()) continue;
     const std::map<std::string, hdf5::Object> datasets = members(group->second);
     KerasLayerWeights entry{layer, {}};

@@ -16,7 +16,7 @@
 namespace nn {
 
 struct KerasLayerWeights {
-  std::string layer;                                   // the layer's name in the file
+  std::string layer;                                    // the layer's name in the file
   std::vector<std::pair<std::string, Tensor>> weights;  // its weights, in the file's order
 };
 

@@ -28,16 +28,36 @@ Tensor neg(const Tensor& a);
 // The broadcast of `a` to `shape` (copied); its gradient sums back.
 Tensor broadcast_to(const Tensor& a, const Shape& shape);
 
-inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
-inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
-inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
-inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-inline Tensor operator+(const Tensor& a, float s) { return add(a, s); }
-inline Tensor operator-(const Tensor& a, float s) { return add(a, -s); }
-inline Tensor operator*(const Tensor& a, float s) { return mul(a, s); }
-inline Tensor operator*(float s, const Tensor& a) { return mul(a, s); }
-inline Tensor operator/(const Tensor& a, float s) { return mul(a, 1.0f / s); }
-inline Tensor operator-(const Tensor& a) { return neg(a); }
+inline Tensor operator+(const Tensor& a, const Tensor& b) {
+  return add(a, b);
+}
+inline Tensor operator-(const Tensor& a, const Tensor& b) {
+  return sub(a, b);
+}
+inline Tensor operator*(const Tensor& a, const Tensor& b) {
+  return mul(a, b);
+}
+inline Tensor operator/(const Tensor& a, const Tensor& b) {
+  return div(a, b);
+}
+inline Tensor operator+(const Tensor& a, float s) {
+  return add(a, s);
+}
+inline Tensor operator-(const Tensor& a, float s) {
+  return add(a, -s);
+}
+inline Tensor operator*(const Tensor& a, float s) {
+  return mul(a, s);
+}
+inline Tensor operator*(float s, const Tensor& a) {
+  return mul(a, s);
+}
+inline Tensor operator/(const Tensor& a, float s) {
+  return mul(a, 1.0f / s);
+}
+inline Tensor operator-(const Tensor& a) {
+  return neg(a);
+}
 
 // ---- activations.cpp ----
 Tensor relu(const Tensor& x);
@@ -92,9 +112,9 @@ struct LstmWeights {
 };
 
 struct LstmOptions {
-  Tensor mask;            // (N, T): 1 runs the step, 0 carries (h, c) unchanged; undefined = every step runs
-  Tensor initial_h;       // (N, U); undefined = zeros
-  Tensor initial_c;       // (N, U); undefined = zeros
+  Tensor mask;       // (N, T): 1 runs the step, 0 carries (h, c) unchanged; undefined = every step runs
+  Tensor initial_h;  // (N, U); undefined = zeros
+  Tensor initial_c;  // (N, U); undefined = zeros
   RecurrentActivation recurrent_activation = RecurrentActivation::sigmoid;
 };
 

@@ -5,7 +5,9 @@
 
 namespace nn {
 
-float Generator::uniform() { return static_cast<float>(engine_() >> 40) * 0x1.0p-24f; }
+float Generator::uniform() {
+  return static_cast<float>(engine_() >> 40) * 0x1.0p-24f;
+}
 
 float Generator::normal() {
   if (has_spare_) {
@@ -26,7 +28,8 @@ uint64_t Generator::below(uint64_t n) {
   // Rejection sampling avoids the modulo bias.
   uint64_t limit = UINT64_MAX - UINT64_MAX % n;
   uint64_t r;
-  do r = engine_(); while (r >= limit);
+  do r = engine_();
+  while (r >= limit);
   return r % n;
 }
 
@@ -35,6 +38,8 @@ Generator& default_generator() {
   return gen;
 }
 
-void manual_seed(uint64_t seed) { default_generator() = Generator(seed); }
+void manual_seed(uint64_t seed) {
+  default_generator() = Generator(seed);
+}
 
 }  // namespace nn

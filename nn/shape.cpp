@@ -10,7 +10,8 @@ int64_t numel(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) fail_expected("shape", "non-negative extents", to_string(shape));
-    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) fail("shape", "element count overflows: " + to_string(shape));
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
+      fail("shape", "element count overflows: " + to_string(shape));
     n *= d;
   }
   return n;

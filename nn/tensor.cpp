@@ -18,7 +18,9 @@ Storage::Storage(size_t n) : count(n) {
   data = block.data;
   bytes = block.bytes;
 }
-Storage::~Storage() { release_floats({data, bytes}); }
+Storage::~Storage() {
+  release_floats({data, bytes});
+}
 
 // ---- creation ----
 
@@ -35,9 +37,15 @@ Tensor Tensor::full(const Shape& shape, float value) {
   return t;
 }
 
-Tensor Tensor::zeros(const Shape& shape) { return full(shape, 0.0f); }
-Tensor Tensor::ones(const Shape& shape) { return full(shape, 1.0f); }
-Tensor Tensor::scalar(float value) { return full({}, value); }
+Tensor Tensor::zeros(const Shape& shape) {
+  return full(shape, 0.0f);
+}
+Tensor Tensor::ones(const Shape& shape) {
+  return full(shape, 1.0f);
+}
+Tensor Tensor::scalar(float value) {
+  return full({}, value);
+}
 
 Tensor Tensor::from_data(const Shape& shape, std::span<const float> values) {
   int64_t n = nn::numel(shape);
@@ -77,18 +85,30 @@ const TensorImpl& Tensor::checked() const {
   return *impl_;
 }
 
-const Shape& Tensor::shape() const { return checked().shape; }
+const Shape& Tensor::shape() const {
+  return checked().shape;
+}
 
-int64_t Tensor::dim(int axis) const { return shape()[normalize_axis(axis, rank(), "Tensor::dim")]; }
+int64_t Tensor::dim(int axis) const {
+  return shape()[normalize_axis(axis, rank(), "Tensor::dim")];
+}
 
 // Every tensor views its whole storage (reshape keeps the element count), so the count is the storage's: O(1),
 // which matters in the many loops that test i < numel().
-int64_t Tensor::numel() const { return static_cast<int64_t>(checked().storage->count); }
+int64_t Tensor::numel() const {
+  return static_cast<int64_t>(checked().storage->count);
+}
 
-float* Tensor::data() { return checked().storage->data; }
-const float* Tensor::data() const { return checked().storage->data; }
+float* Tensor::data() {
+  return checked().storage->data;
+}
+const float* Tensor::data() const {
+  return checked().storage->data;
+}
 
-std::vector<float> Tensor::to_vector() const { return std::vector<float>(data(), data() + numel()); }
+std::vector<float> Tensor::to_vector() const {
+  return std::vector<float>(data(), data() + numel());
+}
 
 float Tensor::item() const {
   if (numel() != 1) fail_expected("Tensor::item", "a one-element tensor", "shape " + nn::to_string(shape()));
@@ -154,11 +174,15 @@ void Tensor::copy_from(const Tensor& source) {
   if (numel() > 0 && source.data() != data()) std::memcpy(data(), source.data(), sizeof(float) * numel());
 }
 
-void Tensor::fill(float value) { std::fill_n(data(), numel(), value); }
+void Tensor::fill(float value) {
+  std::fill_n(data(), numel(), value);
+}
 
 // ---- autograd ----
 
-bool Tensor::requires_grad() const { return checked().requires_grad; }
+bool Tensor::requires_grad() const {
+  return checked().requires_grad;
+}
 
 Tensor& Tensor::set_requires_grad(bool on) {
   if (checked().grad_fn) {
@@ -169,11 +193,17 @@ Tensor& Tensor::set_requires_grad(bool on) {
   return *this;
 }
 
-bool Tensor::is_leaf() const { return checked().grad_fn == nullptr; }
+bool Tensor::is_leaf() const {
+  return checked().grad_fn == nullptr;
+}
 
-Tensor Tensor::grad() const { return Tensor(checked().grad); }
+Tensor Tensor::grad() const {
+  return Tensor(checked().grad);
+}
 
-void Tensor::zero_grad() { impl_->grad.reset(); }
+void Tensor::zero_grad() {
+  impl_->grad.reset();
+}
 
 Tensor Tensor::detach() const {
   auto impl = std::make_shared<TensorImpl>();
@@ -228,7 +258,9 @@ std::string Tensor::to_string() const {
   return out;
 }
 
-std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.to_string(); }
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  return os << t.to_string();
+}
 
 Indices::Indices(Shape s, std::vector<int32_t> v) : shape(std::move(s)), values(std::move(v)) {
   if (nn::numel(shape) != static_cast<int64_t>(values.size())) {

@@ -63,7 +63,7 @@ class Tensor {
   float* data();
   const float* data() const;
   std::vector<float> to_vector() const;
-  float item() const;                                   // the value of a one-element tensor
+  float item() const;                                    // the value of a one-element tensor
   float at(std::initializer_list<int64_t> index) const;  // bounds-checked element read
 
   // A view with another shape over the same storage (differentiable); one extent may be -1.

@@ -2,6 +2,8 @@
 
 namespace nn {
 
-const char* version() { return NN_VERSION; }
+const char* version() {
+  return NN_VERSION;
+}
 
 }  // namespace nn

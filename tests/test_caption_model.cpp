@@ -48,8 +48,11 @@ TEST_CASE("padding does not change a caption's logits (masked steps), and bad in
   test::check_close(nn::slice(nn::slice(padded, 0, 1, 2), 1, 0, 2), alone, 1e-5, 1e-6, "second caption");
   CHECK_THROWS_WITH_AS(model.forward(Tensor::zeros({2, 5}), nn::Indices({2, 1}, {1, 1})),
                        "CaptionModel: expected image features of shape (N,6), got [2,5]", nn::Error);
-  CHECK_THROWS_WITH_AS(CaptionModel({.vocab = 3}), "CaptionModel: expected vocab ≥ 5, feature_dim ≥ 1, units ≥ 1 and 0 ≤ positions ≤ 4096, got vocab=3, "
-                       "feature_dim=2048, units=256, positions=0", nn::Error);
+  CHECK_THROWS_WITH_AS(
+      CaptionModel({.vocab = 3}),
+      "CaptionModel: expected vocab ≥ 5, feature_dim ≥ 1, units ≥ 1 and 0 ≤ positions ≤ 4096, got vocab=3, "
+      "feature_dim=2048, units=256, positions=0",
+      nn::Error);
 }
 
 // The attention merge, computed with plain loops from the model's parameters: the reference for the one built of
@@ -81,9 +84,9 @@ std::vector<float> attention_reference(CaptionModel& model, const std::vector<fl
   std::vector<Tensor> rows;
   for (int32_t id : ids) rows.push_back(nn::slice(t["embedding.embeddings"], 0, id, id + 1));
   const int64_t steps = static_cast<int64_t>(ids.size());
-  const std::vector<float> lstm_out =
-      nn::lstm(nn::concat(rows, 0).reshape({1, steps, u}),
-               {t["lstm.kernel"], t["lstm.recurrent_kernel"], t["lstm.bias"]}).outputs.to_vector();
+  const std::vector<float> lstm_out = nn::lstm(nn::concat(rows, 0).reshape({1, steps, u}),
+                                               {t["lstm.kernel"], t["lstm.recurrent_kernel"], t["lstm.bias"]})
+                                          .outputs.to_vector();
   std::vector<float> out;
   for (int64_t step = 0; step < steps; ++step) {
     const std::vector<float> words(lstm_out.begin() + step * u, lstm_out.begin() + (step + 1) * u);
@@ -113,7 +116,8 @@ TEST_CASE("with attention over a feature map, the logits are the loop reference'
   CaptionModel model({.vocab = 11, .feature_dim = 5, .units = 6, .seed = 9, .positions = 4});
   model.eval();
   // embedding, image_dense, lstm, merge_dense, output, then value_dense and query_dense
-  CHECK(model.num_parameters() == 11 * 6 + (5 * 6 + 6) + (6 * 24 + 6 * 24 + 24) + (6 * 6 + 6) + (6 * 11 + 11) + (5 * 6 + 6) + (6 * 6 + 6));
+  CHECK(model.num_parameters() ==
+        11 * 6 + (5 * 6 + 6) + (6 * 24 + 6 * 24 + 24) + (6 * 6 + 6) + (6 * 11 + 11) + (5 * 6 + 6) + (6 * 6 + 6));
   nn::Generator gen(12);
   Tensor features = Tensor::uniform({1, 20}, 0, 1, gen);  // 4 positions of 5
   const std::vector<int32_t> caption{Tokenizer::kStart, 5, 9, 4, 7};

@@ -9,9 +9,9 @@
 #include <captioning/flickr8k.h>
 #include <captioning/tokenizer.h>
 
-#include "support/shared_data.h"
 #include "support/check.h"
 #include "support/files.h"
+#include "support/shared_data.h"
 
 namespace fs = std::filesystem;
 using captioning::Tokenizer;
@@ -20,9 +20,9 @@ namespace {
 
 const fs::path kFlickr = test::shared_data("flickr8k");
 
-
-void write_text(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
-
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+}
 
 }  // namespace
 
@@ -82,11 +82,12 @@ TEST_CASE("malformed token lines, empty captions and split ids without captions 
   captioning::ReadReport split_report;
   CHECK(captioning::read_split(dir.path / "split.txt", d, split_report) == std::vector<std::string>{"a", "b"});
   CHECK(split_report.unknown_ids == 1);
-  CHECK(test::error_of([&] { captioning::find_flickr8k(dir.path); }).find("holds no Flickr8k text") != std::string::npos);
+  CHECK(test::error_of([&] { captioning::find_flickr8k(dir.path); }).find("holds no Flickr8k text") !=
+        std::string::npos);
   // The layout of the official zips: Flickr8k_text/ and Flickr8k_Dataset/.
   fs::create_directories(dir.path / "Flickr8k_text");
-  for (const char* name : {"Flickr8k.token.txt", "Flickr_8k.trainImages.txt", "Flickr_8k.devImages.txt",
-                           "Flickr_8k.testImages.txt"}) {
+  for (const char* name :
+       {"Flickr8k.token.txt", "Flickr_8k.trainImages.txt", "Flickr_8k.devImages.txt", "Flickr_8k.testImages.txt"}) {
     write_text(dir.path / "Flickr8k_text" / name, "");
   }
   captioning::Flickr8kPaths official = captioning::find_flickr8k(dir.path);
@@ -114,7 +115,8 @@ TEST_CASE("tokenizer: ids by descending frequency, ties by first appearance, res
   CHECK(t.id("cat") == Tokenizer::kFirstWord + 3);
   CHECK(t.id("end") == Tokenizer::kFirstWord + 4);
   CHECK(t.vocab_size() == 9);
-  CHECK(t.encode("dog end zebra") == std::vector<int32_t>{Tokenizer::kStart, 5, 8, Tokenizer::kUnknown, Tokenizer::kEnd});
+  CHECK(t.encode("dog end zebra") ==
+        std::vector<int32_t>{Tokenizer::kStart, 5, 8, Tokenizer::kUnknown, Tokenizer::kEnd});
   CHECK(t.decode(t.encode("dog end zebra")) == "dog end <unk>");
   const std::vector<int32_t> stops{Tokenizer::kStart, 4, Tokenizer::kEnd, 5};
   CHECK(t.decode(stops) == "runs");
@@ -124,7 +126,8 @@ TEST_CASE("tokenizer: ids by descending frequency, ties by first appearance, res
   Tokenizer back = Tokenizer::deserialize(t.serialize(), "model");
   CHECK(back.vocab_size() == t.vocab_size());
   CHECK(back.id("end") == t.id("end"));
-  CHECK(test::error_of([] { Tokenizer::deserialize("hello\n", "m.nnck"); }) == "m.nnck: is not a libnn tokenizer (bad header)");
+  CHECK(test::error_of([] { Tokenizer::deserialize("hello\n", "m.nnck"); }) ==
+        "m.nnck: is not a libnn tokenizer (bad header)");
   CHECK(test::error_of([&] { Tokenizer::deserialize(t.serialize() + "dog\n", "m.nnck"); }) ==
         "m.nnck: tokenizer word 'dog' appears twice");
 }

@@ -1,7 +1,7 @@
+#include <unistd.h>
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#include <unistd.h>
 
 #include "support/check.h"
 #include "support/files.h"
@@ -10,7 +10,6 @@ using nn::Tensor;
 namespace fs = std::filesystem;
 
 namespace {
-
 
 struct Model : nn::Module {
   explicit Model(int64_t width = 3) {
@@ -37,7 +36,6 @@ void fix_crc(std::vector<unsigned char>& bytes) {
   uint32_t crc = nn::crc32(bytes.data(), bytes.size() - 4);
   std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
 }
-
 
 }  // namespace
 
@@ -145,7 +143,8 @@ TEST_CASE("every malformed checkpoint gives an error naming the file and the ten
   SUBCASE("an empty file, a directory and a missing file") {
     write_bytes(bad, {});
     CHECK(test::error_of([&] { nn::load(bad, target); }) == p + ": not a libnn checkpoint (bad magic or too short)");
-    CHECK(test::error_of([&] { nn::load(dir.path, target); }) == dir.path.string() + ": is a directory, not a checkpoint file");
+    CHECK(test::error_of([&] { nn::load(dir.path, target); }) ==
+          dir.path.string() + ": is a directory, not a checkpoint file");
     CHECK(test::error_of([&] { nn::load(dir.path / "none", target); }) ==
           (dir.path / "none").string() + ": cannot open: No such file or directory");
   }

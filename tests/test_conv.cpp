@@ -39,7 +39,9 @@ void fill(Tensor& t, uint64_t seed) {
   for (int64_t i = 0; i < t.numel(); ++i) p[i] = gen.uniform(-1.0f, 1.0f);
 }
 
-void close(const Tensor& a, const Tensor& b, const std::string& what) { test::check_close(a, b, 1e-4, 1e-5, what); }
+void close(const Tensor& a, const Tensor& b, const std::string& what) {
+  test::check_close(a, b, 1e-4, 1e-5, what);
+}
 
 }  // namespace
 
@@ -54,7 +56,7 @@ TEST_CASE("window arithmetic follows TensorFlow's valid and same") {
   Window2D odd = plan({1, 147, 147, 1}, 3, 2, nn::Padding::same, 1);  // 147 → 74, padding 1 before and after
   CHECK(odd.oh == 74);
   CHECK(odd.pad_top == 1);
-  CHECK(plan({1, 299, 299, 3}, 3, 2, nn::Padding::valid, 32).oh == 149);  // block1_conv1
+  CHECK(plan({1, 299, 299, 3}, 3, 2, nn::Padding::valid, 32).oh == 149);   // block1_conv1
   CHECK(plan({1, 149, 149, 32}, 3, 1, nn::Padding::valid, 64).oh == 147);  // block1_conv2
   CHECK(plan({1, 147, 147, 64}, 1, 2, nn::Padding::same, 128).oh == 74);   // a residual 1x1 stride 2
   Window2D same1 = plan({1, 5, 5, 1}, 5, 1, nn::Padding::same, 1);
@@ -65,7 +67,8 @@ TEST_CASE("window arithmetic follows TensorFlow's valid and same") {
 TEST_CASE("fast conv2d kernels agree with the naive reference, forward and backward") {
   for (auto& [name, g] : geometries()) {
     INFO("geometry " << name);
-    Tensor x = Tensor::empty({g.n, g.h, g.w, g.c}), w = Tensor::empty({g.kh, g.kw, g.c, g.oc}), b = Tensor::empty({g.oc});
+    Tensor x = Tensor::empty({g.n, g.h, g.w, g.c}), w = Tensor::empty({g.kh, g.kw, g.c, g.oc}),
+           b = Tensor::empty({g.oc});
     Tensor dy = Tensor::empty({g.n, g.oh, g.ow, g.oc});
     fill(x, 1), fill(w, 2), fill(b, 3), fill(dy, 4);
     Tensor work = Tensor::empty({nn::kernels::conv2d_workspace_floats(g)});

@@ -45,8 +45,12 @@ void check_pool(const char* file, bool max, nn::PoolOptions options) {
 TEST_CASE("conv2d 3x3 stride 2 same on an even size (pads 0 before, 1 after) matches PyTorch") {
   check_conv("conv2d_3x3_s2_same_even.txt", {.strides = {2, 2}, .padding = nn::Padding::same}, true);
 }
-TEST_CASE("conv2d 3x3 valid matches PyTorch") { check_conv("conv2d_3x3_s1_valid.txt", {}, true); }
-TEST_CASE("conv2d 1x1 stride 2 matches PyTorch") { check_conv("conv2d_1x1_s2.txt", {.strides = {2, 2}}, false); }
+TEST_CASE("conv2d 3x3 valid matches PyTorch") {
+  check_conv("conv2d_3x3_s1_valid.txt", {}, true);
+}
+TEST_CASE("conv2d 1x1 stride 2 matches PyTorch") {
+  check_conv("conv2d_1x1_s2.txt", {.strides = {2, 2}}, false);
+}
 TEST_CASE("conv2d 5x5 same matches PyTorch") {
   check_conv("conv2d_5x5_s1_same.txt", {.padding = nn::Padding::same}, true);
 }
@@ -73,7 +77,9 @@ TEST_CASE("separable conv (depthwise then pointwise) matches PyTorch") {
 TEST_CASE("max-pool 3x3/2 same from 74x74 to 37x37 (pads 0 before, 1 after) matches PyTorch") {
   check_pool("max_pool_3x3_s2_same_74.txt", true, {.size = {3, 3}, .strides = {2, 2}, .padding = nn::Padding::same});
 }
-TEST_CASE("max-pool 2x2 valid matches PyTorch") { check_pool("max_pool_2x2_valid.txt", true, {}); }
+TEST_CASE("max-pool 2x2 valid matches PyTorch") {
+  check_pool("max_pool_2x2_valid.txt", true, {});
+}
 TEST_CASE("average pool 3x3/2 same, padding excluded, matches PyTorch") {
   check_pool("avg_pool_3x3_s2_same.txt", false, {.size = {3, 3}, .strides = {2, 2}, .padding = nn::Padding::same});
 }

@@ -28,7 +28,8 @@ namespace {
 const fs::path& data_set() {
   static test::TempDir dir("nn_crash_data");
   static const bool written = [] {
-    captioning::write_synthetic_flickr8k(dir.path, {.train = 20, .dev = 4, .test = 4, .seed = 5, .captions_per_image = 5});
+    captioning::write_synthetic_flickr8k(dir.path,
+                                         {.train = 20, .dev = 4, .test = 4, .seed = 5, .captions_per_image = 5});
     return true;
   }();
   (void)written;
@@ -48,9 +49,12 @@ Outcome train(const fs::path& out, const std::string& fault, bool resume) {
   if (pid == 0) {
     if (!fault.empty()) ::setenv("NN_FAULT_KILL", fault.c_str(), 1);
     if (!std::freopen(log.c_str(), "w", stderr) || !std::freopen("/dev/null", "w", stdout)) ::_exit(126);
-    std::vector<std::string> args{TRAIN_FLICKR8K, "--data", data_set().string(), "--out", out.string(),
-                                  "--random-xception-width", "0.03125", "--epochs", "3", "--batch-size", "32",
-                                  "--limit", "20", "--seed", "5", "--no-progress"};
+    std::vector<std::string> args{TRAIN_FLICKR8K, "--data",     data_set().string(),
+                                  "--out",        out.string(), "--random-xception-width",
+                                  "0.03125",      "--epochs",   "3",
+                                  "--batch-size", "32",         "--limit",
+                                  "20",           "--seed",     "5",
+                                  "--no-progress"};
     if (resume) args.push_back("--resume");
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -96,7 +100,7 @@ bool has_temporaries(const fs::path& dir) {
 }  // namespace
 
 TEST_CASE("killed mid-epoch, mid-checkpoint or mid-cache-append, training resumes to the uninterrupted result") {
-  data_set();  // written before any fork
+  data_set();                            // written before any fork
   static test::TempDir dir("nn_crash");  // one uninterrupted reference run for every subcase
   static const Outcome reference = train(dir.path / "reference", "", false);
   REQUIRE_MESSAGE(reference.exit_code == 0, reference.log);
@@ -116,7 +120,7 @@ TEST_CASE("killed mid-epoch, mid-checkpoint or mid-cache-append, training resume
     const fs::path out = dir.path / "killed_write";
     const Outcome killed = train(out, "checkpoint_write:5", false);
     CHECK(killed.signal == SIGKILL);
-    CHECK(has_temporaries(out));                               // the torn temporary …
+    CHECK(has_temporaries(out));                                       // the torn temporary …
     CHECK(nn::read_checkpoint(out / "last.nnck").tensors.size() > 0);  // … never replaced the good checkpoint
     const Outcome resumed = train(out, "", true);
     REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.log);

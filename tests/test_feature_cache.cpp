@@ -6,16 +6,14 @@
 
 #include <captioning/feature_cache.h>
 
-#include "support/shared_data.h"
 #include "support/check.h"
 #include "support/files.h"
+#include "support/shared_data.h"
 
 namespace fs = std::filesystem;
 using nn::Tensor;
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("feature records survive reopening; a torn last record is cut and appending goes on") {
   test::TempDir dir;
@@ -27,7 +25,11 @@ TEST_CASE("feature records survive reopening; a torn last record is cut and appe
   const auto complete = fs::file_size(file);
   {
     // An append interrupted half-way: part of a record at the end.
-    std::ofstream(file, std::ios::binary | std::ios::app).write("\x01\x00\x00\x00" "c\x00\x00", 7);
+    std::ofstream(file, std::ios::binary | std::ios::app)
+        .write(
+            "\x01\x00\x00\x00"
+            "c\x00\x00",
+            7);
   }
   captioning::FeatureCache cache(file, 3, "test extractor");
   CHECK(cache.size() == 2);
@@ -40,8 +42,9 @@ TEST_CASE("feature records survive reopening; a torn last record is cut and appe
   CHECK(again.get("c").to_vector() == std::vector<float>{7, 8, 9});
   CHECK(test::error_of([&] { again.get("zzz"); }) == file.string() + ": has no features for image 'zzz'");
   CHECK(test::error_of([&] { captioning::FeatureCache(file, 4, "test extractor"); }) ==
-        file.string() + ": expected features of 4 values from 'test extractor', got 3 values from 'test extractor' "
-                        "(delete it to recompute)");
+        file.string() +
+            ": expected features of 4 values from 'test extractor', got 3 values from 'test extractor' "
+            "(delete it to recompute)");
   // A flipped byte inside a record ends the good part there.
   {
     std::fstream f(file, std::ios::binary | std::ios::in | std::ios::out);
@@ -64,7 +67,8 @@ TEST_CASE("extraction computes each image once, resumes, and lists unreadable im
   captioning::ExtractReport first = captioning::extract_features(cache, model, images, {.chunk = 1, .progress = false});
   CHECK(first.computed == 2);
   REQUIRE(first.unreadable.size() == 1);
-  CHECK(first.unreadable[0] == (dir.path / "broken.jpg").string() + ": is not a JPEG or PNG image (unknown image type)");
+  CHECK(first.unreadable[0] ==
+        (dir.path / "broken.jpg").string() + ": is not a JPEG or PNG image (unknown image type)");
   images.emplace_back("camera", photos / "camera.png");
   captioning::FeatureCache reopened(dir.path / "f.bin", model.feature_channels(), "xception w/32");
   captioning::ExtractReport second = captioning::extract_features(reopened, model, images, {.progress = false});
@@ -75,6 +79,7 @@ TEST_CASE("extraction computes each image once, resumes, and lists unreadable im
   model.eval();
   test::check_close(reopened.get("coffee"), model.forward(nn::load_xception_input(photos / "coffee.png")), 1e-5, 1e-6,
                     "cached features");
-  CHECK(test::error_of([&] { captioning::extract_features(reopened, model, images, {.strict = true, .progress = false}); }) ==
-        (dir.path / "broken.jpg").string() + ": is not a JPEG or PNG image (unknown image type)");
+  CHECK(test::error_of([&] {
+          captioning::extract_features(reopened, model, images, {.strict = true, .progress = false});
+        }) == (dir.path / "broken.jpg").string() + ": is not a JPEG or PNG image (unknown image type)");
 }

@@ -7,7 +7,9 @@ using Inputs = std::vector<Tensor>;
 namespace {
 
 // A fixed mask with masked steps at the start, in the middle and at the end of rows.
-Tensor lstm_mask() { return Tensor::from_data({3, 4}, {1, 1, 0, 1, /**/ 0, 1, 1, 1, /**/ 1, 1, 1, 0}); }
+Tensor lstm_mask() {
+  return Tensor::from_data({3, 4}, {1, 1, 0, 1, /**/ 0, 1, 1, 1, /**/ 1, 1, 1, 0});
+}
 
 Tensor flat_lstm(const Inputs& in, nn::RecurrentActivation act, bool with_state) {
   nn::LstmOptions options{.mask = lstm_mask(), .recurrent_activation = act};
@@ -48,64 +50,100 @@ std::vector<test::GradCase> table() {
       {"add scalar", {{5}}, [](const Inputs& in) { return nn::add(in[0], 3.0f); }},
       {"mul scalar", {{5}}, [](const Inputs& in) { return nn::mul(in[0], -1.5f); }},
       {"neg", {{5}}, [](const Inputs& in) { return nn::neg(in[0]); }},
-      {"broadcast_to", {{3, 1}}, [](const Inputs& in) { return nn::broadcast_to(in[0], {2, 3, 4}); }},
+      {"broadcast_to",
+       {{3, 1}},
+       [](const Inputs& in) {
+         return nn::broadcast_to(in[0], {2, 3, 4});
+       }},
       {"relu", {{4, 5}}, [](const Inputs& in) { return nn::relu(in[0]); }, -1, 1, {0.0f}, 0.05f},
       {"sigmoid", {{4, 5}}, [](const Inputs& in) { return nn::sigmoid(in[0]); }, -4, 4},
-      {"hard_sigmoid", {{4, 5}}, [](const Inputs& in) { return nn::hard_sigmoid(in[0]); }, -4, 4,
-       {-2.5f, 2.5f}, 0.05f},
+      {"hard_sigmoid", {{4, 5}}, [](const Inputs& in) { return nn::hard_sigmoid(in[0]); }, -4, 4, {-2.5f, 2.5f}, 0.05f},
       {"tanh", {{4, 5}}, [](const Inputs& in) { return nn::tanh(in[0]); }, -2, 2},
       {"softmax", {{3, 5}}, [](const Inputs& in) { return nn::softmax(in[0]); }, -2, 2},
       {"log_softmax", {{3, 5}}, [](const Inputs& in) { return nn::log_softmax(in[0]); }, -2, 2},
       {"sum all", {{2, 3, 4}}, [](const Inputs& in) { return nn::sum(in[0]); }},
-      {"sum axes", {{2, 3, 4}}, [](const Inputs& in) { return nn::sum(in[0], {0, -1}); }},
+      {"sum axes",
+       {{2, 3, 4}},
+       [](const Inputs& in) {
+         return nn::sum(in[0], {0, -1});
+       }},
       {"mean keepdim", {{2, 3, 4}}, [](const Inputs& in) { return nn::mean(in[0], {1}, true); }},
-      {"reshape", {{2, 6}}, [](const Inputs& in) { return nn::mul(in[0].reshape({3, -1}), in[0].reshape({3, 4})); }},
+      {"reshape",
+       {{2, 6}},
+       [](const Inputs& in) {
+         return nn::mul(in[0].reshape({3, -1}), in[0].reshape({3, 4}));
+       }},
       {"clone", {{2, 3}}, [](const Inputs& in) { return in[0].clone(); }},
-      {"concat", {{2, 3}, {2, 2}}, [](const Inputs& in) { return nn::concat({in[0], in[1], in[0]}, 1); }},
+      {"concat",
+       {{2, 3}, {2, 2}},
+       [](const Inputs& in) {
+         return nn::concat({in[0], in[1], in[0]}, 1);
+       }},
       {"slice", {{4, 3, 2}}, [](const Inputs& in) { return nn::slice(in[0], 1, 1, 3); }},
       {"embedding", {{5, 3}}, [ids](const Inputs& in) { return nn::embedding(in[0], ids); }},
-      {"dropout", {{6, 5}},
+      {"dropout",
+       {{6, 5}},
        [](const Inputs& in) {
          nn::Generator gen(3);  // the same mask on every evaluation
          return nn::dropout(in[0], 0.4f, true, gen);
        }},
-      {"softmax_cross_entropy", {{2, 3, 5}},
-       [targets](const Inputs& in) { return nn::softmax_cross_entropy(in[0], targets); }, -2, 2},
-      {"softmax_cross_entropy masked", {{2, 3, 5}},
-       [targets, position_mask](const Inputs& in) {
-         return nn::softmax_cross_entropy(in[0], targets, position_mask);
-       },
-       -2, 2},
-      {"lstm masked", {{3, 4, 3}, {3, 8}, {2, 8}, {8}},
+      {"softmax_cross_entropy",
+       {{2, 3, 5}},
+       [targets](const Inputs& in) { return nn::softmax_cross_entropy(in[0], targets); },
+       -2,
+       2},
+      {"softmax_cross_entropy masked",
+       {{2, 3, 5}},
+       [targets, position_mask](const Inputs& in) { return nn::softmax_cross_entropy(in[0], targets, position_mask); },
+       -2,
+       2},
+      {"lstm masked",
+       {{3, 4, 3}, {3, 8}, {2, 8}, {8}},
        [](const Inputs& in) { return flat_lstm(in, nn::RecurrentActivation::sigmoid, false); }},
-      {"lstm masked, initial state", {{3, 4, 3}, {3, 8}, {2, 8}, {8}, {3, 2}, {3, 2}},
+      {"lstm masked, initial state",
+       {{3, 4, 3}, {3, 8}, {2, 8}, {8}, {3, 2}, {3, 2}},
        [](const Inputs& in) { return flat_lstm(in, nn::RecurrentActivation::sigmoid, true); }},
-      {"lstm hard_sigmoid", {{3, 4, 3}, {3, 8}, {2, 8}, {8}, {3, 2}, {3, 2}},
+      {"lstm hard_sigmoid",
+       {{3, 4, 3}, {3, 8}, {2, 8}, {8}, {3, 2}, {3, 2}},
        [](const Inputs& in) { return flat_lstm(in, nn::RecurrentActivation::hard_sigmoid, true); }},
-      {"conv2d 3x3 valid, bias", {{2, 5, 6, 3}, {3, 3, 3, 4}, {4}},
+      {"conv2d 3x3 valid, bias",
+       {{2, 5, 6, 3}, {3, 3, 3, 4}, {4}},
        [](const Inputs& in) { return nn::conv2d(in[0], in[1], in[2]); }},
-      {"conv2d 3x3 stride 2 same, even size", {{1, 6, 6, 2}, {3, 3, 2, 3}},
-       [](const Inputs& in) { return nn::conv2d(in[0], in[1], {}, {.strides = {2, 2}, .padding = nn::Padding::same}); }},
-      {"conv2d 1x1 stride 2", {{2, 5, 4, 3}, {1, 1, 3, 2}},
-       [](const Inputs& in) { return nn::conv2d(in[0], in[1], {}, {.strides = {2, 2}}); }},
-      {"conv2d 1x1 (pointwise GEMM)", {{2, 3, 3, 4}, {1, 1, 4, 5}, {5}},
+      {"conv2d 3x3 stride 2 same, even size",
+       {{1, 6, 6, 2}, {3, 3, 2, 3}},
+       [](const Inputs& in) {
+         return nn::conv2d(in[0], in[1], {}, {.strides = {2, 2}, .padding = nn::Padding::same});
+       }},
+      {"conv2d 1x1 stride 2",
+       {{2, 5, 4, 3}, {1, 1, 3, 2}},
+       [](const Inputs& in) {
+         return nn::conv2d(in[0], in[1], {}, {.strides = {2, 2}});
+       }},
+      {"conv2d 1x1 (pointwise GEMM)",
+       {{2, 3, 3, 4}, {1, 1, 4, 5}, {5}},
        [](const Inputs& in) { return nn::conv2d(in[0], in[1], in[2]); }},
-      {"depthwise 3x3 same, bias", {{2, 5, 4, 3}, {3, 3, 3, 1}, {3}},
+      {"depthwise 3x3 same, bias",
+       {{2, 5, 4, 3}, {3, 3, 3, 1}, {3}},
        [](const Inputs& in) { return nn::depthwise_conv2d(in[0], in[1], in[2], {.padding = nn::Padding::same}); }},
-      {"depthwise 3x3 stride 2 same, even size", {{1, 6, 6, 2}, {3, 3, 2, 1}},
+      {"depthwise 3x3 stride 2 same, even size",
+       {{1, 6, 6, 2}, {3, 3, 2, 1}},
        [](const Inputs& in) {
          return nn::depthwise_conv2d(in[0], in[1], {}, {.strides = {2, 2}, .padding = nn::Padding::same});
        }},
-      {"separable 3x3 same", {{1, 4, 5, 3}, {3, 3, 3, 1}, {1, 1, 3, 2}, {2}},
+      {"separable 3x3 same",
+       {{1, 4, 5, 3}, {3, 3, 3, 1}, {1, 1, 3, 2}, {2}},
        [](const Inputs& in) {
          return nn::separable_conv2d(in[0], in[1], in[2], in[3], {.padding = nn::Padding::same});
        }},
-      {"max_pool2d 3x3 stride 2 same", {{2, 6, 5, 2}},
+      {"max_pool2d 3x3 stride 2 same",
+       {{2, 6, 5, 2}},
        [](const Inputs& in) {
          return nn::max_pool2d(separated(in[0]), {.size = {3, 3}, .strides = {2, 2}, .padding = nn::Padding::same});
        },
-       -0.01f, 0.01f},
-      {"avg_pool2d 3x3 stride 2 same", {{2, 6, 5, 2}},
+       -0.01f,
+       0.01f},
+      {"avg_pool2d 3x3 stride 2 same",
+       {{2, 6, 5, 2}},
        [](const Inputs& in) {
          return nn::avg_pool2d(in[0], {.size = {3, 3}, .strides = {2, 2}, .padding = nn::Padding::same});
        }},

@@ -9,10 +9,10 @@
 #define STB_IMAGE_WRITE_STATIC
 #include <stb/stb_image_write.h>
 
-#include "support/shared_data.h"
 #include "support/check.h"
 #include "support/files.h"
 #include "support/fixtures.h"
+#include "support/shared_data.h"
 
 using nn::Tensor;
 namespace fs = std::filesystem;
@@ -20,7 +20,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const fs::path kPhotos = test::test_photos();
-
 
 void write_bytes(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -30,7 +29,6 @@ std::string read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
 }
-
 
 // Every 13th row and column of an (H,W,3) image, as make_image_fixtures.py samples.
 Tensor sampled(const Tensor& image) {
@@ -64,8 +62,10 @@ TEST_CASE("PNG decoding: RGB, grey (replicated) and alpha (dropped), as PIL's co
   REQUIRE(stbi_write_png((dir.path / "g.png").c_str(), 2, 2, 1, grey, 2));
   REQUIRE(stbi_write_png((dir.path / "ga.png").c_str(), 2, 2, 2, grey_alpha, 4));
   REQUIRE(stbi_write_png((dir.path / "rgba.png").c_str(), 2, 2, 4, rgba, 8));
-  CHECK(nn::load_image(dir.path / "g.png").to_vector() == std::vector<float>{0, 0, 0, 85, 85, 85, 170, 170, 170, 255, 255, 255});
-  CHECK(nn::load_image(dir.path / "ga.png").to_vector() == std::vector<float>{10, 10, 10, 20, 20, 20, 30, 30, 30, 40, 40, 40});
+  CHECK(nn::load_image(dir.path / "g.png").to_vector() ==
+        std::vector<float>{0, 0, 0, 85, 85, 85, 170, 170, 170, 255, 255, 255});
+  CHECK(nn::load_image(dir.path / "ga.png").to_vector() ==
+        std::vector<float>{10, 10, 10, 20, 20, 20, 30, 30, 30, 40, 40, 40});
   CHECK(nn::load_image(dir.path / "rgba.png").to_vector() == std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
   CHECK(nn::load_image(dir.path / "rgba.png").shape() == nn::Shape{2, 2, 3});
 }
@@ -79,8 +79,8 @@ TEST_CASE("decoding and resizing real photos agree with PIL (Keras's loader)") {
     auto [decode_max, decode_mean] = difference(sampled(image), f[std::string(name) + "_decoded"]);
     // PNG is lossless, and JPEG is decoded by the same libjpeg-turbo (2.1.5) as Debian's PIL: identical pixels.
     CHECK(decode_max == 0);
-    auto [nearest_max, nearest_mean] =
-        difference(sampled(nn::resize_image(image, 299, 299, nn::ResizeFilter::nearest)), f[std::string(name) + "_nearest"]);
+    auto [nearest_max, nearest_mean] = difference(sampled(nn::resize_image(image, 299, 299, nn::ResizeFilter::nearest)),
+                                                  f[std::string(name) + "_nearest"]);
     CHECK(nearest_max == 0);  // the same source pixels, exactly
     auto [bilinear_max, bilinear_mean] = difference(
         sampled(nn::resize_image(image, 299, 299, nn::ResizeFilter::bilinear)), f[std::string(name) + "_bilinear"]);

@@ -1,16 +1,16 @@
 // Keras .h5 weights → Xception, on a small-width file laid out exactly like Keras's official one
 // (tests/reference/make_keras_h5.py): every tensor lands where Keras would put it, and bad files are named.
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <unistd.h>
 
 #include <nn/keras_h5.h>
 
-#include "support/shared_data.h"
 #include "support/check.h"
 #include "support/files.h"
 #include "support/fixtures.h"
+#include "support/shared_data.h"
 
 namespace fs = std::filesystem;
 using nn::Tensor;
@@ -84,8 +84,9 @@ TEST_CASE("Keras weight files that do not fit give errors naming the file and th
   std::vector<nn::KerasLayerWeights> layers = nn::read_keras_h5(kFile);
   nn::Xception wider({.include_top = true, .width = 1.0f / 8});
   CHECK(test::error_of([&] { nn::assign_keras_weights(layers, wider, kFile); }) ==
-        kFile + ": layer 0 ('convolution2d_1' → 'block1_conv1') weight 'convolution2d_1_W:0' → 'block1_conv1.kernel': "
-                "expected shape [3,3,3,4], got [3,3,3,2]");
+        kFile +
+            ": layer 0 ('convolution2d_1' → 'block1_conv1') weight 'convolution2d_1_W:0' → 'block1_conv1.kernel': "
+            "expected shape [3,3,3,4], got [3,3,3,2]");
   nn::Xception fewer({.width = 1.0f / 16, .middle_blocks = 7});
   CHECK(test::error_of([&] { nn::assign_keras_weights(layers, fewer, kFile); }) ==
         kFile + ": expected 74 layers with weights (the model's), got 81");
@@ -131,7 +132,9 @@ TEST_CASE("features and class probabilities of real photos agree with the PyTorc
 // libnn's own HDF5 reader (nn/hdf5_file.h) on the parts of the format the Xception files do not reach; the files are
 // written by h5py itself (tests/reference/make_h5_cases.py).
 namespace {
-std::string h5_case(const std::string& name) { return std::string(NN_FIXTURE_DIR) + "/h5/" + name; }
+std::string h5_case(const std::string& name) {
+  return std::string(NN_FIXTURE_DIR) + "/h5/" + name;
+}
 }  // namespace
 
 TEST_CASE("the HDF5 reader walks two-level group B-trees and joins Keras's split name lists") {
@@ -171,11 +174,13 @@ TEST_CASE("the HDF5 reader finds a superblock behind a user block") {
 TEST_CASE("HDF5 layouts Keras's files do not use are refused by name") {
   const std::string latest = h5_case("latest.h5"), chunked = h5_case("chunked.h5"), ints = h5_case("integers.h5");
   CHECK(test::error_of([&] { nn::read_keras_h5(latest); }) ==
-        latest + ": uses an HDF5 layout this reader does not handle (superblock version 3, written with "
-                 "libver='latest'); Keras weight files as h5py writes them by default are read");
+        latest +
+            ": uses an HDF5 layout this reader does not handle (superblock version 3, written with "
+            "libver='latest'); Keras weight files as h5py writes them by default are read");
   CHECK(test::error_of([&] { nn::read_keras_h5(chunked); }) ==
-        chunked + ": uses an HDF5 layout this reader does not handle (dataset 'dense_1_W:0' is compressed or "
-                  "filtered); Keras weight files as h5py writes them by default are read");
+        chunked +
+            ": uses an HDF5 layout this reader does not handle (dataset 'dense_1_W:0' is compressed or "
+            "filtered); Keras weight files as h5py writes them by default are read");
   CHECK(test::error_of([&] { nn::read_keras_h5(ints); }) ==
         ints + ": dataset 'dense_1_W:0' does not hold 32- or 64-bit floating-point numbers");
 }

@@ -16,7 +16,8 @@ struct Case {
 };
 
 void check_gemm(bool use_avx512_directly) {
-  const std::vector<Case> cases = {{1, 1, 1}, {13, 31, 7}, {15, 33, 300}, {200, 70, 513}, {3, 4100, 9}, {169, 65, 257}, {40, 20, 5000}, {1, 300, 77}, {1, 40, 5000}, {3, 700, 256}};
+  const std::vector<Case> cases = {{1, 1, 1},      {13, 31, 7},    {15, 33, 300}, {200, 70, 513}, {3, 4100, 9},
+                                   {169, 65, 257}, {40, 20, 5000}, {1, 300, 77},  {1, 40, 5000},  {3, 700, 256}};
   const std::vector<std::pair<float, float>> scalars = {{1.0f, 0.0f}, {1.0f, 1.0f}, {2.0f, 0.5f}};
   nn::Generator gen(3);
   for (const Case& cs : cases)
@@ -29,8 +30,14 @@ void check_gemm(bool use_avx512_directly) {
           nn::Tensor b = nn::Tensor::uniform({(tb ? cs.n : cs.k) * ldb}, -1, 1, gen);
           nn::Tensor c0 = nn::Tensor::uniform({cs.m * ldc}, -1, 1, gen);
           nn::Tensor fast = c0.clone(), ref = c0.clone();
-          nn::kernels::GemmShape s{.m = cs.m, .n = cs.n, .k = cs.k, .transpose_a = ta == 1, .transpose_b = tb == 1,
-                                   .lda = lda, .ldb = ldb, .ldc = ldc};
+          nn::kernels::GemmShape s{.m = cs.m,
+                                   .n = cs.n,
+                                   .k = cs.k,
+                                   .transpose_a = ta == 1,
+                                   .transpose_b = tb == 1,
+                                   .lda = lda,
+                                   .ldb = ldb,
+                                   .ldc = ldc};
           if (use_avx512_directly) {
             nn::kernels::gemm<nn::kernels::Isa::avx512>(s, alpha, a.data(), b.data(), beta, fast.data());
           } else {
@@ -46,7 +53,9 @@ void check_gemm(bool use_avx512_directly) {
 
 }  // namespace
 
-TEST_CASE("gemm (the dispatching entry point) agrees with the naive reference") { check_gemm(false); }
+TEST_CASE("gemm (the dispatching entry point) agrees with the naive reference") {
+  check_gemm(false);
+}
 
 TEST_CASE("the AVX-512 gemm agrees with the naive reference on this processor") {
   if (!nn::kernels::cpu_supports(nn::kernels::Isa::avx512)) {

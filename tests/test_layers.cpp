@@ -31,7 +31,8 @@ TEST_CASE("Dense applies to the last axis of any rank and names shapes in its er
   CHECK(dense(Tensor::ones({4, 5, 3})).shape() == nn::Shape{4, 5, 2});
   CHECK_THROWS_WITH_AS(dense(Tensor::ones({4, 7})), "Dense: expected input features 3 (kernel [3,2]), got input [4,7]",
                        nn::Error);
-  CHECK_THROWS_WITH_AS(nn::Dense({.in = 0, .out = 2}), "Dense: expected in > 0 and out > 0, got in=0, out=2", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::Dense({.in = 0, .out = 2}), "Dense: expected in > 0 and out > 0, got in=0, out=2",
+                       nn::Error);
 }
 
 TEST_CASE("Embedding looks rows up, masks id 0 with mask_zero, and rejects ids out of range") {

@@ -74,8 +74,9 @@ void check_lstm_against(const test::Fixture& f, nn::LstmOptions options, bool in
   close(kept, expected_kept, "outputs");
   close(out.h, f["h"], "last h");
   close(out.c, f["c"], "last c");
-  Tensor objective = nn::add(nn::add(nn::sum(nn::mul(out.outputs, f["grad_outputs"])), nn::sum(nn::mul(out.h, f["grad_h"]))),
-                             nn::sum(nn::mul(out.c, f["grad_c"])));
+  Tensor objective =
+      nn::add(nn::add(nn::sum(nn::mul(out.outputs, f["grad_outputs"])), nn::sum(nn::mul(out.h, f["grad_h"]))),
+              nn::sum(nn::mul(out.c, f["grad_c"])));
   objective.backward();
   close(x.grad(), f["grad_x"], "grad x");
   close(k.grad(), f["grad_kernel"], "grad kernel");

@@ -18,7 +18,9 @@
 using namespace speech;
 
 namespace {
-std::string arpabet(const char* word) { return to_arpabet(pronounce(word).phones); }
+std::string arpabet(const char* word) {
+  return to_arpabet(pronounce(word).phones);
+}
 
 std::string words_of(const std::vector<Token>& tokens) {
   std::string out;

@@ -5,10 +5,10 @@
 #include <fstream>
 #include <set>
 
+#include <captioning/captioner.h>
 #include <captioning/describer.h>
 #include <captioning/evaluation.h>
 #include <captioning/flickr8k.h>
-#include <captioning/captioner.h>
 #include <captioning/generate.h>
 #include <captioning/synthetic.h>
 #include <nn/autograd.h>
@@ -49,11 +49,14 @@ TEST_CASE("the synthetic world is written in the Flickr8k layout, deterministica
 
   // The same seed writes the same bytes; another seed does not.
   captioning::write_synthetic_flickr8k(dir.path / "b", o);
-  CHECK(bytes_of(dir.path / "a" / "text" / "Flickr8k.token.txt") == bytes_of(dir.path / "b" / "text" / "Flickr8k.token.txt"));
-  CHECK(bytes_of(dir.path / "a" / "images" / "shapes_00005.jpg") == bytes_of(dir.path / "b" / "images" / "shapes_00005.jpg"));
+  CHECK(bytes_of(dir.path / "a" / "text" / "Flickr8k.token.txt") ==
+        bytes_of(dir.path / "b" / "text" / "Flickr8k.token.txt"));
+  CHECK(bytes_of(dir.path / "a" / "images" / "shapes_00005.jpg") ==
+        bytes_of(dir.path / "b" / "images" / "shapes_00005.jpg"));
   o.seed = 4;
   captioning::write_synthetic_flickr8k(dir.path / "c", o);
-  CHECK(bytes_of(dir.path / "a" / "text" / "Flickr8k.token.txt") != bytes_of(dir.path / "c" / "text" / "Flickr8k.token.txt"));
+  CHECK(bytes_of(dir.path / "a" / "text" / "Flickr8k.token.txt") !=
+        bytes_of(dir.path / "c" / "text" / "Flickr8k.token.txt"));
 }
 
 TEST_CASE("held-out shape-colour combinations appear in every test image and in no training or dev image") {
@@ -72,8 +75,8 @@ TEST_CASE("each object is drawn in its colour where the captions put it, and cap
   test::TempDir dir("nn_synthetic");
   std::vector<captioning::SyntheticImage> images =
       captioning::write_synthetic_flickr8k(dir.path, {.train = 12, .dev = 0, .test = 3, .seed = 5});
-  const std::map<std::string, std::array<float, 3>> colours{{"red", {220, 30, 30}},    {"green", {30, 170, 40}},
-                                                            {"blue", {40, 70, 220}},   {"yellow", {235, 210, 30}},
+  const std::map<std::string, std::array<float, 3>> colours{{"red", {220, 30, 30}},     {"green", {30, 170, 40}},
+                                                            {"blue", {40, 70, 220}},    {"yellow", {235, 210, 30}},
                                                             {"purple", {140, 40, 170}}, {"white", {245, 245, 245}}};
   for (const auto& image : images) {
     nn::Tensor pixels = nn::load_image(dir.path / "images" / (image.id + ".jpg"));
@@ -112,8 +115,12 @@ TEST_CASE("a captioner attending over its feature map round-trips through its bu
   CHECK(captioning::feature_map_side(96) == 3);
   CHECK(captioning::feature_map_side(71) == 3);
   captioning::Tokenizer tokenizer = captioning::Tokenizer::fit({"a red circle", "a blue square beside a red circle"});
-  captioning::ImageCaptioner model({.cnn_width = 1.0f / 32, .cnn_middle_blocks = 0, .image_size = 71,
-                                    .vocab = tokenizer.vocab_size(), .units = 8, .attention = true});
+  captioning::ImageCaptioner model({.cnn_width = 1.0f / 32,
+                                    .cnn_middle_blocks = 0,
+                                    .image_size = 71,
+                                    .vocab = tokenizer.vocab_size(),
+                                    .units = 8,
+                                    .attention = true});
   model.eval();
   nn::NoGradGuard no_grad;
   nn::Generator gen(5);
@@ -129,8 +136,8 @@ TEST_CASE("a captioner attending over its feature map round-trips through its bu
   CHECK(loaded.model->decoder().options().positions == 9);
   test::check_close(loaded.model->forward(images, ids), logits, 1e-6, 1e-7, "logits after loading");
   // A bundle from before attention existed has no "captioner.attention": it loads as a pooling captioner.
-  captioning::ImageCaptioner pooled({.cnn_width = 1.0f / 32, .cnn_middle_blocks = 0, .image_size = 71,
-                                     .vocab = tokenizer.vocab_size(), .units = 8});
+  captioning::ImageCaptioner pooled(
+      {.cnn_width = 1.0f / 32, .cnn_middle_blocks = 0, .image_size = 71, .vocab = tokenizer.vocab_size(), .units = 8});
   captioning::save_captioner(dir.path / "b.nnck", pooled, tokenizer);
   captioning::Texts texts;
   for (auto& entry : nn::read_checkpoint_texts(dir.path / "b.nnck")) {

@@ -58,8 +58,8 @@ TEST_CASE("copies of a Tensor share data; clone does not") {
 }
 
 TEST_CASE("errors name the operation, what was expected and what arrived") {
-  CHECK_THROWS_WITH_AS(Tensor::from_data({2, 2}, {1, 2, 3}), "Tensor::from_data: expected 4 values for shape [2,2], got 3",
-                       nn::Error);
+  CHECK_THROWS_WITH_AS(Tensor::from_data({2, 2}, {1, 2, 3}),
+                       "Tensor::from_data: expected 4 values for shape [2,2], got 3", nn::Error);
   Tensor t = Tensor::zeros({2, 3});
   CHECK_THROWS_WITH_AS(t.at({2, 0}), "Tensor::at: expected index 0 in [0,2), got 2", nn::Error);
   CHECK_THROWS_WITH_AS(t.item(), "Tensor::item: expected a one-element tensor, got shape [2,3]", nn::Error);
@@ -105,6 +105,6 @@ TEST_CASE("the thread count is set in one place and checked") {
 TEST_CASE("broadcasting follows NumPy's rules") {
   CHECK(nn::broadcast_shapes({2, 1, 3}, {4, 1}, "t") == nn::Shape{2, 4, 3});
   CHECK(nn::broadcast_shapes({}, {3}, "t") == nn::Shape{3});
-  CHECK_THROWS_WITH_AS(nn::broadcast_shapes({2, 3}, {4}, "add"), "add: expected shapes that broadcast, got [2,3] and [4]",
-                       nn::Error);
+  CHECK_THROWS_WITH_AS(nn::broadcast_shapes({2, 3}, {4}, "add"),
+                       "add: expected shapes that broadcast, got [2,3] and [4]", nn::Error);
 }

@@ -11,9 +11,9 @@
 #include <captioning/trainer.h>
 #include <nn/checkpoint.h>
 
-#include "support/shared_data.h"
 #include "support/check.h"
 #include "support/files.h"
+#include "support/shared_data.h"
 
 namespace fs = std::filesystem;
 using namespace captioning;
@@ -23,11 +23,10 @@ namespace {
 
 // Four "images" (one-hot features) with two captions each.
 struct World {
-  std::map<std::string, std::vector<std::string>> captions{
-      {"a", {"dog runs on grass", "a dog runs"}},
-      {"b", {"two girls play in snow", "girls play in the snow"}},
-      {"c", {"man rides bike", "a man rides a bike"}},
-      {"d", {"cat sleeps on sofa", "a cat sleeps"}}};
+  std::map<std::string, std::vector<std::string>> captions{{"a", {"dog runs on grass", "a dog runs"}},
+                                                           {"b", {"two girls play in snow", "girls play in the snow"}},
+                                                           {"c", {"man rides bike", "a man rides a bike"}},
+                                                           {"d", {"cat sleeps on sofa", "a cat sleeps"}}};
   std::vector<std::string> train_ids{"a", "b", "c"}, val_ids{"d"};
   Tokenizer tokenizer;
   std::vector<Example> train_set, val_set;
@@ -98,7 +97,11 @@ TEST_CASE("a resumed run ends bit-identical to an uninterrupted one, and the bun
 TEST_CASE("train() applies word dropout, drawn per step, so that a resumed run is still bit-identical") {
   World w;
   test::TempDir dir;
-  TrainConfig config{.epochs = 4, .batch_size = 2, .learning_rate = 0.02f, .seed = 5, .word_dropout = 0.5f,
+  TrainConfig config{.epochs = 4,
+                     .batch_size = 2,
+                     .learning_rate = 0.02f,
+                     .seed = 5,
+                     .word_dropout = 0.5f,
                      .out_dir = dir.path / "full"};
   CaptionModel full(w.model_options());
   const std::vector<EpochResult> history = train(full, w.tokenizer, w.features, w.train_set, w.val_set, config);
@@ -223,8 +226,13 @@ TEST_CASE("the Flickr8k pipeline runs end to end on the shared images, then resu
   test::TempDir dir;
   std::vector<std::string> lines;
   auto log = [&](const std::string& line) { lines.push_back(line); };
-  Flickr8kRunOptions o{.data_dir = data, .out_dir = dir.path, .random_width = 1.0f / 32, .epochs = 2,
-                       .batch_size = 32, .limit = 20, .progress = false};
+  Flickr8kRunOptions o{.data_dir = data,
+                       .out_dir = dir.path,
+                       .random_width = 1.0f / 32,
+                       .epochs = 2,
+                       .batch_size = 32,
+                       .limit = 20,
+                       .progress = false};
   Flickr8kRunResult r = run_flickr8k(o, log);
   CHECK(r.train_images == 20);
   CHECK(r.dev_images == 21);

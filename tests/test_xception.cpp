@@ -6,8 +6,8 @@
 #include <regex>
 #include <sstream>
 
-#include "support/shared_data.h"
 #include "support/check.h"
+#include "support/shared_data.h"
 
 using nn::Tensor;
 
@@ -74,8 +74,8 @@ TEST_CASE("every Xception tensor has the name and shape of Keras's ImageNet mani
       FAIL_CHECK("ours " << name << " (as " << keras_name(name) << ") is not in Keras's manifest");
       continue;
     }
-    CHECK_MESSAGE(it->second == t.shape(), name << ": Keras " << nn::to_string(it->second) << ", ours "
-                                                << nn::to_string(t.shape()));
+    CHECK_MESSAGE(it->second == t.shape(),
+                  name << ": Keras " << nn::to_string(it->second) << ", ours " << nn::to_string(t.shape()));
   }
 }
 
@@ -137,7 +137,8 @@ TEST_CASE("backward through Xception: directional derivatives of the input and o
     for (Tensor& t : targets) {
       REQUIRE_MESSAGE(t.grad().defined(), what << ": no gradient reached a tensor");
       direction.push_back(Tensor::uniform(t.shape(), -1, 1, gen));
-      for (int64_t i = 0; i < t.numel(); ++i) analytic += static_cast<double>(t.grad().data()[i]) * direction.back().data()[i];
+      for (int64_t i = 0; i < t.numel(); ++i)
+        analytic += static_cast<double>(t.grad().data()[i]) * direction.back().data()[i];
     }
     // Small enough that no ReLU or max-pool switches within ±eps here (1e-4 crosses one), large enough for float32.
     const float eps = 5e-5f;

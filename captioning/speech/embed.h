@@ -3,13 +3,17 @@
 // must not have to find at run time: the pronouncing dictionary, the describe web page.
 #pragma once
 
-#define NN_EMBED_FILE(name, path)                      \
-  __asm__(".pushsection .rodata\n"                     \
-          ".balign 16\n"                               \
-          ".global " #name "_begin\n" #name "_begin:\n" \
-          ".incbin \"" path "\"\n"                      \
-          ".global " #name "_end\n" #name "_end:\n"     \
-          ".byte 0\n"                                  \
-          ".popsection\n");                            \
-  extern "C" const char name##_begin[];                \
+#define NN_EMBED_FILE(name, path)       \
+  __asm__(                              \
+      ".pushsection .rodata\n"          \
+      ".balign 16\n"                    \
+      ".global " #name "_begin\n" #name \
+      "_begin:\n"                       \
+      ".incbin \"" path                 \
+      "\"\n"                            \
+      ".global " #name "_end\n" #name   \
+      "_end:\n"                         \
+      ".byte 0\n"                       \
+      ".popsection\n");                 \
+  extern "C" const char name##_begin[]; \
   extern "C" const char name##_end[]

@@ -8,7 +8,9 @@ namespace {
 
 constexpr float kPi = 3.14159265358979f;
 
-float db_to_gain(float db) { return db <= 0 ? 0.0f : std::pow(10.0f, (db - 60.0f) / 20.0f); }
+float db_to_gain(float db) {
+  return db <= 0 ? 0.0f : std::pow(10.0f, (db - 60.0f) / 20.0f);
+}
 
 // Deterministic uniform noise in [−1, 1) (xorshift32).
 class Noise {
@@ -82,14 +84,16 @@ std::vector<float> render_frames(const std::vector<Frame>& frames, const Synthes
 
   for (const Frame& f : frames) {
     nasal_zero.set(f.nasal_zero_hz, 100, fs);
-    for (int k = 0; k < 5; ++k) cascade[static_cast<size_t>(k)].set(std::min(f.formant[k], nyquist_margin), f.bandwidth[k], fs);
+    for (int k = 0; k < 5; ++k)
+      cascade[static_cast<size_t>(k)].set(std::min(f.formant[k], nyquist_margin), f.bandwidth[k], fs);
     // Parallel resonators scaled to about unit gain at their peak (the unity-DC resonator peaks near F/B).
     std::array<float, 5> parallel_gain{};
     for (int k = 0; k < 5; ++k) {
       const float freq = k < 4 ? f.formant[static_cast<size_t>(k + 1)] : 4900.0f;
       const float bw = k < 4 ? std::max(f.bandwidth[static_cast<size_t>(k + 1)], 150.0f) : 400.0f;
       parallel[static_cast<size_t>(k)].set(std::min(freq, nyquist_margin), bw, fs);
-      parallel_gain[static_cast<size_t>(k)] = freq < nyquist_margin ? db_to_gain(f.parallel_db[static_cast<size_t>(k)]) * bw / freq : 0.0f;
+      parallel_gain[static_cast<size_t>(k)] =
+          freq < nyquist_margin ? db_to_gain(f.parallel_db[static_cast<size_t>(k)]) * bw / freq : 0.0f;
     }
     const float bypass = db_to_gain(f.parallel_db[5]);
     const float av = db_to_gain(f.voicing_db), ah = db_to_gain(f.aspiration_db), af = db_to_gain(f.frication_db);

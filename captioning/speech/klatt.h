@@ -52,7 +52,7 @@ struct Frame {
   float frication_db = 0;   // AF
   std::array<float, 5> formant{500, 1500, 2500, 3300, 3750};
   std::array<float, 5> bandwidth{60, 90, 150, 250, 200};
-  float nasal_zero_hz = 270;  // FNZ: 270 cancels the nasal pole; ~450 during nasal murmur
+  float nasal_zero_hz = 270;           // FNZ: 270 cancels the nasal pole; ~450 during nasal murmur
   std::array<float, 6> parallel_db{};  // A2 … A6 and AB (bypass) of the frication branch
 };
 

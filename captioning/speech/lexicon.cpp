@@ -70,8 +70,10 @@ struct Dictionary {
     size_t lo = 0, hi = size();
     while (lo < hi) {
       const size_t mid = (lo + hi) / 2;
-      if (word(mid) < w) lo = mid + 1;
-      else hi = mid;
+      if (word(mid) < w)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     if (lo < size() && word(lo) == w) return codes[lo];
     return std::nullopt;
@@ -86,8 +88,10 @@ const Dictionary& dictionary() {
 Pronunciation decode(std::string_view code) {
   Pronunciation out;
   for (char c : code) {
-    if ((c == '1' || c == '2') && !out.empty()) out.back().stress = static_cast<uint8_t>(c - '0');
-    else if (auto p = phoneme_of_code(c)) out.push_back({*p, 0});
+    if ((c == '1' || c == '2') && !out.empty())
+      out.back().stress = static_cast<uint8_t>(c - '0');
+    else if (auto p = phoneme_of_code(c))
+      out.push_back({*p, 0});
   }
   reduce_schwa(out);
   return out;
@@ -111,23 +115,47 @@ constexpr LetterRule kRules[] = {
 #include "captioning/speech/letter_rules.inc"
 };
 
-bool is_vowel_letter(char c) { return std::strchr("AEIOUY", c) && c; }
-bool is_consonant_letter(char c) { return c >= 'A' && c <= 'Z' && !is_vowel_letter(c); }
+bool is_vowel_letter(char c) {
+  return std::strchr("AEIOUY", c) && c;
+}
+bool is_consonant_letter(char c) {
+  return c >= 'A' && c <= 'Z' && !is_vowel_letter(c);
+}
 
 // Whether one context symbol matches the letters at `word[i]` (stepping by `dir`), advancing `i` past them.
 bool match_symbol(char symbol, const std::string& word, int& i, int dir) {
   const int n = static_cast<int>(word.size());
   auto at = [&](int k) { return k >= 0 && k < n ? word[static_cast<size_t>(k)] : ' '; };
   switch (symbol) {
-    case ' ': if (at(i) != ' ') return false; i += dir; return true;  // word edge (outside the word)
-    case '#': if (!is_vowel_letter(at(i))) return false; while (is_vowel_letter(at(i))) i += dir; return true;
-    case ':': while (is_consonant_letter(at(i))) i += dir; return true;
-    case '^': if (!is_consonant_letter(at(i))) return false; i += dir; return true;
-    case '.': if (!std::strchr("BDVGJLMNRWZ", at(i)) || at(i) == ' ') return false; i += dir; return true;
-    case '+': if (!std::strchr("EIY", at(i)) || at(i) == ' ') return false; i += dir; return true;
+    case ' ':
+      if (at(i) != ' ') return false;
+      i += dir;
+      return true;  // word edge (outside the word)
+    case '#':
+      if (!is_vowel_letter(at(i))) return false;
+      while (is_vowel_letter(at(i))) i += dir;
+      return true;
+    case ':':
+      while (is_consonant_letter(at(i))) i += dir;
+      return true;
+    case '^':
+      if (!is_consonant_letter(at(i))) return false;
+      i += dir;
+      return true;
+    case '.':
+      if (!std::strchr("BDVGJLMNRWZ", at(i)) || at(i) == ' ') return false;
+      i += dir;
+      return true;
+    case '+':
+      if (!std::strchr("EIY", at(i)) || at(i) == ' ') return false;
+      i += dir;
+      return true;
     case '&':
       if (dir > 0 && (word.compare(static_cast<size_t>(std::max(i, 0)), 2, "CH") == 0 ||
-                      word.compare(static_cast<size_t>(std::max(i, 0)), 2, "SH") == 0)) { i += 2; return true; }
+                      word.compare(static_cast<size_t>(std::max(i, 0)), 2, "SH") == 0)) {
+        i += 2;
+        return true;
+      }
       if (!std::strchr("SCGZXJ", at(i)) || at(i) == ' ') return false;
       i += dir;
       return true;
@@ -138,11 +166,17 @@ bool match_symbol(char symbol, const std::string& word, int& i, int dir) {
     case '%': {
       for (const char* suffix : {"ING", "ELY", "ER", "ES", "ED", "E"}) {
         const size_t len = std::strlen(suffix);
-        if (i >= 0 && word.compare(static_cast<size_t>(i), len, suffix) == 0) { i += static_cast<int>(len); return true; }
+        if (i >= 0 && word.compare(static_cast<size_t>(i), len, suffix) == 0) {
+          i += static_cast<int>(len);
+          return true;
+        }
       }
       return false;
     }
-    default: if (at(i) != symbol) return false; i += dir; return true;
+    default:
+      if (at(i) != symbol) return false;
+      i += dir;
+      return true;
   }
 }
 
@@ -180,8 +214,8 @@ std::optional<Pronunciation> known_part(const std::string& w) {
         p->push_back({Phoneme::IH, 0});
         p->push_back({Phoneme::Z, 0});
       } else {
-        const bool voiceless = last == Phoneme::P || last == Phoneme::T || last == Phoneme::K ||
-                               last == Phoneme::F || last == Phoneme::TH;
+        const bool voiceless =
+            last == Phoneme::P || last == Phoneme::T || last == Phoneme::K || last == Phoneme::F || last == Phoneme::TH;
         p->push_back({voiceless ? Phoneme::S : Phoneme::Z, 0});
       }
       return p;
@@ -209,7 +243,9 @@ std::optional<Pronunciation> split_compound(const std::string& w, int depth) {
 
 }  // namespace
 
-size_t dictionary_size() { return dictionary().size(); }
+size_t dictionary_size() {
+  return dictionary().size();
+}
 
 std::optional<Pronunciation> dictionary_pronunciation(std::string_view word) {
   if (auto code = dictionary().find(lower(word))) return decode(*code);
@@ -231,7 +267,10 @@ Pronunciation rule_pronunciation(std::string_view word) {
     pos += advance;
   }
   for (Phone& p : out)
-    if (is_vowel(p.phoneme) && p.phoneme != Phoneme::AX) { p.stress = 1; break; }
+    if (is_vowel(p.phoneme) && p.phoneme != Phoneme::AX) {
+      p.stress = 1;
+      break;
+    }
   for (Phone& p : out)
     if (p.phoneme == Phoneme::AH && p.stress == 0) p.phoneme = Phoneme::AX;
   return out;
@@ -241,7 +280,8 @@ Lookup pronounce(std::string_view word) {
   if (word.empty()) throw std::invalid_argument("speech: cannot pronounce an empty word");
   for (char c : word)
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '\''))
-      throw std::invalid_argument("speech: cannot pronounce \"" + std::string(word) + "\": only letters and apostrophes");
+      throw std::invalid_argument("speech: cannot pronounce \"" + std::string(word) +
+                                  "\": only letters and apostrophes");
   const std::string w = lower(word);
   if (auto p = dictionary_pronunciation(w)) return {std::move(*p), Source::Dictionary};
   if (auto p = known_part(w)) return {std::move(*p), Source::Compound};

@@ -57,7 +57,9 @@ constexpr std::array<PhonemeInfo, static_cast<size_t>(Phoneme::kCount)> kTable{{
 
 }  // namespace
 
-const PhonemeInfo& phoneme_info(Phoneme p) { return kTable[static_cast<size_t>(p)]; }
+const PhonemeInfo& phoneme_info(Phoneme p) {
+  return kTable[static_cast<size_t>(p)];
+}
 
 std::optional<Phoneme> phoneme_from_name(std::string_view arpabet) {
   for (size_t i = 0; i < kTable.size(); ++i)

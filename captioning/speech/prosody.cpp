@@ -6,14 +6,22 @@
 namespace speech {
 namespace {
 
-bool is_stop(Phoneme p) { return phoneme_info(p).manner == Manner::Stop; }
-bool voiceless_stop(Phoneme p) { return is_stop(p) && !phoneme_info(p).voiced; }
+bool is_stop(Phoneme p) {
+  return phoneme_info(p).manner == Manner::Stop;
+}
+bool voiceless_stop(Phoneme p) {
+  return is_stop(p) && !phoneme_info(p).voiced;
+}
 
 float pause_ms(Pause p) {
   switch (p) {
-    case Pause::Phrase: return 220;
-    case Pause::Sentence: case Pause::Question: return 450;
-    case Pause::None: return 0;
+    case Pause::Phrase:
+      return 220;
+    case Pause::Sentence:
+    case Pause::Question:
+      return 450;
+    case Pause::None:
+      return 0;
   }
   return 0;
 }
@@ -28,7 +36,9 @@ std::vector<Segment> flatten(const std::vector<SpokenWord>& words) {
       continue;
     }
     for (size_t i = 0; i < w.phones.size(); ++i)
-      out.push_back({.phoneme = w.phones[i].phoneme, .stress = w.phones[i].stress, .word_initial = i == 0,
+      out.push_back({.phoneme = w.phones[i].phoneme,
+                     .stress = w.phones[i].stress,
+                     .word_initial = i == 0,
                      .word_final = i + 1 == w.phones.size()});
   }
   if (!out.back().pause) out.push_back({.pause = true, .duration_ms = 200});
@@ -61,23 +71,29 @@ void assign_durations(std::vector<Segment>& seg, float rate) {
     }
     const Segment* next = i + 1 < seg.size() && !seg[i + 1].pause ? &seg[i + 1] : nullptr;
     if (is_vowel(s.phoneme)) {
-      if (s.phrase_final) percent *= 1.4f;          // clause-final lengthening
-      else percent *= 0.75f;                         // non-phrase-final shortening (Klatt: 0.6)
-      if (vowels_after > 0) percent *= 0.85f;        // non-word-final shortening
-      if (vowels > 1) percent *= 0.8f;               // polysyllabic shortening
-      if (s.stress == 0) {                           // unstressed shortening
+      if (s.phrase_final)
+        percent *= 1.4f;  // clause-final lengthening
+      else
+        percent *= 0.75f;                      // non-phrase-final shortening (Klatt: 0.6)
+      if (vowels_after > 0) percent *= 0.85f;  // non-word-final shortening
+      if (vowels > 1) percent *= 0.8f;         // polysyllabic shortening
+      if (s.stress == 0) {                     // unstressed shortening
         percent *= 0.6f;
         minimum *= 0.5f;
       }
       if (next && next->word_final == s.word_final) {  // postvocalic context, within the word
         const PhonemeInfo& n = phoneme_info(next->phoneme);
-        if (voiceless_stop(next->phoneme)) percent *= 0.75f;
-        else if (n.voiced && (n.manner == Manner::Fricative || n.manner == Manner::Stop)) percent *= 1.2f;
-        else if (n.manner == Manner::Nasal) percent *= 0.9f;
+        if (voiceless_stop(next->phoneme))
+          percent *= 0.75f;
+        else if (n.voiced && (n.manner == Manner::Fricative || n.manner == Manner::Stop))
+          percent *= 1.2f;
+        else if (n.manner == Manner::Nasal)
+          percent *= 0.9f;
       }
     } else {
       if (!s.word_initial) percent *= 0.85f;  // non-initial consonant shortening
-      const bool cluster = (next && !is_vowel(next->phoneme)) || (i > 0 && !seg[i - 1].pause && !is_vowel(seg[i - 1].phoneme));
+      const bool cluster =
+          (next && !is_vowel(next->phoneme)) || (i > 0 && !seg[i - 1].pause && !is_vowel(seg[i - 1].phoneme));
       if (cluster) percent *= 0.75f;  // shortening in consonant clusters
       if (s.phrase_final) percent *= 1.3f;
     }
@@ -118,9 +134,12 @@ void assign_f0(std::vector<Segment>& seg, const std::vector<SpokenWord>& words, 
         f0 *= 1.05f;
       }
       if (k >= last_vowel && last_vowel < end) {
-        if (kind == Pause::Question) f0 = pitch * 1.4f;
-        else if (kind == Pause::Phrase) f0 = pitch * 0.95f;
-        else f0 = pitch * 0.7f;
+        if (kind == Pause::Question)
+          f0 = pitch * 1.4f;
+        else if (kind == Pause::Phrase)
+          f0 = pitch * 0.95f;
+        else
+          f0 = pitch * 0.7f;
       }
       seg[k].f0_hz = f0;
     }
@@ -189,7 +208,8 @@ std::vector<Target> make_targets(const std::vector<Segment>& seg) {
         add(0.55f * s.duration_ms, end, false, true, false);
         break;
       }
-      case Manner::Glide: case Manner::Liquid:
+      case Manner::Glide:
+      case Manner::Liquid:
         f.voicing_db = 56;
         add(s.duration_ms, f);
         break;
@@ -315,15 +335,18 @@ std::vector<Frame> make_frames(const std::vector<Segment>& segments, const Proso
       const Target& prev = targets[k - 1];
       const auto [wl, wr] = formant_window(prev, cur);
       if (now < cur.start_ms + wr) blend_shape(f, prev.frame, cur.frame, smooth((now - cur.start_ms + wl) / (wl + wr)));
-      const float sl = std::min(kSourceWindow, 0.5f * prev.duration_ms), sr = std::min(kSourceWindow, 0.5f * cur.duration_ms);
-      if (now < cur.start_ms + sr) blend_source(f, prev.frame, cur.frame, smooth((now - cur.start_ms + sl) / (sl + sr)));
+      const float sl = std::min(kSourceWindow, 0.5f * prev.duration_ms),
+                  sr = std::min(kSourceWindow, 0.5f * cur.duration_ms);
+      if (now < cur.start_ms + sr)
+        blend_source(f, prev.frame, cur.frame, smooth((now - cur.start_ms + sl) / (sl + sr)));
     }
     if (k + 1 < targets.size()) {
       const Target& next = targets[k + 1];
       const float end = next.start_ms;
       const auto [wl, wr] = formant_window(cur, next);
       if (now > end - wl) blend_shape(f, cur.frame, next.frame, smooth((now - end + wl) / (wl + wr)));
-      const float sl = std::min(kSourceWindow, 0.5f * cur.duration_ms), sr = std::min(kSourceWindow, 0.5f * next.duration_ms);
+      const float sl = std::min(kSourceWindow, 0.5f * cur.duration_ms),
+                  sr = std::min(kSourceWindow, 0.5f * next.duration_ms);
       if (now > end - sl) blend_source(f, cur.frame, next.frame, smooth((now - end + sl) / (sl + sr)));
     }
     while (p + 1 < f0_points.size() && f0_points[p + 1].first <= now) ++p;

@@ -21,11 +21,11 @@ struct ProsodyOptions {
 struct Segment {
   Phoneme phoneme = Phoneme::AX;
   uint8_t stress = 0;
-  bool pause = false;         // a silence (phoneme unused)
+  bool pause = false;  // a silence (phoneme unused)
   bool word_initial = false, word_final = false;
   bool phrase_final = false;  // in the last syllable before a pause
   float duration_ms = 0;
-  float f0_hz = 0;            // at the segment's middle
+  float f0_hz = 0;  // at the segment's middle
 };
 
 // A word's pronunciation, or a pause, in order: what the front end hands prosody.

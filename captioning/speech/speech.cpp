@@ -33,13 +33,14 @@ std::vector<SpokenWord> spoken_words(const std::vector<Token>& tokens) {
       out.push_back({{}, t.pause});
       continue;
     }
-    static const char* const kLetterNames[] = {"a", "bee", "see", "dee", "e", "ef", "gee", "aitch", "i",
-                                               "jay", "kay", "el", "em", "en", "o", "pee", "cue", "ar",
-                                               "es", "tee", "you", "vee", "double-u", "ex", "why", "zee"};
+    static const char* const kLetterNames[] = {"a",   "bee", "see", "dee", "e",        "ef", "gee", "aitch", "i",
+                                               "jay", "kay", "el",  "em",  "en",       "o",  "pee", "cue",   "ar",
+                                               "es",  "tee", "you", "vee", "double-u", "ex", "why", "zee"};
     std::string word = t.word;
     if (t.spell && word.size() == 1 && word[0] >= 'a' && word[0] <= 'z') word = kLetterNames[word[0] - 'a'];
     Pronunciation phones;
-    if (word == "a" && t.spell) phones = {{Phoneme::EY, 1}};
+    if (word == "a" && t.spell)
+      phones = {{Phoneme::EY, 1}};
     else if (word == "double-u") {
       phones = pronounce("double").phones;
       Pronunciation you = pronounce("you").phones;
@@ -70,12 +71,14 @@ std::vector<int16_t> synthesize(std::string_view text, const Options& options) {
   if (std::none_of(words.begin(), words.end(), [](const SpokenWord& w) { return !w.phones.empty(); })) return {};
   const ProsodyOptions prosody{.rate = options.rate, .pitch_hz = options.pitch_hz};
   const std::vector<Frame> frames = make_frames(plan_segments(words, prosody), prosody);
-  const std::vector<float> wave = render_frames(frames, {.sample_rate = options.sample_rate, .frame_ms = prosody.frame_ms});
+  const std::vector<float> wave =
+      render_frames(frames, {.sample_rate = options.sample_rate, .frame_ms = prosody.frame_ms});
   float peak = 0;
   for (float x : wave) peak = std::max(peak, std::abs(x));
   const float scale = peak > 0 ? 0.8f * 32767.0f / peak : 0.0f;  // normalised to −2 dBFS
   std::vector<int16_t> pcm(wave.size());
-  for (size_t i = 0; i < wave.size(); ++i) pcm[i] = static_cast<int16_t>(std::lround(std::clamp(wave[i] * scale, -32767.0f, 32767.0f)));
+  for (size_t i = 0; i < wave.size(); ++i)
+    pcm[i] = static_cast<int16_t>(std::lround(std::clamp(wave[i] * scale, -32767.0f, 32767.0f)));
   return pcm;
 }
 
@@ -83,18 +86,22 @@ std::string encode_wav(std::span<const int16_t> samples, int sample_rate) {
   const uint32_t data_bytes = static_cast<uint32_t>(samples.size() * 2);
   std::string out;
   out.reserve(44 + data_bytes);
-  auto u32 = [&](uint32_t v) { for (int k = 0; k < 4; ++k) out += static_cast<char>((v >> (8 * k)) & 0xFF); };
-  auto u16 = [&](uint16_t v) { for (int k = 0; k < 2; ++k) out += static_cast<char>((v >> (8 * k)) & 0xFF); };
+  auto u32 = [&](uint32_t v) {
+    for (int k = 0; k < 4; ++k) out += static_cast<char>((v >> (8 * k)) & 0xFF);
+  };
+  auto u16 = [&](uint16_t v) {
+    for (int k = 0; k < 2; ++k) out += static_cast<char>((v >> (8 * k)) & 0xFF);
+  };
   out += "RIFF";
   u32(36 + data_bytes);
   out += "WAVEfmt ";
-  u32(16);                                     // fmt chunk size
-  u16(1);                                      // PCM
-  u16(1);                                      // mono
+  u32(16);  // fmt chunk size
+  u16(1);   // PCM
+  u16(1);   // mono
   u32(static_cast<uint32_t>(sample_rate));
   u32(static_cast<uint32_t>(sample_rate) * 2);  // bytes per second
-  u16(2);                                      // bytes per frame
-  u16(16);                                     // bits per sample
+  u16(2);                                       // bytes per frame
+  u16(16);                                      // bits per sample
   out += "data";
   u32(data_bytes);
   for (int16_t s : samples) u16(static_cast<uint16_t>(s));
@@ -103,9 +110,7 @@ std::string encode_wav(std::span<const int16_t> samples, int sample_rate) {
 
 void write_wav(const std::filesystem::path& path, std::span<const int16_t> samples, int sample_rate) {
   const std::string bytes = encode_wav(samples, sample_rate);
-  auto fail = [&](const std::string& what) {
-    throw std::runtime_error(path.string() + ": cannot write WAV: " + what);
-  };
+  auto fail = [&](const std::string& what) { throw std::runtime_error(path.string() + ": cannot write WAV: " + what); };
   if (path == "-") {
     if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() || std::fflush(stdout) != 0)
       fail(std::strerror(errno));

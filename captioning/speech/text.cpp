@@ -20,10 +20,14 @@ char32_t decode_utf8(std::string_view text, size_t& i) {
   if (b0 < 0x80) return b0;
   int extra;
   char32_t cp;
-  if ((b0 & 0xE0) == 0xC0) extra = 1, cp = b0 & 0x1F;
-  else if ((b0 & 0xF0) == 0xE0) extra = 2, cp = b0 & 0x0F;
-  else if ((b0 & 0xF8) == 0xF0) extra = 3, cp = b0 & 0x07;
-  else fail_at(start, "invalid UTF-8");
+  if ((b0 & 0xE0) == 0xC0)
+    extra = 1, cp = b0 & 0x1F;
+  else if ((b0 & 0xF0) == 0xE0)
+    extra = 2, cp = b0 & 0x0F;
+  else if ((b0 & 0xF8) == 0xF0)
+    extra = 3, cp = b0 & 0x07;
+  else
+    fail_at(start, "invalid UTF-8");
   for (int k = 0; k < extra; ++k) {
     if (i >= text.size() || (static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) fail_at(start, "invalid UTF-8");
     cp = (cp << 6) | (static_cast<unsigned char>(text[i++]) & 0x3F);
@@ -35,27 +39,56 @@ char32_t decode_utf8(std::string_view text, size_t& i) {
 
 // What a non-ASCII character reads as, in ASCII; nullptr when it has no reading.
 const char* ascii_for(char32_t cp) {
-  static const char* const kLatin1[] = {  // U+00C0 … U+00FF
-      "A", "A", "A", "A", "A", "A", "AE", "C", "E", "E", "E", "E", "I", "I", "I", "I",
-      "D", "N", "O", "O", "O", "O", "O", " times ", "O", "U", "U", "U", "U", "Y", "TH", "ss",
-      "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
-      "d", "n", "o", "o", "o", "o", "o", " divided by ", "o", "u", "u", "u", "u", "y", "th", "y"};
+  static const char* const kLatin1[] = {
+      // U+00C0 … U+00FF
+      "A", "A", "A",  "A",  "A", "A", "AE", "C", "E", "E",       "E",  "E", "I", "I",
+      "I", "I", "D",  "N",  "O", "O", "O",  "O", "O", " times ", "O",  "U", "U", "U",
+      "U", "Y", "TH", "ss", "a", "a", "a",  "a", "a", "a",       "ae", "c", "e", "e",
+      "e", "e", "i",  "i",  "i", "i", "d",  "n", "o", "o",       "o",  "o", "o", " divided by ",
+      "o", "u", "u",  "u",  "u", "y", "th", "y"};
   if (cp >= 0xC0 && cp <= 0xFF) return kLatin1[cp - 0xC0];
   switch (cp) {
-    case 0xA0: case 0x2009: case 0x200A: case 0x202F: case 0x2002: case 0x2003: return " ";
-    case 0x200B: case 0xFEFF: case 0xAD: return "";
-    case 0x2018: case 0x2019: case 0x2032: return "'";
-    case 0x201C: case 0x201D: case 0xAB: case 0xBB: return "\"";
-    case 0x2013: case 0x2014: return ", ";
-    case 0x2026: return ". ";
-    case 0xB0: return " degrees ";
-    case 0xA3: return " pounds ";
-    case 0x20AC: return " euros ";
-    case 0xA2: return " cents ";
-    case 0xA9: return " copyright ";
-    case 0x152: return "OE";
-    case 0x153: return "oe";
-    default: return nullptr;
+    case 0xA0:
+    case 0x2009:
+    case 0x200A:
+    case 0x202F:
+    case 0x2002:
+    case 0x2003:
+      return " ";
+    case 0x200B:
+    case 0xFEFF:
+    case 0xAD:
+      return "";
+    case 0x2018:
+    case 0x2019:
+    case 0x2032:
+      return "'";
+    case 0x201C:
+    case 0x201D:
+    case 0xAB:
+    case 0xBB:
+      return "\"";
+    case 0x2013:
+    case 0x2014:
+      return ", ";
+    case 0x2026:
+      return ". ";
+    case 0xB0:
+      return " degrees ";
+    case 0xA3:
+      return " pounds ";
+    case 0x20AC:
+      return " euros ";
+    case 0xA2:
+      return " cents ";
+    case 0xA9:
+      return " copyright ";
+    case 0x152:
+      return "OE";
+    case 0x153:
+      return "oe";
+    default:
+      return nullptr;
   }
 }
 
@@ -69,9 +102,12 @@ std::string to_ascii(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     const size_t start = i;
     const char32_t cp = decode_utf8(text, i);
-    if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) out += ' ';
-    else if (cp < 0x80) out += static_cast<char>(cp);
-    else if (const char* s = ascii_for(cp)) out += s;
+    if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0))
+      out += ' ';
+    else if (cp < 0x80)
+      out += static_cast<char>(cp);
+    else if (const char* s = ascii_for(cp))
+      out += s;
     else {
       char hex[16];
       std::snprintf(hex, sizeof hex, "U+%04X", static_cast<unsigned>(cp));
@@ -81,9 +117,9 @@ std::string to_ascii(std::string_view text) {
   return out;
 }
 
-const char* const kOnes[] = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-                             "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
-                             "seventeen", "eighteen", "nineteen"};
+const char* const kOnes[] = {"zero",     "one",     "two",     "three",     "four",     "five",    "six",
+                             "seven",    "eight",   "nine",    "ten",       "eleven",   "twelve",  "thirteen",
+                             "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"};
 const char* const kTens[] = {"", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"};
 
 std::string below_thousand(unsigned n) {
@@ -107,8 +143,8 @@ std::string ordinal(std::string words) {
   if (last.empty()) return words;
   words.resize(words.size() - last.size());
   static const std::pair<const char*, const char*> kIrregular[] = {
-      {"one", "first"}, {"two", "second"}, {"three", "third"}, {"five", "fifth"}, {"eight", "eighth"},
-      {"nine", "ninth"}, {"twelve", "twelfth"}};
+      {"one", "first"},    {"two", "second"}, {"three", "third"},   {"five", "fifth"},
+      {"eight", "eighth"}, {"nine", "ninth"}, {"twelve", "twelfth"}};
   for (auto [c, o] : kIrregular)
     if (last == c) return words + o;
   if (last.back() == 'y') return words + last.substr(0, last.size() - 1) + "ieth";
@@ -119,10 +155,22 @@ struct Abbreviation {
   const char* written;
   const char* spoken;
 };
-constexpr Abbreviation kAbbreviations[] = {
-    {"mr", "mister"}, {"mrs", "missus"}, {"ms", "miz"}, {"dr", "doctor"}, {"st", "street"}, {"vs", "versus"},
-    {"etc", "et cetera"}, {"jr", "junior"}, {"sr", "senior"}, {"prof", "professor"}, {"approx", "approximately"},
-    {"ave", "avenue"}, {"mt", "mount"}, {"ft", "feet"}, {"km", "kilometres"}, {"kg", "kilograms"}};
+constexpr Abbreviation kAbbreviations[] = {{"mr", "mister"},
+                                           {"mrs", "missus"},
+                                           {"ms", "miz"},
+                                           {"dr", "doctor"},
+                                           {"st", "street"},
+                                           {"vs", "versus"},
+                                           {"etc", "et cetera"},
+                                           {"jr", "junior"},
+                                           {"sr", "senior"},
+                                           {"prof", "professor"},
+                                           {"approx", "approximately"},
+                                           {"ave", "avenue"},
+                                           {"mt", "mount"},
+                                           {"ft", "feet"},
+                                           {"km", "kilometres"},
+                                           {"kg", "kilograms"}};
 
 class Reader {
  public:
@@ -131,9 +179,12 @@ class Reader {
   std::vector<Token> read() {
     while (i_ < s_.size()) {
       const char c = s_[i_];
-      if (std::isalpha(static_cast<unsigned char>(c))) read_word();
-      else if (std::isdigit(static_cast<unsigned char>(c))) read_number();
-      else read_symbol();
+      if (std::isalpha(static_cast<unsigned char>(c)))
+        read_word();
+      else if (std::isdigit(static_cast<unsigned char>(c)))
+        read_number();
+      else
+        read_symbol();
     }
     while (!out_.empty() && out_.back().pause == Pause::Phrase) out_.pop_back();
     return std::move(out_);
@@ -191,7 +242,8 @@ class Reader {
         return;
       }
     }
-    if (word == "no" && at(i_) == '.' && std::isdigit(static_cast<unsigned char>(at(i_ + 1) == ' ' ? at(i_ + 2) : at(i_ + 1)))) {
+    if (word == "no" && at(i_) == '.' &&
+        std::isdigit(static_cast<unsigned char>(at(i_ + 1) == ' ' ? at(i_ + 2) : at(i_ + 1)))) {
       say("number");
       ++i_;
       return;
@@ -221,13 +273,15 @@ class Reader {
     std::string words;
     const size_t first = digits.find_first_not_of('0');
     if (digits.size() > 12 && first != std::string::npos && digits.size() - first > 12) {
-      for (char d : digits) words += std::string(words.empty() ? "" : " ") + kOnes[d - '0'];  // too long: digit by digit
+      for (char d : digits)
+        words += std::string(words.empty() ? "" : " ") + kOnes[d - '0'];  // too long: digit by digit
     } else {
       const unsigned long long n = std::stoull(digits);
       if (digits.size() == 4 && n >= 1100 && n <= 1999 && n % 100 != 0 && fraction.empty())  // a year
         words = below_thousand(static_cast<unsigned>(n / 100)) + " " +
                 (n % 100 < 10 ? "oh " + std::string(kOnes[n % 100]) : below_thousand(static_cast<unsigned>(n % 100)));
-      else words = number_to_words(n);
+      else
+        words = number_to_words(n);
     }
     if (!fraction.empty()) {
       words += " point";
@@ -251,17 +305,43 @@ class Reader {
   void read_symbol() {
     const char c = s_[i_++];
     switch (c) {
-      case ',': case ';': case ':': case '(': case ')': pause(Pause::Phrase); break;
-      case '.': case '!': pause(Pause::Sentence); break;
-      case '?': pause(Pause::Question); break;
-      case '-': if (at(i_) == ' ' && i_ >= 2 && s_[i_ - 2] == ' ') pause(Pause::Phrase); break;
-      case '&': say("and"); break;
-      case '+': say("plus"); break;
-      case '@': say("at"); break;
-      case '=': say("equals"); break;
-      case '%': say("percent"); break;
-      case '#': say("number"); break;
-      default: break;  // spaces, quotes, other symbols: word separators
+      case ',':
+      case ';':
+      case ':':
+      case '(':
+      case ')':
+        pause(Pause::Phrase);
+        break;
+      case '.':
+      case '!':
+        pause(Pause::Sentence);
+        break;
+      case '?':
+        pause(Pause::Question);
+        break;
+      case '-':
+        if (at(i_) == ' ' && i_ >= 2 && s_[i_ - 2] == ' ') pause(Pause::Phrase);
+        break;
+      case '&':
+        say("and");
+        break;
+      case '+':
+        say("plus");
+        break;
+      case '@':
+        say("at");
+        break;
+      case '=':
+        say("equals");
+        break;
+      case '%':
+        say("percent");
+        break;
+      case '#':
+        say("number");
+        break;
+      default:
+        break;  // spaces, quotes, other symbols: word separators
     }
   }
 
@@ -288,6 +368,8 @@ std::string number_to_words(unsigned long long n) {
   return out;
 }
 
-std::vector<Token> normalize(std::string_view text) { return Reader(to_ascii(text)).read(); }
+std::vector<Token> normalize(std::string_view text) {
+  return Reader(to_ascii(text)).read();
+}
 
 }  // namespace speech

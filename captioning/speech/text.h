@@ -21,9 +21,9 @@ inline constexpr size_t kMaxTextBytes = 1 << 20;
 enum class Pause : uint8_t { None, Phrase, Sentence, Question };
 
 struct Token {
-  std::string word;          // lower-case letters and apostrophes; empty for a pause
+  std::string word;  // lower-case letters and apostrophes; empty for a pause
   Pause pause = Pause::None;
-  bool spell = false;        // read letter by letter (an acronym such as "BBC")
+  bool spell = false;  // read letter by letter (an acronym such as "BBC")
 };
 
 std::vector<Token> normalize(std::string_view text);

@@ -22,7 +22,7 @@ namespace captioning {
 void log_to_stderr(const std::string& line);
 
 struct ServerOptions {
-  std::filesystem::path model;          // a bundle Describer accepts
+  std::filesystem::path model;  // a bundle Describer accepts
   std::string host = "127.0.0.1";
   int port = 8080;                      // 0: any free port (see DescribeServer::port)
   int models = 2;                       // describers loaded, i.e. images captioned at once

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 
-
 namespace nn::kernels {
 
 void conv2d_forward_ref(const Window2D& g, const float* x, const float* w, const float* bias, float* y) {
@@ -59,15 +58,13 @@ void conv2d_backward_weight_ref(const Window2D& g, const float* x, const float* 
         }
 }
 
-
 // ---- dispatch to the active instruction-set level (conv2d_fast.cpp) ----
 
 int64_t conv2d_workspace_floats(const Window2D& g) {
   return with_active_isa([&]<Isa isa> { return conv2d_workspace_floats<isa>(g); });
 }
 
-void conv2d_forward(const Window2D& g, const float* x, const float* w, const float* bias, float* y,
-                    float* workspace) {
+void conv2d_forward(const Window2D& g, const float* x, const float* w, const float* bias, float* y, float* workspace) {
   with_active_isa([&]<Isa isa> { conv2d_forward<isa>(g, x, w, bias, y, workspace); });
 }
 

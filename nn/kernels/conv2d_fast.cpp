@@ -8,17 +8,19 @@
 
 namespace nn::kernels {
 
-
 namespace {
 
-int as_int(int64_t v) { return static_cast<int>(v); }
+int as_int(int64_t v) {
+  return static_cast<int>(v);
+}
 
 // Rows of the im2col matrix handled per sgemm: whole output rows (so that col2im can run rows in parallel), enough
 // for sgemm to run at full speed, few enough that the chunk (rows × KH·KW·C floats) stays around 16 MB.
 int64_t chunk_rows(const Window2D& g) {
   int64_t width = g.kh * g.kw * g.c;
   int64_t rows = g.n * g.oh * g.ow;
-  int64_t wanted = std::clamp<int64_t>((int64_t{4} << 20) / std::max<int64_t>(width, 1), std::min<int64_t>(rows, 256), rows);
+  int64_t wanted =
+      std::clamp<int64_t>((int64_t{4} << 20) / std::max<int64_t>(width, 1), std::min<int64_t>(rows, 256), rows);
   return std::max<int64_t>(1, wanted / std::max<int64_t>(g.ow, 1)) * g.ow;
 }
 
@@ -101,13 +103,14 @@ void col2im_add(const Window2D& g, const float* cols, int64_t first, int64_t row
 // discarded — so that one GEMM covers the whole image.
 // Needs the AVX-512 GEMM, which reads overlapping rows (lda < K) at full speed; BLAS does not take them.
 bool wide_gemm(const Window2D& g) {
-  return kCompiledIsa == Isa::avx512 && g.sh == 1 && g.sw == 1 && g.pad_top == 0 && g.pad_left == 0 && g.kh * g.kw > 1 &&
-         g.oh * g.ow >= 1024;
+  return kCompiledIsa == Isa::avx512 && g.sh == 1 && g.sw == 1 && g.pad_top == 0 && g.pad_left == 0 &&
+         g.kh * g.kw > 1 && g.oh * g.ow >= 1024;
 }
-int64_t wide_rows(const Window2D& g) { return g.oh * g.w - (g.kw - 1); }
+int64_t wide_rows(const Window2D& g) {
+  return g.oh * g.w - (g.kw - 1);
+}
 
-void conv2d_forward_wide(const Window2D& g, const float* x, const float* w, const float* bias, float* y,
-                         float* wide) {
+void conv2d_forward_wide(const Window2D& g, const float* x, const float* w, const float* bias, float* y, float* wide) {
   const int64_t run = g.kw * g.c;
   for (int64_t n = 0; n < g.n; ++n) {
     const float* image = x + n * g.h * g.w * g.c;
@@ -125,21 +128,23 @@ void conv2d_forward_wide(const Window2D& g, const float* x, const float* w, cons
   }
 }
 
-bool direct_gemm(const Window2D& g) { return g.is_pointwise() && g.sh == 1 && g.sw == 1; }
+bool direct_gemm(const Window2D& g) {
+  return g.is_pointwise() && g.sh == 1 && g.sw == 1;
+}
 
 }  // namespace
 
 template <>
 int64_t conv2d_workspace_floats<kCompiledIsa>(const Window2D& g) {
   if (direct_gemm(g)) return 0;
-  if (wide_gemm(g)) return wide_rows(g) * g.oc;  // the wide output (forward) or wide dy (backward)
+  if (wide_gemm(g)) return wide_rows(g) * g.oc;          // the wide output (forward) or wide dy (backward)
   if (g.is_pointwise()) return g.n * g.oh * g.ow * g.c;  // the gathered pixels
   return chunk_rows(g) * g.kh * g.kw * g.c;
 }
 
 template <>
 void conv2d_forward<kCompiledIsa>(const Window2D& g, const float* x, const float* w, const float* bias, float* y,
-                    float* workspace) {
+                                  float* workspace) {
   const int64_t rows = g.n * g.oh * g.ow;
   const int64_t width = g.kh * g.kw * g.c;
   if (wide_gemm(g)) {
@@ -181,7 +186,8 @@ void widen(const Window2D& g, const float* dy, int64_t n, float* wide) {
 }  // namespace
 
 template <>
-void conv2d_backward_input<kCompiledIsa>(const Window2D& g, const float* dy, const float* w, float* dx, float* workspace) {
+void conv2d_backward_input<kCompiledIsa>(const Window2D& g, const float* dy, const float* w, float* dx,
+                                         float* workspace) {
   const int64_t rows = g.n * g.oh * g.ow;
   const int64_t width = g.kh * g.kw * g.c;
   if (direct_gemm(g)) {
@@ -197,7 +203,10 @@ void conv2d_backward_input<kCompiledIsa>(const Window2D& g, const float* dy, con
       float* image = dx + n * g.h * g.w * g.c;
       for (int64_t kh = 0; kh < g.kh; ++kh)
         for (int64_t kw = 0; kw < g.kw; ++kw) {
-          gemm({.m = as_int(wide_rows(g)), .n = as_int(g.c), .k = as_int(g.oc), .transpose_b = true,
+          gemm({.m = as_int(wide_rows(g)),
+                .n = as_int(g.c),
+                .k = as_int(g.oc),
+                .transpose_b = true,
                 .ldb = as_int(g.oc)},
                1.0f, workspace, w + (kh * g.kw + kw) * g.c * g.oc, 1.0f, image + (kh * g.w + kw) * g.c);
         }
@@ -208,14 +217,15 @@ void conv2d_backward_input<kCompiledIsa>(const Window2D& g, const float* dy, con
   const int64_t step = chunk_rows(g);
   for (int64_t first = 0; first < rows; first += step) {
     int64_t count = std::min(step, rows - first);
-    gemm({.m = as_int(count), .n = as_int(width), .k = as_int(g.oc), .transpose_b = true}, 1.0f,
-         dy + first * g.oc, w, 0.0f, workspace);
+    gemm({.m = as_int(count), .n = as_int(width), .k = as_int(g.oc), .transpose_b = true}, 1.0f, dy + first * g.oc, w,
+         0.0f, workspace);
     col2im_add(g, workspace, first, count, dx);
   }
 }
 
 template <>
-void conv2d_backward_weight<kCompiledIsa>(const Window2D& g, const float* x, const float* dy, float* dw, float* workspace) {
+void conv2d_backward_weight<kCompiledIsa>(const Window2D& g, const float* x, const float* dy, float* dw,
+                                          float* workspace) {
   const int64_t rows = g.n * g.oh * g.ow;
   const int64_t width = g.kh * g.kw * g.c;
   if (rows == 0) {

@@ -1,10 +1,9 @@
 #include "nn/kernels/depthwise.h"
 
-#include <algorithm>
 #include <omp.h>
+#include <algorithm>
 
 #include <cstring>
-
 
 namespace nn::kernels {
 

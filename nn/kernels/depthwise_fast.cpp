@@ -10,7 +10,6 @@
 
 namespace nn::kernels {
 
-
 namespace {
 
 constexpr int64_t kLanes = 16;  // channels per vector: one AVX-512 register (two AVX2 ones)
@@ -108,15 +107,15 @@ void depthwise_forward<kCompiledIsa>(const Window2D& g, const float* x, const fl
         const int64_t c1 = std::min(g.c, c0 + kChannelChunk);
         for (int64_t ow = 0; ow < inner0; ++ow) depthwise_tile<1, false>(g, x, w, bias, y, n, oh, ow, c0, c1);
         int64_t ow = inner0;
-        for (; ow + kTile <= inner1; ow += kTile)
-          depthwise_tile<kTile, true>(g, x, w, bias, y, n, oh, ow, c0, c1);
+        for (; ow + kTile <= inner1; ow += kTile) depthwise_tile<kTile, true>(g, x, w, bias, y, n, oh, ow, c0, c1);
         for (; ow + 4 <= inner1; ow += 4) depthwise_tile<4, true>(g, x, w, bias, y, n, oh, ow, c0, c1);
         for (; ow < g.ow; ++ow) depthwise_tile<1, false>(g, x, w, bias, y, n, oh, ow, c0, c1);
       }
 }
 
 template <>
-void depthwise_backward_input<kCompiledIsa>(const Window2D& g, const float* dy, const float* w, float* dx, float* workspace) {
+void depthwise_backward_input<kCompiledIsa>(const Window2D& g, const float* dy, const float* w, float* dx,
+                                            float* workspace) {
   if (g.sh == 1 && g.sw == 1) {
     // With stride 1, dx is dy convolved with the flipped filter under the complementary padding: the forward
     // kernel, on a flipped copy of w in the workspace.
@@ -238,7 +237,8 @@ void weight_tile_3x3(const Window2D& g, const float* x, const float* dy, float* 
 }  // namespace
 
 template <>
-void depthwise_backward_weight<kCompiledIsa>(const Window2D& g, const float* x, const float* dy, float* dw, float* workspace) {
+void depthwise_backward_weight<kCompiledIsa>(const Window2D& g, const float* x, const float* dy, float* dw,
+                                             float* workspace) {
   const int64_t size = g.kh * g.kw * g.c;
   const int threads = std::max(1, omp_get_max_threads());
   // Output columns whose taps all lie inside the image horizontally (as in the forward).

@@ -2,7 +2,6 @@
 
 #include <cblas.h>
 
-
 namespace nn::kernels {
 namespace {
 
@@ -57,8 +56,8 @@ void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float
     }
     return;
   }
-  cblas_sgemm(CblasRowMajor, s.transpose_a ? CblasTrans : CblasNoTrans, s.transpose_b ? CblasTrans : CblasNoTrans,
-              s.m, s.n, s.k, alpha, a, ld.lda, b, ld.ldb, beta, c, ld.ldc);
+  cblas_sgemm(CblasRowMajor, s.transpose_a ? CblasTrans : CblasNoTrans, s.transpose_b ? CblasTrans : CblasNoTrans, s.m,
+              s.n, s.k, alpha, a, ld.lda, b, ld.ldb, beta, c, ld.ldc);
 }
 
 void gemm_ref(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {

@@ -13,9 +13,9 @@ namespace nn::kernels {
 
 namespace {
 
-constexpr int kMR = 14;   // rows of C per micro-kernel: 14 × 2 accumulators + 2 B vectors + 1 broadcast ≤ 32 zmm
-constexpr int kNR = 32;   // columns of C per micro-kernel: two 16-float vectors
-constexpr int kKC = 256;  // depth of a packed block: an A micro-panel (14 KB) and a B micro-panel (32 KB) in L1
+constexpr int kMR = 14;       // rows of C per micro-kernel: 14 × 2 accumulators + 2 B vectors + 1 broadcast ≤ 32 zmm
+constexpr int kNR = 32;       // columns of C per micro-kernel: two 16-float vectors
+constexpr int kKC = 256;      // depth of a packed block: an A micro-panel (14 KB) and a B micro-panel (32 KB) in L1
 constexpr int kMC = 14 * 12;  // rows of a packed A block (168 × 256 floats = 168 KB, in L2)
 constexpr int kNC = 4096;     // columns of a packed B block (256 × 4096 floats = 4 MB, in L3)
 

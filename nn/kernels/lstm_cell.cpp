@@ -52,8 +52,8 @@ void lstm_step_forward(const LstmStep& s, const float* mask, float* gates, const
   }
 }
 
-void lstm_step_backward(const LstmStep& s, const float* mask, const float* gates, const float* c,
-                        const float* c_prev, float* dh, float* dc, float* d_gates) {
+void lstm_step_backward(const LstmStep& s, const float* mask, const float* gates, const float* c, const float* c_prev,
+                        float* dh, float* dc, float* d_gates) {
   const int64_t u = s.units;
 #pragma omp parallel for if (s.rows * u > 4096)
   for (int64_t n = 0; n < s.rows; ++n) {

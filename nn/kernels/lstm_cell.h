@@ -7,12 +7,12 @@
 namespace nn::kernels {
 
 struct LstmStep {
-  int64_t rows = 0;          // N
-  int64_t units = 0;         // U
-  int64_t gate_stride = 0;   // floats between consecutive rows of `gates` (4U for packed, T·4U inside (N,T,4U))
-  int64_t state_stride = 0;  // row stride of this step's c and h (U packed, T·U inside (N,T,U))
-  int64_t prev_stride = 0;   // row stride of the previous step's c_prev and h_prev
-  bool hard_sigmoid = false; // recurrent activation: Keras hard_sigmoid instead of the logistic sigmoid
+  int64_t rows = 0;           // N
+  int64_t units = 0;          // U
+  int64_t gate_stride = 0;    // floats between consecutive rows of `gates` (4U for packed, T·4U inside (N,T,4U))
+  int64_t state_stride = 0;   // row stride of this step's c and h (U packed, T·U inside (N,T,U))
+  int64_t prev_stride = 0;    // row stride of the previous step's c_prev and h_prev
+  bool hard_sigmoid = false;  // recurrent activation: Keras hard_sigmoid instead of the logistic sigmoid
 };
 
 // gates: in, pre-activations z; out, activations (i, f, g=tanh(z_c), o).
@@ -25,7 +25,7 @@ void lstm_step_forward(const LstmStep& s, const float* mask, float* gates, const
 // incoming dh, dc (N,U, packed): writes d_gates (pre-activation gradients, zero for masked rows), replaces dc with
 // the gradient for c_prev, and sets dh to 0 on unmasked rows (the caller then adds d_gates·Rᵀ); masked rows keep
 // dh and dc, which pass through unchanged.
-void lstm_step_backward(const LstmStep& s, const float* mask, const float* gates, const float* c,
-                        const float* c_prev, float* dh, float* dc, float* d_gates);
+void lstm_step_backward(const LstmStep& s, const float* mask, const float* gates, const float* c, const float* c_prev,
+                        float* dh, float* dc, float* d_gates);
 
 }  // namespace nn::kernels

@@ -14,8 +14,7 @@ struct Span {
 };
 Span span_of(const Window2D& g, int64_t oh, int64_t ow) {
   int64_t top = oh * g.sh - g.pad_top, left = ow * g.sw - g.pad_left;
-  return {std::max<int64_t>(top, 0), std::min(top + g.kh, g.h), std::max<int64_t>(left, 0),
-          std::min(left + g.kw, g.w)};
+  return {std::max<int64_t>(top, 0), std::min(top + g.kh, g.h), std::max<int64_t>(left, 0), std::min(left + g.kw, g.w)};
 }
 
 }  // namespace

@@ -18,8 +18,7 @@ struct Span {
 };
 Span span_of(const Window2D& g, int64_t oh, int64_t ow) {
   int64_t top = oh * g.sh - g.pad_top, left = ow * g.sw - g.pad_left;
-  return {std::max<int64_t>(top, 0), std::min(top + g.kh, g.h), std::max<int64_t>(left, 0),
-          std::min(left + g.kw, g.w)};
+  return {std::max<int64_t>(top, 0), std::min(top + g.kh, g.h), std::max<int64_t>(left, 0), std::min(left + g.kw, g.w)};
 }
 
 }  // namespace
@@ -38,7 +37,8 @@ void max_pool_forward<kCompiledIsa>(const Window2D& g, const float* x, float* y)
         for (; c0 + kLanes <= C; c0 += kLanes) {
           v16 best = load16(first + c0);
           for (int64_t ih = s.h0; ih < s.h1; ++ih)
-            for (int64_t iw = s.w0; iw < s.w1; ++iw) best = max16(best, load16(x + ((n * g.h + ih) * g.w + iw) * C + c0));
+            for (int64_t iw = s.w0; iw < s.w1; ++iw)
+              best = max16(best, load16(x + ((n * g.h + ih) * g.w + iw) * C + c0));
           store16(out + c0, best);
         }
         for (int64_t c = c0; c < C; ++c) {

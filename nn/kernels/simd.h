@@ -18,14 +18,22 @@ inline v16 load16(const float* p) {
   return v;
 }
 
-inline void store16(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
+inline void store16(float* p, v16 v) {
+  std::memcpy(p, &v, sizeof v);
+}
 
-inline v16 splat16(float x) { return v16{} + x; }
+inline v16 splat16(float x) {
+  return v16{} + x;
+}
 
-inline v16 max16(v16 a, v16 b) { return a > b ? a : b; }
+inline v16 max16(v16 a, v16 b) {
+  return a > b ? a : b;
+}
 
 // The lanes of v where mask is set, zero elsewhere.
-inline v16 select16(v16i mask, v16 v) { return reinterpret_cast<v16>(mask & reinterpret_cast<v16i>(v)); }
+inline v16 select16(v16i mask, v16 v) {
+  return reinterpret_cast<v16>(mask & reinterpret_cast<v16i>(v));
+}
 
 }  // namespace
 }  // namespace nn::kernels

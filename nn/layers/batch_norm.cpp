@@ -32,7 +32,8 @@ std::string BatchNorm::to_string() const {
 FoldedConv fold_batch_norm(const Tensor& kernel, const Tensor& bias, const BatchNorm& bn) {
   const int64_t oc = bn.options().channels;
   if (kernel.rank() < 1 || kernel.dim(-1) != oc) {
-    fail_expected("fold_batch_norm", "a kernel with " + std::to_string(oc) + " output channels (" + bn.to_string() + ")",
+    fail_expected("fold_batch_norm",
+                  "a kernel with " + std::to_string(oc) + " output channels (" + bn.to_string() + ")",
                   "kernel " + nn::to_string(kernel.shape()));
   }
   if (bias.defined() && bias.shape() != Shape{oc}) {

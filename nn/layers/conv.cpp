@@ -35,7 +35,9 @@ std::string Conv2D::to_string() const {
   return "Conv2D(" + std::to_string(options_.in_channels) + "->" + std::to_string(options_.filters) + ", " +
          describe(options_.kernel_size, options_.strides, options_.padding) +
          (options_.use_bias ? "" : ", use_bias=false") +
-         (options_.activation == Activation::linear ? "" : std::string(", activation=") + nn::to_string(options_.activation)) +
+         (options_.activation == Activation::linear
+              ? ""
+              : std::string(", activation=") + nn::to_string(options_.activation)) +
          ")";
 }
 
@@ -59,8 +61,8 @@ std::string DepthwiseConv2D::to_string() const {
 SeparableConv2D::SeparableConv2D(const SeparableConv2DOptions& o, Generator& gen) : options_(o) {
   check_positive("SeparableConv2D", "in_channels", o.in_channels);
   check_positive("SeparableConv2D", "filters", o.filters);
-  depthwise_ = register_parameter(
-      "depthwise_kernel", init::glorot_uniform({o.kernel_size[0], o.kernel_size[1], o.in_channels, 1}, gen));
+  depthwise_ = register_parameter("depthwise_kernel",
+                                  init::glorot_uniform({o.kernel_size[0], o.kernel_size[1], o.in_channels, 1}, gen));
   pointwise_ = register_parameter("pointwise_kernel", init::glorot_uniform({1, 1, o.in_channels, o.filters}, gen));
   if (o.use_bias) bias_ = register_parameter("bias", Tensor::zeros({o.filters}));
 }

@@ -16,8 +16,8 @@ Dense::Dense(const DenseOptions& options, Generator& gen) : options_(options) {
 
 Tensor Dense::forward(const Tensor& x) {
   if (x.rank() < 1 || x.dim(-1) != options_.in) {
-    fail_expected("Dense", "input features " + std::to_string(options_.in) + " (kernel " +
-                               nn::to_string(kernel_.shape()) + ")",
+    fail_expected("Dense",
+                  "input features " + std::to_string(options_.in) + " (kernel " + nn::to_string(kernel_.shape()) + ")",
                   "input " + nn::to_string(x.shape()));
   }
   Shape out_shape = x.shape();

@@ -13,7 +13,9 @@ Dropout::Dropout(const DropoutOptions& options) : options_(options), gen_(option
   }
 }
 
-Tensor Dropout::forward(const Tensor& x) { return dropout(x, options_.rate, is_training(), gen_); }
+Tensor Dropout::forward(const Tensor& x) {
+  return dropout(x, options_.rate, is_training(), gen_);
+}
 
 std::string Dropout::to_string() const {
   char buffer[64];

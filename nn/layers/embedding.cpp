@@ -13,7 +13,9 @@ Embedding::Embedding(const EmbeddingOptions& options, Generator& gen) : options_
   weight_ = register_parameter("embeddings", init::uniform({options.vocab, options.dim}, -0.05f, 0.05f, gen));
 }
 
-Tensor Embedding::forward(const Indices& ids) { return embedding(weight_, ids); }
+Tensor Embedding::forward(const Indices& ids) {
+  return embedding(weight_, ids);
+}
 
 Tensor Embedding::mask(const Indices& ids) const {
   Tensor m = Tensor::empty(ids.shape);

@@ -37,7 +37,7 @@ std::string LSTM::to_string() const {
   return "LSTM(input_size=" + std::to_string(options_.input_size) + ", units=" + std::to_string(options_.units) +
          (options_.return_sequences ? ", return_sequences=true" : "") +
          (options_.recurrent_activation == RecurrentActivation::hard_sigmoid ? ", recurrent_activation=hard_sigmoid"
-                                                                              : "") +
+                                                                             : "") +
          ")";
 }
 

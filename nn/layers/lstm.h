@@ -6,8 +6,8 @@
 namespace nn {
 
 struct LSTMOptions {
-  int64_t input_size = 0;  // E
-  int64_t units = 0;       // U
+  int64_t input_size = 0;         // E
+  int64_t units = 0;              // U
   bool return_sequences = false;  // forward(x) returns (N,T,U) instead of the last h (N,U)
   RecurrentActivation recurrent_activation = RecurrentActivation::sigmoid;
   bool unit_forget_bias = true;  // forget-gate bias starts at 1, as Keras

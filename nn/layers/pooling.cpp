@@ -10,7 +10,11 @@ std::string describe(const char* name, const PoolOptions& o) {
 }
 }  // namespace
 
-std::string MaxPool2D::to_string() const { return describe("MaxPool2D", options_); }
-std::string AvgPool2D::to_string() const { return describe("AvgPool2D", options_); }
+std::string MaxPool2D::to_string() const {
+  return describe("MaxPool2D", options_);
+}
+std::string AvgPool2D::to_string() const {
+  return describe("AvgPool2D", options_);
+}
 
 }  // namespace nn

@@ -17,6 +17,8 @@ Tensor Sequential::forward(const Tensor& x) {
   return y;
 }
 
-std::string Sequential::to_string() const { return "Sequential(" + std::to_string(layers_.size()) + " layers)"; }
+std::string Sequential::to_string() const {
+  return "Sequential(" + std::to_string(layers_.size()) + " layers)";
+}
 
 }  // namespace nn

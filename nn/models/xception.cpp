@@ -18,9 +18,10 @@ Xception::SepConvUnit Xception::unit(const std::string& name, int64_t in, int64_
                                      Generator& gen) {
   SepConvUnit u;
   u.relu_first = relu_first;
-  u.conv = register_module(name, std::make_shared<SeparableConv2D>(SeparableConv2DOptions{
-                                     .in_channels = in, .filters = out, .padding = Padding::same, .use_bias = false},
-                                 gen));
+  u.conv = register_module(
+      name,
+      std::make_shared<SeparableConv2D>(
+          SeparableConv2DOptions{.in_channels = in, .filters = out, .padding = Padding::same, .use_bias = false}, gen));
   u.bn = register_module(name + "_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = out}));
   return u;
 }
@@ -36,26 +37,29 @@ Xception::Xception(const XceptionOptions& o, Generator& gen) : options_(o) {
   };
   auto residual = [&](const std::string& block, int64_t in, int64_t out) {
     Residual r;
-    r.conv = register_module(block + "_residual", std::make_shared<Conv2D>(Conv2DOptions{
-                                                      .in_channels = in, .filters = out, .kernel_size = {1, 1},
-                                                      .strides = {2, 2}, .padding = Padding::same, .use_bias = false},
-                                                  gen));
+    r.conv = register_module(block + "_residual", std::make_shared<Conv2D>(Conv2DOptions{.in_channels = in,
+                                                                                         .filters = out,
+                                                                                         .kernel_size = {1, 1},
+                                                                                         .strides = {2, 2},
+                                                                                         .padding = Padding::same,
+                                                                                         .use_bias = false},
+                                                                           gen));
     r.bn = register_module(block + "_residual_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = out}));
     return r;
   };
 
   // Entry flow. Keras creates each down block's residual convolution before its separable ones.
-  conv1_ = register_module("block1_conv1", std::make_shared<Conv2D>(Conv2DOptions{.in_channels = 3, .filters = f(32),
-                                                                                  .kernel_size = {3, 3},
-                                                                                  .strides = {2, 2},
-                                                                                  .use_bias = false},
-                                                                    gen));
+  conv1_ = register_module(
+      "block1_conv1",
+      std::make_shared<Conv2D>(
+          Conv2DOptions{
+              .in_channels = 3, .filters = f(32), .kernel_size = {3, 3}, .strides = {2, 2}, .use_bias = false},
+          gen));
   conv1_bn_ = register_module("block1_conv1_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = f(32)}));
-  conv2_ = register_module("block1_conv2", std::make_shared<Conv2D>(Conv2DOptions{.in_channels = f(32),
-                                                                                  .filters = f(64),
-                                                                                  .kernel_size = {3, 3},
-                                                                                  .use_bias = false},
-                                                                    gen));
+  conv2_ = register_module(
+      "block1_conv2",
+      std::make_shared<Conv2D>(
+          Conv2DOptions{.in_channels = f(32), .filters = f(64), .kernel_size = {3, 3}, .use_bias = false}, gen));
   conv2_bn_ = register_module("block1_conv2_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = f(64)}));
   int64_t channels = f(64);
   for (auto [block, out] : {std::pair{2, 128}, std::pair{3, 256}, std::pair{4, 728}}) {
@@ -71,7 +75,8 @@ Xception::Xception(const XceptionOptions& o, Generator& gen) : options_(o) {
   for (int b = 0; b < o.middle_blocks; ++b) {
     const std::string name = "block" + std::to_string(5 + b);
     std::vector<SepConvUnit> units;
-    for (int k = 1; k <= 3; ++k) units.push_back(unit(name + "_sepconv" + std::to_string(k), channels, channels, true, gen));
+    for (int k = 1; k <= 3; ++k)
+      units.push_back(unit(name + "_sepconv" + std::to_string(k), channels, channels, true, gen));
     middle_.push_back(units);
   }
   // Exit flow.
@@ -84,10 +89,10 @@ Xception::Xception(const XceptionOptions& o, Generator& gen) : options_(o) {
   block14_.push_back(unit(b14 + "_sepconv2", f(1536), f(2048), false, gen));
   feature_channels_ = f(2048);
   if (o.include_top) {
-    predictions_ = register_module("predictions", std::make_shared<Dense>(DenseOptions{
-                                                      .in = feature_channels_, .out = o.classes,
-                                                      .activation = Activation::softmax},
-                                                  gen));
+    predictions_ = register_module(
+        "predictions",
+        std::make_shared<Dense>(
+            DenseOptions{.in = feature_channels_, .out = o.classes, .activation = Activation::softmax}, gen));
   }
 }
 
@@ -116,12 +121,14 @@ Tensor Xception::forward(const Tensor& input) {
   for (const SepConvUnit& u : block14_) x = relu(u.bn->forward(u.conv->forward(x)));
   if (options_.include_top) return predictions_->forward(global_avg_pool2d(x));
   switch (options_.pooling) {
-    case XceptionPooling::avg: return global_avg_pool2d(x);
+    case XceptionPooling::avg:
+      return global_avg_pool2d(x);
     case XceptionPooling::max: {
       const PoolOptions whole{.size = {x.dim(1), x.dim(2)}};
       return max_pool2d(x, whole).reshape({x.dim(0), x.dim(3)});
     }
-    case XceptionPooling::none: return x;
+    case XceptionPooling::none:
+      return x;
   }
   return x;
 }

@@ -23,7 +23,7 @@ namespace nn {
 enum class XceptionPooling { none, avg, max };
 
 struct XceptionOptions {
-  bool include_top = false;                       // global average pooling + Dense(classes, softmax)
+  bool include_top = false;                        // global average pooling + Dense(classes, softmax)
   XceptionPooling pooling = XceptionPooling::avg;  // without the top: (N,10,10,2048) → (N,2048), or none
   float width = 1.0f;                              // multiplies every filter count (small test and demo models)
   int middle_blocks = 8;                           // Keras: 8 (blocks 5–12)
@@ -68,10 +68,10 @@ class Xception : public Module {
   int64_t feature_channels_ = 0;
   std::shared_ptr<Conv2D> conv1_, conv2_;
   std::shared_ptr<BatchNorm> conv1_bn_, conv2_bn_;
-  std::vector<DownBlock> entry_;                                  // blocks 2, 3, 4
+  std::vector<DownBlock> entry_;                  // blocks 2, 3, 4
   std::vector<std::vector<SepConvUnit>> middle_;  // blocks 5 … 4 + middle_blocks
-  DownBlock exit_;                                                // block 13
-  std::vector<SepConvUnit> block14_;             // ReLU after each unit
+  DownBlock exit_;                                // block 13
+  std::vector<SepConvUnit> block14_;              // ReLU after each unit
   std::shared_ptr<Dense> predictions_;
 };
 

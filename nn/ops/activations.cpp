@@ -47,39 +47,53 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor sigmoid(const Tensor& x) {
-  return pointwise("sigmoid", x, [](float v) { return 1.0f / (1.0f + std::exp(-v)); },
-                   [](float y) { return y * (1.0f - y); });
+  return pointwise(
+      "sigmoid", x, [](float v) { return 1.0f / (1.0f + std::exp(-v)); }, [](float y) { return y * (1.0f - y); });
 }
 
 Tensor hard_sigmoid(const Tensor& x) {
-  return pointwise("hard_sigmoid", x, [](float v) { return std::fmin(1.0f, std::fmax(0.0f, 0.2f * v + 0.5f)); },
-                   [](float y) { return (y > 0.0f && y < 1.0f) ? 0.2f : 0.0f; });
+  return pointwise(
+      "hard_sigmoid", x, [](float v) { return std::fmin(1.0f, std::fmax(0.0f, 0.2f * v + 0.5f)); },
+      [](float y) { return (y > 0.0f && y < 1.0f) ? 0.2f : 0.0f; });
 }
 
 Tensor tanh(const Tensor& x) {
-  return pointwise("tanh", x, [](float v) { return std::tanh(v); }, [](float y) { return 1.0f - y * y; });
+  return pointwise(
+      "tanh", x, [](float v) { return std::tanh(v); }, [](float y) { return 1.0f - y * y; });
 }
 
 Tensor activate(const Tensor& x, Activation activation) {
   switch (activation) {
-    case Activation::linear: return x;
-    case Activation::relu: return relu(x);
-    case Activation::sigmoid: return sigmoid(x);
-    case Activation::hard_sigmoid: return hard_sigmoid(x);
-    case Activation::tanh: return tanh(x);
-    case Activation::softmax: return softmax(x);
+    case Activation::linear:
+      return x;
+    case Activation::relu:
+      return relu(x);
+    case Activation::sigmoid:
+      return sigmoid(x);
+    case Activation::hard_sigmoid:
+      return hard_sigmoid(x);
+    case Activation::tanh:
+      return tanh(x);
+    case Activation::softmax:
+      return softmax(x);
   }
   return x;
 }
 
 const char* to_string(Activation activation) {
   switch (activation) {
-    case Activation::linear: return "linear";
-    case Activation::relu: return "relu";
-    case Activation::sigmoid: return "sigmoid";
-    case Activation::hard_sigmoid: return "hard_sigmoid";
-    case Activation::tanh: return "tanh";
-    case Activation::softmax: return "softmax";
+    case Activation::linear:
+      return "linear";
+    case Activation::relu:
+      return "relu";
+    case Activation::sigmoid:
+      return "sigmoid";
+    case Activation::hard_sigmoid:
+      return "hard_sigmoid";
+    case Activation::tanh:
+      return "tanh";
+    case Activation::softmax:
+      return "softmax";
   }
   return "?";
 }

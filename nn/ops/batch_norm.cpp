@@ -49,8 +49,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
   check_channel_vector(moving_mean, c, "moving_mean");
   check_channel_vector(moving_variance, c, "moving_variance");
   if (o.training && rows < 2) {
-    fail_expected("batch_norm", "at least 2 values per channel in training", std::to_string(rows) + " (input " +
-                                                                                  to_string(x.shape()) + ")");
+    fail_expected("batch_norm", "at least 2 values per channel in training",
+                  std::to_string(rows) + " (input " + to_string(x.shape()) + ")");
   }
 
   // μ and r = 1/sqrt(σ² + ε), from the batch or the moving statistics.
@@ -76,7 +76,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
   }
 
   Tensor y = Tensor::empty(x.shape());
-  kernels::channel_affine(rows, c, {.gamma = gamma.data(), .beta = beta.data(), .mean = mu->data(), .inv_std = inv_std->data()},
+  kernels::channel_affine(rows, c,
+                          {.gamma = gamma.data(), .beta = beta.data(), .mean = mu->data(), .inv_std = inv_std->data()},
                           x.data(), y.data());
 
   const bool training = o.training;

@@ -1,7 +1,7 @@
 // conv2d: x (N,H,W,C) ⊛ weight (KH,KW,C,OC) + bias → (N,OH,OW,OC); the backward gives dx, dweight and dbias.
+#include "nn/kernels/conv2d.h"
 #include "nn/autograd.h"
 #include "nn/error.h"
-#include "nn/kernels/conv2d.h"
 #include "nn/ops.h"
 #include "nn/ops/window.h"
 
@@ -10,16 +10,16 @@ namespace nn {
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options) {
   if (weight.rank() != 4) fail_expected("conv2d", "a weight of shape (KH,KW,C,OC)", to_string(weight.shape()));
   if (x.rank() == 4 && x.dim(3) != weight.dim(2)) {
-    fail_expected("conv2d", "input channels " + std::to_string(weight.dim(2)) + " (weight " +
-                                to_string(weight.shape()) + ")",
+    fail_expected("conv2d",
+                  "input channels " + std::to_string(weight.dim(2)) + " (weight " + to_string(weight.shape()) + ")",
                   std::to_string(x.dim(3)) + " (input " + to_string(x.shape()) + ")");
   }
   if (bias.defined() && bias.shape() != Shape{weight.dim(3)}) {
     fail_expected("conv2d", "a bias of shape [" + std::to_string(weight.dim(3)) + "]", to_string(bias.shape()));
   }
   const kernels::Window2D g = plan_window(
-      "conv2d", x.shape(),
-      {weight.dim(0), weight.dim(1), options.strides[0], options.strides[1], options.padding}, weight.dim(3));
+      "conv2d", x.shape(), {weight.dim(0), weight.dim(1), options.strides[0], options.strides[1], options.padding},
+      weight.dim(3));
   Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.oc});
   Tensor workspace = Tensor::empty({kernels::conv2d_workspace_floats(g)});
   kernels::conv2d_forward(g, x.data(), weight.data(), bias.defined() ? bias.data() : nullptr, y.data(),

@@ -16,8 +16,8 @@ void check_inputs(const Tensor& logits, const Indices& targets, const Tensor& ma
   if (logits.rank() < 1) fail_expected("softmax_cross_entropy", "logits of rank ≥ 1", "a scalar");
   Shape positions(logits.shape().begin(), logits.shape().end() - 1);
   if (targets.shape != positions) {
-    fail_expected("softmax_cross_entropy", "targets of shape " + to_string(positions) + " (logits " +
-                                               to_string(logits.shape()) + ")",
+    fail_expected("softmax_cross_entropy",
+                  "targets of shape " + to_string(positions) + " (logits " + to_string(logits.shape()) + ")",
                   to_string(targets.shape));
   }
   if (mask.defined() && mask.shape() != positions) {

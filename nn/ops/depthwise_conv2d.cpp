@@ -11,22 +11,20 @@ namespace nn {
 
 Tensor depthwise_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options) {
   if (weight.rank() != 4 || weight.dim(3) != 1) {
-    fail_expected("depthwise_conv2d", "a weight of shape (KH,KW,C,1) (depth multiplier 1)",
-                  to_string(weight.shape()));
+    fail_expected("depthwise_conv2d", "a weight of shape (KH,KW,C,1) (depth multiplier 1)", to_string(weight.shape()));
   }
   if (x.rank() == 4 && x.dim(3) != weight.dim(2)) {
-    fail_expected("depthwise_conv2d", "input channels " + std::to_string(weight.dim(2)) + " (weight " +
-                                          to_string(weight.shape()) + ")",
+    fail_expected("depthwise_conv2d",
+                  "input channels " + std::to_string(weight.dim(2)) + " (weight " + to_string(weight.shape()) + ")",
                   std::to_string(x.dim(3)) + " (input " + to_string(x.shape()) + ")");
   }
   if (bias.defined() && bias.shape() != Shape{weight.dim(2)}) {
     fail_expected("depthwise_conv2d", "a bias of shape [" + std::to_string(weight.dim(2)) + "]",
                   to_string(bias.shape()));
   }
-  const kernels::Window2D g =
-      plan_window("depthwise_conv2d", x.shape(),
-                  {weight.dim(0), weight.dim(1), options.strides[0], options.strides[1], options.padding},
-                  weight.dim(2));
+  const kernels::Window2D g = plan_window(
+      "depthwise_conv2d", x.shape(),
+      {weight.dim(0), weight.dim(1), options.strides[0], options.strides[1], options.padding}, weight.dim(2));
   Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.c});
   kernels::depthwise_forward(g, x.data(), weight.data(), bias.defined() ? bias.data() : nullptr, y.data());
   record("depthwise_conv2d", {x, weight, bias}, y, [g, x, weight, bias](const Tensor& dy) {

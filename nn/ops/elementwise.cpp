@@ -76,8 +76,9 @@ Tensor add(const Tensor& a, const Tensor& b) {
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward("sub", a, b, [](float x, float y) { return x - y; });
-  record("sub", {a, b}, out,
-         [a, b](const Tensor& g) { return std::vector<Tensor>{grad_if(a, g), b.requires_grad() ? grad_if(b, neg(g)) : Tensor()}; });
+  record("sub", {a, b}, out, [a, b](const Tensor& g) {
+    return std::vector<Tensor>{grad_if(a, g), b.requires_grad() ? grad_if(b, neg(g)) : Tensor()};
+  });
   return out;
 }
 
@@ -95,7 +96,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
   record("div", {a, b}, out, [a, b, out = out.detach()](const Tensor& g) {
     // d(a/b)/da = 1/b; d(a/b)/db = -(a/b)/b.
     Tensor g_over_b = div(g, b);
-    return std::vector<Tensor>{grad_if(a, g_over_b), b.requires_grad() ? grad_if(b, neg(mul(g_over_b, out))) : Tensor()};
+    return std::vector<Tensor>{grad_if(a, g_over_b),
+                               b.requires_grad() ? grad_if(b, neg(mul(g_over_b, out))) : Tensor()};
   });
   return out;
 }
@@ -112,7 +114,9 @@ Tensor mul(const Tensor& a, float s) {
   return out;
 }
 
-Tensor neg(const Tensor& a) { return mul(a, -1.0f); }
+Tensor neg(const Tensor& a) {
+  return mul(a, -1.0f);
+}
 
 Tensor broadcast_to(const Tensor& a, const Shape& shape) {
   if (broadcast_shapes(a.shape(), shape, "broadcast_to") != shape) {

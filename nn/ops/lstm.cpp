@@ -49,7 +49,9 @@ struct Saved {
   Tensor mask_tn;  // (T,N) or undefined
 };
 
-int as_int(int64_t v) { return static_cast<int>(v); }
+int as_int(int64_t v) {
+  return static_cast<int>(v);
+}
 
 }  // namespace
 
@@ -70,22 +72,26 @@ LstmResult lstm(const Tensor& x, const LstmWeights& w, const LstmOptions& o) {
   for (int64_t r = 0; r < d.n * d.t; ++r) std::memcpy(z + r * g4, w.bias.data(), sizeof(float) * g4);
   kernels::gemm({.m = as_int(d.n * d.t), .n = as_int(g4), .k = as_int(d.e)}, 1.0f, x.data(), w.kernel.data(), 1.0f, z);
 
-  kernels::LstmStep step{.rows = d.n, .units = d.u, .gate_stride = d.t * g4, .state_stride = d.t * d.u,
-                         .prev_stride = d.t * d.u, .hard_sigmoid = hard};
+  kernels::LstmStep step{.rows = d.n,
+                         .units = d.u,
+                         .gate_stride = d.t * g4,
+                         .state_stride = d.t * d.u,
+                         .prev_stride = d.t * d.u,
+                         .hard_sigmoid = hard};
   for (int64_t t = 0; t < d.t; ++t) {
     float* hp = s.h_prev.data() + t * d.u;  // rows strided by T·U
     const float* h_src = t == 0 ? h0.data() : outputs.data() + (t - 1) * d.u;
     int64_t src_stride = t == 0 ? d.u : d.t * d.u;
     for (int64_t n = 0; n < d.n; ++n) std::memcpy(hp + n * d.t * d.u, h_src + n * src_stride, sizeof(float) * d.u);
-    kernels::gemm({.m = as_int(d.n), .n = as_int(g4), .k = as_int(d.u), .lda = as_int(d.t * d.u),
-                   .ldc = as_int(d.t * g4)},
-                  1.0f, hp, w.recurrent_kernel.data(), 1.0f, z + t * g4);
+    kernels::gemm(
+        {.m = as_int(d.n), .n = as_int(g4), .k = as_int(d.u), .lda = as_int(d.t * d.u), .ldc = as_int(d.t * g4)}, 1.0f,
+        hp, w.recurrent_kernel.data(), 1.0f, z + t * g4);
     // h_{t-1} and c_{t-1} are (N,U) packed at t = 0 (the initial state), rows of (N,T,U) afterwards.
     kernels::LstmStep this_step = step;
     if (t == 0) this_step.prev_stride = d.u;
     const float* cp = t == 0 ? s.c0.data() : s.cells.data() + (t - 1) * d.u;
-    kernels::lstm_step_forward(this_step, s.mask_tn.defined() ? s.mask_tn.data() + t * d.n : nullptr, z + t * g4,
-                               cp, t == 0 ? h0.data() : outputs.data() + (t - 1) * d.u, s.cells.data() + t * d.u,
+    kernels::lstm_step_forward(this_step, s.mask_tn.defined() ? s.mask_tn.data() + t * d.n : nullptr, z + t * g4, cp,
+                               t == 0 ? h0.data() : outputs.data() + (t - 1) * d.u, s.cells.data() + t * d.u,
                                outputs.data() + t * d.u);
   }
 
@@ -98,38 +104,36 @@ LstmResult lstm(const Tensor& x, const LstmWeights& w, const LstmOptions& o) {
   }
 
   std::vector<Tensor> inputs{x, w.kernel, w.recurrent_kernel, w.bias, o.initial_h, o.initial_c};
-  record("lstm", inputs, {&result.outputs, &result.h, &result.c},
-         [x, w, s, d, step](std::span<const Tensor> grads) {
-           const int64_t g4 = 4 * d.u;
-           Tensor dh = grads[1].detach().clone(), dc = grads[2].detach().clone();  // (N,U), updated step by step
-           Tensor dz = Tensor::empty({d.n, d.t, g4});
-           const float* g_out = grads[0].data();
-           for (int64_t t = d.t; t-- > 0;) {
-             for (int64_t n = 0; n < d.n; ++n) {
-               float* dhn = dh.data() + n * d.u;
-               const float* go = g_out + (n * d.t + t) * d.u;
-               for (int64_t j = 0; j < d.u; ++j) dhn[j] += go[j];
-             }
-             kernels::LstmStep back = step;
-             back.prev_stride = t == 0 ? d.u : d.t * d.u;
-             const float* cp = t == 0 ? s.c0.data() : s.cells.data() + (t - 1) * d.u;
-             kernels::lstm_step_backward(back, s.mask_tn.defined() ? s.mask_tn.data() + t * d.n : nullptr,
-                                         s.gates.data() + t * g4, s.cells.data() + t * d.u, cp, dh.data(), dc.data(),
-                                         dz.data() + t * g4);
-             // dh_{t-1} += dz_t · Rᵀ (masked rows have dz = 0 and kept their dh).
-             kernels::gemm({.m = as_int(d.n), .n = as_int(d.u), .k = as_int(g4), .transpose_b = true,
-                            .lda = as_int(d.t * g4)},
-                           1.0f, dz.data() + t * g4, w.recurrent_kernel.data(), 1.0f, dh.data());
-           }
-           const int m = as_int(d.n * d.t);
-           Tensor dz2 = dz.reshape({d.n * d.t, g4});
-           Tensor gx, gw, gr, gb;
-           if (x.requires_grad()) gx = matmul(dz2, w.kernel, false, true).reshape({d.n, d.t, d.e});
-           if (w.kernel.requires_grad()) gw = matmul(x.reshape({m, d.e}), dz2, true, false);
-           if (w.recurrent_kernel.requires_grad()) gr = matmul(s.h_prev.reshape({m, d.u}), dz2, true, false);
-           if (w.bias.requires_grad()) gb = sum(dz2, {0});
-           return std::vector<Tensor>{gx, gw, gr, gb, dh, dc};
-         });
+  record("lstm", inputs, {&result.outputs, &result.h, &result.c}, [x, w, s, d, step](std::span<const Tensor> grads) {
+    const int64_t g4 = 4 * d.u;
+    Tensor dh = grads[1].detach().clone(), dc = grads[2].detach().clone();  // (N,U), updated step by step
+    Tensor dz = Tensor::empty({d.n, d.t, g4});
+    const float* g_out = grads[0].data();
+    for (int64_t t = d.t; t-- > 0;) {
+      for (int64_t n = 0; n < d.n; ++n) {
+        float* dhn = dh.data() + n * d.u;
+        const float* go = g_out + (n * d.t + t) * d.u;
+        for (int64_t j = 0; j < d.u; ++j) dhn[j] += go[j];
+      }
+      kernels::LstmStep back = step;
+      back.prev_stride = t == 0 ? d.u : d.t * d.u;
+      const float* cp = t == 0 ? s.c0.data() : s.cells.data() + (t - 1) * d.u;
+      kernels::lstm_step_backward(back, s.mask_tn.defined() ? s.mask_tn.data() + t * d.n : nullptr,
+                                  s.gates.data() + t * g4, s.cells.data() + t * d.u, cp, dh.data(), dc.data(),
+                                  dz.data() + t * g4);
+      // dh_{t-1} += dz_t · Rᵀ (masked rows have dz = 0 and kept their dh).
+      kernels::gemm({.m = as_int(d.n), .n = as_int(d.u), .k = as_int(g4), .transpose_b = true, .lda = as_int(d.t * g4)},
+                    1.0f, dz.data() + t * g4, w.recurrent_kernel.data(), 1.0f, dh.data());
+    }
+    const int m = as_int(d.n * d.t);
+    Tensor dz2 = dz.reshape({d.n * d.t, g4});
+    Tensor gx, gw, gr, gb;
+    if (x.requires_grad()) gx = matmul(dz2, w.kernel, false, true).reshape({d.n, d.t, d.e});
+    if (w.kernel.requires_grad()) gw = matmul(x.reshape({m, d.e}), dz2, true, false);
+    if (w.recurrent_kernel.requires_grad()) gr = matmul(s.h_prev.reshape({m, d.u}), dz2, true, false);
+    if (w.bias.requires_grad()) gb = sum(dz2, {0});
+    return std::vector<Tensor>{gx, gw, gr, gb, dh, dc};
+  });
   return result;
 }
 

@@ -24,7 +24,9 @@ AroundAxis around(const Shape& shape, int axis) {
 
 }  // namespace
 
-Tensor reshape(const Tensor& x, const Shape& shape) { return x.reshape(shape); }
+Tensor reshape(const Tensor& x, const Shape& shape) {
+  return x.reshape(shape);
+}
 
 Tensor concat(const std::vector<Tensor>& xs, int axis) {
   if (xs.empty()) fail_expected("concat", "at least one tensor", "none");
@@ -36,8 +38,8 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
     Shape probe = xs[i].shape();
     if (probe.size() == first.size()) probe[a] = first[a];
     if (probe != first) {
-      fail_expected("concat", "shapes equal except along axis " + std::to_string(a) + " (tensor 0 is " +
-                                  to_string(first) + ")",
+      fail_expected("concat",
+                    "shapes equal except along axis " + std::to_string(a) + " (tensor 0 is " + to_string(first) + ")",
                     "tensor " + std::to_string(i) + " " + to_string(xs[i].shape()));
     }
     shape[a] += xs[i].dim(a);
@@ -69,8 +71,9 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
   int a = normalize_axis(axis, x.rank(), "slice");
   if (start < 0 || end < start || end > x.dim(a)) {
-    fail_expected("slice", "0 ≤ start ≤ end ≤ " + std::to_string(x.dim(a)) + " along axis " + std::to_string(a) +
-                               " of " + to_string(x.shape()),
+    fail_expected("slice",
+                  "0 ≤ start ≤ end ≤ " + std::to_string(x.dim(a)) + " along axis " + std::to_string(a) + " of " +
+                      to_string(x.shape()),
                   "[" + std::to_string(start) + ", " + std::to_string(end) + ")");
   }
   Shape shape = x.shape();

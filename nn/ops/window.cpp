@@ -7,7 +7,9 @@
 
 namespace nn {
 
-const char* to_string(Padding padding) { return padding == Padding::same ? "same" : "valid"; }
+const char* to_string(Padding padding) {
+  return padding == Padding::same ? "same" : "valid";
+}
 
 namespace {
 
@@ -16,8 +18,9 @@ std::pair<int64_t, int64_t> plan_axis(const char* op, const char* axis, int64_t 
                                       Padding padding) {
   if (padding == Padding::valid) {
     if (k > in) {
-      fail_expected(op, std::string("a kernel no larger than the input along ") + axis + " (" + std::to_string(in) +
-                            ") with valid padding",
+      fail_expected(op,
+                    std::string("a kernel no larger than the input along ") + axis + " (" + std::to_string(in) +
+                        ") with valid padding",
                     "kernel " + std::to_string(k));
     }
     return {(in - k) / s + 1, 0};

@@ -4,8 +4,7 @@
 
 namespace nn {
 
-Adam::Adam(NamedTensors parameters, const AdamOptions& options)
-    : Optimizer(std::move(parameters)), options_(options) {
+Adam::Adam(NamedTensors parameters, const AdamOptions& options) : Optimizer(std::move(parameters)), options_(options) {
   for (auto& [name, p] : parameters_) {
     m_.push_back(Tensor::zeros(p.shape()));
     v_.push_back(Tensor::zeros(p.shape()));

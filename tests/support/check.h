@@ -107,8 +107,8 @@ inline GradReport gradcheck(const GradCase& c, uint64_t seed = 7) {
       diff_norm += (a - numeric) * (a - numeric);
       ref_norm += numeric * numeric;
       if (std::fabs(a - numeric) > 5e-3 + 2e-2 * std::fabs(numeric)) {
-        report.fail("input " + std::to_string(k) + " element " + std::to_string(i) + ": analytic " +
-                    std::to_string(a) + ", numeric " + std::to_string(numeric));
+        report.fail("input " + std::to_string(k) + " element " + std::to_string(i) + ": analytic " + std::to_string(a) +
+                    ", numeric " + std::to_string(numeric));
       }
     }
     double relative = std::sqrt(diff_norm) / std::max(std::sqrt(ref_norm), 1e-6);

@@ -13,11 +13,14 @@ namespace test {
 // The folder `sub` of the shared data (e.g. "flickr8k"), whether or not it exists.
 inline std::filesystem::path shared_data(const std::string& sub) {
   const char* root = std::getenv("NN_SHARED_DATA");
-  return (root && *root ? std::filesystem::path(root) : std::filesystem::path(NN_SOURCE_DIR) / ".." / "shared" / "data") /
+  return (root && *root ? std::filesystem::path(root)
+                        : std::filesystem::path(NN_SOURCE_DIR) / ".." / "shared" / "data") /
          sub;
 }
 
 // The photos copied into the repository (tests/data/photos, public domain and CC0; see LICENSES.md there).
-inline std::filesystem::path test_photos() { return std::filesystem::path(NN_SOURCE_DIR) / "tests" / "data" / "photos"; }
+inline std::filesystem::path test_photos() {
+  return std::filesystem::path(NN_SOURCE_DIR) / "tests" / "data" / "photos";
+}
 
 }  // namespace test
