@@ -33,6 +33,32 @@ bool needs_grad(std::span<const Tensor> inputs) {
   return std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) { return t.defined() && t.requires_grad(); });
 }
 
+namespace {
+
+// Empties `node`: drops its backward closure (whose captures are usually its inputs again), then moves the
+// producer of every input that is about to die onto `worklist`, so destroying the input frees no node.
+void detach_producers(Node& node, std::vector<std::shared_ptr<Node>>& worklist) {
+  node.backward = nullptr;
+  for (Tensor& input : node.inputs) {
+    if (!input.defined()) continue;
+    std::shared_ptr<TensorImpl> impl = input.impl();
+    if (impl.use_count() == 2 && impl->grad_fn) worklist.push_back(std::move(impl->grad_fn));  // `input` + `impl`
+  }
+  node.inputs.clear();
+}
+
+}  // namespace
+
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> worklist;
+  detach_producers(*this, worklist);
+  while (!worklist.empty()) {
+    std::shared_ptr<Node> node = std::move(worklist.back());
+    worklist.pop_back();
+    if (node.use_count() == 1) detach_producers(*node, worklist);
+  }  // `node` is released here with no inputs left: its own destructor finds nothing to do
+}
+
 void record(const char* op, std::vector<Tensor> inputs, std::initializer_list<Tensor*> outputs, BackwardFn backward) {
   if (!needs_grad(std::span<const Tensor>(inputs))) return;
   auto node = std::make_shared<Node>();

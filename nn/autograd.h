@@ -21,6 +21,14 @@ namespace nn {
 using BackwardFn = std::function<std::vector<Tensor>(std::span<const Tensor> grad_outputs)>;
 
 struct Node {
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Releases the graph behind this node iteratively: the producers of inputs that die with it go onto a local
+  // worklist instead of being destroyed from inside this destructor, so a chain of any length frees in constant
+  // stack depth.
+  ~Node();
+
   const char* op = "";  // op name, for error messages
   std::vector<Tensor> inputs;
   std::vector<Shape> output_shapes;
