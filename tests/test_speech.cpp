@@ -14,6 +14,7 @@
 #include <captioning/speech/phonemes.h>
 #include <captioning/speech/speech.h>
 #include <captioning/speech/text.h>
+#include <nn/error.h>
 
 using namespace speech;
 
@@ -72,8 +73,7 @@ TEST_CASE("letter-to-sound rules read made-up words") {
   CHECK(arpabet("zib") == "Z IH1 B");
   CHECK(arpabet("shamp") == "SH AE1 M P");
   CHECK(to_arpabet(rule_pronunciation("thrake")) == "TH R EY1 K");
-  CHECK_THROWS_WITH_AS(pronounce("a1"), "speech: cannot pronounce \"a1\": only letters and apostrophes",
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(pronounce("a1"), "speech: cannot pronounce \"a1\": only letters and apostrophes", nn::Error);
 }
 
 TEST_CASE("normalisation spells out numbers, abbreviations and acronyms and marks pauses") {
@@ -146,7 +146,7 @@ TEST_CASE("WAV files have a valid RIFF header and the samples little-endian") {
   CHECK(read.str() == wav);
   std::filesystem::remove(path);
   CHECK_THROWS_WITH_AS(write_wav("/nonexistent-dir/x.wav", samples, 16000),
-                       doctest::Contains("/nonexistent-dir/x.wav: cannot write WAV"), std::runtime_error);
+                       doctest::Contains("/nonexistent-dir/x.wav: cannot write WAV"), nn::Error);
 }
 
 TEST_CASE("a sentence lasts as long as speech does, the rate option scales it, output is deterministic") {
@@ -185,10 +185,9 @@ TEST_CASE("text it cannot read is a clear error, never a crash") {
   CHECK_THROWS_WITH_AS(synthesize("\xc0\xaf"), "speech: invalid UTF-8 at byte 0", TextError);  // overlong '/'
   CHECK_THROWS_WITH_AS(synthesize(std::string(kMaxTextBytes + 1, 'a')), doctest::Contains("longer than the limit"),
                        TextError);
-  CHECK_THROWS_WITH_AS(synthesize("dog", {.rate = 0}), "speech: option rate = 0.000000 is outside 0.25 … 4",
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(synthesize("dog", {.rate = 0}), "speech: option rate = 0.000000 is outside 0.25 … 4", nn::Error);
   CHECK_THROWS_WITH_AS(synthesize("dog", {.sample_rate = 100}),
-                       "speech: option sample_rate = 100 is outside 8000 … 48000", std::invalid_argument);
+                       "speech: option sample_rate = 100 is outside 8000 … 48000", nn::Error);
   CHECK_FALSE(synthesize("a\x01 dog\x7f runs").empty());  // control characters are spaces
   // Random bytes: either spoken or a TextError.
   std::mt19937 gen(7);
@@ -200,4 +199,24 @@ TEST_CASE("text it cannot read is a clear error, never a crash") {
     } catch (const TextError&) {
     }
   }
+}
+
+TEST_CASE("every error speech throws for bad input is an nn::Error") {
+  // One catch (const nn::Error&) in a program covers the synthesiser as it covers the rest of libnn.
+  auto thrown_type_is_nn_error = [](auto&& call) {
+    try {
+      call();
+    } catch (const nn::Error&) {
+      return true;
+    } catch (...) {
+      return false;
+    }
+    return false;
+  };
+  CHECK(thrown_type_is_nn_error([] { synthesize("dog \xff"); }));                 // TextError
+  CHECK(thrown_type_is_nn_error([] { synthesize("dog", {.pitch_hz = 1000}); }));  // option out of range
+  CHECK(thrown_type_is_nn_error([] { pronounce(""); }));                          // empty word
+  CHECK(thrown_type_is_nn_error([] { pronounce("a-b"); }));                       // not a letter
+  const std::vector<int16_t> samples(16, 0);
+  CHECK(thrown_type_is_nn_error([&] { write_wav("/nonexistent-dir/x.wav", samples, 16000); }));  // cannot write
 }

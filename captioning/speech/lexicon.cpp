@@ -4,7 +4,8 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <stdexcept>
+
+#include "nn/error.h"
 
 // The compact dictionary (format in scripts/make_cmudict.py), linked into the library so that the programs need
 // no data files at run time.
@@ -277,11 +278,10 @@ Pronunciation rule_pronunciation(std::string_view word) {
 }
 
 Lookup pronounce(std::string_view word) {
-  if (word.empty()) throw std::invalid_argument("speech: cannot pronounce an empty word");
+  if (word.empty()) throw nn::Error("speech: cannot pronounce an empty word");
   for (char c : word)
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '\''))
-      throw std::invalid_argument("speech: cannot pronounce \"" + std::string(word) +
-                                  "\": only letters and apostrophes");
+      throw nn::Error("speech: cannot pronounce \"" + std::string(word) + "\": only letters and apostrophes");
   const std::string w = lower(word);
   if (auto p = dictionary_pronunciation(w)) return {std::move(*p), Source::Dictionary};
   if (auto p = known_part(w)) return {std::move(*p), Source::Compound};

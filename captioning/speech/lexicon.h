@@ -32,7 +32,7 @@ std::optional<Pronunciation> dictionary_pronunciation(std::string_view word);
 // Letter-to-sound rules in the style of Elovitz et al. (NRL, 1976), primary stress on the first vowel.
 Pronunciation rule_pronunciation(std::string_view word);
 // Dictionary, then compound splitting (each part from the dictionary, or a plural/possessive of one), then rules.
-// `word` must be letters (and apostrophes); throws std::invalid_argument otherwise.
+// `word` must be letters (and apostrophes); throws nn::Error otherwise.
 Lookup pronounce(std::string_view word);
 
 // "D AO1 G": ARPAbet with stress digits on vowels (AX printed as AX0).

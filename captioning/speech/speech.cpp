@@ -7,18 +7,17 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <stdexcept>
-
 #include "captioning/speech/klatt.h"
 #include "captioning/speech/lexicon.h"
 #include "captioning/speech/prosody.h"
+#include "nn/error.h"
 
 namespace speech {
 namespace {
 
 void check_options(const Options& o) {
   auto bad = [](const char* name, const std::string& value, const char* range) {
-    throw std::invalid_argument(std::string("speech: option ") + name + " = " + value + " is outside " + range);
+    throw nn::Error(std::string("speech: option ") + name + " = " + value + " is outside " + range);
   };
   if (o.sample_rate < 8000 || o.sample_rate > 48000) bad("sample_rate", std::to_string(o.sample_rate), "8000 … 48000");
   if (!(o.rate >= 0.25f && o.rate <= 4.0f)) bad("rate", std::to_string(o.rate), "0.25 … 4");
@@ -110,7 +109,7 @@ std::string encode_wav(std::span<const int16_t> samples, int sample_rate) {
 
 void write_wav(const std::filesystem::path& path, std::span<const int16_t> samples, int sample_rate) {
   const std::string bytes = encode_wav(samples, sample_rate);
-  auto fail = [&](const std::string& what) { throw std::runtime_error(path.string() + ": cannot write WAV: " + what); };
+  auto fail = [&](const std::string& what) { throw nn::Error(path.string() + ": cannot write WAV: " + what); };
   if (path == "-") {
     if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() || std::fflush(stdout) != 0)
       fail(std::strerror(errno));

@@ -24,7 +24,7 @@ struct Options {
 
 // Samples of `text` spoken, deterministic for equal text and options; empty text (or only punctuation and
 // spaces) gives silence of zero length. Throws TextError for text it cannot read (the message names the byte)
-// and std::invalid_argument naming the option for options out of range.
+// and nn::Error naming the option for options out of range (TextError is an nn::Error too).
 std::vector<int16_t> synthesize(std::string_view text, const Options& options = {});
 
 // The text as phonemes, words separated by " | ": "a dog" → "AX0 | D AO1 G" (for inspection and tests).
@@ -33,7 +33,7 @@ std::string phonemize(std::string_view text);
 // A 44-byte-header RIFF/WAVE file of mono 16-bit PCM.
 std::string encode_wav(std::span<const int16_t> samples, int sample_rate);
 // Writes encode_wav() to `path` atomically (a temporary beside it, then rename); "-" writes to standard output.
-// Throws std::runtime_error naming the path when it cannot be written.
+// Throws nn::Error naming the path when it cannot be written.
 void write_wav(const std::filesystem::path& path, std::span<const int16_t> samples, int sample_rate);
 
 }  // namespace speech

@@ -3,17 +3,18 @@
 // expanded, capitalised letter strings that are no word are spelled, punctuation becomes pauses.
 #pragma once
 
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "nn/error.h"  // header-only: nn::Error; nn::speech does not link nn
 
 namespace speech {
 
 // Text the front end cannot read: invalid UTF-8, characters of scripts it has no pronunciation for, or more than
 // kMaxTextBytes. The message names the byte offset and the character.
-struct TextError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
+struct TextError : nn::Error {
+  using nn::Error::Error;
 };
 
 inline constexpr size_t kMaxTextBytes = 1 << 20;
