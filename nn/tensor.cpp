@@ -13,7 +13,7 @@
 namespace nn {
 
 Storage::Storage(size_t n) : count(n) {
-  detail::init_threads_once();
+  detail::apply_thread_count();
   Block block = allocate_floats(n);
   data = block.data;
   bytes = block.bytes;

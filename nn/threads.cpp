@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -11,23 +12,16 @@
 
 namespace nn {
 namespace {
-int g_threads = 0;
-}
 
-void set_num_threads(int n) {
-  if (n < 1) fail_expected("set_num_threads", "a thread count of at least 1", std::to_string(n));
-  g_threads = n;
-  omp_set_num_threads(n);
-  openblas_set_num_threads(n);
-}
+std::atomic<int> g_threads{0};     // the count for every thread; 0 until NN_NUM_THREADS has been read
+std::atomic<int> g_generation{0};  // bumped by every set_num_threads, so each thread re-applies it once
 
-int num_threads() {
-  detail::init_threads_once();
-  return g_threads;
-}
+// The calling thread's state: its own count (ThreadCountScope; 0 = follow the global one) and which global
+// generation its OpenMP setting reflects.
+thread_local int t_own_threads = 0;
+thread_local int t_applied_generation = -1;
 
-namespace detail {
-void init_threads_once() {
+void read_environment_once() {
   static std::once_flag once;
   std::call_once(once, [] {
     int n = omp_get_num_procs();
@@ -35,8 +29,50 @@ void init_threads_once() {
       int requested = std::atoi(text);
       if (requested >= 1) n = requested;
     }
-    if (g_threads == 0) set_num_threads(n);
+    int unset = 0;
+    if (g_threads.compare_exchange_strong(unset, n)) {
+      openblas_set_num_threads(n);
+      g_generation.fetch_add(1);
+    }
   });
+}
+
+}  // namespace
+
+void set_num_threads(int n) {
+  if (n < 1) fail_expected("set_num_threads", "a thread count of at least 1", std::to_string(n));
+  read_environment_once();
+  g_threads.store(n);
+  openblas_set_num_threads(n);
+  g_generation.fetch_add(1);
+  detail::apply_thread_count();
+}
+
+int num_threads() {
+  read_environment_once();
+  return g_threads.load();
+}
+
+ThreadCountScope::ThreadCountScope(int n) : previous_(t_own_threads) {
+  if (n < 1) fail_expected("ThreadCountScope", "a thread count of at least 1", std::to_string(n));
+  t_own_threads = n;
+  t_applied_generation = -1;
+  detail::apply_thread_count();
+}
+
+ThreadCountScope::~ThreadCountScope() {
+  t_own_threads = previous_;
+  t_applied_generation = -1;
+  detail::apply_thread_count();
+}
+
+namespace detail {
+void apply_thread_count() {
+  read_environment_once();
+  const int generation = g_generation.load(std::memory_order_relaxed);
+  if (t_applied_generation == generation) return;
+  omp_set_num_threads(t_own_threads > 0 ? t_own_threads : g_threads.load());
+  t_applied_generation = generation;
 }
 }  // namespace detail
 

@@ -1,4 +1,7 @@
+#include <omp.h>
+
 #include <sstream>
+#include <thread>
 
 #include "support/check.h"
 
@@ -100,6 +103,50 @@ TEST_CASE("the thread count is set in one place and checked") {
   nn::set_num_threads(previous);
   CHECK_THROWS_WITH_AS(nn::set_num_threads(0), "set_num_threads: expected a thread count of at least 1, got 0",
                        nn::Error);
+}
+
+// The team a parallel region of libnn work on this thread would start.
+int team_size_after_libnn_work() {
+  nn::Tensor t = nn::Tensor::zeros({4});  // any allocation applies the count to the calling thread
+  int size = 0;
+#pragma omp parallel
+  {
+#pragma omp single
+    size = omp_get_num_threads();
+  }
+  return size;
+}
+
+TEST_CASE("the thread count applies to every thread, not only to the one that set it") {
+  const int previous = nn::num_threads();
+  omp_set_num_threads(3);  // a stray setting of this thread, which libnn's count overrides
+  nn::set_num_threads(1);
+  int in_worker = -1, in_worker_after_change = -1, scoped = -1, after_scope = -1;
+  std::thread worker([&] {  // a thread started afterwards, like a server's worker (its OpenMP default: all cores)
+    in_worker = team_size_after_libnn_work();
+    {
+      nn::ThreadCountScope own(2);
+      scoped = team_size_after_libnn_work();
+    }
+    after_scope = team_size_after_libnn_work();
+  });
+  worker.join();
+  CHECK(in_worker == 1);
+  CHECK(scoped == 2);
+  CHECK(after_scope == 1);
+  CHECK(team_size_after_libnn_work() == 1);
+  // A change reaches a thread that has already run libnn work, at its next allocation.
+  std::thread long_lived([&] {
+    team_size_after_libnn_work();
+    std::thread setter([] { nn::set_num_threads(2); });
+    setter.join();
+    in_worker_after_change = team_size_after_libnn_work();
+  });
+  long_lived.join();
+  CHECK(in_worker_after_change == 2);
+  CHECK_THROWS_WITH_AS(nn::ThreadCountScope(0), "ThreadCountScope: expected a thread count of at least 1, got 0",
+                       nn::Error);
+  nn::set_num_threads(previous);
 }
 
 TEST_CASE("broadcasting follows NumPy's rules") {
