@@ -23,8 +23,10 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::array<unsigned char, 8> kMagic{0x89, 'N', 'N', 'F', 'E', 'A', 'T', '\n'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // version 1 (records without marks) is still read, and rewritten as version 2
+constexpr std::string_view kMark{"\xF7NNREC\r\n", 8};  // begins every version-2 record
 constexpr uint32_t kMaxId = 1024, kMaxExtractor = 4096;
+constexpr uint64_t kHeaderSize = 20;  // magic, version, dim, extractor length; then the extractor
 
 // The whole header: magic, version, dim, extractor.
 std::string header_bytes(int64_t dim, const std::string& extractor) {
@@ -34,6 +36,58 @@ std::string header_bytes(int64_t dim, const std::string& extractor) {
   put(static_cast<uint32_t>(dim));
   put(static_cast<uint32_t>(extractor.size()));
   return h + extractor;
+}
+
+// One version-2 record: mark, u32 id length, id, dim floats, u32 CRC-32 of the id length, id and floats.
+std::string record_bytes(const std::string& id, const float* values, int64_t dim) {
+  const uint32_t id_size = static_cast<uint32_t>(id.size());
+  const size_t value_bytes = static_cast<size_t>(dim) * 4;
+  uint32_t crc = nn::crc32(&id_size, 4);
+  crc = nn::crc32(id.data(), id.size(), crc);
+  crc = nn::crc32(values, value_bytes, crc);
+  std::string r(kMark);
+  r.append(reinterpret_cast<const char*>(&id_size), 4);
+  r += id;
+  r.append(reinterpret_cast<const char*>(values), value_bytes);
+  r.append(reinterpret_cast<const char*>(&crc), 4);
+  return r;
+}
+
+uint32_t u32_at(std::string_view bytes, size_t pos) {
+  uint32_t v;
+  std::memcpy(&v, bytes.data() + pos, 4);
+  return v;
+}
+
+// The whole record of id length, id, values and CRC at `pos` (after a mark in version 2): its end when it fits in
+// `bytes` and its checksum holds, else 0.
+size_t whole_record(std::string_view bytes, size_t pos, uint64_t value_bytes) {
+  if (bytes.size() - pos < 4) return 0;
+  const uint32_t id_size = u32_at(bytes, pos);
+  if (id_size == 0 || id_size > kMaxId || bytes.size() - pos < 8 + id_size + value_bytes) return 0;
+  const size_t end = pos + 8 + id_size + value_bytes;
+  return nn::crc32(bytes.data() + pos, end - 4 - pos) == u32_at(bytes, end - 4) ? end : 0;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) nn::fail(path.string(), std::string("cannot open: ") + std::strerror(errno));
+  std::string bytes(fs::file_size(path), '\0');
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) nn::fail(path.string(), "cannot be read");
+  return bytes;
+}
+
+std::string quoted_list(const std::vector<std::string>& ids, size_t unreadable) {
+  std::string out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) out += i + 1 == ids.size() && unreadable == 0 ? " and " : ", ";
+    out += "'" + ids[i] + "'";
+  }
+  if (unreadable > 0) {
+    if (!ids.empty()) out += " and ";
+    out += std::to_string(unreadable) + (unreadable == 1 ? " whose id is unreadable" : " whose ids are unreadable");
+  }
+  return out;
 }
 
 }  // namespace
@@ -49,54 +103,125 @@ FeatureCache::FeatureCache(fs::path path, int64_t dim, std::string extractor)
     });
     return;
   }
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) nn::fail(where, std::string("cannot open: ") + std::strerror(errno));
-  const uint64_t size = fs::file_size(path_);
-  std::array<unsigned char, 8> magic{};
-  uint32_t version = 0, file_dim = 0, extractor_size = 0;
-  in.read(reinterpret_cast<char*>(magic.data()), 8);
-  in.read(reinterpret_cast<char*>(&version), 4);
-  in.read(reinterpret_cast<char*>(&file_dim), 4);
-  in.read(reinterpret_cast<char*>(&extractor_size), 4);
-  if (!in || magic != kMagic) nn::fail(where, "is not a libnn feature cache (bad magic or too short)");
-  if (version != kVersion) nn::fail_expected(where, "feature cache version 1", "version " + std::to_string(version));
-  if (extractor_size > kMaxExtractor || 20 + extractor_size > size) nn::fail(where, "has a corrupt header");
-  std::string file_extractor(extractor_size, '\0');
-  in.read(file_extractor.data(), extractor_size);
+  const std::string bytes = read_file(path_);
+  if (bytes.size() < kHeaderSize ||
+      !std::equal(kMagic.begin(), kMagic.end(), bytes.begin(),
+                  [](unsigned char a, char b) { return a == static_cast<unsigned char>(b); }))
+    nn::fail(where, "is not a libnn feature cache (bad magic or too short)");
+  const uint32_t version = u32_at(bytes, 8), file_dim = u32_at(bytes, 12), extractor_size = u32_at(bytes, 16);
+  if (version != 1 && version != kVersion)
+    nn::fail_expected(where, "feature cache version 1 or 2", "version " + std::to_string(version));
+  if (extractor_size > kMaxExtractor || kHeaderSize + extractor_size > bytes.size())
+    nn::fail(where, "has a corrupt header");
+  const std::string file_extractor = bytes.substr(kHeaderSize, extractor_size);
   if (file_dim != dim_ || file_extractor != extractor_) {
-    nn::fail_expected(where, "features of " + std::to_string(dim_) + " values from '" + extractor_ + "'",
-                      std::to_string(file_dim) + " values from '" + file_extractor + "' (delete it to recompute)");
+    nn::fail_expected(
+        where, "features of " + std::to_string(dim_) + " values from '" + nn::printable(extractor_) + "'",
+        std::to_string(file_dim) + " values from '" + nn::printable(file_extractor) + "' (delete it to recompute)");
   }
-  // Records: u32 id length, id, dim floats, u32 CRC-32 of all three. A bad or short record ends the good part.
-  uint64_t good_end = 20 + extractor_size;
-  const uint64_t record_floats = static_cast<uint64_t>(dim_) * 4;
-  std::vector<float> values(dim_);
-  while (good_end < size) {
-    uint32_t id_size = 0, stored = 0;
-    if (!in.read(reinterpret_cast<char*>(&id_size), 4) || id_size == 0 || id_size > kMaxId ||
-        good_end + 8 + id_size + record_floats > size) {
-      break;
+  const size_t records_start = kHeaderSize + extractor_size;
+  const size_t good_end = version == 1 ? read_version1(bytes, records_start) : read_records(bytes, records_start);
+  if (version == 1 || damaged_ > 0) {
+    rewrite();  // compacted, as version 2: damage is reported once, and new records follow whole ones
+  } else if (good_end < bytes.size() && ::truncate(path_.c_str(), static_cast<off_t>(good_end)) != 0) {
+    nn::fail(where, std::string("cannot cut its incomplete last record: ") + std::strerror(errno));
+  }
+}
+
+size_t FeatureCache::read_version1(std::string_view bytes, size_t pos) {
+  // Records follow each other with nothing to find the next one by: the first bad one ends what can be read.
+  const uint64_t value_bytes = static_cast<uint64_t>(dim_) * 4;
+  while (size_t end = whole_record(bytes, pos, value_bytes)) {
+    keep(bytes, pos);
+    pos = end;
+  }
+  if (pos < bytes.size()) {
+    const uint32_t id_size = bytes.size() - pos >= 4 ? u32_at(bytes, pos) : 0;
+    if (bytes.size() - pos < 4 || (id_size >= 1 && id_size <= kMaxId && bytes.size() - pos < 8 + id_size + value_bytes))
+      incomplete_tail_ = true;
+    else
+      version1_lost_ = bytes.size() - pos, version1_damage_at_ = pos;
+  }
+  return pos;
+}
+
+size_t FeatureCache::read_records(std::string_view bytes, size_t pos) {
+  const uint64_t value_bytes = static_cast<uint64_t>(dim_) * 4;
+  auto whole_at = [&](size_t at) {
+    return bytes.substr(at, kMark.size()) == kMark ? whole_record(bytes, at + kMark.size(), value_bytes) : 0;
+  };
+  size_t good_end = pos;
+  while (pos < bytes.size()) {
+    if (size_t end = whole_at(pos)) {
+      keep(bytes, pos + kMark.size());
+      pos = good_end = end;
+      continue;
     }
-    std::string id(id_size, '\0');
-    in.read(id.data(), id_size);
-    in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(record_floats));
-    in.read(reinterpret_cast<char*>(&stored), 4);
-    if (!in) break;
-    uint32_t crc = nn::crc32(&id_size, 4);
-    crc = nn::crc32(id.data(), id.size(), crc);
-    crc = nn::crc32(values.data(), record_floats, crc);
-    if (crc != stored) break;
-    features_[id] = values;
-    good_end += 8 + id_size + record_floats;
+    // Damage: skip to the next mark that begins a whole record (a mark inside the damage is a record's start too).
+    size_t next = pos;
+    std::vector<size_t> starts{pos};
+    while ((next = bytes.find(kMark, next + 1)) != std::string_view::npos && !whole_at(next)) starts.push_back(next);
+    const size_t stop = next == std::string_view::npos ? bytes.size() : next;
+    starts.push_back(stop);
+    for (size_t k = 0; k + 1 < starts.size(); ++k)
+      classify_damage(bytes.substr(starts[k], starts[k + 1] - starts[k]),
+                      stop == bytes.size() && k + 2 == starts.size());
+    pos = stop;
   }
-  if (good_end < size) {
-    // A torn tail from an interrupted append: cut it, so that new records follow the last complete one.
-    dropped_ = 1;
-    in.close();
-    if (::truncate(path_.c_str(), static_cast<off_t>(good_end)) != 0) {
-      nn::fail(where, std::string("cannot cut its incomplete last record: ") + std::strerror(errno));
-    }
+  return good_end;
+}
+
+void FeatureCache::classify_damage(std::string_view piece, bool last_in_file) {
+  const uint64_t value_bytes = static_cast<uint64_t>(dim_) * 4, fixed = kMark.size() + 8 + value_bytes;
+  const uint32_t id_size = piece.size() >= kMark.size() + 4 ? u32_at(piece, kMark.size()) : 0;
+  const bool plausible_size = id_size >= 1 && id_size <= kMaxId;
+  // A torn append: the last record of the file, shorter than its own length field says (or than any record).
+  if (last_in_file && (piece.size() < kMark.size() + 4 || (plausible_size && piece.size() < fixed + id_size))) {
+    incomplete_tail_ = true;
+    return;
   }
+  ++damaged_;
+  // The id, read from where the record's own length puts it (the length field itself may be what is damaged).
+  const uint64_t inferred = piece.size() >= fixed ? piece.size() - fixed : 0;
+  if (inferred >= 1 && inferred <= kMaxId)
+    damaged_ids_.push_back(nn::printable(piece.substr(kMark.size() + 4, inferred)));
+  else
+    ++damaged_unreadable_;
+}
+
+void FeatureCache::keep(std::string_view bytes, size_t pos) {
+  const uint32_t id_size = u32_at(bytes, pos);
+  std::vector<float> values(static_cast<size_t>(dim_));
+  std::memcpy(values.data(), bytes.data() + pos + 4 + id_size, values.size() * 4);
+  features_[std::string(bytes.substr(pos + 4, id_size))] = std::move(values);
+}
+
+void FeatureCache::rewrite() {
+  nn::write_file_atomically(path_, [&](std::FILE* f) {
+    std::string out = header_bytes(dim_, extractor_);
+    for (const auto& [id, values] : features_) out += record_bytes(id, values.data(), dim_);
+    if (std::fwrite(out.data(), 1, out.size(), f) != out.size()) throw nn::Error("write failed");
+  });
+}
+
+std::vector<std::string> FeatureCache::repairs() const {
+  std::vector<std::string> out;
+  if (damaged_ > 0) {
+    const bool one = damaged_ == 1;
+    out.push_back(std::to_string(damaged_) + (one ? " damaged record was" : " damaged records were") +
+                  " dropped (image" + (one ? " " : "s ") + quoted_list(damaged_ids_, damaged_unreadable_) + "), the " +
+                  std::to_string(features_.size()) + " intact ones kept; " + (one ? "it is" : "they are") +
+                  " computed again");
+  }
+  if (version1_lost_ > 0) {
+    out.push_back("the cache (version 1, records without marks) is damaged at byte " +
+                  std::to_string(version1_damage_at_) + ": the " + std::to_string(version1_lost_) +
+                  " bytes from there on were dropped and the " + std::to_string(features_.size()) +
+                  " records before it kept; the images dropped are computed again");
+  }
+  if (incomplete_tail_)
+    out.push_back("an incomplete last record (from an interrupted run) was dropped; it is computed again");
+  return out;
 }
 
 nn::Tensor FeatureCache::get(const std::string& id) const {
@@ -116,17 +241,13 @@ void FeatureCache::append(const std::vector<std::pair<std::string, nn::Tensor>>&
       nn::fail_expected(where, "records of a 1–1024-byte id and " + std::to_string(dim_) + " values",
                         "'" + id + "' with " + nn::to_string(t.shape()));
     }
-    uint32_t id_size = static_cast<uint32_t>(id.size());
-    uint32_t crc = nn::crc32(&id_size, 4);
-    crc = nn::crc32(id.data(), id.size(), crc);
-    crc = nn::crc32(t.data(), static_cast<size_t>(dim_) * 4, crc);
-    ok = ok && std::fwrite(&id_size, 4, 1, f) == 1 && std::fwrite(id.data(), 1, id.size(), f) == id.size() &&
-         std::fwrite(t.data(), 4, dim_, f) == static_cast<size_t>(dim_);
+    const std::string r = record_bytes(id, t.data(), dim_);
+    ok = ok && std::fwrite(r.data(), 1, r.size() - 4, f) == r.size() - 4;
     if (&id == &records.front().first && records.size() > 1) {
       std::fflush(f);
       nn::fault_point("feature_append");  // tests: killed with a record on disk but its checksum missing
     }
-    ok = ok && std::fwrite(&crc, 4, 1, f) == 1;
+    ok = ok && std::fwrite(r.data() + r.size() - 4, 1, 4, f) == 4;
   }
   ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
   ok = std::fclose(f) == 0 && ok;

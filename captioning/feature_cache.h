@@ -1,11 +1,13 @@
 // A file of image features keyed by image id (format: docs/feature-cache-format.md). Appended in chunks, each
-// record checksummed: after an interruption, reopening keeps every complete record, cuts a torn tail, and
-// extraction resumes with the images not yet done.
+// record framed by a mark and checksummed: after an interruption, reopening keeps every whole record, cuts a torn
+// tail, drops a damaged record wherever it lies (the file is then rewritten without it), and extraction resumes
+// with the images not yet done.
 #pragma once
 
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -26,8 +28,11 @@ class FeatureCache {
   nn::Tensor get(const std::string& id) const;
   size_t size() const { return features_.size(); }
   int64_t dim() const { return dim_; }
-  // Records cut from a torn tail when the file was opened.
-  size_t dropped_on_open() const { return dropped_; }
+  // What opening the file repaired, one sentence each (empty when nothing): damaged records dropped (how many and
+  // their ids), a version-1 file cut at its damage, an incomplete last record cut.
+  std::vector<std::string> repairs() const;
+  size_t damaged_on_open() const { return damaged_; }  // records dropped for damage (not counting a torn tail)
+  bool incomplete_tail_on_open() const { return incomplete_tail_; }
 
   // Appends (id, features (1, dim) or (dim)) records, flushed and synced together.
   void append(const std::vector<std::pair<std::string, nn::Tensor>>& records);
@@ -37,7 +42,17 @@ class FeatureCache {
   int64_t dim_;
   std::string extractor_;
   std::map<std::string, std::vector<float>> features_;
-  size_t dropped_ = 0;
+  bool incomplete_tail_ = false;
+  size_t damaged_ = 0, damaged_unreadable_ = 0;  // damaged records; those of them whose id cannot be read
+  std::vector<std::string> damaged_ids_;         // the others' ids, printable
+  size_t version1_lost_ = 0, version1_damage_at_ = 0;
+
+  // Each reads records from `pos` into features_ and returns where the whole ones end.
+  size_t read_version1(std::string_view bytes, size_t pos);
+  size_t read_records(std::string_view bytes, size_t pos);
+  void classify_damage(std::string_view piece, bool last_in_file);
+  void keep(std::string_view bytes, size_t pos);  // the whole record whose id length is at `pos`
+  void rewrite();
 };
 
 struct ExtractOptions {

@@ -85,8 +85,7 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
         "xception random width=" + format("%g", o.random_width) + " seed=" + std::to_string(o.seed) + " filter=nearest";
   }
   FeatureCache cache(o.out_dir / "features.bin", xception->feature_channels(), extractor);
-  if (cache.dropped_on_open())
-    log("features: an incomplete last record (from an interrupted run) was dropped; it is computed again");
+  for (const std::string& repair : cache.repairs()) log("features: " + repair);
   std::vector<std::pair<std::string, fs::path>> images;
   for (const auto* ids : {&train_ids, &dev_ids, &test_ids})
     for (const std::string& id : *ids) images.emplace_back(id, paths.images / (id + ".jpg"));

@@ -56,9 +56,9 @@ struct Writer {
 
 void check_name(const std::filesystem::path& path, const std::string& name, std::set<std::string>& seen) {
   if (name.empty() || name.size() > kMaxName) {
-    fail_expected(quoted(path), "entry names of 1 to 4096 bytes", "'" + name + "'");
+    fail_expected(quoted(path), "entry names of 1 to 4096 bytes", "'" + printable(name) + "'");
   }
-  if (!seen.insert(name).second) fail(quoted(path), "entry '" + name + "' appears twice");
+  if (!seen.insert(name).second) fail(quoted(path), "entry '" + printable(name) + "' appears twice");
 }
 
 // ---- reading ----
@@ -120,6 +120,7 @@ class Reader {
     if (!in_.read(static_cast<char*>(out), static_cast<std::streamsize>(size))) failure(what + ": read failed");
   }
   [[noreturn]] void failure(const std::string& message) const { fail(quoted(path_), message); }
+  std::string path() const { return quoted(path_); }
 
  private:
   const std::filesystem::path& path_;
@@ -135,6 +136,26 @@ struct Entry {
   Shape shape;
   uint64_t offset, bytes;
 };
+
+// Reads and checksums a float32 payload without keeping it; the first non-finite value of the file goes into
+// `problem` (reported only once the checksum holds, so that a damaged file is called damaged).
+void scan_floats(Reader& r, uint64_t bytes, const std::string& where, std::string& problem) {
+  float chunk[1 << 14];
+  uint64_t index = 0;
+  while (bytes > 0) {
+    const uint64_t n = std::min<uint64_t>(bytes, sizeof chunk);
+    r.take(chunk, n, where + " data");
+    if (problem.empty()) {
+      try {
+        check_finite(r.path(), where, chunk, n / sizeof(float), index);
+      } catch (const Error& e) {
+        problem = e.what();
+      }
+    }
+    index += n / sizeof(float);
+    bytes -= n;
+  }
+}
 
 // Checks the whole file — structure, sizes against the file length, names, checksum — without keeping payloads.
 std::vector<Entry> scan(Reader& r, std::vector<std::pair<std::string, std::string>>& texts) {
@@ -154,6 +175,7 @@ std::vector<Entry> scan(Reader& r, std::vector<std::pair<std::string, std::strin
   }
   std::vector<Entry> entries;
   std::set<std::string> seen;
+  std::string problem;  // the first non-finite value or text that is not UTF-8
   for (uint32_t i = 0; i < count; ++i) {
     std::string where = "entry " + std::to_string(i);
     uint32_t name_size = r.value<uint32_t>(where + " name length");
@@ -163,7 +185,7 @@ std::vector<Entry> scan(Reader& r, std::vector<std::pair<std::string, std::strin
     Entry e;
     e.name.resize(name_size);
     r.take(e.name.data(), name_size, where + " name");
-    where = "tensor '" + e.name + "'";
+    where = "tensor '" + printable(e.name) + "'";
     if (!seen.insert(e.name).second) r.failure(where + " appears twice");
     e.kind = r.value<uint8_t>(where + " kind");
     uint8_t rank = r.value<uint8_t>(where + " rank");
@@ -190,14 +212,18 @@ std::vector<Entry> scan(Reader& r, std::vector<std::pair<std::string, std::strin
     if (e.kind == kText) {
       std::string text(e.bytes, '\0');
       r.take(text.data(), e.bytes, where + " text");
+      if (const size_t bad = invalid_utf8_at(text); bad != std::string::npos && problem.empty())
+        problem =
+            r.path() + ": text '" + printable(e.name) + "' is not valid UTF-8 (at byte " + std::to_string(bad) + ")";
       texts.emplace_back(e.name, std::move(text));
     } else {
-      r.skip(e.bytes, where + " data");
+      scan_floats(r, e.bytes, where, problem);
       entries.push_back(std::move(e));
     }
   }
   if (r.remaining() != 0) r.failure(std::to_string(r.remaining()) + " unexpected bytes after the last entry");
   if (r.crc() != r.stored_crc()) r.failure("checksum mismatch (the file is corrupted)");
+  if (!problem.empty()) throw Error(problem);
   return entries;
 }
 
@@ -302,7 +328,7 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
   Checkpoint out;
   for (const Entry& e : scan(r, out.texts)) {
     Tensor t = Tensor::empty(e.shape);
-    r.read_at(e.offset, t.data(), e.bytes, "tensor '" + e.name + "' data");
+    r.read_at(e.offset, t.data(), e.bytes, "tensor '" + printable(e.name) + "' data");
     out.tensors.emplace_back(e.name, t);
   }
   return out;
@@ -354,7 +380,7 @@ std::vector<std::pair<std::string, std::string>> load(const std::filesystem::pat
     std::set<std::string> names;
     for (const auto& [name, t] : wanted) names.insert(name);
     for (const auto& [name, e] : given) {
-      if (!names.count(name)) fail(quoted(path), "tensor '" + name + "' is not in the model");
+      if (!names.count(name)) fail(quoted(path), "tensor '" + printable(name) + "' is not in the model");
     }
   }
   if (optimizer != nullptr) {
@@ -362,13 +388,13 @@ std::vector<std::pair<std::string, std::string>> load(const std::filesystem::pat
     NamedTensors state;
     for (const Entry* e : optimizer_entries) {
       Tensor t = Tensor::empty(e->shape);
-      r.read_at(e->offset, t.data(), e->bytes, "tensor '" + e->name + "' data");
+      r.read_at(e->offset, t.data(), e->bytes, "tensor '" + printable(e->name) + "' data");
       state.emplace_back(e->name.substr(std::strlen(kOptimizerPrefix)), t);
     }
     try {
       optimizer->load_state(state);
     } catch (const Error& e) {
-      fail(quoted(path), e.what());
+      fail(quoted(path), printable(e.what()));  // it may quote a state name from the file
     }
   }
   // Payloads go straight into the model's tensors: no second copy of the weights in memory.

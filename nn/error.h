@@ -1,7 +1,12 @@
 // Errors: every failure a user can cause is an nn::Error whose message names the operation (or file), what was
 // expected and what arrived. The libraries never print, exit or abort.
+//
+// nn::Error itself is header-only, so a library that does not link nn (nn::speech) can throw it; the helpers below
+// live in error.cpp.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -19,5 +24,19 @@ class Error : public std::runtime_error {
 
 // "where: message". Throws nn::Error.
 [[noreturn]] void fail(std::string_view where, std::string_view message);
+
+// `text` safe to put in a message: control bytes (< 0x20, 0x7f, and the C1 controls U+0080…U+009F, terminal
+// escapes among them), backslashes and bytes that are not valid UTF-8 are written as \xNN; everything else is kept.
+// Every name or text that comes from a file goes through this before it is put in a message.
+std::string printable(std::string_view text);
+
+// The offset of the first byte of `text` that does not begin a valid UTF-8 sequence (overlong forms, surrogates and
+// code points above U+10FFFF are invalid), or std::string_view::npos when all of it is valid.
+size_t invalid_utf8_at(std::string_view text);
+
+// Throws "where: WHAT holds a non-finite value (NaN at index 17)" when any of `values[0, count)` is NaN or ±inf;
+// indices in the message start at `first_index` (for a tensor checked in chunks).
+void check_finite(std::string_view where, std::string_view what, const float* values, size_t count,
+                  size_t first_index = 0);
 
 }  // namespace nn

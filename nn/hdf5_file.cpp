@@ -507,6 +507,7 @@ Tensor File::float_dataset(Object object, const std::string& what) const {
       dst[i] = static_cast<float>(d);
     }
   }
+  check_finite(name_, what, dst, count);  // NaN or inf weights would load and silently ruin every output
   return out;
 }
 

@@ -44,9 +44,9 @@ std::vector<KerasLayerWeights> read_keras_h5(const std::filesystem::path& path) 
   uint64_t bytes_loaded = 0;
   for (const std::string& layer : string_list(file, root, "layer_names", where)) {
     auto group = layer_groups.find(layer);
-    if (group == layer_groups.end()) fail(where, "layer '" + layer + "' is listed but missing");
+    if (group == layer_groups.end()) fail(where, "layer '" + printable(layer) + "' is listed but missing");
     std::vector<std::string> names =
-        string_list(file, group->second, "weight_names", where + ": layer '" + layer + "'");
+        string_list(file, group->second, "weight_names", where + ": layer '" + printable(layer) + "'");
     if (names.empty()) continue;
     const std::map<std::string, hdf5::Object> datasets = members(group->second);
     KerasLayerWeights entry{layer, {}};
@@ -59,8 +59,8 @@ std::vector<KerasLayerWeights> read_keras_h5(const std::filesystem::path& path) 
       } else if (auto it = datasets.find(name.substr(0, slash)); it != datasets.end()) {
         dataset = file.find(it->second, name.substr(slash + 1));
       }
-      if (!dataset) fail(where, "dataset '" + name + "' of layer '" + layer + "' is missing");
-      Tensor t = file.float_dataset(*dataset, "dataset '" + name + "'");
+      if (!dataset) fail(where, "dataset '" + printable(name) + "' of layer '" + printable(layer) + "' is missing");
+      Tensor t = file.float_dataset(*dataset, "dataset '" + printable(name) + "'");
       // A file that lists the same weights again and again must not make us hold more than it contains.
       bytes_loaded += static_cast<uint64_t>(t.numel()) * sizeof(float);
       if (bytes_loaded > 2 * file.size()) fail(where, "lists more weights than the file holds (layers listed twice?)");
@@ -87,13 +87,14 @@ void assign_keras_weights(const std::vector<KerasLayerWeights>& layers, Module& 
   for (size_t i = 0; i < layers.size(); ++i) {
     const auto& theirs = layers[i].weights;
     const NamedTensors& mine = ours[i].second;
-    const std::string pair = "layer " + std::to_string(i) + " ('" + layers[i].layer + "' → '" + ours[i].first + "')";
+    const std::string pair =
+        "layer " + std::to_string(i) + " ('" + printable(layers[i].layer) + "' → '" + ours[i].first + "')";
     if (theirs.size() != mine.size()) {
       fail_expected(source + ": " + pair, std::to_string(mine.size()) + " weights", std::to_string(theirs.size()));
     }
     for (size_t k = 0; k < mine.size(); ++k) {
       if (theirs[k].second.shape() != mine[k].second.shape()) {
-        fail_expected(source + ": " + pair + " weight '" + theirs[k].first + "' → '" + mine[k].first + "'",
+        fail_expected(source + ": " + pair + " weight '" + printable(theirs[k].first) + "' → '" + mine[k].first + "'",
                       "shape " + to_string(mine[k].second.shape()), to_string(theirs[k].second.shape()));
       }
     }

@@ -2,6 +2,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 #include "support/check.h"
 #include "support/files.h"
@@ -148,6 +149,43 @@ TEST_CASE("every malformed checkpoint gives an error naming the file and the ten
     CHECK(test::error_of([&] { nn::load(dir.path / "none", target); }) ==
           (dir.path / "none").string() + ": cannot open: No such file or directory");
   }
+  SUBCASE("a NaN or an infinity with a valid checksum") {
+    nn::Checkpoint c = nn::read_checkpoint(good);
+    c.tensors[1].second.data()[2] = std::numeric_limits<float>::quiet_NaN();  // dense.bias
+    nn::write_checkpoint(bad, c);
+    CHECK(test::error_of([&] { nn::load(bad, target); }) ==
+          p + ": tensor 'dense.bias' holds a non-finite value (NaN at index 2)");
+    CHECK(test::error_of([&] { nn::read_checkpoint(bad); }) ==
+          p + ": tensor 'dense.bias' holds a non-finite value (NaN at index 2)");
+    c = nn::read_checkpoint(good);
+    c.tensors[0].second.data()[5] = -std::numeric_limits<float>::infinity();
+    nn::write_checkpoint(bad, c);
+    CHECK(test::error_of([&] { nn::load(bad, target); }) ==
+          p + ": tensor 'dense.kernel' holds a non-finite value (-inf at index 5)");
+  }
+  SUBCASE("a damaged NaN is reported as damage") {  // the checksum is checked before the values
+    nn::Checkpoint c = nn::read_checkpoint(good);
+    c.tensors[1].second.data()[0] = std::numeric_limits<float>::quiet_NaN();
+    nn::write_checkpoint(bad, c);
+    auto b = read_bytes(bad);
+    b[first_dims + 16 + 1] ^= 1;  // a byte of dense.kernel
+    CHECK(load_bad(b) == p + ": checksum mismatch (the file is corrupted)");
+  }
+  SUBCASE("a name with control bytes and invalid UTF-8 is printed escaped") {
+    nn::Checkpoint c = nn::read_checkpoint(good);
+    c.tensors.emplace_back(std::string("dense.attention\x02\x01\x1b[2J\xff"), Tensor::zeros({1}));
+    nn::write_checkpoint(bad, c);
+    CHECK(test::error_of([&] { nn::load(bad, target); }) ==
+          p + ": tensor 'dense.attention\\x02\\x01\\x1B[2J\\xFF' is not in the model");
+  }
+  SUBCASE("a text that is not UTF-8") {
+    nn::Checkpoint c = nn::read_checkpoint(good);
+    c.texts.emplace_back("tokenizer", std::string("a\nb\xc3(\n"));
+    nn::write_checkpoint(bad, c);
+    CHECK(test::error_of([&] { nn::load(bad, target); }) == p + ": text 'tokenizer' is not valid UTF-8 (at byte 3)");
+    CHECK(test::error_of([&] { nn::read_checkpoint_texts(bad); }) ==
+          p + ": text 'tokenizer' is not valid UTF-8 (at byte 3)");
+  }
   SUBCASE("an optimiser state that does not fit") {
     Model other;
     nn::Adam adam(other.named_parameters());
@@ -174,4 +212,26 @@ TEST_CASE("a failed write leaves the previous file intact and no temporary behin
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
   CHECK(test::error_of([&] { nn::save(dir.path / "no-such-dir" / "m.nnck", m); }) ==
         (dir.path / "no-such-dir" / "m.nnck").string() + ": cannot write: No such file or directory");
+}
+
+TEST_CASE("printable escapes control bytes, backslashes and invalid UTF-8, and keeps valid text") {
+  CHECK(nn::printable("dense.kernel") == "dense.kernel");
+  CHECK(nn::printable("caf\xc3\xa9 \xe2\x86\x92 \xf0\x9f\x90\x95") == "caf\xc3\xa9 \xe2\x86\x92 \xf0\x9f\x90\x95");
+  CHECK(nn::printable(std::string("a\x00"
+                                  "b",
+                                  3)) == "a\\x00b");
+  CHECK(nn::printable("\x1b[31m\x7f\\") == "\\x1B[31m\\x7F\\x5C");
+  CHECK(nn::printable("\xc2\x9b") == "\\xC2\\x9B");                                        // C1 control (CSI)
+  CHECK(nn::printable("\xc3(\xc0\xaf\xed\xa0\x80") == "\\xC3(\\xC0\\xAF\\xED\\xA0\\x80");  // cut, overlong, surrogate
+  CHECK(nn::printable("\xf4\x90\x80\x80") == "\\xF4\\x90\\x80\\x80");                      // above U+10FFFF
+}
+
+TEST_CASE("invalid_utf8_at finds the first byte that begins no valid sequence") {
+  CHECK(nn::invalid_utf8_at("a dog \xe2\x86\x92 runs") == std::string_view::npos);
+  CHECK(nn::invalid_utf8_at("") == std::string_view::npos);
+  CHECK(nn::invalid_utf8_at("ab\x80") == 2);
+  CHECK(nn::invalid_utf8_at("abc\xe2\x86") == 3);    // cut short at the end
+  CHECK(nn::invalid_utf8_at("\xe0\x80\xaf") == 0);   // overlong
+  CHECK(nn::invalid_utf8_at("x\xed\xb0\x80") == 1);  // a surrogate
+  CHECK(nn::invalid_utf8_at("\xf8\x88\x80\x80\x80") == 0);
 }

@@ -3,6 +3,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include <captioning/feature_cache.h>
 
@@ -13,7 +16,32 @@
 namespace fs = std::filesystem;
 using nn::Tensor;
 
-namespace {}  // namespace
+namespace {
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void write_all(const fs::path& p, const std::string& bytes) {
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// A cache of `n` records "img0" … with 4 values each (record i holds i, i, i, i); returns the file's bytes.
+std::string make_cache(const fs::path& file, int n) {
+  captioning::FeatureCache cache(file, 4, "test extractor");
+  for (int i = 0; i < n; ++i) cache.append({{"img" + std::to_string(i), Tensor::full({4}, static_cast<float>(i))}});
+  return read_all(file);
+}
+
+// Where record `id` begins (its mark).
+size_t record_at(const std::string& bytes, const std::string& id) {
+  const size_t at = bytes.find(std::string("\x04\x00\x00\x00", 4) + id);
+  REQUIRE(at != std::string::npos);
+  return at - 8;
+}
+
+}  // namespace
 
 TEST_CASE("feature records survive reopening; a torn last record is cut and appending goes on") {
   test::TempDir dir;
@@ -33,7 +61,10 @@ TEST_CASE("feature records survive reopening; a torn last record is cut and appe
   }
   captioning::FeatureCache cache(file, 3, "test extractor");
   CHECK(cache.size() == 2);
-  CHECK(cache.dropped_on_open() == 1);
+  CHECK(cache.incomplete_tail_on_open());
+  CHECK(cache.repairs() ==
+        std::vector<std::string>{
+            "an incomplete last record (from an interrupted run) was dropped; it is computed again"});
   CHECK(fs::file_size(file) == complete);
   CHECK(cache.get("b").to_vector() == std::vector<float>{4, 5, 6});
   cache.append({{"c", Tensor::from_data({3}, {7, 8, 9})}});
@@ -52,7 +83,9 @@ TEST_CASE("feature records survive reopening; a torn last record is cut and appe
     f.put('\x7f');
   }
   captioning::FeatureCache damaged(file, 3, "test extractor");
-  CHECK(damaged.size() == 1);  // "a" is intact; "b" failed its checksum and "c" came after it
+  CHECK(damaged.size() == 2);  // "b" failed its checksum; "a" before it and "c" after it are kept
+  CHECK_FALSE(damaged.contains("b"));
+  CHECK(damaged.get("c").to_vector() == std::vector<float>{7, 8, 9});
 }
 
 TEST_CASE("extraction computes each image once, resumes, and lists unreadable images (or stops when strict)") {
@@ -82,4 +115,126 @@ TEST_CASE("extraction computes each image once, resumes, and lists unreadable im
   CHECK(test::error_of([&] {
           captioning::extract_features(reopened, model, images, {.strict = true, .progress = false});
         }) == (dir.path / "broken.jpg").string() + ": is not a JPEG or PNG image (unknown image type)");
+}
+
+TEST_CASE("a damaged record in the middle is dropped alone, named, and the file rewritten without it") {
+  test::TempDir dir;
+  const fs::path file = dir.path / "features.bin";
+  const std::string intact = make_cache(file, 9);
+  const size_t middle = record_at(intact, "img4");
+
+  SUBCASE("four flipped bytes in its values") {
+    std::string bytes = intact;
+    for (size_t k = 0; k < 4; ++k) bytes[middle + 8 + 4 + 4 + 3 + k] ^= 0x5A;
+    write_all(file, bytes);
+  }
+  SUBCASE("its id length field") {  // the record's length is what is wrong: resynchronised at the next mark
+    std::string bytes = intact;
+    bytes[middle + 8 + 1] = '\x7f';
+    write_all(file, bytes);
+  }
+  SUBCASE("its mark") {
+    std::string bytes = intact;
+    bytes[middle + 2] = 'X';
+    write_all(file, bytes);
+  }
+  captioning::FeatureCache cache(file, 4, "test extractor");
+  CHECK(cache.size() == 8);
+  CHECK_FALSE(cache.contains("img4"));
+  for (int i : {0, 3, 5, 8}) CHECK(cache.get("img" + std::to_string(i)).to_vector() == std::vector<float>(4, i));
+  CHECK(cache.damaged_on_open() == 1);
+  CHECK_FALSE(cache.incomplete_tail_on_open());
+  CHECK(cache.repairs() == std::vector<std::string>{"1 damaged record was dropped (image 'img4'), the 8 intact ones "
+                                                    "kept; it is computed again"});
+  // Rewritten without it: reopening finds nothing to repair, and new records follow.
+  CHECK(fs::file_size(file) == intact.size() - (intact.size() - 20 - 14) / 9);
+  cache.append({{"img4", Tensor::full({4}, 4.0f)}});
+  captioning::FeatureCache again(file, 4, "test extractor");
+  CHECK(again.repairs().empty());
+  CHECK(again.size() == 9);
+  CHECK(again.get("img4").to_vector() == std::vector<float>(4, 4.0f));
+}
+
+TEST_CASE("several damaged records are counted and named; a torn tail after them is still an incomplete record") {
+  test::TempDir dir;
+  const fs::path file = dir.path / "features.bin";
+  std::string bytes = make_cache(file, 6);
+  bytes[record_at(bytes, "img1") + 20] ^= 1;
+  const size_t img2 = record_at(bytes, "img2");
+  bytes[img2 + 8] = '\0';          // id length 0: unreadable
+  bytes[img2 + 8 + 4] = '\x01';    // and the id itself damaged: it is named as it stands, escaped
+  bytes.resize(bytes.size() - 5);  // img5 torn
+  write_all(file, bytes);
+  captioning::FeatureCache cache(file, 4, "test extractor");
+  CHECK(cache.size() == 3);
+  CHECK(cache.repairs() ==
+        std::vector<std::string>{
+            "2 damaged records were dropped (images 'img1' and '\\x01mg2'), the 3 intact ones kept; they are computed "
+            "again",
+            "an incomplete last record (from an interrupted run) was dropped; it is computed again"});
+}
+
+TEST_CASE("a version-1 cache is read and rewritten as version 2") {
+  test::TempDir dir;
+  const fs::path file = dir.path / "features.bin";
+  // Version 1: the same header, records without marks.
+  std::string v1("\x89NNFEAT\n", 8);
+  auto put = [&](uint32_t v) { v1.append(reinterpret_cast<const char*>(&v), 4); };
+  put(1);
+  put(2);
+  put(4);
+  v1 += "ext1";
+  for (const char* id : {"a", "b"}) {
+    std::string record;
+    uint32_t size = 1;
+    record.append(reinterpret_cast<const char*>(&size), 4);
+    record += id;
+    const float values[2] = {id[0] == 'a' ? 1.0f : 2.0f, 0.5f};
+    record.append(reinterpret_cast<const char*>(values), 8);
+    const uint32_t crc = nn::crc32(record.data(), record.size());
+    record.append(reinterpret_cast<const char*>(&crc), 4);
+    v1 += record;
+  }
+  write_all(file, v1);
+  {
+    captioning::FeatureCache cache(file, 2, "ext1");
+    CHECK(cache.size() == 2);
+    CHECK(cache.repairs().empty());
+    CHECK(cache.get("b").to_vector() == std::vector<float>{2.0f, 0.5f});
+  }
+  CHECK(read_all(file)[8] == 2);  // now version 2
+  CHECK(fs::file_size(file) == v1.size() + 2 * 8);
+  write_all(file, v1.substr(0, v1.size() - 17) + std::string(17, '\x55'));  // a damaged last record of version 1
+  captioning::FeatureCache damaged(file, 2, "ext1");
+  CHECK(damaged.size() == 1);
+  CHECK(damaged.repairs() ==
+        std::vector<std::string>{"the cache (version 1, records without marks) is damaged at byte 41: the 17 bytes "
+                                 "from there on were dropped and the 1 records before it kept; the images dropped "
+                                 "are computed again"});
+}
+
+TEST_CASE("after a damaged record, extraction recomputes that image alone") {
+  const fs::path photos = test::test_photos();
+  test::TempDir dir;
+  nn::Generator gen(1);
+  nn::Xception model({.width = 1.0f / 32, .middle_blocks = 1}, gen);
+  const std::vector<std::pair<std::string, fs::path>> images{
+      {"chelsea", photos / "chelsea.png"}, {"coffee", photos / "coffee.png"}, {"camera", photos / "camera.png"}};
+  const fs::path file = dir.path / "f.bin";
+  {
+    captioning::FeatureCache cache(file, model.feature_channels(), "xception w/32");
+    captioning::extract_features(cache, model, images, {.chunk = 1, .progress = false});
+  }
+  std::string bytes = read_all(file);
+  const size_t coffee = bytes.find("coffee");
+  REQUIRE(coffee != std::string::npos);
+  for (size_t k = 100; k < 104; ++k) bytes[coffee + k] ^= 0x0F;
+  write_all(file, bytes);
+  captioning::FeatureCache reopened(file, model.feature_channels(), "xception w/32");
+  CHECK(reopened.repairs() == std::vector<std::string>{"1 damaged record was dropped (image 'coffee'), the 2 intact "
+                                                       "ones kept; it is computed again"});
+  captioning::ExtractReport report = captioning::extract_features(reopened, model, images, {.progress = false});
+  CHECK(report.computed == 1);
+  CHECK(report.already_cached == 2);
+  CHECK(reopened.contains("coffee"));
 }

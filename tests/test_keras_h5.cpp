@@ -215,3 +215,29 @@ TEST_CASE("a damaged HDF5 file gives an error naming it or the file's own values
   }
   CHECK(loaded > 0);  // most bytes are padding or data: a flip there still loads
 }
+
+TEST_CASE("a Keras weight that is NaN or infinite is refused, naming the file and the dataset") {
+  std::ifstream in(h5_case("formats.h5"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  test::TempDir dir("nn_h5_nan");
+  const fs::path file = dir.path / "nan.h5";
+  // bias:0 is big-endian float32 [1.5, -2.25, 1e-3]: -2.25 (C0 10 00 00) becomes a NaN (7F C0 00 00).
+  const std::string bias("\x3f\xc0\x00\x00\xc0\x10\x00\x00", 8);
+  const size_t at = bytes.find(bias);
+  REQUIRE(at != std::string::npos);
+  REQUIRE(bytes.find(bias, at + 1) == std::string::npos);
+  bytes.replace(at + 4, 4, std::string("\x7f\xc0\x00\x00", 4));
+  std::ofstream(file, std::ios::binary) << bytes;
+  CHECK(test::error_of([&] { nn::read_keras_h5(file); }) ==
+        file.string() + ": dataset 'bias:0' holds a non-finite value (NaN at index 1)");
+  // kernel:0 is float64; 1e300 is finite there but not as float32.
+  std::string big = bytes;
+  big.replace(at + 4, 4, std::string("\xc0\x10\x00\x00", 4));
+  double third = (0 - 2.5) / 3.0, huge = 1e300;
+  const size_t k = big.find(std::string(reinterpret_cast<const char*>(&third), 8));
+  REQUIRE(k != std::string::npos);
+  big.replace(k, 8, std::string(reinterpret_cast<const char*>(&huge), 8));
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << big;
+  CHECK(test::error_of([&] { nn::read_keras_h5(file); }) ==
+        file.string() + ": dataset 'kernel:0' holds a non-finite value (inf at index 0)");
+}
