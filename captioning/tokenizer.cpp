@@ -96,11 +96,12 @@ Tokenizer Tokenizer::deserialize(std::string_view text, const std::string& where
   Tokenizer t;
   t.min_count_ = std::atoi(line.c_str() + kHeader.size() + 11);
   while (std::getline(in, line)) {
-    if (line.empty() || line.find(' ') != std::string::npos)
-      nn::fail(where, "tokenizer word '" + line + "' is malformed");
-    if (!t.ids_.emplace(line, kFirstWord + static_cast<int32_t>(t.words_.size())).second) {
-      nn::fail(where, "tokenizer word '" + line + "' appears twice");
-    }
+    const std::string entry = "tokenizer word '" + nn::printable(line) + "'";
+    if (line.empty() || line.find(' ') != std::string::npos) nn::fail(where, entry + " is malformed");
+    if (const size_t bad = nn::invalid_utf8_at(line); bad != std::string::npos)
+      nn::fail(where, entry + " is not valid UTF-8 (at byte " + std::to_string(bad) + ")");
+    if (!t.ids_.emplace(line, kFirstWord + static_cast<int32_t>(t.words_.size())).second)
+      nn::fail(where, entry + " appears twice");
     t.words_.push_back(line);
   }
   return t;

@@ -3,10 +3,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 
 #include <captioning/bleu.h>
+#include <captioning/describer.h>
 #include <captioning/flickr8k.h>
+#include <captioning/json.h>
 #include <captioning/tokenizer.h>
 
 #include "support/check.h"
@@ -130,6 +133,11 @@ TEST_CASE("tokenizer: ids by descending frequency, ties by first appearance, res
         "m.nnck: is not a libnn tokenizer (bad header)");
   CHECK(test::error_of([&] { Tokenizer::deserialize(t.serialize() + "dog\n", "m.nnck"); }) ==
         "m.nnck: tokenizer word 'dog' appears twice");
+  // Words are text: invalid UTF-8 is refused, and control bytes are printed escaped.
+  CHECK(test::error_of([&] { Tokenizer::deserialize(t.serialize() + "ca\xc3t\n", "m.nnck"); }) ==
+        "m.nnck: tokenizer word 'ca\\xC3t' is not valid UTF-8 (at byte 2)");
+  CHECK(test::error_of([&] { Tokenizer::deserialize(t.serialize() + "a\x1b[2J b\n", "m.nnck"); }) ==
+        "m.nnck: tokenizer word 'a\\x1B[2J b' is malformed");
 }
 
 TEST_CASE("corpus BLEU-1..4 equal NLTK's corpus_bleu on committed corpora") {
@@ -162,4 +170,51 @@ TEST_CASE("corpus BLEU-1..4 equal NLTK's corpus_bleu on committed corpora") {
   CHECK(corpora == 4);
   CHECK(test::error_of([] { captioning::corpus_bleu({}, {{"a"}}); }) ==
         "corpus_bleu: expected as many reference lists as hypotheses (1), got 0");
+}
+
+TEST_CASE("JSON strings are valid UTF-8 with control characters escaped; JSON numbers are never NaN") {
+  using captioning::json_number;
+  using captioning::json_string;
+  CHECK(json_string("a red circle") == "\"a red circle\"");
+  CHECK(json_string("say \"hi\" \\ caf\xc3\xa9 \xe2\x86\x92") == "\"say \\\"hi\\\" \\\\ caf\xc3\xa9 \xe2\x86\x92\"");
+  CHECK(json_string(std::string("a\x00"
+                                "b\n\x1b[2J\x7f",
+                                9)) == "\"a\\u0000b\\u000A\\u001B[2J\\u007F\"");
+  CHECK(json_string("\xc2\x9b"
+                    "31m \xe2\x80\xa8") == "\"\\u009B31m \\u2028\"");
+  // Bytes that are not UTF-8 become U+FFFD, one each: the output is always valid UTF-8.
+  CHECK(json_string("ca\xc3t \xff\xfe \xed\xa0\x80") ==
+        "\"ca\xef\xbf\xbdt \xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+  CHECK(json_number(-1.25) == "-1.25");
+  CHECK(json_number(3.14159265, 4) == "3.142");
+  CHECK(json_number(std::numeric_limits<double>::quiet_NaN()) == "null");
+  CHECK(json_number(-std::numeric_limits<double>::infinity()) == "null");
+}
+
+TEST_CASE("describe refuses a model holding NaN weights or a vocabulary that is not UTF-8, naming file and entry") {
+  const fs::path shapes = fs::path(NN_SOURCE_DIR) / "weights" / "shapes.nnck";
+  test::TempDir dir;
+  const fs::path bad = dir.path / "bad.nnck";
+  auto with_nan = [&](const std::string& tensor, size_t index) {
+    nn::Checkpoint c = nn::read_checkpoint(shapes);
+    nn::Tensor* t = nullptr;
+    for (auto& [name, value] : c.tensors)
+      if (name == tensor) t = &value;
+    REQUIRE(t != nullptr);
+    t->data()[index] = std::numeric_limits<float>::quiet_NaN();
+    nn::write_checkpoint(bad, c);
+    return test::error_of([&] { captioning::Describer describer(bad); });
+  };
+  CHECK(with_nan("decoder.output.bias", 17) ==
+        bad.string() + ": tensor 'decoder.output.bias' holds a non-finite value (NaN at index 17)");
+  CHECK(with_nan("decoder.lstm.kernel", 0) ==
+        bad.string() + ": tensor 'decoder.lstm.kernel' holds a non-finite value (NaN at index 0)");
+  nn::Checkpoint c = nn::read_checkpoint(shapes);
+  for (auto& [name, text] : c.texts)
+    if (name == "tokenizer") text += "caf\xe9\n";  // Latin-1, not UTF-8
+  nn::write_checkpoint(bad, c);
+  const std::string* tokenizer = c.find_text("tokenizer");
+  REQUIRE(tokenizer != nullptr);
+  CHECK(test::error_of([&] { captioning::Describer describer(bad); }) ==
+        bad.string() + ": text 'tokenizer' is not valid UTF-8 (at byte " + std::to_string(tokenizer->size() - 2) + ")");
 }
