@@ -2,6 +2,7 @@
 // in weights/), and optionally the sentences spoken into a WAV file.
 #include <captioning/describer.h>
 #include <captioning/generate.h>
+#include <captioning/json.h>
 #include <captioning/speech/speech.h>
 #include <nn/error.h>
 
@@ -12,19 +13,6 @@
 #include <vector>
 
 #include "cli.h"
-
-namespace {
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) out += c;
-  }
-  return out + "\"";
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   const cli::DataFile shapes = cli::find_data_file("shapes.nnck");
@@ -70,8 +58,9 @@ int main(int argc, char** argv) {
       }
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (json) {
-        std::fprintf(text_out, "%s\n{\"image\": %s, \"caption\": %s, \"score\": %.6g, \"seconds\": %.4f}",
-                     first ? "" : ",", json_string(path).c_str(), json_string(caption.text).c_str(), caption.score,
+        std::fprintf(text_out, "%s\n{\"image\": %s, \"caption\": %s, \"score\": %s, \"seconds\": %.4f}",
+                     first ? "" : ",", captioning::json_string(path).c_str(),
+                     captioning::json_string(caption.text).c_str(), captioning::json_number(caption.score).c_str(),
                      seconds);
       } else {
         std::fprintf(text_out, "%s: %s\n", path.c_str(), caption.text.c_str());
