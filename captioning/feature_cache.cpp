@@ -72,7 +72,10 @@ size_t whole_record(std::string_view bytes, size_t pos, uint64_t value_bytes) {
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) nn::fail(path.string(), std::string("cannot open: ") + std::strerror(errno));
-  std::string bytes(fs::file_size(path), '\0');
+  std::error_code ec;
+  const uintmax_t size = fs::file_size(path, ec);
+  if (ec) nn::fail(path.string(), "cannot be read: " + ec.message());
+  std::string bytes(size, '\0');
   if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) nn::fail(path.string(), "cannot be read");
   return bytes;
 }
@@ -96,7 +99,8 @@ FeatureCache::FeatureCache(fs::path path, int64_t dim, std::string extractor)
     : path_(std::move(path)), dim_(dim), extractor_(std::move(extractor)) {
   if (dim < 1 || dim > (1 << 20)) nn::fail_expected("FeatureCache", "a feature size in [1, 2^20]", std::to_string(dim));
   const std::string where = path_.string();
-  if (!fs::exists(path_)) {
+  std::error_code ec;
+  if (!fs::exists(path_, ec)) {  // on an error (a name too long, no permission) creating it names the path
     nn::write_file_atomically(path_, [&](std::FILE* f) {
       std::string h = header_bytes(dim_, extractor_);
       if (std::fwrite(h.data(), 1, h.size(), f) != h.size()) throw nn::Error("write failed");

@@ -22,11 +22,12 @@ Flickr8kPaths find_flickr8k(const fs::path& dir) {
       {"Flickr8k_text", "Flickr8k_Dataset"}, {"text", "images"}, {".", "Flicker8k_Dataset"}};
   for (auto [text, images] : layouts) {
     fs::path t = dir / text;
-    if (!fs::exists(t / "Flickr8k.token.txt")) continue;
+    if (std::error_code ec; !fs::exists(t / "Flickr8k.token.txt", ec)) continue;
     Flickr8kPaths p{t / "Flickr8k.token.txt", t / "Flickr_8k.trainImages.txt", t / "Flickr_8k.devImages.txt",
                     t / "Flickr_8k.testImages.txt", dir / images};
     for (const fs::path& f : {p.train_split, p.dev_split, p.test_split}) {
-      if (!fs::exists(f)) nn::fail(dir.string(), "has " + p.token_file.string() + " but not " + f.string());
+      if (std::error_code ec; !fs::exists(f, ec))
+        nn::fail(dir.string(), "has " + p.token_file.string() + " but not " + f.string());
     }
     return p;
   }

@@ -21,7 +21,7 @@ namespace {
 std::vector<std::string> present(const std::vector<std::string>& ids, const fs::path& images, size_t& missing) {
   std::vector<std::string> out;
   for (const std::string& id : ids) {
-    if (fs::exists(images / (id + ".jpg"))) {
+    if (std::error_code ec; fs::exists(images / (id + ".jpg"), ec)) {
       out.push_back(id);
     } else {
       ++missing;

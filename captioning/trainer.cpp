@@ -218,7 +218,7 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
   // An interrupted epoch to finish first: "EPOCH STEP WEIGHTED TOKENS" (train.partial).
   int partial_epoch = 0;
   PassResult partial;
-  if (config.resume && fs::exists(last)) {
+  if (std::error_code ec; config.resume && fs::exists(last, ec)) {
     Texts texts = load_bundle_into(last, model, &adam);
     for (const auto& [key, value] : texts) {
       if (key == "train.history") history = parse_history(value);

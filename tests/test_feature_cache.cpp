@@ -238,3 +238,10 @@ TEST_CASE("after a damaged record, extraction recomputes that image alone") {
   CHECK(report.already_cached == 2);
   CHECK(reopened.contains("coffee"));
 }
+
+TEST_CASE("a cache path the system refuses is an nn::Error naming it, not a std::filesystem error") {
+  test::TempDir dir;
+  const fs::path long_name = dir.path / std::string(300, 'x');  // longer than any file name may be
+  CHECK(test::error_of([&] { captioning::FeatureCache(long_name, 4, "e"); }) ==
+        long_name.string() + ": cannot write: File name too long");
+}
