@@ -1,6 +1,9 @@
 // The describe web server over real HTTP on a loopback port: the page, captions of a real image with alternatives
 // and audio, uploads in every form clients send, the errors for bad uploads (400, 413, 404), the request log, the
 // reason a port cannot be listened on, what the model describes, concurrent clients, and a stalled upload cut off.
+// Under attack (the cases at the end): chunked upload bombs, slow and idle connections, keep-alive
+// clients, absurd lengths, foreign Host headers, security headers, failures inside a describe, speech bounds, and
+// a stop that does not wait for the attackers.
 #include <arpa/inet.h>
 #include <captioning/bundle.h>
 #include <captioning/generate.h>
@@ -11,10 +14,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -45,6 +52,9 @@ struct RunningServer {
   std::thread thread;
   explicit RunningServer(const captioning::ServerOptions& o, std::function<void(const std::string&)> log = {})
       : server(on_free_port(o, std::move(log))) {
+    // A client writing to a connection the server has closed (after an early 413) gets EPIPE rather than the
+    // signal: httplib's client sends without MSG_NOSIGNAL.
+    std::signal(SIGPIPE, SIG_IGN);
     thread = std::thread([this] { server.run(); });
     httplib::Client probe("127.0.0.1", server.port());
     for (int i = 0; i < 100 && !probe.Get("/api/health"); ++i)
@@ -343,7 +353,7 @@ TEST_CASE("concurrent clients each get their own image's caption") {
 }
 
 TEST_CASE("a client that stalls in the middle of its upload is cut off after the timeout") {
-  RunningServer s({.model = kModel, .timeout_seconds = 1});
+  RunningServer s({.model = kModel, .timeout_seconds = 1, .idle_seconds = 1});
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
   sockaddr_in addr{};
@@ -365,4 +375,291 @@ TEST_CASE("a client that stalls in the middle of its upload is cut off after the
   ::close(fd);
   CHECK(n == 0);        // the server closed the connection …
   CHECK(waited < 5.0);  // … after its 1 s read timeout, long before our own 10 s
+}
+
+// ---- Under attack. Every attacker below is bounded in time and count and stops by itself.
+
+namespace {
+int connect_to(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool send_all(int fd, const std::string& bytes) {
+  for (size_t sent = 0; sent < bytes.size();) {
+    const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// What has arrived on fd within `wait` (without blocking longer), "" if nothing.
+std::string poll_answer(int fd, std::chrono::milliseconds wait) {
+  timeval t{.tv_sec = 0, .tv_usec = static_cast<suseconds_t>(wait.count() * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &t, sizeof t);
+  char buffer[4096];
+  const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+  return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : "";
+}
+
+// True when the server closed fd within `wait`.
+bool closed_within(int fd, std::chrono::milliseconds wait) {
+  const auto end = std::chrono::steady_clock::now() + wait;
+  char buffer[512];
+  while (std::chrono::steady_clock::now() < end) {
+    timeval t{.tv_sec = 0, .tv_usec = 100000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &t, sizeof t);
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return true;
+  }
+  return false;
+}
+
+long rss_kib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Attackers for `seconds`: `slow` sockets sending one header byte each per second and `idle` sockets sending none.
+struct Attackers {
+  std::vector<int> slow, idle;
+  std::thread trickle;
+  std::atomic<bool> done{false};
+  Attackers(int port, int n_slow, int n_idle) {
+    for (int i = 0; i < n_slow; ++i) slow.push_back(connect_to(port));
+    for (int i = 0; i < n_idle; ++i) idle.push_back(connect_to(port));
+    trickle = std::thread([this] {
+      const std::string head = "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+      for (size_t i = 0; !done && i < 60; ++i) {
+        for (int fd : slow) ::send(fd, &head[i % head.size()], 1, MSG_NOSIGNAL);
+        for (int k = 0; k < 10 && !done; ++k) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  }
+  ~Attackers() {
+    done = true;
+    trickle.join();
+    for (int fd : slow) ::close(fd);
+    for (int fd : idle) ::close(fd);
+  }
+};
+}  // namespace
+
+TEST_CASE("a chunked upload bomb gets 413 as soon as it passes the limit, and memory stays bounded") {
+  RunningServer s({.model = kModel, .max_upload_bytes = 1u << 20});
+  const int fd = connect_to(s.server.port());
+  REQUIRE(fd >= 0);
+  const long rss_before = rss_kib();
+  REQUIRE(send_all(fd, "POST /api/describe HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  const std::string chunk = "10000\r\n" + std::string(0x10000, 'x') + "\r\n";  // 64 KiB
+  std::string answer;
+  size_t sent = 0;
+  while (sent < (50u << 20) && answer.empty() && send_all(fd, chunk)) {
+    sent += 0x10000;
+    answer = poll_answer(fd, std::chrono::milliseconds(1));
+  }
+  if (answer.empty()) answer = poll_answer(fd, std::chrono::milliseconds(2000));
+  ::close(fd);
+  INFO("sent " << sent << " bytes; answer: " << answer.substr(0, 120));
+  CHECK(answer.rfind("HTTP/1.1 413 ", 0) == 0);
+  CHECK(answer.find("{\"error\": \"the upload is larger than the limit of 1 MiB\"}") != std::string::npos);
+  CHECK(sent < (8u << 20));                     // answered long before the 50 MB were sent
+  CHECK(rss_kib() - rss_before < 32 * 1024);    // the server kept at most the limit, not the stream
+  auto health = s.client().Get("/api/health");  // and serves on
+  REQUIRE(health);
+  CHECK(health->status == 200);
+}
+
+TEST_CASE("slow-header and idle connections do not keep a normal client waiting") {
+  RunningServer s({.model = kModel, .threads = 8});
+  Attackers attackers(s.server.port(), 12, 250);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the attack is under way
+  const std::string jpeg = read_file(kSample);
+  for (int i = 0; i < 3; ++i) {
+    httplib::Client c = s.client();
+    c.set_connection_timeout(5);
+    c.set_read_timeout(5);
+    const auto start = std::chrono::steady_clock::now();
+    auto health = c.Get("/api/health");
+    auto caption = c.Post("/api/describe?beam=1", jpeg, "image/jpeg");
+    const double waited = seconds_since(start);
+    REQUIRE(health);
+    REQUIRE(caption);
+    CHECK(health->status == 200);
+    CHECK(caption->status == 200);
+    CHECK(waited < 2.0);
+  }
+}
+
+TEST_CASE("keep-alive clients do not make a new client wait") {
+  RunningServer s({.model = kModel, .threads = 8});
+  std::vector<httplib::Client> tabs;
+  for (int i = 0; i < 12; ++i) tabs.push_back(s.client());
+  for (auto& tab : tabs) {
+    tab.set_keep_alive(true);
+    REQUIRE(tab.Get("/api/health"));  // each keeps its connection open afterwards
+  }
+  httplib::Client late = s.client();
+  const auto start = std::chrono::steady_clock::now();
+  auto r = late.Get("/api/health");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(seconds_since(start) < 1.0);
+}
+
+TEST_CASE("a client trickling its headers is cut at the header deadline, however often it sends") {
+  RunningServer s({.model = kModel, .header_seconds = 1});
+  const int fd = connect_to(s.server.port());
+  REQUIRE(fd >= 0);
+  const std::string head =
+      "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  const auto start = std::chrono::steady_clock::now();
+  bool cut = false;
+  for (size_t i = 0; i < head.size() && !cut; ++i) {
+    cut = !send_all(fd, head.substr(i, 1)) || closed_within(fd, std::chrono::milliseconds(200));
+  }
+  const double waited = seconds_since(start);
+  ::close(fd);
+  CHECK(cut);
+  CHECK(waited < 3.0);  // 1 s deadline plus the sweep's tenth of a second, though a byte came every 0.2 s
+}
+
+TEST_CASE("an absurd Content-Length gets 413 at once") {
+  RunningServer s({.model = kModel});
+  for (const char* length : {"99999999999", "18446744073709551615"}) {
+    CAPTURE(length);
+    const int fd = connect_to(s.server.port());
+    REQUIRE(fd >= 0);
+    REQUIRE(send_all(fd, std::string("POST /api/describe HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ") + length +
+                             "\r\n\r\nabc"));
+    const auto start = std::chrono::steady_clock::now();
+    const std::string answer = poll_answer(fd, std::chrono::milliseconds(3000));
+    ::close(fd);
+    CHECK(answer.rfind("HTTP/1.1 413 ", 0) == 0);
+    CHECK(answer.find("larger than the limit of 10 MiB") != std::string::npos);
+    CHECK(seconds_since(start) < 1.0);
+  }
+}
+
+TEST_CASE("a Host header naming no address of the server is answered 421 (DNS rebinding)") {
+  RunningServer s({.model = kModel});
+  const std::string port = std::to_string(s.server.port());
+  for (const std::string& host :
+       std::vector<std::string>{"evil.example:" + port, "evil.example", "127.0.0.1.evil.example"}) {
+    CAPTURE(host);
+    const std::string answer =
+        raw_exchange(s.server.port(), "GET /api/health HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n");
+    CHECK(status_and_body(answer) ==
+          "421 {\"error\": \"this server does not answer for the host '" + host + "'; use 127.0.0.1:" + port + "\"}");
+  }
+  for (const std::string& host :
+       std::vector<std::string>{"127.0.0.1:" + port, "localhost:" + port, "LOCALHOST", "[::1]:" + port}) {
+    CAPTURE(host);
+    const std::string answer =
+        raw_exchange(s.server.port(), "GET /api/health HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n");
+    CHECK(status_and_body(answer).rfind("200 {\"ok\": true", 0) == 0);
+  }
+}
+
+TEST_CASE("the page and every API answer carry nosniff and a CSP that forbids framing; the page's is strict") {
+  RunningServer s({.model = kModel});
+  httplib::Client c = s.client();
+  auto page = c.Get("/");
+  REQUIRE(page);
+  const std::string csp = page->get_header_value("Content-Security-Policy");
+  std::smatch nonce;
+  REQUIRE(std::regex_search(csp, nonce, std::regex("script-src 'nonce-([A-Za-z0-9+/=]{24})'")));
+  CHECK(csp.find("default-src 'none'") != std::string::npos);
+  CHECK(csp.find("frame-ancestors 'none'") != std::string::npos);
+  CHECK(csp.find("unsafe-inline") == std::string::npos);
+  CHECK(page->body.find("<script nonce=\"" + nonce[1].str() + "\">") != std::string::npos);
+  CHECK(page->body.find("<style nonce=\"" + nonce[1].str() + "\">") != std::string::npos);
+  CHECK(page->body.find("<script>") == std::string::npos);
+  auto again = c.Get("/");
+  REQUIRE(again);
+  CHECK(again->get_header_value("Content-Security-Policy") != csp);  // a fresh nonce each time
+  auto caption = c.Post("/api/describe", read_file(kSample), "image/jpeg");
+  auto missing = c.Get("/nothing-here");
+  auto health = c.Get("/api/health");
+  for (const auto* r : {&page, &caption, &missing, &health}) {
+    REQUIRE(*r);
+    CHECK((*r)->get_header_value("X-Content-Type-Options") == "nosniff");
+    CHECK((*r)->get_header_value("Content-Security-Policy").find("frame-ancestors 'none'") != std::string::npos);
+  }
+}
+
+TEST_CASE("a failure inside a describe is a JSON 500 with no internal text, and the pool survives it") {
+  std::atomic<int> failures{2};
+  std::string thrown = "internal detail 0x7f3a";
+  RunningServer s({.model = kModel, .models = 1, .timeout_seconds = 2, .while_model_out = [&] {
+                     const int left = failures--;
+                     if (left == 2) throw std::bad_alloc();
+                     if (left == 1) throw std::runtime_error(thrown);
+                   }});
+  httplib::Client c = s.client();
+  const std::string jpeg = read_file(kSample);
+  for (int i = 0; i < 2; ++i) {
+    auto r = c.Post("/api/describe", jpeg, "image/jpeg");
+    REQUIRE(r);
+    CHECK(r->status == 500);
+    CHECK(r->body == "{\"error\": \"the server failed on this request; try again\"}");
+    for (const auto& [name, value] : r->headers) {
+      CHECK(value.find("0x7f3a") == std::string::npos);
+      CHECK(name.find("EXCEPTION") == std::string::npos);
+    }
+  }
+  // The one model went back to the pool both times: a describe gets it at once, not 503 after the timeout.
+  auto r = c.Post("/api/describe", jpeg, "image/jpeg");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(caption_of(r->body).find("yellow triangle") != std::string::npos);
+}
+
+TEST_CASE("speech is bounded in text length and in audio seconds, with the reason") {
+  RunningServer s({.model = kModel});
+  httplib::Client c = s.client();
+  auto too_long = c.Get("/api/speech?text=" + std::string(301, 'a'));
+  REQUIRE(too_long);
+  CHECK(too_long->status == 400);
+  CHECK(too_long->body == "{\"error\": \"text longer than 300 bytes\"}");
+  std::string digits;  // 290 bytes that say as over a minute of numbers
+  for (int i = 0; i < 29; ++i) digits += "1234567890";
+  auto too_many_seconds = c.Get("/api/speech?text=" + digits);
+  REQUIRE(too_many_seconds);
+  CHECK(too_many_seconds->status == 400);
+  CHECK(too_many_seconds->body == "{\"error\": \"the text takes longer than 30 s to say\"}");
+  auto unreadable = c.Get("/api/speech?text=%D7%A9%D7%9C%D7%95%D7%9D");  // Hebrew: the speech library's reason
+  REQUIRE(unreadable);
+  CHECK(unreadable->status == 400);
+  CHECK(unreadable->body.rfind("{\"error\": \"speech: ", 0) == 0);
+  for (const auto& [name, value] : unreadable->headers) CHECK(name.find("EXCEPTION") == std::string::npos);
+}
+
+TEST_CASE("stop() returns within 2 s while attackers are connected") {
+  std::optional<RunningServer> s;
+  s.emplace(captioning::ServerOptions{.model = kModel});
+  Attackers attackers(s->server.port(), 8, 100);
+  const int uploader = connect_to(s->server.port());  // half a body sent, the rest never comes
+  REQUIRE(send_all(uploader, "POST /api/describe HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 500000\r\n\r\nabc"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  const auto start = std::chrono::steady_clock::now();
+  s.reset();  // stop() and join run()
+  CHECK(seconds_since(start) < 2.0);
+  CHECK(closed_within(uploader, std::chrono::milliseconds(500)));
+  ::close(uploader);
 }

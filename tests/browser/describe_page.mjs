@@ -9,6 +9,7 @@
 //   node tests/browser/describe_page.mjs SERVER_BINARY SAMPLE.jpg NOT_AN_IMAGE SCREENSHOT.png
 // writes SCREENSHOT.png (desktop) and SCREENSHOT-mobile.png (phone).
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 
@@ -43,7 +44,8 @@ const url = await new Promise((resolve, reject) => {
 
 // axe-core's violations on the page as it is now, one line each.
 async function axeViolations(page) {
-  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.addScriptTag({ path: axePath });
+  // Evaluated rather than added as a <script>: the page's CSP (rightly) refuses scripts it did not bring.
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(readFileSync(axePath, "utf8"));
   return page.evaluate(async () => (await window.axe.run(document)).violations.map(
     (v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`));
 }
@@ -162,6 +164,8 @@ async function checkFailedUploadClears(page, label) {
 async function checkAtSize(browser, viewport, label, png, viaKeyboard) {
   const page = await browser.newPage({ viewport });
   page.on("pageerror", (e) => fail(`${label}: page error: ${e.message}`));
+  // The page works under its own Content-Security-Policy: nothing of it is refused.
+  page.on("console", (m) => { if (/Content Security Policy|Refused to/.test(m.text())) fail(`${label}: CSP: ${m.text()}`); });
   // Each answer is held back 800 ms, so the busy state is there long enough to be seen on this fast model.
   await page.route("**/api/describe*", async (route) => { await sleep(800); await route.continue(); });
   await page.goto(url);
