@@ -11,6 +11,8 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <nn/threads.h>
+#include <omp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -628,6 +630,16 @@ TEST_CASE("a failure inside a describe is a JSON 500 with no internal text, and 
   REQUIRE(r);
   CHECK(r->status == 200);
   CHECK(caption_of(r->body).find("yellow triangle") != std::string::npos);
+}
+
+TEST_CASE("each worker describes with its share of the cores, not a full team of its own") {
+  nn::set_num_threads(2);
+  std::atomic<int> team{-1};
+  RunningServer s({.model = kModel, .models = 2, .while_model_out = [&] { team = omp_get_max_threads(); }});
+  auto r = s.client().Post("/api/describe", read_file(kSample), "image/jpeg");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(team == 1);  // 2 threads shared by 2 models
 }
 
 TEST_CASE("speech is bounded in text length and in audio seconds, with the reason") {

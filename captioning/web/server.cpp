@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <nn/error.h>
+#include <nn/threads.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include <system_error>
 
 #include "captioning/generate.h"
+#include "captioning/json.h"
 #include "captioning/speech/speech.h"
 #include "captioning/web/connection_guard.h"
 #include "captioning/web/server_parts.h"
@@ -28,9 +30,10 @@ namespace captioning {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using captioning::json_number;
+using captioning::json_string;
 using web::Answer;
 using web::error_answer;
-using web::json_string;
 
 constexpr size_t kMaxSpeechBytes = 300;  // a caption is under 100; this bounds the work one request can ask
 constexpr int kMaxSpeechSeconds = 30;
@@ -155,7 +158,7 @@ Answer speech_answer(const std::string& text) {
   std::vector<int16_t> pcm;
   try {
     pcm = speech::synthesize(text, voice);
-  } catch (const std::invalid_argument& e) {  // the speech library's reason, written for users
+  } catch (const nn::Error& e) {  // the speech library's reason, written for users
     return error_answer(400, e.what());
   }
   if (pcm.size() > static_cast<size_t>(kMaxSpeechSeconds) * voice.sample_rate)
@@ -165,12 +168,12 @@ Answer speech_answer(const std::string& text) {
 
 std::string captions_json(const std::vector<Caption>& captions, double seconds, const std::string& wav) {
   std::string json = "{\"caption\": " + json_string(captions.front().text) +
-                     ", \"score\": " + std::to_string(captions.front().score) + ", \"alternatives\": [";
+                     ", \"score\": " + json_number(captions.front().score) + ", \"alternatives\": [";
   for (size_t i = 0; i < captions.size(); ++i)
     json += std::string(i ? ", " : "") + "{\"caption\": " + json_string(captions[i].text) +
-            ", \"score\": " + std::to_string(captions[i].score) + "}";
-  return json + "], \"seconds\": " + std::to_string(seconds) + ", \"audio\": \"data:audio/wav;base64," +
-         web::base64(wav) + "\"}";
+            ", \"score\": " + json_number(captions[i].score) + "}";
+  return json + "], \"seconds\": " + json_number(seconds) + ", \"audio\": \"data:audio/wav;base64," + web::base64(wav) +
+         "\"}";
 }
 
 }  // namespace
@@ -201,7 +204,8 @@ struct DescribeServer::Impl {
                         .body_grace = std::chrono::seconds(o.header_seconds),
                         .min_body_bytes_per_second = o.min_upload_bytes_per_second,
                         .max_connections = static_cast<size_t>(std::max(1, o.max_connections))}),
-        workers(o.threads) {
+        // Each model's requests get an equal share of the cores, instead of every worker starting a full team.
+        workers(o.threads, nn::num_threads() / std::max(1, o.models)) {
     hosts = {"localhost", "127.0.0.1", "::1", host_name(o.host)};
     for (const std::string& h : o.allowed_hosts) hosts.push_back(host_name(h));
     listen_fd = listen_on(o.host, o.port);
@@ -364,7 +368,7 @@ struct DescribeServer::Impl {
     std::string wav;
     try {
       wav = speech::encode_wav(speech::synthesize(captions.front().text, voice), voice.sample_rate);
-    } catch (const std::invalid_argument& e) {
+    } catch (const nn::Error& e) {
       return error_answer(500, "the caption could not be spoken (" + std::string(e.what()) + ")");
     }
     return {200, captions_json(captions, seconds, wav)};

@@ -3,27 +3,14 @@
 #include <cstdio>
 #include <random>
 
+#include "captioning/json.h"
 #include "captioning/speech/embed.h"
+#include "nn/threads.h"
 
 // The page, assembled into the library.
 NN_EMBED_FILE(describe_page, DESCRIBE_PAGE_PATH);
 
 namespace captioning::web {
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\', out += static_cast<char>(c);
-    else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else
-      out += static_cast<char>(c);
-  }
-  return out + "\"";
-}
 
 std::string base64(const std::string& bytes) {
   static const char* const kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -138,9 +125,10 @@ void DescriberPool::give_back(Describer* d) noexcept {
   ready_.notify_one();
 }
 
-Workers::Workers(int count) {
+Workers::Workers(int count, int threads_each) {
   for (int i = 0; i < std::max(1, count); ++i)
-    threads_.emplace_back([this] {
+    threads_.emplace_back([this, threads_each] {
+      const nn::ThreadCountScope share(std::max(1, threads_each));  // this worker's share of the cores
       for (;;) {
         std::unique_lock lock(mutex_);
         ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });

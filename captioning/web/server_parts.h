@@ -17,7 +17,6 @@
 
 namespace captioning::web {
 
-std::string json_string(const std::string& s);
 std::string base64(const std::string& bytes);
 std::string html_escape(const std::string& s);
 
@@ -86,7 +85,8 @@ class DescriberPool {
 // Threads that run jobs off the event thread. A job gets `true` when the server stops before it could run.
 class Workers {
  public:
-  explicit Workers(int count);
+  // `count` threads, each running libnn work with `threads_each` OpenMP threads (nn::ThreadCountScope).
+  Workers(int count, int threads_each);
   ~Workers();
   void post(std::function<void(bool cancelled)> job);
   // Lets running jobs finish, cancels the queued ones, joins. Jobs posted afterwards run at once, cancelled.
