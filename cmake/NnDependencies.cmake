@@ -13,8 +13,10 @@ find_path(NN_CBLAS_INCLUDE_DIR cblas.h
 
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 
-# JPEG decoding: libjpeg-turbo (what PIL decodes with); PNG stays with stb. See docs/decisions.md.
+# JPEG decoding: libjpeg-turbo (what PIL decodes with); PNG: libpng, read row by row within a memory budget. See
+# docs/decisions.md.
 find_package(JPEG REQUIRED)
+find_package(PNG REQUIRED)
 
 function(nn_set_warnings target)
   # Options aggregates are meant to be partly initialised with designated initialisers (.rate = 0.5f), so the

@@ -20,6 +20,7 @@ struct Args {
   float random_width = 0;  // > 0: a randomly initialised model of this width (no weights file)
   bool json = false;
   bool peak_memory = false;  // print this process's peak resident memory to stderr at the end
+  bool keep_orientation = false;
   std::string classes;
   nn::ResizeFilter filter = nn::ResizeFilter::nearest;
   std::vector<std::string> images;
@@ -71,6 +72,8 @@ int main(int argc, char** argv) {
   cli.choice<nn::ResizeFilter>("--filter",
                                {{"nearest", nn::ResizeFilter::nearest}, {"bilinear", nn::ResizeFilter::bilinear}},
                                a.filter, "how images are resized to 299×299");
+  cli.flag("--keep-orientation", a.keep_orientation,
+           "ignore the EXIF orientation (the stored pixels, as Keras's loader reads them)");
   cli.flag("--peak-memory", a.peak_memory, "print the peak resident memory to stderr at the end");
   if (auto status = cli.parse(argc, argv)) return *status;
   if (a.weights.empty() == (a.random_width == 0))
@@ -92,7 +95,7 @@ int main(int argc, char** argv) {
     for (const std::string& path : a.images) {
       nn::Tensor out;
       try {
-        out = model->forward(nn::load_xception_input(path, a.filter));
+        out = model->forward(nn::load_xception_input(path, a.filter, 299, {.keep_orientation = a.keep_orientation}));
       } catch (const nn::Error& e) {
         status = cli.error(e);
         continue;

@@ -8,28 +8,7 @@
 #include <vector>
 
 #include "nn/error.h"
-
-#include <csetjmp>
-#include <cstdio>
-#include <cstdlib>
-
-#include <jerror.h>
-#include <jpeglib.h>
-
-#define STBI_ONLY_PNG
-#define STBI_NO_STDIO
-#define STB_IMAGE_STATIC
-#define STB_IMAGE_IMPLEMENTATION
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#endif
-#include <stb/stb_image.h>
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+#include "nn/image_codecs.h"
 
 namespace nn {
 
@@ -74,13 +53,13 @@ Taps bilinear_taps(int64_t in, int64_t out) {
   return t;
 }
 
-// A PNG's width and height from its IHDR chunk (bytes 16–23, big-endian), read before stb_image sees the file:
-// stb refuses very large PNGs itself, but only with "unknown image type".
 bool is_png(std::span<const unsigned char> bytes) {
   static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   return bytes.size() >= 8 && std::memcmp(bytes.data(), signature, 8) == 0;
 }
 
+// A PNG's width and height from its IHDR chunk (bytes 16–23, big-endian), read before libpng sees the file, so that
+// an absurd size is reported as such (libpng would first complain about the header's checksum or its own limits).
 bool png_size(std::span<const unsigned char> bytes, int64_t& width, int64_t& height) {
   if (bytes.size() < 24 || !is_png(bytes)) return false;
   auto be32 = [&](size_t at) {
@@ -91,144 +70,127 @@ bool png_size(std::span<const unsigned char> bytes, int64_t& width, int64_t& hei
   return true;
 }
 
-void check_size(const std::string& name, int64_t width, int64_t height, const ImageLimits& limits) {
-  if (width < 1 || height < 1 || width > limits.max_side || height > limits.max_side ||
-      width * height > limits.max_pixels) {
-    fail_expected(name,
-                  "an image of at most " + std::to_string(limits.max_side) + " pixels a side and " +
-                      std::to_string(limits.max_pixels) + " pixels",
-                  std::to_string(width) + "×" + std::to_string(height) + " in its header");
+// Every chunk must fit in the file (stb_image, which decoded PNGs before libpng, reserved a chunk's length before
+// reading it: a 128-byte file claiming a 1 GB chunk made it allocate 2 GB; found by fuzz_image). libpng reads chunks
+// in pieces, but the early, clear refusal stays.
+bool png_chunks_fit(std::span<const unsigned char> b) {
+  size_t p = 8;                // after the signature
+  while (p + 8 <= b.size()) {  // a readable length and type
+    const uint64_t length = uint64_t{b[p]} << 24 | uint64_t{b[p + 1]} << 16 | uint64_t{b[p + 2]} << 8 | b[p + 3];
+    if (length > b.size() - p - 8) return false;
+    if (std::memcmp(b.data() + p + 4, "IEND", 4) == 0) return true;
+    p += 12 + length;
   }
+  return true;  // truncated between chunks: the decoder reports it
+}
+
+// The stored (height, width) RGB bytes → (H, W, 3) floats, turned upright for an EXIF orientation (2…8: mirrored
+// and/or rotated as the tag says; 5…8 swap height and width), as PIL's ImageOps.exif_transpose does.
+Tensor to_tensor(const image_detail::Rgb8& image, int orientation) {
+  const int64_t h = image.height, w = image.width;
+  const bool swap = orientation >= 5 && orientation <= 8;
+  const int64_t out_h = swap ? w : h, out_w = swap ? h : w;
+  Tensor out = Tensor::empty({out_h, out_w, 3});
+  float* dst = out.data();
+  const unsigned char* src = image.pixels.get();
+  for (int64_t y = 0; y < out_h; ++y)
+    for (int64_t x = 0; x < out_w; ++x, dst += 3) {
+      int64_t sy = y, sx = x;
+      switch (orientation) {
+        case 2:
+          sx = w - 1 - x;
+          break;  // mirrored left–right
+        case 3:
+          sy = h - 1 - y, sx = w - 1 - x;
+          break;  // rotated 180°
+        case 4:
+          sy = h - 1 - y;
+          break;  // mirrored top–bottom
+        case 5:
+          sy = x, sx = y;
+          break;  // transposed
+        case 6:
+          sy = h - 1 - x, sx = y;
+          break;  // stored 90° counter-clockwise: turned clockwise
+        case 7:
+          sy = h - 1 - x, sx = w - 1 - y;
+          break;  // transversed
+        case 8:
+          sy = x, sx = w - 1 - y;
+          break;  // stored 90° clockwise: turned counter-clockwise
+        default:
+          break;
+      }
+      const unsigned char* s = src + (sy * w + sx) * 3;
+      dst[0] = s[0], dst[1] = s[1], dst[2] = s[2];
+    }
+  return out;
 }
 
 }  // namespace
 
-// JPEG through libjpeg-turbo (the library PIL, and so Keras's loader, decodes with: the same pixels, bit for bit),
-// in plain C style: libjpeg reports errors by longjmp, which must not cross C++ objects with destructors.
-struct JpegErrors {
-  jpeg_error_mgr base;
-  jmp_buf escape;
-  char message[JMSG_LENGTH_MAX];
-};
+namespace image_detail {
 
-extern "C" void nn_jpeg_fail(j_common_ptr info) {
-  auto* e = reinterpret_cast<JpegErrors*>(info->err);
-  (*info->err->format_message)(info, e->message);
-  longjmp(e->escape, 1);
+void check_size(const std::string& name, int64_t width, int64_t height, const ImageOptions& options) {
+  if (width < 1 || height < 1 || width > options.max_side || height > options.max_side ||
+      width * height > options.max_pixels) {
+    fail_expected(name,
+                  "an image of at most " + std::to_string(options.max_side) + " pixels a side and " +
+                      std::to_string(options.max_pixels) + " pixels",
+                  std::to_string(width) + "×" + std::to_string(height) + " in its header");
+  }
 }
 
-extern "C" void nn_jpeg_warning(j_common_ptr info, int level) {
-  // Warnings are not printed; a file that ends early is an error (PIL refuses it as truncated too).
-  if (level < 0 && info->err->msg_code == JWRN_JPEG_EOF) nn_jpeg_fail(info);
+int exif_orientation(std::span<const unsigned char> app1) {
+  if (app1.size() < 6 + 8 || std::memcmp(app1.data(), "Exif\0\0", 6) != 0) return 1;
+  const std::span<const unsigned char> tiff = app1.subspan(6);
+  const bool little = tiff[0] == 'I' && tiff[1] == 'I';
+  if (!little && !(tiff[0] == 'M' && tiff[1] == 'M')) return 1;
+  auto u16 = [&](size_t at) -> uint32_t {
+    return little ? tiff[at] | tiff[at + 1] << 8 : tiff[at] << 8 | tiff[at + 1];
+  };
+  auto u32 = [&](size_t at) -> uint64_t {
+    return little ? u16(at) | uint64_t{u16(at + 2)} << 16 : uint64_t{u16(at)} << 16 | u16(at + 2);
+  };
+  if (u16(2) != 42) return 1;
+  const uint64_t ifd = u32(4);
+  if (ifd > tiff.size() || tiff.size() - ifd < 2) return 1;
+  const uint64_t entries = u16(ifd);
+  for (uint64_t i = 0; i < entries; ++i) {
+    const uint64_t at = ifd + 2 + 12 * i;
+    if (at + 12 > tiff.size()) return 1;
+    // Tag 0x0112, type SHORT (3), count 1: the value is in the entry's first two value bytes.
+    if (u16(at) != 0x0112) continue;
+    if (u16(at + 2) != 3 || u32(at + 4) != 1) return 1;
+    const uint32_t value = u16(at + 8);
+    return value >= 1 && value <= 8 ? static_cast<int>(value) : 1;
+  }
+  return 1;
 }
 
-// Decodes to RGB8 in *pixels (malloc'd; the caller frees). Returns nullptr, or the reason it failed.
-static const char* decode_jpeg_rgb(const unsigned char* data, size_t size, const ImageLimits& limits,
-                                   unsigned char** pixels, int* width, int* height, JpegErrors* errors) {
-  jpeg_decompress_struct info;
-  info.err = jpeg_std_error(&errors->base);
-  errors->base.error_exit = nn_jpeg_fail;
-  errors->base.emit_message = nn_jpeg_warning;
-  *pixels = nullptr;
-  if (setjmp(errors->escape)) {
-    jpeg_destroy_decompress(&info);
-    std::free(*pixels);
-    *pixels = nullptr;
-    return errors->message;
-  }
-  jpeg_create_decompress(&info);
-  info.mem->max_memory_to_use = 1024L << 20;
-  jpeg_mem_src(&info, data, static_cast<unsigned long>(size));
-  jpeg_read_header(&info, TRUE);
-  *width = static_cast<int>(info.image_width);
-  *height = static_cast<int>(info.image_height);
-  if (info.image_width > static_cast<JDIMENSION>(limits.max_side) ||
-      info.image_height > static_cast<JDIMENSION>(limits.max_side) ||
-      static_cast<int64_t>(info.image_width) * info.image_height > limits.max_pixels) {
-    jpeg_destroy_decompress(&info);
-    return "";  // the caller reports the size against the limits
-  }
-  if (info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK) {
-    jpeg_destroy_decompress(&info);
-    std::snprintf(errors->message, sizeof errors->message, "CMYK JPEGs are not supported");
-    return errors->message;
-  }
-  info.out_color_space = JCS_RGB;
-  jpeg_start_decompress(&info);
-  const size_t row = static_cast<size_t>(info.output_width) * 3;
-  *pixels = static_cast<unsigned char*>(std::malloc(row * info.output_height));
-  if (*pixels == nullptr) {
-    jpeg_destroy_decompress(&info);
-    std::snprintf(errors->message, sizeof errors->message, "out of memory");
-    return errors->message;
-  }
-  while (info.output_scanline < info.output_height) {
-    JSAMPROW line = *pixels + row * info.output_scanline;
-    jpeg_read_scanlines(&info, &line, 1);
-  }
-  jpeg_finish_decompress(&info);
-  jpeg_destroy_decompress(&info);
-  return nullptr;
-}
+}  // namespace image_detail
 
-static Tensor decode_jpeg(std::span<const unsigned char> bytes, const std::string& name, const ImageLimits& limits) {
-  JpegErrors errors{};
-  unsigned char* pixels = nullptr;
-  int width = 0, height = 0;
-  const char* error = decode_jpeg_rgb(bytes.data(), bytes.size(), limits, &pixels, &width, &height, &errors);
-  if (error != nullptr && error[0] == '\0') check_size(name, width, height, limits);  // throws
-  if (error != nullptr) fail(name, std::string("cannot be decoded (") + error + ")");
-  Tensor image = Tensor::empty({height, width, 3});
-  float* out = image.data();
-  for (int64_t i = 0; i < image.numel(); ++i) out[i] = pixels[i];
-  std::free(pixels);
-  return image;
-}
-
-// stb_image reserves a PNG's IDAT buffer from the chunk's length field before it reads the chunk: a 128-byte file
-// claiming a 1 GB chunk made it allocate 2 GB (found by fuzz_image). Every chunk must fit in the file.
-static bool png_chunks_fit(std::span<const unsigned char> b) {
-  size_t p = 8;                // after the signature
-  while (p + 8 <= b.size()) {  // a readable length and type: stb acts on them
-    const uint64_t length = uint64_t{b[p]} << 24 | uint64_t{b[p + 1]} << 16 | uint64_t{b[p + 2]} << 8 | b[p + 3];
-    if (length > b.size() - p - 8) return false;
-    if (std::equal(b.begin() + static_cast<std::ptrdiff_t>(p + 4), b.begin() + static_cast<std::ptrdiff_t>(p + 8),
-                   "IEND"))
-      return true;
-    p += 12 + length;
-  }
-  return true;  // truncated between chunks: stb reports it
-}
-
-Tensor decode_image(std::span<const unsigned char> bytes, const std::string& name, const ImageLimits& limits) {
+Tensor decode_image(std::span<const unsigned char> bytes, const std::string& name, const ImageOptions& options) {
   if (bytes.empty()) fail(name, "is empty, not an image");
-  if (bytes.size() > static_cast<size_t>(INT32_MAX)) fail(name, "is larger than 2 GB");
-  // JPEG goes to libjpeg-turbo, PNG to stb (built with its PNG decoder only); nothing else is decoded.
+  // JPEG goes to libjpeg-turbo, PNG to libpng; nothing else is decoded.
   const bool png = is_png(bytes);
   const bool jpeg = bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
   if (!png && !jpeg) fail(name, "is not a JPEG or PNG image (unknown image type)");
-  if (jpeg) return decode_jpeg(bytes, name, limits);
-  if (png && !png_chunks_fit(bytes)) fail(name, "cannot be decoded (corrupt PNG: a chunk is longer than the file)");
-  int64_t png_width = 0, png_height = 0;
-  if (png_size(bytes, png_width, png_height)) check_size(name, png_width, png_height, limits);
-  int width = 0, height = 0, channels = 0;
-  const int size = static_cast<int>(bytes.size());
-  if (!stbi_info_from_memory(bytes.data(), size, &width, &height, &channels)) {
-    fail(name, std::string("is not a JPEG or PNG image (") + stbi_failure_reason() + ")");
+  image_detail::Rgb8 image;
+  if (jpeg) {
+    image = image_detail::decode_jpeg(bytes, name, options);
+  } else {
+    if (!png_chunks_fit(bytes)) fail(name, "cannot be decoded (corrupt PNG: a chunk is longer than the file)");
+    int64_t width = 0, height = 0;
+    if (png_size(bytes, width, height)) image_detail::check_size(name, width, height, options);
+    image = image_detail::decode_png(bytes, name, options);
   }
-  check_size(name, width, height, limits);
-  unsigned char* pixels = stbi_load_from_memory(bytes.data(), size, &width, &height, &channels, 3);
-  if (pixels == nullptr) fail(name, std::string("cannot be decoded (") + stbi_failure_reason() + ")");
-  Tensor image = Tensor::empty({height, width, 3});
-  float* out = image.data();
-  for (int64_t i = 0; i < image.numel(); ++i) out[i] = pixels[i];
-  stbi_image_free(pixels);
-  return image;
+  return to_tensor(image, options.keep_orientation ? 1 : image.orientation);
 }
 
-Tensor load_image(const std::filesystem::path& path, const ImageLimits& limits) {
+Tensor load_image(const std::filesystem::path& path, const ImageOptions& options) {
   std::vector<unsigned char> bytes = read_file(path);
-  return decode_image(bytes, path.string(), limits);
+  return decode_image(bytes, path.string(), options);
 }
 
 Tensor resize_image(const Tensor& image, int64_t height, int64_t width, ResizeFilter filter) {
@@ -283,8 +245,11 @@ Tensor xception_preprocess(const Tensor& image) {
   return out;
 }
 
-Tensor load_xception_input(const std::filesystem::path& path, ResizeFilter filter, int64_t size) {
-  Tensor resized = resize_image(load_image(path), size, size, filter);
+Tensor load_xception_input(const std::filesystem::path& path, ResizeFilter filter, int64_t size,
+                           const ImageOptions& options) {
+  ImageOptions reduced = options;
+  reduced.min_side = std::max(options.min_side, 2 * size);  // never decoded larger than needed (see image.h)
+  Tensor resized = resize_image(load_image(path, reduced), size, size, filter);
   return xception_preprocess(resized).reshape({1, size, size, 3});
 }
 

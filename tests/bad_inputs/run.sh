@@ -19,6 +19,9 @@ echo "this is a text file, not a photo" > "$T/text.jpg"
 head -c 1500 "$sample" > "$T/truncated.jpg"
 # A PNG whose header claims 100000 × 100000 pixels (a 1×1 image's bytes with the IHDR size fields changed).
 printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x01\x86\xa0\x00\x01\x86\xa0\x08\x02\x00\x00\x00\x00\x00\x00\x00' > "$T/huge.png"
+# Big images in small files (made by tests/bad_inputs/make_images.cpp, kept gzipped): 8000×8000 pixels as a 1 MB
+# JPEG and a 200 KB PNG, and a 2 MB progressive JPEG whose AC scan is repeated 20,000 times (a scan bomb).
+for f in big_8000.jpg big_8000.png scan_bomb.jpg; do gzip -dc "$src/tests/bad_inputs/$f.gz" > "$T/$f"; done
 head -c 100000 "$src/weights/shapes.nnck" > "$T/truncated.nnck"
 head -c 600000 "$src/tests/reference/fixtures/xception_w16_keras1.h5" > "$T/truncated.h5"
 "$bin/convert_keras_weights" "$src/tests/reference/fixtures/xception_w32_keras2.h5" "$T/xception.nnck" --width 0.03125 \
@@ -45,7 +48,7 @@ check() {
   status=$?
   # The program's own error line ("describe: …"), else the first line (a usage text).
   local program first
-  program=$(basename "$([ "$1" = full_disk ] && echo "$2" || echo "$1")")
+  program=$(basename "$([ "$1" = full_disk ] || [ "$1" = measured ] && echo "$2" || echo "$1")")
   first=$(printf '%s\n' "$err" | grep -m1 "^$program: ")
   [ -n "$first" ] || first=$(printf '%s\n' "$err" | head -1)
   local shown=${*//$bin\//}
@@ -69,12 +72,35 @@ nothing_left() {
   fi
 }
 full_disk() { (trap '' XFSZ; ulimit -f 16; "$@"); }  # writes past 16 KB fail with EFBIG instead of killing
+# measured COMMAND…: runs it, keeping its peak resident memory (KB) and seconds in $T/measured (GNU time, where
+# installed); within MB SECONDS then checks the last measured case and notes the bounds in its row.
+measured() {
+  if [ -x /usr/bin/time ]; then /usr/bin/time -q -f "%M %e" -o "$T/measured" "$@"; else rm -f "$T/measured"; "$@"; fi
+}
+within() {
+  local last=$((${#rows[@]} - 1)) kb seconds
+  if [ -s "$T/measured" ]; then
+    read -r kb seconds < <(tail -1 "$T/measured")
+    if [ "$kb" -gt $(($1 * 1024)) ] || awk -v s="$seconds" -v l="$2" 'BEGIN { exit !(s > l) }'; then
+      echo "FAIL ${rows[$last]}: peak $((kb / 1024)) MB in $seconds s, expected at most $1 MB and $2 s" >&2
+      failures=$((failures + 1))
+    fi
+  fi
+  rows[$last]="${rows[$last]% |} (peak memory ≤ $1 MB, time ≤ $2 s) |"
+}
 
 check describe-missing 1 "none.jpg: cannot open: No such file or directory" -- "$bin/describe" "$T/none.jpg"
 check describe-directory 1 "is a directory, not an image" -- "$bin/describe" "$T"
 check describe-empty 1 "empty.jpg: is empty, not an image" -- "$bin/describe" "$T/empty.jpg"
 check describe-truncated-jpeg 1 "truncated.jpg: cannot be decoded" -- "$bin/describe" "$T/truncated.jpg"
 check describe-huge-png 1 "got 100000×100000 in its header" -- "$bin/describe" "$T/huge.png"
+check describe-scan-bomb 1 "scan_bomb.jpg: is refused: more than 100 progressive scans" -- \
+  measured "$bin/describe" "$T/scan_bomb.jpg"
+within 300 5
+check describe-8000px-jpeg 0 "" -- measured "$bin/describe" "$T/big_8000.jpg"
+within 300 10
+check describe-8000px-png 0 "" -- measured "$bin/describe" "$T/big_8000.png"
+within 300 10
 check describe-text-as-jpeg 1 "text.jpg: is not a JPEG or PNG image" -- "$bin/describe" "$T/text.jpg"
 check describe-other-model 1 "is neither an image captioner nor a caption model" -- \
   "$bin/describe" "$sample" --model "$T/xception.nnck"
@@ -126,6 +152,13 @@ check convert-full-disk 1 "File too large" -- full_disk "$bin/convert_keras_weig
 nothing_left "$T/full.nnck"
 check features-negative-width 2 "random-width" -- "$bin/xception_features" --random-width -1 "$sample"
 check features-truncated-weights 1 "truncated.nnck" -- "$bin/xception_features" --weights "$T/truncated.nnck" "$sample"
+check features-scan-bomb 1 "scan_bomb.jpg: is refused: more than 100 progressive scans" -- \
+  measured "$bin/xception_features" --weights "$T/xception.nnck" "$T/scan_bomb.jpg"
+within 300 5
+check features-8000px-jpeg 0 "" -- measured "$bin/xception_features" --weights "$T/xception.nnck" "$T/big_8000.jpg"
+within 300 10
+check features-8000px-png 0 "" -- measured "$bin/xception_features" --weights "$T/xception.nnck" "$T/big_8000.png"
+within 300 10
 check bleu-missing 1 "none.txt" -- "$bin/bleu_score" "$T/none.txt" "$T/none.txt"
 check server-bad-port 2 "--port expects a whole number in [0, 65535], got '99999'" -- "$bin/describe_server" --port 99999
 check server-bad-host 1 "cannot listen on 256.0.0.1:8080" -- "$bin/describe_server" --host 256.0.0.1
