@@ -71,6 +71,7 @@ Describer::Describer(const fs::path& bundle) {
     image_size_ = captioner_->options().image_size;
     filter_ = nn::ResizeFilter::bilinear;
     description_ = "image captioner (" + std::to_string(image_size_) + " px)";
+    image_options_.min_side = 2 * image_size_;
     return;
   }
   const std::string extractor = text_of(texts, "features.extractor");
@@ -82,6 +83,7 @@ Describer::Describer(const fs::path& bundle) {
   decoder_ = std::move(b.model);
   tokenizer_ = std::move(b.tokenizer);
   description_ = "caption model over " + extractor;
+  image_options_.min_side = 2 * image_size_;
 }
 
 std::vector<Caption> Describer::caption(const nn::Tensor& decoded, int beam) {
@@ -93,11 +95,11 @@ std::vector<Caption> Describer::caption(const nn::Tensor& decoded, int beam) {
 }
 
 std::vector<Caption> Describer::describe(std::span<const unsigned char> image, const std::string& name, int beam) {
-  return caption(nn::decode_image(image, name), beam);
+  return caption(nn::decode_image(image, name, image_options_), beam);
 }
 
 std::vector<Caption> Describer::describe_file(const fs::path& image, int beam) {
-  return caption(nn::load_image(image), beam);
+  return caption(nn::load_image(image, image_options_), beam);
 }
 
 }  // namespace captioning

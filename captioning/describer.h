@@ -34,6 +34,9 @@ class Describer {
   const std::string& description() const { return description_; }
   // What the model was trained to describe, for people choosing a picture: "synthetic shapes" or "photos (Flickr8k)".
   const std::string& describes() const { return describes_; }
+  // How images are decoded: by default reduced to no less than twice the model's input a side (never larger than
+  // the model needs), EXIF orientation applied; set keep_orientation for Keras's loader's pixels.
+  nn::ImageOptions& image_options() { return image_options_; }
 
  private:
   std::vector<Caption> caption(const nn::Tensor& decoded_image, int beam);
@@ -44,6 +47,7 @@ class Describer {
   Tokenizer tokenizer_;
   int64_t image_size_ = 299;
   nn::ResizeFilter filter_ = nn::ResizeFilter::nearest;
+  nn::ImageOptions image_options_;
   std::string description_;
   std::string describes_;
 };

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   std::string wav;
   int beam = 1;
   bool json = false;
+  bool keep_orientation = false;
   std::vector<std::string> images;
   cli::Parser cli("describe",
                   "Prints one caption per image; --wav also speaks them (one after another) into a 16 kHz WAV file.\n"
@@ -33,6 +34,8 @@ int main(int argc, char** argv) {
                                 : "the captioning bundle");
   cli.whole("--beam", "K", beam, 1, captioning::kMaxBeam, "beam width, 1 is greedy search");
   cli.flag("--json", json, "print a JSON array of {image, caption, score, seconds}");
+  cli.flag("--keep-orientation", keep_orientation,
+           "ignore the EXIF orientation (the stored pixels, as Keras's loader reads them)");
   cli.text("--wav", "FILE|-", wav,
            "also speak the captions into FILE (- for standard output; the captions then go "
            "to standard error)");
@@ -44,6 +47,7 @@ int main(int argc, char** argv) {
   int status = 0;
   try {
     captioning::Describer describer(model_path);
+    describer.image_options().keep_orientation = keep_orientation;
     std::string spoken;
     if (json) std::fprintf(text_out, "[");
     bool first = true;
