@@ -52,7 +52,9 @@ std::string ImageCaptioner::to_string() const {
 }
 
 nn::Tensor load_captioner_input(const fs::path& path, int64_t size) {
-  nn::Tensor image = nn::resize_image(nn::load_image(path), size, size, nn::ResizeFilter::bilinear);
+  // Decoded no larger than twice the input a side (nn::ImageOptions), as the Describer does.
+  nn::Tensor image =
+      nn::resize_image(nn::load_image(path, {.min_side = 2 * size}), size, size, nn::ResizeFilter::bilinear);
   return nn::xception_preprocess(image).reshape({1, size, size, 3});
 }
 

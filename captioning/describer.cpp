@@ -67,6 +67,7 @@ Describer::Describer(const fs::path& bundle) {
   if (text_of(texts, "model") == "image-captioner") {
     CaptionerBundle b = load_captioner(bundle);
     captioner_ = std::move(b.model);
+    captioner_->eval();  // for good: describing never changes a mode (several threads may share the model)
     tokenizer_ = std::move(b.tokenizer);
     image_size_ = captioner_->options().image_size;
     filter_ = nn::ResizeFilter::bilinear;
@@ -81,6 +82,7 @@ Describer::Describer(const fs::path& bundle) {
   xception_ = xception_from(extractor, bundle);
   xception_->eval();
   decoder_ = std::move(b.model);
+  decoder_->eval();
   tokenizer_ = std::move(b.tokenizer);
   description_ = "caption model over " + extractor;
   image_options_.min_side = 2 * image_size_;

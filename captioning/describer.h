@@ -26,7 +26,8 @@ class Describer {
   explicit Describer(const std::filesystem::path& bundle);
 
   // Captions of an encoded image (JPEG, PNG, …; `name` is used in error messages), best first, at most `beam`.
-  // Throws nn::Error naming `name` for bytes that are no image.
+  // Throws nn::Error naming `name` for bytes that are no image. Several threads may describe with one Describer at
+  // once: its models are put in eval mode when loaded, and inference writes nothing in them.
   std::vector<Caption> describe(std::span<const unsigned char> image, const std::string& name, int beam = 1);
   std::vector<Caption> describe_file(const std::filesystem::path& image, int beam = 1);
 

@@ -12,11 +12,16 @@ namespace captioning {
 
 namespace {
 
-// Eval mode and no graph for the duration of a search; the previous mode comes back afterwards.
+// Eval mode and no graph for the duration of a search; the previous mode comes back afterwards. A model already in
+// eval mode is not written to, so that several threads can search with one model at once (the describe server).
 class InferenceScope {
  public:
-  explicit InferenceScope(CaptionModel& m) : model_(m), was_training_(m.is_training()) { m.eval(); }
-  ~InferenceScope() { model_.train(was_training_); }
+  explicit InferenceScope(CaptionModel& m) : model_(m), was_training_(m.is_training()) {
+    if (was_training_) m.eval();
+  }
+  ~InferenceScope() {
+    if (was_training_) model_.train();
+  }
 
  private:
   CaptionModel& model_;

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <limits>
 #include <set>
+#include <thread>
 
 #include <captioning/bleu.h>
 #include <captioning/describer.h>
@@ -217,4 +218,25 @@ TEST_CASE("describe refuses a model holding NaN weights or a vocabulary that is 
   REQUIRE(tokenizer != nullptr);
   CHECK(test::error_of([&] { captioning::Describer describer(bad); }) ==
         bad.string() + ": text 'tokenizer' is not valid UTF-8 (at byte " + std::to_string(tokenizer->size() - 2) + ")");
+}
+
+TEST_CASE("one Describer serves several threads at once: the same captions, and its models never change mode") {
+  const std::string model = std::string(NN_SOURCE_DIR) + "/weights/shapes.nnck";
+  const std::string sample = std::string(NN_SOURCE_DIR) + "/weights/sample_shapes.jpg";
+  captioning::Describer describer(model);
+  const std::vector<captioning::Caption> alone = describer.describe_file(sample, 3);
+  std::vector<std::vector<captioning::Caption>> seen(4 * 3);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 3; ++i) seen[t * 3 + i] = describer.describe_file(sample, 3);
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& captions : seen) {
+    REQUIRE(captions.size() == alone.size());
+    for (size_t i = 0; i < alone.size(); ++i) {
+      CHECK(captions[i].text == alone[i].text);
+      CHECK(captions[i].score == alone[i].score);
+    }
+  }
 }

@@ -88,20 +88,17 @@ std::pair<std::string, std::string> Page::draw() const {
   return {page, csp};
 }
 
-DescriberPool::DescriberPool(const std::filesystem::path& model, int count) {
-  for (int i = 0; i < count; ++i) all_.push_back(std::make_unique<Describer>(model));
-  free_.reserve(all_.size());
-  for (auto& d : all_) free_.push_back(d.get());
-  description_ = all_.front()->description();
-  describes_ = all_.front()->describes();
+DescriberPool::DescriberPool(const std::filesystem::path& model, int count)
+    : shared_(model), free_slots_(std::max(1, count)) {
+  description_ = shared_.description();
+  describes_ = shared_.describes();
 }
 
 DescriberPool::Checkout DescriberPool::take(std::chrono::steady_clock::duration timeout) {
   std::unique_lock lock(mutex_);
-  if (!ready_.wait_for(lock, timeout, [&] { return closed_ || !free_.empty(); }) || closed_) return {this, nullptr};
-  Describer* d = free_.back();
-  free_.pop_back();
-  return {this, d};
+  if (!ready_.wait_for(lock, timeout, [&] { return closed_ || free_slots_ > 0; }) || closed_) return {this, nullptr};
+  --free_slots_;
+  return {this, &shared_};
 }
 
 void DescriberPool::close() {
@@ -114,13 +111,13 @@ void DescriberPool::close() {
 
 size_t DescriberPool::available() const {
   std::lock_guard lock(mutex_);
-  return free_.size();
+  return static_cast<size_t>(free_slots_);
 }
 
-void DescriberPool::give_back(Describer* d) noexcept {
+void DescriberPool::give_back(Describer*) noexcept {
   {
     std::lock_guard lock(mutex_);
-    free_.push_back(d);
+    ++free_slots_;
   }
   ready_.notify_one();
 }

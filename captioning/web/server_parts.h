@@ -41,10 +41,12 @@ class Page {
 };
 
 // A fixed set of describers handed out one request at a time.
+// One Describer, shared read-only by every request (its models stay in eval mode; inference writes nothing in
+// them), and `count` inference slots: at most that many describes run at once. A checkout is a slot.
 class DescriberPool {
  public:
-  // A describer checked out of the pool. It goes back when the checkout ends, whatever ends it (an answer, an
-  // exception thrown while it is out), so the pool never shrinks.
+  // A slot checked out of the pool. It goes back when the checkout ends, whatever ends it (an answer, an exception
+  // thrown while it is out), so the pool never shrinks.
   class Checkout {
    public:
     Checkout(DescriberPool* pool, Describer* d) : pool_(pool), d_(d) {}
@@ -73,11 +75,11 @@ class DescriberPool {
  private:
   void give_back(Describer* d) noexcept;
 
-  std::vector<std::unique_ptr<Describer>> all_;
+  Describer shared_;
   mutable std::mutex mutex_;
   std::condition_variable ready_;
   bool closed_ = false;
-  std::vector<Describer*> free_;  // capacity reserved for all: giving back never allocates, so never throws
+  int free_slots_ = 0;  // giving a slot back is a count: it cannot fail
   std::string description_;
   std::string describes_;
 };
