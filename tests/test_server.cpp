@@ -16,12 +16,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -485,6 +488,72 @@ TEST_CASE("a chunked upload bomb gets 413 as soon as it passes the limit, and me
   auto health = s.client().Get("/api/health");  // and serves on
   REQUIRE(health);
   CHECK(health->status == 200);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+constexpr double kSlowBuild = 5;  // the sanitizer build runs the decoders and the model several times slower
+#else
+constexpr bool kSanitized = false;
+constexpr double kSlowBuild = 1;
+#endif
+
+// A file of tests/bad_inputs/, which keeps large images gzipped (a few KB each).
+std::string read_gzipped(const std::string& name) {
+  const std::string path = std::string(NN_SOURCE_DIR) + "/tests/bad_inputs/" + name + ".gz";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(("gzip -dc '" + path + "'").c_str(), "r"), ::pclose);
+  REQUIRE(pipe);
+  std::string bytes;
+  char buffer[1 << 16];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe.get())) > 0;) bytes.append(buffer, n);
+  REQUIRE(bytes.size() > 1000);
+  return bytes;
+}
+
+TEST_CASE("scan-bomb JPEGs and 8000×8000 PNGs neither hold the models nor the memory; a normal client is answered") {
+  RunningServer s({.model = kModel, .models = 2, .threads = 4});
+  const std::string bomb = read_gzipped("scan_bomb.jpg"), big_png = read_gzipped("big_8000.png");
+  const std::string big_jpeg = read_gzipped("big_8000.jpg"), jpeg = read_file(kSample);
+  s.client().Post("/api/describe", jpeg, "image/jpeg");  // the first describe's memory: the idle level
+  const long rss_idle = rss_kib();
+  std::atomic<long> rss_peak{rss_idle};
+  std::atomic<bool> done{false};
+  std::thread sampler([&] {
+    while (!done) {
+      rss_peak = std::max(rss_peak.load(), rss_kib());
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  std::vector<std::thread> attackers;
+  std::atomic<int> bombs_refused{0}, bigs_described{0};
+  for (int i = 0; i < 2; ++i) {
+    attackers.emplace_back([&] {
+      auto r = s.client().Post("/api/describe", bomb, "image/jpeg");
+      if (r && r->status == 400 && r->body.find("progressive scans") != std::string::npos) ++bombs_refused;
+    });
+    attackers.emplace_back([&, i] {
+      auto r = s.client().Post("/api/describe", i ? big_png : big_jpeg, i ? "image/png" : "image/jpeg");
+      if (r && r->status == 200) ++bigs_described;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the attack is under way
+  const auto start = std::chrono::steady_clock::now();
+  auto normal = s.client().Post("/api/describe", jpeg, "image/jpeg");
+  const double waited = seconds_since(start);
+  for (auto& t : attackers) t.join();
+  done = true;
+  sampler.join();
+  REQUIRE(normal);
+  CHECK(normal->status == 200);
+  CHECK(waited < kSlowBuild * 2.0);
+  CHECK(bombs_refused == 2);
+  CHECK(bigs_described == 2);
+  INFO("idle " << rss_idle / 1024 << " MB, peak " << rss_peak / 1024 << " MB, after " << rss_kib() / 1024 << " MB");
+  if (!kSanitized) {  // AddressSanitizer's shadow memory and quarantine say nothing about ours
+    // Four hostile images at once: at most twice libjpeg's 256 MB budget (the two scan bombs), not 4 × 950 MB …
+    CHECK(rss_peak - rss_idle < 512 * 1024);
+    CHECK(rss_kib() - rss_idle < 64 * 1024);  // … and back near the idle level afterwards
+  }
 }
 
 TEST_CASE("slow-header and idle connections do not keep a normal client waiting") {
