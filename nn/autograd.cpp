@@ -35,14 +35,17 @@ bool needs_grad(std::span<const Tensor> inputs) {
 
 namespace {
 
-// Empties `node`: drops its backward closure (whose captures are usually its inputs again), then moves the
-// producer of every input that is about to die onto `worklist`, so destroying the input frees no node.
+// Empties `node`: drops its backward closure (whose captures are usually its inputs again), then releases its inputs
+// one reference at a time, moving the producer of each input that is about to die onto `worklist`, so destroying
+// the input frees no node. One at a time, because a tensor can be an input twice (add(y, y)): only the release of
+// its last reference shows that it dies.
 void detach_producers(Node& node, std::vector<std::shared_ptr<Node>>& worklist) {
   node.backward = nullptr;
   for (Tensor& input : node.inputs) {
     if (!input.defined()) continue;
     std::shared_ptr<TensorImpl> impl = input.impl();
-    if (impl.use_count() == 2 && impl->grad_fn) worklist.push_back(std::move(impl->grad_fn));  // `input` + `impl`
+    input = Tensor();
+    if (impl.use_count() == 1 && impl->grad_fn) worklist.push_back(std::move(impl->grad_fn));
   }
   node.inputs.clear();
 }
