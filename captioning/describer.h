@@ -3,7 +3,7 @@
 //   • a Flickr8k caption model (train_flickr8k) whose "features.extractor" text names the Xception it was trained
 //     on: "xception PATH filter=nearest" (Keras weights converted by convert_keras_weights) or
 //     "xception random width=W seed=S filter=nearest" (the random-weight stand-in of the tests).
-// One Describer is not meant for concurrent use: give each thread its own (they are cheap to load).
+// One Describer may serve several threads at once (describe() writes nothing in its models; see describe()).
 #pragma once
 
 #include <filesystem>

@@ -69,7 +69,7 @@ ThreadCountScope::~ThreadCountScope() {
 namespace detail {
 void apply_thread_count() {
   read_environment_once();
-  const int generation = g_generation.load(std::memory_order_relaxed);
+  const int generation = g_generation.load(std::memory_order_acquire);
   if (t_applied_generation == generation) return;
   omp_set_num_threads(t_own_threads > 0 ? t_own_threads : g_threads.load());
   t_applied_generation = generation;

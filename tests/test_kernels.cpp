@@ -106,6 +106,4 @@ TEST_CASE("the dispatch level: the best the processor runs by default, or the on
     CHECK(nn::kernels::active_isa() == best);
   }
   CHECK(nn::kernels::cpu_supports(Isa::scalar));
-  // cpu_supports(avx512) implies avx2: the levels are nested.
-  CHECK((!nn::kernels::cpu_supports(Isa::avx512) || nn::kernels::cpu_supports(Isa::avx2)));
 }

@@ -13,12 +13,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 #include "captioning/generate.h"
 #include "captioning/json.h"
@@ -79,11 +81,12 @@ int port_of(int fd) {
                                           : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
 }
 
-// The name in a Host header, lower-cased, without its port: "LocalHost:8080" → "localhost", "[::1]:80" → "::1".
+// The name in a Host header, lower-cased, without its port: "LocalHost:8080" → "localhost", "[::1]:80" → "::1";
+// an unbracketed name with several colons is an IPv6 address with no port ("fe80::1", as --host gives it).
 std::string host_name(std::string host) {
   if (!host.empty() && host.front() == '[')
     host = host.substr(1, host.find(']') - 1);
-  else if (const size_t colon = host.find(':'); colon != std::string::npos)
+  else if (const size_t colon = host.find(':'); colon != std::string::npos && host.find(':', colon + 1) == host.npos)
     host.resize(colon);
   for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return host;
@@ -112,7 +115,8 @@ struct Request {
   enum class Field { before, image, after } field = Field::before;  // only the first "image" field counts
   std::optional<Answer> answer;                                     // set by a worker while suspended
   int status = 0;                                                   // the answer sent, for the log
-  bool refused = false;  // answered 413 mid-upload: the rest of the body is dropped
+  bool refused = false;  // answered 413/503 mid-upload: the rest of the body is dropped
+  size_t buffered = 0;   // bytes of this request counted in Impl::buffered
 
   ~Request() {
     if (form) MHD_destroy_post_processor(form);
@@ -187,6 +191,7 @@ struct DescribeServer::Impl {
   web::DescriberPool pool;
   web::Page page;
   ConnectionGuard guard;
+  std::atomic<size_t> buffered{0};  // upload bytes held, every request together (ServerOptions::max_buffered_bytes)
   web::Workers workers;
   std::vector<std::string> hosts;  // allowed Host names
   int listen_fd = -1;
@@ -236,9 +241,8 @@ struct DescribeServer::Impl {
   // 413 in the middle of a body: libmicrohttpd queues answers only before a body or after it, so this one is
   // written to the socket directly, the sending side closed, and the rest of the body read and dropped for a
   // moment (ConnectionGuard's linger) so that a client still writing reads the answer rather than a reset.
-  MHD_Result refuse_upload(MHD_Connection* c, Request& r) {
-    const Answer a = too_large();
-    std::string head = "HTTP/1.1 413 " + std::string(MHD_get_reason_phrase_for(413)) +
+  MHD_Result refuse_upload(MHD_Connection* c, Request& r, const Answer& a) {
+    std::string head = "HTTP/1.1 " + std::to_string(a.status) + " " + std::string(MHD_get_reason_phrase_for(a.status)) +
                        "\r\nConnection: close\r\nContent-Length: " + std::to_string(a.body.size()) + "\r\n";
     for (const auto& [name, value] : headers_of(a, {})) head += std::string(name) + ": " + value + "\r\n";
     const std::string raw = head + "\r\n" + a.body;
@@ -247,10 +251,16 @@ struct DescribeServer::Impl {
     ::shutdown(fd, SHUT_WR);
     r.status = a.status;
     r.refused = true;
-    r.bytes.clear();
-    r.bytes.shrink_to_fit();
+    drop_upload(r);
     guard.lingering(c);
     return MHD_YES;
+  }
+
+  // The request's upload is no longer needed: its memory and its share of the budget go back.
+  void drop_upload(Request& r) {
+    r.bytes.clear();
+    r.bytes.shrink_to_fit();
+    buffered -= std::exchange(r.buffered, 0);
   }
 
   std::optional<Answer> host_refused(MHD_Connection* c) const {
@@ -292,7 +302,8 @@ struct DescribeServer::Impl {
     // "100 Continue" then sends none.
     const char* length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     if (length && std::strtoull(length, nullptr, 10) > options.max_upload_bytes)
-      return MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect") ? send(c, r, too_large()) : refuse_upload(c, r);
+      return MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect") ? send(c, r, too_large())
+                                                                       : refuse_upload(c, r, too_large());
     const char* type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     if (type && std::strncmp(type, "multipart/form-data", 19) == 0) {
       r.form = MHD_create_post_processor(c, 64 * 1024, on_form_field, &r);
@@ -306,8 +317,13 @@ struct DescribeServer::Impl {
     guard.body_read(c, n);
     if (r.refused) return MHD_YES;
     r.received += n;
-    if (r.received > options.max_upload_bytes) return refuse_upload(c, r);
+    if (r.received > options.max_upload_bytes) return refuse_upload(c, r, too_large());
     if (r.route != Route::describe) return MHD_YES;  // a GET's body is ignored
+    if (buffered.fetch_add(n) + n > options.max_buffered_bytes) {
+      buffered -= n;
+      return refuse_upload(c, r, error_answer(503, "the server is receiving too many uploads at once; try again"));
+    }
+    r.buffered += n;
     if (!r.form)
       r.bytes.append(data, n);
     else if (r.upload_error.empty() && MHD_post_process(r.form, data, n) != MHD_YES)
@@ -334,8 +350,9 @@ struct DescribeServer::Impl {
     if (r.route == Route::speech) work = [text = argument(c, "text").value_or("")] { return speech_answer(text); };
     guard.busy(c);
     MHD_suspend_connection(c);
-    workers.post([c, &r, work = std::move(work)](bool cancelled) {
+    workers.post([this, c, &r, work = std::move(work)](bool cancelled) {
       r.answer = cancelled ? error_answer(503, "the server is stopping") : answer_of(work);
+      drop_upload(r);  // the image is not needed for sending the answer, however slowly the client reads it
       MHD_resume_connection(c);
     });
     return MHD_YES;
@@ -374,9 +391,19 @@ struct DescribeServer::Impl {
     return {200, captions_json(captions, seconds, wav)};
   }
 
-  static MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char* method, const char*,
-                               const char* data, size_t* size, void** request) {
-    Impl& s = *static_cast<Impl*>(cls);
+  // libmicrohttpd's callbacks are C: nothing may be thrown through them (std::bad_alloc included); a request that
+  // fails here is closed.
+  static MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char* method, const char* version,
+                               const char* data, size_t* size, void** request) noexcept {
+    try {
+      return handle(*static_cast<Impl*>(cls), c, url, method, version, data, size, request);
+    } catch (...) {
+      return MHD_NO;
+    }
+  }
+
+  static MHD_Result handle(Impl& s, MHD_Connection* c, const char* url, const char* method, const char*,
+                           const char* data, size_t* size, void** request) {
     if (!*request) {
       auto* r = new Request{.method = method, .path = url};
       r->route = route_of(r->method, r->path);
@@ -391,14 +418,19 @@ struct DescribeServer::Impl {
   }
 
   // After the answer went out (or the client left): one log line, and the connection is idle again.
-  static void on_completed(void* cls, MHD_Connection* c, void** request, MHD_RequestTerminationCode) {
+  static void on_completed(void* cls, MHD_Connection* c, void** request, MHD_RequestTerminationCode) noexcept {
     Impl& s = *static_cast<Impl*>(cls);
     std::unique_ptr<Request> r(static_cast<Request*>(*request));
     *request = nullptr;
     s.guard.request_done(c);
-    if (!r || !r->status || !s.options.log) return;
-    const long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - r->start).count();
-    s.options.log(r->method + " " + r->path + " " + std::to_string(r->status) + " " + std::to_string(ms) + " ms");
+    if (!r) return;
+    s.buffered -= std::exchange(r->buffered, 0);
+    if (!r->status || !s.options.log) return;
+    try {
+      const long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - r->start).count();
+      s.options.log(r->method + " " + r->path + " " + std::to_string(r->status) + " " + std::to_string(ms) + " ms");
+    } catch (...) {  // a log that fails loses its line, not the server
+    }
   }
 
   static void on_connection(void* cls, MHD_Connection* c, void**, MHD_ConnectionNotificationCode code) {

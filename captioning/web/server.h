@@ -35,9 +35,12 @@ struct ServerOptions {
   int models = 2;                       // describers loaded, i.e. images captioned at once
   int threads = 8;                      // worker threads for describes and speech (connections are not threads)
   size_t max_upload_bytes = 10u << 20;  // larger uploads get 413
-  int timeout_seconds = 20;             // waiting for a free model; longer gets 503
-  int header_seconds = 10;              // from connecting (or the previous answer) to the request's headers
-  int idle_seconds = 5;                 // a connection silent this long is closed (keep-alive, stalled uploads)
+  // Upload bytes held at once, over every connection (being received, or waiting for a model): beyond it an upload
+  // gets 503, so that 512 connections cannot make the server hold 512 × the upload limit.
+  size_t max_buffered_bytes = 256u << 20;
+  int timeout_seconds = 20;  // waiting for a free model; longer gets 503
+  int header_seconds = 10;   // from connecting (or the previous answer) to the request's headers
+  int idle_seconds = 5;      // a connection silent this long is closed (keep-alive, stalled uploads)
   size_t min_upload_bytes_per_second = 64u << 10;  // after header_seconds of grace; slower bodies are cut
   int max_connections = 512;                       // one more cuts the oldest idle connection
   std::vector<std::string> allowed_hosts;          // Host names besides localhost, 127.0.0.1, ::1 and `host`

@@ -39,8 +39,10 @@ bool cpu_supports(Isa isa) {
              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx512cd") && cpu_supports(Isa::avx2);
     case Isa::avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi2") &&
-             __builtin_cpu_supports("f16c") && __builtin_cpu_supports("movbe");
+      // x86-64-v3 as GCC compiles for it: AVX2, FMA, BMI1/2, LZCNT (andn, tzcnt… appear in any code), F16C, MOVBE.
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+             __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("lzcnt") && __builtin_cpu_supports("f16c") &&
+             __builtin_cpu_supports("movbe");
     case Isa::scalar:
       return true;
   }
