@@ -14,7 +14,9 @@
 namespace nn {
 
 // ---- matmul.cpp ----
-// a (M,K) × b (K,N) → (M,N) on OpenBLAS sgemm; transpose_a / transpose_b read a as (K,M), b as (N,K).
+// a (...,M,K) × b (...,K,N) → (...,M,N) on OpenBLAS sgemm, one product per batch index; the leading (batch)
+// dimensions broadcast as NumPy's (a (B,M,K) × b (K,N) → (B,M,N)); rank 2 each is the plain product.
+// transpose_a / transpose_b read a's last two axes as (K,M), b's as (N,K).
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
 
 // ---- elementwise.cpp ---- NumPy broadcasting; gradients are summed back to each input's shape.
@@ -58,6 +60,49 @@ inline Tensor operator/(const Tensor& a, float s) {
 inline Tensor operator-(const Tensor& a) {
   return neg(a);
 }
+// A scalar on the left: s + a, s − a, s · a (above), s / a.
+Tensor div(float s, const Tensor& a);
+inline Tensor operator+(float s, const Tensor& a) {
+  return add(a, s);
+}
+inline Tensor operator-(float s, const Tensor& a) {
+  return add(neg(a), s);
+}
+inline Tensor operator/(float s, const Tensor& a) {
+  return div(s, a);
+}
+
+// ---- math.cpp ---- pointwise, any shape → the same shape
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor rsqrt(const Tensor& x);  // 1 / sqrt(x)
+Tensor abs(const Tensor& x);    // its gradient is sign(x), 0 at 0 (as PyTorch)
+Tensor pow(const Tensor& x, float exponent);
+// x^e with broadcasting; the exponent's gradient x^e·log(x) is taken as 0 where x = 0 and e ≥ 0 (as PyTorch).
+Tensor pow(const Tensor& x, const Tensor& exponent);
+// Elementwise min(max(x, low), high) (±infinity for a one-sided clamp); the gradient passes where low ≤ x ≤ high.
+Tensor clamp(const Tensor& x, float low, float high);
+
+// ---- compare.cpp ---- NumPy broadcasting
+// Elementwise minimum / maximum; on ties each input gets half the gradient (as PyTorch).
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+// 0/1 masks of the broadcast shape; no gradient flows through a comparison.
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, float s);
+Tensor ne(const Tensor& a, float s);
+Tensor lt(const Tensor& a, float s);
+Tensor le(const Tensor& a, float s);
+Tensor gt(const Tensor& a, float s);
+Tensor ge(const Tensor& a, float s);
+// mask ≠ 0 ? a : b, all three broadcast together; the mask gets no gradient.
+Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
 
 // ---- activations.cpp ----
 Tensor relu(const Tensor& x);
@@ -65,20 +110,32 @@ Tensor sigmoid(const Tensor& x);
 // Keras 2.0–2.2's hard sigmoid: clip(0.2·x + 0.5, 0, 1).
 Tensor hard_sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, float negative_slope = 0.01f);  // x < 0 ? slope·x : x
+Tensor elu(const Tensor& x, float alpha = 1.0f);                   // x < 0 ? α(eˣ − 1) : x
+Tensor gelu(const Tensor& x);  // x·Φ(x) with the exact erf form (PyTorch's default, not the tanh approximation)
+Tensor silu(const Tensor& x);  // x·sigmoid(x)
 
 // A named activation, as layers take it (Keras's `activation=` argument).
 enum class Activation { linear, relu, sigmoid, hard_sigmoid, tanh, softmax };
 Tensor activate(const Tensor& x, Activation activation);
 const char* to_string(Activation activation);
 
-// ---- softmax.cpp ---- over the last axis
-Tensor softmax(const Tensor& x);
-Tensor log_softmax(const Tensor& x);
+// ---- softmax.cpp ---- over `axis` (the last by default; another axis is moved last, computed, moved back)
+Tensor softmax(const Tensor& x, int axis = -1);
+Tensor log_softmax(const Tensor& x, int axis = -1);
 
 // ---- reduce.cpp ----
 // Sums over `axes` (negative axes count from the end; empty = all axes).
 Tensor sum(const Tensor& x, std::vector<int> axes = {}, bool keepdim = false);
 Tensor mean(const Tensor& x, std::vector<int> axes = {}, bool keepdim = false);
+
+// ---- index.cpp ---- along one axis: x (..., D, ...) → (..., ...), or (..., 1, ...) with keepdim
+// The largest / smallest value; the gradient goes to the first one in order on ties.
+Tensor max(const Tensor& x, int axis, bool keepdim = false);
+Tensor min(const Tensor& x, int axis, bool keepdim = false);
+// The position of the first largest / smallest value as a whole-number float tensor (no gradient).
+Tensor argmax(const Tensor& x, int axis, bool keepdim = false);
+Tensor argmin(const Tensor& x, int axis, bool keepdim = false);
 
 // ---- shape_ops.cpp ----
 Tensor reshape(const Tensor& x, const Shape& shape);
@@ -86,6 +143,21 @@ Tensor reshape(const Tensor& x, const Shape& shape);
 Tensor concat(const std::vector<Tensor>& xs, int axis);
 // Elements [start, end) along `axis` (a copy).
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end);
+
+// ---- layout.cpp ---- permute and transpose copy the data (libnn tensors are always contiguous); squeeze and
+// unsqueeze are views (reshape).
+// x with axis i of the result taken from axis dims[i] of x (dims: a permutation of 0..rank−1, negatives allowed).
+Tensor permute(const Tensor& x, const std::vector<int>& dims);
+// x with axes a and b swapped (a copy).
+Tensor transpose(const Tensor& x, int a, int b);
+// Removes `axis`, whose extent must be 1.
+Tensor squeeze(const Tensor& x, int axis);
+// Inserts an axis of extent 1 at `axis` of the result (−1: last).
+Tensor unsqueeze(const Tensor& x, int axis);
+// Tensors of one shape S joined along a new axis: n × S → S with n inserted at `axis`.
+Tensor stack(const std::vector<Tensor>& xs, int axis = 0);
+// Pieces of extents `sizes` along `axis` (copies); the sizes must add up to x's extent there.
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int axis);
 
 // ---- embedding.cpp ----
 // weight (V,E), ids of any shape S with values in [0,V) → S + [E].

@@ -1,6 +1,7 @@
 #include "nn/tensor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ostream>
@@ -75,6 +76,33 @@ Tensor Tensor::normal(const Shape& shape, float mean, float stddev, Generator& g
   float* p = t.data();
   const int64_t n = t.numel();
   for (int64_t i = 0; i < n; ++i) p[i] = mean + stddev * gen.normal();
+  return t;
+}
+
+Tensor Tensor::randn(const Shape& shape, Generator& gen) {
+  return normal(shape, 0.0f, 1.0f, gen);
+}
+
+Tensor Tensor::rand(const Shape& shape, Generator& gen) {
+  return uniform(shape, 0.0f, 1.0f, gen);
+}
+
+Tensor Tensor::arange(float start, float end, float step) {
+  double count = std::ceil((static_cast<double>(end) - start) / step);
+  if (step == 0.0f || !std::isfinite(count) || count < 0) {
+    fail_expected("Tensor::arange", "a non-zero step whose sign leads from start to end",
+                  "start " + std::to_string(start) + ", end " + std::to_string(end) + ", step " + std::to_string(step));
+  }
+  Tensor t = empty({static_cast<int64_t>(count)});
+  float* p = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(start + static_cast<double>(i) * step);
+  return t;
+}
+
+Tensor Tensor::eye(int64_t rows, int64_t columns) {
+  if (columns < 0) columns = rows;
+  Tensor t = zeros({rows, columns});
+  for (int64_t i = 0; i < std::min(rows, columns); ++i) t.data()[i * columns + i] = 1.0f;
   return t;
 }
 

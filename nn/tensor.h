@@ -53,6 +53,15 @@ class Tensor {
   static Tensor from_data(const Shape& shape, std::initializer_list<float> values);
   static Tensor uniform(const Shape& shape, float low, float high, Generator& gen);
   static Tensor normal(const Shape& shape, float mean, float stddev, Generator& gen);
+  // PyTorch's names: standard normal and uniform in [0, 1), drawn from `gen` (seeded; default_generator() unless
+  // given).
+  static Tensor randn(const Shape& shape, Generator& gen = default_generator());
+  static Tensor rand(const Shape& shape, Generator& gen = default_generator());
+  // start, start + step, … below `end` (above it for a negative step), as torch.arange: ⌈(end − start)/step⌉ values.
+  static Tensor arange(float start, float end, float step = 1.0f);
+  static Tensor arange(float end) { return arange(0.0f, end); }
+  // (rows, columns) with ones on the diagonal; columns < 0 means rows.
+  static Tensor eye(int64_t rows, int64_t columns = -1);
 
   // ---- shape and data ----
   bool defined() const { return impl_ != nullptr; }

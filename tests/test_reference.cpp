@@ -112,3 +112,128 @@ TEST_CASE("five Adam steps with Keras's epsilon match the reference") {
     close(w, f[std::string("w") + std::to_string(step)], "weights after step " + std::to_string(step));
   }
 }
+
+// ---- the everyday ops ----
+
+namespace {
+// One pointwise case of a fixture: NAME_x, NAME_y, NAME_upstream, NAME_grad_x.
+void check_pointwise(const test::Fixture& f, const std::string& name, const std::function<Tensor(const Tensor&)>& fn) {
+  Tensor x = f[name + "_x"].set_requires_grad();
+  Tensor y = fn(x);
+  close(y, f[name + "_y"], name);
+  y.backward(f[name + "_upstream"]);
+  close(x.grad(), f[name + "_grad_x"], "grad " + name);
+}
+}  // namespace
+
+TEST_CASE("exp, log, sqrt, rsqrt, abs, pow, clamp and scalar-left arithmetic match PyTorch, values and gradients") {
+  test::Fixture f("math.txt");
+  check_pointwise(f, "exp", [](const Tensor& x) { return nn::exp(x); });
+  check_pointwise(f, "log", [](const Tensor& x) { return nn::log(x); });
+  check_pointwise(f, "sqrt", [](const Tensor& x) { return nn::sqrt(x); });
+  check_pointwise(f, "rsqrt", [](const Tensor& x) { return nn::rsqrt(x); });
+  check_pointwise(f, "abs", [](const Tensor& x) { return nn::abs(x); });
+  check_pointwise(f, "pow_scalar", [](const Tensor& x) { return nn::pow(x, 2.5f); });
+  check_pointwise(f, "clamp", [](const Tensor& x) { return nn::clamp(x, -0.5f, 0.25f); });
+  check_pointwise(f, "rsub", [](const Tensor& x) { return 1.0f - x; });
+  check_pointwise(f, "rdiv", [](const Tensor& x) { return 2.0f / x; });
+  Tensor base = f["pow_base"].set_requires_grad(), exponent = f["pow_exponent"].set_requires_grad();
+  Tensor y = nn::pow(base, exponent);
+  close(y, f["pow_y"], "pow (broadcast exponent)");
+  y.backward(f["pow_upstream"]);
+  close(base.grad(), f["pow_grad_base"], "pow grad base");
+  close(exponent.grad(), f["pow_grad_exponent"], "pow grad exponent");
+}
+
+TEST_CASE("leaky_relu, elu, gelu, silu and softmax / log_softmax along other axes match PyTorch") {
+  test::Fixture f("activations.txt");
+  check_pointwise(f, "leaky_relu", [](const Tensor& x) { return nn::leaky_relu(x, 0.2f); });
+  check_pointwise(f, "elu", [](const Tensor& x) { return nn::elu(x, 0.7f); });
+  check_pointwise(f, "gelu", [](const Tensor& x) { return nn::gelu(x); });
+  check_pointwise(f, "silu", [](const Tensor& x) { return nn::silu(x); });
+  check_pointwise(f, "log_softmax_axis1", [](const Tensor& x) { return nn::log_softmax(x, 1); });
+  check_pointwise(f, "softmax_axis0", [](const Tensor& x) { return nn::softmax(x, 0); });
+}
+
+TEST_CASE("comparisons, minimum / maximum (ties split the gradient) and where match PyTorch") {
+  test::Fixture f("compare.txt");
+  Tensor a0 = f["a"], b0 = f["b"];
+  close(nn::eq(a0, b0), f["eq"], "eq");
+  close(nn::ne(a0, b0), f["ne"], "ne");
+  close(nn::lt(a0, b0), f["lt"], "lt");
+  close(nn::le(a0, b0), f["le"], "le");
+  close(nn::gt(a0, b0), f["gt"], "gt");
+  close(nn::ge(a0, b0), f["ge"], "ge");
+  for (const char* name : {"minimum", "maximum"}) {
+    Tensor a = f["a"].set_requires_grad(), b = f["b"].set_requires_grad();
+    Tensor y = std::string(name) == "minimum" ? nn::minimum(a, b) : nn::maximum(a, b);
+    close(y, f[name], name);
+    y.backward(f["upstream"]);
+    close(a.grad(), f[std::string("grad_a_") + name], std::string("grad a ") + name);
+    close(b.grad(), f[std::string("grad_b_") + name], std::string("grad b ") + name);
+  }
+  Tensor a = f["a"].set_requires_grad(), c = f["c"].set_requires_grad();
+  Tensor y = nn::where(f["mask"], a, c);
+  close(y, f["where"], "where");
+  y.backward(f["upstream"]);
+  close(a.grad(), f["grad_a_where"], "grad a where");
+  close(c.grad(), f["grad_c_where"], "grad c where");
+}
+
+TEST_CASE("max / min along an axis and argmax / argmin match PyTorch") {
+  test::Fixture f("index.txt");
+  Tensor x = f["x"].set_requires_grad();
+  Tensor m = nn::max(x, 1, true);
+  close(m, f["max_axis1_keepdim"], "max keepdim");
+  m.backward(f["upstream_max"]);
+  close(x.grad(), f["grad_max"], "grad max");
+  x.zero_grad();
+  Tensor n = nn::min(x, 0);
+  close(n, f["min_axis0"], "min");
+  n.backward(f["upstream_min"]);
+  close(x.grad(), f["grad_min"], "grad min");
+  close(nn::argmax(x, 2), f["argmax_axis2"], "argmax");
+  close(nn::argmin(x, -2, true), f["argmin_axis1_keepdim"], "argmin keepdim");
+}
+
+TEST_CASE("permute, transpose, squeeze / unsqueeze, split and stack match PyTorch") {
+  test::Fixture f("layout.txt");
+  std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> cases = {
+      {"permute",
+       [](const Tensor& t) {
+         return nn::permute(t, {2, 0, 1});
+       }},
+      {"transpose", [](const Tensor& t) { return nn::transpose(t, 0, -1); }},
+      {"squeeze_unsqueeze", [](const Tensor& t) { return nn::squeeze(nn::unsqueeze(nn::unsqueeze(t, 1), -1), 1); }},
+      {"split1",
+       [](const Tensor& t) {
+         return nn::split(t, {1, 3}, 2)[1];
+       }},
+  };
+  for (const auto& [name, fn] : cases) {
+    Tensor x = f["x"].set_requires_grad();
+    Tensor y = fn(x);
+    close(y, f[name], name);
+    y.backward(f[name + "_upstream"]);
+    close(x.grad(), f[name + "_grad_x"], "grad " + name);
+  }
+  Tensor x = f["x"].set_requires_grad(), z = f["z"].set_requires_grad();
+  Tensor y = nn::stack({x, z}, 2);
+  close(y, f["stack"], "stack");
+  y.backward(f["stack_upstream"]);
+  close(x.grad(), f["stack_grad_x"], "stack grad x");
+  close(z.grad(), f["stack_grad_z"], "stack grad z");
+}
+
+TEST_CASE("batched matmul with broadcast batch dimensions matches torch.matmul, values and gradients") {
+  test::Fixture f("batched_matmul.txt");
+  for (const char* name : {"bmm", "shared_b", "4d", "shared_a"}) {
+    std::string n = name;
+    Tensor a = f[n + "_a"].set_requires_grad(), b = f[n + "_b"].set_requires_grad();
+    Tensor c = nn::matmul(a, b);
+    close(c, f[n + "_c"], n);
+    c.backward(f[n + "_upstream"]);
+    close(a.grad(), f[n + "_grad_a"], n + " grad a");
+    close(b.grad(), f[n + "_grad_b"], n + " grad b");
+  }
+}

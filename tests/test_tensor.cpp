@@ -155,3 +155,77 @@ TEST_CASE("broadcasting follows NumPy's rules") {
   CHECK_THROWS_WITH_AS(nn::broadcast_shapes({2, 3}, {4}, "add"),
                        "add: expected shapes that broadcast, got [2,3] and [4]", nn::Error);
 }
+
+TEST_CASE("randn, rand, arange and eye create what PyTorch's functions of those names do") {
+  nn::Generator a(11), b(11);
+  CHECK(Tensor::randn({50}, a).to_vector() == Tensor::randn({50}, b).to_vector());
+  nn::Generator c(12), c2(12);
+  CHECK(Tensor::randn({50}, c).to_vector() == Tensor::normal({50}, 0.0f, 1.0f, c2).to_vector());
+  nn::manual_seed(3);
+  Tensor first = Tensor::randn({8});
+  nn::manual_seed(3);
+  CHECK(Tensor::randn({8}).to_vector() == first.to_vector());
+  nn::Generator d(5), e(5);
+  Tensor r = Tensor::rand({2000}, d);
+  CHECK(r.to_vector() == Tensor::uniform({2000}, 0.0f, 1.0f, e).to_vector());
+  float low = 1, high = 0;
+  for (float v : r.to_vector()) {
+    low = std::min(low, v);
+    high = std::max(high, v);
+  }
+  CHECK(low >= 0.0f);
+  CHECK(high < 1.0f);
+  CHECK(high > 0.99f);
+  CHECK(Tensor::arange(5).to_vector() == std::vector<float>{0, 1, 2, 3, 4});
+  CHECK(Tensor::arange(1, 2, 0.25f).to_vector() == std::vector<float>{1, 1.25f, 1.5f, 1.75f});
+  CHECK(Tensor::arange(3, 0, -1).to_vector() == std::vector<float>{3, 2, 1});
+  CHECK(Tensor::arange(2, 2).shape() == nn::Shape{0});
+  CHECK(Tensor::eye(3).to_vector() == std::vector<float>{1, 0, 0, 0, 1, 0, 0, 0, 1});
+  CHECK(Tensor::eye(2, 3).to_vector() == std::vector<float>{1, 0, 0, 0, 1, 0});
+  CHECK_THROWS_WITH_AS(Tensor::arange(0, 3, -1),
+                       "Tensor::arange: expected a non-zero step whose sign leads from start to end, got start "
+                       "0.000000, end 3.000000, step -1.000000",
+                       nn::Error);
+  CHECK_THROWS_WITH_AS(Tensor::arange(0, 3, 0), doctest::Contains("Tensor::arange: expected a non-zero step"),
+                       nn::Error);
+}
+
+TEST_CASE("the everyday ops name what they expected and the shapes they got") {
+  Tensor x = Tensor::zeros({2, 3, 4});
+  CHECK_THROWS_WITH_AS(nn::matmul(Tensor::zeros({4, 2, 3}), Tensor::zeros({4, 5, 6})),
+                       "matmul: expected inner dimensions to agree, got 3 (a [4,2,3]) vs 5 (b [4,5,6])", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::matmul(Tensor::zeros({2, 2, 3}), Tensor::zeros({3, 3, 4})),
+                       "matmul: expected batch dimensions that broadcast, got [2] (a [2,2,3]) and [3] (b [3,3,4])",
+                       nn::Error);
+  CHECK_THROWS_WITH_AS(nn::matmul(Tensor::zeros({3}), Tensor::zeros({3, 4})),
+                       "matmul: expected two matrices or batches of matrices (rank ≥ 2), got a [3] and b [3,4]",
+                       nn::Error);
+  CHECK_THROWS_WITH_AS(nn::split(x, {1, 1}, 1),
+                       "split: expected non-negative sizes adding up to 3 (axis 1 of [2,3,4]), got (1,1)", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::split(x, {4, -1}, 1),
+                       "split: expected non-negative sizes adding up to 3 (axis 1 of [2,3,4]), got (4,-1)", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::permute(x, {0, 2, 0}), "permute: expected each axis of [2,3,4] once, got (0,2,0)",
+                       nn::Error);
+  CHECK_THROWS_WITH_AS(nn::permute(x, {1, 0}), "permute: expected 3 axes for [2,3,4], got (1,0)", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::permute(x, {0, 1, 3}), "permute: expected an axis in [-3,2], got 3", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::transpose(x, 0, 5), "transpose: expected an axis in [-3,2], got 5", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::squeeze(x, 1), "squeeze: expected extent 1 along axis 1, got [2,3,4]", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::unsqueeze(x, 4), "unsqueeze: expected an axis in [-4,3], got 4", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::stack({x, Tensor::zeros({2, 3, 5})}, 0),
+                       "stack: expected tensors of one shape (tensor 0 is [2,3,4]), got tensor 1 [2,3,5]", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::stack({}, 0), "stack: expected at least one tensor, got none", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::where(Tensor::zeros({2, 1}), Tensor::zeros({3}), Tensor::zeros({4})),
+                       "where: expected shapes that broadcast, got mask [2,1], a [3] and b [4]", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::maximum(x, Tensor::zeros({3})),
+                       "maximum: expected shapes that broadcast, got [2,3,4] and [3]", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::lt(x, Tensor::zeros({2})), "lt: expected shapes that broadcast, got [2,3,4] and [2]",
+                       nn::Error);
+  CHECK_THROWS_WITH_AS(nn::pow(x, Tensor::zeros({5})), "pow: expected shapes that broadcast, got [2,3,4] and [5]",
+                       nn::Error);
+  CHECK_THROWS_WITH_AS(nn::clamp(x, 1.0f, -1.0f), "clamp: expected low ≤ high, got low 1.000000 and high -1.000000",
+                       nn::Error);
+  CHECK_THROWS_WITH_AS(nn::max(x, 3), "max: expected an axis in [-3,2], got 3", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::argmin(Tensor::zeros({2, 0}), 1), "argmin: expected a non-empty axis 1, got shape [2,0]",
+                       nn::Error);
+  CHECK_THROWS_WITH_AS(nn::log_softmax(x, -4), "log_softmax: expected an axis in [-3,2], got -4", nn::Error);
+}

@@ -1,50 +1,86 @@
-// matmul: a (M,K) × b (K,N) → (M,N), with either operand optionally stored transposed.
+// matmul: a (...,M,K) × b (...,K,N) → (...,M,N), with either operand's last two axes optionally stored transposed.
+// The leading (batch) axes broadcast; each batch index is one sgemm on the matrices it reads from a and b. The
+// backward runs the same batched products and sums a broadcast operand's gradient back to its shape.
 #include "nn/autograd.h"
 #include "nn/error.h"
 #include "nn/kernels/gemm.h"
 #include "nn/ops.h"
+#include "nn/ops/broadcast.h"
 
 namespace nn {
 
 namespace {
 
-// c = op(a) · op(b) with op chosen by the flags; shapes already checked.
-Tensor gemm_into_new(const Tensor& a, const Tensor& b, bool ta, bool tb) {
-  int m = static_cast<int>(ta ? a.dim(1) : a.dim(0));
-  int k = static_cast<int>(ta ? a.dim(0) : a.dim(1));
-  int n = static_cast<int>(tb ? b.dim(0) : b.dim(1));
-  Tensor c = Tensor::empty({m, n});
+Shape batch_of(const Tensor& t) {
+  return Shape(t.shape().begin(), t.shape().end() - 2);
+}
+
+// c = op(a) · op(b) per broadcast batch index, with op chosen by the flags; shapes already checked.
+Tensor batched_gemm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  int m = static_cast<int>(ta ? a.dim(-1) : a.dim(-2));
+  int k = static_cast<int>(ta ? a.dim(-2) : a.dim(-1));
+  int n = static_cast<int>(tb ? b.dim(-2) : b.dim(-1));
+  Shape batch = broadcast_shapes(batch_of(a), batch_of(b), "matmul");
+  Shape shape = batch;
+  shape.push_back(m);
+  shape.push_back(n);
+  Tensor c = Tensor::empty(shape);
   if (k == 0) {
     c.fill(0.0f);
     return c;
   }
-  kernels::gemm({.m = m, .n = n, .k = k, .transpose_a = ta, .transpose_b = tb}, 1.0f, a.data(), b.data(), 0.0f,
-                c.data());
+  const int64_t size_a = int64_t{m} * k, size_b = int64_t{k} * n, size_c = int64_t{m} * n;
+  const float* pa = a.data();
+  const float* pb = b.data();
+  float* pc = c.data();
+  if (size_c == 0) return c;
+  if (b.rank() == 2 && !ta) {  // a (B...,M,K) × b (K,N): the batch's rows stacked, one (B·M,K) × (K,N) product
+    int rows = static_cast<int>(c.numel() / n);
+    kernels::gemm({.m = rows, .n = n, .k = k, .transpose_a = false, .transpose_b = tb}, 1.0f, pa, pb, 0.0f, pc);
+    return c;
+  }
+  detail::for_each_broadcast(batch, broadcast_strides(batch_of(a), batch), broadcast_strides(batch_of(b), batch),
+                             [&](int64_t i, int64_t ia, int64_t ib) {
+                               kernels::gemm({.m = m, .n = n, .k = k, .transpose_a = ta, .transpose_b = tb}, 1.0f,
+                                             pa + ia * size_a, pb + ib * size_b, 0.0f, pc + i * size_c);
+                             });
   return c;
 }
 
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
-  if (a.rank() != 2 || b.rank() != 2) {
-    fail_expected("matmul", "two matrices", "a " + to_string(a.shape()) + " and b " + to_string(b.shape()));
+  if (a.rank() < 2 || b.rank() < 2) {
+    fail_expected("matmul", "two matrices or batches of matrices (rank ≥ 2)",
+                  "a " + to_string(a.shape()) + " and b " + to_string(b.shape()));
   }
-  int64_t ka = transpose_a ? a.dim(0) : a.dim(1);
-  int64_t kb = transpose_b ? b.dim(1) : b.dim(0);
+  int64_t ka = transpose_a ? a.dim(-2) : a.dim(-1);
+  int64_t kb = transpose_b ? b.dim(-1) : b.dim(-2);
   if (ka != kb) {
     fail_expected("matmul", "inner dimensions to agree",
                   std::to_string(ka) + " (a " + to_string(a.shape()) + (transpose_a ? "ᵀ" : "") + ") vs " +
                       std::to_string(kb) + " (b " + to_string(b.shape()) + (transpose_b ? "ᵀ" : "") + ")");
   }
-  Tensor c = gemm_into_new(a, b, transpose_a, transpose_b);
+  Shape batch_a = batch_of(a), batch_b = batch_of(b);
+  try {
+    broadcast_shapes(batch_a, batch_b, "matmul");
+  } catch (const Error&) {
+    fail_expected("matmul", "batch dimensions that broadcast",
+                  to_string(batch_a) + " (a " + to_string(a.shape()) + ") and " + to_string(batch_b) + " (b " +
+                      to_string(b.shape()) + ")");
+  }
+  Tensor c = batched_gemm(a, b, transpose_a, transpose_b);
   record("matmul", {a, b}, c, [a, b, transpose_a, transpose_b](const Tensor& gc) {
-    // C = op(A)·op(B): dop(A) = gC·op(B)ᵀ, dop(B) = op(A)ᵀ·gC, then undo the op on each side.
+    // C = op(A)·op(B): dop(A) = gC·op(B)ᵀ, dop(B) = op(A)ᵀ·gC, then undo the op on each side; a broadcast batch
+    // axis sums its gradient back.
     Tensor ga, gb;
     if (a.requires_grad()) {
-      ga = transpose_a ? gemm_into_new(b, gc, transpose_b, true) : gemm_into_new(gc, b, false, !transpose_b);
+      ga = transpose_a ? batched_gemm(b, gc, transpose_b, true) : batched_gemm(gc, b, false, !transpose_b);
+      ga = detail::sum_to(ga, a.shape());
     }
     if (b.requires_grad()) {
-      gb = transpose_b ? gemm_into_new(gc, a, true, transpose_a) : gemm_into_new(a, gc, !transpose_a, false);
+      gb = transpose_b ? batched_gemm(gc, a, true, transpose_a) : batched_gemm(a, gc, !transpose_a, false);
+      gb = detail::sum_to(gb, b.shape());
     }
     return std::vector<Tensor>{ga, gb};
   });

@@ -1,4 +1,5 @@
-// softmax and log_softmax over the last axis, computed stably (max subtracted) row by row.
+// softmax and log_softmax over the last axis, computed stably (max subtracted) row by row; another axis is moved
+// last (transpose, a copy), computed there and moved back, so its gradient is composed.
 //   softmax backward:     gx = y ⊙ (g − Σ g⊙y)
 //   log_softmax backward: gx = g − softmax(x) · Σ g
 #include <cmath>
@@ -43,7 +44,11 @@ void softmax_rows(const float* x, float* out, Rows rows, bool log) {
 
 }  // namespace
 
-Tensor softmax(const Tensor& x) {
+Tensor softmax(const Tensor& x, int axis) {
+  if (x.rank() > 0) {
+    int a = normalize_axis(axis, x.rank(), "softmax");
+    if (a != x.rank() - 1) return transpose(softmax(transpose(x, a, -1)), a, -1);
+  }
   Rows rows = rows_of(x, "softmax");
   Tensor y = Tensor::empty(x.shape());
   softmax_rows(x.data(), y.data(), rows, false);
@@ -63,7 +68,11 @@ Tensor softmax(const Tensor& x) {
   return y;
 }
 
-Tensor log_softmax(const Tensor& x) {
+Tensor log_softmax(const Tensor& x, int axis) {
+  if (x.rank() > 0) {
+    int a = normalize_axis(axis, x.rank(), "log_softmax");
+    if (a != x.rank() - 1) return transpose(log_softmax(transpose(x, a, -1)), a, -1);
+  }
   Rows rows = rows_of(x, "log_softmax");
   Tensor y = Tensor::empty(x.shape());
   softmax_rows(x.data(), y.data(), rows, true);

@@ -277,6 +277,114 @@ def conv_family():
     global_avg_pool_case()
 
 
+# ---- the everyday ops (nn/ops/math.cpp, compare.cpp, index.cpp, layout.cpp, activations.cpp, matmul.cpp) ----
+
+def grads_of(fn, inputs, upstream):
+    """fn(*inputs) and the gradient of each input under `upstream` (fresh leaves, so cases do not accumulate)."""
+    leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
+    y = fn(*leaves)
+    y.backward(upstream)
+    return y, [x.grad for x in leaves]
+
+
+def pointwise_case(record, name, fn, x):
+    g = torch.rand(x.shape) * 2 - 1
+    y, (gx,) = grads_of(fn, [x], g)
+    record.update({name + "_x": x, name + "_y": y, name + "_upstream": g, name + "_grad_x": gx})
+
+
+def math_family():
+    record = {}
+    pointwise_case(record, "exp", torch.exp, leaf(3, 4, low=-2, high=2))
+    pointwise_case(record, "log", torch.log, leaf(3, 4, low=0.1, high=3))
+    pointwise_case(record, "sqrt", torch.sqrt, leaf(3, 4, low=0.1, high=3))
+    pointwise_case(record, "rsqrt", torch.rsqrt, leaf(3, 4, low=0.1, high=3))
+    pointwise_case(record, "abs", torch.abs, leaf(3, 4))
+    pointwise_case(record, "pow_scalar", lambda x: x ** 2.5, leaf(3, 4, low=0.1, high=2))
+    pointwise_case(record, "clamp", lambda x: torch.clamp(x, -0.5, 0.25), leaf(3, 4))
+    pointwise_case(record, "rsub", lambda x: 1.0 - x, leaf(3, 4))
+    pointwise_case(record, "rdiv", lambda x: 2.0 / x, leaf(3, 4, low=0.5, high=2))
+    base, exponent = leaf(2, 3, 4, low=0.2, high=2), leaf(3, 1, low=-2, high=2)
+    g = torch.rand(2, 3, 4) * 2 - 1
+    y, (gb, ge) = grads_of(torch.pow, [base, exponent], g)
+    record.update({"pow_base": base, "pow_exponent": exponent, "pow_y": y, "pow_upstream": g, "pow_grad_base": gb,
+                   "pow_grad_exponent": ge})
+    write("math.txt", record)
+
+
+def activation_family():
+    record = {}
+    f = torch.nn.functional
+    pointwise_case(record, "leaky_relu", lambda x: f.leaky_relu(x, 0.2), leaf(3, 5, low=-2, high=2))
+    pointwise_case(record, "elu", lambda x: f.elu(x, 0.7), leaf(3, 5, low=-2, high=2))
+    pointwise_case(record, "gelu", f.gelu, leaf(3, 5, low=-3, high=3))
+    pointwise_case(record, "silu", f.silu, leaf(3, 5, low=-3, high=3))
+    pointwise_case(record, "log_softmax_axis1", lambda x: torch.log_softmax(x, 1), leaf(2, 4, 3, low=-3, high=3))
+    pointwise_case(record, "softmax_axis0", lambda x: torch.softmax(x, 0), leaf(4, 3, low=-3, high=3))
+    write("activations.txt", record)
+
+
+def compare_family():
+    """Values drawn from a few multiples of 0.25 so that ties occur (the tie rules are part of the contract)."""
+    a = (torch.randint(-3, 4, (2, 3, 4)).float() * 0.25)
+    b = (torch.randint(-3, 4, (3, 1)).float() * 0.25)
+    record = {"a": a, "b": b}
+    for name in ["eq", "ne", "lt", "le", "gt", "ge"]:
+        record[name] = getattr(torch, name)(a, b).float()
+    g = torch.rand(2, 3, 4) * 2 - 1
+    record["upstream"] = g
+    for name in ["minimum", "maximum"]:
+        y, (ga, gb) = grads_of(getattr(torch, name), [a, b], g)
+        record.update({name: y, "grad_a_" + name: ga, "grad_b_" + name: gb})
+    mask = (torch.rand(2, 1, 4) > 0.5).float()
+    c = leaf(4)
+    y, (ga, gc) = grads_of(lambda x, z: torch.where(mask > 0, x, z), [a, c], g)
+    record.update({"mask": mask, "c": c, "where": y, "grad_a_where": ga, "grad_c_where": gc})
+    write("compare.txt", record)
+
+
+def index_family():
+    x = torch.randperm(60).float().reshape(3, 4, 5) / 10  # distinct values: no ties
+    g1, g0 = torch.rand(3, 1, 5) * 2 - 1, torch.rand(4, 5) * 2 - 1
+    mx, (gmx,) = grads_of(lambda t: t.max(1, keepdim=True).values, [x], g1)
+    mn, (gmn,) = grads_of(lambda t: t.min(0).values, [x], g0)
+    write("index.txt", {"x": x, "upstream_max": g1, "max_axis1_keepdim": mx, "grad_max": gmx,
+                        "upstream_min": g0, "min_axis0": mn, "grad_min": gmn,
+                        "argmax_axis2": x.argmax(2).float(), "argmin_axis1_keepdim": x.argmin(1, keepdim=True).float()})
+
+
+def layout_family():
+    x = leaf(2, 3, 4)
+    record = {"x": x}
+    cases = {"permute": (lambda t: t.permute(2, 0, 1), (4, 2, 3)),
+             "transpose": (lambda t: t.transpose(0, 2), (4, 3, 2)),
+             "squeeze_unsqueeze": (lambda t: t.unsqueeze(1).unsqueeze(-1).squeeze(1), (2, 3, 4, 1)),
+             "split1": (lambda t: torch.split(t, [1, 3], 2)[1], (2, 3, 3))}
+    for name, (fn, shape) in cases.items():
+        g = torch.rand(shape) * 2 - 1
+        y, (gx,) = grads_of(fn, [x], g)
+        record.update({name: y, name + "_upstream": g, name + "_grad_x": gx})
+    z = leaf(2, 3, 4)
+    g = torch.rand(2, 3, 2, 4) * 2 - 1
+    y, (gx, gz) = grads_of(lambda p, q: torch.stack([p, q], 2), [x, z], g)
+    record.update({"z": z, "stack": y, "stack_upstream": g, "stack_grad_x": gx, "stack_grad_z": gz})
+    write("layout.txt", record)
+
+
+def batched_matmul():
+    record = {}
+    cases = {"bmm": ((3, 2, 4), (3, 4, 5)), "shared_b": ((3, 2, 4), (4, 5)), "4d": ((2, 1, 3, 4), (3, 4, 2)),
+             "shared_a": ((2, 4), (2, 3, 4, 5))}
+    for name, (sa, sb) in cases.items():
+        a, b = leaf(*sa), leaf(*sb)
+        c = a @ b
+        g = torch.rand(c.shape) * 2 - 1
+        c, (ga, gb) = grads_of(torch.matmul, [a, b], g)
+        record.update({name + "_a": a, name + "_b": b, name + "_c": c, name + "_upstream": g, name + "_grad_a": ga,
+                       name + "_grad_b": gb})
+    write("batched_matmul.txt", record)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     matmul()
@@ -287,3 +395,9 @@ if __name__ == "__main__":
     lstm_masked_loop()
     adam_keras()
     conv_family()
+    math_family()
+    activation_family()
+    compare_family()
+    index_family()
+    layout_family()
+    batched_matmul()
