@@ -85,7 +85,7 @@ Tensor pow(const Tensor& x, const Tensor& exponent);
 Tensor clamp(const Tensor& x, float low, float high);
 
 // ---- compare.cpp ---- NumPy broadcasting
-// Elementwise minimum / maximum; on ties each input gets half the gradient (as PyTorch).
+// Elementwise minimum / maximum; NaN propagates; on ties each input gets half the gradient (as PyTorch).
 Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor maximum(const Tensor& a, const Tensor& b);
 // 0/1 masks of the broadcast shape; no gradient flows through a comparison.
@@ -130,10 +130,10 @@ Tensor sum(const Tensor& x, std::vector<int> axes = {}, bool keepdim = false);
 Tensor mean(const Tensor& x, std::vector<int> axes = {}, bool keepdim = false);
 
 // ---- index.cpp ---- along one axis: x (..., D, ...) → (..., ...), or (..., 1, ...) with keepdim
-// The largest / smallest value; the gradient goes to the first one in order on ties.
+// The largest / smallest value (NaN if any is NaN, as PyTorch); the gradient goes to the first one on ties.
 Tensor max(const Tensor& x, int axis, bool keepdim = false);
 Tensor min(const Tensor& x, int axis, bool keepdim = false);
-// The position of the first largest / smallest value as a whole-number float tensor (no gradient).
+// The position of the first largest / smallest value (or first NaN) as a whole-number float tensor (no gradient).
 Tensor argmax(const Tensor& x, int axis, bool keepdim = false);
 Tensor argmin(const Tensor& x, int axis, bool keepdim = false);
 

@@ -1,5 +1,7 @@
 #include <omp.h>
 
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 #include <thread>
 
@@ -228,4 +230,23 @@ TEST_CASE("the everyday ops name what they expected and the shapes they got") {
   CHECK_THROWS_WITH_AS(nn::argmin(Tensor::zeros({2, 0}), 1), "argmin: expected a non-empty axis 1, got shape [2,0]",
                        nn::Error);
   CHECK_THROWS_WITH_AS(nn::log_softmax(x, -4), "log_softmax: expected an axis in [-3,2], got -4", nn::Error);
+}
+
+TEST_CASE("NaN propagates through clamp, minimum / maximum and max / argmax along an axis, as in PyTorch") {
+  const float nan = std::nanf("");
+  Tensor x = Tensor::from_data({2, 3}, {1, nan, 3, -1, -2, -3});
+  std::vector<float> clamped = nn::clamp(x, -1.5f, 2.0f).to_vector();
+  CHECK(clamped[0] == 1.0f);
+  CHECK(std::isnan(clamped[1]));
+  CHECK(clamped[2] == 2.0f);
+  CHECK(clamped[4] == -1.5f);
+  std::vector<float> larger = nn::maximum(x, Tensor::scalar(0.0f)).to_vector();
+  CHECK(std::isnan(larger[1]));
+  CHECK(larger[3] == 0.0f);
+  CHECK(std::isnan(nn::minimum(Tensor::scalar(0.0f), x).to_vector()[1]));
+  std::vector<float> row_max = nn::max(x, 1).to_vector();
+  CHECK(std::isnan(row_max[0]));
+  CHECK(row_max[1] == -1.0f);
+  CHECK(nn::argmax(x, 1).to_vector() == std::vector<float>{1, 0});
+  CHECK(nn::argmin(x, 1).to_vector() == std::vector<float>{1, 2});
 }

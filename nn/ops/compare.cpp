@@ -39,7 +39,13 @@ Tensor extremum(const char* op, const Tensor& a, const Tensor& b, bool take_larg
   const float* pa = ea.data();
   const float* pb = eb.data();
   float* po = out.data();
-  for (int64_t i = 0; i < out.numel(); ++i) po[i] = take_larger ? std::fmax(pa[i], pb[i]) : std::fmin(pa[i], pb[i]);
+  for (int64_t i = 0; i < out.numel(); ++i) {  // NaN propagates, as in PyTorch (std::fmax would drop it)
+    if (std::isnan(pa[i]) || std::isnan(pb[i])) {
+      po[i] = std::nanf("");
+    } else {
+      po[i] = take_larger ? std::fmax(pa[i], pb[i]) : std::fmin(pa[i], pb[i]);
+    }
+  }
   record(op, {a, b}, out, [a, b, ea, eb, take_larger](const Tensor& g) {
     Tensor full_a = Tensor::empty(g.shape()), full_b = Tensor::empty(g.shape());
     const float* pg = g.data();

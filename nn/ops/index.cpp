@@ -1,5 +1,6 @@
 // max / min along one axis and their positions. A tensor seen around `axis` is (outer, D, inner); each output
 // element scans the D values at stride `inner`. The backward of max / min scatters g to the chosen positions.
+#include <cmath>
 #include <string>
 
 #include "nn/autograd.h"
@@ -29,7 +30,8 @@ Scan plan_scan(const Tensor& x, int axis, bool keepdim, const char* op) {
   return s;
 }
 
-// The position along the axis of the first largest (larger = true) or smallest value, per output element.
+// The position along the axis of the first largest (larger = true) or smallest value, or of the first NaN, per
+// output element.
 std::vector<int64_t> positions(const Tensor& x, const Scan& s, bool larger) {
   std::vector<int64_t> best(static_cast<size_t>(s.outer * s.inner), 0);
   const float* px = x.data();
@@ -37,8 +39,9 @@ std::vector<int64_t> positions(const Tensor& x, const Scan& s, bool larger) {
     for (int64_t i = 0; i < s.inner; ++i) {
       const float* p = px + o * s.extent * s.inner + i;
       int64_t k = 0;
-      for (int64_t d = 1; d < s.extent; ++d) {
-        if (larger ? p[d * s.inner] > p[k * s.inner] : p[d * s.inner] < p[k * s.inner]) k = d;
+      for (int64_t d = 1; d < s.extent && !std::isnan(p[k * s.inner]); ++d) {  // a NaN wins, as in PyTorch
+        float v = p[d * s.inner];
+        if (std::isnan(v) || (larger ? v > p[k * s.inner] : v < p[k * s.inner])) k = d;
       }
       best[o * s.inner + i] = k;
     }

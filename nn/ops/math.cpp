@@ -114,7 +114,7 @@ Tensor clamp(const Tensor& x, float low, float high) {
     fail_expected("clamp", "low ≤ high", "low " + std::to_string(low) + " and high " + std::to_string(high));
   }
   return unary(
-      "clamp", x, [low, high](float v) { return std::fmin(std::fmax(v, low), high); },
+      "clamp", x, [low, high](float v) { return v < low ? low : (v > high ? high : v); },  // NaN stays NaN
       [low, high](float v, float) { return (v >= low && v <= high) ? 1.0f : 0.0f; });
 }
 
