@@ -34,8 +34,9 @@ class Module {
   int64_t num_parameters() const;
   void zero_grad();
 
-  // One line for this module's configuration, e.g. "Dense(in=2048, out=256, activation=relu)".
-  virtual std::string to_string() const = 0;
+  // One line for this module's configuration, e.g. "Dense(in=2048, out=256, activation=relu)". By default the
+  // module's type name ("MyNet"), so that a module of one's own needs no to_string to compile.
+  virtual std::string to_string() const;
   // The configuration of this module and, indented, of its children.
   std::string summary() const;
 

@@ -116,7 +116,8 @@ Tensor gelu(const Tensor& x);  // x·Φ(x) with the exact erf form (PyTorch's de
 Tensor silu(const Tensor& x);  // x·sigmoid(x)
 
 // A named activation, as layers take it (Keras's `activation=` argument).
-enum class Activation { linear, relu, sigmoid, hard_sigmoid, tanh, softmax };
+// The activations a layer takes by name (DenseOptions::activation …); leaky_relu and elu with their default slope.
+enum class Activation { linear, relu, sigmoid, hard_sigmoid, tanh, softmax, leaky_relu, elu, gelu, silu };
 Tensor activate(const Tensor& x, Activation activation);
 const char* to_string(Activation activation);
 

@@ -127,3 +127,38 @@ TEST_CASE("Sequential chains layers, names children by position and switches the
         "Sequential(3 layers)\n  0: Dense(in=4, out=3, activation=linear)\n  1: Dropout(rate=0.5)\n"
         "  2: Dense(in=3, out=2, activation=linear)\n");
 }
+
+namespace layers_test {
+// A module of one's own, with no to_string of its own.
+struct TwoLayerNet : nn::Module {
+  std::shared_ptr<nn::Dense> hidden, out;
+  TwoLayerNet() {
+    hidden = register_module("hidden", std::make_shared<nn::Dense>(nn::DenseOptions{.in = 3, .out = 4}));
+    out = register_module("out", std::make_shared<nn::Dense>(nn::DenseOptions{.in = 4, .out = 1}));
+  }
+};
+}  // namespace layers_test
+
+TEST_CASE("a module of one's own needs no to_string: its type name is the default") {
+  layers_test::TwoLayerNet net;
+  CHECK(net.to_string() == "layers_test::TwoLayerNet");
+  CHECK(net.summary().rfind("layers_test::TwoLayerNet\n", 0) == 0);
+  CHECK(net.summary().find("hidden: Dense(") != std::string::npos);
+}
+
+TEST_CASE("Dense takes the newer activations by name, and they are the ops of the same name") {
+  nn::Generator gen(5);
+  const nn::Tensor x = nn::Tensor::uniform({2, 3}, -2, 2, gen);
+  for (nn::Activation a :
+       {nn::Activation::leaky_relu, nn::Activation::elu, nn::Activation::gelu, nn::Activation::silu}) {
+    INFO(nn::to_string(a));
+    nn::Dense layer({.in = 3, .out = 5, .activation = a});
+    const nn::Tensor z = nn::add(nn::matmul(x, layer.kernel()), layer.bias());
+    const nn::Tensor want = a == nn::Activation::leaky_relu ? nn::leaky_relu(z)
+                            : a == nn::Activation::elu      ? nn::elu(z)
+                            : a == nn::Activation::gelu     ? nn::gelu(z)
+                                                            : nn::silu(z);
+    test::check_close(layer(x), want, 1e-6, 1e-6, nn::to_string(a));
+  }
+  CHECK(std::string(nn::to_string(nn::Activation::gelu)) == "gelu");
+}

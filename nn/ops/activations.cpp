@@ -133,6 +133,14 @@ Tensor activate(const Tensor& x, Activation activation) {
       return tanh(x);
     case Activation::softmax:
       return softmax(x);
+    case Activation::leaky_relu:
+      return leaky_relu(x);
+    case Activation::elu:
+      return elu(x);
+    case Activation::gelu:
+      return gelu(x);
+    case Activation::silu:
+      return silu(x);
   }
   return x;
 }
@@ -151,6 +159,14 @@ const char* to_string(Activation activation) {
       return "tanh";
     case Activation::softmax:
       return "softmax";
+    case Activation::leaky_relu:
+      return "leaky_relu";
+    case Activation::elu:
+      return "elu";
+    case Activation::gelu:
+      return "gelu";
+    case Activation::silu:
+      return "silu";
   }
   return "?";
 }
