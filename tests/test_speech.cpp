@@ -1,6 +1,8 @@
 // nn::speech: pronunciation (dictionary, compounds, letter-to-sound rules), text normalisation, the resonators,
 // WAV encoding, durations, silence, determinism and the errors for text it cannot read.
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <complex>
@@ -177,6 +179,29 @@ TEST_CASE("empty text and text of punctuation only are silence of zero length") 
   CHECK(synthesize("").empty());
   CHECK(synthesize("  ... ,, !? \n\t").empty());
   CHECK(phonemize("").empty());
+}
+
+TEST_CASE("the longest text it takes is spoken within a bounded memory") {
+#if defined(__SANITIZE_ADDRESS__)
+  MESSAGE("skipped under AddressSanitizer, whose own memory this would measure");
+#else
+  std::string text;
+  while (text.size() + 24 <= kMaxTextBytes) text += "a dog runs on the grass. ";
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {  // measured alone: the peak resident memory of a process that only does this
+    const std::vector<int16_t> pcm = synthesize(text);
+    std::ifstream status("/proc/self/status");
+    long peak_kb = -1;
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("VmHWM:", 0) == 0) peak_kb = std::stol(line.substr(6));
+    ::_exit(pcm.size() > 16000 * 60 && peak_kb > 0 && peak_kb < 400 * 1024 ? 0 : 1);
+  }
+  int result = 0;
+  ::waitpid(child, &result, 0);
+  CHECK(WIFEXITED(result));
+  CHECK(WEXITSTATUS(result) == 0);  // over a minute of speech, under 400 MB at the peak
+#endif
 }
 
 TEST_CASE("text it cannot read is a clear error, never a crash") {

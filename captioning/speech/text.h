@@ -17,7 +17,9 @@ struct TextError : nn::Error {
   using nn::Error::Error;
 };
 
-inline constexpr size_t kMaxTextBytes = 1 << 20;
+// About 18 minutes of speech. The synthesiser holds ~9 KB per byte of text at its peak (frames, parameter tracks,
+// samples), so 1 MB of text took ~9.7 GB; 16 KiB stays near 150 MB.
+inline constexpr size_t kMaxTextBytes = 16 << 10;
 
 enum class Pause : uint8_t { None, Phrase, Sentence, Question };
 
