@@ -1,65 +1,16 @@
-// Pointwise activations. The first four write their backward from the saved output y (captured detached):
-// relu' = [y > 0], sigmoid' = y(1-y), hard_sigmoid' = 0.2 inside the linear part, tanh' = 1 - y². leaky_relu, elu,
-// gelu and silu write theirs from the saved input x.
+// Pointwise activations (through detail::unary, nn/ops/unary.h). The first four write their backward from the saved
+// output y: relu' = [y > 0], sigmoid' = y(1-y), hard_sigmoid' = 0.2 inside the linear part, tanh' = 1 - y².
+// leaky_relu, elu, gelu and silu write theirs from the saved input x.
 #include <cmath>
 
 #include "nn/autograd.h"
 #include "nn/kernels/pointwise.h"
 #include "nn/ops.h"
+#include "nn/ops/unary.h"
 
 namespace nn {
 
 namespace {
-
-// Records the backward of y = f(x) elementwise: gx = g · dfdy(y).
-template <class Derivative>
-Tensor record_pointwise(const char* op, const Tensor& x, Tensor y, Derivative dfdy) {
-  record(op, {x}, y, [y = y.detach(), dfdy](const Tensor& g) {
-    Tensor gx = Tensor::empty(g.shape());
-    const float* pg = g.data();
-    const float* pyv = y.data();
-    float* pgx = gx.data();
-    int64_t count = g.numel();
-#pragma omp parallel for if (count > (1 << 15))
-    for (int64_t i = 0; i < count; ++i) pgx[i] = pg[i] * dfdy(pyv[i]);
-    return std::vector<Tensor>{gx};
-  });
-  return y;
-}
-
-// y = f(x) elementwise, and its recorded backward.
-template <class Forward, class Derivative>
-Tensor pointwise(const char* op, const Tensor& x, Forward f, Derivative dfdy) {
-  Tensor y = Tensor::empty(x.shape());
-  const float* px = x.data();
-  float* py = y.data();
-  int64_t n = x.numel();
-#pragma omp parallel for if (n > (1 << 15))
-  for (int64_t i = 0; i < n; ++i) py[i] = f(px[i]);
-  return record_pointwise(op, x, y, dfdy);
-}
-
-// y = f(x) elementwise, recorded with gx = g · dfdx(x).
-template <class Forward, class Derivative>
-Tensor pointwise_from_input(const char* op, const Tensor& x, Forward f, Derivative dfdx) {
-  Tensor y = Tensor::empty(x.shape());
-  const float* px = x.data();
-  float* py = y.data();
-  int64_t n = x.numel();
-#pragma omp parallel for if (n > (1 << 15))
-  for (int64_t i = 0; i < n; ++i) py[i] = f(px[i]);
-  record(op, {x}, y, [x = x.detach(), dfdx](const Tensor& g) {
-    Tensor gx = Tensor::empty(g.shape());
-    const float* pg = g.data();
-    const float* pxv = x.data();
-    float* pgx = gx.data();
-    int64_t count = g.numel();
-#pragma omp parallel for if (count > (1 << 15))
-    for (int64_t i = 0; i < count; ++i) pgx[i] = pg[i] * dfdx(pxv[i]);
-    return std::vector<Tensor>{gx};
-  });
-  return y;
-}
 
 float logistic(float v) {
   return 1.0f / (1.0f + std::exp(-v));
@@ -70,50 +21,52 @@ float logistic(float v) {
 Tensor relu(const Tensor& x) {
   Tensor y = Tensor::empty(x.shape());
   kernels::relu_forward(x.numel(), x.data(), y.data());
-  return record_pointwise("relu", x, y, [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
+  return detail::record_unary("relu", x, y, [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
 }
 
 Tensor sigmoid(const Tensor& x) {
-  return pointwise(
+  return detail::unary(
       "sigmoid", x, [](float v) { return 1.0f / (1.0f + std::exp(-v)); }, [](float y) { return y * (1.0f - y); });
 }
 
 Tensor hard_sigmoid(const Tensor& x) {
-  return pointwise(
+  return detail::unary(
       "hard_sigmoid", x, [](float v) { return std::fmin(1.0f, std::fmax(0.0f, 0.2f * v + 0.5f)); },
       [](float y) { return (y > 0.0f && y < 1.0f) ? 0.2f : 0.0f; });
 }
 
 Tensor tanh(const Tensor& x) {
-  return pointwise(
+  return detail::unary(
       "tanh", x, [](float v) { return std::tanh(v); }, [](float y) { return 1.0f - y * y; });
 }
 
 Tensor leaky_relu(const Tensor& x, float negative_slope) {
-  return pointwise_from_input(
+  return detail::unary(
       "leaky_relu", x, [negative_slope](float v) { return v > 0.0f ? v : negative_slope * v; },
-      [negative_slope](float v) { return v > 0.0f ? 1.0f : negative_slope; });
+      [negative_slope](float v, float) { return v > 0.0f ? 1.0f : negative_slope; });
 }
 
 Tensor elu(const Tensor& x, float alpha) {
-  return pointwise_from_input(
+  return detail::unary(
       "elu", x, [alpha](float v) { return v > 0.0f ? v : alpha * std::expm1(v); },
-      [alpha](float v) { return v > 0.0f ? 1.0f : alpha * std::exp(v); });
+      [alpha](float v, float) { return v > 0.0f ? 1.0f : alpha * std::exp(v); });
 }
 
 Tensor gelu(const Tensor& x) {
   // Φ(x) = (1 + erf(x/√2))/2; gelu' = Φ(x) + x·φ(x) with φ the standard normal density.
   constexpr float inv_sqrt2 = 0.70710678118654752f, inv_sqrt_2pi = 0.39894228040143268f;
-  return pointwise_from_input(
+  return detail::unary(
       "gelu", x, [](float v) { return 0.5f * v * (1.0f + std::erf(v * inv_sqrt2)); },
-      [](float v) { return 0.5f * (1.0f + std::erf(v * inv_sqrt2)) + v * inv_sqrt_2pi * std::exp(-0.5f * v * v); });
+      [](float v, float) {
+        return 0.5f * (1.0f + std::erf(v * inv_sqrt2)) + v * inv_sqrt_2pi * std::exp(-0.5f * v * v);
+      });
 }
 
 Tensor silu(const Tensor& x) {
   // silu' = s·(1 + x·(1 − s)) with s = sigmoid(x).
-  return pointwise_from_input(
+  return detail::unary(
       "silu", x, [](float v) { return v * logistic(v); },
-      [](float v) {
+      [](float v, float) {
         float s = logistic(v);
         return s * (1.0f + v * (1.0f - s));
       });

@@ -39,6 +39,26 @@ void for_each_broadcast(const Shape& out, const std::vector<int64_t>& stride_a, 
   }
 }
 
+// out = f(a, b) elementwise over the broadcast shape of a and b (a plain loop when the shapes are equal); nothing
+// recorded. Throws nn::Error naming `op` for shapes that do not broadcast.
+template <class F>
+Tensor binary_forward(const char* op, const Tensor& a, const Tensor& b, F f) {
+  Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
+  Tensor out = Tensor::empty(shape);
+  const float* pa = a.data();
+  const float* pb = b.data();
+  float* po = out.data();
+  if (a.shape() == b.shape()) {
+    int64_t n = out.numel();
+#pragma omp parallel for if (n > (1 << 16))
+    for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
+    return out;
+  }
+  for_each_broadcast(shape, broadcast_strides(a.shape(), shape), broadcast_strides(b.shape(), shape),
+                     [&](int64_t i, int64_t ia, int64_t ib) { po[i] = f(pa[ia], pb[ib]); });
+  return out;
+}
+
 // Sums `g` (of a broadcast shape) down to `shape`: the gradient of broadcasting a tensor of `shape`.
 Tensor sum_to(const Tensor& g, const Shape& shape);
 

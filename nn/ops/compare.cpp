@@ -12,17 +12,10 @@ namespace nn {
 
 namespace {
 
-// out[i] = f(a[ia], b[ib]) over the broadcast shape; nothing recorded.
+// out = 1 where f(a, b) holds, 0 elsewhere, over the broadcast shape; nothing recorded.
 template <class F>
 Tensor compare(const char* op, const Tensor& a, const Tensor& b, F f) {
-  Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
-  Tensor out = Tensor::empty(shape);
-  const float* pa = a.data();
-  const float* pb = b.data();
-  float* po = out.data();
-  detail::for_each_broadcast(shape, broadcast_strides(a.shape(), shape), broadcast_strides(b.shape(), shape),
-                             [&](int64_t i, int64_t ia, int64_t ib) { po[i] = f(pa[ia], pb[ib]) ? 1.0f : 0.0f; });
-  return out;
+  return detail::binary_forward(op, a, b, [f](float x, float y) { return f(x, y) ? 1.0f : 0.0f; });
 }
 
 // `a` copied to `shape` outside the graph.

@@ -28,24 +28,6 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
 namespace {
 
 template <class F>
-Tensor binary_forward(const char* op, const Tensor& a, const Tensor& b, F f) {
-  Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
-  Tensor out = Tensor::empty(shape);
-  const float* pa = a.data();
-  const float* pb = b.data();
-  float* po = out.data();
-  if (a.shape() == b.shape()) {
-    int64_t n = out.numel();
-#pragma omp parallel for if (n > (1 << 16))
-    for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
-    return out;
-  }
-  detail::for_each_broadcast(shape, broadcast_strides(a.shape(), shape), broadcast_strides(b.shape(), shape),
-                             [&](int64_t i, int64_t ia, int64_t ib) { po[i] = f(pa[ia], pb[ib]); });
-  return out;
-}
-
-template <class F>
 Tensor unary_forward(const Tensor& a, F f) {
   Tensor out = Tensor::empty(a.shape());
   const float* pa = a.data();
@@ -68,14 +50,14 @@ Tensor add(const Tensor& a, const Tensor& b) {
     out = Tensor::empty(a.shape());
     kernels::add_forward(out.numel(), a.data(), b.data(), out.data());
   } else {
-    out = binary_forward("add", a, b, [](float x, float y) { return x + y; });
+    out = detail::binary_forward("add", a, b, [](float x, float y) { return x + y; });
   }
   record("add", {a, b}, out, [a, b](const Tensor& g) { return std::vector<Tensor>{grad_if(a, g), grad_if(b, g)}; });
   return out;
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_forward("sub", a, b, [](float x, float y) { return x - y; });
+  Tensor out = detail::binary_forward("sub", a, b, [](float x, float y) { return x - y; });
   record("sub", {a, b}, out, [a, b](const Tensor& g) {
     return std::vector<Tensor>{grad_if(a, g), b.requires_grad() ? grad_if(b, neg(g)) : Tensor()};
   });
@@ -83,7 +65,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_forward("mul", a, b, [](float x, float y) { return x * y; });
+  Tensor out = detail::binary_forward("mul", a, b, [](float x, float y) { return x * y; });
   record("mul", {a, b}, out, [a, b](const Tensor& g) {
     return std::vector<Tensor>{a.requires_grad() ? grad_if(a, mul(g, b)) : Tensor(),
                                b.requires_grad() ? grad_if(b, mul(g, a)) : Tensor()};
@@ -92,7 +74,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_forward("div", a, b, [](float x, float y) { return x / y; });
+  Tensor out = detail::binary_forward("div", a, b, [](float x, float y) { return x / y; });
   record("div", {a, b}, out, [a, b, out = out.detach()](const Tensor& g) {
     // d(a/b)/da = 1/b; d(a/b)/db = -(a/b)/b.
     Tensor g_over_b = div(g, b);

@@ -7,64 +7,40 @@
 #include "nn/error.h"
 #include "nn/ops.h"
 #include "nn/ops/broadcast.h"
+#include "nn/ops/unary.h"
 
 namespace nn {
 
-namespace {
-
-// y = f(x) elementwise, recorded with gx = g · dfdx(x, y).
-template <class Forward, class Derivative>
-Tensor unary(const char* op, const Tensor& x, Forward f, Derivative dfdx) {
-  Tensor y = Tensor::empty(x.shape());
-  const float* px = x.data();
-  float* py = y.data();
-  int64_t n = x.numel();
-#pragma omp parallel for if (n > (1 << 15))
-  for (int64_t i = 0; i < n; ++i) py[i] = f(px[i]);
-  record(op, {x}, y, [x = x.detach(), y = y.detach(), dfdx](const Tensor& g) {
-    Tensor gx = Tensor::empty(g.shape());
-    const float* pg = g.data();
-    const float* pxv = x.data();
-    const float* pyv = y.data();
-    float* pgx = gx.data();
-    int64_t count = g.numel();
-#pragma omp parallel for if (count > (1 << 15))
-    for (int64_t i = 0; i < count; ++i) pgx[i] = pg[i] * dfdx(pxv[i], pyv[i]);
-    return std::vector<Tensor>{gx};
-  });
-  return y;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Tensor exp(const Tensor& x) {
-  return unary(
+  return detail::unary(
       "exp", x, [](float v) { return std::exp(v); }, [](float, float y) { return y; });
 }
 
 Tensor log(const Tensor& x) {
-  return unary(
+  return detail::unary(
       "log", x, [](float v) { return std::log(v); }, [](float v, float) { return 1.0f / v; });
 }
 
 Tensor sqrt(const Tensor& x) {
-  return unary(
+  return detail::unary(
       "sqrt", x, [](float v) { return std::sqrt(v); }, [](float, float y) { return 0.5f / y; });
 }
 
 Tensor rsqrt(const Tensor& x) {
-  return unary(
+  return detail::unary(
       "rsqrt", x, [](float v) { return 1.0f / std::sqrt(v); }, [](float, float y) { return -0.5f * y * y * y; });
 }
 
 Tensor abs(const Tensor& x) {
-  return unary(
+  return detail::unary(
       "abs", x, [](float v) { return std::fabs(v); },
       [](float v, float) { return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f); });
 }
 
 Tensor pow(const Tensor& x, float exponent) {
-  return unary(
+  return detail::unary(
       "pow", x, [exponent](float v) { return std::pow(v, exponent); },
       [exponent](float v, float) { return exponent == 0.0f ? 0.0f : exponent * std::pow(v, exponent - 1.0f); });
 }
@@ -113,14 +89,14 @@ Tensor clamp(const Tensor& x, float low, float high) {
   if (!(low <= high)) {
     fail_expected("clamp", "low ≤ high", "low " + std::to_string(low) + " and high " + std::to_string(high));
   }
-  return unary(
+  return detail::unary(
       "clamp", x, [low, high](float v) { return v < low ? low : (v > high ? high : v); },  // NaN stays NaN
       [low, high](float v, float) { return (v >= low && v <= high) ? 1.0f : 0.0f; });
 }
 
 Tensor div(float s, const Tensor& a) {
   // d(s/x)/dx = −s/x² = −y/x.
-  return unary(
+  return detail::unary(
       "div_scalar_by", a, [s](float v) { return s / v; }, [](float v, float y) { return -y / v; });
 }
 
