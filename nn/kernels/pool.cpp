@@ -1,23 +1,10 @@
 #include "nn/kernels/pool.h"
+#include "nn/kernels/pool_span.h"
 
 #include <algorithm>
 #include <limits>
 
 namespace nn::kernels {
-
-namespace {
-
-// The window rows/columns of output (oh, ow) that lie inside the image: [h0, h1) × [w0, w1) in input coordinates.
-struct Span {
-  int64_t h0, h1, w0, w1;
-  int64_t count() const { return (h1 - h0) * (w1 - w0); }
-};
-Span span_of(const Window2D& g, int64_t oh, int64_t ow) {
-  int64_t top = oh * g.sh - g.pad_top, left = ow * g.sw - g.pad_left;
-  return {std::max<int64_t>(top, 0), std::min(top + g.kh, g.h), std::max<int64_t>(left, 0), std::min(left + g.kw, g.w)};
-}
-
-}  // namespace
 
 void max_pool_forward_ref(const Window2D& g, const float* x, float* y) {
   for (int64_t n = 0; n < g.n; ++n)
