@@ -1,0 +1,1 @@
+// dataloader.cpp: being written (issue 15).

@@ -1,0 +1,1 @@
+// activation.cpp: being written (issue 15).

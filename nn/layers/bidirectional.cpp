@@ -1,0 +1,1 @@
+// bidirectional.cpp: being written (issue 15).

@@ -1,0 +1,1 @@
+// conv_transpose.cpp: being written (issue 15).

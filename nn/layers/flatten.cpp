@@ -1,0 +1,1 @@
+// flatten.cpp: being written (issue 15).

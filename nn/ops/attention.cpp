@@ -1,0 +1,1 @@
+// attention.cpp: being written (issue 15).

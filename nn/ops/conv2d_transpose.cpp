@@ -1,0 +1,1 @@
+// conv2d_transpose.cpp: being written (issue 15).

@@ -1,0 +1,1 @@
+// gru.cpp: being written (issue 15).

@@ -1,0 +1,1 @@
+// losses.cpp: being written (issue 15).

@@ -1,0 +1,1 @@
+// adagrad.cpp: being written (issue 15).

@@ -1,0 +1,1 @@
+// rmsprop.cpp: being written (issue 15).

@@ -1,0 +1,2 @@
+// scheduler.cpp: being written (issue 15).
+#include "nn/optim/scheduler.h"

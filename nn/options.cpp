@@ -1,0 +1,1 @@
+// options.cpp: being written (issue 15).

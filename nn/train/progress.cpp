@@ -1,0 +1,1 @@
+// progress.cpp: being written (issue 15).

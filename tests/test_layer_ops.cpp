@@ -1,0 +1,2 @@
+// test_layer_ops: being written (issue 15).
+#include "support/check.h"

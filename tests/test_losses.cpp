@@ -1,0 +1,2 @@
+// test_losses: being written (issue 15).
+#include "support/check.h"
