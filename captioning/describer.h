@@ -1,9 +1,10 @@
-// Describer: an image in, captions out, from either kind of bundle `describe` accepts —
-//   • an image captioner (train_shapes: its own CNN inside, model = "image-captioner"), or
-//   • a Flickr8k caption model (train_flickr8k) whose "features.extractor" text names the Xception it was trained
-//     on: "xception PATH filter=nearest" (Keras weights converted by convert_keras_weights) or
-//     "xception random width=W seed=S filter=nearest" (the random-weight stand-in of the tests).
-// One Describer may serve several threads at once (describe() writes nothing in its models; see describe()).
+/// @file
+/// Describer: an image in, captions out, from either kind of bundle `describe` accepts —
+///   • an image captioner (train_shapes: its own CNN inside, model = "image-captioner"), or
+///   • a Flickr8k caption model (train_flickr8k) whose "features.extractor" text names the Xception it was trained
+///     on: "xception PATH filter=nearest" (Keras weights converted by convert_keras_weights) or
+///     "xception random width=W seed=S filter=nearest" (the random-weight stand-in of the tests).
+/// One Describer may serve several threads at once (describe() writes nothing in its models; see describe()).
 #pragma once
 
 #include <filesystem>
@@ -20,23 +21,25 @@
 
 namespace captioning {
 
+/// Loads a bundle once and captions images with it (the library behind describe, describe_server and say).
 class Describer {
  public:
-  // Throws nn::Error naming the file: unreadable bundle, unknown model kind, missing or unreadable Xception.
+  /// Throws nn::Error naming the file: unreadable bundle, unknown model kind, missing or unreadable Xception.
   explicit Describer(const std::filesystem::path& bundle);
 
-  // Captions of an encoded image (JPEG, PNG, …; `name` is used in error messages), best first, at most `beam`.
-  // Throws nn::Error naming `name` for bytes that are no image. Several threads may describe with one Describer at
-  // once: its models are put in eval mode when loaded, and inference writes nothing in them.
+  /// Captions of an encoded image (JPEG, PNG, …; `name` is used in error messages), best first, at most `beam`.
+  /// Throws nn::Error naming `name` for bytes that are no image. Several threads may describe with one Describer at
+  /// once: its models are put in eval mode when loaded, and inference writes nothing in them.
   std::vector<Caption> describe(std::span<const unsigned char> image, const std::string& name, int beam = 1);
+  /// The same for an image file, decoded with image_options(); throws nn::Error naming the path.
   std::vector<Caption> describe_file(const std::filesystem::path& image, int beam = 1);
 
-  // "image captioner (Xception width 0.1875, 96 px)" or "Flickr8k decoder over xception …".
+  /// "image captioner (Xception width 0.1875, 96 px)" or "Flickr8k decoder over xception …".
   const std::string& description() const { return description_; }
-  // What the model was trained to describe, for people choosing a picture: "synthetic shapes" or "photos (Flickr8k)".
+  /// What the model was trained to describe, for people choosing a picture: "synthetic shapes" or "photos (Flickr8k)".
   const std::string& describes() const { return describes_; }
-  // How images are decoded: by default reduced to no less than twice the model's input a side (never larger than
-  // the model needs), EXIF orientation applied; set keep_orientation for Keras's loader's pixels.
+  /// How images are decoded: by default reduced to no less than twice the model's input a side (never larger than
+  /// the model needs), EXIF orientation applied; set keep_orientation for Keras's loader's pixels.
   nn::ImageOptions& image_options() { return image_options_; }
 
  private:

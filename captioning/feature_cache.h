@@ -1,7 +1,8 @@
-// A file of image features keyed by image id (format: docs/feature-cache-format.md). Appended in chunks, each
-// record framed by a mark and checksummed: after an interruption, reopening keeps every whole record, cuts a torn
-// tail, drops a damaged record wherever it lies (the file is then rewritten without it), and extraction resumes
-// with the images not yet done.
+/// @file
+/// A file of image features keyed by image id (format: docs/feature-cache-format.md). Appended in chunks, each
+/// record framed by a mark and checksummed: after an interruption, reopening keeps every whole record, cuts a torn
+/// tail, drops a damaged record wherever it lies (the file is then rewritten without it), and extraction resumes
+/// with the images not yet done.
 #pragma once
 
 #include <filesystem>
@@ -17,24 +18,27 @@
 
 namespace captioning {
 
+/// Image features on disk, keyed by image id, that survive interruption (see the file comment above).
 class FeatureCache {
  public:
-  // Opens PATH, or creates it, for features of `dim` values made by `extractor` (a description such as
-  // "xception width=1 filter=nearest"). A file made for another dim or extractor is an error naming both.
+  /// Opens PATH, or creates it, for features of `dim` values made by `extractor` (a description such as
+  /// "xception width=1 filter=nearest"). A file made for another dim or extractor is an error naming both.
   FeatureCache(std::filesystem::path path, int64_t dim, std::string extractor);
 
+  /// Whether features of `id` are in the file.
   bool contains(const std::string& id) const { return features_.count(id) != 0; }
-  // (1, dim); throws nn::Error naming the id when absent.
+  /// (1, dim); throws nn::Error naming the id when absent.
   nn::Tensor get(const std::string& id) const;
-  size_t size() const { return features_.size(); }
-  int64_t dim() const { return dim_; }
-  // What opening the file repaired, one sentence each (empty when nothing): damaged records dropped (how many and
-  // their ids), a version-1 file cut at its damage, an incomplete last record cut.
+  size_t size() const { return features_.size(); }  ///< images held
+  int64_t dim() const { return dim_; }              ///< values per image
+  /// What opening the file repaired, one sentence each (empty when nothing): damaged records dropped (how many and
+  /// their ids), a version-1 file cut at its damage, an incomplete last record cut.
   std::vector<std::string> repairs() const;
-  size_t damaged_on_open() const { return damaged_; }  // records dropped for damage (not counting a torn tail)
-  bool incomplete_tail_on_open() const { return incomplete_tail_; }
+  size_t damaged_on_open() const { return damaged_; }  ///< records dropped for damage (not counting a torn tail)
+  bool incomplete_tail_on_open() const { return incomplete_tail_; }  ///< whether a torn last record was cut
 
-  // Appends (id, features (1, dim) or (dim)) records, flushed and synced together.
+  /// Appends (id, features (1, dim) or (dim)) records, flushed and synced together. Throws nn::Error naming the
+  /// file when it cannot be written or a record has another shape or an id outside 1–1024 bytes.
   void append(const std::vector<std::pair<std::string, nn::Tensor>>& records);
 
  private:
@@ -55,19 +59,24 @@ class FeatureCache {
   void rewrite();
 };
 
+/// How extract_features works through a list of images.
 struct ExtractOptions {
-  int chunk = 16;       // images per append (and per forward batch)
-  bool strict = false;  // an unreadable image is fatal instead of listed and skipped
-  nn::ResizeFilter filter = nn::ResizeFilter::nearest;
-  bool progress = true;  // a progress bar with rate and ETA on stderr
+  int chunk = 16;                                       ///< images per append (and per forward batch)
+  bool strict = false;                                  ///< an unreadable image is fatal instead of listed and skipped
+  nn::ResizeFilter filter = nn::ResizeFilter::nearest;  ///< resizing to Xception's input (Keras's loader: nearest)
+  bool progress = true;                                 ///< a progress bar with rate and ETA on stderr
 };
 
+/// What extract_features did.
 struct ExtractReport {
+  /// Images computed now; images the cache already held.
+  /// @{
   size_t computed = 0, already_cached = 0;
-  std::vector<std::string> unreadable;  // "path: reason"
+  /// @}
+  std::vector<std::string> unreadable;  ///< "path: reason"
 };
 
-// Computes the pooled features of every (id, image file) not in `cache` with `model` (eval mode), appending them.
+/// Computes the pooled features of every (id, image file) not in `cache` with `model` (eval mode), appending them.
 ExtractReport extract_features(FeatureCache& cache, nn::Xception& model,
                                const std::vector<std::pair<std::string, std::filesystem::path>>& images,
                                const ExtractOptions& options = {});

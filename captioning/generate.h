@@ -1,5 +1,6 @@
-// Caption generation: greedy and beam search over CaptionModel's steps, stopping at the end token or max_length.
-// Both run in eval mode (dropout off) without recording gradients; the model's mode is restored afterwards.
+/// @file
+/// Caption generation: greedy and beam search over CaptionModel's steps, stopping at the end token or max_length.
+/// Both run in eval mode (dropout off) without recording gradients; the model's mode is restored afterwards.
 #pragma once
 
 #include <string>
@@ -10,27 +11,31 @@
 
 namespace captioning {
 
+/// One generated caption with its probability.
 struct Caption {
-  std::vector<int32_t> ids;  // the words, without start and end
-  std::string text;
-  double log_prob = 0;  // Σ log p of the words and of the end token (when it was reached)
-  double score = 0;     // what the search ranked by: log_prob, or log_prob / length with length normalisation
+  std::vector<int32_t> ids;  ///< the words, without start and end
+  std::string text;          ///< the words joined by spaces (tokenizer.decode)
+  double log_prob = 0;       ///< Σ log p of the words and of the end token (when it was reached)
+  double score = 0;          ///< what the search ranked by: log_prob, or log_prob / length with length normalisation
 };
 
-// The widest beam the programs and the web API accept (one range for every front end; wider beams cost time and
-// rarely change the caption).
+/// The widest beam the programs and the web API accept (one range for every front end; wider beams cost time and
+/// rarely change the caption).
 inline constexpr int kMaxBeam = 16;
 
+/// How beam_search searches.
 struct GenerateOptions {
-  int beam = 1;                   // 1: greedy
-  int max_length = 34;            // words, the original's longest training caption
-  bool length_normalize = false;  // rank finished captions by log_prob / (words + 1)
+  int beam = 1;                   ///< 1: greedy
+  int max_length = 34;            ///< words, the original's longest training caption
+  bool length_normalize = false;  ///< rank finished captions by log_prob / (words + 1)
 };
 
-// features (1, F) → the best caption.
+/// features (1, F) → the best caption, taking the most probable word at each step. Throws nn::Error naming the
+/// expected shape for other features.
 Caption greedy_caption(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features,
                        int max_length = 34);
-// features (1, F) → up to `beam` captions, best first. beam = 1 gives exactly greedy_caption's caption.
+/// features (1, F) → up to `beam` captions, best first. beam = 1 gives exactly greedy_caption's caption.
+/// Throws nn::Error for beam < 1 or max_length < 1.
 std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features,
                                  const GenerateOptions& options);
 

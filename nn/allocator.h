@@ -1,35 +1,39 @@
-// Tensor storage comes from a caching allocator (DESIGN.md item 8): fresh pages cost about 0.6 ms per MB on the
-// target machines, so freed blocks are kept on free lists keyed by their rounded size and handed out again.
-// The cache is bounded (NN_ALLOCATOR_CACHE_MB, default 2048) and can be released on demand.
+/// @file
+/// Tensor storage comes from a caching allocator (DESIGN.md item 8): fresh pages cost about 0.6 ms per MB on the
+/// target machines, so freed blocks are kept on free lists keyed by their rounded size and handed out again.
+/// The cache is bounded (NN_ALLOCATOR_CACHE_MB, default 2048) and can be released on demand.
 #pragma once
 
 #include <cstddef>
 
 namespace nn {
 
+/// What the allocator holds now and how often its cache served a request, for benchmarks and leak tests.
 struct AllocatorStats {
-  size_t live_bytes = 0;    // handed out and not yet released
-  size_t cached_bytes = 0;  // held on the free lists
-  size_t hits = 0;          // allocations served from the cache
-  size_t misses = 0;        // allocations that needed fresh memory
+  size_t live_bytes = 0;    ///< handed out and not yet released
+  size_t cached_bytes = 0;  ///< held on the free lists
+  size_t hits = 0;          ///< allocations served from the cache
+  size_t misses = 0;        ///< allocations that needed fresh memory
 };
 
+/// Memory handed out by allocate_floats, returned with release_floats.
 struct Block {
-  float* data = nullptr;
-  size_t bytes = 0;  // the block's real size, at least the floats asked for
+  float* data = nullptr;  ///< 64-byte aligned; nullptr for an empty block
+  size_t bytes = 0;       ///< the block's real size, at least the floats asked for
 };
 
-// 64-byte aligned, uninitialised memory for at least `count` floats; {nullptr, 0} for count 0. A cached block up to
-// twice the size asked for may be handed out (best fit), so that activations of similar sizes share blocks.
-// Thread-safe.
+/// 64-byte aligned, uninitialised memory for at least `count` floats; {nullptr, 0} for count 0. A cached block up to
+/// twice the size asked for may be handed out (best fit), so that activations of similar sizes share blocks.
+/// Thread-safe.
 Block allocate_floats(size_t count);
-// Returns a block obtained from allocate_floats.
+/// Returns a block obtained from allocate_floats.
 void release_floats(Block block);
 
-// Frees every cached block.
+/// Frees every cached block.
 void empty_allocator_cache();
+/// The counters now (thread-safe).
 AllocatorStats allocator_stats();
-// Largest total of cached bytes; blocks released beyond it are freed at once.
+/// Largest total of cached bytes; blocks released beyond it are freed at once.
 void set_allocator_cache_limit(size_t bytes);
 
 }  // namespace nn

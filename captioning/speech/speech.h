@@ -1,8 +1,11 @@
-// nn::speech — text to speech with no dependency on nn: normalisation → pronunciation (CMU dictionary, compound
-// splitting, letter-to-sound rules) → prosody → a Klatt-style formant synthesiser → 16-bit PCM / WAV.
-//
-//   std::vector<int16_t> pcm = speech::synthesize("a dog runs on the grass", {.sample_rate = 16000});
-//   speech::write_wav("dog.wav", pcm, 16000);
+/// @file
+/// nn::speech — text to speech with no dependency on nn: normalisation → pronunciation (CMU dictionary, compound
+/// splitting, letter-to-sound rules) → prosody → a Klatt-style formant synthesiser → 16-bit PCM / WAV.
+///
+/// @code
+///   std::vector<int16_t> pcm = speech::synthesize("a dog runs on the grass", {.sample_rate = 16000});
+///   speech::write_wav("dog.wav", pcm, 16000);
+/// @endcode
 #pragma once
 
 #include <cstdint>
@@ -14,26 +17,28 @@
 
 #include "captioning/speech/text.h"
 
+/// Text to speech (target nn::speech, which does not link nn).
 namespace speech {
 
+/// How synthesize speaks; out-of-range values are an nn::Error naming the option.
 struct Options {
-  int sample_rate = 16000;  // 16000 or 22050 (any rate in 8000 … 48000 works)
-  float rate = 1.0f;        // speaking rate, 0.25 … 4
-  float pitch_hz = 110.0f;  // baseline F0, 50 … 400
+  int sample_rate = 16000;  ///< 16000 or 22050 (any rate in 8000 … 48000 works)
+  float rate = 1.0f;        ///< speaking rate, 0.25 … 4
+  float pitch_hz = 110.0f;  ///< baseline F0, 50 … 400
 };
 
-// Samples of `text` spoken, deterministic for equal text and options; empty text (or only punctuation and
-// spaces) gives silence of zero length. Throws TextError for text it cannot read (the message names the byte)
-// and nn::Error naming the option for options out of range (TextError is an nn::Error too).
+/// Samples of `text` spoken, deterministic for equal text and options; empty text (or only punctuation and
+/// spaces) gives silence of zero length. Throws TextError for text it cannot read (the message names the byte)
+/// and nn::Error naming the option for options out of range (TextError is an nn::Error too).
 std::vector<int16_t> synthesize(std::string_view text, const Options& options = {});
 
-// The text as phonemes, words separated by " | ": "a dog" → "AX0 | D AO1 G" (for inspection and tests).
+/// The text as phonemes, words separated by " | ": "a dog" → "AX0 | D AO1 G" (for inspection and tests).
 std::string phonemize(std::string_view text);
 
-// A 44-byte-header RIFF/WAVE file of mono 16-bit PCM.
+/// A 44-byte-header RIFF/WAVE file of mono 16-bit PCM.
 std::string encode_wav(std::span<const int16_t> samples, int sample_rate);
-// Writes encode_wav() to `path` atomically (a temporary beside it, then rename); "-" writes to standard output.
-// Throws nn::Error naming the path when it cannot be written.
+/// Writes encode_wav() to `path` atomically (a temporary beside it, then rename); "-" writes to standard output.
+/// Throws nn::Error naming the path when it cannot be written.
 void write_wav(const std::filesystem::path& path, std::span<const int16_t> samples, int sample_rate);
 
 }  // namespace speech
