@@ -1,0 +1,50 @@
+/// @file
+/// Datasets: what a DataLoader (nn/data/dataloader.h) draws examples from. A dataset is anything with a size and a
+/// way to get its i-th example; TensorDataset is the common case of examples cut from tensors along their first
+/// axis (N), as torch.utils.data.TensorDataset.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "nn/tensor.h"
+
+namespace nn {
+
+/// The interface every dataset implements: `size()` examples, the i-th by `get(i)`, 0 ≤ i < size().
+/// `get` is called from the DataLoader's background thread (one thread at a time, never concurrently with itself),
+/// so it must not touch state the training thread changes while an epoch runs.
+template <class Example>
+class Dataset {
+ public:
+  using ExampleType = Example;
+  virtual ~Dataset() = default;
+  /// The number of examples.
+  virtual size_t size() const = 0;
+  /// The example at `index`; implementations throw nn::Error for index ≥ size().
+  virtual Example get(size_t index) const = 0;
+};
+
+/// One example of a TensorDataset: one slice per tensor, e.g. {input (…), target (…)}.
+using TensorExample = std::vector<Tensor>;
+
+/// Examples cut from tensors that share their first extent N: example i is {t[i] for each tensor t}, each slice
+/// without the leading axis (an input [N, 8, 8, 1] gives examples [8, 8, 1]). The slices are copies, so the
+/// tensors may be used elsewhere meanwhile.
+class TensorDataset : public Dataset<TensorExample> {
+ public:
+  /// Throws nn::Error when `tensors` is empty, a tensor has rank 0, or their first extents differ (naming them).
+  explicit TensorDataset(std::vector<Tensor> tensors);
+  size_t size() const override;
+  /// Throws nn::Error naming the index and the size when index ≥ size().
+  TensorExample get(size_t index) const override;
+
+ private:
+  std::vector<Tensor> tensors_;
+};
+
+/// The default collate: stacks the k-th tensor of every example along a new first axis, giving one batch tensor
+/// per field ({[8,8,1], …} × B → {[B,8,8,1], …}). Throws nn::Error when the examples' field counts or shapes differ.
+std::vector<Tensor> stack_examples(const std::vector<TensorExample>& examples);
+
+}  // namespace nn
