@@ -1,1 +1,339 @@
-// trainer.cpp: being written (issue 15).
+#include "nn/train/trainer.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "nn/autograd.h"
+#include "nn/checkpoint.h"
+#include "nn/fault.h"
+#include "nn/train/progress.h"
+
+namespace nn {
+
+namespace fs = std::filesystem;
+
+// Everything a resumed run needs besides weights, optimiser and schedule, saved as the checkpoint's "train.*" texts.
+struct Trainer::Position {
+  std::vector<EpochResult> history;  // completed epochs
+  double best = INFINITY;            // the lowest validation loss so far
+  int bad_epochs = 0;                // epochs in a row without an improvement beyond min_delta
+  // An interrupted epoch (train.partial): its number (0: none), the last step done and the sums so far.
+  int partial_epoch = 0;
+  size_t partial_step = 0;
+  double partial_weighted = 0, partial_items = 0, partial_seconds = 0;
+};
+
+namespace {
+
+std::string g17(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", v);
+  return text;
+}
+
+std::string history_text(const std::vector<EpochResult>& history) {
+  std::string out;
+  for (const EpochResult& r : history) {
+    out += std::to_string(r.epoch) + " " + g17(r.train_loss) + " " + g17(r.val_loss) + " " + g17(r.seconds) + " " +
+           g17(r.items) + " " + std::to_string(r.steps) + "\n";
+  }
+  return out;
+}
+
+// A double written by %.17g ("nan" and "inf" included).
+bool read_double(std::istream& in, double& v) {
+  std::string word;
+  if (!(in >> word)) return false;
+  char* end = nullptr;
+  v = std::strtod(word.c_str(), &end);
+  return end != word.c_str() && *end == '\0';
+}
+
+std::vector<EpochResult> parse_history(const std::string& text, const fs::path& file) {
+  std::vector<EpochResult> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    EpochResult r;
+    if (!(fields >> r.epoch) || !read_double(fields, r.train_loss) || !read_double(fields, r.val_loss) ||
+        !read_double(fields, r.seconds) || !read_double(fields, r.items) || !(fields >> r.steps))
+      fail(file.string(), "has an unreadable train.history line '" + printable(line) + "'");
+    out.push_back(r);
+  }
+  return out;
+}
+
+// A scheduler's state as text: per tensor "NAME RANK D0 … COUNT V0 …", values as exact hexadecimal floats.
+std::string state_text(const NamedTensors& state) {
+  std::ostringstream out;
+  char value[32];
+  for (const auto& [name, t] : state) {
+    out << name << ' ' << t.rank();
+    for (int64_t d : t.shape()) out << ' ' << d;
+    out << ' ' << t.numel();
+    for (float v : t.to_vector()) {
+      std::snprintf(value, sizeof value, " %a", static_cast<double>(v));
+      out << value;
+    }
+    out << '\n';
+  }
+  return out.str();
+}
+
+NamedTensors parse_state(const std::string& text, const fs::path& file) {
+  NamedTensors out;
+  std::istringstream in(text);
+  std::string name;
+  auto bad = [&] { fail(file.string(), "has an unreadable train.scheduler entry '" + printable(name) + "'"); };
+  while (in >> name) {
+    int rank = 0;
+    if (!(in >> rank) || rank < 0 || rank > 8) bad();
+    Shape shape(static_cast<size_t>(rank));
+    int64_t count = 1, stated = 0;
+    for (int64_t& d : shape) {
+      if (!(in >> d) || d < 0 || d > (1 << 20)) bad();
+      count *= d;
+    }
+    if (!(in >> stated) || stated != count) bad();
+    std::vector<float> values(static_cast<size_t>(count));
+    for (float& v : values) {
+      double d = 0;
+      if (!read_double(in, d)) bad();
+      v = static_cast<float>(d);
+    }
+    out.emplace_back(name, Tensor::from_data(shape, values));
+  }
+  return out;
+}
+
+// Puts the model back in the mode it had (also when an exception leaves the loop).
+struct ModeGuard {
+  Module& model;
+  bool was_training;
+  explicit ModeGuard(Module& m) : model(m), was_training(m.is_training()) {}
+  ~ModeGuard() { model.train(was_training); }
+};
+
+}  // namespace
+
+Trainer::Trainer(Module& model, Optimizer& optimizer, TrainerOptions options, LRScheduler* scheduler)
+    : model_(model), optimizer_(optimizer), options_(std::move(options)), scheduler_(scheduler) {
+  const std::string& who = options_.name;
+  if (options_.epochs < 1) fail_expected(who, "epochs ≥ 1", std::to_string(options_.epochs));
+  if (!(options_.clip_grad_norm >= 0))
+    fail_expected(who, "clip_grad_norm ≥ 0", std::to_string(options_.clip_grad_norm));
+  if (options_.patience < 0) fail_expected(who, "patience ≥ 0", std::to_string(options_.patience));
+  if (!options_.save) {
+    options_.save = [this](const fs::path& path, const Optimizer* optimizer, CheckpointTexts texts) {
+      nn::save(path, model_, optimizer, std::move(texts));
+    };
+  }
+  if (!options_.load) {
+    options_.load = [this](const fs::path& path, Optimizer* optimizer) { return nn::load(path, model_, optimizer); };
+  }
+}
+
+uint64_t Trainer::step_seed(int epoch, size_t step) const {
+  const uint64_t epoch_seed = options_.seed * 1000003ull + static_cast<uint64_t>(epoch);
+  return epoch_seed * 1000003ull + step;
+}
+
+void Trainer::save_checkpoint(const fs::path& path, const Position& p) {
+  CheckpointTexts texts{{"train.epoch", std::to_string(p.history.size())},
+                        {"train.history", history_text(p.history)},
+                        {"train.best", g17(p.best)},
+                        {"train.bad_epochs", std::to_string(p.bad_epochs)}};
+  if (p.partial_epoch > 0) {
+    texts.emplace_back("train.partial", std::to_string(p.partial_epoch) + " " + std::to_string(p.partial_step) + " " +
+                                            g17(p.partial_weighted) + " " + g17(p.partial_items) + " " +
+                                            g17(p.partial_seconds));
+  }
+  if (scheduler_ != nullptr) texts.emplace_back("train.scheduler", state_text(scheduler_->state()));
+  texts.insert(texts.end(), options_.texts.begin(), options_.texts.end());
+  options_.save(path, &optimizer_, std::move(texts));
+}
+
+void Trainer::restore(Position& p) {
+  const fs::path last = path("last.nnck");
+  const CheckpointTexts texts = options_.load(last, &optimizer_);
+  const std::string* scheduler_state = nullptr;
+  for (const auto& [key, value] : texts) {
+    if (key == "train.history") p.history = parse_history(value, last);
+    if (key == "train.best") p.best = std::strtod(value.c_str(), nullptr);
+    if (key == "train.bad_epochs") p.bad_epochs = std::atoi(value.c_str());
+    if (key == "train.scheduler") scheduler_state = &value;
+    if (key == "train.partial") {
+      std::istringstream in(value);
+      if (!(in >> p.partial_epoch >> p.partial_step) || !read_double(in, p.partial_weighted) ||
+          !read_double(in, p.partial_items) || !read_double(in, p.partial_seconds))
+        fail(last.string(), "has an unreadable train.partial text '" + printable(value) + "'");
+    }
+  }
+  if ((scheduler_ != nullptr) != (scheduler_state != nullptr)) {
+    fail(last.string(), scheduler_ != nullptr ? "holds no learning-rate schedule's state, but a scheduler was given"
+                                              : "holds a learning-rate schedule's state, but no scheduler was given");
+  }
+  if (scheduler_ != nullptr) scheduler_->load_state(parse_state(*scheduler_state, last));
+}
+
+void Trainer::write_reports(const Position& p) {
+  write_text_file(path("metrics.csv"), metrics_csv(p.history));
+  write_text_file(path("metrics.jsonl"), metrics_jsonl(p.history));
+  write_text_file(path("loss.svg"), loss_curve_svg(p.history, options_.loss_label));
+}
+
+double Trainer::validate(const SourceFactory& validation, int epoch) {
+  if (!validation) return NAN;
+  ModeGuard mode(model_);
+  model_.eval();
+  NoGradGuard no_grad;
+  std::unique_ptr<LossSource> source = validation(epoch, 1);
+  double weighted = 0, items = 0;
+  for (size_t step = 1;; ++step) {
+    std::optional<BatchLoss> b = source->next({epoch, step, source->steps(), step_seed(epoch, step), false});
+    if (!b) break;
+    weighted += static_cast<double>(b->loss.item()) * b->items;
+    items += b->items;
+  }
+  return items > 0 ? weighted / items : NAN;
+}
+
+std::vector<EpochResult> Trainer::fit_sources(const SourceFactory& train, const SourceFactory& validation) {
+  const std::string& who = options_.name;
+  const bool writing = !options_.out_dir.empty();
+  const fs::path last = path("last.nnck");
+  Position p;
+  std::FILE* log = nullptr;
+  if (writing) {
+    make_directories(options_.out_dir);
+    std::error_code ec;
+    const bool exists = fs::exists(last, ec);
+    if (exists && !options_.resume && !options_.overwrite) {
+      fail(who, options_.out_dir.string() +
+                    " already holds a training run (last.nnck): resume it, or overwrite it to start afresh");
+    }
+    if (exists && options_.resume) restore(p);
+    log = std::fopen(path("train.log").c_str(), options_.resume ? "a" : "w");
+    if (log == nullptr) fail(path("train.log").string(), "cannot be opened for writing");
+  }
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> log_closer(log, log ? &std::fclose : nullptr);
+  auto note = [&](const std::string& line) {
+    if (options_.progress) std::fprintf(stderr, "%s\n", line.c_str());
+    if (log != nullptr) std::fprintf(log, "%s\n", line.c_str()), std::fflush(log);
+  };
+  auto last_good = [&] {
+    std::error_code ec;
+    return writing && fs::exists(last, ec) ? " (the last good checkpoint is " + last.string() + ")"
+                                           : std::string(" (no checkpoint was written yet)");
+  };
+  ModeGuard mode(model_);
+  model_.train();
+  const bool early_stopping = options_.patience > 0 && validation;
+  for (int epoch = static_cast<int>(p.history.size()) + 1; epoch <= options_.epochs; ++epoch) {
+    if (early_stopping && p.bad_epochs >= options_.patience) break;  // a resumed run that had stopped early
+    const auto start = std::chrono::steady_clock::now();
+    const bool continuing = p.partial_epoch == epoch;
+    const size_t first_step = continuing ? p.partial_step + 1 : 1;
+    double weighted = continuing ? p.partial_weighted : 0, items = continuing ? p.partial_items : 0;
+    const double earlier_seconds = continuing ? p.partial_seconds : 0;
+    std::unique_ptr<LossSource> source = train(epoch, first_step);
+    const size_t steps = source->steps();
+    Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(options_.epochs), steps, "items",
+                      options_.progress);
+    progress.update(first_step - 1, 0, items > 0 ? weighted / items : NAN);
+    size_t step = first_step;
+    try {
+      for (;; ++step) {
+        const Step s{epoch, step, steps, step_seed(epoch, step), true};
+        if (options_.reseed) options_.reseed(s.seed);
+        std::optional<BatchLoss> b = source->next(s);
+        if (!b) break;
+        const float value = b->loss.item();
+        if (!std::isfinite(value)) {
+          fail(who, "the loss is " + std::to_string(value) + " at epoch " + std::to_string(epoch) + ", step " +
+                        std::to_string(step));
+        }
+        fault_point("train_step");
+        optimizer_.zero_grad();
+        b->loss.backward();
+        if (callbacks_.after_backward) callbacks_.after_backward(s);
+        if (!gradients_finite(optimizer_.parameters())) {
+          fail(who, "the gradient is not finite at epoch " + std::to_string(epoch) + ", step " + std::to_string(step) +
+                        " (the loss was " + std::to_string(value) + ")");
+        }
+        if (options_.clip_grad_norm > 0) {
+          std::vector<Tensor> parameters;
+          for (const auto& [name, t] : optimizer_.parameters()) parameters.push_back(t);
+          clip_grad_norm(parameters, options_.clip_grad_norm);
+        }
+        optimizer_.step();
+        if (scheduler_ != nullptr) scheduler_->after_step();
+        weighted += static_cast<double>(value) * b->items;
+        items += b->items;
+        if (callbacks_.after_step) callbacks_.after_step(s, value);
+        progress.update(step, b->items, weighted / items);
+        if (options_.stop && step < steps && options_.stop()) {
+          source.reset();  // stop the loader's thread before saving
+          p.partial_epoch = epoch;
+          p.partial_step = step;
+          p.partial_weighted = weighted;
+          p.partial_items = items;
+          p.partial_seconds =
+              earlier_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          if (writing) save_checkpoint(last, p);
+          progress.finish();
+          const std::string where = "epoch " + std::to_string(epoch) + ", step " + std::to_string(step);
+          note(who + ": stopped on request at " + where);
+          throw TrainingStopped(who + ": stopped on request at " + where + "; saved " + last.string() +
+                                " (--resume continues there)");
+        }
+      }
+    } catch (const TrainingStopped&) {
+      throw;
+    } catch (const Error& e) {
+      note(e.what() + last_good());
+      throw Error(e.what() + last_good());
+    }
+    source.reset();
+    progress.finish();
+    EpochResult r;
+    r.epoch = epoch;
+    r.train_loss = items > 0 ? weighted / items : NAN;
+    r.items = items;
+    r.steps = steps;
+    r.val_loss = validate(validation, epoch);
+    if (scheduler_ != nullptr) scheduler_->after_epoch(r.val_loss);
+    r.seconds = earlier_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    p.history.push_back(r);
+    p.partial_epoch = 0;
+    const bool best = !(r.val_loss >= p.best);  // also every epoch when there is no validation loss (NaN)
+    if (std::isfinite(r.val_loss)) {
+      p.bad_epochs = r.val_loss < p.best - options_.min_delta ? 0 : p.bad_epochs + 1;
+      if (best) p.best = r.val_loss;
+    }
+    char line[256];
+    std::snprintf(line, sizeof line, "epoch %d/%d: train %s %.4f, validation %s %.4f, %.1f s, %.0f items/s%s", epoch,
+                  options_.epochs, options_.loss_label.c_str(), r.train_loss, options_.loss_label.c_str(), r.val_loss,
+                  r.seconds, r.seconds > 0 ? r.items / r.seconds : 0.0, best ? " (best so far)" : "");
+    if (writing) {
+      save_checkpoint(last, p);
+      if (best) save_checkpoint(path("best.nnck"), p);
+      write_reports(p);
+    }
+    note(line);
+    if (callbacks_.after_epoch) callbacks_.after_epoch(r);
+    if (early_stopping && p.bad_epochs >= options_.patience) {
+      note(who + ": stopping early after epoch " + std::to_string(epoch) + ": no validation improvement in " +
+           std::to_string(p.bad_epochs) + " epochs (best: epoch " +
+           std::to_string(p.history[best_epoch_index(p.history)].epoch) + ")");
+      break;
+    }
+  }
+  return p.history;
+}
+
+}  // namespace nn

@@ -1,0 +1,39 @@
+/// @file
+/// Progress on stderr for long loops: count/total, rate, time left (and the loss for training steps). On a
+/// terminal one line is redrawn in place at most five times a second; otherwise (a pipe, a log file) a plain line
+/// is printed at most every `plain_every` seconds, so logs stay short.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <string>
+
+namespace nn {
+
+/// Whether stderr is a terminal.
+bool stderr_is_terminal();
+
+class Progress {
+ public:
+  /// `label` starts the line ("epoch 3"), `unit` names what is counted per second ("images", "words").
+  Progress(std::string label, size_t total, std::string unit, bool enabled = true, double plain_every = 10.0);
+  /// n more done (counted both as steps and as items).
+  void advance(size_t n = 1) { update(done_steps_ + n, static_cast<double>(n), NAN); }
+  /// Step `step` of total done, `items` more items, the running loss (NaN: not shown).
+  void update(size_t step, double items, double loss);
+  /// The final line (with the time taken), and a newline on a terminal.
+  void finish();
+  /// The current line's text, without the terminal's control characters.
+  std::string line(bool final) const;
+
+ private:
+  void draw(bool final);
+  std::string label_, unit_;
+  size_t total_, done_steps_ = 0;
+  double items_ = 0, loss_ = NAN, plain_every_;
+  bool enabled_, terminal_;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+}  // namespace nn

@@ -1,0 +1,186 @@
+/// @file
+/// nn::Trainer: the training loop of any model — epochs of batches from a DataLoader, a loss the user gives,
+/// gradient clipping, an optional learning-rate schedule, validation every epoch, early stopping, atomic
+/// checkpoints (last.nnck every epoch, best.nnck at the best validation loss) holding the optimiser's and the
+/// schedule's state and the trainer's position, exact resumption (also mid-epoch after a stop request such as
+/// Ctrl-C), progress on the terminal, a log, metrics.csv / metrics.jsonl and a loss plot.
+///
+///     nn::Adam adam(model.named_parameters(), {.lr = 1e-3f});
+///     nn::Trainer trainer(model, adam, {.epochs = 20, .out_dir = "run", .patience = 3});
+///     auto loss = [&](std::vector<nn::Tensor>& b, const nn::Step&) {           // b: {x [N,…], y [N]}
+///       return nn::BatchLoss{nn::mse_loss(model(b[0]), b[1]), double(b[0].dim(0))};
+///     };
+///     std::vector<nn::EpochResult> history = trainer.fit(train_loader, &val_loader, loss);
+///
+/// Files under out_dir: last.nnck, best.nnck, metrics.csv, metrics.jsonl, loss.svg and train.log. Every file is
+/// written atomically (nn::write_file_atomically), so a run killed at any instant leaves the previous complete
+/// state, from which `resume` continues. Reproducibility: the data order comes from the loader's (seed, epoch),
+/// and `reseed` (before every step) lets a model reseed its dropout from (seed, epoch, step); with both, a run
+/// resumed from any checkpoint ends bit-identical to an uninterrupted one on the same machine and thread count.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nn/data/dataloader.h"
+#include "nn/error.h"
+#include "nn/module.h"
+#include "nn/optim/optimizer.h"
+#include "nn/optim/scheduler.h"
+#include "nn/train/metrics.h"
+
+namespace nn {
+
+/// Texts stored in a checkpoint beside its tensors (nn/checkpoint.h).
+using CheckpointTexts = std::vector<std::pair<std::string, std::string>>;
+
+/// What the loss function returns for one batch.
+struct BatchLoss {
+  Tensor loss;         ///< a one-element tensor: the batch's mean loss per item, differentiable when training
+  double items = 1.0;  ///< how many items (examples, words) it averages over: the weight of this batch in the
+                       ///< epoch's mean, and the count behind items/s
+};
+
+/// Where the loop is when it calls the loss function or a callback.
+struct Step {
+  int epoch = 0;         ///< 1-based
+  size_t step = 0;       ///< 1-based within the epoch (validation counts its own batches)
+  size_t steps = 0;      ///< steps in this epoch
+  uint64_t seed = 0;     ///< derived from (TrainerOptions::seed, epoch, step): for dropout or augmentation draws
+  bool training = true;  ///< false during validation (eval mode, no gradients)
+};
+
+/// Thrown by Trainer::fit when TrainerOptions::stop asked to stop: the state was saved in last.nnck mid-epoch,
+/// and resuming from it gives exactly the result of an uninterrupted run.
+struct TrainingStopped : Error {
+  using Error::Error;
+};
+
+/// How Trainer::fit runs and what it writes.
+struct TrainerOptions {
+  int epochs = 10;                ///< the last epoch to train (a resumed run continues up to it), ≥ 1
+  std::filesystem::path out_dir;  ///< where checkpoints, metrics, plot and log go; empty: nothing is written
+  /// Continue from out_dir/last.nnck (weights, optimiser, schedule, position). Without it, fit refuses an out_dir
+  /// that already holds a last.nnck unless `overwrite`.
+  bool resume = false;
+  bool overwrite = false;       ///< start afresh over an existing run in out_dir
+  uint64_t seed = 1;            ///< the root of Step::seed
+  float clip_grad_norm = 0.0f;  ///< > 0: scale the gradients to this global L2 norm at most before each step
+  /// Early stopping: stop after this many epochs in a row without a validation loss below the best by more than
+  /// min_delta; 0: never. Needs a validation loader.
+  int patience = 0;
+  double min_delta = 0.0;
+  bool progress = true;             ///< a progress line on stderr (updated in place on a terminal)
+  std::string name = "train";       ///< how messages name the loop ("train: the loss is nan at epoch 2, step 3")
+  std::string loss_label = "loss";  ///< the plot's and log's name for the loss, e.g. "loss per word"
+  /// Asked after every step: true saves the position mid-epoch and throws TrainingStopped (see
+  /// captioning/stop_signal.h for a Ctrl-C that sets such a flag).
+  std::function<bool()> stop;
+  /// Called before every training step with Step::seed, e.g. to reseed the model's Dropout generators, so that a
+  /// resumed run draws the masks an uninterrupted one draws.
+  std::function<void(uint64_t seed)> reseed;
+  /// Texts added to every checkpoint (e.g. the command line).
+  CheckpointTexts texts;
+  /// How a checkpoint is written: by default nn::save(path, model, optimizer, texts). A model owner replaces it
+  /// to write a loadable bundle (its tokenizer and configuration beside the weights); it must pass `texts` on.
+  std::function<void(const std::filesystem::path& path, const Optimizer* optimizer, CheckpointTexts texts)> save;
+  /// How last.nnck is read back on resume: by default nn::load(path, model, optimizer); returns the texts.
+  std::function<CheckpointTexts(const std::filesystem::path& path, Optimizer* optimizer)> load;
+};
+
+/// Hooks into the loop, for what later features plug in without touching it (data-parallel training averages the
+/// gradients in after_backward).
+struct TrainerCallbacks {
+  std::function<void(const Step&)> after_backward;           ///< gradients are accumulated, not yet clipped or applied
+  std::function<void(const Step&, double loss)> after_step;  ///< the optimiser (and scheduler) stepped
+  std::function<void(const EpochResult&)> after_epoch;       ///< validation done, checkpoints written
+};
+
+/// One epoch of batches turned into losses: what fit's template makes of a DataLoader and a loss function, so
+/// that the loop itself is not a template.
+class LossSource {
+ public:
+  virtual ~LossSource() = default;
+  virtual size_t steps() const = 0;
+  /// The loss of the next batch, or nothing after the last.
+  virtual std::optional<BatchLoss> next(const Step& step) = 0;
+};
+
+class Trainer {
+ public:
+  /// The trainer keeps references to the model, the optimiser and the scheduler: they must outlive it.
+  /// Throws nn::Error for options out of range (epochs < 1, clip_grad_norm < 0, patience < 0).
+  Trainer(Module& model, Optimizer& optimizer, TrainerOptions options, LRScheduler* scheduler = nullptr);
+
+  TrainerCallbacks& callbacks() { return callbacks_; }
+  const TrainerOptions& options() const { return options_; }
+
+  /// Trains the remaining epochs on `train`'s batches, validating on `validation`'s (may be null) after each, with
+  /// `loss(batch, step)` giving each batch's loss. Returns the whole history (resumed epochs included).
+  /// Throws nn::Error: out_dir holds a run and neither resume nor overwrite is set; the loss or a gradient is not
+  /// finite (naming epoch, step and the last good checkpoint, which is kept); TrainingStopped on a stop request.
+  template <class Example, class Batch>
+  std::vector<EpochResult> fit(const DataLoader<Example, Batch>& train, const DataLoader<Example, Batch>* validation,
+                               std::function<BatchLoss(Batch& batch, const Step& step)> loss);
+
+  /// The loop behind fit: `train(epoch, first_step)` and `validation(epoch)` start an epoch's batches.
+  using SourceFactory = std::function<std::unique_ptr<LossSource>(int epoch, size_t first_step)>;
+  std::vector<EpochResult> fit_sources(const SourceFactory& train, const SourceFactory& validation);
+
+  /// The seed of a step: the same for (options.seed, epoch, step) in every run.
+  uint64_t step_seed(int epoch, size_t step) const;
+
+ private:
+  struct Position;
+  double validate(const SourceFactory& validation, int epoch);
+  void save_checkpoint(const std::filesystem::path& path, const Position& position);
+  void restore(Position& position);
+  void write_reports(const Position& position);
+  std::filesystem::path path(const char* file) const { return options_.out_dir / file; }
+
+  Module& model_;
+  Optimizer& optimizer_;
+  TrainerOptions options_;
+  LRScheduler* scheduler_;
+  TrainerCallbacks callbacks_;
+};
+
+template <class Example, class Batch>
+std::vector<EpochResult> Trainer::fit(const DataLoader<Example, Batch>& train,
+                                      const DataLoader<Example, Batch>* validation,
+                                      std::function<BatchLoss(Batch& batch, const Step& step)> loss) {
+  class Source : public LossSource {
+   public:
+    Source(typename DataLoader<Example, Batch>::Epoch epoch, std::function<BatchLoss(Batch&, const Step&)>* loss)
+        : epoch_(std::move(epoch)), loss_(loss) {}
+    size_t steps() const override { return epoch_.steps(); }
+    std::optional<BatchLoss> next(const Step& step) override {
+      std::optional<Batch> batch = epoch_.next();
+      if (!batch) return std::nullopt;
+      return (*loss_)(*batch, step);
+    }
+
+   private:
+    typename DataLoader<Example, Batch>::Epoch epoch_;
+    std::function<BatchLoss(Batch&, const Step&)>* loss_;
+  };
+  auto train_source = [&](int epoch, size_t first_step) -> std::unique_ptr<LossSource> {
+    return std::make_unique<Source>(train.epoch(epoch, first_step), &loss);
+  };
+  SourceFactory validation_source;
+  if (validation != nullptr) {
+    validation_source = [&](int epoch, size_t) -> std::unique_ptr<LossSource> {
+      return std::make_unique<Source>(validation->epoch(epoch), &loss);
+    };
+  }
+  return fit_sources(train_source, validation_source);
+}
+
+}  // namespace nn
