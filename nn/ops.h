@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "nn/padding.h"
@@ -241,5 +242,35 @@ struct BatchNormConfig {
 // batch's (biased σ² to normalise; the unbiased one, as TensorFlow and PyTorch, updates moving_variance in place).
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
                   Tensor& moving_variance, const BatchNormConfig& config = {});
+
+// ---- layer_norm.cpp ----
+/// Normalises x over its last k axes, k the rank of `normalized_shape`, which must equal x's last k extents (as
+/// torch.nn.functional.layer_norm): per row, y = (x − μ)/sqrt(σ² + ε)·gamma + beta, μ and σ² (biased, as PyTorch and
+/// Keras) over those k axes. gamma and beta have shape `normalized_shape`, or are undefined (1 and 0). Forward and
+/// backward are fused; statistics accumulate in double. Throws nn::Error with the shapes when they do not fit, or
+/// for ε < 0.
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& gamma = Tensor(),
+                  const Tensor& beta = Tensor(), float epsilon = 1e-5f);
+
+// ---- conv2d_transpose.cpp ----
+/// How conv2d_transpose slides (Keras's Conv2DTranspose arguments).
+struct ConvTransposeOptions {
+  std::array<int64_t, 2> strides = {1, 1};  ///< (height, width)
+  Padding padding = Padding::valid;
+  /// Extra rows and columns of output (each below its stride), as Keras's output_padding; none: Keras's default.
+  std::optional<std::array<int64_t, 2>> output_padding;
+};
+
+/// The transpose of conv2d (the gradient of conv2d with respect to its input, as TensorFlow's conv2d_transpose):
+/// x (N,H,W,C), weight (KH,KW,OC,C) as Keras's Conv2DTranspose stores it, bias (OC) or undefined → (N,OH,OW,OC).
+/// Output size per axis by Keras's rule (in, k, s; output padding p):
+///   no output padding:  valid: in·s + max(k − s, 0);  same: in·s;
+///   output padding p:   (in − 1)·s + k − 2·pad + p with pad 0 (valid) or ⌊k/2⌋ (same);
+/// each input pixel (i, j) adds x·weight to the KH×KW window at (i·s − pad_top, j·s − pad_left), pad_top =
+/// ⌊max((in − 1)·s + k − out, 0)/2⌋ (TensorFlow's "same" split: the odd pixel at the bottom/right). Its backward is
+/// conv2d's forward and weight gradient on the same geometry. Throws nn::Error with the shapes for a weight or bias
+/// that does not fit x, non-positive strides, or an output padding outside [0, stride).
+Tensor conv2d_transpose(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                        const ConvTransposeOptions& options = {});
 
 }  // namespace nn
