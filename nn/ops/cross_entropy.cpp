@@ -7,6 +7,7 @@
 #include "nn/autograd.h"
 #include "nn/error.h"
 #include "nn/ops.h"
+#include "nn/ops/logsumexp.h"
 
 namespace nn {
 
@@ -50,12 +51,7 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Indices& targets, const
 #pragma omp parallel for reduction(+ : weighted, weight_total) if (rows * vocab > (1 << 15))
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * vocab;
-    float max = xr[0];
-    for (int64_t j = 1; j < vocab; ++j) max = std::fmax(max, xr[j]);
-    double total = 0;
-    // exp in float (vectorisable, and the arguments are ≤ 0), summed in double.
-    for (int64_t j = 0; j < vocab; ++j) total += std::exp(xr[j] - max);
-    plse[r] = max + static_cast<float>(std::log(total));
+    plse[r] = detail::row_logsumexp(xr, vocab);
     double wr = w ? w[r] : 1.0;
     weighted += wr * (plse[r] - xr[targets.values[r]]);
     weight_total += wr;
