@@ -1,1 +1,94 @@
-// adagrad.cpp: being written (issue 15).
+#include "nn/optim/adagrad.h"
+
+#include <cmath>
+
+namespace nn {
+namespace {
+
+void check_adagrad_options(const char* who, const std::vector<AdagradOptions>& options) {
+  for (size_t g = 0; g < options.size(); ++g) {
+    const AdagradOptions& o = options[g];
+    detail::check_option(o.lr >= 0.0f && std::isfinite(o.lr), who, "lr", "finite and >= 0", g, o.lr);
+    detail::check_option(o.lr_decay >= 0.0f && std::isfinite(o.lr_decay), who, "lr_decay", "finite and >= 0", g,
+                         o.lr_decay);
+    detail::check_option(o.weight_decay >= 0.0f && std::isfinite(o.weight_decay), who, "weight_decay",
+                         "finite and >= 0", g, o.weight_decay);
+    detail::check_option(o.initial_accumulator_value >= 0.0f && std::isfinite(o.initial_accumulator_value), who,
+                         "initial_accumulator_value", "finite and >= 0", g, o.initial_accumulator_value);
+    detail::check_option(o.epsilon >= 0.0f && std::isfinite(o.epsilon), who, "epsilon", "finite and >= 0", g,
+                         o.epsilon);
+  }
+}
+
+}  // namespace
+
+Adagrad::Adagrad(NamedTensors parameters, const AdagradOptions& options)
+    : Adagrad({ParamGroup{std::move(parameters)}}, options) {}
+
+Adagrad::Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& defaults)
+    : OptimizerWithOptions("Adagrad", groups, defaults) {
+  check_adagrad_options("Adagrad", options_);
+  for (size_t group = 0; group < group_count(); ++group) {
+    for (size_t k = group_begin_[group]; k < group_begin_[group + 1]; ++k) {
+      sum_.push_back(Tensor::full(parameters_[k].second.shape(), options_[group].initial_accumulator_value));
+    }
+  }
+}
+
+void Adagrad::step() {
+  check_adagrad_options("Adagrad::step", options_);
+  ++steps_;
+  for (size_t group = 0; group < group_count(); ++group) {
+    const AdagradOptions& o = options_[group];
+    const float lr_t = static_cast<float>(o.lr / (1.0 + static_cast<double>(steps_ - 1) * o.lr_decay));
+    const float wd = o.weight_decay, eps = o.epsilon;
+    for (size_t k = group_begin_[group]; k < group_begin_[group + 1]; ++k) {
+      Tensor& p = parameters_[k].second;
+      Tensor grad = p.grad();
+      if (!grad.defined()) continue;
+      float* theta = p.data();
+      float* sum = sum_[k].data();
+      const float* g = grad.data();
+      const int64_t n = p.numel();
+#pragma omp parallel for if (n > (1 << 16))
+      for (int64_t i = 0; i < n; ++i) {
+        const float gi = wd != 0.0f ? g[i] + wd * theta[i] : g[i];
+        sum[i] += gi * gi;
+        theta[i] -= lr_t * gi / (std::sqrt(sum[i]) + eps);
+      }
+    }
+  }
+}
+
+NamedTensors Adagrad::own_state() const {
+  NamedTensors out{{"step", detail::count_tensor(steps_)}};
+  for (size_t k = 0; k < parameters_.size(); ++k) out.emplace_back("sum." + parameters_[k].first, sum_[k]);
+  return out;
+}
+
+NamedTensors Adagrad::state() const {
+  return with_common_state("Adagrad", own_state());
+}
+
+void Adagrad::load_state(const NamedTensors& state) {
+  check_state_type("Adagrad", state);
+  const int64_t steps = detail::read_count("Adagrad::load_state", state, "step");
+  load_with_common_state("Adagrad", state, own_state());
+  steps_ = steps;
+}
+
+std::string Adagrad::to_string() const {
+  std::string out = "Adagrad(";
+  for (size_t g = 0; g < options_.size(); ++g) {
+    const AdagradOptions& o = options_[g];
+    if (g > 0) out += "; ";
+    if (options_.size() > 1) out += "group " + std::to_string(g) + ": ";
+    out += "lr=" + detail::number(o.lr) + ", lr_decay=" + detail::number(o.lr_decay) +
+           ", weight_decay=" + detail::number(o.weight_decay) +
+           ", initial_accumulator_value=" + detail::number(o.initial_accumulator_value) +
+           ", epsilon=" + detail::number(o.epsilon);
+  }
+  return out + ")";
+}
+
+}  // namespace nn

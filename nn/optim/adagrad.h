@@ -1,0 +1,42 @@
+/// @file
+/// Adagrad as torch.optim.Adagrad: learning-rate decay, an initial accumulator value and coupled weight decay.
+#pragma once
+
+#include "nn/optim/optimizer.h"
+
+namespace nn {
+
+/// Adagrad's options (one copy per parameter group); the defaults are torch.optim.Adagrad's.
+struct AdagradOptions {
+  float lr = 1e-2f;
+  float lr_decay = 0.0f;                   ///< the rate of step t is lr / (1 + (t − 1)·lr_decay)
+  float weight_decay = 0.0f;               ///< coupled L2: g ← g + λθ
+  float initial_accumulator_value = 0.0f;  ///< the sum of squares starts here (read at construction)
+  float epsilon = 1e-10f;                  ///< added to sqrt(sum)
+};
+
+/// Adagrad, step for step as torch.optim.Adagrad: sum ← sum + g²; θ ← θ − lrₜ·g / (sqrt(sum) + ε). The step count t
+/// is the optimiser's (PyTorch counts per parameter; they agree while every parameter gets a gradient each step).
+class Adagrad : public OptimizerWithOptions<AdagradOptions> {
+ public:
+  /// One group. Throws nn::Error for a parameter that does not require grad or an option out of range.
+  explicit Adagrad(NamedTensors parameters, const AdagradOptions& options = {});
+  /// Groups with their own rate and weight decay; unset fields take `defaults`.
+  Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& defaults = {});
+
+  void step() override;
+  /// "step" (a count), "sum.<parameter>", then "type.Adagrad" and "group.<g>.lr".
+  NamedTensors state() const override;
+  void load_state(const NamedTensors& state) override;
+  std::string to_string() const override;
+
+  /// Steps taken so far.
+  int64_t steps() const { return steps_; }
+
+ private:
+  NamedTensors own_state() const;
+  int64_t steps_ = 0;
+  std::vector<Tensor> sum_;  // per parameter
+};
+
+}  // namespace nn
