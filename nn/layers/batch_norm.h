@@ -33,6 +33,7 @@ class BatchNorm : public Layer {
   const BatchNormOptions& options() const { return options_; }  ///< as constructed
 
  private:
+  std::shared_ptr<Module> clone_module() const override { return std::make_shared<BatchNorm>(options_); }
   BatchNormOptions options_;
   Tensor gamma_, beta_, moving_mean_, moving_variance_;
 };

@@ -30,6 +30,9 @@ class Conv2D : public Layer {
   Tensor bias() const { return bias_; }
 
  private:
+  std::shared_ptr<Module> clone_module() const override {
+    return std::make_shared<Conv2D>(options_, scratch_generator());
+  }
   Conv2DOptions options_;
   Tensor kernel_, bias_;
 };
@@ -52,6 +55,9 @@ class DepthwiseConv2D : public Layer {
   Tensor bias() const { return bias_; }
 
  private:
+  std::shared_ptr<Module> clone_module() const override {
+    return std::make_shared<DepthwiseConv2D>(options_, scratch_generator());
+  }
   DepthwiseConv2DOptions options_;
   Tensor kernel_, bias_;
 };
@@ -76,6 +82,9 @@ class SeparableConv2D : public Layer {
   Tensor bias() const { return bias_; }
 
  private:
+  std::shared_ptr<Module> clone_module() const override {
+    return std::make_shared<SeparableConv2D>(options_, scratch_generator());
+  }
   SeparableConv2DOptions options_;
   Tensor depthwise_, pointwise_, bias_;
 };

@@ -31,6 +31,9 @@ class Dense : public Layer {
   Tensor bias() const { return bias_; }                     ///< (out); undefined without bias
 
  private:
+  std::shared_ptr<Module> clone_module() const override {
+    return std::make_shared<Dense>(options_, scratch_generator());
+  }
   DenseOptions options_;
   Tensor kernel_, bias_;
 };

@@ -26,6 +26,11 @@ class Dropout : public Layer {
   void reseed(uint64_t seed) { gen_ = Generator(seed); }
 
  private:
+  std::shared_ptr<Module> clone_module() const override {
+    auto copy = std::make_shared<Dropout>(options_);
+    copy->gen_ = gen_;
+    return copy;
+  }
   DropoutOptions options_;
   Generator gen_;
 };

@@ -32,6 +32,9 @@ class Embedding : public Module {
   Tensor weight() const { return weight_; }                     ///< (V, E), registered as "embeddings"
 
  private:
+  std::shared_ptr<Module> clone_module() const override {
+    return std::make_shared<Embedding>(options_, scratch_generator());
+  }
   EmbeddingOptions options_;
   Tensor weight_;
 };

@@ -28,6 +28,9 @@ class LSTM : public Layer {
   LstmWeights weights() const { return {kernel_, recurrent_kernel_, bias_}; }
 
  private:
+  std::shared_ptr<Module> clone_module() const override {
+    return std::make_shared<LSTM>(options_, scratch_generator());
+  }
   LSTMOptions options_;
   Tensor kernel_, recurrent_kernel_, bias_;
 };

@@ -18,6 +18,7 @@ class MaxPool2D : public Layer {
   std::string to_string() const override;
 
  private:
+  std::shared_ptr<Module> clone_module() const override { return std::make_shared<MaxPool2D>(options_); }
   PoolOptions options_;
 };
 
@@ -32,6 +33,7 @@ class AvgPool2D : public Layer {
   std::string to_string() const override;
 
  private:
+  std::shared_ptr<Module> clone_module() const override { return std::make_shared<AvgPool2D>(options_); }
   PoolOptions options_;
 };
 
@@ -42,6 +44,9 @@ class GlobalAvgPool2D : public Layer {
   Tensor forward(const Tensor& x) override { return global_avg_pool2d(x); }
   /// "GlobalAvgPool2D()".
   std::string to_string() const override { return "GlobalAvgPool2D()"; }
+
+ private:
+  std::shared_ptr<Module> clone_module() const override { return std::make_shared<GlobalAvgPool2D>(); }
 };
 
 }  // namespace nn

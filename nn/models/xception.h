@@ -45,6 +45,9 @@ class Xception : public Module {
   std::string to_string() const override;
 
  private:
+  std::shared_ptr<Module> clone_module() const override {
+    return std::make_shared<Xception>(options_, scratch_generator());
+  }
   // [ReLU] → SeparableConv2D "NAME" → BatchNorm "NAME_bn", both registered on the model under Keras's flat names.
   struct SepConvUnit {
     bool relu_first = true;
