@@ -181,6 +181,24 @@ TEST_CASE("Adam with weight decay matches torch.optim.Adam, AdamW matches torch.
                    one_group<nn::Adam>(nn::AdamOptions{.lr = 0.05f, .weight_decay = 0.1f}));
 }
 
+TEST_CASE("AdamW without weight decay is Adam, bit for bit, with either epsilon placement") {
+  test::Fixture f("optim_adam.txt");
+  for (nn::AdamEpsilon placement : {nn::AdamEpsilon::keras, nn::AdamEpsilon::pytorch}) {
+    Pair a(f), b(f);
+    nn::Adam adam(a.named_parameters(), {.lr = 0.05f, .epsilon_placement = placement});
+    nn::AdamW adamw(b.named_parameters(),
+                    {.lr = 0.05f, .epsilon = 1e-7f, .weight_decay = 0.0f, .epsilon_placement = placement});
+    for (int k = 1; k <= 6; ++k) {
+      set_gradients(f, a, adam, k);
+      set_gradients(f, b, adamw, k);
+      adam.step();
+      adamw.step();
+    }
+    CHECK(a.w.to_vector() == b.w.to_vector());
+    CHECK(a.b.to_vector() == b.b.to_vector());
+  }
+}
+
 TEST_CASE("RMSprop matches torch.optim.RMSprop: plain, centered, momentum, all together with weight decay") {
   check_trajectory("optim_rmsprop.txt", "plain", one_group<nn::RMSprop>(nn::RMSpropOptions{.lr = 0.01f}));
   check_trajectory("optim_rmsprop.txt", "centered",
@@ -221,6 +239,12 @@ TEST_CASE("parameter groups with their own rate and weight decay match torch's p
   CHECK(opt.options(1).weight_decay == 0.01f);
   CHECK(opt.group_parameters(1)[0].first == "b");
   CHECK(opt.parameters().size() == 2);
+  // The form a fine-tuning run writes: each group's list with its overrides (a double literal is fine), then the
+  // defaults.
+  Tensor head = Tensor::zeros({3}).set_requires_grad();
+  nn::AdamW issue_form({{pair.named_parameters(), {.lr = 1e-4}}, {{{"head", head}}, {}}}, {.lr = 1e-3f});
+  CHECK(issue_form.learning_rate(0) == 1e-4f);
+  CHECK(issue_form.learning_rate(1) == 1e-3f);
   CHECK(opt.to_string() ==
         "AdamW(group 0: lr=0.05, beta1=0.9, beta2=0.999, epsilon=1e-08 (pytorch), weight_decay=0.01; "
         "group 1: lr=0.01, beta1=0.9, beta2=0.999, epsilon=1e-08 (pytorch), weight_decay=0.01)");

@@ -16,7 +16,8 @@
 
 namespace nn {
 
-/// What a parameter group sets for itself; a field left unset takes the optimiser's default.
+/// What a parameter group sets for itself; a field left unset takes the optimiser's default. Any other option of a
+/// group can be changed after construction through the optimiser's options(group).
 struct ParamGroupOptions {
   std::optional<float> lr;            ///< learning rate of this group
   std::optional<float> weight_decay;  ///< λ of this group (coupled or decoupled, as the optimiser defines it)
