@@ -202,6 +202,77 @@ struct LstmResult {
 // backward.
 LstmResult lstm(const Tensor& x, const LstmWeights& weights, const LstmOptions& options = {});
 
+// ---- gru.cpp ----
+/// The order of the three gate blocks along the 3U axis of a GRU's kernel, recurrent kernel and bias.
+enum class GruGateOrder {
+  keras,  ///< z (update), r (reset), h (candidate): Keras and TensorFlow
+  torch,  ///< r (reset), z (update), n (candidate): PyTorch's weight_ih / weight_hh / b_ih / b_hh
+};
+
+/// A GRU's parameters in Keras's layout (torch's weights are the transposes; see gru_weights_from_torch).
+struct GruWeights {
+  Tensor kernel;            ///< (E, 3U), gate blocks in GruOptions::gate_order
+  Tensor recurrent_kernel;  ///< (U, 3U)
+  /// (2, 3U) with reset_after: row 0 the input bias, row 1 the recurrent bias (torch's b_ih, b_hh);
+  /// (3U) without reset_after; undefined: no bias.
+  Tensor bias;
+};
+
+/// How a GRU runs. Keras's TF2 default is {reset_after = true, gate_order = keras}; Keras 2.0's GRU is
+/// {reset_after = false, recurrent_activation = hard_sigmoid}; PyTorch's nn.GRU is
+/// {reset_after = true, gate_order = torch}.
+struct GruOptions {
+  Tensor mask;       ///< (N, T): 1 runs the step, 0 carries h unchanged; undefined = every step runs
+  Tensor initial_h;  ///< (N, U); undefined = zeros
+  /// true: the reset gate scales the recurrent product, h̃ = tanh(x·W_h + b_h + r ⊙ (h·R_h + b'_h)) (TF2, PyTorch);
+  /// false: it scales h before the product, h̃ = tanh(x·W_h + b_h + (r ⊙ h)·R_h) (Keras 2.0).
+  bool reset_after = true;
+  GruGateOrder gate_order = GruGateOrder::keras;
+  RecurrentActivation recurrent_activation = RecurrentActivation::sigmoid;  ///< of the z and r gates
+};
+
+/// What gru() returns.
+struct GruResult {
+  Tensor outputs;  ///< (N, T, U): h after every step (a masked step repeats the previous h)
+  Tensor h;        ///< (N, U): the last state
+};
+
+/// A masked GRU over a whole sequence x (N, T, E): per step z = σ(x·W_z + h·R_z + b_z), r likewise,
+/// h̃ as GruOptions::reset_after says, h_t = z ⊙ h_{t−1} + (1 − z) ⊙ h̃; a masked row keeps h_{t−1}.
+/// Composed of differentiable ops step by step, so its gradient is theirs.
+/// Throws nn::Error naming the tensor and both shapes when x is not (N,T,E) or a weight, the mask or the initial
+/// state does not fit.
+GruResult gru(const Tensor& x, const GruWeights& weights, const GruOptions& options = {});
+
+/// PyTorch's GRU parameters — weight_ih (3U, E), weight_hh (3U, U), b_ih (3U), b_hh (3U), gate blocks r, z, n —
+/// as GruWeights for reset_after = true in `order`: the weights transposed, the biases stacked into (2, 3U), the
+/// blocks reordered to z, r, h for GruGateOrder::keras. Returns new tensors without autograd history.
+/// Throws nn::Error with the shapes when they do not fit together.
+GruWeights gru_weights_from_torch(const Tensor& weight_ih, const Tensor& weight_hh, const Tensor& b_ih,
+                                  const Tensor& b_hh, GruGateOrder order = GruGateOrder::keras);
+
+// ---- attention.cpp ----
+/// Which keys each query may attend to. Every part is optional; a key is kept only where every given part keeps it.
+struct AttentionMask {
+  Tensor mask;          ///< (Tq, Tk) or (N, Tq, Tk): 1 keep, 0 drop
+  Tensor key_padding;   ///< (N, Tk): 1 a real key, 0 padding
+  bool causal = false;  ///< query i sees keys j ≤ i only (top-left aligned, as Keras's use_causal_mask)
+};
+
+/// What attention returns.
+struct AttentionResult {
+  Tensor output;   ///< scaled_dot_product_attention: (N, H, Tq, Dv); MultiHeadAttention: (N, Tq, output features)
+  Tensor weights;  ///< (N, H, Tq, Tk): the softmax over keys, per head (zeros where a key is dropped)
+};
+
+/// softmax(q·kᵀ / √D, masked)·v for every batch index and head: q (N,H,Tq,D), k (N,H,Tk,D), v (N,H,Tk,Dv) →
+/// output (N,H,Tq,Dv) and weights (N,H,Tq,Tk). Composed of matmul, where, softmax and mul, so is its gradient.
+/// A query whose every key is dropped gets zero weights and a zero output, not NaN (PyTorch gives NaN there,
+/// Keras uniform weights). Masks are 0/1 float tensors; throws nn::Error with the shapes when q, k, v or a mask
+/// do not fit together.
+AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                             const AttentionMask& mask = {});
+
 // ---- conv2d.cpp ---- NHWC; TensorFlow's valid/same padding (nn/ops/window.h)
 struct ConvOptions {
   std::array<int64_t, 2> strides = {1, 1};  // (height, width)

@@ -1,1 +1,141 @@
-// gru.cpp: being written (issue 15).
+// The masked GRU over a whole sequence, composed of differentiable ops step by step (one implementation for
+// Keras's gate order z, r, h and PyTorch's r, z, n, with the reset gate after or before the recurrent product).
+//   per step:  z = σ(x_t·W_z + b_z + h·R_z + b'_z),  r = σ(x_t·W_r + b_r + h·R_r + b'_r)
+//              reset_after:  h̃ = tanh(x_t·W_h + b_h + r ⊙ (h·R_h + b'_h))     (b' = the recurrent bias row)
+//              reset before: h̃ = tanh(x_t·W_h + b_h + (r ⊙ h)·R_h)
+//              h_t = z ⊙ h + (1 − z) ⊙ h̃;  a masked row keeps h.
+// Speed: x·W + b for all steps is one product up front; each step then records about a dozen small ops (one or
+// three (N,U)×(U,·) products), and each step's slice of x·W gets a full-size gradient in the backward, so the
+// backward costs O(T²·N·U) additions besides the products. Fine for captions (T ≲ 40); a fused kernel like the
+// LSTM's (nn/ops/lstm.cpp) is the way to go if a benchmark shows it matters.
+#include "nn/autograd.h"
+#include "nn/error.h"
+#include "nn/ops.h"
+
+namespace nn {
+
+namespace {
+
+struct Dims {
+  int64_t n, t, e, u;
+};
+
+void expect_shape(const Tensor& t, const Shape& shape, const std::string& what, const char* where = "gru") {
+  if (!t.defined() || t.shape() != shape) {
+    fail_expected(where, what + " of shape " + to_string(shape),
+                  t.defined() ? to_string(t.shape()) : std::string("an undefined tensor"));
+  }
+}
+
+Dims check_gru(const Tensor& x, const GruWeights& w, const GruOptions& o) {
+  if (!x.defined() || x.rank() != 3) {
+    fail_expected("gru", "an input of shape (N,T,E)", x.defined() ? to_string(x.shape()) : "an undefined tensor");
+  }
+  if (!w.recurrent_kernel.defined() || w.recurrent_kernel.rank() != 2) {
+    fail_expected("gru", "a recurrent kernel of shape (U,3U)",
+                  w.recurrent_kernel.defined() ? to_string(w.recurrent_kernel.shape()) : "an undefined tensor");
+  }
+  Dims d{x.dim(0), x.dim(1), x.dim(2), w.recurrent_kernel.dim(0)};
+  expect_shape(w.recurrent_kernel, {d.u, 3 * d.u}, "a recurrent kernel");
+  expect_shape(w.kernel, {d.e, 3 * d.u}, "a kernel (input " + to_string(x.shape()) + ")");
+  if (w.bias.defined()) {
+    if (o.reset_after) {
+      expect_shape(w.bias, {2, 3 * d.u}, "with reset_after, a bias (input and recurrent rows)");
+    } else {
+      expect_shape(w.bias, {3 * d.u}, "without reset_after, a bias");
+    }
+  }
+  if (o.mask.defined()) expect_shape(o.mask, {d.n, d.t}, "a mask (input " + to_string(x.shape()) + ")");
+  if (o.initial_h.defined()) expect_shape(o.initial_h, {d.n, d.u}, "an initial h");
+  return d;
+}
+
+// Where z, r and the candidate sit among the three blocks.
+struct Blocks {
+  int z, r, h;
+};
+
+Blocks blocks_of(GruGateOrder order) {
+  return order == GruGateOrder::keras ? Blocks{0, 1, 2} : Blocks{1, 0, 2};
+}
+
+Tensor gate(const Tensor& x, RecurrentActivation a) {
+  return a == RecurrentActivation::hard_sigmoid ? hard_sigmoid(x) : sigmoid(x);
+}
+
+}  // namespace
+
+GruResult gru(const Tensor& x, const GruWeights& w, const GruOptions& o) {
+  const Dims d = check_gru(x, w, o);
+  const Blocks b = blocks_of(o.gate_order);
+  const std::vector<int64_t> thirds{d.u, d.u, d.u};
+  Tensor input_bias, recurrent_bias;  // (3U) each, or undefined
+  if (w.bias.defined() && o.reset_after) {
+    std::vector<Tensor> rows = split(w.bias, {1, 1}, 0);
+    input_bias = rows[0].reshape({3 * d.u});
+    recurrent_bias = rows[1].reshape({3 * d.u});
+  } else if (w.bias.defined()) {
+    input_bias = w.bias;
+  }
+  Tensor h = o.initial_h.defined() ? o.initial_h : Tensor::zeros({d.n, d.u});
+  if (d.t == 0) return {Tensor::zeros({d.n, 0, d.u}), h};
+
+  // x·W + b for every step at once, time-major (T,N,3U) so that a step is one piece of a split along axis 0.
+  Tensor xw = matmul(x.reshape({d.n * d.t, d.e}), w.kernel);
+  if (input_bias.defined()) xw = add(xw, input_bias);
+  std::vector<Tensor> steps = split(transpose(xw.reshape({d.n, d.t, 3 * d.u}), 0, 1), std::vector<int64_t>(d.t, 1), 0);
+  // Without reset_after the candidate's product needs R_h alone: (U,U) each.
+  std::vector<Tensor> r_blocks = o.reset_after ? std::vector<Tensor>{} : split(w.recurrent_kernel, thirds, 1);
+
+  std::vector<Tensor> outputs;
+  for (int64_t t = 0; t < d.t; ++t) {
+    std::vector<Tensor> xs = split(steps[t].reshape({d.n, 3 * d.u}), thirds, 1);  // (N,U) each
+    Tensor z, r, candidate;
+    if (o.reset_after) {
+      Tensor hr = matmul(h, w.recurrent_kernel);  // (N,3U)
+      if (recurrent_bias.defined()) hr = add(hr, recurrent_bias);
+      std::vector<Tensor> hs = split(hr, thirds, 1);
+      z = gate(add(xs[b.z], hs[b.z]), o.recurrent_activation);
+      r = gate(add(xs[b.r], hs[b.r]), o.recurrent_activation);
+      candidate = tanh(add(xs[b.h], mul(r, hs[b.h])));
+    } else {
+      z = gate(add(xs[b.z], matmul(h, r_blocks[b.z])), o.recurrent_activation);
+      r = gate(add(xs[b.r], matmul(h, r_blocks[b.r])), o.recurrent_activation);
+      candidate = tanh(add(xs[b.h], matmul(mul(r, h), r_blocks[b.h])));
+    }
+    Tensor next = add(candidate, mul(z, sub(h, candidate)));                  // z ⊙ h + (1 − z) ⊙ h̃
+    if (o.mask.defined()) next = where(slice(o.mask, 1, t, t + 1), next, h);  // mask (N,1) broadcast over U
+    h = next;
+    outputs.push_back(h);
+  }
+  return {stack(outputs, 1), h};
+}
+
+GruWeights gru_weights_from_torch(const Tensor& weight_ih, const Tensor& weight_hh, const Tensor& b_ih,
+                                  const Tensor& b_hh, GruGateOrder order) {
+  const char* where = "gru_weights_from_torch";
+  if (!weight_hh.defined() || weight_hh.rank() != 2 || weight_hh.dim(0) != 3 * weight_hh.dim(1)) {
+    fail_expected(where, "weight_hh of shape (3U,U)",
+                  weight_hh.defined() ? to_string(weight_hh.shape()) : "an undefined tensor");
+  }
+  const int64_t u = weight_hh.dim(1);
+  if (!weight_ih.defined() || weight_ih.rank() != 2 || weight_ih.dim(0) != 3 * u) {
+    fail_expected(
+        where,
+        "weight_ih of shape (3U,E) with U = " + std::to_string(u) + " (weight_hh " + to_string(weight_hh.shape()) + ")",
+        weight_ih.defined() ? to_string(weight_ih.shape()) : "an undefined tensor");
+  }
+  expect_shape(b_ih, {3 * u}, "b_ih", where);
+  expect_shape(b_hh, {3 * u}, "b_hh", where);
+  NoGradGuard no_grad;
+  // torch's blocks r, z, n → Keras's z, r, h along `axis`.
+  auto reorder = [&](const Tensor& t, int axis) {
+    if (order == GruGateOrder::torch) return t.detach().clone();
+    std::vector<Tensor> p = split(t.detach(), {u, u, u}, axis);
+    return concat({p[1], p[0], p[2]}, axis);
+  };
+  return {reorder(transpose(weight_ih.detach(), 0, 1), 1), reorder(transpose(weight_hh.detach(), 0, 1), 1),
+          reorder(stack({b_ih.detach(), b_hh.detach()}, 0), 1)};
+}
+
+}  // namespace nn
