@@ -1,1 +1,119 @@
-// bidirectional.cpp: being written (issue 15).
+#include "nn/layers/bidirectional.h"
+
+#include <algorithm>
+#include <type_traits>
+
+#include "nn/autograd.h"
+#include "nn/error.h"
+
+namespace nn {
+
+namespace {
+
+// x (N,T,…) with its time axis reversed: a differentiable copy (split into steps, joined in reverse order).
+Tensor reverse_time(const Tensor& x) {
+  if (x.dim(1) <= 1) return x;
+  std::vector<Tensor> steps = split(x, std::vector<int64_t>(x.dim(1), 1), 1);
+  std::reverse(steps.begin(), steps.end());
+  return concat(steps, 1);
+}
+
+}  // namespace
+
+const char* to_string(MergeMode mode) {
+  switch (mode) {
+    case MergeMode::concat:
+      return "concat";
+    case MergeMode::sum:
+      return "sum";
+    case MergeMode::mul:
+      return "mul";
+    case MergeMode::ave:
+      return "ave";
+  }
+  return "?";
+}
+
+template <class L, class Options>
+Bidirectional::Direction Bidirectional::make_direction(const char* name, const Options& layer, Generator& gen) {
+  auto typed = register_module(name, std::make_shared<L>(layer, gen));
+  return {typed, [typed](const Tensor& x, const Tensor& mask) {
+            auto r = typed->forward(x, mask);
+            if constexpr (std::is_same_v<L, LSTM>) {
+              return std::pair{r.outputs, std::vector<Tensor>{r.h, r.c}};
+            } else {
+              return std::pair{r.outputs, std::vector<Tensor>{r.h}};
+            }
+          }};
+}
+
+Bidirectional::Bidirectional(const LSTMOptions& layer, const BidirectionalOptions& options, Generator& gen)
+    : layer_(layer), options_(options), return_sequences_(layer.return_sequences) {
+  forward_ = make_direction<LSTM>("forward", layer, gen);
+  backward_ = make_direction<LSTM>("backward", layer, gen);
+}
+
+Bidirectional::Bidirectional(const GRUOptions& layer, const BidirectionalOptions& options, Generator& gen)
+    : layer_(layer), options_(options), return_sequences_(layer.return_sequences) {
+  forward_ = make_direction<GRU>("forward", layer, gen);
+  backward_ = make_direction<GRU>("backward", layer, gen);
+}
+
+Tensor Bidirectional::merge(const Tensor& forward, const Tensor& backward) const {
+  switch (options_.merge_mode) {
+    case MergeMode::concat:
+      return concat({forward, backward}, -1);
+    case MergeMode::sum:
+      return add(forward, backward);
+    case MergeMode::mul:
+      return mul(forward, backward);
+    case MergeMode::ave:
+      return mul(add(forward, backward), 0.5f);
+  }
+  return Tensor();
+}
+
+Tensor Bidirectional::forward(const Tensor& x) {
+  BidirectionalResult r = forward(x, Tensor());
+  return return_sequences_ ? r.outputs : r.last;
+}
+
+BidirectionalResult Bidirectional::forward(const Tensor& x, const Tensor& mask) {
+  if (!x.defined() || x.rank() != 3) {
+    fail_expected("Bidirectional", "an input of shape (N,T,E)",
+                  x.defined() ? nn::to_string(x.shape()) : "an undefined tensor");
+  }
+  Tensor reversed_mask;
+  if (mask.defined()) {
+    if (mask.shape() != Shape{x.dim(0), x.dim(1)}) {
+      fail_expected(
+          "Bidirectional",
+          "a mask of shape " + nn::to_string(Shape{x.dim(0), x.dim(1)}) + " (input " + nn::to_string(x.shape()) + ")",
+          nn::to_string(mask.shape()));
+    }
+    NoGradGuard no_grad;
+    reversed_mask = reverse_time(mask.detach());
+  }
+  auto [forward_outputs, forward_state] = forward_.run(x, mask);
+  auto [backward_outputs, backward_state] = backward_.run(reverse_time(x), reversed_mask);
+  BidirectionalResult result;
+  result.outputs = merge(forward_outputs, reverse_time(backward_outputs));
+  result.last = merge(forward_state[0], backward_state[0]);
+  result.forward_state = std::move(forward_state);
+  result.backward_state = std::move(backward_state);
+  return result;
+}
+
+std::shared_ptr<Module> Bidirectional::clone_module() const {
+  return std::visit(
+      [this](const auto& layer) -> std::shared_ptr<Module> {
+        return std::make_shared<Bidirectional>(layer, options_, scratch_generator());
+      },
+      layer_);
+}
+
+std::string Bidirectional::to_string() const {
+  return "Bidirectional(" + forward_.layer->to_string() + ", merge_mode=" + nn::to_string(options_.merge_mode) + ")";
+}
+
+}  // namespace nn
