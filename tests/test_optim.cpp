@@ -395,15 +395,15 @@ void check_resume_exact(const std::string& what, const MakeOptimizer& make, cons
 
 TEST_CASE("save, load and continue is bit-identical to an uninterrupted run, optimiser and schedule") {
   using nn::ScheduleUnit;
-  check_resume_exact("AdamW + cosine with warm-up", one_group<nn::AdamW>(nn::AdamWOptions{.lr = 0.05f}),
-                     [](nn::Optimizer& o) {
-                       return std::make_unique<nn::CosineWithWarmup>(o, nn::CosineWithWarmupOptions{2, 6});
-                     });
+  check_resume_exact(
+      "AdamW + cosine with warm-up", one_group<nn::AdamW>(nn::AdamWOptions{.lr = 0.05f}), [](nn::Optimizer& o) {
+        return std::make_unique<nn::CosineWithWarmup>(o, nn::CosineWithWarmupOptions{.warmup = 2, .total = 6});
+      });
   check_resume_exact(
       "SGD (PyTorch momentum) + StepLR per epoch",
       one_group<nn::SGD>(nn::SGDOptions{.lr = 0.1f, .momentum = 0.9f, .momentum_form = nn::MomentumForm::pytorch}),
       [](nn::Optimizer& o) {
-        return std::make_unique<nn::StepLR>(o, nn::StepLROptions{1, 0.5});
+        return std::make_unique<nn::StepLR>(o, nn::StepLROptions{.step_size = 1, .gamma = 0.5});
       });
   check_resume_exact("RMSprop (centered, momentum) + ReduceLROnPlateau",
                      one_group<nn::RMSprop>(nn::RMSpropOptions{.lr = 0.01f, .momentum = 0.5f, .centered = true}),
@@ -413,7 +413,8 @@ TEST_CASE("save, load and continue is bit-identical to an uninterrupted run, opt
                      });
   check_resume_exact("Adagrad + ExponentialLR per step",
                      one_group<nn::Adagrad>(nn::AdagradOptions{.lr = 0.1f, .lr_decay = 0.1f}), [](nn::Optimizer& o) {
-                       return std::make_unique<nn::ExponentialLR>(o, nn::ExponentialLROptions{0.9, ScheduleUnit::step});
+                       return std::make_unique<nn::ExponentialLR>(
+                           o, nn::ExponentialLROptions{.gamma = 0.9, .unit = ScheduleUnit::step});
                      });
 }
 
