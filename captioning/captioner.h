@@ -4,7 +4,6 @@
 #pragma once
 
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,17 +66,5 @@ struct CaptionerBundle {
 };
 // Throws nn::Error naming the file on a non-captioner bundle, a tokenizer that does not match, or checkpoint errors.
 CaptionerBundle load_captioner(const std::filesystem::path& path);
-
-struct EndToEndExample {
-  int64_t image = 0;  // row of the images tensor
-  std::vector<int32_t> ids;
-};
-
-// Trains the whole captioner (CNN and decoder) by teacher forcing, as train() does for fixed features: shuffled
-// batches, Adam, validation loss per epoch, last.nnck/best.nnck/loss.svg in config.out_dir.
-std::vector<EpochResult> train_end_to_end(ImageCaptioner& model, const Tokenizer& tokenizer, const nn::Tensor& images,
-                                          const std::vector<EndToEndExample>& train_set, const nn::Tensor& val_images,
-                                          const std::vector<EndToEndExample>& val_set, const TrainConfig& config,
-                                          const std::function<void(const EpochResult&)>& on_epoch = nullptr);
 
 }  // namespace captioning

@@ -42,6 +42,7 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   if (o.xception.empty() == !(o.random_width > 0)) {
     nn::fail("train_flickr8k", "give either converted Xception weights or a random width, not both or neither");
   }
+  nn::check_new_run(o.out_dir, o.resume, o.overwrite, "train");  // before the slow feature extraction
   Flickr8kRunResult result;
   const Flickr8kPaths paths = find_flickr8k(o.data_dir);
   nn::make_directories(o.out_dir);
@@ -110,11 +111,14 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
                      .seed = o.seed,
                      .out_dir = o.out_dir,
                      .resume = o.resume,
+                     .overwrite = o.overwrite,
+                     .progress = o.progress,
                      .bundle_texts = {{"features.extractor", extractor}}};
   result.history = train(model, tokenizer, features, make_examples(train_ids, clean, tokenizer),
                          make_examples(dev_ids, clean, tokenizer), config, [&](const EpochResult& r) {
-                           log(format("epoch %.0f: train loss %.4f, validation loss %.4f, %.1f s", r.epoch,
-                                      r.train_loss, r.val_loss, r.seconds));
+                           if (!o.progress)  // the trainer prints its epoch lines itself
+                             log(format("epoch %.0f: train loss %.4f, validation loss %.4f, %.1f s", r.epoch,
+                                        r.train_loss, r.val_loss, r.seconds));
                          });
 
   // BLEU on the test split with the best model.

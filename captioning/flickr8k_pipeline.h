@@ -26,6 +26,7 @@ struct Flickr8kRunOptions {
   int min_count = 1;  // tokenizer
   uint64_t seed = 1;
   bool resume = false;
+  bool overwrite = false;  // start afresh over a run already in out_dir
   bool progress = true;
 };
 

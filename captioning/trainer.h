@@ -1,8 +1,10 @@
-// Training the caption model by teacher forcing: shuffled mini-batches of (image, caption), masked softmax
-// cross-entropy, Adam; validation loss every epoch; the bundle saved every epoch (last.nnck) and the best by
-// validation loss kept (best.nnck), atomically; a loss curve (loss.svg) beside them; resumable. The shuffle and the
-// dropout masks of epoch e come from (seed, e), so a resumed run is bit-identical to an uninterrupted one on the
-// same machine and thread count.
+/// @file
+/// Training the caption models by teacher forcing, on nn::Trainer (nn/train/trainer.h): shuffled mini-batches of
+/// (image, caption) from an nn::DataLoader, masked softmax cross-entropy, Adam under a per-epoch cosine schedule,
+/// validation loss every epoch, last.nnck / best.nnck bundles (loadable by load_bundle / load_captioner, with the
+/// optimiser, the schedule and the trainer's position), metrics.csv, metrics.jsonl, loss.svg and train.log in
+/// out_dir; resumable to the bit. Two models: CaptionModel on precomputed image features (train_flickr8k), and
+/// ImageCaptioner end to end on images (train_shapes).
 #pragma once
 
 #include <filesystem>
@@ -12,113 +14,111 @@
 #include <vector>
 
 #include <nn/error.h>
-#include <nn/optim/optimizer.h>
+#include <nn/optim/adam.h>
+#include <nn/optim/scheduler.h>
 #include <nn/random.h>
+#include <nn/train/trainer.h>
 
 #include "captioning/model.h"
 #include "captioning/tokenizer.h"
 
 namespace captioning {
 
+class ImageCaptioner;
+
+/// One training pair: an image and one of its captions.
 struct Example {
-  std::string image;
-  std::vector<int32_t> ids;  // <start> w1 … wn <end>
+  std::string image;         ///< the image's id, as the FeatureLookup knows it
+  std::vector<int32_t> ids;  ///< <start> w1 … wn <end>
 };
 
-// One example per caption of each id, at most max_words words (longer captions are cut), in order.
+/// One example per caption of each id, at most max_words words (longer captions are cut), in order.
 std::vector<Example> make_examples(const std::vector<std::string>& ids,
                                    const std::map<std::string, std::vector<std::string>>& captions,
                                    const Tokenizer& tokenizer, int max_words = 34);
 
-// Image id → features (1, F).
+/// Image id → the model's input for it: features (1, F) for CaptionModel, an image (1, S, S, 3) for
+/// ImageCaptioner. Called from the DataLoader's background thread, one call at a time.
 using FeatureLookup = std::function<nn::Tensor(const std::string& image)>;
 
-// Thrown by train() when a stop was requested (stop_signal.h): the state was saved in last.nnck mid-epoch, and
-// resuming from it gives exactly the result of an uninterrupted run.
-struct TrainingStopped : nn::Error {
-  using nn::Error::Error;
-};
+/// Thrown by train() when a stop was requested (stop_signal.h): the state was saved in last.nnck mid-epoch.
+using TrainingStopped = nn::TrainingStopped;
+/// The figures of one epoch (items: the predicted words).
+using EpochResult = nn::EpochResult;
 
 struct TrainConfig {
   int epochs = 20;
   int batch_size = 64;
   float learning_rate = 1e-3f;
-  // Cosine schedule over the epochs: epoch 1 uses learning_rate, the last learning_rate × final_lr_fraction.
-  // 1 keeps the rate constant.
+  /// Cosine schedule over the epochs: epoch 1 uses learning_rate, the last learning_rate × final_lr_fraction.
+  /// 1 keeps the rate constant.
   float final_lr_fraction = 1.0f;
   uint64_t seed = 1;
-  // Word dropout (drop_words): each training input word after <start> is replaced by <unk> with this probability,
-  // so that the next word has to be read from the image rather than guessed from the previous one.
+  /// Word dropout (drop_words): each training input word after <start> is replaced by <unk> with this
+  /// probability, so that the next word has to be read from the image rather than guessed from the previous one.
   float word_dropout = 0.0f;
-  std::filesystem::path out_dir;                                  // last.nnck, best.nnck, loss.svg
-  bool resume = false;                                            // continue from out_dir/last.nnck
-  std::vector<std::pair<std::string, std::string>> bundle_texts;  // added to every bundle saved (e.g. the extractor)
+  std::filesystem::path out_dir;  ///< last.nnck, best.nnck, metrics.csv, metrics.jsonl, loss.svg, train.log
+  bool resume = false;            ///< continue from out_dir/last.nnck
+  bool overwrite = false;         ///< start afresh over a run already in out_dir
+  bool progress = false;          ///< the per-step progress line and epoch lines on stderr
+  std::vector<std::pair<std::string, std::string>> bundle_texts;  ///< added to every bundle saved
 };
 
-struct EpochResult {
-  int epoch = 0;  // 1-based
-  double train_loss = 0, val_loss = 0, seconds = 0;
-  int64_t tokens = 0;  // training tokens (predicted words) this epoch
-};
-
-// Runs the remaining epochs; calls on_epoch after each. Throws nn::Error naming the step if the loss is not finite.
+/// Trains the caption model on image features for the remaining epochs (all, unless resuming); calls on_epoch
+/// after each. Throws nn::Error for a bad configuration, a run already in out_dir (without resume or overwrite),
+/// or a non-finite loss or gradient (naming the step and the last good checkpoint); TrainingStopped on a stop
+/// request (stop_signal.h).
 std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, const FeatureLookup& features,
                                const std::vector<Example>& train_set, const std::vector<Example>& val_set,
                                const TrainConfig& config,
                                const std::function<void(const EpochResult&)>& on_epoch = nullptr);
 
-// The mean loss per predicted word over `examples`, dropout off, in batches.
-double evaluate_loss(CaptionModel& model, const FeatureLookup& features, const std::vector<Example>& examples,
-                     int batch_size = 64);
+/// The same for the whole image captioner (CNN and decoder, end to end); `images` gives each example's image.
+/// Bundles are written by save_captioner.
+std::vector<EpochResult> train(ImageCaptioner& model, const Tokenizer& tokenizer, const FeatureLookup& images,
+                               const std::vector<Example>& train_set, const std::vector<Example>& val_set,
+                               const TrainConfig& config,
+                               const std::function<void(const EpochResult&)>& on_epoch = nullptr);
 
-// Teacher-forcing tensors for a batch of encoded captions (<start> w1 … wn <end>): inputs <start> w1 … wn and
-// targets w1 … wn <end>, padded with 0 to the longest caption, and the mask of real positions. Shared by both
-// trainers.
+/// Teacher-forcing tensors for a batch of encoded captions (<start> w1 … wn <end>): inputs <start> w1 … wn and
+/// targets w1 … wn <end>, padded with 0 to the longest caption, and the mask of real positions.
 struct TokenBatch {
-  nn::Indices inputs, targets;
-  nn::Tensor mask;
-  int64_t tokens = 0;  // predicted words
+  nn::Indices inputs, targets;  ///< (N, T)
+  nn::Tensor mask;              ///< (N, T), 1 at real positions
+  int64_t tokens = 0;           ///< predicted words
 };
 TokenBatch make_token_batch(const std::vector<const std::vector<int32_t>*>& captions);
 
-// Word dropout: replaces each input word after <start> by <unk> with probability p, drawn from `gen`; padding and
-// targets stay as they are.
+/// A batch of examples: the images' inputs stacked (N, …) and their captions' tensors.
+struct CaptionBatch {
+  nn::Tensor inputs;
+  TokenBatch tokens;
+};
+/// The captioning collate: looks up each example's input and pads the captions (make_token_batch).
+CaptionBatch make_caption_batch(const std::vector<Example>& examples, const FeatureLookup& inputs);
+
+/// Word dropout: replaces each input word after <start> by <unk> with probability p, drawn from `gen`; padding and
+/// targets stay as they are.
 void drop_words(TokenBatch& tokens, float p, nn::Generator& gen);
 
-// 0 … n−1 shuffled (Fisher–Yates) by a generator seeded with `seed`.
-std::vector<size_t> shuffled_order(size_t n, uint64_t seed);
-
-// The learning rate of `epoch` (1-based) under config's cosine schedule.
+/// The learning rate of `epoch` (1-based) under config's cosine schedule.
 float scheduled_learning_rate(const TrainConfig& config, int epoch);
 
-// One pass over `count` examples in batches, taken in `order` (all in turn when empty). `loss_of(indices)` returns a
-// batch's mean loss per word and its number of words. With an optimiser, every batch is a training step (and a
-// non-finite loss throws nn::Error naming `who`, the epoch and the step); without, the caller has turned grad off.
-// Returns the mean loss per word over the pass and the words seen. Shared by both trainers and their evaluation.
-struct PassResult {
-  double loss = 0;  // mean over tokens
-  int64_t tokens = 0;
-  double weighted = 0;       // Σ batch loss × batch tokens (to continue an interrupted pass)
-  size_t steps = 0;          // the last step done (1-based)
-  bool interrupted = false;  // stopped early because `stop` said so
-};
-using BatchLoss = std::function<std::pair<nn::Tensor, int64_t>(const std::vector<size_t>& indices)>;
-// Where a pass starts and when it stops: steps before first_step are skipped (their sums carried in `so_far`),
-// before_step(step) runs ahead of each step (to reseed dropout), stop() is asked after each.
-struct PassControl {
-  size_t first_step = 1;
-  PassResult so_far;
-  std::function<void(size_t)> before_step;
-  std::function<bool()> stop;
-};
-PassResult run_pass(size_t count, const std::vector<size_t>& order, int batch_size, const BatchLoss& loss_of,
-                    nn::Optimizer* optimizer = nullptr, const std::string& who = "train", int epoch = 0,
-                    const PassControl& control = {});
+/// config's cosine schedule as an nn::LRScheduler: sets Adam's rate for epoch 1 at construction and for the next
+/// epoch after each; its state (the epochs done) is saved in the checkpoints.
+class EpochCosineSchedule : public nn::LRScheduler {
+ public:
+  EpochCosineSchedule(nn::Adam& adam, const TrainConfig& config);
+  void after_epoch(double validation_loss) override;
+  nn::NamedTensors state() const override;
+  void load_state(const nn::NamedTensors& state) override;
+  std::string to_string() const override;
 
-// Writes loss_curve_svg(history) to `path` atomically.
-void write_loss_curve(const std::filesystem::path& path, const std::vector<EpochResult>& history);
-
-// An SVG line chart of training and validation loss per epoch.
-std::string loss_curve_svg(const std::vector<EpochResult>& history);
+ private:
+  void apply();
+  nn::Adam& adam_;
+  TrainConfig config_;
+  int epochs_done_ = 0;
+};
 
 }  // namespace captioning

@@ -14,11 +14,13 @@
 int main(int argc, char** argv) {
   captioning::Flickr8kRunOptions o;
   bool no_progress = false;
-  cli::Parser cli("train_flickr8k",
-                  "Trains the Flickr8k captioner end to end and reports BLEU on the test split. DIR is the Flickr8k\n"
-                  "data (Flickr8k_text/ and Flickr8k_Dataset/ as the official zips unpack, or text/ and images/).\n"
-                  "WEIGHTS comes from weights/download.sh and convert_keras_weights. Writes to the output folder\n"
-                  "descriptions.txt, features.bin, last.nnck, best.nnck (the model bundle) and loss.svg.");
+  cli::Parser cli(
+      "train_flickr8k",
+      "Trains the Flickr8k captioner end to end and reports BLEU on the test split. DIR is the Flickr8k\n"
+      "data (Flickr8k_text/ and Flickr8k_Dataset/ as the official zips unpack, or text/ and images/).\n"
+      "WEIGHTS comes from weights/download.sh and convert_keras_weights. Writes to the output folder\n"
+      "descriptions.txt, features.bin, last.nnck, best.nnck (the model bundle), metrics.csv, metrics.jsonl,\n"
+      "loss.svg and train.log.");
   cli.synopsis("--data DIR --out DIR (--xception WEIGHTS.nnck | --random-xception-width W) [options]");
   cli.text("--data", "DIR", o.data_dir, "the Flickr8k data");
   cli.text("--out", "DIR", o.out_dir, "the output folder");
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
   cli.whole("--min-count", "N", o.min_count, 1, 1000000, "words seen fewer times are left out of the vocabulary");
   cli.whole("--seed", "S", o.seed, 0, 2147483647, "the random seed");
   cli.flag("--resume", o.resume, "continue from the output folder's last.nnck");
+  cli.flag("--overwrite", o.overwrite, "start afresh over a run already in the output folder");
   cli.flag("--no-progress", no_progress, "no progress bar");
   if (auto status = cli.parse(argc, argv)) return *status;
   if (o.data_dir.empty()) return cli.usage_error("missing --data DIR");

@@ -6,7 +6,9 @@
 #include <captioning/evaluation.h>
 #include <captioning/flickr8k.h>
 #include <captioning/generate.h>
+#include <captioning/stop_signal.h>
 #include <captioning/synthetic.h>
+#include <captioning/trainer.h>
 #include <nn/autograd.h>
 #include <nn/error.h>
 #include <nn/ops.h>
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   float word_dropout = 0.0f;
   float final_lr_fraction = 1.0f;  // a constant rate: the cosine schedule generalised worse here (0.743 vs 0.796)
+  bool resume = false, overwrite = false, no_progress = false;
   CaptionerOptions options;
   std::string command_line = "train_shapes";  // recorded in every bundle
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
@@ -70,6 +73,9 @@ int main(int argc, char** argv) {
              "the probability that a training input word is replaced by <unk>");
   cli.choice<bool>("--attention", {{"on", true}, {"off", false}}, options.attention,
                    "the decoder attends over the CNN's feature map");
+  cli.flag("--resume", resume, "continue from the output folder's last.nnck");
+  cli.flag("--overwrite", overwrite, "start afresh over a run already in the output folder");
+  cli.flag("--no-progress", no_progress, "no progress line");
   if (auto status = cli.parse(argc, argv)) return *status;
   if (data.empty()) return cli.usage_error("missing --data DIR");
   if (out.empty() && evaluate.empty()) return cli.usage_error("missing --out DIR (or --evaluate BUNDLE)");
@@ -83,6 +89,7 @@ int main(int argc, char** argv) {
     }
   }
   try {
+    nn::check_new_run(out, resume, overwrite, "train");  // before generating and loading the images
     if (!fs::exists(data / "text" / "Flickr8k.token.txt")) {
       write_synthetic_flickr8k(data, {.train = images, .dev = images / 10, .test = images / 10, .seed = seed});
     }
@@ -97,10 +104,11 @@ int main(int argc, char** argv) {
     Tokenizer tokenizer = Tokenizer::fit(captions);
     options.vocab = tokenizer.vocab_size();
     options.seed = seed;
+    // Example image ids are rows of the split's image tensor (N, S, S, 3).
     auto examples = [&](const std::vector<std::string>& ids) {
-      std::vector<EndToEndExample> out_examples;
+      std::vector<Example> out_examples;
       for (size_t i = 0; i < ids.size(); ++i)
-        for (const std::string& c : d[ids[i]]) out_examples.push_back({static_cast<int64_t>(i), tokenizer.encode(c)});
+        for (const std::string& c : d[ids[i]]) out_examples.push_back({std::to_string(i), tokenizer.encode(c)});
       return out_examples;
     };
     nn::Tensor train_images = load_images(paths.images, train_ids, options.image_size);
@@ -114,14 +122,25 @@ int main(int argc, char** argv) {
                        .seed = seed,
                        .word_dropout = word_dropout,
                        .out_dir = out,
+                       .resume = resume,
+                       .overwrite = overwrite,
+                       .progress = !no_progress,
                        .bundle_texts = {{"trained.command", command_line}}};
-    train_end_to_end(model, tokenizer, train_images, examples(train_ids), dev_images, examples(dev_ids), config,
-                     [](const EpochResult& r) {
-                       std::fprintf(stderr, "epoch %d: train %.4f, validation %.4f, %.0f s\n", r.epoch, r.train_loss,
-                                    r.val_loss, r.seconds);
-                     });
+    // The validation set's ids are told apart from the training set's by a leading 'd'.
+    auto image = [&](const std::string& id) {
+      const bool dev = id[0] == 'd';
+      const int64_t row = std::stoll(dev ? id.substr(1) : id);
+      return nn::slice(dev ? dev_images : train_images, 0, row, row + 1);
+    };
+    std::vector<Example> dev_examples = examples(dev_ids);
+    for (Example& e : dev_examples) e.image = "d" + e.image;
+    install_stop_signals();  // Ctrl-C: save mid-epoch and stop; --resume continues exactly there
+    train(model, tokenizer, image, examples(train_ids), dev_examples, config);
     Describer best(out / "best.nnck");
     report_quality(evaluate_split(best, data, Split::test, beam));
+  } catch (const TrainingStopped& e) {
+    cli.error(e);
+    return 130;
   } catch (const std::exception& e) {
     return cli.error(e);
   }

@@ -116,9 +116,10 @@ TEST_CASE("killed mid-epoch, mid-checkpoint or mid-cache-append, training resume
     check_same_weights(out / "best.nnck", dir.path / "reference" / "best.nnck");
   }
   SUBCASE("SIGKILL while epoch 2's checkpoint is being written") {
-    // Atomic writes: descriptions.txt, then per epoch last.nnck, best.nnck (when validation improves), loss.svg.
+    // Atomic writes: descriptions.txt, then per epoch last.nnck, best.nnck (when validation improves),
+    // metrics.csv, metrics.jsonl, loss.svg: the 7th is epoch 2's last.nnck.
     const fs::path out = dir.path / "killed_write";
-    const Outcome killed = train(out, "checkpoint_write:5", false);
+    const Outcome killed = train(out, "checkpoint_write:7", false);
     CHECK(killed.signal == SIGKILL);
     CHECK(has_temporaries(out));                                       // the torn temporary …
     CHECK(nn::read_checkpoint(out / "last.nnck").tensors.size() > 0);  // … never replaced the good checkpoint

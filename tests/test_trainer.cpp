@@ -69,7 +69,8 @@ TEST_CASE("a resumed run ends bit-identical to an uninterrupted one, and the bun
   CHECK(fs::exists(dir.path / "full" / "last.nnck"));
   CHECK(fs::exists(dir.path / "full" / "best.nnck"));
   CHECK(fs::exists(dir.path / "full" / "loss.svg"));
-  CHECK(std::distance(fs::directory_iterator(dir.path / "full"), fs::directory_iterator()) == 3);  // no temporaries
+  // last.nnck, best.nnck, loss.svg, metrics.csv, metrics.jsonl, train.log, and no temporaries
+  CHECK(std::distance(fs::directory_iterator(dir.path / "full"), fs::directory_iterator()) == 6);
 
   TrainConfig half = config;
   half.out_dir = dir.path / "resumed";

@@ -120,6 +120,15 @@ struct ModeGuard {
 
 }  // namespace
 
+void check_new_run(const fs::path& out_dir, bool resume, bool overwrite, const std::string& who) {
+  std::error_code ec;
+  if (!out_dir.empty() && !resume && !overwrite && fs::exists(out_dir / "last.nnck", ec)) {
+    fail(who, out_dir.string() +
+                  " already holds a training run (last.nnck): continue it with resume (--resume) or start afresh with "
+                  "overwrite (--overwrite)");
+  }
+}
+
 Trainer::Trainer(Module& model, Optimizer& optimizer, TrainerOptions options, LRScheduler* scheduler)
     : model_(model), optimizer_(optimizer), options_(std::move(options)), scheduler_(scheduler) {
   const std::string& who = options_.name;
@@ -210,13 +219,9 @@ std::vector<EpochResult> Trainer::fit_sources(const SourceFactory& train, const 
   std::FILE* log = nullptr;
   if (writing) {
     make_directories(options_.out_dir);
+    check_new_run(options_.out_dir, options_.resume, options_.overwrite, who);
     std::error_code ec;
-    const bool exists = fs::exists(last, ec);
-    if (exists && !options_.resume && !options_.overwrite) {
-      fail(who, options_.out_dir.string() +
-                    " already holds a training run (last.nnck): resume it, or overwrite it to start afresh");
-    }
-    if (exists && options_.resume) restore(p);
+    if (options_.resume && fs::exists(last, ec)) restore(p);
     log = std::fopen(path("train.log").c_str(), options_.resume ? "a" : "w");
     if (log == nullptr) fail(path("train.log").string(), "cannot be opened for writing");
   }

@@ -113,6 +113,11 @@ class LossSource {
   virtual std::optional<BatchLoss> next(const Step& step) = 0;
 };
 
+/// Throws nn::Error "WHO: OUT_DIR already holds a training run (last.nnck): continue it with resume (--resume) or
+/// start afresh with overwrite (--overwrite)" when out_dir/last.nnck exists and neither flag is set; what fit checks
+/// first, for programs that want to fail before their own slow preparation.
+void check_new_run(const std::filesystem::path& out_dir, bool resume, bool overwrite, const std::string& who);
+
 class Trainer {
  public:
   /// The trainer keeps references to the model, the optimiser and the scheduler: they must outlive it.
