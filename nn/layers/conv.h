@@ -1,5 +1,7 @@
-// Convolution layers, NHWC, with Keras's parameter names, shapes and initialisers (glorot-uniform kernels,
-// zero biases).
+/// @file
+/// Convolution layers, NHWC, with Keras's parameter names, shapes and initialisers (glorot-uniform kernels,
+/// zero biases). Each throws nn::Error for a non-positive channel or filter count, and in forward as its op
+/// (nn::conv2d, nn::depthwise_conv2d, nn::separable_conv2d) does.
 #pragma once
 
 #include <array>
@@ -9,9 +11,10 @@
 
 namespace nn {
 
+/// Conv2D's configuration, Keras's arguments.
 struct Conv2DOptions {
-  int64_t in_channels = 0;
-  int64_t filters = 0;
+  int64_t in_channels = 0;  ///< C
+  int64_t filters = 0;      ///< OC
   std::array<int64_t, 2> kernel_size = {3, 3};
   std::array<int64_t, 2> strides = {1, 1};
   Padding padding = Padding::valid;
@@ -19,11 +22,13 @@ struct Conv2DOptions {
   Activation activation = Activation::linear;
 };
 
-// "kernel" (KH,KW,C,filters), "bias" (filters).
+/// activation(conv2d(x, kernel) + bias): x (N,H,W,C) → (N,OH,OW,OC). Parameters "kernel" (KH,KW,C,filters) and
+/// "bias" (filters).
 class Conv2D : public Layer {
  public:
   explicit Conv2D(const Conv2DOptions& options, Generator& gen = default_generator());
   Tensor forward(const Tensor& x) override;
+  /// "Conv2D(3->32, kernel=3x3, strides=2x2, padding=valid)".
   std::string to_string() const override;
   const Conv2DOptions& options() const { return options_; }
   Tensor kernel() const { return kernel_; }
@@ -37,19 +42,22 @@ class Conv2D : public Layer {
   Tensor kernel_, bias_;
 };
 
+/// DepthwiseConv2D's configuration (depth multiplier 1).
 struct DepthwiseConv2DOptions {
-  int64_t channels = 0;
+  int64_t channels = 0;  ///< C
   std::array<int64_t, 2> kernel_size = {3, 3};
   std::array<int64_t, 2> strides = {1, 1};
   Padding padding = Padding::valid;
   bool use_bias = true;
 };
 
-// "depthwise_kernel" (KH,KW,C,1), "bias" (C).
+/// Each channel convolved with its own kernel: x (N,H,W,C) → (N,OH,OW,C). Parameters "depthwise_kernel" (KH,KW,C,1)
+/// and "bias" (C).
 class DepthwiseConv2D : public Layer {
  public:
   explicit DepthwiseConv2D(const DepthwiseConv2DOptions& options, Generator& gen = default_generator());
   Tensor forward(const Tensor& x) override;
+  /// "DepthwiseConv2D(32, kernel=3x3, strides=1x1, padding=same)".
   std::string to_string() const override;
   Tensor depthwise_kernel() const { return kernel_; }
   Tensor bias() const { return bias_; }
@@ -62,20 +70,23 @@ class DepthwiseConv2D : public Layer {
   Tensor kernel_, bias_;
 };
 
+/// SeparableConv2D's configuration.
 struct SeparableConv2DOptions {
-  int64_t in_channels = 0;
-  int64_t filters = 0;
+  int64_t in_channels = 0;  ///< C
+  int64_t filters = 0;      ///< OC
   std::array<int64_t, 2> kernel_size = {3, 3};
   std::array<int64_t, 2> strides = {1, 1};
   Padding padding = Padding::valid;
   bool use_bias = true;
 };
 
-// Depthwise then pointwise: "depthwise_kernel" (KH,KW,C,1), "pointwise_kernel" (1,1,C,filters), "bias" (filters).
+/// Depthwise then pointwise: x (N,H,W,C) → (N,OH,OW,OC). Parameters "depthwise_kernel" (KH,KW,C,1),
+/// "pointwise_kernel" (1,1,C,filters), "bias" (filters).
 class SeparableConv2D : public Layer {
  public:
   explicit SeparableConv2D(const SeparableConv2DOptions& options, Generator& gen = default_generator());
   Tensor forward(const Tensor& x) override;
+  /// "SeparableConv2D(32->64, kernel=3x3, strides=1x1, padding=same)".
   std::string to_string() const override;
   Tensor depthwise_kernel() const { return depthwise_; }
   Tensor pointwise_kernel() const { return pointwise_; }
