@@ -6,6 +6,7 @@
 #include <nn/layers/layer_norm.h>
 
 #include <map>
+#include <type_traits>
 
 #include "support/check.h"
 
@@ -45,6 +46,13 @@ struct WideDense : nn::Dense {
 using module_api_test::ModeProbe;
 using module_api_test::Net;
 using module_api_test::WideDense;
+
+// Modules move but do not copy; Sequential takes a named layer only when it is moved in.
+static_assert(std::is_move_constructible_v<nn::Dense> && !std::is_copy_constructible_v<nn::Dense>);
+static_assert(!std::is_copy_assignable_v<nn::Dense> && !std::is_move_assignable_v<nn::Dense>);
+static_assert(std::is_constructible_v<nn::Sequential, nn::Dense&&, nn::ReLU&&>);
+static_assert(!std::is_constructible_v<nn::Sequential, nn::Dense&, nn::ReLU&&>);
+static_assert(std::is_constructible_v<nn::Sequential, std::shared_ptr<nn::Dense>&, nn::ReLU&&>);
 
 TEST_CASE("Sequential takes layers by value, shared pointers, or both, and chains them") {
   nn::Generator gen(1);
