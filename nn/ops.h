@@ -268,10 +268,13 @@ struct AttentionResult {
 /// softmax(q·kᵀ / √D, masked)·v for every batch index and head: q (N,H,Tq,D), k (N,H,Tk,D), v (N,H,Tk,Dv) →
 /// output (N,H,Tq,Dv) and weights (N,H,Tq,Tk). Composed of matmul, where, softmax and mul, so is its gradient.
 /// A query whose every key is dropped gets zero weights and a zero output, not NaN (PyTorch gives NaN there,
-/// Keras uniform weights). Masks are 0/1 float tensors; throws nn::Error with the shapes when q, k, v or a mask
-/// do not fit together.
+/// Keras uniform weights). With dropout_rate > 0 the weights that multiply v go through dropout(…, training =
+/// true, gen) (pass 0 outside training, as torch's dropout_p); the returned weights are those before dropout, as
+/// Keras returns them. Masks are 0/1 float tensors; throws nn::Error with the shapes when q, k, v or a mask do not
+/// fit together.
 AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                             const AttentionMask& mask = {});
+                                             const AttentionMask& mask = {}, float dropout_rate = 0.0f,
+                                             Generator& gen = default_generator());
 
 // ---- conv2d.cpp ---- NHWC; TensorFlow's valid/same padding (nn/ops/window.h)
 struct ConvOptions {

@@ -337,6 +337,29 @@ TEST_CASE("MultiHeadAttention: key defaults to the query and value to the key") 
   CHECK(mha.forward(q, k).weights.shape() == nn::Shape{2, 2, 3, 5});
 }
 
+TEST_CASE("MultiHeadAttention's dropout drops attention weights in training only, from its own seeded generator") {
+  nn::Generator gen(4);
+  nn::MultiHeadAttention mha({.embed_dim = 4, .num_heads = 2, .dropout = 0.5f, .seed = 11}, gen);
+  CHECK(mha.to_string() == "MultiHeadAttention(embed_dim=4, num_heads=2, key_dim=2, dropout=0.5)");
+  Tensor x = Tensor::uniform({2, 3, 4}, -1, 1, gen);
+  mha.eval();
+  nn::AttentionResult plain = mha.forward(x, Tensor());
+  mha.train();
+  nn::AttentionResult dropped = mha.forward(x, Tensor());
+  close(dropped.weights, plain.weights, "the returned weights are those before dropout");
+  CHECK(dropped.output.to_vector() != plain.output.to_vector());
+  // By hand: the value heads weighed by the weights through dropout with a generator seeded alike.
+  nn::Generator same(11);
+  Tensor v = nn::permute(mha.value_projection()(x).reshape({2, 3, 2, 2}), {0, 2, 1, 3});  // (N,H,T,Dv)
+  Tensor context = nn::matmul(nn::dropout(plain.weights, 0.5f, true, same), v);
+  Tensor expected = mha.output_projection()(nn::permute(context, {0, 2, 1, 3}).reshape({2, 3, 4}));
+  close(dropped.output, expected, "output with the dropped weights");
+  mha.reseed(11);
+  close(mha.forward(x, Tensor()).output, dropped.output, "reseeded: the same masks again");
+  CHECK_THROWS_WITH_AS(nn::MultiHeadAttention({.embed_dim = 4, .num_heads = 2, .dropout = 1.0f}),
+                       "MultiHeadAttention: expected a dropout in [0, 1), got 1", nn::Error);
+}
+
 TEST_CASE("MultiHeadAttention errors name the input and the shapes") {
   CHECK_THROWS_WITH_AS(nn::MultiHeadAttention({.embed_dim = 6, .num_heads = 4}),
                        "MultiHeadAttention: expected embed_dim a multiple of num_heads (or an explicit key_dim), got "

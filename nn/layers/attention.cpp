@@ -1,5 +1,7 @@
 #include "nn/layers/attention.h"
 
+#include <cstdio>
+
 #include "nn/error.h"
 
 namespace nn {
@@ -7,6 +9,13 @@ namespace nn {
 namespace {
 
 const char* kWhere = "MultiHeadAttention";
+
+// "0.1" rather than std::to_string's "0.100000".
+std::string number(float v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g", static_cast<double>(v));
+  return buffer;
+}
 
 std::string shape_of(const Tensor& t) {
   return t.defined() ? to_string(t.shape()) : std::string("an undefined tensor");
@@ -29,6 +38,7 @@ MultiHeadAttentionOptions resolved(MultiHeadAttentionOptions o) {
   if (o.key_features == 0) o.key_features = o.embed_dim;
   if (o.value_features == 0) o.value_features = o.key_features;
   if (o.output_dim == 0) o.output_dim = o.embed_dim;
+  if (!(o.dropout >= 0.0f && o.dropout < 1.0f)) fail_expected(kWhere, "a dropout in [0, 1)", number(o.dropout));
   if (o.key_dim < 0 || o.value_dim < 0 || o.key_features < 0 || o.value_features < 0 || o.output_dim < 0) {
     fail_expected(kWhere, "sizes ≥ 0 (0: the default)",
                   "key_dim=" + std::to_string(o.key_dim) + ", value_dim=" + std::to_string(o.value_dim) +
@@ -58,7 +68,7 @@ Tensor split_heads(const Tensor& x, int64_t heads) {
 }  // namespace
 
 MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionOptions& options, Generator& gen)
-    : options_(resolved(options)) {
+    : options_(resolved(options)), gen_(options.seed) {
   const MultiHeadAttentionOptions& o = options_;
   const int64_t h = o.num_heads;
   query_ = register_module(
@@ -87,9 +97,9 @@ AttentionResult MultiHeadAttention::forward(const Tensor& query, const Tensor& k
   check_input(k_in, "key", o.key_features, n, -1, query);
   check_input(v_in, "value", o.value_features, n, k_in.dim(1), query);
 
-  AttentionResult a = scaled_dot_product_attention(split_heads(query_->forward(query), o.num_heads),
-                                                   split_heads(key_->forward(k_in), o.num_heads),
-                                                   split_heads(value_->forward(v_in), o.num_heads), mask);
+  AttentionResult a = scaled_dot_product_attention(
+      split_heads(query_->forward(query), o.num_heads), split_heads(key_->forward(k_in), o.num_heads),
+      split_heads(value_->forward(v_in), o.num_heads), mask, is_training() ? o.dropout : 0.0f, gen_);
   Tensor context = permute(a.output, {0, 2, 1, 3}).reshape({n, tq, o.num_heads * o.value_dim});  // heads joined
   return {output_->forward(context), a.weights};
 }
@@ -103,6 +113,7 @@ std::string MultiHeadAttention::to_string() const {
   if (o.value_features != o.key_features) s += ", value_features=" + std::to_string(o.value_features);
   if (o.output_dim != o.embed_dim) s += ", output_dim=" + std::to_string(o.output_dim);
   if (!o.bias) s += ", bias=false";
+  if (o.dropout > 0.0f) s += ", dropout=" + number(o.dropout);
   return s + ")";
 }
 

@@ -18,6 +18,8 @@ struct MultiHeadAttentionOptions {
   int64_t value_features = 0;  ///< the value's features; 0: key_features
   int64_t output_dim = 0;      ///< the output's features; 0: E
   bool bias = true;            ///< biases in all four projections
+  float dropout = 0.0f;        ///< dropout on the attention weights in training mode (Keras's and torch's dropout)
+  uint64_t seed = 0;           ///< the layer's own generator for that dropout, so runs are reproducible
 };
 
 /// Multi-head attention, Keras's MultiHeadAttention and torch.nn.MultiheadAttention(batch_first=True):
@@ -27,11 +29,11 @@ struct MultiHeadAttentionOptions {
 /// "value.kernel" (Ev,H·Dv), "value.bias", "attention_output.kernel" (H·Dv,output), "attention_output.bias"),
 /// glorot-uniform kernels and zero biases. Keras's kernels (E,H,D) and (H,Dv,output) load by reshaping; PyTorch's
 /// in_proj_weight (3E,E) splits into three (E,E) blocks q, k, v whose transposes are the kernels, out_proj.weight
-/// transposed is the output kernel. No dropout on the attention weights.
+/// transposed is the output kernel.
 class MultiHeadAttention : public Layer {
  public:
-  /// Throws nn::Error unless embed_dim, num_heads (and the sizes given) are positive and, without key_dim, E is a
-  /// multiple of H.
+  /// Throws nn::Error unless embed_dim, num_heads (and the sizes given) are positive, without key_dim E is a
+  /// multiple of H, and dropout is in [0, 1).
   explicit MultiHeadAttention(const MultiHeadAttentionOptions& options, Generator& gen = default_generator());
   /// Self-attention without a mask: x (N,T,E) → (N,T,output).
   Tensor forward(const Tensor& x) override;
@@ -48,6 +50,8 @@ class MultiHeadAttention : public Layer {
   Dense& key_projection() { return *key_; }
   Dense& value_projection() { return *value_; }
   Dense& output_projection() { return *output_; }
+  /// Restarts the dropout stream (as Dropout::reseed).
+  void reseed(uint64_t seed) { gen_ = Generator(seed); }
 
  private:
   std::shared_ptr<Module> clone_module() const override {
@@ -55,6 +59,7 @@ class MultiHeadAttention : public Layer {
   }
   MultiHeadAttentionOptions options_;
   std::shared_ptr<Dense> query_, key_, value_, output_;
+  Generator gen_;
 };
 
 }  // namespace nn

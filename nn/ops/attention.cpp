@@ -2,7 +2,7 @@
 // where, softmax, mul), so its gradient is theirs:
 //   scores  = q·kᵀ / √D                                  (N,H,Tq,Tk)
 //   weights = softmax(where(keep, scores, −1e30)) ⊙ keep  (a row with no kept key: uniform × 0 = zeros, no NaN)
-//   output  = weights·v                                   (N,H,Tq,Dv)
+//   output  = dropout(weights)·v                          (N,H,Tq,Dv)
 #include <cmath>
 
 #include "nn/autograd.h"
@@ -75,7 +75,7 @@ Tensor keep_mask(const AttentionMask& m, const Dims& d) {
 }  // namespace
 
 AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                             const AttentionMask& mask) {
+                                             const AttentionMask& mask, float dropout_rate, Generator& gen) {
   const Dims d = check_attention(q, k, v, mask);
   Tensor scores = mul(matmul(q, k, false, true), 1.0f / std::sqrt(static_cast<float>(d.d)));  // (N,H,Tq,Tk)
   Tensor keep = keep_mask(mask, d);
@@ -86,7 +86,8 @@ AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, c
   } else {
     weights = softmax(scores, -1);
   }
-  return {matmul(weights, v), weights};
+  Tensor used = dropout_rate > 0.0f ? dropout(weights, dropout_rate, true, gen) : weights;
+  return {matmul(used, v), weights};
 }
 
 }  // namespace nn

@@ -6,8 +6,9 @@
 //              h_t = z ⊙ h + (1 − z) ⊙ h̃;  a masked row keeps h.
 // Speed: x·W + b for all steps is one product up front; each step then records about a dozen small ops (one or
 // three (N,U)×(U,·) products), and each step's slice of x·W gets a full-size gradient in the backward, so the
-// backward costs O(T²·N·U) additions besides the products. Fine for captions (T ≲ 40); a fused kernel like the
-// LSTM's (nn/ops/lstm.cpp) is the way to go if a benchmark shows it matters.
+// backward costs O(T²·N·U) additions besides the products. Measured here (N=64, E=U=256, one thread, a busy
+// machine): the forward takes about as long as the fused LSTM's, forward + backward about 2.5× the LSTM's (T = 20…80).
+// Fine for captions (T ≲ 40); a fused kernel like the LSTM's (nn/ops/lstm.cpp) is the way if training time matters.
 #include "nn/autograd.h"
 #include "nn/error.h"
 #include "nn/ops.h"
