@@ -355,54 +355,90 @@ void save(const std::filesystem::path& path, const Module& module, const Optimiz
 
 std::vector<std::pair<std::string, std::string>> load(const std::filesystem::path& path, Module& module,
                                                       Optimizer* optimizer) {
+  return load(path, module, LoadOptions{}, optimizer).texts;
+}
+
+namespace {
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+void load_optimizer(Reader& r, const std::vector<const Entry*>& entries, Optimizer& optimizer) {
+  if (entries.empty()) r.failure("holds no optimizer state");
+  NamedTensors state;
+  for (const Entry* e : entries) {
+    Tensor t = Tensor::empty(e->shape);
+    r.read_at(e->offset, t.data(), e->bytes, "tensor '" + printable(e->name) + "' data");
+    state.emplace_back(e->name.substr(std::strlen(kOptimizerPrefix)), t);
+  }
+  try {
+    optimizer.load_state(state);
+  } catch (const Error& e) {
+    r.failure(printable(e.what()));  // it may quote a state name from the file
+  }
+}
+
+}  // namespace
+
+std::string LoadReport::summary() const {
+  std::string out = "loaded " + std::to_string(loaded.size()) + " tensors";
+  if (!missing.empty()) out += "; missing (left as they were): " + joined(missing);
+  if (!unused.empty()) out += "; unused: " + joined(unused);
+  if (!mismatched.empty()) {
+    out += "; shapes differ (left as they were):";
+    for (const ShapeMismatch& m : mismatched)
+      out += " " + m.name + " (file " + to_string(m.in_file) + ", model " + to_string(m.in_module) + ")";
+  }
+  return out;
+}
+
+LoadReport load(const std::filesystem::path& path, Module& module, const LoadOptions& options, Optimizer* optimizer) {
   Reader r(path);
-  std::vector<std::pair<std::string, std::string>> texts;
-  const std::vector<Entry> entries = scan(r, texts);  // the whole file is checked before anything changes
-  NamedTensors wanted = module.named_state();
-  std::map<std::string, const Entry*> given;
+  LoadReport report;
+  const std::vector<Entry> entries = scan(r, report.texts);  // the whole file is checked before anything changes
+  std::map<std::string, const Entry*> given;                 // by the module's name: prefix + the file's
   std::vector<const Entry*> optimizer_entries;
   for (const Entry& e : entries) {
     if (e.name.starts_with(kOptimizerPrefix)) {
       optimizer_entries.push_back(&e);
     } else {
-      given[e.name] = &e;
+      given[options.prefix + e.name] = &e;
     }
   }
+  // Decide every tensor first; copy only once nothing can fail.
+  NamedTensors wanted = module.named_state();
+  std::vector<std::pair<Tensor, const Entry*>> copies;
+  std::set<std::string> names;
   for (const auto& [name, t] : wanted) {
+    names.insert(name);
     auto it = given.find(name);
-    if (it == given.end()) fail(quoted(path), "tensor '" + name + "' is missing (the model has it)");
-    if (it->second->shape != t.shape()) {
-      fail_expected(quoted(path) + ": tensor '" + name + "'", "shape " + to_string(t.shape()) + " (the model's)",
-                    to_string(it->second->shape));
+    if (it == given.end()) {
+      if (options.strict && name.starts_with(options.prefix))
+        fail(quoted(path), "tensor '" + name + "' is missing (the model has it)");
+      report.missing.push_back(name);
+    } else if (it->second->shape != t.shape()) {
+      if (!options.skip_mismatched) {
+        fail_expected(quoted(path) + ": tensor '" + name + "'", "shape " + to_string(t.shape()) + " (the model's)",
+                      to_string(it->second->shape));
+      }
+      report.mismatched.push_back({name, it->second->shape, t.shape()});
+    } else {
+      copies.emplace_back(t, it->second);
+      report.loaded.push_back(name);
     }
   }
-  if (given.size() != wanted.size()) {
-    std::set<std::string> names;
-    for (const auto& [name, t] : wanted) names.insert(name);
-    for (const auto& [name, e] : given) {
-      if (!names.count(name)) fail(quoted(path), "tensor '" + printable(name) + "' is not in the model");
-    }
+  for (const Entry& e : entries) {
+    if (e.name.starts_with(kOptimizerPrefix) || names.count(options.prefix + e.name)) continue;
+    if (options.strict) fail(quoted(path), "tensor '" + printable(e.name) + "' is not in the model");
+    report.unused.push_back(printable(e.name));
   }
-  if (optimizer != nullptr) {
-    if (optimizer_entries.empty()) fail(quoted(path), "holds no optimizer state");
-    NamedTensors state;
-    for (const Entry* e : optimizer_entries) {
-      Tensor t = Tensor::empty(e->shape);
-      r.read_at(e->offset, t.data(), e->bytes, "tensor '" + printable(e->name) + "' data");
-      state.emplace_back(e->name.substr(std::strlen(kOptimizerPrefix)), t);
-    }
-    try {
-      optimizer->load_state(state);
-    } catch (const Error& e) {
-      fail(quoted(path), printable(e.what()));  // it may quote a state name from the file
-    }
-  }
+  if (optimizer != nullptr) load_optimizer(r, optimizer_entries, *optimizer);
   // Payloads go straight into the model's tensors: no second copy of the weights in memory.
-  for (auto& [name, t] : wanted) {
-    const Entry& e = *given[name];
-    r.read_at(e.offset, t.data(), e.bytes, "tensor '" + name + "' data");
-  }
-  return texts;
+  for (auto& [t, e] : copies) r.read_at(e->offset, t.data(), e->bytes, "tensor '" + printable(e->name) + "' data");
+  return report;
 }
 
 }  // namespace nn

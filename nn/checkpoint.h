@@ -1,7 +1,8 @@
-// Checkpoints: one versioned little-endian file of named float32 tensors and named texts, checksummed
-// (format in docs/checkpoint-format.md). Every write is atomic (temporary file, fsync, rename); every read checks
-// magic, version, every size against the file length before allocating, names, shapes and the checksum, and
-// throws nn::Error naming the file and the tensor.
+/// @file
+/// Checkpoints: one versioned little-endian file of named float32 tensors and named texts, checksummed
+/// (format in docs/checkpoint-format.md). Every write is atomic (temporary file, fsync, rename); every read checks
+/// magic, version, every size against the file length before allocating, names, shapes and the checksum, and
+/// throws nn::Error naming the file and the tensor.
 #pragma once
 
 #include <cstdint>
@@ -17,38 +18,83 @@ namespace nn {
 
 class Optimizer;
 
+/// A whole checkpoint in memory.
 struct Checkpoint {
-  NamedTensors tensors;                                    // in file order
-  std::vector<std::pair<std::string, std::string>> texts;  // metadata: configuration, vocabulary, …
+  NamedTensors tensors;                                    ///< in file order
+  std::vector<std::pair<std::string, std::string>> texts;  ///< metadata: configuration, vocabulary, …
 
+  /// The tensor or text called `name`, or nullptr.
   const Tensor* find(const std::string& name) const;
   const std::string* find_text(const std::string& name) const;
 };
 
 inline constexpr uint32_t kCheckpointVersion = 1;
 
+/// Writes `checkpoint` atomically. Throws nn::Error naming the file on an empty, over-long or repeated name, an
+/// undefined tensor or one of rank > 8, or a failed write.
 void write_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint);
+/// Reads a whole checkpoint after checking all of it (see the file comment).
 Checkpoint read_checkpoint(const std::filesystem::path& path);
-// Only the texts, after checking the whole file (no tensor is kept in memory).
+/// Only the texts, after checking the whole file (no tensor is kept in memory).
 std::vector<std::pair<std::string, std::string>> read_checkpoint_texts(const std::filesystem::path& path);
 
-// A module's parameters and buffers under their dotted names, an optimiser's state under "optimizer/…", and texts.
+/// A module's parameters and buffers under their dotted names, an optimiser's state under "optimizer/…", and texts.
 void save(const std::filesystem::path& path, const Module& module, const Optimizer* optimizer = nullptr,
           std::vector<std::pair<std::string, std::string>> texts = {});
-// Loads into `module` (and `optimizer` when given), in place. Every module tensor must be present with its shape
-// and nothing else may be (optimizer entries are skipped when no optimiser is given). Returns the checkpoint's
-// texts. Nothing is modified unless the whole file is valid.
+/// Loads into `module` (and `optimizer` when given), in place. Every module tensor must be present with its shape
+/// and nothing else may be (optimizer entries are skipped when no optimiser is given). Returns the checkpoint's
+/// texts. Nothing is modified unless the whole file is valid.
 std::vector<std::pair<std::string, std::string>> load(const std::filesystem::path& path, Module& module,
                                                       Optimizer* optimizer = nullptr);
 
-// Creates `path` atomically: `write` fills a temporary file beside it, which is flushed, synced and renamed over
-// `path`; on any failure the temporary file is removed and `path` is untouched. Throws nn::Error naming `path`.
+/// How nn::load matches a file's tensors to a module's.
+struct LoadOptions {
+  /// true: every module tensor must be in the file and every file tensor in the module (the default, as the
+  /// three-argument nn::load). false (fine-tuning): the tensors present in both are loaded, the others are left as
+  /// they are and listed in the LoadReport.
+  bool strict = true;
+  /// A tensor in both with different shapes is an error (it usually means a model built with other options),
+  /// unless this is set, when it is left as it is and listed in LoadReport::mismatched.
+  bool skip_mismatched = false;
+  /// The file's names are taken as names under this prefix of the module's: "backbone." loads a saved Xception
+  /// ("block1_conv1.kernel") into a model that holds one as "backbone" ("backbone.block1_conv1.kernel"). The
+  /// module's tensors outside the prefix are left as they are and listed as missing, strict or not; `strict` then
+  /// applies to the tensors under the prefix.
+  std::string prefix;
+};
+
+/// A tensor whose shape differs between the file and the module.
+struct ShapeMismatch {
+  std::string name;  ///< the module's name
+  Shape in_file, in_module;
+};
+
+/// What nn::load (or nn::assign_keras_weights) did, by the module's tensor names.
+struct LoadReport {
+  std::vector<std::pair<std::string, std::string>> texts;  ///< the checkpoint's texts
+  std::vector<std::string> loaded;                         ///< module tensors given the file's values
+  std::vector<std::string> missing;                        ///< module tensors the file does not have (unchanged)
+  std::vector<std::string> unused;                         ///< file tensors the module does not have (the file's names)
+  std::vector<ShapeMismatch> mismatched;                   ///< in both, shapes differ (unchanged; skip_mismatched only)
+  /// One line: "loaded 12 tensors; missing (left as they were): head.kernel, head.bias; unused: …".
+  std::string summary() const;
+};
+
+/// Loads `path` into `module` (and `optimizer` when given, whose state must match as in the strict load) as
+/// `options` say, and reports what was loaded, missing, unused and mismatched. The whole file is checked (structure,
+/// checksum, values) before anything is modified; an error leaves module and optimiser unchanged. Throws nn::Error
+/// naming the file and the tensor: "m.nnck: tensor 'head.kernel': expected shape [8,5] (the model's), got [8,7]".
+LoadReport load(const std::filesystem::path& path, Module& module, const LoadOptions& options,
+                Optimizer* optimizer = nullptr);
+
+/// Creates `path` atomically: `write` fills a temporary file beside it, which is flushed, synced and renamed over
+/// `path`; on any failure the temporary file is removed and `path` is untouched. Throws nn::Error naming `path`.
 void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::FILE*)>& write);
 
-// std::filesystem::create_directories with an nn::Error naming the path ("PATH: cannot create the folder: …").
+/// std::filesystem::create_directories with an nn::Error naming the path ("PATH: cannot create the folder: …").
 void make_directories(const std::filesystem::path& path);
 
-// CRC-32 (IEEE 802.3, the one zlib.crc32 computes), continuing from `crc` (0 to start).
+/// CRC-32 (IEEE 802.3, the one zlib.crc32 computes), continuing from `crc` (0 to start).
 uint32_t crc32(const void* data, size_t size, uint32_t crc = 0);
 
 }  // namespace nn

@@ -72,19 +72,28 @@ std::vector<KerasLayerWeights> read_keras_h5(const std::filesystem::path& path) 
   return layers;
 }
 
-void assign_keras_weights(const std::vector<KerasLayerWeights>& layers, Module& model, const std::string& source) {
-  // Our layers, in order: runs of named_state() entries sharing the first name component.
+LoadReport assign_keras_weights(const std::vector<KerasLayerWeights>& layers, Module& model, const std::string& source,
+                                const KerasLoadOptions& options) {
+  // Our layers, in order: runs of named_state() entries under the prefix sharing the next name component.
+  LoadReport report;
   std::vector<std::pair<std::string, NamedTensors>> ours;
   for (auto& [name, t] : model.named_state()) {
-    std::string layer = name.substr(0, name.find('.'));
+    if (!name.starts_with(options.prefix)) {
+      report.missing.push_back(name);
+      continue;
+    }
+    const std::string rest = name.substr(options.prefix.size());
+    const std::string layer = options.prefix + rest.substr(0, rest.find('.'));
     if (ours.empty() || ours.back().first != layer) ours.push_back({layer, {}});
     ours.back().second.emplace_back(name, t);
   }
-  if (ours.size() != layers.size()) {
+  if (ours.empty()) fail_expected(source, "model tensors under '" + options.prefix + "'", "none");
+  if (options.strict && ours.size() != layers.size()) {
     fail_expected(source, std::to_string(ours.size()) + " layers with weights (the model's)",
                   std::to_string(layers.size()));
   }
-  for (size_t i = 0; i < layers.size(); ++i) {
+  const size_t paired = std::min(ours.size(), layers.size());
+  for (size_t i = 0; i < paired; ++i) {
     const auto& theirs = layers[i].weights;
     const NamedTensors& mine = ours[i].second;
     const std::string pair =
@@ -99,8 +108,17 @@ void assign_keras_weights(const std::vector<KerasLayerWeights>& layers, Module& 
       }
     }
   }
-  for (size_t i = 0; i < layers.size(); ++i)
-    for (size_t k = 0; k < ours[i].second.size(); ++k) ours[i].second[k].second.copy_from(layers[i].weights[k].second);
+  for (size_t i = 0; i < paired; ++i) {
+    for (size_t k = 0; k < ours[i].second.size(); ++k) {
+      ours[i].second[k].second.copy_from(layers[i].weights[k].second);
+      report.loaded.push_back(ours[i].second[k].first);
+    }
+  }
+  for (size_t i = paired; i < ours.size(); ++i)
+    for (const auto& [name, t] : ours[i].second) report.missing.push_back(name);
+  for (size_t i = paired; i < layers.size(); ++i)
+    for (const auto& [name, t] : layers[i].weights) report.unused.push_back(printable(name));
+  return report;
 }
 
 }  // namespace nn

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "nn/checkpoint.h"
 #include "nn/module.h"
 
 namespace nn {
@@ -26,9 +27,23 @@ struct KerasLayerWeights {
 /// Keras weights file.
 std::vector<KerasLayerWeights> read_keras_h5(const std::filesystem::path& path);
 
-// Copies `layers` into `model` by order: the model's layers are the first components of the names in
-// named_state() (each layer's parameters then buffers, as Keras orders a layer's weights). Checks the layer count
-// and every shape first; throws nn::Error naming the file, the Keras layer and ours, and changes nothing on error.
-void assign_keras_weights(const std::vector<KerasLayerWeights>& layers, Module& model, const std::string& source);
+/// How assign_keras_weights pairs a file's layers with a model's.
+struct KerasLoadOptions {
+  /// Only the model's tensors whose names start with this are paired with the file's layers (a model's layer is then
+  /// the first name component after the prefix); the others are left as they are and reported missing. "backbone."
+  /// loads Keras Xception weights into the Xception a model holds as "backbone", beside a new head.
+  std::string prefix;
+  /// false: the layer counts may differ; the first layers are paired in order, the model's extra layers are
+  /// reported missing and the file's extra layers (a top the model does not have) unused.
+  bool strict = true;
+};
+
+/// Copies `layers` into `model` by order: the model's layers are the first components of the names in
+/// named_state() (each layer's parameters then buffers, as Keras orders a layer's weights), under
+/// `options.prefix`. Checks the layer count (when strict) and every paired shape first; throws nn::Error naming the
+/// file, the Keras layer and ours, and changes nothing on error. `source` is the file's name for those messages.
+/// Returns what was loaded, missing (by the model's names) and unused (by the file's weight names).
+LoadReport assign_keras_weights(const std::vector<KerasLayerWeights>& layers, Module& model, const std::string& source,
+                                const KerasLoadOptions& options = {});
 
 }  // namespace nn

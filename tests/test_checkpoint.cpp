@@ -195,6 +195,100 @@ TEST_CASE("every malformed checkpoint gives an error naming the file and the ten
   CHECK(target.dense->kernel().to_vector() == before);
 }
 
+namespace {
+
+// A model that continues one saved as Model: the same "dense" and "stat", and a new "head" the file does not have.
+struct Extended : nn::Module {
+  explicit Extended(int64_t width = 3) {
+    dense = register_module("dense", std::make_shared<nn::Dense>(nn::DenseOptions{.in = 2, .out = width}));
+    stat = register_buffer("stat", Tensor::from_data({2}, {0, 0}));
+    head = register_module("head", std::make_shared<nn::Dense>(nn::DenseOptions{.in = width, .out = 1}));
+  }
+  std::shared_ptr<nn::Dense> dense, head;
+  Tensor stat;
+};
+
+}  // namespace
+
+TEST_CASE("a non-strict load fills the tensors present in both and reports what was missing, unused or mismatched") {
+  test::TempDir dir;
+  const fs::path file = dir.path / "model.nnck";
+  Model saved;
+  nn::Adam adam(saved.named_parameters());
+  nn::save(file, saved, &adam);
+
+  Extended bigger;
+  const std::vector<float> head_before = bigger.head->kernel().to_vector();
+  // Strict stays the default, with its messages.
+  CHECK(test::error_of([&] { nn::load(file, bigger); }) ==
+        file.string() + ": tensor 'head.kernel' is missing (the model has it)");
+  const nn::LoadReport report = nn::load(file, bigger, {.strict = false});
+  CHECK(report.loaded == std::vector<std::string>{"stat", "dense.kernel", "dense.bias"});  // named_state() order
+  CHECK(report.missing == std::vector<std::string>{"head.kernel", "head.bias"});
+  CHECK(report.unused.empty());
+  CHECK(report.mismatched.empty());
+  CHECK(report.summary() == "loaded 3 tensors; missing (left as they were): head.kernel, head.bias");
+  CHECK(bigger.dense->kernel().to_vector() == saved.dense->kernel().to_vector());
+  CHECK(bigger.stat.to_vector() == std::vector<float>{5, 6});
+  CHECK(bigger.head->kernel().to_vector() == head_before);
+
+  // The other way round: the file's extra tensors are unused (optimiser entries are not model tensors).
+  nn::save(file, bigger);
+  Model smaller;
+  const nn::LoadReport back = nn::load(file, smaller, {.strict = false});
+  CHECK(back.missing.empty());
+  CHECK(back.unused == std::vector<std::string>{"head.kernel", "head.bias"});
+  CHECK(smaller.dense->bias().to_vector() == bigger.dense->bias().to_vector());
+}
+
+TEST_CASE("a shape mismatch stops a non-strict load unless asked to skip it; a bad file changes nothing") {
+  test::TempDir dir;
+  const fs::path file = dir.path / "model.nnck";
+  Model saved;
+  nn::save(file, saved);
+  Extended wider(4);  // dense [2,4] where the file has [2,3]
+  const std::vector<float> before = wider.dense->kernel().to_vector();
+  CHECK(test::error_of([&] { nn::load(file, wider, {.strict = false}); }) ==
+        file.string() + ": tensor 'dense.kernel': expected shape [2,4] (the model's), got [2,3]");
+  CHECK(wider.stat.to_vector() == std::vector<float>{0, 0});  // nothing was loaded before the error
+  const nn::LoadReport report = nn::load(file, wider, {.strict = false, .skip_mismatched = true});
+  CHECK(report.loaded == std::vector<std::string>{"stat"});
+  REQUIRE(report.mismatched.size() == 2);
+  CHECK(report.mismatched[0].name == "dense.kernel");
+  CHECK(report.mismatched[0].in_file == nn::Shape{2, 3});
+  CHECK(report.mismatched[0].in_module == nn::Shape{2, 4});
+  CHECK(report.summary() ==
+        "loaded 1 tensors; missing (left as they were): head.kernel, head.bias; shapes differ (left as they were): "
+        "dense.kernel (file [2,3], model [2,4]) dense.bias (file [3], model [4])");
+  CHECK(wider.dense->kernel().to_vector() == before);
+  CHECK(wider.stat.to_vector() == std::vector<float>{5, 6});
+
+  // A damaged file is refused whole, strict or not.
+  std::vector<unsigned char> bytes = read_bytes(file);
+  bytes[53] ^= 0x10;  // a byte of dense.kernel's data
+  write_bytes(file, bytes);
+  Extended fresh;
+  const std::vector<float> fresh_kernel = fresh.dense->kernel().to_vector();
+  CHECK(test::error_of([&] { nn::load(file, fresh, {.strict = false, .skip_mismatched = true}); }) ==
+        file.string() + ": checksum mismatch (the file is corrupted)");
+  CHECK(fresh.dense->kernel().to_vector() == fresh_kernel);
+}
+
+TEST_CASE("a prefix loads a file saved from a part of a model into that part") {
+  test::TempDir dir;
+  const fs::path file = dir.path / "part.nnck";
+  nn::Dense part(nn::DenseOptions{.in = 2, .out = 3});
+  nn::save(file, part);
+  Extended model;
+  const nn::LoadReport report = nn::load(file, model, {.prefix = "dense."});
+  CHECK(report.loaded == std::vector<std::string>{"dense.kernel", "dense.bias"});
+  CHECK(report.missing == std::vector<std::string>{"stat", "head.kernel", "head.bias"});
+  CHECK(model.dense->kernel().to_vector() == part.kernel().to_vector());
+  // Under the prefix the load is strict unless told otherwise.
+  CHECK(test::error_of([&] { nn::load(file, model, {.prefix = "head."}); }) ==
+        file.string() + ": tensor 'head.kernel': expected shape [3,1] (the model's), got [2,3]");
+}
+
 TEST_CASE("a failed write leaves the previous file intact and no temporary behind") {
   test::TempDir dir;
   fs::path file = dir.path / "model.nnck";
