@@ -196,12 +196,14 @@ TEST_CASE("GRU errors name the tensor and the shapes") {
 
 // ---- Bidirectional ----
 
-TEST_CASE("a bidirectional LSTM matches torch.nn.LSTM(bidirectional=True) over packed sequences") {
+TEST_CASE("a bidirectional LSTM matches torch.nn.LSTM(bidirectional=True) over packed sequences, initial states") {
   test::Fixture f("recurrent_bilstm_packed.txt");
   nn::Bidirectional bi(nn::LSTMOptions{.input_size = 3, .units = 2, .return_sequences = true});
   load(bi, f);
   Tensor x = f["x"].set_requires_grad(), mask = f["mask"];
-  nn::BidirectionalResult r = bi.forward(x, mask);
+  std::vector<Tensor> forward_state{f["h0_forward"].set_requires_grad(), f["c0_forward"].set_requires_grad()};
+  std::vector<Tensor> backward_state{f["h0_backward"].set_requires_grad(), f["c0_backward"].set_requires_grad()};
+  nn::BidirectionalResult r = bi.forward(x, mask, forward_state, backward_state);
   close(kept(r.outputs, mask), f["outputs"], "concatenated outputs at valid positions");
   close(r.last, f["last"], "last states [forward, backward]");
   close(r.forward_state[0], f["h_forward"], "forward h");
@@ -213,19 +215,26 @@ TEST_CASE("a bidirectional LSTM matches torch.nn.LSTM(bidirectional=True) over p
               nn::add(dot(r.forward_state[1], f["grad_c_forward"]), dot(r.backward_state[1], f["grad_c_backward"])));
   objective.backward();
   close(x.grad(), f["d_x"], "grad x");
+  close(forward_state[0].grad(), f["d_h0_forward"], "grad forward h0");
+  close(forward_state[1].grad(), f["d_c0_forward"], "grad forward c0");
+  close(backward_state[0].grad(), f["d_h0_backward"], "grad backward h0");
+  close(backward_state[1].grad(), f["d_c0_backward"], "grad backward c0");
   check_parameter_grads(bi, f);
 }
 
-TEST_CASE("a bidirectional GRU matches torch.nn.GRU(bidirectional=True) over packed sequences") {
+TEST_CASE("a bidirectional GRU matches torch.nn.GRU(bidirectional=True) over packed sequences, initial states") {
   test::Fixture f("recurrent_bigru_packed.txt");
   nn::Bidirectional bi(nn::GRUOptions{.input_size = 3, .units = 2, .return_sequences = true});
   load(bi, f);
   Tensor x = f["x"].set_requires_grad(), mask = f["mask"];
-  nn::BidirectionalResult r = bi.forward(x, mask);
+  Tensor h0_forward = f["h0_forward"].set_requires_grad(), h0_backward = f["h0_backward"].set_requires_grad();
+  nn::BidirectionalResult r = bi.forward(x, mask, {h0_forward}, {h0_backward});
   close(kept(r.outputs, mask), f["outputs"], "concatenated outputs at valid positions");
   close(r.last, f["last"], "last states [forward, backward]");
   nn::add(dot(r.outputs, f["grad_outputs"]), dot(r.last, f["grad_last"])).backward();
   close(x.grad(), f["d_x"], "grad x");
+  close(h0_forward.grad(), f["d_h0_forward"], "grad forward h0");
+  close(h0_backward.grad(), f["d_h0_backward"], "grad backward h0");
   check_parameter_grads(bi, f);
 }
 
@@ -262,6 +271,15 @@ TEST_CASE("Bidirectional: names, configuration and errors") {
   CHECK_THROWS_WITH_AS(bi.forward(Tensor::zeros({2, 4, 3}), Tensor::ones({4, 2})),
                        "Bidirectional: expected a mask of shape [2,4] (input [2,4,3]), got [4,2]", nn::Error);
   CHECK_THROWS_WITH_AS(bi(Tensor::zeros({2, 4, 5})), "lstm: expected a kernel of shape [5,8], got [3,8]", nn::Error);
+  CHECK_THROWS_WITH_AS(bi.forward(Tensor::zeros({2, 4, 3}), Tensor(), {Tensor::zeros({2, 2})}, {}),
+                       "Bidirectional: expected an initial forward state of 2 tensors {h, c} (LSTM), got 1 tensor",
+                       nn::Error);
+  nn::Bidirectional gru(nn::GRUOptions{.input_size = 3, .units = 2});
+  CHECK_THROWS_WITH_AS(gru.forward(Tensor::zeros({2, 4, 3}), Tensor(), {}, {Tensor::zeros({2, 2}), Tensor()}),
+                       "Bidirectional: expected an initial backward state of 1 tensor {h} (GRU), got 2 tensors",
+                       nn::Error);
+  CHECK_THROWS_WITH_AS(gru.forward(Tensor::zeros({2, 4, 3}), Tensor(), {Tensor::zeros({2, 3})}, {}),
+                       "gru: expected an initial h of shape [2,2], got [2,3]", nn::Error);
 }
 
 // ---- MultiHeadAttention ----

@@ -37,11 +37,13 @@ const char* to_string(MergeMode mode) {
 template <class L, class Options>
 Bidirectional::Direction Bidirectional::make_direction(const char* name, const Options& layer, Generator& gen) {
   auto typed = register_module(name, std::make_shared<L>(layer, gen));
-  return {typed, [typed](const Tensor& x, const Tensor& mask) {
-            auto r = typed->forward(x, mask);
+  return {typed, [typed](const Tensor& x, const Tensor& mask, const std::vector<Tensor>& state) {
+            auto part = [&state](size_t i) { return i < state.size() ? state[i] : Tensor(); };
             if constexpr (std::is_same_v<L, LSTM>) {
+              LstmResult r = typed->forward(x, mask, part(0), part(1));
               return std::pair{r.outputs, std::vector<Tensor>{r.h, r.c}};
             } else {
+              GruResult r = typed->forward(x, mask, part(0));
               return std::pair{r.outputs, std::vector<Tensor>{r.h}};
             }
           }};
@@ -79,6 +81,21 @@ Tensor Bidirectional::forward(const Tensor& x) {
 }
 
 BidirectionalResult Bidirectional::forward(const Tensor& x, const Tensor& mask) {
+  return forward(x, mask, {}, {});
+}
+
+BidirectionalResult Bidirectional::forward(const Tensor& x, const Tensor& mask,
+                                           const std::vector<Tensor>& forward_state,
+                                           const std::vector<Tensor>& backward_state) {
+  const bool lstm = std::holds_alternative<LSTMOptions>(layer_);
+  for (const std::vector<Tensor>* state : {&forward_state, &backward_state}) {
+    if (!state->empty() && state->size() != (lstm ? 2u : 1u)) {
+      fail_expected("Bidirectional",
+                    std::string("an initial ") + (state == &forward_state ? "forward" : "backward") + " state of " +
+                        (lstm ? "2 tensors {h, c} (LSTM)" : "1 tensor {h} (GRU)"),
+                    std::to_string(state->size()) + (state->size() == 1 ? " tensor" : " tensors"));
+    }
+  }
   if (!x.defined() || x.rank() != 3) {
     fail_expected("Bidirectional", "an input of shape (N,T,E)",
                   x.defined() ? nn::to_string(x.shape()) : "an undefined tensor");
@@ -94,13 +111,13 @@ BidirectionalResult Bidirectional::forward(const Tensor& x, const Tensor& mask) 
     NoGradGuard no_grad;
     reversed_mask = reverse_time(mask.detach());
   }
-  auto [forward_outputs, forward_state] = forward_.run(x, mask);
-  auto [backward_outputs, backward_state] = backward_.run(reverse_time(x), reversed_mask);
+  auto [forward_outputs, forward_last] = forward_.run(x, mask, forward_state);
+  auto [backward_outputs, backward_last] = backward_.run(reverse_time(x), reversed_mask, backward_state);
   BidirectionalResult result;
   result.outputs = merge(forward_outputs, reverse_time(backward_outputs));
-  result.last = merge(forward_state[0], backward_state[0]);
-  result.forward_state = std::move(forward_state);
-  result.backward_state = std::move(backward_state);
+  result.last = merge(forward_last[0], backward_last[0]);
+  result.forward_state = std::move(forward_last);
+  result.backward_state = std::move(backward_last);
   return result;
 }
 

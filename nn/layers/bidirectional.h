@@ -40,8 +40,8 @@ struct BidirectionalResult {
 /// mask of trailing padding (lengths) that is the same as reversing only the valid part of each row, which is what
 /// PyTorch's packed sequences give: the same outputs at every valid position and the same last states (tested
 /// against torch.nn.LSTM / GRU(bidirectional=True) over packed sequences). At padded positions the forward copy
-/// repeats its last h (as LSTM and GRU do) and the backward copy holds its initial state (zeros); PyTorch writes
-/// zeros at both. Masks with gaps are allowed and follow Keras.
+/// repeats its last h (as LSTM and GRU do) and the backward copy holds its initial state (zeros unless given); PyTorch
+/// writes zeros at both. Masks with gaps are allowed and follow Keras.
 class Bidirectional : public Layer {
  public:
   /// Wraps an LSTM built from `layer` (its return_sequences decides what forward(x) returns).
@@ -57,6 +57,11 @@ class Bidirectional : public Layer {
   /// x (N,T,E), mask (N,T) of 1 run / 0 skip (undefined: no mask). Throws nn::Error with the shapes when x is not
   /// (N,T,E), the mask not (N,T), or E not the layer's input size.
   BidirectionalResult forward(const Tensor& x, const Tensor& mask);
+  /// As above, from initial states: {h} for a GRU, {h, c} for an LSTM, (N,U) each (empty: zeros), as torch's
+  /// h0[0] / h0[1] and Keras's initial_state. Throws nn::Error for a state of the wrong count, or as the layer does
+  /// for a wrong shape.
+  BidirectionalResult forward(const Tensor& x, const Tensor& mask, const std::vector<Tensor>& forward_state,
+                              const std::vector<Tensor>& backward_state);
   std::string to_string() const override;
 
   const BidirectionalOptions& options() const { return options_; }
@@ -65,10 +70,10 @@ class Bidirectional : public Layer {
   std::shared_ptr<Layer> backward_layer() const { return backward_.layer; }
 
  private:
-  // One direction: the layer and how to run it over (x, mask) → (outputs (N,T,U), final state).
+  // One direction: the layer and how to run it over (x, mask, initial state) → (outputs (N,T,U), final state).
   struct Direction {
     std::shared_ptr<Layer> layer;
-    std::function<std::pair<Tensor, std::vector<Tensor>>(const Tensor&, const Tensor&)> run;
+    std::function<std::pair<Tensor, std::vector<Tensor>>(const Tensor&, const Tensor&, const std::vector<Tensor>&)> run;
   };
   template <class L, class Options>
   Direction make_direction(const char* name, const Options& layer, Generator& gen);

@@ -142,27 +142,32 @@ def gru_reset_before():
 
 
 def bidirectional_packed(kind):
-    """torch.nn.LSTM / GRU(bidirectional=True) over packed sequences, outputs concatenated [forward, backward]."""
+    """torch.nn.LSTM / GRU(bidirectional=True) over packed sequences from initial states, outputs concatenated
+    [forward, backward]."""
     n, t, e, u = 3, 5, 3, 2
     lengths = torch.tensor([3, 5, 1])
     mask = lengths_mask(lengths, t)
     rnn = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(e, u, batch_first=True, bidirectional=True)
-    x = leaf(n, t, e)
+    x, h0, c0 = leaf(n, t, e), leaf(2, n, u), leaf(2, n, u)  # states (2, N, U): forward, backward
     packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-    out_packed, state = rnn(packed)
+    out_packed, state = rnn(packed, (h0, c0) if kind == "lstm" else h0)
     outputs, _ = torch.nn.utils.rnn.pad_packed_sequence(out_packed, batch_first=True, total_length=t)
-    h = state[0] if kind == "lstm" else state  # (2, N, U): forward, backward
+    h = state[0] if kind == "lstm" else state
     grad_outputs, grad_last = uniform(n, t, 2 * u) * mask[:, :, None], uniform(n, 2 * u)
     last = torch.cat([h[0], h[1]], 1)  # what return_sequences=False gives
     objective = (outputs * grad_outputs).sum() + (last * grad_last).sum()
-    record = {"x": x, "mask": mask, "outputs": outputs, "last": last, "h_forward": h[0], "h_backward": h[1]}
+    record = {"x": x, "mask": mask, "h0_forward": h0[0], "h0_backward": h0[1], "outputs": outputs, "last": last,
+              "h_forward": h[0], "h_backward": h[1]}
     if kind == "lstm":
         grad_c = uniform(2, n, u)
         objective = objective + (state[1] * grad_c).sum()
-        record.update({"c_forward": state[1][0], "c_backward": state[1][1], "grad_c_forward": grad_c[0],
-                       "grad_c_backward": grad_c[1]})
+        record.update({"c0_forward": c0[0], "c0_backward": c0[1], "c_forward": state[1][0], "c_backward": state[1][1],
+                       "grad_c_forward": grad_c[0], "grad_c_backward": grad_c[1]})
     objective.backward()
-    record.update({"grad_outputs": grad_outputs, "grad_last": grad_last, "d_x": x.grad})
+    record.update({"grad_outputs": grad_outputs, "grad_last": grad_last, "d_x": x.grad, "d_h0_forward": h0.grad[0],
+                   "d_h0_backward": h0.grad[1]})
+    if kind == "lstm":
+        record.update({"d_c0_forward": c0.grad[0], "d_c0_backward": c0.grad[1]})
     for direction, suffix in (("forward.", "_l0"), ("backward.", "_l0_reverse")):
         w_ih, w_hh = getattr(rnn, "weight_ih" + suffix), getattr(rnn, "weight_hh" + suffix)
         b_ih, b_hh = getattr(rnn, "bias_ih" + suffix), getattr(rnn, "bias_hh" + suffix)
