@@ -1,7 +1,5 @@
 #include "captioning/bundle.h"
 
-#include <cstdio>
-
 #include <nn/checkpoint.h>
 #include <nn/error.h>
 
@@ -22,8 +20,8 @@ std::string required(const Texts& texts, const std::string& key, const std::file
   return *v;
 }
 
-CaptionModelOptions options_from(const Texts& texts, const std::filesystem::path& path) {
-  if (required(texts, "model", path) != "caption-merge") nn::fail(path.string(), "is not a caption model bundle");
+// The texts written before "caption.options" (no positions: those bundles had no attention).
+CaptionModelOptions legacy_options(const Texts& texts, const std::filesystem::path& path) {
   CaptionModelOptions o;
   try {
     o.vocab = std::stoll(required(texts, "caption.vocab", path));
@@ -40,10 +38,25 @@ CaptionModelOptions options_from(const Texts& texts, const std::filesystem::path
   return o;
 }
 
+CaptionModelOptions options_from(const Texts& texts, const std::filesystem::path& path) {
+  if (required(texts, "model", path) != "caption-merge") nn::fail(path.string(), "is not a caption model bundle");
+  if (auto o = nn::find_options<CaptionModelOptions>(texts, "caption.options", path)) return *o;
+  return legacy_options(texts, path);
+}
+
 }  // namespace
 
 const std::string* Bundle::find(const std::string& key) const {
   return find_text(texts, key);
+}
+
+void option_fields(nn::OptionsArchive& archive, CaptionModelOptions& o) {
+  archive.field("vocab", o.vocab, {.min = 5, .max = 10'000'000});
+  archive.field("feature_dim", o.feature_dim, {.min = 1, .max = 1'000'000});
+  archive.field("units", o.units, {.min = 1, .max = 100'000});
+  archive.field("dropout", o.dropout, {.min = 0, .max = 0.999});
+  archive.field("seed", o.seed);
+  archive.field("positions", o.positions, {.min = 0, .max = 4096});
 }
 
 void save_bundle(const std::filesystem::path& path, const CaptionModel& model, const Tokenizer& tokenizer,
@@ -52,14 +65,8 @@ void save_bundle(const std::filesystem::path& path, const CaptionModel& model, c
     nn::fail_expected(path.string(), "a tokenizer of " + std::to_string(model.options().vocab) + " ids (the model's)",
                       std::to_string(tokenizer.vocab_size()));
   }
-  const CaptionModelOptions& o = model.options();
-  char dropout[32];
-  std::snprintf(dropout, sizeof dropout, "%.9g", static_cast<double>(o.dropout));
   Texts texts{{"model", "caption-merge"},
-              {"caption.vocab", std::to_string(o.vocab)},
-              {"caption.feature_dim", std::to_string(o.feature_dim)},
-              {"caption.units", std::to_string(o.units)},
-              {"caption.dropout", dropout},
+              nn::options_entry("caption.options", model.options()),
               {"tokenizer", tokenizer.serialize()}};
   for (auto& entry : extra) texts.push_back(std::move(entry));
   nn::save(path, model, optimizer, std::move(texts));
@@ -68,13 +75,13 @@ void save_bundle(const std::filesystem::path& path, const CaptionModel& model, c
 Texts load_bundle_into(const std::filesystem::path& path, CaptionModel& model, nn::Optimizer* optimizer) {
   const CaptionModelOptions o = options_from(nn::read_checkpoint_texts(path), path);
   const CaptionModelOptions& m = model.options();
-  if (o.vocab != m.vocab || o.feature_dim != m.feature_dim || o.units != m.units)
+  if (o.vocab != m.vocab || o.feature_dim != m.feature_dim || o.units != m.units || o.positions != m.positions)
     nn::fail_expected(path.string(),
                       "a caption model of vocabulary " + std::to_string(m.vocab) + ", " +
-                          std::to_string(m.feature_dim) + " features and " + std::to_string(m.units) +
-                          " units (the one being trained)",
+                          std::to_string(m.feature_dim) + " features, " + std::to_string(m.units) + " units and " +
+                          std::to_string(m.positions) + " positions (the one being trained)",
                       "vocabulary " + std::to_string(o.vocab) + ", " + std::to_string(o.feature_dim) + " features, " +
-                          std::to_string(o.units) + " units");
+                          std::to_string(o.units) + " units, " + std::to_string(o.positions) + " positions");
   return nn::load(path, model, optimizer);
 }
 

@@ -1,5 +1,6 @@
-// A model bundle: everything `describe` needs to caption with a trained model — the caption model's weights, its
-// tokenizer and configuration — in one libnn checkpoint file; training adds the optimiser state and its history.
+/// @file
+/// A model bundle: everything `describe` needs to caption with a trained model — the caption model's weights, its
+/// tokenizer and configuration — in one libnn checkpoint file; training adds the optimiser state and its history.
 #pragma once
 
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include <nn/optim/optimizer.h>
+#include <nn/options.h>
 
 #include "captioning/model.h"
 #include "captioning/tokenizer.h"
@@ -17,11 +19,16 @@ namespace captioning {
 
 using Texts = std::vector<std::pair<std::string, std::string>>;
 
-// Writes atomically: the model, the tokenizer, the model's options, `extra` texts, and the optimiser when given.
+/// Describes CaptionModelOptions to an options archive (nn/options.h): vocab, feature_dim, units, dropout, seed,
+/// positions (0 without attention), each within plausible limits.
+void option_fields(nn::OptionsArchive& archive, CaptionModelOptions& options);
+
+/// Writes atomically: the model, the tokenizer, the model's options (text "caption.options", JSON), `extra` texts,
+/// and the optimiser when given.
 void save_bundle(const std::filesystem::path& path, const CaptionModel& model, const Tokenizer& tokenizer,
                  const nn::Optimizer* optimizer = nullptr, Texts extra = {});
 
-// The value of `key` among `texts`, or nullptr.
+/// The value of `key` among `texts`, or nullptr.
 const std::string* find_text(const Texts& texts, const std::string& key);
 
 struct Bundle {
@@ -31,10 +38,12 @@ struct Bundle {
   const std::string* find(const std::string& key) const;
 };
 
-// Rebuilds the model from the bundle's options and loads it (and `optimizer` when given). Throws nn::Error naming
-// the file on a non-bundle, a vocabulary that does not match the tokenizer, or any checkpoint error.
+/// Rebuilds the model from the bundle's options and loads it (and `optimizer` when given). Bundles from before
+/// "caption.options" (texts "caption.vocab", "caption.feature_dim", "caption.units", "caption.dropout"; no attention)
+/// still load. Throws nn::Error naming the file on a non-bundle, an implausible option (naming it), a vocabulary that
+/// does not match the tokenizer, or any checkpoint error.
 Bundle load_bundle(const std::filesystem::path& path, nn::Optimizer* optimizer = nullptr);
-// The same, loading into an existing model (and optimiser), e.g. to resume training.
+/// The same, loading into an existing model (and optimiser), e.g. to resume training.
 Texts load_bundle_into(const std::filesystem::path& path, CaptionModel& model, nn::Optimizer* optimizer = nullptr);
 
 }  // namespace captioning

@@ -2,10 +2,12 @@
 
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include <nn/checkpoint.h>
 #include <nn/error.h>
 #include <nn/ops.h>
+#include <nn/options.h>
 #include <nn/random.h>
 
 namespace captioning {
@@ -55,32 +57,27 @@ nn::Tensor load_captioner_input(const fs::path& path, int64_t size) {
   return nn::xception_preprocess(image).reshape({1, size, size, 3});
 }
 
-void save_captioner(const fs::path& path, const ImageCaptioner& model, const Tokenizer& tokenizer,
-                    const nn::Optimizer* optimizer, Texts extra) {
-  const CaptionerOptions& o = model.options();
-  char width[32], dropout[32];
-  std::snprintf(width, sizeof width, "%.9g", static_cast<double>(o.cnn_width));
-  std::snprintf(dropout, sizeof dropout, "%.9g", static_cast<double>(o.dropout));
-  Texts texts{{"model", "image-captioner"},
-              {"captioner.cnn_width", width},
-              {"captioner.cnn_middle_blocks", std::to_string(o.cnn_middle_blocks)},
-              {"captioner.image_size", std::to_string(o.image_size)},
-              {"captioner.vocab", std::to_string(o.vocab)},
-              {"captioner.units", std::to_string(o.units)},
-              {"captioner.dropout", dropout},
-              {"captioner.attention", o.attention ? "1" : "0"},
-              {"tokenizer", tokenizer.serialize()}};
-  for (auto& entry : extra) texts.push_back(std::move(entry));
-  nn::save(path, model, optimizer, std::move(texts));
+// The captioner's options; file-local, found by nn::options_to_json through argument-dependent lookup.
+static void option_fields(nn::OptionsArchive& archive, CaptionerOptions& o) {
+  archive.field("cnn_width", o.cnn_width, {.min = 0.001, .max = 4});
+  archive.field("cnn_middle_blocks", o.cnn_middle_blocks, {.min = 0, .max = 64});
+  archive.field("image_size", o.image_size, {.min = 71, .max = 2048});
+  archive.field("vocab", o.vocab, {.min = 5, .max = 10'000'000});
+  archive.field("units", o.units, {.min = 1, .max = 100'000});
+  archive.field("dropout", o.dropout, {.min = 0, .max = 0.999});
+  archive.field("seed", o.seed);
+  archive.field("attention", o.attention);
 }
 
-CaptionerBundle load_captioner(const fs::path& path) {
-  Texts texts = nn::read_checkpoint_texts(path);
+namespace {
+
+// The texts written before "captioner.options" (weights/shapes.nnck is one); "captioner.attention" is absent in
+// bundles from before attention.
+CaptionerOptions legacy_captioner_options(const Texts& texts, const fs::path& path) {
   auto get = [&](const std::string& key) {
     if (const std::string* v = find_text(texts, key)) return *v;
     nn::fail(path.string(), "is not an image captioner bundle (no '" + key + "')");
   };
-  if (get("model") != "image-captioner") nn::fail(path.string(), "is not an image captioner bundle");
   CaptionerOptions o;
   try {
     o.cnn_width = std::stof(get("captioner.cnn_width"));
@@ -89,7 +86,7 @@ CaptionerBundle load_captioner(const fs::path& path) {
     o.vocab = std::stoll(get("captioner.vocab"));
     o.units = std::stoll(get("captioner.units"));
     o.dropout = std::stof(get("captioner.dropout"));
-    const std::string* attention = find_text(texts, "captioner.attention");  // absent in bundles from before attention
+    const std::string* attention = find_text(texts, "captioner.attention");
     if (attention && *attention != "0" && *attention != "1") throw std::invalid_argument("attention");
     o.attention = attention && *attention == "1";
   } catch (const std::logic_error&) {
@@ -100,7 +97,29 @@ CaptionerBundle load_captioner(const fs::path& path) {
       o.units > 100'000) {
     nn::fail(path.string(), "has an implausible captioner configuration");
   }
-  Tokenizer tokenizer = Tokenizer::deserialize(get("tokenizer"), path.string());
+  return o;
+}
+
+}  // namespace
+
+void save_captioner(const fs::path& path, const ImageCaptioner& model, const Tokenizer& tokenizer,
+                    const nn::Optimizer* optimizer, Texts extra) {
+  Texts texts{{"model", "image-captioner"},
+              nn::options_entry("captioner.options", model.options()),
+              {"tokenizer", tokenizer.serialize()}};
+  for (auto& entry : extra) texts.push_back(std::move(entry));
+  nn::save(path, model, optimizer, std::move(texts));
+}
+
+CaptionerBundle load_captioner(const fs::path& path) {
+  Texts texts = nn::read_checkpoint_texts(path);
+  const std::string* kind = find_text(texts, "model");
+  if (kind == nullptr || *kind != "image-captioner") nn::fail(path.string(), "is not an image captioner bundle");
+  std::optional<CaptionerOptions> read = nn::find_options<CaptionerOptions>(texts, "captioner.options", path);
+  const CaptionerOptions o = read ? *read : legacy_captioner_options(texts, path);
+  const std::string* serialized = find_text(texts, "tokenizer");
+  if (serialized == nullptr) nn::fail(path.string(), "is not an image captioner bundle (no 'tokenizer')");
+  Tokenizer tokenizer = Tokenizer::deserialize(*serialized, path.string());
   if (tokenizer.vocab_size() != o.vocab) {
     nn::fail_expected(path.string(), "a tokenizer of " + std::to_string(o.vocab) + " ids (the model's vocabulary)",
                       std::to_string(tokenizer.vocab_size()) + " ids");

@@ -7,8 +7,8 @@ set -euo pipefail
 #   scripts/deps.sh           what building libnn and its programs needs
 #   scripts/deps.sh --tests   also what the tests need (doctest; qemu-user, binutils: portability; clang-format;
 #                             GNU time: the bad-input table measures peak memory)
-packages=(g++ cmake make pkg-config libeigen3-dev libopenblas-openmp-dev libstb-dev libjpeg62-turbo-dev libpng-dev
-          libcpp-httplib-dev libmicrohttpd-dev)
+packages=(g++ cmake make pkg-config libeigen3-dev libopenblas-openmp-dev libstb-dev libcereal-dev libjpeg62-turbo-dev
+          libpng-dev libcpp-httplib-dev libmicrohttpd-dev)
 if [ "${1:-}" = "--tests" ]; then
   packages+=(doctest-dev qemu-user binutils clang-format time)
 fi

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "nn/checkpoint.h"
 #include "nn/error.h"
@@ -134,34 +135,34 @@ Tensor Xception::forward(const Tensor& input) {
 }
 
 std::string Xception::to_string() const {
-  char buffer[160];
-  std::snprintf(buffer, sizeof buffer, "Xception(width=%g, middle_blocks=%d, include_top=%s, features=%lld)",
+  static const char* const kPooling[] = {"none", "avg", "max"};
+  char buffer[200];
+  std::snprintf(buffer, sizeof buffer,
+                "Xception(width=%g, middle_blocks=%d, include_top=%s, pooling=%s, features=%lld)",
                 static_cast<double>(options_.width), options_.middle_blocks, options_.include_top ? "true" : "false",
-                static_cast<long long>(feature_channels_));
+                kPooling[static_cast<int>(options_.pooling)], static_cast<long long>(feature_channels_));
   return buffer;
 }
 
-void save_xception(const std::filesystem::path& path, const Xception& model) {
-  const XceptionOptions& o = model.options();
-  char width[32];
-  std::snprintf(width, sizeof width, "%.9g", static_cast<double>(o.width));
-  save(path, model, nullptr,
-       {{"model", "xception"},
-        {"xception.include_top", o.include_top ? "1" : "0"},
-        {"xception.width", width},
-        {"xception.middle_blocks", std::to_string(o.middle_blocks)},
-        {"xception.classes", std::to_string(o.classes)}});
+void option_fields(OptionsArchive& archive, XceptionOptions& o) {
+  archive.field("include_top", o.include_top);
+  archive.field("pooling", o.pooling,
+                {{"none", XceptionPooling::none}, {"avg", XceptionPooling::avg}, {"max", XceptionPooling::max}});
+  archive.field("width", o.width, {.min = 0.001, .max = 4});
+  archive.field("middle_blocks", o.middle_blocks, {.min = 0, .max = 64});
+  archive.field("classes", o.classes, {.min = 1, .max = 100'000});
 }
 
-std::unique_ptr<Xception> load_xception(const std::filesystem::path& path) {
-  Checkpoint c;
-  c.texts = read_checkpoint_texts(path);  // the configuration only; the weights are read once, into the model
-  auto text = [&](const char* key) {
-    const std::string* v = c.find_text(key);
-    if (v == nullptr) fail(path.string(), std::string("is not an Xception model file (no '") + key + "')");
-    return *v;
+namespace {
+
+// The texts written before "xception.options" (no pooling: those files always meant average pooling).
+XceptionOptions legacy_options(const std::vector<std::pair<std::string, std::string>>& texts,
+                               const std::filesystem::path& path) {
+  auto text = [&](const std::string& key) {
+    for (const auto& [k, v] : texts)
+      if (k == key) return v;
+    fail(path.string(), "is not an Xception model file (no 'xception.options')");
   };
-  if (text("model") != "xception") fail(path.string(), "holds a '" + text("model") + "' model, not an Xception");
   XceptionOptions o;
   try {
     o.include_top = text("xception.include_top") == "1";
@@ -175,7 +176,25 @@ std::unique_ptr<Xception> load_xception(const std::filesystem::path& path) {
       o.classes > 100000) {
     fail(path.string(), "has an implausible Xception configuration");
   }
-  auto model = std::make_unique<Xception>(o);
+  return o;
+}
+
+}  // namespace
+
+void save_xception(const std::filesystem::path& path, const Xception& model) {
+  save(path, model, nullptr, {{"model", "xception"}, options_entry("xception.options", model.options())});
+}
+
+std::unique_ptr<Xception> load_xception(const std::filesystem::path& path) {
+  // The configuration only; the weights are read once, into the model.
+  const auto texts = read_checkpoint_texts(path);
+  const std::string* kind = nullptr;
+  for (const auto& [k, v] : texts)
+    if (k == "model") kind = &v;
+  if (kind == nullptr) fail(path.string(), "is not an Xception model file (no 'model')");
+  if (*kind != "xception") fail(path.string(), "holds a '" + printable(*kind) + "' model, not an Xception");
+  std::optional<XceptionOptions> o = find_options<XceptionOptions>(texts, "xception.options", path);
+  auto model = std::make_unique<Xception>(o ? *o : legacy_options(texts, path));
   load(path, *model);
   model->eval();
   return model;

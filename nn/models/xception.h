@@ -1,12 +1,13 @@
-// Xception (Chollet 2017) exactly as Keras builds it (keras.applications.Xception): layer order, names, shapes,
-// TensorFlow padding; so that Keras's ImageNet weights load into it and give the same features.
-//   input (N,299,299,3) scaled to [−1, 1] → entry flow (blocks 1–4) → middle flow (blocks 5–12) → exit flow
-//   (blocks 13–14) → (N,10,10,2048) → global average (or max) pooling → (N,2048) [→ Dense 1000 softmax].
-// Layers are registered in Keras-1's creation order (each down block's residual convolution before its separable
-// ones), which is the order of the weights in Keras's .h5 files: named_state() lists them so.
-// Parameters are named by Keras layer: "block1_conv1.kernel", "block2_sepconv1_bn.gamma"… Keras leaves the four
-// residual 1×1 convolutions unnamed (conv2d_N, batch_normalization_N); here they are "blockB_residual" and
-// "blockB_residual_bn" for B = 2, 3, 4, 13.
+/// @file
+/// Xception (Chollet 2017) exactly as Keras builds it (keras.applications.Xception): layer order, names, shapes,
+/// TensorFlow padding; so that Keras's ImageNet weights load into it and give the same features.
+///   input (N,299,299,3) scaled to [−1, 1] → entry flow (blocks 1–4) → middle flow (blocks 5–12) → exit flow
+///   (blocks 13–14) → (N,10,10,2048) → global average (or max) pooling → (N,2048) [→ Dense 1000 softmax].
+/// Layers are registered in Keras-1's creation order (each down block's residual convolution before its separable
+/// ones), which is the order of the weights in Keras's .h5 files: named_state() lists them so.
+/// Parameters are named by Keras layer: "block1_conv1.kernel", "block2_sepconv1_bn.gamma"… Keras leaves the four
+/// residual 1×1 convolutions unnamed (conv2d_N, batch_normalization_N); here they are "blockB_residual" and
+/// "blockB_residual_bn" for B = 2, 3, 4, 13.
 #pragma once
 
 #include <filesystem>
@@ -17,16 +18,17 @@
 #include "nn/layers/conv.h"
 #include "nn/layers/dense.h"
 #include "nn/module.h"
+#include "nn/options.h"
 
 namespace nn {
 
 enum class XceptionPooling { none, avg, max };
 
 struct XceptionOptions {
-  bool include_top = false;                        // global average pooling + Dense(classes, softmax)
-  XceptionPooling pooling = XceptionPooling::avg;  // without the top: (N,10,10,2048) → (N,2048), or none
-  float width = 1.0f;                              // multiplies every filter count (small test and demo models)
-  int middle_blocks = 8;                           // Keras: 8 (blocks 5–12)
+  bool include_top = false;                        ///< global average pooling + Dense(classes, softmax)
+  XceptionPooling pooling = XceptionPooling::avg;  ///< without the top: (N,10,10,2048) → (N,2048), or none
+  float width = 1.0f;                              ///< multiplies every filter count (small test and demo models)
+  int middle_blocks = 8;                           ///< Keras: 8 (blocks 5–12)
   int64_t classes = 1000;
 };
 
@@ -34,12 +36,12 @@ class Xception : public Module {
  public:
   explicit Xception(const XceptionOptions& options = {}, Generator& gen = default_generator());
 
-  // x (N,H,W,3), already preprocessed to [−1, 1] (H, W ≥ 71; 299 for ImageNet). In eval() mode the batch norms
-  // use their moving statistics.
+  /// x (N,H,W,3), already preprocessed to [−1, 1] (H, W ≥ 71; 299 for ImageNet). In eval() mode the batch norms
+  /// use their moving statistics.
   Tensor forward(const Tensor& x);
   Tensor operator()(const Tensor& x) { return forward(x); }
 
-  // The channel count of the final feature map (2048 at width 1).
+  /// The channel count of the final feature map (2048 at width 1).
   int64_t feature_channels() const { return feature_channels_; }
   const XceptionOptions& options() const { return options_; }
   std::string to_string() const override;
@@ -78,9 +80,16 @@ class Xception : public Module {
   std::shared_ptr<Dense> predictions_;
 };
 
-// An Xception saved with its options (texts "model", "xception.include_top", "xception.width",
-// "xception.middle_blocks", "xception.classes") so that it can be rebuilt from the file alone.
+/// Describes XceptionOptions to an options archive (nn/options.h): include_top, pooling ("none", "avg", "max"),
+/// width in [0.001, 4], middle_blocks in [0, 64], classes in [1, 100000].
+void option_fields(OptionsArchive& archive, XceptionOptions& options);
+
+/// Saves an Xception with its options as JSON (texts "model" = "xception" and "xception.options"), so that
+/// load_xception rebuilds it — pooling, width, middle blocks, top — from the file alone.
 void save_xception(const std::filesystem::path& path, const Xception& model);
+/// Rebuilds and loads a model written by save_xception, in eval mode. Files from before "xception.options" (texts
+/// "xception.include_top", "xception.width", "xception.middle_blocks", "xception.classes"; always average pooling)
+/// still load. Throws nn::Error naming the file (and the option) on anything else or an implausible option.
 std::unique_ptr<Xception> load_xception(const std::filesystem::path& path);
 
 }  // namespace nn
