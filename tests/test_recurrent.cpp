@@ -425,6 +425,22 @@ TEST_CASE("GRU, Bidirectional and MultiHeadAttention clone into equal, independe
   }
 }
 
+TEST_CASE("the three layers move into a Sequential by value and compute there what they compute alone") {
+  nn::Generator gen_a(8), gen_b(8);
+  auto bi = [](nn::Generator& gen) {
+    return nn::Bidirectional(nn::GRUOptions{.input_size = 4, .units = 3, .return_sequences = true}, {}, gen);
+  };
+  auto mha = [](nn::Generator& gen) { return nn::MultiHeadAttention({.embed_dim = 6, .num_heads = 2}, gen); };
+  auto gru = [](nn::Generator& gen) { return nn::GRU({.input_size = 6, .units = 2}, gen); };
+  nn::Sequential seq{bi(gen_a), mha(gen_a), gru(gen_a)};
+  nn::Bidirectional alone_bi = bi(gen_b);
+  nn::MultiHeadAttention alone_mha = mha(gen_b);
+  nn::GRU alone_gru = gru(gen_b);
+  Tensor x = Tensor::uniform({2, 5, 4}, -1, 1, gen_a);
+  close(seq(x), alone_gru(alone_mha(alone_bi(x))), "through the Sequential");
+  CHECK(seq.named_parameters()[0].first == "0.forward.kernel");
+}
+
 // ---- the finite-difference table ----
 
 namespace {
