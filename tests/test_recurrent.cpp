@@ -238,6 +238,19 @@ TEST_CASE("a bidirectional GRU matches torch.nn.GRU(bidirectional=True) over pac
   check_parameter_grads(bi, f);
 }
 
+TEST_CASE("a bidirectional GRU over a mask with gaps follows Keras's go_backwards (a torch GRUCell loop)") {
+  test::Fixture f("recurrent_bigru_gaps.txt");
+  nn::Bidirectional bi(nn::GRUOptions{.input_size = 3, .units = 2, .return_sequences = true});
+  load(bi, f);
+  Tensor x = f["x"].set_requires_grad();
+  nn::BidirectionalResult r = bi.forward(x, f["mask"]);
+  close(r.outputs, f["outputs"], "outputs at every position");
+  close(r.last, f["last"], "last states");
+  nn::add(dot(r.outputs, f["grad_outputs"]), dot(r.last, f["grad_last"])).backward();
+  close(x.grad(), f["d_x"], "grad x");
+  check_parameter_grads(bi, f);
+}
+
 TEST_CASE("Bidirectional's sum, mul and ave merges match torch's two halves merged, values and grad x") {
   test::Fixture f("recurrent_bigru_merges.txt");
   for (nn::MergeMode mode : {nn::MergeMode::sum, nn::MergeMode::mul, nn::MergeMode::ave}) {

@@ -41,7 +41,7 @@ struct BidirectionalResult {
 /// PyTorch's packed sequences give: the same outputs at every valid position and the same last states (tested
 /// against torch.nn.LSTM / GRU(bidirectional=True) over packed sequences). At padded positions the forward copy
 /// repeats its last h (as LSTM and GRU do) and the backward copy holds its initial state (zeros unless given); PyTorch
-/// writes zeros at both. Masks with gaps are allowed and follow Keras.
+/// writes zeros at both. Masks with gaps follow Keras too (tested against a torch GRUCell loop written that way).
 class Bidirectional : public Layer {
  public:
   /// Wraps an LSTM built from `layer` (its return_sequences decides what forward(x) returns).

@@ -204,6 +204,35 @@ def bidirectional_merges():
     write("recurrent_bigru_merges.txt", record)
 
 
+def bidirectional_gaps():
+    """Keras's Bidirectional over a mask with gaps, written out with two torch.nn.GRUCells: the backward copy reads
+    x and the mask reversed along time (go_backwards), carries h over masked steps, and its outputs are reversed
+    back; outputs concatenated [forward, backward]."""
+    n, t, e, u = 2, 5, 3, 2
+    mask = torch.tensor([[1, 0, 1, 1, 0], [0, 1, 1, 0, 1]], dtype=torch.float32)
+    cells = [torch.nn.GRUCell(e, u), torch.nn.GRUCell(e, u)]
+    x = leaf(n, t, e)
+
+    def run(cell, xs, ms):
+        h, outs = torch.zeros(n, u), []
+        for s in range(t):
+            h = torch.where(ms[:, s:s + 1] > 0, cell(xs[:, s], h), h)
+            outs.append(h)
+        return torch.stack(outs, 1), h
+
+    forward, h_forward = run(cells[0], x, mask)
+    backward, h_backward = run(cells[1], x.flip(1), mask.flip(1))
+    outputs = torch.cat([forward, backward.flip(1)], 2)
+    last = torch.cat([h_forward, h_backward], 1)
+    grad_outputs, grad_last = uniform(n, t, 2 * u), uniform(n, 2 * u)
+    ((outputs * grad_outputs).sum() + (last * grad_last).sum()).backward()
+    record = {"x": x, "mask": mask, "outputs": outputs, "last": last, "grad_outputs": grad_outputs,
+              "grad_last": grad_last, "d_x": x.grad}
+    for direction, cell in (("forward.", cells[0]), ("backward.", cells[1])):
+        record.update(gru_keras_weights(direction, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh))
+    write("recurrent_bigru_gaps.txt", record)
+
+
 def attention_case(record, prefix, mha, query, key, value, attn_mask=None, key_padding_mask=None):
     """One torch.nn.MultiheadAttention(batch_first=True) call; keep masks are 1/0 here, torch's bool masks True =
     dropped. attn_mask (Tq, Tk) or (N, Tq, Tk) (repeated for torch's (N·H, Tq, Tk))."""
@@ -285,3 +314,4 @@ if __name__ == "__main__":
     bidirectional_packed("gru")
     bidirectional_merges()
     attention()
+    bidirectional_gaps()
