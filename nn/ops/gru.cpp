@@ -4,11 +4,11 @@
 //              reset_after:  h̃ = tanh(x_t·W_h + b_h + r ⊙ (h·R_h + b'_h))     (b' = the recurrent bias row)
 //              reset before: h̃ = tanh(x_t·W_h + b_h + (r ⊙ h)·R_h)
 //              h_t = z ⊙ h + (1 − z) ⊙ h̃;  a masked row keeps h.
-// Speed: x·W + b for all steps is one product up front; each step then records about a dozen small ops (one or
-// three (N,U)×(U,·) products), and each step's slice of x·W gets a full-size gradient in the backward, so the
-// backward costs O(T²·N·U) additions besides the products. Measured here (N=64, E=U=256, one thread, a busy
-// machine): the forward takes about as long as the fused LSTM's, forward + backward about 2.5× the LSTM's (T = 20…80).
-// Fine for captions (T ≲ 40); a fused kernel like the LSTM's (nn/ops/lstm.cpp) is the way if training time matters.
+// Speed: x·W + b for all steps is one product up front, cut into steps by halving (unstack, so the slices'
+// gradients add up to O(T log T) steps' worth, not the O(T²) of T slices of the whole); each step then records
+// about a dozen small ops (one or three (N,U)×(U,·) products). Measured here (N=64, E=U=256, T=20…80, one thread,
+// a busy machine): the forward takes about as long as the fused LSTM's (nn/ops/lstm.cpp), forward + backward 1.1–1.7×
+// the LSTM's. A fused kernel like the LSTM's is the way if training time matters.
 #include "nn/autograd.h"
 #include "nn/error.h"
 #include "nn/ops.h"
@@ -60,6 +60,18 @@ Blocks blocks_of(GruGateOrder order) {
   return order == GruGateOrder::keras ? Blocks{0, 1, 2} : Blocks{1, 0, 2};
 }
 
+// x (T,…) as T pieces (1,…), halved recursively: each slice's gradient is as large as the piece it was cut from,
+// so the backward adds O(T log T) pieces' worth instead of the O(T²) of T slices of the whole.
+void unstack(const Tensor& x, std::vector<Tensor>& pieces) {
+  const int64_t t = x.dim(0);
+  if (t == 1) {
+    pieces.push_back(x);
+    return;
+  }
+  unstack(slice(x, 0, 0, t / 2), pieces);
+  unstack(slice(x, 0, t / 2, t), pieces);
+}
+
 Tensor gate(const Tensor& x, RecurrentActivation a) {
   return a == RecurrentActivation::hard_sigmoid ? hard_sigmoid(x) : sigmoid(x);
 }
@@ -84,7 +96,8 @@ GruResult gru(const Tensor& x, const GruWeights& w, const GruOptions& o) {
   // x·W + b for every step at once, time-major (T,N,3U) so that a step is one piece of a split along axis 0.
   Tensor xw = matmul(x.reshape({d.n * d.t, d.e}), w.kernel);
   if (input_bias.defined()) xw = add(xw, input_bias);
-  std::vector<Tensor> steps = split(transpose(xw.reshape({d.n, d.t, 3 * d.u}), 0, 1), std::vector<int64_t>(d.t, 1), 0);
+  std::vector<Tensor> steps;
+  unstack(transpose(xw.reshape({d.n, d.t, 3 * d.u}), 0, 1), steps);
   // Without reset_after the candidate's product needs R_h alone: (U,U) each.
   std::vector<Tensor> r_blocks = o.reset_after ? std::vector<Tensor>{} : split(w.recurrent_kernel, thirds, 1);
 
