@@ -1,3 +1,5 @@
+/// @file
+/// MultiHeadAttention: projections, scaled dot-product attention per head with masks, output projection.
 #pragma once
 
 #include <memory>
@@ -28,7 +30,8 @@ struct MultiHeadAttentionOptions {
 /// Children (Dense, so parameters "query.kernel" (E,H·D), "query.bias" (H·D), "key.kernel", "key.bias",
 /// "value.kernel" (Ev,H·Dv), "value.bias", "attention_output.kernel" (H·Dv,output), "attention_output.bias"),
 /// glorot-uniform kernels and zero biases. Keras's kernels (E,H,D) and (H,Dv,output) load by reshaping; PyTorch's
-/// in_proj_weight (3E,E) splits into three (E,E) blocks q, k, v whose transposes are the kernels, out_proj.weight
+/// in_proj_weight (3E,E) splits into three (E,E) blocks q, k, v whose transposes are the kernels (with kdim/vdim:
+/// q_proj_weight, k_proj_weight, v_proj_weight transposed), in_proj_bias into the three biases, and out_proj.weight
 /// transposed is the output kernel.
 class MultiHeadAttention : public Layer {
  public:

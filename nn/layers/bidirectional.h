@@ -1,3 +1,5 @@
+/// @file
+/// Bidirectional: an LSTM or a GRU run forwards and backwards over each sequence, outputs merged (Keras's wrapper).
 #pragma once
 
 #include <functional>

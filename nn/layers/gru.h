@@ -1,3 +1,5 @@
+/// @file
+/// GRU, Keras's gated recurrent unit (masked, either gate convention) as a layer over nn::gru.
 #pragma once
 
 #include "nn/module.h"
