@@ -221,6 +221,37 @@ TEST_CASE("cross_entropy agrees with nll_loss of log_softmax and with the masked
                     "mean vs softmax_cross_entropy without a mask");
 }
 
+TEST_CASE("the fused cross_entropy equals its composition from ops on a large batch (the parallel path)") {
+  // (1 − ε)·nll_loss(log_softmax(x)) + ε/C·(−Σ_c w_c·log_softmax(x)_c) at the positions kept: 64 × 1024 logits.
+  const int64_t rows = 64, classes = 1024;
+  const float epsilon = 0.15f;
+  nn::Generator gen(11);
+  Tensor weight = Tensor::uniform({classes}, 0.1f, 2.0f, gen);
+  std::vector<int32_t> ids(rows);
+  std::vector<float> keep(rows);
+  for (int64_t i = 0; i < rows; ++i) {
+    ids[i] = i % 7 == 3 ? -1 : static_cast<int32_t>(gen.below(classes));
+    keep[i] = ids[i] == -1 ? 0.0f : 1.0f;
+  }
+  const nn::Indices targets({rows}, ids);
+  const Tensor upstream = Tensor::uniform({rows}, -1.0f, 1.0f, gen);
+  Tensor x = Tensor::uniform({rows, classes}, -4.0f, 4.0f, gen).set_requires_grad();
+
+  Tensor fused = nn::cross_entropy(
+      x, targets, {.reduction = Reduction::none, .weight = weight, .ignore_index = -1, .label_smoothing = epsilon});
+  fused.backward(upstream);
+  Tensor fused_grad = x.grad().detach().clone();
+  x.zero_grad();
+
+  Tensor log_p = nn::log_softmax(x);
+  Tensor nll = nn::nll_loss(log_p, targets, {.reduction = Reduction::none, .weight = weight, .ignore_index = -1});
+  Tensor smooth = nn::mul(nn::neg(nn::sum(nn::mul(log_p, weight), {-1})), Tensor::from_data({rows}, keep));
+  Tensor composed = nn::add(nn::mul(nll, 1.0f - epsilon), nn::mul(smooth, epsilon / classes));
+  composed.backward(upstream);
+  test::check_close(fused, composed, 1e-5, 1e-6, "fused vs composed losses");
+  test::check_close(fused_grad, x.grad(), 1e-5, 1e-8, "fused vs composed gradients");
+}
+
 TEST_CASE("a mean over no position is NaN, as PyTorch's") {
   Tensor logits = Tensor::zeros({2, 3});
   nn::Indices ignored({2}, {-100, -100});

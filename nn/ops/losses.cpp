@@ -305,15 +305,17 @@ Tensor cross_entropy(const Tensor& logits, const Indices& targets, const Classif
   const float* w = options.weight.defined() ? options.weight.data() : nullptr;
   Tensor lse = Tensor::empty({r.rows});  // each row's log-sum-exp, kept for the backward
   std::vector<double> per_row(r.rows, 0.0);
+  float* plse = lse.data();
+#pragma omp parallel for if (r.rows * classes > (1 << 15))
   for (int64_t i = 0; i < r.rows; ++i) {
     const float* xi = x + i * classes;
-    lse.data()[i] = detail::row_logsumexp(xi, classes);
+    plse[i] = detail::row_logsumexp(xi, classes);
     if (r.ignored[i]) continue;
+    per_row[i] = -a * r.target_weight[i] * (xi[targets.values[i]] - static_cast<double>(plse[i]));
+    if (b == 0) continue;
     double weighted_x = 0;
     for (int64_t c = 0; c < classes; ++c) weighted_x += (w ? w[c] : 1.0) * xi[c];
-    double nll = -r.target_weight[i] * (xi[targets.values[i]] - static_cast<double>(lse.data()[i]));
-    double smooth = r.class_weight_sum * lse.data()[i] - weighted_x;
-    per_row[i] = a * nll + (b != 0 ? b * smooth : 0.0);
+    per_row[i] += b * (r.class_weight_sum * plse[i] - weighted_x);
   }
   Shape positions(logits.shape().begin(), logits.shape().end() - 1);
   Tensor loss = rows_to_loss(per_row, options.reduction, positions, r);
@@ -323,6 +325,7 @@ Tensor cross_entropy(const Tensor& logits, const Indices& targets, const Classif
            Tensor gx = Tensor::zeros(x.shape());
            const float* px = x.data();
            const float* pw = weight.defined() ? weight.data() : nullptr;
+#pragma omp parallel for if (r.rows * r.classes > (1 << 15))
            for (int64_t i = 0; i < r.rows; ++i) {
              if (r.ignored[i]) continue;
              double gi = row_grad(g, reduction, i), lse_i = lse.data()[i];
