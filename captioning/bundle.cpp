@@ -59,6 +59,17 @@ void option_fields(nn::OptionsArchive& archive, CaptionModelOptions& o) {
   archive.field("positions", o.positions, {.min = 0, .max = 4096});
 }
 
+int64_t caption_model_state_numel(const CaptionModelOptions& o) {
+  const int64_t v = o.vocab, f = o.feature_dim, u = o.units;
+  int64_t n = (f * u + u)                               // image_dense
+              + v * u                                   // embedding
+              + (u * 4 * u) * 2 + 4 * u                 // lstm: kernel, recurrent kernel, bias
+              + (u * u + u)                             // merge_dense
+              + (u * v + v);                            // output
+  if (o.positions > 0) n += (f * u + u) + (u * u + u);  // value_dense, query_dense
+  return n;
+}
+
 void save_bundle(const std::filesystem::path& path, const CaptionModel& model, const Tokenizer& tokenizer,
                  const nn::Optimizer* optimizer, Texts extra) {
   if (tokenizer.vocab_size() != model.options().vocab) {
@@ -93,6 +104,7 @@ Bundle load_bundle(const std::filesystem::path& path, nn::Optimizer* optimizer) 
     nn::fail_expected(path.string(), "a tokenizer of " + std::to_string(o.vocab) + " ids (the model's vocabulary)",
                       std::to_string(tokenizer.vocab_size()) + " ids");
   }
+  nn::check_model_fits(path, caption_model_state_numel(o));
   Bundle b{std::make_unique<CaptionModel>(o), std::move(tokenizer), {}};
   b.texts = nn::load(path, *b.model, optimizer);
   b.model->eval();

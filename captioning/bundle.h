@@ -23,6 +23,9 @@ using Texts = std::vector<std::pair<std::string, std::string>>;
 /// positions (0 without attention), each within plausible limits.
 void option_fields(nn::OptionsArchive& archive, CaptionModelOptions& options);
 
+/// The number of floats in a CaptionModel's named_state() for `options`, without building it.
+int64_t caption_model_state_numel(const CaptionModelOptions& options);
+
 /// Writes atomically: the model, the tokenizer, the model's options (text "caption.options", JSON), `extra` texts,
 /// and the optimiser when given.
 void save_bundle(const std::filesystem::path& path, const CaptionModel& model, const Tokenizer& tokenizer,

@@ -1,5 +1,6 @@
 #include "captioning/captioner.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -124,6 +125,13 @@ CaptionerBundle load_captioner(const fs::path& path) {
     nn::fail_expected(path.string(), "a tokenizer of " + std::to_string(o.vocab) + " ids (the model's vocabulary)",
                       std::to_string(tokenizer.vocab_size()) + " ids");
   }
+  // The tensors its options describe must fit in the file before anything is allocated for them.
+  const nn::XceptionOptions cnn{.width = o.cnn_width, .middle_blocks = o.cnn_middle_blocks};
+  const int64_t features = std::max<int64_t>(1, std::lround(2048.0 * static_cast<double>(o.cnn_width)));
+  nn::check_model_fits(
+      path, nn::xception_state_numel(cnn) +
+                caption_model_state_numel(
+                    {.vocab = o.vocab, .feature_dim = features, .units = o.units, .positions = o.attention ? 1 : 0}));
   CaptionerBundle b{std::make_unique<ImageCaptioner>(o), std::move(tokenizer), {}};
   b.texts = nn::load(path, *b.model);
   b.model->eval();

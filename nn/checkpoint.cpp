@@ -265,6 +265,19 @@ void make_directories(const std::filesystem::path& path) {
   if (ec) fail(path.string(), "cannot create the folder: " + ec.message());
 }
 
+void check_model_fits(const std::filesystem::path& path, int64_t state_numel) {
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) fail(quoted(path), "cannot determine its size: " + ec.message());
+  const double needed = 4.0 * static_cast<double>(state_numel);
+  if (needed > static_cast<double>(size)) {
+    fail_expected(quoted(path),
+                  "a file of at least " + std::to_string(static_cast<uint64_t>(needed)) +
+                      " bytes (the tensors of the model its options describe)",
+                  std::to_string(size) + " bytes");
+  }
+}
+
 void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::FILE*)>& write) {
   // Temporaries of this path left by a writer that was killed: nothing else would ever remove them.
   std::error_code ec;

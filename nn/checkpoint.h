@@ -87,6 +87,12 @@ struct LoadReport {
 LoadReport load(const std::filesystem::path& path, Module& module, const LoadOptions& options,
                 Optimizer* optimizer = nullptr);
 
+/// Throws nn::Error naming `path` when a model of `state_numel` floats (parameters and buffers) cannot be in it,
+/// i.e. the file is smaller than those tensors would be. Called before a model is built from a file's options, so
+/// that options a damaged or crafted file makes large never allocate: "m.nnck: expected a file of at least 8000000
+/// bytes (the tensors of the model its options describe), got 1234 bytes".
+void check_model_fits(const std::filesystem::path& path, int64_t state_numel);
+
 /// Creates `path` atomically: `write` fills a temporary file beside it, which is flushed, synced and renamed over
 /// `path`; on any failure the temporary file is removed and `path` is untouched. Throws nn::Error naming `path`.
 void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::FILE*)>& write);

@@ -87,6 +87,12 @@ void check_same(const Tensor& before, const Tensor& after, const std::string& wh
   CHECK(after.to_vector() == before.to_vector());
 }
 
+int64_t state_numel(const nn::Module& model) {
+  int64_t n = 0;
+  for (const auto& [name, t] : model.named_state()) n += t.numel();
+  return n;
+}
+
 const std::vector<std::string> kCaptions{"a red square", "a green circle", "two blue triangles"};
 
 }  // namespace
@@ -168,6 +174,7 @@ TEST_CASE("an Xception saved with any options is rebuilt from its file alone and
     nn::Xception model(cases[i], init);
     randomize_buffers(model, i);
     model.eval();
+    CHECK(nn::xception_state_numel(cases[i]) == state_numel(model));
     const fs::path file = dir.path / ("x" + std::to_string(i) + ".nnck");
     nn::save_xception(file, model);
     std::unique_ptr<nn::Xception> loaded = nn::load_xception(file);
@@ -180,6 +187,9 @@ TEST_CASE("an Xception saved with any options is rebuilt from its file alone and
     nn::NoGradGuard no_grad;
     check_same(model.forward(x), loaded->forward(x), model.to_string());
   }
+  // Keras's counts of its Xception's weights (moving statistics included).
+  CHECK(nn::xception_state_numel({}) == 20'861'480);
+  CHECK(nn::xception_state_numel({.include_top = true}) == 22'910'480);
   // pooling=none keeps the feature map: [2,3,3,64] at width 1/32, not the pooled [2,64].
   CHECK(nn::load_xception(dir.path / "x0.nnck")->forward(x).shape() == nn::Shape{2, 3, 3, 64});
 }
@@ -226,6 +236,12 @@ TEST_CASE("a damaged or implausible options text in a model file is an error nam
         where + "has no option 'pooling'");
   CHECK(with_options(R"({"include_top":false,"pooling":"avg",)") ==
         where + "is not valid JSON (Missing a name for object member. at byte 37)");
+  // Options within their limits that describe a model far larger than the file are refused before it is built.
+  const std::string huge =
+      with_options(R"({"include_top":false,"pooling":"none","width":4,"middle_blocks":64,"classes":1000})");
+  CHECK(huge.starts_with(bad.string() + ": expected a file of at least "));
+  CHECK(huge.ends_with(" bytes (the tensors of the model its options describe), got " +
+                       std::to_string(fs::file_size(bad)) + " bytes"));
   // Bytes that are not UTF-8 are refused by the checkpoint reader before any JSON is parsed.
   CHECK(with_options("{\"include_top\":\xff}") ==
         bad.string() + ": text 'xception.options' is not valid UTF-8 (at byte 15)");
@@ -243,6 +259,7 @@ TEST_CASE("a caption model with attention and positions, or without, is rebuilt 
                                     .seed = 9,
                                     .positions = positions});
     model.eval();
+    CHECK(captioning::caption_model_state_numel(model.options()) == state_numel(model));
     nn::Generator gen(2);
     const Tensor features = Tensor::uniform({2, model.options().feature_width()}, -1, 1, gen);
     const fs::path file = dir.path / ("m" + std::to_string(positions) + ".nnck");
@@ -311,6 +328,21 @@ TEST_CASE("an image captioner, pooled or attending, is rebuilt from its bundle a
     nn::NoGradGuard no_grad;
     check_same(model.forward(images, ids), b.model->forward(images, ids), attention ? "attention" : "pooled");
   }
+  // A captioner whose options say 100,000 units (within the limits) cannot be in this file: refused unbuilt.
+  nn::Checkpoint c = nn::read_checkpoint(dir.path / "p.nnck");
+  for (auto& [key, value] : c.texts) {
+    if (key != "captioner.options") continue;
+    const std::string units = "\"units\": 6,";
+    const size_t at = value.find(units);
+    REQUIRE(at != std::string::npos);
+    value.replace(at, units.size(), "\"units\": 100000,");
+  }
+  const fs::path big = dir.path / "big.nnck";
+  nn::write_checkpoint(big, c);
+  const std::string error = test::error_of([&] { captioning::load_captioner(big); });
+  INFO(error);
+  CHECK(error.ends_with(" bytes (the tensors of the model its options describe), got " +
+                        std::to_string(fs::file_size(big)) + " bytes"));
 }
 
 TEST_CASE("the shipped captioner, written with the texts from before the options text, still loads") {

@@ -1,5 +1,6 @@
 #include "nn/models/xception.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -144,6 +145,26 @@ std::string Xception::to_string() const {
   return buffer;
 }
 
+int64_t xception_state_numel(const XceptionOptions& o) {
+  auto f = [&](int64_t filters) {
+    return std::max<int64_t>(1, static_cast<int64_t>(std::lround(static_cast<double>(filters) * o.width)));
+  };
+  auto bn = [](int64_t c) { return 4 * c; };  // gamma, beta, moving mean and variance
+  auto unit = [&](int64_t in, int64_t out) { return 9 * in + in * out + bn(out); };  // depthwise, pointwise, BN
+  auto residual = [&](int64_t in, int64_t out) { return in * out + bn(out); };
+  int64_t n = 27 * f(32) + bn(f(32)) + 9 * f(32) * f(64) + bn(f(64));
+  int64_t channels = f(64);
+  for (int64_t out : {128, 256, 728}) {
+    n += residual(channels, f(out)) + unit(channels, f(out)) + unit(f(out), f(out));
+    channels = f(out);
+  }
+  n += 3 * static_cast<int64_t>(o.middle_blocks) * unit(channels, channels);
+  n += residual(channels, f(1024)) + unit(channels, f(728)) + unit(f(728), f(1024));
+  n += unit(f(1024), f(1536)) + unit(f(1536), f(2048));
+  if (o.include_top) n += f(2048) * o.classes + o.classes;
+  return n;
+}
+
 void option_fields(OptionsArchive& archive, XceptionOptions& o) {
   archive.field("include_top", o.include_top);
   archive.field("pooling", o.pooling,
@@ -193,8 +214,10 @@ std::unique_ptr<Xception> load_xception(const std::filesystem::path& path) {
     if (k == "model") kind = &v;
   if (kind == nullptr) fail(path.string(), "is not an Xception model file (no 'model')");
   if (*kind != "xception") fail(path.string(), "holds a '" + printable(*kind) + "' model, not an Xception");
-  std::optional<XceptionOptions> o = find_options<XceptionOptions>(texts, "xception.options", path);
-  auto model = std::make_unique<Xception>(o ? *o : legacy_options(texts, path));
+  std::optional<XceptionOptions> read = find_options<XceptionOptions>(texts, "xception.options", path);
+  const XceptionOptions o = read ? *read : legacy_options(texts, path);
+  check_model_fits(path, xception_state_numel(o));
+  auto model = std::make_unique<Xception>(o);
   load(path, *model);
   model->eval();
   return model;

@@ -84,6 +84,10 @@ class Xception : public Module {
 /// width in [0.001, 4], middle_blocks in [0, 64], classes in [1, 100000].
 void option_fields(OptionsArchive& archive, XceptionOptions& options);
 
+/// The number of floats in an Xception's named_state() (parameters and buffers) for `options`, without building
+/// it: 20,861,480 without the top at width 1, as Keras counts (its moving statistics included), 22,910,480 with.
+int64_t xception_state_numel(const XceptionOptions& options);
+
 /// Saves an Xception with its options as JSON (texts "model" = "xception" and "xception.options"), so that
 /// load_xception rebuilds it — pooling, width, middle blocks, top — from the file alone.
 void save_xception(const std::filesystem::path& path, const Xception& model);
