@@ -391,6 +391,25 @@ TEST_CASE("MultiHeadAttention's dropout drops attention weights in training only
                        "MultiHeadAttention: expected a dropout in [0, 1), got 1", nn::Error);
 }
 
+TEST_CASE("MultiHeadAttention's summary shows each projection's output shape and parameters") {
+  nn::MultiHeadAttention mha({.embed_dim = 4, .num_heads = 2, .value_dim = 3});
+  const std::string s = mha.summary({2, 5, 4});
+  INFO(s);
+  auto row = [&s](const std::string& start) {  // the summary's line that begins with `start`
+    size_t at = s.find("\n" + start);
+    return at == std::string::npos ? std::string() : s.substr(at + 1, s.find('\n', at + 1) - at - 1);
+  };
+  // Query and key: 2 heads of 2 from 4 features, 4·4 + 4 parameters; value: 2 heads of 3, 4·6 + 6; output 6·4 + 4.
+  for (const char* name : {"query (Dense)", "key (Dense)"}) {
+    CHECK(row(name).find("[2,5,4]") != std::string::npos);
+    CHECK(row(name).find(" 20") != std::string::npos);
+  }
+  CHECK(row("value (Dense)").find("[2,5,6]") != std::string::npos);
+  CHECK(row("value (Dense)").find(" 30") != std::string::npos);
+  CHECK(row("attention_output (Dense)").find(" 28") != std::string::npos);
+  CHECK(s.find("Total params: 98") != std::string::npos);
+}
+
 TEST_CASE("MultiHeadAttention errors name the input and the shapes") {
   CHECK_THROWS_WITH_AS(nn::MultiHeadAttention({.embed_dim = 6, .num_heads = 4}),
                        "MultiHeadAttention: expected embed_dim a multiple of num_heads (or an explicit key_dim), got "

@@ -98,10 +98,10 @@ AttentionResult MultiHeadAttention::forward(const Tensor& query, const Tensor& k
   check_input(v_in, "value", o.value_features, n, k_in.dim(1), query);
 
   AttentionResult a = scaled_dot_product_attention(
-      split_heads(query_->forward(query), o.num_heads), split_heads(key_->forward(k_in), o.num_heads),
-      split_heads(value_->forward(v_in), o.num_heads), mask, is_training() ? o.dropout : 0.0f, gen_);
+      split_heads((*query_)(query), o.num_heads), split_heads((*key_)(k_in), o.num_heads),
+      split_heads((*value_)(v_in), o.num_heads), mask, is_training() ? o.dropout : 0.0f, gen_);
   Tensor context = permute(a.output, {0, 2, 1, 3}).reshape({n, tq, o.num_heads * o.value_dim});  // heads joined
-  return {output_->forward(context), a.weights};
+  return {(*output_)(context), a.weights};  // through operator(), so summary() shows the shapes
 }
 
 std::string MultiHeadAttention::to_string() const {
