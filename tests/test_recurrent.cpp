@@ -167,16 +167,16 @@ TEST_CASE("GRU errors name the tensor and the shapes") {
   CHECK_THROWS_WITH_AS(nn::gru(Tensor::zeros({2, 3}), w), "gru: expected an input of shape (N,T,E), got [2,3]",
                        nn::Error);
   CHECK_THROWS_WITH_AS(nn::gru(Tensor::zeros({2, 4, 5}), w),
-                       "gru: expected a kernel (input [2,4,5]) of shape [5,6], got [3,6]", nn::Error);
+                       "gru: expected a kernel of shape [5,6] (input [2,4,5]), got [3,6]", nn::Error);
   CHECK_THROWS_WITH_AS(nn::gru(x, {w.kernel, Tensor::zeros({2, 8}), w.bias}),
                        "gru: expected a recurrent kernel of shape [2,6], got [2,8]", nn::Error);
   CHECK_THROWS_WITH_AS(nn::gru(x, w, {.reset_after = false}),
-                       "gru: expected without reset_after, a bias of shape [6], got [2,6]", nn::Error);
+                       "gru: expected a bias of shape [6] (reset_after=false), got [2,6]", nn::Error);
   CHECK_THROWS_WITH_AS(nn::gru(x, {w.kernel, w.recurrent_kernel, Tensor::zeros({6})}),
-                       "gru: expected with reset_after, a bias (input and recurrent rows) of shape [2,6], got [6]",
+                       "gru: expected a bias of shape [2,6] (reset_after: input and recurrent rows), got [6]",
                        nn::Error);
   CHECK_THROWS_WITH_AS(nn::gru(x, w, {.mask = Tensor::ones({2, 5})}),
-                       "gru: expected a mask (input [2,4,3]) of shape [2,4], got [2,5]", nn::Error);
+                       "gru: expected a mask of shape [2,4] (input [2,4,3]), got [2,5]", nn::Error);
   CHECK_THROWS_WITH_AS(nn::gru(x, w, {.initial_h = Tensor::zeros({3, 2})}),
                        "gru: expected an initial h of shape [2,2], got [3,2]", nn::Error);
   CHECK_THROWS_WITH_AS(

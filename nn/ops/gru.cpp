@@ -21,9 +21,11 @@ struct Dims {
   int64_t n, t, e, u;
 };
 
-void expect_shape(const Tensor& t, const Shape& shape, const std::string& what, const char* where = "gru") {
+// "WHERE: expected WHAT of shape SHAPE NOTE, got …"
+void expect_shape(const Tensor& t, const Shape& shape, const std::string& what, const std::string& note = "",
+                  const char* where = "gru") {
   if (!t.defined() || t.shape() != shape) {
-    fail_expected(where, what + " of shape " + to_string(shape),
+    fail_expected(where, what + " of shape " + to_string(shape) + note,
                   t.defined() ? to_string(t.shape()) : std::string("an undefined tensor"));
   }
 }
@@ -38,15 +40,15 @@ Dims check_gru(const Tensor& x, const GruWeights& w, const GruOptions& o) {
   }
   Dims d{x.dim(0), x.dim(1), x.dim(2), w.recurrent_kernel.dim(0)};
   expect_shape(w.recurrent_kernel, {d.u, 3 * d.u}, "a recurrent kernel");
-  expect_shape(w.kernel, {d.e, 3 * d.u}, "a kernel (input " + to_string(x.shape()) + ")");
+  expect_shape(w.kernel, {d.e, 3 * d.u}, "a kernel", " (input " + to_string(x.shape()) + ")");
   if (w.bias.defined()) {
     if (o.reset_after) {
-      expect_shape(w.bias, {2, 3 * d.u}, "with reset_after, a bias (input and recurrent rows)");
+      expect_shape(w.bias, {2, 3 * d.u}, "a bias", " (reset_after: input and recurrent rows)");
     } else {
-      expect_shape(w.bias, {3 * d.u}, "without reset_after, a bias");
+      expect_shape(w.bias, {3 * d.u}, "a bias", " (reset_after=false)");
     }
   }
-  if (o.mask.defined()) expect_shape(o.mask, {d.n, d.t}, "a mask (input " + to_string(x.shape()) + ")");
+  if (o.mask.defined()) expect_shape(o.mask, {d.n, d.t}, "a mask", " (input " + to_string(x.shape()) + ")");
   if (o.initial_h.defined()) expect_shape(o.initial_h, {d.n, d.u}, "an initial h");
   return d;
 }
@@ -139,8 +141,8 @@ GruWeights gru_weights_from_torch(const Tensor& weight_ih, const Tensor& weight_
         "weight_ih of shape (3U,E) with U = " + std::to_string(u) + " (weight_hh " + to_string(weight_hh.shape()) + ")",
         weight_ih.defined() ? to_string(weight_ih.shape()) : "an undefined tensor");
   }
-  expect_shape(b_ih, {3 * u}, "b_ih", where);
-  expect_shape(b_hh, {3 * u}, "b_hh", where);
+  expect_shape(b_ih, {3 * u}, "b_ih", "", where);
+  expect_shape(b_hh, {3 * u}, "b_hh", "", where);
   NoGradGuard no_grad;
   // torch's blocks r, z, n → Keras's z, r, h along `axis`.
   auto reorder = [&](const Tensor& t, int axis) {
