@@ -17,6 +17,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -156,7 +157,9 @@ struct OptionsJsonReader::Impl {
     Read v{};
     read(name, v, expected);
     const double d = static_cast<double>(v);
-    if (!std::isfinite(d) || !(d >= rule.min && d <= rule.max)) fail_expected(field_where(name), expected, raw(name));
+    const double largest = static_cast<double>(std::numeric_limits<T>::max());  // a float field: no 1e300
+    if (!std::isfinite(d) || !(d >= rule.min && d <= rule.max) || std::abs(d) > largest)
+      fail_expected(field_where(name), expected, raw(name));
     value = static_cast<T>(v);
   }
 };

@@ -70,6 +70,14 @@ DemoOptions demo() {
           .added_later = 7};
 }
 
+struct GainOptions {
+  float gain = 1;  // no limits: any float
+};
+
+void option_fields(nn::OptionsArchive& ar, GainOptions& o) {
+  ar.field("gain", o.gain);
+}
+
 std::string demo_error(const std::string& json) {
   return test::error_of([&] { nn::options_from_json<DemoOptions>(json, "f.nnck: 'demo'"); });
 }
@@ -138,6 +146,11 @@ TEST_CASE("a bad options text gives an error naming the file, the entry and the 
         "f.nnck: 'demo': option 'seed': expected an integer, got -1");
   CHECK(demo_error(R"({"flag":true,"count":1,"size":1,"seed":1,"rate":NaN})") ==
         "f.nnck: 'demo': option 'rate': expected a number in [0, 0.9], got NaN");
+  CHECK(demo_error(R"({"flag":true,"count":1,"size":1,"seed":1,"rate":0.9,"scale":1e300,"label":"x","mode":"fast"})") ==
+        "no error");  // a double takes it, a float does not
+  CHECK(test::error_of([] { nn::options_from_json<GainOptions>(R"({"gain": 1e300})", "g"); }) ==
+        "g: option 'gain': expected a number, got 1e300");
+  CHECK(nn::options_from_json<GainOptions>(R"({"gain": -3.4e38})", "g").gain == -3.4e38f);
   CHECK(demo_error(R"({"flag":true,"count":1,"size":1,"seed":1,"rate":0.9,"scale":Infinity})") ==
         "f.nnck: 'demo': option 'scale': expected a number, got Infinity");
   CHECK(demo_error(R"({"flag":true,"count":1,"size":1,"seed":1,"rate":0.9,"scale":1,"label":"x","mode":"slow"})") ==
