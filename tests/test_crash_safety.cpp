@@ -1,8 +1,9 @@
-// Crash-safe training, end to end through the train_flickr8k program on a small synthetic data set in Flickr8k's
-// layout (captioning/synthetic.h: 20 training images with 5 captions each, as many steps as 20 Flickr8k images): killed
-// (SIGKILL) in the middle of an epoch, in the middle of a checkpoint write, or of a feature-cache append, then run
-// again with --resume, it ends with exactly the weights of an uninterrupted run with the same seed; Ctrl-C stops it
-// after saving, and --resume continues from that very step. Faults are placed with NN_FAULT_KILL (nn/fault.h).
+// Crash-safe training, end to end through the train_flickr8k and train_shapes programs (both on nn::Trainer) on a small
+// synthetic data set in Flickr8k's layout (captioning/synthetic.h: 20 training images with 5 captions each, as many
+// steps as 20 Flickr8k images): killed (SIGKILL) in the middle of an epoch, in the middle of a checkpoint write, or of
+// a feature-cache append, then run again with --resume, it ends with exactly the weights of an uninterrupted run with
+// the same seed; Ctrl-C stops it after saving, and --resume continues from that very step. Faults are placed with
+// NN_FAULT_KILL (nn/fault.h).
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>
@@ -42,20 +43,13 @@ struct Outcome {
   std::string log;
 };
 
-// Runs train_flickr8k into `out` (3 epochs of 4 steps on 20 training images), with NN_FAULT_KILL=fault if given.
-Outcome train(const fs::path& out, const std::string& fault, bool resume) {
-  const fs::path log = out.string() + ".log";
+// Runs the program args[0] with its output to `log` (stderr) and /dev/null (stdout), with NN_FAULT_KILL=fault if
+// given.
+Outcome run(std::vector<std::string> args, const fs::path& log, const std::string& fault) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     if (!fault.empty()) ::setenv("NN_FAULT_KILL", fault.c_str(), 1);
     if (!std::freopen(log.c_str(), "w", stderr) || !std::freopen("/dev/null", "w", stdout)) ::_exit(126);
-    std::vector<std::string> args{TRAIN_FLICKR8K, "--data",     data_set().string(),
-                                  "--out",        out.string(), "--random-xception-width",
-                                  "0.03125",      "--epochs",   "3",
-                                  "--batch-size", "32",         "--limit",
-                                  "20",           "--seed",     "5",
-                                  "--no-progress"};
-    if (resume) args.push_back("--resume");
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -74,6 +68,29 @@ Outcome train(const fs::path& out, const std::string& fault, bool resume) {
   return o;
 }
 
+// Runs train_flickr8k into `out` (3 epochs of 4 steps on 20 training images), with NN_FAULT_KILL=fault if given.
+Outcome train(const fs::path& out, const std::string& fault, bool resume) {
+  std::vector<std::string> args{TRAIN_FLICKR8K, "--data",     data_set().string(),
+                                "--out",        out.string(), "--random-xception-width",
+                                "0.03125",      "--epochs",   "3",
+                                "--batch-size", "32",         "--limit",
+                                "20",           "--seed",     "5",
+                                "--no-progress"};
+  if (resume) args.push_back("--resume");
+  return run(args, out.string() + ".log", fault);
+}
+
+// Runs train_shapes into `out`: a world of 10 training images (written into `world` by the first run), the smallest
+// CNN, 2 epochs of 3 steps (batch 16).
+Outcome train_shapes(const fs::path& world, const fs::path& out, const std::string& fault, bool resume) {
+  std::vector<std::string> args{
+      TRAIN_SHAPES, "--data",       world.string(), "--out",           out.string(), "--images",
+      "10",         "--width",      "0.0625",       "--middle-blocks", "0",          "--epochs",
+      "2",          "--batch-size", "16",           "--seed",          "3",          "--no-progress"};
+  if (resume) args.push_back("--resume");
+  return run(args, out.string() + ".log", fault);
+}
+
 // Every tensor of the two checkpoints, compared exactly.
 void check_same_weights(const fs::path& a, const fs::path& b) {
   const nn::Checkpoint x = nn::read_checkpoint(a), y = nn::read_checkpoint(b);
@@ -89,6 +106,16 @@ std::string text_of(const fs::path& checkpoint, const std::string& key) {
   for (const auto& [k, v] : nn::read_checkpoint_texts(checkpoint))
     if (k == key) return v;
   return "";
+}
+
+// "EPOCH TRAIN_LOSS VAL_LOSS" of every epoch in the checkpoint's history (without the times, which differ).
+std::vector<std::string> losses_of(const fs::path& checkpoint) {
+  std::istringstream in(text_of(checkpoint, "train.history"));
+  std::vector<std::string> out;
+  std::string epoch, train_loss, val_loss, rest;
+  while (in >> epoch >> train_loss >> val_loss && std::getline(in, rest))
+    out.push_back(epoch + " " + train_loss + " " + val_loss);
+  return out;
 }
 
 bool has_temporaries(const fs::path& dir) {
@@ -147,5 +174,53 @@ TEST_CASE("killed mid-epoch, mid-checkpoint or mid-cache-append, training resume
     const Outcome resumed = train(out, "", true);
     REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.log);
     check_same_weights(out / "last.nnck", dir.path / "reference" / "last.nnck");
+  }
+}
+
+TEST_CASE("train_shapes, on the same Trainer: killed mid-epoch or stopped by Ctrl-C, it resumes bit-identically") {
+  static test::TempDir dir("nn_crash_shapes");  // one world and one uninterrupted reference run for every subcase
+  const fs::path world = dir.path / "world";
+  static const Outcome reference = train_shapes(world, dir.path / "reference", "", false);  // writes the world
+  REQUIRE_MESSAGE(reference.exit_code == 0, reference.log);
+
+  SUBCASE("SIGKILL before the 5th training step (epoch 2, step 2)") {
+    const fs::path out = dir.path / "killed_step";
+    const Outcome killed = train_shapes(world, out, "train_step:5", false);
+    CHECK(killed.signal == SIGKILL);
+    CHECK(text_of(out / "last.nnck", "train.epoch") == "1");
+    const Outcome again = train_shapes(world, out, "", false);  // not over an existing run without --resume
+    CHECK(again.exit_code == 1);
+    CHECK(again.log.find("train_shapes: train: " + out.string() + " already holds a training run (last.nnck)") !=
+          std::string::npos);
+    const Outcome resumed = train_shapes(world, out, "", true);
+    REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.log);
+    check_same_weights(out / "last.nnck", dir.path / "reference" / "last.nnck");
+    check_same_weights(out / "best.nnck", dir.path / "reference" / "best.nnck");
+    CHECK(losses_of(out / "last.nnck") == losses_of(dir.path / "reference" / "last.nnck"));
+  }
+  SUBCASE("SIGKILL while epoch 1's last.nnck is being written") {
+    // Atomic writes per epoch: last.nnck, best.nnck, metrics.csv, metrics.jsonl, loss.svg; the world's files are
+    // written without fault points.
+    const fs::path out = dir.path / "killed_write";
+    const Outcome killed = train_shapes(world, out, "checkpoint_write:1", false);
+    CHECK(killed.signal == SIGKILL);
+    CHECK(has_temporaries(out));
+    CHECK_FALSE(fs::exists(out / "last.nnck"));  // nothing complete yet: --resume starts from the beginning
+    const Outcome resumed = train_shapes(world, out, "", true);
+    REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.log);
+    CHECK_FALSE(has_temporaries(out));
+    check_same_weights(out / "last.nnck", dir.path / "reference" / "last.nnck");
+  }
+  SUBCASE("Ctrl-C stops after saving mid-epoch; --resume continues from that step") {
+    const fs::path out = dir.path / "interrupted";
+    const Outcome stopped = train_shapes(world, out, "train_step:4:INT", false);
+    CHECK(stopped.exit_code == 130);
+    CHECK(stopped.log.find("train_shapes: train: stopped on request at epoch 2, step 1; saved " +
+                           (out / "last.nnck").string() + " (--resume continues there)") != std::string::npos);
+    CHECK(text_of(out / "last.nnck", "train.partial").rfind("2 1 ", 0) == 0);
+    const Outcome resumed = train_shapes(world, out, "", true);
+    REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.log);
+    check_same_weights(out / "last.nnck", dir.path / "reference" / "last.nnck");
+    check_same_weights(out / "best.nnck", dir.path / "reference" / "best.nnck");
   }
 }
