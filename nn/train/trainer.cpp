@@ -211,131 +211,151 @@ double Trainer::validate(const SourceFactory& validation, int epoch) {
   return items > 0 ? weighted / items : NAN;
 }
 
-std::vector<EpochResult> Trainer::fit_sources(const SourceFactory& train, const SourceFactory& validation) {
+void Trainer::note(const std::string& line) {
+  if (options_.progress) std::fprintf(stderr, "%s\n", line.c_str());
+  if (log_ != nullptr) std::fprintf(log_, "%s\n", line.c_str()), std::fflush(log_);
+}
+
+std::string Trainer::last_good() const {
+  std::error_code ec;
+  return !options_.out_dir.empty() && fs::exists(path("last.nnck"), ec)
+             ? " (the last good checkpoint is " + path("last.nnck").string() + ")"
+             : std::string(" (no checkpoint was written yet)");
+}
+
+// One optimiser step on batch loss `b`: checks, backward, callbacks, clipping, step, schedule. Returns the loss.
+float Trainer::step(BatchLoss& b, const Step& s) {
   const std::string& who = options_.name;
-  const bool writing = !options_.out_dir.empty();
-  const fs::path last = path("last.nnck");
-  Position p;
-  std::FILE* log = nullptr;
-  if (writing) {
-    make_directories(options_.out_dir);
-    check_new_run(options_.out_dir, options_.resume, options_.overwrite, who);
-    std::error_code ec;
-    if (options_.resume && fs::exists(last, ec)) restore(p);
-    log = std::fopen(path("train.log").c_str(), options_.resume ? "a" : "w");
-    if (log == nullptr) fail(path("train.log").string(), "cannot be opened for writing");
+  const std::string where = "epoch " + std::to_string(s.epoch) + ", step " + std::to_string(s.step);
+  const float value = b.loss.item();
+  if (!std::isfinite(value)) fail(who, "the loss is " + std::to_string(value) + " at " + where);
+  fault_point("train_step");
+  optimizer_.zero_grad();
+  b.loss.backward();
+  if (callbacks_.after_backward) callbacks_.after_backward(s);
+  if (!gradients_finite(optimizer_.parameters()))
+    fail(who, "the gradient is not finite at " + where + " (the loss was " + std::to_string(value) + ")");
+  if (options_.clip_grad_norm > 0) {
+    std::vector<Tensor> parameters;
+    for (const auto& [name, t] : optimizer_.parameters()) parameters.push_back(t);
+    clip_grad_norm(parameters, options_.clip_grad_norm);
   }
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> log_closer(log, log ? &std::fclose : nullptr);
-  auto note = [&](const std::string& line) {
-    if (options_.progress) std::fprintf(stderr, "%s\n", line.c_str());
-    if (log != nullptr) std::fprintf(log, "%s\n", line.c_str()), std::fflush(log);
+  optimizer_.step();
+  if (scheduler_ != nullptr) scheduler_->after_step();
+  return value;
+}
+
+// The training part of `epoch`, from where `p` says it stopped (a resumed, interrupted epoch) to its end; a stop
+// request saves the position and throws TrainingStopped. Returns the epoch's training figures.
+EpochResult Trainer::train_epoch(const SourceFactory& train, int epoch, Position& p) {
+  const auto start = std::chrono::steady_clock::now();
+  const bool continuing = p.partial_epoch == epoch;
+  double weighted = continuing ? p.partial_weighted : 0, items = continuing ? p.partial_items : 0;
+  const double earlier_seconds = continuing ? p.partial_seconds : 0;
+  const size_t first_step = continuing ? p.partial_step + 1 : 1;
+  std::unique_ptr<LossSource> source = train(epoch, first_step);
+  const size_t steps = source->steps();
+  Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(options_.epochs), steps, "items",
+                    options_.progress);
+  progress.update(first_step - 1, 0, items > 0 ? weighted / items : NAN);
+  auto seconds = [&] {
+    return earlier_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
-  auto last_good = [&] {
+  for (size_t k = first_step;; ++k) {
+    const Step s{epoch, k, steps, step_seed(epoch, k), true};
+    if (options_.reseed) options_.reseed(s.seed);
+    std::optional<BatchLoss> b = source->next(s);
+    if (!b) break;
+    const float value = step(*b, s);
+    weighted += static_cast<double>(value) * b->items;
+    items += b->items;
+    if (callbacks_.after_step) callbacks_.after_step(s, value);
+    progress.update(k, b->items, weighted / items);
+    if (options_.stop && k < steps && options_.stop()) {
+      source.reset();  // the loader's thread stops before the position is saved
+      p.partial_epoch = epoch, p.partial_step = k, p.partial_weighted = weighted, p.partial_items = items;
+      p.partial_seconds = seconds();
+      if (!options_.out_dir.empty()) save_checkpoint(path("last.nnck"), p);
+      progress.finish();
+      const std::string stopped =
+          options_.name + ": stopped on request at epoch " + std::to_string(epoch) + ", step " + std::to_string(k);
+      note(stopped);
+      throw TrainingStopped(stopped + "; saved " + path("last.nnck").string() + " (--resume continues there)");
+    }
+  }
+  source.reset();
+  progress.finish();
+  EpochResult r;
+  r.epoch = epoch;
+  r.train_loss = items > 0 ? weighted / items : NAN;
+  r.items = items;
+  r.steps = steps;
+  r.seconds = seconds();
+  return r;
+}
+
+// After an epoch's training: validation, the schedule, the best so far, checkpoints, reports and the log line.
+void Trainer::end_epoch(EpochResult r, const SourceFactory& validation, Position& p) {
+  const auto start = std::chrono::steady_clock::now();
+  r.val_loss = validate(validation, r.epoch);
+  if (scheduler_ != nullptr) scheduler_->after_epoch(r.val_loss);
+  r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  p.history.push_back(r);
+  p.partial_epoch = 0;
+  const bool best = !(r.val_loss >= p.best);  // also every epoch when there is no validation loss (NaN)
+  if (std::isfinite(r.val_loss)) {
+    p.bad_epochs = r.val_loss < p.best - options_.min_delta ? 0 : p.bad_epochs + 1;
+    if (best) p.best = r.val_loss;
+  }
+  if (!options_.out_dir.empty()) {
+    save_checkpoint(path("last.nnck"), p);
+    if (best) save_checkpoint(path("best.nnck"), p);
+    write_reports(p);
+  }
+  char line[256];
+  const char* label = options_.loss_label.c_str();
+  std::snprintf(line, sizeof line, "epoch %d/%d: train %s %.4f, validation %s %.4f, %.1f s, %.0f items/s%s", r.epoch,
+                options_.epochs, label, r.train_loss, label, r.val_loss, r.seconds,
+                r.seconds > 0 ? r.items / r.seconds : 0.0, best ? " (best so far)" : "");
+  note(line);
+  if (callbacks_.after_epoch) callbacks_.after_epoch(r);
+}
+
+std::vector<EpochResult> Trainer::fit_sources(const SourceFactory& train, const SourceFactory& validation) {
+  Position p;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(nullptr, &std::fclose);
+  if (!options_.out_dir.empty()) {
+    make_directories(options_.out_dir);
+    check_new_run(options_.out_dir, options_.resume, options_.overwrite, options_.name);
     std::error_code ec;
-    return writing && fs::exists(last, ec) ? " (the last good checkpoint is " + last.string() + ")"
-                                           : std::string(" (no checkpoint was written yet)");
-  };
+    if (options_.resume && fs::exists(path("last.nnck"), ec)) restore(p);
+    log.reset(std::fopen(path("train.log").c_str(), options_.resume ? "a" : "w"));
+    if (!log) fail(path("train.log").string(), "cannot be opened for writing");
+  }
+  log_ = log.get();
+  struct ClearLog {
+    std::FILE*& log;
+    ~ClearLog() { log = nullptr; }
+  } clear_log{log_};
   ModeGuard mode(model_);
   model_.train();
   const bool early_stopping = options_.patience > 0 && validation;
   for (int epoch = static_cast<int>(p.history.size()) + 1; epoch <= options_.epochs; ++epoch) {
     if (early_stopping && p.bad_epochs >= options_.patience) break;  // a resumed run that had stopped early
-    const auto start = std::chrono::steady_clock::now();
-    const bool continuing = p.partial_epoch == epoch;
-    const size_t first_step = continuing ? p.partial_step + 1 : 1;
-    double weighted = continuing ? p.partial_weighted : 0, items = continuing ? p.partial_items : 0;
-    const double earlier_seconds = continuing ? p.partial_seconds : 0;
-    std::unique_ptr<LossSource> source = train(epoch, first_step);
-    const size_t steps = source->steps();
-    Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(options_.epochs), steps, "items",
-                      options_.progress);
-    progress.update(first_step - 1, 0, items > 0 ? weighted / items : NAN);
-    size_t step = first_step;
+    EpochResult r;
     try {
-      for (;; ++step) {
-        const Step s{epoch, step, steps, step_seed(epoch, step), true};
-        if (options_.reseed) options_.reseed(s.seed);
-        std::optional<BatchLoss> b = source->next(s);
-        if (!b) break;
-        const float value = b->loss.item();
-        if (!std::isfinite(value)) {
-          fail(who, "the loss is " + std::to_string(value) + " at epoch " + std::to_string(epoch) + ", step " +
-                        std::to_string(step));
-        }
-        fault_point("train_step");
-        optimizer_.zero_grad();
-        b->loss.backward();
-        if (callbacks_.after_backward) callbacks_.after_backward(s);
-        if (!gradients_finite(optimizer_.parameters())) {
-          fail(who, "the gradient is not finite at epoch " + std::to_string(epoch) + ", step " + std::to_string(step) +
-                        " (the loss was " + std::to_string(value) + ")");
-        }
-        if (options_.clip_grad_norm > 0) {
-          std::vector<Tensor> parameters;
-          for (const auto& [name, t] : optimizer_.parameters()) parameters.push_back(t);
-          clip_grad_norm(parameters, options_.clip_grad_norm);
-        }
-        optimizer_.step();
-        if (scheduler_ != nullptr) scheduler_->after_step();
-        weighted += static_cast<double>(value) * b->items;
-        items += b->items;
-        if (callbacks_.after_step) callbacks_.after_step(s, value);
-        progress.update(step, b->items, weighted / items);
-        if (options_.stop && step < steps && options_.stop()) {
-          source.reset();  // stop the loader's thread before saving
-          p.partial_epoch = epoch;
-          p.partial_step = step;
-          p.partial_weighted = weighted;
-          p.partial_items = items;
-          p.partial_seconds =
-              earlier_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          if (writing) save_checkpoint(last, p);
-          progress.finish();
-          const std::string where = "epoch " + std::to_string(epoch) + ", step " + std::to_string(step);
-          note(who + ": stopped on request at " + where);
-          throw TrainingStopped(who + ": stopped on request at " + where + "; saved " + last.string() +
-                                " (--resume continues there)");
-        }
-      }
+      r = train_epoch(train, epoch, p);
     } catch (const TrainingStopped&) {
       throw;
     } catch (const Error& e) {
       note(e.what() + last_good());
       throw Error(e.what() + last_good());
     }
-    source.reset();
-    progress.finish();
-    EpochResult r;
-    r.epoch = epoch;
-    r.train_loss = items > 0 ? weighted / items : NAN;
-    r.items = items;
-    r.steps = steps;
-    r.val_loss = validate(validation, epoch);
-    if (scheduler_ != nullptr) scheduler_->after_epoch(r.val_loss);
-    r.seconds = earlier_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    p.history.push_back(r);
-    p.partial_epoch = 0;
-    const bool best = !(r.val_loss >= p.best);  // also every epoch when there is no validation loss (NaN)
-    if (std::isfinite(r.val_loss)) {
-      p.bad_epochs = r.val_loss < p.best - options_.min_delta ? 0 : p.bad_epochs + 1;
-      if (best) p.best = r.val_loss;
-    }
-    char line[256];
-    std::snprintf(line, sizeof line, "epoch %d/%d: train %s %.4f, validation %s %.4f, %.1f s, %.0f items/s%s", epoch,
-                  options_.epochs, options_.loss_label.c_str(), r.train_loss, options_.loss_label.c_str(), r.val_loss,
-                  r.seconds, r.seconds > 0 ? r.items / r.seconds : 0.0, best ? " (best so far)" : "");
-    if (writing) {
-      save_checkpoint(last, p);
-      if (best) save_checkpoint(path("best.nnck"), p);
-      write_reports(p);
-    }
-    note(line);
-    if (callbacks_.after_epoch) callbacks_.after_epoch(r);
+    end_epoch(r, validation, p);
     if (early_stopping && p.bad_epochs >= options_.patience) {
-      note(who + ": stopping early after epoch " + std::to_string(epoch) + ": no validation improvement in " +
+      note(options_.name + ": stopping early after epoch " + std::to_string(epoch) + ": no validation improvement in " +
            std::to_string(p.bad_epochs) + " epochs (best: epoch " +
            std::to_string(p.history[best_epoch_index(p.history)].epoch) + ")");
-      break;
     }
   }
   return p.history;

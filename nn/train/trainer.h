@@ -21,6 +21,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -144,7 +145,12 @@ class Trainer {
 
  private:
   struct Position;
+  float step(BatchLoss& loss, const Step& step);
+  EpochResult train_epoch(const SourceFactory& train, int epoch, Position& position);
+  void end_epoch(EpochResult result, const SourceFactory& validation, Position& position);
   double validate(const SourceFactory& validation, int epoch);
+  void note(const std::string& line);  // to stderr (with progress on) and train.log
+  std::string last_good() const;       // " (the last good checkpoint is …)" for error messages
   void save_checkpoint(const std::filesystem::path& path, const Position& position);
   void restore(Position& position);
   void write_reports(const Position& position);
@@ -155,6 +161,7 @@ class Trainer {
   TrainerOptions options_;
   LRScheduler* scheduler_;
   TrainerCallbacks callbacks_;
+  std::FILE* log_ = nullptr;  // train.log while fit runs
 };
 
 template <class Example, class Batch>
