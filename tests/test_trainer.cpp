@@ -343,13 +343,12 @@ struct Run {
   std::vector<nn::EpochResult> fit(const TinyData& d, const std::vector<double>& fixed_val = {}) {
     nn::DataLoader<nn::TensorExample> train(d.train, {.batch_size = 8, .seed = 4});
     nn::DataLoader<nn::TensorExample> val(d.val, {.batch_size = 5, .shuffle = false});
-    return trainer.fit<nn::TensorExample, std::vector<Tensor>>(
-        train, &val, [&](std::vector<Tensor>& b, const nn::Step& s) {
-          model.validating = !s.training;
-          if (!s.training && !fixed_val.empty())  // a scripted validation curve
-            return nn::BatchLoss{Tensor::scalar(static_cast<float>(fixed_val.at(s.epoch - 1))), 1.0};
-          return nn::BatchLoss{nn::mse_loss(model.forward(b[0]), b[1]), static_cast<double>(b[0].dim(0))};
-        });
+    return trainer.fit(train, &val, [&](std::vector<Tensor>& b, const nn::Step& s) {
+      model.validating = !s.training;
+      if (!s.training && !fixed_val.empty())  // a scripted validation curve
+        return nn::BatchLoss{Tensor::scalar(static_cast<float>(fixed_val.at(s.epoch - 1))), 1.0};
+      return nn::BatchLoss{nn::mse_loss(model.forward(b[0]), b[1]), static_cast<double>(b[0].dim(0))};
+    });
   }
 };
 
@@ -530,7 +529,7 @@ TEST_CASE("nn::Trainer: a non-finite loss stops with epoch and step named and ke
   Run run({.epochs = 3, .out_dir = dir.path});
   nn::DataLoader<nn::TensorExample> train(d.train, {.batch_size = 8});
   const std::string message = test::error_of([&] {
-    run.trainer.fit<nn::TensorExample, std::vector<Tensor>>(train, nullptr, [&](auto& b, const nn::Step& s) {
+    run.trainer.fit(train, [&](auto& b, const nn::Step& s) {
       Tensor loss = nn::mse_loss(run.model.forward(b[0]), b[1]);
       return nn::BatchLoss{s.epoch == 2 && s.step == 3 ? loss * NAN : loss, 1.0};
     });
@@ -557,7 +556,7 @@ TEST_CASE("gradient clipping bounds every step's update by the clipped gradient"
     before = now;
   };
   nn::DataLoader<nn::TensorExample> train(d.train, {.batch_size = 8});
-  trainer.fit<nn::TensorExample, std::vector<Tensor>>(train, nullptr, [&](auto& b, const nn::Step&) {
+  trainer.fit(train, nullptr, [&](auto& b, const nn::Step&) {
     return nn::BatchLoss{nn::mse_loss(model.forward(b[0]) * 100.0f, b[1]), 1.0};
   });
   CHECK(largest > 0.0009f);

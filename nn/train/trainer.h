@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -133,8 +134,15 @@ class Trainer {
   /// Throws nn::Error: out_dir holds a run and neither resume nor overwrite is set; the loss or a gradient is not
   /// finite (naming epoch, step and the last good checkpoint, which is kept); TrainingStopped on a stop request.
   template <class Example, class Batch>
-  std::vector<EpochResult> fit(const DataLoader<Example, Batch>& train, const DataLoader<Example, Batch>* validation,
-                               std::function<BatchLoss(Batch& batch, const Step& step)> loss);
+  std::vector<EpochResult> fit(const DataLoader<Example, Batch>& train,
+                               std::type_identity_t<const DataLoader<Example, Batch>*> validation,
+                               std::type_identity_t<std::function<BatchLoss(Batch& batch, const Step& step)>> loss);
+  /// The same without validation (no best-by-validation: best.nnck follows last.nnck; no early stopping).
+  template <class Example, class Batch>
+  std::vector<EpochResult> fit(const DataLoader<Example, Batch>& train,
+                               std::type_identity_t<std::function<BatchLoss(Batch& batch, const Step& step)>> loss) {
+    return fit<Example, Batch>(train, nullptr, std::move(loss));
+  }
 
   /// The loop behind fit: `train(epoch, first_step)` and `validation(epoch)` start an epoch's batches.
   using SourceFactory = std::function<std::unique_ptr<LossSource>(int epoch, size_t first_step)>;
@@ -165,9 +173,9 @@ class Trainer {
 };
 
 template <class Example, class Batch>
-std::vector<EpochResult> Trainer::fit(const DataLoader<Example, Batch>& train,
-                                      const DataLoader<Example, Batch>* validation,
-                                      std::function<BatchLoss(Batch& batch, const Step& step)> loss) {
+std::vector<EpochResult> Trainer::fit(
+    const DataLoader<Example, Batch>& train, std::type_identity_t<const DataLoader<Example, Batch>*> validation,
+    std::type_identity_t<std::function<BatchLoss(Batch& batch, const Step& step)>> loss) {
   class Source : public LossSource {
    public:
     Source(typename DataLoader<Example, Batch>::Epoch epoch, std::function<BatchLoss(Batch&, const Step&)>* loss)
