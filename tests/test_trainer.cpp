@@ -18,6 +18,7 @@
 #include <nn/layers/dropout.h>
 #include <nn/losses.h>
 #include <nn/optim/sgd.h>
+#include <nn/train/progress.h>
 #include <nn/train/trainer.h>
 
 #include "support/check.h"
@@ -561,4 +562,45 @@ TEST_CASE("gradient clipping bounds every step's update by the clipped gradient"
   });
   CHECK(largest > 0.0009f);
   CHECK(largest <= 1.0001e-3f);
+}
+
+TEST_CASE("without an out_dir a stop request saves nothing and says so") {
+  TinyData d;
+  Run run({.epochs = 2, .stop = [] { return true; }});
+  CHECK(test::error_of([&] { run.fit(d); }) ==
+        "train: stopped on request at epoch 1, step 1; nothing saved (no out_dir)");
+}
+
+TEST_CASE("the progress line shows step/total, the running loss, items/s and the time left") {
+  nn::Progress progress("epoch 2/5", 10, "words", false);
+  CHECK(progress.line(false).rfind("epoch 2/5 0/10, 0.0 words/s, ETA 0:00", 0) == 0);
+  progress.update(3, 120, 0.25);
+  const std::string line = progress.line(false);
+  CHECK(line.rfind("epoch 2/5 3/10, loss 0.2500, ", 0) == 0);
+  CHECK(line.find(" words/s, ETA ") != std::string::npos);
+  CHECK(progress.line(true).find(" words/s, took ") != std::string::npos);
+}
+
+TEST_CASE("the loss plot has both series, ticks on both axes, a legend and the best epoch marked") {
+  std::vector<nn::EpochResult> history;
+  for (int e = 1; e <= 6; ++e) history.push_back({.epoch = e, .train_loss = 3.0 / e, .val_loss = e == 4 ? 1.0 : 2.0});
+  const std::string svg = nn::loss_curve_svg(history, "loss per word");
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = svg.find(what); at != std::string::npos; at = svg.find(what, at + 1)) ++n;
+    return n;
+  };
+  CHECK(count("class=\"xtick\"") == 6);  // one per epoch
+  CHECK(count("class=\"ytick\"") >= 3);
+  CHECK(count("<polyline class=\"train\"") == 1);
+  CHECK(count("<polyline class=\"validation\"") == 1);
+  CHECK(count(">train</text>") == 1);  // the legend
+  CHECK(count(">validation</text>") == 1);
+  CHECK(count(">best epoch (4)</text>") == 1);
+  CHECK(count(">epoch</text>") == 1);  // the axes' titles
+  CHECK(count(">loss per word</text>") == 1);
+  CHECK(count("<line class=\"best\"") == 1);
+  CHECK(nn::best_epoch_index(history) == 3);
+  CHECK(nn::best_epoch_index({}) == -1);
+  CHECK(nn::best_epoch_index({{.epoch = 1}, {.epoch = 2}}) == 1);  // no validation: the last epoch
 }

@@ -280,7 +280,9 @@ EpochResult Trainer::train_epoch(const SourceFactory& train, int epoch, Position
       const std::string stopped =
           options_.name + ": stopped on request at epoch " + std::to_string(epoch) + ", step " + std::to_string(k);
       note(stopped);
-      throw TrainingStopped(stopped + "; saved " + path("last.nnck").string() + " (--resume continues there)");
+      throw TrainingStopped(stopped + (options_.out_dir.empty()
+                                           ? std::string("; nothing saved (no out_dir)")
+                                           : "; saved " + path("last.nnck").string() + " (--resume continues there)"));
     }
   }
   source.reset();
