@@ -57,12 +57,12 @@ std::string metrics_jsonl(const std::vector<EpochResult>& history) {
 
 namespace {
 
-// About `count` round tick values covering [low, high]: steps of 1, 2 or 5 × 10^k.
+// Round tick values covering [low, high], about `count` of them: steps of 1, 2, 2.5 or 5 × 10^k.
 std::vector<double> ticks(double low, double high, int count) {
   const double raw = (high - low) / std::max(1, count);
   const double power = std::pow(10.0, std::floor(std::log10(raw)));
   double step = power;
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
     step = m * power;
     if (step >= raw) break;
   }
@@ -103,7 +103,7 @@ std::string loss_curve_svg(const std::vector<EpochResult>& history, const std::s
   svg << "<line x1=\"" << left << "\" y1=\"" << height - bottom << "\" x2=\"" << width - right << "\" y2=\""
       << height - bottom << "\" stroke=\"black\"/>\n<line x1=\"" << left << "\" y1=\"" << top << "\" x2=\"" << left
       << "\" y2=\"" << height - bottom << "\" stroke=\"black\"/>\n";
-  for (double v : ticks(low, high, 5)) {
+  for (double v : ticks(low, high, 6)) {
     svg << "<line class=\"ytick\" x1=\"" << left - 5 << "\" y1=\"" << y(v) << "\" x2=\"" << left << "\" y2=\"" << y(v)
         << "\" stroke=\"black\"/><text x=\"" << left - 8 << "\" y=\"" << y(v) + 4 << "\" text-anchor=\"end\">" << fmt(v)
         << "</text>\n";
