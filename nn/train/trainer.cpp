@@ -258,6 +258,7 @@ EpochResult Trainer::train_epoch(const SourceFactory& train, int epoch, Position
   Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(options_.epochs), steps, "items",
                     options_.progress);
   progress.update(first_step - 1, 0, items > 0 ? weighted / items : NAN);
+  auto last_logged = start;
   auto seconds = [&] {
     return earlier_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
@@ -271,6 +272,11 @@ EpochResult Trainer::train_epoch(const SourceFactory& train, int epoch, Position
     items += b->items;
     if (callbacks_.after_step) callbacks_.after_step(s, value);
     progress.update(k, b->items, weighted / items);
+    if (log_ != nullptr && std::chrono::steady_clock::now() - last_logged > std::chrono::seconds(10)) {
+      last_logged = std::chrono::steady_clock::now();  // a plain progress line in train.log every 10 s
+      std::fprintf(log_, "%s\n", progress.line(false).c_str());
+      std::fflush(log_);
+    }
     if (options_.stop && k < steps && options_.stop()) {
       source.reset();  // the loader's thread stops before the position is saved
       p.partial_epoch = epoch, p.partial_step = k, p.partial_weighted = weighted, p.partial_items = items;

@@ -12,11 +12,12 @@
 ///     };
 ///     std::vector<nn::EpochResult> history = trainer.fit(train_loader, &val_loader, loss);
 ///
-/// Files under out_dir: last.nnck, best.nnck, metrics.csv, metrics.jsonl, loss.svg and train.log. Every file is
-/// written atomically (nn::write_file_atomically), so a run killed at any instant leaves the previous complete
-/// state, from which `resume` continues. Reproducibility: the data order comes from the loader's (seed, epoch),
-/// and `reseed` (before every step) lets a model reseed its dropout from (seed, epoch, step); with both, a run
-/// resumed from any checkpoint ends bit-identical to an uninterrupted one on the same machine and thread count.
+/// Files under out_dir: last.nnck, best.nnck, metrics.csv, metrics.jsonl, loss.svg and train.log (plain lines:
+/// every epoch, a progress line every 10 s, stops and errors). Every file but the log is written atomically
+/// (nn::write_file_atomically), so a run killed at any instant leaves the previous complete state, from which `resume`
+/// continues. Reproducibility: the data order comes from the loader's (seed, epoch), and `reseed` (before every step)
+/// lets a model reseed its dropout from (seed, epoch, step); with both, a run resumed from any checkpoint ends
+/// bit-identical to an uninterrupted one on the same machine and thread count.
 #pragma once
 
 #include <cmath>
@@ -79,7 +80,7 @@ struct TrainerOptions {
   /// min_delta; 0: never. Needs a validation loader.
   int patience = 0;
   double min_delta = 0.0;
-  bool progress = true;             ///< a progress line on stderr (updated in place on a terminal)
+  bool progress = true;             ///< the progress line (updated in place on a terminal) and epoch lines on stderr
   std::string name = "train";       ///< how messages name the loop ("train: the loss is nan at epoch 2, step 3")
   std::string loss_label = "loss";  ///< the plot's and log's name for the loss, e.g. "loss per word"
   /// Asked after every step: true saves the position mid-epoch and throws TrainingStopped (see
