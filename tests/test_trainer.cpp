@@ -496,6 +496,13 @@ TEST_CASE("nn::Trainer stops early after `patience` epochs without improvement a
   Run resumed({.epochs = 6, .out_dir = dir.path, .resume = true, .patience = 2});
   CHECK(resumed.fit(d, val).size() == 4);
   CHECK(resumed.model.modes_in_training.empty());
+
+  // An improvement smaller than min_delta counts as none for patience, though it is still the best epoch.
+  test::TempDir other;
+  Run strict({.epochs = 6, .out_dir = other.path, .patience = 1, .min_delta = 0.5});
+  const std::vector<nn::EpochResult> short_run = strict.fit(d, {5.0, 4.8, 1.0});
+  CHECK(short_run.size() == 2);
+  CHECK(nn::best_epoch_index(short_run) == 1);
 }
 
 TEST_CASE("nn::Trainer trains in training mode, validates in eval mode, and gives the model back in its mode") {
