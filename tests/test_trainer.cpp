@@ -586,6 +586,9 @@ TEST_CASE("the progress line shows step/total, the running loss, items/s and the
   CHECK(line.rfind("epoch 2/5 3/10, loss 0.2500, ", 0) == 0);
   CHECK(line.find(" words/s, ETA ") != std::string::npos);
   CHECK(progress.line(true).find(" words/s, took ") != std::string::npos);
+  nn::Progress resumed("epoch 2/5", 10, "words", false);
+  resumed.start_at(6);
+  CHECK(resumed.line(false).rfind("epoch 2/5 6/10, ", 0) == 0);  // a resumed epoch shows where it starts
 }
 
 TEST_CASE("the loss plot has both series, ticks on both axes, a legend and the best epoch marked") {

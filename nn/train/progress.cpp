@@ -40,7 +40,7 @@ void Progress::finish() {
 
 std::string Progress::line(bool final) const {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  const double step_rate = seconds > 0 ? done_steps_ / seconds : 0;
+  const double step_rate = seconds > 0 ? (done_steps_ - start_step_) / seconds : 0;
   const double left = step_rate > 0 && total_ > done_steps_ ? (total_ - done_steps_) / step_rate : 0;
   const int shown = static_cast<int>(final ? seconds : left);
   char text[256];

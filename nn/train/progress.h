@@ -20,6 +20,8 @@ class Progress {
   Progress(std::string label, size_t total, std::string unit, bool enabled = true, double plain_every = 10.0);
   /// n more done (counted both as steps and as items).
   void advance(size_t n = 1) { update(done_steps_ + n, static_cast<double>(n), NAN); }
+  /// Starts counting at `step` already done (a resumed epoch), so that the rate and ETA count only new steps.
+  void start_at(size_t step) { done_steps_ = start_step_ = step; }
   /// Step `step` of total done, `items` more items, the running loss (NaN: not shown).
   void update(size_t step, double items, double loss);
   /// The final line (with the time taken), and a newline on a terminal.
@@ -30,7 +32,7 @@ class Progress {
  private:
   void draw(bool final);
   std::string label_, unit_;
-  size_t total_, done_steps_ = 0;
+  size_t total_, done_steps_ = 0, start_step_ = 0;
   double items_ = 0, loss_ = NAN, plain_every_;
   bool enabled_, terminal_;
   std::chrono::steady_clock::time_point start_, last_draw_;

@@ -257,7 +257,7 @@ EpochResult Trainer::train_epoch(const SourceFactory& train, int epoch, Position
   const size_t steps = source->steps();
   Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(options_.epochs), steps, "items",
                     options_.progress);
-  progress.update(first_step - 1, 0, items > 0 ? weighted / items : NAN);
+  progress.start_at(first_step - 1);
   auto last_logged = start;
   auto seconds = [&] {
     return earlier_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
