@@ -11,7 +11,7 @@ build=$(cd "$1" && pwd)
 version=$2
 shift 2
 programs=("$@")
-[ ${#programs[@]} -gt 0 ] || programs=(bleu_score convert_keras_weights describe describe_server say tiny_train
+[ ${#programs[@]} -gt 0 ] || programs=(bleu_score convert_keras_weights describe describe_server digits say tiny_train
                                         train_flickr8k train_shapes xception_features)
 T=$(mktemp -d /tmp/nn_cli.XXXXXX)
 trap 'rm -rf "$T"' EXIT
