@@ -33,9 +33,12 @@ TEST_CASE("Embedding + masked LSTM + Dense learns a running maximum to near-zero
   nn::Embedding embed({.vocab = 6, .dim = 8, .mask_zero = true});
   nn::LSTM lstm({.input_size = 8, .units = 16, .return_sequences = true});
   nn::Dense head({.in = 16, .out = 6});
+  // The optimiser keys its state by parameter name, so parameters gathered from separate modules get a prefix each
+  // (what a parent module's register_module would give them).
   nn::NamedTensors params;
-  for (nn::Module* m : std::initializer_list<nn::Module*>{&embed, &lstm, &head}) {
-    for (auto& p : m->named_parameters()) params.push_back(p);
+  for (auto [prefix, m] : std::initializer_list<std::pair<const char*, nn::Module*>>{
+           {"embed.", &embed}, {"lstm.", &lstm}, {"head.", &head}}) {
+    for (auto& [name, p] : m->named_parameters()) params.emplace_back(prefix + name, p);
   }
   nn::Adam adam(params, {.lr = 0.02f});
   nn::Generator gen(3);

@@ -503,7 +503,12 @@ TEST_CASE("options out of range, a bad group and duplicate names are nn::Errors 
           nn::Adagrad({{params, {}}, {params, {}}});
         }) ==
         "Adagrad: parameter name 'w' appears twice (in groups 0 and 1); the state is keyed by name, so names must be "
-        "unique over all groups");
+        "unique (prefix the names of parameters gathered from separate modules, e.g. \"head.\" + name)");
+  CHECK(error_of([&] {
+          nn::Adam(nn::NamedTensors{params[0], params[0]});
+        }) ==
+        "Adam: parameter name 'w' appears twice (in group 0); the state is keyed by name, so names must be unique "
+        "(prefix the names of parameters gathered from separate modules, e.g. \"head.\" + name)");
   CHECK(error_of([&] {
           nn::SGD({{"x", Tensor::zeros({1})}});
         }) == "SGD: expected parameters that require grad, got 'x' that does not");

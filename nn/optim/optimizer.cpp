@@ -18,8 +18,12 @@ Optimizer::Optimizer(const char* who, const std::vector<ParamGroup>& groups) {
       }
       auto [it, fresh] = group_of.emplace(name, g);
       if (!fresh) {
-        fail(who, "parameter name '" + name + "' appears twice (in groups " + std::to_string(it->second) + " and " +
-                      std::to_string(g) + "); the state is keyed by name, so names must be unique over all groups");
+        const std::string where = it->second == g
+                                      ? "in group " + std::to_string(g)
+                                      : "in groups " + std::to_string(it->second) + " and " + std::to_string(g);
+        fail(who, "parameter name '" + name + "' appears twice (" + where +
+                      "); the state is keyed by name, so names must be unique (prefix the names of parameters "
+                      "gathered from separate modules, e.g. \"head.\" + name)");
       }
       parameters_.emplace_back(name, p);
     }
