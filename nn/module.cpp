@@ -239,24 +239,20 @@ std::string row(const std::string& name, const std::string& shape, const std::st
   return line + "\n";
 }
 
-// Restores every module's training flag and stops the shape log when summary() ends, also by an exception.
+// Puts every module in eval mode (restoring each one's mode afterwards) and stops the shape log when summary()
+// ends, also by an exception.
 class SummaryScope {
  public:
-  SummaryScope(Module& root, ShapeLog& log) {
-    root.apply([this](Module& m) { modes_.emplace_back(&m, m.is_training()); });
+  SummaryScope(Module& root, ShapeLog& log) : modes_(root) {
     root.eval();
     active_log = &log;
   }
-  ~SummaryScope() {
-    active_log = nullptr;
-    // Parents before their children (the reverse of apply's order), as train() also sets the descendants.
-    for (auto it = modes_.rbegin(); it != modes_.rend(); ++it) it->first->train(it->second);
-  }
+  ~SummaryScope() { active_log = nullptr; }
   SummaryScope(const SummaryScope&) = delete;
   SummaryScope& operator=(const SummaryScope&) = delete;
 
  private:
-  std::vector<std::pair<Module*, bool>> modes_;
+  ModeGuard modes_;
 };
 
 }  // namespace
@@ -310,6 +306,15 @@ Tensor Layer::operator()(const Tensor& x) {
 
 std::string Layer::summary(const Shape& input_shape) {
   return Module::summary(input_shape, [this](const Tensor& x) { return forward(x); });
+}
+
+ModeGuard::ModeGuard(Module& root) {
+  root.apply([this](Module& m) { modes_.emplace_back(&m, m.is_training()); });
+}
+
+ModeGuard::~ModeGuard() {
+  // Parents before their children (the reverse of apply's order), as train() also sets the descendants.
+  for (auto it = modes_.rbegin(); it != modes_.rend(); ++it) it->first->train(it->second);
 }
 
 }  // namespace nn

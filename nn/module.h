@@ -128,6 +128,20 @@ class Layer : public Module {
   std::string summary(const Shape& input_shape);
 };
 
+/// Remembers the training mode of a module and of every descendant, and puts each back when it goes out of scope
+/// (also when an exception leaves the scope): `{ nn::ModeGuard keep(model); model.eval(); … }` leaves a child that
+/// was frozen with eval() frozen, where `model.train(was_training)` would switch it back to training.
+class ModeGuard {
+ public:
+  explicit ModeGuard(Module& root);
+  ~ModeGuard();
+  ModeGuard(const ModeGuard&) = delete;
+  ModeGuard& operator=(const ModeGuard&) = delete;
+
+ private:
+  std::vector<std::pair<Module*, bool>> modes_;
+};
+
 /// clone() with the type kept: `std::shared_ptr<nn::Sequential> copy = nn::clone(model);`.
 template <class M>
 std::shared_ptr<M> clone(const M& module) {

@@ -531,6 +531,21 @@ TEST_CASE("nn::Trainer trains in training mode, validates in eval mode, and give
   CHECK_FALSE(run.model.is_training());                                 // and to eval after fit
 }
 
+TEST_CASE("nn::Trainer leaves a child frozen in eval mode frozen, through training and validation") {
+  TinyData d;
+  Run run({.epochs = 2});
+  run.model.drop->eval();                          // frozen, as a fine-tuned backbone's BatchNorm is
+  std::vector<std::pair<bool, bool>> after_epoch;  // (model, frozen child) after each epoch's validation
+  run.trainer.callbacks().after_epoch = [&](const nn::EpochResult&) {
+    after_epoch.emplace_back(run.model.is_training(), run.model.drop->is_training());
+  };
+  run.fit(d);
+  CHECK(run.model.modes_in_training == std::vector<bool>(10, true));
+  CHECK(after_epoch == std::vector<std::pair<bool, bool>>{{true, false}, {true, false}});
+  CHECK(run.model.is_training());
+  CHECK_FALSE(run.model.drop->is_training());
+}
+
 TEST_CASE("nn::Trainer: a non-finite loss stops with epoch and step named and keeps the last good checkpoint") {
   TinyData d;
   test::TempDir dir;

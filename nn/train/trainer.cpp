@@ -110,14 +110,6 @@ NamedTensors parse_state(const std::string& text, const fs::path& file) {
   return out;
 }
 
-// Puts the model back in the mode it had (also when an exception leaves the loop).
-struct ModeGuard {
-  Module& model;
-  bool was_training;
-  explicit ModeGuard(Module& m) : model(m), was_training(m.is_training()) {}
-  ~ModeGuard() { model.train(was_training); }
-};
-
 }  // namespace
 
 void check_new_run(const fs::path& out_dir, bool resume, bool overwrite, const std::string& who) {
@@ -345,8 +337,10 @@ std::vector<EpochResult> Trainer::fit_sources(const SourceFactory& train, const 
     std::FILE*& log;
     ~ClearLog() { log = nullptr; }
   } clear_log{log_};
+  // Every module's mode is given back at the end. A model in training mode trains as it is (a child frozen with
+  // eval(), such as a fine-tuned backbone's BatchNorm, stays frozen); one in eval mode is switched to training.
   ModeGuard mode(model_);
-  model_.train();
+  if (!model_.is_training()) model_.train();
   const bool early_stopping = options_.patience > 0 && validation;
   for (int epoch = static_cast<int>(p.history.size()) + 1; epoch <= options_.epochs; ++epoch) {
     if (early_stopping && p.bad_epochs >= options_.patience) break;  // a resumed run that had stopped early
