@@ -42,6 +42,15 @@ TEST_CASE("Xception has exactly Keras's parameter counts") {
   CHECK(without_top.feature_channels() == 2048);
   nn::Xception with_top({.include_top = true});
   CHECK(count_weights(with_top) == 22910480);
+  // Keras's model.summary() totals for Xception(weights=None): the BatchNorm moving statistics are non-trainable.
+  const std::string summary = with_top.summary({1, 71, 71, 3});
+  INFO(summary);
+  CHECK(summary.find("Total params: 22,910,480\nTrainable params: 22,855,952\nNon-trainable params: 54,528\n") !=
+        std::string::npos);
+  // Every layer shows the shape it produced: (71 − 3)/2 + 1 = 35 after the first 3×3/2 convolution.
+  CHECK(std::regex_search(summary, std::regex("block1_conv1 \\(Conv2D\\) +\\[1,35,35,32\\] +864\n")));
+  CHECK(std::regex_search(summary, std::regex("predictions \\(Dense\\) +\\[1,1000\\] +2049000\n")));
+  CHECK(summary.find('?') == std::string::npos);
 }
 
 TEST_CASE("every Xception tensor has the name and shape of Keras's ImageNet manifest, and nothing is missing") {

@@ -99,7 +99,7 @@ Xception::Xception(const XceptionOptions& o, Generator& gen) : options_(o) {
 }
 
 Tensor Xception::run_units(const std::vector<SepConvUnit>& units, Tensor x) {
-  for (const SepConvUnit& u : units) x = u.bn->forward(u.conv->forward(u.relu_first ? relu(x) : x));
+  for (const SepConvUnit& u : units) x = (*u.bn)((*u.conv)(u.relu_first ? relu(x) : x));
   return x;
 }
 
@@ -110,18 +110,19 @@ Tensor Xception::forward(const Tensor& input) {
   if (input.dim(1) < 71 || input.dim(2) < 71) {
     fail_expected("Xception", "an input of at least 71×71 pixels", nn::to_string(input.shape()));
   }
-  Tensor x = relu(conv1_bn_->forward(conv1_->forward(input)));
-  x = relu(conv2_bn_->forward(conv2_->forward(x)));
+  // Children are called through Layer::operator(), so that summary(input_shape) shows their output shapes.
+  Tensor x = relu((*conv1_bn_)((*conv1_)(input)));
+  x = relu((*conv2_bn_)((*conv2_)(x)));
   // Down blocks: the shortcut reads the block's input before the first ReLU (never a ReLU done in place).
   auto down = [&](const DownBlock& b, const Tensor& in) {
-    Tensor shortcut = b.residual.bn->forward(b.residual.conv->forward(in));
+    Tensor shortcut = (*b.residual.bn)((*b.residual.conv)(in));
     return add(max_pool2d(run_units(b.units, in), kDownPool), shortcut);
   };
   for (const DownBlock& b : entry_) x = down(b, x);
   for (const auto& units : middle_) x = add(run_units(units, x), x);
   x = down(exit_, x);
-  for (const SepConvUnit& u : block14_) x = relu(u.bn->forward(u.conv->forward(x)));
-  if (options_.include_top) return predictions_->forward(global_avg_pool2d(x));
+  for (const SepConvUnit& u : block14_) x = relu((*u.bn)((*u.conv)(x)));
+  if (options_.include_top) return (*predictions_)(global_avg_pool2d(x));
   switch (options_.pooling) {
     case XceptionPooling::avg:
       return global_avg_pool2d(x);

@@ -32,14 +32,13 @@ struct XceptionOptions {
   int64_t classes = 1000;
 };
 
-class Xception : public Module {
+class Xception : public Layer {
  public:
   explicit Xception(const XceptionOptions& options = {}, Generator& gen = default_generator());
 
   /// x (N,H,W,3), already preprocessed to [−1, 1] (H, W ≥ 71; 299 for ImageNet). In eval() mode the batch norms
   /// use their moving statistics.
-  Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  Tensor forward(const Tensor& x) override;
 
   /// The channel count of the final feature map (2048 at width 1).
   int64_t feature_channels() const { return feature_channels_; }
