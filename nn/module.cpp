@@ -82,32 +82,44 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> module) 
   children_.emplace_back(name, std::move(module));
 }
 
-void Module::collect(const std::string& prefix, bool parameters, NamedTensors& out) const {
-  for (const auto& [name, t] : parameters ? parameters_ : buffers_) out.emplace_back(prefix + name, t);
-  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", parameters, out);
+// A tensor reached twice (a module registered twice, or weights tied by registering one tensor in two modules) is
+// listed once, under its first name, as PyTorch's named_parameters(): an optimiser given the list then updates it
+// once per step, and the counts count it once. Identity is the handle's TensorImpl (copies of a Tensor share it).
+void Module::collect(const std::string& prefix, bool parameters, NamedTensors& out,
+                     std::set<const TensorImpl*>& seen) const {
+  for (const auto& [name, t] : parameters ? parameters_ : buffers_) {
+    if (!t.defined() || seen.insert(t.impl().get()).second) out.emplace_back(prefix + name, t);
+  }
+  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", parameters, out, seen);
 }
 
 NamedTensors Module::named_parameters() const {
   NamedTensors out;
-  collect("", true, out);
+  std::set<const TensorImpl*> seen;
+  collect("", true, out, seen);
   return out;
 }
 
 NamedTensors Module::named_buffers() const {
   NamedTensors out;
-  collect("", false, out);
+  std::set<const TensorImpl*> seen;
+  collect("", false, out, seen);
   return out;
 }
 
-void Module::collect_state(const std::string& prefix, NamedTensors& out) const {
-  for (const auto& [name, t] : parameters_) out.emplace_back(prefix + name, t);
-  for (const auto& [name, t] : buffers_) out.emplace_back(prefix + name, t);
-  for (const auto& [name, child] : children_) child->collect_state(prefix + name + ".", out);
+void Module::collect_state(const std::string& prefix, NamedTensors& out, std::set<const TensorImpl*>& seen) const {
+  for (const auto* list : {&parameters_, &buffers_}) {
+    for (const auto& [name, t] : *list) {
+      if (!t.defined() || seen.insert(t.impl().get()).second) out.emplace_back(prefix + name, t);
+    }
+  }
+  for (const auto& [name, child] : children_) child->collect_state(prefix + name + ".", out, seen);
 }
 
 NamedTensors Module::named_state() const {
   NamedTensors out;
-  collect_state("", out);
+  std::set<const TensorImpl*> seen;
+  collect_state("", out, seen);
   return out;
 }
 

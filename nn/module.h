@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,16 +35,23 @@ class Module {
   /// Whether this module is in training mode.
   bool is_training() const { return training_; }
 
-  /// Every trainable tensor, recursively, named "child.grandchild.name".
+  /// Every trainable tensor, recursively, named "child.grandchild.name". A tensor reached twice (a module registered
+  /// under two names, e.g. `nn::Sequential{d, d}`, or one tensor registered in two modules to tie weights) is
+  /// listed once, under the name it is first reached by, as PyTorch does: an optimiser then updates it once per
+  /// step. Identity is the tensor itself (copies of a Tensor handle are the same tensor).
   NamedTensors named_parameters() const;
-  /// State that is saved but not trained (e.g. BatchNorm's moving statistics), recursively.
+  /// State that is saved but not trained (e.g. BatchNorm's moving statistics), recursively; each tensor once, as
+  /// named_parameters().
   NamedTensors named_buffers() const;
   /// Every parameter and buffer, module by module in registration order (a module's parameters, then its buffers,
-  /// then its children's): the order in which Keras stores a model's weights.
+  /// then its children's): the order in which Keras stores a model's weights. Each tensor once, under its first
+  /// name, as named_parameters(): a checkpoint (nn::save, nn::load) of a model with tied weights holds the tied
+  /// tensor once, and a layer used twice has its weights once, as in Keras. (PyTorch's state_dict() lists a tied
+  /// tensor under every name; a file with such a second name is "unused" to nn::load.)
   NamedTensors named_state() const;
-  /// The tensors of named_parameters(), in that order.
+  /// The tensors of named_parameters(), in that order (each once).
   std::vector<Tensor> parameters() const;
-  /// The element count of all parameters (buffers not included).
+  /// The element count of all parameters, each tensor counted once (buffers not included).
   int64_t num_parameters() const;
   /// Drops the accumulated gradient of every parameter.
   void zero_grad();
@@ -104,8 +112,8 @@ class Module {
  private:
   void add_child(const std::string& name, std::shared_ptr<Module> module);
   void check_new_name(const std::string& name) const;
-  void collect(const std::string& prefix, bool parameters, NamedTensors& out) const;
-  void collect_state(const std::string& prefix, NamedTensors& out) const;
+  void collect(const std::string& prefix, bool parameters, NamedTensors& out, std::set<const TensorImpl*>& seen) const;
+  void collect_state(const std::string& prefix, NamedTensors& out, std::set<const TensorImpl*>& seen) const;
   void summary_into(std::string& out, const std::string& name, int depth) const;
   void copy_into(Module& copy) const;
 

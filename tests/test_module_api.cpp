@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "support/check.h"
+#include "support/files.h"
 
 using nn::Tensor;
 
@@ -255,6 +256,61 @@ TEST_CASE("apply() visits every module once, children before their parent") {
     if (auto* dense = dynamic_cast<nn::Dense*>(&m)) dense->bias().fill(0.5f);
   });
   CHECK(shared->bias().to_vector() == std::vector<float>{0.5f, 0.5f});
+}
+
+// One tensor registered under two names in the same module: weights tied by hand.
+struct TiedPair : nn::Module {
+  Tensor w;
+  TiedPair() {
+    w = register_parameter("encoder_w", Tensor::ones({3}));
+    register_parameter("decoder_w", w);
+    register_buffer("count", Tensor::zeros({1}));
+    register_buffer("count_again", named_buffers()[0].second);
+  }
+};
+
+TEST_CASE("tied weights: a tensor reached twice is listed, counted, stepped and clipped once, as in PyTorch") {
+  auto d = std::make_shared<nn::Dense>(nn::DenseOptions{.in = 1, .out = 1, .bias = false});
+  d->kernel().fill(1.0f);
+  nn::Sequential tied{d, d};  // y = w·(w·x): the same layer twice
+  const nn::NamedTensors params = tied.named_parameters();
+  REQUIRE(params.size() == 1);
+  CHECK(params[0].first == "0.kernel");  // the first name it is reached by
+  CHECK(tied.parameters().size() == 1);
+  CHECK(tied.num_parameters() == 1);
+  // A checkpoint holds it once too, under the same name.
+  const nn::NamedTensors state = tied.named_state();
+  REQUIRE(state.size() == 1);
+  CHECK(state[0].first == "0.kernel");
+  // Both rows show the shared layer's parameter; the totals count it once.
+  const std::string table = tied.summary({1, 1});
+  CHECK(table.find("Total params: 1\nTrainable params: 1\nNon-trainable params: 0\n") != std::string::npos);
+
+  // dy/dw = 2·w·x = 2 at w = x = 1; torch.optim.SGD(lr=0.1) on the tied model: w = 1 − 0.1·2 = 0.8 (an update per
+  // name would give 0.6).
+  nn::SGD sgd(params, {.lr = 0.1f});
+  nn::sum(tied(Tensor::from_data({1, 1}, {1.0f}))).backward();
+  CHECK(d->kernel().grad().item() == doctest::Approx(2.0));
+  // clip_grad_norm given the tensor twice counts its gradient once: the norm is 2, not sqrt(8).
+  CHECK(nn::clip_grad_norm({d->kernel(), d->kernel()}, 10.0f) == doctest::Approx(2.0));
+  sgd.step();
+  CHECK(d->kernel().item() == doctest::Approx(0.8).epsilon(1e-6));
+
+  // A checkpoint of the tied model loads into another tied model (strictly: no entry missing or unused).
+  test::TempDir dir;
+  nn::save(dir.path / "tied.nnck", tied);
+  auto d2 = std::make_shared<nn::Dense>(nn::DenseOptions{.in = 1, .out = 1, .bias = false});
+  nn::Sequential tied2{d2, d2};
+  nn::load(dir.path / "tied.nnck", tied2);
+  CHECK(d2->kernel().item() == d->kernel().item());
+
+  // One tensor registered under two names in one module, parameters and buffers alike.
+  TiedPair pair;
+  CHECK(pair.named_parameters().size() == 1);
+  CHECK(pair.named_parameters()[0].first == "encoder_w");
+  CHECK(pair.num_parameters() == 3);
+  CHECK(pair.named_buffers().size() == 1);
+  CHECK(pair.named_state().size() == 2);
 }
 
 TEST_CASE("type_name and the default to_string of a module of one's own") {

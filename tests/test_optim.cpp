@@ -512,6 +512,15 @@ TEST_CASE("options out of range, a bad group and duplicate names are nn::Errors 
   CHECK(error_of([&] {
           nn::SGD({{"x", Tensor::zeros({1})}});
         }) == "SGD: expected parameters that require grad, got 'x' that does not");
+  // The same tensor under two names (tied weights listed twice) would be updated twice per step.
+  CHECK(error_of([&] {
+          nn::SGD({{"encoder.w", h.w}, {"decoder.w", h.w}});
+        }) ==
+        "SGD: parameters 'encoder.w' and 'decoder.w' are the same tensor (tied weights?); give each tensor once, "
+        "as Module::named_parameters() does, or it would be updated twice per step");
+  CHECK(error_of([&] {
+          nn::Adam({{{{"a.w", h.w}}, {}}, {{{"b.w", h.w}}, {}}});
+        }).find("Adam: parameters 'a.w' and 'b.w' are the same tensor") == 0);
 
   nn::Adam adam(params);
   CHECK(error_of([&] { adam.set_learning_rate(-1.0f); }) ==

@@ -3,13 +3,15 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <set>
 
 #include "nn/error.h"
 
 namespace nn {
 
 Optimizer::Optimizer(const char* who, const std::vector<ParamGroup>& groups) {
-  std::map<std::string, size_t> group_of;  // a name may appear once over all groups: the state is keyed by it
+  std::map<std::string, size_t> group_of;            // a name may appear once over all groups: the state is keyed by it
+  std::map<const TensorImpl*, std::string> name_of;  // and a tensor once: it would be updated twice per step
   group_begin_.push_back(0);
   for (size_t g = 0; g < groups.size(); ++g) {
     for (const auto& [name, p] : groups[g].parameters) {
@@ -24,6 +26,12 @@ Optimizer::Optimizer(const char* who, const std::vector<ParamGroup>& groups) {
         fail(who, "parameter name '" + name + "' appears twice (" + where +
                       "); the state is keyed by name, so names must be unique (prefix the names of parameters "
                       "gathered from separate modules, e.g. \"head.\" + name)");
+      }
+      auto [same, first] = name_of.emplace(p.impl().get(), name);
+      if (!first) {
+        fail(who, "parameters '" + same->second + "' and '" + name +
+                      "' are the same tensor (tied weights?); give each tensor once, as Module::named_parameters() "
+                      "does, or it would be updated twice per step");
       }
       parameters_.emplace_back(name, p);
     }
@@ -104,8 +112,14 @@ bool gradients_finite(const NamedTensors& parameters) {
 
 float clip_grad_norm(const std::vector<Tensor>& parameters, float max_norm) {
   if (!(max_norm > 0.0f)) fail_expected("clip_grad_norm", "max_norm > 0", std::to_string(max_norm));
-  double total = 0;
+  // A tensor given twice (tied weights) is one gradient: counted and scaled once.
+  std::vector<Tensor> unique;
+  std::set<const TensorImpl*> seen;
   for (const Tensor& p : parameters) {
+    if (p.defined() && seen.insert(p.impl().get()).second) unique.push_back(p);
+  }
+  double total = 0;
+  for (const Tensor& p : unique) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
     const float* pg = g.data();
@@ -114,7 +128,7 @@ float clip_grad_norm(const std::vector<Tensor>& parameters, float max_norm) {
   float norm = static_cast<float>(std::sqrt(total));
   if (norm > max_norm) {
     float scale = max_norm / norm;
-    for (const Tensor& p : parameters) {
+    for (const Tensor& p : unique) {
       Tensor g = p.grad();
       if (!g.defined()) continue;
       float* pg = g.data();

@@ -25,7 +25,7 @@ struct ParamGroupOptions {
 
 /// Parameters that share options, e.g. `{model.cnn().named_parameters(), {.lr = 1e-4f}}`.
 struct ParamGroup {
-  NamedTensors parameters;         ///< names must be unique over all the optimiser's groups
+  NamedTensors parameters;         ///< names and tensors must be unique over all the optimiser's groups
   ParamGroupOptions options = {};  ///< overrides of the optimiser's defaults
 };
 
@@ -63,7 +63,8 @@ class Optimizer {
   virtual std::string to_string() const = 0;
 
  protected:
-  /// Checks that every parameter requires grad and that names are unique over the groups. `who` names the type.
+  /// Checks that every parameter requires grad and that names and tensors are unique over the groups (a tensor
+  /// under two names, as tied weights listed twice, throws nn::Error naming both). `who` names the type.
   Optimizer(const char* who, const std::vector<ParamGroup>& groups);
 
   /// `group` if there is such a group, else nn::Error from `who`.
@@ -119,7 +120,8 @@ class OptimizerWithOptions : public Optimizer {
 /// the weights for good).
 bool gradients_finite(const NamedTensors& parameters);
 
-/// Scales all gradients so that their global L2 norm is at most max_norm; returns the norm before clipping.
+/// Scales all gradients so that their global L2 norm is at most max_norm; returns the norm before clipping. A tensor
+/// given twice (tied weights) counts once.
 float clip_grad_norm(const std::vector<Tensor>& parameters, float max_norm);
 
 namespace detail {
