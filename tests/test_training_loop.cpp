@@ -1,0 +1,387 @@
+// nn::Trainer on a tiny model of its own (no captioning): resume and stop mid-epoch or between epochs with the
+// schedule's state, refusal to overwrite and what overwrite removes, which epoch is best (best.nnck, metrics, log),
+// early stopping, metrics files, modes, callbacks, clipping, crafted checkpoint texts; the progress line and the
+// loss plot.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <type_traits>
+
+#include <nn/checkpoint.h>
+#include <nn/layers/dense.h>
+#include <nn/layers/dropout.h>
+#include <nn/losses.h>
+#include <nn/optim/adam.h>
+#include <nn/optim/sgd.h>
+#include <nn/train/progress.h>
+#include <nn/train/trainer.h>
+
+#include "support/check.h"
+#include "support/files.h"
+
+namespace fs = std::filesystem;
+using nn::Tensor;
+
+namespace {
+
+std::vector<float> all_weights(const nn::Module& m) {
+  std::vector<float> out;
+  for (auto& [name, t] : m.named_state()) {
+    auto v = t.to_vector();
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  return out;
+}
+
+// y = x·w + noise through Dense(3→8) → Dropout → Dense(8→1); records the mode each forward ran in.
+struct Tiny : nn::Module {
+  std::shared_ptr<nn::Dense> a, b;
+  std::shared_ptr<nn::Dropout> drop;
+  std::vector<bool> modes_in_training, modes_in_validation;
+  bool validating = false;
+  Tiny() {
+    nn::Generator gen(3);
+    a = register_module("a", std::make_shared<nn::Dense>(nn::DenseOptions{.in = 3, .out = 8}, gen));
+    drop = register_module("drop", std::make_shared<nn::Dropout>(nn::DropoutOptions{.rate = 0.25f}));
+    b = register_module("b", std::make_shared<nn::Dense>(nn::DenseOptions{.in = 8, .out = 1}, gen));
+  }
+  Tensor forward(const Tensor& x) {
+    (validating ? modes_in_validation : modes_in_training).push_back(is_training());
+    return b->forward(drop->forward(a->forward(x)));
+  }
+};
+
+struct TinyData {
+  nn::TensorDataset train, val;
+  static nn::TensorDataset make(int64_t n, uint64_t seed) {
+    nn::Generator gen(seed);
+    Tensor x = Tensor::uniform({n, 3}, -1, 1, gen);
+    Tensor y = Tensor::zeros({n, 1});
+    for (int64_t i = 0; i < n; ++i)
+      y.data()[i] = 0.5f * x.data()[3 * i] - x.data()[3 * i + 1] + 0.25f * x.data()[3 * i + 2] + 0.1f;
+    return nn::TensorDataset({x, y});
+  }
+  TinyData() : train(make(40, 1)), val(make(12, 2)) {}
+};
+
+// Halves Adam's rate every `every` steps: state is the step count.
+struct HalvingSchedule : nn::LRScheduler {
+  nn::Adam& adam;
+  int every, steps = 0;
+  float base;
+  HalvingSchedule(nn::Adam& a, int every) : adam(a), every(every), base(a.options().lr) {}
+  void after_step() override {
+    ++steps;
+    adam.options().lr = base * std::pow(0.5f, static_cast<float>(steps / every));
+  }
+  nn::NamedTensors state() const override { return {{"steps", Tensor::from_data({1}, {static_cast<float>(steps)})}}; }
+  void load_state(const nn::NamedTensors& s) override {
+    steps = static_cast<int>(s.at(0).second.item());
+    adam.options().lr = base * std::pow(0.5f, static_cast<float>(steps / every));
+  }
+  std::string to_string() const override { return "Halving"; }
+};
+
+// One tiny run: model, optimiser, schedule and trainer together, as a program would build them.
+struct Run {
+  Tiny model;
+  nn::Adam adam{model.named_parameters(), {.lr = 0.05f}};
+  HalvingSchedule schedule{adam, 4};
+  nn::Trainer trainer;
+  explicit Run(nn::TrainerOptions o)
+      : trainer(
+            model, adam,
+            [&] {
+              o.reseed = [this](uint64_t seed) { model.drop->reseed(seed); };
+              o.progress = false;
+              return o;
+            }(),
+            &schedule) {}
+  std::vector<nn::EpochResult> fit(const TinyData& d, const std::vector<double>& fixed_val = {}) {
+    nn::DataLoader<nn::TensorExample> train(d.train, {.batch_size = 8, .seed = 4});
+    nn::DataLoader<nn::TensorExample> val(d.val, {.batch_size = 5, .shuffle = false});
+    return trainer.fit(train, &val, [&](std::vector<Tensor>& b, const nn::Step& s) {
+      model.validating = !s.training;
+      if (!s.training && !fixed_val.empty())  // a scripted validation curve
+        return nn::BatchLoss{Tensor::scalar(static_cast<float>(fixed_val.at(s.epoch - 1))), 1.0};
+      return nn::BatchLoss{nn::mse_loss(model.forward(b[0]), b[1]), static_cast<double>(b[0].dim(0))};
+    });
+  }
+};
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("nn::Trainer: resumed after an epoch or stopped mid-epoch, a run ends bit-identical, schedule included") {
+  TinyData d;
+  test::TempDir dir;
+  Run full({.epochs = 4, .out_dir = dir.path / "full", .seed = 9});
+  const std::vector<nn::EpochResult> history = full.fit(d);
+  REQUIRE(history.size() == 4);
+  CHECK(history.back().train_loss < history.front().train_loss);
+  CHECK(full.schedule.steps == 20);  // 5 steps × 4 epochs
+  CHECK(full.adam.options().lr == 0.05f / 32);
+
+  {
+    Run half({.epochs = 2, .out_dir = dir.path / "resumed", .seed = 9});
+    half.fit(d);
+  }
+  Run rest({.epochs = 4, .out_dir = dir.path / "resumed", .resume = true, .seed = 9});  // fresh weights, as a process
+  const std::vector<nn::EpochResult> resumed = rest.fit(d);
+  REQUIRE(resumed.size() == 4);
+  CHECK(all_weights(rest.model) == all_weights(full.model));
+  CHECK(rest.schedule.steps == 20);
+  CHECK(rest.adam.steps() == full.adam.steps());
+  CHECK(resumed.back().train_loss == history.back().train_loss);
+  CHECK(resumed.back().val_loss == history.back().val_loss);
+
+  // A stop request at the 7th question saves mid-epoch; resuming finishes the same run. The question is asked after
+  // every step but an epoch's last, so the 7th is after epoch 2's step 3 (the 8th step).
+  int asked = 0;
+  {
+    Run stopped({.epochs = 4, .out_dir = dir.path / "stopped", .seed = 9, .stop = [&] { return ++asked == 7; }});
+    CHECK(test::error_of([&] { stopped.fit(d); }) == "train: stopped on request at epoch 2, step 3; saved " +
+                                                         (dir.path / "stopped" / "last.nnck").string() +
+                                                         " (--resume continues there)");
+    CHECK(stopped.schedule.steps == 8);
+  }
+  const auto texts = nn::read_checkpoint_texts(dir.path / "stopped" / "last.nnck");
+  auto text = [&](const std::string& key) {
+    for (const auto& [k, v] : texts)
+      if (k == key) return v;
+    return std::string("(none)");
+  };
+  CHECK(text("train.epoch") == "1");
+  CHECK(text("train.partial").rfind("2 3 ", 0) == 0);
+  CHECK(text("train.scheduler") == "steps 1 1 1 0x1p+3\n");  // 8 steps, as an exact float
+  Run after({.epochs = 4, .out_dir = dir.path / "stopped", .resume = true, .seed = 9});
+  const std::vector<nn::EpochResult> finished = after.fit(d);
+  CHECK(all_weights(after.model) == all_weights(full.model));
+  CHECK(finished.back().train_loss == history.back().train_loss);
+  CHECK(finished[1].train_loss == history[1].train_loss);  // the split epoch's mean over both parts
+  CHECK(after.schedule.steps == 20);
+
+  // The checkpoints hold the optimiser, and a schedule's state cannot be silently dropped.
+  nn::Checkpoint last = nn::read_checkpoint(dir.path / "full" / "last.nnck");
+  CHECK(last.find("optimizer/step") != nullptr);
+  Tiny other;
+  nn::Adam adam(other.named_parameters());
+  nn::Trainer no_schedule(other, adam, {.epochs = 5, .out_dir = dir.path / "full", .resume = true, .progress = false});
+  nn::DataLoader<nn::TensorExample> loader(d.train);
+  CHECK(test::error_of([&] {
+          no_schedule.fit<nn::TensorExample, std::vector<Tensor>>(loader, nullptr, [&](auto& b, const nn::Step&) {
+            return nn::BatchLoss{nn::mse_loss(other.forward(b[0]), b[1]), 1.0};
+          });
+        }) == (dir.path / "full" / "last.nnck").string() +
+                  ": holds a learning-rate schedule's state, but no scheduler was given");
+}
+
+TEST_CASE("nn::Trainer refuses to start over an existing run unless told to resume or overwrite") {
+  TinyData d;
+  test::TempDir dir;
+  Run({.epochs = 1, .out_dir = dir.path}).fit(d);
+  Run again({.epochs = 1, .out_dir = dir.path});
+  CHECK(test::error_of([&] { again.fit(d); }) ==
+        "train: " + dir.path.string() +
+            " already holds a training run (last.nnck): continue it with resume (--resume) or start afresh with "
+            "overwrite (--overwrite)");
+  Run fresh({.epochs = 2, .out_dir = dir.path, .overwrite = true});
+  CHECK(fresh.fit(d).size() == 2);
+  CHECK(test::error_of([&] { Run({.epochs = 0}); }) == "train: expected epochs ≥ 1, got 0");
+  CHECK(test::error_of([&] { Run({.patience = -1}); }) == "train: expected patience ≥ 0, got -1");
+}
+
+TEST_CASE("nn::Trainer stops early after `patience` epochs without improvement and records the best epoch") {
+  TinyData d;
+  test::TempDir dir;
+  const std::vector<double> val{5.0, 4.0, 4.5, 4.0, 3.0, 2.0};  // epochs 3 and 4 do not improve on epoch 2
+  Run run({.epochs = 6, .out_dir = dir.path, .patience = 2});
+  std::vector<int> epochs_seen;
+  run.trainer.callbacks().after_epoch = [&](const nn::EpochResult& r) { epochs_seen.push_back(r.epoch); };
+  const std::vector<nn::EpochResult> history = run.fit(d, val);
+  REQUIRE(history.size() == 4);
+  CHECK(epochs_seen == std::vector<int>{1, 2, 3, 4});
+  CHECK(history[2].val_loss == 4.5);
+  CHECK(nn::best_epoch_index(history) == 1);
+
+  // metrics.csv: every epoch, the best one marked; metrics.jsonl alike.
+  std::istringstream csv(read_all(dir.path / "metrics.csv"));
+  std::string line;
+  std::getline(csv, line);
+  CHECK(line == "epoch,train_loss,val_loss,items,steps,seconds,best");
+  std::vector<std::string> rows;
+  while (std::getline(csv, line)) rows.push_back(line);
+  REQUIRE(rows.size() == 4);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::vector<std::string> f;
+    std::istringstream fields(rows[i]);
+    for (std::string s; std::getline(fields, s, ',');) f.push_back(s);
+    REQUIRE(f.size() == 7);
+    CHECK(f[0] == std::to_string(i + 1));
+    CHECK(std::stod(f[1]) == history[i].train_loss);  // written to round-trip
+    CHECK(std::stod(f[2]) == val[i]);
+    CHECK(f[3] == "40");
+    CHECK(f[4] == "5");
+    CHECK(f[6] == (i == 1 ? "1" : "0"));
+  }
+  const std::string jsonl = read_all(dir.path / "metrics.jsonl");
+  CHECK(jsonl.find("{\"epoch\": 2, ") != std::string::npos);
+  CHECK(std::count(jsonl.begin(), jsonl.end(), '\n') == 4);
+  CHECK(jsonl.find("\"val_loss\": 4, \"items\": 40, \"steps\": 5") != std::string::npos);
+  CHECK(jsonl.find("\"best\": true") == jsonl.rfind("\"best\": true"));  // exactly one best
+  CHECK(jsonl.find("\"best\": true") > jsonl.find("{\"epoch\": 2, "));
+  CHECK(jsonl.find("\"best\": true") < jsonl.find("{\"epoch\": 3, "));
+  // best.nnck is epoch 2's.
+  for (const auto& [k, v] : nn::read_checkpoint_texts(dir.path / "best.nnck"))
+    if (k == "train.epoch") CHECK(v == "2");
+  // The log says why it stopped; the plot marks epoch 2.
+  CHECK(read_all(dir.path / "train.log")
+            .find("stopping early after epoch 4: no validation improvement in 2 epochs "
+                  "(best: epoch 2)") != std::string::npos);
+  const std::string svg = read_all(dir.path / "loss.svg");
+  CHECK(svg.find("best epoch (2)") != std::string::npos);
+  CHECK(svg.find("class=\"best\"") != std::string::npos);
+
+  // Resumed, a run that stopped early stays stopped.
+  Run resumed({.epochs = 6, .out_dir = dir.path, .resume = true, .patience = 2});
+  CHECK(resumed.fit(d, val).size() == 4);
+  CHECK(resumed.model.modes_in_training.empty());
+
+  // An improvement smaller than min_delta counts as none for patience, though it is still the best epoch.
+  test::TempDir other;
+  Run strict({.epochs = 6, .out_dir = other.path, .patience = 1, .min_delta = 0.5});
+  const std::vector<nn::EpochResult> short_run = strict.fit(d, {5.0, 4.8, 1.0});
+  CHECK(short_run.size() == 2);
+  CHECK(nn::best_epoch_index(short_run) == 1);
+}
+
+TEST_CASE("nn::Trainer trains in training mode, validates in eval mode, and gives the model back in its mode") {
+  TinyData d;
+  Run run({.epochs = 2});
+  run.model.eval();  // as a user might have left it
+  std::vector<bool> after_epoch;
+  int backward = 0, steps = 0;
+  run.trainer.callbacks().after_epoch = [&](const nn::EpochResult&) { after_epoch.push_back(run.model.is_training()); };
+  run.trainer.callbacks().after_backward = [&](const nn::Step& s) {
+    ++backward;
+    CHECK(s.training);
+    for (const auto& [name, t] : run.model.named_parameters()) CHECK(t.grad().defined());  // not yet applied
+  };
+  run.trainer.callbacks().after_step = [&](const nn::Step& s, double loss) {
+    CHECK(s.step == static_cast<size_t>(steps % 5 + 1));
+    CHECK(std::isfinite(loss));
+    ++steps;
+  };
+  run.fit(d);
+  CHECK(backward == 10);
+  CHECK(steps == 10);
+  CHECK(run.model.modes_in_training == std::vector<bool>(10, true));
+  CHECK(run.model.modes_in_validation == std::vector<bool>(6, false));  // 3 batches × 2 epochs
+  CHECK(after_epoch == std::vector<bool>{true, true});                  // restored to training after validation
+  CHECK_FALSE(run.model.is_training());                                 // and to eval after fit
+}
+
+TEST_CASE("nn::Trainer leaves a child frozen in eval mode frozen, through training and validation") {
+  TinyData d;
+  Run run({.epochs = 2});
+  run.model.drop->eval();                          // frozen, as a fine-tuned backbone's BatchNorm is
+  std::vector<std::pair<bool, bool>> after_epoch;  // (model, frozen child) after each epoch's validation
+  run.trainer.callbacks().after_epoch = [&](const nn::EpochResult&) {
+    after_epoch.emplace_back(run.model.is_training(), run.model.drop->is_training());
+  };
+  run.fit(d);
+  CHECK(run.model.modes_in_training == std::vector<bool>(10, true));
+  CHECK(after_epoch == std::vector<std::pair<bool, bool>>{{true, false}, {true, false}});
+  CHECK(run.model.is_training());
+  CHECK_FALSE(run.model.drop->is_training());
+}
+
+TEST_CASE("nn::Trainer: a non-finite loss stops with epoch and step named and keeps the last good checkpoint") {
+  TinyData d;
+  test::TempDir dir;
+  Run run({.epochs = 3, .out_dir = dir.path});
+  nn::DataLoader<nn::TensorExample> train(d.train, {.batch_size = 8});
+  const std::string message = test::error_of([&] {
+    run.trainer.fit(train, [&](auto& b, const nn::Step& s) {
+      Tensor loss = nn::mse_loss(run.model.forward(b[0]), b[1]);
+      return nn::BatchLoss{s.epoch == 2 && s.step == 3 ? loss * NAN : loss, 1.0};
+    });
+  });
+  CHECK(message == "train: the loss is nan at epoch 2, step 3 (the last good checkpoint is " +
+                       (dir.path / "last.nnck").string() + ")");
+  for (const auto& [k, v] : nn::read_checkpoint_texts(dir.path / "last.nnck"))
+    if (k == "train.epoch") CHECK(v == "1");
+}
+
+TEST_CASE("gradient clipping bounds every step's update by the clipped gradient") {
+  TinyData d;
+  // With SGD at rate 1 and clip 1e-3, no parameter moves more than 1e-3 in a step.
+  Tiny model;
+  nn::SGD sgd(model.named_parameters(), {.lr = 1.0f});
+  nn::Trainer trainer(model, sgd, {.epochs = 1, .clip_grad_norm = 1e-3f, .progress = false});
+  std::vector<float> before = all_weights(model);
+  float largest = 0;
+  trainer.callbacks().after_step = [&](const nn::Step&, double) {
+    std::vector<float> now = all_weights(model);
+    double squares = 0;
+    for (size_t i = 0; i < now.size(); ++i) squares += (now[i] - before[i]) * double(now[i] - before[i]);
+    largest = std::max(largest, static_cast<float>(std::sqrt(squares)));
+    before = now;
+  };
+  nn::DataLoader<nn::TensorExample> train(d.train, {.batch_size = 8});
+  trainer.fit(train, nullptr, [&](auto& b, const nn::Step&) {
+    return nn::BatchLoss{nn::mse_loss(model.forward(b[0]) * 100.0f, b[1]), 1.0};
+  });
+  CHECK(largest > 0.0009f);
+  CHECK(largest <= 1.0001e-3f);
+}
+
+TEST_CASE("without an out_dir a stop request saves nothing and says so") {
+  TinyData d;
+  Run run({.epochs = 2, .stop = [] { return true; }});
+  CHECK(test::error_of([&] { run.fit(d); }) ==
+        "train: stopped on request at epoch 1, step 1; nothing saved (no out_dir)");
+}
+
+TEST_CASE("the progress line shows step/total, the running loss, items/s and the time left") {
+  nn::Progress progress("epoch 2/5", 10, "words", false);
+  CHECK(progress.line(false).rfind("epoch 2/5 0/10, 0.0 words/s, ETA 0:00", 0) == 0);
+  progress.update(3, 120, 0.25);
+  const std::string line = progress.line(false);
+  CHECK(line.rfind("epoch 2/5 3/10, loss 0.2500, ", 0) == 0);
+  CHECK(line.find(" words/s, ETA ") != std::string::npos);
+  CHECK(progress.line(true).find(" words/s, took ") != std::string::npos);
+  nn::Progress resumed("epoch 2/5", 10, "words", false);
+  resumed.start_at(6);
+  CHECK(resumed.line(false).rfind("epoch 2/5 6/10, ", 0) == 0);  // a resumed epoch shows where it starts
+}
+
+TEST_CASE("the loss plot has both series, ticks on both axes, a legend and the best epoch marked") {
+  std::vector<nn::EpochResult> history;
+  for (int e = 1; e <= 6; ++e) history.push_back({.epoch = e, .train_loss = 3.0 / e, .val_loss = e == 4 ? 1.0 : 2.0});
+  const std::string svg = nn::loss_curve_svg(history, "loss per word");
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = svg.find(what); at != std::string::npos; at = svg.find(what, at + 1)) ++n;
+    return n;
+  };
+  CHECK(count("class=\"xtick\"") == 6);  // one per epoch
+  CHECK(count("class=\"ytick\"") >= 3);
+  CHECK(count("<polyline class=\"train\"") == 1);
+  CHECK(count("<polyline class=\"validation\"") == 1);
+  CHECK(count(">train</text>") == 1);  // the legend
+  CHECK(count(">validation</text>") == 1);
+  CHECK(count(">best epoch (4)</text>") == 1);
+  CHECK(count(">epoch</text>") == 1);  // the axes' titles
+  CHECK(count(">loss per word</text>") == 1);
+  CHECK(count("<line class=\"best\"") == 1);
+  CHECK(nn::best_epoch_index(history) == 3);
+  CHECK(nn::best_epoch_index({}) == -1);
+  CHECK(nn::best_epoch_index({{.epoch = 1}, {.epoch = 2}}) == 1);  // no validation: the last epoch
+}
