@@ -12,18 +12,11 @@ import os
 import torch
 import torch.nn.functional as F
 
+from fixture_io import write_fixture
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 V, FEAT, U, N, T, STEPS = 30, 16, 8, 4, 6, 20
 torch.manual_seed(77)
-
-
-def write(path, tensors):
-    with open(path, "w") as f:
-        f.write("# written by tests/reference/make_caption_fixtures.py with torch %s\n" % torch.__version__)
-        for key, value in tensors.items():
-            t = value.detach().to(torch.float32).contiguous()
-            f.write("tensor %s %d %s\n" % (key, t.dim(), " ".join(str(d) for d in t.shape)))
-            f.write(" ".join("%.9g" % v for v in t.reshape(-1).tolist()) + "\n")
 
 
 def main():
@@ -87,8 +80,8 @@ def main():
     tensors.update({"features": features, "inputs": inputs.float(), "targets": targets.float(), "mask": mask,
                     "losses": torch.tensor(losses)})
     out = os.path.join(HERE, "fixtures", "caption_adam.txt")
-    write(out, tensors)
-    print("wrote", out, "losses", losses[0], "->", losses[-1])
+    write_fixture(out, tensors, __file__, "torch " + torch.__version__)
+    print("losses", losses[0], "->", losses[-1])
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import os
 import numpy as np
 from PIL import Image
 
+from fixture_io import write_fixture
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PHOTOS = os.path.join(HERE, "..", "data", "photos")
 STEP = 13
@@ -17,14 +19,6 @@ STEP = 13
 
 def sample(array):
     return array[::STEP, ::STEP, :].astype(np.float32)
-
-
-def write(path, tensors):
-    with open(path, "w") as f:
-        f.write("# written by tests/reference/make_image_fixtures.py with PIL %s\n" % Image.__version__)
-        for key, value in tensors.items():
-            f.write("tensor %s %d %s\n" % (key, value.ndim, " ".join(str(d) for d in value.shape)))
-            f.write(" ".join("%.9g" % v for v in value.reshape(-1)) + "\n")
 
 
 def main():
@@ -36,8 +30,7 @@ def main():
         tensors[key + "_nearest"] = sample(np.asarray(image.resize((299, 299), Image.NEAREST)))
         tensors[key + "_bilinear"] = sample(np.asarray(image.resize((299, 299), Image.BILINEAR)))
     out = os.path.join(HERE, "fixtures", "images.txt")
-    write(out, tensors)
-    print("wrote", out)
+    write_fixture(out, tensors, __file__, "PIL " + Image.__version__)
 
 
 if __name__ == "__main__":

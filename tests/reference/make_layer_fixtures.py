@@ -19,20 +19,14 @@ import os
 
 import torch
 
+from fixture_io import writer
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 torch.manual_seed(2026)
 torch.set_default_dtype(torch.float32)
 
 
-def write(name, tensors):
-    path = os.path.join(OUT, name)
-    with open(path, "w") as f:
-        f.write("# written by tests/reference/make_layer_fixtures.py with torch %s\n" % torch.__version__)
-        for key, value in tensors.items():
-            t = value.detach().to(torch.float32).contiguous()
-            f.write("tensor %s %d %s\n" % (key, t.dim(), " ".join(str(d) for d in t.shape)))
-            f.write(" ".join("%.9g" % v for v in t.reshape(-1).tolist()) + "\n")
-    print("wrote", path)
+write = writer(__file__, "torch " + torch.__version__, OUT)
 
 
 def leaf(*shape, low=-1.0, high=1.0):

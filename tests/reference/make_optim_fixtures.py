@@ -7,6 +7,8 @@ The fixtures are committed; CI never needs torch. File format as tests/reference
 
 Trajectories: two parameters, w [2,3] and b [4], start at "init.w"/"init.b"; step k (1…STEPS) sets their gradients
 to "grad.w.k"/"grad.b.k" and calls optimizer.step(); "<case>.w.k"/"<case>.b.k" are the parameters after it.
+"skip_b" cases give b no gradient on steps B_SKIPS: torch counts steps per parameter, so b's bias correction
+starts at its first gradient (step 3).
 Schedules: "<case>.lrs" is [count, groups]: row 0 the rates once the schedule is made, row k after k scheduler steps.
 """
 import math
@@ -14,21 +16,16 @@ import os
 
 import torch
 
+from fixture_io import writer
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 STEPS = 6
+B_SKIPS = (1, 2, 4)
 torch.manual_seed(2024)
 torch.set_default_dtype(torch.float32)
 
 
-def write(name, tensors):
-    path = os.path.join(OUT, name)
-    with open(path, "w") as f:
-        f.write("# written by tests/reference/make_optim_fixtures.py with torch %s\n" % torch.__version__)
-        for key, value in tensors.items():
-            t = torch.as_tensor(value).detach().to(torch.float32).contiguous()
-            f.write("tensor %s %d %s\n" % (key, t.dim(), " ".join(str(d) for d in t.shape)))
-            f.write(" ".join("%.9g" % v for v in t.reshape(-1).tolist()) + "\n")
-    print("wrote", path)
+write = writer(__file__, "torch " + torch.__version__, OUT)
 
 
 INIT = {"w": torch.rand(2, 3) * 2 - 1, "b": torch.rand(4) * 2 - 1}
@@ -43,14 +40,15 @@ def common():
     return out
 
 
-def trajectory(out, case, make, scheduler=None):
-    """Runs STEPS steps of the optimiser make(w, b) on the fixed gradients; records the parameters after each."""
+def trajectory(out, case, make, scheduler=None, b_skips=()):
+    """Runs STEPS steps of the optimiser make(w, b) on the fixed gradients; records the parameters after each. On
+    the steps in b_skips b has no gradient (grad None: torch skips it, and its own step count stays)."""
     w = INIT["w"].clone().requires_grad_(True)
     b = INIT["b"].clone().requires_grad_(True)
     opt = make(w, b)
     sched = scheduler(opt) if scheduler else None
     for k, g in enumerate(GRADS, 1):
-        w.grad, b.grad = g["w"].clone(), g["b"].clone()
+        w.grad, b.grad = g["w"].clone(), None if k in b_skips else g["b"].clone()
         opt.step()
         if sched:
             sched.step()
@@ -98,6 +96,9 @@ def adam():
     trajectory(out, "adamw_betas", lambda w, b: torch.optim.AdamW([w, b], lr=0.02, betas=(0.8, 0.99), eps=1e-3,
                                                                   weight_decay=0.5))
     out.update(keras_adam_weight_decay(0.05, 0.9, 0.999, 1e-7, 0.1))
+    trajectory(out, "skip_b_adam", lambda w, b: torch.optim.Adam([w, b], lr=0.05), b_skips=B_SKIPS)
+    trajectory(out, "skip_b_adamw", lambda w, b: torch.optim.AdamW([w, b], lr=0.05, weight_decay=0.1),
+               b_skips=B_SKIPS)
     write("optim_adam.txt", out)
 
 
@@ -118,6 +119,7 @@ def adagrad():
     trajectory(out, "plain", lambda w, b: A([w, b], lr=0.1))
     trajectory(out, "all", lambda w, b: A([w, b], lr=0.1, lr_decay=0.2, weight_decay=0.05,
                                           initial_accumulator_value=0.3, eps=1e-6))
+    trajectory(out, "skip_b", lambda w, b: A([w, b], lr=0.1, lr_decay=0.2), b_skips=B_SKIPS)
     write("optim_adagrad.txt", out)
 
 
