@@ -1,5 +1,6 @@
 // Optimisers and learning-rate schedules: PyTorch reference trajectories (tests/reference/make_optim_fixtures.py),
 // parameter groups, state through checkpoints, and the errors.
+#include <algorithm>
 #include <functional>
 #include <memory>
 
@@ -32,26 +33,30 @@ struct Pair : nn::Module {
 
 constexpr double kRtol = 1e-5, kAtol = 1e-6;
 
-// Gives w and b the gradients of the fixture's step k (as d/dθ of Σ θ⊙g).
-void set_gradients(const test::Fixture& f, Pair& pair, nn::Optimizer& opt, int k) {
+// Gives w and b the gradients of the fixture's step k (as d/dθ of Σ θ⊙g); b none when `b_has_grad` is false.
+void set_gradients(const test::Fixture& f, Pair& pair, nn::Optimizer& opt, int k, bool b_has_grad = true) {
   opt.zero_grad();
   const std::string s = std::to_string(k);
-  nn::add(nn::sum(nn::mul(pair.w, f["grad.w." + s])), nn::sum(nn::mul(pair.b, f["grad.b." + s]))).backward();
+  Tensor loss = nn::sum(nn::mul(pair.w, f["grad.w." + s]));
+  if (b_has_grad) loss = nn::add(loss, nn::sum(nn::mul(pair.b, f["grad.b." + s])));
+  loss.backward();
 }
 
 using MakeOptimizer = std::function<std::unique_ptr<nn::Optimizer>(Pair&)>;
 
 // Runs the fixture's steps with the optimiser `make` builds (and a per-step schedule when given) and compares the
 // parameters after every step with case `name`.
+// On the steps in `b_skips`, b has no gradient.
 void check_trajectory(const std::string& file, const std::string& name, const MakeOptimizer& make,
-                      const std::function<std::unique_ptr<nn::LRScheduler>(nn::Optimizer&)>& schedule = nullptr) {
+                      const std::function<std::unique_ptr<nn::LRScheduler>(nn::Optimizer&)>& schedule = nullptr,
+                      const std::vector<int>& b_skips = {}) {
   INFO(file << ": " << name);
   test::Fixture f(file);
   Pair pair(f);
   std::unique_ptr<nn::Optimizer> opt = make(pair);
   std::unique_ptr<nn::LRScheduler> sched = schedule ? schedule(*opt) : nullptr;
   for (int k = 1; k <= 6; ++k) {
-    set_gradients(f, pair, *opt, k);
+    set_gradients(f, pair, *opt, k, std::find(b_skips.begin(), b_skips.end(), k) == b_skips.end());
     opt->step();
     if (sched) sched->after_step();
     const std::string s = std::to_string(k);
@@ -179,6 +184,44 @@ TEST_CASE("Adam with weight decay matches torch.optim.Adam, AdamW matches torch.
   // Keras's ε placement with coupled weight decay, against the formula written out in float64.
   check_trajectory("optim_adam.txt", "keras_weight_decay",
                    one_group<nn::Adam>(nn::AdamOptions{.lr = 0.05f, .weight_decay = 0.1f}));
+}
+
+// The steps on which b has no gradient in the fixtures' skip_b cases (make_optim_fixtures.py's B_SKIPS).
+const std::vector<int> kBSkips = {1, 2, 4};
+
+TEST_CASE("Adam, AdamW and Adagrad count steps per parameter, as torch: b without gradient on steps 1, 2 and 4") {
+  // Counting the optimiser's steps instead, b's first update (step 3) would use t = 3's bias corrections.
+  check_trajectory("optim_adam.txt", "skip_b_adam",
+                   one_group<nn::Adam>(
+                       nn::AdamOptions{.lr = 0.05f, .epsilon = 1e-8f, .epsilon_placement = nn::AdamEpsilon::pytorch}),
+                   nullptr, kBSkips);
+  check_trajectory("optim_adam.txt", "skip_b_adamw",
+                   one_group<nn::AdamW>(nn::AdamWOptions{.lr = 0.05f, .weight_decay = 0.1f}), nullptr, kBSkips);
+  check_trajectory("optim_adagrad.txt", "skip_b",
+                   one_group<nn::Adagrad>(nn::AdagradOptions{.lr = 0.1f, .lr_decay = 0.2f}), nullptr, kBSkips);
+
+  // The counts are in the state and come back with it.
+  test::Fixture f("optim_adam.txt");
+  Pair pair(f), other(f);
+  nn::AdamW adamw(pair.named_parameters());
+  for (int k = 1; k <= 6; ++k) {
+    set_gradients(f, pair, adamw, k, std::find(kBSkips.begin(), kBSkips.end(), k) == kBSkips.end());
+    adamw.step();
+  }
+  CHECK(adamw.steps() == 6);
+  CHECK(adamw.parameter_steps(0) == 6);  // w
+  CHECK(adamw.parameter_steps(1) == 3);  // b
+  nn::AdamW restored(other.named_parameters());
+  restored.load_state(adamw.state());
+  CHECK(restored.steps() == 6);
+  CHECK(restored.parameter_steps(1) == 3);
+  CHECK(test::error_of([&] { restored.parameter_steps(2); }) == "parameter_steps: expected a parameter below 2, got 2");
+  nn::NamedTensors without_b_count;
+  for (const auto& entry : adamw.state()) {
+    if (entry.first != "step.b") without_b_count.push_back(entry);
+  }
+  CHECK(test::error_of([&] { restored.load_state(without_b_count); }) ==
+        "AdamW::load_state: state tensor 'step.b' is missing");
 }
 
 TEST_CASE("AdamW without weight decay is Adam, bit for bit, with either epsilon placement") {

@@ -31,6 +31,7 @@ Adagrad::Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& defaults)
   for (size_t group = 0; group < group_count(); ++group) {
     for (size_t k = group_begin_[group]; k < group_begin_[group + 1]; ++k) {
       sum_.push_back(Tensor::full(parameters_[k].second.shape(), options_[group].initial_accumulator_value));
+      parameter_steps_.push_back(0);
     }
   }
 }
@@ -40,12 +41,13 @@ void Adagrad::step() {
   ++steps_;
   for (size_t group = 0; group < group_count(); ++group) {
     const AdagradOptions& o = options_[group];
-    const float lr_t = static_cast<float>(o.lr / (1.0 + static_cast<double>(steps_ - 1) * o.lr_decay));
     const float wd = o.weight_decay, eps = o.epsilon;
     for (size_t k = group_begin_[group]; k < group_begin_[group + 1]; ++k) {
       Tensor& p = parameters_[k].second;
       Tensor grad = p.grad();
-      if (!grad.defined()) continue;
+      if (!grad.defined()) continue;  // as torch: no update, and the parameter's step count stays
+      const int64_t t = ++parameter_steps_[k];
+      const float lr_t = static_cast<float>(o.lr / (1.0 + static_cast<double>(t - 1) * o.lr_decay));
       float* theta = p.data();
       float* sum = sum_[k].data();
       const float* g = grad.data();
@@ -60,21 +62,37 @@ void Adagrad::step() {
   }
 }
 
-NamedTensors Adagrad::own_state() const {
-  NamedTensors out{{"step", detail::count_tensor(steps_)}};
+NamedTensors Adagrad::own_state(int64_t steps, const std::vector<int64_t>& parameter_steps) const {
+  NamedTensors out{{"step", detail::count_tensor(steps)}};
+  for (size_t k = 0; k < parameters_.size(); ++k) {
+    out.emplace_back("step." + parameters_[k].first, detail::count_tensor(parameter_steps[k]));
+  }
   for (size_t k = 0; k < parameters_.size(); ++k) out.emplace_back("sum." + parameters_[k].first, sum_[k]);
   return out;
 }
 
 NamedTensors Adagrad::state() const {
-  return with_common_state("Adagrad", own_state());
+  return with_common_state("Adagrad", own_state(steps_, parameter_steps_));
 }
 
 void Adagrad::load_state(const NamedTensors& state) {
   check_state_type("Adagrad", state);
+  // The counts are read (and checked) before anything changes; load_with_common_state copies the sums in.
   const int64_t steps = detail::read_count("Adagrad::load_state", state, "step");
-  load_with_common_state("Adagrad", state, own_state());
+  std::vector<int64_t> parameter_steps;
+  for (const auto& [name, p] : parameters_) {
+    parameter_steps.push_back(detail::read_count("Adagrad::load_state", state, "step." + name));
+  }
+  load_with_common_state("Adagrad", state, own_state(steps_, parameter_steps_));
   steps_ = steps;
+  parameter_steps_ = std::move(parameter_steps);
+}
+
+int64_t Adagrad::parameter_steps(size_t k) const {
+  if (k >= parameter_steps_.size()) {
+    fail_expected("parameter_steps", "a parameter below " + std::to_string(parameter_steps_.size()), std::to_string(k));
+  }
+  return parameter_steps_[k];
 }
 
 std::string Adagrad::to_string() const {

@@ -59,36 +59,6 @@ void adam_update(const AdamStep& s, float* theta, float* m, float* v, const floa
   }
 }
 
-// One step over every group; `group_begin` as Optimizer's.
-template <class Options>
-void adam_step(const std::vector<Options>& options, const std::vector<size_t>& group_begin, NamedTensors& parameters,
-               std::vector<Tensor>& m, std::vector<Tensor>& v, int64_t steps, bool decoupled) {
-  for (size_t group = 0; group < options.size(); ++group) {
-    const AdamStep s = adam_constants(options[group], steps, decoupled);
-    for (size_t k = group_begin[group]; k < group_begin[group + 1]; ++k) {
-      Tensor& p = parameters[k].second;
-      Tensor g = p.grad();
-      if (!g.defined()) continue;
-      adam_update(s, p.data(), m[k].data(), v[k].data(), g.data(), p.numel());
-    }
-  }
-}
-
-NamedTensors moments_state(int64_t steps, const NamedTensors& parameters, const std::vector<Tensor>& m,
-                           const std::vector<Tensor>& v) {
-  NamedTensors out{{"step", detail::count_tensor(steps)}};
-  for (size_t k = 0; k < parameters.size(); ++k) out.emplace_back("m." + parameters[k].first, m[k]);
-  for (size_t k = 0; k < parameters.size(); ++k) out.emplace_back("v." + parameters[k].first, v[k]);
-  return out;
-}
-
-void zero_moments(const NamedTensors& parameters, std::vector<Tensor>& m, std::vector<Tensor>& v) {
-  for (const auto& [name, p] : parameters) {
-    m.push_back(Tensor::zeros(p.shape()));
-    v.push_back(Tensor::zeros(p.shape()));
-  }
-}
-
 template <class Options>
 std::string adam_string(const char* type, const std::vector<Options>& options) {
   std::string out = type;
@@ -107,63 +77,89 @@ std::string adam_string(const char* type, const std::vector<Options>& options) {
 
 }  // namespace
 
+template <class Options>
+AdamBase<Options>::AdamBase(const char* type, bool decoupled, std::vector<ParamGroup> groups, const Options& defaults)
+    : OptimizerWithOptions<Options>(type, groups, defaults), type_(type), decoupled_(decoupled) {
+  check_adam_options(type, this->options_);
+  for (const auto& [name, p] : this->parameters_) {
+    parameter_steps_.push_back(0);
+    m_.push_back(Tensor::zeros(p.shape()));
+    v_.push_back(Tensor::zeros(p.shape()));
+  }
+}
+
+template <class Options>
+void AdamBase<Options>::step() {
+  check_adam_options((std::string(type_) + "::step").c_str(), this->options_);
+  ++steps_;
+  for (size_t group = 0; group < this->group_count(); ++group) {
+    for (size_t k = this->group_begin_[group]; k < this->group_begin_[group + 1]; ++k) {
+      Tensor& p = this->parameters_[k].second;
+      Tensor g = p.grad();
+      if (!g.defined()) continue;  // as torch: no update, and the parameter's step count stays
+      const AdamStep s = adam_constants(this->options_[group], ++parameter_steps_[k], decoupled_);
+      adam_update(s, p.data(), m_[k].data(), v_[k].data(), g.data(), p.numel());
+    }
+  }
+}
+
+template <class Options>
+int64_t AdamBase<Options>::parameter_steps(size_t k) const {
+  if (k >= parameter_steps_.size()) {
+    fail_expected("parameter_steps", "a parameter below " + std::to_string(parameter_steps_.size()), std::to_string(k));
+  }
+  return parameter_steps_[k];
+}
+
+template <class Options>
+NamedTensors AdamBase<Options>::own_state(int64_t steps, const std::vector<int64_t>& parameter_steps) const {
+  const NamedTensors& parameters = this->parameters_;
+  NamedTensors out{{"step", detail::count_tensor(steps)}};
+  for (size_t k = 0; k < parameters.size(); ++k) {
+    out.emplace_back("step." + parameters[k].first, detail::count_tensor(parameter_steps[k]));
+  }
+  for (size_t k = 0; k < parameters.size(); ++k) out.emplace_back("m." + parameters[k].first, m_[k]);
+  for (size_t k = 0; k < parameters.size(); ++k) out.emplace_back("v." + parameters[k].first, v_[k]);
+  return out;
+}
+
+template <class Options>
+NamedTensors AdamBase<Options>::state() const {
+  return this->with_common_state(type_, own_state(steps_, parameter_steps_));
+}
+
+template <class Options>
+void AdamBase<Options>::load_state(const NamedTensors& state) {
+  const std::string who = std::string(type_) + "::load_state";
+  this->check_state_type(type_, state);
+  // The counts are read (and checked) before anything changes; load_with_common_state copies m and v in.
+  const int64_t steps = detail::read_count(who, state, "step");
+  std::vector<int64_t> parameter_steps;
+  for (const auto& [name, p] : this->parameters_) {
+    parameter_steps.push_back(detail::read_count(who, state, "step." + name));
+  }
+  this->load_with_common_state(type_, state, own_state(steps_, parameter_steps_));
+  steps_ = steps;
+  parameter_steps_ = std::move(parameter_steps);
+}
+
+template <class Options>
+std::string AdamBase<Options>::to_string() const {
+  return adam_string(type_, this->options_);
+}
+
+template class AdamBase<AdamOptions>;
+template class AdamBase<AdamWOptions>;
+
 Adam::Adam(NamedTensors parameters, const AdamOptions& options) : Adam({ParamGroup{std::move(parameters)}}, options) {}
 
 Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults)
-    : OptimizerWithOptions("Adam", groups, defaults) {
-  check_adam_options("Adam", options_);
-  zero_moments(parameters_, m_, v_);
-}
-
-void Adam::step() {
-  check_adam_options("Adam::step", options_);
-  ++steps_;
-  adam_step(options_, group_begin_, parameters_, m_, v_, steps_, false);
-}
-
-NamedTensors Adam::state() const {
-  return with_common_state("Adam", moments_state(steps_, parameters_, m_, v_));
-}
-
-void Adam::load_state(const NamedTensors& state) {
-  check_state_type("Adam", state);
-  const int64_t steps = detail::read_count("Adam::load_state", state, "step");
-  load_with_common_state("Adam", state, moments_state(steps_, parameters_, m_, v_));
-  steps_ = steps;
-}
-
-std::string Adam::to_string() const {
-  return adam_string("Adam", options_);
-}
+    : AdamBase("Adam", false, std::move(groups), defaults) {}
 
 AdamW::AdamW(NamedTensors parameters, const AdamWOptions& options)
     : AdamW({ParamGroup{std::move(parameters)}}, options) {}
 
 AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
-    : OptimizerWithOptions("AdamW", groups, defaults) {
-  check_adam_options("AdamW", options_);
-  zero_moments(parameters_, m_, v_);
-}
-
-void AdamW::step() {
-  check_adam_options("AdamW::step", options_);
-  ++steps_;
-  adam_step(options_, group_begin_, parameters_, m_, v_, steps_, true);
-}
-
-NamedTensors AdamW::state() const {
-  return with_common_state("AdamW", moments_state(steps_, parameters_, m_, v_));
-}
-
-void AdamW::load_state(const NamedTensors& state) {
-  check_state_type("AdamW", state);
-  const int64_t steps = detail::read_count("AdamW::load_state", state, "step");
-  load_with_common_state("AdamW", state, moments_state(steps_, parameters_, m_, v_));
-  steps_ = steps;
-}
-
-std::string AdamW::to_string() const {
-  return adam_string("AdamW", options_);
-}
+    : AdamBase("AdamW", true, std::move(groups), defaults) {}
 
 }  // namespace nn

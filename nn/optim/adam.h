@@ -23,28 +23,52 @@ struct AdamOptions {
   AdamEpsilon epsilon_placement = AdamEpsilon::keras;
 };
 
-/// Adam: m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²; then the update of `epsilon_placement` (Keras's by default,
-/// which the caption model was trained and checked with). The step count t is the optimiser's (it advances on
-/// every step(), also for parameters that had no gradient that step).
-class Adam : public OptimizerWithOptions<AdamOptions> {
+/// The one implementation of Adam and AdamW (below), over their options type: m ← β1·m + (1−β1)·g;
+/// v ← β2·v + (1−β2)·g²; then the update of `epsilon_placement`. With `decoupled` (AdamW) the weight decay shrinks
+/// θ ← θ·(1 − lr·λ) first; without (Adam) it is coupled L2, g ← g + λθ before the moments. The step count t of the
+/// bias corrections is each parameter's own, as torch's: it advances when the parameter has a gradient, so a
+/// parameter without one on some steps (a frozen branch, an unused embedding) gets torch's update when it has one.
+/// (Keras counts the optimiser's steps for every variable: with AdamEpsilon::keras such a parameter's update then
+/// differs from Keras's; with a gradient on every step the two counts are the same.)
+template <class Options>
+class AdamBase : public OptimizerWithOptions<Options> {
+ public:
+  void step() override;
+  /// "step" (the count of step() calls), "step.<parameter>" (each parameter's count), "m.<parameter>",
+  /// "v.<parameter>", then "type.<Adam|AdamW>" and "group.<g>.lr".
+  NamedTensors state() const override;
+  void load_state(const NamedTensors& state) override;
+  std::string to_string() const override;
+
+  /// Steps taken so far (calls of step()).
+  int64_t steps() const { return steps_; }
+  /// The steps that updated parameter `k` of parameters() (those on which it had a gradient); nn::Error when there
+  /// is no such parameter.
+  int64_t parameter_steps(size_t k) const;
+
+ protected:
+  /// `type` names the optimiser in messages and in the state ("Adam", "AdamW"). Throws nn::Error for a parameter
+  /// that does not require grad or an option out of range.
+  AdamBase(const char* type, bool decoupled, std::vector<ParamGroup> groups, const Options& defaults);
+
+ private:
+  NamedTensors own_state(int64_t steps, const std::vector<int64_t>& parameter_steps) const;
+
+  const char* type_;
+  bool decoupled_;
+  int64_t steps_ = 0;
+  std::vector<int64_t> parameter_steps_;  // per parameter
+  std::vector<Tensor> m_, v_;             // per parameter
+};
+
+/// Adam with Keras's ε placement by default (which the caption model was trained and checked with); with
+/// AdamEpsilon::pytorch and ε = 1e-8 it is torch.optim.Adam, step for step, weight decay included.
+class Adam : public AdamBase<AdamOptions> {
  public:
   /// One group. Throws nn::Error for a parameter that does not require grad or an option out of range.
   explicit Adam(NamedTensors parameters, const AdamOptions& options = {});
   /// Groups with their own rate and weight decay; unset fields take `defaults`.
   Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults = {});
-
-  void step() override;
-  /// "step" (a count), "m.<parameter>", "v.<parameter>", then "type.Adam" and "group.<g>.lr".
-  NamedTensors state() const override;
-  void load_state(const NamedTensors& state) override;
-  std::string to_string() const override;
-
-  /// Steps taken so far.
-  int64_t steps() const { return steps_; }
-
- private:
-  int64_t steps_ = 0;
-  std::vector<Tensor> m_, v_;  // per parameter
 };
 
 /// AdamW's options (one copy per parameter group); the defaults are torch.optim.AdamW's.
@@ -58,26 +82,17 @@ struct AdamWOptions {
 };
 
 /// AdamW (Loshchilov & Hutter), as torch.optim.AdamW: θ ← θ·(1 − lr·λ), then Adam's update without weight decay
-/// in the gradient. With the default ε placement it matches torch.optim.AdamW step for step.
-class AdamW : public OptimizerWithOptions<AdamWOptions> {
+/// in the gradient. With the default ε placement it matches torch.optim.AdamW step for step (each parameter
+/// counting its own steps, as torch). Without weight decay it is Adam with the same options, bit for bit.
+class AdamW : public AdamBase<AdamWOptions> {
  public:
   /// One group. Throws nn::Error for a parameter that does not require grad or an option out of range.
   explicit AdamW(NamedTensors parameters, const AdamWOptions& options = {});
   /// Groups with their own rate and weight decay; unset fields take `defaults`.
   AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults = {});
-
-  void step() override;
-  /// "step" (a count), "m.<parameter>", "v.<parameter>", then "type.AdamW" and "group.<g>.lr".
-  NamedTensors state() const override;
-  void load_state(const NamedTensors& state) override;
-  std::string to_string() const override;
-
-  /// Steps taken so far.
-  int64_t steps() const { return steps_; }
-
- private:
-  int64_t steps_ = 0;
-  std::vector<Tensor> m_, v_;  // per parameter
 };
+
+extern template class AdamBase<AdamOptions>;
+extern template class AdamBase<AdamWOptions>;
 
 }  // namespace nn
