@@ -6,6 +6,7 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 
 #include <nn/data/dataloader.h>
 
@@ -44,6 +45,17 @@ std::vector<Batch> all_batches(const DataLoader<int, Batch>& loader, int epoch, 
   while (auto b = e.next()) out.push_back(*b);
   return out;
 }
+
+// A loader keeps a reference to its dataset: a temporary one (destroyed at the end of the statement) is refused at
+// compile time, a named one is taken.
+using TensorLoader = DataLoader<nn::TensorExample>;
+static_assert(!std::is_constructible_v<TensorLoader, nn::TensorDataset, nn::DataLoaderOptions>);
+static_assert(!std::is_constructible_v<TensorLoader, nn::TensorDataset&&, nn::DataLoaderOptions>);
+static_assert(!std::is_constructible_v<TensorLoader, nn::TensorDataset>);
+static_assert(std::is_constructible_v<TensorLoader, nn::TensorDataset&, nn::DataLoaderOptions>);
+static_assert(std::is_constructible_v<TensorLoader, const nn::TensorDataset&>);
+static_assert(!std::is_constructible_v<DataLoader<int, Batch>, Numbers, DataLoader<int, Batch>::Collate>);
+static_assert(std::is_constructible_v<DataLoader<int, Batch>, Numbers&, DataLoader<int, Batch>::Collate>);
 
 }  // namespace
 

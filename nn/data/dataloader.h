@@ -75,7 +75,8 @@ class Prefetcher {
 }  // namespace detail
 
 /// Batches of a Dataset<Example>, made by a collate function from the examples of each batch (in order).
-/// The loader keeps a reference to `dataset`, which must outlive it and every Epoch it started.
+/// The loader keeps a reference to `dataset`, which must outlive it and every Epoch it started; a temporary dataset
+/// (`DataLoader loader(nn::TensorDataset({x, y}), …)`, destroyed at the end of the statement) does not compile.
 template <class Example, class Batch = std::vector<Tensor>>
 class DataLoader {
  public:
@@ -93,6 +94,11 @@ class DataLoader {
       std::is_same_v<Example, TensorExample>&& std::is_same_v<Batch, std::vector<Tensor>>)
       : DataLoader(
             dataset, [](std::vector<Example>&& e) { return stack_examples(e); }, options) {}
+  /// Refused: the loader would keep a reference to a dataset about to be destroyed. Keep the dataset in a variable
+  /// that outlives the loader.
+  DataLoader(const Dataset<Example>&& dataset, Collate collate, DataLoaderOptions options = {}) = delete;
+  /// Refused, as above.
+  DataLoader(const Dataset<Example>&& dataset, DataLoaderOptions options = {}) = delete;
 
   const DataLoaderOptions& options() const { return options_; }
   /// The number of examples in the dataset.

@@ -29,8 +29,10 @@ class Dataset {
 using TensorExample = std::vector<Tensor>;
 
 /// Examples cut from tensors that share their first extent N: example i is {t[i] for each tensor t}, each slice
-/// without the leading axis (an input [N, 8, 8, 1] gives examples [8, 8, 1]). The slices are copies, so the
-/// tensors may be used elsewhere meanwhile.
+/// without the leading axis (an input [N, 8, 8, 1] gives examples [8, 8, 1]). The dataset holds handles to the
+/// given tensors, not copies: a DataLoader's background thread reads their storage while an epoch runs, so writing
+/// to them in place meanwhile (copy_from, data(), an optimiser step on a tensor that is also a parameter) is a data
+/// race. The slices it returns are copies, free to change.
 class TensorDataset : public Dataset<TensorExample> {
  public:
   /// Throws nn::Error when `tensors` is empty, a tensor has rank 0, or their first extents differ (naming them).
