@@ -141,11 +141,11 @@ TEST_CASE("nn::Trainer: resumed after an epoch or stopped mid-epoch, a run ends 
   CHECK(resumed.back().train_loss == history.back().train_loss);
   CHECK(resumed.back().val_loss == history.back().val_loss);
 
-  // A stop request at the 7th question saves mid-epoch; resuming finishes the same run. The question is asked after
-  // every step but an epoch's last, so the 7th is after epoch 2's step 3 (the 8th step).
+  // A stop request at the 8th question saves mid-epoch; resuming finishes the same run. The question is asked after
+  // every step but an epoch's last, and after each epoch's checkpoints, so the 8th is after epoch 2's step 3.
   int asked = 0;
   {
-    Run stopped({.epochs = 4, .out_dir = dir.path / "stopped", .seed = 9, .stop = [&] { return ++asked == 7; }});
+    Run stopped({.epochs = 4, .out_dir = dir.path / "stopped", .seed = 9, .stop = [&] { return ++asked == 8; }});
     CHECK(test::error_of([&] { stopped.fit(d); }) == "train: stopped on request at epoch 2, step 3; saved " +
                                                          (dir.path / "stopped" / "last.nnck").string() +
                                                          " (--resume continues there)");
@@ -208,13 +208,13 @@ TEST_CASE("nn::Trainer stops early after `patience` epochs without improvement a
   REQUIRE(history.size() == 4);
   CHECK(epochs_seen == std::vector<int>{1, 2, 3, 4});
   CHECK(history[2].val_loss == 4.5);
-  CHECK(nn::best_epoch_index(history) == 1);
+  CHECK(nn::best_epoch_index(history, true) == 1);
 
   // metrics.csv: every epoch, the best one marked; metrics.jsonl alike.
   std::istringstream csv(read_all(dir.path / "metrics.csv"));
   std::string line;
   std::getline(csv, line);
-  CHECK(line == "epoch,train_loss,val_loss,items,steps,seconds,best");
+  CHECK(line == "epoch,train_loss,val_loss,items,steps,seconds,best,lr");
   std::vector<std::string> rows;
   while (std::getline(csv, line)) rows.push_back(line);
   REQUIRE(rows.size() == 4);
@@ -222,13 +222,18 @@ TEST_CASE("nn::Trainer stops early after `patience` epochs without improvement a
     std::vector<std::string> f;
     std::istringstream fields(rows[i]);
     for (std::string s; std::getline(fields, s, ',');) f.push_back(s);
-    REQUIRE(f.size() == 7);
+    REQUIRE(f.size() == 8);
     CHECK(f[0] == std::to_string(i + 1));
     CHECK(std::stod(f[1]) == history[i].train_loss);  // written to round-trip
     CHECK(std::stod(f[2]) == val[i]);
     CHECK(f[3] == "40");
     CHECK(f[4] == "5");
+    CHECK(f[5].size() <= 11);  // 6 significant digits, not %.17g's noise
     CHECK(f[6] == (i == 1 ? "1" : "0"));
+    // The rate of the epoch's last step (step 5·(i + 1)), before the schedule halves it after that step.
+    const float lr = 0.05f * std::pow(0.5f, static_cast<float>((5 * i + 4) / 4));
+    CHECK(history[i].lr == lr);
+    CHECK(std::stod(f[7]) == doctest::Approx(lr).epsilon(1e-6));
   }
   const std::string jsonl = read_all(dir.path / "metrics.jsonl");
   CHECK(jsonl.find("{\"epoch\": 2, ") != std::string::npos);
@@ -237,6 +242,7 @@ TEST_CASE("nn::Trainer stops early after `patience` epochs without improvement a
   CHECK(jsonl.find("\"best\": true") == jsonl.rfind("\"best\": true"));  // exactly one best
   CHECK(jsonl.find("\"best\": true") > jsonl.find("{\"epoch\": 2, "));
   CHECK(jsonl.find("\"best\": true") < jsonl.find("{\"epoch\": 3, "));
+  CHECK(jsonl.find("\"best\": true, \"lr\": 0.0125}") != std::string::npos);
   // best.nnck is epoch 2's.
   for (const auto& [k, v] : nn::read_checkpoint_texts(dir.path / "best.nnck"))
     if (k == "train.epoch") CHECK(v == "2");
@@ -258,7 +264,7 @@ TEST_CASE("nn::Trainer stops early after `patience` epochs without improvement a
   Run strict({.epochs = 6, .out_dir = other.path, .patience = 1, .min_delta = 0.5});
   const std::vector<nn::EpochResult> short_run = strict.fit(d, {5.0, 4.8, 1.0});
   CHECK(short_run.size() == 2);
-  CHECK(nn::best_epoch_index(short_run) == 1);
+  CHECK(nn::best_epoch_index(short_run, true) == 1);
 }
 
 TEST_CASE("nn::Trainer trains in training mode, validates in eval mode, and gives the model back in its mode") {
@@ -349,6 +355,169 @@ TEST_CASE("without an out_dir a stop request saves nothing and says so") {
         "train: stopped on request at epoch 1, step 1; nothing saved (no out_dir)");
 }
 
+static_assert(!std::is_copy_constructible_v<nn::Trainer> && !std::is_move_constructible_v<nn::Trainer> &&
+                  !std::is_copy_assignable_v<nn::Trainer> && !std::is_move_assignable_v<nn::Trainer>,
+              "the default save and load functions refer to the trainer: a copy would use the original's");
+
+namespace {
+
+std::string text_of(const fs::path& checkpoint, const std::string& key) {
+  for (const auto& [k, v] : nn::read_checkpoint_texts(checkpoint))
+    if (k == key) return v;
+  return "(none)";
+}
+
+}  // namespace
+
+TEST_CASE("with validation, best.nnck, the metrics and the log mark only an epoch with a finite, lower loss") {
+  TinyData d;
+  test::TempDir dir;
+  // +inf, NaN (as from a validation set without items), 3, NaN, 3 again: epoch 3 is the only best.
+  const std::vector<double> val{INFINITY, NAN, 3.0, NAN, 3.0};
+  Run run({.epochs = 5, .out_dir = dir.path});
+  std::vector<std::string> best_epoch_after;  // best.nnck's epoch after each epoch
+  run.trainer.callbacks().after_epoch = [&](const nn::EpochResult&) {
+    best_epoch_after.push_back(fs::exists(dir.path / "best.nnck") ? text_of(dir.path / "best.nnck", "train.epoch")
+                                                                  : "none");
+  };
+  run.fit(d, val);
+  CHECK(best_epoch_after == std::vector<std::string>{"none", "none", "3", "3", "3"});
+  std::istringstream csv(read_all(dir.path / "metrics.csv"));
+  std::string line, best_column;
+  std::getline(csv, line);
+  while (std::getline(csv, line)) {
+    std::istringstream fields(line);
+    std::string field;
+    for (int k = 0; k < 7; ++k) std::getline(fields, field, ',');
+    best_column += field;  // the 7th field, best
+  }
+  CHECK(best_column == "00100");
+  const std::string log = read_all(dir.path / "train.log");
+  CHECK(log.find("(best so far)") == log.rfind("(best so far)"));
+  CHECK(log.find("epoch 3/5") < log.find("(best so far)"));
+  CHECK(log.find("(best so far)") < log.find("epoch 4/5"));
+
+  // Without validation every epoch is the best: best.nnck is the last epoch's.
+  test::TempDir plain;
+  Run no_validation({.epochs = 2, .out_dir = plain.path});
+  nn::DataLoader<nn::TensorExample> train(d.train, {.batch_size = 8});
+  no_validation.trainer.fit(train, [&](auto& b, const nn::Step&) {
+    return nn::BatchLoss{nn::mse_loss(no_validation.model.forward(b[0]), b[1]), 1.0};
+  });
+  CHECK(text_of(plain.path / "best.nnck", "train.epoch") == "2");
+  const std::string plain_csv = read_all(plain.path / "metrics.csv");
+  CHECK(plain_csv.find(",0,") < plain_csv.find("\n2,"));                      // epoch 1 not marked,
+  CHECK(plain_csv.find(",1,", plain_csv.find("\n2,")) != std::string::npos);  // epoch 2 marked
+}
+
+TEST_CASE("overwrite removes the old run before the first step, so that a run killed early cannot resume it") {
+  TinyData d;
+  test::TempDir dir;
+  Run({.epochs = 2, .out_dir = dir.path}).fit(d);
+  REQUIRE(fs::exists(dir.path / "last.nnck"));
+  Run fresh({.epochs = 2, .out_dir = dir.path, .overwrite = true});
+  nn::DataLoader<nn::TensorExample> train(d.train, {.batch_size = 8});
+  const std::string message = test::error_of([&] {  // fails in epoch 1, before any checkpoint of its own
+    fresh.trainer.fit(train, [&](auto& b, const nn::Step& s) {
+      Tensor loss = nn::mse_loss(fresh.model.forward(b[0]), b[1]);
+      return nn::BatchLoss{s.step == 2 ? loss * NAN : loss, 1.0};
+    });
+  });
+  CHECK(message == "train: the loss is nan at epoch 1, step 2 (no checkpoint was written yet)");
+  for (const char* file : {"last.nnck", "best.nnck", "metrics.csv", "metrics.jsonl", "loss.svg"}) {
+    INFO(file);
+    CHECK_FALSE(fs::exists(dir.path / file));
+  }
+  CHECK(read_all(dir.path / "train.log").find("epoch 2/2") == std::string::npos);  // the old run's log is gone
+  Run resumed({.epochs = 2, .out_dir = dir.path, .resume = true});
+  CHECK(resumed.fit(d).size() == 2);
+  CHECK(resumed.adam.steps() == 10);  // from the start, not from the old run's end
+}
+
+TEST_CASE("a stop request during an epoch's last step or its validation stops after that epoch's checkpoints") {
+  TinyData d;
+  test::TempDir dir;
+  Run full({.epochs = 3, .out_dir = dir.path / "full", .seed = 9});
+  full.fit(d);
+  for (const bool in_validation : {true, false}) {
+    INFO(in_validation);
+    const fs::path out = dir.path / (in_validation ? "validation" : "last_step");
+    bool requested = false;
+    const Tiny* model = nullptr;
+    {
+      // In validation, the first validation batch raises the flag (the model records its mode there).
+      Run run({.epochs = 3, .out_dir = out, .seed = 9, .stop = [&] {
+                 return requested || (in_validation && !model->modes_in_validation.empty());
+               }});
+      model = &run.model;
+      run.trainer.callbacks().after_step = [&](const nn::Step& s, double) {
+        if (!in_validation && s.step == s.steps) requested = true;  // the last step, after which none is asked
+      };
+      CHECK(test::error_of([&] { run.fit(d); }) == "train: stopped on request after epoch 1; saved " +
+                                                       (out / "last.nnck").string() + " (--resume continues there)");
+      CHECK(run.adam.steps() == 5);  // not a step of epoch 2
+    }
+    CHECK(text_of(out / "last.nnck", "train.epoch") == "1");
+    CHECK(text_of(out / "last.nnck", "train.partial") == "(none)");
+    Run rest({.epochs = 3, .out_dir = out, .resume = true, .seed = 9});
+    rest.fit(d);
+    CHECK(all_weights(rest.model) == all_weights(full.model));
+  }
+}
+
+TEST_CASE("crafted train.* texts in last.nnck are refused, naming the file and the entry, without huge allocations") {
+  TinyData d;
+  test::TempDir dir;
+  Run({.epochs = 1, .out_dir = dir.path}).fit(d);
+  const fs::path last = dir.path / "last.nnck";
+  const nn::CheckpointTexts good = nn::read_checkpoint_texts(last);
+  // last.nnck with `key`'s text replaced; then the error of resuming from it ("" if none).
+  auto resume_with = [&](const std::string& key, const std::string& value) {
+    Run writer({.epochs = 1});
+    nn::load(last, writer.model, &writer.adam);
+    nn::CheckpointTexts texts = good;
+    for (auto& [k, v] : texts)
+      if (k == key) v = value;
+    if (std::none_of(texts.begin(), texts.end(), [&](const auto& t) { return t.first == key; }))
+      texts.emplace_back(key, value);
+    fs::path crafted = dir.path / "crafted";
+    fs::create_directories(crafted);
+    nn::save(crafted / "last.nnck", writer.model, &writer.adam, texts);
+    Run run({.epochs = 2, .out_dir = crafted, .resume = true});
+    std::string error = test::error_of([&] { run.fit(d); });
+    fs::remove_all(crafted);
+    return error;
+  };
+  const std::string file = (dir.path / "crafted" / "last.nnck").string();
+  auto scheduler_error = [&](const std::string& why) {
+    return file + ": has an unreadable train.scheduler entry 'steps': " + why;
+  };
+  CHECK(resume_with("train.scheduler", "steps 2 1048576 4096 4294967296 0\n") ==
+        scheduler_error("4294967296 values cannot fit in the 3 characters left"));  // 16 GiB asked for
+  CHECK(resume_with("train.scheduler", "steps 3 4294967296 4294967296 4294967296 0\n") ==
+        scheduler_error("the shape's element count overflows"));
+  CHECK(resume_with("train.scheduler", "steps 1 1 1 1e300\n") == scheduler_error("a value is out of float's range"));
+  CHECK(resume_with("train.scheduler", "steps 9 1 1\n") == scheduler_error("expected a rank in [0, 8]"));
+  CHECK(resume_with("train.scheduler", "steps 1 -1 -1\n") == scheduler_error("expected a dimension ≥ 0"));
+  CHECK(resume_with("train.scheduler", "steps 1 2 3 1 2 3\n") ==
+        scheduler_error("expected the element count 2 of its shape"));
+  CHECK(resume_with("train.scheduler", "steps 1 2 2 1 x\n") == scheduler_error("expected 2 numbers"));
+  CHECK(resume_with("train.bad_epochs", "1e300") ==
+        file + ": has an unreadable train.bad_epochs text '1e300' (expected an integer in [0, 2147483647])");
+  CHECK(resume_with("train.bad_epochs", "99999999999999999999") ==
+        file +
+            ": has an unreadable train.bad_epochs text '99999999999999999999' (expected an integer in [0, "
+            "2147483647])");
+  CHECK(resume_with("train.partial", "2 -1 0 0 0") == file + ": has an unreadable train.partial text '2 -1 0 0 0'");
+  CHECK(resume_with("train.partial", "7 1 0 0 0") == file + ": has an unreadable train.partial text '7 1 0 0 0'");
+  CHECK(resume_with("train.history", "1 0.5 0.5 1 40 -1\n") ==
+        file + ": has an unreadable train.history line '1 0.5 0.5 1 40 -1'");
+  CHECK(resume_with("train.history", "2 0.5 0.5 1 40 5\n") ==
+        file + ": has an unreadable train.history line '2 0.5 0.5 1 40 5'");
+  // A history line from before lr was recorded (six fields) is read, with no rate.
+  CHECK(resume_with("train.history", "1 0.5 0.5 1 40 5\n") == "no error");
+}
+
 TEST_CASE("the progress line shows step/total, the running loss, items/s and the time left") {
   nn::Progress progress("epoch 2/5", 10, "words", false);
   CHECK(progress.line(false).rfind("epoch 2/5 0/10, 0.0 words/s, ETA 0:00", 0) == 0);
@@ -365,7 +534,7 @@ TEST_CASE("the progress line shows step/total, the running loss, items/s and the
 TEST_CASE("the loss plot has both series, ticks on both axes, a legend and the best epoch marked") {
   std::vector<nn::EpochResult> history;
   for (int e = 1; e <= 6; ++e) history.push_back({.epoch = e, .train_loss = 3.0 / e, .val_loss = e == 4 ? 1.0 : 2.0});
-  const std::string svg = nn::loss_curve_svg(history, "loss per word");
+  const std::string svg = nn::loss_curve_svg(history, true, "loss per word");
   auto count = [&](const std::string& what) {
     size_t n = 0;
     for (size_t at = svg.find(what); at != std::string::npos; at = svg.find(what, at + 1)) ++n;
@@ -381,7 +550,10 @@ TEST_CASE("the loss plot has both series, ticks on both axes, a legend and the b
   CHECK(count(">epoch</text>") == 1);  // the axes' titles
   CHECK(count(">loss per word</text>") == 1);
   CHECK(count("<line class=\"best\"") == 1);
-  CHECK(nn::best_epoch_index(history) == 3);
-  CHECK(nn::best_epoch_index({}) == -1);
-  CHECK(nn::best_epoch_index({{.epoch = 1}, {.epoch = 2}}) == 1);  // no validation: the last epoch
+  CHECK(nn::best_epoch_index(history, true) == 3);
+  CHECK(nn::best_epoch_index({}, true) == -1);
+  CHECK(nn::best_epoch_index({}, false) == -1);
+  CHECK(nn::best_epoch_index({{.epoch = 1}, {.epoch = 2}}, false) == 1);  // no validation: the last epoch
+  CHECK(nn::best_epoch_index({{.epoch = 1}, {.epoch = 2}}, true) == -1);  // no finite validation loss: none
+  CHECK(nn::best_epoch_index({{.epoch = 1, .val_loss = INFINITY}, {.epoch = 2, .val_loss = 3}}, true) == 1);
 }

@@ -9,48 +9,50 @@
 
 namespace nn {
 
-int best_epoch_index(const std::vector<EpochResult>& history) {
+int best_epoch_index(const std::vector<EpochResult>& history, bool validated) {
+  if (!validated) return static_cast<int>(history.size()) - 1;
   int best = -1;
   for (size_t i = 0; i < history.size(); ++i) {
     const double v = history[i].val_loss;
     if (std::isfinite(v) && (best < 0 || v < history[best].val_loss)) best = static_cast<int>(i);
   }
-  return best >= 0 ? best : static_cast<int>(history.size()) - 1;
+  return best;
 }
 
 namespace {
 
-// %.17g (round-trips a double), or `none` for NaN and ±inf.
-std::string number(double v, const char* none) {
+// `v` with `digits` significant digits (17 round-trips a double), or `none` for NaN and ±inf.
+std::string number(double v, const char* none, int digits = 17) {
   if (!std::isfinite(v)) return none;
   char text[32];
-  std::snprintf(text, sizeof text, "%.17g", v);
+  std::snprintf(text, sizeof text, "%.*g", digits, v);
   return text;
 }
 
 }  // namespace
 
-std::string metrics_csv(const std::vector<EpochResult>& history) {
-  const int best = best_epoch_index(history);
-  std::string out = "epoch,train_loss,val_loss,items,steps,seconds,best\n";
+std::string metrics_csv(const std::vector<EpochResult>& history, bool validated) {
+  const int best = best_epoch_index(history, validated);
+  std::string out = "epoch,train_loss,val_loss,items,steps,seconds,best,lr\n";
   for (size_t i = 0; i < history.size(); ++i) {
     const EpochResult& r = history[i];
     out += std::to_string(r.epoch) + "," + number(r.train_loss, "") + "," + number(r.val_loss, "") + "," +
-           number(r.items, "") + "," + std::to_string(r.steps) + "," + number(r.seconds, "") + "," +
-           (static_cast<int>(i) == best ? "1" : "0") + "\n";
+           number(r.items, "") + "," + std::to_string(r.steps) + "," + number(r.seconds, "", 6) + "," +
+           (static_cast<int>(i) == best ? "1" : "0") + "," + number(r.lr, "", 6) + "\n";
   }
   return out;
 }
 
-std::string metrics_jsonl(const std::vector<EpochResult>& history) {
-  const int best = best_epoch_index(history);
+std::string metrics_jsonl(const std::vector<EpochResult>& history, bool validated) {
+  const int best = best_epoch_index(history, validated);
   std::string out;
   for (size_t i = 0; i < history.size(); ++i) {
     const EpochResult& r = history[i];
     out += "{\"epoch\": " + std::to_string(r.epoch) + ", \"train_loss\": " + number(r.train_loss, "null") +
            ", \"val_loss\": " + number(r.val_loss, "null") + ", \"items\": " + number(r.items, "null") +
-           ", \"steps\": " + std::to_string(r.steps) + ", \"seconds\": " + number(r.seconds, "null") +
-           ", \"best\": " + (static_cast<int>(i) == best ? "true" : "false") + "}\n";
+           ", \"steps\": " + std::to_string(r.steps) + ", \"seconds\": " + number(r.seconds, "null", 6) +
+           ", \"best\": " + (static_cast<int>(i) == best ? "true" : "false") + ", \"lr\": " + number(r.lr, "null", 6) +
+           "}\n";
   }
   return out;
 }
@@ -79,7 +81,7 @@ std::string fmt(double v) {
 
 }  // namespace
 
-std::string loss_curve_svg(const std::vector<EpochResult>& history, const std::string& label) {
+std::string loss_curve_svg(const std::vector<EpochResult>& history, bool validated, const std::string& label) {
   const double width = 640, height = 400, left = 70, right = 20, top = 40, bottom = 50;
   double low = INFINITY, high = -INFINITY;
   for (const EpochResult& r : history)
@@ -130,7 +132,7 @@ std::string loss_curve_svg(const std::vector<EpochResult>& history, const std::s
     svg << "\"/>\n";
   }
   // The best epoch: a dashed vertical line and a dot on its validation loss.
-  const int best = best_epoch_index(history);
+  const int best = best_epoch_index(history, validated);
   if (best >= 0) {
     const EpochResult& b = history[best];
     svg << "<line class=\"best\" x1=\"" << x(b.epoch) << "\" y1=\"" << top << "\" x2=\"" << x(b.epoch) << "\" y2=\""

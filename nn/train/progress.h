@@ -14,6 +14,12 @@ namespace nn {
 /// Whether stderr is a terminal.
 bool stderr_is_terminal();
 
+/// A progress line for a loop of `total` steps: "LABEL STEP/TOTAL[, loss L], R UNIT/s, ETA M:SS" while it runs and
+/// "…, took M:SS" at the end, drawn on stderr (in place on a terminal) when enabled; line() gives the text for a log.
+///
+///     nn::Progress progress("epoch 3/20", loader.steps(), "images");
+///     for (size_t k = 1; auto batch = epoch.next(); ++k) progress.update(k, batch_size, loss);
+///     progress.finish();
 class Progress {
  public:
   /// `label` starts the line ("epoch 3"), `unit` names what is counted per second ("images", "words").

@@ -1,9 +1,10 @@
 #include "nn/train/trainer.h"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "nn/autograd.h"
@@ -18,7 +19,6 @@ namespace fs = std::filesystem;
 // Everything a resumed run needs besides weights, optimiser and schedule, saved as the checkpoint's "train.*" texts.
 struct Trainer::Position {
   std::vector<EpochResult> history;  // completed epochs
-  double best = INFINITY;            // the lowest validation loss so far
   int bad_epochs = 0;                // epochs in a row without an improvement beyond min_delta
   // An interrupted epoch (train.partial): its number (0: none), the last step done and the sums so far.
   int partial_epoch = 0;
@@ -34,23 +34,51 @@ std::string g17(double v) {
   return text;
 }
 
+// One line per epoch: "EPOCH TRAIN_LOSS VAL_LOSS SECONDS ITEMS STEPS LR" (LR since lr was added; older lines have
+// six fields).
 std::string history_text(const std::vector<EpochResult>& history) {
   std::string out;
   for (const EpochResult& r : history) {
     out += std::to_string(r.epoch) + " " + g17(r.train_loss) + " " + g17(r.val_loss) + " " + g17(r.seconds) + " " +
-           g17(r.items) + " " + std::to_string(r.steps) + "\n";
+           g17(r.items) + " " + std::to_string(r.steps) + " " + g17(r.lr) + "\n";
   }
   return out;
 }
 
-// A double written by %.17g ("nan" and "inf" included).
-bool read_double(std::istream& in, double& v) {
-  std::string word;
-  if (!(in >> word)) return false;
+// A double written by %.17g or %a ("nan" and "inf" included), the whole of `word`.
+bool parse_double(const std::string& word, double& v) {
   char* end = nullptr;
   v = std::strtod(word.c_str(), &end);
   return end != word.c_str() && *end == '\0';
 }
+
+// The same, the next word of `in`.
+bool read_double(std::istream& in, double& v) {
+  std::string word;
+  return in >> word && parse_double(word, v);
+}
+
+// A decimal integer in [low, high] (no sign, no spaces), the next word of `in`.
+bool read_integer(std::istream& in, int64_t low, int64_t high, int64_t& v) {
+  std::string word;
+  if (!(in >> word)) return false;
+  const auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), v);
+  return ec == std::errc() && end == word.data() + word.size() && v >= low && v <= high;
+}
+
+// The whole of `text` as one such integer; nn::Error naming the file and the entry otherwise.
+int64_t integer_entry(const std::string& text, int64_t low, int64_t high, const fs::path& file, const char* entry) {
+  std::istringstream in(text);
+  int64_t v = 0;
+  std::string rest;
+  if (!read_integer(in, low, high, v) || in >> rest) {
+    fail(file.string(), std::string("has an unreadable ") + entry + " text '" + printable(text) +
+                            "' (expected an integer in [" + std::to_string(low) + ", " + std::to_string(high) + "])");
+  }
+  return v;
+}
+
+constexpr int64_t kMaxCount = std::numeric_limits<int32_t>::max();  // epochs, steps
 
 std::vector<EpochResult> parse_history(const std::string& text, const fs::path& file) {
   std::vector<EpochResult> out;
@@ -59,9 +87,17 @@ std::vector<EpochResult> parse_history(const std::string& text, const fs::path& 
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     EpochResult r;
-    if (!(fields >> r.epoch) || !read_double(fields, r.train_loss) || !read_double(fields, r.val_loss) ||
-        !read_double(fields, r.seconds) || !read_double(fields, r.items) || !(fields >> r.steps))
+    int64_t epoch = 0, steps = 0;
+    bool ok = read_integer(fields, 1, kMaxCount, epoch) && read_double(fields, r.train_loss) &&
+              read_double(fields, r.val_loss) && read_double(fields, r.seconds) && read_double(fields, r.items) &&
+              read_integer(fields, 0, kMaxCount, steps);
+    std::string lr, more;
+    if (fields >> lr) ok = ok && parse_double(lr, r.lr);  // absent in lines written before lr was added
+    if (fields >> more) ok = false;
+    if (!ok || epoch != static_cast<int64_t>(out.size()) + 1)
       fail(file.string(), "has an unreadable train.history line '" + printable(line) + "'");
+    r.epoch = static_cast<int>(epoch);
+    r.steps = static_cast<size_t>(steps);
     out.push_back(r);
   }
   return out;
@@ -84,25 +120,36 @@ std::string state_text(const NamedTensors& state) {
   return out.str();
 }
 
+// Reads state_text's format back. A malformed entry is an nn::Error naming the file and the entry; nothing is
+// allocated beyond what the text's length allows (every value takes at least two characters, " 0").
 NamedTensors parse_state(const std::string& text, const fs::path& file) {
   NamedTensors out;
   std::istringstream in(text);
   std::string name;
-  auto bad = [&] { fail(file.string(), "has an unreadable train.scheduler entry '" + printable(name) + "'"); };
+  auto bad = [&](const std::string& why) {
+    fail(file.string(), "has an unreadable train.scheduler entry '" + printable(name) + "': " + why);
+  };
+  constexpr int64_t kMaxElements = std::numeric_limits<int64_t>::max();
   while (in >> name) {
-    int rank = 0;
-    if (!(in >> rank) || rank < 0 || rank > 8) bad();
+    int64_t rank = 0, count = 1, stated = 0;
+    if (!read_integer(in, 0, 8, rank)) bad("expected a rank in [0, 8]");
     Shape shape(static_cast<size_t>(rank));
-    int64_t count = 1, stated = 0;
     for (int64_t& d : shape) {
-      if (!(in >> d) || d < 0 || d > (1 << 20)) bad();
+      if (!read_integer(in, 0, kMaxElements, d)) bad("expected a dimension ≥ 0");
+      if (d > 0 && count > kMaxElements / d) bad("the shape's element count overflows");
       count *= d;
     }
-    if (!(in >> stated) || stated != count) bad();
+    if (!read_integer(in, 0, kMaxElements, stated) || stated != count)
+      bad("expected the element count " + std::to_string(count) + " of its shape");
+    const std::streamoff at = in.tellg();
+    const int64_t left = at < 0 ? 0 : static_cast<int64_t>(text.size()) - at;
+    if (count > left / 2)
+      bad(std::to_string(count) + " values cannot fit in the " + std::to_string(left) + " characters left");
     std::vector<float> values(static_cast<size_t>(count));
     for (float& v : values) {
       double d = 0;
-      if (!read_double(in, d)) bad();
+      if (!read_double(in, d)) bad("expected " + std::to_string(count) + " numbers");
+      if (std::isfinite(d) && std::abs(d) > std::numeric_limits<float>::max()) bad("a value is out of float's range");
       v = static_cast<float>(d);
     }
     out.emplace_back(name, Tensor::from_data(shape, values));
@@ -118,6 +165,15 @@ void check_new_run(const fs::path& out_dir, bool resume, bool overwrite, const s
     fail(who, out_dir.string() +
                   " already holds a training run (last.nnck): continue it with resume (--resume) or start afresh with "
                   "overwrite (--overwrite)");
+  }
+}
+
+void Trainer::remove_old_run() {
+  // last.nnck first: once it is gone, the old run can no longer be resumed, whatever else is left.
+  for (const char* file : {"last.nnck", "best.nnck", "metrics.csv", "metrics.jsonl", "train.log", "loss.svg"}) {
+    std::error_code ec;
+    fs::remove(path(file), ec);
+    if (ec) fail(path(file).string(), "cannot be removed to start afresh (overwrite): " + ec.message());
   }
 }
 
@@ -146,7 +202,6 @@ uint64_t Trainer::step_seed(int epoch, size_t step) const {
 void Trainer::save_checkpoint(const fs::path& path, const Position& p) {
   CheckpointTexts texts{{"train.epoch", std::to_string(p.history.size())},
                         {"train.history", history_text(p.history)},
-                        {"train.best", g17(p.best)},
                         {"train.bad_epochs", std::to_string(p.bad_epochs)}};
   if (p.partial_epoch > 0) {
     texts.emplace_back("train.partial", std::to_string(p.partial_epoch) + " " + std::to_string(p.partial_step) + " " +
@@ -162,17 +217,24 @@ void Trainer::restore(Position& p) {
   const fs::path last = path("last.nnck");
   const CheckpointTexts texts = options_.load(last, &optimizer_);
   const std::string* scheduler_state = nullptr;
+  const std::string* partial = nullptr;
   for (const auto& [key, value] : texts) {
     if (key == "train.history") p.history = parse_history(value, last);
-    if (key == "train.best") p.best = std::strtod(value.c_str(), nullptr);
-    if (key == "train.bad_epochs") p.bad_epochs = std::atoi(value.c_str());
+    if (key == "train.bad_epochs")
+      p.bad_epochs = static_cast<int>(integer_entry(value, 0, kMaxCount, last, key.c_str()));
     if (key == "train.scheduler") scheduler_state = &value;
-    if (key == "train.partial") {
-      std::istringstream in(value);
-      if (!(in >> p.partial_epoch >> p.partial_step) || !read_double(in, p.partial_weighted) ||
-          !read_double(in, p.partial_items) || !read_double(in, p.partial_seconds))
-        fail(last.string(), "has an unreadable train.partial text '" + printable(value) + "'");
-    }
+    if (key == "train.partial") partial = &value;
+  }
+  if (partial != nullptr) {  // "EPOCH STEP WEIGHTED ITEMS SECONDS": the epoch after the history's, a step done
+    std::istringstream in(*partial);
+    int64_t epoch = 0, step = 0;
+    std::string more;
+    if (!read_integer(in, 1, kMaxCount, epoch) || !read_integer(in, 1, kMaxCount, step) ||
+        !read_double(in, p.partial_weighted) || !read_double(in, p.partial_items) ||
+        !read_double(in, p.partial_seconds) || in >> more || epoch != static_cast<int64_t>(p.history.size()) + 1)
+      fail(last.string(), "has an unreadable train.partial text '" + printable(*partial) + "'");
+    p.partial_epoch = static_cast<int>(epoch);
+    p.partial_step = static_cast<size_t>(step);
   }
   if ((scheduler_ != nullptr) != (scheduler_state != nullptr)) {
     fail(last.string(), scheduler_ != nullptr ? "holds no learning-rate schedule's state, but a scheduler was given"
@@ -181,10 +243,10 @@ void Trainer::restore(Position& p) {
   if (scheduler_ != nullptr) scheduler_->load_state(parse_state(*scheduler_state, last));
 }
 
-void Trainer::write_reports(const Position& p) {
-  write_text_file(path("metrics.csv"), metrics_csv(p.history));
-  write_text_file(path("metrics.jsonl"), metrics_jsonl(p.history));
-  write_text_file(path("loss.svg"), loss_curve_svg(p.history, options_.loss_label));
+void Trainer::write_reports(const Position& p, bool validated) {
+  write_text_file(path("metrics.csv"), metrics_csv(p.history, validated));
+  write_text_file(path("metrics.jsonl"), metrics_jsonl(p.history, validated));
+  write_text_file(path("loss.svg"), loss_curve_svg(p.history, validated, options_.loss_label));
 }
 
 double Trainer::validate(const SourceFactory& validation, int epoch) {
@@ -247,6 +309,7 @@ EpochResult Trainer::train_epoch(const SourceFactory& train, int epoch, Position
   const size_t first_step = continuing ? p.partial_step + 1 : 1;
   std::unique_ptr<LossSource> source = train(epoch, first_step);
   const size_t steps = source->steps();
+  EpochResult r;
   Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(options_.epochs), steps, "items",
                     options_.progress);
   progress.start_at(first_step - 1);
@@ -259,6 +322,7 @@ EpochResult Trainer::train_epoch(const SourceFactory& train, int epoch, Position
     if (options_.reseed) options_.reseed(s.seed);
     std::optional<BatchLoss> b = source->next(s);
     if (!b) break;
+    r.lr = optimizer_.learning_rate(0);  // the rate this step uses (a schedule changes it after the step)
     const float value = step(*b, s);
     weighted += static_cast<double>(value) * b->items;
     items += b->items;
@@ -269,23 +333,17 @@ EpochResult Trainer::train_epoch(const SourceFactory& train, int epoch, Position
       std::fprintf(log_, "%s\n", progress.line(false).c_str());
       std::fflush(log_);
     }
-    if (options_.stop && k < steps && options_.stop()) {
-      source.reset();  // the loader's thread stops before the position is saved
+    if (options_.stop && k < steps && options_.stop()) {  // after the last step, fit asks after the checkpoints
+      source.reset();                                     // the loader's thread stops before the position is saved
       p.partial_epoch = epoch, p.partial_step = k, p.partial_weighted = weighted, p.partial_items = items;
       p.partial_seconds = seconds();
       if (!options_.out_dir.empty()) save_checkpoint(path("last.nnck"), p);
       progress.finish();
-      const std::string stopped =
-          options_.name + ": stopped on request at epoch " + std::to_string(epoch) + ", step " + std::to_string(k);
-      note(stopped);
-      throw TrainingStopped(stopped + (options_.out_dir.empty()
-                                           ? std::string("; nothing saved (no out_dir)")
-                                           : "; saved " + path("last.nnck").string() + " (--resume continues there)"));
+      stopped("at epoch " + std::to_string(epoch) + ", step " + std::to_string(k));
     }
   }
   source.reset();
   progress.finish();
-  EpochResult r;
   r.epoch = epoch;
   r.train_loss = items > 0 ? weighted / items : NAN;
   r.items = items;
@@ -300,17 +358,21 @@ void Trainer::end_epoch(EpochResult r, const SourceFactory& validation, Position
   r.val_loss = validate(validation, r.epoch);
   if (scheduler_ != nullptr) scheduler_->after_epoch(r.val_loss);
   r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const bool validated = static_cast<bool>(validation);
+  if (validated) {  // an improvement beyond min_delta on the best finite loss so far resets the count
+    const int before = best_epoch_index(p.history, true);
+    const double best_loss = before >= 0 ? p.history[before].val_loss : INFINITY;
+    p.bad_epochs = std::isfinite(r.val_loss) && r.val_loss < best_loss - options_.min_delta ? 0 : p.bad_epochs + 1;
+  }
   p.history.push_back(r);
   p.partial_epoch = 0;
-  const bool best = !(r.val_loss >= p.best);  // also every epoch when there is no validation loss (NaN)
-  if (std::isfinite(r.val_loss)) {
-    p.bad_epochs = r.val_loss < p.best - options_.min_delta ? 0 : p.bad_epochs + 1;
-    if (best) p.best = r.val_loss;
-  }
+  const bool best = best_epoch_index(p.history, validated) == static_cast<int>(p.history.size()) - 1;
   if (!options_.out_dir.empty()) {
-    save_checkpoint(path("last.nnck"), p);
+    // best.nnck first: last.nnck counts the epoch as done, so a run killed before it is written redoes the epoch on
+    // resume and writes best.nnck again.
     if (best) save_checkpoint(path("best.nnck"), p);
-    write_reports(p);
+    save_checkpoint(path("last.nnck"), p);
+    write_reports(p, validated);
   }
   char line[256];
   const char* label = options_.loss_label.c_str();
@@ -321,6 +383,14 @@ void Trainer::end_epoch(EpochResult r, const SourceFactory& validation, Position
   if (callbacks_.after_epoch) callbacks_.after_epoch(r);
 }
 
+void Trainer::stopped(const std::string& where) {
+  const std::string line = options_.name + ": stopped on request " + where;
+  note(line);
+  throw TrainingStopped(line + (options_.out_dir.empty()
+                                    ? std::string("; nothing saved (no out_dir)")
+                                    : "; saved " + path("last.nnck").string() + " (--resume continues there)"));
+}
+
 std::vector<EpochResult> Trainer::fit_sources(const SourceFactory& train, const SourceFactory& validation) {
   Position p;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(nullptr, &std::fclose);
@@ -329,6 +399,7 @@ std::vector<EpochResult> Trainer::fit_sources(const SourceFactory& train, const 
     check_new_run(options_.out_dir, options_.resume, options_.overwrite, options_.name);
     std::error_code ec;
     if (options_.resume && fs::exists(path("last.nnck"), ec)) restore(p);
+    if (options_.overwrite && !options_.resume) remove_old_run();
     log.reset(std::fopen(path("train.log").c_str(), options_.resume ? "a" : "w"));
     if (!log) fail(path("train.log").string(), "cannot be opened for writing");
   }
@@ -355,9 +426,12 @@ std::vector<EpochResult> Trainer::fit_sources(const SourceFactory& train, const 
     }
     end_epoch(r, validation, p);
     if (early_stopping && p.bad_epochs >= options_.patience) {
+      const int best = best_epoch_index(p.history, true);
       note(options_.name + ": stopping early after epoch " + std::to_string(epoch) + ": no validation improvement in " +
-           std::to_string(p.bad_epochs) + " epochs (best: epoch " +
-           std::to_string(p.history[best_epoch_index(p.history)].epoch) + ")");
+           std::to_string(p.bad_epochs) + " epochs (best: " +
+           (best >= 0 ? "epoch " + std::to_string(p.history[best].epoch) : std::string("none, no finite loss")) + ")");
+    } else if (epoch < options_.epochs && options_.stop && options_.stop()) {
+      stopped("after epoch " + std::to_string(epoch));  // the epoch's checkpoints are written: nothing is lost
     }
   }
   return p.history;

@@ -12,7 +12,8 @@
 ///     };
 ///     std::vector<nn::EpochResult> history = trainer.fit(train_loader, &val_loader, loss);
 ///
-/// Files under out_dir: last.nnck, best.nnck, metrics.csv, metrics.jsonl, loss.svg and train.log (plain lines:
+/// Files under out_dir: last.nnck, best.nnck (written before last.nnck, so that a run killed between the two redoes
+/// the epoch on resume), metrics.csv, metrics.jsonl, loss.svg and train.log (plain lines:
 /// every epoch, a progress line every 10 s, stops and errors). Every file but the log is written atomically
 /// (nn::write_file_atomically), so a run killed at any instant leaves the previous complete state, from which `resume`
 /// continues. Reproducibility: the data order comes from the loader's (seed, epoch), and `reseed` (before every step)
@@ -73,7 +74,9 @@ struct TrainerOptions {
   /// Continue from out_dir/last.nnck (weights, optimiser, schedule, position). Without it, fit refuses an out_dir
   /// that already holds a last.nnck unless `overwrite`.
   bool resume = false;
-  bool overwrite = false;       ///< start afresh over an existing run in out_dir
+  /// Start afresh over an existing run in out_dir: its last.nnck (first), best.nnck, metrics files, train.log and
+  /// loss.svg are removed before the first step, so that a run killed early cannot be resumed as the old one.
+  bool overwrite = false;
   uint64_t seed = 1;            ///< the root of Step::seed
   float clip_grad_norm = 0.0f;  ///< > 0: scale the gradients to this global L2 norm at most before each step
   /// Early stopping: stop after this many epochs in a row without a validation loss below the best by more than
@@ -83,8 +86,9 @@ struct TrainerOptions {
   bool progress = true;             ///< the progress line (updated in place on a terminal) and epoch lines on stderr
   std::string name = "train";       ///< how messages name the loop ("train: the loss is nan at epoch 2, step 3")
   std::string loss_label = "loss";  ///< the plot's and log's name for the loss, e.g. "loss per word"
-  /// Asked after every step: true saves the position mid-epoch and throws TrainingStopped (see
-  /// captioning/stop_signal.h for a Ctrl-C that sets such a flag).
+  /// Asked after every step but an epoch's last (true saves the position mid-epoch) and after every epoch's
+  /// checkpoints but the last epoch's; true throws TrainingStopped (see captioning/stop_signal.h for a Ctrl-C that
+  /// sets such a flag).
   std::function<bool()> stop;
   /// Called before every training step with Step::seed, e.g. to reseed the model's Dropout generators, so that a
   /// resumed run draws the masks an uninterrupted one draws.
@@ -126,6 +130,9 @@ class Trainer {
   /// The trainer keeps references to the model, the optimiser and the scheduler: they must outlive it.
   /// Throws nn::Error for options out of range (epochs < 1, clip_grad_norm < 0, patience < 0).
   Trainer(Module& model, Optimizer& optimizer, TrainerOptions options, LRScheduler* scheduler = nullptr);
+  /// Not copyable or movable: the default save and load functions refer to this trainer.
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
 
   TrainerCallbacks& callbacks() { return callbacks_; }
   const TrainerOptions& options() const { return options_; }
@@ -133,12 +140,14 @@ class Trainer {
   /// Trains the remaining epochs on `train`'s batches, validating on `validation`'s (may be null) after each, with
   /// `loss(batch, step)` giving each batch's loss. Returns the whole history (resumed epochs included).
   /// Throws nn::Error: out_dir holds a run and neither resume nor overwrite is set; the loss or a gradient is not
-  /// finite (naming epoch, step and the last good checkpoint, which is kept); TrainingStopped on a stop request.
+  /// finite (naming epoch, step and the last good checkpoint, which is kept); last.nnck's "train.*" texts are
+  /// malformed (naming the file and the entry); TrainingStopped on a stop request. With validation, best.nnck is
+  /// the epoch with the lowest finite validation loss (none while no loss is finite).
   template <class Example, class Batch>
   std::vector<EpochResult> fit(const DataLoader<Example, Batch>& train,
                                std::type_identity_t<const DataLoader<Example, Batch>*> validation,
                                std::type_identity_t<std::function<BatchLoss(Batch& batch, const Step& step)>> loss);
-  /// The same without validation (no best-by-validation: best.nnck follows last.nnck; no early stopping).
+  /// The same without validation (every epoch is the best: best.nnck follows last.nnck; no early stopping).
   template <class Example, class Batch>
   std::vector<EpochResult> fit(const DataLoader<Example, Batch>& train,
                                std::type_identity_t<std::function<BatchLoss(Batch& batch, const Step& step)>> loss) {
@@ -157,12 +166,14 @@ class Trainer {
   float step(BatchLoss& loss, const Step& step);
   EpochResult train_epoch(const SourceFactory& train, int epoch, Position& position);
   void end_epoch(EpochResult result, const SourceFactory& validation, Position& position);
+  [[noreturn]] void stopped(const std::string& where);  // notes and throws TrainingStopped
+  void remove_old_run();                                // what overwrite removes
   double validate(const SourceFactory& validation, int epoch);
   void note(const std::string& line);  // to stderr (with progress on) and train.log
   std::string last_good() const;       // " (the last good checkpoint is …)" for error messages
   void save_checkpoint(const std::filesystem::path& path, const Position& position);
   void restore(Position& position);
-  void write_reports(const Position& position);
+  void write_reports(const Position& position, bool validated);
   std::filesystem::path path(const char* file) const { return options_.out_dir / file; }
 
   Module& model_;
