@@ -57,14 +57,6 @@ TokenBatch make_token_batch(const std::vector<const std::vector<int32_t>*>& capt
   return b;
 }
 
-float scheduled_learning_rate(const TrainConfig& config, int epoch) {
-  if (config.epochs <= 1) return config.learning_rate;
-  const double progress = static_cast<double>(epoch - 1) / (config.epochs - 1);  // 0 … 1
-  const double fraction =
-      config.final_lr_fraction + (1.0 - config.final_lr_fraction) * 0.5 * (1.0 + std::cos(M_PI * progress));
-  return static_cast<float>(config.learning_rate * fraction);
-}
-
 void drop_words(TokenBatch& tokens, float p, nn::Generator& gen) {
   if (tokens.inputs.shape.size() != 2 || tokens.inputs.shape[1] < 1) return;
   const size_t t = static_cast<size_t>(tokens.inputs.shape[1]);
@@ -84,36 +76,13 @@ CaptionBatch make_caption_batch(const std::vector<Example>& examples, const Feat
   return {nn::concat(rows, 0), make_token_batch(captions)};
 }
 
-EpochCosineSchedule::EpochCosineSchedule(nn::Adam& adam, const TrainConfig& config) : adam_(adam), config_(config) {
-  apply();
-}
-
-void EpochCosineSchedule::apply() {
-  adam_.options().lr = scheduled_learning_rate(config_, epochs_done_ + 1);
-}
-
-void EpochCosineSchedule::after_epoch(double) {
-  ++epochs_done_;
-  apply();
-}
-
-nn::NamedTensors EpochCosineSchedule::state() const {
-  return {{"epochs_done", nn::Tensor::from_data({1}, {static_cast<float>(epochs_done_)})}};
-}
-
-void EpochCosineSchedule::load_state(const nn::NamedTensors& state) {
-  if (state.size() != 1 || state[0].first != "epochs_done" || state[0].second.numel() != 1)
-    nn::fail("EpochCosineSchedule", "expected the one state entry 'epochs_done'");
-  epochs_done_ = static_cast<int>(state[0].second.item());
-  apply();
-}
-
-std::string EpochCosineSchedule::to_string() const {
-  char text[96];
-  std::snprintf(text, sizeof text, "EpochCosine(lr=%g, final_fraction=%g, epochs=%d)",
-                static_cast<double>(config_.learning_rate), static_cast<double>(config_.final_lr_fraction),
-                config_.epochs);
-  return text;
+nn::CosineWithWarmupOptions epoch_cosine_schedule(const TrainConfig& config) {
+  if (!(config.final_lr_fraction >= 0.0f))
+    nn::fail_expected("train", "final_lr_fraction ≥ 0", std::to_string(config.final_lr_fraction));
+  return {.warmup = 0,
+          .total = std::max(1, config.epochs - 1),
+          .min_lr = static_cast<double>(config.learning_rate) * config.final_lr_fraction,
+          .unit = nn::ScheduleUnit::epoch};
 }
 
 namespace {
@@ -151,7 +120,7 @@ std::vector<EpochResult> train_target(const Target& target, const FeatureLookup&
     nn::fail_expected("train", "0 ≤ word_dropout < 1", std::to_string(config.word_dropout));
   if (train_set.empty()) nn::fail("train", "no training examples");
   nn::Adam adam(target.module.named_parameters(), {.lr = config.learning_rate});
-  EpochCosineSchedule schedule(adam, config);
+  nn::CosineWithWarmup schedule(adam, epoch_cosine_schedule(config));
   nn::Trainer trainer(target.module, adam,
                       {.epochs = config.epochs,
                        .out_dir = config.out_dir,

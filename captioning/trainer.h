@@ -101,24 +101,9 @@ CaptionBatch make_caption_batch(const std::vector<Example>& examples, const Feat
 /// targets stay as they are.
 void drop_words(TokenBatch& tokens, float p, nn::Generator& gen);
 
-/// The learning rate of `epoch` (1-based) under config's cosine schedule.
-float scheduled_learning_rate(const TrainConfig& config, int epoch);
-
-/// config's cosine schedule as an nn::LRScheduler: sets Adam's rate for epoch 1 at construction and for the next
-/// epoch after each; its state (the epochs done) is saved in the checkpoints.
-class EpochCosineSchedule : public nn::LRScheduler {
- public:
-  EpochCosineSchedule(nn::Adam& adam, const TrainConfig& config);
-  void after_epoch(double validation_loss) override;
-  nn::NamedTensors state() const override;
-  void load_state(const nn::NamedTensors& state) override;
-  std::string to_string() const override;
-
- private:
-  void apply();
-  nn::Adam& adam_;
-  TrainConfig config_;
-  int epochs_done_ = 0;
-};
+/// config's cosine schedule over the epochs as nn::CosineWithWarmup's options: no warm-up, per epoch, total =
+/// epochs − 1 (at least 1), min_lr = learning_rate × final_lr_fraction; epoch 1 trains at learning_rate and the
+/// last epoch at min_lr. Throws nn::Error for a final_lr_fraction < 0.
+nn::CosineWithWarmupOptions epoch_cosine_schedule(const TrainConfig& config);
 
 }  // namespace captioning

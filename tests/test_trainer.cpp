@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include <captioning/bundle.h>
 #include <captioning/describer.h>
@@ -131,6 +132,35 @@ TEST_CASE("train() applies word dropout, drawn per step, so that a resumed run i
   config.word_dropout = 1.0f;
   CHECK(test::error_of([&] { train(full, w.tokenizer, w.features, w.train_set, w.val_set, config); }) ==
         "train: expected 0 ≤ word_dropout < 1, got 1.000000");
+}
+
+TEST_CASE("the per-epoch cosine schedule is nn::CosineWithWarmup with the rates of the schedule it replaced") {
+  // The replaced captioning::EpochCosineSchedule's rate for 1-based `epoch`, kept here as the reference.
+  auto replaced = [](const TrainConfig& c, int epoch) {
+    if (c.epochs <= 1) return c.learning_rate;
+    const double progress = static_cast<double>(epoch - 1) / (c.epochs - 1);
+    const double fraction = c.final_lr_fraction + (1.0 - c.final_lr_fraction) * 0.5 * (1.0 + std::cos(M_PI * progress));
+    return static_cast<float>(c.learning_rate * fraction);
+  };
+  for (const auto& [lr, fraction, epochs] : std::vector<std::tuple<float, float, int>>{{1e-3f, 0.1f, 20},
+                                                                                       {3e-4f, 0.01f, 7},
+                                                                                       {1e-3f, 1.0f, 5},
+                                                                                       {5e-4f, 0.0f, 2},
+                                                                                       {1e-3f, 0.5f, 1},
+                                                                                       {2e-3f, 0.05f, 30}}) {
+    const TrainConfig config{.epochs = epochs, .learning_rate = lr, .final_lr_fraction = fraction};
+    Tensor w = Tensor::zeros({1});
+    w.set_requires_grad(true);
+    nn::Adam adam({{"w", w}}, {.lr = lr});
+    nn::CosineWithWarmup schedule(adam, epoch_cosine_schedule(config));
+    for (int epoch = 1; epoch <= epochs; ++epoch) {
+      INFO("lr ", lr, ", fraction ", fraction, ", epoch ", epoch, "/", epochs);
+      CHECK(adam.learning_rate(0) == replaced(config, epoch));  // bit for bit
+      schedule.after_epoch(NAN);
+    }
+  }
+  CHECK(test::error_of([] { epoch_cosine_schedule({.final_lr_fraction = -0.5f}); }) ==
+        "train: expected final_lr_fraction ≥ 0, got -0.500000");
 }
 
 TEST_CASE("word dropout replaces about p of the input words after <start> by <unk>, never padding or targets") {
