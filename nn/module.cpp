@@ -167,7 +167,33 @@ Generator& Module::scratch_generator() {
   return gen;
 }
 
+namespace {
+
+// The copies made so far by the outermost clone() running on this thread, so that a module registered twice (a
+// layer used twice, weight tying) is copied once and the copy is shared in the same places, as copy.deepcopy.
+thread_local std::map<const Module*, std::shared_ptr<Module>>* clone_memo = nullptr;
+
+class CloneMemoScope {
+ public:
+  CloneMemoScope() : outermost_(clone_memo == nullptr) {
+    if (outermost_) clone_memo = &memo_;
+  }
+  ~CloneMemoScope() {
+    if (outermost_) clone_memo = nullptr;
+  }
+  CloneMemoScope(const CloneMemoScope&) = delete;
+  CloneMemoScope& operator=(const CloneMemoScope&) = delete;
+
+ private:
+  bool outermost_;
+  std::map<const Module*, std::shared_ptr<Module>> memo_;
+};
+
+}  // namespace
+
 std::shared_ptr<Module> Module::clone() const {
+  CloneMemoScope scope;
+  if (auto it = clone_memo->find(this); it != clone_memo->end()) return it->second;
   std::shared_ptr<Module> copy = clone_module();
   if (!copy || typeid(*copy) != typeid(*this)) {
     // A class derived from a library layer inherits the layer's clone_module(), which would lose its type.
@@ -176,6 +202,7 @@ std::shared_ptr<Module> Module::clone() const {
         copy ? "a " + copy->type_name() + " (override clone_module() in " + type_name() + ")" : std::string("null"));
   }
   copy_into(*copy);
+  clone_memo->emplace(this, copy);
   return copy;
 }
 

@@ -66,7 +66,9 @@ class Module {
   /// A deep copy: the same structure, options, parameter and buffer values, training modes and requires-grad flags,
   /// in storage of its own (changing the clone leaves this module alone). Supported by every module of the library;
   /// a module of one's own overrides clone_module() (below), otherwise clone() throws nn::Error naming its type.
-  /// A module registered under two names is copied twice.
+  /// A module registered under two names (a layer used twice) is copied once, and the copy is registered in the
+  /// same two places, so the clone's weights stay tied. (A tensor registered directly in two modules is not: each
+  /// module's copy has its own.)
   std::shared_ptr<Module> clone() const;
 
   /// The class name without the "nn::" namespace: "Dense", "Sequential", "my::Net".

@@ -304,6 +304,13 @@ TEST_CASE("tied weights: a tensor reached twice is listed, counted, stepped and 
   nn::load(dir.path / "tied.nnck", tied2);
   CHECK(d2->kernel().item() == d->kernel().item());
 
+  // A clone of the tied model is tied: the layer is copied once and used twice.
+  auto copy = nn::clone(tied);
+  REQUIRE(copy->named_parameters().size() == 1);
+  CHECK(&(*copy)[0] == &(*copy)[1]);
+  CHECK(&(*copy)[0] != d.get());
+  CHECK(copy->named_parameters()[0].second.item() == d->kernel().item());
+
   // One tensor registered under two names in one module, parameters and buffers alike.
   TiedPair pair;
   CHECK(pair.named_parameters().size() == 1);
