@@ -142,17 +142,29 @@ TEST_CASE("killed mid-epoch, mid-checkpoint or mid-cache-append, training resume
     check_same_weights(out / "last.nnck", dir.path / "reference" / "last.nnck");
     check_same_weights(out / "best.nnck", dir.path / "reference" / "best.nnck");
   }
-  SUBCASE("SIGKILL while epoch 2's checkpoint is being written") {
-    // Atomic writes: descriptions.txt, then per epoch last.nnck, best.nnck (when validation improves),
-    // metrics.csv, metrics.jsonl, loss.svg: the 7th is epoch 2's last.nnck.
+  // Atomic writes: descriptions.txt, then per epoch best.nnck (when validation improves, as it does in every epoch
+  // here), last.nnck, metrics.csv, metrics.jsonl, loss.svg.
+  SUBCASE("SIGKILL while epoch 2's last.nnck is being written") {
     const fs::path out = dir.path / "killed_write";
-    const Outcome killed = train(out, "checkpoint_write:7", false);
+    const Outcome killed = train(out, "checkpoint_write:8", false);  // the 8th: epoch 2's last.nnck
     CHECK(killed.signal == SIGKILL);
     CHECK(has_temporaries(out));                                       // the torn temporary …
     CHECK(nn::read_checkpoint(out / "last.nnck").tensors.size() > 0);  // … never replaced the good checkpoint
     const Outcome resumed = train(out, "", true);
     REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.log);
     CHECK_FALSE(has_temporaries(out));  // and is cleaned up by the next write
+    check_same_weights(out / "last.nnck", dir.path / "reference" / "last.nnck");
+  }
+  SUBCASE("SIGKILL while the last epoch's best.nnck is being written: --resume redoes the epoch and writes it") {
+    const fs::path out = dir.path / "killed_best";
+    const Outcome killed = train(out, "checkpoint_write:12", false);  // the 12th: epoch 3's best.nnck
+    CHECK(killed.signal == SIGKILL);
+    CHECK(text_of(out / "last.nnck", "train.epoch") == "2");  // epoch 3 is not counted as done
+    CHECK(text_of(out / "best.nnck", "train.epoch") == "2");
+    const Outcome resumed = train(out, "", true);
+    REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.log);
+    CHECK(text_of(out / "best.nnck", "train.epoch") == "3");
+    check_same_weights(out / "best.nnck", dir.path / "reference" / "best.nnck");
     check_same_weights(out / "last.nnck", dir.path / "reference" / "last.nnck");
   }
   SUBCASE("SIGKILL in the middle of appending a batch of features") {
@@ -199,10 +211,10 @@ TEST_CASE("train_shapes, on the same Trainer: killed mid-epoch or stopped by Ctr
     CHECK(losses_of(out / "last.nnck") == losses_of(dir.path / "reference" / "last.nnck"));
   }
   SUBCASE("SIGKILL while epoch 1's last.nnck is being written") {
-    // Atomic writes per epoch: last.nnck, best.nnck, metrics.csv, metrics.jsonl, loss.svg; the world's files are
-    // written without fault points.
+    // Atomic writes per epoch: best.nnck (epoch 1 always improves), last.nnck, metrics.csv, metrics.jsonl, loss.svg;
+    // the world's files are written without fault points.
     const fs::path out = dir.path / "killed_write";
-    const Outcome killed = train_shapes(world, out, "checkpoint_write:1", false);
+    const Outcome killed = train_shapes(world, out, "checkpoint_write:2", false);
     CHECK(killed.signal == SIGKILL);
     CHECK(has_temporaries(out));
     CHECK_FALSE(fs::exists(out / "last.nnck"));  // nothing complete yet: --resume starts from the beginning
