@@ -118,9 +118,12 @@ std::vector<std::string> losses_of(const fs::path& checkpoint) {
   return out;
 }
 
-bool has_temporaries(const fs::path& dir) {
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().filename().string().find(".tmp-") != std::string::npos) return true;
+// Whether `dir` holds a temporary of an atomic write (of `file` only, when given).
+bool has_temporaries(const fs::path& dir, const std::string& file = "") {
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.find(".tmp-") != std::string::npos && name.starts_with(file)) return true;
+  }
   return false;
 }
 
@@ -142,13 +145,13 @@ TEST_CASE("killed mid-epoch, mid-checkpoint or mid-cache-append, training resume
     check_same_weights(out / "last.nnck", dir.path / "reference" / "last.nnck");
     check_same_weights(out / "best.nnck", dir.path / "reference" / "best.nnck");
   }
-  // Atomic writes: descriptions.txt, then per epoch best.nnck (when validation improves, as it does in every epoch
-  // here), last.nnck, metrics.csv, metrics.jsonl, loss.svg.
+  // Atomic writes: descriptions.txt, features.bin's header, then per epoch best.nnck (when validation improves, as it
+  // does in every epoch here), last.nnck, metrics.csv, metrics.jsonl, loss.svg.
   SUBCASE("SIGKILL while epoch 2's last.nnck is being written") {
     const fs::path out = dir.path / "killed_write";
-    const Outcome killed = train(out, "checkpoint_write:8", false);  // the 8th: epoch 2's last.nnck
+    const Outcome killed = train(out, "checkpoint_write:9", false);  // the 9th: epoch 2's last.nnck
     CHECK(killed.signal == SIGKILL);
-    CHECK(has_temporaries(out));                                       // the torn temporary …
+    CHECK(has_temporaries(out, "last.nnck.tmp-"));                     // the torn temporary …
     CHECK(nn::read_checkpoint(out / "last.nnck").tensors.size() > 0);  // … never replaced the good checkpoint
     const Outcome resumed = train(out, "", true);
     REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.log);
@@ -157,8 +160,9 @@ TEST_CASE("killed mid-epoch, mid-checkpoint or mid-cache-append, training resume
   }
   SUBCASE("SIGKILL while the last epoch's best.nnck is being written: --resume redoes the epoch and writes it") {
     const fs::path out = dir.path / "killed_best";
-    const Outcome killed = train(out, "checkpoint_write:12", false);  // the 12th: epoch 3's best.nnck
+    const Outcome killed = train(out, "checkpoint_write:13", false);  // the 13th: epoch 3's best.nnck
     CHECK(killed.signal == SIGKILL);
+    CHECK(has_temporaries(out, "best.nnck.tmp-"));            // killed in that very write
     CHECK(text_of(out / "last.nnck", "train.epoch") == "2");  // epoch 3 is not counted as done
     CHECK(text_of(out / "best.nnck", "train.epoch") == "2");
     const Outcome resumed = train(out, "", true);
@@ -216,7 +220,7 @@ TEST_CASE("train_shapes, on the same Trainer: killed mid-epoch or stopped by Ctr
     const fs::path out = dir.path / "killed_write";
     const Outcome killed = train_shapes(world, out, "checkpoint_write:2", false);
     CHECK(killed.signal == SIGKILL);
-    CHECK(has_temporaries(out));
+    CHECK(has_temporaries(out, "last.nnck.tmp-"));
     CHECK_FALSE(fs::exists(out / "last.nnck"));  // nothing complete yet: --resume starts from the beginning
     const Outcome resumed = train_shapes(world, out, "", true);
     REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.log);
