@@ -58,7 +58,7 @@ bool read_double(std::istream& in, double& v) {
   return in >> word && parse_double(word, v);
 }
 
-// A decimal integer in [low, high] (no sign, no spaces), the next word of `in`.
+// A decimal integer in [low, high] (no "+", no spaces, no fraction), the next word of `in`.
 bool read_integer(std::istream& in, int64_t low, int64_t high, int64_t& v) {
   std::string word;
   if (!(in >> word)) return false;
