@@ -197,16 +197,14 @@ int main(int argc, char** argv) {
       std::printf("epoch %3d  training loss %.4f  %.1f s\n", r.epoch, r.train_loss, r.seconds);
     };
     const nn::ClassificationLossOptions smoothing{.label_smoothing = recipe.label_smoothing};
-    std::function<nn::BatchLoss(std::vector<nn::Tensor>&, const nn::Step&)> loss = [&](std::vector<nn::Tensor>& batch,
-                                                                                       const nn::Step& step) {
+    auto loss = [&](std::vector<nn::Tensor>& batch, const nn::Step& step) {
       const nn::Tensor images =
           step.training && recipe.shift > 0 ? shifted(batch[0], recipe.shift, step.seed) : batch[0];
       return nn::BatchLoss{nn::cross_entropy((*model)(images), classes(batch[1]), smoothing),
                            static_cast<double>(batch[0].dim(0))};
     };
     const auto start = std::chrono::steady_clock::now();
-    std::vector<nn::EpochResult> history =
-        trainer.fit(train, static_cast<const nn::DataLoader<nn::TensorExample>*>(nullptr), loss);
+    std::vector<nn::EpochResult> history = trainer.fit(train, loss);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("digits: %d epochs in %.1f s on %d thread%s, last training loss %.4f (%s)\n", recipe.epochs, seconds,
                 threads, threads == 1 ? "" : "s", history.back().train_loss, (out_dir / "metrics.csv").c_str());
