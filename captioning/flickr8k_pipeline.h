@@ -1,6 +1,7 @@
-// The whole Flickr8k run of examples/train_flickr8k: clean → tokenize → features (cached) → train → BLEU on the test
-// split → the bundle `describe` loads. Only images present in the image folder are used, so it runs on a partial
-// copy of the data set (../shared/data/flickr8k has 269 of the 8,091 images).
+/// @file
+/// The whole Flickr8k run of examples/train_flickr8k: clean → tokenize → features (cached) → train → BLEU on the test
+/// split → the bundle `describe` loads. Only images present in the image folder are used, so it runs on a partial
+/// copy of the data set (../shared/data/flickr8k has 269 of the 8,091 images).
 #pragma once
 
 #include <array>
@@ -14,34 +15,39 @@
 
 namespace captioning {
 
+/// run_flickr8k()'s configuration (train_flickr8k's command-line options).
 struct Flickr8kRunOptions {
-  std::filesystem::path data_dir;  // the official layout or ../shared/data/flickr8k
-  std::filesystem::path out_dir;
-  std::filesystem::path xception;  // converted Keras weights (convert_keras_weights); empty with random_width
-  float random_width = 0;          // > 0: a randomly initialised Xception of this width instead (small-data runs)
-  int epochs = 20;
-  int batch_size = 64;
-  int beam = 1;       // for the test-split BLEU
-  int limit = 0;      // at most this many training images (0: all)
-  int min_count = 1;  // tokenizer
-  uint64_t seed = 1;
-  bool resume = false;
-  bool overwrite = false;  // start afresh over a run already in out_dir
-  bool progress = true;
+  std::filesystem::path data_dir;  ///< the official layout or ../shared/data/flickr8k
+  std::filesystem::path out_dir;   ///< checkpoints, logs, the feature cache and the final bundle
+  std::filesystem::path xception;  ///< converted Keras weights (convert_keras_weights); empty with random_width
+  float random_width = 0;          ///< > 0: a randomly initialised Xception of this width instead (small-data runs)
+  int epochs = 20;                 ///< training epochs
+  int batch_size = 64;             ///< captions per mini-batch
+  int beam = 1;                    ///< for the test-split BLEU
+  int limit = 0;                   ///< at most this many training images (0: all)
+  int min_count = 1;               ///< tokenizer
+  uint64_t seed = 1;               ///< weights, shuffling and dropout
+  bool resume = false;             ///< continue the run in out_dir from its last checkpoint
+  bool overwrite = false;          ///< start afresh over a run already in out_dir
+  bool progress = true;            ///< progress lines on the terminal
 };
 
+/// What run_flickr8k() did and measured.
 struct Flickr8kRunResult {
+  /// Images per split found in the image folder, and those listed but absent.
   size_t train_images = 0, dev_images = 0, test_images = 0, missing_images = 0;
-  int32_t vocab = 0;
-  size_t unreadable_images = 0;
-  ReadReport text_report;
-  std::vector<EpochResult> history;
-  std::array<double, 4> bleu{};                              // on the test split
-  std::vector<std::pair<std::string, std::string>> samples;  // (image id, generated caption), the first few
-  std::filesystem::path bundle;                              // out_dir/best.nnck
+  int32_t vocab = 0;                 ///< V, the tokenizer's vocab_size()
+  size_t unreadable_images = 0;      ///< present but not decodable (skipped)
+  ReadReport text_report;            ///< what reading the caption and split files counted and skipped
+  std::vector<EpochResult> history;  ///< one entry per epoch trained
+  std::array<double, 4> bleu{};      ///< BLEU-1…4 on the test split
+  std::vector<std::pair<std::string, std::string>> samples;  ///< (image id, generated caption), the first few
+  std::filesystem::path bundle;                              ///< out_dir/best.nnck
 };
 
-// `log` receives one line per stage.
+/// Runs every stage; `log` receives one line per stage. Throws nn::Error on options that contradict each other
+/// (Xception weights and random_width, or neither), a data folder holding none of the training images, and the
+/// errors of the stages (unreadable files, a run already in out_dir without resume or overwrite, …).
 Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& options, const std::function<void(const std::string&)>& log);
 
 }  // namespace captioning

@@ -1,18 +1,19 @@
-// The merge captioning model of the original Keras project, exactly:
-//   image features (N, F=2048) → Dropout(0.5) → Dense(256, relu)                                   = image
-//   word ids (N, T) → Embedding(V, 256, mask zero) → Dropout(0.5) → LSTM(256), every step        = words
-//   add(image, words) → Dense(256, relu) → Dense(V)                                                = logits
-// (the original ends in a softmax; here logits go to the fused softmax cross-entropy, and generation takes the
-// softmax itself). Trained by teacher forcing over whole captions: step t sees <start> w1 … w(t−1) and predicts
-// w(t) — the original's one-sample-per-prefix objective in one pass.
-//
-// With `positions` P > 0 the features are a feature map, P vectors of F per image (flattened to (N, P·F)), and the
-// merge gains soft attention over them (Xu et al. 2015, "Show, attend and tell", with dot-product scores):
-//   image = Dense(relu) of the map's mean, as above; values (N, P, U) = Dense(relu) of each position;
-//   query (N, T, U) = Dense(words); weights (N, T, P) = softmax over P of query·values / √U;
-//   context (N, T, U) = Σ_p weights·values;  logits = head(image + words + context).
-// The word just emitted steers where the model looks ("green" → the green object), so a colour can be bound to
-// the shape at the same place, which a pooled vector cannot record.
+/// @file
+/// The merge captioning model of the original Keras project, exactly:
+///   image features (N, F=2048) → Dropout(0.5) → Dense(256, relu)                                   = image
+///   word ids (N, T) → Embedding(V, 256, mask zero) → Dropout(0.5) → LSTM(256), every step        = words
+///   add(image, words) → Dense(256, relu) → Dense(V)                                                = logits
+/// (the original ends in a softmax; here logits go to the fused softmax cross-entropy, and generation takes the
+/// softmax itself). Trained by teacher forcing over whole captions: step t sees <start> w1 … w(t−1) and predicts
+/// w(t) — the original's one-sample-per-prefix objective in one pass.
+///
+/// With `positions` P > 0 the features are a feature map, P vectors of F per image (flattened to (N, P·F)), and the
+/// merge gains soft attention over them (Xu et al. 2015, "Show, attend and tell", with dot-product scores):
+///   image = Dense(relu) of the map's mean, as above; values (N, P, U) = Dense(relu) of each position;
+///   query (N, T, U) = Dense(words); weights (N, T, P) = softmax over P of query·values / √U;
+///   context (N, T, U) = Σ_p weights·values;  logits = head(image + words + context).
+/// The word just emitted steers where the model looks ("green" → the green object), so a colour can be bound to
+/// the shape at the same place, which a pooled vector cannot record.
 #pragma once
 
 #include <memory>
@@ -25,33 +26,40 @@
 
 namespace captioning {
 
+/// CaptionModel's configuration; the defaults are the original Keras model's.
 struct CaptionModelOptions {
-  int64_t vocab = 0;           // V, the tokenizer's vocab_size()
-  int64_t feature_dim = 2048;  // F
-  int64_t units = 256;
-  float dropout = 0.5f;
-  uint64_t seed = 1;      // initial weights and dropout masks
-  int64_t positions = 0;  // P: 0 for one feature vector per image, P > 0 for a map attended to (see above)
-  // The width of one image's features: F, or P·F with attention.
+  int64_t vocab = 0;           ///< V, the tokenizer's vocab_size()
+  int64_t feature_dim = 2048;  ///< F
+  int64_t units = 256;         ///< U
+  float dropout = 0.5f;        ///< both dropout layers' rate
+  uint64_t seed = 1;           ///< initial weights and dropout masks
+  int64_t positions = 0;       ///< P: 0 for one feature vector per image, P > 0 for a map attended to (see above)
+  /// The width of one image's features: F, or P·F with attention.
   int64_t feature_width() const { return (positions > 0 ? positions : 1) * feature_dim; }
 };
 
+/// The merge decoder described above: image features and word ids in, next-word logits out.
 class CaptionModel : public nn::Module {
  public:
+  /// Throws nn::Error unless vocab ≥ 5, feature_dim ≥ 1, units ≥ 1 and 0 ≤ positions ≤ 4096.
   explicit CaptionModel(const CaptionModelOptions& options);
 
-  // features (N, F) — or (N, P·F) with attention —, ids (N, T) with 0 as padding → logits (N, T, V).
+  /// features (N, F) — or (N, P·F) with attention —, ids (N, T) with 0 as padding → logits (N, T, V).
+  /// Throws nn::Error with the shapes when features are not (N, feature_width()) or ids not (N, T).
   nn::Tensor forward(const nn::Tensor& features, const nn::Indices& ids);
 
-  // One step of generation for a batch of B partial captions: the image part (B, U) — with attention (B, (1+P)·U),
-  // the image vector then the values — from image(), each caption's LSTM state (h, c: (B, U), undefined at the
-  // start) and its last word → logits (B, V); the state is advanced.
+  /// One step of generation for a batch of B partial captions: the image part (B, U) — with attention (B, (1+P)·U),
+  /// the image vector then the values — from image(), each caption's LSTM state (h, c: (B, U), undefined at the
+  /// start) and its last word → logits (B, V); the state is advanced.
+  /// image(): features (B, feature_width()) → the image part; another shape is an nn::Error with the shapes.
   nn::Tensor image(const nn::Tensor& features);
+  /// step(): see above; h and c are replaced by the advanced state.
   nn::Tensor step(const nn::Tensor& image_part, const std::vector<int32_t>& last_words, nn::Tensor& h, nn::Tensor& c);
 
-  const CaptionModelOptions& options() const { return options_; }
+  const CaptionModelOptions& options() const { return options_; }  ///< as constructed
+  /// "CaptionModel(vocab=…, features=…, units=…[, attention over P positions])".
   std::string to_string() const override;
-  // Restarts both dropout mask streams from `seed`.
+  /// Restarts both dropout mask streams from `seed`.
   void reseed_dropout(uint64_t seed);
 
  private:

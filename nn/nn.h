@@ -1,4 +1,5 @@
-// libnn: everything a program needs, in one include.
+/// @file
+/// libnn: everything a program needs, in one include.
 #pragma once
 
 #include "nn/allocator.h"
