@@ -12,11 +12,13 @@ install(TARGETS ${NN_LIBRARIES} EXPORT libnnTargets
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 # Public headers. Internal ones stay in the source tree: the kernels (nn/kernels/), the ops' helpers (nn/ops/),
-# fault injection (nn/fault.h), the HDF5 reader under nn::keras (nn/hdf5_file.h), the synthesiser's stages
+# fault injection (nn/fault.h), the HDF5 reader under nn::keras (nn/hdf5_file.h), the image decoders' shared
+# internals (nn/image_codecs.h), the synthesiser's stages
 # (captioning/speech/ but speech.h and text.h) and the web server (captioning/web/, not installed).
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/nn/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nn
   FILES_MATCHING PATTERN "*.h"
-  PATTERN "kernels" EXCLUDE PATTERN "ops" EXCLUDE PATTERN "fault.h" EXCLUDE PATTERN "hdf5_file.h" EXCLUDE)
+  PATTERN "kernels" EXCLUDE PATTERN "ops" EXCLUDE PATTERN "fault.h" EXCLUDE PATTERN "hdf5_file.h" EXCLUDE
+  PATTERN "image_codecs.h" EXCLUDE)
 install(FILES ${PROJECT_BINARY_DIR}/include/nn/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nn)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/captioning/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/captioning
   FILES_MATCHING PATTERN "*.h" PATTERN "web" EXCLUDE PATTERN "speech" EXCLUDE PATTERN "data" EXCLUDE)
