@@ -3,6 +3,8 @@
 #include <cmath>
 #include <numbers>
 
+#include "nn/error.h"
+
 namespace nn {
 
 float Generator::uniform() {
@@ -25,6 +27,7 @@ float Generator::normal() {
 }
 
 uint64_t Generator::below(uint64_t n) {
+  if (n == 0) fail_expected("Generator::below", "n >= 1", "0");
   // Rejection sampling avoids the modulo bias.
   uint64_t limit = UINT64_MAX - UINT64_MAX % n;
   uint64_t r;

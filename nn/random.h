@@ -21,7 +21,7 @@ class Generator {
   float uniform(float low, float high) { return low + (high - low) * uniform(); }
   /// Standard normal by the Box–Muller transform (one value per call; the pair's second value is kept).
   float normal();
-  /// Uniform integer in [0, n), without modulo bias; n ≥ 1.
+  /// Uniform integer in [0, n), without modulo bias. Throws nn::Error for n = 0.
   uint64_t below(uint64_t n);
 
  private:

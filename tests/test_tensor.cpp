@@ -42,6 +42,15 @@ TEST_CASE("random creation is seeded and has the requested range and moments") {
   for (float v : n.to_vector()) sq += (v - mean) * (v - mean);
   CHECK(mean == doctest::Approx(1.0).epsilon(0.05));
   CHECK(std::sqrt(sq / n.numel()) == doctest::Approx(2.0).epsilon(0.03));
+  // below(n): every value in [0, n) drawn, nothing outside; n = 0 (an empty range) is an error, not a division by 0.
+  std::vector<int> seen(7, 0);
+  for (int i = 0; i < 700; ++i) {
+    const uint64_t v = g.below(7);
+    REQUIRE(v < 7);
+    ++seen[v];
+  }
+  CHECK(std::count(seen.begin(), seen.end(), 0) == 0);
+  CHECK_THROWS_WITH_AS(g.below(0), "Generator::below: expected n >= 1, got 0", nn::Error);
 }
 
 TEST_CASE("reshape is a view over the same storage; -1 is inferred") {
