@@ -15,191 +15,245 @@
 namespace nn {
 
 // ---- matmul.cpp ----
-// a (...,M,K) × b (...,K,N) → (...,M,N) on OpenBLAS sgemm, one product per batch index; the leading (batch)
-// dimensions broadcast as NumPy's (a (B,M,K) × b (K,N) → (B,M,N)); rank 2 each is the plain product.
-// transpose_a / transpose_b read a's last two axes as (K,M), b's as (N,K).
+/// a (...,M,K) × b (...,K,N) → (...,M,N) on OpenBLAS sgemm, one product per batch index; the leading (batch)
+/// dimensions broadcast as NumPy's (a (B,M,K) × b (K,N) → (B,M,N)); rank 2 each is the plain product.
+/// transpose_a / transpose_b read a's last two axes as (K,M), b's as (N,K).
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
 
-// ---- elementwise.cpp ---- NumPy broadcasting; gradients are summed back to each input's shape.
+// ---- elementwise.cpp ----
+/// a + b with NumPy broadcasting; gradients are summed back to each input's shape.
 Tensor add(const Tensor& a, const Tensor& b);
+/// a − b with NumPy broadcasting; gradients are summed back to each input's shape.
 Tensor sub(const Tensor& a, const Tensor& b);
+/// a · b (elementwise) with NumPy broadcasting; gradients are summed back to each input's shape.
 Tensor mul(const Tensor& a, const Tensor& b);
+/// a / b (elementwise) with NumPy broadcasting; gradients are summed back to each input's shape.
 Tensor div(const Tensor& a, const Tensor& b);
+/// a + s for every element.
 Tensor add(const Tensor& a, float s);
+/// a · s for every element.
 Tensor mul(const Tensor& a, float s);
+/// −a for every element.
 Tensor neg(const Tensor& a);
-// The broadcast of `a` to `shape` (copied); its gradient sums back.
+/// The broadcast of `a` to `shape` (copied); its gradient sums back.
 Tensor broadcast_to(const Tensor& a, const Shape& shape);
 
+/// add(a, b).
 inline Tensor operator+(const Tensor& a, const Tensor& b) {
   return add(a, b);
 }
+/// sub(a, b).
 inline Tensor operator-(const Tensor& a, const Tensor& b) {
   return sub(a, b);
 }
+/// mul(a, b).
 inline Tensor operator*(const Tensor& a, const Tensor& b) {
   return mul(a, b);
 }
+/// div(a, b).
 inline Tensor operator/(const Tensor& a, const Tensor& b) {
   return div(a, b);
 }
+/// add(a, s).
 inline Tensor operator+(const Tensor& a, float s) {
   return add(a, s);
 }
+/// a − s: add(a, −s).
 inline Tensor operator-(const Tensor& a, float s) {
   return add(a, -s);
 }
+/// mul(a, s).
 inline Tensor operator*(const Tensor& a, float s) {
   return mul(a, s);
 }
+/// s · a: mul(a, s).
 inline Tensor operator*(float s, const Tensor& a) {
   return mul(a, s);
 }
+/// a / s: mul(a, 1/s).
 inline Tensor operator/(const Tensor& a, float s) {
   return mul(a, 1.0f / s);
 }
+/// neg(a).
 inline Tensor operator-(const Tensor& a) {
   return neg(a);
 }
-// A scalar on the left: s + a, s − a, s · a (above), s / a.
+/// A scalar on the left: s + a, s − a, s · a (above), s / a. This one: s / a for every element.
 Tensor div(float s, const Tensor& a);
+/// s + a: add(a, s).
 inline Tensor operator+(float s, const Tensor& a) {
   return add(a, s);
 }
+/// s − a: add(neg(a), s).
 inline Tensor operator-(float s, const Tensor& a) {
   return add(neg(a), s);
 }
+/// s / a: div(s, a).
 inline Tensor operator/(float s, const Tensor& a) {
   return div(s, a);
 }
 
-// ---- math.cpp ---- pointwise, any shape → the same shape
+// ---- math.cpp ----
+/// eˣ, pointwise: any shape → the same shape.
 Tensor exp(const Tensor& x);
+/// Natural logarithm, pointwise: any shape → the same shape.
 Tensor log(const Tensor& x);
+/// Square root, pointwise: any shape → the same shape.
 Tensor sqrt(const Tensor& x);
-Tensor rsqrt(const Tensor& x);  // 1 / sqrt(x)
-Tensor abs(const Tensor& x);    // its gradient is sign(x), 0 at 0 (as PyTorch)
+Tensor rsqrt(const Tensor& x);  ///< 1 / sqrt(x), pointwise
+Tensor abs(const Tensor& x);    ///< its gradient is sign(x), 0 at 0 (as PyTorch)
+/// x^exponent, pointwise: any shape → the same shape.
 Tensor pow(const Tensor& x, float exponent);
-// x^e with broadcasting; the exponent's gradient x^e·log(x) is taken as 0 where x = 0 and e ≥ 0 (as PyTorch).
+/// x^e with broadcasting; the exponent's gradient x^e·log(x) is taken as 0 where x = 0 and e ≥ 0 (as PyTorch).
 Tensor pow(const Tensor& x, const Tensor& exponent);
-// Elementwise min(max(x, low), high) (±infinity for a one-sided clamp); the gradient passes where low ≤ x ≤ high.
+/// Elementwise min(max(x, low), high) (±infinity for a one-sided clamp); the gradient passes where low ≤ x ≤ high.
 Tensor clamp(const Tensor& x, float low, float high);
 
 // ---- compare.cpp ---- NumPy broadcasting
-// Elementwise minimum / maximum; NaN propagates; on ties each input gets half the gradient (as PyTorch).
+/// Elementwise minimum / maximum; NaN propagates; on ties each input gets half the gradient (as PyTorch).
 Tensor minimum(const Tensor& a, const Tensor& b);
+/// Elementwise maximum; as minimum.
 Tensor maximum(const Tensor& a, const Tensor& b);
-// 0/1 masks of the broadcast shape; no gradient flows through a comparison.
+/// 0/1 masks of the broadcast shape; no gradient flows through a comparison. This one: a == b.
 Tensor eq(const Tensor& a, const Tensor& b);
+/// 0/1 mask of a ≠ b; no gradient.
 Tensor ne(const Tensor& a, const Tensor& b);
+/// 0/1 mask of a < b; no gradient.
 Tensor lt(const Tensor& a, const Tensor& b);
+/// 0/1 mask of a ≤ b; no gradient.
 Tensor le(const Tensor& a, const Tensor& b);
+/// 0/1 mask of a > b; no gradient.
 Tensor gt(const Tensor& a, const Tensor& b);
+/// 0/1 mask of a ≥ b; no gradient.
 Tensor ge(const Tensor& a, const Tensor& b);
+/// 0/1 mask of a == s; no gradient.
 Tensor eq(const Tensor& a, float s);
+/// 0/1 mask of a ≠ s; no gradient.
 Tensor ne(const Tensor& a, float s);
+/// 0/1 mask of a < s; no gradient.
 Tensor lt(const Tensor& a, float s);
+/// 0/1 mask of a ≤ s; no gradient.
 Tensor le(const Tensor& a, float s);
+/// 0/1 mask of a > s; no gradient.
 Tensor gt(const Tensor& a, float s);
+/// 0/1 mask of a ≥ s; no gradient.
 Tensor ge(const Tensor& a, float s);
-// mask ≠ 0 ? a : b, all three broadcast together; the mask gets no gradient.
+/// mask ≠ 0 ? a : b, all three broadcast together; the mask gets no gradient.
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
 
 // ---- activations.cpp ----
+/// max(x, 0), pointwise.
 Tensor relu(const Tensor& x);
+/// 1 / (1 + e⁻ˣ), pointwise.
 Tensor sigmoid(const Tensor& x);
-// Keras 2.0–2.2's hard sigmoid: clip(0.2·x + 0.5, 0, 1).
+/// Keras 2.0–2.2's hard sigmoid: clip(0.2·x + 0.5, 0, 1).
 Tensor hard_sigmoid(const Tensor& x);
+/// Hyperbolic tangent, pointwise.
 Tensor tanh(const Tensor& x);
-Tensor leaky_relu(const Tensor& x, float negative_slope = 0.01f);  // x < 0 ? slope·x : x
-Tensor elu(const Tensor& x, float alpha = 1.0f);                   // x < 0 ? α(eˣ − 1) : x
-Tensor gelu(const Tensor& x);  // x·Φ(x) with the exact erf form (PyTorch's default, not the tanh approximation)
-Tensor silu(const Tensor& x);  // x·sigmoid(x)
+Tensor leaky_relu(const Tensor& x, float negative_slope = 0.01f);  ///< x < 0 ? slope·x : x
+Tensor elu(const Tensor& x, float alpha = 1.0f);                   ///< x < 0 ? α(eˣ − 1) : x
+Tensor gelu(const Tensor& x);  ///< x·Φ(x) with the exact erf form (PyTorch's default, not the tanh approximation)
+Tensor silu(const Tensor& x);  ///< x·sigmoid(x)
 
-// A named activation, as layers take it (Keras's `activation=` argument).
-// The activations a layer takes by name (DenseOptions::activation …); leaky_relu and elu with their default slope.
+/// A named activation, as layers take it (Keras's `activation=` argument).
+/// The activations a layer takes by name (DenseOptions::activation …); leaky_relu and elu with their default slope.
 enum class Activation { linear, relu, sigmoid, hard_sigmoid, tanh, softmax, leaky_relu, elu, gelu, silu };
+/// Applies the named activation to x (linear: x itself; softmax over the last axis).
 Tensor activate(const Tensor& x, Activation activation);
+/// The activation's name, as Keras spells it (`relu`, `hard_sigmoid` …).
 const char* to_string(Activation activation);
 
-// ---- softmax.cpp ---- over `axis` (the last by default; another axis is moved last, computed, moved back)
+// ---- softmax.cpp ----
+/// Softmax over `axis` (the last by default; another axis is moved last, computed, moved back); same shape as x.
 Tensor softmax(const Tensor& x, int axis = -1);
+/// log(softmax(x)) over `axis`, computed stably; same shape as x.
 Tensor log_softmax(const Tensor& x, int axis = -1);
 
 // ---- reduce.cpp ----
-// Sums over `axes` (negative axes count from the end; empty = all axes).
+/// Sums over `axes` (negative axes count from the end; empty = all axes).
 Tensor sum(const Tensor& x, std::vector<int> axes = {}, bool keepdim = false);
+/// The mean over `axes` (negative axes count from the end; empty = all axes).
 Tensor mean(const Tensor& x, std::vector<int> axes = {}, bool keepdim = false);
 
 // ---- index.cpp ---- along one axis: x (..., D, ...) → (..., ...), or (..., 1, ...) with keepdim
-// The largest / smallest value (NaN if any is NaN, as PyTorch); the gradient goes to the first one on ties.
+/// The largest value along `axis`: x (..., D, ...) → (..., ...), or (..., 1, ...) with keepdim. NaN if any is
+/// NaN (as PyTorch); the gradient goes to the first one on ties.
 Tensor max(const Tensor& x, int axis, bool keepdim = false);
+/// The smallest value along `axis`; as max.
 Tensor min(const Tensor& x, int axis, bool keepdim = false);
-// The position of the first largest / smallest value (or first NaN) as a whole-number float tensor (no gradient).
+/// The position of the first largest value (or first NaN) along `axis` as a whole-number float tensor (no
+/// gradient): x (..., D, ...) → (..., ...), or (..., 1, ...) with keepdim.
 Tensor argmax(const Tensor& x, int axis, bool keepdim = false);
+/// The position of the first smallest value (or first NaN); as argmax.
 Tensor argmin(const Tensor& x, int axis, bool keepdim = false);
 
 // ---- shape_ops.cpp ----
+/// x viewed with `shape` (same element count).
 Tensor reshape(const Tensor& x, const Shape& shape);
-// Joins tensors whose shapes agree except along `axis`.
+/// Joins tensors whose shapes agree except along `axis`.
 Tensor concat(const std::vector<Tensor>& xs, int axis);
-// Elements [start, end) along `axis` (a copy).
+/// Elements [start, end) along `axis` (a copy).
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end);
 
 // ---- layout.cpp ---- permute and transpose copy the data (libnn tensors are always contiguous); squeeze and
 // unsqueeze are views (reshape).
-// x with axis i of the result taken from axis dims[i] of x (dims: a permutation of 0..rank−1, negatives allowed).
+/// x with axis i of the result taken from axis dims[i] of x (dims: a permutation of 0..rank−1, negatives allowed).
 Tensor permute(const Tensor& x, const std::vector<int>& dims);
-// x with axes a and b swapped (a copy).
+/// x with axes a and b swapped (a copy).
 Tensor transpose(const Tensor& x, int a, int b);
-// Removes `axis`, whose extent must be 1.
+/// Removes `axis`, whose extent must be 1.
 Tensor squeeze(const Tensor& x, int axis);
-// Inserts an axis of extent 1 at `axis` of the result (−1: last).
+/// Inserts an axis of extent 1 at `axis` of the result (−1: last).
 Tensor unsqueeze(const Tensor& x, int axis);
-// Tensors of one shape S joined along a new axis: n × S → S with n inserted at `axis`.
+/// Tensors of one shape S joined along a new axis: n × S → S with n inserted at `axis`.
 Tensor stack(const std::vector<Tensor>& xs, int axis = 0);
-// Pieces of extents `sizes` along `axis` (copies); the sizes must add up to x's extent there.
+/// Pieces of extents `sizes` along `axis` (copies); the sizes must add up to x's extent there.
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int axis);
 
 // ---- embedding.cpp ----
-// weight (V,E), ids of any shape S with values in [0,V) → S + [E].
+/// weight (V,E), ids of any shape S with values in [0,V) → S + [E].
 Tensor embedding(const Tensor& weight, const Indices& ids);
 
 // ---- dropout.cpp ----
-// Inverted dropout: in training zeroes each element with probability `rate` and scales the rest by 1/(1-rate);
-// otherwise returns x itself.
+/// Inverted dropout: in training zeroes each element with probability `rate` and scales the rest by 1/(1-rate);
+/// otherwise returns x itself.
 Tensor dropout(const Tensor& x, float rate, bool training, Generator& gen);
 
 // ---- cross_entropy.cpp ----
-// Softmax cross-entropy fused with integer targets: logits (P..., V), targets (P...) in [0,V), optional mask (P...)
-// of per-position weights (1 keep, 0 ignore). Returns the scalar mean of -log softmax(logits)[target] over the
-// kept positions (Σ mask·loss / Σ mask); 0 when no position is kept.
+/// Softmax cross-entropy fused with integer targets: logits (P..., V), targets (P...) in [0,V), optional mask (P...)
+/// of per-position weights (1 keep, 0 ignore). Returns the scalar mean of -log softmax(logits)[target] over the
+/// kept positions (Σ mask·loss / Σ mask); 0 when no position is kept.
 Tensor softmax_cross_entropy(const Tensor& logits, const Indices& targets, const Tensor& mask = Tensor());
 
 // ---- lstm.cpp ----
+/// The activation of a recurrent layer's gates (Keras's `recurrent_activation=`).
 enum class RecurrentActivation { sigmoid, hard_sigmoid };
 
+/// An LSTM's parameters in Keras's layout.
 struct LstmWeights {
-  Tensor kernel;            // (E, 4U), gate blocks in Keras order i, f, c, o
-  Tensor recurrent_kernel;  // (U, 4U)
-  Tensor bias;              // (4U)
+  Tensor kernel;            ///< (E, 4U), gate blocks in Keras order i, f, c, o
+  Tensor recurrent_kernel;  ///< (U, 4U)
+  Tensor bias;              ///< (4U)
 };
 
+/// How lstm() runs.
 struct LstmOptions {
-  Tensor mask;       // (N, T): 1 runs the step, 0 carries (h, c) unchanged; undefined = every step runs
-  Tensor initial_h;  // (N, U); undefined = zeros
-  Tensor initial_c;  // (N, U); undefined = zeros
+  Tensor mask;       ///< (N, T): 1 runs the step, 0 carries (h, c) unchanged; undefined = every step runs
+  Tensor initial_h;  ///< (N, U); undefined = zeros
+  Tensor initial_c;  ///< (N, U); undefined = zeros
+  /// The activation of the i, f and o gates.
   RecurrentActivation recurrent_activation = RecurrentActivation::sigmoid;
 };
 
+/// What lstm() returns.
 struct LstmResult {
-  Tensor outputs;  // (N, T, U): h after every step (a masked step repeats the previous h)
-  Tensor h;        // (N, U): the last state
-  Tensor c;        // (N, U)
+  Tensor outputs;  ///< (N, T, U): h after every step (a masked step repeats the previous h)
+  Tensor h;        ///< (N, U): the last state
+  Tensor c;        ///< (N, U): the last cell state
 };
 
-// A masked LSTM over a whole sequence x (N, T, E), with Keras semantics (DESIGN.md item 7), fused forward and
-// backward.
+/// A masked LSTM over a whole sequence x (N, T, E), with Keras semantics (DESIGN.md item 7), fused forward and
+/// backward.
 LstmResult lstm(const Tensor& x, const LstmWeights& weights, const LstmOptions& options = {});
 
 // ---- gru.cpp ----
@@ -227,6 +281,7 @@ struct GruOptions {
   /// true: the reset gate scales the recurrent product, h̃ = tanh(x·W_h + b_h + r ⊙ (h·R_h + b'_h)) (TF2, PyTorch);
   /// false: it scales h before the product, h̃ = tanh(x·W_h + b_h + (r ⊙ h)·R_h) (Keras 2.0).
   bool reset_after = true;
+  /// The order of the gate blocks in the weights.
   GruGateOrder gate_order = GruGateOrder::keras;
   RecurrentActivation recurrent_activation = RecurrentActivation::sigmoid;  ///< of the z and r gates
 };
@@ -277,43 +332,49 @@ AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, c
                                              Generator& gen = default_generator());
 
 // ---- conv2d.cpp ---- NHWC; TensorFlow's valid/same padding (nn/ops/window.h)
+/// How conv2d, depthwise_conv2d and separable_conv2d slide: NHWC, TensorFlow's valid/same padding.
 struct ConvOptions {
-  std::array<int64_t, 2> strides = {1, 1};  // (height, width)
+  std::array<int64_t, 2> strides = {1, 1};  ///< (height, width)
+  /// valid: no padding; same: output extent ⌈in / stride⌉ (TensorFlow's split).
   Padding padding = Padding::valid;
 };
 
-// x (N,H,W,C), weight (KH,KW,C,OC) as Keras stores it, bias (OC) or undefined → (N,OH,OW,OC).
+/// x (N,H,W,C), weight (KH,KW,C,OC) as Keras stores it, bias (OC) or undefined → (N,OH,OW,OC).
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const ConvOptions& options = {});
 
 // ---- depthwise_conv2d.cpp ----
-// x (N,H,W,C), weight (KH,KW,C,1) as Keras stores it (depth multiplier 1), bias (C) or undefined → (N,OH,OW,C).
+/// x (N,H,W,C), weight (KH,KW,C,1) as Keras stores it (depth multiplier 1), bias (C) or undefined → (N,OH,OW,C).
 Tensor depthwise_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
                         const ConvOptions& options = {});
-// Depthwise (KH,KW,C,1) then pointwise (1,1,C,OC) with bias (OC): composed of the two ops above, so is its gradient.
+/// Depthwise (KH,KW,C,1) then pointwise (1,1,C,OC) with bias (OC): composed of the two ops above, so is its gradient.
 Tensor separable_conv2d(const Tensor& x, const Tensor& depthwise_weight, const Tensor& pointwise_weight,
                         const Tensor& bias = Tensor(), const ConvOptions& options = {});
 
 // ---- pooling.cpp ----
+/// How max_pool2d and avg_pool2d slide over x (N,H,W,C) → (N,OH,OW,C).
 struct PoolOptions {
+  /// Window (height, width).
   std::array<int64_t, 2> size = {2, 2};
-  std::array<int64_t, 2> strides = {0, 0};  // 0: the pool size, as Keras
+  std::array<int64_t, 2> strides = {0, 0};  ///< 0: the pool size, as Keras
+  /// valid or same, as TensorFlow.
   Padding padding = Padding::valid;
 };
-// Padding never wins a max; the gradient goes to the arg-max (the first one in scan order on ties).
+/// Padding never wins a max; the gradient goes to the arg-max (the first one in scan order on ties).
 Tensor max_pool2d(const Tensor& x, const PoolOptions& options = {});
-// Averages over the real pixels of each window (padding excluded), as TensorFlow.
+/// Averages over the real pixels of each window (padding excluded), as TensorFlow.
 Tensor avg_pool2d(const Tensor& x, const PoolOptions& options = {});
-// x (N,H,W,C) → (N,C): the mean over H and W.
+/// x (N,H,W,C) → (N,C): the mean over H and W.
 Tensor global_avg_pool2d(const Tensor& x);
 
 // ---- batch_norm.cpp ----
+/// How batch_norm runs.
 struct BatchNormConfig {
-  bool training = false;   // batch statistics (and update the moving ones) instead of the moving statistics
-  float momentum = 0.99f;  // moving ← momentum·moving + (1 − momentum)·batch, as Keras
-  float epsilon = 1e-3f;   // Keras's default
+  bool training = false;   ///< batch statistics (and update the moving ones) instead of the moving statistics
+  float momentum = 0.99f;  ///< moving ← momentum·moving + (1 − momentum)·batch, as Keras
+  float epsilon = 1e-3f;   ///< Keras's default
 };
-// Normalises x (..., C) per channel (the last axis): y = γ·(x − μ)/sqrt(σ² + ε) + β. In training, μ and σ² are the
-// batch's (biased σ² to normalise; the unbiased one, as TensorFlow and PyTorch, updates moving_variance in place).
+/// Normalises x (..., C) per channel (the last axis): y = γ·(x − μ)/sqrt(σ² + ε) + β. In training, μ and σ² are the
+/// batch's (biased σ² to normalise; the unbiased one, as TensorFlow and PyTorch, updates moving_variance in place).
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
                   Tensor& moving_variance, const BatchNormConfig& config = {});
 
@@ -330,6 +391,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 /// How conv2d_transpose slides (Keras's Conv2DTranspose arguments).
 struct ConvTransposeOptions {
   std::array<int64_t, 2> strides = {1, 1};  ///< (height, width)
+  /// valid or same, as conv2d.
   Padding padding = Padding::valid;
   /// Extra rows and columns of output (each below its stride), as Keras's output_padding; none: Keras's default.
   std::optional<std::array<int64_t, 2>> output_padding;
