@@ -29,7 +29,7 @@ class ImageCaptioner;
 /// One training pair: an image and one of its captions.
 struct Example {
   std::string image;         ///< the image's id, as the FeatureLookup knows it
-  std::vector<int32_t> ids;  ///< <start> w1 … wn <end>
+  std::vector<int32_t> ids;  ///< `<start>` w1 … wn `<end>`
 };
 
 /// One example per caption of each id, at most max_words words (longer captions are cut), in order.
@@ -46,15 +46,16 @@ using TrainingStopped = nn::TrainingStopped;
 /// The figures of one epoch (items: the predicted words).
 using EpochResult = nn::EpochResult;
 
+/// How train() runs: the epochs, batches, optimiser schedule, regularisation and where the run is written.
 struct TrainConfig {
-  int epochs = 20;
-  int batch_size = 64;
-  float learning_rate = 1e-3f;
+  int epochs = 20;              ///< epochs in all (a resumed run trains the remaining ones)
+  int batch_size = 64;          ///< examples per mini-batch
+  float learning_rate = 1e-3f;  ///< Adam's learning rate at epoch 1
   /// Cosine schedule over the epochs: epoch 1 uses learning_rate, the last learning_rate × final_lr_fraction.
   /// 1 keeps the rate constant.
   float final_lr_fraction = 1.0f;
-  uint64_t seed = 1;
-  /// Word dropout (drop_words): each training input word after <start> is replaced by <unk> with this
+  uint64_t seed = 1;  ///< seeds the shuffling, the word dropout and the model's dropout
+  /// Word dropout (drop_words): each training input word after `<start>` is replaced by `<unk>` with this
   /// probability, so that the next word has to be read from the image rather than guessed from the previous one.
   float word_dropout = 0.0f;
   std::filesystem::path out_dir;  ///< last.nnck, best.nnck, metrics.csv, metrics.jsonl, loss.svg, train.log
@@ -80,24 +81,28 @@ std::vector<EpochResult> train(ImageCaptioner& model, const Tokenizer& tokenizer
                                const TrainConfig& config,
                                const std::function<void(const EpochResult&)>& on_epoch = nullptr);
 
-/// Teacher-forcing tensors for a batch of encoded captions (<start> w1 … wn <end>): inputs <start> w1 … wn and
-/// targets w1 … wn <end>, padded with 0 to the longest caption, and the mask of real positions.
+/// Teacher-forcing tensors for a batch of encoded captions (`<start>` w1 … wn `<end>`): inputs `<start>` w1 … wn and
+/// targets w1 … wn `<end>`, padded with 0 to the longest caption, and the mask of real positions.
 struct TokenBatch {
-  nn::Indices inputs, targets;  ///< (N, T)
-  nn::Tensor mask;              ///< (N, T), 1 at real positions
-  int64_t tokens = 0;           ///< predicted words
+  /// (N, T): the input ids, `<start>` w1 … wn padded with 0.
+  nn::Indices inputs, targets;
+  /// \var targets
+  /// (N, T): the target ids, w1 … wn `<end>` padded with 0.
+  nn::Tensor mask;     ///< (N, T), 1 at real positions
+  int64_t tokens = 0;  ///< predicted words
 };
+/// Builds the TokenBatch of `captions` (each `<start>` w1 … wn `<end>`; N = captions.size()).
 TokenBatch make_token_batch(const std::vector<const std::vector<int32_t>*>& captions);
 
 /// A batch of examples: the images' inputs stacked (N, …) and their captions' tensors.
 struct CaptionBatch {
-  nn::Tensor inputs;
-  TokenBatch tokens;
+  nn::Tensor inputs;  ///< (N, …): each example's FeatureLookup result, stacked
+  TokenBatch tokens;  ///< the captions' teacher-forcing tensors
 };
 /// The captioning collate: looks up each example's input and pads the captions (make_token_batch).
 CaptionBatch make_caption_batch(const std::vector<Example>& examples, const FeatureLookup& inputs);
 
-/// Word dropout: replaces each input word after <start> by <unk> with probability p, drawn from `gen`; padding and
+/// Word dropout: replaces each input word after `<start>` by `<unk>` with probability p, drawn from `gen`; padding and
 /// targets stay as they are.
 void drop_words(TokenBatch& tokens, float p, nn::Generator& gen);
 
