@@ -14,8 +14,8 @@ namespace nn {
 /// another one like it (for clone()). A layer of one's own can be made the same way.
 class ActivationLayer : public Layer {
  public:
-  using Function = std::function<Tensor(const Tensor&)>;
-  using Rebuild = std::function<std::shared_ptr<Module>()>;
+  using Function = std::function<Tensor(const Tensor&)>;     ///< x → the activation of x, same shape
+  using Rebuild = std::function<std::shared_ptr<Module>()>;  ///< makes a fresh layer like this one
 
   /// The function applied to x.
   Tensor forward(const Tensor& x) override { return function_(x); }
@@ -23,6 +23,7 @@ class ActivationLayer : public Layer {
   std::string to_string() const override { return config_; }
 
  protected:
+  /// A layer that prints as `config`, computes `function` and clones by calling `rebuild`.
   ActivationLayer(std::string config, Function function, Rebuild rebuild)
       : config_(std::move(config)), function_(std::move(function)), rebuild_(std::move(rebuild)) {}
 
@@ -43,12 +44,14 @@ class ReLU : public ActivationLayer {
 /// x < 0 ? negative_slope·x : x (PyTorch's default slope 0.01; Keras's LeakyReLU uses 0.3).
 class LeakyReLU : public ActivationLayer {
  public:
+  /// The slope applied to negative inputs.
   explicit LeakyReLU(float negative_slope = 0.01f);
 };
 
 /// x < 0 ? α(eˣ − 1) : x.
 class ELU : public ActivationLayer {
  public:
+  /// α, the limit −α for large negative inputs.
   explicit ELU(float alpha = 1.0f);
 };
 
@@ -79,6 +82,7 @@ class Tanh : public ActivationLayer {
 /// softmax along `axis` (the last by default).
 class Softmax : public ActivationLayer {
  public:
+  /// The axis the softmax runs along (negative counts from the end).
   explicit Softmax(int axis = -1);
 };
 
