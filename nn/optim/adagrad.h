@@ -8,7 +8,7 @@ namespace nn {
 
 /// Adagrad's options (one copy per parameter group); the defaults are torch.optim.Adagrad's.
 struct AdagradOptions {
-  float lr = 1e-2f;
+  float lr = 1e-2f;                        ///< the learning rate, >= 0
   float lr_decay = 0.0f;                   ///< the rate of step t is lr / (1 + (t − 1)·lr_decay)
   float weight_decay = 0.0f;               ///< coupled L2: g ← g + λθ
   float initial_accumulator_value = 0.0f;  ///< the sum of squares starts here (read at construction)

@@ -15,12 +15,12 @@ enum class AdamEpsilon { keras, pytorch };
 
 /// Adam's options (one copy per parameter group).
 struct AdamOptions {
-  float lr = 1e-3f;
+  float lr = 1e-3f;           ///< the learning rate, >= 0
   float beta1 = 0.9f;         ///< in [0, 1)
   float beta2 = 0.999f;       ///< in [0, 1)
   float epsilon = 1e-7f;      ///< Keras's default (PyTorch uses 1e-8)
   float weight_decay = 0.0f;  ///< coupled L2, as torch.optim.Adam's: g ← g + λθ before the moments
-  AdamEpsilon epsilon_placement = AdamEpsilon::keras;
+  AdamEpsilon epsilon_placement = AdamEpsilon::keras;  ///< where ε goes (Keras's placement by default)
 };
 
 /// The one implementation of Adam and AdamW (below), over their options type: m ← β1·m + (1−β1)·g;
@@ -33,11 +33,15 @@ struct AdamOptions {
 template <class Options>
 class AdamBase : public OptimizerWithOptions<Options> {
  public:
+  /// One Adam (or AdamW) update of every parameter that has a gradient, as described above.
   void step() override;
   /// "step" (the count of step() calls), "step.<parameter>" (each parameter's count), "m.<parameter>",
   /// "v.<parameter>", then "type.<Adam|AdamW>" and "group.<g>.lr".
   NamedTensors state() const override;
+  /// Restores a state from state(); nn::Error naming the entry when it is another type's, missing, extra or
+  /// misshapen (nothing changes then).
   void load_state(const NamedTensors& state) override;
+  /// "Adam(lr=0.001, beta1=0.9, …)" or "AdamW(…)", one entry per group.
   std::string to_string() const override;
 
   /// Steps taken so far (calls of step()).
@@ -73,12 +77,12 @@ class Adam : public AdamBase<AdamOptions> {
 
 /// AdamW's options (one copy per parameter group); the defaults are torch.optim.AdamW's.
 struct AdamWOptions {
-  float lr = 1e-3f;
+  float lr = 1e-3f;            ///< the learning rate, >= 0
   float beta1 = 0.9f;          ///< in [0, 1)
   float beta2 = 0.999f;        ///< in [0, 1)
   float epsilon = 1e-8f;       ///< PyTorch's default
   float weight_decay = 1e-2f;  ///< decoupled: θ ← θ·(1 − lr·λ) before the Adam update
-  AdamEpsilon epsilon_placement = AdamEpsilon::pytorch;
+  AdamEpsilon epsilon_placement = AdamEpsilon::pytorch;  ///< where ε goes (PyTorch's placement by default)
 };
 
 /// AdamW (Loshchilov & Hutter), as torch.optim.AdamW: θ ← θ·(1 − lr·λ), then Adam's update without weight decay

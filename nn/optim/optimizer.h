@@ -95,7 +95,9 @@ class OptimizerWithOptions : public Optimizer {
   /// The options of group `group`, read-only.
   const Options& options(size_t group = 0) const { return options_[checked_group("options", group)]; }
 
+  /// options(group).lr (nn::Error when there is no such group).
   float learning_rate(size_t group = 0) const override { return options_[checked_group("learning_rate", group)].lr; }
+  /// Sets options(group).lr; nn::Error for a rate that is negative or not finite, or no such group.
   void set_learning_rate(float lr, size_t group = 0) override {
     const size_t g = checked_group("set_learning_rate", group);
     check_learning_rate("set_learning_rate", lr, g);
@@ -103,6 +105,8 @@ class OptimizerWithOptions : public Optimizer {
   }
 
  protected:
+  /// The parameters of `groups`, each group's options being `defaults` with the group's own lr and weight decay.
+  /// `who` names the optimiser in errors.
   OptimizerWithOptions(const char* who, const std::vector<ParamGroup>& groups, const Options& defaults)
       : Optimizer(who, groups) {
     for (const ParamGroup& group : groups) {

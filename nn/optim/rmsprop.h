@@ -8,7 +8,7 @@ namespace nn {
 
 /// RMSprop's options (one copy per parameter group); the defaults are torch.optim.RMSprop's.
 struct RMSpropOptions {
-  float lr = 1e-2f;
+  float lr = 1e-2f;           ///< the learning rate, >= 0
   float alpha = 0.99f;        ///< smoothing of the squared-gradient average, in [0, 1)
   float epsilon = 1e-8f;      ///< added to the root (outside the square root, as PyTorch; Keras adds it inside)
   float weight_decay = 0.0f;  ///< coupled L2: g ← g + λθ

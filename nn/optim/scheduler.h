@@ -22,6 +22,7 @@ class LRScheduler {
   virtual void after_epoch(double validation_loss) { (void)validation_loss; }
   /// The schedule's position as named tensors; load_state restores it (nn::Error naming the entry on a mismatch).
   virtual NamedTensors state() const = 0;
+  /// Restores a position from state(); nn::Error naming the entry on a mismatch.
   virtual void load_state(const NamedTensors& state) = 0;
   /// One line for logs, e.g. "CosineWithWarmup(warmup=100, total=5000, min_lr=0, per step)".
   virtual std::string to_string() const = 0;
@@ -53,6 +54,8 @@ class CountingScheduler : public LRScheduler {
   virtual double rate(double base, int64_t count) const = 0;
 
  protected:
+  /// Schedules `optimizer`'s groups, taking their current rates as base rates; counts in `unit`; `type` names the
+  /// schedule in its state and in errors.
   CountingScheduler(Optimizer& optimizer, ScheduleUnit unit, std::string type);
   /// Sets every group's rate for the current count (the derived constructor calls it once it is complete).
   void apply();
@@ -141,7 +144,7 @@ struct ReduceLROnPlateauOptions {
   double factor = 0.1;      ///< new rate = max(rate·factor, min_lr), 0 < factor < 1
   int64_t patience = 10;    ///< epochs without improvement tolerated; the next one reduces, >= 0
   double threshold = 1e-4;  ///< the least improvement that counts, >= 0
-  ThresholdMode threshold_mode = ThresholdMode::relative;
+  ThresholdMode threshold_mode = ThresholdMode::relative;  ///< how `threshold` compares a loss with the best
   int64_t cooldown = 0;  ///< epochs after a reduction during which bad epochs are not counted, >= 0
   double min_lr = 0.0;   ///< the floor, >= 0
   double eps = 1e-8;     ///< a change of the rate smaller than this is not made
@@ -158,6 +161,7 @@ class ReduceLROnPlateau : public LRScheduler {
   void after_epoch(double validation_loss) override;
   /// "type.ReduceLROnPlateau", "best", "bad_epochs", "cooldown_counter".
   NamedTensors state() const override;
+  /// Restores best, bad_epochs and cooldown_counter from state(); nn::Error naming the entry on a mismatch.
   void load_state(const NamedTensors& state) override;
   std::string to_string() const override;  ///< "ReduceLROnPlateau(factor=0.1, patience=10, …)"
 

@@ -15,7 +15,7 @@ enum class MomentumForm { keras, pytorch };
 
 /// SGD's options (one copy per parameter group).
 struct SGDOptions {
-  float lr = 0.01f;
+  float lr = 0.01f;                                  ///< the learning rate, >= 0
   float momentum = 0.0f;                             ///< μ in [0, 1]
   bool nesterov = false;                             ///< Nesterov's look-ahead step
   float weight_decay = 0.0f;                         ///< coupled L2, as torch.optim.SGD's: g ← g + λθ
