@@ -45,8 +45,8 @@ struct FieldRule {
 /// One name of an enum field, as written in the file.
 template <class E>
 struct EnumName {
-  const char* name;
-  E value;
+  const char* name;  ///< the name in the file
+  E value;           ///< the enumerator it stands for
 };
 
 /// The visitor an options struct's `option_fields` describes itself to; it writes (OptionsJsonWriter) or reads
@@ -59,11 +59,14 @@ class OptionsArchive {
   void field(const char* name, bool& value, const FieldRule& rule = {}) { visit_bool(name, value, rule); }
   /// An integer field (a JSON integer that fits the type, within [rule.min, rule.max]).
   void field(const char* name, int& value, const FieldRule& rule = {}) { visit_int(name, value, rule); }
+  /// An int64_t field; as the int one.
   void field(const char* name, int64_t& value, const FieldRule& rule = {}) { visit_int64(name, value, rule); }
+  /// A uint64_t field; as the int one.
   void field(const char* name, uint64_t& value, const FieldRule& rule = {}) { visit_uint64(name, value, rule); }
   /// A floating-point field (a finite JSON number within [rule.min, rule.max]); a float is written with the fewest
   /// digits that read back to the same float (0.1f as 0.1).
   void field(const char* name, float& value, const FieldRule& rule = {}) { visit_float(name, value, rule); }
+  /// A double field (a finite JSON number within [rule.min, rule.max]).
   void field(const char* name, double& value, const FieldRule& rule = {}) { visit_double(name, value, rule); }
   /// A text field (a JSON string).
   void field(const char* name, std::string& value, const FieldRule& rule = {}) { visit_string(name, value, rule); }
@@ -121,6 +124,7 @@ class OptionsJsonWriter final : public OptionsArchive {
 /// valid JSON, or is not one object of plain values (no arrays or nested objects).
 class OptionsJsonReader final : public OptionsArchive {
  public:
+  /// Parses `json` (see the class comment for what throws); `where` prefixes every error message.
   OptionsJsonReader(std::string_view json, std::string where);
   ~OptionsJsonReader() override;
   /// Throws nn::Error when the object holds a field that no `field` call asked for.
