@@ -49,10 +49,10 @@ class MultiHeadAttention : public Layer {
   std::string to_string() const override;
 
   const MultiHeadAttentionOptions& options() const { return options_; }  ///< with the defaults filled in
-  Dense& query_projection() { return *query_; }
-  Dense& key_projection() { return *key_; }
-  Dense& value_projection() { return *value_; }
-  Dense& output_projection() { return *output_; }
+  Dense& query_projection() { return *query_; }    ///< the Dense layer that projects the query into the heads
+  Dense& key_projection() { return *key_; }        ///< the Dense layer that projects the key into the heads
+  Dense& value_projection() { return *value_; }    ///< the Dense layer that projects the value into the heads
+  Dense& output_projection() { return *output_; }  ///< the Dense layer that maps the joined heads to the output
   /// Restarts the dropout stream (as Dropout::reseed).
   void reseed(uint64_t seed) { gen_ = Generator(seed); }
 

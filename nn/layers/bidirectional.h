@@ -20,10 +20,12 @@ enum class MergeMode {
   mul,     ///< forward ⊙ backward
   ave,     ///< (forward + backward) / 2
 };
+/// The merge mode's name, as Keras spells it ("concat", "sum", "mul", "ave").
 const char* to_string(MergeMode mode);
 
+/// Bidirectional's configuration, Keras's arguments.
 struct BidirectionalOptions {
-  MergeMode merge_mode = MergeMode::concat;
+  MergeMode merge_mode = MergeMode::concat;  ///< how the two directions' outputs are joined
 };
 
 /// What Bidirectional::forward(x, mask) returns.
@@ -66,9 +68,11 @@ class Bidirectional : public Layer {
                               const std::vector<Tensor>& backward_state);
   std::string to_string() const override;
 
+  /// The configuration it was built with.
   const BidirectionalOptions& options() const { return options_; }
   /// The wrapped copies (nn::LSTM or nn::GRU; std::dynamic_pointer_cast to reach their weights).
   std::shared_ptr<Layer> forward_layer() const { return forward_.layer; }
+  /// The copy that reads the sequence backwards; as forward_layer.
   std::shared_ptr<Layer> backward_layer() const { return backward_.layer; }
 
  private:

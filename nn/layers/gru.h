@@ -14,9 +14,9 @@ struct GRUOptions {
   int64_t units = 0;              ///< U
   bool return_sequences = false;  ///< forward(x) returns (N,T,U) instead of the last h (N,U)
   bool reset_after = true;        ///< false: Keras 2.0's GRU, bias (3U), reset applied before the recurrent product
-  GruGateOrder gate_order = GruGateOrder::keras;
-  RecurrentActivation recurrent_activation = RecurrentActivation::sigmoid;
-  bool bias = true;
+  GruGateOrder gate_order = GruGateOrder::keras;                            ///< the gate blocks' order in the weights
+  RecurrentActivation recurrent_activation = RecurrentActivation::sigmoid;  ///< of the z and r gates
+  bool bias = true;                                                         ///< false: no "bias" parameter
 };
 
 /// Keras's GRU (nn::gru, masked like the LSTM): parameters "kernel" (E,3U) glorot-uniform, "recurrent_kernel" (U,3U)
@@ -36,9 +36,13 @@ class GRU : public Layer {
   GruResult forward(const Tensor& x, const Tensor& mask, const Tensor& initial_h = {});
   std::string to_string() const override;
 
+  /// The configuration it was built with.
   const GRUOptions& options() const { return options_; }
+  /// The three parameters, as nn::gru takes them.
   GruWeights weights() const { return {kernel_, recurrent_kernel_, bias_}; }
+  /// The "kernel" parameter (E,3U).
   Tensor kernel() const { return kernel_; }
+  /// The "recurrent_kernel" parameter (U,3U).
   Tensor recurrent_kernel() const { return recurrent_kernel_; }
   Tensor bias() const { return bias_; }  ///< undefined without bias
 

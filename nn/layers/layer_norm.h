@@ -23,10 +23,12 @@ struct LayerNormOptions {
 /// axes differ.
 class LayerNorm : public Layer {
  public:
+  /// Creates gamma and beta (see the class comment for what throws).
   explicit LayerNorm(const LayerNormOptions& options);
   Tensor forward(const Tensor& x) override;
   /// "LayerNorm([64], epsilon=0.001)".
   std::string to_string() const override;
+  /// The configuration it was built with.
   const LayerNormOptions& options() const { return options_; }
   Tensor gamma() const { return gamma_; }  ///< undefined without scale
   Tensor beta() const { return beta_; }    ///< undefined without center
