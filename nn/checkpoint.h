@@ -25,9 +25,11 @@ struct Checkpoint {
 
   /// The tensor or text called `name`, or nullptr.
   const Tensor* find(const std::string& name) const;
+  /// The text called `name`, or nullptr.
   const std::string* find_text(const std::string& name) const;
 };
 
+/// The format version written into, and required of, every checkpoint file.
 inline constexpr uint32_t kCheckpointVersion = 1;
 
 /// Writes `checkpoint` atomically. Throws nn::Error naming the file on an empty, over-long or repeated name, an
@@ -66,7 +68,10 @@ struct LoadOptions {
 /// A tensor whose shape differs between the file and the module.
 struct ShapeMismatch {
   std::string name;  ///< the module's name
+  /// The tensor's shape in the file.
   Shape in_file, in_module;
+  /// \var in_module
+  /// The shape of the module's tensor.
 };
 
 /// What nn::load (or nn::assign_keras_weights) did, by the module's tensor names.

@@ -36,7 +36,7 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduc
 
 /// Options of binary_cross_entropy_with_logits and binary_cross_entropy.
 struct BinaryCrossEntropyOptions {
-  Reduction reduction = Reduction::mean;
+  Reduction reduction = Reduction::mean;  ///< how the per-element losses are combined
   /// Per-element weights, broadcast to the input's shape; undefined = 1. Must be ≥ 0; takes no gradient. The mean is
   /// the plain mean of the weighted losses (PyTorch's: not divided by Σ weight).
   Tensor weight;
@@ -63,7 +63,7 @@ Tensor binary_cross_entropy(const Tensor& probabilities, const Tensor& target,
 
 /// Options of nll_loss and cross_entropy.
 struct ClassificationLossOptions {
-  Reduction reduction = Reduction::mean;
+  Reduction reduction = Reduction::mean;  ///< how the per-element losses are combined
   /// Class weights (C), each ≥ 0; undefined = 1. They take no gradient. The mean of a weighted loss is
   /// Σ w[t]·l / Σ w[t] over the positions not ignored, as PyTorch's.
   Tensor weight;

@@ -19,8 +19,11 @@
 
 namespace nn {
 
+/// Tensors with their names, in order (parameters, buffers, optimiser and checkpoint state).
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+/// The base of every layer and model: named parameters, buffers and child modules, the training mode, clone()
+/// (see the file comment).
 class Module {
  public:
   virtual ~Module() = default;
@@ -143,6 +146,7 @@ class Layer : public Module {
 /// was frozen with eval() frozen, where `model.train(was_training)` would switch it back to training.
 class ModeGuard {
  public:
+  /// Records the mode of `root` and of every descendant.
   explicit ModeGuard(Module& root);
   ~ModeGuard();
   ModeGuard(const ModeGuard&) = delete;

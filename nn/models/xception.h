@@ -22,18 +22,23 @@
 
 namespace nn {
 
+/// What Xception does to the final feature map without the top (Keras's `pooling=`).
 enum class XceptionPooling { none, avg, max };
 
+/// Xception's configuration, Keras's arguments plus a width multiplier.
 struct XceptionOptions {
   bool include_top = false;                        ///< global average pooling + Dense(classes, softmax)
   XceptionPooling pooling = XceptionPooling::avg;  ///< without the top: (N,10,10,2048) → (N,2048), or none
   float width = 1.0f;                              ///< multiplies every filter count (small test and demo models)
   int middle_blocks = 8;                           ///< Keras: 8 (blocks 5–12)
-  int64_t classes = 1000;
+  int64_t classes = 1000;                          ///< the top's outputs (with include_top)
 };
 
+/// The Xception network (see the file comment): x (N,H,W,3) → features (N,2048), (N,10,10,2048) with
+/// XceptionPooling::none, or class probabilities (N,classes) with the top.
 class Xception : public Layer {
  public:
+  /// Builds the layers, drawing their initial weights from `gen`.
   explicit Xception(const XceptionOptions& options = {}, Generator& gen = default_generator());
 
   /// x (N,H,W,3), already preprocessed to [−1, 1] (H, W ≥ 71; 299 for ImageNet). In eval() mode the batch norms
@@ -42,6 +47,7 @@ class Xception : public Layer {
 
   /// The channel count of the final feature map (2048 at width 1).
   int64_t feature_channels() const { return feature_channels_; }
+  /// The configuration it was built with.
   const XceptionOptions& options() const { return options_; }
   std::string to_string() const override;
 
