@@ -100,6 +100,7 @@ class DataLoader {
   /// Refused, as above.
   DataLoader(const Dataset<Example>&& dataset, DataLoaderOptions options = {}) = delete;
 
+  /// The options it was built with.
   const DataLoaderOptions& options() const { return options_; }
   /// The number of examples in the dataset.
   size_t size() const { return dataset_.size(); }

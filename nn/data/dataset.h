@@ -17,7 +17,7 @@ namespace nn {
 template <class Example>
 class Dataset {
  public:
-  using ExampleType = Example;
+  using ExampleType = Example;  ///< what get() returns
   virtual ~Dataset() = default;
   /// The number of examples.
   virtual size_t size() const = 0;

@@ -82,7 +82,7 @@ struct TrainerOptions {
   /// Early stopping: stop after this many epochs in a row without a validation loss below the best by more than
   /// min_delta; 0: never. Needs a validation loader.
   int patience = 0;
-  double min_delta = 0.0;
+  double min_delta = 0.0;           ///< the least improvement of the validation loss that counts, for patience
   bool progress = true;             ///< the progress line (updated in place on a terminal) and epoch lines on stderr
   std::string name = "train";       ///< how messages name the loop ("train: the loss is nan at epoch 2, step 3")
   std::string loss_label = "loss";  ///< the plot's and log's name for the loss, e.g. "loss per word"
@@ -115,6 +115,7 @@ struct TrainerCallbacks {
 class LossSource {
  public:
   virtual ~LossSource() = default;
+  /// The number of batches in the epoch.
   virtual size_t steps() const = 0;
   /// The loss of the next batch, or nothing after the last.
   virtual std::optional<BatchLoss> next(const Step& step) = 0;
@@ -125,6 +126,7 @@ class LossSource {
 /// first, for programs that want to fail before their own slow preparation.
 void check_new_run(const std::filesystem::path& out_dir, bool resume, bool overwrite, const std::string& who);
 
+/// The training loop of a model, an optimiser and an optional schedule: fit() runs the epochs (see the file comment).
 class Trainer {
  public:
   /// The trainer keeps references to the model, the optimiser and the scheduler: they must outlive it.
@@ -134,7 +136,9 @@ class Trainer {
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
 
+  /// The hooks called during fit, to set before it.
   TrainerCallbacks& callbacks() { return callbacks_; }
+  /// The options it was built with.
   const TrainerOptions& options() const { return options_; }
 
   /// Trains the remaining epochs on `train`'s batches, validating on `validation`'s (may be null) after each, with
@@ -156,6 +160,7 @@ class Trainer {
 
   /// The loop behind fit: `train(epoch, first_step)` and `validation(epoch)` start an epoch's batches.
   using SourceFactory = std::function<std::unique_ptr<LossSource>(int epoch, size_t first_step)>;
+  /// fit on LossSource factories; `validation` may be empty (no validation). Throws as fit.
   std::vector<EpochResult> fit_sources(const SourceFactory& train, const SourceFactory& validation);
 
   /// The seed of a step: the same for (options.seed, epoch, step) in every run.
