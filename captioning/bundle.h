@@ -17,6 +17,7 @@
 
 namespace captioning {
 
+/// Named texts of a bundle (name, value), in file order.
 using Texts = std::vector<std::pair<std::string, std::string>>;
 
 /// Describes CaptionModelOptions to an options archive (nn/options.h): vocab, feature_dim, units, dropout, seed,
@@ -34,10 +35,12 @@ void save_bundle(const std::filesystem::path& path, const CaptionModel& model, c
 /// The value of `key` among `texts`, or nullptr.
 const std::string* find_text(const Texts& texts, const std::string& key);
 
+/// A loaded caption bundle: the model, its tokenizer and the file's texts.
 struct Bundle {
-  std::unique_ptr<CaptionModel> model;  // in eval mode
-  Tokenizer tokenizer;
-  Texts texts;  // all texts of the file (extra ones included)
+  std::unique_ptr<CaptionModel> model;  ///< in eval mode
+  Tokenizer tokenizer;                  ///< the vocabulary the model was trained with
+  Texts texts;                          ///< all texts of the file (extra ones included)
+  /// The value of text `key`, or nullptr (find_text on texts).
   const std::string* find(const std::string& key) const;
 };
 

@@ -36,6 +36,12 @@ struct Flickr8kRunOptions {
 struct Flickr8kRunResult {
   /// Images per split found in the image folder, and those listed but absent.
   size_t train_images = 0, dev_images = 0, test_images = 0, missing_images = 0;
+  /// \var dev_images
+  /// Images of the dev split found.
+  /// \var test_images
+  /// Images of the test split found.
+  /// \var missing_images
+  /// Images listed in a split but absent from the folder.
   int32_t vocab = 0;                 ///< V, the tokenizer's vocab_size()
   size_t unreadable_images = 0;      ///< present but not decodable (skipped)
   ReadReport text_report;            ///< what reading the caption and split files counted and skipped

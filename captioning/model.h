@@ -4,7 +4,7 @@
 ///   word ids (N, T) → Embedding(V, 256, mask zero) → Dropout(0.5) → LSTM(256), every step        = words
 ///   add(image, words) → Dense(256, relu) → Dense(V)                                                = logits
 /// (the original ends in a softmax; here logits go to the fused softmax cross-entropy, and generation takes the
-/// softmax itself). Trained by teacher forcing over whole captions: step t sees <start> w1 … w(t−1) and predicts
+/// softmax itself). Trained by teacher forcing over whole captions: step t sees `<start>` w1 … w(t−1) and predicts
 /// w(t) — the original's one-sample-per-prefix objective in one pass.
 ///
 /// With `positions` P > 0 the features are a feature map, P vectors of F per image (flattened to (N, P·F)), and the

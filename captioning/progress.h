@@ -6,6 +6,7 @@
 
 namespace captioning {
 
+/// The progress line of the captioning programs: nn::Progress (nn/train/progress.h).
 using Progress = nn::Progress;
 
 }  // namespace captioning
