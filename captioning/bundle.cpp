@@ -71,7 +71,7 @@ int64_t caption_model_state_numel(const CaptionModelOptions& o) {
 }
 
 void save_bundle(const std::filesystem::path& path, const CaptionModel& model, const Tokenizer& tokenizer,
-                 const nn::Optimizer* optimizer, Texts extra) {
+                 const nn::Optimizer* optimizer, Texts extra, const nn::LRScheduler* scheduler) {
   if (tokenizer.vocab_size() != model.options().vocab) {
     nn::fail_expected(path.string(), "a tokenizer of " + std::to_string(model.options().vocab) + " ids (the model's)",
                       std::to_string(tokenizer.vocab_size()));
@@ -80,10 +80,11 @@ void save_bundle(const std::filesystem::path& path, const CaptionModel& model, c
               nn::options_entry("caption.options", model.options()),
               {"tokenizer", tokenizer.serialize()}};
   for (auto& entry : extra) texts.push_back(std::move(entry));
-  nn::save(path, model, optimizer, std::move(texts));
+  nn::save(path, model, optimizer, std::move(texts), scheduler);
 }
 
-Texts load_bundle_into(const std::filesystem::path& path, CaptionModel& model, nn::Optimizer* optimizer) {
+Texts load_bundle_into(const std::filesystem::path& path, CaptionModel& model, nn::Optimizer* optimizer,
+                       nn::LRScheduler* scheduler) {
   const CaptionModelOptions o = options_from(nn::read_checkpoint_texts(path), path);
   const CaptionModelOptions& m = model.options();
   if (o.vocab != m.vocab || o.feature_dim != m.feature_dim || o.units != m.units || o.positions != m.positions)
@@ -93,7 +94,7 @@ Texts load_bundle_into(const std::filesystem::path& path, CaptionModel& model, n
                           std::to_string(m.positions) + " positions (the one being trained)",
                       "vocabulary " + std::to_string(o.vocab) + ", " + std::to_string(o.feature_dim) + " features, " +
                           std::to_string(o.units) + " units, " + std::to_string(o.positions) + " positions");
-  return nn::load(path, model, optimizer);
+  return nn::load(path, model, optimizer, scheduler);
 }
 
 Bundle load_bundle(const std::filesystem::path& path, nn::Optimizer* optimizer) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <nn/optim/optimizer.h>
+#include <nn/optim/scheduler.h>
 #include <nn/options.h>
 
 #include "captioning/model.h"
@@ -28,9 +29,10 @@ void option_fields(nn::OptionsArchive& archive, CaptionModelOptions& options);
 int64_t caption_model_state_numel(const CaptionModelOptions& options);
 
 /// Writes atomically: the model, the tokenizer, the model's options (text "caption.options", JSON), `extra` texts,
-/// and the optimiser when given.
+/// and the optimiser's and the learning-rate scheduler's states when given.
 void save_bundle(const std::filesystem::path& path, const CaptionModel& model, const Tokenizer& tokenizer,
-                 const nn::Optimizer* optimizer = nullptr, Texts extra = {});
+                 const nn::Optimizer* optimizer = nullptr, Texts extra = {},
+                 const nn::LRScheduler* scheduler = nullptr);
 
 /// The value of `key` among `texts`, or nullptr.
 const std::string* find_text(const Texts& texts, const std::string& key);
@@ -49,7 +51,9 @@ struct Bundle {
 /// still load. Throws nn::Error naming the file on a non-bundle, an implausible option (naming it), a vocabulary that
 /// does not match the tokenizer, or any checkpoint error.
 Bundle load_bundle(const std::filesystem::path& path, nn::Optimizer* optimizer = nullptr);
-/// The same, loading into an existing model (and optimiser), e.g. to resume training.
-Texts load_bundle_into(const std::filesystem::path& path, CaptionModel& model, nn::Optimizer* optimizer = nullptr);
+/// The same, loading into an existing model (and optimiser and learning-rate scheduler, as nn::load does), e.g. to
+/// resume training.
+Texts load_bundle_into(const std::filesystem::path& path, CaptionModel& model, nn::Optimizer* optimizer = nullptr,
+                       nn::LRScheduler* scheduler = nullptr);
 
 }  // namespace captioning

@@ -104,12 +104,12 @@ CaptionerOptions legacy_captioner_options(const Texts& texts, const fs::path& pa
 }  // namespace
 
 void save_captioner(const fs::path& path, const ImageCaptioner& model, const Tokenizer& tokenizer,
-                    const nn::Optimizer* optimizer, Texts extra) {
+                    const nn::Optimizer* optimizer, Texts extra, const nn::LRScheduler* scheduler) {
   Texts texts{{"model", "image-captioner"},
               nn::options_entry("captioner.options", model.options()),
               {"tokenizer", tokenizer.serialize()}};
   for (auto& entry : extra) texts.push_back(std::move(entry));
-  nn::save(path, model, optimizer, std::move(texts));
+  nn::save(path, model, optimizer, std::move(texts), scheduler);
 }
 
 CaptionerBundle load_captioner(const fs::path& path) {

@@ -62,10 +62,12 @@ int64_t feature_map_side(int64_t image_size);
 /// size anyway). Throws nn::Error naming the file when it cannot be read or decoded.
 nn::Tensor load_captioner_input(const std::filesystem::path& path, int64_t size);
 
-/// Writes `model`, its configuration and `tokenizer` (and the optimiser's state, if given, and `extra` texts) as a
-/// bundle load_captioner() reads. Throws nn::Error naming the file when it cannot be written.
+/// Writes `model`, its configuration and `tokenizer` (and the optimiser's and the learning-rate scheduler's states,
+/// if given, and `extra` texts) as a bundle load_captioner() reads. Throws nn::Error naming the file when it cannot
+/// be written.
 void save_captioner(const std::filesystem::path& path, const ImageCaptioner& model, const Tokenizer& tokenizer,
-                    const nn::Optimizer* optimizer = nullptr, Texts extra = {});
+                    const nn::Optimizer* optimizer = nullptr, Texts extra = {},
+                    const nn::LRScheduler* scheduler = nullptr);
 
 /// What load_captioner() returns.
 struct CaptionerBundle {

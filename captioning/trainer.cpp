@@ -104,8 +104,9 @@ struct Target {
   nn::Module& module;
   std::function<nn::Tensor(const nn::Tensor& inputs, const nn::Indices& ids)> forward;  // → logits (N, T, V)
   std::function<void(uint64_t)> reseed;
-  std::function<void(const std::filesystem::path&, const nn::Optimizer*, nn::CheckpointTexts)> save;
-  std::function<nn::CheckpointTexts(const std::filesystem::path&, nn::Optimizer*)> load;
+  std::function<void(const std::filesystem::path&, const nn::Optimizer*, const nn::LRScheduler*, nn::CheckpointTexts)>
+      save;
+  std::function<nn::CheckpointTexts(const std::filesystem::path&, nn::Optimizer*, nn::LRScheduler*)> load;
 };
 
 std::vector<EpochResult> train_target(const Target& target, const FeatureLookup& inputs,
@@ -163,24 +164,29 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
       .module = model,
       .forward = [&](const nn::Tensor& f, const nn::Indices& ids) { return model.forward(f, ids); },
       .reseed = [&](uint64_t seed) { model.reseed_dropout(seed); },
-      .save = [&](const std::filesystem::path& path, const nn::Optimizer* optimizer,
-                  nn::CheckpointTexts texts) { save_bundle(path, model, tokenizer, optimizer, std::move(texts)); },
-      .load = [&](const std::filesystem::path& path,
-                  nn::Optimizer* optimizer) { return load_bundle_into(path, model, optimizer); }};
+      .save =
+          [&](const std::filesystem::path& path, const nn::Optimizer* optimizer, const nn::LRScheduler* scheduler,
+              nn::CheckpointTexts texts) {
+            save_bundle(path, model, tokenizer, optimizer, std::move(texts), scheduler);
+          },
+      .load = [&](const std::filesystem::path& path, nn::Optimizer* optimizer,
+                  nn::LRScheduler* scheduler) { return load_bundle_into(path, model, optimizer, scheduler); }};
   return train_target(target, features, train_set, val_set, config, on_epoch);
 }
 
 std::vector<EpochResult> train(ImageCaptioner& model, const Tokenizer& tokenizer, const FeatureLookup& images,
                                const std::vector<Example>& train_set, const std::vector<Example>& val_set,
                                const TrainConfig& config, const std::function<void(const EpochResult&)>& on_epoch) {
-  Target target{
-      .module = model,
-      .forward = [&](const nn::Tensor& x, const nn::Indices& ids) { return model.forward(x, ids); },
-      .reseed = [&](uint64_t seed) { model.decoder().reseed_dropout(seed); },
-      .save = [&](const std::filesystem::path& path, const nn::Optimizer* optimizer,
-                  nn::CheckpointTexts texts) { save_captioner(path, model, tokenizer, optimizer, std::move(texts)); },
-      .load = [&](const std::filesystem::path& path,
-                  nn::Optimizer* optimizer) { return nn::load(path, model, optimizer); }};
+  Target target{.module = model,
+                .forward = [&](const nn::Tensor& x, const nn::Indices& ids) { return model.forward(x, ids); },
+                .reseed = [&](uint64_t seed) { model.decoder().reseed_dropout(seed); },
+                .save =
+                    [&](const std::filesystem::path& path, const nn::Optimizer* optimizer,
+                        const nn::LRScheduler* scheduler, nn::CheckpointTexts texts) {
+                      save_captioner(path, model, tokenizer, optimizer, std::move(texts), scheduler);
+                    },
+                .load = [&](const std::filesystem::path& path, nn::Optimizer* optimizer,
+                            nn::LRScheduler* scheduler) { return nn::load(path, model, optimizer, scheduler); }};
   return train_target(target, images, train_set, val_set, config, on_epoch);
 }
 

@@ -14,6 +14,7 @@
 
 #include "nn/error.h"
 #include "nn/optim/optimizer.h"
+#include "nn/optim/scheduler.h"
 
 static_assert(std::endian::native == std::endian::little, "the checkpoint reader assumes a little-endian host");
 
@@ -26,6 +27,7 @@ constexpr uint8_t kFloat32 = 1, kText = 2;
 constexpr uint32_t kMaxName = 4096;
 constexpr uint8_t kMaxRank = 8;
 constexpr const char* kOptimizerPrefix = "optimizer/";
+constexpr const char* kSchedulerPrefix = "scheduler/";
 
 std::string quoted(const std::filesystem::path& path) {
   return path.string();
@@ -355,20 +357,23 @@ std::vector<std::pair<std::string, std::string>> read_checkpoint_texts(const std
 }
 
 void save(const std::filesystem::path& path, const Module& module, const Optimizer* optimizer,
-          std::vector<std::pair<std::string, std::string>> texts) {
+          std::vector<std::pair<std::string, std::string>> texts, const LRScheduler* scheduler) {
   Checkpoint c;
   c.tensors = module.named_parameters();
   for (auto& entry : module.named_buffers()) c.tensors.push_back(entry);
   if (optimizer != nullptr) {
     for (auto& [name, t] : optimizer->state()) c.tensors.emplace_back(kOptimizerPrefix + name, t);
   }
+  if (scheduler != nullptr) {
+    for (auto& [name, t] : scheduler->state()) c.tensors.emplace_back(kSchedulerPrefix + name, t);
+  }
   c.texts = std::move(texts);
   write_checkpoint(path, c);
 }
 
 std::vector<std::pair<std::string, std::string>> load(const std::filesystem::path& path, Module& module,
-                                                      Optimizer* optimizer) {
-  return load(path, module, LoadOptions{}, optimizer).texts;
+                                                      Optimizer* optimizer, LRScheduler* scheduler) {
+  return load(path, module, LoadOptions{}, optimizer, scheduler).texts;
 }
 
 namespace {
@@ -379,18 +384,43 @@ std::string joined(const std::vector<std::string>& names) {
   return out;
 }
 
-void load_optimizer(Reader& r, const std::vector<const Entry*>& entries, Optimizer& optimizer) {
-  if (entries.empty()) r.failure("holds no optimizer state");
+// The state of `entries` under `prefix`, read from the file, with the prefix taken off the names.
+NamedTensors read_state(Reader& r, const std::vector<const Entry*>& entries, const char* prefix) {
   NamedTensors state;
   for (const Entry* e : entries) {
     Tensor t = Tensor::empty(e->shape);
     r.read_at(e->offset, t.data(), e->bytes, "tensor '" + printable(e->name) + "' data");
-    state.emplace_back(e->name.substr(std::strlen(kOptimizerPrefix)), t);
+    state.emplace_back(e->name.substr(std::strlen(prefix)), t);
   }
+  return state;
+}
+
+// Restores the optimiser (when given) and then the scheduler (when given; its load_state sets the optimiser's rates
+// from the schedule). Both load_states change nothing when they throw; if the scheduler refuses its state after
+// the optimiser took its own, the optimiser is put back as it was, so that an error changes neither.
+void load_training_state(Reader& r, const std::vector<const Entry*>& optimizer_entries,
+                         const std::vector<const Entry*>& scheduler_entries, Optimizer* optimizer,
+                         LRScheduler* scheduler) {
+  if (optimizer != nullptr && optimizer_entries.empty()) r.failure("holds no optimizer state");
+  if (scheduler != nullptr && scheduler_entries.empty()) r.failure("holds no learning-rate scheduler state");
+  NamedTensors before;  // the optimiser's state as it was, copied (state() shares the live buffers)
+  if (optimizer != nullptr && scheduler != nullptr) {
+    for (const auto& [name, t] : optimizer->state()) before.emplace_back(name, t.clone());
+  }
+  if (optimizer != nullptr) {
+    try {
+      optimizer->load_state(read_state(r, optimizer_entries, kOptimizerPrefix));
+    } catch (const Error& e) {
+      r.failure(printable(e.what()));  // it may quote a state name from the file
+    }
+  }
+  if (scheduler == nullptr) return;
+  NamedTensors state = read_state(r, scheduler_entries, kSchedulerPrefix);
   try {
-    optimizer.load_state(state);
+    scheduler->load_state(state);
   } catch (const Error& e) {
-    r.failure(printable(e.what()));  // it may quote a state name from the file
+    if (optimizer != nullptr) optimizer->load_state(before);
+    r.failure(printable(e.what()));
   }
 }
 
@@ -408,15 +438,18 @@ std::string LoadReport::summary() const {
   return out;
 }
 
-LoadReport load(const std::filesystem::path& path, Module& module, const LoadOptions& options, Optimizer* optimizer) {
+LoadReport load(const std::filesystem::path& path, Module& module, const LoadOptions& options, Optimizer* optimizer,
+                LRScheduler* scheduler) {
   Reader r(path);
   LoadReport report;
   const std::vector<Entry> entries = scan(r, report.texts);  // the whole file is checked before anything changes
   std::map<std::string, const Entry*> given;                 // by the module's name: prefix + the file's
-  std::vector<const Entry*> optimizer_entries;
+  std::vector<const Entry*> optimizer_entries, scheduler_entries;
   for (const Entry& e : entries) {
     if (e.name.starts_with(kOptimizerPrefix)) {
       optimizer_entries.push_back(&e);
+    } else if (e.name.starts_with(kSchedulerPrefix)) {
+      scheduler_entries.push_back(&e);
     } else {
       given[options.prefix + e.name] = &e;
     }
@@ -444,11 +477,13 @@ LoadReport load(const std::filesystem::path& path, Module& module, const LoadOpt
     }
   }
   for (const Entry& e : entries) {
-    if (e.name.starts_with(kOptimizerPrefix) || names.count(options.prefix + e.name)) continue;
+    if (e.name.starts_with(kOptimizerPrefix) || e.name.starts_with(kSchedulerPrefix) ||
+        names.count(options.prefix + e.name))
+      continue;
     if (options.strict) fail(quoted(path), "tensor '" + printable(e.name) + "' is not in the model");
     report.unused.push_back(printable(e.name));
   }
-  if (optimizer != nullptr) load_optimizer(r, optimizer_entries, *optimizer);
+  load_training_state(r, optimizer_entries, scheduler_entries, optimizer, scheduler);
   // Payloads go straight into the model's tensors: no second copy of the weights in memory.
   for (auto& [t, e] : copies) r.read_at(e->offset, t.data(), e->bytes, "tensor '" + printable(e->name) + "' data");
   return report;

@@ -17,6 +17,7 @@
 namespace nn {
 
 class Optimizer;
+class LRScheduler;
 
 /// A whole checkpoint in memory.
 struct Checkpoint {
@@ -40,14 +41,16 @@ Checkpoint read_checkpoint(const std::filesystem::path& path);
 /// Only the texts, after checking the whole file (no tensor is kept in memory).
 std::vector<std::pair<std::string, std::string>> read_checkpoint_texts(const std::filesystem::path& path);
 
-/// A module's parameters and buffers under their dotted names, an optimiser's state under "optimizer/…", and texts.
+/// A module's parameters and buffers under their dotted names, an optimiser's state under "optimizer/…", a
+/// learning-rate scheduler's state() under "scheduler/…", and texts.
 void save(const std::filesystem::path& path, const Module& module, const Optimizer* optimizer = nullptr,
-          std::vector<std::pair<std::string, std::string>> texts = {});
-/// Loads into `module` (and `optimizer` when given), in place. Every module tensor must be present with its shape
-/// and nothing else may be (optimizer entries are skipped when no optimiser is given). Returns the checkpoint's
-/// texts. Nothing is modified unless the whole file is valid.
+          std::vector<std::pair<std::string, std::string>> texts = {}, const LRScheduler* scheduler = nullptr);
+/// Loads into `module` (and `optimizer`, `scheduler` when given), in place. Every module tensor must be present with
+/// its shape and nothing else may be (optimizer and scheduler entries are skipped when no optimiser, no scheduler is
+/// given). A scheduler given to a file without "scheduler/…" entries, or whose load_state refuses them, is an
+/// nn::Error naming the file. Returns the checkpoint's texts. Nothing is modified unless the whole file is valid.
 std::vector<std::pair<std::string, std::string>> load(const std::filesystem::path& path, Module& module,
-                                                      Optimizer* optimizer = nullptr);
+                                                      Optimizer* optimizer = nullptr, LRScheduler* scheduler = nullptr);
 
 /// How nn::load matches a file's tensors to a module's.
 struct LoadOptions {
@@ -85,12 +88,13 @@ struct LoadReport {
   std::string summary() const;
 };
 
-/// Loads `path` into `module` (and `optimizer` when given, whose state must match as in the strict load) as
-/// `options` say, and reports what was loaded, missing, unused and mismatched. The whole file is checked (structure,
-/// checksum, values) before anything is modified; an error leaves module and optimiser unchanged. Throws nn::Error
-/// naming the file and the tensor: "m.nnck: tensor 'head.kernel': expected shape [8,5] (the model's), got [8,7]".
+/// Loads `path` into `module` (and `optimizer`, `scheduler` when given, whose states must match as in the strict
+/// load) as `options` say, and reports what was loaded, missing, unused and mismatched. The whole file is checked
+/// (structure, checksum, values) before anything is modified; an error leaves module, optimiser and scheduler
+/// unchanged. Throws nn::Error naming the file and the tensor: "m.nnck: tensor 'head.kernel': expected shape [8,5]
+/// (the model's), got [8,7]".
 LoadReport load(const std::filesystem::path& path, Module& module, const LoadOptions& options,
-                Optimizer* optimizer = nullptr);
+                Optimizer* optimizer = nullptr, LRScheduler* scheduler = nullptr);
 
 /// Throws nn::Error naming `path` when a model of `state_numel` floats (parameters and buffers) cannot be in it,
 /// i.e. the file is smaller than those tensors would be. Called before a model is built from a file's options, so

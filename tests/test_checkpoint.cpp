@@ -70,6 +70,70 @@ TEST_CASE("a checkpoint round-trips tensors, texts, the model and the optimiser"
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
 }
 
+TEST_CASE("a learning-rate scheduler's state round-trips as \"scheduler/…\" tensors, all or nothing") {
+  test::TempDir dir;
+  const fs::path file = dir.path / "model.nnck";
+  Model a;
+  nn::Adam adam(a.named_parameters(), {.lr = 0.5f});
+  nn::StepLR schedule(adam, {.step_size = 2, .gamma = 0.5, .unit = nn::ScheduleUnit::step});
+  for (int k = 0; k < 3; ++k) {
+    nn::sum(a.dense->forward(Tensor::ones({1, 2}))).backward();
+    adam.step();
+    schedule.after_step();
+  }
+  nn::save(file, a, &adam, {}, &schedule);
+  CHECK(nn::read_checkpoint(file).find("scheduler/count") != nullptr);
+
+  // Restored exactly: every state tensor, and the rate it sets.
+  Model b;
+  nn::Adam adam_b(b.named_parameters(), {.lr = 0.5f});
+  nn::StepLR schedule_b(adam_b, {.step_size = 2, .gamma = 0.5, .unit = nn::ScheduleUnit::step});
+  nn::load(file, b, &adam_b, &schedule_b);
+  const nn::NamedTensors want = schedule.state(), got = schedule_b.state();
+  REQUIRE(got.size() == want.size());
+  for (size_t k = 0; k < want.size(); ++k) {
+    CHECK(got[k].first == want[k].first);
+    CHECK(got[k].second.shape() == want[k].second.shape());
+    CHECK(got[k].second.to_vector() == want[k].second.to_vector());
+  }
+  CHECK(adam_b.learning_rate() == adam.learning_rate());
+  // The same through the LoadOptions load; without a scheduler its entries are skipped, as the optimiser's are.
+  nn::StepLR schedule_c(adam_b, {.step_size = 2, .gamma = 0.5, .unit = nn::ScheduleUnit::step});
+  nn::load(file, b, nn::LoadOptions{.strict = false}, &adam_b, &schedule_c);
+  CHECK(schedule_c.state()[1].second.to_vector() == want[1].second.to_vector());
+  Model c;
+  CHECK(test::error_of([&] { nn::load(file, c); }) == "no error");
+  CHECK(test::error_of([&] { nn::load(file, c, nn::LoadOptions{}); }) == "no error");
+
+  // A scheduler given, no scheduler entries in the file: an error naming the file, nothing changed.
+  const fs::path plain = dir.path / "plain.nnck";
+  nn::save(plain, a, &adam);
+  Model d;
+  nn::Adam adam_d(d.named_parameters(), {.lr = 0.5f});
+  nn::StepLR schedule_d(adam_d, {.step_size = 2, .gamma = 0.5, .unit = nn::ScheduleUnit::step});
+  const std::vector<float> kernel_before = d.dense->kernel().to_vector();
+  CHECK(test::error_of([&] { nn::load(plain, d, &adam_d, &schedule_d); }) ==
+        plain.string() + ": holds no learning-rate scheduler state");
+  CHECK(test::error_of([&] { nn::load(plain, d, nn::LoadOptions{}, nullptr, &schedule_d); }) ==
+        plain.string() + ": holds no learning-rate scheduler state");
+  CHECK(d.dense->kernel().to_vector() == kernel_before);
+
+  // A misshapen scheduler entry: an error naming the file and the entry; the optimiser, whose own state was valid
+  // and loaded first, is put back, and neither the model nor the schedule changes.
+  nn::Checkpoint crafted = nn::read_checkpoint(file);
+  for (auto& [name, t] : crafted.tensors)
+    if (name == "scheduler/base_lrs") t = Tensor::from_data({3}, {0.5f, 0.5f, 0.5f});
+  const fs::path bad = dir.path / "bad.nnck";
+  nn::write_checkpoint(bad, crafted);
+  const std::vector<float> count_before = schedule_d.state()[1].second.to_vector();
+  CHECK(test::error_of([&] { nn::load(bad, d, &adam_d, &schedule_d); }) ==
+        bad.string() + ": StepLR::load_state: expected state tensor 'base_lrs' of shape [1], got [3]");
+  CHECK(adam_d.steps() == 0);
+  CHECK(adam_d.learning_rate() == 0.5);
+  CHECK(schedule_d.state()[1].second.to_vector() == count_before);
+  CHECK(d.dense->kernel().to_vector() == kernel_before);
+}
+
 TEST_CASE("every malformed checkpoint gives an error naming the file and the tensor, and changes nothing") {
   test::TempDir dir;
   fs::path good = dir.path / "good.nnck";

@@ -395,8 +395,8 @@ void run_steps(const test::Fixture& f, Pair& pair, nn::Optimizer& opt, nn::LRSch
   }
 }
 
-// Three steps, save (optimiser via nn::save, schedule in a second file as the Trainer keeps it), fresh objects,
-// load, three more steps: bit-identical to six steps without a break.
+// Three steps, save (optimiser and schedule via nn::save, as the Trainer keeps them), fresh objects, load, three
+// more steps: bit-identical to six steps without a break.
 void check_resume_exact(const std::string& what, const MakeOptimizer& make, const MakeSchedule& schedule) {
   INFO(what);
   test::Fixture f("optim_sgd.txt");
@@ -411,20 +411,12 @@ void check_resume_exact(const std::string& what, const MakeOptimizer& make, cons
     auto o = make(first);
     auto s = schedule(*o);
     run_steps(f, first, *o, *s, 1, 3);
-    nn::save(dir.path / "last.nnck", first, o.get());
-    nn::Checkpoint c;
-    for (auto& [name, t] : s->state()) c.tensors.emplace_back("scheduler/" + name, t);
-    nn::write_checkpoint(dir.path / "schedule.nnck", c);
+    nn::save(dir.path / "last.nnck", first, o.get(), {}, s.get());
   }
   Pair resumed(f);
   auto o = make(resumed);
   auto s = schedule(*o);
-  nn::load(dir.path / "last.nnck", resumed, o.get());
-  nn::NamedTensors schedule_state;
-  for (auto& [name, t] : nn::read_checkpoint(dir.path / "schedule.nnck").tensors) {
-    schedule_state.emplace_back(name.substr(std::string("scheduler/").size()), t);
-  }
-  s->load_state(schedule_state);
+  nn::load(dir.path / "last.nnck", resumed, o.get(), s.get());
   run_steps(f, resumed, *o, *s, 4, 6);
   CHECK(resumed.w.to_vector() == straight.w.to_vector());
   CHECK(resumed.b.to_vector() == straight.b.to_vector());

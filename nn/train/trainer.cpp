@@ -103,60 +103,6 @@ std::vector<EpochResult> parse_history(const std::string& text, const fs::path& 
   return out;
 }
 
-// A scheduler's state as text: per tensor "NAME RANK D0 … COUNT V0 …", values as exact hexadecimal floats.
-std::string state_text(const NamedTensors& state) {
-  std::ostringstream out;
-  char value[32];
-  for (const auto& [name, t] : state) {
-    out << name << ' ' << t.rank();
-    for (int64_t d : t.shape()) out << ' ' << d;
-    out << ' ' << t.numel();
-    for (float v : t.to_vector()) {
-      std::snprintf(value, sizeof value, " %a", static_cast<double>(v));
-      out << value;
-    }
-    out << '\n';
-  }
-  return out.str();
-}
-
-// Reads state_text's format back. A malformed entry is an nn::Error naming the file and the entry; nothing is
-// allocated beyond what the text's length allows (every value takes at least two characters, " 0").
-NamedTensors parse_state(const std::string& text, const fs::path& file) {
-  NamedTensors out;
-  std::istringstream in(text);
-  std::string name;
-  auto bad = [&](const std::string& why) {
-    fail(file.string(), "has an unreadable train.scheduler entry '" + printable(name) + "': " + why);
-  };
-  constexpr int64_t kMaxElements = std::numeric_limits<int64_t>::max();
-  while (in >> name) {
-    int64_t rank = 0, count = 1, stated = 0;
-    if (!read_integer(in, 0, 8, rank)) bad("expected a rank in [0, 8]");
-    Shape shape(static_cast<size_t>(rank));
-    for (int64_t& d : shape) {
-      if (!read_integer(in, 0, kMaxElements, d)) bad("expected a dimension ≥ 0");
-      if (d > 0 && count > kMaxElements / d) bad("the shape's element count overflows");
-      count *= d;
-    }
-    if (!read_integer(in, 0, kMaxElements, stated) || stated != count)
-      bad("expected the element count " + std::to_string(count) + " of its shape");
-    const std::streamoff at = in.tellg();
-    const int64_t left = at < 0 ? 0 : static_cast<int64_t>(text.size()) - at;
-    if (count > left / 2)
-      bad(std::to_string(count) + " values cannot fit in the " + std::to_string(left) + " characters left");
-    std::vector<float> values(static_cast<size_t>(count));
-    for (float& v : values) {
-      double d = 0;
-      if (!read_double(in, d)) bad("expected " + std::to_string(count) + " numbers");
-      if (std::isfinite(d) && std::abs(d) > std::numeric_limits<float>::max()) bad("a value is out of float's range");
-      v = static_cast<float>(d);
-    }
-    out.emplace_back(name, Tensor::from_data(shape, values));
-  }
-  return out;
-}
-
 }  // namespace
 
 void check_new_run(const fs::path& out_dir, bool resume, bool overwrite, const std::string& who) {
@@ -185,12 +131,13 @@ Trainer::Trainer(Module& model, Optimizer& optimizer, TrainerOptions options, LR
     fail_expected(who, "clip_grad_norm ≥ 0", std::to_string(options_.clip_grad_norm));
   if (options_.patience < 0) fail_expected(who, "patience ≥ 0", std::to_string(options_.patience));
   if (!options_.save) {
-    options_.save = [this](const fs::path& path, const Optimizer* optimizer, CheckpointTexts texts) {
-      nn::save(path, model_, optimizer, std::move(texts));
-    };
+    options_.save = [this](const fs::path& path, const Optimizer* optimizer, const LRScheduler* scheduler,
+                           CheckpointTexts texts) { nn::save(path, model_, optimizer, std::move(texts), scheduler); };
   }
   if (!options_.load) {
-    options_.load = [this](const fs::path& path, Optimizer* optimizer) { return nn::load(path, model_, optimizer); };
+    options_.load = [this](const fs::path& path, Optimizer* optimizer, LRScheduler* scheduler) {
+      return nn::load(path, model_, optimizer, scheduler);
+    };
   }
 }
 
@@ -208,21 +155,19 @@ void Trainer::save_checkpoint(const fs::path& path, const Position& p) {
                                             g17(p.partial_weighted) + " " + g17(p.partial_items) + " " +
                                             g17(p.partial_seconds));
   }
-  if (scheduler_ != nullptr) texts.emplace_back("train.scheduler", state_text(scheduler_->state()));
   texts.insert(texts.end(), options_.texts.begin(), options_.texts.end());
-  options_.save(path, &optimizer_, std::move(texts));
+  options_.save(path, &optimizer_, scheduler_, std::move(texts));
 }
 
 void Trainer::restore(Position& p) {
   const fs::path last = path("last.nnck");
-  const CheckpointTexts texts = options_.load(last, &optimizer_);
-  const std::string* scheduler_state = nullptr;
+  // The scheduler's state is restored by the hook (nn::load with the scheduler), after the optimiser's.
+  const CheckpointTexts texts = options_.load(last, &optimizer_, scheduler_);
   const std::string* partial = nullptr;
   for (const auto& [key, value] : texts) {
     if (key == "train.history") p.history = parse_history(value, last);
     if (key == "train.bad_epochs")
       p.bad_epochs = static_cast<int>(integer_entry(value, 0, kMaxCount, last, key.c_str()));
-    if (key == "train.scheduler") scheduler_state = &value;
     if (key == "train.partial") partial = &value;
   }
   if (partial != nullptr) {  // "EPOCH STEP WEIGHTED ITEMS SECONDS": the epoch after the history's, a step done
@@ -236,11 +181,6 @@ void Trainer::restore(Position& p) {
     p.partial_epoch = static_cast<int>(epoch);
     p.partial_step = static_cast<size_t>(step);
   }
-  if ((scheduler_ != nullptr) != (scheduler_state != nullptr)) {
-    fail(last.string(), scheduler_ != nullptr ? "holds no learning-rate schedule's state, but a scheduler was given"
-                                              : "holds a learning-rate schedule's state, but no scheduler was given");
-  }
-  if (scheduler_ != nullptr) scheduler_->load_state(parse_state(*scheduler_state, last));
 }
 
 void Trainer::write_reports(const Position& p, bool validated) {

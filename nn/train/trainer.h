@@ -95,11 +95,15 @@ struct TrainerOptions {
   std::function<void(uint64_t seed)> reseed;
   /// Texts added to every checkpoint (e.g. the command line).
   CheckpointTexts texts;
-  /// How a checkpoint is written: by default nn::save(path, model, optimizer, texts). A model owner replaces it
-  /// to write a loadable bundle (its tokenizer and configuration beside the weights); it must pass `texts` on.
-  std::function<void(const std::filesystem::path& path, const Optimizer* optimizer, CheckpointTexts texts)> save;
-  /// How last.nnck is read back on resume: by default nn::load(path, model, optimizer); returns the texts.
-  std::function<CheckpointTexts(const std::filesystem::path& path, Optimizer* optimizer)> load;
+  /// How a checkpoint is written: by default nn::save(path, model, optimizer, texts, scheduler) (`scheduler` is
+  /// null when the trainer has none). A model owner replaces it to write a loadable bundle (its tokenizer and
+  /// configuration beside the weights); it must pass `texts` and `scheduler` on.
+  std::function<void(const std::filesystem::path& path, const Optimizer* optimizer, const LRScheduler* scheduler,
+                     CheckpointTexts texts)>
+      save;
+  /// How last.nnck is read back on resume: by default nn::load(path, model, optimizer, scheduler); returns the
+  /// texts. A replacement must pass `scheduler` on (nn::load then requires the file to hold its state).
+  std::function<CheckpointTexts(const std::filesystem::path& path, Optimizer* optimizer, LRScheduler* scheduler)> load;
 };
 
 /// Hooks into the loop, for what later features plug in without touching it (data-parallel training averages the
