@@ -173,6 +173,20 @@ TEST_CASE("nn::Trainer: resumed after an epoch or stopped mid-epoch, a run ends 
   nn::Checkpoint last = nn::read_checkpoint(dir.path / "full" / "last.nnck");
   CHECK(last.find("optimizer/step") != nullptr);
   CHECK(last.find("scheduler/steps") != nullptr);
+  // … and a schedule's state cannot be silently dropped: resuming without a scheduler is refused, nothing loaded.
+  Tiny other;
+  const auto before = all_weights(other);
+  nn::Adam adam(other.named_parameters());
+  nn::Trainer no_schedule(other, adam, {.epochs = 5, .out_dir = dir.path / "full", .resume = true, .progress = false});
+  nn::DataLoader<nn::TensorExample> loader(d.train);
+  const std::string error = test::error_of([&] {
+    no_schedule.fit(loader, [&](std::vector<Tensor>& b, const nn::Step&) {
+      return nn::BatchLoss{nn::mse_loss(other.forward(b[0]), b[1]), 1.0};
+    });
+  });
+  CHECK(error.rfind((dir.path / "full" / "last.nnck").string() + ": holds a learning-rate schedule's state (", 0) == 0);
+  CHECK(error.find("but no scheduler was given") != std::string::npos);
+  CHECK(all_weights(other) == before);
 }
 
 TEST_CASE("nn::Trainer refuses to start over an existing run unless told to resume or overwrite") {

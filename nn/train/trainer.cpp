@@ -155,13 +155,25 @@ void Trainer::save_checkpoint(const fs::path& path, const Position& p) {
                                             g17(p.partial_weighted) + " " + g17(p.partial_items) + " " +
                                             g17(p.partial_seconds));
   }
+  // Which schedule the run had, so that resuming it without one is refused rather than silently unscheduled.
+  if (scheduler_ != nullptr) texts.emplace_back("train.scheduler", scheduler_->to_string());
   texts.insert(texts.end(), options_.texts.begin(), options_.texts.end());
   options_.save(path, &optimizer_, scheduler_, std::move(texts));
 }
 
 void Trainer::restore(Position& p) {
   const fs::path last = path("last.nnck");
-  // The scheduler's state is restored by the hook (nn::load with the scheduler), after the optimiser's.
+  // A run that had a schedule continues only with one (nn::load ignores "scheduler/…" tensors without a scheduler);
+  // checked before anything is loaded. With a scheduler, the hook (nn::load) restores its state after the
+  // optimiser's, and refuses a file without one.
+  if (scheduler_ == nullptr) {
+    for (const auto& [key, value] : read_checkpoint_texts(last)) {
+      if (key == "train.scheduler") {
+        fail(last.string(), "holds a learning-rate schedule's state (" + printable(value) +
+                                "), but no scheduler was given: resuming without it would change the run");
+      }
+    }
+  }
   const CheckpointTexts texts = options_.load(last, &optimizer_, scheduler_);
   const std::string* partial = nullptr;
   for (const auto& [key, value] : texts) {
