@@ -119,12 +119,7 @@ TEST_CASE("conv2d_transpose output sizes follow Keras's rule") {
 }
 
 TEST_CASE("gradient check of layer_norm and conv2d_transpose") {
-  for (const test::GradCase& c : table()) {
-    SUBCASE(c.name.c_str()) {
-      test::GradReport report = test::gradcheck(c);
-      CHECK_MESSAGE(report.ok, c.name << ": " << report.failure);
-    }
-  }
+  test::check_gradients(table());
 }
 
 TEST_CASE("layer_norm names the shapes in its errors") {

@@ -186,12 +186,7 @@ TEST_CASE("gradient check of every loss and reduction") {
                      -3.0f,
                      3.0f});
   }
-  for (const test::GradCase& c : table) {
-    SUBCASE(c.name.c_str()) {
-      test::GradReport report = test::gradcheck(c);
-      CHECK_MESSAGE(report.ok, c.name << ": " << report.failure);
-    }
-  }
+  test::check_gradients(table);
 }
 
 TEST_CASE("the fused losses stay finite far from zero") {

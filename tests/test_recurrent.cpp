@@ -559,10 +559,5 @@ std::vector<test::GradCase> table() {
 }  // namespace
 
 TEST_CASE("gradient check of GRU, Bidirectional and attention") {
-  for (const test::GradCase& c : table()) {
-    SUBCASE(c.name.c_str()) {
-      test::GradReport report = test::gradcheck(c);
-      CHECK_MESSAGE(report.ok, c.name << ": " << report.failure);
-    }
-  }
+  test::check_gradients(table());
 }

@@ -52,15 +52,6 @@ struct World {
   }
 };
 
-std::vector<float> all_weights(const nn::Module& m) {
-  std::vector<float> out;
-  for (auto& [name, t] : m.named_state()) {
-    auto v = t.to_vector();
-    out.insert(out.end(), v.begin(), v.end());
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("a resumed run ends bit-identical to an uninterrupted one, and the bundles load and caption") {
@@ -87,13 +78,13 @@ TEST_CASE("a resumed run ends bit-identical to an uninterrupted one, and the bun
   CaptionModel second(w.model_options());  // a fresh process would start from fresh weights too
   std::vector<EpochResult> resumed = train(second, w.tokenizer, w.features, w.train_set, w.val_set, half);
   REQUIRE(resumed.size() == 6);
-  CHECK(all_weights(second) == all_weights(full));
+  CHECK(test::all_weights(second) == test::all_weights(full));
   CHECK(resumed.back().train_loss == history.back().train_loss);
   CHECK(resumed.back().val_loss == history.back().val_loss);
 
   Bundle bundle = load_bundle(dir.path / "full" / "last.nnck");
   CHECK(bundle.tokenizer.vocab_size() == w.tokenizer.vocab_size());
-  CHECK(all_weights(*bundle.model) == all_weights(full));
+  CHECK(test::all_weights(*bundle.model) == test::all_weights(full));
   CHECK(greedy_caption(*bundle.model, bundle.tokenizer, w.features("a")).text ==
         greedy_caption(full, w.tokenizer, w.features("a")).text);
   REQUIRE(bundle.find("train.epoch") != nullptr);
@@ -127,7 +118,7 @@ TEST_CASE("train() applies word dropout, drawn per step, so that a resumed run i
   half.resume = true;
   CaptionModel second(w.model_options());
   train(second, w.tokenizer, w.features, w.train_set, w.val_set, half);
-  CHECK(all_weights(second) == all_weights(full));
+  CHECK(test::all_weights(second) == test::all_weights(full));
 
   config.word_dropout = 1.0f;
   CHECK(test::error_of([&] { train(full, w.tokenizer, w.features, w.train_set, w.val_set, config); }) ==

@@ -24,15 +24,6 @@ using nn::Tensor;
 
 namespace {
 
-std::vector<float> all_weights(const nn::Module& m) {
-  std::vector<float> out;
-  for (auto& [name, t] : m.named_state()) {
-    auto v = t.to_vector();
-    out.insert(out.end(), v.begin(), v.end());
-  }
-  return out;
-}
-
 // y = x·w + noise through Dense(3→8) → Dropout → Dense(8→1); records the mode each forward ran in.
 struct Tiny : nn::Module {
   std::shared_ptr<nn::Dense> a, b;
@@ -135,7 +126,7 @@ TEST_CASE("nn::Trainer: resumed after an epoch or stopped mid-epoch, a run ends 
   Run rest({.epochs = 4, .out_dir = dir.path / "resumed", .resume = true, .seed = 9});  // fresh weights, as a process
   const std::vector<nn::EpochResult> resumed = rest.fit(d);
   REQUIRE(resumed.size() == 4);
-  CHECK(all_weights(rest.model) == all_weights(full.model));
+  CHECK(test::all_weights(rest.model) == test::all_weights(full.model));
   CHECK(rest.schedule.steps == 20);
   CHECK(rest.adam.steps() == full.adam.steps());
   CHECK(resumed.back().train_loss == history.back().train_loss);
@@ -164,7 +155,7 @@ TEST_CASE("nn::Trainer: resumed after an epoch or stopped mid-epoch, a run ends 
   CHECK(stopped_file.find("scheduler/steps")->to_vector() == std::vector<float>{8});  // the schedule's 8 steps
   Run after({.epochs = 4, .out_dir = dir.path / "stopped", .resume = true, .seed = 9});
   const std::vector<nn::EpochResult> finished = after.fit(d);
-  CHECK(all_weights(after.model) == all_weights(full.model));
+  CHECK(test::all_weights(after.model) == test::all_weights(full.model));
   CHECK(finished.back().train_loss == history.back().train_loss);
   CHECK(finished[1].train_loss == history[1].train_loss);  // the split epoch's mean over both parts
   CHECK(after.schedule.steps == 20);
@@ -175,7 +166,7 @@ TEST_CASE("nn::Trainer: resumed after an epoch or stopped mid-epoch, a run ends 
   CHECK(last.find("scheduler/steps") != nullptr);
   // … and a schedule's state cannot be silently dropped: resuming without a scheduler is refused, nothing loaded.
   Tiny other;
-  const auto before = all_weights(other);
+  const auto before = test::all_weights(other);
   nn::Adam adam(other.named_parameters());
   nn::Trainer no_schedule(other, adam, {.epochs = 5, .out_dir = dir.path / "full", .resume = true, .progress = false});
   nn::DataLoader<nn::TensorExample> loader(d.train);
@@ -186,7 +177,7 @@ TEST_CASE("nn::Trainer: resumed after an epoch or stopped mid-epoch, a run ends 
   });
   CHECK(error.rfind((dir.path / "full" / "last.nnck").string() + ": holds a learning-rate schedule's state (", 0) == 0);
   CHECK(error.find("but no scheduler was given") != std::string::npos);
-  CHECK(all_weights(other) == before);
+  CHECK(test::all_weights(other) == before);
 }
 
 TEST_CASE("nn::Trainer refuses to start over an existing run unless told to resume or overwrite") {
@@ -338,10 +329,10 @@ TEST_CASE("gradient clipping bounds every step's update by the clipped gradient"
   Tiny model;
   nn::SGD sgd(model.named_parameters(), {.lr = 1.0f});
   nn::Trainer trainer(model, sgd, {.epochs = 1, .clip_grad_norm = 1e-3f, .progress = false});
-  std::vector<float> before = all_weights(model);
+  std::vector<float> before = test::all_weights(model);
   float largest = 0;
   trainer.callbacks().after_step = [&](const nn::Step&, double) {
-    std::vector<float> now = all_weights(model);
+    std::vector<float> now = test::all_weights(model);
     double squares = 0;
     for (size_t i = 0; i < now.size(); ++i) squares += (now[i] - before[i]) * double(now[i] - before[i]);
     largest = std::max(largest, static_cast<float>(std::sqrt(squares)));
@@ -468,7 +459,7 @@ TEST_CASE("a stop request during an epoch's last step or its validation stops af
     CHECK(text_of(out / "last.nnck", "train.partial") == "(none)");
     Run rest({.epochs = 3, .out_dir = out, .resume = true, .seed = 9});
     rest.fit(d);
-    CHECK(all_weights(rest.model) == all_weights(full.model));
+    CHECK(test::all_weights(rest.model) == test::all_weights(full.model));
   }
 }
 

@@ -131,4 +131,24 @@ inline GradReport gradcheck(const GradCase& c, uint64_t seed = 7) {
   return report;
 }
 
+// Runs every row of a gradient-check table, each as its own subcase named after the row.
+inline void check_gradients(const std::vector<GradCase>& table) {
+  for (const GradCase& c : table) {
+    SUBCASE(c.name.c_str()) {
+      GradReport report = gradcheck(c);
+      CHECK_MESSAGE(report.ok, c.name << ": " << report.failure);
+    }
+  }
+}
+
+// Every parameter and buffer of `m`, flattened in named_state() order: for comparing two models bit for bit.
+inline std::vector<float> all_weights(const nn::Module& m) {
+  std::vector<float> out;
+  for (const auto& [name, t] : m.named_state()) {
+    std::vector<float> v = t.to_vector();
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  return out;
+}
+
 }  // namespace test
