@@ -96,17 +96,12 @@ int64_t Adagrad::parameter_steps(size_t k) const {
 }
 
 std::string Adagrad::to_string() const {
-  std::string out = "Adagrad(";
-  for (size_t g = 0; g < options_.size(); ++g) {
-    const AdagradOptions& o = options_[g];
-    if (g > 0) out += "; ";
-    if (options_.size() > 1) out += "group " + std::to_string(g) + ": ";
-    out += "lr=" + detail::number(o.lr) + ", lr_decay=" + detail::number(o.lr_decay) +
+  return detail::groups_string("Adagrad", options_, [](const AdagradOptions& o) {
+    return "lr=" + detail::number(o.lr) + ", lr_decay=" + detail::number(o.lr_decay) +
            ", weight_decay=" + detail::number(o.weight_decay) +
            ", initial_accumulator_value=" + detail::number(o.initial_accumulator_value) +
            ", epsilon=" + detail::number(o.epsilon);
-  }
-  return out + ")";
+  });
 }
 
 }  // namespace nn

@@ -61,18 +61,12 @@ void adam_update(const AdamStep& s, float* theta, float* m, float* v, const floa
 
 template <class Options>
 std::string adam_string(const char* type, const std::vector<Options>& options) {
-  std::string out = type;
-  out += "(";
-  for (size_t g = 0; g < options.size(); ++g) {
-    const Options& o = options[g];
-    if (g > 0) out += "; ";
-    if (options.size() > 1) out += "group " + std::to_string(g) + ": ";
-    out += "lr=" + detail::number(o.lr) + ", beta1=" + detail::number(o.beta1) + ", beta2=" + detail::number(o.beta2) +
+  return detail::groups_string(type, options, [](const Options& o) {
+    return "lr=" + detail::number(o.lr) + ", beta1=" + detail::number(o.beta1) + ", beta2=" + detail::number(o.beta2) +
            ", epsilon=" + detail::number(o.epsilon) + " (" +
            (o.epsilon_placement == AdamEpsilon::keras ? "keras" : "pytorch") +
            "), weight_decay=" + detail::number(o.weight_decay);
-  }
-  return out + ")";
+  });
 }
 
 }  // namespace

@@ -146,6 +146,19 @@ std::string number(double value);
 
 /// Throws "who: expected OPTION in RANGE for group G, got VALUE" unless `ok`.
 void check_option(bool ok, const char* who, const char* option, const char* range, size_t group, double value);
+
+/// An optimiser's to_string(): "Type(OPTIONS)" with one group, "Type(group 0: OPTIONS; group 1: OPTIONS)" with more;
+/// `describe(options)` writes one group's options.
+template <class Options, class Describe>
+std::string groups_string(const std::string& type, const std::vector<Options>& groups, Describe describe) {
+  std::string out = type + "(";
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (g > 0) out += "; ";
+    if (groups.size() > 1) out += "group " + std::to_string(g) + ": ";
+    out += describe(groups[g]);
+  }
+  return out + ")";
+}
 }  // namespace detail
 
 }  // namespace nn

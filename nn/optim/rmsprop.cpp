@@ -106,16 +106,11 @@ void RMSprop::load_state(const NamedTensors& state) {
 }
 
 std::string RMSprop::to_string() const {
-  std::string out = "RMSprop(";
-  for (size_t g = 0; g < options_.size(); ++g) {
-    const RMSpropOptions& o = options_[g];
-    if (g > 0) out += "; ";
-    if (options_.size() > 1) out += "group " + std::to_string(g) + ": ";
-    out += "lr=" + detail::number(o.lr) + ", alpha=" + detail::number(o.alpha) +
+  return detail::groups_string("RMSprop", options_, [](const RMSpropOptions& o) {
+    return "lr=" + detail::number(o.lr) + ", alpha=" + detail::number(o.alpha) +
            ", epsilon=" + detail::number(o.epsilon) + ", weight_decay=" + detail::number(o.weight_decay) +
            ", momentum=" + detail::number(o.momentum) + (o.centered ? ", centered" : "");
-  }
-  return out + ")";
+  });
 }
 
 }  // namespace nn

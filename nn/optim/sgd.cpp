@@ -90,16 +90,11 @@ void SGD::load_state(const NamedTensors& state) {
 }
 
 std::string SGD::to_string() const {
-  std::string out = "SGD(";
-  for (size_t g = 0; g < options_.size(); ++g) {
-    const SGDOptions& o = options_[g];
-    if (g > 0) out += "; ";
-    if (options_.size() > 1) out += "group " + std::to_string(g) + ": ";
-    out += "lr=" + detail::number(o.lr) + ", momentum=" + detail::number(o.momentum) +
+  return detail::groups_string("SGD", options_, [](const SGDOptions& o) {
+    return "lr=" + detail::number(o.lr) + ", momentum=" + detail::number(o.momentum) +
            (o.nesterov ? ", nesterov" : "") + " (" + (o.momentum_form == MomentumForm::keras ? "keras" : "pytorch") +
            "), weight_decay=" + detail::number(o.weight_decay);
-  }
-  return out + ")";
+  });
 }
 
 }  // namespace nn
