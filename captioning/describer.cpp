@@ -1,5 +1,6 @@
 #include "captioning/describer.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include <nn/random.h>
 
 #include "captioning/bundle.h"
+#include "captioning/xception_weights.h"
 
 namespace fs = std::filesystem;
 
@@ -23,13 +25,51 @@ std::string text_of(const Texts& texts, const std::string& key) {
   return v ? *v : "";
 }
 
-// "xception PATH filter=nearest" / "xception random width=W seed=S filter=nearest" → the Xception it names.
-std::unique_ptr<nn::Xception> xception_from(const std::string& extractor, const fs::path& bundle) {
-  const std::string where = bundle.string() + ": features.extractor '" + extractor + "'";
+// The folders searched for a content-hashed Xception, in DescriberOptions' order.
+std::vector<fs::path> weights_search(const fs::path& bundle, const DescriberOptions& options) {
+  std::vector<fs::path> search{bundle.parent_path().empty() ? fs::path(".") : bundle.parent_path()};
+  search.insert(search.end(), options.weights_search.begin(), options.weights_search.end());
+  if (const char* env = options.use_environment ? std::getenv("LIBNN_WEIGHTS_PATH") : nullptr) {
+    std::istringstream folders(env);
+    for (std::string folder; std::getline(folders, folder, ':');)
+      if (!folder.empty()) search.emplace_back(folder);
+  }
+  return search;
+}
+
+// The Xception a features.extractor text names, and the resize filter its features were made with:
+//   "xception sha256=HEX filter=F"               weights found by content (xception_weights.h)
+//   "xception random width=W seed=S filter=F"    rebuilt from the seed
+//   "xception PATH filter=F"                     the weights at PATH (bundles from before content hashes)
+struct Extractor {
+  std::unique_ptr<nn::Xception> model;
+  fs::path file;  // the content-hashed kind's file, as found
+  nn::ResizeFilter filter = nn::ResizeFilter::nearest;
+};
+Extractor xception_from(const std::string& extractor, const fs::path& bundle, const Texts& texts,
+                        const DescriberOptions& options) {
+  const std::string where = bundle.string() + ": features.extractor '" + nn::printable(extractor) + "'";
+  Extractor out;
+  // The filter: the last word, " filter=nearest" or " filter=bilinear" (a path before it may hold spaces).
+  const size_t filter = extractor.rfind(" filter=");
+  if (filter != std::string::npos) {
+    const std::string name = extractor.substr(filter + 8);
+    if (name == "bilinear")
+      out.filter = nn::ResizeFilter::bilinear;
+    else if (name != "nearest")
+      nn::fail(where, "names an unknown resize filter (nearest or bilinear)");
+  }
   std::istringstream words(extractor);
   std::string kind, first;
   words >> kind >> first;
   if (kind != "xception" || first.empty()) nn::fail(where, "is not an Xception extractor this program can rebuild");
+  if (first.rfind("sha256=", 0) == 0) {
+    XceptionWeights w = find_xception_weights(first.substr(7), text_of(texts, "features.weights"),
+                                              weights_search(bundle, options), bundle.string());
+    out.model = std::move(w.model);
+    out.file = w.file;
+    return out;
+  }
   if (first == "random") {
     double width = 0;
     unsigned long long seed = 0;
@@ -39,15 +79,17 @@ std::unique_ptr<nn::Xception> xception_from(const std::string& extractor, const 
     }
     if (!(width > 0 && width <= 1)) nn::fail(where, "has no usable width=");
     nn::Generator gen(seed);
-    return std::make_unique<nn::Xception>(nn::XceptionOptions{.width = static_cast<float>(width)}, gen);
+    out.model = std::make_unique<nn::Xception>(nn::XceptionOptions{.width = static_cast<float>(width)}, gen);
+    return out;
   }
   // A path (which may hold spaces): everything up to " filter=".
-  const size_t filter = extractor.rfind(" filter=");
   const std::string path = extractor.substr(9, filter == std::string::npos ? std::string::npos : filter - 9);
   if (!fs::exists(path))
-    nn::fail(where, "names Xception weights that are not there: " + path +
-                        " (convert them with convert_keras_weights, or pass --model with another bundle)");
-  return nn::load_xception(path);
+    nn::fail(where, "names Xception weights that are not there: " + nn::printable(path) +
+                        " (a bundle from before content hashes needs its weights at that path; convert them again "
+                        "with convert_keras_weights, or pass --model with another bundle)");
+  out.model = nn::load_xception(path);
+  return out;
 }
 
 // What a bundle's model describes. A bundle may say so in a "describes" text; none written so far does, so the rule
@@ -61,9 +103,10 @@ std::string describes_of(const Texts& texts) {
 
 }  // namespace
 
-Describer::Describer(const fs::path& bundle) {
+Describer::Describer(const fs::path& bundle, const DescriberOptions& options) {
   const Texts texts = nn::read_checkpoint_texts(bundle);
   describes_ = describes_of(texts);
+  name_ = bundle.filename().string();
   if (text_of(texts, "model") == "image-captioner") {
     CaptionerBundle b = load_captioner(bundle);
     captioner_ = std::move(b.model);
@@ -79,8 +122,11 @@ Describer::Describer(const fs::path& bundle) {
   if (extractor.empty())
     nn::fail(bundle.string(), "is neither an image captioner nor a caption model with a features.extractor text");
   Bundle b = load_bundle(bundle);
-  xception_ = xception_from(extractor, bundle);
+  Extractor x = xception_from(extractor, bundle, texts, options);
+  xception_ = std::move(x.model);
   xception_->eval();
+  xception_file_ = x.file;
+  filter_ = x.filter;
   decoder_ = std::move(b.model);
   decoder_->eval();
   tokenizer_ = std::move(b.tokenizer);
