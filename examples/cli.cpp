@@ -263,17 +263,32 @@ std::string DataFile::looked_text() const {
   return text;
 }
 
-DataFile find_data_file(const std::string& name) {
+std::vector<std::filesystem::path> data_folders() {
   namespace fs = std::filesystem;
-  DataFile file;
+  std::vector<fs::path> folders;
+  if (const char* env = std::getenv("LIBNN_DATA_PATH")) {
+    std::string list = env;
+    for (size_t start = 0; start <= list.size();) {
+      const size_t colon = std::min(list.find(':', start), list.size());
+      if (colon > start) folders.emplace_back(list.substr(start, colon - start));
+      start = colon + 1;
+    }
+  }
 #ifdef NN_DATA_FROM_BIN
   std::error_code error;
   const fs::path program = fs::read_symlink("/proc/self/exe", error);
-  if (!error) file.looked.push_back((program.parent_path() / NN_DATA_FROM_BIN / name).lexically_normal());
+  if (!error) folders.push_back((program.parent_path() / NN_DATA_FROM_BIN).lexically_normal());
 #endif
 #ifdef NN_SOURCE_DIR
-  file.looked.push_back(fs::path(NN_SOURCE_DIR) / "weights" / name);
+  folders.push_back(fs::path(NN_SOURCE_DIR) / "weights");
 #endif
+  return folders;
+}
+
+DataFile find_data_file(const std::string& name) {
+  namespace fs = std::filesystem;
+  DataFile file;
+  for (const fs::path& folder : data_folders()) file.looked.push_back(folder / name);
   for (const fs::path& candidate : file.looked) {
     std::error_code error;
     if (fs::is_regular_file(candidate, error)) {
@@ -282,6 +297,42 @@ DataFile find_data_file(const std::string& name) {
     }
   }
   return file;
+}
+
+std::string default_model() {
+  return find_data_file("flickr8k.nnck").found.empty() ? "shapes" : "flickr8k";
+}
+
+std::string model_help() {
+  const DataFile photos = find_data_file("flickr8k.nnck");
+  const DataFile shapes = find_data_file("shapes.nnck");
+  std::string help = "the captioning bundle: its path, or flickr8k (photos) or shapes (synthetic shapes); ";
+  if (!photos.found.empty()) return help + "the default is the photo model, " + photos.found.string();
+  help += "the default is the photo model when flickr8k.nnck is found (scripts/flickr8k.sh installs it; none at " +
+          photos.looked_text() + "), so now ";
+  if (shapes.found.empty()) return help + "required: no shapes.nnck either";
+  return help + "the shapes model, " + shapes.found.string();
+}
+
+Model resolve_model(const std::string& value) {
+  Model model;
+  if (value != "flickr8k" && value != "shapes") {
+    model.path = value;
+    return model;
+  }
+  const DataFile file = find_data_file(value + ".nnck");
+  model.path = file.found;
+  if (value == "flickr8k") {
+    if (file.found.empty())
+      model.error = "no flickr8k.nnck at " + file.looked_text() +
+                    ": scripts/flickr8k.sh trains and installs the photo model; or pass --model shapes";
+    model.fix =
+        "; run scripts/flickr8k.sh again to reinstall the photo model and the Xception weights it needs "
+        "beside it (xception_notop.nnck), or pass --model shapes";
+  } else if (file.found.empty()) {
+    model.error = "no shapes.nnck at " + file.looked_text() + "; pass --model BUNDLE";
+  }
+  return model;
 }
 
 }  // namespace cli

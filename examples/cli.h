@@ -119,14 +119,35 @@ class Parser {
   std::vector<Positional> positionals_;
 };
 
-// A data file the programs use by default (shapes.nnck, sample_shapes.jpg), looked up in order in
-//   1. the installation: the running program's folder/NN_DATA_FROM_BIN/NAME (PREFIX/bin → PREFIX/share/libnn);
-//   2. the source tree the program was built from: NN_SOURCE_DIR/weights/NAME (programs run from build/).
+// A data file the programs use by default (flickr8k.nnck, shapes.nnck, sample_shapes.jpg), looked up in order in
+//   1. the folders of the environment variable LIBNN_DATA_PATH (colon-separated), when set: models kept elsewhere,
+//      and tests that need a program to see a model of their own;
+//   2. the installation: the running program's folder/NN_DATA_FROM_BIN/NAME (PREFIX/bin → PREFIX/share/libnn);
+//   3. the source tree the program was built from: NN_SOURCE_DIR/weights/NAME (programs run from build/).
 struct DataFile {
   std::filesystem::path found;                // empty when none exists
   std::vector<std::filesystem::path> looked;  // every place tried, in order
-  std::string looked_text() const;            // "A or B"
+  std::string looked_text() const;            // "A, B or C"
 };
 DataFile find_data_file(const std::string& name);
+// The folders find_data_file searches, in its order (also where a Flickr8k bundle's Xception weights are looked for
+// after the bundle's own folder).
+std::vector<std::filesystem::path> data_folders();
+
+// describe's and describe_server's --model: a bundle's path, or the name of a shipped model —
+//   "flickr8k"  photos: flickr8k.nnck, which scripts/flickr8k.sh trains and installs beside its Xception weights
+//   "shapes"    synthetic shapes: shapes.nnck, in the repository and installed with the programs
+// (a file called "shapes" in the working folder is ./shapes). The default is "flickr8k" when flickr8k.nnck is
+// found, else "shapes".
+std::string default_model();
+// The --help text of --model: the choices and the default in effect, with its path (or where none was found).
+std::string model_help();
+// What --model names.
+struct Model {
+  std::filesystem::path path;  // the bundle; empty when a named model is not found (then `error` says why)
+  std::string error;           // a usage error: "no flickr8k.nnck at A, B or C (scripts/flickr8k.sh installs it)…"
+  std::string fix;             // for a named model: how to repair it, appended to a load error ("; run …")
+};
+Model resolve_model(const std::string& value);
 
 }  // namespace cli

@@ -1,5 +1,6 @@
-// describe: a sentence for each image, from a captioning bundle (by default the compact shapes model, installed or
-// in weights/), and optionally the sentences spoken into a WAV file.
+// describe: a sentence for each image, from a captioning bundle (by default the photo model flickr8k.nnck when
+// scripts/flickr8k.sh has installed it, else the compact shapes model; installed or in weights/), and optionally the
+// sentences spoken into a WAV file.
 #include <captioning/describer.h>
 #include <captioning/generate.h>
 #include <captioning/json.h>
@@ -9,14 +10,14 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cli.h"
 
 int main(int argc, char** argv) {
-  const cli::DataFile shapes = cli::find_data_file("shapes.nnck");
-  std::string model_path = shapes.found.string();
+  std::string model = cli::default_model();
   std::string wav;
   int beam = 1;
   bool json = false;
@@ -24,14 +25,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> images;
   cli::Parser cli("describe",
                   "Prints one caption per image; --wav also speaks them (one after another) into a 16 kHz WAV file.\n"
-                  "The default model (shapes.nnck) was trained on synthetic shapes: it describes images of coloured\n"
-                  "circles, squares and triangles, not photos — for photos, train the Flickr8k model (see the README)\n"
-                  "and pass its best.nnck with --model.");
+                  "The default model is the photo model flickr8k.nnck once scripts/flickr8k.sh has installed it;\n"
+                  "until then shapes.nnck, trained on synthetic shapes: it describes images of coloured circles,\n"
+                  "squares and triangles, not photos. Models are looked up in $LIBNN_DATA_PATH (folders separated\n"
+                  "by ':'), then PREFIX/share/libnn, then the source tree's weights/; a photo model's Xception\n"
+                  "weights beside it, in those folders, or in $LIBNN_WEIGHTS_PATH.");
   cli.synopsis("IMAGE... [--model BUNDLE] [--beam K] [--json] [--wav FILE|-]");
   cli.positionals("IMAGE", images, "JPEG or PNG images");
-  cli.text("--model", "BUNDLE", model_path,
-           shapes.found.empty() ? "the captioning bundle (required: none found at " + shapes.looked_text() + ")"
-                                : "the captioning bundle");
+  cli.text("--model", "BUNDLE", model, cli::model_help());
   cli.whole("--beam", "K", beam, 1, captioning::kMaxBeam, "beam width, 1 is greedy search");
   cli.flag("--json", json, "print a JSON array of {image, caption, score, seconds}");
   cli.flag("--keep-orientation", keep_orientation,
@@ -40,13 +41,20 @@ int main(int argc, char** argv) {
            "also speak the captions into FILE (- for standard output; the captions then go "
            "to standard error)");
   if (auto status = cli.parse(argc, argv)) return *status;
-  if (model_path.empty())
-    return cli.usage_error("no default model at " + shapes.looked_text() + "; pass --model BUNDLE");
+  const cli::Model chosen = cli::resolve_model(model);
+  if (!chosen.error.empty()) return cli.usage_error(chosen.error);
 
   std::FILE* text_out = wav == "-" ? stderr : stdout;  // keep standard output clean for the WAV bytes
   int status = 0;
   try {
-    captioning::Describer describer(model_path);
+    std::unique_ptr<captioning::Describer> loaded;
+    try {
+      loaded = std::make_unique<captioning::Describer>(
+          chosen.path, captioning::DescriberOptions{.weights_search = cli::data_folders()});
+    } catch (const nn::Error& e) {
+      throw nn::Error(e.what() + chosen.fix);
+    }
+    captioning::Describer& describer = *loaded;
     describer.image_options().keep_orientation = keep_orientation;
     std::string spoken;
     if (json) std::fprintf(text_out, "[");

@@ -8,6 +8,7 @@
 #include <captioning/bundle.h>
 #include <captioning/generate.h>
 #include <captioning/web/server.h>
+#include <captioning/xception_weights.h>
 #include <doctest/doctest.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -179,8 +180,12 @@ TEST_CASE("the page, a caption with alternatives and audio, and JSON errors over
 
   auto health = c.Get("/api/health");
   REQUIRE(health);
-  CHECK(health->body == "{\"ok\": true, \"model\": \"image captioner (96 px)\", \"describes\": \"synthetic shapes\"}");
-  CHECK(page->body.find("synthetic shapes") != std::string::npos);
+  CHECK(health->body ==
+        "{\"ok\": true, \"model\": \"image captioner (96 px)\", \"name\": \"shapes.nnck\", "
+        "\"describes\": \"synthetic shapes\"}");
+  // The page says which model answers: its file name and what it describes.
+  CHECK(page->body.find(">shapes.nnck</strong>, a model that describes <strong id=\"describes\">synthetic shapes<") !=
+        std::string::npos);
   CHECK(page->body.find("{{DESCRIBES}}") == std::string::npos);
 
   auto empty = c.Post("/api/describe", "", "image/jpeg");
@@ -327,10 +332,11 @@ TEST_CASE("what the model describes comes from its bundle: Flickr8k photos, or w
     RunningServer s({.model = dir.path / "flickr8k.nnck", .models = 1, .timeout_seconds = 5});
     auto health = s.client().Get("/api/health");
     REQUIRE(health);
-    CHECK(health->body ==
-          "{\"ok\": true, \"model\": \"caption model over " + extractor + "\", \"describes\": \"photos (Flickr8k)\"}");
+    CHECK(health->body == "{\"ok\": true, \"model\": \"caption model over " + extractor +
+                              "\", \"name\": \"flickr8k.nnck\", \"describes\": \"photos (Flickr8k)\"}");
     auto page = s.client().Get("/");
     REQUIRE(page);
+    CHECK(page->body.find(">flickr8k.nnck<") != std::string::npos);
     CHECK(page->body.find(">photos (Flickr8k)<") != std::string::npos);
   }
   RunningServer s({.model = dir.path / "dogs.nnck", .models = 1, .timeout_seconds = 5});
@@ -340,6 +346,33 @@ TEST_CASE("what the model describes comes from its bundle: Flickr8k photos, or w
   auto page = s.client().Get("/");
   REQUIRE(page);
   CHECK(page->body.find(">dogs &lt;&amp; cats&gt;<") != std::string::npos);  // escaped in the page
+}
+
+TEST_CASE("a photo model finds its Xception weights by content in the folders the server is given") {
+  test::TempDir dir;
+  fs::create_directories(dir.path / "models");
+  fs::create_directories(dir.path / "shelf");
+  nn::Generator gen(1);
+  nn::Xception xception({.width = 0.03125f, .middle_blocks = 1}, gen);  // 64 feature channels
+  nn::save_xception(dir.path / "shelf" / "renamed.nnck", xception);
+  const captioning::Tokenizer tokenizer = captioning::Tokenizer::fit({"a dog runs on the grass"});
+  captioning::CaptionModel model({.vocab = tokenizer.vocab_size(), .feature_dim = 64, .units = 8});
+  const fs::path bundle = dir.path / "models" / "flickr8k.nnck";
+  captioning::save_bundle(bundle, model, tokenizer, nullptr,
+                          {{"features.extractor", captioning::extractor_label(captioning::weights_sha256(xception),
+                                                                              nn::ResizeFilter::nearest)},
+                           {"features.weights", "xception_notop.nnck"}});
+  // Not beside the bundle, and not given: refused, naming the bundle.
+  CHECK(test::error_of([&] {
+          captioning::DescribeServer server({.model = bundle, .port = 0, .models = 1});
+        }).rfind(bundle.string() + ": needs the Xception weights it was trained with", 0) == 0);
+  RunningServer s({.model = bundle, .weights_search = {dir.path / "shelf"}, .models = 1, .timeout_seconds = 5});
+  auto health = s.client().Get("/api/health");
+  REQUIRE(health);
+  CHECK(health->body.find("\"name\": \"flickr8k.nnck\", \"describes\": \"photos (Flickr8k)\"") != std::string::npos);
+  auto r = s.client().Post("/api/describe", read_file(kSample), "image/jpeg");
+  REQUIRE(r);
+  CHECK(r->status == 200);
 }
 
 TEST_CASE("concurrent clients each get their own image's caption") {

@@ -203,8 +203,8 @@ struct DescribeServer::Impl {
 
   explicit Impl(const ServerOptions& o)
       : options(o),
-        pool(o.model, std::max(1, o.models)),
-        page(pool.describes()),
+        pool(o.model, std::max(1, o.models), {.weights_search = o.weights_search}),
+        page(pool.name(), pool.describes()),
         guard(Deadlines{.headers = std::chrono::seconds(o.header_seconds),
                         .body_grace = std::chrono::seconds(o.header_seconds),
                         .min_body_bytes_per_second = o.min_upload_bytes_per_second,
@@ -287,8 +287,8 @@ struct DescribeServer::Impl {
       }
       case Route::health:
         return send(c, r,
-                    {200, "{\"ok\": true, \"model\": " + json_string(pool.description()) +
-                              ", \"describes\": " + json_string(pool.describes()) + "}"});
+                    {200, "{\"ok\": true, \"model\": " + json_string(pool.description()) + ", \"name\": " +
+                              json_string(pool.name()) + ", \"describes\": " + json_string(pool.describes()) + "}"});
       case Route::not_found:
         return send(c, r, error_answer(404, "no such page"));
       case Route::wrong_method:

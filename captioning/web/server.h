@@ -7,7 +7,8 @@
 //                           → {"caption", "score", "alternatives": [{"caption", "score"}…], "seconds",
 //                              "audio": "data:audio/wav;base64,…"}
 //   GET  /api/speech?text=  → audio/wav of the text
-//   GET  /api/health        → {"ok": true, "model": …, "describes": "synthetic shapes" | "photos (Flickr8k)"}
+//   GET  /api/health        → {"ok": true, "model": …, "name": "flickr8k.nnck" (the bundle's file name),
+//                              "describes": "synthetic shapes" | "photos (Flickr8k)"}
 // Errors are JSON {"error": "…"}: 400 for bytes that are no image or a bad parameter, 404 for no such page, 413 for
 // an upload over the limit (counted while it arrives, whatever its transfer encoding), 421 for a Host header that
 // names no address of this server (DNS rebinding), 500 for a failure of ours (the reason is never internal text),
@@ -30,6 +31,8 @@ void log_to_stderr(const std::string& line);
 
 struct ServerOptions {
   std::filesystem::path model;  // a bundle Describer accepts
+  // Where a Flickr8k bundle's Xception weights are looked for after the bundle's own folder (DescriberOptions).
+  std::vector<std::filesystem::path> weights_search;
   std::string host = "127.0.0.1";
   int port = 8080;                      // 0: any free port (see DescribeServer::port)
   int models = 2;                       // describers loaded, i.e. images captioned at once

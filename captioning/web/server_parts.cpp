@@ -57,8 +57,9 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
 }
 }  // namespace
 
-Page::Page(const std::string& describes) {
+Page::Page(const std::string& model_name, const std::string& describes) {
   std::string page(describe_page_begin, describe_page_end);
+  replace_all(page, "{{MODEL}}", html_escape(model_name));
   replace_all(page, "{{DESCRIBES}}", html_escape(describes));
   replace_all(page, "<script>", "<script nonce=\"\x01\">");
   replace_all(page, "<style>", "<style nonce=\"\x01\">");
@@ -88,8 +89,8 @@ std::pair<std::string, std::string> Page::draw() const {
   return {page, csp};
 }
 
-DescriberPool::DescriberPool(const std::filesystem::path& model, int count)
-    : shared_(model), free_slots_(std::max(1, count)) {
+DescriberPool::DescriberPool(const std::filesystem::path& model, int count, const DescriberOptions& options)
+    : shared_(model, options), free_slots_(std::max(1, count)) {
   description_ = shared_.description();
   describes_ = shared_.describes();
 }

@@ -28,11 +28,12 @@ struct Answer {
 };
 Answer error_answer(int status, const std::string& message);
 
-// The page with what the model describes filled in, and its inline <script> and <style> marked with a nonce that
-// each answer draws afresh, so its Content-Security-Policy can forbid every other script and style.
+// The page with which model answers (its file name) and what it describes filled in, and its inline <script> and
+// <style> marked with a nonce that each answer draws afresh, so its Content-Security-Policy can forbid every other
+// script and style.
 class Page {
  public:
-  explicit Page(const std::string& describes);
+  Page(const std::string& model_name, const std::string& describes);
   // The page and the CSP that goes with it.
   std::pair<std::string, std::string> draw() const;
 
@@ -63,7 +64,8 @@ class DescriberPool {
     Describer* d_;
   };
 
-  DescriberPool(const std::filesystem::path& model, int count);
+  // `options`: where a Flickr8k bundle's Xception weights are looked for (DescriberOptions).
+  DescriberPool(const std::filesystem::path& model, int count, const DescriberOptions& options = {});
   // Waits up to `timeout` for a free describer; an empty checkout when none came free or the pool was closed.
   Checkout take(std::chrono::steady_clock::duration timeout);
   // Wakes every waiting take() empty-handed, and every later one: the server is stopping.
@@ -71,6 +73,7 @@ class DescriberPool {
   size_t available() const;
   const std::string& description() const { return description_; }
   const std::string& describes() const { return describes_; }
+  const std::string& name() const { return shared_.name(); }
 
  private:
   void give_back(Describer* d) noexcept;

@@ -1,11 +1,12 @@
-// End-to-end: the describe page in a real headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core),
-// at a desktop size (1280×800) and a phone size (390×844). Starts describe_server on a free loopback port and, at
-// each size: checks the page before any image (the model line, no audio player, no history, a Play button that is
-// disabled and looks it, no axe-core violations); uploads the bundled sample (on the desktop through the keyboard:
-// Tab to the button, Enter, the file chooser), sees the busy state while the server works, then the caption, its
-// ARIA live region, a playable WAV, and the caption and Play button inside the viewport without the test scrolling;
-// runs axe-core again; saves a screenshot of the viewport; does the same layout check with a photo-sized image;
-// uploads a file that is no image and checks that its error shows and that nothing of the previous result is left.
+// End-to-end: the describe page in a real headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core), at
+// a desktop size (1280×800) and a phone size (390×844). Starts describe_server (--model shapes, whatever the default)
+// on a free loopback port and, at each size: checks the page before any image (the model line, no audio player, no
+// history, a Play button that is disabled and looks it, no axe-core violations); uploads the bundled sample (on the
+// desktop through the keyboard: Tab to the button, Enter, the file chooser), sees the busy state while the server
+// works, then the caption, its ARIA live region, a playable WAV, and the caption and Play button inside the viewport
+// without the test scrolling; runs axe-core again; saves a screenshot of the viewport; does the same layout check with
+// a photo-sized image; uploads a file that is no image and checks that its error shows and that nothing of the previous
+// result is left.
 //   node tests/browser/describe_page.mjs SERVER_BINARY SAMPLE.jpg NOT_AN_IMAGE SCREENSHOT.png
 // writes SCREENSHOT.png (desktop) and SCREENSHOT-mobile.png (phone).
 import { spawn } from "node:child_process";
@@ -28,7 +29,7 @@ try {
   process.exit(1);
 }
 
-const child = spawn(server, ["--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+const child = spawn(server, ["--port", "0", "--model", "shapes"], { stdio: ["ignore", "pipe", "pipe"] });
 let serverLog = "";
 child.stderr.on("data", (d) => { serverLog += d; });
 const url = await new Promise((resolve, reject) => {
@@ -67,7 +68,8 @@ async function checkInView(page, selector, viewport, label) {
 
 async function checkBeforeAnyImage(page, label) {
   const model = (await page.textContent("#model")).trim();
-  if (model !== "This model describes synthetic shapes.") fail(`${label}: the model line reads "${model}"`);
+  if (model !== "Captions by shapes.nnck, a model that describes synthetic shapes.")
+    fail(`${label}: the model line reads "${model}"`);
   if (await page.isVisible("#audio")) fail(`${label}: an empty audio player shows before any image`);
   if (await page.isVisible("#earlier")) fail(`${label}: the history heading shows before any image`);
   if (!(await page.isDisabled("#play"))) fail(`${label}: Play is enabled with nothing to play`);

@@ -4,7 +4,8 @@
 #   --version          exit 0, exactly "PROGRAM (libnn) VERSION" on stdout
 #   an unknown option  exit 2, "PROGRAM: unknown option '…' (did you mean '--real-option'?)" and the --help hint
 #   a missing value    exit 2, "PROGRAM: --option needs a value (PLACEHOLDER)"
-# The options tried come from each program's own --help. Run by ctest (test "cli_conventions");
+# The options tried come from each program's own --help. With describe and describe_server, also how they choose
+# their model (tests/cli/model_choice.sh). Run by ctest (test "cli_conventions");
 #   tests/cli/check_programs.sh BUILD_DIR VERSION [PROGRAM...]   (VERSION: the project() version CMake passes in)
 set -uo pipefail
 build=$(cd "$1" && pwd)
@@ -62,5 +63,9 @@ for program in "${programs[@]}"; do
       fail "$program" "$name without its value: no '$program: $name needs a value ($placeholder)', got: $(head -1 "$T/err")"
   fi
 done
+# How describe and describe_server choose their model (by name, the photo model by default when found).
+if printf '%s\n' "${programs[@]}" | grep -qx describe && printf '%s\n' "${programs[@]}" | grep -qx describe_server; then
+  "$(dirname "$0")/model_choice.sh" "$build" || fail "describe, describe_server" "tests/cli/model_choice.sh failed"
+fi
 echo "cli conventions: ${#programs[@]} programs, $failures failures"
 [ "$failures" -eq 0 ]
