@@ -7,7 +7,10 @@ residual convolution and batch norm before its separable convolutions), datasets
 
 Random weights (seeded). Also writes, for the C++ test, the sum and first value of every tensor under libnn's name.
 Also writes a width-1/32 file in the layout newer Keras saves (modern names, UTF-8 strings, model_weights/).
-Run with Debian's python3-h5py:  /usr/bin/python3 tests/reference/make_keras_h5.py [WIDTH OUT.h5 SUMS.txt]
+Run with Debian's python3-h5py:  /usr/bin/python3 tests/reference/make_keras_h5.py [WIDTH OUT.h5 SUMS.txt [--notop]]
+With arguments it writes one Keras-1 file, with the top or (--notop) without it, as Keras's
+xception_weights_tf_dim_ordering_tf_kernels_notop.h5 is; tests/reference/fixtures/xception_w32_keras1_notop.h5 (the
+loopback-mirror test's stand-in for that download) is `make_keras_h5.py 0.03125 … --notop`.
 """
 import os
 import sys
@@ -108,8 +111,9 @@ def write_file(width, out, sums_path, keras2, top):
 
 def main():
     fixtures = os.path.join(HERE, "fixtures")
-    if len(sys.argv) > 3:  # WIDTH OUT.h5 SUMS.txt: a Keras-1 file with the top (the full-width check)
-        write_file(float(sys.argv[1]), sys.argv[2], sys.argv[3], keras2=False, top=True)
+    args = [a for a in sys.argv[1:] if a != "--notop"]
+    if len(args) >= 3:  # WIDTH OUT.h5 SUMS.txt [--notop]: one Keras-1 file (the full-width check, the mirror test)
+        write_file(float(args[0]), args[1], args[2], keras2=False, top="--notop" not in sys.argv[1:])
         return
     write_file(1.0 / 16, os.path.join(fixtures, "xception_w16_keras1.h5"),
                os.path.join(fixtures, "xception_w16_keras1_sums.txt"), keras2=False, top=True)
