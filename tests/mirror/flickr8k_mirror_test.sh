@@ -156,14 +156,14 @@ cp "$tmp/good_text.zip" "$tmp/mirror/Flickr8k_text.zip"
 # ---- (a) a cut download resumes; (b) an interrupted one continues ----
 check="b (interrupted during a throttled download)"
 dataset_bytes=$(stat -c %s "$tmp/mirror/Flickr8k_Dataset.zip")
-start_mirror --cut "$h5:100000" --throttle "Flickr8k_Dataset.zip:$((dataset_bytes / 8))"
+start_mirror --cut "$h5:100000" --throttle "Flickr8k_Dataset.zip:$((dataset_bytes / 30))"
 part=$dir/archives/Flickr8k_Dataset.zip.part
 # In its own process group, so that the test can signal the group as a terminal's Ctrl-C does; with SIGINT at its
 # default (a background job starts with it ignored, and bash cannot trap a signal ignored on entry).
 # shellcheck disable=SC2046
 setsid env --default-signal=INT "$script" $(options) >"$tmp/out" 2>&1 </dev/null &
 script_pid=$!
-for _ in $(seq 600); do [ -s "$part" ] && break; sleep 0.05; done
+for _ in $(seq 1200); do [ -s "$part" ] && break; sleep 0.05; done
 [ -s "$part" ] || fail "no partial download of Flickr8k_Dataset.zip appeared"
 kill -INT -- "-$script_pid"
 status=0
