@@ -30,12 +30,19 @@ std::string weights_sha256(const nn::Module& module);
 std::string extractor_label(const std::string& sha256, nn::ResizeFilter filter);
 
 /// Loads weights for feature extraction: a model converted from Keras's file *without* the top. A file with the
-/// ImageNet classifier (include_top) is refused, naming it and the no-top file to use instead.
+/// ImageNet classifier (include_top) is refused before its tensors are read, naming it and the no-top file to use
+/// instead; so is one without pooling (its features would be (N,10,10,2048) maps, not vectors). Other errors are
+/// nn::load_xception's.
 XceptionWeights load_feature_xception(const std::filesystem::path& file);
 
 /// Finds the weights whose content is `sha256` in `search` (in order; in each folder the file named `name_hint`
-/// first, then the other *.nnck files that hold an Xception). Throws nn::Error naming `who` (the bundle), the
-/// hash, the hint and every folder searched, and any file of that name found with other content.
+/// first, then the other *.nnck files in name order). A file whose texts show no feature Xception (another kind of
+/// model, or Xception with the top) is passed over without reading its tensors; a folder given twice is searched
+/// once. `name_hint` is a file name from a bundle: anything but a plain name (a path, "..") is not used as one.
+/// Throws nn::Error naming `who` (the bundle), the hash (its first 12 digits), the hint and every folder searched
+/// ("(absent)" after one that is not there), and any file of that name found with other content or unreadable:
+/// "B.nnck: needs the Xception weights it was trained with (sha256 1234abcd5678…, file xception_notop.nnck); none of
+/// the *.nnck files in A or B holds them; A/xception_notop.nnck has other weights (sha256 9abc…)".
 XceptionWeights find_xception_weights(const std::string& sha256, const std::string& name_hint,
                                       const std::vector<std::filesystem::path>& search, const std::string& who);
 

@@ -116,7 +116,7 @@ TEST_CASE("weights_sha256: names, shapes and float32 values, as docs/checkpoint-
   CHECK(captioning::weights_sha256(dense) != nn::sha256_hex(expected_bytes));
 }
 
-TEST_CASE("the same weights have one hash whatever the file's name, path or texts; other weights another") {
+TEST_CASE("the same weights have one hash whatever the file's name, path or texts, and other weights another") {
   test::TempDir dir;
   save_small_xception(dir.path / "a.nnck", 1);
   const captioning::XceptionWeights a = captioning::load_feature_xception(dir.path / "a.nnck");
@@ -155,7 +155,7 @@ TEST_CASE("load_feature_xception refuses Xception with the ImageNet top, naming 
         std::string::npos);
 }
 
-TEST_CASE("a Flickr8k bundle finds its weights by content: moved folder, renamed file; other weights refused") {
+TEST_CASE("a Flickr8k bundle finds its weights by content after a move or a rename, and refuses others of that name") {
   test::TempDir dir;
   const fs::path run = dir.path / "run";
   fs::create_directories(run);
