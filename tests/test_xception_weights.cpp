@@ -142,6 +142,26 @@ TEST_CASE("the same weights have one hash whatever the file's name, path or text
         "extractor_label: expected 64 lowercase hex digits, got '12AB'");
 }
 
+TEST_CASE("a features.extractor text that names no usable hash or filter is refused, naming the bundle") {
+  test::TempDir dir;
+  save_flickr8k_bundle(dir.path / "short.nnck", "xception sha256=12ab filter=nearest", "x.nnck");
+  CHECK(test::error_of([&] { captioning::Describer(dir.path / "short.nnck", {.use_environment = false}); }) ==
+        (dir.path / "short.nnck").string() +
+            ": Xception weights' sha256: expected 64 lowercase hex digits, got '12ab'");
+  save_flickr8k_bundle(dir.path / "filter.nnck", "xception random width=0.03125 seed=1 filter=cubic", "");
+  CHECK(test::error_of([&] { captioning::Describer(dir.path / "filter.nnck", {.use_environment = false}); }) ==
+        (dir.path / "filter.nnck").string() +
+            ": features.extractor 'xception random width=0.03125 seed=1 filter=cubic': names an unknown resize filter "
+            "(nearest or bilinear)");
+  // A hint that is a path is not followed: only plain names are tried, and the error says none was usable.
+  save_flickr8k_bundle(dir.path / "escape.nnck", "xception sha256=" + std::string(64, 'a') + " filter=nearest",
+                       "../elsewhere/x.nnck");
+  const std::string error =
+      test::error_of([&] { captioning::Describer(dir.path / "escape.nnck", {.use_environment = false}); });
+  CHECK(error.find("(sha256 aaaaaaaaaaaa…); none of the *.nnck files in " + dir.path.string() + " holds them") !=
+        std::string::npos);
+}
+
 TEST_CASE("load_feature_xception refuses Xception with the ImageNet top, naming the no-top file") {
   test::TempDir dir;
   save_small_xception(dir.path / "top.nnck", 1, /*include_top=*/true);
@@ -149,6 +169,16 @@ TEST_CASE("load_feature_xception refuses Xception with the ImageNet top, naming 
         (dir.path / "top.nnck").string() +
             ": holds Xception with the ImageNet classifier (include_top); features need the file without it: "
             "convert xception_weights_tf_dim_ordering_tf_kernels_notop.h5 (weights/download.sh notop)");
+  // Without pooling its features would be maps, not vectors.
+  {
+    nn::Generator gen(1);
+    nn::Xception maps({.pooling = nn::XceptionPooling::none, .width = 0.03125f, .middle_blocks = 1}, gen);
+    nn::save_xception(dir.path / "maps.nnck", maps);
+  }
+  CHECK(test::error_of([&] { captioning::load_feature_xception(dir.path / "maps.nnck"); }) ==
+        (dir.path / "maps.nnck").string() +
+            ": holds Xception without pooling (pooling none: (N,10,10,2048) maps); features need average pooling, "
+            "as convert_keras_weights writes it");
   // A caption bundle is no Xception at all.
   save_flickr8k_bundle(dir.path / "bundle.nnck", "xception random width=0.03125 seed=1 filter=nearest", "");
   CHECK(test::error_of([&] { captioning::load_feature_xception(dir.path / "bundle.nnck"); }).find("not an Xception") !=
