@@ -51,5 +51,8 @@ if(NN_BUILD_EXAMPLES)
 endif()
 install(FILES ${PROJECT_SOURCE_DIR}/weights/shapes.nnck ${PROJECT_SOURCE_DIR}/weights/sample_shapes.jpg
   DESTINATION ${CMAKE_INSTALL_DATADIR}/libnn)
+# The photo model and the Xception weights it finds by content beside it, once scripts/flickr8k.sh has made them.
+install(FILES ${PROJECT_SOURCE_DIR}/weights/flickr8k.nnck ${PROJECT_SOURCE_DIR}/weights/xception_notop.nnck
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/libnn OPTIONAL)
 install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/NOTICE ${PROJECT_SOURCE_DIR}/CHANGELOG.md
   DESTINATION ${CMAKE_INSTALL_DOCDIR})
