@@ -95,7 +95,7 @@ std::string quoted_list(const std::vector<std::string>& ids, size_t unreadable) 
 
 }  // namespace
 
-FeatureCache::FeatureCache(fs::path path, int64_t dim, std::string extractor)
+FeatureCache::FeatureCache(fs::path path, int64_t dim, std::string extractor, const SameExtractor& same_extractor)
     : path_(std::move(path)), dim_(dim), extractor_(std::move(extractor)) {
   if (dim < 1 || dim > (1 << 20)) nn::fail_expected("FeatureCache", "a feature size in [1, 2^20]", std::to_string(dim));
   const std::string where = path_.string();
@@ -118,15 +118,17 @@ FeatureCache::FeatureCache(fs::path path, int64_t dim, std::string extractor)
   if (extractor_size > kMaxExtractor || kHeaderSize + extractor_size > bytes.size())
     nn::fail(where, "has a corrupt header");
   const std::string file_extractor = bytes.substr(kHeaderSize, extractor_size);
-  if (file_dim != dim_ || file_extractor != extractor_) {
+  if (file_dim == dim_ && file_extractor != extractor_ && same_extractor && same_extractor(file_extractor)) {
+    relabelled_from_ = file_extractor;
+  } else if (file_dim != dim_ || file_extractor != extractor_) {
     nn::fail_expected(
         where, "features of " + std::to_string(dim_) + " values from '" + nn::printable(extractor_) + "'",
         std::to_string(file_dim) + " values from '" + nn::printable(file_extractor) + "' (delete it to recompute)");
   }
   const size_t records_start = kHeaderSize + extractor_size;
   const size_t good_end = version == 1 ? read_version1(bytes, records_start) : read_records(bytes, records_start);
-  if (version == 1 || damaged_ > 0) {
-    rewrite();  // compacted, as version 2: damage is reported once, and new records follow whole ones
+  if (version == 1 || damaged_ > 0 || !relabelled_from_.empty()) {
+    rewrite();  // compacted, as version 2, under the current label: damage is reported once, new records follow
   } else if (good_end < bytes.size() && ::truncate(path_.c_str(), static_cast<off_t>(good_end)) != 0) {
     nn::fail(where, std::string("cannot cut its incomplete last record: ") + std::strerror(errno));
   }
@@ -276,10 +278,13 @@ ExtractReport extract_features(FeatureCache& cache, nn::Xception& model,
   nn::NoGradGuard no_grad;
   Progress progress("features", todo.size(), "img", options.progress && !todo.empty());
   const size_t chunk = static_cast<size_t>(std::max(1, options.chunk));
+  std::vector<nn::Tensor> inputs;
+  std::vector<std::string> ids;
   for (size_t start = 0; start < todo.size(); start += chunk) {
-    std::vector<nn::Tensor> inputs;
-    std::vector<std::string> ids;
-    for (size_t k = start; k < std::min(todo.size(), start + chunk); ++k) {
+    inputs.clear();
+    ids.clear();
+    const size_t end = std::min(todo.size(), start + chunk);
+    for (size_t k = start; k < end; ++k) {
       try {
         inputs.push_back(nn::load_xception_input(todo[k].second, options.filter));
         ids.push_back(todo[k].first);
@@ -290,16 +295,24 @@ ExtractReport extract_features(FeatureCache& cache, nn::Xception& model,
         }
         report.unreadable.push_back(e.what());
       }
-      progress.advance();
     }
-    if (inputs.empty()) continue;
-    nn::Tensor features = model.forward(nn::concat(inputs, 0));  // (B, dim)
-    std::vector<std::pair<std::string, nn::Tensor>> records;
-    for (size_t i = 0; i < ids.size(); ++i) {
-      records.emplace_back(ids[i], nn::slice(features, 0, static_cast<int64_t>(i), static_cast<int64_t>(i) + 1));
+    if (!inputs.empty()) {
+      nn::Tensor batch = nn::concat(inputs, 0);    // (B, 299, 299, 3)
+      inputs.clear();                              // the decoded images are in the batch now
+      nn::Tensor features = model.forward(batch);  // (B, dim)
+      batch = nn::Tensor();
+      std::vector<std::pair<std::string, nn::Tensor>> records;
+      for (size_t i = 0; i < ids.size(); ++i) {
+        records.emplace_back(ids[i], nn::slice(features, 0, static_cast<int64_t>(i), static_cast<int64_t>(i) + 1));
+      }
+      cache.append(records);
+      report.computed += ids.size();
     }
-    cache.append(records);
-    report.computed += ids.size();
+    progress.advance(end - start);  // images saved (or found unreadable), never ahead of the file
+    if (end < todo.size() && options.stop && options.stop()) {
+      report.stopped = true;
+      break;
+    }
   }
   progress.finish();
   model.train(was_training);

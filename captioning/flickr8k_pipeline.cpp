@@ -1,7 +1,9 @@
 #include "captioning/flickr8k_pipeline.h"
 
 #include <cstdio>
+#include <fstream>
 
+#include <nn/allocator.h>
 #include <nn/checkpoint.h>
 #include <nn/error.h>
 #include <nn/models/xception.h>
@@ -10,6 +12,8 @@
 #include "captioning/bundle.h"
 #include "captioning/feature_cache.h"
 #include "captioning/generate.h"
+#include "captioning/stop_signal.h"
+#include "captioning/xception_weights.h"
 
 namespace captioning {
 
@@ -36,7 +40,43 @@ std::string format(const char* pattern, double a, double b = 0, double c = 0, do
   return buffer;
 }
 
+// "8,000": counts in messages.
+std::string with_commas(size_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+// Whether `old_label` is the label features had before labels named the weights' content, "xception PATH
+// filter=nearest", with PATH naming the very file `weights` (by any equivalent path).
+bool old_label_of(const std::string& old_label, const fs::path& weights) {
+  const std::string prefix = "xception ", suffix = " filter=nearest";
+  if (old_label.size() <= prefix.size() + suffix.size() || !old_label.starts_with(prefix) ||
+      !old_label.ends_with(suffix))
+    return false;
+  const fs::path path = old_label.substr(prefix.size(), old_label.size() - prefix.size() - suffix.size());
+  std::error_code ec;
+  return path.is_absolute() && fs::equivalent(path, weights, ec) && !ec;
+}
+
 }  // namespace
+
+size_t peak_memory_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmHWM:")) return static_cast<size_t>(std::strtoull(line.c_str() + 6, nullptr, 10)) * 1024;
+  }
+  return 0;
+}
+
+void reset_peak_memory() {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";  // resets VmHWM to the current resident size (Linux ≥ 4.0); elsewhere nothing happens
+}
 
 Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<void(const std::string&)>& log) {
   if (o.xception.empty() == !(o.random_width > 0)) {
@@ -44,6 +84,25 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   }
   nn::check_new_run(o.out_dir, o.resume, o.overwrite, "train");  // before the slow feature extraction
   Flickr8kRunResult result;
+  reset_peak_memory();
+
+  // The feature extractor, first: wrong weights (the file with the ImageNet top) are refused before any slow work.
+  // Features are labelled by the weights' content and the preprocessing, never by the file's path.
+  std::unique_ptr<nn::Xception> xception;
+  std::string extractor;
+  nn::CheckpointTexts bundle_texts;
+  if (!o.xception.empty()) {
+    XceptionWeights weights = load_feature_xception(o.xception);
+    xception = std::move(weights.model);
+    extractor = extractor_label(weights.sha256, nn::ResizeFilter::nearest);
+    bundle_texts.emplace_back("features.weights", o.xception.filename().string());  // a hint for finding them
+  } else {
+    nn::Generator gen(o.seed);
+    xception = std::make_unique<nn::Xception>(nn::XceptionOptions{.width = o.random_width}, gen);
+    extractor =
+        "xception random width=" + format("%g", o.random_width) + " seed=" + std::to_string(o.seed) + " filter=nearest";
+  }
+  bundle_texts.insert(bundle_texts.begin(), {"features.extractor", extractor});
   const Flickr8kPaths paths = find_flickr8k(o.data_dir);
   nn::make_directories(o.out_dir);
 
@@ -73,28 +132,40 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   result.vocab = tokenizer.vocab_size();
   log("tokenizer: " + std::to_string(tokenizer.vocab_size() - Tokenizer::kFirstWord) + " words");
 
-  // Features, computed once into the cache.
-  std::unique_ptr<nn::Xception> xception;
-  std::string extractor;
-  if (!o.xception.empty()) {
-    xception = nn::load_xception(o.xception);
-    extractor = "xception " + fs::absolute(o.xception).string() + " filter=nearest";
-  } else {
-    nn::Generator gen(o.seed);
-    xception = std::make_unique<nn::Xception>(nn::XceptionOptions{.width = o.random_width}, gen);
-    extractor =
-        "xception random width=" + format("%g", o.random_width) + " seed=" + std::to_string(o.seed) + " filter=nearest";
-  }
-  FeatureCache cache(o.out_dir / "features.bin", xception->feature_channels(), extractor);
+  // Features, computed once into the cache. A cache labelled by the old scheme (the weights' path) whose path names
+  // these very weights is relabelled rather than refused.
+  FeatureCache cache(o.out_dir / "features.bin", xception->feature_channels(), extractor,
+                     [&](const std::string& old) { return !o.xception.empty() && old_label_of(old, o.xception); });
+  if (!cache.relabelled_from().empty())
+    log("features: the cache labelled '" + cache.relabelled_from() + "' was relabelled '" + extractor + "'");
   for (const std::string& repair : cache.repairs()) log("features: " + repair);
   std::vector<std::pair<std::string, fs::path>> images;
-  for (const auto* ids : {&train_ids, &dev_ids, &test_ids})
-    for (const std::string& id : *ids) images.emplace_back(id, paths.images / (id + ".jpg"));
-  ExtractReport extracted = extract_features(cache, *xception, images, {.progress = o.progress});
+  size_t cached = 0;
+  for (const auto* ids : {&train_ids, &dev_ids, &test_ids}) {
+    for (const std::string& id : *ids) {
+      images.emplace_back(id, paths.images / (id + ".jpg"));
+      cached += cache.contains(id) ? 1 : 0;
+    }
+  }
+  if (cached > 0) {
+    log("features: " + with_commas(cached) + " of " + with_commas(images.size()) + " cached" +
+        (cached < images.size() ? "; continuing" : ""));
+  }
+  ExtractReport extracted =
+      extract_features(cache, *xception, images, {.progress = o.progress, .stop = stop_requested});
   result.unreadable_images = extracted.unreadable.size();
   for (const std::string& line : extracted.unreadable) log("unreadable image skipped: " + line);
+  if (extracted.stopped) {
+    throw TrainingStopped("stopped: features of " + with_commas(extracted.already_cached + extracted.computed) +
+                          " of " + with_commas(images.size()) +
+                          " images cached; run the same command with --resume to continue");
+  }
   log("features: " + std::to_string(extracted.computed) + " computed, " + std::to_string(extracted.already_cached) +
       " from the cache");
+  result.features_peak_bytes = peak_memory_bytes();
+  xception.reset();  // training needs only the cached features
+  nn::empty_allocator_cache();
+  reset_peak_memory();
   auto usable = [&](std::vector<std::string> ids) {
     std::erase_if(ids, [&](const std::string& id) { return !cache.contains(id); });
     return ids;
@@ -113,7 +184,10 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
                      .resume = o.resume,
                      .overwrite = o.overwrite,
                      .progress = o.progress,
-                     .bundle_texts = {{"features.extractor", extractor}}};
+                     .bundle_texts = bundle_texts,
+                     .on_resume = [&](const std::string& line) {
+                       if (!o.progress) log(line);  // the trainer prints it itself with progress on
+                     }};
   result.history = train(model, tokenizer, features, make_examples(train_ids, clean, tokenizer),
                          make_examples(dev_ids, clean, tokenizer), config, [&](const EpochResult& r) {
                            if (!o.progress)  // the trainer prints its epoch lines itself
@@ -137,6 +211,7 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   log(format("test BLEU-1 %.4f, BLEU-2 %.4f, BLEU-3 %.4f, BLEU-4 %.4f", result.bleu[0], result.bleu[1], result.bleu[2],
              result.bleu[3]) +
       " on " + std::to_string(hypotheses.size()) + " images");
+  result.training_peak_bytes = peak_memory_bytes();
   return result;
 }
 

@@ -49,11 +49,25 @@ struct Flickr8kRunResult {
   std::array<double, 4> bleu{};      ///< BLEU-1…4 on the test split
   std::vector<std::pair<std::string, std::string>> samples;  ///< (image id, generated caption), the first few
   std::filesystem::path bundle;                              ///< out_dir/best.nnck
+  /// Peak resident memory (bytes) of feature extraction (from the start), and of training and BLEU after it; 0 where
+  /// the system does not say (peak_memory_bytes).
+  size_t features_peak_bytes = 0, training_peak_bytes = 0;
+  /// \var training_peak_bytes
+  /// Peak resident memory (bytes) of training and the test-split BLEU.
 };
 
+/// The process's peak resident memory in bytes since the start or the last reset_peak_memory() (Linux: VmHWM in
+/// /proc/self/status); 0 where unknown.
+size_t peak_memory_bytes();
+/// Starts a new peak-memory measurement (Linux: writes 5 to /proc/self/clear_refs); does nothing elsewhere.
+void reset_peak_memory();
+
 /// Runs every stage; `log` receives one line per stage. Throws nn::Error on options that contradict each other
-/// (Xception weights and random_width, or neither), a data folder holding none of the training images, and the
-/// errors of the stages (unreadable files, a run already in out_dir without resume or overwrite, …).
+/// (Xception weights and random_width, or neither), Xception weights with the ImageNet top (before any slow work), a
+/// data folder holding none of the training images, and the errors of the stages (unreadable files, a run already
+/// in out_dir without resume or overwrite, …). A stop request (stop_signal.h) during feature extraction keeps every
+/// feature saved and throws TrainingStopped saying how many are cached and how to continue; during training, as
+/// train() does.
 Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& options, const std::function<void(const std::string&)>& log);
 
 }  // namespace captioning

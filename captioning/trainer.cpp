@@ -137,6 +137,7 @@ std::vector<EpochResult> train_target(const Target& target, const FeatureLookup&
                        .load = target.load},
                       &schedule);
   trainer.callbacks().after_epoch = on_epoch;
+  trainer.callbacks().resumed = config.on_resume;
   auto collate = [&inputs](std::vector<Example>&& examples) { return make_caption_batch(examples, inputs); };
   CaptionDataset train_data(train_set), val_data(val_set);
   nn::DataLoader<Example, CaptionBatch> train_loader(train_data, collate,

@@ -63,6 +63,9 @@ struct TrainConfig {
   bool overwrite = false;         ///< start afresh over a run already in out_dir
   bool progress = false;          ///< the per-step progress line and epoch lines on stderr
   std::vector<std::pair<std::string, std::string>> bundle_texts;  ///< added to every bundle saved
+  /// Called once when a resumed run starts, with the line the trainer notes ("train: resuming at epoch 2, step 17";
+  /// nn::TrainerCallbacks::resumed).
+  std::function<void(const std::string& line)> on_resume;
 };
 
 /// Trains the caption model on image features for the remaining epochs (all, unless resuming); calls on_epoch

@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
   if (o.data_dir.empty()) return cli.usage_error("missing --data DIR");
   if (o.out_dir.empty()) return cli.usage_error("missing --out DIR");
   o.progress = !no_progress;
-  captioning::install_stop_signals();  // Ctrl-C: save mid-epoch and stop; --resume continues exactly there
+  // Ctrl-C: extraction stops after the batch being saved, training saves mid-epoch; --resume continues exactly there.
+  captioning::install_stop_signals();
   try {
     captioning::Flickr8kRunResult r =
         captioning::run_flickr8k(o, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
@@ -48,6 +49,9 @@ int main(int argc, char** argv) {
                 r.bleu[1], r.bleu[2], r.bleu[3], r.test_images, o.beam);
     for (const auto& [id, caption] : r.samples) std::printf("%s: %s\n", id.c_str(), caption.c_str());
     std::printf("model bundle: %s\n", r.bundle.c_str());
+    if (r.features_peak_bytes > 0 || r.training_peak_bytes > 0)
+      std::printf("peak memory: features %zu MB, training %zu MB\n", r.features_peak_bytes >> 20,
+                  r.training_peak_bytes >> 20);
   } catch (const captioning::TrainingStopped& e) {
     cli.error(e);
     return 130;

@@ -16,8 +16,10 @@
 #include <string>
 #include <vector>
 
+#include <captioning/feature_cache.h>
 #include <captioning/synthetic.h>
 #include <nn/checkpoint.h>
+#include <nn/models/xception.h>
 
 #include "support/files.h"
 
@@ -189,8 +191,86 @@ TEST_CASE("killed mid-epoch, mid-checkpoint or mid-cache-append, training resume
     CHECK(text_of(out / "last.nnck", "train.partial").rfind("2 3 ", 0) == 0);
     const Outcome resumed = train(out, "", true);
     REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.log);
+    CHECK(resumed.log.find("train: resuming at epoch 2, step 4") != std::string::npos);  // step 3 was the last done
     check_same_weights(out / "last.nnck", dir.path / "reference" / "last.nnck");
   }
+  SUBCASE("Ctrl-C during feature extraction keeps the features saved; --resume reuses them and says so") {
+    const fs::path out = dir.path / "interrupted_features";
+    // Batches of 2 images (ExtractOptions::chunk): the SIGINT arrives inside the 2nd append, which completes, and
+    // extraction stops after it with 2 × 2 of the 20 + 4 + 4 images saved.
+    const Outcome stopped = train(out, "feature_append:2:INT", false);
+    CHECK(stopped.exit_code == 130);
+    CHECK(stopped.log.find("train_flickr8k: stopped: features of 4 of 28 images cached; run the same command with "
+                           "--resume to continue") != std::string::npos);
+    CHECK_FALSE(fs::exists(out / "last.nnck"));  // stopped before training
+    const Outcome resumed = train(out, "", true);
+    REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.log);
+    CHECK(resumed.log.find("features: 4 of 28 cached; continuing") != std::string::npos);
+    CHECK(resumed.log.find("features: 24 computed, 4 from the cache") != std::string::npos);
+    CHECK(resumed.log.find("dropped") == std::string::npos);  // nothing torn: the stop came between batches
+    check_same_weights(out / "last.nnck", dir.path / "reference" / "last.nnck");
+  }
+}
+
+TEST_CASE("features of converted weights are keyed by their content: an equivalent path or an old label keeps them") {
+  data_set();  // written before any fork
+  test::TempDir dir("nn_crash_weights");
+  const fs::path weights = dir.path / "w" / "xception_notop.nnck", out = dir.path / "run";
+  {
+    nn::Generator gen(9);
+    fs::create_directories(weights.parent_path());
+    nn::save_xception(weights, nn::Xception({.width = 1.0f / 32, .middle_blocks = 1}, gen));
+  }
+  auto run_with = [&](const fs::path& xception, int epochs, bool resume) {
+    std::vector<std::string> args{TRAIN_FLICKR8K,
+                                  "--data",
+                                  data_set().string(),
+                                  "--out",
+                                  out.string(),
+                                  "--xception",
+                                  xception.string(),
+                                  "--epochs",
+                                  std::to_string(epochs),
+                                  "--batch-size",
+                                  "32",
+                                  "--limit",
+                                  "20",
+                                  "--seed",
+                                  "5",
+                                  "--no-progress"};
+    if (resume) args.push_back("--resume");
+    return run(args, out.string() + ".log", "");
+  };
+  const Outcome first = run_with(weights, 1, false);
+  REQUIRE_MESSAGE(first.exit_code == 0, first.log);
+  const std::string label = text_of(out / "best.nnck", "features.extractor");
+  CHECK(label.rfind("xception sha256=", 0) == 0);  // the content, not the path
+  CHECK(label.find(weights.parent_path().string()) == std::string::npos);
+  CHECK(text_of(out / "best.nnck", "features.weights") == "xception_notop.nnck");
+
+  // The same weights by an equivalent path: every feature comes from the cache.
+  const Outcome equivalent = run_with(dir.path / "w" / ".." / "w" / "xception_notop.nnck", 2, true);
+  REQUIRE_MESSAGE(equivalent.exit_code == 0, equivalent.log);
+  CHECK(equivalent.log.find("features: 28 of 28 cached") != std::string::npos);
+  CHECK(equivalent.log.find("features: 0 computed, 28 from the cache") != std::string::npos);
+
+  // A cache written before labels named the content ("xception /abs/path filter=nearest") is relabelled, not refused.
+  const std::string old_label = "xception " + fs::absolute(weights).string() + " filter=nearest";
+  const int64_t dim = nn::load_xception(weights)->feature_channels();
+  captioning::FeatureCache(out / "features.bin", dim, old_label, [](const std::string&) { return true; });
+  const Outcome relabelled = run_with(weights, 3, true);
+  REQUIRE_MESSAGE(relabelled.exit_code == 0, relabelled.log);
+  CHECK(relabelled.log.find("features: the cache labelled '" + old_label + "' was relabelled '" + label + "'") !=
+        std::string::npos);
+  CHECK(relabelled.log.find("features: 0 computed, 28 from the cache") != std::string::npos);
+
+  // Other weights under the old label's scheme are still refused, naming both labels.
+  const std::string other_label = "xception " + (dir.path / "other.nnck").string() + " filter=nearest";
+  captioning::FeatureCache(out / "features.bin", dim, other_label, [](const std::string&) { return true; });
+  const Outcome refused = run_with(weights, 3, true);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.log.find("from '" + label + "', got " + std::to_string(dim) + " values from '" + other_label + "'") !=
+        std::string::npos);
 }
 
 TEST_CASE("train_shapes, on the same Trainer: killed mid-epoch or stopped by Ctrl-C, it resumes bit-identically") {

@@ -245,3 +245,62 @@ TEST_CASE("a cache path the system refuses is an nn::Error naming it, not a std:
   CHECK(test::error_of([&] { captioning::FeatureCache(long_name, 4, "e"); }) ==
         long_name.string() + ": cannot write: File name too long");
 }
+
+TEST_CASE("a cache under an older label of the same extractor is relabelled in place; another label is refused") {
+  test::TempDir dir;
+  const fs::path file = dir.path / "features.bin";
+  make_cache(file, 3);  // labelled "test extractor"
+  {
+    captioning::FeatureCache cache(file, 4, "new label",
+                                   [](const std::string& old) { return old == "test extractor"; });
+    CHECK(cache.relabelled_from() == "test extractor");
+    CHECK(cache.size() == 3);
+    CHECK(cache.get("img2").to_vector() == std::vector<float>{2, 2, 2, 2});
+  }
+  // The file itself carries the new label now: opened without any alias, nothing is relabelled or lost.
+  captioning::FeatureCache again(file, 4, "new label");
+  CHECK(again.relabelled_from().empty());
+  CHECK(again.size() == 3);
+  CHECK(read_all(file).find("test extractor") == std::string::npos);
+  // A label the predicate does not accept is still refused, naming both.
+  CHECK(test::error_of([&] {
+          captioning::FeatureCache(file, 4, "other", [](const std::string& old) { return old == "test extractor"; });
+        }) == file.string() +
+                  ": expected features of 4 values from 'other', got 4 values from 'new label' "
+                  "(delete it to recompute)");
+}
+
+TEST_CASE("a stop request during extraction keeps every saved batch; the next run computes only the rest") {
+  const fs::path photos = test::test_photos();
+  test::TempDir dir;
+  nn::Generator gen(1);
+  nn::Xception model({.width = 1.0f / 32, .middle_blocks = 1}, gen);
+  const std::vector<std::pair<std::string, fs::path>> images{{"a", photos / "chelsea.png"},
+                                                             {"b", photos / "coffee.png"},
+                                                             {"c", photos / "camera.png"},
+                                                             {"d", photos / "chelsea.png"},
+                                                             {"e", photos / "coffee.png"}};
+  int asked = 0;
+  {
+    captioning::FeatureCache cache(dir.path / "f.bin", model.feature_channels(), "xception w/32");
+    // Asked after each saved batch of 2: the first answer stops it, with one batch (2 images) on disk.
+    captioning::ExtractReport stopped = captioning::extract_features(
+        cache, model, images, {.chunk = 2, .progress = false, .stop = [&] { return ++asked >= 1; }});
+    CHECK(stopped.stopped);
+    CHECK(asked == 1);
+    CHECK(stopped.computed == 2);
+  }
+  captioning::FeatureCache reopened(dir.path / "f.bin", model.feature_channels(), "xception w/32");
+  CHECK(reopened.size() == 2);
+  CHECK(reopened.repairs().empty());  // stopped between batches: nothing torn
+  CHECK((reopened.contains("a") && reopened.contains("b")));
+  // Not stopped after the last batch (nothing is left to stop): 3 images in batches of 2 and 1, asked once between.
+  asked = 0;
+  captioning::ExtractReport rest = captioning::extract_features(
+      reopened, model, images, {.chunk = 2, .progress = false, .stop = [&] { return ++asked > 5; }});
+  CHECK_FALSE(rest.stopped);
+  CHECK(asked == 1);
+  CHECK(rest.already_cached == 2);
+  CHECK(rest.computed == 3);
+  CHECK(reopened.size() == 5);
+}

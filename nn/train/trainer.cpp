@@ -345,12 +345,14 @@ void Trainer::stopped(const std::string& where) {
 
 std::vector<EpochResult> Trainer::fit_sources(const SourceFactory& train, const SourceFactory& validation) {
   Position p;
+  bool resuming = false;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(nullptr, &std::fclose);
   if (!options_.out_dir.empty()) {
     make_directories(options_.out_dir);
     check_new_run(options_.out_dir, options_.resume, options_.overwrite, options_.name);
     std::error_code ec;
-    if (options_.resume && fs::exists(path("last.nnck"), ec)) restore(p);
+    resuming = options_.resume && fs::exists(path("last.nnck"), ec);
+    if (resuming) restore(p);
     if (options_.overwrite && !options_.resume) remove_old_run();
     log.reset(std::fopen(path("train.log").c_str(), options_.resume ? "a" : "w"));
     if (!log) fail(path("train.log").string(), "cannot be opened for writing");
@@ -360,6 +362,17 @@ std::vector<EpochResult> Trainer::fit_sources(const SourceFactory& train, const 
     std::FILE*& log;
     ~ClearLog() { log = nullptr; }
   } clear_log{log_};
+  if (resuming) {  // said before the first (possibly slow) step
+    const bool mid_epoch = p.partial_epoch > 0;
+    const int epoch = mid_epoch ? p.partial_epoch : static_cast<int>(p.history.size()) + 1;
+    const std::string line =
+        epoch > options_.epochs
+            ? options_.name + ": resuming after epoch " + std::to_string(p.history.size()) + ": every epoch is done"
+            : options_.name + ": resuming at epoch " + std::to_string(epoch) + ", step " +
+                  std::to_string(mid_epoch ? p.partial_step + 1 : 1);
+    note(line);
+    if (callbacks_.resumed) callbacks_.resumed(line);
+  }
   // Every module's mode is given back at the end. A model in training mode trains as it is (a child frozen with
   // eval(), such as a fine-tuned backbone's BatchNorm, stays frozen); one in eval mode is switched to training.
   ModeGuard mode(model_);

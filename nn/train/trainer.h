@@ -112,6 +112,9 @@ struct TrainerCallbacks {
   std::function<void(const Step&)> after_backward;           ///< gradients are accumulated, not yet clipped or applied
   std::function<void(const Step&, double loss)> after_step;  ///< the optimiser (and scheduler) stepped
   std::function<void(const EpochResult&)> after_epoch;       ///< validation done, checkpoints written
+  /// A resumed run's position, before its first step: the line fit notes, "train: resuming at epoch 2, step 17"
+  /// (the next step to train), e.g. for a program that prints it without the progress output.
+  std::function<void(const std::string& line)> resumed;
 };
 
 /// One epoch of batches turned into losses: what fit's template makes of a DataLoader and a loss function, so
