@@ -10,5 +10,6 @@ if [ ! -f build/CMakeCache.txt ]; then
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNN_BUILD_TESTS=OFF -DNN_BUILD_BENCHMARKS=OFF >&2
 fi
 cmake --build build -j"$(nproc)" --target describe >&2
-if [ $# -eq 0 ]; then set -- weights/sample_shapes.jpg; fi
+# The sample is a picture of the shapes world: described by the shapes model even once the photo model is installed.
+if [ $# -eq 0 ]; then set -- --model shapes weights/sample_shapes.jpg; fi
 build/examples/describe "$@"
