@@ -1,5 +1,6 @@
 #include "captioning/feature_cache.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <array>
@@ -128,7 +129,7 @@ FeatureCache::FeatureCache(fs::path path, int64_t dim, std::string extractor, co
   const size_t records_start = kHeaderSize + extractor_size;
   const size_t good_end = version == 1 ? read_version1(bytes, records_start) : read_records(bytes, records_start);
   if (version == 1 || damaged_ > 0 || !relabelled_from_.empty()) {
-    rewrite();  // compacted, as version 2, under the current label: damage is reported once, new records follow
+    rewrite(bytes);  // compacted, as version 2, under the current label: damage is reported once, new records follow
   } else if (good_end < bytes.size() && ::truncate(path_.c_str(), static_cast<off_t>(good_end)) != 0) {
     nn::fail(where, std::string("cannot cut its incomplete last record: ") + std::strerror(errno));
   }
@@ -197,17 +198,20 @@ void FeatureCache::classify_damage(std::string_view piece, bool last_in_file) {
 
 void FeatureCache::keep(std::string_view bytes, size_t pos) {
   const uint32_t id_size = u32_at(bytes, pos);
-  std::vector<float> values(static_cast<size_t>(dim_));
-  std::memcpy(values.data(), bytes.data() + pos + 4 + id_size, values.size() * 4);
-  features_[std::string(bytes.substr(pos + 4, id_size))] = std::move(values);
+  features_[std::string(bytes.substr(pos + 4, id_size))] = pos + 4 + id_size;
 }
 
-void FeatureCache::rewrite() {
+void FeatureCache::rewrite(std::string_view bytes) {
+  std::map<std::string, uint64_t> moved;
   nn::write_file_atomically(path_, [&](std::FILE* f) {
     std::string out = header_bytes(dim_, extractor_);
-    for (const auto& [id, values] : features_) out += record_bytes(id, values.data(), dim_);
+    for (const auto& [id, offset] : features_) {
+      moved[id] = out.size() + kMark.size() + 4 + id.size();
+      out += record_bytes(id, reinterpret_cast<const float*>(bytes.data() + offset), dim_);
+    }
     if (std::fwrite(out.data(), 1, out.size(), f) != out.size()) throw nn::Error("write failed");
   });
+  features_ = std::move(moved);
 }
 
 std::vector<std::string> FeatureCache::repairs() const {
@@ -233,14 +237,31 @@ std::vector<std::string> FeatureCache::repairs() const {
 nn::Tensor FeatureCache::get(const std::string& id) const {
   auto it = features_.find(id);
   if (it == features_.end()) nn::fail(path_.string(), "has no features for image '" + id + "'");
-  return nn::Tensor::from_data({1, dim_}, it->second);
+  // The record from its id length to its checksum, read whole and checked, so that a file changed since it was
+  // opened is an error rather than wrong features.
+  const size_t value_bytes = static_cast<size_t>(dim_) * 4, start = it->second - 4 - id.size();
+  std::string record(8 + id.size() + value_bytes, '\0');
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) nn::fail(path_.string(), std::string("cannot open: ") + std::strerror(errno));
+  const ssize_t got = ::pread(fd, record.data(), record.size(), static_cast<off_t>(start));
+  ::close(fd);
+  if (got != static_cast<ssize_t>(record.size()) || whole_record(record, 0, value_bytes) != record.size() ||
+      record.compare(4, id.size(), id) != 0)
+    nn::fail(path_.string(), "changed since it was opened: the record of image '" + id + "' is not there whole");
+  nn::Tensor t = nn::Tensor::empty({1, dim_});
+  std::memcpy(t.data(), record.data() + 4 + id.size(), value_bytes);
+  return t;
 }
 
 void FeatureCache::append(const std::vector<std::pair<std::string, nn::Tensor>>& records) {
   const std::string where = path_.string();
   std::FILE* f = std::fopen(path_.c_str(), "ab");
   if (f == nullptr) nn::fail(where, std::string("cannot append: ") + std::strerror(errno));
-  bool ok = true;
+  bool ok = std::fseek(f, 0, SEEK_END) == 0;
+  const long end = std::ftell(f);  // where the first new record begins
+  ok = ok && end >= 0;
+  std::map<std::string, uint64_t> added;
+  uint64_t at = static_cast<uint64_t>(std::max(end, 0L));
   for (const auto& [id, t] : records) {
     if (id.empty() || id.size() > kMaxId || t.numel() != dim_) {
       std::fclose(f);
@@ -248,6 +269,8 @@ void FeatureCache::append(const std::vector<std::pair<std::string, nn::Tensor>>&
                         "'" + id + "' with " + nn::to_string(t.shape()));
     }
     const std::string r = record_bytes(id, t.data(), dim_);
+    added[id] = at + kMark.size() + 4 + id.size();
+    at += r.size();
     ok = ok && std::fwrite(r.data(), 1, r.size() - 4, f) == r.size() - 4;
     if (&id == &records.front().first && records.size() > 1) {
       std::fflush(f);
@@ -258,7 +281,7 @@ void FeatureCache::append(const std::vector<std::pair<std::string, nn::Tensor>>&
   ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
   ok = std::fclose(f) == 0 && ok;
   if (!ok) nn::fail(where, std::string("append failed: ") + std::strerror(errno));
-  for (const auto& [id, t] : records) features_[id] = t.to_vector();
+  for (const auto& [id, offset] : added) features_[id] = offset;
 }
 
 ExtractReport extract_features(FeatureCache& cache, nn::Xception& model,

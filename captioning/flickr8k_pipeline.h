@@ -67,7 +67,7 @@ void reset_peak_memory();
 /// data folder holding none of the training images, and the errors of the stages (unreadable files, a run already
 /// in out_dir without resume or overwrite, …). A stop request (stop_signal.h) during feature extraction keeps every
 /// feature saved and throws TrainingStopped saying how many are cached and how to continue; during training, as
-/// train() does.
+/// train() does; during the test-split scoring, saying that best.nnck is complete and --resume scores it.
 Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& options, const std::function<void(const std::string&)>& log);
 
 }  // namespace captioning

@@ -304,3 +304,19 @@ TEST_CASE("a stop request during extraction keeps every saved batch; the next ru
   CHECK(rest.computed == 3);
   CHECK(reopened.size() == 5);
 }
+
+TEST_CASE("features are read from the file when asked: a record changed since opening is an error, not wrong values") {
+  test::TempDir dir;
+  const fs::path file = dir.path / "features.bin";
+  make_cache(file, 3);
+  captioning::FeatureCache cache(file, 4, "test extractor");
+  cache.append({{"new", Tensor::from_data({4}, {5, 6, 7, 8})}});  // found at the offset append recorded
+  CHECK(cache.get("new").to_vector() == std::vector<float>{5, 6, 7, 8});
+  CHECK(cache.get("img1").to_vector() == std::vector<float>{1, 1, 1, 1});
+  std::string bytes = read_all(file);
+  bytes[record_at(bytes, "img1") + 8 + 4 + 4] ^= 0x40;  // a bit of img1's first value
+  write_all(file, bytes);
+  CHECK(test::error_of([&] { cache.get("img1"); }) ==
+        file.string() + ": changed since it was opened: the record of image 'img1' is not there whole");
+  CHECK(cache.get("img2").to_vector() == std::vector<float>{2, 2, 2, 2});  // the others are still read
+}

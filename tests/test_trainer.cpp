@@ -75,9 +75,12 @@ TEST_CASE("a resumed run ends bit-identical to an uninterrupted one, and the bun
   train(first, w.tokenizer, w.features, w.train_set, w.val_set, half);
   half.epochs = 6;
   half.resume = true;
+  std::vector<std::string> resume_lines;
+  half.on_resume = [&](const std::string& line) { resume_lines.push_back(line); };
   CaptionModel second(w.model_options());  // a fresh process would start from fresh weights too
   std::vector<EpochResult> resumed = train(second, w.tokenizer, w.features, w.train_set, w.val_set, half);
   REQUIRE(resumed.size() == 6);
+  CHECK(resume_lines == std::vector<std::string>{"train: resuming at epoch 4, step 1"});  // 3 epochs were done
   CHECK(test::all_weights(second) == test::all_weights(full));
   CHECK(resumed.back().train_loss == history.back().train_loss);
   CHECK(resumed.back().val_loss == history.back().val_loss);
@@ -286,4 +289,10 @@ TEST_CASE("the Flickr8k pipeline runs end to end on the shared images, then resu
   CHECK(resumed.history.size() == 3);
   CHECK(resumed.history[1].train_loss == r.history[1].train_loss);
   CHECK(std::find(lines.begin(), lines.end(), "features: 0 computed, 54 from the cache") != lines.end());
+  CHECK(std::find(lines.begin(), lines.end(), "features: 54 of 54 cached") != lines.end());
+  CHECK(std::find(lines.begin(), lines.end(), "train: resuming at epoch 3, step 1") != lines.end());
+#ifdef __linux__
+  CHECK(resumed.features_peak_bytes > 0);  // VmHWM is read
+  CHECK(resumed.training_peak_bytes > 0);
+#endif
 }
