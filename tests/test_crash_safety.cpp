@@ -320,3 +320,22 @@ TEST_CASE("train_shapes, on the same Trainer: killed mid-epoch or stopped by Ctr
     check_same_weights(out / "best.nnck", dir.path / "reference" / "best.nnck");
   }
 }
+
+TEST_CASE("Xception converted with the ImageNet top is refused at the start, before any feature is extracted") {
+  data_set();  // written before any fork
+  test::TempDir dir("nn_crash_top");
+  const fs::path weights = dir.path / "xception_top.nnck", out = dir.path / "run";
+  {
+    nn::Generator gen(9);
+    nn::save_xception(weights,
+                      nn::Xception({.include_top = true, .width = 1.0f / 32, .middle_blocks = 1, .classes = 10}, gen));
+  }
+  const Outcome refused = run({TRAIN_FLICKR8K, "--data", data_set().string(), "--out", out.string(), "--xception",
+                               weights.string(), "--epochs", "1", "--no-progress"},
+                              dir.path / "run.log", "");
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.log.find(weights.string() + ": holds Xception with the ImageNet classifier") != std::string::npos);
+  CHECK(refused.log.find("notop") != std::string::npos);  // names the file to use instead
+  CHECK_FALSE(fs::exists(out / "features.bin"));          // nothing was extracted (or even written)
+  CHECK_FALSE(fs::exists(out / "descriptions.txt"));
+}
