@@ -25,7 +25,9 @@ options (defaults in brackets):
   --checksums DIR      checksum lists to verify against (Flickr8k_Dataset.sha256.tsv, Flickr8k_text.sha256.tsv,
                        xception_notop.md5) [$root/scripts/flickr8k]
   --weights-dir DIR    where xception_notop.nnck and flickr8k.nnck are installed [$root/weights]
-  --build DIR          the build folder with the programs, built there if missing [$root/build]
+  --build DIR          the build folder with the programs, brought up to date (or configured and built) there
+                       before they are used [$root/build]
+  --no-build           use the programs in the build folder as they are
   --epochs N           training epochs [20]
   --batch-size N       captions per step [64]
   --beam K             beam width of the test-split BLEU [3]
@@ -41,7 +43,7 @@ from="" mirror="" xception_width=""
 checksums=$root/scripts/flickr8k
 weights_dir=$root/weights
 build=$root/build
-epochs=20 batch_size=64 beam=3 min_free_gb=3
+epochs=20 batch_size=64 beam=3 min_free_gb=3 no_build=""
 
 usage_error() {
   echo "scripts/flickr8k.sh: $*" >&2
@@ -56,6 +58,7 @@ while [ $# -gt 0 ]; do
   option=$1
   case "$option" in
     -h | --help) usage; exit 0 ;;
+    --no-build) no_build=1; shift; continue ;;
     --dir | --from | --mirror | --checksums | --weights-dir | --build | --epochs | --batch-size | --beam | \
       --min-free-gb | --xception-width)
       [ $# -ge 2 ] || usage_error "missing the value of $option"
@@ -77,6 +80,10 @@ while [ $# -gt 0 ]; do
     --xception-width) xception_width=$value ;;
   esac
 done
+# The settings train_flickr8k takes, checked now rather than after a 1.1 GB download.
+[ "$epochs" -ge 1 ] || usage_error "--epochs must be at least 1, got $epochs"
+[ "$batch_size" -ge 1 ] || usage_error "--batch-size must be at least 1, got $batch_size"
+{ [ "$beam" -ge 1 ] && [ "$beam" -le 16 ]; } || usage_error "--beam must be 1 … 16, got $beam"
 # Absolute paths: the programs below run with other working directories.
 dir=$(realpath -m "$dir")
 weights_dir=$(realpath -m "$weights_dir")
@@ -87,6 +94,11 @@ checksums=$(realpath -m "$checksums")
 NN_INTERRUPT_HINT="run scripts/flickr8k.sh again to continue (what is done is kept)"
 # shellcheck source-path=SCRIPTDIR source=lib/download.sh
 . "$root/scripts/lib/download.sh"
+
+# The scratch files of a run (listings, hashes) live in one folder, removed however the script ends.
+TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/flickr8k.XXXXXX")
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 
 say() { echo "flickr8k: $*"; }
 die() {
@@ -149,7 +161,8 @@ check_disk() {
   while [ ! -d "$existing" ]; do existing=$(dirname "$existing"); done
   free_k=$(df -Pk "$existing" | awk 'NR == 2 { print $4 }')
   held_k=0
-  [ -d "$dir" ] && held_k=$(du -sk "$dir" | awk '{ print $1 }')
+  # Archives moved aside as wrong are no progress towards the run.
+  [ -d "$dir" ] && held_k=$(du -sk --exclude='*.rejected' "$dir" | awk '{ print $1 }')
   need_k=$((min_free_gb * 1024 * 1024 - held_k))
   if [ "$need_k" -gt "$free_k" ]; then
     die "$existing has $((free_k / 1024)) MB free; the run needs about $min_free_gb GB in $dir in all, which" \
@@ -157,19 +170,28 @@ check_disk() {
   fi
 }
 
-# The programs of the build folder, built (and configured first, as scripts/build.sh does) when missing.
+# The programs of the build folder, brought up to date there (and the folder configured first, as scripts/build.sh
+# does, when it has none): a build from before this script's time would train with labels and defaults it does not
+# know. Up to date, the build only checks the dependencies. --no-build uses them as they are.
 train_bin=$build/examples/train_flickr8k
 convert_bin=$build/examples/convert_keras_weights
 describe_bin=$build/examples/describe
 ensure_programs() {
-  [ -x "$train_bin" ] && [ -x "$convert_bin" ] && [ -x "$describe_bin" ] && return 0
-  say "building train_flickr8k, convert_keras_weights and describe in $build"
+  if [ -n "$no_build" ]; then
+    [ -x "$train_bin" ] && [ -x "$convert_bin" ] && [ -x "$describe_bin" ] && return 0
+    die "--no-build, but $build lacks train_flickr8k, convert_keras_weights or describe"
+  fi
+  say "building train_flickr8k, convert_keras_weights and describe in $build (nothing to do when up to date)"
   if [ ! -f "$build/CMakeCache.txt" ]; then
     nn_run cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DNN_BUILD_EXAMPLES=ON >&2 ||
       die "configuring $build failed (scripts/deps.sh installs what the build needs)"
   fi
-  nn_run cmake --build "$build" -j"$(nproc)" --target train_flickr8k convert_keras_weights describe >&2 ||
-    die "building the programs in $build failed"
+  mkdir -p "$state"
+  if ! nn_run cmake --build "$build" -j"$(nproc)" --target train_flickr8k convert_keras_weights describe \
+    >"$state/build.log" 2>&1; then
+    tail -n 20 "$state/build.log" >&2
+    die "building the programs in $build failed (the whole log: $state/build.log)"
+  fi
 }
 
 # ---- markers ----
@@ -263,6 +285,10 @@ refetch_archive() {
 # the interruption trap.)
 need_h5() {
   local candidate urls
+  # The user's own copy (--from) must be the right file: a wrong one is named, never passed over for a download.
+  if [ -n "$from" ] && [ -f "$from/$h5" ] && [ "$(nn_md5 "$from/$h5")" != "$h5_md5" ]; then
+    die "$from/$h5 has MD5 $(nn_md5 "$from/$h5"), not Keras's $h5_md5: replace it, or remove it to download it"
+  fi
   for candidate in ${from:+"$from/$h5"} "$weights_dir/$h5" "$archives/$h5"; do
     if [ -f "$candidate" ] && [ "$(nn_md5 "$candidate")" = "$h5_md5" ]; then
       h5_path=$candidate
@@ -336,6 +362,12 @@ extract() {
   awk -F'\t' 'FILENAME == ARGV[1] { entry[$1] = $2; next } { print entry[$0] }' "$entries" - >"$wanted"
   nn_run xargs -r -d '\n' -n 500 unzip -o -DD -j -qq -d "$dest" "$archive" <"$wanted" || true
   rm -f "$wanted"
+  # unzip's status (through xargs, only "failed") cannot tell a bad copy in the archive from a full disk; the free
+  # space can, and a full disk must not be taken for a bad archive (which would be fetched again).
+  local free_k
+  free_k=$(df -Pk "$dest" | awk 'NR == 2 { print $4 }')
+  [ "$free_k" -ge 10240 ] || die "unpacking into $dest: the disk is full ($((free_k / 1024)) MB free); free some space" \
+    "and run again"
 }
 
 # unpacked LABEL ARCHIVE LIST DEST MARKER: every file of LIST in DEST with the right SHA-256. Files that differ are
@@ -392,20 +424,26 @@ convert() {
   mkdir -p "$weights_dir"
   say "weights: converting $h5_path to $xception"
   NN_TEMP_FILES+=("$temp")
-  nn_run "$convert_bin" "$h5_path" "$temp" ${xception_width:+--width "$xception_width"} ||
+  mkdir -p "$state"
+  # Its own output names the temporary file and suggests a next step that is not this script's: kept in a log.
+  if ! nn_run "$convert_bin" "$h5_path" "$temp" ${xception_width:+--width "$xception_width"} >"$state/convert.log" 2>&1
+  then
+    cat "$state/convert.log" >&2
     die "converting $h5_path failed"
+  fi
   mv "$temp" "$xception"  # atomically: a describer never sees half a file
   write_marker convert.ok "$(convert_record)"
+  say "weights: $xception written"
 }
 
 train_record() {
-  local best=missing
-  [ -f "$run_dir/best.nnck" ] && best=$(nn_sha256 "$run_dir/best.nnck")
-  printf 'images-list %s\ntext-list %s\nxception %s\nepochs %s\nbatch-size %s\nbeam %s\nbest %s' \
+  local model_sha=missing
+  [ -f "$run_dir/model.nnck" ] && model_sha=$(nn_sha256 "$run_dir/model.nnck")
+  printf 'images-list %s\ntext-list %s\nxception %s\nepochs %s\nbatch-size %s\nbeam %s\nmodel %s' \
     "$(nn_sha256 "$images_list")" "$(nn_sha256 "$text_list")" "$(nn_sha256 "$xception")" "$epochs" "$batch_size" \
-    "$beam" "$best"
+    "$beam" "$model_sha"
 }
-train_done() { [ -f "$run_dir/best.nnck" ] && [ -f "$xception" ] && marker_ok train.ok "$(train_record)"; }
+train_done() { [ -f "$run_dir/model.nnck" ] && [ -f "$xception" ] && marker_ok train.ok "$(train_record)"; }
 
 train() {
   local args=(--data "$data" --xception "$xception" --out "$run_dir" --epochs "$epochs" --batch-size "$batch_size"
@@ -419,17 +457,18 @@ train() {
   fi
   [ -t 2 ] || args+=(--no-progress)
   mkdir -p "$state"
-  nn_run "$train_bin" "${args[@]}" > >(tee "$state/train.out") ||
+  # tee ignores Ctrl-C: it must see train_flickr8k's last words (the stop message) and end with them.
+  nn_run "$train_bin" "${args[@]}" > >(trap '' INT; tee "$state/train.out") ||
     die "train_flickr8k failed (above); to train afresh, delete $run_dir"
   write_marker train.ok "$(train_record)"
 }
 
-install_done() { [ -f "$model" ] && [ -f "$run_dir/best.nnck" ] && cmp -s "$run_dir/best.nnck" "$model"; }
+install_done() { [ -f "$model" ] && [ -f "$run_dir/model.nnck" ] && cmp -s "$run_dir/model.nnck" "$model"; }
 
 install_model() {
   local temp=$weights_dir/.flickr8k.nnck.tmp
   NN_TEMP_FILES+=("$temp")
-  cp "$run_dir/best.nnck" "$temp"
+  cp "$run_dir/model.nnck" "$temp"
   mv "$temp" "$model"  # atomically, in the same folder
   say "installed $model"
 }
@@ -456,7 +495,7 @@ main() {
   if [ ${#todo[@]} -eq 0 ]; then
     say "nothing to do: text and images verified, weights converted ($xception), model trained and installed" \
       "($model)"
-    [ -f "$state/train.out" ] && grep '^BLEU' "$state/train.out" | sed 's/^/flickr8k: trained model: /'
+    [ ! -f "$state/train.out" ] || grep -E '^(BLEU|published)' "$state/train.out" | sed 's/^/flickr8k: trained model: /' || true
     next_step
     return 0
   fi

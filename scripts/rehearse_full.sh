@@ -17,6 +17,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${NN_SHARED_DATA:-$root/../shared/data}
 work=${1:-/tmp/libnn-rehearsal}
+build=$root/${BUILD_DIR:-build}
 shift || true
 [ -d "$shared/flickr8k/images" ] || { echo "rehearse_full.sh: needs $shared/flickr8k (the 269 real images)" >&2; exit 1; }
 for tool in zip sha256sum md5sum /usr/bin/time /usr/bin/python3; do
@@ -58,7 +59,7 @@ fi
 cp "$root/scripts/flickr8k/Flickr8k_text.sha256.tsv" "$checksums/"
 h5=$archives/xception_weights_tf_dim_ordering_tf_kernels_notop.h5
 if [ ! -f "$h5" ]; then
-  /usr/bin/python3 "$root/tests/reference/make_keras_h5.py" 1 "$h5.part" "$work/xception_sums.txt" --notop
+  /usr/bin/python3 "$root/tests/reference/make_keras_h5.py" 1 "$h5.part" "$work/xception_sums.txt" --notop --fan-in-scaled
   mv "$h5.part" "$h5"
 fi
 echo "$(md5sum "$h5" | cut -d' ' -f1)  $(basename "$h5")" >"$checksums/xception_notop.md5"
@@ -67,10 +68,14 @@ echo "stand-in archives: $(du -sh "$archives" | cut -f1) in $(since "$t") s"
 # 2. The one command, as a user runs it (from archives they already have). Each line of its output is prefixed with
 # the minutes and seconds since the start, which times the stages; /usr/bin/time gives the peak memory (the largest
 # of the processes it ran).
-elapsed_prefix() { awk -v t0="$(date +%s)" '{ e = systime() - t0; printf "[%02d:%02d] %s\n", e / 60, e % 60, $0; fflush() }'; }
+elapsed_prefix() {
+  local line start=$SECONDS
+  while IFS= read -r line; do printf '[%02d:%02d] %s\n' $(((SECONDS - start) / 60)) $(((SECONDS - start) % 60)) "$line"; done
+}
 run() {
   /usr/bin/time -v -o "$work/time.txt" "$root/scripts/flickr8k.sh" --from "$archives" --checksums "$checksums" \
-    --dir "$work/flickr8k" --weights-dir "$work/weights" "$@" 2>&1 | elapsed_prefix | tee "$work/run.log"
+    --dir "$work/flickr8k" --weights-dir "$work/weights" --build "$build" "$@" 2>&1 | elapsed_prefix |
+    tee "$work/run.log"
   grep -E 'Elapsed|Maximum resident' "$work/time.txt"
 }
 t=$(stamp)
@@ -81,6 +86,7 @@ du -sh "$work/flickr8k"/* "$work/weights"/* 2>/dev/null
 t=$(stamp)
 run "$@"
 echo "second run: $(since "$t") s"
+grep -q "nothing to do" "$work/run.log" || { echo "rehearse_full.sh: the second run did not say 'nothing to do'" >&2; exit 1; }
 
 # 3. The bundle stands alone: moved with its weights, renamed weights, it still describes a photo.
 moved=$work/moved
@@ -88,4 +94,4 @@ rm -rf "$moved" && mkdir -p "$moved"
 cp "$work/weights/flickr8k.nnck" "$moved/"
 cp "$work/weights/xception_notop.nnck" "$moved/renamed_xception.nnck"
 photo=$root/tests/data/photos/chelsea.png
-"$root/${BUILD_DIR:-build}/examples/describe" --model "$moved/flickr8k.nnck" "$photo"
+"$build/examples/describe" --model "$moved/flickr8k.nnck" "$photo"

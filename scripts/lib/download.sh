@@ -3,8 +3,9 @@
 #
 # A file is fetched into NAME.part with `curl -C -`, so that an interrupted transfer continues where it stopped, also
 # when the script was killed and is run again; it is renamed to NAME only once complete and verified. Children run in
-# the background and are waited for, so that Ctrl-C (or a TERM sent to the script alone) stops them at once: a
-# background child ignores SIGINT, and the trap below ends it, keeps the .part file and says how to continue.
+# the background, each in a process group of its own, and are waited for, so that Ctrl-C (or a TERM sent to the
+# script alone) stops them at once: the trap below sends TERM to the child's whole group — grandchildren too (make
+# and the compilers under cmake, unzip under xargs) — keeps the .part file and says how to continue.
 
 # What the interruption message says after "interrupted: ".
 NN_INTERRUPT_HINT=${NN_INTERRUPT_HINT:-"run $0 again to continue"}
@@ -14,7 +15,8 @@ NN_TEMP_FILES=()  # half-written outputs to delete when interrupted (never a .pa
 nn_interrupted() {
   trap - INT TERM
   if [ -n "$NN_CHILD" ]; then
-    kill -TERM "$NN_CHILD" 2>/dev/null || true  # train_flickr8k saves mid-epoch on TERM; curl and unzip just stop
+    # The child's group: train_flickr8k saves mid-epoch on TERM; curl, unzip and make just stop.
+    kill -TERM -- "-$NN_CHILD" 2>/dev/null || kill -TERM "$NN_CHILD" 2>/dev/null || true
     wait "$NN_CHILD" 2>/dev/null || true
   fi
   [ ${#NN_TEMP_FILES[@]} -eq 0 ] || rm -f -- "${NN_TEMP_FILES[@]}"
@@ -24,11 +26,15 @@ nn_interrupted() {
 }
 trap nn_interrupted INT TERM
 
-# nn_run CMD ARG…: runs CMD as a background child and waits for it (see above); returns its status.
+# nn_run CMD ARG…: runs CMD (a program or a function) as a background child in its own process group (job control,
+# set -m, for just this start) and waits for it (see above); returns its status. Its standard input is the caller's,
+# said explicitly: without job control bash would give a background command /dev/null instead.
 nn_run() {
   local status=0
-  "$@" &
+  set -m
+  "$@" 0<&0 &
   NN_CHILD=$!
+  set +m
   wait "$NN_CHILD" || status=$?
   NN_CHILD=""
   return "$status"
@@ -42,6 +48,7 @@ nn_sha256() { sha256sum "$1" | cut -d' ' -f1; }
 nn_fetch() {
   local out=$1 url attempt status code
   shift
+  command -v curl >/dev/null || { echo "$(basename "$out"): needs curl to download (apt-get install curl)" >&2; return 1; }
   local progress=(-sS)
   [ -t 2 ] && progress=(--progress-bar)
   for url in "$@"; do
