@@ -7,7 +7,7 @@ residual convolution and batch norm before its separable convolutions), datasets
 
 Random weights (seeded). Also writes, for the C++ test, the sum and first value of every tensor under libnn's name.
 Also writes a width-1/32 file in the layout newer Keras saves (modern names, UTF-8 strings, model_weights/).
-Run with Debian's python3-h5py:  /usr/bin/python3 tests/reference/make_keras_h5.py [WIDTH OUT.h5 SUMS.txt [--notop]]
+Run with Debian's python3-h5py:  /usr/bin/python3 tests/reference/make_keras_h5.py [WIDTH OUT.h5 SUMS.txt [--notop] [--fan-in-scaled]]
 With arguments it writes one Keras-1 file, with the top or (--notop) without it, as Keras's
 xception_weights_tf_dim_ordering_tf_kernels_notop.h5 is; tests/reference/fixtures/xception_w32_keras1_notop.h5 (the
 loopback-mirror test's stand-in for that download) is `make_keras_h5.py 0.03125 … --notop`.
@@ -53,9 +53,15 @@ def xception_layers(width, top):
     return layers
 
 
-def write_file(width, out, sums_path, keras2, top):
+def write_file(width, out, sums_path, keras2, top, fan_in_scaled=False):
     """Keras 1 (legacy names, fixed-length byte strings) or Keras 2 (layer names, `layer/weight:0` datasets in a
-    subgroup, UTF-8 variable-length strings, under model_weights/ as a whole saved model writes them)."""
+    subgroup, UTF-8 variable-length strings, under model_weights/ as a whole saved model writes them).
+
+    fan_in_scaled: variance-preserving convolution weights (uniform, limit sqrt(3 / fan-in)) and batch norms near the
+    identity, so that
+    activations keep their scale through the 36 layers and features come out of the size a trained network gives
+    (the default ±0.5 weights multiply the scale by ~60 a layer: features near 1e20, whose exp overflows take glibc's
+    slow path and make a timing rehearsal unrepresentative). The committed fixtures use the default."""
     rng = np.random.default_rng(16 if not keras2 else 32)
     counters = {"conv": 0, "sep": 0, "bn": 0, "dense": 0}
     keras_prefix = {"conv": "convolution2d", "sep": "separableconvolution2d", "bn": "batchnormalization",
@@ -71,14 +77,23 @@ def write_file(width, out, sums_path, keras2, top):
         for ours, kind, shape in xception_layers(width, top):
             counters[kind] += 1
             name = ours if keras2 else "%s_%d" % (keras_prefix[kind], counters[kind])
+            def he(shape_, fan_in):
+                limit = np.sqrt(3.0 / fan_in) if fan_in_scaled else 0.5
+                return rng.uniform(-limit, limit, shape_)
+
             if kind == "conv":
-                tensors = [("W", "kernel", rng.uniform(-0.5, 0.5, shape[0]))]
+                tensors = [("W", "kernel", he(shape[0], np.prod(shape[0][:3])))]
             elif kind == "dense":
                 tensors = [("W", "kernel", rng.uniform(-0.05, 0.05, shape[0])),
                            ("b", "bias", rng.uniform(-0.05, 0.05, shape[1]))]
             elif kind == "sep":
-                tensors = [("depthwise_kernel", "depthwise_kernel", rng.uniform(-0.5, 0.5, shape[0])),
-                           ("pointwise_kernel", "pointwise_kernel", rng.uniform(-0.5, 0.5, shape[1]))]
+                tensors = [("depthwise_kernel", "depthwise_kernel", he(shape[0], 9)),
+                           ("pointwise_kernel", "pointwise_kernel", he(shape[1], shape[1][2]))]
+            elif fan_in_scaled:
+                c = shape
+                tensors = [("gamma", "gamma", rng.uniform(0.9, 1.1, c)), ("beta", "beta", rng.uniform(-0.05, 0.05, c)),
+                           ("running_mean", "moving_mean", rng.uniform(-0.05, 0.05, c)),
+                           ("running_std", "moving_variance", rng.uniform(0.9, 1.1, c))]
             else:
                 c = shape
                 tensors = [("gamma", "gamma", rng.uniform(0.5, 1.5, c)), ("beta", "beta", rng.uniform(-0.2, 0.2, c)),
@@ -111,9 +126,11 @@ def write_file(width, out, sums_path, keras2, top):
 
 def main():
     fixtures = os.path.join(HERE, "fixtures")
-    args = [a for a in sys.argv[1:] if a != "--notop"]
-    if len(args) >= 3:  # WIDTH OUT.h5 SUMS.txt [--notop]: one Keras-1 file (the full-width check, the mirror test)
-        write_file(float(args[0]), args[1], args[2], keras2=False, top="--notop" not in sys.argv[1:])
+    args = [a for a in sys.argv[1:] if a not in ("--notop", "--fan-in-scaled")]
+    if len(args) >= 3:  # WIDTH OUT.h5 SUMS.txt [--notop] [--fan-in-scaled]: one Keras-1 file (the full-width check,
+        # the mirror test, scripts/rehearse_full.sh)
+        write_file(float(args[0]), args[1], args[2], keras2=False, top="--notop" not in sys.argv[1:],
+                   fan_in_scaled="--fan-in-scaled" in sys.argv[1:])
         return
     write_file(1.0 / 16, os.path.join(fixtures, "xception_w16_keras1.h5"),
                os.path.join(fixtures, "xception_w16_keras1_sums.txt"), keras2=False, top=True)
