@@ -119,15 +119,20 @@ FeatureCache::FeatureCache(fs::path path, int64_t dim, std::string extractor, co
   if (extractor_size > kMaxExtractor || kHeaderSize + extractor_size > bytes.size())
     nn::fail(where, "has a corrupt header");
   const std::string file_extractor = bytes.substr(kHeaderSize, extractor_size);
-  if (file_dim == dim_ && file_extractor != extractor_ && same_extractor && same_extractor(file_extractor)) {
-    relabelled_from_ = file_extractor;
-  } else if (file_dim != dim_ || file_extractor != extractor_) {
+  auto refuse = [&] {
     nn::fail_expected(
         where, "features of " + std::to_string(dim_) + " values from '" + nn::printable(extractor_) + "'",
         std::to_string(file_dim) + " values from '" + nn::printable(file_extractor) + "' (delete it to recompute)");
-  }
+  };
+  // Another label may still be this extractor under an older name: the caller decides once the records are read.
+  const bool maybe_same = file_dim == dim_ && file_extractor != extractor_ && same_extractor;
+  if (!maybe_same && (file_dim != dim_ || file_extractor != extractor_)) refuse();
   const size_t records_start = kHeaderSize + extractor_size;
   const size_t good_end = version == 1 ? read_version1(bytes, records_start) : read_records(bytes, records_start);
+  if (maybe_same) {
+    if (!same_extractor(file_extractor, *this)) refuse();  // the file is still as it was: nothing rewritten yet
+    relabelled_from_ = file_extractor;
+  }
   if (version == 1 || damaged_ > 0 || !relabelled_from_.empty()) {
     rewrite(bytes);  // compacted, as version 2, under the current label: damage is reported once, new records follow
   } else if (good_end < bytes.size() && ::truncate(path_.c_str(), static_cast<off_t>(good_end)) != 0) {

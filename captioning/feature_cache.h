@@ -24,8 +24,10 @@ namespace captioning {
 class FeatureCache {
  public:
   /// Whether a cache labelled `old_label` holds features of this very extractor under an older name (such as
-  /// "xception /abs/path/w.nnck filter=nearest", written before labels named the weights' content).
-  using SameExtractor = std::function<bool(const std::string& old_label)>;
+  /// "xception /abs/path/w.nnck filter=nearest", written before labels named the weights' content). Called once the
+  /// records are read and before anything is rewritten, with the cache, so that it can check a record (get()): a
+  /// path names a file, not its content, which may have changed since.
+  using SameExtractor = std::function<bool(const std::string& old_label, const FeatureCache& records)>;
 
   /// Opens PATH, or creates it, for features of `dim` values made by `extractor` (a description such as
   /// "xception sha256=HEX filter=nearest"). A file made for another dim or extractor is an error naming both

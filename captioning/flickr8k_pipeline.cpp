@@ -1,12 +1,16 @@
 #include "captioning/flickr8k_pipeline.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
 #include <nn/allocator.h>
+#include <nn/autograd.h>
 #include <nn/checkpoint.h>
 #include <nn/error.h>
+#include <nn/image.h>
 #include <nn/models/xception.h>
 
 #include "captioning/bleu.h"
@@ -63,6 +67,19 @@ bool old_label_of(const std::string& old_label, const fs::path& weights) {
   return path.is_absolute() && fs::equivalent(path, weights, ec) && !ec;
 }
 
+// Whether two feature vectors of one image agree to float rounding (batches of other sizes may sum in another
+// order): within 1e-4 of the largest magnitude, relative, whatever the features' scale. Features of other weights
+// differ far more.
+bool same_features(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return false;
+  float scale = 0, worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    scale = std::max(scale, std::abs(a[i]));
+    worst = std::max(worst, std::abs(a[i] - b[i]));
+  }
+  return worst <= 1e-4f * scale;
+}
+
 }  // namespace
 
 size_t peak_memory_bytes() {
@@ -74,9 +91,11 @@ size_t peak_memory_bytes() {
   return 0;
 }
 
-void reset_peak_memory() {
+bool reset_peak_memory() {
   std::ofstream clear("/proc/self/clear_refs");
   clear << "5";  // resets VmHWM to the current resident size (Linux ≥ 4.0); elsewhere nothing happens
+  clear.flush();
+  return static_cast<bool>(clear);
 }
 
 Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<void(const std::string&)>& log) {
@@ -135,8 +154,21 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
 
   // Features, computed once into the cache. A cache labelled by the old scheme (the weights' path) whose path names
   // these very weights is relabelled rather than refused.
-  FeatureCache cache(o.out_dir / "features.bin", xception->feature_channels(), extractor,
-                     [&](const std::string& old) { return !o.xception.empty() && old_label_of(old, o.xception); });
+  // The path may name these weights yet the file may have been rewritten since (converted again from another .h5),
+  // so one cached image's features are computed again and must match.
+  auto same_extractor = [&](const std::string& old, const FeatureCache& records) {
+    if (o.xception.empty() || !old_label_of(old, o.xception)) return false;
+    for (const auto* ids : {&train_ids, &dev_ids, &test_ids}) {
+      for (const std::string& id : *ids) {
+        if (!records.contains(id)) continue;
+        nn::NoGradGuard no_grad;
+        const nn::Tensor now = xception->forward(nn::load_xception_input(paths.images / (id + ".jpg")));
+        return same_features(records.get(id).to_vector(), now.to_vector());
+      }
+    }
+    return true;  // no record of these images: nothing that could be wrong
+  };
+  FeatureCache cache(o.out_dir / "features.bin", xception->feature_channels(), extractor, same_extractor);
   if (!cache.relabelled_from().empty())
     log("features: the cache labelled '" + cache.relabelled_from() + "' was relabelled '" + extractor + "'");
   for (const std::string& repair : cache.repairs()) log("features: " + repair);
@@ -166,18 +198,19 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   result.features_peak_bytes = peak_memory_bytes();
   xception.reset();  // training needs only the cached features
   nn::empty_allocator_cache();
-  reset_peak_memory();
+  if (!reset_peak_memory()) log("peak memory: this system cannot reset the peak, so training's includes extraction's");
   // Training's large tensors change size with every batch (the longest caption sets T in the logits (N, T, V): up to
   // 64 × 35 × 7,600 floats, 68 MB, for Flickr8k), so freed blocks of every size would pile up in the allocator's
   // cache to its limit (2 GB: 1.16 GB peak measured, against 0.42 GB without): only 16 MB of small blocks are kept,
   // at much the same speed, unless NN_ALLOCATOR_CACHE_MB says otherwise. The default (nn/allocator.h) comes back after.
   struct CacheLimit {
     bool set = std::getenv("NN_ALLOCATOR_CACHE_MB") == nullptr;
+    size_t before = nn::allocator_cache_limit();  // a library caller's own limit comes back too
     CacheLimit() {
       if (set) nn::set_allocator_cache_limit(size_t{16} << 20);
     }
     ~CacheLimit() {
-      if (set) nn::set_allocator_cache_limit(size_t{2048} << 20);
+      if (set) nn::set_allocator_cache_limit(before);
     }
   } cache_limit;
   auto usable = [&](std::vector<std::string> ids) {
@@ -209,16 +242,25 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
                                         r.train_loss, r.val_loss, r.seconds));
                          });
 
+  // The bundle describe loads: best.nnck without what only training needs — the optimiser's and the schedule's
+  // state (40 of its 60 MB for Flickr8k) and the train.* texts — written atomically beside it.
+  Bundle best = load_bundle(o.out_dir / "best.nnck");
+  Texts kept;
+  for (const auto& [key, value] : best.texts) {
+    if (key != "model" && key != "caption.options" && key != "tokenizer" && !key.starts_with("train."))
+      kept.emplace_back(key, value);  // features.extractor, features.weights, trained.command, …
+  }
+  result.bundle = o.out_dir / "model.nnck";
+  save_bundle(result.bundle, *best.model, best.tokenizer, nullptr, kept);
+
   // BLEU on the test split with the best model.
-  result.bundle = o.out_dir / "best.nnck";
-  Bundle best = load_bundle(result.bundle);
   std::vector<std::vector<Tokens>> references;
   std::vector<Tokens> hypotheses;
   for (const std::string& id : test_ids) {
     if (stop_requested()) {  // training is complete: a resumed run goes straight to the scoring
       throw TrainingStopped("stopped while scoring the test split (" + with_commas(hypotheses.size()) + " of " +
                             with_commas(test_ids.size()) + " images captioned); " + result.bundle.string() +
-                            " is complete; run the same command with --resume to score it");
+                            " is written; run the same command with --resume to score it");
     }
     std::vector<Caption> c = beam_search(*best.model, best.tokenizer, cache.get(id), {.beam = o.beam});
     hypotheses.push_back(split_words(c.front().text));
@@ -232,6 +274,15 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
       " on " + std::to_string(hypotheses.size()) + " images");
   result.training_peak_bytes = peak_memory_bytes();
   return result;
+}
+
+std::string published_bleu_line() {
+  const PublishedBleu p;
+  std::string line = "published for this kind of model (Flickr8k test split, all 8,091 images):";
+  for (int n = 0; n < 4; ++n) line += format(" BLEU-%.0f %.3f–%.3f", n + 1, p.low[n], p.high[n]) + (n < 3 ? "," : "");
+  line += format(" (Tanti et al. 2017); Brownlee's 2017 VGG16 merge model %.3f, %.3f, %.3f, %.3f", p.tutorial[0],
+                 p.tutorial[1], p.tutorial[2], p.tutorial[3]);
+  return line;
 }
 
 }  // namespace captioning

@@ -48,7 +48,7 @@ struct Flickr8kRunResult {
   std::vector<EpochResult> history;  ///< one entry per epoch trained
   std::array<double, 4> bleu{};      ///< BLEU-1…4 on the test split
   std::vector<std::pair<std::string, std::string>> samples;  ///< (image id, generated caption), the first few
-  std::filesystem::path bundle;                              ///< out_dir/best.nnck
+  std::filesystem::path bundle;  ///< out_dir/model.nnck: best.nnck without the optimiser state, for describe
   /// Peak resident memory (bytes) of feature extraction (from the start), and of training and BLEU after it; 0 where
   /// the system does not say (peak_memory_bytes).
   size_t features_peak_bytes = 0, training_peak_bytes = 0;
@@ -59,8 +59,22 @@ struct Flickr8kRunResult {
 /// The process's peak resident memory in bytes since the start or the last reset_peak_memory() (Linux: VmHWM in
 /// /proc/self/status); 0 where unknown.
 size_t peak_memory_bytes();
-/// Starts a new peak-memory measurement (Linux: writes 5 to /proc/self/clear_refs); does nothing elsewhere.
-void reset_peak_memory();
+/// Starts a new peak-memory measurement (Linux: writes 5 to /proc/self/clear_refs); false where it cannot.
+bool reset_peak_memory();
+
+/// BLEU-1…4 that published models of this kind reach on the Flickr8k test split, for telling a good run from a broken
+/// one: "ball-park scores for skilful models" from Tanti, Gatt & Camilleri, "Where to put the image in an image
+/// caption generator" (2017; Natural Language Engineering 2018), as Brownlee's 2017 tutorial quotes them — the low
+/// and high end of each — and the tutorial's own VGG16 merge model (greedy). Scored with NLTK's corpus_bleu, as
+/// captioning::corpus_bleu scores.
+struct PublishedBleu {
+  std::array<double, 4> low{0.401, 0.176, 0.099, 0.059};       ///< the range's low end, BLEU-1…4
+  std::array<double, 4> high{0.578, 0.390, 0.260, 0.170};      ///< its high end
+  std::array<double, 4> tutorial{0.579, 0.345, 0.252, 0.131};  ///< Brownlee 2017, VGG16 features, merge decoder
+};
+
+/// The published figures as one line for a run's summary: "published for this kind of model: BLEU-1 0.401–0.578, …".
+std::string published_bleu_line();
 
 /// Runs every stage; `log` receives one line per stage. Throws nn::Error on options that contradict each other
 /// (Xception weights and random_width, or neither), Xception weights with the ImageNet top (before any slow work), a

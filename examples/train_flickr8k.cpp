@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
       "Trains the Flickr8k captioner end to end and reports BLEU on the test split. DIR is the Flickr8k\n"
       "data (Flickr8k_text/ and Flickr8k_Dataset/ as the official zips unpack, or text/ and images/).\n"
       "WEIGHTS comes from weights/download.sh and convert_keras_weights. Writes to the output folder\n"
-      "descriptions.txt, features.bin, last.nnck, best.nnck (the model bundle), metrics.csv, metrics.jsonl,\n"
+      "descriptions.txt, features.bin, last.nnck, best.nnck, model.nnck (the bundle describe loads: best.nnck\n"
+      "without the optimiser state), metrics.csv, metrics.jsonl,\n"
       "loss.svg and train.log.");
   cli.synopsis("--data DIR --out DIR (--xception WEIGHTS.nnck | --random-xception-width W) [options]");
   cli.text("--data", "DIR", o.data_dir, "the Flickr8k data");
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
         captioning::run_flickr8k(o, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
     std::printf("BLEU-1 %.4f  BLEU-2 %.4f  BLEU-3 %.4f  BLEU-4 %.4f  (test split, %zu images, beam %d)\n", r.bleu[0],
                 r.bleu[1], r.bleu[2], r.bleu[3], r.test_images, o.beam);
+    std::printf("%s\n", captioning::published_bleu_line().c_str());
     for (const auto& [id, caption] : r.samples) std::printf("%s: %s\n", id.c_str(), caption.c_str());
     std::printf("model bundle: %s\n", r.bundle.c_str());
     if (r.features_peak_bytes > 0 || r.training_peak_bytes > 0)

@@ -110,4 +110,10 @@ void set_allocator_cache_limit(size_t bytes) {
   if (c.stats.cached_bytes > bytes) c.free_all_locked();
 }
 
+size_t allocator_cache_limit() {
+  Cache& c = cache();
+  std::lock_guard lock(c.mutex);
+  return c.limit;
+}
+
 }  // namespace nn

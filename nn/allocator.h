@@ -35,5 +35,7 @@ void empty_allocator_cache();
 AllocatorStats allocator_stats();
 /// Largest total of cached bytes; blocks released beyond it are freed at once.
 void set_allocator_cache_limit(size_t bytes);
+/// The limit in force (NN_ALLOCATOR_CACHE_MB's, or the last set_allocator_cache_limit()), e.g. to restore it.
+size_t allocator_cache_limit();
 
 }  // namespace nn

@@ -247,6 +247,24 @@ TEST_CASE("features of converted weights are keyed by their content: an equivale
   CHECK(label.rfind("xception sha256=", 0) == 0);  // the content, not the path
   CHECK(label.find(weights.parent_path().string()) == std::string::npos);
   CHECK(text_of(out / "best.nnck", "features.weights") == "xception_notop.nnck");
+  // model.nnck, the bundle describe loads, is best.nnck's model without the training state: the same model
+  // tensors, no optimizer/ or scheduler/ entries, no train.* texts, the same features texts.
+  {
+    const nn::Checkpoint model = nn::read_checkpoint(out / "model.nnck"), best = nn::read_checkpoint(out / "best.nnck");
+    std::vector<std::pair<std::string, std::vector<float>>> from_best;
+    for (const auto& [name, t] : best.tensors)
+      if (!name.starts_with("optimizer/") && !name.starts_with("scheduler/"))
+        from_best.emplace_back(name, t.to_vector());
+    REQUIRE(model.tensors.size() == from_best.size());
+    for (size_t i = 0; i < from_best.size(); ++i) {
+      CHECK(model.tensors[i].first == from_best[i].first);
+      CHECK(model.tensors[i].second.to_vector() == from_best[i].second);
+    }
+    CHECK(text_of(out / "model.nnck", "features.extractor") == label);
+    CHECK(text_of(out / "model.nnck", "features.weights") == "xception_notop.nnck");
+    CHECK(text_of(out / "model.nnck", "train.epoch").empty());
+    CHECK(fs::file_size(out / "model.nnck") < fs::file_size(out / "best.nnck") / 2);
+  }
 
   // The same weights by an equivalent path: every feature comes from the cache.
   const Outcome equivalent = run_with(dir.path / "w" / ".." / "w" / "xception_notop.nnck", 2, true);
@@ -257,7 +275,8 @@ TEST_CASE("features of converted weights are keyed by their content: an equivale
   // A cache written before labels named the content ("xception /abs/path filter=nearest") is relabelled, not refused.
   const std::string old_label = "xception " + fs::absolute(weights).string() + " filter=nearest";
   const int64_t dim = nn::load_xception(weights)->feature_channels();
-  captioning::FeatureCache(out / "features.bin", dim, old_label, [](const std::string&) { return true; });
+  captioning::FeatureCache(out / "features.bin", dim, old_label,
+                           [](const std::string&, const captioning::FeatureCache&) { return true; });
   const Outcome relabelled = run_with(weights, 3, true);
   REQUIRE_MESSAGE(relabelled.exit_code == 0, relabelled.log);
   CHECK(relabelled.log.find("features: the cache labelled '" + old_label + "' was relabelled '" + label + "'") !=
@@ -266,11 +285,25 @@ TEST_CASE("features of converted weights are keyed by their content: an equivale
 
   // Other weights under the old label's scheme are still refused, naming both labels.
   const std::string other_label = "xception " + (dir.path / "other.nnck").string() + " filter=nearest";
-  captioning::FeatureCache(out / "features.bin", dim, other_label, [](const std::string&) { return true; });
+  captioning::FeatureCache(out / "features.bin", dim, other_label,
+                           [](const std::string&, const captioning::FeatureCache&) { return true; });
   const Outcome refused = run_with(weights, 3, true);
   CHECK(refused.exit_code == 1);
   CHECK(refused.log.find("from '" + label + "', got " + std::to_string(dim) + " values from '" + other_label + "'") !=
         std::string::npos);
+
+  // The old label's path names the weights file, but the file was rewritten with other weights since: the features
+  // of a cached image, computed again, differ, and the cache is refused rather than relabelled.
+  captioning::FeatureCache(out / "features.bin", dim, old_label,
+                           [](const std::string&, const captioning::FeatureCache&) { return true; });
+  {
+    nn::Generator gen(10);
+    nn::save_xception(weights, nn::Xception({.width = 1.0f / 32, .middle_blocks = 1}, gen));
+  }
+  const Outcome rewritten = run_with(weights, 3, true);
+  CHECK(rewritten.exit_code == 1);
+  CHECK(rewritten.log.find("values from '" + old_label + "' (delete it to recompute)") != std::string::npos);
+  CHECK(rewritten.log.find("was relabelled") == std::string::npos);
 }
 
 TEST_CASE("train_shapes, on the same Trainer: killed mid-epoch or stopped by Ctrl-C, it resumes bit-identically") {

@@ -107,6 +107,16 @@ TEST_CASE("the caching allocator hands freed blocks out again") {
   CHECK(nn::allocator_stats().cached_bytes == 0);
 }
 
+TEST_CASE("the allocator's cache limit is read back as set, and blocks beyond it are freed at once") {
+  const size_t before = nn::allocator_cache_limit();
+  nn::set_allocator_cache_limit(size_t{1} << 20);  // 1 MB
+  CHECK(nn::allocator_cache_limit() == size_t{1} << 20);
+  { Tensor a = Tensor::empty({1000, 1000}); }  // 4 MB: over the limit, not kept
+  CHECK(nn::allocator_stats().cached_bytes <= size_t{1} << 20);
+  nn::set_allocator_cache_limit(before);
+  CHECK(nn::allocator_cache_limit() == before);
+}
+
 TEST_CASE("the thread count is set in one place and checked") {
   int previous = nn::num_threads();
   nn::set_num_threads(1);
