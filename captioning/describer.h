@@ -25,8 +25,8 @@ namespace captioning {
 
 /// Where a Flickr8k bundle's Xception weights ("xception sha256=…") are looked for, in this order:
 ///   1. the bundle's own folder;
-///   2. `weights_search`, in order (describe and describe_server pass the folder of the installed or source-tree
-///      flickr8k.nnck: PREFIX/share/libnn, or the source tree's weights/);
+///   2. `weights_search`, in order (describe and describe_server pass their data folders: those of
+///      LIBNN_DATA_PATH, then PREFIX/share/libnn, then the source tree's weights/);
 ///   3. the folders of the environment variable LIBNN_WEIGHTS_PATH (colon-separated), when `use_environment`.
 /// In each folder the file named by the bundle's "features.weights" text comes first, then the other *.nnck files
 /// that hold an Xception without the top; the first whose weights_sha256 matches is used (find_xception_weights).

@@ -128,7 +128,8 @@ XceptionWeights find_xception_weights(const std::string& sha256, const std::stri
     std::vector<fs::path> others;
     for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
       const fs::path& p = it->path();
-      if (p.extension() == ".nnck" && p.filename() != hint && it->is_regular_file(error)) others.push_back(p);
+      if (p.extension() == ".nnck" && !(usable_hint && p.filename() == hint) && it->is_regular_file(error))
+        others.push_back(p);  // a hint that was a path is not tried first, but its file name is still a candidate
     }
     std::sort(others.begin(), others.end());
     candidates.insert(candidates.end(), others.begin(), others.end());

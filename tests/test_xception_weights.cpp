@@ -160,6 +160,14 @@ TEST_CASE("a features.extractor text that names no usable hash or filter is refu
       test::error_of([&] { captioning::Describer(dir.path / "escape.nnck", {.use_environment = false}); });
   CHECK(error.find("(sha256 aaaaaaaaaaaa…); none of the *.nnck files in " + dir.path.string() + " holds them") !=
         std::string::npos);
+  // … but a file of that name in a searched folder is still a candidate like any other *.nnck file.
+  fs::create_directories(dir.path / "beside");
+  save_small_xception(dir.path / "beside" / "x.nnck", 1);
+  const std::string sha = captioning::load_feature_xception(dir.path / "beside" / "x.nnck").sha256;
+  save_flickr8k_bundle(dir.path / "beside" / "bundle.nnck", "xception sha256=" + sha + " filter=nearest",
+                       "../elsewhere/x.nnck");
+  CHECK(captioning::Describer(dir.path / "beside" / "bundle.nnck", {.use_environment = false}).xception_file() ==
+        dir.path / "beside" / "x.nnck");
 }
 
 TEST_CASE("load_feature_xception refuses Xception with the ImageNet top, naming the no-top file") {
