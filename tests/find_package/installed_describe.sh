@@ -7,6 +7,9 @@ copy=$(mktemp -d /tmp/nn_prefix.XXXXXX)
 trap 'rm -rf "$copy"' EXIT
 cp -r "$1"/. "$copy"
 cd "$copy"
-bin/describe --help | grep -F "$copy/share/libnn/shapes.nnck" > /dev/null ||
+# The default is the installed photo model when scripts/flickr8k.sh had made one before installing, else the shapes
+# model: either way a file of the copied prefix.
+bin/describe --help | grep -E "$copy/share/libnn/(shapes|flickr8k)\.nnck" > /dev/null ||
   { echo "installed describe: its default model is not the installed one:"; bin/describe --help; exit 1; }
-bin/describe share/libnn/sample_shapes.jpg
+# The sample is a shapes-world picture: named by --model shapes, found in the prefix too.
+bin/describe --model shapes share/libnn/sample_shapes.jpg
