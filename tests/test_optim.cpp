@@ -84,6 +84,25 @@ TEST_CASE("Adam's first step moves each weight by lr against the sign of its gra
   CHECK(adam.steps() == 1);
 }
 
+TEST_CASE(
+    "Adam flushes denormal moments to zero (their squares below 1.2e-38 cannot move a weight) and leaves the "
+    "caller's floating-point mode as it was") {
+  Holder h(Tensor::from_data({2}, {1, 1}));
+  nn::Adam adam(h.named_parameters(), {.lr = 0.1f});
+  // g = 1e-20: g² = 1e-40 is denormal, and so is 0.001·g²; g = 1: an ordinary moment beside it.
+  nn::sum(nn::mul(h.w, Tensor::from_data({2}, {1e-20f, 1}))).backward();
+  adam.step();
+  float v_tiny = -1, v_one = -1;
+  for (const auto& [name, t] : adam.state()) {
+    if (name.rfind("v.", 0) == 0) v_tiny = t.data()[0], v_one = t.data()[1];
+  }
+  CHECK(v_tiny == 0.0f);                                 // flushed, not 1e-43
+  CHECK(v_one == doctest::Approx(0.001).epsilon(1e-6));  // (1 − β2)·g²
+  // The caller's thread still computes denormals: the flush is confined to the update.
+  volatile float tiny = 1e-20f;
+  CHECK(tiny * tiny > 0.0f);
+}
+
 TEST_CASE("SGD with momentum follows velocity ← μ·velocity − lr·g") {
   Holder h(Tensor::from_data({1}, {0}));
   nn::SGD sgd(h.named_parameters(), {.lr = 0.1f, .momentum = 0.9f});
