@@ -45,16 +45,6 @@ std::string format(const char* pattern, double a, double b = 0, double c = 0, do
   return buffer;
 }
 
-// "8,000": counts in messages.
-std::string with_commas(size_t n) {
-  std::string digits = std::to_string(n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 // Whether `old_label` is the label features had before labels named the weights' content, "xception PATH
 // filter=nearest", with PATH naming the very file `weights` (by any equivalent path).
 bool old_label_of(const std::string& old_label, const fs::path& weights) {
@@ -181,7 +171,7 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
     }
   }
   if (cached > 0) {
-    log("features: " + with_commas(cached) + " of " + with_commas(images.size()) + " cached" +
+    log("features: " + nn::with_commas(cached) + " of " + nn::with_commas(images.size()) + " cached" +
         (cached < images.size() ? "; continuing" : ""));
   }
   ExtractReport extracted =
@@ -189,8 +179,8 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   result.unreadable_images = extracted.unreadable.size();
   for (const std::string& line : extracted.unreadable) log("unreadable image skipped: " + line);
   if (extracted.stopped) {
-    throw TrainingStopped("stopped: features of " + with_commas(extracted.already_cached + extracted.computed) +
-                          " of " + with_commas(images.size()) +
+    throw TrainingStopped("stopped: features of " + nn::with_commas(extracted.already_cached + extracted.computed) +
+                          " of " + nn::with_commas(images.size()) +
                           " images cached; run the same command with --resume to continue");
   }
   log("features: " + std::to_string(extracted.computed) + " computed, " + std::to_string(extracted.already_cached) +
@@ -258,8 +248,8 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   std::vector<Tokens> hypotheses;
   for (const std::string& id : test_ids) {
     if (stop_requested()) {  // training is complete: a resumed run goes straight to the scoring
-      throw TrainingStopped("stopped while scoring the test split (" + with_commas(hypotheses.size()) + " of " +
-                            with_commas(test_ids.size()) + " images captioned); " + result.bundle.string() +
+      throw TrainingStopped("stopped while scoring the test split (" + nn::with_commas(hypotheses.size()) + " of " +
+                            nn::with_commas(test_ids.size()) + " images captioned); " + result.bundle.string() +
                             " is written; run the same command with --resume to score it");
     }
     std::vector<Caption> c = beam_search(*best.model, best.tokenizer, cache.get(id), {.beam = o.beam});

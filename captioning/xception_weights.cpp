@@ -91,9 +91,7 @@ std::string extractor_label(const std::string& sha256, nn::ResizeFilter filter) 
 }
 
 XceptionWeights load_feature_xception(const fs::path& file) {
-  // The texts first, so that a file with the top is refused before its 90 MB are loaded.
-  const std::optional<nn::XceptionOptions> o = xception_options_of(nn::read_checkpoint_texts(file), file);
-  if (o && o->include_top) refuse_top(file);
+  // One read of the file (reading its texts first would read and checksum all of it as well).
   XceptionWeights w{.model = nn::load_xception(file), .file = file, .sha256 = ""};  // names a non-Xception file
   if (w.model->options().include_top) refuse_top(file);
   if (w.model->options().pooling == nn::XceptionPooling::none)

@@ -28,6 +28,9 @@ class Error : public std::runtime_error {
 /// "where: message". Throws nn::Error.
 [[noreturn]] void fail(std::string_view where, std::string_view message);
 
+/// A count for a message, its digits grouped by commas: 22910480 → "22,910,480" (as Keras prints its totals).
+std::string with_commas(int64_t n);
+
 /// `text` safe to put in a message: control bytes (< 0x20, 0x7f, and the C1 controls U+0080…U+009F, terminal
 /// escapes among them), backslashes and bytes that are not valid UTF-8 are written as `\xNN`; everything else is kept.
 /// Every name or text that comes from a file goes through this before it is put in a message.

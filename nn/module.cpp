@@ -251,17 +251,6 @@ void Module::copy_into(Module& copy) const {
 
 namespace {
 
-// "100,480", as Keras prints its totals.
-std::string with_commas(int64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 int64_t count(const NamedTensors& tensors) {
   int64_t total = 0;
   for (const auto& [name, t] : tensors) total += t.defined() ? t.numel() : 0;
