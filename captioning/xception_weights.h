@@ -30,9 +30,9 @@ std::string weights_sha256(const nn::Module& module);
 std::string extractor_label(const std::string& sha256, nn::ResizeFilter filter);
 
 /// Loads weights for feature extraction: a model converted from Keras's file *without* the top. A file with the
-/// ImageNet classifier (include_top) is refused before its tensors are read, naming it and the no-top file to use
-/// instead; so is one without pooling (its features would be (N,10,10,2048) maps, not vectors). Other errors are
-/// nn::load_xception's.
+/// ImageNet classifier (include_top) is refused, naming it and the no-top file to use instead (train_flickr8k
+/// loads the weights before any slow work); so is one without pooling (its features would be (N,10,10,2048) maps, not
+/// vectors). Other errors are nn::load_xception's.
 XceptionWeights load_feature_xception(const std::filesystem::path& file);
 
 /// Finds the weights whose content is `sha256` in `search` (in order; in each folder the file named `name_hint`
