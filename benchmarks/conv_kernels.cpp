@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include <nn/kernels/conv2d.h>
-#include <nn/kernels/depthwise.h>
-#include <nn/kernels/pool.h>
+#include <nn/backends/cpu/conv2d.h>
+#include <nn/backends/cpu/depthwise.h>
+#include <nn/backends/cpu/pool.h>
 #include <nn/nn.h>
 #include <nn/ops/window.h>
 

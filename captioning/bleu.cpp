@@ -6,7 +6,7 @@
 #include <map>
 #include <sstream>
 
-#include <nn/error.h>
+#include <nn/core/error.h>
 
 namespace captioning {
 

@@ -1,7 +1,7 @@
 #include "captioning/bundle.h"
 
-#include <nn/checkpoint.h>
-#include <nn/error.h>
+#include <nn/core/error.h>
+#include <nn/io/checkpoint.h>
 
 namespace captioning {
 

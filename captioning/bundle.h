@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include <nn/io/options.h>
 #include <nn/optim/optimizer.h>
 #include <nn/optim/scheduler.h>
-#include <nn/options.h>
 
 #include "captioning/model.h"
 #include "captioning/tokenizer.h"
@@ -21,7 +21,7 @@ namespace captioning {
 /// Named texts of a bundle (name, value), in file order.
 using Texts = std::vector<std::pair<std::string, std::string>>;
 
-/// Describes CaptionModelOptions to an options archive (nn/options.h): vocab, feature_dim, units, dropout, seed,
+/// Describes CaptionModelOptions to an options archive (nn/io/options.h): vocab, feature_dim, units, dropout, seed,
 /// positions (0 without attention), each within plausible limits.
 void option_fields(nn::OptionsArchive& archive, CaptionModelOptions& options);
 

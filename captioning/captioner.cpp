@@ -5,11 +5,11 @@
 #include <cstdio>
 #include <optional>
 
-#include <nn/checkpoint.h>
-#include <nn/error.h>
-#include <nn/ops.h>
-#include <nn/options.h>
-#include <nn/random.h>
+#include <nn/core/error.h>
+#include <nn/core/random.h>
+#include <nn/io/checkpoint.h>
+#include <nn/io/options.h>
+#include <nn/ops/ops.h>
 
 namespace captioning {
 

@@ -5,11 +5,11 @@
 #include <iterator>
 #include <sstream>
 
-#include <nn/autograd.h>
-#include <nn/checkpoint.h>
-#include <nn/error.h>
-#include <nn/ops.h>
-#include <nn/random.h>
+#include <nn/core/autograd.h>
+#include <nn/core/error.h>
+#include <nn/core/random.h>
+#include <nn/io/checkpoint.h>
+#include <nn/ops/ops.h>
 
 #include "captioning/bundle.h"
 #include "captioning/xception_weights.h"

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include <nn/image.h>
+#include <nn/io/image.h>
 #include <nn/models/xception.h>
 
 #include "captioning/captioner.h"

@@ -9,11 +9,11 @@
 #include <cstring>
 #include <fstream>
 
-#include <nn/autograd.h>
-#include <nn/checkpoint.h>
-#include <nn/error.h>
-#include <nn/fault.h>
-#include <nn/ops.h>
+#include <nn/core/autograd.h>
+#include <nn/core/error.h>
+#include <nn/io/checkpoint.h>
+#include <nn/io/fault.h>
+#include <nn/ops/ops.h>
 
 #include "captioning/progress.h"
 

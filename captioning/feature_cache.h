@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include <nn/image.h>
+#include <nn/core/tensor.h>
+#include <nn/io/image.h>
 #include <nn/models/xception.h>
-#include <nn/tensor.h>
 
 namespace captioning {
 

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <fstream>
 
-#include <nn/checkpoint.h>
-#include <nn/error.h>
+#include <nn/core/error.h>
+#include <nn/io/checkpoint.h>
 
 namespace captioning {
 

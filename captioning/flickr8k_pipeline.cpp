@@ -6,11 +6,11 @@
 #include <cstdlib>
 #include <fstream>
 
-#include <nn/allocator.h>
-#include <nn/autograd.h>
-#include <nn/checkpoint.h>
-#include <nn/error.h>
-#include <nn/image.h>
+#include <nn/core/allocator.h>
+#include <nn/core/autograd.h>
+#include <nn/core/error.h>
+#include <nn/io/checkpoint.h>
+#include <nn/io/image.h>
 #include <nn/models/xception.h>
 
 #include "captioning/bleu.h"
@@ -192,7 +192,8 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   // Training's large tensors change size with every batch (the longest caption sets T in the logits (N, T, V): up to
   // 64 × 35 × 7,600 floats, 68 MB, for Flickr8k), so freed blocks of every size would pile up in the allocator's
   // cache to its limit (2 GB: 1.16 GB peak measured, against 0.42 GB without): only 16 MB of small blocks are kept,
-  // at much the same speed, unless NN_ALLOCATOR_CACHE_MB says otherwise. The default (nn/allocator.h) comes back after.
+  // at much the same speed, unless NN_ALLOCATOR_CACHE_MB says otherwise. The default (nn/core/allocator.h) comes back
+  // after.
   struct CacheLimit {
     bool set = std::getenv("NN_ALLOCATOR_CACHE_MB") == nullptr;
     size_t before = nn::allocator_cache_limit();  // a library caller's own limit comes back too

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <cstring>
 
-#include <nn/autograd.h>
-#include <nn/error.h>
-#include <nn/ops.h>
+#include <nn/core/autograd.h>
+#include <nn/core/error.h>
+#include <nn/ops/ops.h>
 
 namespace captioning {
 

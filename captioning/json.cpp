@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include <nn/error.h>
+#include <nn/core/error.h>
 
 namespace captioning {
 

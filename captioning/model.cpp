@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include <nn/error.h>
-#include <nn/ops.h>
+#include <nn/core/error.h>
+#include <nn/ops/ops.h>
 
 namespace captioning {
 

@@ -22,7 +22,7 @@
 #include <nn/layers/dropout.h>
 #include <nn/layers/embedding.h>
 #include <nn/layers/lstm.h>
-#include <nn/module.h>
+#include <nn/layers/module.h>
 
 namespace captioning {
 

@@ -8,9 +8,9 @@
 #include <map>
 #include <sstream>
 
-#include <nn/checkpoint.h>
-#include <nn/error.h>
-#include <nn/random.h>
+#include <nn/core/error.h>
+#include <nn/core/random.h>
+#include <nn/io/checkpoint.h>
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include <nn/error.h>
+#include <nn/core/error.h>
 
 namespace captioning {
 

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include <nn/checkpoint.h>
+#include <nn/core/error.h>
 #include <nn/data/dataloader.h>
-#include <nn/error.h>
-#include <nn/ops.h>
+#include <nn/io/checkpoint.h>
+#include <nn/ops/ops.h>
 
 #include "captioning/bundle.h"
 #include "captioning/captioner.h"

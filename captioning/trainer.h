@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include <nn/error.h>
+#include <nn/core/error.h>
+#include <nn/core/random.h>
 #include <nn/optim/adam.h>
 #include <nn/optim/scheduler.h>
-#include <nn/random.h>
 #include <nn/train/trainer.h>
 
 #include "captioning/model.h"

@@ -6,10 +6,10 @@
 #include <optional>
 #include <set>
 
-#include <nn/checkpoint.h>
-#include <nn/error.h>
-#include <nn/options.h>
-#include <nn/sha256.h>
+#include <nn/core/error.h>
+#include <nn/io/checkpoint.h>
+#include <nn/io/options.h>
+#include <nn/io/sha256.h>
 
 namespace fs = std::filesystem;
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include <nn/image.h>
+#include <nn/io/image.h>
 #include <nn/models/xception.h>
 
 namespace captioning {

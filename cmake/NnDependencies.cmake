@@ -13,7 +13,7 @@ find_path(NN_CBLAS_INCLUDE_DIR cblas.h
 
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 
-# Model options as JSON text entries of a checkpoint (nn/options.cpp): cereal's JSON archive, header-only and used
+# Model options as JSON text entries of a checkpoint (nn/io/options.cpp): cereal's JSON archive, header-only and used
 # only inside libnn's sources, so it is no dependency of an installed libnn (no public header includes it).
 find_package(cereal 1.3 REQUIRED CONFIG)
 

@@ -11,15 +11,17 @@ install(TARGETS ${NN_LIBRARIES} EXPORT libnnTargets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
-# Public headers. Internal ones stay in the source tree: the kernels (nn/kernels/), the ops' helpers (nn/ops/),
-# fault injection (nn/fault.h), the HDF5 reader under nn::keras (nn/hdf5_file.h), the image decoders' shared
-# internals (nn/image_codecs.h), the synthesiser's stages
+# Public headers. Internal ones stay in the source tree: the backends' kernels (nn/backends/cpu/, nn/backends/ref/),
+# the ops' helpers (nn/ops/broadcast.h, unary.h, window.h, logsumexp.h),
+# fault injection (nn/io/fault.h), the HDF5 reader under nn::keras (nn/io/hdf5_file.h), the image decoders' shared
+# internals (nn/io/image_codecs.h), the synthesiser's stages
 # (captioning/speech/ but speech.h and text.h) and the web server (captioning/web/, not installed).
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/nn/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nn
   FILES_MATCHING PATTERN "*.h"
-  PATTERN "kernels" EXCLUDE PATTERN "ops" EXCLUDE PATTERN "fault.h" EXCLUDE PATTERN "hdf5_file.h" EXCLUDE
+  PATTERN "cpu" EXCLUDE PATTERN "ref" EXCLUDE PATTERN "broadcast.h" EXCLUDE PATTERN "unary.h" EXCLUDE
+  PATTERN "window.h" EXCLUDE PATTERN "logsumexp.h" EXCLUDE PATTERN "fault.h" EXCLUDE PATTERN "hdf5_file.h" EXCLUDE
   PATTERN "image_codecs.h" EXCLUDE)
-install(FILES ${PROJECT_BINARY_DIR}/include/nn/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nn)
+install(FILES ${PROJECT_BINARY_DIR}/include/nn/core/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nn/core)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/captioning/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/captioning
   FILES_MATCHING PATTERN "*.h" PATTERN "web" EXCLUDE PATTERN "speech" EXCLUDE PATTERN "data" EXCLUDE)
 install(FILES ${PROJECT_SOURCE_DIR}/captioning/speech/speech.h ${PROJECT_SOURCE_DIR}/captioning/speech/text.h

@@ -1,6 +1,6 @@
 // bleu_score: corpus BLEU-1…4 (NLTK's corpus_bleu) of generated captions against reference captions.
 #include <captioning/bleu.h>
-#include <nn/error.h>
+#include <nn/core/error.h>
 
 #include <cstdio>
 #include <fstream>

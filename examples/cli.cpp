@@ -1,6 +1,6 @@
 #include "cli.h"
 
-#include <nn/version.h>
+#include <nn/core/version.h>
 
 #include <algorithm>
 #include <cerrno>

@@ -1,5 +1,5 @@
 // convert_keras_weights: Keras's Xception .h5 (official Keras-1 file or a newer Keras save) → a libnn model file.
-#include <nn/keras_h5.h>
+#include <nn/io/keras_h5.h>
 #include <nn/nn.h>
 
 #include <cstdio>

@@ -5,7 +5,7 @@
 #include <captioning/generate.h>
 #include <captioning/json.h>
 #include <captioning/speech/speech.h>
-#include <nn/error.h>
+#include <nn/core/error.h>
 
 #include <chrono>
 #include <cstdio>

@@ -4,7 +4,7 @@
 //                   [--allow-host NAME]
 // Serves on the loopback interface by default; Ctrl-C stops it.
 #include <captioning/web/server.h>
-#include <nn/error.h>
+#include <nn/core/error.h>
 #include <pthread.h>
 #include <signal.h>
 

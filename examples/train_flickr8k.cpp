@@ -4,7 +4,7 @@
 #include <captioning/generate.h>
 #include <captioning/stop_signal.h>
 #include <captioning/trainer.h>
-#include <nn/error.h>
+#include <nn/core/error.h>
 
 #include <cstdio>
 #include <string>

@@ -9,9 +9,9 @@
 #include <captioning/stop_signal.h>
 #include <captioning/synthetic.h>
 #include <captioning/trainer.h>
-#include <nn/autograd.h>
-#include <nn/error.h>
-#include <nn/ops.h>
+#include <nn/core/autograd.h>
+#include <nn/core/error.h>
+#include <nn/ops/ops.h>
 
 #include <cstdio>
 #include <filesystem>

@@ -1,8 +1,8 @@
 // The checkpoint reader and the two model-bundle loaders built on it (caption model, image captioner).
 #include <captioning/bundle.h>
 #include <captioning/captioner.h>
-#include <nn/checkpoint.h>
-#include <nn/error.h>
+#include <nn/core/error.h>
+#include <nn/io/checkpoint.h>
 
 #include "fuzz_util.h"
 

@@ -1,6 +1,6 @@
 // Opening a feature cache file (header, records, a torn tail) and reading records back.
 #include <captioning/feature_cache.h>
-#include <nn/error.h>
+#include <nn/core/error.h>
 
 #include "fuzz_util.h"
 

@@ -1,6 +1,6 @@
 // The Flickr8k token-file reader, caption cleaning, and the split reader, on the same bytes.
 #include <captioning/flickr8k.h>
-#include <nn/error.h>
+#include <nn/core/error.h>
 
 #include "fuzz_util.h"
 

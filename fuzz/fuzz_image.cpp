@@ -1,7 +1,7 @@
 // Image decoding (libjpeg-turbo and libpng behind nn::decode_image's checks and budgets) and the preprocessing describe
 // applies to it.
-#include <nn/error.h>
-#include <nn/image.h>
+#include <nn/core/error.h>
+#include <nn/io/image.h>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -1,6 +1,6 @@
-// The Keras .h5 weight reader: libnn's HDF5 container parser (nn/hdf5_file.h) and the Keras layout checks on top.
-#include <nn/error.h>
-#include <nn/keras_h5.h>
+// The Keras .h5 weight reader: libnn's HDF5 container parser (nn/io/hdf5_file.h) and the Keras layout checks on top.
+#include <nn/core/error.h>
+#include <nn/io/keras_h5.h>
 
 #include "fuzz_util.h"
 

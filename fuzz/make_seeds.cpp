@@ -14,7 +14,7 @@
 #include <captioning/captioner.h>
 #include <captioning/feature_cache.h>
 #include <captioning/tokenizer.h>
-#include <nn/tensor.h>
+#include <nn/core/tensor.h>
 
 namespace fs = std::filesystem;
 

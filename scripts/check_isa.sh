@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Proves that a portable build carries instructions beyond baseline x86-64 only inside the dispatched kernels
-# (nn/kernels/isa.h): every function of the given libraries or programs that uses AVX, AVX2, AVX-512, BMI or other
+# (nn/backends/cpu/isa.h): every function of the given libraries or programs that uses AVX, AVX2, AVX-512, BMI or other
 # post-baseline instructions must be a kernel file's own code — a level's specialisation (…<(nn::kernels::Isa)2>…),
 # or code with internal linkage in a *_fast.cpp / gemm_avx512.cpp object. Anything else (a shared template such
 # as std::vector<float>'s, compiled for AVX-512 in a kernel file and kept by the linker for the whole program)

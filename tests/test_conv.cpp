@@ -1,7 +1,7 @@
 // The convolution family: window arithmetic, fast kernels against their naive references, errors, layers.
-#include <nn/kernels/conv2d.h>
-#include <nn/kernels/depthwise.h>
-#include <nn/kernels/pool.h>
+#include <nn/backends/cpu/conv2d.h>
+#include <nn/backends/cpu/depthwise.h>
+#include <nn/backends/cpu/pool.h>
 #include <nn/ops/window.h>
 
 #include "support/check.h"

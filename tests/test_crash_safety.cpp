@@ -3,7 +3,7 @@
 // steps as 20 Flickr8k images): killed (SIGKILL) in the middle of an epoch, in the middle of a checkpoint write, or of
 // a feature-cache append, then run again with --resume, it ends with exactly the weights of an uninterrupted run with
 // the same seed; Ctrl-C stops it after saving, and --resume continues from that very step. Faults are placed with
-// NN_FAULT_KILL (nn/fault.h).
+// NN_FAULT_KILL (nn/io/fault.h).
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>
@@ -18,7 +18,7 @@
 
 #include <captioning/feature_cache.h>
 #include <captioning/synthetic.h>
-#include <nn/checkpoint.h>
+#include <nn/io/checkpoint.h>
 #include <nn/models/xception.h>
 
 #include "support/files.h"

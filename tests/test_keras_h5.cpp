@@ -5,7 +5,7 @@
 #include <fstream>
 #include <map>
 
-#include <nn/keras_h5.h>
+#include <nn/io/keras_h5.h>
 
 #include "support/check.h"
 #include "support/files.h"
@@ -129,7 +129,7 @@ TEST_CASE("features and class probabilities of real photos agree with the PyTorc
   }
 }
 
-// libnn's own HDF5 reader (nn/hdf5_file.h) on the parts of the format the Xception files do not reach; the files are
+// libnn's own HDF5 reader (nn/io/hdf5_file.h) on the parts of the format the Xception files do not reach; the files are
 // written by h5py itself (tests/reference/make_h5_cases.py).
 namespace {
 std::string h5_case(const std::string& name) {

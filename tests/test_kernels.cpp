@@ -3,9 +3,9 @@
 // processor runs against theirs; and the level dispatch itself.
 #include <cstdlib>
 
-#include <nn/kernels/gemm.h>
-#include <nn/kernels/isa.h>
-#include <nn/kernels/pointwise.h>
+#include <nn/backends/cpu/gemm.h>
+#include <nn/backends/cpu/isa.h>
+#include <nn/backends/cpu/pointwise.h>
 
 #include "support/check.h"
 

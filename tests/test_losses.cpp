@@ -1,6 +1,6 @@
-// The losses (nn/losses.h): PyTorch's values and gradients for every reduction (fixtures written by
+// The losses (nn/ops/losses.h): PyTorch's values and gradients for every reduction (fixtures written by
 // tests/reference/make_loss_fixtures.py), a finite-difference row for each, stability and bad input.
-#include <nn/losses.h>
+#include <nn/ops/losses.h>
 
 #include <algorithm>
 #include <cmath>

@@ -226,7 +226,7 @@ TEST_CASE("clone() of a module without clone support is a clear error") {
   Net net;
   CHECK_THROWS_WITH_AS(net.clone(),
                        "Module::clone: module_api_test::Net does not support clone(): override clone_module() "
-                       "to build a new module_api_test::Net with the same options (nn/module.h)",
+                       "to build a new module_api_test::Net with the same options (nn/layers/module.h)",
                        nn::Error);
   WideDense wide;
   CHECK_THROWS_WITH_AS(wide.clone(),

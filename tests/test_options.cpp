@@ -1,4 +1,4 @@
-// Model options saved generically (nn/options.h): every options struct round-trips through its checkpoint as a JSON
+// Model options saved generically (nn/io/options.h): every options struct round-trips through its checkpoint as a JSON
 // text, and every model rebuilt from a file computes what the saved one did; bad option texts are named.
 #include <algorithm>
 #include <cmath>
@@ -6,10 +6,10 @@
 
 #include <captioning/bundle.h>
 #include <captioning/captioner.h>
-#include <nn/checkpoint.h>
-#include <nn/keras_h5.h>
+#include <nn/io/checkpoint.h>
+#include <nn/io/keras_h5.h>
+#include <nn/io/options.h>
 #include <nn/models/xception.h>
-#include <nn/options.h>
 
 #include "support/check.h"
 #include "support/files.h"

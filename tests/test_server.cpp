@@ -12,7 +12,7 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 #include <netinet/in.h>
-#include <nn/threads.h>
+#include <nn/core/threads.h>
 #include <omp.h>
 #include <sys/socket.h>
 #include <unistd.h>

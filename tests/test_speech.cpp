@@ -16,7 +16,7 @@
 #include <captioning/speech/phonemes.h>
 #include <captioning/speech/speech.h>
 #include <captioning/speech/text.h>
-#include <nn/error.h>
+#include <nn/core/error.h>
 
 using namespace speech;
 

@@ -11,9 +11,9 @@
 #include <captioning/flickr8k.h>
 #include <captioning/generate.h>
 #include <captioning/synthetic.h>
-#include <nn/autograd.h>
-#include <nn/checkpoint.h>
-#include <nn/image.h>
+#include <nn/core/autograd.h>
+#include <nn/io/checkpoint.h>
+#include <nn/io/image.h>
 
 #include "support/check.h"
 #include "support/files.h"

@@ -13,7 +13,7 @@
 #include <captioning/flickr8k_pipeline.h>
 #include <captioning/generate.h>
 #include <captioning/trainer.h>
-#include <nn/checkpoint.h>
+#include <nn/io/checkpoint.h>
 #include <nn/train/trainer.h>
 
 #include "support/check.h"

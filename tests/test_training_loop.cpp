@@ -7,10 +7,10 @@
 #include <sstream>
 #include <type_traits>
 
-#include <nn/checkpoint.h>
+#include <nn/io/checkpoint.h>
 #include <nn/layers/dense.h>
 #include <nn/layers/dropout.h>
-#include <nn/losses.h>
+#include <nn/ops/losses.h>
 #include <nn/optim/adam.h>
 #include <nn/optim/sgd.h>
 #include <nn/train/progress.h>

@@ -1,15 +1,15 @@
 // Xception weights found by content (captioning/xception_weights.h) and Flickr8k bundles that stand alone; the
-// SHA-256 under them (nn/sha256.h) against FIPS 180-4's examples and coreutils' sha256sum.
+// SHA-256 under them (nn/io/sha256.h) against FIPS 180-4's examples and coreutils' sha256sum.
 #include <doctest/doctest.h>
 
 #include <captioning/bundle.h>
 #include <captioning/describer.h>
 #include <captioning/xception_weights.h>
-#include <nn/checkpoint.h>
+#include <nn/core/random.h>
+#include <nn/io/checkpoint.h>
+#include <nn/io/options.h>
+#include <nn/io/sha256.h>
 #include <nn/layers/dense.h>
-#include <nn/options.h>
-#include <nn/random.h>
-#include <nn/sha256.h>
 #include <stdlib.h>
 
 #include <cstdio>

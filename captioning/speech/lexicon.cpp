@@ -5,7 +5,7 @@
 #include <array>
 #include <cstring>
 
-#include "nn/error.h"
+#include "nn/core/error.h"
 
 // The compact dictionary (format in scripts/make_cmudict.py), linked into the library so that the programs need
 // no data files at run time.

@@ -10,7 +10,7 @@
 #include "captioning/speech/klatt.h"
 #include "captioning/speech/lexicon.h"
 #include "captioning/speech/prosody.h"
-#include "nn/error.h"
+#include "nn/core/error.h"
 
 namespace speech {
 namespace {

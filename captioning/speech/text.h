@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "nn/error.h"  // header-only: nn::Error; nn::speech does not link nn
+#include "nn/core/error.h"  // header-only: nn::Error; nn::speech does not link nn
 
 namespace speech {
 

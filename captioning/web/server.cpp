@@ -8,8 +8,8 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
-#include <nn/error.h>
-#include <nn/threads.h>
+#include <nn/core/error.h>
+#include <nn/core/threads.h>
 #include <sys/socket.h>
 #include <unistd.h>
 

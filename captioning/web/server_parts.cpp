@@ -5,7 +5,7 @@
 
 #include "captioning/json.h"
 #include "captioning/speech/embed.h"
-#include "nn/threads.h"
+#include "nn/core/threads.h"
 
 // The page, assembled into the library.
 NN_EMBED_FILE(describe_page, DESCRIBE_PAGE_PATH);

@@ -6,9 +6,9 @@
 #include <mutex>
 #include <thread>
 
-#include "nn/ops.h"
-#include "nn/random.h"
-#include "nn/shape.h"
+#include "nn/core/random.h"
+#include "nn/core/shape.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

@@ -24,8 +24,8 @@
 #include <utility>
 #include <vector>
 
+#include "nn/core/error.h"
 #include "nn/data/dataset.h"
-#include "nn/error.h"
 
 namespace nn {
 

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "nn/tensor.h"
+#include "nn/core/tensor.h"
 
 namespace nn {
 

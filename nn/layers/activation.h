@@ -1,12 +1,12 @@
 /// @file
 /// Activation layers, so that a Sequential can hold them: ReLU, LeakyReLU, ELU, GELU, SiLU, Sigmoid, Tanh, Softmax.
-/// Each is the op of the same name (nn/ops.h) with its arguments; none has parameters.
+/// Each is the op of the same name (nn/ops/ops.h) with its arguments; none has parameters.
 #pragma once
 
 #include <functional>
 
-#include "nn/module.h"
-#include "nn/ops.h"
+#include "nn/layers/module.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

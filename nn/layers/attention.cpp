@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "nn/error.h"
+#include "nn/core/error.h"
 
 namespace nn {
 

@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "nn/layers/dense.h"
-#include "nn/module.h"
-#include "nn/ops.h"
+#include "nn/layers/module.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

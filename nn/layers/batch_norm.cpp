@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "nn/error.h"
+#include "nn/core/error.h"
 
 namespace nn {
 

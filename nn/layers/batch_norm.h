@@ -2,8 +2,8 @@
 /// BatchNorm, Keras's BatchNormalization, and folding it into the convolution before it for inference.
 #pragma once
 
-#include "nn/module.h"
-#include "nn/ops.h"
+#include "nn/layers/module.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

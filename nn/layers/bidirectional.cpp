@@ -2,8 +2,8 @@
 
 #include <type_traits>
 
-#include "nn/autograd.h"
-#include "nn/error.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
 
 namespace nn {
 

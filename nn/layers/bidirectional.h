@@ -9,7 +9,7 @@
 
 #include "nn/layers/gru.h"
 #include "nn/layers/lstm.h"
-#include "nn/module.h"
+#include "nn/layers/module.h"
 
 namespace nn {
 

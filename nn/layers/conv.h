@@ -6,8 +6,8 @@
 
 #include <array>
 
-#include "nn/module.h"
-#include "nn/ops.h"
+#include "nn/layers/module.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

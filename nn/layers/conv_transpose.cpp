@@ -1,7 +1,7 @@
 #include "nn/layers/conv_transpose.h"
 
-#include "nn/error.h"
-#include "nn/init.h"
+#include "nn/core/error.h"
+#include "nn/layers/init.h"
 
 namespace nn {
 

@@ -5,8 +5,8 @@
 #include <array>
 #include <optional>
 
-#include "nn/module.h"
-#include "nn/ops.h"
+#include "nn/layers/module.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

@@ -2,8 +2,8 @@
 /// Dense, Keras's fully connected layer.
 #pragma once
 
-#include "nn/module.h"
-#include "nn/ops.h"
+#include "nn/layers/module.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 
@@ -12,7 +12,7 @@ struct DenseOptions {
   int64_t in = 0;                              ///< input features
   int64_t out = 0;                             ///< output units
   bool bias = true;                            ///< false: no "bias" parameter
-  Activation activation = Activation::linear;  ///< applied to the output (nn::Activation, nn/ops.h)
+  Activation activation = Activation::linear;  ///< applied to the output (nn::Activation, nn/ops/ops.h)
 };
 
 /// y = activation(x · kernel + bias) over the last axis: x (..., in) → (..., out).

@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
-#include "nn/error.h"
-#include "nn/ops.h"
+#include "nn/core/error.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

@@ -2,8 +2,8 @@
 /// Dropout, active in training mode only.
 #pragma once
 
-#include "nn/module.h"
-#include "nn/random.h"
+#include "nn/core/random.h"
+#include "nn/layers/module.h"
 
 namespace nn {
 

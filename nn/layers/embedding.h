@@ -2,8 +2,8 @@
 /// Embedding, Keras's lookup table of vectors for integer ids.
 #pragma once
 
-#include "nn/module.h"
-#include "nn/ops.h"
+#include "nn/layers/module.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

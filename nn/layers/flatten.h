@@ -2,7 +2,7 @@
 /// Flatten: (N, ...) → (N, product of the rest), as Keras's Flatten and PyTorch's nn.Flatten.
 #pragma once
 
-#include "nn/module.h"
+#include "nn/layers/module.h"
 
 namespace nn {
 

@@ -2,8 +2,8 @@
 /// GRU, Keras's gated recurrent unit (masked, either gate convention) as a layer over nn::gru.
 #pragma once
 
-#include "nn/module.h"
-#include "nn/ops.h"
+#include "nn/layers/module.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

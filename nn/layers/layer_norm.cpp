@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "nn/error.h"
+#include "nn/core/error.h"
 
 namespace nn {
 

@@ -2,8 +2,8 @@
 /// LayerNorm: normalisation over each sample's last axes (Keras's LayerNormalization, PyTorch's nn.LayerNorm).
 #pragma once
 
-#include "nn/module.h"
-#include "nn/ops.h"
+#include "nn/layers/module.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

@@ -1,9 +1,9 @@
 /// @file
-/// LSTM, Keras's long short-term memory layer over a whole sequence (nn::lstm in nn/ops.h underneath).
+/// LSTM, Keras's long short-term memory layer over a whole sequence (nn::lstm in nn/ops/ops.h underneath).
 #pragma once
 
-#include "nn/module.h"
-#include "nn/ops.h"
+#include "nn/layers/module.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

@@ -2,8 +2,8 @@
 /// Pooling layers over NHWC images: max, average and global average.
 #pragma once
 
-#include "nn/module.h"
-#include "nn/ops.h"
+#include "nn/layers/module.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

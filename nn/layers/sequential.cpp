@@ -1,6 +1,6 @@
 #include "nn/layers/sequential.h"
 
-#include "nn/error.h"
+#include "nn/core/error.h"
 
 namespace nn {
 

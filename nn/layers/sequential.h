@@ -8,7 +8,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "nn/module.h"
+#include "nn/layers/module.h"
 
 namespace nn {
 

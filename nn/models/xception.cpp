@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <optional>
 
-#include "nn/checkpoint.h"
-#include "nn/error.h"
+#include "nn/core/error.h"
+#include "nn/io/checkpoint.h"
 
 namespace nn {
 

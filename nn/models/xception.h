@@ -14,11 +14,11 @@
 #include <memory>
 #include <vector>
 
+#include "nn/io/options.h"
 #include "nn/layers/batch_norm.h"
 #include "nn/layers/conv.h"
 #include "nn/layers/dense.h"
-#include "nn/module.h"
-#include "nn/options.h"
+#include "nn/layers/module.h"
 
 namespace nn {
 
@@ -85,7 +85,7 @@ class Xception : public Layer {
   std::shared_ptr<Dense> predictions_;
 };
 
-/// Describes XceptionOptions to an options archive (nn/options.h): include_top, pooling ("none", "avg", "max"),
+/// Describes XceptionOptions to an options archive (nn/io/options.h): include_top, pooling ("none", "avg", "max"),
 /// width in [0.001, 4], middle_blocks in [0, 64], classes in [1, 100000].
 void option_fields(OptionsArchive& archive, XceptionOptions& options);
 

@@ -3,9 +3,9 @@
 // leaky_relu, elu, gelu and silu write theirs from the saved input x.
 #include <cmath>
 
-#include "nn/autograd.h"
-#include "nn/kernels/pointwise.h"
-#include "nn/ops.h"
+#include "nn/backends/cpu/pointwise.h"
+#include "nn/core/autograd.h"
+#include "nn/ops/ops.h"
 #include "nn/ops/unary.h"
 
 namespace nn {

@@ -5,9 +5,9 @@
 //   output  = dropout(weights)·v                          (N,H,Tq,Dv)
 #include <cmath>
 
-#include "nn/autograd.h"
-#include "nn/error.h"
-#include "nn/ops.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

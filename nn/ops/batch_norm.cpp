@@ -6,10 +6,10 @@
 #include <cmath>
 #include <vector>
 
-#include "nn/autograd.h"
-#include "nn/error.h"
-#include "nn/kernels/pointwise.h"
-#include "nn/ops.h"
+#include "nn/backends/cpu/pointwise.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "nn/shape.h"
-#include "nn/tensor.h"
+#include "nn/core/shape.h"
+#include "nn/core/tensor.h"
 
 namespace nn::detail {
 

@@ -3,10 +3,10 @@
 // full-shape gradients and sum them back to each input's shape.
 #include <cmath>
 
-#include "nn/autograd.h"
-#include "nn/error.h"
-#include "nn/ops.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
 #include "nn/ops/broadcast.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <optional>
 
-#include "nn/autograd.h"
-#include "nn/error.h"
-#include "nn/kernels/conv2d.h"
-#include "nn/ops.h"
+#include "nn/backends/cpu/conv2d.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
+#include "nn/ops/ops.h"
 #include "nn/ops/window.h"
 
 namespace nn {

@@ -4,10 +4,10 @@
 // Fusing avoids materialising the (R, V) softmax in the forward: only each row's logsumexp is kept.
 #include <cmath>
 
-#include "nn/autograd.h"
-#include "nn/error.h"
-#include "nn/ops.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
 #include "nn/ops/logsumexp.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

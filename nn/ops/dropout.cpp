@@ -1,7 +1,7 @@
 // Inverted dropout: y = x ⊙ m / (1 − rate) with m ~ Bernoulli(1 − rate) drawn from `gen`; gx = g ⊙ m / (1 − rate).
-#include "nn/autograd.h"
-#include "nn/error.h"
-#include "nn/ops.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

@@ -2,9 +2,9 @@
 // gradient row into the row of its id (a dense (V,E) gradient).
 #include <cstring>
 
-#include "nn/autograd.h"
-#include "nn/error.h"
-#include "nn/ops.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

@@ -7,9 +7,9 @@
 #include <memory>
 #include <vector>
 
-#include "nn/autograd.h"
-#include "nn/error.h"
-#include "nn/ops.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

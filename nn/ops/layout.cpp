@@ -5,9 +5,9 @@
 #include <utility>
 #include <vector>
 
-#include "nn/autograd.h"
-#include "nn/error.h"
-#include "nn/ops.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

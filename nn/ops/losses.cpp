@@ -1,16 +1,16 @@
-// Losses (nn/losses.h). The regression losses are composed of ops, so their gradients are those ops'; the binary
+// Losses (nn/ops/losses.h). The regression losses are composed of ops, so their gradients are those ops'; the binary
 // cross-entropies are fused elementwise ops (stable forms, one pass forward and one backward); nll_loss and
 // cross_entropy are fused over rows of (R, C), R the positions, C the classes on the last axis.
-#include "nn/losses.h"
+#include "nn/ops/losses.h"
 
 #include <cmath>
 #include <string>
 #include <vector>
 
-#include "nn/autograd.h"
-#include "nn/error.h"
-#include "nn/ops.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
 #include "nn/ops/logsumexp.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

@@ -3,10 +3,10 @@
 #include <cmath>
 #include <string>
 
-#include "nn/autograd.h"
-#include "nn/error.h"
-#include "nn/ops.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
 #include "nn/ops/broadcast.h"
+#include "nn/ops/ops.h"
 #include "nn/ops/unary.h"
 
 namespace nn {

@@ -1,10 +1,10 @@
 // Pooling over NHWC windows: max (gradient to the arg-max), average (padding excluded), global average.
 #include <vector>
 
-#include "nn/autograd.h"
-#include "nn/error.h"
-#include "nn/kernels/pool.h"
-#include "nn/ops.h"
+#include "nn/backends/cpu/pool.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
+#include "nn/ops/ops.h"
 #include "nn/ops/window.h"
 
 namespace nn {

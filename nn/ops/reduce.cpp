@@ -1,10 +1,10 @@
 // sum and mean over a set of axes. The backward broadcasts the output gradient back over the reduced axes.
 #include <algorithm>
 
-#include "nn/autograd.h"
-#include "nn/error.h"
-#include "nn/ops.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
 #include "nn/ops/broadcast.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

@@ -2,9 +2,9 @@
 // concat and slice copy contiguous runs of S[axis]·inner floats per outer index.
 #include <cstring>
 
-#include "nn/autograd.h"
-#include "nn/error.h"
-#include "nn/ops.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

@@ -4,9 +4,9 @@
 //   log_softmax backward: gx = g − softmax(x) · Σ g
 #include <cmath>
 
-#include "nn/autograd.h"
-#include "nn/error.h"
-#include "nn/ops.h"
+#include "nn/core/autograd.h"
+#include "nn/core/error.h"
+#include "nn/ops/ops.h"
 
 namespace nn {
 

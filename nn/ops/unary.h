@@ -6,8 +6,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "nn/autograd.h"
-#include "nn/tensor.h"
+#include "nn/core/autograd.h"
+#include "nn/core/tensor.h"
 
 namespace nn::detail {
 

@@ -1,10 +1,10 @@
 // The one function that does the padding and output-size arithmetic for convolution, depthwise convolution and
-// pooling (DESIGN.md item 5), with TensorFlow's semantics (nn/padding.h). Internal: not installed.
+// pooling (DESIGN.md item 5), with TensorFlow's semantics (nn/core/padding.h). Internal: not installed.
 #pragma once
 
-#include "nn/kernels/window.h"
-#include "nn/padding.h"
-#include "nn/shape.h"
+#include "nn/backends/cpu/window.h"
+#include "nn/core/padding.h"
+#include "nn/core/shape.h"
 
 namespace nn {
 

@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "nn/error.h"
+#include "nn/core/error.h"
 
 namespace nn {
 

@@ -3,7 +3,7 @@
 /// param_groups), each with its own options; the learning rate of every group can change between steps (the
 /// schedules of nn/optim/scheduler.h do it through learning_rate() / set_learning_rate()). An optimiser's state
 /// (moments, step count, each group's current rate, and a tag naming its type) is a list of named tensors, saved in
-/// checkpoints beside the model under "optimizer/…" (nn/checkpoint.h).
+/// checkpoints beside the model under "optimizer/…" (nn/io/checkpoint.h).
 #pragma once
 
 #include <cstdint>
@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "nn/error.h"
-#include "nn/module.h"
+#include "nn/core/error.h"
+#include "nn/layers/module.h"
 
 namespace nn {
 

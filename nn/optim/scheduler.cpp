@@ -5,7 +5,7 @@
 #include <limits>
 #include <numbers>
 
-#include "nn/error.h"
+#include "nn/core/error.h"
 #include "nn/optim/optimizer.h"
 
 namespace nn {

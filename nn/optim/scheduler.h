@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/module.h"
+#include "nn/layers/module.h"
 
 namespace nn {
 

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <sstream>
 
-#include "nn/checkpoint.h"
-#include "nn/error.h"
+#include "nn/core/error.h"
+#include "nn/io/checkpoint.h"
 
 namespace nn {
 

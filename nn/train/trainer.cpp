@@ -7,9 +7,9 @@
 #include <limits>
 #include <sstream>
 
-#include "nn/autograd.h"
-#include "nn/checkpoint.h"
-#include "nn/fault.h"
+#include "nn/core/autograd.h"
+#include "nn/io/checkpoint.h"
+#include "nn/io/fault.h"
 #include "nn/train/progress.h"
 
 namespace nn {

@@ -33,16 +33,16 @@
 #include <utility>
 #include <vector>
 
+#include "nn/core/error.h"
 #include "nn/data/dataloader.h"
-#include "nn/error.h"
-#include "nn/module.h"
+#include "nn/layers/module.h"
 #include "nn/optim/optimizer.h"
 #include "nn/optim/scheduler.h"
 #include "nn/train/metrics.h"
 
 namespace nn {
 
-/// Texts stored in a checkpoint beside its tensors (nn/checkpoint.h).
+/// Texts stored in a checkpoint beside its tensors (nn/io/checkpoint.h).
 using CheckpointTexts = std::vector<std::pair<std::string, std::string>>;
 
 /// What the loss function returns for one batch.

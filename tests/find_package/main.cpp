@@ -7,7 +7,7 @@
 
 #include <captioning/describer.h>
 #include <captioning/speech/speech.h>
-#include <nn/keras_h5.h>
+#include <nn/io/keras_h5.h>
 #include <nn/nn.h>
 
 namespace {

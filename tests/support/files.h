@@ -7,7 +7,7 @@
 #include <functional>
 #include <string>
 
-#include <nn/error.h>
+#include <nn/core/error.h>
 
 namespace test {
 

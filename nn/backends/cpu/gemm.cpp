@@ -1,0 +1,79 @@
+#include "nn/backends/cpu/gemm.h"
+
+#include <cblas.h>
+
+namespace nn::kernels {
+namespace {
+
+struct Strides {
+  int lda, ldb, ldc;
+};
+
+Strides strides_of(const GemmShape& s) {
+  return {s.lda ? s.lda : (s.transpose_a ? s.m : s.k), s.ldb ? s.ldb : (s.transpose_b ? s.k : s.n),
+          s.ldc ? s.ldc : s.n};
+}
+
+// Our AVX-512 GEMM (gemm_avx512.cpp, built on x86-64 only; called only when the active level is avx512).
+void gemm_fast(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+#if defined(__x86_64__)
+  gemm<Isa::avx512>(s, alpha, a, b, beta, c);
+#else
+  gemm_ref(s, alpha, a, b, beta, c);
+#endif
+}
+
+}  // namespace
+
+void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+  if (s.m == 0 || s.n == 0) return;
+#if defined(__x86_64__)
+  const bool avx512 = active_isa() == Isa::avx512;
+#else
+  constexpr bool avx512 = false;  // gemm<Isa::avx512> exists on x86-64 only
+#endif
+  // One row times a matrix (a decoder step): a matrix-vector product, which sgemv does without tiles of 14 rows.
+  if (s.m == 1 && !s.transpose_b && (s.ldb == 0 || s.ldb >= s.n)) {
+    const int ldb = s.ldb ? s.ldb : s.n;
+    const int inc_a = s.transpose_a ? (s.lda ? s.lda : 1) : 1;
+    // c (1×N) = alpha · a (1×K) · B (K×N) + beta · c: Bᵀ·a with B row-major is sgemv on the transposed view.
+    cblas_sgemv(CblasRowMajor, CblasTrans, s.k, s.n, alpha, b, ldb, a, inc_a, beta, c, 1);
+    return;
+  }
+  // Our AVX-512 kernel where the processor has it and the product is big enough to pay for packing.
+  if (avx512 && static_cast<double>(s.m) * s.n * s.k >= 32768.0) {
+    gemm_fast(s, alpha, a, b, beta, c);
+    return;
+  }
+  Strides ld = strides_of(s);
+  // BLAS refuses leading dimensions shorter than a row (overlapping rows, which the implicit-GEMM convolutions
+  // use); they only reach here without AVX-512 on a small product, and take the reference loop.
+  if (ld.lda < (s.transpose_a ? s.m : s.k) || ld.ldb < (s.transpose_b ? s.k : s.n)) {
+    if (avx512) {
+      gemm_fast(s, alpha, a, b, beta, c);
+    } else {
+      gemm_ref(s, alpha, a, b, beta, c);
+    }
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, s.transpose_a ? CblasTrans : CblasNoTrans, s.transpose_b ? CblasTrans : CblasNoTrans, s.m,
+              s.n, s.k, alpha, a, ld.lda, b, ld.ldb, beta, c, ld.ldc);
+}
+
+void gemm_ref(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+  Strides ld = strides_of(s);
+  for (int i = 0; i < s.m; ++i) {
+    for (int j = 0; j < s.n; ++j) {
+      double acc = 0;
+      for (int p = 0; p < s.k; ++p) {
+        float av = s.transpose_a ? a[p * ld.lda + i] : a[i * ld.lda + p];
+        float bv = s.transpose_b ? b[j * ld.ldb + p] : b[p * ld.ldb + j];
+        acc += static_cast<double>(av) * bv;
+      }
+      float& out = c[i * ld.ldc + j];
+      out = static_cast<float>(alpha * acc + (beta == 0.0f ? 0.0 : beta * static_cast<double>(out)));
+    }
+  }
+}
+
+}  // namespace nn::kernels

@@ -1,0 +1,28 @@
+// GEMM: C (M,N) = alpha · op(A) · op(B) + beta · C, row-major, op(X) = X or Xᵀ. gemm() runs our AVX-512 kernel
+// (gemm<Isa::avx512>) where the active instruction-set level is avx512 (isa.h) and OpenBLAS sgemm elsewhere;
+// gemm_ref is the frozen naive version tests and benchmarks compare against.
+#pragma once
+
+#include "nn/backends/cpu/isa.h"
+
+namespace nn::kernels {
+
+struct GemmShape {
+  int m = 0, n = 0, k = 0;
+  bool transpose_a = false;       // A stored (K,M) instead of (M,K)
+  bool transpose_b = false;       // B stored (N,K) instead of (K,N)
+  int lda = 0, ldb = 0, ldc = 0;  // leading dimensions (row strides) as stored; 0 = packed. lda and ldb may be
+                                  // shorter than a row (overlapping rows, as implicit GEMMs read an image)
+};
+
+void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c);
+void gemm_ref(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c);
+
+// An AVX-512 SGEMM in the BLIS style — packed panels, a 14×32 register-blocked micro-kernel (gemm_avx512.cpp). It
+// exists because OpenBLAS is pinned to its AVX2 kernels on machines it does not know (OPENBLAS_CORETYPE=Haswell on
+// this project's Zen 5 machines), which halves its speed there. Defined for Isa::avx512 only, on x86-64; unlike
+// OpenBLAS it also takes leading dimensions shorter than a row (overlapping rows, as implicit GEMMs read an image).
+template <Isa>
+void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c);
+
+}  // namespace nn::kernels

@@ -1,0 +1,238 @@
+// The AVX-512 GEMM (gemm.h), compiled for the avx512 level only (isa.h).
+#include "nn/backends/cpu/gemm.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <new>
+
+namespace nn::kernels {
+
+namespace {
+
+constexpr int kMR = 14;       // rows of C per micro-kernel: 14 × 2 accumulators + 2 B vectors + 1 broadcast ≤ 32 zmm
+constexpr int kNR = 32;       // columns of C per micro-kernel: two 16-float vectors
+constexpr int kKC = 256;      // depth of a packed block: an A micro-panel (14 KB) and a B micro-panel (32 KB) in L1
+constexpr int kMC = 14 * 12;  // rows of a packed A block (168 × 256 floats = 168 KB, in L2)
+constexpr int kNC = 4096;     // columns of a packed B block (256 × 4096 floats = 4 MB, in L3)
+
+// Element (i, j) of a matrix stored with row stride rs and column stride cs.
+struct View {
+  const float* p;
+  long rs, cs;
+  float at(long i, long j) const { return p[i * rs + j * cs]; }
+};
+
+// Packs rows [0, mc) × depth [0, kc) of A into micro-panels of kMR rows, each stored depth-major (kMR floats per
+// depth step), zero-padded to a multiple of kMR rows.
+void pack_a(View a, int mc, int kc, float* out) {
+  for (int ir = 0; ir < mc; ir += kMR) {
+    int rows = std::min(kMR, mc - ir);
+    for (int p = 0; p < kc; ++p) {
+      if (a.rs == 1) {  // a transposed A: the rows of a depth step are contiguous
+        std::copy_n(a.p + ir + p * a.cs, rows, out);
+      } else {
+        for (int r = 0; r < rows; ++r) out[r] = a.at(ir + r, p);
+      }
+      for (int r = rows; r < kMR; ++r) out[r] = 0.0f;
+      out += kMR;
+    }
+  }
+}
+
+// Packs depth [0, kc) × columns [0, nc) of B into micro-panels of kNR columns, each depth-major, zero-padded.
+void pack_b_panel(View b, int kc, int nc, int jr, float* out) {
+  int cols = std::min(kNR, nc - jr);
+  for (int p = 0; p < kc; ++p) {
+    if (b.cs == 1 && cols == kNR) {
+      const float* src = b.p + p * b.rs + jr;
+      std::copy(src, src + kNR, out);
+    } else {
+      for (int j = 0; j < cols; ++j) out[j] = b.at(p, jr + j);
+      for (int j = cols; j < kNR; ++j) out[j] = 0.0f;
+    }
+    out += kNR;
+  }
+}
+
+// acc (kMR × kNR) = Σ_p A(:, p) ⊗ B(p, :) with A(r, p) = a[r·row_step + p·depth_step] — a packed micro-panel
+// (row_step 1, depth_step kMR) or rows read in place (row_step lda, depth_step 1) —; then
+// C = alpha·acc + beta·C on the rows × cols that exist.
+// B's depth rows are b_step floats apart (kNR when packed, ldb when read in place).
+void micro_kernel(int kc, const float* a, long row_step, long depth_step, const float* b, long b_step, float alpha,
+                  float beta, float* c, long ldc, int rows, int cols) {
+  __m512 acc[kMR][2];
+#pragma GCC unroll 14
+  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int p = 0; p < kc; ++p) {
+    __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 14
+    for (int r = 0; r < kMR; ++r) {
+      __m512 av = _mm512_set1_ps(a[r * row_step]);
+      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+    }
+    a += depth_step;
+    b += b_step;
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __mmask16 m0 = cols >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << cols) - 1);
+  const __mmask16 m1 = cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : static_cast<__mmask16>((1u << (cols - 16)) - 1);
+#pragma GCC unroll 14
+  for (int r = 0; r < kMR; ++r) {
+    if (r >= rows) break;
+    float* row = c + r * ldc;
+    __m512 v0 = _mm512_mul_ps(acc[r][0], va), v1 = _mm512_mul_ps(acc[r][1], va);
+    if (beta != 0.0f) {
+      v0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, row), vb, v0);
+      v1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, row + 16), vb, v1);
+    }
+    _mm512_mask_storeu_ps(row, m0, v0);
+    _mm512_mask_storeu_ps(row + 16, m1, v1);
+  }
+}
+
+// Per-thread packing buffers, kept between calls (no fresh pages after the first product of a size). Plain
+// malloc, not std::vector: a template instantiated in this file would be compiled for AVX-512 and could be the copy
+// the linker keeps for the whole program (isa.h).
+enum class Panel { a, b, partial };
+struct Buffer {
+  float* data = nullptr;
+  size_t size = 0;
+  ~Buffer() { std::free(data); }
+};
+template <Panel>
+float* thread_buffer(size_t floats) {
+  thread_local Buffer buffer;
+  if (buffer.size < floats) {
+    std::free(buffer.data);
+    buffer.data = static_cast<float*>(std::malloc(floats * sizeof(float)));
+    if (buffer.data == nullptr) throw std::bad_alloc();
+    buffer.size = floats;
+  }
+  return buffer.data;
+}
+
+}  // namespace
+
+template <>
+void gemm<Isa::avx512>(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+  const long lda = s.lda ? s.lda : (s.transpose_a ? s.m : s.k);
+  const long ldb = s.ldb ? s.ldb : (s.transpose_b ? s.k : s.n);
+  const long ldc = s.ldc ? s.ldc : s.n;
+  const View A = s.transpose_a ? View{a, 1, lda} : View{a, lda, 1};  // A(i, p)
+  const View B = s.transpose_b ? View{b, 1, ldb} : View{b, ldb, 1};  // B(p, j)
+  if (s.m <= 0 || s.n <= 0) return;
+  if (s.k <= 0) {  // C = beta·C
+    for (long i = 0; i < s.m; ++i)
+      for (long j = 0; j < s.n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+    return;
+  }
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (threads > 1 && s.k >= 8 * std::max(s.m, s.n) && static_cast<long>(s.m) * s.n <= (1l << 20)) {
+    // A long, thin product (a weight gradient: K = pixels): the threads split K, each into its own partial C
+    // (the first one into C itself), which are then added up.
+    const std::unique_ptr<float*[]> partials(new float*[threads]());
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+      const int k0 = static_cast<int>(static_cast<long>(s.k) * t / threads);
+      const int k1 = static_cast<int>(static_cast<long>(s.k) * (t + 1) / threads);
+      GemmShape part = s;
+      part.k = k1 - k0;
+      part.lda = static_cast<int>(lda);
+      part.ldb = static_cast<int>(ldb);
+      const float* a_part = A.p + k0 * A.cs;
+      const float* b_part = B.p + k0 * B.rs;
+      if (t == 0) {
+        part.ldc = static_cast<int>(ldc);
+        gemm<Isa::avx512>(part, alpha, a_part, b_part, beta, c);
+      } else {
+        partials[t] = thread_buffer<Panel::partial>(static_cast<size_t>(s.m) * s.n);
+        part.ldc = s.n;
+        gemm<Isa::avx512>(part, alpha, a_part, b_part, 0.0f, partials[t]);
+      }
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (int i = 0; i < s.m; ++i)
+        for (int u = 1; u < threads; ++u)
+          for (int j = 0; j < s.n; ++j) c[i * ldc + j] += partials[u][static_cast<long>(i) * s.n + j];
+    }
+    return;
+  }
+  float* const bp = thread_buffer<Panel::b>(static_cast<size_t>(kKC) * (kNC + kNR));
+  for (int jc = 0; jc < s.n; jc += kNC) {
+    const int nc = std::min(kNC, s.n - jc);
+    const int panels = (nc + kNR - 1) / kNR;
+    for (int pc = 0; pc < s.k; pc += kKC) {
+      const int kc = std::min(kKC, s.k - pc);
+      const float beta_here = pc == 0 ? beta : 1.0f;
+      const View Bblock{B.p + pc * B.rs + jc * B.cs, B.rs, B.cs};
+      // With few rows of A, packing B costs more than it saves: full panels of a row-major B are read in place.
+      const bool b_in_place = B.cs == 1 && s.m <= kMC;
+      if (!b_in_place) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int q = 0; q < panels; ++q) pack_b_panel(Bblock, kc, nc, q * kNR, bp + static_cast<long>(q) * kNR * kc);
+      }
+      // Work items: (block of rows, group of B panels). Row blocks are sized so that they share evenly among the
+      // threads; with fewer row blocks than threads, the B panels are split among threads too.
+      int row_blocks = (s.m + kMC - 1) / kMC;
+      if (row_blocks >= threads) {
+        // A multiple of the thread count; rounded down when the blocks stay within 1.5 × kMC rows.
+        const int down = row_blocks / threads * threads;
+        const bool fits = static_cast<long>(s.m) <= static_cast<long>(down) * kMC * 3 / 2;
+        row_blocks = fits ? down : (row_blocks + threads - 1) / threads * threads;
+      }
+      const int mc_step = ((s.m + row_blocks - 1) / row_blocks + kMR - 1) / kMR * kMR;  // ≤ 1.5 × kMC
+      row_blocks = (s.m + mc_step - 1) / mc_step;
+      const int groups = row_blocks >= threads ? 1 : std::min(panels, (threads + row_blocks - 1) / row_blocks);
+      // A is read in place — row by row when it is contiguous in depth, depth step by depth step when it is
+      // transposed — except when several threads share a row block (they would each fetch it from memory).
+      const bool pack = groups > 1 || (A.cs != 1 && A.rs != 1);
+#pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
+      for (int ib = 0; ib < row_blocks; ++ib) {
+        for (int gi = 0; gi < groups; ++gi) {
+          const int ic = ib * mc_step, mc = std::min(mc_step, s.m - ic);
+          const View block{A.p + ic * A.rs + pc * A.cs, A.rs, A.cs};
+          float* ap = nullptr;
+          if (pack) {
+            ap = thread_buffer<Panel::a>(static_cast<size_t>(mc_step + kMR) * kKC);
+            pack_a(block, mc, kc, ap);
+          }
+          const int q0 = panels * gi / groups, q1 = panels * (gi + 1) / groups;
+          for (int q = q0; q < q1; ++q) {
+            const int jr = q * kNR;
+            for (int ir = 0; ir < mc; ir += kMR) {
+              const int rows = std::min(kMR, mc - ir);
+              const float* bq = bp + static_cast<long>(q) * kNR * kc;
+              long b_step = kNR;
+              if (b_in_place && jr + kNR <= nc) {
+                bq = Bblock.p + jr;
+                b_step = Bblock.rs;
+              } else if (b_in_place && ir == 0) {  // the last, partial panel: packed by whoever meets it
+                pack_b_panel(Bblock, kc, nc, jr, const_cast<float*>(bq));
+              }
+              float* cq = c + (ic + ir) * ldc + jc + jr;
+              if (pack) {
+                micro_kernel(kc, ap + static_cast<long>(ir) * kc, 1, kMR, bq, b_step, alpha, beta_here, cq, ldc, rows,
+                             std::min(kNR, nc - jr));
+              } else if (rows == kMR) {
+                micro_kernel(kc, block.p + ir * block.rs, block.rs, block.cs, bq, b_step, alpha, beta_here, cq, ldc,
+                             rows, std::min(kNR, nc - jr));
+              } else {  // a partial row tile: pack it, so the kernel never reads past the last row
+                float* tail = thread_buffer<Panel::a>(static_cast<size_t>(kMR) * kKC);
+                pack_a(View{block.p + ir * block.rs, block.rs, block.cs}, rows, kc, tail);
+                micro_kernel(kc, tail, 1, kMR, bq, b_step, alpha, beta_here, cq, ldc, rows, std::min(kNR, nc - jr));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace nn::kernels

@@ -1,0 +1,72 @@
+#include "nn/backends/cpu/isa.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "nn/core/error.h"
+
+namespace nn::kernels {
+namespace {
+
+Isa best_supported() {
+  if (cpu_supports(Isa::avx512)) return Isa::avx512;
+  if (cpu_supports(Isa::avx2)) return Isa::avx2;
+  return Isa::scalar;
+}
+
+Isa from_environment() {
+  const char* name = std::getenv("NN_ISA");
+  if (name == nullptr || *name == '\0') return best_supported();
+  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+    if (std::string(name) != isa_name(isa)) continue;
+    if (!cpu_supports(isa)) {
+      fail("NN_ISA", std::string("this processor cannot run the ") + name + " kernels (the best it runs is " +
+                         isa_name(best_supported()) + ")");
+    }
+    return isa;
+  }
+  fail_expected("NN_ISA", "one of scalar, avx2, avx512", std::string("'") + name + "'");
+}
+
+}  // namespace
+
+bool cpu_supports(Isa isa) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  switch (isa) {
+    case Isa::avx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512cd") && cpu_supports(Isa::avx2);
+    case Isa::avx2:
+      // x86-64-v3 as GCC compiles for it: AVX2, FMA, BMI1/2, LZCNT (andn, tzcnt… appear in any code), F16C, MOVBE.
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+             __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("lzcnt") && __builtin_cpu_supports("f16c") &&
+             __builtin_cpu_supports("movbe");
+    case Isa::scalar:
+      return true;
+  }
+  return false;
+#else
+  return isa == Isa::scalar;
+#endif
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::avx512:
+      return "avx512";
+    case Isa::avx2:
+      return "avx2";
+    case Isa::scalar:
+      break;
+  }
+  return "scalar";
+}
+
+Isa active_isa() {
+  static const Isa isa = from_environment();  // a throw leaves it unset: the next call reports the error again
+  return isa;
+}
+
+}  // namespace nn::kernels

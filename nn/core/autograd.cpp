@@ -1,0 +1,213 @@
+#include "nn/core/autograd.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "nn/core/error.h"
+
+namespace nn {
+
+namespace {
+thread_local bool g_grad_mode = true;
+}
+
+bool grad_mode_enabled() {
+  return g_grad_mode;
+}
+
+NoGradGuard::NoGradGuard() : previous_(g_grad_mode) {
+  g_grad_mode = false;
+}
+NoGradGuard::~NoGradGuard() {
+  g_grad_mode = previous_;
+}
+
+bool needs_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!g_grad_mode) return false;
+  return std::any_of(inputs.begin(), inputs.end(), [](const Tensor* t) { return t->defined() && t->requires_grad(); });
+}
+
+bool needs_grad(std::span<const Tensor> inputs) {
+  if (!g_grad_mode) return false;
+  return std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) { return t.defined() && t.requires_grad(); });
+}
+
+namespace {
+
+// Empties `node`: drops its backward closure (whose captures are usually its inputs again), then releases its inputs
+// one reference at a time, moving the producer of each input that is about to die onto `worklist`, so destroying
+// the input frees no node. One at a time, because a tensor can be an input twice (add(y, y)): only the release of
+// its last reference shows that it dies.
+void detach_producers(Node& node, std::vector<std::shared_ptr<Node>>& worklist) {
+  node.backward = nullptr;
+  for (Tensor& input : node.inputs) {
+    if (!input.defined()) continue;
+    std::shared_ptr<TensorImpl> impl = input.impl();
+    input = Tensor();
+    if (impl.use_count() == 1 && impl->grad_fn) worklist.push_back(std::move(impl->grad_fn));
+  }
+  node.inputs.clear();
+}
+
+}  // namespace
+
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> worklist;
+  detach_producers(*this, worklist);
+  while (!worklist.empty()) {
+    std::shared_ptr<Node> node = std::move(worklist.back());
+    worklist.pop_back();
+    if (node.use_count() == 1) detach_producers(*node, worklist);
+  }  // `node` is released here with no inputs left: its own destructor finds nothing to do
+}
+
+void record(const char* op, std::vector<Tensor> inputs, std::initializer_list<Tensor*> outputs, BackwardFn backward) {
+  if (!needs_grad(std::span<const Tensor>(inputs))) return;
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  node->inputs = std::move(inputs);
+  node->backward = std::move(backward);
+  int index = 0;
+  for (Tensor* out : outputs) {
+    node->output_shapes.push_back(out->shape());
+    TensorImpl& impl = *out->impl();
+    impl.requires_grad = true;
+    impl.grad_fn = node;
+    impl.output_index = index++;
+  }
+}
+
+void record(const char* op, std::vector<Tensor> inputs, Tensor& output,
+            std::function<std::vector<Tensor>(const Tensor& grad_output)> backward) {
+  record(op, std::move(inputs), {&output},
+         [fn = std::move(backward)](std::span<const Tensor> grads) { return fn(grads[0]); });
+}
+
+namespace {
+
+// Nodes reachable from `root`, ordered so that every node comes before the nodes that produced its inputs.
+std::vector<Node*> reverse_topological_order(Node* root) {
+  std::vector<Node*> post_order;
+  std::unordered_set<Node*> visited{root};
+  std::vector<std::pair<Node*, size_t>> stack{{root, 0}};
+  while (!stack.empty()) {
+    auto& [node, next_input] = stack.back();
+    if (next_input < node->inputs.size()) {
+      const Tensor& input = node->inputs[next_input++];
+      Node* producer = input.defined() ? input.impl()->grad_fn.get() : nullptr;
+      if (producer != nullptr && visited.insert(producer).second) stack.push_back({producer, 0});
+    } else {
+      post_order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  std::reverse(post_order.begin(), post_order.end());
+  return post_order;
+}
+
+// Adds `g` into a leaf's .grad; the first gradient is copied so later in-place accumulation touches only ours.
+void accumulate_into_leaf(TensorImpl& leaf, const Tensor& g) {
+  if (!leaf.grad) {
+    Tensor copy = Tensor::empty(g.shape());
+    copy.copy_from(g);
+    leaf.grad = copy.impl();
+    return;
+  }
+  float* dst = leaf.grad->storage->data;
+  const float* src = g.data();
+  int64_t n = g.numel();
+  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+Tensor add_gradients(const Tensor& a, const Tensor& b) {
+  Tensor sum = Tensor::empty(a.shape());
+  const float* pa = a.data();
+  const float* pb = b.data();
+  float* ps = sum.data();
+  for (int64_t i = 0; i < sum.numel(); ++i) ps[i] = pa[i] + pb[i];
+  return sum;
+}
+
+void check_gradient_shape(const Node& node, size_t input, const Tensor& g) {
+  if (g.shape() != node.inputs[input].shape()) {
+    fail_expected(std::string("backward of ") + node.op,
+                  "gradient of input " + std::to_string(input) + " with shape " + to_string(node.inputs[input].shape()),
+                  to_string(g.shape()));
+  }
+}
+
+void run_backward(const Tensor& root, const Tensor& upstream) {
+  TensorImpl& root_impl = *root.impl();
+  if (!root_impl.grad_fn) {
+    accumulate_into_leaf(root_impl, upstream);
+    return;
+  }
+  NoGradGuard no_grad;  // backward closures compute plain values; no higher-order graphs
+  std::unordered_map<Node*, std::vector<Tensor>> pending;
+  Node* root_node = root_impl.grad_fn.get();
+  pending[root_node].resize(root_node->output_shapes.size());
+  pending[root_node][root_impl.output_index] = upstream;
+
+  for (Node* node : reverse_topological_order(root_node)) {
+    auto found = pending.find(node);
+    if (found == pending.end()) continue;  // no gradient reached this node
+    std::vector<Tensor> grad_outputs = std::move(found->second);
+    pending.erase(found);
+    grad_outputs.resize(node->output_shapes.size());
+    for (size_t i = 0; i < grad_outputs.size(); ++i) {
+      if (!grad_outputs[i].defined()) grad_outputs[i] = Tensor::zeros(node->output_shapes[i]);
+    }
+    std::vector<Tensor> grad_inputs = node->backward(grad_outputs);
+    if (grad_inputs.size() != node->inputs.size()) {
+      fail_expected(std::string("backward of ") + node->op, std::to_string(node->inputs.size()) + " gradients",
+                    std::to_string(grad_inputs.size()));
+    }
+    for (size_t i = 0; i < grad_inputs.size(); ++i) {
+      const Tensor& input = node->inputs[i];
+      const Tensor& g = grad_inputs[i];
+      if (!input.defined() || !input.requires_grad() || !g.defined()) continue;
+      check_gradient_shape(*node, i, g);
+      TensorImpl& impl = *input.impl();
+      if (!impl.grad_fn) {
+        accumulate_into_leaf(impl, g);
+        continue;
+      }
+      std::vector<Tensor>& slots = pending[impl.grad_fn.get()];
+      slots.resize(impl.grad_fn->output_shapes.size());
+      Tensor& slot = slots[impl.output_index];
+      slot = slot.defined() ? add_gradients(slot, g) : g;
+    }
+  }
+}
+
+}  // namespace
+
+namespace {
+void require_grad_for_backward(const Tensor& t) {
+  if (!t.requires_grad()) {
+    throw Error("backward: this tensor " + to_string(t.shape()) +
+                " does not require grad (no input of the ops that made it requires grad, or grad mode was off)");
+  }
+}
+}  // namespace
+
+void Tensor::backward() const {
+  require_grad_for_backward(*this);
+  if (numel() != 1) {
+    fail_expected("backward", "a one-element tensor, or an explicit upstream gradient",
+                  "shape " + nn::to_string(shape()));
+  }
+  run_backward(*this, Tensor::ones(shape()));
+}
+
+void Tensor::backward(const Tensor& upstream) const {
+  require_grad_for_backward(*this);
+  if (!upstream.defined() || upstream.shape() != shape()) {
+    fail_expected("backward", "an upstream gradient of shape " + nn::to_string(shape()),
+                  upstream.defined() ? nn::to_string(upstream.shape()) : std::string("an undefined tensor"));
+  }
+  run_backward(*this, upstream);
+}
+
+}  // namespace nn

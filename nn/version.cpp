@@ -1,9 +1,0 @@
-#include "nn/version.h"
-
-namespace nn {
-
-const char* version() {
-  return NN_VERSION;
-}
-
-}  // namespace nn
