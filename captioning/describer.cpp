@@ -5,7 +5,7 @@
 #include <iterator>
 #include <sstream>
 
-#include <nn/core/autograd.h>
+#include <nn/autograd/autograd.h>
 #include <nn/core/error.h>
 #include <nn/core/random.h>
 #include <nn/io/checkpoint.h>

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <fstream>
 
-#include <nn/core/autograd.h>
+#include <nn/autograd/autograd.h>
 #include <nn/core/error.h>
 #include <nn/io/checkpoint.h>
 #include <nn/io/fault.h>

@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <fstream>
 
+#include <nn/autograd/autograd.h>
 #include <nn/core/allocator.h>
-#include <nn/core/autograd.h>
 #include <nn/core/error.h>
 #include <nn/io/checkpoint.h>
 #include <nn/io/image.h>

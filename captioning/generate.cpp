@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include <nn/core/autograd.h>
+#include <nn/autograd/autograd.h>
 #include <nn/core/error.h>
 #include <nn/ops/ops.h>
 

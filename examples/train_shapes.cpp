@@ -9,7 +9,7 @@
 #include <captioning/stop_signal.h>
 #include <captioning/synthetic.h>
 #include <captioning/trainer.h>
-#include <nn/core/autograd.h>
+#include <nn/autograd/autograd.h>
 #include <nn/core/error.h>
 #include <nn/ops/ops.h>
 

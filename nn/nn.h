@@ -2,8 +2,10 @@
 /// libnn: everything a program needs, in one include.
 #pragma once
 
+#include "nn/autograd/autograd.h"
+#include "nn/backends/backend.h"
 #include "nn/core/allocator.h"
-#include "nn/core/autograd.h"
+#include "nn/core/dtype.h"
 #include "nn/core/error.h"
 #include "nn/core/random.h"
 #include "nn/core/shape.h"

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Proves that libnn's folders read bottom-up (docs/backends.md, "Layout"): a file in nn/LAYER/ includes only headers
-# of its own layer or of layers below it, in this order — core, backends, ops, layers, optim, io, models, data,
+# of its own layer or of layers below it, in this order — core, backends, autograd, ops, layers, optim, io, models, data,
 # train — and nn/nn.h, the one include for programs, sits above them all. Prints every include that runs upward and
 # exits 1 when there is one.
 #   scripts/check_layers.sh [SOURCE_DIR]
 set -euo pipefail
 root=${1:-$(dirname "$0")/..}
 cd "$root"
-layers=(core backends ops layers optim io models data train)
+layers=(core backends autograd ops layers optim io models data train)
 level_of() {
   local i
   for i in "${!layers[@]}"; do

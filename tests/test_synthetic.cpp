@@ -11,7 +11,7 @@
 #include <captioning/flickr8k.h>
 #include <captioning/generate.h>
 #include <captioning/synthetic.h>
-#include <nn/core/autograd.h>
+#include <nn/autograd/autograd.h>
 #include <nn/io/checkpoint.h>
 #include <nn/io/image.h>
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -268,4 +269,98 @@ TEST_CASE("NaN propagates through clamp, minimum / maximum and max / argmax alon
   CHECK(row_max[1] == -1.0f);
   CHECK(nn::argmax(x, 1).to_vector() == std::vector<float>{1, 0});
   CHECK(nn::argmin(x, 1).to_vector() == std::vector<float>{1, 2});
+}
+
+// ---- dtypes, devices and views (issue 16) ----
+
+TEST_CASE("bfloat16 conversion rounds to nearest even and keeps NaN and infinity") {
+  auto bits = [](float v) { return nn::to_bfloat16(v).bits; };
+  CHECK(bits(1.0f) == 0x3f80);
+  // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties go to the even mantissa (1.0).
+  CHECK(bits(1.0f + std::ldexp(1.0f, -8)) == 0x3f80);
+  // 1 + 3·2^-8 lies halfway between 1 + 2^-7 and 1 + 2^-6: the even one is 1 + 2^-6.
+  CHECK(bits(1.0f + 3 * std::ldexp(1.0f, -8)) == 0x3f82);
+  // Just above the halfway point rounds up.
+  CHECK(bits(std::nextafter(1.0f + std::ldexp(1.0f, -8), 2.0f)) == 0x3f81);
+  CHECK(bits(-2.0f) == 0xc000);
+  CHECK(bits(INFINITY) == 0x7f80);
+  CHECK(bits(std::numeric_limits<float>::max()) == 0x7f80);  // rounds past the largest bf16 to infinity
+  CHECK(std::isnan(nn::to_float(nn::to_bfloat16(NAN))));
+  CHECK(nn::to_float(nn::bfloat16{0x3fc0}) == 1.5f);
+}
+
+TEST_CASE("a tensor knows its dtype and device; data<T>() checks both and to() converts both ways") {
+  Tensor x = Tensor::from_data({2, 2}, {1.0f, -2.5f, 0.375f, 1.0f + std::ldexp(1.0f, -9)});
+  CHECK(x.dtype() == nn::f32);
+  CHECK(x.device() == nn::Device::cpu);
+  Tensor h = x.to(nn::bf16);
+  CHECK(h.dtype() == nn::bf16);
+  CHECK(h.shape() == nn::Shape{2, 2});
+  CHECK(h.impl()->storage->bytes >= 8);
+  CHECK(h.data<nn::bfloat16>()[1].bits == 0xc020);  // -2.5
+  CHECK_THROWS_WITH_AS(h.data(), "Tensor::data: the tensor's elements are bf16, not f32 (convert with .to(nn::f32))",
+                       nn::Error);
+  CHECK_THROWS_WITH_AS(x.data<nn::bfloat16>(),
+                       "Tensor::data: the tensor's elements are f32, not bf16 (convert with .to(nn::bf16))", nn::Error);
+  // Exactly representable values come back unchanged; 1 + 2^-9 rounds to 1.
+  CHECK(h.to(nn::f32).to_vector() == std::vector<float>{1.0f, -2.5f, 0.375f, 1.0f});
+  CHECK(h.to_vector() == std::vector<float>{1.0f, -2.5f, 0.375f, 1.0f});  // read through a conversion
+  CHECK(h.at({1, 1}) == 1.0f);
+  CHECK(Tensor::scalar(0.375f).to(nn::bf16).item() == 0.375f);
+  CHECK(x.to(nn::f32).impl() == x.impl());  // already f32: the same tensor
+  CHECK(h.to_string().find("bf16") != std::string::npos);
+  Tensor ones = Tensor::empty({3}, nn::bf16);
+  ones.fill(0.1f);
+  CHECK(ones.to_vector() == std::vector<float>(3, nn::to_float(nn::to_bfloat16(0.1f))));
+  CHECK_THROWS_WITH_AS(x.copy_from(h), "Tensor::copy_from: expected a f32 source, got bf16", nn::Error);
+}
+
+TEST_CASE("reserved dtypes are refused by name") {
+  CHECK_THROWS_WITH_AS(Tensor::empty({2}, nn::DType::f16),
+                       "Tensor: dtype f16 is reserved; no backend computes in it yet", nn::Error);
+  CHECK_THROWS_WITH_AS(Tensor::zeros({2}).to(nn::DType::i8),
+                       "Tensor::to: expected f32 or bf16, got i8 (reserved, not computed yet)", nn::Error);
+  CHECK(nn::parse_dtype("bfloat16", "--precision") == nn::bf16);
+  CHECK_THROWS_WITH_AS(nn::parse_dtype("fp8", "--precision"), "--precision: expected f32 or bf16, got 'fp8'",
+                       nn::Error);
+}
+
+TEST_CASE("to() is differentiable: the gradient comes back in the input's dtype") {
+  Tensor x = Tensor::from_data({3}, {0.5f, -1.0f, 2.0f}).set_requires_grad();
+  Tensor y = x.to(nn::bf16).to(nn::f32);
+  y.backward(Tensor::from_data({3}, {1.0f, 2.0f, 3.0f}));
+  CHECK(x.grad().dtype() == nn::f32);
+  CHECK(x.grad().to_vector() == std::vector<float>{1.0f, 2.0f, 3.0f});
+}
+
+TEST_CASE("a slice along the outermost axis is a view from an offset; another axis is a copy") {
+  Tensor x = Tensor::arange(12.0f).reshape({4, 3});
+  Tensor rows = nn::slice(x, 0, 1, 3);  // rows 1 and 2
+  CHECK(rows.shape() == nn::Shape{2, 3});
+  CHECK(rows.numel() == 6);
+  CHECK(rows.impl()->storage == x.impl()->storage);
+  CHECK(rows.data() == x.data() + 3);
+  CHECK(rows.to_vector() == std::vector<float>{3, 4, 5, 6, 7, 8});
+  rows.fill(-1.0f);  // writes through the view show in x, as in PyTorch
+  CHECK(x.at({1, 0}) == -1.0f);
+  CHECK(x.at({2, 2}) == -1.0f);
+  CHECK(x.at({3, 0}) == 9.0f);
+  // A view of a view keeps both offsets; reshape keeps the offset.
+  Tensor second = nn::slice(rows, 0, 1, 2).reshape({3});
+  CHECK(second.data() == x.data() + 6);
+  // Along axis 1 the elements are not one run: a copy, which writes do not reach x through.
+  Tensor column = nn::slice(x, 1, 0, 1);
+  CHECK(column.impl()->storage != x.impl()->storage);
+  column.fill(100.0f);
+  CHECK(x.at({0, 0}) == 0.0f);
+  CHECK_THROWS_WITH_AS(nn::detail::view(x, {5, 3}, 0),
+                       "view: expected a range inside the base tensor's 12 elements, got offset 0 and shape [5,3]",
+                       nn::Error);
+}
+
+TEST_CASE("the gradient of a sliced view reaches the rows it came from") {
+  Tensor x = Tensor::ones({3, 2}).set_requires_grad();
+  Tensor part = nn::slice(x, 0, 1, 2);
+  part.backward(Tensor::from_data({1, 2}, {5.0f, 7.0f}));
+  CHECK(x.grad().to_vector() == std::vector<float>{0, 0, 5, 7, 0, 0});
 }

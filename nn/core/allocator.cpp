@@ -6,14 +6,15 @@
 #include <new>
 #include <vector>
 
+#include "nn/core/error.h"
+
 namespace nn {
 namespace {
 
 constexpr size_t kAlignment = 64;
 
 // Small blocks round to 64 bytes, large ones to 4 KiB pages, so that a tensor of nearly the same size reuses them.
-size_t rounded_bytes(size_t count) {
-  size_t bytes = count * sizeof(float);
+size_t rounded_bytes(size_t bytes) {
   size_t granule = bytes < (1u << 16) ? kAlignment : 4096;
   return (bytes + granule - 1) / granule * granule;
 }
@@ -26,7 +27,31 @@ size_t limit_from_environment() {
   return (end == text) ? (size_t{2048} << 20) : static_cast<size_t>(mb) << 20;
 }
 
+// How a device's memory is obtained and returned underneath its cache: 64-byte aligned host memory for the CPU. A
+// device added later (docs/backends.md) adds its pair here.
+struct DeviceMemory {
+  void* (*obtain)(size_t bytes);
+  void (*give_back)(void* p);
+};
+
+void* host_obtain(size_t bytes) {
+  return std::aligned_alloc(kAlignment, bytes);
+}
+void host_give_back(void* p) {
+  std::free(p);
+}
+
+DeviceMemory memory_of(Device device) {
+  switch (device) {
+    case Device::cpu:
+      return {host_obtain, host_give_back};
+  }
+  throw Error(std::string("allocator: no memory for device ") + device_name(device));
+}
+
+// One cache per device: free lists keyed by the block's rounded size.
 struct Cache {
+  DeviceMemory memory;
   std::mutex mutex;
   std::map<size_t, std::vector<void*>> free_lists;
   AllocatorStats stats;
@@ -34,7 +59,7 @@ struct Cache {
 
   void free_all_locked() {
     for (auto& [bytes, blocks] : free_lists) {
-      for (void* p : blocks) std::free(p);
+      for (void* p : blocks) memory.give_back(p);
     }
     free_lists.clear();
     stats.cached_bytes = 0;
@@ -42,17 +67,21 @@ struct Cache {
   ~Cache() { free_all_locked(); }
 };
 
-Cache& cache() {
-  static Cache instance;
-  return instance;
+constexpr size_t kDevices = 1;  // Device::cpu
+
+Cache& cache(Device device = Device::cpu) {
+  static Cache instances[kDevices] = {{memory_of(Device::cpu)}};
+  const auto index = static_cast<size_t>(device);
+  if (index >= kDevices) throw Error(std::string("allocator: no cache for device ") + device_name(device));
+  return instances[index];
 }
 
 }  // namespace
 
-Block allocate_floats(size_t count) {
-  if (count == 0) return {};
-  size_t bytes = rounded_bytes(count);
-  Cache& c = cache();
+Block allocate(Device device, size_t requested_bytes) {
+  if (requested_bytes == 0) return {};
+  size_t bytes = rounded_bytes(requested_bytes);
+  Cache& c = cache(device);
   {
     std::lock_guard lock(c.mutex);
     // Best fit among cached blocks no more than twice the size: the smallest one that is large enough (an exact
@@ -64,27 +93,27 @@ Block allocate_floats(size_t count) {
       c.stats.cached_bytes -= it->first;
       c.stats.live_bytes += it->first;
       ++c.stats.hits;
-      return {static_cast<float*>(p), it->first};
+      return {p, it->first};
     }
     ++c.stats.misses;
     c.stats.live_bytes += bytes;
   }
-  void* p = std::aligned_alloc(kAlignment, bytes);
+  void* p = c.memory.obtain(bytes);
   if (p == nullptr) {
     std::lock_guard lock(c.mutex);
     c.stats.live_bytes -= bytes;
     throw std::bad_alloc();
   }
-  return {static_cast<float*>(p), bytes};
+  return {p, bytes};
 }
 
-void release_floats(Block block) {
+void release(Device device, Block block) {
   if (block.data == nullptr) return;
-  Cache& c = cache();
+  Cache& c = cache(device);
   std::lock_guard lock(c.mutex);
   c.stats.live_bytes -= block.bytes;
   if (c.stats.cached_bytes + block.bytes > c.limit) {
-    std::free(block.data);
+    c.memory.give_back(block.data);
     return;
   }
   c.free_lists[block.bytes].push_back(block.data);

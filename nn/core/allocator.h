@@ -6,6 +6,8 @@
 
 #include <cstddef>
 
+#include "nn/core/dtype.h"
+
 namespace nn {
 
 /// What the allocator holds now and how often its cache served a request, for benchmarks and leak tests.
@@ -16,20 +18,21 @@ struct AllocatorStats {
   size_t misses = 0;        ///< allocations that needed fresh memory
 };
 
-/// Memory handed out by allocate_floats, returned with release_floats.
+/// Memory handed out by allocate, returned with release.
 struct Block {
-  float* data = nullptr;  ///< 64-byte aligned; nullptr for an empty block
-  size_t bytes = 0;       ///< the block's real size, at least the floats asked for
+  void* data = nullptr;  ///< 64-byte aligned; nullptr for an empty block
+  size_t bytes = 0;      ///< the block's real size, at least the bytes asked for
 };
 
-/// 64-byte aligned, uninitialised memory for at least `count` floats; {nullptr, 0} for count 0. A cached block up to
-/// twice the size asked for may be handed out (best fit), so that activations of similar sizes share blocks.
-/// Thread-safe.
-Block allocate_floats(size_t count);
-/// Returns a block obtained from allocate_floats.
-void release_floats(Block block);
+/// 64-byte aligned, uninitialised memory of at least `bytes` on `device`; {nullptr, 0} for 0 bytes. Each device has
+/// its own cache; a cached block up to twice the size asked for may be handed out (best fit), so that activations
+/// of similar sizes share blocks. Thread-safe. std::bad_alloc when the device has no memory left; nn::Error for a
+/// device without an allocator.
+Block allocate(Device device, size_t bytes);
+/// Returns a block obtained from allocate(device, …) to that device's cache.
+void release(Device device, Block block);
 
-/// Frees every cached block.
+/// Frees every cached block (the CPU's cache; the statistics and limits below are the CPU's too).
 void empty_allocator_cache();
 /// The counters now (thread-safe).
 AllocatorStats allocator_stats();

@@ -7,29 +7,70 @@
 #include <ostream>
 
 #include "nn/core/allocator.h"
-#include "nn/core/autograd.h"
 #include "nn/core/error.h"
 #include "nn/core/threads.h"
 
 namespace nn {
 
-Storage::Storage(size_t n) : count(n) {
+Storage::Storage(size_t n, DType type, Device where) : count(n), dtype(type), device(where) {
+  if (!dtype_is_computed(type)) {
+    throw Error(std::string("Tensor: dtype ") + dtype_name(type) + " is reserved; no backend computes in it yet");
+  }
   detail::apply_thread_count();
-  Block block = allocate_floats(n);
+  Block block = allocate(device, n * dtype_size(type));
   data = block.data;
   bytes = block.bytes;
 }
 Storage::~Storage() {
-  release_floats({data, bytes});
+  release(device, {data, bytes});
 }
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::f32:
+      return "f32";
+    case DType::bf16:
+      return "bf16";
+    case DType::f16:
+      return "f16";
+    case DType::i8:
+      return "i8";
+  }
+  return "unknown";
+}
+
+const char* device_name(Device d) {
+  switch (d) {
+    case Device::cpu:
+      return "cpu";
+  }
+  return "unknown";
+}
+
+DType parse_dtype(const std::string& name, const std::string& who) {
+  if (name == "f32" || name == "float32" || name == "fp32") return DType::f32;
+  if (name == "bf16" || name == "bfloat16") return DType::bf16;
+  fail_expected(who, "f32 or bf16", "'" + name + "'");
+}
+
+namespace {
+
+// A handle to `storage` seen from `offset` with `shape` (the one place a TensorImpl is filled in).
+Tensor view_of(std::shared_ptr<Storage> storage, const Shape& shape, int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(storage);
+  impl->shape = shape;
+  impl->offset = offset;
+  impl->numel = nn::numel(shape);
+  return Tensor(std::move(impl));
+}
+
+}  // namespace
 
 // ---- creation ----
 
-Tensor Tensor::empty(const Shape& shape) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(nn::numel(shape)));
-  impl->shape = shape;
-  return Tensor(std::move(impl));
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  return view_of(std::make_shared<Storage>(static_cast<size_t>(nn::numel(shape)), dtype, device), shape, 0);
 }
 
 Tensor Tensor::full(const Shape& shape, float value) {
@@ -121,29 +162,50 @@ int64_t Tensor::dim(int axis) const {
   return shape()[normalize_axis(axis, rank(), "Tensor::dim")];
 }
 
-// Every tensor views its whole storage (reshape keeps the element count), so the count is the storage's: O(1),
-// which matters in the many loops that test i < numel().
+// Kept in the impl, not recomputed: O(1) matters in the many loops that test i < numel().
 int64_t Tensor::numel() const {
-  return static_cast<int64_t>(checked().storage->count);
+  return checked().numel;
 }
 
-float* Tensor::data() {
-  return checked().storage->data;
+DType Tensor::dtype() const {
+  return checked().storage->dtype;
 }
-const float* Tensor::data() const {
-  return checked().storage->data;
+
+Device Tensor::device() const {
+  return checked().storage->device;
+}
+
+void* Tensor::raw_data() {
+  const TensorImpl& impl = checked();
+  return static_cast<char*>(impl.storage->data) + impl.offset * static_cast<int64_t>(dtype_size(impl.storage->dtype));
+}
+
+const void* Tensor::raw_data() const {
+  return const_cast<Tensor*>(this)->raw_data();
+}
+
+void Tensor::fail_element_type(DType wanted) const {
+  const Storage& s = *checked().storage;
+  if (s.device != Device::cpu) {
+    throw Error(std::string("Tensor::data: the tensor is on ") + device_name(s.device) + ", not in host memory");
+  }
+  throw Error(std::string("Tensor::data: the tensor's elements are ") + dtype_name(s.dtype) + ", not " +
+              dtype_name(wanted) + " (convert with .to(nn::" + dtype_name(wanted) + "))");
 }
 
 std::vector<float> Tensor::to_vector() const {
+  if (dtype() != DType::f32) return detach().to(DType::f32).to_vector();
   return std::vector<float>(data(), data() + numel());
 }
 
 float Tensor::item() const {
   if (numel() != 1) fail_expected("Tensor::item", "a one-element tensor", "shape " + nn::to_string(shape()));
+  if (dtype() != DType::f32) return detach().to(DType::f32).item();
   return data()[0];
 }
 
 float Tensor::at(std::initializer_list<int64_t> index) const {
+  if (dtype() != DType::f32) return detach().to(DType::f32).at(index);
   const Shape& s = shape();
   if (index.size() != s.size()) {
     fail_expected("Tensor::at", std::to_string(s.size()) + " indices for shape " + nn::to_string(s),
@@ -162,63 +224,10 @@ float Tensor::at(std::initializer_list<int64_t> index) const {
   return data()[offset];
 }
 
-Tensor Tensor::reshape(const Shape& requested) const {
-  const Shape& from = shape();
-  Shape to = requested;
-  int64_t known = 1;
-  int inferred = -1;
-  for (size_t i = 0; i < to.size(); ++i) {
-    if (to[i] == -1 && inferred < 0) {
-      inferred = static_cast<int>(i);
-    } else {
-      if (to[i] < 0) fail_expected("reshape", "extents ≥ 0 and at most one -1", nn::to_string(requested));
-      known *= to[i];
-    }
-  }
-  if (inferred >= 0 && known != 0) to[inferred] = numel() / known;
-  if (nn::numel(to) != numel()) {
-    fail_expected("reshape", "a shape of " + std::to_string(numel()) + " elements (from " + nn::to_string(from) + ")",
-                  nn::to_string(requested));
-  }
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = checked().storage;
-  impl->shape = to;
-  Tensor out(std::move(impl));
-  record("reshape", {*this}, out, [from](const Tensor& g) { return std::vector<Tensor>{g.reshape(from)}; });
-  return out;
-}
-
-Tensor Tensor::clone() const {
-  Tensor out = empty(shape());
-  if (numel() > 0) std::memcpy(out.data(), data(), sizeof(float) * numel());
-  record("clone", {*this}, out, [](const Tensor& g) { return std::vector<Tensor>{g}; });
-  return out;
-}
-
-void Tensor::copy_from(const Tensor& source) {
-  if (source.shape() != shape()) {
-    fail_expected("Tensor::copy_from", "shape " + nn::to_string(shape()), nn::to_string(source.shape()));
-  }
-  if (numel() > 0 && source.data() != data()) std::memcpy(data(), source.data(), sizeof(float) * numel());
-}
-
-void Tensor::fill(float value) {
-  std::fill_n(data(), numel(), value);
-}
-
 // ---- autograd ----
 
 bool Tensor::requires_grad() const {
   return checked().requires_grad;
-}
-
-Tensor& Tensor::set_requires_grad(bool on) {
-  if (checked().grad_fn) {
-    throw Error("set_requires_grad: only leaf tensors can be marked; this one was produced by '" +
-                std::string(impl_->grad_fn->op) + "' (use detach() first)");
-  }
-  impl_->requires_grad = on;
-  return *this;
 }
 
 bool Tensor::is_leaf() const {
@@ -234,10 +243,16 @@ void Tensor::zero_grad() {
 }
 
 Tensor Tensor::detach() const {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = checked().storage;
-  impl->shape = impl_->shape;
-  return Tensor(std::move(impl));
+  return view_of(checked().storage, impl_->shape, impl_->offset);
+}
+
+Tensor detail::view(const Tensor& base, const Shape& shape, int64_t offset) {
+  const TensorImpl& impl = *base.impl();
+  if (offset < 0 || offset + nn::numel(shape) > base.numel()) {
+    fail_expected("view", "a range inside the base tensor's " + std::to_string(base.numel()) + " elements",
+                  "offset " + std::to_string(offset) + " and shape " + nn::to_string(shape));
+  }
+  return view_of(impl.storage, shape, impl.offset + offset);
 }
 
 // ---- printing ----
@@ -273,6 +288,10 @@ void print_axis(std::string& out, const float* data, const Shape& shape, size_t 
 
 std::string Tensor::to_string() const {
   if (!defined()) return "Tensor(undefined)";
+  if (dtype() != DType::f32) {
+    std::string shown = detach().to(DType::f32).to_string();
+    return shown.insert(shown.find('\n'), std::string(" ") + dtype_name(dtype()));
+  }
   std::string out = "Tensor" + nn::to_string(shape());
   if (requires_grad()) out += " requires_grad";
   out += "\n";

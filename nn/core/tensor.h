@@ -1,6 +1,8 @@
 /// @file
-/// Tensor: float32, row-major, contiguous, with shared storage (copies of a Tensor are handles to the same data,
-/// as in PyTorch). Layout conventions: NHWC for images, (N, T, E) for sequences.
+/// Tensor: row-major and contiguous, float32 unless made otherwise (nn/core/dtype.h), with shared storage (copies of
+/// a Tensor are handles to the same data, as in PyTorch). A tensor may view part of another's storage from an offset
+/// (slice along the outermost axis, reshape, detach): views need no copy. Layout conventions: NHWC for images,
+/// (N, T, E) for sequences.
 ///
 /// Every misuse (a wrong count of values, an out-of-range index, an undefined tensor) throws nn::Error naming the
 /// call and the shapes.
@@ -13,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/core/dtype.h"
 #include "nn/core/random.h"
 #include "nn/core/shape.h"
 
@@ -22,23 +25,28 @@ namespace nn {
 struct Node;
 class Tensor;
 
-/// Owns one block of floats from the caching allocator.
+/// Owns one block of elements from the device's allocator (nn/core/allocator.h).
 struct Storage {
-  explicit Storage(size_t count);  ///< at least `count` floats, uninitialised
-  ~Storage();                      ///< gives the block back to the allocator's cache
+  /// At least `count` elements of `dtype` on `device`, uninitialised. nn::Error for a dtype no backend computes in.
+  explicit Storage(size_t count, DType dtype = DType::f32, Device device = Device::cpu);
+  ~Storage();  ///< gives the block back to the allocator's cache
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
-  float* data = nullptr;  ///< 64-byte aligned
-  size_t count = 0;       ///< floats asked for
-  size_t bytes = 0;       ///< the allocator block's real size
+  void* data = nullptr;         ///< 64-byte aligned
+  size_t count = 0;             ///< elements asked for
+  size_t bytes = 0;             ///< the allocator block's real size
+  DType dtype = DType::f32;     ///< what each element is
+  Device device = Device::cpu;  ///< where the block lives
 };
 
 /// What a Tensor handle points to: the storage, the shape and the autograd links. Ops and the autograd engine use
 /// it; programs use Tensor.
 struct TensorImpl {
-  std::shared_ptr<Storage> storage;  ///< shared by views (reshape, detach)
+  std::shared_ptr<Storage> storage;  ///< shared by views (reshape, detach, slice)
   Shape shape;                       ///< its extents, outermost first
+  int64_t offset = 0;                ///< where its first element is in the storage, in elements
+  int64_t numel = 0;                 ///< the product of the extents (kept: loops test i < numel())
   bool requires_grad = false;        ///< a leaf whose gradient is wanted, or the result of an op on one
   std::shared_ptr<TensorImpl> grad;  ///< accumulated gradient of a leaf; null until a backward reaches it
   std::shared_ptr<Node> grad_fn;     ///< the op that produced this tensor; null for leaves
@@ -46,13 +54,14 @@ struct TensorImpl {
 };
 
 /// A handle to an n-dimensional float32 array: copying a Tensor copies the handle, not the data (clone() copies the
-/// data). Ops on tensors that require grad record how to compute their gradient (nn/core/autograd.h).
+/// data). Ops on tensors that require grad record how to compute their gradient (nn/autograd/autograd.h).
 class Tensor {
  public:
   Tensor() = default;  ///< an undefined tensor (defined() is false)
 
   // ---- creation ----
-  static Tensor empty(const Shape& shape);  ///< uninitialised
+  /// Uninitialised, of `dtype` on `device`.
+  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu);
   /// All zeros. Throws nn::Error for a negative extent or an element count that overflows.
   static Tensor zeros(const Shape& shape);
   /// All ones.
@@ -91,10 +100,26 @@ class Tensor {
   int64_t dim(int axis) const;  ///< negative axes count from the end
   /// The number of elements.
   int64_t numel() const;
-  /// The elements, row-major and contiguous; writes through it change every handle to this storage.
-  float* data();
-  /// The elements, read-only.
-  const float* data() const;
+  /// The element type (f32 unless made otherwise).
+  DType dtype() const;
+  /// Where the storage lives.
+  Device device() const;
+  /// The elements as T (float for f32, nn::bfloat16 for bf16), row-major and contiguous from this tensor's first
+  /// element; writes through it change every handle to this storage. nn::Error when T is not the tensor's dtype or
+  /// the tensor is not in host memory.
+  template <class T>
+  T* data();
+  /// The same, read-only.
+  template <class T>
+  const T* data() const;
+  /// data<float>(): the float32 elements (nn::Error for a tensor of another dtype).
+  float* data() { return data<float>(); }
+  /// data<float>(), read-only.
+  const float* data() const { return data<float>(); }
+  /// The untyped address of the first element, for backends (which check dtype() themselves).
+  void* raw_data();
+  /// The same, read-only.
+  const void* raw_data() const;
   /// A copy of the elements, row-major.
   std::vector<float> to_vector() const;
   float item() const;                                    ///< the value of a one-element tensor
@@ -104,7 +129,10 @@ class Tensor {
   Tensor reshape(const Shape& shape) const;
   /// A new tensor with a copy of the data, recorded for autograd like any op.
   Tensor clone() const;
-  /// Copies `source`'s values into this tensor's storage in place (no autograd); shapes must match.
+  /// The values converted to `dtype` (rounded to nearest even into bf16); the same tensor when it already is.
+  /// Differentiable: the gradient is converted back to this tensor's dtype.
+  Tensor to(DType dtype) const;
+  /// Copies `source`'s values into this tensor's storage in place (no autograd); shapes must match and dtypes too.
   void copy_from(const Tensor& source);
   /// Sets every element to `value` in place (no autograd).
   void fill(float value);
@@ -137,8 +165,27 @@ class Tensor {
 
  private:
   const TensorImpl& checked() const;
+  [[noreturn]] void fail_element_type(DType wanted) const;
   std::shared_ptr<TensorImpl> impl_;
 };
+
+template <class T>
+T* Tensor::data() {
+  const TensorImpl& impl = checked();
+  if (impl.storage->dtype != dtype_of<T>() || impl.storage->device != Device::cpu) fail_element_type(dtype_of<T>());
+  return static_cast<T*>(impl.storage->data) + impl.offset;
+}
+
+template <class T>
+const T* Tensor::data() const {
+  return const_cast<Tensor*>(this)->data<T>();
+}
+
+namespace detail {
+/// A handle (no autograd record) to `shape` elements of `base`'s storage starting `offset` elements after base's
+/// first: the no-copy slice. nn::Error when the range leaves base.
+Tensor view(const Tensor& base, const Shape& shape, int64_t offset);
+}  // namespace detail
 
 /// Writes t.to_string().
 std::ostream& operator<<(std::ostream& os, const Tensor& t);

@@ -2,7 +2,7 @@
 
 #include <type_traits>
 
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 
 namespace nn {

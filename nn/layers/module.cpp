@@ -8,7 +8,7 @@
 #include <set>
 #include <typeinfo>
 
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 
 namespace nn {

@@ -3,8 +3,8 @@
 // leaky_relu, elu, gelu and silu write theirs from the saved input x.
 #include <cmath>
 
+#include "nn/autograd/autograd.h"
 #include "nn/backends/cpu/pointwise.h"
-#include "nn/core/autograd.h"
 #include "nn/ops/ops.h"
 #include "nn/ops/unary.h"
 

@@ -5,7 +5,7 @@
 //   output  = dropout(weights)·v                          (N,H,Tq,Dv)
 #include <cmath>
 
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/ops.h"
 

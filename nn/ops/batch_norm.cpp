@@ -6,8 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "nn/autograd/autograd.h"
 #include "nn/backends/cpu/pointwise.h"
-#include "nn/core/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/ops.h"
 

@@ -3,7 +3,7 @@
 // full-shape gradients and sum them back to each input's shape.
 #include <cmath>
 
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/broadcast.h"
 #include "nn/ops/ops.h"

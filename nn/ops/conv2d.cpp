@@ -1,6 +1,6 @@
 // conv2d: x (N,H,W,C) ⊛ weight (KH,KW,C,OC) + bias → (N,OH,OW,OC); the backward gives dx, dweight and dbias.
 #include "nn/backends/cpu/conv2d.h"
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/ops.h"
 #include "nn/ops/window.h"

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "nn/autograd/autograd.h"
 #include "nn/backends/cpu/conv2d.h"
-#include "nn/core/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/ops.h"
 #include "nn/ops/window.h"

@@ -4,7 +4,7 @@
 // Fusing avoids materialising the (R, V) softmax in the forward: only each row's logsumexp is kept.
 #include <cmath>
 
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/logsumexp.h"
 #include "nn/ops/ops.h"

@@ -1,8 +1,8 @@
 // depthwise_conv2d: each channel of x (N,H,W,C) convolved with its own filter of weight (KH,KW,C,1);
 // separable_conv2d composes it with a pointwise conv2d.
+#include "nn/autograd/autograd.h"
 #include "nn/backends/cpu/conv2d.h"
 #include "nn/backends/cpu/depthwise.h"
-#include "nn/core/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/ops.h"
 #include "nn/ops/window.h"

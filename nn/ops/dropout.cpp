@@ -1,5 +1,5 @@
 // Inverted dropout: y = x ⊙ m / (1 − rate) with m ~ Bernoulli(1 − rate) drawn from `gen`; gx = g ⊙ m / (1 − rate).
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/ops.h"
 

@@ -2,8 +2,8 @@
 // back to the input's shape (sum_to), so every backward here is composed from forward ops.
 #include <cstring>
 
+#include "nn/autograd/autograd.h"
 #include "nn/backends/cpu/pointwise.h"
-#include "nn/core/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/broadcast.h"
 #include "nn/ops/ops.h"

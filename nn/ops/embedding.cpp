@@ -2,7 +2,7 @@
 // gradient row into the row of its id (a dense (V,E) gradient).
 #include <cstring>
 
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/ops.h"
 

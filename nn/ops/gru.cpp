@@ -9,7 +9,7 @@
 // about a dozen small ops (one or three (N,U)×(U,·) products). Measured here (N=64, E=U=256, T=20…80, one thread,
 // a busy machine): the forward takes about as long as the fused LSTM's (nn/ops/lstm.cpp), forward + backward 1.1–1.7×
 // the LSTM's. A fused kernel like the LSTM's is the way if training time matters.
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/ops.h"
 

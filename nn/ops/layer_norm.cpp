@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/ops.h"
 

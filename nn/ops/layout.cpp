@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/ops.h"
 

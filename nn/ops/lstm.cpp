@@ -5,9 +5,9 @@
 // reverse with the pointwise kernel, then forms dx, dW, dR and db as four whole-sequence products.
 #include <cstring>
 
+#include "nn/autograd/autograd.h"
 #include "nn/backends/cpu/gemm.h"
 #include "nn/backends/cpu/lstm_cell.h"
-#include "nn/core/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/ops.h"
 

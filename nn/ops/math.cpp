@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/broadcast.h"
 #include "nn/ops/ops.h"

@@ -1,8 +1,8 @@
 // matmul: a (...,M,K) × b (...,K,N) → (...,M,N), with either operand's last two axes optionally stored transposed.
 // The leading (batch) axes broadcast; each batch index is one sgemm on the matrices it reads from a and b. The
 // backward runs the same batched products and sums a broadcast operand's gradient back to its shape.
+#include "nn/autograd/autograd.h"
 #include "nn/backends/cpu/gemm.h"
-#include "nn/core/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/broadcast.h"
 #include "nn/ops/ops.h"

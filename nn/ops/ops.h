@@ -192,7 +192,9 @@ Tensor argmin(const Tensor& x, int axis, bool keepdim = false);
 Tensor reshape(const Tensor& x, const Shape& shape);
 /// Joins tensors whose shapes agree except along `axis`.
 Tensor concat(const std::vector<Tensor>& xs, int axis);
-/// Elements [start, end) along `axis` (a copy).
+/// Elements [start, end) along `axis`: a view of x's storage (no copy; writes to one show in the other, as in
+/// PyTorch) when they are one run of x's elements — `axis` 0, or every axis before it of extent 1 —, a copy
+/// otherwise.
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end);
 
 // ---- layout.cpp ---- permute and transpose copy the data (libnn tensors are always contiguous); squeeze and

@@ -1,8 +1,8 @@
 // Pooling over NHWC windows: max (gradient to the arg-max), average (padding excluded), global average.
 #include <vector>
 
+#include "nn/autograd/autograd.h"
 #include "nn/backends/cpu/pool.h"
-#include "nn/core/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/ops.h"
 #include "nn/ops/window.h"

@@ -1,7 +1,7 @@
 // sum and mean over a set of axes. The backward broadcasts the output gradient back over the reduced axes.
 #include <algorithm>
 
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/broadcast.h"
 #include "nn/ops/ops.h"

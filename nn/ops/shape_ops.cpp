@@ -2,7 +2,7 @@
 // concat and slice copy contiguous runs of S[axis]·inner floats per outer index.
 #include <cstring>
 
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/ops.h"
 
@@ -78,11 +78,16 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
   }
   Shape shape = x.shape();
   shape[a] = end - start;
-  Tensor out = Tensor::empty(shape);
   AroundAxis v = around(x.shape(), a);
-  int64_t run = (end - start) * v.inner;
-  for (int64_t r = 0; run > 0 && r < v.outer; ++r) {
-    std::memcpy(out.data() + r * run, x.data() + (r * v.extent + start) * v.inner, sizeof(float) * run);
+  Tensor out;
+  if (v.outer == 1) {  // one run of x's elements: a view from an offset, no copy
+    out = detail::view(x, shape, start * v.inner);
+  } else {
+    out = Tensor::empty(shape);
+    int64_t run = (end - start) * v.inner;
+    for (int64_t r = 0; run > 0 && r < v.outer; ++r) {
+      std::memcpy(out.data() + r * run, x.data() + (r * v.extent + start) * v.inner, sizeof(float) * run);
+    }
   }
   Shape input_shape = x.shape();
   record("slice", {x}, out, [input_shape, a, start, end](const Tensor& g) {

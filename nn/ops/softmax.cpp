@@ -4,7 +4,7 @@
 //   log_softmax backward: gx = g − softmax(x) · Σ g
 #include <cmath>
 
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 #include "nn/ops/ops.h"
 

@@ -6,7 +6,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/core/tensor.h"
 
 namespace nn::detail {

@@ -2,7 +2,7 @@
 // pooling (DESIGN.md item 5), with TensorFlow's semantics (nn/core/padding.h). Internal: not installed.
 #pragma once
 
-#include "nn/backends/cpu/window.h"
+#include "nn/backends/primitives.h"
 #include "nn/core/padding.h"
 #include "nn/core/shape.h"
 

@@ -7,7 +7,7 @@
 #include <limits>
 #include <sstream>
 
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 #include "nn/io/checkpoint.h"
 #include "nn/io/fault.h"
 #include "nn/train/progress.h"

@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "nn/backends/cpu/isa.h"
-#include "nn/backends/cpu/window.h"
+#include "nn/backends/primitives.h"
 
 namespace nn::kernels {
 

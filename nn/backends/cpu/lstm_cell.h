@@ -4,16 +4,9 @@
 
 #include <cstdint>
 
-namespace nn::kernels {
+#include "nn/backends/primitives.h"
 
-struct LstmStep {
-  int64_t rows = 0;           // N
-  int64_t units = 0;          // U
-  int64_t gate_stride = 0;    // floats between consecutive rows of `gates` (4U for packed, T·4U inside (N,T,4U))
-  int64_t state_stride = 0;   // row stride of this step's c and h (U packed, T·U inside (N,T,U))
-  int64_t prev_stride = 0;    // row stride of the previous step's c_prev and h_prev
-  bool hard_sigmoid = false;  // recurrent activation: Keras hard_sigmoid instead of the logistic sigmoid
-};
+namespace nn::kernels {
 
 // gates: in, pre-activations z; out, activations (i, f, g=tanh(z_c), o).
 // mask (N) or null; c_prev, h_prev (N,U) with row stride s.prev_stride; c, h out (N,U) with s.state_stride.

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "nn/backends/cpu/isa.h"
+#include "nn/backends/primitives.h"
 
 namespace nn::kernels {
 
@@ -23,12 +24,6 @@ template <Isa>
 void add_forward(int64_t n, const float* a, const float* b, float* y);
 
 // Per channel of x (rows, C): y = gamma·(x − mean)·inv_std + beta, all four (C) — batch norm's normalisation.
-struct ChannelAffine {
-  const float* gamma;
-  const float* beta;
-  const float* mean;
-  const float* inv_std;
-};
 void channel_affine(int64_t rows, int64_t c, const ChannelAffine& p, const float* x, float* y);
 void channel_affine_ref(int64_t rows, int64_t c, const ChannelAffine& p, const float* x, float* y);
 template <Isa>

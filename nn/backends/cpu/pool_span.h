@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "nn/backends/cpu/window.h"
+#include "nn/backends/primitives.h"
 
 namespace nn::kernels {
 namespace {  // NOLINT(google-build-namespaces): internal linkage on purpose, see above

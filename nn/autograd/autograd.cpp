@@ -1,4 +1,4 @@
-#include "nn/core/autograd.h"
+#include "nn/autograd/autograd.h"
 
 #include <algorithm>
 #include <unordered_map>
@@ -114,7 +114,7 @@ void accumulate_into_leaf(TensorImpl& leaf, const Tensor& g) {
     leaf.grad = copy.impl();
     return;
   }
-  float* dst = leaf.grad->storage->data;
+  float* dst = Tensor(leaf.grad).data();
   const float* src = g.data();
   int64_t n = g.numel();
   for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
