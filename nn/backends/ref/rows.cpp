@@ -4,8 +4,19 @@
 
 namespace nn::ref {
 
-void channel_moments(int64_t, int64_t, const float*, float*, float*) {
-  throw Error("ref backend: channel_moments is not written yet");
+void channel_moments(int64_t rows, int64_t channels, const float* x, float* mean, float* variance) {
+  for (int64_t j = 0; j < channels; ++j) {
+    double sum = 0.0;
+    for (int64_t r = 0; r < rows; ++r) sum += x[r * channels + j];
+    const double mu = sum / static_cast<double>(rows);
+    double squares = 0.0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const double d = x[r * channels + j] - mu;
+      squares += d * d;
+    }
+    mean[j] = static_cast<float>(mu);
+    variance[j] = static_cast<float>(squares / static_cast<double>(rows));
+  }
 }
 
 void gather_rows(int64_t, const int32_t*, int64_t, const float*, float*) {
