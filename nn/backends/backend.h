@@ -111,6 +111,12 @@ struct Backend {
   void (*channel_affine)(int64_t rows, int64_t channels, const kernels::ChannelAffine& p, DType dtype, const void* x,
                          void* y) = nullptr;
 
+  /// Batch norm's backward (primitives.h, BatchNormBackward) for x and dy (rows, C): dbeta (C) = Σ dy and dgamma (C)
+  /// = Σ dy·x̂, both summed in double; then, when dx is not null, dx (rows, C) = γ·r·dy in inference, and
+  /// γ·r·(dy − (dbeta + x̂·dgamma)/rows) in training; f32.
+  void (*batch_norm_backward)(const kernels::BatchNormBackward& p, const float* x, const float* dy, float* dx,
+                              float* dgamma, float* dbeta) = nullptr;
+
   // ---- indexing ----
   /// out (count, width) = rows ids[i] of table (·, width): embedding lookup; ids already checked; f32.
   void (*gather_rows)(int64_t count, const int32_t* ids, int64_t width, const float* table, float* out) = nullptr;

@@ -69,6 +69,16 @@ struct ChannelAffine {
   const float* inv_std;
 };
 
+/// Batch norm's backward over x (rows, C) with the forward's per-channel vectors (C, f32): x̂ = (x − mean)·inv_std.
+struct BatchNormBackward {
+  int64_t rows = 0;                ///< M
+  int64_t channels = 0;            ///< C
+  bool training = false;           ///< the statistics came from x (then dx has the terms through μ and σ²)
+  const float* mean = nullptr;     ///< μ
+  const float* inv_std = nullptr;  ///< r = 1/sqrt(σ² + ε)
+  const float* gamma = nullptr;    ///< γ
+};
+
 /// The elementwise functions y = f(x) of the map primitives; p0 and p1 of UnaryCall are their parameters.
 enum class Unary : uint8_t {
   neg,            ///< −x

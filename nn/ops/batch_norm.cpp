@@ -3,12 +3,18 @@
 //   backward  dβ = Σ dy,  dγ = Σ dy·x̂,
 //             dx = γ·r·dy                                   (inference: μ, σ² are constants)
 //             dx = γ·r/M · (M·dy − dβ − x̂·dγ)               (training: μ, σ² depend on x)
+//
+// A bf16 x in inference runs the backend's bf16 affine (statistics and affine parameters f32, the result bf16);
+// training or a gradient through a bf16 x take the conversion path (nn/ops/convert.h): the backward is f32 only.
+// The moving statistics are f32 always (nn::Module::to leaves them so).
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "nn/autograd/autograd.h"
-#include "nn/backends/cpu/pointwise.h"
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 
 namespace nn {
@@ -22,19 +28,11 @@ void check_channel_vector(const Tensor& t, int64_t channels, const char* what) {
   }
 }
 
-// Per-channel mean and biased variance of x viewed as (rows, C), accumulated in double.
-void batch_moments(const float* x, int64_t rows, int64_t c, std::vector<double>& mean, std::vector<double>& var) {
-  mean.assign(c, 0.0);
-  var.assign(c, 0.0);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < c; ++j) mean[j] += x[r * c + j];
-  for (int64_t j = 0; j < c; ++j) mean[j] /= static_cast<double>(rows);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < c; ++j) {
-      double d = x[r * c + j] - mean[j];
-      var[j] += d * d;
-    }
-  for (int64_t j = 0; j < c; ++j) var[j] /= static_cast<double>(rows);
+void check_f32_statistics(const Tensor& t, const char* what) {
+  if (t.dtype() != DType::f32) {
+    fail_expected("batch_norm", std::string(what) + " of dtype f32 (statistics stay f32 in a bf16 model)",
+                  dtype_name(t.dtype()));
+  }
 }
 
 }  // namespace
@@ -52,21 +50,28 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
     fail_expected("batch_norm", "at least 2 values per channel in training",
                   std::to_string(rows) + " (input " + to_string(x.shape()) + ")");
   }
+  check_f32_statistics(moving_mean, "moving_mean");
+  check_f32_statistics(moving_variance, "moving_variance");
+  const bool native_bf16 = x.dtype() == DType::bf16 && !o.training && !needs_grad({&x, &gamma, &beta});
+  if (detail::any_low_precision({x, gamma, beta}) && !native_bf16) {
+    return batch_norm(detail::to_f32(x), detail::to_f32(gamma), detail::to_f32(beta), moving_mean, moving_variance, o)
+        .to(x.dtype());
+  }
+  const Backend& be = backend_for(x);
 
-  // μ and r = 1/sqrt(σ² + ε), from the batch or the moving statistics.
+  // μ and r = 1/sqrt(σ² + ε) per channel, from the batch or the moving statistics.
   auto mu = std::make_shared<std::vector<float>>(c);
   auto inv_std = std::make_shared<std::vector<float>>(c);
   if (o.training) {
-    std::vector<double> mean, var;
-    batch_moments(x.data(), rows, c, mean, var);
+    std::vector<float> variance(c);
+    be.channel_moments(rows, c, x.data(), mu->data(), variance.data());
     float* mm = moving_mean.data();
     float* mv = moving_variance.data();
     const double unbias = static_cast<double>(rows) / static_cast<double>(rows - 1);
     for (int64_t j = 0; j < c; ++j) {
-      (*mu)[j] = static_cast<float>(mean[j]);
-      (*inv_std)[j] = static_cast<float>(1.0 / std::sqrt(var[j] + o.epsilon));
-      mm[j] = o.momentum * mm[j] + (1.0f - o.momentum) * static_cast<float>(mean[j]);
-      mv[j] = o.momentum * mv[j] + (1.0f - o.momentum) * static_cast<float>(var[j] * unbias);
+      (*inv_std)[j] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(variance[j]) + o.epsilon));
+      mm[j] = o.momentum * mm[j] + (1.0f - o.momentum) * (*mu)[j];
+      mv[j] = o.momentum * mv[j] + (1.0f - o.momentum) * static_cast<float>(variance[j] * unbias);
     }
   } else {
     for (int64_t j = 0; j < c; ++j) {
@@ -75,43 +80,24 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
     }
   }
 
-  Tensor y = Tensor::empty(x.shape());
-  kernels::channel_affine(rows, c,
-                          {.gamma = gamma.data(), .beta = beta.data(), .mean = mu->data(), .inv_std = inv_std->data()},
-                          x.data(), y.data());
+  const Tensor gamma_f32 = detail::to_f32(gamma), beta_f32 = detail::to_f32(beta);
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  be.channel_affine(
+      rows, c, {.gamma = gamma_f32.data(), .beta = beta_f32.data(), .mean = mu->data(), .inv_std = inv_std->data()},
+      x.dtype(), x.raw_data(), y.raw_data());
 
   const bool training = o.training;
   record("batch_norm", {x, gamma, beta}, y, [x, gamma, mu, inv_std, rows, c, training](const Tensor& dy) {
-    const float *px = x.data(), *pdy = dy.data(), *m = mu->data(), *r = inv_std->data(), *pg = gamma.data();
-    std::vector<double> sum_dy(c, 0.0), sum_dy_xhat(c, 0.0);
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < c; ++j) {
-        double g = pdy[i * c + j];
-        sum_dy[j] += g;
-        sum_dy_xhat[j] += g * (px[i * c + j] - m[j]) * r[j];
-      }
-    Tensor dx, dgamma, dbeta;
-    if (x.requires_grad()) {
-      dx = Tensor::empty(x.shape());
-      float* pdx = dx.data();
-      const float inv_rows = 1.0f / static_cast<float>(rows);
-#pragma omp parallel for if (rows * c > (1 << 16))
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < c; ++j) {
-          float g = pdy[i * c + j];
-          if (training) {
-            float xhat = (px[i * c + j] - m[j]) * r[j];
-            g -= (static_cast<float>(sum_dy[j]) + xhat * static_cast<float>(sum_dy_xhat[j])) * inv_rows;
-          }
-          pdx[i * c + j] = pg[j] * r[j] * g;
-        }
-    }
-    dgamma = Tensor::empty({c});
-    dbeta = Tensor::empty({c});
-    for (int64_t j = 0; j < c; ++j) {
-      dgamma.data()[j] = static_cast<float>(sum_dy_xhat[j]);
-      dbeta.data()[j] = static_cast<float>(sum_dy[j]);
-    }
+    Tensor dx, dgamma = Tensor::empty({c}), dbeta = Tensor::empty({c});
+    if (x.requires_grad()) dx = Tensor::empty(x.shape());
+    backend_for(dy).batch_norm_backward({.rows = rows,
+                                         .channels = c,
+                                         .training = training,
+                                         .mean = mu->data(),
+                                         .inv_std = inv_std->data(),
+                                         .gamma = gamma.data()},
+                                        x.data(), dy.data(), dx.defined() ? dx.data() : nullptr, dgamma.data(),
+                                        dbeta.data());
     return std::vector<Tensor>{dx, dgamma, dbeta};
   });
   return y;

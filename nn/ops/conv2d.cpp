@@ -1,7 +1,10 @@
 // conv2d: x (N,H,W,C) ⊛ weight (KH,KW,C,OC) + bias → (N,OH,OW,OC); the backward gives dx, dweight and dbias.
-#include "nn/backends/cpu/conv2d.h"
+// bf16 x and weight (bias f32 or bf16) run the backend's bf16 kernel and give a bf16 result; other mixes of dtypes,
+// and bf16 inputs that need a gradient, take the conversion path (nn/ops/convert.h): the backward is f32 only.
 #include "nn/autograd/autograd.h"
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 #include "nn/ops/window.h"
 
@@ -17,27 +20,34 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   if (bias.defined() && bias.shape() != Shape{weight.dim(3)}) {
     fail_expected("conv2d", "a bias of shape [" + std::to_string(weight.dim(3)) + "]", to_string(bias.shape()));
   }
+  const DType dtype = detail::result_dtype({x, weight});
+  if (detail::any_low_precision({x, weight, bias}) && (dtype != DType::bf16 || needs_grad({&x, &weight, &bias}))) {
+    return conv2d(detail::to_f32(x), detail::to_f32(weight), detail::to_f32(bias), options).to(dtype);
+  }
   const kernels::Window2D g = plan_window(
       "conv2d", x.shape(), {weight.dim(0), weight.dim(1), options.strides[0], options.strides[1], options.padding},
       weight.dim(3));
-  Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.oc});
-  Tensor workspace = Tensor::empty({kernels::conv2d_workspace_floats(g)});
-  kernels::conv2d_forward(g, x.data(), weight.data(), bias.defined() ? bias.data() : nullptr, y.data(),
-                          workspace.data());
+  const Backend& be = backend_for(x);
+  const Tensor bias_f32 = detail::to_f32(bias);
+  Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.oc}, dtype);
+  Tensor workspace = Tensor::empty({be.conv2d_workspace(g, dtype)});
+  be.conv2d_forward(g, dtype, x.raw_data(), weight.raw_data(), bias_f32.defined() ? bias_f32.data() : nullptr,
+                    y.raw_data(), workspace.data());
   record("conv2d", {x, weight, bias}, y, [g, x, weight, bias](const Tensor& dy) {
+    const Backend& be = backend_for(dy);
     Tensor dx, dw, db;
-    Tensor workspace = Tensor::empty({kernels::conv2d_workspace_floats(g)});
+    Tensor workspace = Tensor::empty({be.conv2d_workspace(g, DType::f32)});
     if (x.requires_grad()) {
       dx = Tensor::empty(x.shape());
-      kernels::conv2d_backward_input(g, dy.data(), weight.data(), dx.data(), workspace.data());
+      be.conv2d_backward_input(g, dy.data(), weight.data(), dx.data(), workspace.data());
     }
     if (weight.requires_grad()) {
       dw = Tensor::empty(weight.shape());
-      kernels::conv2d_backward_weight(g, x.data(), dy.data(), dw.data(), workspace.data());
+      be.conv2d_backward_weight(g, x.data(), dy.data(), dw.data(), workspace.data());
     }
     if (bias.defined() && bias.requires_grad()) {
       db = Tensor::empty(bias.shape());
-      kernels::bias_backward(g.n * g.oh * g.ow, g.oc, dy.data(), db.data());
+      be.bias_backward(g.n * g.oh * g.ow, g.oc, dy.data(), db.data());
     }
     return std::vector<Tensor>{dx, dw, db};
   });

@@ -3,12 +3,14 @@
 // Keras conv kernel (KH,KW,in=OC,out=C); then the three computations are conv2d's with the roles exchanged:
 //   forward   y = conv2d_backward_input(g; x, weight) + bias
 //   backward  dx = conv2d_forward(g; dy, weight),  dweight = conv2d_backward_weight(g; dy, x),  dbias = Σ dy.
+// There is no bf16 kernel: bf16 inputs take the conversion path (nn/ops/convert.h).
 #include <algorithm>
 #include <optional>
 
 #include "nn/autograd/autograd.h"
-#include "nn/backends/cpu/conv2d.h"
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 #include "nn/ops/window.h"
 
@@ -80,29 +82,36 @@ kernels::Window2D plan(const Tensor& x, const Tensor& weight, const Tensor& bias
 
 Tensor conv2d_transpose(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvTransposeOptions& o) {
   const kernels::Window2D g = plan(x, weight, bias, o);
+  if (detail::any_low_precision({x, weight, bias})) {
+    return conv2d_transpose(detail::to_f32(x), detail::to_f32(weight), detail::to_f32(bias), o)
+        .to(detail::result_dtype({x, weight}));
+  }
+  const Backend& be = backend_for(x);
   Tensor y = Tensor::empty({g.n, g.h, g.w, g.c});
-  Tensor workspace = Tensor::empty({kernels::conv2d_workspace_floats(g)});
-  kernels::conv2d_backward_input(g, x.data(), weight.data(), y.data(), workspace.data());
+  Tensor workspace = Tensor::empty({be.conv2d_workspace(g, DType::f32)});
+  be.conv2d_backward_input(g, x.data(), weight.data(), y.data(), workspace.data());
   if (bias.defined()) {
-    float* py = y.data();
-    const float* pb = bias.data();
-    for (int64_t p = 0; p < g.n * g.h * g.w; ++p)
-      for (int64_t c = 0; c < g.c; ++c) py[p * g.c + c] += pb[c];
+    // y += bias per channel, as the affine 1·(y − 0)·1 + bias (exact: the same sums as adding the bias).
+    const Tensor ones = Tensor::ones({g.c}), zeros = Tensor::zeros({g.c});
+    be.channel_affine(g.n * g.h * g.w, g.c,
+                      {.gamma = ones.data(), .beta = bias.data(), .mean = zeros.data(), .inv_std = ones.data()},
+                      DType::f32, y.data(), y.data());
   }
   record("conv2d_transpose", {x, weight, bias}, y, [g, x, weight, bias](const Tensor& dy) {
+    const Backend& be = backend_for(dy);
     Tensor dx, dw, db;
-    Tensor workspace = Tensor::empty({kernels::conv2d_workspace_floats(g)});
+    Tensor workspace = Tensor::empty({be.conv2d_workspace(g, DType::f32)});
     if (x.requires_grad()) {
       dx = Tensor::empty(x.shape());
-      kernels::conv2d_forward(g, dy.data(), weight.data(), nullptr, dx.data(), workspace.data());
+      be.conv2d_forward(g, DType::f32, dy.data(), weight.data(), nullptr, dx.data(), workspace.data());
     }
     if (weight.requires_grad()) {
       dw = Tensor::empty(weight.shape());
-      kernels::conv2d_backward_weight(g, dy.data(), x.data(), dw.data(), workspace.data());
+      be.conv2d_backward_weight(g, dy.data(), x.data(), dw.data(), workspace.data());
     }
     if (bias.defined() && bias.requires_grad()) {
       db = Tensor::empty(bias.shape());
-      kernels::bias_backward(g.n * g.h * g.w, g.c, dy.data(), db.data());
+      be.bias_backward(g.n * g.h * g.w, g.c, dy.data(), db.data());
     }
     return std::vector<Tensor>{dx, dw, db};
   });

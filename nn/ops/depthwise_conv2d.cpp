@@ -1,9 +1,10 @@
 // depthwise_conv2d: each channel of x (N,H,W,C) convolved with its own filter of weight (KH,KW,C,1);
-// separable_conv2d composes it with a pointwise conv2d.
+// separable_conv2d composes it with a pointwise conv2d. bf16 x and weight run the backend's bf16 kernel; other mixes,
+// and bf16 inputs that need a gradient, take the conversion path (nn/ops/convert.h): the backward is f32 only.
 #include "nn/autograd/autograd.h"
-#include "nn/backends/cpu/conv2d.h"
-#include "nn/backends/cpu/depthwise.h"
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 #include "nn/ops/window.h"
 
@@ -22,25 +23,33 @@ Tensor depthwise_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bia
     fail_expected("depthwise_conv2d", "a bias of shape [" + std::to_string(weight.dim(2)) + "]",
                   to_string(bias.shape()));
   }
+  const DType dtype = detail::result_dtype({x, weight});
+  if (detail::any_low_precision({x, weight, bias}) && (dtype != DType::bf16 || needs_grad({&x, &weight, &bias}))) {
+    return depthwise_conv2d(detail::to_f32(x), detail::to_f32(weight), detail::to_f32(bias), options).to(dtype);
+  }
   const kernels::Window2D g = plan_window(
       "depthwise_conv2d", x.shape(),
       {weight.dim(0), weight.dim(1), options.strides[0], options.strides[1], options.padding}, weight.dim(2));
-  Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.c});
-  kernels::depthwise_forward(g, x.data(), weight.data(), bias.defined() ? bias.data() : nullptr, y.data());
+  const Backend& be = backend_for(x);
+  const Tensor bias_f32 = detail::to_f32(bias);
+  Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.c}, dtype);
+  be.depthwise_forward(g, dtype, x.raw_data(), weight.raw_data(), bias_f32.defined() ? bias_f32.data() : nullptr,
+                       y.raw_data());
   record("depthwise_conv2d", {x, weight, bias}, y, [g, x, weight, bias](const Tensor& dy) {
+    const Backend& be = backend_for(dy);
     Tensor dx, dw, db;
-    Tensor workspace = Tensor::empty({kernels::depthwise_workspace_floats(g)});
+    Tensor workspace = Tensor::empty({be.depthwise_workspace(g)});
     if (x.requires_grad()) {
       dx = Tensor::empty(x.shape());
-      kernels::depthwise_backward_input(g, dy.data(), weight.data(), dx.data(), workspace.data());
+      be.depthwise_backward_input(g, dy.data(), weight.data(), dx.data(), workspace.data());
     }
     if (weight.requires_grad()) {
       dw = Tensor::empty(weight.shape());
-      kernels::depthwise_backward_weight(g, x.data(), dy.data(), dw.data(), workspace.data());
+      be.depthwise_backward_weight(g, x.data(), dy.data(), dw.data(), workspace.data());
     }
     if (bias.defined() && bias.requires_grad()) {
       db = Tensor::empty(bias.shape());
-      kernels::bias_backward(g.n * g.oh * g.ow, g.c, dy.data(), db.data());
+      be.bias_backward(g.n * g.oh * g.ow, g.c, dy.data(), db.data());
     }
     return std::vector<Tensor>{dx, dw, db};
   });

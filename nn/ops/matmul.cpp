@@ -1,10 +1,13 @@
 // matmul: a (...,M,K) × b (...,K,N) → (...,M,N), with either operand's last two axes optionally stored transposed.
 // The leading (batch) axes broadcast; each batch index is one sgemm on the matrices it reads from a and b. The
-// backward runs the same batched products and sums a broadcast operand's gradient back to its shape.
+// backward runs the same batched products and sums a broadcast operand's gradient back to its shape. Two bf16
+// operands multiply natively (products accumulated in f32, the bf16 result rounded once); other mixes, and bf16
+// operands that need a gradient, take the conversion path (nn/ops/convert.h): the backward is f32 only.
 #include "nn/autograd/autograd.h"
-#include "nn/backends/cpu/gemm.h"
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
 #include "nn/ops/broadcast.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 
 namespace nn {
@@ -15,7 +18,8 @@ Shape batch_of(const Tensor& t) {
   return Shape(t.shape().begin(), t.shape().end() - 2);
 }
 
-// c = op(a) · op(b) per broadcast batch index, with op chosen by the flags; shapes already checked.
+// c = op(a) · op(b) per broadcast batch index, with op chosen by the flags; shapes already checked; a and b of one
+// dtype, which c gets.
 Tensor batched_gemm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   int m = static_cast<int>(ta ? a.dim(-1) : a.dim(-2));
   int k = static_cast<int>(ta ? a.dim(-2) : a.dim(-1));
@@ -24,25 +28,36 @@ Tensor batched_gemm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   Shape shape = batch;
   shape.push_back(m);
   shape.push_back(n);
-  Tensor c = Tensor::empty(shape);
+  const DType dtype = a.dtype();
+  Tensor c = Tensor::empty(shape, dtype);
   if (k == 0) {
     c.fill(0.0f);
     return c;
   }
   const int64_t size_a = int64_t{m} * k, size_b = int64_t{k} * n, size_c = int64_t{m} * n;
-  const float* pa = a.data();
-  const float* pb = b.data();
-  float* pc = c.data();
   if (size_c == 0) return c;
+  const Backend& be = backend_for(a);
+  kernels::GemmCall call{.shape = {.m = m, .n = n, .k = k, .transpose_a = ta, .transpose_b = tb},
+                         .ab_type = dtype,
+                         .c_type = dtype,
+                         .a = a.raw_data(),
+                         .b = b.raw_data(),
+                         .c = c.raw_data()};
   if (b.rank() == 2 && !ta) {  // a (B...,M,K) × b (K,N): the batch's rows stacked, one (B·M,K) × (K,N) product
-    int rows = static_cast<int>(c.numel() / n);
-    kernels::gemm({.m = rows, .n = n, .k = k, .transpose_a = false, .transpose_b = tb}, 1.0f, pa, pb, 0.0f, pc);
+    call.shape.m = static_cast<int>(c.numel() / n);
+    be.gemm(call);
     return c;
   }
+  const size_t bytes = dtype_size(dtype);
+  const auto* pa = static_cast<const char*>(call.a);
+  const auto* pb = static_cast<const char*>(call.b);
+  auto* pc = static_cast<char*>(call.c);
   detail::for_each_broadcast(batch, broadcast_strides(batch_of(a), batch), broadcast_strides(batch_of(b), batch),
                              [&](int64_t i, int64_t ia, int64_t ib) {
-                               kernels::gemm({.m = m, .n = n, .k = k, .transpose_a = ta, .transpose_b = tb}, 1.0f,
-                                             pa + ia * size_a, pb + ib * size_b, 0.0f, pc + i * size_c);
+                               call.a = pa + ia * size_a * bytes;
+                               call.b = pb + ib * size_b * bytes;
+                               call.c = pc + i * size_c * bytes;
+                               be.gemm(call);
                              });
   return c;
 }
@@ -68,6 +83,10 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
     fail_expected("matmul", "batch dimensions that broadcast",
                   to_string(batch_a) + " (a " + to_string(a.shape()) + ") and " + to_string(batch_b) + " (b " +
                       to_string(b.shape()) + ")");
+  }
+  const DType dtype = detail::result_dtype({a, b});
+  if (detail::any_low_precision({a, b}) && (dtype != DType::bf16 || needs_grad({&a, &b}))) {
+    return matmul(detail::to_f32(a), detail::to_f32(b), transpose_a, transpose_b).to(dtype);
   }
   Tensor c = batched_gemm(a, b, transpose_a, transpose_b);
   record("matmul", {a, b}, c, [a, b, transpose_a, transpose_b](const Tensor& gc) {

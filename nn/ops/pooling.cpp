@@ -1,9 +1,12 @@
-// Pooling over NHWC windows: max (gradient to the arg-max), average (padding excluded), global average.
+// Pooling over NHWC windows: max (gradient to the arg-max), average (padding excluded), global average. A bf16 x
+// pools natively into a bf16 result (max and average are exact or rounded once); its gradient takes the conversion
+// path (nn/ops/convert.h): the backward is f32 only.
 #include <vector>
 
 #include "nn/autograd/autograd.h"
-#include "nn/backends/cpu/pool.h"
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 #include "nn/ops/window.h"
 
@@ -19,15 +22,24 @@ kernels::Window2D plan_pool(const char* op, const Tensor& x, const PoolOptions& 
   return g;
 }
 
+// y (N,OH,OW,C) of x's dtype = the pooling `kind` of x over the windows g.
+Tensor pool_forward(kernels::Pool kind, const kernels::Window2D& g, const Tensor& x) {
+  Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.c}, x.dtype());
+  backend_for(x).pool_forward(kind, g, x.dtype(), x.raw_data(), y.raw_data());
+  return y;
+}
+
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, const PoolOptions& options) {
   const kernels::Window2D g = plan_pool("max_pool2d", x, options);
-  Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.c});
-  kernels::max_pool_forward(g, x.data(), y.data());
+  if (x.dtype() != DType::f32 && (x.dtype() != DType::bf16 || needs_grad({&x}))) {
+    return max_pool2d(detail::to_f32(x), options).to(x.dtype());
+  }
+  Tensor y = pool_forward(kernels::Pool::max, g, x);
   record("max_pool2d", {x}, y, [g, x, y = y.detach()](const Tensor& dy) {
     Tensor dx = Tensor::empty(x.shape());
-    kernels::max_pool_backward(g, x.data(), y.data(), dy.data(), dx.data());
+    backend_for(dy).pool_backward(kernels::Pool::max, g, x.data(), y.data(), dy.data(), dx.data());
     return std::vector<Tensor>{dx};
   });
   return y;
@@ -35,11 +47,13 @@ Tensor max_pool2d(const Tensor& x, const PoolOptions& options) {
 
 Tensor avg_pool2d(const Tensor& x, const PoolOptions& options) {
   const kernels::Window2D g = plan_pool("avg_pool2d", x, options);
-  Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.c});
-  kernels::avg_pool_forward(g, x.data(), y.data());
+  if (x.dtype() != DType::f32 && (x.dtype() != DType::bf16 || needs_grad({&x}))) {
+    return avg_pool2d(detail::to_f32(x), options).to(x.dtype());
+  }
+  Tensor y = pool_forward(kernels::Pool::average, g, x);
   record("avg_pool2d", {x}, y, [g, shape = x.shape()](const Tensor& dy) {
     Tensor dx = Tensor::empty(shape);
-    kernels::avg_pool_backward(g, dy.data(), dx.data());
+    backend_for(dy).pool_backward(kernels::Pool::average, g, nullptr, nullptr, dy.data(), dx.data());
     return std::vector<Tensor>{dx};
   });
   return y;

@@ -37,4 +37,8 @@ void depthwise_forward_bf16(const kernels::Window2D& g, const void* x, const voi
 void pool_forward_bf16(kernels::Pool kind, const kernels::Window2D& g, const void* x, void* y);
 void channel_affine_bf16(int64_t rows, int64_t channels, const kernels::ChannelAffine& p, const void* x, void* y);
 
+// ---- batch norm's backward (batch_norm.cpp) ----
+void batch_norm_backward(const kernels::BatchNormBackward& p, const float* x, const float* dy, float* dx, float* dgamma,
+                         float* dbeta);
+
 }  // namespace nn::cpu

@@ -115,6 +115,7 @@ Backend make_cpu_backend() {
   b.softmax_rows_backward = cpu::softmax_rows_backward;
   b.channel_moments = cpu::channel_moments;
   b.channel_affine = channel_affine;
+  b.batch_norm_backward = cpu::batch_norm_backward;
   b.gather_rows = cpu::gather_rows;
   b.scatter_add_rows = cpu::scatter_add_rows;
   b.adam_update = cpu::adam_update;

@@ -130,6 +130,7 @@ Backend make_ref_backend() {
   b.softmax_rows_backward = ref::softmax_rows_backward;
   b.channel_moments = ref::channel_moments;
   b.channel_affine = channel_affine;
+  b.batch_norm_backward = ref::batch_norm_backward;
   b.gather_rows = ref::gather_rows;
   b.scatter_add_rows = ref::scatter_add_rows;
   b.adam_update = ref::adam_update;
