@@ -14,6 +14,7 @@ BatchNorm::BatchNorm(const BatchNormOptions& o) : options_(o) {
   beta_ = register_parameter("beta", Tensor::zeros({o.channels}));
   moving_mean_ = register_buffer("moving_mean", Tensor::zeros({o.channels}));
   moving_variance_ = register_buffer("moving_variance", Tensor::ones({o.channels}));
+  for (const char* name : {"gamma", "beta", "moving_mean", "moving_variance"}) keep_f32(name);  // f32 under to()
 }
 
 Tensor BatchNorm::forward(const Tensor& x) {

@@ -139,6 +139,48 @@ void Module::zero_grad() {
   for (auto& [name, t] : named_parameters()) t.zero_grad();
 }
 
+// ---- to(dtype) ----
+
+namespace {
+
+// Gives t's TensorImpl a storage of `dtype` holding its values converted (or, with convert false, uninitialised),
+// so that every handle to that TensorImpl sees it; its gradient is dropped.
+void replace_storage(const Tensor& t, DType dtype, bool convert) {
+  const std::shared_ptr<TensorImpl> impl = t.impl();
+  Tensor fresh = convert ? t.detach().to(dtype) : Tensor::empty(t.shape(), dtype, t.device());
+  if (fresh.impl()->storage == impl->storage) return;  // already of that dtype
+  impl->storage = fresh.impl()->storage;
+  impl->offset = fresh.impl()->offset;
+  impl->grad.reset();
+}
+
+}  // namespace
+
+Module& Module::to(DType dtype) {
+  if (!dtype_is_computed(dtype)) {
+    fail_expected("Module::to", "a dtype a backend computes in (f32, bf16) for " + type_name(), dtype_name(dtype));
+  }
+  std::set<const TensorImpl*> seen;
+  convert_into(dtype, "", seen);
+  return *this;
+}
+
+void Module::convert_into(DType dtype, const std::string& prefix, std::set<const TensorImpl*>& seen) {
+  for (const auto* list : {&parameters_, &buffers_}) {
+    for (const auto& [name, t] : *list) {
+      if (!t.defined() || !seen.insert(t.impl().get()).second) continue;
+      const DType wanted = name == "bias" || keep_f32_.count(name) != 0 ? DType::f32 : dtype;
+      if (t.dtype() == wanted) continue;
+      try {
+        replace_storage(t, wanted, true);
+      } catch (const Error& e) {
+        fail("Module::to", type_name() + " tensor '" + prefix + name + "' to " + dtype_name(wanted) + ": " + e.what());
+      }
+    }
+  }
+  for (const auto& [name, child] : children_) child->convert_into(dtype, prefix + name + ".", seen);
+}
+
 std::string Module::summary() const {
   std::string out;
   summary_into(out, "", 0);
@@ -237,13 +279,19 @@ void Module::copy_into(Module& copy) const {
     const Tensor& source = parameters_[i].second;
     Tensor target = copy.parameters_[i].second;
     if (!source.defined()) continue;
+    if (target.dtype() != source.dtype()) replace_storage(target, source.dtype(), false);  // a converted model
     target.copy_from(source);
     target.set_requires_grad(source.requires_grad());
   }
   for (size_t i = 0; i < buffers_.size(); ++i) {
-    if (buffers_[i].second.defined()) copy.buffers_[i].second.copy_from(buffers_[i].second);
+    const Tensor& source = buffers_[i].second;
+    if (!source.defined()) continue;
+    if (copy.buffers_[i].second.dtype() != source.dtype())
+      replace_storage(copy.buffers_[i].second, source.dtype(), false);
+    copy.buffers_[i].second.copy_from(source);
   }
   copy.training_ = training_;
+  copy.keep_f32_ = keep_f32_;
   for (size_t i = 0; i < children_.size(); ++i) children_[i].second->copy_into(*copy.children_[i].second);
 }
 

@@ -58,6 +58,14 @@ class Module {
   int64_t num_parameters() const;
   /// Drops the accumulated gradient of every parameter.
   void zero_grad();
+  /// Converts every parameter and buffer, recursively, to `dtype` in place (rounded to nearest even into bf16), so
+  /// that handles to them held by layers see the new values — except those that stay f32 whatever the dtype asked:
+  /// tensors registered as "bias" (added to the f32 accumulator before rounding) and those a module marks with
+  /// keep_f32() (BatchNorm's gamma, beta and moving statistics: batch norm computes in f32). `model.to(nn::bf16)`
+  /// for inference, `model.to(nn::f32)` back; training, gradients and checkpoints are f32. Accumulated gradients
+  /// are dropped. Tied tensors are converted once. Throws nn::Error naming the module and the tensor for a dtype no
+  /// backend computes in. Returns *this.
+  Module& to(DType dtype);
   /// The direct children, in registration order.
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
 
@@ -98,6 +106,8 @@ class Module {
   Tensor register_parameter(const std::string& name, Tensor t);
   /// Registers `t` under `name` as a buffer (saved, not trained); returns a handle to it.
   Tensor register_buffer(const std::string& name, Tensor t);
+  /// Marks the tensor registered (or to be registered) here as `name` to stay f32 through to() (see there).
+  void keep_f32(const std::string& name) { keep_f32_.insert(name); }
   /// Registers a child module under `name`; returns it.
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
@@ -121,10 +131,12 @@ class Module {
   void collect_state(const std::string& prefix, NamedTensors& out, std::set<const TensorImpl*>& seen) const;
   void summary_into(std::string& out, const std::string& name, int depth) const;
   void copy_into(Module& copy) const;
+  void convert_into(DType dtype, const std::string& prefix, std::set<const TensorImpl*>& seen);
 
   NamedTensors parameters_;
   NamedTensors buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  std::set<std::string> keep_f32_;  // names that to() leaves f32
   bool training_ = true;
 };
 

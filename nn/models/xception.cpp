@@ -110,8 +110,11 @@ Tensor Xception::forward(const Tensor& input) {
   if (input.dim(1) < 71 || input.dim(2) < 71) {
     fail_expected("Xception", "an input of at least 71×71 pixels", nn::to_string(input.shape()));
   }
+  // A model converted with to(nn::bf16) computes in bf16 from the stem on (an f32 input is converted there) and
+  // returns f32: the last feature map is converted before the pooling, whose sums want f32 anyway.
+  const DType dtype = conv1_->kernel().dtype();
   // Children are called through Layer::operator(), so that summary(input_shape) shows their output shapes.
-  Tensor x = relu((*conv1_bn_)((*conv1_)(input)));
+  Tensor x = relu((*conv1_bn_)((*conv1_)(input.to(dtype))));
   x = relu((*conv2_bn_)((*conv2_)(x)));
   // Down blocks: the shortcut reads the block's input before the first ReLU (never a ReLU done in place).
   auto down = [&](const DownBlock& b, const Tensor& in) {
@@ -122,6 +125,7 @@ Tensor Xception::forward(const Tensor& input) {
   for (const auto& units : middle_) x = add(run_units(units, x), x);
   x = down(exit_, x);
   for (const SepConvUnit& u : block14_) x = relu((*u.bn)((*u.conv)(x)));
+  x = x.to(DType::f32);
   if (options_.include_top) return (*predictions_)(global_avg_pool2d(x));
   switch (options_.pooling) {
     case XceptionPooling::avg:

@@ -42,7 +42,9 @@ class Xception : public Layer {
   explicit Xception(const XceptionOptions& options = {}, Generator& gen = default_generator());
 
   /// x (N,H,W,3), already preprocessed to [−1, 1] (H, W ≥ 71; 299 for ImageNet). In eval() mode the batch norms
-  /// use their moving statistics.
+  /// use their moving statistics. After to(nn::bf16) (Module::to: the batch norms stay f32) the network computes in
+  /// bf16: x of either dtype is converted to bf16 at the stem, and the result (features, feature map or
+  /// probabilities) is f32 — the last feature map is converted before the pooling.
   Tensor forward(const Tensor& x) override;
 
   /// The channel count of the final feature map (2048 at width 1).
