@@ -111,6 +111,8 @@ Describer::Describer(const fs::path& bundle, const DescriberOptions& options) {
     CaptionerBundle b = load_captioner(bundle);
     captioner_ = std::move(b.model);
     captioner_->eval();  // for good: describing never changes a mode (several threads may share the model)
+    for (const auto& [child, module] : captioner_->named_children())
+      if (child == "cnn") module->to(options.precision);  // the features stay f32 (Xception::forward)
     tokenizer_ = std::move(b.tokenizer);
     image_size_ = captioner_->options().image_size;
     filter_ = nn::ResizeFilter::bilinear;
@@ -125,6 +127,7 @@ Describer::Describer(const fs::path& bundle, const DescriberOptions& options) {
   Extractor x = xception_from(extractor, bundle, texts, options);
   xception_ = std::move(x.model);
   xception_->eval();
+  xception_->to(options.precision);  // the features stay f32 (Xception::forward)
   xception_file_ = x.file;
   filter_ = x.filter;
   decoder_ = std::move(b.model);

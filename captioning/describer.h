@@ -33,6 +33,9 @@ namespace captioning {
 struct DescriberOptions {
   std::vector<std::filesystem::path> weights_search;  ///< folders searched after the bundle's own
   bool use_environment = true;                        ///< also search LIBNN_WEIGHTS_PATH
+  /// The feature pass's precision: the Xception (or the image captioner's CNN) is converted with Module::to and
+  /// computes in it; its features and the decoder stay f32.
+  nn::DType precision = nn::DType::f32;
 };
 
 /// Loads a bundle once and captions images with it (the library behind describe, describe_server and say).

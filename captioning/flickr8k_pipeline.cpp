@@ -104,14 +104,15 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   if (!o.xception.empty()) {
     XceptionWeights weights = load_feature_xception(o.xception);
     xception = std::move(weights.model);
-    extractor = extractor_label(weights.sha256, nn::ResizeFilter::nearest);
+    extractor = extractor_label(weights.sha256, nn::ResizeFilter::nearest, o.precision);
     bundle_texts.emplace_back("features.weights", o.xception.filename().string());  // a hint for finding them
   } else {
     nn::Generator gen(o.seed);
     xception = std::make_unique<nn::Xception>(nn::XceptionOptions{.width = o.random_width}, gen);
-    extractor =
-        "xception random width=" + format("%g", o.random_width) + " seed=" + std::to_string(o.seed) + " filter=nearest";
+    extractor = "xception random width=" + format("%g", o.random_width) + " seed=" + std::to_string(o.seed) +
+                precision_label(o.precision) + " filter=nearest";
   }
+  xception->to(o.precision);  // the label above names the precision: a cache never mixes f32 and bf16 features
   bundle_texts.insert(bundle_texts.begin(), {"features.extractor", extractor});
   const Flickr8kPaths paths = find_flickr8k(o.data_dir);
   nn::make_directories(o.out_dir);
@@ -147,7 +148,7 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   // The path may name these weights yet the file may have been rewritten since (converted again from another .h5),
   // so one cached image's features are computed again and must match.
   auto same_extractor = [&](const std::string& old, const FeatureCache& records) {
-    if (o.xception.empty() || !old_label_of(old, o.xception)) return false;
+    if (o.xception.empty() || o.precision != nn::DType::f32 || !old_label_of(old, o.xception)) return false;
     for (const auto* ids : {&train_ids, &dev_ids, &test_ids}) {
       for (const std::string& id : *ids) {
         if (!records.contains(id)) continue;

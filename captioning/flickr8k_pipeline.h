@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nn/core/dtype.h>
+
 #include "captioning/flickr8k.h"
 #include "captioning/trainer.h"
 
@@ -21,15 +23,16 @@ struct Flickr8kRunOptions {
   std::filesystem::path out_dir;   ///< checkpoints, logs, the feature cache and the final bundle
   std::filesystem::path xception;  ///< converted Keras weights (convert_keras_weights); empty with random_width
   float random_width = 0;          ///< > 0: a randomly initialised Xception of this width instead (small-data runs)
-  int epochs = 20;                 ///< training epochs
-  int batch_size = 64;             ///< captions per mini-batch
-  int beam = 1;                    ///< for the test-split BLEU
-  int limit = 0;                   ///< at most this many training images (0: all)
-  int min_count = 1;               ///< tokenizer
-  uint64_t seed = 1;               ///< weights, shuffling and dropout
-  bool resume = false;             ///< continue the run in out_dir from its last checkpoint
-  bool overwrite = false;          ///< start afresh over a run already in out_dir
-  bool progress = true;            ///< progress lines on the terminal
+  nn::DType precision = nn::DType::f32;  ///< the feature pass's (Xception::to); the decoder trains in f32
+  int epochs = 20;                       ///< training epochs
+  int batch_size = 64;                   ///< captions per mini-batch
+  int beam = 1;                          ///< for the test-split BLEU
+  int limit = 0;                         ///< at most this many training images (0: all)
+  int min_count = 1;                     ///< tokenizer
+  uint64_t seed = 1;                     ///< weights, shuffling and dropout
+  bool resume = false;                   ///< continue the run in out_dir from its last checkpoint
+  bool overwrite = false;                ///< start afresh over a run already in out_dir
+  bool progress = true;                  ///< progress lines on the terminal
 };
 
 /// What run_flickr8k() did and measured.

@@ -85,9 +85,14 @@ std::string weights_sha256(const nn::Module& module) {
   return h.hex_digest();
 }
 
-std::string extractor_label(const std::string& sha256, nn::ResizeFilter filter) {
+std::string precision_label(nn::DType precision) {
+  return precision == nn::DType::f32 ? std::string() : std::string(" precision=") + nn::dtype_name(precision);
+}
+
+std::string extractor_label(const std::string& sha256, nn::ResizeFilter filter, nn::DType precision) {
   if (!is_hex_sha256(sha256)) nn::fail_expected("extractor_label", "64 lowercase hex digits", "'" + sha256 + "'");
-  return "xception sha256=" + sha256 + " filter=" + (filter == nn::ResizeFilter::nearest ? "nearest" : "bilinear");
+  return "xception sha256=" + sha256 + precision_label(precision) +
+         " filter=" + (filter == nn::ResizeFilter::nearest ? "nearest" : "bilinear");
 }
 
 XceptionWeights load_feature_xception(const fs::path& file) {

@@ -26,8 +26,12 @@ struct XceptionWeights {
 /// endian). Independent of the file's path, container version and texts.
 std::string weights_sha256(const nn::Module& module);
 
-/// The label of features made by those weights: "xception sha256=HEX filter=nearest" (or filter=bilinear).
-std::string extractor_label(const std::string& sha256, nn::ResizeFilter filter);
+/// The label of features made by those weights: "xception sha256=HEX filter=nearest" (or filter=bilinear); features
+/// computed in another precision than f32 say so before the filter, "xception sha256=HEX precision=bf16
+/// filter=nearest", so that a feature cache never mixes f32 and bf16 features.
+std::string extractor_label(const std::string& sha256, nn::ResizeFilter filter, nn::DType precision = nn::DType::f32);
+/// " precision=bf16" for a precision other than f32, else "": the part of extractor_label that names it.
+std::string precision_label(nn::DType precision);
 
 /// Loads weights for feature extraction: a model converted from Keras's file *without* the top. A file with the
 /// ImageNet classifier (include_top) is refused, naming it and the no-top file to use instead (train_flickr8k

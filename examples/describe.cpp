@@ -5,6 +5,7 @@
 #include <captioning/generate.h>
 #include <captioning/json.h>
 #include <captioning/speech/speech.h>
+#include <nn/core/dtype.h>
 #include <nn/core/error.h>
 
 #include <chrono>
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   int beam = 1;
   bool json = false;
   bool keep_orientation = false;
+  std::string precision = "f32";
   std::vector<std::string> images;
   cli::Parser cli("describe",
                   "Prints one caption per image; --wav also speaks them (one after another) into a 16 kHz WAV file.\n"
@@ -40,7 +42,14 @@ int main(int argc, char** argv) {
   cli.text("--wav", "FILE|-", wav,
            "also speak the captions into FILE (- for standard output; the captions then go "
            "to standard error)");
+  cli.text("--precision", "f32|bf16", precision, "the dtype of the image feature pass (the decoder stays f32)");
   if (auto status = cli.parse(argc, argv)) return *status;
+  nn::DType feature_dtype = nn::DType::f32;
+  try {
+    feature_dtype = nn::parse_dtype(precision, "--precision");
+  } catch (const nn::Error& e) {
+    return cli.usage_error(e.what());
+  }
   const cli::Model chosen = cli::resolve_model(model);
   if (!chosen.error.empty()) return cli.usage_error(chosen.error);
 
@@ -50,7 +59,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<captioning::Describer> loaded;
     try {
       loaded = std::make_unique<captioning::Describer>(
-          chosen.path, captioning::DescriberOptions{.weights_search = cli::data_folders()});
+          chosen.path, captioning::DescriberOptions{.weights_search = cli::data_folders(), .precision = feature_dtype});
     } catch (const nn::Error& e) {
       throw nn::Error(e.what() + chosen.fix);
     }

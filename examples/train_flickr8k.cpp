@@ -4,6 +4,7 @@
 #include <captioning/generate.h>
 #include <captioning/stop_signal.h>
 #include <captioning/trainer.h>
+#include <nn/core/dtype.h>
 #include <nn/core/error.h>
 
 #include <cstdio>
@@ -14,6 +15,7 @@
 int main(int argc, char** argv) {
   captioning::Flickr8kRunOptions o;
   bool no_progress = false;
+  std::string precision = "f32";
   cli::Parser cli(
       "train_flickr8k",
       "Trains the Flickr8k captioner end to end and reports BLEU on the test split. DIR is the Flickr8k\n"
@@ -37,7 +39,14 @@ int main(int argc, char** argv) {
   cli.flag("--resume", o.resume, "continue from the output folder's last.nnck");
   cli.flag("--overwrite", o.overwrite, "start afresh over a run already in the output folder");
   cli.flag("--no-progress", no_progress, "no progress bar");
+  cli.text("--precision", "f32|bf16", precision,
+           "the dtype of the Xception feature pass (training stays f32; the feature cache is labelled with it)");
   if (auto status = cli.parse(argc, argv)) return *status;
+  try {
+    o.precision = nn::parse_dtype(precision, "--precision");
+  } catch (const nn::Error& e) {
+    return cli.usage_error(e.what());
+  }
   if (o.data_dir.empty()) return cli.usage_error("missing --data DIR");
   if (o.out_dir.empty()) return cli.usage_error("missing --out DIR");
   o.progress = !no_progress;

@@ -21,6 +21,7 @@ struct Args {
   bool json = false;
   bool peak_memory = false;  // print this process's peak resident memory to stderr at the end
   bool keep_orientation = false;
+  std::string precision = "f32";  // the dtype the model computes in (nn::parse_dtype); features are printed as f32
   std::string classes;
   nn::ResizeFilter filter = nn::ResizeFilter::nearest;
   std::vector<std::string> images;
@@ -74,10 +75,17 @@ int main(int argc, char** argv) {
                                a.filter, "how images are resized to 299×299");
   cli.flag("--keep-orientation", a.keep_orientation,
            "ignore the EXIF orientation (the stored pixels, as Keras's loader reads them)");
+  cli.text("--precision", "f32|bf16", a.precision, "the dtype Xception computes in (bf16: the model converted)");
   cli.flag("--peak-memory", a.peak_memory, "print the peak resident memory to stderr at the end");
   if (auto status = cli.parse(argc, argv)) return *status;
   if (a.weights.empty() == (a.random_width == 0))
     return cli.usage_error("give one of --weights MODEL.nnck and --random-width W");
+  nn::DType precision = nn::DType::f32;
+  try {
+    precision = nn::parse_dtype(a.precision, "--precision");
+  } catch (const nn::Error& e) {
+    return cli.usage_error(e.what());
+  }
   int status = 0;
   try {
     std::unique_ptr<nn::Xception> model;
@@ -88,6 +96,7 @@ int main(int argc, char** argv) {
       model->eval();
     }
     std::vector<std::string> names;
+    model->to(precision);
     if (!a.classes.empty()) names = read_class_names(a.classes);
     nn::NoGradGuard no_grad;
     if (a.json) std::printf("[");
