@@ -128,6 +128,28 @@ struct Backend {
   /// One Adam/AdamW step over n elements of θ, m, v from gradient g (primitives.h, AdamStep); f32.
   void (*adam_update)(const kernels::AdamStep& s, int64_t n, float* theta, float* m, float* v,
                       const float* g) = nullptr;
+  /// One SGD step (with momentum, Nesterov, coupled weight decay; Keras's or PyTorch's form: primitives.h, SgdStep)
+  /// over n elements of θ and its momentum buffer (read only with momentum; may be null without) from g; f32.
+  void (*sgd_update)(const kernels::SgdStep& s, int64_t n, float* theta, float* buffer, const float* g) = nullptr;
+  /// One RMSprop step (primitives.h, RmspropStep) over n elements of θ and its running mean of g²; grad_avg (the
+  /// running mean of g) is read only when centered, buffer only with momentum (either may be null otherwise); f32.
+  void (*rmsprop_update)(const kernels::RmspropStep& s, int64_t n, float* theta, float* square_avg, float* grad_avg,
+                         float* buffer, const float* g) = nullptr;
+  /// One Adagrad step (primitives.h, AdagradStep) over n elements of θ and its sum of g²; f32.
+  void (*adagrad_update)(const kernels::AdagradStep& s, int64_t n, float* theta, float* sum, const float* g) = nullptr;
+  /// *total += Σ x² over x (n), accumulated in double: the gradient norm of clip_grad_norm; f32.
+  void (*sum_squares)(int64_t n, const float* x, double* total) = nullptr;
+  /// *finite = whether every element of x (n) is finite (no NaN, no ±∞): the trainer's check before a step; f32.
+  void (*all_finite)(int64_t n, const float* x, bool* finite) = nullptr;
+
+  // ---- classification losses ----
+  /// The softmax cross-entropy's forward over the rows of x (rows, classes) (primitives.h, TargetRows; w_r the row's
+  /// weight, 1 without weights): lse (rows) = each row's logsumexp (as softmax_rows); sums[0] = Σ w_r·(lse_r −
+  /// x_r[t_r]) and sums[1] = Σ w_r, both in double; f32.
+  void (*cross_entropy_rows)(const kernels::TargetRows& r, const float* x, float* lse, double* sums) = nullptr;
+  /// Its backward: gx (rows, classes) = s_r·(exp(x_r − lse_r) − onehot(t_r)) with s_r = scale·w_r; f32.
+  void (*cross_entropy_rows_backward)(const kernels::TargetRows& r, float scale, const float* x, const float* lse,
+                                      float* gx) = nullptr;
 };
 
 /// The fast kernels (nn/backends/cpu/).

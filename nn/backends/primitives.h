@@ -136,4 +136,34 @@ struct AdamStep {
   float shrink;         ///< 1 − lr·λ (AdamW), else 1
 };
 
+/// One group's SGD constants (nn/optim/sgd.cpp), g ← g + λθ first when λ ≠ 0. Keras's form: v ← μ·v − lr·g, then
+/// θ ← θ + v (Nesterov: θ ← θ + μ·v − lr·g). PyTorch's (dampening 0): with μ ≠ 0, b ← μ·b + g and g ← b (Nesterov:
+/// g ← g + μ·b); then θ ← θ − lr·g.
+struct SgdStep {
+  float lr = 0, momentum = 0, weight_decay = 0;
+  bool nesterov = false;
+  bool keras_form = false;  ///< Keras's velocity form, else PyTorch's
+};
+
+/// One group's RMSprop constants (nn/optim/rmsprop.cpp): g ← g + λθ; s ← α·s + (1−α)·g²; centered: a ← α·a + (1−α)·g
+/// and d = sqrt(s − a²) + ε, else d = sqrt(s) + ε; with μ > 0, b ← μ·b + g/d and θ ← θ − lr·b, else θ ← θ − lr·g/d.
+struct RmspropStep {
+  float lr = 0, alpha = 0, eps = 0, weight_decay = 0, momentum = 0;
+  bool centered = false;
+};
+
+/// One Adagrad step (nn/optim/adagrad.cpp): g ← g + λθ; s ← s + g²; θ ← θ − lr·g / (sqrt(s) + ε), lr already decayed
+/// for this step.
+struct AdagradStep {
+  float lr = 0, eps = 0, weight_decay = 0;
+};
+
+/// The rows of a classification loss over logits (rows, classes): each row's target class and an optional weight.
+struct TargetRows {
+  int64_t rows = 0;                  ///< R
+  int64_t classes = 0;               ///< C
+  const int32_t* targets = nullptr;  ///< (R), each in [0, C)
+  const float* weights = nullptr;    ///< (R), or null for 1
+};
+
 }  // namespace nn::kernels

@@ -2,11 +2,10 @@
 //   rows r of logits (R, V); loss_r = logsumexp(x_r) − x_r[t_r]; L = Σ w_r·loss_r / Σ w_r
 //   gx_r = g · w_r / Σ w · (softmax(x_r) − onehot(t_r))
 // Fusing avoids materialising the (R, V) softmax in the forward: only each row's logsumexp is kept.
-#include <cmath>
-
 #include "nn/autograd/autograd.h"
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
-#include "nn/ops/logsumexp.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 
 namespace nn {
@@ -39,41 +38,28 @@ void check_inputs(const Tensor& logits, const Indices& targets, const Tensor& ma
 }  // namespace
 
 Tensor softmax_cross_entropy(const Tensor& logits, const Indices& targets, const Tensor& mask) {
-  check_inputs(logits, targets, mask);
-  int64_t vocab = logits.dim(-1);
-  int64_t rows = static_cast<int64_t>(targets.values.size());
-  const float* x = logits.data();
-  const float* w = mask.defined() ? mask.data() : nullptr;
-
-  Tensor lse = Tensor::empty({rows});  // logsumexp of each row, kept for the backward
-  float* plse = lse.data();
-  double weighted = 0, weight_total = 0;
-#pragma omp parallel for reduction(+ : weighted, weight_total) if (rows * vocab > (1 << 15))
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * vocab;
-    plse[r] = detail::row_logsumexp(xr, vocab);
-    double wr = w ? w[r] : 1.0;
-    weighted += wr * (plse[r] - xr[targets.values[r]]);
-    weight_total += wr;
+  if (detail::any_low_precision({logits, mask})) {
+    return softmax_cross_entropy(detail::to_f32(logits), targets, detail::to_f32(mask))
+        .to(detail::result_dtype({logits}));
   }
-  float normaliser = weight_total > 0 ? static_cast<float>(1.0 / weight_total) : 0.0f;
-  Tensor loss = Tensor::scalar(static_cast<float>(weighted) * normaliser);
+  check_inputs(logits, targets, mask);
+  const kernels::TargetRows rows{.rows = static_cast<int64_t>(targets.values.size()),
+                                 .classes = logits.dim(-1),
+                                 .targets = targets.values.data(),
+                                 .weights = mask.defined() ? mask.data() : nullptr};
+  Tensor lse = Tensor::empty({rows.rows});  // logsumexp of each row, kept for the backward
+  double sums[2];                           // Σ w_r·loss_r, Σ w_r
+  backend_for(logits).cross_entropy_rows(rows, logits.data(), lse.data(), sums);
+  float normaliser = sums[1] > 0 ? static_cast<float>(1.0 / sums[1]) : 0.0f;
+  Tensor loss = Tensor::scalar(static_cast<float>(sums[0]) * normaliser);
 
   record("softmax_cross_entropy", {logits}, loss, [logits, targets, mask, lse, normaliser](const Tensor& g) {
-    int64_t v = logits.dim(-1);
-    int64_t n = static_cast<int64_t>(targets.values.size());
+    const kernels::TargetRows rows{.rows = static_cast<int64_t>(targets.values.size()),
+                                   .classes = logits.dim(-1),
+                                   .targets = targets.values.data(),
+                                   .weights = mask.defined() ? mask.data() : nullptr};
     Tensor gx = Tensor::empty(logits.shape());
-    const float* px = logits.data();
-    const float* pw = mask.defined() ? mask.data() : nullptr;
-    const float* pl = lse.data();
-    float* pg = gx.data();
-    float scale = g.item() * normaliser;
-#pragma omp parallel for if (n * v > (1 << 15))
-    for (int64_t r = 0; r < n; ++r) {
-      float s = scale * (pw ? pw[r] : 1.0f);
-      for (int64_t j = 0; j < v; ++j) pg[r * v + j] = s * std::exp(px[r * v + j] - pl[r]);
-      pg[r * v + targets.values[r]] -= s;
-    }
+    backend_for(logits).cross_entropy_rows_backward(rows, g.item() * normaliser, logits.data(), lse.data(), gx.data());
     return std::vector<Tensor>{gx};
   });
   return loss;

@@ -1,14 +1,16 @@
 // embedding: weight (V,E), ids S → out S+[E], out[p] = weight[ids[p]]. The backward scatter-adds each position's
 // gradient row into the row of its id (a dense (V,E) gradient).
-#include <cstring>
-
 #include "nn/autograd/autograd.h"
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 
 namespace nn {
 
 Tensor embedding(const Tensor& weight, const Indices& ids) {
+  if (detail::any_low_precision({weight}))
+    return embedding(detail::to_f32(weight), ids).to(detail::result_dtype({weight}));
   if (weight.rank() != 2) fail_expected("embedding", "a weight of shape (V,E)", to_string(weight.shape()));
   int64_t vocab = weight.dim(0), width = weight.dim(1);
   for (size_t p = 0; p < ids.values.size(); ++p) {
@@ -20,18 +22,12 @@ Tensor embedding(const Tensor& weight, const Indices& ids) {
   Shape shape = ids.shape;
   shape.push_back(width);
   Tensor out = Tensor::empty(shape);
-  for (size_t p = 0; p < ids.values.size(); ++p) {
-    std::memcpy(out.data() + p * width, weight.data() + ids.values[p] * width, sizeof(float) * width);
-  }
-  record("embedding", {weight}, out, [ids, vocab, width](const Tensor& g) {
+  const auto count = static_cast<int64_t>(ids.values.size());
+  const Backend& be = backend_for(weight);
+  be.gather_rows(count, ids.values.data(), width, weight.data(), out.data());
+  record("embedding", {weight}, out, [ids, vocab, width, count](const Tensor& g) {
     Tensor gw = Tensor::zeros({vocab, width});
-    const float* pg = g.data();
-    float* pw = gw.data();
-    for (size_t p = 0; p < ids.values.size(); ++p) {
-      float* row = pw + ids.values[p] * width;
-      const float* src = pg + p * width;
-      for (int64_t e = 0; e < width; ++e) row[e] += src[e];
-    }
+    backend_for(g).scatter_add_rows(count, ids.values.data(), width, g.data(), gw.data());
     return std::vector<Tensor>{gw};
   });
   return out;

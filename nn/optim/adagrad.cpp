@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "nn/backends/backend.h"
+
 namespace nn {
 namespace {
 
@@ -41,23 +43,15 @@ void Adagrad::step() {
   ++steps_;
   for (size_t group = 0; group < group_count(); ++group) {
     const AdagradOptions& o = options_[group];
-    const float wd = o.weight_decay, eps = o.epsilon;
     for (size_t k = group_begin_[group]; k < group_begin_[group + 1]; ++k) {
       Tensor& p = parameters_[k].second;
       Tensor grad = p.grad();
       if (!grad.defined()) continue;  // as torch: no update, and the parameter's step count stays
       const int64_t t = ++parameter_steps_[k];
-      const float lr_t = static_cast<float>(o.lr / (1.0 + static_cast<double>(t - 1) * o.lr_decay));
-      float* theta = p.data();
-      float* sum = sum_[k].data();
-      const float* g = grad.data();
-      const int64_t n = p.numel();
-#pragma omp parallel for if (n > (1 << 16))
-      for (int64_t i = 0; i < n; ++i) {
-        const float gi = wd != 0.0f ? g[i] + wd * theta[i] : g[i];
-        sum[i] += gi * gi;
-        theta[i] -= lr_t * gi / (std::sqrt(sum[i]) + eps);
-      }
+      const kernels::AdagradStep s{.lr = static_cast<float>(o.lr / (1.0 + static_cast<double>(t - 1) * o.lr_decay)),
+                                   .eps = o.epsilon,
+                                   .weight_decay = o.weight_decay};
+      backend_for(p).adagrad_update(s, p.numel(), p.data(), sum_[k].data(), grad.data());
     }
   }
 }

@@ -2,21 +2,12 @@
 
 #include <cmath>
 
-#if defined(__SSE__)
-#include <xmmintrin.h>  // _mm_getcsr/_mm_setcsr (baseline x86-64)
-#endif
+#include "nn/backends/backend.h"
 
 namespace nn {
 namespace {
 
-// One group's constants for step t.
-struct AdamStep {
-  float b1, b2, eps;
-  float step_size;      // keras: lr·sqrt(1−β2ᵗ)/(1−β1ᵗ); pytorch: lr/(1−β1ᵗ)
-  float sqrt_bc2;       // keras: 1 (ε meets the uncorrected sqrt(v)); pytorch: sqrt(1−β2ᵗ)
-  float coupled_decay;  // λ of g ← g + λθ (Adam), else 0
-  float shrink;         // 1 − lr·λ (AdamW), else 1
-};
+using kernels::AdamStep;
 
 template <class Options>
 void check_adam_options(const char* who, const std::vector<Options>& options) {
@@ -49,38 +40,6 @@ AdamStep adam_constants(const Options& o, int64_t steps, bool decoupled) {
     s.coupled_decay = o.weight_decay;
   }
   return s;
-}
-
-// One parameter of n elements: θ, m, v updated in place from the gradient g.
-// Denormal floats flushed to zero (MXCSR's FTZ and DAZ) in the calling thread while it lives. Late in training the
-// output layer's columns of rare words get gradients near 1e-20, whose squares (1e-40) are denormal, and every
-// operation on a denormal costs a micro-code assist: on the Flickr8k captioner Adam's share of an epoch grew from 5 %
-// to 18 % and epochs from 95 to 119 s. Values below 1.2e-38 have no effect on a step, so they are taken as zero.
-struct FlushDenormals {
-#if defined(__SSE__)
-  unsigned saved = _mm_getcsr();
-  FlushDenormals() {
-    _mm_setcsr(saved | 0x8040);
-  }  // FTZ (bit 15) | DAZ (bit 6)
-  ~FlushDenormals() {
-    _mm_setcsr(saved);
-  }
-#endif
-};
-
-void adam_update(const AdamStep& s, float* theta, float* m, float* v, const float* g, int64_t n) {
-#pragma omp parallel if (n > (1 << 16))
-  {
-    FlushDenormals flush;  // per thread: MXCSR is a thread's own
-#pragma omp for
-    for (int64_t i = 0; i < n; ++i) {
-      if (s.shrink != 1.0f) theta[i] *= s.shrink;
-      const float gi = s.coupled_decay != 0.0f ? g[i] + s.coupled_decay * theta[i] : g[i];
-      m[i] = s.b1 * m[i] + (1.0f - s.b1) * gi;
-      v[i] = s.b2 * v[i] + (1.0f - s.b2) * gi * gi;
-      theta[i] -= s.step_size * m[i] / (std::sqrt(v[i]) / s.sqrt_bc2 + s.eps);
-    }
-  }
 }
 
 template <class Options>
@@ -116,7 +75,8 @@ void AdamBase<Options>::step() {
       Tensor g = p.grad();
       if (!g.defined()) continue;  // as torch: no update, and the parameter's step count stays
       const AdamStep s = adam_constants(this->options_[group], ++parameter_steps_[k], decoupled_);
-      adam_update(s, p.data(), m_[k].data(), v_[k].data(), g.data(), p.numel());
+      // The cpu backend flushes denormal moments to zero during the update (nn/backends/cpu/rows.cpp says why).
+      backend_for(p).adam_update(s, p.numel(), p.data(), m_[k].data(), v_[k].data(), g.data());
     }
   }
 }

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "nn/backends/backend.h"
+
 namespace nn {
 namespace {
 
@@ -16,31 +18,6 @@ void check_rmsprop_options(const char* who, const std::vector<RMSpropOptions>& o
                          "finite and >= 0", g, o.weight_decay);
     detail::check_option(o.momentum >= 0.0f && std::isfinite(o.momentum), who, "momentum", "finite and >= 0", g,
                          o.momentum);
-  }
-}
-
-// One parameter of n elements; `grad_avg` is read only when centered, `buffer` only with momentum.
-void rmsprop_update(const RMSpropOptions& o, float* theta, float* square_avg, float* grad_avg, float* buffer,
-                    const float* g, int64_t n) {
-  const float a = o.alpha, wd = o.weight_decay, mu = o.momentum;
-#pragma omp parallel for if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) {
-    const float gi = wd != 0.0f ? g[i] + wd * theta[i] : g[i];
-    square_avg[i] = a * square_avg[i] + (1.0f - a) * gi * gi;
-    float root;
-    if (o.centered) {
-      grad_avg[i] = a * grad_avg[i] + (1.0f - a) * gi;
-      root = std::sqrt(square_avg[i] - grad_avg[i] * grad_avg[i]);
-    } else {
-      root = std::sqrt(square_avg[i]);
-    }
-    const float denominator = root + o.epsilon;
-    if (mu > 0.0f) {
-      buffer[i] = mu * buffer[i] + gi / denominator;
-      theta[i] -= o.lr * buffer[i];
-    } else {
-      theta[i] -= o.lr * gi / denominator;
-    }
   }
 }
 
@@ -79,7 +56,14 @@ void RMSprop::step() {
       if (!g.defined()) continue;
       float* grad_avg = grad_avg_[k].defined() ? grad_avg_[k].data() : nullptr;
       float* buffer = momentum_buffer_[k].defined() ? momentum_buffer_[k].data() : nullptr;
-      rmsprop_update(options_[group], p.data(), square_avg_[k].data(), grad_avg, buffer, g.data(), p.numel());
+      const RMSpropOptions& o = options_[group];
+      const kernels::RmspropStep s{.lr = o.lr,
+                                   .alpha = o.alpha,
+                                   .eps = o.epsilon,
+                                   .weight_decay = o.weight_decay,
+                                   .momentum = o.momentum,
+                                   .centered = o.centered};
+      backend_for(p).rmsprop_update(s, p.numel(), p.data(), square_avg_[k].data(), grad_avg, buffer, g.data());
     }
   }
 }

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "nn/backends/backend.h"
+
 namespace nn {
 namespace {
 
@@ -17,29 +19,6 @@ void check_sgd_options(const char* who, const std::vector<SGDOptions>& options,
       fail(who, "momentum_form of group " + std::to_string(g) +
                     " changed after construction (the momentum buffer would change meaning); build a new SGD");
     }
-  }
-}
-
-// θ, buffer updated in place from the gradient g (n elements), Keras's form.
-void sgd_keras(const SGDOptions& o, float* theta, float* velocity, const float* g, int64_t n) {
-  const float lr = o.lr, mu = o.momentum, wd = o.weight_decay;
-  for (int64_t i = 0; i < n; ++i) {
-    const float gi = wd != 0.0f ? g[i] + wd * theta[i] : g[i];
-    velocity[i] = mu * velocity[i] - lr * gi;
-    theta[i] += o.nesterov ? mu * velocity[i] - lr * gi : velocity[i];
-  }
-}
-
-// The same in PyTorch's form (torch.optim.SGD with dampening 0).
-void sgd_pytorch(const SGDOptions& o, float* theta, float* buffer, const float* g, int64_t n) {
-  const float lr = o.lr, mu = o.momentum, wd = o.weight_decay;
-  for (int64_t i = 0; i < n; ++i) {
-    float gi = wd != 0.0f ? g[i] + wd * theta[i] : g[i];
-    if (mu != 0.0f) {
-      buffer[i] = mu * buffer[i] + gi;
-      gi = o.nesterov ? gi + mu * buffer[i] : buffer[i];
-    }
-    theta[i] -= lr * gi;
   }
 }
 
@@ -61,11 +40,12 @@ void SGD::step() {
       Tensor& p = parameters_[k].second;
       Tensor g = p.grad();
       if (!g.defined()) continue;
-      if (o.momentum_form == MomentumForm::keras) {
-        sgd_keras(o, p.data(), buffer_[k].data(), g.data(), p.numel());
-      } else {
-        sgd_pytorch(o, p.data(), buffer_[k].data(), g.data(), p.numel());
-      }
+      const kernels::SgdStep s{.lr = o.lr,
+                               .momentum = o.momentum,
+                               .weight_decay = o.weight_decay,
+                               .nesterov = o.nesterov,
+                               .keras_form = o.momentum_form == MomentumForm::keras};
+      backend_for(p).sgd_update(s, p.numel(), p.data(), buffer_[k].data(), g.data());
     }
   }
 }

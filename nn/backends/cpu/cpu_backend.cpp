@@ -119,6 +119,13 @@ Backend make_cpu_backend() {
   b.gather_rows = cpu::gather_rows;
   b.scatter_add_rows = cpu::scatter_add_rows;
   b.adam_update = cpu::adam_update;
+  b.sgd_update = cpu::sgd_update;
+  b.rmsprop_update = cpu::rmsprop_update;
+  b.adagrad_update = cpu::adagrad_update;
+  b.sum_squares = cpu::sum_squares;
+  b.all_finite = cpu::all_finite;
+  b.cross_entropy_rows = cpu::cross_entropy_rows;
+  b.cross_entropy_rows_backward = cpu::cross_entropy_rows_backward;
   return b;
 }
 

@@ -27,6 +27,14 @@ void channel_moments(int64_t rows, int64_t channels, const float* x, float* mean
 void gather_rows(int64_t count, const int32_t* ids, int64_t width, const float* table, float* out);
 void scatter_add_rows(int64_t count, const int32_t* ids, int64_t width, const float* g, float* table_grad);
 void adam_update(const kernels::AdamStep& s, int64_t n, float* theta, float* m, float* v, const float* g);
+void sgd_update(const kernels::SgdStep& s, int64_t n, float* theta, float* buffer, const float* g);
+void rmsprop_update(const kernels::RmspropStep& s, int64_t n, float* theta, float* square_avg, float* grad_avg,
+                    float* buffer, const float* g);
+void adagrad_update(const kernels::AdagradStep& s, int64_t n, float* theta, float* sum, const float* g);
+void sum_squares(int64_t n, const float* x, double* total);
+void all_finite(int64_t n, const float* x, bool* finite);
+void cross_entropy_rows(const kernels::TargetRows& r, const float* x, float* lse, double* sums);
+void cross_entropy_rows_backward(const kernels::TargetRows& r, float scale, const float* x, const float* lse, float* gx);
 
 // ---- recurrent and pooling loops the cpu backend has no frozen twin of (ref_backend.cpp, rows.cpp) ----
 void lstm_step_forward(const kernels::LstmStep& s, const float* mask, float* gates, const float* c_prev,

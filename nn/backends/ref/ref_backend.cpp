@@ -134,6 +134,13 @@ Backend make_ref_backend() {
   b.gather_rows = ref::gather_rows;
   b.scatter_add_rows = ref::scatter_add_rows;
   b.adam_update = ref::adam_update;
+  b.sgd_update = ref::sgd_update;
+  b.rmsprop_update = ref::rmsprop_update;
+  b.adagrad_update = ref::adagrad_update;
+  b.sum_squares = ref::sum_squares;
+  b.all_finite = ref::all_finite;
+  b.cross_entropy_rows = ref::cross_entropy_rows;
+  b.cross_entropy_rows_backward = ref::cross_entropy_rows_backward;
   return b;
 }
 

@@ -1,6 +1,10 @@
-// STUB (issue 16 scaffolding): replaced by the real primitives.
+// The reference backend's row primitives, optimiser updates, softmax cross-entropy rows and LSTM step: one element
+// at a time, intermediate values in double, no threads. Contracts in nn/backends/backend.h; the LSTM step's in
+// nn/backends/cpu/lstm_cell.h.
+#include <algorithm>
+#include <cmath>
+
 #include "nn/backends/ref/ref.h"
-#include "nn/core/error.h"
 
 namespace nn::ref {
 
@@ -19,25 +23,193 @@ void channel_moments(int64_t rows, int64_t channels, const float* x, float* mean
   }
 }
 
-void gather_rows(int64_t, const int32_t*, int64_t, const float*, float*) {
-  throw Error("ref backend: gather_rows is not written yet");
+// out (count, width) = table rows ids[p].
+void gather_rows(int64_t count, const int32_t* ids, int64_t width, const float* table, float* out) {
+  for (int64_t p = 0; p < count; ++p) {
+    for (int64_t e = 0; e < width; ++e) out[p * width + e] = table[ids[p] * width + e];
+  }
 }
 
-void scatter_add_rows(int64_t, const int32_t*, int64_t, const float*, float*) {
-  throw Error("ref backend: scatter_add_rows is not written yet");
+// table_grad row ids[p] += g row p, in position order.
+void scatter_add_rows(int64_t count, const int32_t* ids, int64_t width, const float* g, float* table_grad) {
+  for (int64_t p = 0; p < count; ++p) {
+    for (int64_t e = 0; e < width; ++e) table_grad[ids[p] * width + e] += g[p * width + e];
+  }
 }
 
-void adam_update(const kernels::AdamStep&, int64_t, float*, float*, float*, const float*) {
-  throw Error("ref backend: adam_update is not written yet");
+// θ ← shrink·θ;  g ← g + λθ;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  θ ← θ − step·m / (√v / √bc2 + ε).
+void adam_update(const kernels::AdamStep& s, int64_t n, float* theta, float* m, float* v, const float* g) {
+  for (int64_t i = 0; i < n; ++i) {
+    double t = static_cast<double>(theta[i]) * s.shrink;
+    const double gi = g[i] + static_cast<double>(s.coupled_decay) * t;
+    m[i] = static_cast<float>(s.b1 * static_cast<double>(m[i]) + (1.0 - s.b1) * gi);
+    v[i] = static_cast<float>(s.b2 * static_cast<double>(v[i]) + (1.0 - s.b2) * gi * gi);
+    t -= s.step_size * static_cast<double>(m[i]) / (std::sqrt(static_cast<double>(v[i])) / s.sqrt_bc2 + s.eps);
+    theta[i] = static_cast<float>(t);
+  }
 }
 
-void lstm_step_forward(const kernels::LstmStep&, const float*, float*, const float*, const float*, float*, float*) {
-  throw Error("ref backend: lstm_step_forward is not written yet");
+// g ← g + λθ, then Keras's velocity form or PyTorch's (dampening 0); in double, rounded at each store.
+void sgd_update(const kernels::SgdStep& s, int64_t n, float* theta, float* buffer, const float* g) {
+  for (int64_t i = 0; i < n; ++i) {
+    double gi = g[i] + static_cast<double>(s.weight_decay) * theta[i];
+    double t = theta[i];
+    if (s.keras_form) {
+      buffer[i] = static_cast<float>(static_cast<double>(s.momentum) * buffer[i] - static_cast<double>(s.lr) * gi);
+      t += s.nesterov ? static_cast<double>(s.momentum) * buffer[i] - static_cast<double>(s.lr) * gi : buffer[i];
+    } else {
+      if (s.momentum != 0.0f) {
+        buffer[i] = static_cast<float>(static_cast<double>(s.momentum) * buffer[i] + gi);
+        gi = s.nesterov ? gi + static_cast<double>(s.momentum) * buffer[i] : buffer[i];
+      }
+      t -= static_cast<double>(s.lr) * gi;
+    }
+    theta[i] = static_cast<float>(t);
+  }
 }
 
-void lstm_step_backward(const kernels::LstmStep&, const float*, const float*, const float*, const float*, float*,
-                        float*, float*) {
-  throw Error("ref backend: lstm_step_backward is not written yet");
+void rmsprop_update(const kernels::RmspropStep& s, int64_t n, float* theta, float* square_avg, float* grad_avg,
+                    float* buffer, const float* g) {
+  const double a = s.alpha;
+  for (int64_t i = 0; i < n; ++i) {
+    const double gi = g[i] + static_cast<double>(s.weight_decay) * theta[i];
+    square_avg[i] = static_cast<float>(a * square_avg[i] + (1.0 - a) * gi * gi);
+    double variance = square_avg[i];
+    if (s.centered) {
+      grad_avg[i] = static_cast<float>(a * grad_avg[i] + (1.0 - a) * gi);
+      variance -= static_cast<double>(grad_avg[i]) * grad_avg[i];
+    }
+    const double denominator = std::sqrt(variance) + s.eps;
+    if (s.momentum > 0.0f) {
+      buffer[i] = static_cast<float>(static_cast<double>(s.momentum) * buffer[i] + gi / denominator);
+      theta[i] = static_cast<float>(theta[i] - static_cast<double>(s.lr) * buffer[i]);
+    } else {
+      theta[i] = static_cast<float>(theta[i] - static_cast<double>(s.lr) * gi / denominator);
+    }
+  }
+}
+
+void adagrad_update(const kernels::AdagradStep& s, int64_t n, float* theta, float* sum, const float* g) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double gi = g[i] + static_cast<double>(s.weight_decay) * theta[i];
+    sum[i] = static_cast<float>(sum[i] + gi * gi);
+    theta[i] = static_cast<float>(theta[i] - static_cast<double>(s.lr) * gi / (std::sqrt(sum[i]) + s.eps));
+  }
+}
+
+void sum_squares(int64_t n, const float* x, double* total) {
+  for (int64_t i = 0; i < n; ++i) *total += static_cast<double>(x[i]) * x[i];
+}
+
+void all_finite(int64_t n, const float* x, bool* finite) {
+  *finite = true;
+  for (int64_t i = 0; i < n; ++i) *finite = *finite && std::isfinite(x[i]);
+}
+
+// lse_r = log Σ_c exp(x_rc), the row's maximum taken out, all in double.
+void cross_entropy_rows(const kernels::TargetRows& r, const float* x, float* lse, double* sums) {
+  sums[0] = sums[1] = 0;
+  for (int64_t i = 0; i < r.rows; ++i) {
+    const float* xr = x + i * r.classes;
+    double max = xr[0];
+    for (int64_t c = 1; c < r.classes; ++c) max = std::max(max, static_cast<double>(xr[c]));
+    double total = 0;
+    for (int64_t c = 0; c < r.classes; ++c) total += std::exp(xr[c] - max);
+    const double row_lse = max + std::log(total);
+    lse[i] = static_cast<float>(row_lse);
+    const double w = r.weights ? r.weights[i] : 1.0;
+    sums[0] += w * (row_lse - xr[r.targets[i]]);
+    sums[1] += w;
+  }
+}
+
+void cross_entropy_rows_backward(const kernels::TargetRows& r, float scale, const float* x, const float* lse,
+                                 float* gx) {
+  for (int64_t i = 0; i < r.rows; ++i) {
+    const double s = static_cast<double>(scale) * (r.weights ? r.weights[i] : 1.0);
+    for (int64_t c = 0; c < r.classes; ++c) {
+      const double p = std::exp(static_cast<double>(x[i * r.classes + c]) - lse[i]);
+      gx[i * r.classes + c] = static_cast<float>(s * (p - (c == r.targets[i] ? 1.0 : 0.0)));
+    }
+  }
+}
+
+namespace {
+
+double gate_activation(double z, bool hard) {
+  if (hard) return std::min(1.0, std::max(0.0, 0.2 * z + 0.5));
+  return 1.0 / (1.0 + std::exp(-z));
+}
+
+// d activation / dz from the activation a.
+double gate_derivative(double a, bool hard) {
+  if (hard) return a > 0.0 && a < 1.0 ? 0.2 : 0.0;
+  return a * (1.0 - a);
+}
+
+bool is_masked(const float* mask, int64_t row) {
+  return mask != nullptr && mask[row] == 0.0f;
+}
+
+}  // namespace
+
+// Per row n and unit j: i, f, o = σ(z), g = tanh(z_c), c = f·c_prev + i·g, h = o·tanh(c); the gates replaced by
+// their activations. A masked row keeps (h_prev, c_prev) and gets zero gates.
+void lstm_step_forward(const kernels::LstmStep& s, const float* mask, float* gates, const float* c_prev,
+                       const float* h_prev, float* c, float* h) {
+  const int64_t u = s.units;
+  for (int64_t n = 0; n < s.rows; ++n) {
+    float* z = gates + n * s.gate_stride;
+    for (int64_t j = 0; j < u; ++j) {
+      const float cp = c_prev[n * s.prev_stride + j];
+      const float hp = h_prev[n * s.prev_stride + j];
+      if (is_masked(mask, n)) {
+        c[n * s.state_stride + j] = cp;
+        h[n * s.state_stride + j] = hp;
+        for (int k = 0; k < 4; ++k) z[k * u + j] = 0.0f;
+        continue;
+      }
+      const double i = gate_activation(z[j], s.hard_sigmoid);
+      const double f = gate_activation(z[u + j], s.hard_sigmoid);
+      const double g = std::tanh(static_cast<double>(z[2 * u + j]));
+      const double o = gate_activation(z[3 * u + j], s.hard_sigmoid);
+      const double cell = f * cp + i * g;
+      z[j] = static_cast<float>(i);
+      z[u + j] = static_cast<float>(f);
+      z[2 * u + j] = static_cast<float>(g);
+      z[3 * u + j] = static_cast<float>(o);
+      c[n * s.state_stride + j] = static_cast<float>(cell);
+      h[n * s.state_stride + j] = static_cast<float>(o * std::tanh(cell));
+    }
+  }
+}
+
+// From the saved activations, c and c_prev, and the incoming dh, dc (N,U packed): d_gates = the pre-activation
+// gradients (0 on masked rows), dc ← the gradient for c_prev, dh ← 0 on unmasked rows; masked rows keep dh and dc.
+void lstm_step_backward(const kernels::LstmStep& s, const float* mask, const float* gates, const float* c,
+                        const float* c_prev, float* dh, float* dc, float* d_gates) {
+  const int64_t u = s.units;
+  for (int64_t n = 0; n < s.rows; ++n) {
+    const float* a = gates + n * s.gate_stride;
+    float* dz = d_gates + n * s.gate_stride;
+    for (int64_t j = 0; j < u; ++j) {
+      if (is_masked(mask, n)) {
+        for (int k = 0; k < 4; ++k) dz[k * u + j] = 0.0f;
+        continue;
+      }
+      const double i = a[j], f = a[u + j], g = a[2 * u + j], o = a[3 * u + j];
+      const double tanh_c = std::tanh(static_cast<double>(c[n * s.state_stride + j]));
+      const double dh_j = dh[n * u + j];
+      // c feeds h = o·tanh(c) and the next step's cell: dc_total = dc + dh·o·(1 − tanh²c).
+      const double dcell = dc[n * u + j] + dh_j * o * (1.0 - tanh_c * tanh_c);
+      dz[j] = static_cast<float>(dcell * g * gate_derivative(i, s.hard_sigmoid));
+      dz[u + j] = static_cast<float>(dcell * c_prev[n * s.prev_stride + j] * gate_derivative(f, s.hard_sigmoid));
+      dz[2 * u + j] = static_cast<float>(dcell * i * (1.0 - g * g));
+      dz[3 * u + j] = static_cast<float>(dh_j * tanh_c * gate_derivative(o, s.hard_sigmoid));
+      dc[n * u + j] = static_cast<float>(dcell * f);
+      dh[n * u + j] = 0.0f;
+    }
+  }
 }
 
 }  // namespace nn::ref
