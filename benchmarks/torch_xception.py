@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """PyTorch peer for benchmarks/xception: Keras's Xception in torch (random weights), timed in eager mode and
-TorchScript-frozen with channels_last (its best configuration on CPU), at batch 1 and batch 8.
+TorchScript-frozen with channels_last (its best configuration on CPU), at batch 1 and batch 8; then the same frozen
+channels_last model traced and run under torch.autocast("cpu", dtype=torch.bfloat16) (oneDNN's bf16 kernels, on
+AVX512_BF16/AMX where the processor has them).
 
-  torch_xception.py THREADS   →   lines "eager_b1 S", "frozen_b1 S", "frozen_b8 S", "peak_rss_mb M"
-(minimum seconds over repetitions; peak resident memory of this process after the batch-1 runs).
+  torch_xception.py THREADS   →   lines "eager_b1 S", "frozen_b1 S", "frozen_b8 S", "peak_rss_mb M",
+                                  "bf16_b1 S", "bf16_b8 S"
+(minimum seconds over repetitions; peak resident memory of this process after the f32 batch-1 runs).
 """
 import resource
 import sys
@@ -100,6 +103,11 @@ def main():
         print("frozen_b1", min_time(lambda: frozen(x1c)), flush=True)
         print("peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, flush=True)
         print("frozen_b8", min_time(lambda: frozen(x8c), reps=3), flush=True)
+        # bf16: autocast must be on while tracing, so that the casts are part of the frozen graph.
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            frozen_bf16 = torch.jit.freeze(torch.jit.trace(cl, x1c))
+            print("bf16_b1", min_time(lambda: frozen_bf16(x1c)), flush=True)
+            print("bf16_b8", min_time(lambda: frozen_bf16(x8c), reps=3), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 // xception: full-width Xception inference (random weights) at batch 1 and batch 8, one image end to end (decode,
 // resize, forward), and the peak memory of xception_features — beside PyTorch 1.13 running the same network in the
-// same run (benchmarks/torch_xception.py: eager, and TorchScript-frozen channels_last, its best configuration).
+// same run (benchmarks/torch_xception.py: eager, and TorchScript-frozen channels_last, its best configuration); then
+// the same in bf16 (our model converted with to(nn::bf16), PyTorch's frozen model under autocast), with each one's
+// ratio to our f32.
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -70,6 +72,11 @@ int main(int argc, char** argv) {
     const double b1 = bench::min_time([&] { model(x1); }, 5, 3.0);
     const double b8 = bench::min_time([&] { model(x8); }, 3, 3.0);
     const double e2e = bench::min_time([&] { model(nn::load_xception_input(image)); }, 5, 3.0);
+    std::shared_ptr<nn::Xception> low = nn::clone(model);  // the same weights rounded to bf16; f32 input
+    low->to(nn::bf16);
+    const double bf16_b1 = bench::min_time([&] { (*low)(x1); }, 5, 3.0);
+    const double bf16_b8 = bench::min_time([&] { (*low)(x8); }, 3, 3.0);
+    low.reset();
     double ours_peak = NAN;
     if (!features_program.empty() && !model_file.empty())
       ours_peak = features_peak_mb(features_program, model_file, image);
@@ -84,6 +91,11 @@ int main(int argc, char** argv) {
                 get("frozen_b1") * 1e3, get("frozen_b1") / b1);
     std::printf("%-34s %6.2f img/s %12s %6.2f img/s %8.2f\n", "batch 8 throughput", 8 / b8, "", 8 / get("frozen_b8"),
                 (8 / b8) / (8 / get("frozen_b8")));
+    std::printf("%-34s %10s %12s %12s %8s %8s\n", "bf16", "ours", "", "torch bf16", "ratio", "vs f32");
+    std::printf("%-34s %8.1f ms %12s %9.1f ms %8.2f %7.2fx\n", "batch 1 forward", bf16_b1 * 1e3, "",
+                get("bf16_b1") * 1e3, get("bf16_b1") / bf16_b1, b1 / bf16_b1);
+    std::printf("%-34s %6.2f img/s %12s %6.2f img/s %8.2f %7.2fx\n", "batch 8 throughput", 8 / bf16_b8, "",
+                8 / get("bf16_b8"), get("bf16_b8") / bf16_b8, b8 / bf16_b8);
     std::printf("%-34s %8.1f ms\n", "one image end to end (decode+resize+forward)", e2e * 1e3);
     std::printf("%-34s %8.0f MB %12s %9.0f MB\n", "peak resident memory", ours_peak, "", get("peak_rss_mb"));
     std::printf("FP32 FMA peak: %.0f GFLOP/s before, %.0f after%s\n", peak_before, peak_after,
