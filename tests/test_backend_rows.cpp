@@ -320,6 +320,196 @@ TEST_CASE("cross_entropy_rows: cpu matches the reference, with and without weigh
   }
 }
 
+TEST_CASE("binary_cross_entropy: the reference gives the hand-worked losses and derivatives") {
+  // Logits x = 0, y = 1, p = 3: l = 3·log 2; ∂x = −3·σ(0) = −1.5; ∂y = 0 + 2·log 2. Probabilities x = 0.25, y = 1:
+  // l = −log 0.25; ∂x = −0.75 / 0.1875 = −4; ∂y = log 0.75 − log 0.25 = log 3.
+  const Floats zero{0}, one{1}, three{3}, quarter{0.25f}, g{2};
+  Floats loss(1), gx(1), gy(1);
+  ref.binary_cross_entropy(nn::kernels::BinaryLoss::logits, 1, zero.data(), one.data(), three.data(), loss.data());
+  CHECK(loss[0] == doctest::Approx(3 * std::log(2.0)));
+  ref.binary_cross_entropy_backward(nn::kernels::BinaryLoss::logits, 1, g.data(), zero.data(), one.data(), three.data(),
+                                    gx.data(), gy.data());
+  CHECK(gx[0] == doctest::Approx(2 * -1.5));
+  CHECK(gy[0] == doctest::Approx(2 * 2 * std::log(2.0)));
+  ref.binary_cross_entropy(nn::kernels::BinaryLoss::probabilities, 1, quarter.data(), one.data(), nullptr, loss.data());
+  CHECK(loss[0] == doctest::Approx(-std::log(0.25)));
+  ref.binary_cross_entropy_backward(nn::kernels::BinaryLoss::probabilities, 1, g.data(), quarter.data(), one.data(),
+                                    nullptr, gx.data(), gy.data());
+  CHECK(gx[0] == doctest::Approx(2 * -4.0));
+  CHECK(gy[0] == doctest::Approx(2 * std::log(3.0)));
+}
+
+TEST_CASE("binary_cross_entropy: cpu matches the reference, logits and probabilities, with and without pos_weight") {
+  std::mt19937 rng(31);
+  for (int64_t n : kCounts) {
+    const Floats logits = random_floats(n, rng, -30.0f, 30.0f), probabilities = random_floats(n, rng, 0.0f, 1.0f);
+    const Floats y = random_floats(n, rng, 0.0f, 1.0f), pos = random_floats(n, rng, 0.0f, 4.0f);
+    const Floats g = random_floats(n, rng);
+    for (auto kind : {nn::kernels::BinaryLoss::logits, nn::kernels::BinaryLoss::probabilities}) {
+      for (bool weighted : {false, true}) {
+        const bool on_logits = kind == nn::kernels::BinaryLoss::logits;
+        if (weighted && !on_logits) continue;
+        const std::string what =
+            "n " + std::to_string(n) + (on_logits ? ", logits" : ", probabilities") + (weighted ? ", pos_weight" : "");
+        const Floats& x = on_logits ? logits : probabilities;
+        const float* p = weighted ? pos.data() : nullptr;
+        Floats la(n), lb(n), gxa(n), gxb(n), gya(n), gyb(n);
+        cpu.binary_cross_entropy(kind, n, x.data(), y.data(), p, la.data());
+        ref.binary_cross_entropy(kind, n, x.data(), y.data(), p, lb.data());
+        check_near(la, lb, 1e-5, 1e-6, "loss, " + what);
+        cpu.binary_cross_entropy_backward(kind, n, g.data(), x.data(), y.data(), p, gxa.data(), gya.data());
+        ref.binary_cross_entropy_backward(kind, n, g.data(), x.data(), y.data(), p, gxb.data(), gyb.data());
+        check_near(gxa, gxb, 1e-5, 1e-6, "gx, " + what);
+        check_near(gya, gyb, 1e-5, 1e-6, "gy, " + what);
+      }
+    }
+  }
+}
+
+TEST_CASE("class_loss_rows: the reference gives hand-worked rows with smoothing, class weights and an ignored row") {
+  // x = (0, ln 3) target 1, class weights (2, 1), a = 0.5, b = 0.25, W = 3: lse = ln 4, p = (1/4, 3/4);
+  // nll = −1·(ln 3 − ln 4); smooth = 3·ln 4 − (2·0 + 1·ln 3); row 1 ignored.
+  const Floats x{0, std::log(3.0f), 9, 9}, w{2, 1}, target_weight{1, 0};
+  const std::vector<int32_t> targets{1, -100};
+  const std::vector<uint8_t> ignored{0, 1};
+  nn::kernels::ClassLoss p{.rows = 2,
+                           .classes = 2,
+                           .logits = true,
+                           .targets = targets.data(),
+                           .ignored = ignored.data(),
+                           .target_weight = target_weight.data(),
+                           .class_weights = w.data(),
+                           .class_weight_sum = 3,
+                           .a = 0.5,
+                           .b = 0.25};
+  Floats lse(2);
+  double per_row[2];
+  ref.class_loss_rows(p, x.data(), lse.data(), per_row);
+  const double ln3 = std::log(3.0), ln4 = std::log(4.0);
+  CHECK(per_row[0] == doctest::Approx(-0.5 * (ln3 - ln4) + 0.25 * (3 * ln4 - ln3)));
+  CHECK(per_row[1] == 0.0);
+  // gx_c = g·(a·w_t·(p_c − [c = t]) + b·(W·p_c − w_c)), g = 2 for both rows (stride 0).
+  const Floats g{2};
+  Floats gx(4, 7.0f);
+  ref.class_loss_rows_backward(p, g.data(), 0, x.data(), lse.data(), gx.data());
+  check_near(gx,
+             {static_cast<float>(2 * (0.5 * 0.25 + 0.25 * (0.75 - 2))),
+              static_cast<float>(2 * (0.5 * -0.25 + 0.25 * (2.25 - 1))), 0, 0},
+             1e-6, 1e-7, "gx");
+  // Log-probabilities: nll only, −a·w_t·x_t; the gradient −g·a·w_t at the target.
+  p.logits = false;
+  p.b = 0;
+  ref.class_loss_rows(p, x.data(), nullptr, per_row);
+  CHECK(per_row[0] == doctest::Approx(-0.5 * ln3));
+  ref.class_loss_rows_backward(p, g.data(), 0, nullptr, nullptr, gx.data());
+  check_near(gx, {0, -1, 0, 0}, 0, 0, "gx, log-probabilities");
+}
+
+TEST_CASE("class_loss_rows: cpu matches the reference over sizes, smoothing, class weights and ignored rows") {
+  std::mt19937 rng(37);
+  for (int64_t rows : kCounts) {
+    for (int64_t classes : {int64_t{1}, int64_t{7}, int64_t{33}, int64_t{1031}}) {
+      const Floats x = random_floats(rows * classes, rng, -6.0f, 6.0f), w = random_floats(classes, rng, 0.0f, 2.0f);
+      const Floats g = random_floats(rows, rng);
+      const auto targets = random_ids(rows, static_cast<int32_t>(classes), rng);
+      std::vector<uint8_t> ignored(rows);
+      Floats target_weight(rows);
+      for (int64_t i = 0; i < rows; ++i) {
+        ignored[i] = i % 5 == 3;
+        target_weight[i] = ignored[i] ? 0.0f : w[targets[i]];
+      }
+      for (bool logits : {false, true}) {
+        for (bool smooth : {false, true}) {
+          if (smooth && !logits) continue;
+          const std::string what = "rows " + std::to_string(rows) + ", classes " + std::to_string(classes) +
+                                   (logits ? ", logits" : ", log-probabilities") + (smooth ? ", smoothing" : "");
+          double class_weight_sum = 0;
+          for (float v : w) class_weight_sum += v;
+          const nn::kernels::ClassLoss p{.rows = rows,
+                                         .classes = classes,
+                                         .logits = logits,
+                                         .targets = targets.data(),
+                                         .ignored = ignored.data(),
+                                         .target_weight = target_weight.data(),
+                                         .class_weights = w.data(),
+                                         .class_weight_sum = class_weight_sum,
+                                         .a = 0.9 / 7,
+                                         .b = smooth ? 0.1 / 7 : 0.0};
+          Floats lse_a(rows), lse_b(rows), gxa(rows * classes, 5.0f), gxb(rows * classes, 6.0f);
+          std::vector<double> ra(rows), rb(rows);
+          cpu.class_loss_rows(p, x.data(), lse_a.data(), ra.data());
+          ref.class_loss_rows(p, x.data(), lse_b.data(), rb.data());
+          if (logits) check_near(lse_a, lse_b, 1e-6, 1e-6, "lse, " + what);
+          for (int64_t i = 0; i < rows; ++i) {
+            INFO(what << ", row " << i);
+            CHECK(ra[i] == doctest::Approx(rb[i]).epsilon(1e-5).scale(1.0));
+          }
+          for (int64_t stride : {int64_t{0}, int64_t{1}}) {
+            cpu.class_loss_rows_backward(p, g.data(), stride, x.data(), lse_b.data(), gxa.data());
+            ref.class_loss_rows_backward(p, g.data(), stride, x.data(), lse_b.data(), gxb.data());
+            check_near(gxa, gxb, 1e-5, 1e-7, "gx, stride " + std::to_string(stride) + ", " + what);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("layer_norm_rows: the reference normalises each row by hand-worked statistics") {
+  // Row (1, 3): μ = 2, σ² = 1, ε = 0 → x̂ = (−1, 1); γ = (2, 1), β = (0, 10) → y = (−2, 11).
+  const Floats x{1, 3}, gamma{2, 1}, beta{0, 10};
+  const nn::kernels::RowNorm p{.rows = 1, .width = 2, .gamma = gamma.data(), .beta = beta.data()};
+  Floats y(2);
+  double mean = 0, inv_std = 0;
+  ref.layer_norm_rows(p, x.data(), y.data(), &mean, &inv_std);
+  CHECK(mean == 2.0);
+  CHECK(inv_std == 1.0);
+  CHECK(y == Floats{-2, 11});
+  // dy = (1, 0): g = dy·γ = (2, 0), mean g = 1, mean g·x̂ = −1 → dx = (2 − 1 − 1, 0 − 1 + 1) = (0, 0);
+  // Σ dy·x̂ = (−1, 0), Σ dy = (1, 0).
+  const Floats dy{1, 0};
+  Floats dx(2, 7.0f);
+  double sum_dy_x_hat[2], sum_dy[2];
+  ref.layer_norm_rows_backward(p, x.data(), dy.data(), &mean, &inv_std, dx.data(), sum_dy_x_hat, sum_dy);
+  check_near(dx, {0, 0}, 0, 1e-12, "dx");
+  CHECK(sum_dy_x_hat[0] == -1.0);
+  CHECK(sum_dy_x_hat[1] == 0.0);
+  CHECK(sum_dy[0] == 1.0);
+  CHECK(sum_dy[1] == 0.0);
+}
+
+TEST_CASE("layer_norm_rows forward and backward: cpu matches the reference, with and without γ and β") {
+  std::mt19937 rng(29);
+  for (int64_t rows : kCounts) {
+    for (int64_t width : {int64_t{1}, int64_t{7}, int64_t{33}, int64_t{1031}}) {
+      const Floats x = random_floats(rows * width, rng, -3.0f, 5.0f), dy = random_floats(rows * width, rng);
+      const Floats gamma = random_floats(width, rng), beta = random_floats(width, rng);
+      for (bool affine : {false, true}) {
+        const std::string what =
+            "rows " + std::to_string(rows) + ", width " + std::to_string(width) + (affine ? ", affine" : "");
+        const nn::kernels::RowNorm p{.rows = rows,
+                                     .width = width,
+                                     .epsilon = 1e-5f,
+                                     .gamma = affine ? gamma.data() : nullptr,
+                                     .beta = affine ? beta.data() : nullptr};
+        Floats ya(rows * width), yb(rows * width), dxa(rows * width), dxb(rows * width);
+        std::vector<double> ma(rows), sa(rows), mb(rows), sb(rows), ga(width), ba(width), gb(width), bb(width);
+        cpu.layer_norm_rows(p, x.data(), ya.data(), ma.data(), sa.data());
+        ref.layer_norm_rows(p, x.data(), yb.data(), mb.data(), sb.data());
+        check_near(ya, yb, 1e-5, 1e-5, "y, " + what);
+        cpu.layer_norm_rows_backward(p, x.data(), dy.data(), mb.data(), sb.data(), dxa.data(), ga.data(), ba.data());
+        ref.layer_norm_rows_backward(p, x.data(), dy.data(), mb.data(), sb.data(), dxb.data(), gb.data(), bb.data());
+        check_near(dxa, dxb, 1e-4, 1e-4, "dx, " + what);
+        for (int64_t j = 0; j < width; ++j) {
+          INFO(what << ", column " << j);
+          CHECK(ga[j] == doctest::Approx(gb[j]).epsilon(1e-9).scale(1.0));
+          CHECK(ba[j] == doctest::Approx(bb[j]).epsilon(1e-9).scale(1.0));
+        }
+      }
+    }
+  }
+}
+
 namespace {
 
 // One LSTM step's inputs inside a sequence (N, T, ·) at step t > 0, so that every stride differs from a row.

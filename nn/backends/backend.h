@@ -150,6 +150,32 @@ struct Backend {
   /// Its backward: gx (rows, classes) = s_r·(exp(x_r − lse_r) − onehot(t_r)) with s_r = scale·w_r; f32.
   void (*cross_entropy_rows_backward)(const kernels::TargetRows& r, float scale, const float* x, const float* lse,
                                       float* gx) = nullptr;
+  /// loss (n) = the binary cross-entropy of each element of x (logits or probabilities: primitives.h, BinaryLoss)
+  /// against y (n), pos_weight p (n, logits only; null = 1), computed in double and rounded once; f32.
+  void (*binary_cross_entropy)(kernels::BinaryLoss kind, int64_t n, const float* x, const float* y,
+                               const float* pos_weight, float* loss) = nullptr;
+  /// Its backward for the upstream g (n): gx (n), and gy (n) when not null (BinaryLoss has the derivatives); f32.
+  void (*binary_cross_entropy_backward)(kernels::BinaryLoss kind, int64_t n, const float* g, const float* x,
+                                        const float* y, const float* pos_weight, float* gx, float* gy) = nullptr;
+  /// nll_loss's and cross_entropy's rows (primitives.h, ClassLoss) of x (rows, classes): per_row (rows, double) = 0 on
+  /// ignored rows, else −a·w[t]·(x_t − lse) + b·(W·lse − Σ_c w_c·x_c), lse the row's logsumexp (into lse (rows)) for
+  /// logits and 0 for log-probabilities (lse may then be null).
+  void (*class_loss_rows)(const kernels::ClassLoss& p, const float* x, float* lse, double* per_row) = nullptr;
+  /// Its backward, gx (rows, classes) overwritten, g_i = g[i·g_stride] (g_stride 0: one upstream value for every row):
+  /// logits: g_i·(a·w[t]·(p_c − [c = t]) + b·(W·p_c − w_c)) with p = exp(x − lse); log-probabilities: −g_i·a·w[t] at
+  /// c = t, 0 elsewhere; 0 on ignored rows; f32.
+  void (*class_loss_rows_backward)(const kernels::ClassLoss& p, const float* g, int64_t g_stride, const float* x,
+                                   const float* lse, float* gx) = nullptr;
+
+  // ---- layer normalisation ----
+  /// Per row of x (rows, width) (primitives.h, RowNorm): μ and the biased σ² in double, r = 1/sqrt(σ² + ε) into
+  /// mean and inv_std (rows, double), y (rows, width) = (x − μ)·r·γ + β (γ, β optional); f32.
+  void (*layer_norm_rows)(const kernels::RowNorm& p, const float* x, float* y, double* mean, double* inv_std) = nullptr;
+  /// Its backward from dy (rows, width) and the forward's mean and inv_std: when dx is not null, dx = r·(g − mean(g) −
+  /// x̂·mean(g·x̂)) with g = dy·γ and means over the row; when sum_dy_x_hat and sum_dy (width, double) are not null,
+  /// Σ_rows dy·x̂ and Σ_rows dy (the gradients of γ and β); f32.
+  void (*layer_norm_rows_backward)(const kernels::RowNorm& p, const float* x, const float* dy, const double* mean,
+                                   const double* inv_std, float* dx, double* sum_dy_x_hat, double* sum_dy) = nullptr;
 };
 
 /// The fast kernels (nn/backends/cpu/).

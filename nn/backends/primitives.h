@@ -166,4 +166,32 @@ struct TargetRows {
   const float* weights = nullptr;    ///< (R), or null for 1
 };
 
+/// Which binary cross-entropy. logits: l = (1 − y)·x + (1 + (p − 1)·y)·softplus(−x) (stable), ∂l/∂x = (1 − y) −
+/// (1 + (p − 1)·y)·σ(−x), ∂l/∂y = −x + (p − 1)·softplus(−x). probabilities: l = −(y·log x + (1 − y)·log(1 − x)) with
+/// each log clamped at −100, ∂l/∂x = (x − y) / max(x·(1 − x), 1e-12), ∂l/∂y = log(1 − x) − log x (PyTorch's).
+enum class BinaryLoss : uint8_t { logits, probabilities };
+
+/// The rows of nll_loss and cross_entropy (nn/ops/losses.cpp) over x (rows, classes): the loss a·nll_i + b·smooth_i
+/// with nll_i = −w[t_i]·log p_i[t_i] and smooth_i = W·lse_i − Σ_c w_c·x_ic (label smoothing).
+struct ClassLoss {
+  int64_t rows = 0;                      ///< R
+  int64_t classes = 0;                   ///< C
+  bool logits = false;                   ///< x are logits (each row's logsumexp taken), else log-probabilities
+  const int32_t* targets = nullptr;      ///< (R); read only on rows not ignored
+  const uint8_t* ignored = nullptr;      ///< (R): 1 where the target is ignore_index
+  const float* target_weight = nullptr;  ///< (R): w[t_i]
+  const float* class_weights = nullptr;  ///< (C), or null for 1
+  double class_weight_sum = 0;           ///< W = Σ_c w_c
+  double a = 1, b = 0;                   ///< 1 − ε and ε/C, both divided by Σ w[t_i] for a mean
+};
+
+/// Layer normalisation over the rows of x (rows, width): the affine vectors (width) are optional.
+struct RowNorm {
+  int64_t rows = 0;              ///< M
+  int64_t width = 0;             ///< D, the normalised values per row
+  float epsilon = 0;             ///< added to σ² before the square root
+  const float* gamma = nullptr;  ///< γ (D), or null for 1
+  const float* beta = nullptr;   ///< β (D), or null for 0
+};
+
 }  // namespace nn::kernels

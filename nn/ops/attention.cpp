@@ -5,8 +5,12 @@
 //   output  = dropout(weights)·v                          (N,H,Tq,Dv)
 #include <cmath>
 
+#include <algorithm>
+
 #include "nn/autograd/autograd.h"
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 
 namespace nn {
@@ -64,8 +68,8 @@ Tensor keep_mask(const AttentionMask& m, const Dims& d) {
   if (m.key_padding.defined()) combine(m.key_padding.detach().reshape({d.n, 1, 1, d.tk}));
   if (m.causal) {
     Tensor causal = Tensor::zeros({1, 1, d.tq, d.tk});
-    for (int64_t i = 0; i < d.tq; ++i)
-      for (int64_t j = 0; j <= i && j < d.tk; ++j) causal.data()[i * d.tk + j] = 1.0f;
+    const Backend& be = backend_for(causal);
+    for (int64_t i = 0; i < d.tq; ++i) be.fill(DType::f32, std::min(i + 1, d.tk), 1.0f, causal.data() + i * d.tk);
     combine(causal);
   }
   if (keep.defined()) keep = ne(keep, 0.0f);  // any nonzero value keeps, as in where()
@@ -76,6 +80,13 @@ Tensor keep_mask(const AttentionMask& m, const Dims& d) {
 
 AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                              const AttentionMask& mask, float dropout_rate, Generator& gen) {
+  if (detail::any_low_precision({q, k, v, mask.mask, mask.key_padding})) {
+    using detail::to_f32;
+    AttentionResult r = scaled_dot_product_attention(
+        to_f32(q), to_f32(k), to_f32(v), {to_f32(mask.mask), to_f32(mask.key_padding), mask.causal}, dropout_rate, gen);
+    const DType dtype = detail::result_dtype({q, k, v});
+    return {r.output.to(dtype), r.weights.to(dtype)};
+  }
   const Dims d = check_attention(q, k, v, mask);
   Tensor scores = mul(matmul(q, k, false, true), 1.0f / std::sqrt(static_cast<float>(d.d)));  // (N,H,Tq,Tk)
   Tensor keep = keep_mask(mask, d);

@@ -11,6 +11,7 @@
 // the LSTM's. A fused kernel like the LSTM's is the way if training time matters.
 #include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 
 namespace nn {
@@ -81,6 +82,15 @@ Tensor gate(const Tensor& x, RecurrentActivation a) {
 }  // namespace
 
 GruResult gru(const Tensor& x, const GruWeights& w, const GruOptions& o) {
+  if (detail::any_low_precision({x, w.kernel, w.recurrent_kernel, w.bias, o.mask, o.initial_h})) {
+    using detail::to_f32;
+    GruOptions o32 = o;
+    o32.mask = to_f32(o.mask);
+    o32.initial_h = to_f32(o.initial_h);
+    GruResult r = gru(to_f32(x), {to_f32(w.kernel), to_f32(w.recurrent_kernel), to_f32(w.bias)}, o32);
+    const DType dtype = detail::result_dtype({x, w.kernel, w.recurrent_kernel, w.bias, o.initial_h});
+    return {r.outputs.to(dtype), r.h.to(dtype)};
+  }
   const Dims d = check_gru(x, w, o);
   const Blocks b = blocks_of(o.gate_order);
   const std::vector<int64_t> thirds{d.u, d.u, d.u};

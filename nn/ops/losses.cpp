@@ -8,8 +8,9 @@
 #include <vector>
 
 #include "nn/autograd/autograd.h"
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
-#include "nn/ops/logsumexp.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 
 namespace nn {
@@ -72,50 +73,29 @@ void check_broadcast_weight(const char* op, const char* what, const Tensor& w, c
   check_weights(op, what, w);
 }
 
-// log(1 + e^−x) for any x without overflow, and σ(−x) = e^−x / (1 + e^−x), its derivative's negation.
-double softplus_neg(double x) {
-  return std::log1p(std::exp(-std::fabs(x))) + std::fmax(-x, 0.0);
-}
-double sigmoid_neg(double x) {
-  return x >= 0 ? std::exp(-x) / (1 + std::exp(-x)) : 1 / (1 + std::exp(x));
-}
-
 // The unweighted elements l = (1 − y)·x + (1 + (p − 1)·y)·softplus(−x) of x, y, p (one shape; p undefined = 1,
 // taking no gradient).
 Tensor bce_logits_elements(const Tensor& x, const Tensor& y, const Tensor& p) {
   Tensor out = Tensor::empty(x.shape());
-  const float *px = x.data(), *py = y.data(), *pp = p.defined() ? p.data() : nullptr;
-  float* po = out.data();
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    double log_weight = pp ? 1 + (pp[i] - 1.0) * py[i] : 1.0;
-    po[i] = static_cast<float>((1.0 - py[i]) * px[i] + log_weight * softplus_neg(px[i]));
-  }
+  backend_for(x).binary_cross_entropy(kernels::BinaryLoss::logits, x.numel(), x.data(), y.data(),
+                                      p.defined() ? p.data() : nullptr, out.data());
   record("binary_cross_entropy_with_logits", {x, y}, out,
          [x = x.detach(), y = y.detach(), p = p, want_y = y.requires_grad()](const Tensor& g) {
-           // ∂l/∂x = (1 − y) − (1 + (p − 1)·y)·σ(−x);  ∂l/∂y = −x + (p − 1)·softplus(−x)
            Tensor gx = Tensor::empty(x.shape());
            Tensor gy = want_y ? Tensor::empty(x.shape()) : Tensor();
-           const float *pg = g.data(), *px = x.data(), *py = y.data(), *pp = p.defined() ? p.data() : nullptr;
-           for (int64_t i = 0; i < x.numel(); ++i) {
-             double pw = pp ? pp[i] : 1.0;
-             gx.data()[i] = static_cast<float>(pg[i] * ((1.0 - py[i]) - (1 + (pw - 1) * py[i]) * sigmoid_neg(px[i])));
-             if (want_y) gy.data()[i] = static_cast<float>(pg[i] * (-px[i] + (pw - 1) * softplus_neg(px[i])));
-           }
+           backend_for(x).binary_cross_entropy_backward(kernels::BinaryLoss::logits, x.numel(), g.data(), x.data(),
+                                                        y.data(), p.defined() ? p.data() : nullptr, gx.data(),
+                                                        want_y ? gy.data() : nullptr);
            return std::vector<Tensor>{gx, gy};
          });
   return out;
-}
-
-// log(v) clamped at −100, as PyTorch's binary_cross_entropy.
-double clamped_log(double v) {
-  return std::fmax(std::log(v), -100.0);
 }
 
 // The rows of a classification loss: x (R, C) as the input (..., C) flattened, targets (R).
 struct ClassRows {
   int64_t rows = 0, classes = 0;
   std::vector<float> target_weight;  // (R): w[t_i], or 0 where the target is ignore_index
-  std::vector<bool> ignored;         // (R)
+  std::vector<uint8_t> ignored;      // (R): 1 where the target is ignore_index
   double total_weight = 0;           // Σ target_weight
   double class_weight_sum = 0;       // Σ_c w_c (C without class weights)
 };
@@ -178,25 +158,61 @@ Tensor rows_to_loss(const std::vector<double>& per_row, Reduction reduction, con
   return Tensor::scalar(static_cast<float>(total));
 }
 
-// The upstream gradient of row i: g (R) for reduction none, the scalar g otherwise.
-float row_grad(const Tensor& g, Reduction reduction, int64_t i) {
-  return reduction == Reduction::none ? g.data()[i] : g.data()[0];
+// The primitives' view of the rows, with the loss's coefficients a and b.
+kernels::ClassLoss class_loss(const ClassRows& r, bool logits, const Indices& targets, const Tensor& class_weights,
+                              double a, double b) {
+  return {.rows = r.rows,
+          .classes = r.classes,
+          .logits = logits,
+          .targets = targets.values.data(),
+          .ignored = r.ignored.data(),
+          .target_weight = r.target_weight.data(),
+          .class_weights = class_weights.defined() ? class_weights.data() : nullptr,
+          .class_weight_sum = r.class_weight_sum,
+          .a = a,
+          .b = b};
+}
+
+// The stride of the upstream gradient over rows: g (R) for reduction none, the scalar g for every row otherwise.
+int64_t row_grad_stride(Reduction reduction) {
+  return reduction == Reduction::none ? 1 : 0;
+}
+
+// The options with their weights in f32: the conversion path.
+BinaryCrossEntropyOptions in_f32(BinaryCrossEntropyOptions o) {
+  o.weight = detail::to_f32(o.weight);
+  o.pos_weight = detail::to_f32(o.pos_weight);
+  return o;
+}
+ClassificationLossOptions in_f32(ClassificationLossOptions o) {
+  o.weight = detail::to_f32(o.weight);
+  return o;
 }
 
 }  // namespace
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  if (detail::any_low_precision({input, target})) {
+    return mse_loss(detail::to_f32(input), detail::to_f32(target), reduction).to(detail::result_dtype({input, target}));
+  }
   check_same_shape("mse_loss", input, target);
   Tensor d = sub(input, target);
   return reduce(mul(d, d), reduction);
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  if (detail::any_low_precision({input, target})) {
+    return l1_loss(detail::to_f32(input), detail::to_f32(target), reduction).to(detail::result_dtype({input, target}));
+  }
   check_same_shape("l1_loss", input, target);
   return reduce(abs(sub(input, target)), reduction);
 }
 
 Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction, float delta) {
+  if (detail::any_low_precision({input, target})) {
+    return huber_loss(detail::to_f32(input), detail::to_f32(target), reduction, delta)
+        .to(detail::result_dtype({input, target}));
+  }
   if (!(delta > 0.0f) || std::isinf(delta)) fail_expected("huber_loss", "delta > 0 and finite", std::to_string(delta));
   check_same_shape("huber_loss", input, target);
   Tensor d = sub(input, target);
@@ -206,6 +222,10 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction
 }
 
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction, float beta) {
+  if (detail::any_low_precision({input, target})) {
+    return smooth_l1_loss(detail::to_f32(input), detail::to_f32(target), reduction, beta)
+        .to(detail::result_dtype({input, target}));
+  }
   if (!(beta >= 0.0f) || std::isinf(beta)) {
     fail_expected("smooth_l1_loss", "beta ≥ 0 and finite", std::to_string(beta));
   }
@@ -216,6 +236,10 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduc
 
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
                                         const BinaryCrossEntropyOptions& options) {
+  if (detail::any_low_precision({logits, target, options.weight, options.pos_weight})) {
+    return binary_cross_entropy_with_logits(detail::to_f32(logits), detail::to_f32(target), in_f32(options))
+        .to(detail::result_dtype({logits, target}));
+  }
   const char* op = "binary_cross_entropy_with_logits";
   check_same_shape(op, logits, target);
   check_broadcast_weight(op, "weight", options.weight, logits.shape());
@@ -232,29 +256,31 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
 
 Tensor binary_cross_entropy(const Tensor& probabilities, const Tensor& target,
                             const BinaryCrossEntropyOptions& options) {
+  if (detail::any_low_precision({probabilities, target, options.weight, options.pos_weight})) {
+    return binary_cross_entropy(detail::to_f32(probabilities), detail::to_f32(target), in_f32(options))
+        .to(detail::result_dtype({probabilities, target}));
+  }
   const char* op = "binary_cross_entropy";
   check_same_shape(op, probabilities, target);
   if (options.pos_weight.defined()) fail(op, "pos_weight is only taken by binary_cross_entropy_with_logits");
   check_broadcast_weight(op, "weight", options.weight, probabilities.shape());
-  const float *pp = probabilities.data(), *py = target.data();
-  Tensor losses = Tensor::empty(probabilities.shape());
+  const float* pp = probabilities.data();
   for (int64_t i = 0; i < probabilities.numel(); ++i) {
     if (!(pp[i] >= 0.0f && pp[i] <= 1.0f)) {
       fail_expected(op, "probabilities in [0, 1]", std::to_string(pp[i]) + " at index " + std::to_string(i));
     }
-    losses.data()[i] = static_cast<float>(-(py[i] * clamped_log(pp[i]) + (1.0 - py[i]) * clamped_log(1.0 - pp[i])));
   }
+  Tensor losses = Tensor::empty(probabilities.shape());
+  backend_for(probabilities)
+      .binary_cross_entropy(kernels::BinaryLoss::probabilities, probabilities.numel(), pp, target.data(), nullptr,
+                            losses.data());
   record(op, {probabilities, target}, losses,
          [p = probabilities.detach(), y = target.detach(), want_y = target.requires_grad()](const Tensor& g) {
-           // ∂l/∂p = (p − y) / max(p·(1 − p), 1e-12) (PyTorch's guard);  ∂l/∂y = log(1 − p) − log p, clamped.
            Tensor gp = Tensor::empty(p.shape());
            Tensor gy = want_y ? Tensor::empty(p.shape()) : Tensor();
-           const float *pg = g.data(), *pp = p.data(), *py = y.data();
-           for (int64_t i = 0; i < p.numel(); ++i) {
-             double pi = pp[i];
-             gp.data()[i] = static_cast<float>(pg[i] * (pi - py[i]) / std::fmax(pi * (1 - pi), 1e-12));
-             if (want_y) gy.data()[i] = static_cast<float>(pg[i] * (clamped_log(1 - pi) - clamped_log(pi)));
-           }
+           backend_for(p).binary_cross_entropy_backward(kernels::BinaryLoss::probabilities, p.numel(), g.data(),
+                                                        p.data(), y.data(), nullptr, gp.data(),
+                                                        want_y ? gy.data() : nullptr);
            return std::vector<Tensor>{gp, gy};
          });
   if (options.weight.defined()) losses = mul(losses, options.weight);
@@ -262,26 +288,25 @@ Tensor binary_cross_entropy(const Tensor& probabilities, const Tensor& target,
 }
 
 Tensor nll_loss(const Tensor& log_probs, const Indices& targets, const ClassificationLossOptions& options) {
+  if (detail::any_low_precision({log_probs, options.weight})) {
+    return nll_loss(detail::to_f32(log_probs), targets, in_f32(options)).to(detail::result_dtype({log_probs}));
+  }
   const char* op = "nll_loss";
   if (options.label_smoothing != 0.0f) fail(op, "label_smoothing is only taken by cross_entropy");
   ClassRows r = check_classification(op, log_probs, targets, options);
   // l_i = −w[t_i]·x_i[t_i], scaled by 1 / Σ w[t_i] for the mean (0/0 = NaN when every position is ignored).
   double scale = options.reduction == Reduction::mean ? 1.0 / r.total_weight : 1.0;
-  const float* x = log_probs.data();
+  const kernels::ClassLoss rows = class_loss(r, false, targets, Tensor(), scale, 0.0);
   std::vector<double> per_row(r.rows, 0.0);
-  for (int64_t i = 0; i < r.rows; ++i) {
-    if (!r.ignored[i]) per_row[i] = -scale * r.target_weight[i] * x[i * r.classes + targets.values[i]];
-  }
+  backend_for(log_probs).class_loss_rows(rows, log_probs.data(), nullptr, per_row.data());
   Shape positions(log_probs.shape().begin(), log_probs.shape().end() - 1);
   Tensor loss = rows_to_loss(per_row, options.reduction, positions, r);
   record(op, {log_probs}, loss,
          [shape = log_probs.shape(), targets, r, scale, reduction = options.reduction](const Tensor& g) {
-           Tensor gx = Tensor::zeros(shape);
-           for (int64_t i = 0; i < r.rows; ++i) {
-             if (r.ignored[i]) continue;
-             gx.data()[i * r.classes + targets.values[i]] =
-                 static_cast<float>(-scale * r.target_weight[i] * row_grad(g, reduction, i));
-           }
+           Tensor gx = Tensor::empty(shape);
+           const kernels::ClassLoss rows = class_loss(r, false, targets, Tensor(), scale, 0.0);
+           backend_for(g).class_loss_rows_backward(rows, g.data(), row_grad_stride(reduction), nullptr, nullptr,
+                                                   gx.data());
            return std::vector<Tensor>{gx};
          });
   return loss;
@@ -292,6 +317,9 @@ Tensor nll_loss(const Tensor& log_probs, const Indices& targets, const Classific
 //   a = (1 − ε), b = ε/C, both divided by Σ_i w[t_i] for the mean;
 //   ∂loss/∂x_ic = a·w[t_i]·(p_ic − [c = t_i]) + b·(W·p_ic − w_c), 0 on ignored rows.
 Tensor cross_entropy(const Tensor& logits, const Indices& targets, const ClassificationLossOptions& options) {
+  if (detail::any_low_precision({logits, options.weight})) {
+    return cross_entropy(detail::to_f32(logits), targets, in_f32(options)).to(detail::result_dtype({logits}));
+  }
   const char* op = "cross_entropy";
   ClassRows r = check_classification(op, logits, targets, options);
   const double epsilon = options.label_smoothing;
@@ -300,45 +328,18 @@ Tensor cross_entropy(const Tensor& logits, const Indices& targets, const Classif
     a /= r.total_weight;
     b /= r.total_weight;
   }
-  const int64_t classes = r.classes;
-  const float* x = logits.data();
-  const float* w = options.weight.defined() ? options.weight.data() : nullptr;
   Tensor lse = Tensor::empty({r.rows});  // each row's log-sum-exp, kept for the backward
   std::vector<double> per_row(r.rows, 0.0);
-  float* plse = lse.data();
-#pragma omp parallel for if (r.rows * classes > (1 << 15))
-  for (int64_t i = 0; i < r.rows; ++i) {
-    const float* xi = x + i * classes;
-    plse[i] = detail::row_logsumexp(xi, classes);
-    if (r.ignored[i]) continue;
-    per_row[i] = -a * r.target_weight[i] * (xi[targets.values[i]] - static_cast<double>(plse[i]));
-    if (b == 0) continue;
-    double weighted_x = 0;
-    for (int64_t c = 0; c < classes; ++c) weighted_x += (w ? w[c] : 1.0) * xi[c];
-    per_row[i] += b * (r.class_weight_sum * plse[i] - weighted_x);
-  }
+  backend_for(logits).class_loss_rows(class_loss(r, true, targets, options.weight, a, b), logits.data(), lse.data(),
+                                      per_row.data());
   Shape positions(logits.shape().begin(), logits.shape().end() - 1);
   Tensor loss = rows_to_loss(per_row, options.reduction, positions, r);
   record(op, {logits}, loss,
          [x = logits.detach(), weight = options.weight, targets, r, lse, a, b,
           reduction = options.reduction](const Tensor& g) {
-           Tensor gx = Tensor::zeros(x.shape());
-           const float* px = x.data();
-           const float* pw = weight.defined() ? weight.data() : nullptr;
-#pragma omp parallel for if (r.rows * r.classes > (1 << 15))
-           for (int64_t i = 0; i < r.rows; ++i) {
-             if (r.ignored[i]) continue;
-             double gi = row_grad(g, reduction, i), lse_i = lse.data()[i];
-             double nll_coefficient = a * r.target_weight[i], smooth_coefficient = b * r.class_weight_sum;
-             float* out = gx.data() + i * r.classes;
-             for (int64_t c = 0; c < r.classes; ++c) {
-               double p = std::exp(px[i * r.classes + c] - lse_i);
-               double wc = pw ? pw[c] : 1.0;
-               out[c] =
-                   static_cast<float>(gi * (nll_coefficient * p + smooth_coefficient * p - (b != 0 ? b * wc : 0.0)));
-             }
-             out[targets.values[i]] -= static_cast<float>(gi * nll_coefficient);
-           }
+           Tensor gx = Tensor::empty(x.shape());
+           backend_for(x).class_loss_rows_backward(class_loss(r, true, targets, weight, a, b), g.data(),
+                                                   row_grad_stride(reduction), x.data(), lse.data(), gx.data());
            return std::vector<Tensor>{gx};
          });
   return loss;

@@ -126,6 +126,12 @@ Backend make_cpu_backend() {
   b.all_finite = cpu::all_finite;
   b.cross_entropy_rows = cpu::cross_entropy_rows;
   b.cross_entropy_rows_backward = cpu::cross_entropy_rows_backward;
+  b.binary_cross_entropy = cpu::binary_cross_entropy;
+  b.binary_cross_entropy_backward = cpu::binary_cross_entropy_backward;
+  b.class_loss_rows = cpu::class_loss_rows;
+  b.class_loss_rows_backward = cpu::class_loss_rows_backward;
+  b.layer_norm_rows = cpu::layer_norm_rows;
+  b.layer_norm_rows_backward = cpu::layer_norm_rows_backward;
   return b;
 }
 

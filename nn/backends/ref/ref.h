@@ -35,6 +35,16 @@ void sum_squares(int64_t n, const float* x, double* total);
 void all_finite(int64_t n, const float* x, bool* finite);
 void cross_entropy_rows(const kernels::TargetRows& r, const float* x, float* lse, double* sums);
 void cross_entropy_rows_backward(const kernels::TargetRows& r, float scale, const float* x, const float* lse, float* gx);
+void binary_cross_entropy(kernels::BinaryLoss kind, int64_t n, const float* x, const float* y, const float* pos_weight,
+                          float* loss);
+void binary_cross_entropy_backward(kernels::BinaryLoss kind, int64_t n, const float* g, const float* x, const float* y,
+                                   const float* pos_weight, float* gx, float* gy);
+void class_loss_rows(const kernels::ClassLoss& p, const float* x, float* lse, double* per_row);
+void class_loss_rows_backward(const kernels::ClassLoss& p, const float* g, int64_t g_stride, const float* x,
+                              const float* lse, float* gx);
+void layer_norm_rows(const kernels::RowNorm& p, const float* x, float* y, double* mean, double* inv_std);
+void layer_norm_rows_backward(const kernels::RowNorm& p, const float* x, const float* dy, const double* mean,
+                              const double* inv_std, float* dx, double* sum_dy_x_hat, double* sum_dy);
 
 // ---- recurrent and pooling loops the cpu backend has no frozen twin of (ref_backend.cpp, rows.cpp) ----
 void lstm_step_forward(const kernels::LstmStep& s, const float* mask, float* gates, const float* c_prev,

@@ -141,6 +141,12 @@ Backend make_ref_backend() {
   b.all_finite = ref::all_finite;
   b.cross_entropy_rows = ref::cross_entropy_rows;
   b.cross_entropy_rows_backward = ref::cross_entropy_rows_backward;
+  b.binary_cross_entropy = ref::binary_cross_entropy;
+  b.binary_cross_entropy_backward = ref::binary_cross_entropy_backward;
+  b.class_loss_rows = ref::class_loss_rows;
+  b.class_loss_rows_backward = ref::class_loss_rows_backward;
+  b.layer_norm_rows = ref::layer_norm_rows;
+  b.layer_norm_rows_backward = ref::layer_norm_rows_backward;
   return b;
 }
 

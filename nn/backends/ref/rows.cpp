@@ -136,6 +136,138 @@ void cross_entropy_rows_backward(const kernels::TargetRows& r, float scale, cons
 
 namespace {
 
+double clamped_log(double v) {
+  return std::max(std::log(v), -100.0);
+}
+
+double softplus(double v) {  // log(1 + eᵛ), stable
+  return v > 0 ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v));
+}
+
+double logistic(double v) {
+  return v >= 0 ? 1 / (1 + std::exp(-v)) : std::exp(v) / (1 + std::exp(v));
+}
+
+}  // namespace
+
+void binary_cross_entropy(kernels::BinaryLoss kind, int64_t n, const float* x, const float* y, const float* pos_weight,
+                          float* loss) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double xi = x[i], yi = y[i], p = pos_weight ? pos_weight[i] : 1.0;
+    const double l = kind == kernels::BinaryLoss::logits ? (1 - yi) * xi + (1 + (p - 1) * yi) * softplus(-xi)
+                                                         : -(yi * clamped_log(xi) + (1 - yi) * clamped_log(1 - xi));
+    loss[i] = static_cast<float>(l);
+  }
+}
+
+void binary_cross_entropy_backward(kernels::BinaryLoss kind, int64_t n, const float* g, const float* x, const float* y,
+                                   const float* pos_weight, float* gx, float* gy) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double xi = x[i], yi = y[i], p = pos_weight ? pos_weight[i] : 1.0;
+    double dx, dy;
+    if (kind == kernels::BinaryLoss::logits) {
+      dx = (1 - yi) - (1 + (p - 1) * yi) * logistic(-xi);
+      dy = -xi + (p - 1) * softplus(-xi);
+    } else {
+      dx = (xi - yi) / std::max(xi * (1 - xi), 1e-12);
+      dy = clamped_log(1 - xi) - clamped_log(xi);
+    }
+    gx[i] = static_cast<float>(g[i] * dx);
+    if (gy != nullptr) gy[i] = static_cast<float>(g[i] * dy);
+  }
+}
+
+void class_loss_rows(const kernels::ClassLoss& p, const float* x, float* lse, double* per_row) {
+  for (int64_t i = 0; i < p.rows; ++i) {
+    const float* xi = x + i * p.classes;
+    double row_lse = 0;
+    if (p.logits) {
+      double max = xi[0];
+      for (int64_t c = 1; c < p.classes; ++c) max = std::max(max, static_cast<double>(xi[c]));
+      double total = 0;
+      for (int64_t c = 0; c < p.classes; ++c) total += std::exp(xi[c] - max);
+      row_lse = max + std::log(total);
+      lse[i] = static_cast<float>(row_lse);
+    }
+    per_row[i] = 0;
+    if (p.ignored[i]) continue;
+    double weighted_x = 0;
+    for (int64_t c = 0; c < p.classes; ++c) weighted_x += (p.class_weights ? p.class_weights[c] : 1.0) * xi[c];
+    per_row[i] =
+        -p.a * p.target_weight[i] * (xi[p.targets[i]] - row_lse) + p.b * (p.class_weight_sum * row_lse - weighted_x);
+  }
+}
+
+void class_loss_rows_backward(const kernels::ClassLoss& p, const float* g, int64_t g_stride, const float* x,
+                              const float* lse, float* gx) {
+  for (int64_t i = 0; i < p.rows; ++i) {
+    for (int64_t c = 0; c < p.classes; ++c) {
+      double d = 0;
+      if (!p.ignored[i]) {
+        const double target = c == p.targets[i] ? 1.0 : 0.0;
+        const double wc = p.class_weights ? p.class_weights[c] : 1.0;
+        if (p.logits) {
+          const double prob = std::exp(static_cast<double>(x[i * p.classes + c]) - lse[i]);
+          d = p.a * p.target_weight[i] * (prob - target) + p.b * (p.class_weight_sum * prob - wc);
+        } else {
+          d = -p.a * p.target_weight[i] * target;
+        }
+      }
+      gx[i * p.classes + c] = static_cast<float>(g[i * g_stride] * d);
+    }
+  }
+}
+
+// μ, σ² (biased) and r = 1/sqrt(σ² + ε) per row; y = (x − μ)·r·γ + β.
+void layer_norm_rows(const kernels::RowNorm& p, const float* x, float* y, double* mean, double* inv_std) {
+  for (int64_t r = 0; r < p.rows; ++r) {
+    double sum = 0.0;
+    for (int64_t j = 0; j < p.width; ++j) sum += x[r * p.width + j];
+    mean[r] = sum / static_cast<double>(p.width);
+    double squares = 0.0;
+    for (int64_t j = 0; j < p.width; ++j) {
+      const double d = x[r * p.width + j] - mean[r];
+      squares += d * d;
+    }
+    inv_std[r] = 1.0 / std::sqrt(squares / static_cast<double>(p.width) + static_cast<double>(p.epsilon));
+    for (int64_t j = 0; j < p.width; ++j) {
+      const double x_hat = (x[r * p.width + j] - mean[r]) * inv_std[r];
+      const double gamma = p.gamma ? p.gamma[j] : 1.0, beta = p.beta ? p.beta[j] : 0.0;
+      y[r * p.width + j] = static_cast<float>(gamma * x_hat + beta);
+    }
+  }
+}
+
+// dx_j = r/D·(D·g_j − Σ g − x̂_j·Σ g·x̂) with g = dy·γ; Σ_rows dy·x̂ and Σ_rows dy per column.
+void layer_norm_rows_backward(const kernels::RowNorm& p, const float* x, const float* dy, const double* mean,
+                              const double* inv_std, float* dx, double* sum_dy_x_hat, double* sum_dy) {
+  const int64_t d = p.width;
+  auto x_hat = [&](int64_t r, int64_t j) { return (x[r * d + j] - mean[r]) * inv_std[r]; };
+  auto g = [&](int64_t r, int64_t j) { return dy[r * d + j] * (p.gamma ? static_cast<double>(p.gamma[j]) : 1.0); };
+  for (int64_t r = 0; r < p.rows && dx != nullptr; ++r) {
+    double sum_g = 0.0, sum_g_x_hat = 0.0;
+    for (int64_t j = 0; j < d; ++j) {
+      sum_g += g(r, j);
+      sum_g_x_hat += g(r, j) * x_hat(r, j);
+    }
+    for (int64_t j = 0; j < d; ++j) {
+      const double scaled = static_cast<double>(d) * g(r, j) - sum_g - x_hat(r, j) * sum_g_x_hat;
+      dx[r * d + j] = static_cast<float>(inv_std[r] / static_cast<double>(d) * scaled);
+    }
+  }
+  if (sum_dy_x_hat == nullptr || sum_dy == nullptr) return;
+  for (int64_t j = 0; j < d; ++j) {
+    sum_dy_x_hat[j] = 0.0;
+    sum_dy[j] = 0.0;
+    for (int64_t r = 0; r < p.rows; ++r) {
+      sum_dy_x_hat[j] += dy[r * d + j] * x_hat(r, j);
+      sum_dy[j] += dy[r * d + j];
+    }
+  }
+}
+
+namespace {
+
 double gate_activation(double z, bool hard) {
   if (hard) return std::min(1.0, std::max(0.0, 0.2 * z + 0.5));
   return 1.0 / (1.0 + std::exp(-z));
