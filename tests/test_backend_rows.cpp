@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <nn/backends/backend.h>
+#include <nn/ops/losses.h>
 #include <nn/optim/adam.h>
 
 #include "support/check.h"
@@ -14,6 +15,7 @@
 namespace {
 
 using Floats = std::vector<float>;
+using nn::Tensor;
 
 Floats random_floats(int64_t n, std::mt19937& rng, float low = -1.0f, float high = 1.0f) {
   std::uniform_real_distribution<float> dist(low, high);
@@ -693,4 +695,34 @@ TEST_CASE("Adam's step counts above 2^24 survive state() and load_state() exactl
     const double expected = -(1.0 - b) / bc / (std::sqrt(1.0 - b) / std::sqrt(bc));
     CHECK(holder.w.data()[0] == doctest::Approx(expected).epsilon(1e-5));
   }
+}
+
+TEST_CASE("embedding, softmax_cross_entropy, layer_norm and the losses take bf16 inputs through the conversion path") {
+  // Each op on bf16 inputs gives the bf16 result of the same op on those values in f32; gradients flow back.
+  nn::Generator gen(41);
+  const Tensor weight32 = Tensor::randn({5, 3}, gen).to(nn::DType::bf16).to(nn::DType::f32);
+  const nn::Indices ids({2, 2}, {4, 0, 4, 1});
+  Tensor leaf = weight32.clone().set_requires_grad();  // f32: the gradient comes back through the bf16 conversions
+  Tensor out = nn::embedding(leaf.to(nn::DType::bf16), ids);
+  CHECK(out.dtype() == nn::DType::bf16);
+  test::check_close(out.to(nn::DType::f32), nn::embedding(weight32, ids), 0, 0, "embedding");
+  nn::sum(out.to(nn::DType::f32)).backward();
+  REQUIRE(leaf.grad().defined());
+  // Row 4 is picked twice, row 0 and row 1 once, rows 2 and 3 never.
+  test::check_close(leaf.grad(), {1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 2, 2, 2}, 0, 0, "embedding gradient");
+
+  const Tensor logits32 = Tensor::randn({4, 6}, gen).to(nn::DType::bf16).to(nn::DType::f32);
+  const nn::Indices targets({4}, {5, 0, 2, 2});
+  Tensor loss = nn::softmax_cross_entropy(logits32.to(nn::DType::bf16), targets);
+  CHECK(loss.dtype() == nn::DType::bf16);
+  CHECK(loss.to(nn::DType::f32).item() ==
+        doctest::Approx(nn::softmax_cross_entropy(logits32, targets).item()).epsilon(1e-2));
+  Tensor ce = nn::cross_entropy(logits32.to(nn::DType::bf16), targets, {.label_smoothing = 0.1f});
+  CHECK(ce.dtype() == nn::DType::bf16);
+  CHECK(ce.to(nn::DType::f32).item() ==
+        doctest::Approx(nn::cross_entropy(logits32, targets, {.label_smoothing = 0.1f}).item()).epsilon(1e-2));
+
+  Tensor normed = nn::layer_norm(logits32.to(nn::DType::bf16), {6});
+  CHECK(normed.dtype() == nn::DType::bf16);
+  test::check_close(normed.to(nn::DType::f32), nn::layer_norm(logits32, {6}), 1e-2, 1e-2, "layer_norm");
 }
