@@ -2,6 +2,7 @@
 // Xception's features stay within cosine 0.999 of the f32 model's on generated pictures; the bundled sample's
 // caption is the same with a bf16 feature pass; bf16 inputs that need a gradient take the f32 conversion path.
 #include <captioning/describer.h>
+#include <captioning/xception_weights.h>
 
 #include <cmath>
 #include <string>
@@ -146,4 +147,13 @@ TEST_CASE("the bundled sample's caption is the same with a bf16 feature pass") {
   MESSAGE("f32 caption: " << expected);
   CHECK(bf16.describe_file(sample).front().text == expected);
   CHECK(bf16.describe_file(sample, 3).front().text == f32.describe_file(sample, 3).front().text);
+}
+
+TEST_CASE("a feature cache's label names a precision other than f32, and f32 labels are as before") {
+  const std::string hash(64, 'a');
+  CHECK(captioning::extractor_label(hash, nn::ResizeFilter::nearest) == "xception sha256=" + hash + " filter=nearest");
+  CHECK(captioning::extractor_label(hash, nn::ResizeFilter::nearest, nn::f32) ==
+        "xception sha256=" + hash + " filter=nearest");
+  CHECK(captioning::extractor_label(hash, nn::ResizeFilter::bilinear, nn::bf16) ==
+        "xception sha256=" + hash + " precision=bf16 filter=bilinear");
 }
