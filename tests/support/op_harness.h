@@ -103,10 +103,13 @@ class OpArgs {
   std::vector<nn::Indices> ids_;
 };
 
+/// Draws a case's inputs for a variant's extents.
+using MakeInputs = std::function<OpArgs(nn::Generator&, const Dims&)>;
+
 /// One row of the op table: a name, how to draw its inputs, and the op.
 struct OpCase {
   std::string name;
-  std::function<OpArgs(nn::Generator&, const Dims&)> make;
+  MakeInputs make;
   std::function<nn::Tensor(const OpInputs&)> op;
   /// Multiplies the bf16 tolerance, for composites that round to bf16 between their ops (the comment at the row
   /// says why); f32 is never relaxed.
