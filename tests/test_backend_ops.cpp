@@ -554,6 +554,17 @@ nn::Backend wrong_copy_backend() {
   return b;
 }
 
+/// The cpu backend with a bias gradient 1e-3 off in its first channel (conv2d's backward calls bias_backward).
+nn::Backend wrong_bias_gradient_backend() {
+  nn::Backend b = nn::cpu_backend();
+  b.name = "wrong-bias-gradient";
+  b.bias_backward = [](int64_t rows, int64_t channels, const float* dy, float* db) {
+    nn::cpu_backend().bias_backward(rows, channels, dy, db);
+    if (channels > 0) db[0] += 1e-3f;
+  };
+  return b;
+}
+
 /// The cpu backend with a relu that returns x.
 nn::Backend wrong_relu_backend() {
   nn::Backend b = nn::cpu_backend();
@@ -629,6 +640,15 @@ TEST_CASE("the harness reports an op that a wrong backend computes wrongly") {
   CHECK(line.find("| output: worst element ") != std::string::npos);
   // The cpu backend itself passes the same cases: the failure is the wrong copy's.
   CHECK(test::run_op_cases(cases, vs, {&nn::cpu_backend()}, nn::DType::f32).failures.empty());
+}
+
+TEST_CASE("the harness reports a backward primitive 1e-3 off") {
+  const nn::Backend wrong = wrong_bias_gradient_backend();
+  test::HarnessReport report =
+      test::run_op_cases(cases_named({"conv2d 3x3 valid, bias"}), variants(), {&wrong}, nn::DType::f32);
+  std::set<std::string> what;
+  for (const test::OpFailure& f : report.failures) what.insert(f.what);
+  CHECK(what == std::set<std::string>{"gradient of input 2"});  // the bias's; the output and the other two agree
 }
 
 TEST_CASE("a stub's 'not written yet' is counted as skipped, never passed") {
