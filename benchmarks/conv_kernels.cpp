@@ -15,8 +15,11 @@
 #include <string>
 #include <vector>
 
+#include <nn/backends/backend.h>
 #include <nn/backends/cpu/conv2d.h>
 #include <nn/backends/cpu/depthwise.h>
+#include <nn/backends/cpu/gemm.h>
+#include <nn/backends/cpu/isa.h>
 #include <nn/backends/cpu/pool.h>
 #include <nn/nn.h>
 #include <nn/ops/window.h>
@@ -158,6 +161,115 @@ double sgemm_seconds(const Window2D& g) {
   return bench::min_time([&] {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
   });
+}
+
+// ---- bf16 rows: each layer's forward through the cpu backend in bf16 against f32, and the GEMMs of Xception's
+// pointwise layers at batch 8 ("gemm bf16" beside "gemm f32"). ----
+
+// The largest |bf16 − f32| of a layer's output relative to the largest |f32| output.
+double bf16_error(const nn::Tensor& bf16_y, const nn::Tensor& f32_y) {
+  return max_error(bf16_y.to(nn::DType::f32), f32_y);
+}
+
+struct Bf16Row {
+  std::string name;
+  double f32_s, bf16_s, error;
+};
+
+// One layer's forward, f32 and bf16, through the cpu backend's table.
+Bf16Row bf16_layer(const LayerSpec& l, Buffers& b) {
+  const nn::Backend& be = nn::cpu_backend();
+  const nn::DType f32 = nn::DType::f32, bf16 = nn::DType::bf16;
+  nn::Tensor x = b.x.to(bf16), w = b.w.to(bf16), y = nn::Tensor::empty(b.y.shape(), bf16);
+  nn::Tensor workspace =
+      nn::Tensor::empty({l.kind == Kind::conv ? std::max<int64_t>(be.conv2d_workspace(b.g, bf16), 1) : 1});
+  auto run = [&](nn::DType t) {
+    const bool half = t == bf16;
+    const void* xp = half ? x.raw_data() : b.x.raw_data();
+    void* yp = half ? y.raw_data() : b.y.raw_data();
+    if (l.kind == Kind::conv) {
+      be.conv2d_forward(b.g, t, xp, half ? w.raw_data() : b.w.raw_data(), nullptr, yp,
+                        half ? workspace.raw_data() : b.workspace.raw_data());
+    } else if (l.kind == Kind::depthwise) {
+      be.depthwise_forward(b.g, t, xp, half ? w.raw_data() : b.w.raw_data(), nullptr, yp);
+    } else {
+      be.pool_forward(nn::kernels::Pool::max, b.g, t, xp, yp);
+    }
+  };
+  Bf16Row row{l.name, bench::min_time([&] { run(f32); }), bench::min_time([&] { run(bf16); }), 0};
+  run(f32);
+  run(bf16);
+  row.error = bf16_error(y, b.y);
+  return row;
+}
+
+struct GemmRow {
+  std::string name;
+  int m, n, k;
+  double f32_gflops, bf16_gflops;
+};
+
+// C (M,N) = A (M,K)·B (K,N): the f32 GEMM (kernels::gemm) against the bf16 one (A, B and C bf16) of the table.
+GemmRow gemm_row(const std::string& name, int m, int n, int k) {
+  nn::Generator gen(3);
+  nn::Tensor a = nn::Tensor::uniform({m, k}, -1, 1, gen), b = nn::Tensor::uniform({k, n}, -1, 1, gen);
+  nn::Tensor c = nn::Tensor::empty({m, n});
+  nn::Tensor a16 = a.to(nn::DType::bf16), b16 = b.to(nn::DType::bf16), c16 = nn::Tensor::empty({m, n}, nn::DType::bf16);
+  const nn::kernels::GemmShape s{.m = m, .n = n, .k = k};
+  nn::kernels::GemmCall call{.shape = s, .ab_type = nn::DType::bf16, .c_type = nn::DType::bf16};
+  call.a = a16.raw_data();
+  call.b = b16.raw_data();
+  call.c = c16.raw_data();
+  const double flops = 2.0 * m * n * k;
+  const double f32_s = bench::min_time([&] { nn::kernels::gemm(s, 1.0f, a.data(), b.data(), 0.0f, c.data()); });
+  const double bf16_s = bench::min_time([&] { nn::cpu_backend().gemm(call); });
+  return {name, m, n, k, flops / f32_s / 1e9, flops / bf16_s / 1e9};
+}
+
+std::vector<GemmRow> xception_gemms() {
+  const int batch = 8;
+  return {gemm_row("pw 19x19 728->728", batch * 19 * 19, 728, 728),
+          gemm_row("pw 37x37 256->728", batch * 37 * 37, 728, 256),
+          gemm_row("pw 10x10 1536->2048", batch * 10 * 10, 2048, 1536),
+          gemm_row("pw 74x74 128->256", batch * 74 * 74, 256, 128)};
+}
+
+void print_bf16(const std::vector<Bf16Row>& layers, const std::vector<GemmRow>& gemms) {
+  std::printf("bf16 (gemm on %s); forward times in ms, speedup = f32 time / bf16 time\n",
+              nn::kernels::cpu_supports_bf16() ? "AVX512_BF16" : "the conversion fallback");
+  std::printf("%-24s %9s %9s %8s %12s\n", "layer", "f32 fwd", "bf16 fwd", "speedup", "bf16 rel err");
+  for (const Bf16Row& r : layers) {
+    std::printf("%-24s %9.3f %9.3f %8.2f %12.1e\n", r.name.c_str(), r.f32_s * 1e3, r.bf16_s * 1e3, r.f32_s / r.bf16_s,
+                r.error);
+  }
+  std::printf("%-24s %18s %10s %10s %6s\n", "GEMM, batch 8", "M x N x K", "gemm f32", "gemm bf16", "ratio");
+  for (const GemmRow& g : gemms) {
+    char dims[48];
+    std::snprintf(dims, sizeof dims, "%dx%dx%d", g.m, g.n, g.k);
+    std::printf("%-24s %18s %10.1f %10.1f %6.2f\n", g.name.c_str(), dims, g.f32_gflops, g.bf16_gflops,
+                g.bf16_gflops / g.f32_gflops);
+  }
+}
+
+std::string bf16_json(const std::vector<Bf16Row>& layers, const std::vector<GemmRow>& gemms) {
+  std::string out = ", \"bf16_layers\": [";
+  for (size_t i = 0; i < layers.size(); ++i) {
+    char row[256];
+    std::snprintf(row, sizeof row,
+                  "%s{\"layer\": \"%s\", \"f32_forward_s\": %g, \"bf16_forward_s\": %g, \"max_rel_error\": %g}",
+                  i ? ", " : "", layers[i].name.c_str(), layers[i].f32_s, layers[i].bf16_s, layers[i].error);
+    out += row;
+  }
+  out += "], \"gemm_bf16\": [";
+  for (size_t i = 0; i < gemms.size(); ++i) {
+    const GemmRow& g = gemms[i];
+    char row[256];
+    std::snprintf(row, sizeof row,
+                  "%s{\"gemm\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"f32_gflops\": %g, \"bf16_gflops\": %g}",
+                  i ? ", " : "", g.name.c_str(), g.m, g.n, g.k, g.f32_gflops, g.bf16_gflops);
+    out += row;
+  }
+  return out + "]";
 }
 
 struct TorchTimes {
@@ -339,10 +451,24 @@ int main(int argc, char** argv) {
                     gflops, sgemm_text, torch_fwd * 1e3, torch_fwd / fwd, "", both * 1e3, torch_both / both);
       }
     }
+    std::string bf16_text;
+    if (!args.custom) {  // the Xception layers: their bf16 forward, and the pointwise GEMMs
+      std::vector<Bf16Row> bf16_rows;
+      for (const LayerSpec& l : layers) {
+        Buffers b(l, args.batch);
+        bf16_rows.push_back(bf16_layer(l, b));
+      }
+      const std::vector<GemmRow> gemms = xception_gemms();
+      if (args.json) {
+        bf16_text = bf16_json(bf16_rows, gemms);
+      } else {
+        print_bf16(bf16_rows, gemms);
+      }
+    }
     const double peak_after = bench::fma_peak_gflops(threads);
     if (args.json) {
-      std::printf("%s], \"fma_peak_gflops_before\": %g, \"fma_peak_gflops_after\": %g, \"all_checks_ok\": %s}\n",
-                  json.c_str(), peak_before, peak_after, all_ok ? "true" : "false");
+      std::printf("%s]%s, \"fma_peak_gflops_before\": %g, \"fma_peak_gflops_after\": %g, \"all_checks_ok\": %s}\n",
+                  json.c_str(), bf16_text.c_str(), peak_before, peak_after, all_ok ? "true" : "false");
     } else {
       std::printf("FP32 FMA peak, %d threads: %.0f GFLOP/s before, %.0f after%s\n", threads, peak_before, peak_after,
                   peer.empty() && args.torch ? "; PyTorch peer not found (install python3-torch)" : "");

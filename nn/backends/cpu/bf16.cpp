@@ -1,12 +1,138 @@
-// STUB (issue 16 scaffolding): replaced by the real primitives.
+// The cpu backend's bfloat16 primitives (cpu.h): the GEMM on AVX512_BF16 where cpu_supports_bf16() (isa.h), else a
+// conversion fallback (A and B widened to f32, the f32 GEMM, C rounded once); convolution as that GEMM (pointwise:
+// one product; others: im2col into bf16 workspace first); depthwise, pooling and batch norm through the per-level
+// kernels of bf16_fast.cpp. Baseline x86-64 code: the instructions beyond it live in the kernel files.
 #include <algorithm>
 #include <cstring>
 #include <string>
-#include "nn/backends/cpu/cpu.h"
+#include <vector>
 
+#include "nn/backends/cpu/bf16.h"
+#include "nn/backends/cpu/cpu.h"
+#include "nn/backends/cpu/gemm.h"
 #include "nn/core/error.h"
 
 namespace nn::cpu {
+
+using kernels::GemmShape;
+using kernels::Isa;
+using kernels::Window2D;
+
+namespace {
+
+int as_int(int64_t v) {
+  return static_cast<int>(v);
+}
+
+// Elements a matrix of `rows` rows of `cols` elements `ld` apart spans (ld may be shorter than a row).
+int64_t span_of(int64_t rows, int64_t cols, int64_t ld) {
+  return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+// Per-thread conversion buffers of the fallback, kept between calls.
+enum class Scratch { a, b, c };
+template <Scratch>
+float* scratch(int64_t floats) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<int64_t>(buffer.size()) < floats) buffer.resize(static_cast<size_t>(floats));
+  return buffer.data();
+}
+
+float* widened(Scratch which, const bfloat16* x, int64_t n) {
+  float* out = which == Scratch::a ? scratch<Scratch::a>(n) : scratch<Scratch::b>(n);
+  cast(n, DType::bf16, x, DType::f32, out);
+  return out;
+}
+
+// C (M,N) f32 or bf16 (ldc) = α·AB + bias + β·C from the f32 product `f` (M,N), which holds α·AB + β·C already
+// when C is f32 (then f is C itself).
+void finish(const GemmShape& s, const float* bias, DType c_type, const float* f, void* c, int64_t ldc) {
+  for (int64_t i = 0; i < s.m; ++i) {
+    if (c_type == DType::f32) {
+      float* row = static_cast<float*>(c) + i * ldc;
+      if (bias)
+        for (int64_t j = 0; j < s.n; ++j) row[j] += bias[j];
+    } else {
+      const float* in = f + i * s.n;
+      bfloat16* row = static_cast<bfloat16*>(c) + i * ldc;
+      for (int64_t j = 0; j < s.n; ++j) row[j] = to_bfloat16(bias ? in[j] + bias[j] : in[j]);
+    }
+  }
+}
+
+// The f32 GEMM on a C of `c_type` (f32 A and B): a bf16 C goes through an f32 copy, rounded once at the end.
+void gemm_into(const GemmShape& s, float alpha, const float* a, const float* b, float beta, const float* bias,
+               DType c_type, void* c) {
+  const int64_t ldc = s.ldc ? s.ldc : s.n;
+  if (c_type == DType::f32) {
+    kernels::gemm(s, alpha, a, b, beta, static_cast<float*>(c));
+    finish(s, bias, c_type, nullptr, c, ldc);
+    return;
+  }
+  float* f = scratch<Scratch::c>(static_cast<int64_t>(s.m) * s.n);
+  if (beta != 0.0f) {
+    for (int64_t i = 0; i < s.m; ++i)
+      cast(s.n, DType::bf16, static_cast<bfloat16*>(c) + i * ldc, DType::f32, f + i * s.n);
+  }
+  GemmShape packed = s;
+  packed.ldc = 0;
+  kernels::gemm(packed, alpha, a, b, beta, f);
+  finish(s, bias, c_type, f, c, ldc);
+}
+
+// C = α·op(A)·op(B) + bias + β·C with A and B bf16: vdpbf16ps where the processor has it, else A and B widened to
+// f32 (each span as stored, so lda and ldb keep their meaning) for the f32 GEMM.
+void gemm_bf16_one(const GemmShape& s, float alpha, const bfloat16* a, const bfloat16* b, float beta, const float* bias,
+                   DType c_type, void* c) {
+  if (s.m <= 0 || s.n <= 0) return;
+  if (s.k > 0 && kernels::cpu_supports_bf16()) {
+#if defined(__x86_64__)
+    kernels::gemm_bf16<Isa::avx512>(s, alpha, a, b, beta, bias, c_type, c);
+    return;
+#endif
+  }
+  const int64_t lda = s.lda ? s.lda : (s.transpose_a ? s.m : s.k);
+  const int64_t ldb = s.ldb ? s.ldb : (s.transpose_b ? s.k : s.n);
+  const float* af = widened(Scratch::a, a, s.transpose_a ? span_of(s.k, s.m, lda) : span_of(s.m, s.k, lda));
+  const float* bf = widened(Scratch::b, b, s.transpose_b ? span_of(s.n, s.k, ldb) : span_of(s.k, s.n, ldb));
+  gemm_into(s, alpha, af, bf, beta, bias, c_type, c);
+}
+
+// Rows of the im2col matrix per GEMM: whole output rows, about 4 M elements (8 MB) at a time (conv2d_fast.cpp's
+// chunk_rows).
+int64_t chunk_rows(const Window2D& g) {
+  int64_t width = g.kh * g.kw * g.c;
+  int64_t rows = g.n * g.oh * g.ow;
+  int64_t wanted =
+      std::clamp<int64_t>((int64_t{4} << 20) / std::max<int64_t>(width, 1), std::min<int64_t>(rows, 256), rows);
+  return std::max<int64_t>(1, wanted / std::max<int64_t>(g.ow, 1)) * g.ow;
+}
+
+bool direct_gemm(const Window2D& g) {
+  return g.is_pointwise() && g.sh == 1 && g.sw == 1;
+}
+
+// cols (rows, KH·KW·C) for output pixels [first, first + rows): the window under each, zeros over the padding.
+void im2col(const Window2D& g, const bfloat16* x, int64_t first, int64_t rows, bfloat16* cols) {
+  const int64_t width = g.kh * g.kw * g.c;
+#pragma omp parallel for if (rows * width > (1 << 16))
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t p = first + r, n = p / (g.oh * g.ow), oh = (p / g.ow) % g.oh, ow = p % g.ow;
+    bfloat16* row = cols + r * width;
+    for (int64_t kh = 0; kh < g.kh; ++kh)
+      for (int64_t kw = 0; kw < g.kw; ++kw) {
+        const int64_t ih = oh * g.sh - g.pad_top + kh, iw = ow * g.sw - g.pad_left + kw;
+        bfloat16* dst = row + (kh * g.kw + kw) * g.c;
+        if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) {
+          std::memset(static_cast<void*>(dst), 0, sizeof(bfloat16) * g.c);
+        } else {
+          std::memcpy(static_cast<void*>(dst), x + ((n * g.h + ih) * g.w + iw) * g.c, sizeof(bfloat16) * g.c);
+        }
+      }
+  }
+}
+
+}  // namespace
 
 void cast(int64_t n, DType from, const void* x, DType to, void* y) {
   if (from == to) {
@@ -27,28 +153,71 @@ void cast(int64_t n, DType from, const void* x, DType to, void* y) {
   }
 }
 
-void gemm_bf16(const kernels::GemmCall&) {
-  throw Error("cpu backend: gemm_bf16 is not written yet");
+// Accepts A and B bf16 with C f32 or bf16, and A and B f32 with C bf16 (the f32 GEMM, rounded once).
+void gemm_bf16(const kernels::GemmCall& call) {
+  const bool f32_in = call.ab_type == DType::f32 && call.c_type == DType::bf16;
+  if (!(call.ab_type == DType::bf16 || f32_in) || !(call.c_type == DType::f32 || call.c_type == DType::bf16)) {
+    throw Error(std::string("cpu backend: gemm of ") + dtype_name(call.ab_type) + " into " + dtype_name(call.c_type) +
+                " is not supported");
+  }
+  const size_t ab_size = dtype_size(call.ab_type), c_size = dtype_size(call.c_type);
+  for (int64_t i = 0; i < call.batch; ++i) {
+    const auto* a = static_cast<const char*>(call.a) + i * call.stride_a * ab_size;
+    const auto* b = static_cast<const char*>(call.b) + i * call.stride_b * ab_size;
+    void* c = static_cast<char*>(call.c) + i * call.stride_c * c_size;
+    if (f32_in) {
+      gemm_into(call.shape, call.alpha, reinterpret_cast<const float*>(a), reinterpret_cast<const float*>(b), call.beta,
+                nullptr, call.c_type, c);
+    } else {
+      gemm_bf16_one(call.shape, call.alpha, reinterpret_cast<const bfloat16*>(a), reinterpret_cast<const bfloat16*>(b),
+                    call.beta, nullptr, call.c_type, c);
+    }
+  }
 }
 
-int64_t conv2d_workspace_bf16(const kernels::Window2D&) {
-  throw Error("cpu backend: conv2d_workspace_bf16 is not written yet");
+// In floats: the bf16 im2col chunk (rows × KH·KW·C elements of 2 bytes), rounded up; none for a 1×1, stride-1
+// convolution, which is one GEMM on x as it is.
+int64_t conv2d_workspace_bf16(const Window2D& g) {
+  return direct_gemm(g) ? 0 : (chunk_rows(g) * g.kh * g.kw * g.c + 1) / 2;
 }
 
-void conv2d_forward_bf16(const kernels::Window2D&, const void*, const void*, const float*, void*, void*) {
-  throw Error("cpu backend: conv2d_forward_bf16 is not written yet");
+void conv2d_forward_bf16(const Window2D& g, const void* x, const void* w, const float* bias, void* y, void* workspace) {
+  const auto* xb = static_cast<const bfloat16*>(x);
+  const auto* wb = static_cast<const bfloat16*>(w);
+  auto* yb = static_cast<bfloat16*>(y);
+  const int64_t pixels = g.n * g.oh * g.ow, width = g.kh * g.kw * g.c;
+  if (direct_gemm(g)) {  // y (N·H·W, OC) = x (N·H·W, C) · w (C, OC)
+    gemm_bf16_one({.m = as_int(pixels), .n = as_int(g.oc), .k = as_int(g.c)}, 1.0f, xb, wb, 0.0f, bias, DType::bf16,
+                  yb);
+    return;
+  }
+  auto* cols = static_cast<bfloat16*>(workspace);
+  const int64_t step = chunk_rows(g);
+  for (int64_t first = 0; first < pixels; first += step) {
+    const int64_t rows = std::min(step, pixels - first);
+    im2col(g, xb, first, rows, cols);
+    gemm_bf16_one({.m = as_int(rows), .n = as_int(g.oc), .k = as_int(width)}, 1.0f, cols, wb, 0.0f, bias, DType::bf16,
+                  yb + first * g.oc);
+  }
 }
 
-void depthwise_forward_bf16(const kernels::Window2D&, const void*, const void*, const float*, void*) {
-  throw Error("cpu backend: depthwise_forward_bf16 is not written yet");
+void depthwise_forward_bf16(const Window2D& g, const void* x, const void* w, const float* bias, void* y) {
+  kernels::with_active_isa([&]<Isa isa> {
+    kernels::depthwise_forward_bf16<isa>(g, static_cast<const bfloat16*>(x), static_cast<const bfloat16*>(w), bias,
+                                         static_cast<bfloat16*>(y));
+  });
 }
 
-void pool_forward_bf16(kernels::Pool, const kernels::Window2D&, const void*, void*) {
-  throw Error("cpu backend: pool_forward_bf16 is not written yet");
+void pool_forward_bf16(kernels::Pool kind, const Window2D& g, const void* x, void* y) {
+  kernels::with_active_isa([&]<Isa isa> {
+    kernels::pool_forward_bf16<isa>(kind, g, static_cast<const bfloat16*>(x), static_cast<bfloat16*>(y));
+  });
 }
 
-void channel_affine_bf16(int64_t, int64_t, const kernels::ChannelAffine&, const void*, void*) {
-  throw Error("cpu backend: channel_affine_bf16 is not written yet");
+void channel_affine_bf16(int64_t rows, int64_t channels, const kernels::ChannelAffine& p, const void* x, void* y) {
+  kernels::with_active_isa([&]<Isa isa> {
+    kernels::channel_affine_bf16<isa>(rows, channels, p, static_cast<const bfloat16*>(x), static_cast<bfloat16*>(y));
+  });
 }
 
 }  // namespace nn::cpu

@@ -64,6 +64,15 @@ const char* isa_name(Isa isa) {
   return "scalar";
 }
 
+bool cpu_supports_bf16() {
+#if defined(__x86_64__)
+  static const bool bf16 = active_isa() == Isa::avx512 && __builtin_cpu_supports("avx512bf16");
+  return bf16;
+#else
+  return false;
+#endif
+}
+
 Isa active_isa() {
   static const Isa isa = from_environment();  // a throw leaves it unset: the next call reports the error again
   return isa;

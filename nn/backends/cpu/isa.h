@@ -20,6 +20,9 @@ Isa active_isa();
 // Whether this processor runs code compiled for `isa` (and this build compiled it).
 bool cpu_supports(Isa isa);
 const char* isa_name(Isa isa);
+// Whether the bf16 GEMM runs on AVX512_BF16 (vdpbf16ps): the processor has it and the active level is avx512
+// (NN_ISA=avx2 or scalar turns it off, so that the conversion fallback can be tested on any machine).
+bool cpu_supports_bf16();
 
 // The one switch every dispatcher goes through: calls f.template operator()<level>() for the active level.
 template <class F>

@@ -1,0 +1,230 @@
+// The memory-bound bf16 kernels (bf16.h), compiled once per instruction-set level (isa.h): kCompiledIsa is this
+// copy's. Each loads 16 bf16 channels, widens them to f32 by a shift, computes as its f32 twin does and rounds once
+// on the store (to nearest even, as nn::to_bfloat16): half the bytes of the f32 kernels for the same arithmetic.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "nn/backends/cpu/bf16.h"
+#include "nn/backends/cpu/pool_span.h"
+#include "nn/backends/cpu/simd.h"
+
+namespace nn::kernels {
+
+namespace {
+
+constexpr int64_t kLanes = 16;  // channels per vector
+constexpr int64_t kTile = 8;    // adjacent output pixels per depthwise tile: each weight load serves eight FMAs
+
+using v16u = uint32_t __attribute__((vector_size(64)));
+using v16h = uint16_t __attribute__((vector_size(32)));
+
+// Scalar conversions of this file's own (dtype.h's inline ones compiled here could be the copy the linker keeps for
+// the whole program, as simd.h explains).
+float widen(bfloat16 h) {
+  const uint32_t u = static_cast<uint32_t>(h.bits) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+bfloat16 narrow(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return {static_cast<uint16_t>((u >> 16) | 0x40)};  // NaN stays quiet NaN
+  return {static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16)};
+}
+
+v16 load16(const bfloat16* p) {
+  v16h h;
+  std::memcpy(&h, static_cast<const void*>(p), sizeof h);
+  return reinterpret_cast<v16>(__builtin_convertvector(h, v16u) << 16);
+}
+
+// 16 floats rounded to nearest even, as narrow() rounds one.
+void store16(bfloat16* p, v16 v) {
+  const v16u u = reinterpret_cast<v16u>(v);
+  const v16u rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  const v16u r = (u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : rounded;
+  const v16h h = __builtin_convertvector(r, v16h);
+  std::memcpy(static_cast<void*>(p), &h, sizeof h);
+}
+
+// Calls block(c0) for 16-channel blocks covering [0, channels): the last one ends at `channels`, overlapping the one
+// before (writing the same values again); scalar(c) for each channel when there are fewer than 16.
+template <class Block, class Scalar>
+void over_channels(int64_t channels, Block&& block, Scalar&& scalar) {
+  if (channels < kLanes) {
+    for (int64_t c = 0; c < channels; ++c) scalar(c);
+    return;
+  }
+  int64_t c0 = 0;
+  for (; c0 + kLanes <= channels; c0 += kLanes) block(c0);
+  if (c0 < channels) block(channels - kLanes);
+}
+
+// Output pixels [ow0, ow0 + T) of row (n, oh), channels [c_begin, c_end). With Interior every horizontal tap of
+// every pixel lies inside the image; otherwise T is 1 and the taps are clipped. Stride 1 with three taps per row
+// slides the input vectors through registers, each loaded (and widened) once per row (depthwise_fast.cpp's
+// depthwise_tile, on bf16).
+template <int64_t T, bool Interior>
+void depthwise_tile(const Window2D& g, const bfloat16* x, const bfloat16* w, const float* bias, bfloat16* y, int64_t n,
+                    int64_t oh, int64_t ow0, int64_t c_begin, int64_t c_end) {
+  const int64_t C = g.c;
+  const int64_t kh0 = std::max<int64_t>(0, g.pad_top - oh * g.sh);
+  const int64_t kh1 = std::min<int64_t>(g.kh, g.h + g.pad_top - oh * g.sh);
+  const int64_t kw0 = Interior ? 0 : std::max<int64_t>(0, g.pad_left - ow0 * g.sw);
+  const int64_t kw1 = Interior ? g.kw : std::min<int64_t>(g.kw, g.w + g.pad_left - ow0 * g.sw);
+  const bfloat16* base = x + ((n * g.h + oh * g.sh - g.pad_top) * g.w + ow0 * g.sw - g.pad_left) * C;
+  bfloat16* out = y + ((n * g.oh + oh) * g.ow + ow0) * C;
+  const int64_t row_stride = g.w * C, pixel_stride = g.sw * C;
+  const bool slide = Interior && T > 1 && g.kw == 3 && g.sw == 1;
+  auto block = [&](int64_t c0) {
+    v16 acc[T];
+    const v16 start = bias ? kernels::load16(bias + c0) : v16{};
+#pragma GCC unroll 8
+    for (int64_t t = 0; t < T; ++t) acc[t] = start;
+    if (slide) {
+      for (int64_t kh = kh0; kh < kh1; ++kh) {
+        const bfloat16* wk = w + kh * 3 * C + c0;
+        const v16 w0 = load16(wk), w1 = load16(wk + C), w2 = load16(wk + 2 * C);
+        const bfloat16* in = base + kh * row_stride + c0;
+        v16 a = load16(in), b = load16(in + C);
+#pragma GCC unroll 8
+        for (int64_t t = 0; t < T; ++t) {
+          const v16 next = load16(in + (t + 2) * C);
+          acc[t] += a * w0 + b * w1 + next * w2;
+          a = b;
+          b = next;
+        }
+      }
+    } else {
+      for (int64_t kh = kh0; kh < kh1; ++kh)
+        for (int64_t kw = kw0; kw < kw1; ++kw) {
+          const v16 wk = load16(w + (kh * g.kw + kw) * C + c0);
+          const bfloat16* in = base + kh * row_stride + kw * C + c0;
+#pragma GCC unroll 8
+          for (int64_t t = 0; t < T; ++t) acc[t] += load16(in + t * pixel_stride) * wk;
+        }
+    }
+#pragma GCC unroll 8
+    for (int64_t t = 0; t < T; ++t) store16(out + t * C + c0, acc[t]);
+  };
+  int64_t c0 = c_begin;
+  for (; c0 + kLanes <= c_end; c0 += kLanes) block(c0);
+  if (c0 == c_end) return;
+  if (c_end >= kLanes) {  // the last channels: a block ending at c_end, overlapping the one before
+    block(c_end - kLanes);
+    return;
+  }
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t c = c0; c < c_end; ++c) {
+      float acc = bias ? bias[c] : 0.0f;
+      for (int64_t kh = kh0; kh < kh1; ++kh)
+        for (int64_t kw = kw0; kw < kw1; ++kw)
+          acc += widen(base[kh * row_stride + kw * C + t * pixel_stride + c]) * widen(w[(kh * g.kw + kw) * C + c]);
+      out[t * C + c] = narrow(acc);
+    }
+}
+
+// Channels per pass along a row, as depthwise_fast.cpp: a tile's input stays in L1.
+constexpr int64_t kChannelChunk = 256;
+
+// Max (exact: the largest bf16 is stored as it is) or average (an f32 sum over the real pixels, divided, rounded
+// once) of each window; threads over output rows, as pool_fast.cpp.
+template <bool Max>
+void pool_bf16(const Window2D& g, const bfloat16* x, bfloat16* y) {
+  const int64_t C = g.c;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t oh = 0; oh < g.oh; ++oh)
+      for (int64_t ow = 0; ow < g.ow; ++ow) {
+        const Span s = span_of(g, oh, ow);
+        const bfloat16* in = x + n * g.h * g.w * C;
+        bfloat16* out = y + ((n * g.oh + oh) * g.ow + ow) * C;
+        const float count = static_cast<float>(s.count());
+        auto block = [&](int64_t c0) {
+          v16 acc = Max ? load16(in + (s.h0 * g.w + s.w0) * C + c0) : v16{};
+          for (int64_t ih = s.h0; ih < s.h1; ++ih)
+            for (int64_t iw = s.w0; iw < s.w1; ++iw) {
+              const v16 v = load16(in + (ih * g.w + iw) * C + c0);
+              acc = Max ? max16(acc, v) : acc + v;
+            }
+          store16(out + c0, Max ? acc : acc / count);
+        };
+        auto scalar = [&](int64_t c) {
+          float acc = Max ? widen(in[(s.h0 * g.w + s.w0) * C + c]) : 0.0f;
+          for (int64_t ih = s.h0; ih < s.h1; ++ih)
+            for (int64_t iw = s.w0; iw < s.w1; ++iw) {
+              const float v = widen(in[(ih * g.w + iw) * C + c]);
+              acc = Max ? std::max(acc, v) : acc + v;
+            }
+          out[c] = narrow(Max ? acc : acc / count);
+        };
+        over_channels(C, block, scalar);
+      }
+}
+
+}  // namespace
+
+template <>
+void depthwise_forward_bf16<kCompiledIsa>(const Window2D& g, const bfloat16* x, const bfloat16* w, const float* bias,
+                                          bfloat16* y) {
+  // Output columns whose taps all lie inside the image horizontally.
+  const int64_t inner0 = std::min(g.ow, (g.pad_left + g.sw - 1) / g.sw);
+  const int64_t last = g.w - g.kw + g.pad_left;  // the input column where the last interior window starts
+  const int64_t inner1 = last < 0 ? inner0 : std::max(inner0, std::min(g.ow, last / g.sw + 1));
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t oh = 0; oh < g.oh; ++oh)
+      for (int64_t c0 = 0; c0 < g.c; c0 += kChannelChunk) {
+        const int64_t c1 = std::min(g.c, c0 + kChannelChunk);
+        for (int64_t ow = 0; ow < inner0; ++ow) depthwise_tile<1, false>(g, x, w, bias, y, n, oh, ow, c0, c1);
+        int64_t ow = inner0;
+        for (; ow + kTile <= inner1; ow += kTile) depthwise_tile<kTile, true>(g, x, w, bias, y, n, oh, ow, c0, c1);
+        for (; ow + 4 <= inner1; ow += 4) depthwise_tile<4, true>(g, x, w, bias, y, n, oh, ow, c0, c1);
+        for (; ow < g.ow; ++ow) depthwise_tile<1, false>(g, x, w, bias, y, n, oh, ow, c0, c1);
+      }
+}
+
+template <>
+void pool_forward_bf16<kCompiledIsa>(Pool kind, const Window2D& g, const bfloat16* x, bfloat16* y) {
+  if (kind == Pool::max) {
+    pool_bf16<true>(g, x, y);
+  } else {
+    pool_bf16<false>(g, x, y);
+  }
+}
+
+template <>
+void channel_affine_bf16<kCompiledIsa>(int64_t rows, int64_t channels, const ChannelAffine& p, const bfloat16* x,
+                                       bfloat16* y) {
+  // y may be x: the last channels (fewer than 16) go through zero-padded copies rather than an overlapping block.
+  const int64_t full = channels / kLanes * kLanes, tail = channels - full;
+#pragma omp parallel for if (rows * channels > (1 << 16))
+  for (int64_t i = 0; i < rows; ++i) {
+    const bfloat16* in = x + i * channels;
+    bfloat16* out = y + i * channels;
+    auto affine = [&](int64_t c0, v16 v) {
+      return kernels::load16(p.gamma + c0) * (v - kernels::load16(p.mean + c0)) * kernels::load16(p.inv_std + c0) +
+             kernels::load16(p.beta + c0);
+    };
+    for (int64_t c0 = 0; c0 < full; c0 += kLanes) store16(out + c0, affine(c0, load16(in + c0)));
+    if (tail == 0) continue;
+    bfloat16 part[kLanes] = {};
+    std::memcpy(static_cast<void*>(part), in + full, tail * sizeof *part);
+    float gamma[kLanes] = {}, mean[kLanes] = {}, inv_std[kLanes] = {}, beta[kLanes] = {};
+    std::memcpy(gamma, p.gamma + full, tail * sizeof *gamma);
+    std::memcpy(mean, p.mean + full, tail * sizeof *mean);
+    std::memcpy(inv_std, p.inv_std + full, tail * sizeof *inv_std);
+    std::memcpy(beta, p.beta + full, tail * sizeof *beta);
+    const v16 v = load16(part);
+    store16(part,
+            kernels::load16(gamma) * (v - kernels::load16(mean)) * kernels::load16(inv_std) + kernels::load16(beta));
+    std::memcpy(static_cast<void*>(out + full), part, tail * sizeof *part);
+  }
+}
+
+}  // namespace nn::kernels
