@@ -4,6 +4,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
 
 namespace nn {
@@ -106,27 +107,37 @@ std::vector<Node*> reverse_topological_order(Node* root) {
   return post_order;
 }
 
-// Adds `g` into a leaf's .grad; the first gradient is copied so later in-place accumulation touches only ours.
+// Adds `g` into a leaf's .grad; the first gradient is copied so later in-place accumulation touches only ours. A
+// bf16 gradient is added in f32 and rounded once (its dtype is the leaf's: the conversion path's `to` sends it back
+// converted).
 void accumulate_into_leaf(TensorImpl& leaf, const Tensor& g) {
   if (!leaf.grad) {
-    Tensor copy = Tensor::empty(g.shape());
+    Tensor copy = Tensor::empty(g.shape(), g.dtype());
     copy.copy_from(g);
     leaf.grad = copy.impl();
     return;
   }
-  float* dst = Tensor(leaf.grad).data();
-  const float* src = g.data();
-  int64_t n = g.numel();
-  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+  Tensor grad(leaf.grad);
+  const Backend& be = backend_for(grad);
+  if (grad.dtype() == DType::f32 && g.dtype() == DType::f32) {
+    be.axpy(g.numel(), 1.0f, g.data(), grad.data());
+    return;
+  }
+  Tensor total = grad.to(DType::f32).clone(), addend = g.to(DType::f32);
+  be.axpy(g.numel(), 1.0f, addend.data(), total.data());
+  be.cast(total.numel(), DType::f32, total.raw_data(), grad.dtype(), grad.raw_data());
 }
 
+// a + b, two gradients of one shape, in a's dtype (a bf16 sum computed in f32 and rounded once).
 Tensor add_gradients(const Tensor& a, const Tensor& b) {
+  Tensor fa = a.to(DType::f32), fb = b.to(DType::f32);
   Tensor sum = Tensor::empty(a.shape());
-  const float* pa = a.data();
-  const float* pb = b.data();
-  float* ps = sum.data();
-  for (int64_t i = 0; i < sum.numel(); ++i) ps[i] = pa[i] + pb[i];
-  return sum;
+  kernels::Broadcast flat;
+  flat.rank = 1;
+  flat.shape[0] = sum.numel();
+  flat.stride_a[0] = flat.stride_b[0] = 1;
+  backend_for(sum).zip(kernels::Binary::add, flat, fa.data(), fb.data(), sum.data());
+  return sum.to(a.dtype());
 }
 
 void check_gradient_shape(const Node& node, size_t input, const Tensor& g) {

@@ -94,10 +94,16 @@ struct Backend {
                        float* gx) = nullptr;
   /// y = a ∘ b over a broadcast (primitives.h, Broadcast: y's shape and a's and b's strides onto it); f32.
   void (*zip)(kernels::Binary op, const kernels::Broadcast& shape, const float* a, const float* b, float* y) = nullptr;
+  /// y (n) = mask ≠ 0 ? a : b elementwise: `where`, and gradients that pick between two values; y may be a or b; f32.
+  void (*select)(int64_t n, const float* mask, const float* a, const float* b, float* y) = nullptr;
 
   // ---- reductions and normalisations ----
   /// y (outer, inner) = reduce x (outer, extent, inner) over its middle axis (sum in double); f32.
   void (*reduce)(kernels::Reduce op, int64_t outer, int64_t extent, int64_t inner, const float* x, float* y) = nullptr;
+  /// index (outer, inner) = the position along the middle axis of x (outer, extent ≥ 1, inner) of the first largest
+  /// (Reduce::max) or smallest (Reduce::min) value, or of the first NaN: argmax/argmin and max/min along an axis; f32.
+  void (*arg_reduce)(kernels::Reduce op, int64_t outer, int64_t extent, int64_t inner, const float* x,
+                     int64_t* index) = nullptr;
   /// Per row of x (rows, width): softmax, log-softmax (both into y (rows, width)) or logsumexp (into y (rows)),
   /// stable (the row's maximum subtracted); f32.
   void (*softmax_rows)(kernels::RowSoftmax kind, int64_t rows, int64_t width, const float* x, float* y) = nullptr;

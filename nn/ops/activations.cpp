@@ -1,10 +1,8 @@
-// Pointwise activations (through detail::unary, nn/ops/unary.h). The first four write their backward from the saved
-// output y: relu' = [y > 0], sigmoid' = y(1-y), hard_sigmoid' = 0.2 inside the linear part, tanh' = 1 - y².
-// leaky_relu, elu, gelu and silu write theirs from the saved input x.
-#include <cmath>
-
+// Pointwise activations: the backend's map and map_backward (through detail::unary, nn/ops/unary.h). The first four
+// write their backward from the saved output y: relu' = [y > 0], sigmoid' = y(1-y), hard_sigmoid' = 0.2 inside the
+// linear part, tanh' = 1 - y². leaky_relu, elu, gelu and silu write theirs from the saved input x.
 #include "nn/autograd/autograd.h"
-#include "nn/backends/cpu/pointwise.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 #include "nn/ops/unary.h"
 
@@ -12,64 +10,44 @@ namespace nn {
 
 namespace {
 
-float logistic(float v) {
-  return 1.0f / (1.0f + std::exp(-v));
+// y = f(x) through the backend, bf16 inputs through the conversion path.
+Tensor activation(const char* op, const Tensor& x, kernels::UnaryCall f) {
+  if (detail::any_low_precision({x})) return activation(op, detail::to_f32(x), f).to(detail::result_dtype({x}));
+  return detail::unary(op, x, f);
 }
 
 }  // namespace
 
 Tensor relu(const Tensor& x) {
-  Tensor y = Tensor::empty(x.shape());
-  kernels::relu_forward(x.numel(), x.data(), y.data());
-  return detail::record_unary("relu", x, y, [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
+  return activation("relu", x, {.op = kernels::Unary::relu});
 }
 
 Tensor sigmoid(const Tensor& x) {
-  return detail::unary(
-      "sigmoid", x, [](float v) { return 1.0f / (1.0f + std::exp(-v)); }, [](float y) { return y * (1.0f - y); });
+  return activation("sigmoid", x, {.op = kernels::Unary::sigmoid});
 }
 
 Tensor hard_sigmoid(const Tensor& x) {
-  return detail::unary(
-      "hard_sigmoid", x, [](float v) { return std::fmin(1.0f, std::fmax(0.0f, 0.2f * v + 0.5f)); },
-      [](float y) { return (y > 0.0f && y < 1.0f) ? 0.2f : 0.0f; });
+  return activation("hard_sigmoid", x, {.op = kernels::Unary::hard_sigmoid});
 }
 
 Tensor tanh(const Tensor& x) {
-  return detail::unary(
-      "tanh", x, [](float v) { return std::tanh(v); }, [](float y) { return 1.0f - y * y; });
+  return activation("tanh", x, {.op = kernels::Unary::tanh});
 }
 
 Tensor leaky_relu(const Tensor& x, float negative_slope) {
-  return detail::unary(
-      "leaky_relu", x, [negative_slope](float v) { return v > 0.0f ? v : negative_slope * v; },
-      [negative_slope](float v, float) { return v > 0.0f ? 1.0f : negative_slope; });
+  return activation("leaky_relu", x, {.op = kernels::Unary::leaky_relu, .p0 = negative_slope});
 }
 
 Tensor elu(const Tensor& x, float alpha) {
-  return detail::unary(
-      "elu", x, [alpha](float v) { return v > 0.0f ? v : alpha * std::expm1(v); },
-      [alpha](float v, float) { return v > 0.0f ? 1.0f : alpha * std::exp(v); });
+  return activation("elu", x, {.op = kernels::Unary::elu, .p0 = alpha});
 }
 
 Tensor gelu(const Tensor& x) {
-  // Φ(x) = (1 + erf(x/√2))/2; gelu' = Φ(x) + x·φ(x) with φ the standard normal density.
-  constexpr float inv_sqrt2 = 0.70710678118654752f, inv_sqrt_2pi = 0.39894228040143268f;
-  return detail::unary(
-      "gelu", x, [](float v) { return 0.5f * v * (1.0f + std::erf(v * inv_sqrt2)); },
-      [](float v, float) {
-        return 0.5f * (1.0f + std::erf(v * inv_sqrt2)) + v * inv_sqrt_2pi * std::exp(-0.5f * v * v);
-      });
+  return activation("gelu", x, {.op = kernels::Unary::gelu});
 }
 
 Tensor silu(const Tensor& x) {
-  // silu' = s·(1 + x·(1 − s)) with s = sigmoid(x).
-  return detail::unary(
-      "silu", x, [](float v) { return v * logistic(v); },
-      [](float v, float) {
-        float s = logistic(v);
-        return s * (1.0f + v * (1.0f - s));
-      });
+  return activation("silu", x, {.op = kernels::Unary::silu});
 }
 
 Tensor activate(const Tensor& x, Activation activation) {

@@ -1,9 +1,10 @@
-// Internal: walking a broadcast. Used by the elementwise ops and the reductions.
+// Internal: walking a broadcast. Used by the elementwise ops, the reductions, matmul's batch and the layout ops.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "nn/backends/primitives.h"
 #include "nn/core/shape.h"
 #include "nn/core/tensor.h"
 
@@ -39,25 +40,20 @@ void for_each_broadcast(const Shape& out, const std::vector<int64_t>& stride_a, 
   }
 }
 
-// out = f(a, b) elementwise over the broadcast shape of a and b (a plain loop when the shapes are equal); nothing
-// recorded. Throws nn::Error naming `op` for shapes that do not broadcast.
-template <class F>
-Tensor binary_forward(const char* op, const Tensor& a, const Tensor& b, F f) {
-  Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
-  Tensor out = Tensor::empty(shape);
-  const float* pa = a.data();
-  const float* pb = b.data();
-  float* po = out.data();
-  if (a.shape() == b.shape()) {
-    int64_t n = out.numel();
-#pragma omp parallel for if (n > (1 << 16))
-    for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
-    return out;
-  }
-  for_each_broadcast(shape, broadcast_strides(a.shape(), shape), broadcast_strides(b.shape(), shape),
-                     [&](int64_t i, int64_t ia, int64_t ib) { po[i] = f(pa[ia], pb[ib]); });
-  return out;
-}
+// The Broadcast a primitive walks for y of shape `out` reading a and b at these strides (one per axis of out, 0
+// along a broadcast axis; any strides, so a permutation too): axes of extent 1 dropped and neighbouring axes that
+// both operands read contiguously merged, so equal shapes become one flat run. Throws nn::Error naming `op` when more
+// than Broadcast::kMaxRank axes remain.
+kernels::Broadcast plan_broadcast(const Shape& out, const std::vector<int64_t>& stride_a,
+                                  const std::vector<int64_t>& stride_b, const char* op);
+
+// out = a ∘ b elementwise over the broadcast shape of a and b (backend zip); nothing recorded. Throws nn::Error
+// naming `op` for shapes that do not broadcast.
+Tensor binary_forward(const char* op, kernels::Binary f, const Tensor& a, const Tensor& b);
+
+// a (any shape that broadcasts to `shape`) read at `strides` (one per axis of `shape`) into a new tensor of
+// `shape`: a broadcast or a permutation, exact (each element times 1); nothing recorded.
+Tensor restride(const char* op, const Tensor& a, const Shape& shape, const std::vector<int64_t>& strides);
 
 // Sums `g` (of a broadcast shape) down to `shape`: the gradient of broadcasting a tensor of `shape`.
 Tensor sum_to(const Tensor& g, const Shape& shape);

@@ -1,21 +1,23 @@
-// Comparisons (0/1 masks, no gradient), where, and elementwise minimum / maximum, all with NumPy broadcasting.
-// The differentiable ones expand their inputs to the broadcast shape (scratch copies outside the graph), compute
-// full-shape gradients and sum them back to each input's shape.
-#include <cmath>
-
+// Comparisons (0/1 masks, no gradient), where, and elementwise minimum / maximum, all with NumPy broadcasting,
+// through the backend's zip and select. The differentiable ones compute full-shape gradients and sum them back to
+// each input's shape.
 #include "nn/autograd/autograd.h"
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
 #include "nn/ops/broadcast.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 
 namespace nn {
 
 namespace {
 
-// out = 1 where f(a, b) holds, 0 elsewhere, over the broadcast shape; nothing recorded.
-template <class F>
-Tensor compare(const char* op, const Tensor& a, const Tensor& b, F f) {
-  return detail::binary_forward(op, a, b, [f](float x, float y) { return f(x, y) ? 1.0f : 0.0f; });
+// out = 1 where a ∘ b holds, 0 elsewhere, over the broadcast shape (backend zip); nothing recorded.
+Tensor compare(const char* op, kernels::Binary f, const Tensor& a, const Tensor& b) {
+  if (detail::any_low_precision({a, b})) {
+    return compare(op, f, detail::to_f32(a), detail::to_f32(b)).to(detail::result_dtype({a, b}));
+  }
+  return detail::binary_forward(op, f, a, b);
 }
 
 // `a` copied to `shape` outside the graph.
@@ -24,35 +26,20 @@ Tensor expanded(const Tensor& a, const Shape& shape) {
   return broadcast_to(a.detach(), shape);
 }
 
-// maximum (take_larger) or minimum of a and b; on ties each gets half of g.
+// maximum (take_larger) or minimum of a and b, NaN propagating (backend zip); on ties each gets half of g. The
+// backward is composed from forward ops: a's share of g is ½ on ties, else 1 where a wins.
 Tensor extremum(const char* op, const Tensor& a, const Tensor& b, bool take_larger) {
-  Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
-  Tensor ea = expanded(a, shape), eb = expanded(b, shape);
-  Tensor out = Tensor::empty(shape);
-  const float* pa = ea.data();
-  const float* pb = eb.data();
-  float* po = out.data();
-  for (int64_t i = 0; i < out.numel(); ++i) {  // NaN propagates, as in PyTorch (std::fmax would drop it)
-    if (std::isnan(pa[i]) || std::isnan(pb[i])) {
-      po[i] = std::nanf("");
-    } else {
-      po[i] = take_larger ? std::fmax(pa[i], pb[i]) : std::fmin(pa[i], pb[i]);
-    }
+  if (detail::any_low_precision({a, b})) {
+    return extremum(op, detail::to_f32(a), detail::to_f32(b), take_larger).to(detail::result_dtype({a, b}));
   }
-  record(op, {a, b}, out, [a, b, ea, eb, take_larger](const Tensor& g) {
-    Tensor full_a = Tensor::empty(g.shape()), full_b = Tensor::empty(g.shape());
-    const float* pg = g.data();
-    const float* pav = ea.data();
-    const float* pbv = eb.data();
-    float* ga = full_a.data();
-    float* gb = full_b.data();
-    for (int64_t i = 0; i < g.numel(); ++i) {
-      float share_a = pav[i] == pbv[i] ? 0.5f : ((pav[i] > pbv[i]) == take_larger ? 1.0f : 0.0f);
-      ga[i] = pg[i] * share_a;
-      gb[i] = pg[i] * (1.0f - share_a);
-    }
-    return std::vector<Tensor>{a.requires_grad() ? detail::sum_to(full_a, a.shape()) : Tensor(),
-                               b.requires_grad() ? detail::sum_to(full_b, b.shape()) : Tensor()};
+  Tensor out = detail::binary_forward(op, take_larger ? kernels::Binary::maximum : kernels::Binary::minimum, a, b);
+  record(op, {a, b}, out, [a, b, pa = a.detach(), pb = b.detach(), take_larger](const Tensor& g) {
+    Tensor a_above = gt(pa, pb);
+    Tensor wins = take_larger ? a_above : eq(a_above, 0.0f);  // (a > b) == take_larger
+    Tensor share_a = where(eq(pa, pb), Tensor::scalar(0.5f), wins);
+    return std::vector<Tensor>{
+        a.requires_grad() ? detail::sum_to(mul(g, share_a), a.shape()) : Tensor(),
+        b.requires_grad() ? detail::sum_to(mul(g, sub(Tensor::scalar(1.0f), share_a)), b.shape()) : Tensor()};
   });
   return out;
 }
@@ -67,22 +54,22 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
 }
 
 Tensor eq(const Tensor& a, const Tensor& b) {
-  return compare("eq", a, b, [](float x, float y) { return x == y; });
+  return compare("eq", kernels::Binary::eq, a, b);
 }
 Tensor ne(const Tensor& a, const Tensor& b) {
-  return compare("ne", a, b, [](float x, float y) { return x != y; });
+  return compare("ne", kernels::Binary::ne, a, b);
 }
 Tensor lt(const Tensor& a, const Tensor& b) {
-  return compare("lt", a, b, [](float x, float y) { return x < y; });
+  return compare("lt", kernels::Binary::lt, a, b);
 }
 Tensor le(const Tensor& a, const Tensor& b) {
-  return compare("le", a, b, [](float x, float y) { return x <= y; });
+  return compare("le", kernels::Binary::le, a, b);
 }
 Tensor gt(const Tensor& a, const Tensor& b) {
-  return compare("gt", a, b, [](float x, float y) { return x > y; });
+  return compare("gt", kernels::Binary::gt, a, b);
 }
 Tensor ge(const Tensor& a, const Tensor& b) {
-  return compare("ge", a, b, [](float x, float y) { return x >= y; });
+  return compare("ge", kernels::Binary::ge, a, b);
 }
 Tensor eq(const Tensor& a, float s) {
   return eq(a, Tensor::scalar(s));
@@ -104,6 +91,9 @@ Tensor ge(const Tensor& a, float s) {
 }
 
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
+  if (detail::any_low_precision({mask, a, b})) {
+    return where(detail::to_f32(mask), detail::to_f32(a), detail::to_f32(b)).to(detail::result_dtype({a, b}));
+  }
   Shape shape;
   try {
     shape = broadcast_shapes(broadcast_shapes(mask.shape(), a.shape(), "where"), b.shape(), "where");
@@ -113,21 +103,13 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   }
   Tensor m = expanded(mask, shape), ea = expanded(a, shape), eb = expanded(b, shape);
   Tensor out = Tensor::empty(shape);
-  const float* pm = m.data();
-  const float* pa = ea.data();
-  const float* pb = eb.data();
-  float* po = out.data();
-  for (int64_t i = 0; i < out.numel(); ++i) po[i] = pm[i] != 0.0f ? pa[i] : pb[i];
+  backend_for(out).select(out.numel(), m.data(), ea.data(), eb.data(), out.data());
   record("where", {a, b}, out, [a, b, m](const Tensor& g) {  // the mask is not an input of the graph
+    const Backend& be = backend_for(g);
+    Tensor zeros = Tensor::zeros(g.shape());
     Tensor full_a = Tensor::empty(g.shape()), full_b = Tensor::empty(g.shape());
-    const float* pg = g.data();
-    const float* pmv = m.data();
-    float* ga = full_a.data();
-    float* gb = full_b.data();
-    for (int64_t i = 0; i < g.numel(); ++i) {
-      ga[i] = pmv[i] != 0.0f ? pg[i] : 0.0f;
-      gb[i] = pmv[i] != 0.0f ? 0.0f : pg[i];
-    }
+    be.select(g.numel(), m.data(), g.data(), zeros.data(), full_a.data());
+    be.select(g.numel(), m.data(), zeros.data(), g.data(), full_b.data());
     return std::vector<Tensor>{a.requires_grad() ? detail::sum_to(full_a, a.shape()) : Tensor(),
                                b.requires_grad() ? detail::sum_to(full_b, b.shape()) : Tensor()};
   });

@@ -1,10 +1,14 @@
-// max / min along one axis and their positions. A tensor seen around `axis` is (outer, D, inner); each output
-// element scans the D values at stride `inner`. The backward of max / min scatters g to the chosen positions.
-#include <cmath>
+// max / min along one axis and their positions. A tensor seen around `axis` is (outer, D, inner); the backend's
+// arg_reduce finds each output's position among its D values at stride `inner`, gather_rows (rows of width 1) reads
+// the values there, and the backward of max / min scatters g to the same positions (scatter_add_rows).
+#include <climits>
 #include <string>
+#include <utility>
 
 #include "nn/autograd/autograd.h"
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 
 namespace nn {
@@ -31,41 +35,36 @@ Scan plan_scan(const Tensor& x, int axis, bool keepdim, const char* op) {
 }
 
 // The position along the axis of the first largest (larger = true) or smallest value, or of the first NaN, per
-// output element.
+// output element (backend arg_reduce).
 std::vector<int64_t> positions(const Tensor& x, const Scan& s, bool larger) {
   std::vector<int64_t> best(static_cast<size_t>(s.outer * s.inner), 0);
-  const float* px = x.data();
+  backend_for(x).arg_reduce(larger ? kernels::Reduce::max : kernels::Reduce::min, s.outer, s.extent, s.inner, x.data(),
+                            best.data());
+  return best;
+}
+
+// The flat index into x of each chosen element: ids for gather_rows / scatter_add_rows with rows of width 1.
+std::vector<int32_t> flat_ids(const Scan& s, const std::vector<int64_t>& best) {
+  std::vector<int32_t> ids(best.size());
   for (int64_t o = 0; o < s.outer; ++o) {
     for (int64_t i = 0; i < s.inner; ++i) {
-      const float* p = px + o * s.extent * s.inner + i;
-      int64_t k = 0;
-      for (int64_t d = 1; d < s.extent && !std::isnan(p[k * s.inner]); ++d) {  // a NaN wins, as in PyTorch
-        float v = p[d * s.inner];
-        if (std::isnan(v) || (larger ? v > p[k * s.inner] : v < p[k * s.inner])) k = d;
-      }
-      best[o * s.inner + i] = k;
+      ids[o * s.inner + i] = static_cast<int32_t>((o * s.extent + best[o * s.inner + i]) * s.inner + i);
     }
   }
-  return best;
+  return ids;
 }
 
 Tensor extreme_along(const char* op, const Tensor& x, int axis, bool keepdim, bool larger) {
   Scan s = plan_scan(x, axis, keepdim, op);
-  std::vector<int64_t> best = positions(x, s, larger);
+  if (x.numel() > INT32_MAX) fail_expected(op, "at most 2147483647 elements", "shape " + to_string(x.shape()));
+  std::vector<int32_t> ids = flat_ids(s, positions(x, s, larger));
+  const int64_t count = static_cast<int64_t>(ids.size());
   Tensor out = Tensor::empty(s.result);
-  for (int64_t o = 0; o < s.outer; ++o) {
-    for (int64_t i = 0; i < s.inner; ++i) {
-      out.data()[o * s.inner + i] = x.data()[(o * s.extent + best[o * s.inner + i]) * s.inner + i];
-    }
-  }
+  backend_for(x).gather_rows(count, ids.data(), 1, x.data(), out.data());
   Shape input_shape = x.shape();
-  record(op, {x}, out, [s, best, input_shape](const Tensor& g) {
-    Tensor gx = Tensor::zeros(input_shape);
-    for (int64_t o = 0; o < s.outer; ++o) {
-      for (int64_t i = 0; i < s.inner; ++i) {
-        gx.data()[(o * s.extent + best[o * s.inner + i]) * s.inner + i] = g.data()[o * s.inner + i];
-      }
-    }
+  record(op, {x}, out, [ids = std::move(ids), count, input_shape](const Tensor& g) {
+    Tensor gx = Tensor::zeros(input_shape);  // g lands on the chosen positions, which are distinct
+    backend_for(g).scatter_add_rows(count, ids.data(), 1, g.data(), gx.data());
     return std::vector<Tensor>{gx};
   });
   return out;
@@ -75,22 +74,27 @@ Tensor position_along(const char* op, const Tensor& x, int axis, bool keepdim, b
   Scan s = plan_scan(x, axis, keepdim, op);
   std::vector<int64_t> best = positions(x, s, larger);
   Tensor out = Tensor::empty(s.result);
-  for (size_t k = 0; k < best.size(); ++k) out.data()[k] = static_cast<float>(best[k]);
+  float* po = out.data();
+  for (size_t k = 0; k < best.size(); ++k) po[k] = static_cast<float>(best[k]);  // positions as values
   return out;
 }
 
 }  // namespace
 
 Tensor max(const Tensor& x, int axis, bool keepdim) {
+  if (detail::any_low_precision({x})) return max(detail::to_f32(x), axis, keepdim).to(detail::result_dtype({x}));
   return extreme_along("max", x, axis, keepdim, true);
 }
 Tensor min(const Tensor& x, int axis, bool keepdim) {
+  if (detail::any_low_precision({x})) return min(detail::to_f32(x), axis, keepdim).to(detail::result_dtype({x}));
   return extreme_along("min", x, axis, keepdim, false);
 }
 Tensor argmax(const Tensor& x, int axis, bool keepdim) {
+  if (detail::any_low_precision({x})) return argmax(detail::to_f32(x), axis, keepdim);  // positions stay f32
   return position_along("argmax", x, axis, keepdim, true);
 }
 Tensor argmin(const Tensor& x, int axis, bool keepdim) {
+  if (detail::any_low_precision({x})) return argmin(detail::to_f32(x), axis, keepdim);  // positions stay f32
   return position_along("argmin", x, axis, keepdim, false);
 }
 

@@ -1,12 +1,15 @@
-// permute / transpose (copies: libnn tensors are always contiguous, so a transposed view would need strides
-// everywhere), squeeze / unsqueeze (views through reshape), stack (unsqueeze + concat) and split (slices). Their
-// gradients are the inverse layout change, so every backward here is composed from forward ops.
+// permute / transpose (copies through the backend's zip, x read at permuted strides: libnn tensors are always
+// contiguous, so a transposed view would need strides everywhere), squeeze / unsqueeze (views through reshape), stack
+// (unsqueeze + concat) and split (slices). Their gradients are the inverse layout change, so every backward here is
+// composed from forward ops.
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
+#include "nn/ops/broadcast.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 
 namespace nn {
@@ -27,6 +30,7 @@ std::string list_string(const std::vector<Int>& values) {
 }  // namespace
 
 Tensor permute(const Tensor& x, const std::vector<int>& dims) {
+  if (detail::any_low_precision({x})) return permute(detail::to_f32(x), dims).to(detail::result_dtype({x}));
   int rank = x.rank();
   if (static_cast<int>(dims.size()) != rank) {
     fail_expected("permute", std::to_string(rank) + " axes for " + to_string(x.shape()), list_string(dims));
@@ -46,20 +50,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims) {
     shape[i] = x.dim(axes[i]);
     strides[i] = in_strides[axes[i]];
   }
-  Tensor out = Tensor::empty(shape);
-  const float* px = x.data();
-  float* po = out.data();
-  std::vector<int64_t> counter(rank, 0);
-  int64_t offset = 0;
-  for (int64_t n = 0; n < out.numel(); ++n) {
-    po[n] = px[offset];
-    for (int i = rank - 1; i >= 0; --i) {  // advance the result's index, innermost first
-      offset += strides[i];
-      if (++counter[i] < shape[i]) break;
-      offset -= strides[i] * shape[i];
-      counter[i] = 0;
-    }
-  }
+  Tensor out = detail::restride("permute", x, shape, strides);
   record("permute", {x}, out, [inverse](const Tensor& g) { return std::vector<Tensor>{permute(g, inverse)}; });
   return out;
 }

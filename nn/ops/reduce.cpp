@@ -1,9 +1,13 @@
-// sum and mean over a set of axes. The backward broadcasts the output gradient back over the reduced axes.
+// sum and mean over a set of axes: the backend's reduce (through sum_to, sums in double), mean scaled by map. The
+// backward broadcasts the output gradient back over the reduced axes.
 #include <algorithm>
+#include <utility>
 
 #include "nn/autograd/autograd.h"
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
 #include "nn/ops/broadcast.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 
 namespace nn {
@@ -38,10 +42,8 @@ Reduction plan_reduction(const Tensor& x, std::vector<int> axes, bool keepdim, c
 Tensor reduce_sum(const Tensor& x, const Reduction& plan, float scale, const char* op) {
   Tensor out = detail::sum_to(x, plan.kept);
   if (out.impl() == x.impl()) out = x.detach().clone();  // nothing reduced: still return a new tensor
-  if (scale != 1.0f) {
-    float* p = out.data();
-    for (int64_t i = 0; i < out.numel(); ++i) p[i] *= scale;
-  }
+  if (scale != 1.0f)
+    backend_for(out).map({.op = kernels::Unary::mul_scalar, .p0 = scale}, out.numel(), out.data(), out.data());
   out = out.reshape(plan.result);
   Shape input_shape = x.shape();
   record(op, {x}, out, [plan, input_shape, scale](const Tensor& g) {
@@ -54,10 +56,14 @@ Tensor reduce_sum(const Tensor& x, const Reduction& plan, float scale, const cha
 }  // namespace
 
 Tensor sum(const Tensor& x, std::vector<int> axes, bool keepdim) {
+  if (detail::any_low_precision({x}))
+    return sum(detail::to_f32(x), std::move(axes), keepdim).to(detail::result_dtype({x}));
   return reduce_sum(x, plan_reduction(x, std::move(axes), keepdim, "sum"), 1.0f, "sum");
 }
 
 Tensor mean(const Tensor& x, std::vector<int> axes, bool keepdim) {
+  if (detail::any_low_precision({x}))
+    return mean(detail::to_f32(x), std::move(axes), keepdim).to(detail::result_dtype({x}));
   Reduction plan = plan_reduction(x, std::move(axes), keepdim, "mean");
   if (plan.count == 0) fail_expected("mean", "a non-empty reduction", "shape " + to_string(x.shape()));
   return reduce_sum(x, plan, 1.0f / static_cast<float>(plan.count), "mean");

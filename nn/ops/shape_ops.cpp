@@ -1,9 +1,9 @@
 // reshape (a view), concat and slice (copies). A tensor of shape S seen around `axis` is (outer, S[axis], inner):
-// concat and slice copy contiguous runs of S[axis]·inner floats per outer index.
-#include <cstring>
-
+// concat and slice copy contiguous runs of S[axis]·inner floats per outer index (the backend's copy).
 #include "nn/autograd/autograd.h"
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 
 namespace nn {
@@ -22,6 +22,27 @@ AroundAxis around(const Shape& shape, int axis) {
   return v;
 }
 
+bool any_low_precision(const std::vector<Tensor>& xs) {
+  for (const Tensor& x : xs) {
+    if (detail::any_low_precision({x})) return true;
+  }
+  return false;
+}
+
+// Each of xs converted to f32 (recorded).
+std::vector<Tensor> in_f32(const std::vector<Tensor>& xs) {
+  std::vector<Tensor> converted;
+  for (const Tensor& x : xs) converted.push_back(detail::to_f32(x));
+  return converted;
+}
+
+// The dtype of concat's result: bf16 when every input is bf16 (as detail::result_dtype).
+DType result_dtype(const std::vector<Tensor>& xs) {
+  bool all_bf16 = true;
+  for (const Tensor& x : xs) all_bf16 = all_bf16 && x.dtype() == DType::bf16;
+  return all_bf16 ? DType::bf16 : DType::f32;
+}
+
 }  // namespace
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
@@ -30,6 +51,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
 
 Tensor concat(const std::vector<Tensor>& xs, int axis) {
   if (xs.empty()) fail_expected("concat", "at least one tensor", "none");
+  if (any_low_precision(xs)) return concat(in_f32(xs), axis).to(result_dtype(xs));
   const Shape& first = xs[0].shape();
   int a = normalize_axis(axis, static_cast<int>(first.size()), "concat");
   Shape shape = first;
@@ -45,14 +67,15 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
     shape[a] += xs[i].dim(a);
   }
   Tensor out = Tensor::empty(shape);
+  const Backend& be = backend_for(out);
   AroundAxis o = around(shape, a);
   int64_t offset = 0;
   for (const Tensor& x : xs) {
     AroundAxis v = around(x.shape(), a);
-    if (x.numel() == 0) continue;  // nothing to copy (and no storage: memcpy from null is undefined)
+    if (x.numel() == 0) continue;  // nothing to copy (and no storage)
     for (int64_t r = 0; r < v.outer; ++r) {
-      std::memcpy(out.data() + (r * o.extent + offset) * o.inner, x.data() + r * v.extent * v.inner,
-                  sizeof(float) * v.extent * v.inner);
+      be.copy(DType::f32, v.extent * v.inner, x.data() + r * v.extent * v.inner,
+              out.data() + (r * o.extent + offset) * o.inner);
     }
     offset += v.extent;
   }
@@ -69,6 +92,7 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
 }
 
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
+  if (detail::any_low_precision({x})) return slice(detail::to_f32(x), axis, start, end).to(detail::result_dtype({x}));
   int a = normalize_axis(axis, x.rank(), "slice");
   if (start < 0 || end < start || end > x.dim(a)) {
     fail_expected("slice",
@@ -85,8 +109,9 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
   } else {
     out = Tensor::empty(shape);
     int64_t run = (end - start) * v.inner;
+    const Backend& be = backend_for(x);
     for (int64_t r = 0; run > 0 && r < v.outer; ++r) {
-      std::memcpy(out.data() + r * run, x.data() + (r * v.extent + start) * v.inner, sizeof(float) * run);
+      be.copy(DType::f32, run, x.data() + (r * v.extent + start) * v.inner, out.data() + r * run);
     }
   }
   Shape input_shape = x.shape();

@@ -1,50 +1,52 @@
-// The one mechanism for elementwise ops y = f(x) with their backward gx = g · f'(·) (internal: not installed).
-// The derivative says what the backward keeps: d(y) keeps only the output (relu, sigmoid, tanh: no need to hold the
-// input alive), d(x, y) keeps both (gelu, log, pow…).
+// The one mechanism for elementwise ops y = f(x) with their backward gx = g · f'(·) (internal: not installed): the
+// backend's map and map_backward (nn/backends/backend.h) for a function of the Unary enum. The backward keeps what
+// the derivative reads: only the output for relu, sigmoid, tanh, exp… (no need to hold the input alive), the input
+// as well for gelu, log, pow….
 #pragma once
 
-#include <type_traits>
 #include <vector>
 
 #include "nn/autograd/autograd.h"
+#include "nn/backends/backend.h"
 #include "nn/core/tensor.h"
 
 namespace nn::detail {
 
-// Records the backward of y = f(x), y already computed (by a kernel or by unary below).
-template <class Derivative>
-Tensor record_unary(const char* op, const Tensor& x, Tensor y, Derivative d) {
-  constexpr bool output_only = std::is_invocable_v<Derivative, float>;
-  const Tensor kept_x = output_only ? Tensor() : x.detach();
-  record(op, {x}, y, [x = kept_x, y = y.detach(), d](const Tensor& g) {
+// Whether the derivative of `op` reads the input x (else only the output y).
+inline bool derivative_reads_x(kernels::Unary op) {
+  using kernels::Unary;
+  switch (op) {
+    case Unary::log:
+    case Unary::abs:
+    case Unary::pow:
+    case Unary::clamp:
+    case Unary::div_scalar_by:
+    case Unary::leaky_relu:
+    case Unary::elu:
+    case Unary::gelu:
+    case Unary::silu:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Records the backward of y = f(x), y already computed.
+inline Tensor record_unary(const char* op, const Tensor& x, Tensor y, kernels::UnaryCall f) {
+  const Tensor kept_x = derivative_reads_x(f.op) ? x.detach() : Tensor();
+  record(op, {x}, y, [x = kept_x, y = y.detach(), f](const Tensor& g) {
     Tensor gx = Tensor::empty(g.shape());
-    const float* pg = g.data();
-    const float* py = y.data();
-    float* pgx = gx.data();
-    const int64_t count = g.numel();
-    if constexpr (output_only) {
-#pragma omp parallel for if (count > (1 << 15))
-      for (int64_t i = 0; i < count; ++i) pgx[i] = pg[i] * d(py[i]);
-    } else {
-      const float* px = x.data();
-#pragma omp parallel for if (count > (1 << 15))
-      for (int64_t i = 0; i < count; ++i) pgx[i] = pg[i] * d(px[i], py[i]);
-    }
+    backend_for(g).map_backward(f, g.numel(), x.defined() ? x.data() : nullptr, y.data(), g.data(), gx.data());
     return std::vector<Tensor>{gx};
   });
   return y;
 }
 
-// y = f(x) elementwise, and its recorded backward (d(y) or d(x, y), as above).
-template <class Forward, class Derivative>
-Tensor unary(const char* op, const Tensor& x, Forward f, Derivative d) {
+// y = f(x) elementwise (x f32), and its recorded backward.
+inline Tensor unary(const char* op, const Tensor& x, kernels::UnaryCall f) {
   Tensor y = Tensor::empty(x.shape());
-  const float* px = x.data();
-  float* py = y.data();
-  const int64_t n = x.numel();
-#pragma omp parallel for if (n > (1 << 15))
-  for (int64_t i = 0; i < n; ++i) py[i] = f(px[i]);
-  return record_unary(op, x, y, d);
+  backend_for(x).map(f, x.numel(), x.data(), y.data());
+  return record_unary(op, x, y, f);
 }
 
 }  // namespace nn::detail

@@ -110,7 +110,9 @@ Backend make_cpu_backend() {
   b.map = cpu::map;
   b.map_backward = cpu::map_backward;
   b.zip = cpu::zip;
+  b.select = cpu::select;
   b.reduce = cpu::reduce;
+  b.arg_reduce = cpu::arg_reduce;
   b.softmax_rows = cpu::softmax_rows;
   b.softmax_rows_backward = cpu::softmax_rows_backward;
   b.channel_moments = cpu::channel_moments;

@@ -17,7 +17,9 @@ void axpy(int64_t n, float alpha, const float* x, float* y);
 void map(const kernels::UnaryCall& f, int64_t n, const float* x, float* y);
 void map_backward(const kernels::UnaryCall& f, int64_t n, const float* x, const float* y, const float* g, float* gx);
 void zip(kernels::Binary op, const kernels::Broadcast& shape, const float* a, const float* b, float* y);
+void select(int64_t n, const float* mask, const float* a, const float* b, float* y);
 void reduce(kernels::Reduce op, int64_t outer, int64_t extent, int64_t inner, const float* x, float* y);
+void arg_reduce(kernels::Reduce op, int64_t outer, int64_t extent, int64_t inner, const float* x, int64_t* index);
 void softmax_rows(kernels::RowSoftmax kind, int64_t rows, int64_t width, const float* x, float* y);
 void softmax_rows_backward(kernels::RowSoftmax kind, int64_t rows, int64_t width, const float* y, const float* g,
                            float* gx);

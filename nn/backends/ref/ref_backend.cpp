@@ -125,7 +125,9 @@ Backend make_ref_backend() {
   b.map = ref::map;
   b.map_backward = ref::map_backward;
   b.zip = ref::zip;
+  b.select = ref::select;
   b.reduce = ref::reduce;
+  b.arg_reduce = ref::arg_reduce;
   b.softmax_rows = ref::softmax_rows;
   b.softmax_rows_backward = ref::softmax_rows_backward;
   b.channel_moments = ref::channel_moments;
