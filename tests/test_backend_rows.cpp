@@ -697,7 +697,8 @@ TEST_CASE("Adam's step counts above 2^24 survive state() and load_state() exactl
   }
 }
 
-TEST_CASE("embedding, softmax_cross_entropy, layer_norm and the losses take bf16 inputs through the conversion path") {
+TEST_CASE(
+    "embedding, softmax_cross_entropy, layer_norm, the losses and lstm take bf16 inputs through the conversion path") {
   // Each op on bf16 inputs gives the bf16 result of the same op on those values in f32; gradients flow back.
   nn::Generator gen(41);
   const Tensor weight32 = Tensor::randn({5, 3}, gen).to(nn::DType::bf16).to(nn::DType::f32);
@@ -725,4 +726,18 @@ TEST_CASE("embedding, softmax_cross_entropy, layer_norm and the losses take bf16
   Tensor normed = nn::layer_norm(logits32.to(nn::DType::bf16), {6});
   CHECK(normed.dtype() == nn::DType::bf16);
   test::check_close(normed.to(nn::DType::f32), nn::layer_norm(logits32, {6}), 1e-2, 1e-2, "layer_norm");
+
+  // The LSTM: every output in bf16, equal to the f32 LSTM on the same (rounded) values to bf16's precision.
+  auto rounded = [&gen](const nn::Shape& shape) {
+    return Tensor::uniform(shape, -0.5f, 0.5f, gen).to(nn::DType::bf16).to(nn::DType::f32);
+  };
+  const Tensor x = rounded({2, 3, 4});
+  const nn::LstmWeights w{rounded({4, 8}), rounded({2, 8}), rounded({8})};
+  const nn::LstmResult f32 = nn::lstm(x, w);
+  const auto bf16 = [](const Tensor& t) { return t.to(nn::DType::bf16); };
+  const nn::LstmResult low = nn::lstm(bf16(x), {bf16(w.kernel), bf16(w.recurrent_kernel), bf16(w.bias)});
+  CHECK(low.outputs.dtype() == nn::DType::bf16);
+  CHECK(low.c.dtype() == nn::DType::bf16);
+  test::check_close(low.outputs.to(nn::DType::f32), f32.outputs, 1e-2, 1e-3, "lstm outputs");
+  test::check_close(low.c.to(nn::DType::f32), f32.c, 1e-2, 1e-3, "lstm c");
 }

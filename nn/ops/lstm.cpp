@@ -3,12 +3,10 @@
 //                         c_t = f⊙c_{t-1} + i⊙g;  h_t = o⊙tanh(c_t);  masked rows keep (h, c).
 // x·W + b for all steps is one sgemm up front; each step adds h_{t-1}·R in place. The backward walks the steps in
 // reverse with the pointwise kernel, then forms dx, dW, dR and db as four whole-sequence products.
-#include <cstring>
-
 #include "nn/autograd/autograd.h"
-#include "nn/backends/cpu/gemm.h"
-#include "nn/backends/cpu/lstm_cell.h"
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
+#include "nn/ops/convert.h"
 #include "nn/ops/ops.h"
 
 namespace nn {
@@ -53,24 +51,47 @@ int as_int(int64_t v) {
   return static_cast<int>(v);
 }
 
+// C (M,N) += A (M,K)·B (K,N) with the flags and leading dimensions of `shape`, f32.
+void gemm_add(const Backend& be, const kernels::GemmShape& shape, const float* a, const float* b, float* c) {
+  be.gemm({.shape = shape, .beta = 1.0f, .a = a, .b = b, .c = c});
+}
+
+// y rows (rows, width) with row stride y_stride = x rows with row stride x_stride.
+void copy_rows(const Backend& be, int64_t rows, int64_t width, const float* x, int64_t x_stride, float* y,
+               int64_t y_stride) {
+  for (int64_t n = 0; n < rows; ++n) be.copy(DType::f32, width, x + n * x_stride, y + n * y_stride);
+}
+
+// The conversion path: every floating input in f32, the results in the inputs' dtype.
+LstmResult lstm_in_f32(const Tensor& x, const LstmWeights& w, const LstmOptions& o) {
+  using detail::to_f32;
+  LstmOptions o32 = o;
+  o32.mask = to_f32(o.mask);
+  o32.initial_h = to_f32(o.initial_h);
+  o32.initial_c = to_f32(o.initial_c);
+  LstmResult r = lstm(to_f32(x), {to_f32(w.kernel), to_f32(w.recurrent_kernel), to_f32(w.bias)}, o32);
+  const DType dtype = detail::result_dtype({x, w.kernel, w.recurrent_kernel, w.bias, o.initial_h, o.initial_c});
+  return {r.outputs.to(dtype), r.h.to(dtype), r.c.to(dtype)};
+}
+
 }  // namespace
 
 LstmResult lstm(const Tensor& x, const LstmWeights& w, const LstmOptions& o) {
+  if (detail::any_low_precision({x, w.kernel, w.recurrent_kernel, w.bias, o.mask, o.initial_h, o.initial_c})) {
+    return lstm_in_f32(x, w, o);
+  }
   const Dims d = check_lstm(x, w, o);
   const int64_t g4 = 4 * d.u;
   const bool hard = o.recurrent_activation == RecurrentActivation::hard_sigmoid;
+  const Backend& be = backend_for(x);
   Saved s{Tensor::empty({d.n, d.t, g4}), Tensor::empty({d.n, d.t, d.u}), Tensor::empty({d.n, d.t, d.u}),
           o.initial_c.defined() ? o.initial_c.detach() : Tensor::zeros({d.n, d.u}), Tensor()};
   Tensor h0 = o.initial_h.defined() ? o.initial_h.detach() : Tensor::zeros({d.n, d.u});
-  if (o.mask.defined()) {
-    s.mask_tn = Tensor::empty({d.t, d.n});
-    for (int64_t n = 0; n < d.n; ++n)
-      for (int64_t t = 0; t < d.t; ++t) s.mask_tn.data()[t * d.n + n] = o.mask.data()[n * d.t + t];
-  }
+  if (o.mask.defined()) s.mask_tn = transpose(o.mask.detach(), 0, 1);  // (T,N): a step's mask is contiguous
   Tensor outputs = Tensor::empty({d.n, d.t, d.u});
   float* z = s.gates.data();
-  for (int64_t r = 0; r < d.n * d.t; ++r) std::memcpy(z + r * g4, w.bias.data(), sizeof(float) * g4);
-  kernels::gemm({.m = as_int(d.n * d.t), .n = as_int(g4), .k = as_int(d.e)}, 1.0f, x.data(), w.kernel.data(), 1.0f, z);
+  copy_rows(be, d.n * d.t, g4, w.bias.data(), 0, z, g4);  // z = b, then += x·W
+  gemm_add(be, {.m = as_int(d.n * d.t), .n = as_int(g4), .k = as_int(d.e)}, x.data(), w.kernel.data(), z);
 
   kernels::LstmStep step{.rows = d.n,
                          .units = d.u,
@@ -79,51 +100,43 @@ LstmResult lstm(const Tensor& x, const LstmWeights& w, const LstmOptions& o) {
                          .prev_stride = d.t * d.u,
                          .hard_sigmoid = hard};
   for (int64_t t = 0; t < d.t; ++t) {
-    float* hp = s.h_prev.data() + t * d.u;  // rows strided by T·U
-    const float* h_src = t == 0 ? h0.data() : outputs.data() + (t - 1) * d.u;
-    int64_t src_stride = t == 0 ? d.u : d.t * d.u;
-    for (int64_t n = 0; n < d.n; ++n) std::memcpy(hp + n * d.t * d.u, h_src + n * src_stride, sizeof(float) * d.u);
-    kernels::gemm(
-        {.m = as_int(d.n), .n = as_int(g4), .k = as_int(d.u), .lda = as_int(d.t * d.u), .ldc = as_int(d.t * g4)}, 1.0f,
-        hp, w.recurrent_kernel.data(), 1.0f, z + t * g4);
     // h_{t-1} and c_{t-1} are (N,U) packed at t = 0 (the initial state), rows of (N,T,U) afterwards.
     kernels::LstmStep this_step = step;
     if (t == 0) this_step.prev_stride = d.u;
-    const float* cp = t == 0 ? s.c0.data() : s.cells.data() + (t - 1) * d.u;
-    kernels::lstm_step_forward(this_step, s.mask_tn.defined() ? s.mask_tn.data() + t * d.n : nullptr, z + t * g4, cp,
-                               t == 0 ? h0.data() : outputs.data() + (t - 1) * d.u, s.cells.data() + t * d.u,
-                               outputs.data() + t * d.u);
+    const float* h_src = t == 0 ? h0.data() : outputs.data() + (t - 1) * d.u;
+    const float* c_src = t == 0 ? s.c0.data() : s.cells.data() + (t - 1) * d.u;
+    float* hp = s.h_prev.data() + t * d.u;  // rows strided by T·U
+    copy_rows(be, d.n, d.u, h_src, this_step.prev_stride, hp, d.t * d.u);
+    gemm_add(be,
+             {.m = as_int(d.n), .n = as_int(g4), .k = as_int(d.u), .lda = as_int(d.t * d.u), .ldc = as_int(d.t * g4)},
+             hp, w.recurrent_kernel.data(), z + t * g4);
+    be.lstm_step_forward(this_step, s.mask_tn.defined() ? s.mask_tn.data() + t * d.n : nullptr, z + t * g4, c_src,
+                         h_src, s.cells.data() + t * d.u, outputs.data() + t * d.u);
   }
 
   LstmResult result{outputs, Tensor::empty({d.n, d.u}), Tensor::empty({d.n, d.u})};
-  for (int64_t n = 0; n < d.n; ++n) {
-    const float* h_last = d.t ? outputs.data() + (n * d.t + d.t - 1) * d.u : h0.data() + n * d.u;
-    const float* c_last = d.t ? s.cells.data() + (n * d.t + d.t - 1) * d.u : s.c0.data() + n * d.u;
-    std::memcpy(result.h.data() + n * d.u, h_last, sizeof(float) * d.u);
-    std::memcpy(result.c.data() + n * d.u, c_last, sizeof(float) * d.u);
-  }
+  const int64_t last = d.t ? (d.t - 1) * d.u : 0;  // the last step's rows, or the initial state's
+  const int64_t stride = d.t ? d.t * d.u : d.u;
+  copy_rows(be, d.n, d.u, d.t ? outputs.data() + last : h0.data(), stride, result.h.data(), d.u);
+  copy_rows(be, d.n, d.u, d.t ? s.cells.data() + last : s.c0.data(), stride, result.c.data(), d.u);
 
   std::vector<Tensor> inputs{x, w.kernel, w.recurrent_kernel, w.bias, o.initial_h, o.initial_c};
   record("lstm", inputs, {&result.outputs, &result.h, &result.c}, [x, w, s, d, step](std::span<const Tensor> grads) {
     const int64_t g4 = 4 * d.u;
+    const Backend& be = backend_for(x);
     Tensor dh = grads[1].detach().clone(), dc = grads[2].detach().clone();  // (N,U), updated step by step
     Tensor dz = Tensor::empty({d.n, d.t, g4});
     const float* g_out = grads[0].data();
     for (int64_t t = d.t; t-- > 0;) {
-      for (int64_t n = 0; n < d.n; ++n) {
-        float* dhn = dh.data() + n * d.u;
-        const float* go = g_out + (n * d.t + t) * d.u;
-        for (int64_t j = 0; j < d.u; ++j) dhn[j] += go[j];
-      }
+      for (int64_t n = 0; n < d.n; ++n) be.axpy(d.u, 1.0f, g_out + (n * d.t + t) * d.u, dh.data() + n * d.u);
       kernels::LstmStep back = step;
       back.prev_stride = t == 0 ? d.u : d.t * d.u;
       const float* cp = t == 0 ? s.c0.data() : s.cells.data() + (t - 1) * d.u;
-      kernels::lstm_step_backward(back, s.mask_tn.defined() ? s.mask_tn.data() + t * d.n : nullptr,
-                                  s.gates.data() + t * g4, s.cells.data() + t * d.u, cp, dh.data(), dc.data(),
-                                  dz.data() + t * g4);
+      be.lstm_step_backward(back, s.mask_tn.defined() ? s.mask_tn.data() + t * d.n : nullptr, s.gates.data() + t * g4,
+                            s.cells.data() + t * d.u, cp, dh.data(), dc.data(), dz.data() + t * g4);
       // dh_{t-1} += dz_t · Rᵀ (masked rows have dz = 0 and kept their dh).
-      kernels::gemm({.m = as_int(d.n), .n = as_int(d.u), .k = as_int(g4), .transpose_b = true, .lda = as_int(d.t * g4)},
-                    1.0f, dz.data() + t * g4, w.recurrent_kernel.data(), 1.0f, dh.data());
+      gemm_add(be, {.m = as_int(d.n), .n = as_int(d.u), .k = as_int(g4), .transpose_b = true, .lda = as_int(d.t * g4)},
+               dz.data() + t * g4, w.recurrent_kernel.data(), dh.data());
     }
     const int m = as_int(d.n * d.t);
     Tensor dz2 = dz.reshape({d.n * d.t, g4});

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "nn/backends/backend.h"
 #include "nn/core/error.h"
 
 namespace nn {
@@ -103,9 +104,9 @@ bool gradients_finite(const NamedTensors& parameters) {
   for (const auto& [name, p] : parameters) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    const float* pg = g.data();
-    for (int64_t i = 0; i < g.numel(); ++i)
-      if (!std::isfinite(pg[i])) return false;
+    bool finite = true;
+    backend_for(g).all_finite(g.numel(), g.data(), &finite);
+    if (!finite) return false;
   }
   return true;
 }
@@ -122,8 +123,7 @@ float clip_grad_norm(const std::vector<Tensor>& parameters, float max_norm) {
   for (const Tensor& p : unique) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    const float* pg = g.data();
-    for (int64_t i = 0; i < g.numel(); ++i) total += static_cast<double>(pg[i]) * pg[i];
+    backend_for(g).sum_squares(g.numel(), g.data(), &total);
   }
   float norm = static_cast<float>(std::sqrt(total));
   if (norm > max_norm) {
@@ -131,8 +131,7 @@ float clip_grad_norm(const std::vector<Tensor>& parameters, float max_norm) {
     for (const Tensor& p : unique) {
       Tensor g = p.grad();
       if (!g.defined()) continue;
-      float* pg = g.data();
-      for (int64_t i = 0; i < g.numel(); ++i) pg[i] *= scale;
+      backend_for(g).map({.op = kernels::Unary::mul_scalar, .p0 = scale}, g.numel(), g.data(), g.data());
     }
   }
   return norm;
