@@ -164,33 +164,38 @@ TEST_CASE("the bf16 gemm agrees with the ref backend and the f32 gemm: odd sizes
     check_gemm({.m = 200, .n = 70, .k = 513, .transpose_a = ta, .transpose_b = tb}, 1, DType::f32, 2.0f, 0.5f, gen);
     check_gemm({.m = 30, .n = 700, .k = 2001, .transpose_a = ta, .transpose_b = tb}, 0, DType::bf16, 0.5f, 0.0f, gen);
     check_gemm({.m = 15, .n = 33, .k = 8, .transpose_a = ta, .transpose_b = tb}, 2, DType::bf16, 1.0f, 1.0f, gen);
+    // More rows than one pass of the conversion fallback (about 4 MB of f32 rows at a time).
+    check_gemm({.m = 300, .n = 4000, .k = 5, .transpose_a = ta, .transpose_b = tb}, 1, DType::bf16, 1.0f, 0.0f, gen);
+    check_gemm({.m = 300, .n = 4000, .k = 5, .transpose_a = ta, .transpose_b = tb}, 0, DType::f32, 1.0f, 0.5f, gen);
   }
 }
 
 TEST_CASE("the bf16 gemm is batched, and takes f32 A and B into a bf16 C") {
   std::mt19937 gen(12);
-  const GemmShape s{.m = 9, .n = 20, .k = 31};
-  const int64_t batch = 3, sa = 9 * 31, sb = 31 * 20, sc = 9 * 20;
-  const std::vector<bfloat16> a = random_bf16(batch * sa, gen), b = random_bf16(sb, gen);  // B shared: stride 0
-  const std::vector<float> af = widen(a), bf = widen(b);
-  std::vector<float> expected(static_cast<size_t>(batch * sc)), magnitude(expected.size());
-  for (int64_t i = 0; i < batch; ++i) {
-    nn::kernels::gemm_ref(s, 1.0f, af.data() + i * sa, bf.data(), 0.0f, expected.data() + i * sc);
-    nn::kernels::gemm_ref(s, 1.0f, absolute(af).data() + i * sa, absolute(bf).data(), 0.0f, magnitude.data() + i * sc);
-  }
-  GemmCall call{.shape = s, .batch = batch, .stride_a = sa, .stride_b = 0, .stride_c = sc, .c_type = DType::bf16};
-  for (DType ab : {DType::bf16, DType::f32}) {
-    std::vector<bfloat16> fast(expected.size()), ref(expected.size());
-    call.ab_type = ab;
-    call.a = ab == DType::bf16 ? static_cast<const void*>(a.data()) : af.data();
-    call.b = ab == DType::bf16 ? static_cast<const void*>(b.data()) : bf.data();
-    call.c = fast.data();
-    nn::cpu_backend().gemm(call);
-    call.c = ref.data();
-    nn::ref_backend().gemm(call);
-    const std::string what = std::string("batched gemm, A and B ") + nn::dtype_name(ab);
-    check_within(fast, expected, magnitude, kUlp * 1.01, what + " (cpu)");
-    check_within(ref, expected, magnitude, kUlp * 1.01, what + " (ref)");
+  for (const GemmShape s : {GemmShape{.m = 9, .n = 20, .k = 31}, GemmShape{.m = 300, .n = 3600, .k = 5}}) {
+    const int64_t batch = 3, sa = int64_t{s.m} * s.k, sb = int64_t{s.k} * s.n, sc = int64_t{s.m} * s.n;
+    const std::vector<bfloat16> a = random_bf16(batch * sa, gen), b = random_bf16(sb, gen);  // B shared: stride 0
+    const std::vector<float> af = widen(a), bf = widen(b);
+    std::vector<float> expected(static_cast<size_t>(batch * sc)), magnitude(expected.size());
+    for (int64_t i = 0; i < batch; ++i) {
+      nn::kernels::gemm_ref(s, 1.0f, af.data() + i * sa, bf.data(), 0.0f, expected.data() + i * sc);
+      nn::kernels::gemm_ref(s, 1.0f, absolute(af).data() + i * sa, absolute(bf).data(), 0.0f,
+                            magnitude.data() + i * sc);
+    }
+    GemmCall call{.shape = s, .batch = batch, .stride_a = sa, .stride_b = 0, .stride_c = sc, .c_type = DType::bf16};
+    for (DType ab : {DType::bf16, DType::f32}) {
+      std::vector<bfloat16> fast(expected.size()), ref(expected.size());
+      call.ab_type = ab;
+      call.a = ab == DType::bf16 ? static_cast<const void*>(a.data()) : af.data();
+      call.b = ab == DType::bf16 ? static_cast<const void*>(b.data()) : bf.data();
+      call.c = fast.data();
+      nn::cpu_backend().gemm(call);
+      call.c = ref.data();
+      nn::ref_backend().gemm(call);
+      const std::string what = std::string("batched gemm, A and B ") + nn::dtype_name(ab);
+      check_within(fast, expected, magnitude, kUlp * 1.01, what + " (cpu)");
+      check_within(ref, expected, magnitude, kUlp * 1.01, what + " (ref)");
+    }
   }
 }
 

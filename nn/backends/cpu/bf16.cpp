@@ -29,19 +29,19 @@ int64_t span_of(int64_t rows, int64_t cols, int64_t ld) {
   return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
 }
 
-// Per-thread conversion buffers of the fallback, kept between calls.
-enum class Scratch { a, b, c };
-template <Scratch>
-float* scratch(int64_t floats) {
-  thread_local std::vector<float> buffer;
-  if (static_cast<int64_t>(buffer.size()) < floats) buffer.resize(static_cast<size_t>(floats));
-  return buffer.data();
+// Leading dimensions as stored (GemmShape's 0 = packed).
+struct Strides {
+  int lda, ldb, ldc;
+};
+Strides strides_of(const GemmShape& s) {
+  return {s.lda ? s.lda : (s.transpose_a ? s.m : s.k), s.ldb ? s.ldb : (s.transpose_b ? s.k : s.n),
+          s.ldc ? s.ldc : s.n};
 }
 
-float* widened(Scratch which, const bfloat16* x, int64_t n) {
-  float* out = which == Scratch::a ? scratch<Scratch::a>(n) : scratch<Scratch::b>(n);
-  cast(n, DType::bf16, x, DType::f32, out);
-  return out;
+// Rows of C per pass of the conversion paths: their f32 copies of A's rows and of C stay near 4 MB each (freed after
+// the call: nothing large is kept between calls).
+int64_t rows_per_pass(const GemmShape& s, int64_t lda) {
+  return std::max<int64_t>(16, (int64_t{1} << 20) / std::max<int64_t>({int64_t{s.n}, lda, 1}));
 }
 
 // C (M,N) f32 or bf16 (ldc) = α·AB + bias + β·C from the f32 product `f` (M,N), which holds α·AB + β·C already
@@ -60,28 +60,48 @@ void finish(const GemmShape& s, const float* bias, DType c_type, const float* f,
   }
 }
 
-// The f32 GEMM on a C of `c_type` (f32 A and B): a bf16 C goes through an f32 copy, rounded once at the end.
+// The f32 GEMM on a C of `c_type` (f32 A and B, explicit leading dimensions): a bf16 C goes through an f32 copy,
+// rounded once at the end.
 void gemm_into(const GemmShape& s, float alpha, const float* a, const float* b, float beta, const float* bias,
                DType c_type, void* c) {
-  const int64_t ldc = s.ldc ? s.ldc : s.n;
   if (c_type == DType::f32) {
     kernels::gemm(s, alpha, a, b, beta, static_cast<float*>(c));
-    finish(s, bias, c_type, nullptr, c, ldc);
+    finish(s, bias, c_type, nullptr, c, s.ldc);
     return;
   }
-  float* f = scratch<Scratch::c>(static_cast<int64_t>(s.m) * s.n);
+  std::vector<float> f(static_cast<size_t>(s.m) * s.n);
   if (beta != 0.0f) {
     for (int64_t i = 0; i < s.m; ++i)
-      cast(s.n, DType::bf16, static_cast<bfloat16*>(c) + i * ldc, DType::f32, f + i * s.n);
+      cast(s.n, DType::bf16, static_cast<bfloat16*>(c) + i * s.ldc, DType::f32, f.data() + i * s.n);
   }
   GemmShape packed = s;
-  packed.ldc = 0;
-  kernels::gemm(packed, alpha, a, b, beta, f);
-  finish(s, bias, c_type, f, c, ldc);
+  packed.ldc = s.n;
+  kernels::gemm(packed, alpha, a, b, beta, f.data());
+  finish(s, bias, c_type, f.data(), c, s.ldc);
+}
+
+// Rows [i0, i0 + rows) of C = α·op(A)·op(B) + bias + β·C: the shape of that pass, leading dimensions explicit.
+GemmShape rows_of(const GemmShape& s, const Strides& ld, int64_t rows) {
+  GemmShape part = s;
+  part.m = as_int(rows);
+  part.lda = ld.lda, part.ldb = ld.ldb, part.ldc = ld.ldc;
+  return part;
+}
+
+// f32 A and B into a bf16 C, a pass of rows at a time.
+void gemm_f32_into_bf16(const GemmShape& s, float alpha, const float* a, const float* b, float beta, void* c) {
+  const Strides ld = strides_of(s);
+  const int64_t step = rows_per_pass(s, ld.lda);
+  for (int64_t i0 = 0; i0 < s.m; i0 += step) {
+    const int64_t rows = std::min<int64_t>(step, s.m - i0);
+    gemm_into(rows_of(s, ld, rows), alpha, a + i0 * (s.transpose_a ? 1 : ld.lda), b, beta, nullptr, DType::bf16,
+              static_cast<bfloat16*>(c) + i0 * ld.ldc);
+  }
 }
 
 // C = α·op(A)·op(B) + bias + β·C with A and B bf16: vdpbf16ps where the processor has it, else A and B widened to
-// f32 (each span as stored, so lda and ldb keep their meaning) for the f32 GEMM.
+// f32 (each span as stored, so that lda and ldb keep their meaning; A a pass of rows at a time unless transposed)
+// for the f32 GEMM.
 void gemm_bf16_one(const GemmShape& s, float alpha, const bfloat16* a, const bfloat16* b, float beta, const float* bias,
                    DType c_type, void* c) {
   if (s.m <= 0 || s.n <= 0) return;
@@ -91,11 +111,22 @@ void gemm_bf16_one(const GemmShape& s, float alpha, const bfloat16* a, const bfl
     return;
 #endif
   }
-  const int64_t lda = s.lda ? s.lda : (s.transpose_a ? s.m : s.k);
-  const int64_t ldb = s.ldb ? s.ldb : (s.transpose_b ? s.k : s.n);
-  const float* af = widened(Scratch::a, a, s.transpose_a ? span_of(s.k, s.m, lda) : span_of(s.m, s.k, lda));
-  const float* bf = widened(Scratch::b, b, s.transpose_b ? span_of(s.n, s.k, ldb) : span_of(s.k, s.n, ldb));
-  gemm_into(s, alpha, af, bf, beta, bias, c_type, c);
+  const Strides ld = strides_of(s);
+  auto widen = [](const bfloat16* x, int64_t n, std::vector<float>& out) {
+    out.resize(static_cast<size_t>(n));
+    cast(n, DType::bf16, x, DType::f32, out.data());
+  };
+  std::vector<float> af, bf;
+  widen(b, s.transpose_b ? span_of(s.n, s.k, ld.ldb) : span_of(s.k, s.n, ld.ldb), bf);
+  if (s.transpose_a) widen(a, span_of(s.k, s.m, ld.lda), af);
+  const int64_t step = rows_per_pass(s, ld.lda);
+  const size_t c_size = dtype_size(c_type);
+  for (int64_t i0 = 0; i0 < s.m; i0 += step) {
+    const int64_t rows = std::min<int64_t>(step, s.m - i0);
+    if (!s.transpose_a) widen(a + i0 * ld.lda, span_of(rows, s.k, ld.lda), af);
+    gemm_into(rows_of(s, ld, rows), alpha, af.data() + (s.transpose_a ? i0 : 0), bf.data(), beta, bias, c_type,
+              static_cast<char*>(c) + i0 * ld.ldc * c_size);
+  }
 }
 
 // Rows of the im2col matrix per GEMM: whole output rows, about 4 M elements (8 MB) at a time (conv2d_fast.cpp's
@@ -166,8 +197,8 @@ void gemm_bf16(const kernels::GemmCall& call) {
     const auto* b = static_cast<const char*>(call.b) + i * call.stride_b * ab_size;
     void* c = static_cast<char*>(call.c) + i * call.stride_c * c_size;
     if (f32_in) {
-      gemm_into(call.shape, call.alpha, reinterpret_cast<const float*>(a), reinterpret_cast<const float*>(b), call.beta,
-                nullptr, call.c_type, c);
+      gemm_f32_into_bf16(call.shape, call.alpha, reinterpret_cast<const float*>(a), reinterpret_cast<const float*>(b),
+                         call.beta, c);
     } else {
       gemm_bf16_one(call.shape, call.alpha, reinterpret_cast<const bfloat16*>(a), reinterpret_cast<const bfloat16*>(b),
                     call.beta, nullptr, call.c_type, c);

@@ -177,7 +177,9 @@ void gemm_bf16<Isa::avx512>(const GemmShape& s, float alpha, const bfloat16* a, 
   const long panel_lanes = static_cast<long>(pairs) * kNR;
   const int all_panels = (s.n + kNR - 1) / kNR;
   const int chunk_panels = static_cast<int>(std::clamp<long>(kChunkBytes / (panel_lanes * 4), 1, all_panels));
-  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  // One thread for a small product (the threads' start costs more than it saves) or inside a parallel region.
+  const bool small = static_cast<double>(s.m) * s.n * s.k < static_cast<double>(1 << 18);
+  const int threads = omp_in_parallel() || small ? 1 : omp_get_max_threads();
   uint32_t* const bp = thread_buffer<Panel::b>(static_cast<size_t>(panel_lanes) * chunk_panels);
   for (int jc = 0; jc < s.n; jc += chunk_panels * kNR) {
     const int nc = std::min(chunk_panels * kNR, s.n - jc);
