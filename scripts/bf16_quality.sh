@@ -45,12 +45,14 @@ if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
   if [[ -z $features_model ]]; then
     features_model="$scratch/notop.nnck"
     "$here/tests/reference/make_keras_h5.py" 1 "$scratch/notop.h5" "$scratch/sums.txt" --notop --fan-in-scaled >/dev/null
-    "$build/examples/convert_keras_weights" "$scratch/notop.h5" "$features_model" >/dev/null
+    "$build/examples/convert_keras_weights" "$scratch/notop.h5" "$features_model" >"$scratch/log" 2>&1 ||
+      { cat "$scratch/log" >&2; exit 1; }
   fi
   if [[ -z $top_model ]]; then
     top_model="$scratch/top.nnck"
     "$here/tests/reference/make_keras_h5.py" 1 "$scratch/top.h5" "$scratch/sums.txt" --fan-in-scaled >/dev/null
-    "$build/examples/convert_keras_weights" "$scratch/top.h5" "$top_model" >/dev/null
+    "$build/examples/convert_keras_weights" "$scratch/top.h5" "$top_model" >"$scratch/log" 2>&1 ||
+      { cat "$scratch/log" >&2; exit 1; }
   fi
 fi
 weights=(--random-width 1)
