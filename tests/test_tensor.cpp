@@ -364,3 +364,14 @@ TEST_CASE("the gradient of a sliced view reaches the rows it came from") {
   part.backward(Tensor::from_data({1, 2}, {5.0f, 7.0f}));
   CHECK(x.grad().to_vector() == std::vector<float>{0, 0, 5, 7, 0, 0});
 }
+
+TEST_CASE("a bf16 tensor slices without conversion: a view along the outermost axis, a bf16 copy along another") {
+  Tensor x = Tensor::arange(12.0f).reshape({4, 3}).to(nn::bf16);
+  Tensor rows = nn::slice(x, 0, 2, 4);
+  CHECK(rows.dtype() == nn::bf16);
+  CHECK(rows.impl()->storage == x.impl()->storage);
+  CHECK(rows.to_vector() == std::vector<float>{6, 7, 8, 9, 10, 11});
+  Tensor column = nn::slice(x, 1, 1, 2);
+  CHECK(column.dtype() == nn::bf16);
+  CHECK(column.to_vector() == std::vector<float>{1, 4, 7, 10});
+}

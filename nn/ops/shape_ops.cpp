@@ -92,7 +92,6 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
 }
 
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
-  if (detail::any_low_precision({x})) return slice(detail::to_f32(x), axis, start, end).to(detail::result_dtype({x}));
   int a = normalize_axis(axis, x.rank(), "slice");
   if (start < 0 || end < start || end > x.dim(a)) {
     fail_expected("slice",
@@ -107,20 +106,28 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
   if (v.outer == 1) {  // one run of x's elements: a view from an offset, no copy
     out = detail::view(x, shape, start * v.inner);
   } else {
-    out = Tensor::empty(shape);
-    int64_t run = (end - start) * v.inner;
+    out = Tensor::empty(shape, x.dtype());  // any dtype: runs of whole elements are copied
+    const int64_t run = (end - start) * v.inner;
+    const auto size = static_cast<int64_t>(dtype_size(x.dtype()));
+    const auto* from = static_cast<const char*>(x.raw_data());
+    auto* to = static_cast<char*>(out.raw_data());
     const Backend& be = backend_for(x);
     for (int64_t r = 0; run > 0 && r < v.outer; ++r) {
-      be.copy(DType::f32, run, x.data() + (r * v.extent + start) * v.inner, out.data() + r * run);
+      be.copy(x.dtype(), run, from + (r * v.extent + start) * v.inner * size, to + r * run * size);
     }
   }
   Shape input_shape = x.shape();
   record("slice", {x}, out, [input_shape, a, start, end](const Tensor& g) {
-    // The gradient is g placed back into zeros at [start, end).
+    // The gradient is g placed back into zeros (of g's dtype) at [start, end).
+    auto zeros = [&](Shape s) {
+      Tensor z = Tensor::empty(s, g.dtype());
+      z.fill(0.0f);
+      return z;
+    };
     Shape before = input_shape, after = input_shape;
     before[a] = start;
     after[a] = input_shape[a] - end;
-    return std::vector<Tensor>{concat({Tensor::zeros(before), g, Tensor::zeros(after)}, a)};
+    return std::vector<Tensor>{concat({zeros(before), g, zeros(after)}, a)};
   });
   return out;
 }
