@@ -52,6 +52,27 @@ void store16(bfloat16* p, v16 v) {
   std::memcpy(static_cast<void*>(p), &h, sizeof h);
 }
 
+using v32s = int16_t __attribute__((vector_size(64)));
+
+// 32 bf16 values as int16 keys that order as the values do: a negative value's magnitude bits flipped (−0 just
+// below +0). The map is its own inverse.
+v32s key32(const bfloat16* p) {
+  v32s v;
+  std::memcpy(&v, static_cast<const void*>(p), sizeof v);
+  return v ^ ((v >> 15) & 0x7fff);
+}
+
+void store_key32(bfloat16* p, v32s k) {
+  const v32s v = k ^ ((k >> 15) & 0x7fff);
+  std::memcpy(static_cast<void*>(p), &v, sizeof v);
+}
+
+// 16 floats that are bf16 values already (a maximum of bf16 inputs): their upper halves, no rounding to do.
+void store16_exact(bfloat16* p, v16 v) {
+  const v16h h = __builtin_convertvector(reinterpret_cast<v16u>(v) >> 16, v16h);
+  std::memcpy(static_cast<void*>(p), &h, sizeof h);
+}
+
 // Calls block(c0) for 16-channel blocks covering [0, channels): the last one ends at `channels`, overlapping the one
 // before (writing the same values again); scalar(c) for each channel when there are fewer than 16.
 template <class Block, class Scalar>
@@ -144,6 +165,22 @@ void pool_bf16(const Window2D& g, const bfloat16* x, bfloat16* y) {
         const Span s = span_of(g, oh, ow);
         const bfloat16* in = x + n * g.h * g.w * C;
         bfloat16* out = y + ((n * g.oh + oh) * g.ow + ow) * C;
+        if (Max && C >= 2 * kLanes) {
+          // 32 channels per vector, compared as integer keys: no widening, the maximum stored as it was read.
+          auto block = [&](int64_t c0) {
+            v32s best = key32(in + (s.h0 * g.w + s.w0) * C + c0);
+            for (int64_t ih = s.h0; ih < s.h1; ++ih)
+              for (int64_t iw = s.w0; iw < s.w1; ++iw) {
+                const v32s v = key32(in + (ih * g.w + iw) * C + c0);
+                best = v > best ? v : best;
+              }
+            store_key32(out + c0, best);
+          };
+          int64_t c0 = 0;
+          for (; c0 + 2 * kLanes <= C; c0 += 2 * kLanes) block(c0);
+          if (c0 < C) block(C - 2 * kLanes);
+          continue;
+        }
         const float count = static_cast<float>(s.count());
         auto block = [&](int64_t c0) {
           v16 acc = Max ? load16(in + (s.h0 * g.w + s.w0) * C + c0) : v16{};
@@ -152,7 +189,11 @@ void pool_bf16(const Window2D& g, const bfloat16* x, bfloat16* y) {
               const v16 v = load16(in + (ih * g.w + iw) * C + c0);
               acc = Max ? max16(acc, v) : acc + v;
             }
-          store16(out + c0, Max ? acc : acc / count);
+          if (Max) {
+            store16_exact(out + c0, acc);
+          } else {
+            store16(out + c0, acc / count);
+          }
         };
         auto scalar = [&](int64_t c) {
           float acc = Max ? widen(in[(s.h0 * g.w + s.w0) * C + c]) : 0.0f;
