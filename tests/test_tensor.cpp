@@ -375,3 +375,18 @@ TEST_CASE("a bf16 tensor slices without conversion: a view along the outermost a
   CHECK(column.dtype() == nn::bf16);
   CHECK(column.to_vector() == std::vector<float>{1, 4, 7, 10});
 }
+
+TEST_CASE("copy_from between overlapping views of one storage copies the values as they were") {
+  Tensor a = Tensor::arange(6.0f);
+  nn::slice(a, 0, 0, 5).copy_from(nn::slice(a, 0, 1, 6));  // shift left by one
+  CHECK(a.to_vector() == std::vector<float>{1, 2, 3, 4, 5, 5});
+  Tensor b = Tensor::arange(6.0f);
+  nn::slice(b, 0, 1, 6).copy_from(nn::slice(b, 0, 0, 5));  // shift right by one
+  CHECK(b.to_vector() == std::vector<float>{0, 0, 1, 2, 3, 4});
+  Tensor c = Tensor::arange(6.0f);
+  {
+    nn::BackendScope scope(nn::ref_backend());
+    nn::slice(c, 0, 1, 6).copy_from(nn::slice(c, 0, 0, 5));
+  }
+  CHECK(c.to_vector() == std::vector<float>{0, 0, 1, 2, 3, 4});
+}

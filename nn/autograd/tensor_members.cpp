@@ -1,5 +1,5 @@
-// Tensor's members that run on a backend or use autograd — reshape, clone, to, copy_from, fill, set_requires_grad. They are
-// defined here, above nn/core, so that nothing in nn/core includes a layer above it (scripts/check_layers.sh).
+// Tensor's members that run on a backend or use autograd — reshape, clone, to, copy_from, fill, set_requires_grad. They
+// are defined here, above nn/core, so that nothing in nn/core includes a layer above it (scripts/check_layers.sh).
 #include <string>
 
 #include "nn/autograd/autograd.h"

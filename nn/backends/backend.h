@@ -33,7 +33,7 @@ struct Backend {
   // ---- memory: fill, copy, cast ----
   /// y (n elements of `dtype`) = value (rounded to the dtype).
   void (*fill)(DType dtype, int64_t n, float value, void* y) = nullptr;
-  /// y = x, n elements of `dtype`; the ranges do not overlap.
+  /// y = x, n elements of `dtype`; the ranges may overlap (views of one storage): y gets x's values as they were.
   void (*copy)(DType dtype, int64_t n, const void* x, void* y) = nullptr;
   /// y (n elements of `to`) = x (n elements of `from`) converted; float32 → bfloat16 rounds to nearest even.
   void (*cast)(int64_t n, DType from, const void* x, DType to, void* y) = nullptr;
@@ -98,7 +98,8 @@ struct Backend {
   void (*select)(int64_t n, const float* mask, const float* a, const float* b, float* y) = nullptr;
 
   // ---- reductions and normalisations ----
-  /// y (outer, inner) = reduce x (outer, extent, inner) over its middle axis (sum in double); f32.
+  /// y (outer, inner) = reduce x (outer, extent, inner) over its middle axis; f32. A sum runs in element order in
+  /// float on the cpu backend (the numbers libnn's reductions have always given), in double on the ref backend.
   void (*reduce)(kernels::Reduce op, int64_t outer, int64_t extent, int64_t inner, const float* x, float* y) = nullptr;
   /// index (outer, inner) = the position along the middle axis of x (outer, extent ≥ 1, inner) of the first largest
   /// (Reduce::max) or smallest (Reduce::min) value, or of the first NaN: argmax/argmin and max/min along an axis; f32.
@@ -110,8 +111,9 @@ struct Backend {
   /// gx (rows, width) from g and the forward's output y: softmax gx = y⊙(g − Σg⊙y); log-softmax gx = g − eʸ·Σg.
   void (*softmax_rows_backward)(kernels::RowSoftmax kind, int64_t rows, int64_t width, const float* y, const float* g,
                                 float* gx) = nullptr;
-  /// mean (C) and biased variance (C) of x (rows, C) per channel, in double: batch norm's statistics; f32.
-  void (*channel_moments)(int64_t rows, int64_t channels, const float* x, float* mean, float* variance) = nullptr;
+  /// mean (C) and biased variance (C) of x (rows, C, f32) per channel, accumulated and returned in double: batch
+  /// norm's statistics (its 1/√(σ² + ε) and moving variance are computed from the double variance).
+  void (*channel_moments)(int64_t rows, int64_t channels, const float* x, double* mean, double* variance) = nullptr;
   /// y = γ·(x − mean)·inv_std + β per channel of x (rows, C) (primitives.h, ChannelAffine; its four vectors f32);
   /// x and y of `dtype`.
   void (*channel_affine)(int64_t rows, int64_t channels, const kernels::ChannelAffine& p, DType dtype, const void* x,

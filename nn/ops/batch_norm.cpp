@@ -63,14 +63,15 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
   auto mu = std::make_shared<std::vector<float>>(c);
   auto inv_std = std::make_shared<std::vector<float>>(c);
   if (o.training) {
-    std::vector<float> variance(c);
-    be.channel_moments(rows, c, x.data(), mu->data(), variance.data());
+    std::vector<double> mean(c), variance(c);
+    be.channel_moments(rows, c, x.data(), mean.data(), variance.data());
     float* mm = moving_mean.data();
     float* mv = moving_variance.data();
     const double unbias = static_cast<double>(rows) / static_cast<double>(rows - 1);
-    for (int64_t j = 0; j < c; ++j) {
-      (*inv_std)[j] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(variance[j]) + o.epsilon));
-      mm[j] = o.momentum * mm[j] + (1.0f - o.momentum) * (*mu)[j];
+    for (int64_t j = 0; j < c; ++j) {  // C values: the statistics' own arithmetic, as before the backend table
+      (*mu)[j] = static_cast<float>(mean[j]);
+      (*inv_std)[j] = static_cast<float>(1.0 / std::sqrt(variance[j] + o.epsilon));
+      mm[j] = o.momentum * mm[j] + (1.0f - o.momentum) * static_cast<float>(mean[j]);
       mv[j] = o.momentum * mv[j] + (1.0f - o.momentum) * static_cast<float>(variance[j] * unbias);
     }
   } else {

@@ -109,11 +109,17 @@ void fill(DType dtype, int64_t n, float value, void* y) {
 }
 
 void copy(DType dtype, int64_t n, const void* x, void* y) {
-  if (n > 0) std::memcpy(y, x, static_cast<size_t>(n) * dtype_size(dtype));
+  if (n > 0) std::memmove(y, x, static_cast<size_t>(n) * dtype_size(dtype));  // views of one storage may overlap
 }
 
 void axpy(int64_t n, float alpha, const float* x, float* y) {
-#pragma omp parallel for if (n > kScalarThreads)
+  // Short vectors (the LSTM backward calls this once per row and step) skip OpenMP altogether: entering a parallel
+  // region costs microseconds even when its `if` is false.
+  if (n <= kScalarThreads) {
+    for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+    return;
+  }
+#pragma omp parallel for
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 
@@ -261,7 +267,7 @@ void reduce(kernels::Reduce op, int64_t outer, int64_t extent, int64_t inner, co
     const float* xo = x + o * extent * inner + start;
     float* yo = y + o * inner + start;
     if (op == kernels::Reduce::sum) {
-      double total[kBlock] = {};
+      float total[kBlock] = {};  // float, in element order: the sums libnn has always computed (ref: double)
       for (int64_t e = 0; e < extent; ++e) {
         const float* row = xo + e * inner;
         for (int64_t j = 0; j < width; ++j) total[j] += row[j];

@@ -33,7 +33,7 @@ struct FlushDenormals {
 
 }  // namespace
 
-void channel_moments(int64_t rows, int64_t channels, const float* x, float* mean, float* variance) {
+void channel_moments(int64_t rows, int64_t channels, const float* x, double* mean, double* variance) {
   // Two passes over x (rows, C) in row order, each accumulating every channel at once in double (vectorised along
   // the contiguous channels): the mean first, then the squared deviations from it.
   std::vector<double> sum(channels, 0.0), squares(channels, 0.0);
@@ -54,8 +54,8 @@ void channel_moments(int64_t rows, int64_t channels, const float* x, float* mean
     }
   }
   for (int64_t j = 0; j < channels; ++j) {
-    mean[j] = static_cast<float>(s[j]);
-    variance[j] = static_cast<float>(q[j] / static_cast<double>(rows));
+    mean[j] = s[j];
+    variance[j] = q[j] / static_cast<double>(rows);
   }
 }
 

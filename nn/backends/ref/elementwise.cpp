@@ -3,6 +3,7 @@
 // against (tests/test_backend_elementwise.cpp).
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "nn/backends/ref/ref.h"
 
@@ -176,9 +177,11 @@ void fill(DType dtype, int64_t n, float value, void* y) {
 }
 
 void copy(DType dtype, int64_t n, const void* x, void* y) {
+  // Through a temporary, so that overlapping ranges (views of one storage) copy as if they did not overlap.
   const auto* from = static_cast<const unsigned char*>(x);
+  const std::vector<unsigned char> bytes(from, from + n * static_cast<int64_t>(dtype_size(dtype)));
   auto* to = static_cast<unsigned char*>(y);
-  for (int64_t i = 0; i < n * static_cast<int64_t>(dtype_size(dtype)); ++i) to[i] = from[i];
+  for (size_t i = 0; i < bytes.size(); ++i) to[i] = bytes[i];
 }
 
 void axpy(int64_t n, float alpha, const float* x, float* y) {

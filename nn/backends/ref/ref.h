@@ -25,7 +25,7 @@ void softmax_rows_backward(kernels::RowSoftmax kind, int64_t rows, int64_t width
                            float* gx);
 
 // ---- statistics, indexing, optimiser (rows.cpp) ----
-void channel_moments(int64_t rows, int64_t channels, const float* x, float* mean, float* variance);
+void channel_moments(int64_t rows, int64_t channels, const float* x, double* mean, double* variance);
 void gather_rows(int64_t count, const int32_t* ids, int64_t width, const float* table, float* out);
 void scatter_add_rows(int64_t count, const int32_t* ids, int64_t width, const float* g, float* table_grad);
 void adam_update(const kernels::AdamStep& s, int64_t n, float* theta, float* m, float* v, const float* g);
@@ -36,7 +36,8 @@ void adagrad_update(const kernels::AdagradStep& s, int64_t n, float* theta, floa
 void sum_squares(int64_t n, const float* x, double* total);
 void all_finite(int64_t n, const float* x, bool* finite);
 void cross_entropy_rows(const kernels::TargetRows& r, const float* x, float* lse, double* sums);
-void cross_entropy_rows_backward(const kernels::TargetRows& r, float scale, const float* x, const float* lse, float* gx);
+void cross_entropy_rows_backward(const kernels::TargetRows& r, float scale, const float* x, const float* lse,
+                                 float* gx);
 void binary_cross_entropy(kernels::BinaryLoss kind, int64_t n, const float* x, const float* y, const float* pos_weight,
                           float* loss);
 void binary_cross_entropy_backward(kernels::BinaryLoss kind, int64_t n, const float* g, const float* x, const float* y,

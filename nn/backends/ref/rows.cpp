@@ -8,7 +8,7 @@
 
 namespace nn::ref {
 
-void channel_moments(int64_t rows, int64_t channels, const float* x, float* mean, float* variance) {
+void channel_moments(int64_t rows, int64_t channels, const float* x, double* mean, double* variance) {
   for (int64_t j = 0; j < channels; ++j) {
     double sum = 0.0;
     for (int64_t r = 0; r < rows; ++r) sum += x[r * channels + j];
@@ -18,8 +18,8 @@ void channel_moments(int64_t rows, int64_t channels, const float* x, float* mean
       const double d = x[r * channels + j] - mu;
       squares += d * d;
     }
-    mean[j] = static_cast<float>(mu);
-    variance[j] = static_cast<float>(squares / static_cast<double>(rows));
+    mean[j] = mu;
+    variance[j] = squares / static_cast<double>(rows);
   }
 }
 
