@@ -157,3 +157,56 @@ TEST_CASE("a feature cache's label names a precision other than f32, and f32 lab
   CHECK(captioning::extractor_label(hash, nn::ResizeFilter::bilinear, nn::bf16) ==
         "xception sha256=" + hash + " precision=bf16 filter=bilinear");
 }
+
+TEST_CASE("a bf16 model saves its values widened to f32 exactly and loads a checkpoint rounded into its tensors") {
+  nn::Generator gen(11);
+  nn::Dense model({.in = 5, .out = 3}, gen);
+  const std::vector<float> f32_kernel = model.named_parameters()[0].second.to_vector();
+  model.to(nn::bf16);
+  test::TempDir dir("nn_bf16_checkpoint");
+  nn::save(dir.path / "bf16.nnck", model);
+  // Loaded into an f32 model: the bf16 values, exactly (widening is exact).
+  nn::Dense plain({.in = 5, .out = 3}, gen);
+  nn::load(dir.path / "bf16.nnck", plain, nn::LoadOptions{});
+  std::vector<float> expected;
+  for (float v : f32_kernel) expected.push_back(rounded_to_bf16(v));
+  CHECK(plain.named_parameters()[0].second.dtype() == nn::f32);
+  CHECK(plain.named_parameters()[0].second.to_vector() == expected);
+  // An f32 checkpoint loaded into a bf16 model: rounded into its bf16 tensors, the f32 bias as it is.
+  nn::Dense source({.in = 5, .out = 3}, gen);
+  nn::save(dir.path / "f32.nnck", source);
+  nn::load(dir.path / "f32.nnck", model, nn::LoadOptions{});
+  const Tensor kernel = model.named_parameters()[0].second;
+  CHECK(kernel.dtype() == nn::bf16);
+  std::vector<float> rounded;
+  for (float v : source.named_parameters()[0].second.to_vector()) rounded.push_back(rounded_to_bf16(v));
+  CHECK(kernel.to_vector() == rounded);
+  CHECK(model.named_parameters()[1].second.to_vector() == source.named_parameters()[1].second.to_vector());
+}
+
+TEST_CASE("optimisers refuse a bf16 model by parameter name before changing anything") {
+  nn::Generator gen(12);
+  nn::Dense model({.in = 2, .out = 2}, gen);
+  model.to(nn::bf16);
+  nn::Adam adam(model.named_parameters(), {});
+  Tensor y = nn::sum(model.forward(Tensor::ones({1, 2}).to(nn::bf16)).to(nn::f32));
+  y.backward();
+  CHECK_THROWS_WITH_AS(adam.step(),
+                       "Adam::step: expected f32 parameters and gradients (convert the model with .to(nn::f32) to "
+                       "train it), got bf16 parameter 'kernel'",
+                       nn::Error);
+  CHECK(adam.steps() == 0);
+  CHECK(adam.parameter_steps(0) == 0);
+  nn::SGD sgd(model.named_parameters(), {.lr = 0.1f});
+  CHECK_THROWS_WITH_AS(sgd.step(),
+                       "SGD::step: expected f32 parameters and gradients (convert the model with .to(nn::f32) to "
+                       "train it), got bf16 parameter 'kernel'",
+                       nn::Error);
+}
+
+TEST_CASE("a bf16 Dense gives bf16 (its f32 bias does not promote the result)") {
+  nn::Generator gen(13);
+  nn::Sequential model{nn::Dense({.in = 3, .out = 4}, gen), nn::Dense({.in = 4, .out = 2}, gen)};
+  model.to(nn::bf16);
+  CHECK(model.forward(Tensor::ones({2, 3}).to(nn::bf16)).dtype() == nn::bf16);
+}

@@ -327,7 +327,9 @@ void write_checkpoint(const std::filesystem::path& path, const Checkpoint& check
     w.value(static_cast<uint32_t>(checkpoint.tensors.size() + checkpoint.texts.size()));
     for (const auto& [name, t] : checkpoint.tensors) {
       w.header(name, kFloat32, std::vector<uint64_t>(t.shape().begin(), t.shape().end()));
-      w.bytes(t.data(), sizeof(float) * t.numel());
+      // Checkpoints hold float32: a bf16 tensor (a model converted with to(nn::bf16)) is written widened, exactly.
+      const Tensor values = t.dtype() == DType::f32 ? t : t.detach().to(DType::f32);
+      w.bytes(values.data(), sizeof(float) * values.numel());
     }
     for (const auto& [name, text] : checkpoint.texts) {
       w.header(name, kText, {text.size()});
@@ -485,7 +487,16 @@ LoadReport load(const std::filesystem::path& path, Module& module, const LoadOpt
   }
   load_training_state(r, optimizer_entries, scheduler_entries, optimizer, scheduler);
   // Payloads go straight into the model's tensors: no second copy of the weights in memory.
-  for (auto& [t, e] : copies) r.read_at(e->offset, t.data(), e->bytes, "tensor '" + printable(e->name) + "' data");
+  for (auto& [t, e] : copies) {
+    const std::string what = "tensor '" + printable(e->name) + "' data";
+    if (t.dtype() == DType::f32) {
+      r.read_at(e->offset, t.data(), e->bytes, what);
+    } else {  // a converted model (to(nn::bf16)): read the float32 values, then round them into its tensor
+      Tensor values = Tensor::empty(t.shape());
+      r.read_at(e->offset, values.data(), e->bytes, what);
+      t.copy_from(values.to(t.dtype()));
+    }
+  }
   return report;
 }
 

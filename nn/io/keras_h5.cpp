@@ -110,7 +110,8 @@ LoadReport assign_keras_weights(const std::vector<KerasLayerWeights>& layers, Mo
   }
   for (size_t i = 0; i < paired; ++i) {
     for (size_t k = 0; k < ours[i].second.size(); ++k) {
-      ours[i].second[k].second.copy_from(layers[i].weights[k].second);
+      Tensor& mine = ours[i].second[k].second;  // rounded into a converted model's dtype (to(nn::bf16))
+      mine.copy_from(layers[i].weights[k].second.to(mine.dtype()));
       report.loaded.push_back(ours[i].second[k].first);
     }
   }

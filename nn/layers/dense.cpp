@@ -23,7 +23,9 @@ Tensor Dense::forward(const Tensor& x) {
   Shape out_shape = x.shape();
   out_shape.back() = options_.out;
   Tensor y = matmul(x.reshape({-1, options_.in}), kernel_);
-  if (bias_.defined()) y = add(y, bias_);
+  // The bias stays f32 in a converted model (Module::to): the sum keeps the product's dtype, so a bf16 Dense gives
+  // bf16 and the next layer does not convert back.
+  if (bias_.defined()) y = add(y, bias_).to(y.dtype());
   return activate(y.reshape(out_shape), options_.activation);
 }
 

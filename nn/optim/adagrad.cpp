@@ -40,6 +40,7 @@ Adagrad::Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& defaults)
 
 void Adagrad::step() {
   check_adagrad_options("Adagrad::step", options_);
+  check_f32_parameters("Adagrad::step");
   ++steps_;
   for (size_t group = 0; group < group_count(); ++group) {
     const AdagradOptions& o = options_[group];

@@ -67,7 +67,9 @@ AdamBase<Options>::AdamBase(const char* type, bool decoupled, std::vector<ParamG
 
 template <class Options>
 void AdamBase<Options>::step() {
-  check_adam_options((std::string(type_) + "::step").c_str(), this->options_);
+  const std::string who = std::string(type_) + "::step";
+  check_adam_options(who.c_str(), this->options_);
+  this->check_f32_parameters(who.c_str());
   ++steps_;
   for (size_t group = 0; group < this->group_count(); ++group) {
     for (size_t k = this->group_begin_[group]; k < this->group_begin_[group + 1]; ++k) {

@@ -70,6 +70,10 @@ NamedTensors Optimizer::with_common_state(const std::string& type, NamedTensors 
   return own;
 }
 
+void Optimizer::check_f32_parameters(const char* who) const {
+  detail::check_f32_gradients(who, parameters_);
+}
+
 void Optimizer::check_state_type(const std::string& type, const NamedTensors& state) {
   for (const auto& [name, t] : state) {
     if (name.starts_with("type.") && name != "type." + type) {
@@ -100,7 +104,22 @@ void Optimizer::load_with_common_state(const std::string& type, const NamedTenso
   for (size_t g = 0; g < group_count(); ++g) set_learning_rate(rates[g], g);
 }
 
+namespace detail {
+void check_f32_gradients(const char* who, const NamedTensors& parameters) {
+  for (const auto& [name, p] : parameters) {
+    const Tensor g = p.grad();
+    const DType type = p.dtype() != DType::f32 ? p.dtype() : (g.defined() ? g.dtype() : DType::f32);
+    if (type != DType::f32) {
+      fail_expected(who, "f32 parameters and gradients (convert the model with .to(nn::f32) to train it)",
+                    std::string(dtype_name(type)) + " " + (p.dtype() != DType::f32 ? "parameter '" : "gradient of '") +
+                        name + "'");
+    }
+  }
+}
+}  // namespace detail
+
 bool gradients_finite(const NamedTensors& parameters) {
+  detail::check_f32_gradients("gradients_finite", parameters);
   for (const auto& [name, p] : parameters) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
@@ -113,6 +132,9 @@ bool gradients_finite(const NamedTensors& parameters) {
 
 float clip_grad_norm(const std::vector<Tensor>& parameters, float max_norm) {
   if (!(max_norm > 0.0f)) fail_expected("clip_grad_norm", "max_norm > 0", std::to_string(max_norm));
+  for (size_t k = 0; k < parameters.size(); ++k) {
+    detail::check_f32_gradients("clip_grad_norm", {{"parameter " + std::to_string(k), parameters[k]}});
+  }
   // A tensor given twice (tied weights) is one gradient: counted and scaled once.
   std::vector<Tensor> unique;
   std::set<const TensorImpl*> seen;

@@ -72,6 +72,9 @@ class Optimizer {
   /// nn::Error from "<type>::load_state" naming the entry when `state` holds another type's tag ("type.SGD" in a
   /// state given to Adam).
   static void check_state_type(const std::string& type, const NamedTensors& state);
+  /// nn::Error from `who` naming the first parameter (or gradient) that is not f32 — optimisers update f32 tensors
+  /// only (a model converted with to(nn::bf16) is for inference). Called before a step changes anything.
+  void check_f32_parameters(const char* who) const;
   /// nn::Error from `who` unless `lr` is finite and >= 0.
   static void check_learning_rate(const char* who, float lr, size_t group);
   /// `own` followed by the entries every optimiser saves: "type.<type>" and "group.<g>.lr".
@@ -122,6 +125,11 @@ class OptimizerWithOptions : public Optimizer {
 
 /// Whether every accumulated gradient of `parameters` is finite (a step on a NaN or infinite gradient would spoil
 /// the weights for good).
+namespace detail {
+/// nn::Error from `who` naming the first of `parameters` that is not f32, or whose gradient is not.
+void check_f32_gradients(const char* who, const NamedTensors& parameters);
+}  // namespace detail
+
 bool gradients_finite(const NamedTensors& parameters);
 
 /// Scales all gradients so that their global L2 norm is at most max_norm; returns the norm before clipping. A tensor

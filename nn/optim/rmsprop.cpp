@@ -48,6 +48,7 @@ void RMSprop::make_buffers() {
 
 void RMSprop::step() {
   check_rmsprop_options("RMSprop::step", options_);
+  check_f32_parameters("RMSprop::step");
   make_buffers();
   for (size_t group = 0; group < group_count(); ++group) {
     for (size_t k = group_begin_[group]; k < group_begin_[group + 1]; ++k) {

@@ -34,6 +34,7 @@ SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults) : Optimizer
 
 void SGD::step() {
   check_sgd_options("SGD::step", options_, forms_);
+  check_f32_parameters("SGD::step");
   for (size_t group = 0; group < group_count(); ++group) {
     const SGDOptions& o = options_[group];
     for (size_t k = group_begin_[group]; k < group_begin_[group + 1]; ++k) {
