@@ -102,6 +102,25 @@ enum class Unary : uint8_t {
   silu,           ///< x·sigmoid(x)
 };
 
+/// Whether the derivative of `op` reads the input x; the others need only the output y (so an op's backward keeps x
+/// alive only for these, and map_backward may be given a null x for the rest).
+constexpr bool derivative_reads_x(Unary op) {
+  switch (op) {
+    case Unary::log:
+    case Unary::abs:
+    case Unary::pow:
+    case Unary::clamp:
+    case Unary::div_scalar_by:
+    case Unary::leaky_relu:
+    case Unary::elu:
+    case Unary::gelu:
+    case Unary::silu:
+      return true;
+    default:
+      return false;
+  }
+}
+
 /// A unary function and its parameters.
 struct UnaryCall {
   Unary op = Unary::neg;

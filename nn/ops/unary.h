@@ -12,28 +12,9 @@
 
 namespace nn::detail {
 
-// Whether the derivative of `op` reads the input x (else only the output y).
-inline bool derivative_reads_x(kernels::Unary op) {
-  using kernels::Unary;
-  switch (op) {
-    case Unary::log:
-    case Unary::abs:
-    case Unary::pow:
-    case Unary::clamp:
-    case Unary::div_scalar_by:
-    case Unary::leaky_relu:
-    case Unary::elu:
-    case Unary::gelu:
-    case Unary::silu:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // Records the backward of y = f(x), y already computed.
 inline Tensor record_unary(const char* op, const Tensor& x, Tensor y, kernels::UnaryCall f) {
-  const Tensor kept_x = derivative_reads_x(f.op) ? x.detach() : Tensor();
+  const Tensor kept_x = kernels::derivative_reads_x(f.op) ? x.detach() : Tensor();
   record(op, {x}, y, [x = kept_x, y = y.detach(), f](const Tensor& g) {
     Tensor gx = Tensor::empty(g.shape());
     backend_for(g).map_backward(f, g.numel(), x.defined() ? x.data() : nullptr, y.data(), g.data(), gx.data());

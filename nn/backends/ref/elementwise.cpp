@@ -114,24 +114,6 @@ double unary_derivative(const kernels::UnaryCall& f, double x, double y) {
   return 0.0;
 }
 
-// Whether the derivative of `op` reads x (else only y, and x may be null).
-bool needs_x(Unary op) {
-  switch (op) {
-    case Unary::log:
-    case Unary::abs:
-    case Unary::pow:
-    case Unary::clamp:
-    case Unary::div_scalar_by:
-    case Unary::leaky_relu:
-    case Unary::elu:
-    case Unary::gelu:
-    case Unary::silu:
-      return true;
-    default:
-      return false;
-  }
-}
-
 double binary_value(Binary op, double a, double b) {
   switch (op) {
     case Binary::add:
@@ -193,7 +175,7 @@ void map(const kernels::UnaryCall& f, int64_t n, const float* x, float* y) {
 }
 
 void map_backward(const kernels::UnaryCall& f, int64_t n, const float* x, const float* y, const float* g, float* gx) {
-  const bool with_x = needs_x(f.op);
+  const bool with_x = kernels::derivative_reads_x(f.op);
   for (int64_t i = 0; i < n; ++i) {
     double d = unary_derivative(f, with_x ? x[i] : 0.0, y[i]);
     gx[i] = static_cast<float>(g[i] * d);
