@@ -12,14 +12,14 @@ install(TARGETS ${NN_LIBRARIES} EXPORT libnnTargets
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 # Public headers. Internal ones stay in the source tree: the backends' kernels (nn/backends/cpu/, nn/backends/ref/),
-# the ops' helpers (nn/ops/broadcast.h, unary.h, window.h, logsumexp.h),
+# the ops' helpers (nn/ops/broadcast.h, unary.h, window.h, convert.h),
 # fault injection (nn/io/fault.h), the HDF5 reader under nn::keras (nn/io/hdf5_file.h), the image decoders' shared
 # internals (nn/io/image_codecs.h), the synthesiser's stages
 # (captioning/speech/ but speech.h and text.h) and the web server (captioning/web/, not installed).
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/nn/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nn
   FILES_MATCHING PATTERN "*.h"
   PATTERN "cpu" EXCLUDE PATTERN "ref" EXCLUDE PATTERN "broadcast.h" EXCLUDE PATTERN "unary.h" EXCLUDE
-  PATTERN "window.h" EXCLUDE PATTERN "logsumexp.h" EXCLUDE PATTERN "fault.h" EXCLUDE PATTERN "hdf5_file.h" EXCLUDE
+  PATTERN "window.h" EXCLUDE PATTERN "convert.h" EXCLUDE PATTERN "fault.h" EXCLUDE PATTERN "hdf5_file.h" EXCLUDE
   PATTERN "image_codecs.h" EXCLUDE)
 install(FILES ${PROJECT_BINARY_DIR}/include/nn/core/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nn/core)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/captioning/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/captioning
