@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nn/backends/cpu/bf16.h"
+#include "nn/backends/cpu/conv2d.h"
 #include "nn/backends/cpu/cpu.h"
 #include "nn/backends/cpu/gemm.h"
 #include "nn/core/error.h"
@@ -129,16 +130,6 @@ void gemm_bf16_one(const GemmShape& s, float alpha, const bfloat16* a, const bfl
   }
 }
 
-// Rows of the im2col matrix per GEMM: whole output rows, about 4 M elements (8 MB) at a time (conv2d_fast.cpp's
-// chunk_rows).
-int64_t chunk_rows(const Window2D& g) {
-  int64_t width = g.kh * g.kw * g.c;
-  int64_t rows = g.n * g.oh * g.ow;
-  int64_t wanted =
-      std::clamp<int64_t>((int64_t{4} << 20) / std::max<int64_t>(width, 1), std::min<int64_t>(rows, 256), rows);
-  return std::max<int64_t>(1, wanted / std::max<int64_t>(g.ow, 1)) * g.ow;
-}
-
 bool direct_gemm(const Window2D& g) {
   return g.is_pointwise() && g.sh == 1 && g.sw == 1;
 }
@@ -209,7 +200,7 @@ void gemm_bf16(const kernels::GemmCall& call) {
 // In floats: the bf16 im2col chunk (rows × KH·KW·C elements of 2 bytes), rounded up; none for a 1×1, stride-1
 // convolution, which is one GEMM on x as it is.
 int64_t conv2d_workspace_bf16(const Window2D& g) {
-  return direct_gemm(g) ? 0 : (chunk_rows(g) * g.kh * g.kw * g.c + 1) / 2;
+  return direct_gemm(g) ? 0 : (kernels::im2col_chunk_rows(g) * g.kh * g.kw * g.c + 1) / 2;
 }
 
 void conv2d_forward_bf16(const Window2D& g, const void* x, const void* w, const float* bias, void* y, void* workspace) {
@@ -223,7 +214,7 @@ void conv2d_forward_bf16(const Window2D& g, const void* x, const void* w, const 
     return;
   }
   auto* cols = static_cast<bfloat16*>(workspace);
-  const int64_t step = chunk_rows(g);
+  const int64_t step = kernels::im2col_chunk_rows(g);
   for (int64_t first = 0; first < pixels; first += step) {
     const int64_t rows = std::min(step, pixels - first);
     im2col(g, xb, first, rows, cols);

@@ -5,6 +5,14 @@
 
 namespace nn::kernels {
 
+int64_t im2col_chunk_rows(const Window2D& g) {
+  int64_t width = g.kh * g.kw * g.c;
+  int64_t rows = g.n * g.oh * g.ow;
+  int64_t wanted =
+      std::clamp<int64_t>((int64_t{4} << 20) / std::max<int64_t>(width, 1), std::min<int64_t>(rows, 256), rows);
+  return std::max<int64_t>(1, wanted / std::max<int64_t>(g.ow, 1)) * g.ow;
+}
+
 void conv2d_forward_ref(const Window2D& g, const float* x, const float* w, const float* bias, float* y) {
   for (int64_t n = 0; n < g.n; ++n)
     for (int64_t oh = 0; oh < g.oh; ++oh)

@@ -19,6 +19,11 @@ void conv2d_backward_input_ref(const Window2D& g, const float* dy, const float* 
 // dw = Σ x ⊗ dy, overwritten.
 void conv2d_backward_weight_ref(const Window2D& g, const float* x, const float* dy, float* dw);
 
+// Rows of the im2col matrix handled per GEMM by the fast convolutions (f32 and bf16): whole output rows (so that
+// col2im can run rows in parallel), enough for the GEMM to run at full speed, few enough that a chunk
+// (rows × KH·KW·C elements) stays around 4 M elements. Compiled once, at baseline (conv2d.cpp).
+int64_t im2col_chunk_rows(const Window2D& g);
+
 // The fast kernels: the plain names run the active instruction-set level (isa.h); <Isa> names one level.
 int64_t conv2d_workspace_floats(const Window2D& g);
 void conv2d_forward(const Window2D& g, const float* x, const float* w, const float* bias, float* y, float* workspace);

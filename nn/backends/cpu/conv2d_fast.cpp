@@ -14,16 +14,6 @@ int as_int(int64_t v) {
   return static_cast<int>(v);
 }
 
-// Rows of the im2col matrix handled per sgemm: whole output rows (so that col2im can run rows in parallel), enough
-// for sgemm to run at full speed, few enough that the chunk (rows × KH·KW·C floats) stays around 16 MB.
-int64_t chunk_rows(const Window2D& g) {
-  int64_t width = g.kh * g.kw * g.c;
-  int64_t rows = g.n * g.oh * g.ow;
-  int64_t wanted =
-      std::clamp<int64_t>((int64_t{4} << 20) / std::max<int64_t>(width, 1), std::min<int64_t>(rows, 256), rows);
-  return std::max<int64_t>(1, wanted / std::max<int64_t>(g.ow, 1)) * g.ow;
-}
-
 // Output pixel r (flat over N·OH·OW) → its (n, oh, ow).
 struct Pixel {
   int64_t n, oh, ow;
@@ -139,7 +129,7 @@ int64_t conv2d_workspace_floats<kCompiledIsa>(const Window2D& g) {
   if (direct_gemm(g)) return 0;
   if (wide_gemm(g)) return wide_rows(g) * g.oc;          // the wide output (forward) or wide dy (backward)
   if (g.is_pointwise()) return g.n * g.oh * g.ow * g.c;  // the gathered pixels
-  return chunk_rows(g) * g.kh * g.kw * g.c;
+  return im2col_chunk_rows(g) * g.kh * g.kw * g.c;
 }
 
 template <>
@@ -162,7 +152,7 @@ void conv2d_forward<kCompiledIsa>(const Window2D& g, const float* x, const float
     return;
   }
   // A strided pointwise convolution is im2col with a 1×1 window: a gather of the sampled pixels.
-  const int64_t step = chunk_rows(g);
+  const int64_t step = im2col_chunk_rows(g);
   for (int64_t first = 0; first < rows; first += step) {
     int64_t count = std::min(step, rows - first);
     im2col(g, x, first, count, workspace);
@@ -214,7 +204,7 @@ void conv2d_backward_input<kCompiledIsa>(const Window2D& g, const float* dy, con
     return;
   }
   std::fill_n(dx, g.input_size(), 0.0f);
-  const int64_t step = chunk_rows(g);
+  const int64_t step = im2col_chunk_rows(g);
   for (int64_t first = 0; first < rows; first += step) {
     int64_t count = std::min(step, rows - first);
     gemm({.m = as_int(count), .n = as_int(width), .k = as_int(g.oc), .transpose_b = true}, 1.0f, dy + first * g.oc, w,
@@ -249,7 +239,7 @@ void conv2d_backward_weight<kCompiledIsa>(const Window2D& g, const float* x, con
     gemm({.m = as_int(g.c), .n = as_int(g.oc), .k = as_int(rows), .transpose_a = true}, 1.0f, x, dy, 0.0f, dw);
     return;
   }
-  const int64_t step = chunk_rows(g);
+  const int64_t step = im2col_chunk_rows(g);
   for (int64_t first = 0; first < rows; first += step) {
     int64_t count = std::min(step, rows - first);
     im2col(g, x, first, count, workspace);

@@ -1,10 +1,12 @@
-// The reference backend's bfloat16 primitives (ref.h): the naive loops of the f32 reference kernels with each element
-// converted to float as it is read, sums in double, and the output rounded to bf16 once.
-#include <algorithm>
-#include <cstring>
-#include <limits>
+// The reference backend's bfloat16 primitives (ref.h): each element converted to float, the f32 reference's
+// computation (sums in double), the output rounded to bf16 once.
 #include <string>
+#include <vector>
 
+#include "nn/backends/cpu/conv2d.h"
+#include "nn/backends/cpu/depthwise.h"
+#include "nn/backends/cpu/pointwise.h"
+#include "nn/backends/cpu/pool.h"
 #include "nn/backends/ref/ref.h"
 #include "nn/core/error.h"
 
@@ -27,8 +29,18 @@ void write(DType type, void* p, int64_t i, float value) {
   }
 }
 
-float x_at(const Window2D& g, const bfloat16* x, int64_t n, int64_t ih, int64_t iw, int64_t c) {
-  return to_float(x[((n * g.h + ih) * g.w + iw) * g.c + c]);
+// n bf16 values widened to f32 (exact).
+std::vector<float> widened(const void* p, int64_t n) {
+  const auto* values = static_cast<const bfloat16*>(p);
+  std::vector<float> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = to_float(values[i]);
+  return out;
+}
+
+// `values` rounded to bf16 into y.
+void round_into(const std::vector<float>& values, void* y) {
+  auto* out = static_cast<bfloat16*>(y);
+  for (size_t i = 0; i < values.size(); ++i) out[i] = to_bfloat16(values[i]);
 }
 
 }  // namespace
@@ -85,82 +97,37 @@ int64_t conv2d_workspace_bf16(const Window2D&) {
   return 0;
 }
 
-// conv2d_forward_ref's loop.
+// The convolution, pooling and affine primitives in bf16: the inputs widened to f32 (exact), the frozen f32
+// reference loop (nn/backends/cpu/*_ref), the output rounded to bf16 once.
 void conv2d_forward_bf16(const Window2D& g, const void* x, const void* w, const float* bias, void* y, void*) {
-  const auto* xb = static_cast<const bfloat16*>(x);
-  const auto* wb = static_cast<const bfloat16*>(w);
-  auto* yb = static_cast<bfloat16*>(y);
-  for (int64_t n = 0; n < g.n; ++n)
-    for (int64_t oh = 0; oh < g.oh; ++oh)
-      for (int64_t ow = 0; ow < g.ow; ++ow)
-        for (int64_t o = 0; o < g.oc; ++o) {
-          double acc = bias ? bias[o] : 0.0;
-          for (int64_t kh = 0; kh < g.kh; ++kh)
-            for (int64_t kw = 0; kw < g.kw; ++kw) {
-              const int64_t ih = oh * g.sh - g.pad_top + kh, iw = ow * g.sw - g.pad_left + kw;
-              if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
-              for (int64_t c = 0; c < g.c; ++c) {
-                acc += static_cast<double>(x_at(g, xb, n, ih, iw, c)) *
-                       to_float(wb[((kh * g.kw + kw) * g.c + c) * g.oc + o]);
-              }
-            }
-          yb[((n * g.oh + oh) * g.ow + ow) * g.oc + o] = to_bfloat16(static_cast<float>(acc));
-        }
+  std::vector<float> out(static_cast<size_t>(g.output_size()));
+  kernels::conv2d_forward_ref(g, widened(x, g.input_size()).data(), widened(w, g.kh * g.kw * g.c * g.oc).data(), bias,
+                              out.data());
+  round_into(out, y);
 }
 
-// depthwise_forward_ref's loop.
 void depthwise_forward_bf16(const Window2D& g, const void* x, const void* w, const float* bias, void* y) {
-  const auto* xb = static_cast<const bfloat16*>(x);
-  const auto* wb = static_cast<const bfloat16*>(w);
-  auto* yb = static_cast<bfloat16*>(y);
-  for (int64_t n = 0; n < g.n; ++n)
-    for (int64_t oh = 0; oh < g.oh; ++oh)
-      for (int64_t ow = 0; ow < g.ow; ++ow)
-        for (int64_t c = 0; c < g.c; ++c) {
-          double acc = bias ? bias[c] : 0.0;
-          for (int64_t kh = 0; kh < g.kh; ++kh)
-            for (int64_t kw = 0; kw < g.kw; ++kw) {
-              const int64_t ih = oh * g.sh - g.pad_top + kh, iw = ow * g.sw - g.pad_left + kw;
-              if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
-              acc += static_cast<double>(x_at(g, xb, n, ih, iw, c)) * to_float(wb[(kh * g.kw + kw) * g.c + c]);
-            }
-          yb[((n * g.oh + oh) * g.ow + ow) * g.c + c] = to_bfloat16(static_cast<float>(acc));
-        }
+  std::vector<float> out(static_cast<size_t>(g.output_size()));
+  kernels::depthwise_forward_ref(g, widened(x, g.input_size()).data(), widened(w, g.kh * g.kw * g.c).data(), bias,
+                                 out.data());
+  round_into(out, y);
 }
 
-// max_pool_forward_ref's and avg_pool_forward_ref's loops: the window's part inside the image.
 void pool_forward_bf16(kernels::Pool kind, const Window2D& g, const void* x, void* y) {
-  const auto* xb = static_cast<const bfloat16*>(x);
-  auto* yb = static_cast<bfloat16*>(y);
-  for (int64_t n = 0; n < g.n; ++n)
-    for (int64_t oh = 0; oh < g.oh; ++oh)
-      for (int64_t ow = 0; ow < g.ow; ++ow)
-        for (int64_t c = 0; c < g.c; ++c) {
-          const int64_t top = oh * g.sh - g.pad_top, left = ow * g.sw - g.pad_left;
-          const int64_t h0 = std::max<int64_t>(top, 0), h1 = std::min(top + g.kh, g.h);
-          const int64_t w0 = std::max<int64_t>(left, 0), w1 = std::min(left + g.kw, g.w);
-          float best = -std::numeric_limits<float>::infinity();
-          double sum = 0;
-          for (int64_t ih = h0; ih < h1; ++ih)
-            for (int64_t iw = w0; iw < w1; ++iw) {
-              const float v = x_at(g, xb, n, ih, iw, c);
-              best = std::max(best, v);
-              sum += v;
-            }
-          const float out = kind == kernels::Pool::max ? best : static_cast<float>(sum / ((h1 - h0) * (w1 - w0)));
-          yb[((n * g.oh + oh) * g.ow + ow) * g.c + c] = to_bfloat16(out);
-        }
+  std::vector<float> out(static_cast<size_t>(g.output_size()));
+  const std::vector<float> in = widened(x, g.input_size());
+  if (kind == kernels::Pool::max) {
+    kernels::max_pool_forward_ref(g, in.data(), out.data());
+  } else {
+    kernels::avg_pool_forward_ref(g, in.data(), out.data());
+  }
+  round_into(out, y);
 }
 
-// channel_affine_ref's loop.
 void channel_affine_bf16(int64_t rows, int64_t channels, const kernels::ChannelAffine& p, const void* x, void* y) {
-  const auto* xb = static_cast<const bfloat16*>(x);
-  auto* yb = static_cast<bfloat16*>(y);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < channels; ++j) {
-      const float v = to_float(xb[i * channels + j]);
-      yb[i * channels + j] = to_bfloat16(p.gamma[j] * (v - p.mean[j]) * p.inv_std[j] + p.beta[j]);
-    }
+  std::vector<float> out(static_cast<size_t>(rows * channels));
+  kernels::channel_affine_ref(rows, channels, p, widened(x, rows * channels).data(), out.data());
+  round_into(out, y);
 }
 
 }  // namespace nn::ref
