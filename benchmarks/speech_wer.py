@@ -5,8 +5,13 @@ For the first N captions of the Flickr8k test split (the first caption of each t
 captioner cleans them), each synthesiser writes a WAV; Debian's pocketsphinx (en-us acoustic model) transcribes them
 with a caption-domain bigram language model built here from the training captions (Witten-Bell backoff, ARPA format)
 and a dictionary of their words; the word error rate is (substitutions + deletions + insertions) / reference words.
+A second condition transcribes the same WAVs with pocketsphinx's general en-us trigram model and full dictionary:
+harder, and it shows whether a gain is acoustic or only the domain model guessing. The words each recogniser got
+wrong are then grouped by the class of their first phoneme that differs from what it heard (CMU dictionary), so a
+change can be measured where it acts.
 
   /usr/bin/python3 benchmarks/speech_wer.py [--captions 200] [--data ../shared/data/flickr8k] [--build build]
+                                            [--synthesisers libnn,espeak-ng,flite] [--conditions caption,general]
 
 Needs: pocketsphinx pocketsphinx-en-us espeak-ng flite sox (Debian). Not a test: it prints a table.
 """
@@ -22,6 +27,20 @@ import time
 
 HMM = "/usr/share/pocketsphinx/model/en-us/en-us"
 DICT = "/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict"
+GENERAL_LM = "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin"
+
+# ARPAbet phonemes (stress digits dropped) by class, for the error report.
+PHONEME_CLASS = {
+    **{p: "vowel" for p in "AA AE AH AO EH ER IH IY UH UW".split()},
+    **{p: "diphthong" for p in "AW AY EY OW OY".split()},
+    **{p: "stop voiced" for p in "B D G".split()},
+    **{p: "stop voiceless" for p in "P T K".split()},
+    **{p: "affricate" for p in "CH JH".split()},
+    **{p: "fricative voiced" for p in "V DH Z ZH".split()},
+    **{p: "fricative voiceless" for p in "F TH S SH HH".split()},
+    **{p: "nasal" for p in "M N NG".split()},
+    **{p: "liquid/glide" for p in "L R W Y".split()},
+}
 
 
 def clean(caption):
@@ -80,8 +99,45 @@ def edit_distance(ref, hyp):
     return row[-1]
 
 
-def transcribe(wav_dir, ids, lm, dictionary, work):
-    ctl = os.path.join(work, os.path.basename(wav_dir) + ".ctl")
+def alignment(ref, hyp):
+    """The (ref word or None, hyp word or None) pairs of a minimum edit alignment: substitutions, deletions
+    (hyp None), insertions (ref None) and matches."""
+    n, m = len(ref), len(hyp)
+    d = [[i + j if i * j == 0 else 0 for j in range(m + 1)] for i in range(n + 1)]
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]))
+    pairs, i, j = [], n, m
+    while i or j:
+        if i and j and d[i][j] == d[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]):
+            pairs.append((ref[i - 1], hyp[j - 1]))
+            i, j = i - 1, j - 1
+        elif i and d[i][j] == d[i - 1][j] + 1:
+            pairs.append((ref[i - 1], None))
+            i -= 1
+        else:
+            pairs.append((None, hyp[j - 1]))
+            j -= 1
+    return pairs[::-1]
+
+
+def error_class(ref, hyp, known):
+    """Where a misrecognised reference word first differs from what was heard: the class of its first differing
+    phoneme ("deleted" for a word not heard at all, "inserted" for a word heard that was not said)."""
+    if ref is None:
+        return "inserted"
+    if hyp is None:
+        return "deleted"
+    a = [re.sub(r"\d", "", p) for p in known.get(ref, "").split()]
+    b = [re.sub(r"\d", "", p) for p in known.get(hyp, "").split()]
+    for x, y in zip(a, b):
+        if x != y:
+            return PHONEME_CLASS.get(x, "other")
+    return "word end" if len(a) != len(b) else "homophone"
+
+
+def transcribe(wav_dir, ids, lm, dictionary, work, tag=""):
+    ctl = os.path.join(work, os.path.basename(wav_dir) + tag + ".ctl")
     hyp = ctl.replace(".ctl", ".hyp")
     with open(ctl, "w") as f:
         f.write("\n".join(ids) + "\n")
@@ -105,7 +161,11 @@ def main():
     parser.add_argument("--data", default=os.path.join(here, "..", "..", "shared", "data", "flickr8k"))
     parser.add_argument("--build", default=os.path.join(here, "..", "build"))
     parser.add_argument("--keep", help="keep the WAVs and models in this folder")
+    parser.add_argument("--synthesisers", default="libnn,espeak-ng,flite", help="comma-separated, in table order")
+    parser.add_argument("--conditions", default="caption,general",
+                        help="caption (the caption bigram model) and/or general (pocketsphinx's en-us model)")
     args = parser.parse_args()
+    synthesisers, conditions = args.synthesisers.split(","), args.conditions.split(",")
 
     captions, train, test = read_captions(args.data)
     known = {}
@@ -128,8 +188,8 @@ def main():
         f.writelines(f"{key}\t{text}\n" for key, text in chosen)
     ids = [key for key, _ in chosen]
 
-    rows = []
-    for name in ["libnn", "espeak-ng", "flite"]:
+    rows, classes = [], {}
+    for name in synthesisers:
         wav_dir = os.path.join(work, name)
         os.makedirs(wav_dir, exist_ok=True)
         start = time.time()
@@ -148,16 +208,32 @@ def main():
                                check=True)
                 os.remove(raw)
         synth = time.time() - start
-        hyps = transcribe(wav_dir, ids, lm, dictionary, work)
-        errors = sum(edit_distance(text.split(), hyps.get(key, [])) for key, text in chosen)
         words = sum(len(text.split()) for _, text in chosen)
-        rows.append((name, errors / words, errors, words, synth))
-    print(f"\n{len(chosen)} test captions, pocketsphinx en-us with a caption bigram model ({len(vocabulary)} words)")
-    print(f"{'synthesiser':12} {'WER':>6} {'errors':>7} {'words':>6} {'wall s':>7}")
-    for name, wer, errors, words, synth in rows:
-        print(f"{name:12} {wer:6.3f} {errors:7d} {words:6d} {synth:7.1f}")
-    espeak = next(r[1] for r in rows if r[0] == "espeak-ng")
-    print(f"libnn / espeak-ng WER ratio: {rows[0][1] / espeak:.2f} (target ≤ 1.25)")
+        wers = {}
+        for condition in conditions:
+            if condition == "caption":
+                hyps = transcribe(wav_dir, ids, lm, dictionary, work)
+            else:
+                hyps = transcribe(wav_dir, ids, GENERAL_LM, DICT, work, ".general")
+            errors = sum(edit_distance(text.split(), hyps.get(key, [])) for key, text in chosen)
+            wers[condition] = (errors / words, errors)
+            if condition == conditions[0]:
+                classes[name] = collections.Counter(
+                    error_class(r, h, known) for key, text in chosen
+                    for r, h in alignment(text.split(), hyps.get(key, [])) if r != h)
+        rows.append((name, wers, words, synth))
+    titles = {"caption": f"pocketsphinx en-us with a caption bigram model ({len(vocabulary)} words)",
+              "general": "pocketsphinx en-us with its general en-us trigram model and full dictionary"}
+    for condition in conditions:
+        print(f"\n{len(chosen)} test captions, {titles[condition]}")
+        print(f"{'synthesiser':12} {'WER':>6} {'errors':>7} {'words':>6} {'wall s':>7}")
+        for name, wers, words, synth in rows:
+            print(f"{name:12} {wers[condition][0]:6.3f} {wers[condition][1]:7d} {words:6d} {synth:7.1f}")
+    print(f"\nErrors ({conditions[0]} condition) by the class of the reference word's first phoneme that differs from "
+          "the word heard")
+    print(f"{'class':20}" + "".join(f" {name:>10}" for name in synthesisers))
+    for c in sorted({c for counter in classes.values() for c in counter}, key=lambda c: -classes[synthesisers[0]][c]):
+        print(f"{c:20}" + "".join(f" {classes[name][c]:10d}" for name in synthesisers))
 
 
 if __name__ == "__main__":

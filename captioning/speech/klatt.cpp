@@ -7,6 +7,7 @@ namespace speech {
 namespace {
 
 constexpr float kPi = 3.14159265358979f;
+constexpr float kVoiceGain = 10.0f;
 
 float db_to_gain(float db) {
   return db <= 0 ? 0.0f : std::pow(10.0f, (db - 60.0f) / 20.0f);
@@ -28,25 +29,28 @@ class Noise {
 };
 
 // The KLGLOTT88 glottal flow over one period: u(t) = a t² − b t³ while open (peak 1 at t = ⅔ of the open phase),
-// zero while closed.
+// zero while closed, scaled by the voicing amplitude. F0 and the amplitude are taken at the start of each period
+// (pitch-synchronously, as Klatt 1980 does): the flow is zero there, so a change of amplitude never steps the
+// flow, whose steps the formants would ring with as clicks at every voicing onset and offset.
 class GlottalSource {
  public:
   explicit GlottalSource(float sample_rate, float open_quotient) : rate_(sample_rate), open_quotient_(open_quotient) {}
-  float operator()(float f0) {
-    if (t_ >= period_) {  // a new period takes the current F0
+  float operator()(float f0, float amplitude) {
+    if (t_ >= period_) {  // a new period takes the current F0 and amplitude
       t_ = 0;
       period_ = std::max(2.0f, rate_ / std::max(f0, 20.0f));
       open_ = open_quotient_ * period_;
+      amplitude_ = amplitude;
     }
     const float t = t_++;
     if (t >= open_) return 0.0f;
     const float x = t / open_;
-    return 6.75f * x * x * (1.0f - x);  // 27/4 · x²(1−x): peak 1 at x = 2/3
+    return amplitude_ * 6.75f * x * x * (1.0f - x);  // 27/4 · x²(1−x): peak 1 at x = 2/3
   }
 
  private:
   float rate_, open_quotient_;
-  float t_ = 1e9f, period_ = 0, open_ = 0;
+  float t_ = 1e9f, period_ = 0, open_ = 0, amplitude_ = 0;
 };
 
 }  // namespace
@@ -99,11 +103,11 @@ std::vector<float> render_frames(const std::vector<Frame>& frames, const Synthes
     const float av = db_to_gain(f.voicing_db), ah = db_to_gain(f.aspiration_db), af = db_to_gain(f.frication_db);
 
     for (int n = 0; n < frame_samples; ++n) {
-      const float pulse = glottis(f.f0);
+      const float pulse = glottis(f.f0, av);
       tilt_state = (1.0f - options.spectral_tilt) * pulse + options.spectral_tilt * tilt_state;
       noise_state = 0.5f * noise() + 0.5f * noise_state;  // gently low-passed noise (the radiation lifts it again)
       // Voicing and aspiration through the cascade; aspiration is halved while the glottis is closed.
-      float x = av * tilt_state + ah * noise_state * (pulse > 0 || av == 0 ? 1.0f : 0.5f) * 0.6f;
+      float x = kVoiceGain * tilt_state + ah * noise_state * (pulse > 0 || av == 0 ? 1.0f : 0.5f) * 0.25f;
       x = nasal_pole(nasal_zero(x));
       for (int k = 4; k >= 0; --k) x = cascade[static_cast<size_t>(k)](x);
       // Frication through the parallel bank, alternating signs so the branches do not cancel between peaks.
@@ -113,7 +117,7 @@ std::vector<float> render_frames(const std::vector<Frame>& frames, const Synthes
         const float y = parallel[static_cast<size_t>(k)](fric) * parallel_gain[static_cast<size_t>(k)];
         p += (k % 2 == 0) ? y : -y;
       }
-      const float sum = x + 2.0f * p;
+      const float sum = x + p;
       out.push_back(sum - previous);  // radiation at the lips: a first difference
       previous = sum;
     }
