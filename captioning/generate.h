@@ -35,6 +35,8 @@ struct GenerateOptions {
 Caption greedy_caption(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features,
                        int max_length = 34);
 /// features (1, F) → up to `beam` captions, best first. beam = 1 gives exactly greedy_caption's caption.
+/// The live beams advance together, as the rows of one model step: each weight matrix is read once per step for
+/// all of them (decode_step.h), and the result is exactly that of advancing them one at a time.
 /// Throws nn::Error for beam < 1 or max_length < 1.
 std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features,
                                  const GenerateOptions& options);

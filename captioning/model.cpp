@@ -5,6 +5,8 @@
 #include <nn/core/error.h>
 #include <nn/ops/ops.h>
 
+#include "captioning/decode_step.h"
+
 namespace captioning {
 
 CaptionModel::CaptionModel(const CaptionModelOptions& o) : options_(o) {
@@ -88,6 +90,15 @@ nn::Tensor CaptionModel::step(const nn::Tensor& image_part, const std::vector<in
                               nn::Tensor& c) {
   const int64_t b = static_cast<int64_t>(last_words.size());
   nn::Indices ids({b, 1}, last_words);
+  // Inference on a few rows (decoding): each weight matrix read once for all rows (decode_step.h). Dropout is off
+  // in eval mode only, so training mode keeps the layers' path.
+  if (!is_training() && step_rows_apply(b, {image_part, h, c, embedding_->weight(), lstm_->weights().kernel,
+                                            merge_dense_->kernel(), output_->kernel()})) {
+    nn::Tensor x = embedding_->forward(ids).reshape({b, options_.units});
+    lstm_rows(*lstm_, x, h, c);
+    nn::Tensor merged = merge(image_part, h.reshape({b, 1, options_.units})).reshape({b, options_.units});
+    return dense_rows(*output_, dense_rows(*merge_dense_, merged));
+  }
   nn::LstmResult r = lstm_->forward(word_dropout_->forward(embedding_->forward(ids)), nn::Tensor(), h, c);
   h = r.h;
   c = r.c;

@@ -1,0 +1,37 @@
+/// @file
+/// The decoder's inference step for a few rows at once — the beams of a search, or one greedy caption. Each weight
+/// matrix (the LSTM's kernels, the merge and output Dense layers) is streamed from memory once per step for all
+/// rows: a GEMM would first pack it into panels (reading the 7.8 MB output matrix at V = 7,579 once more and
+/// writing it once), and one product per beam would read it once per beam. Decoding is bound by those reads.
+///
+/// Row r's numbers do not depend on which or how many rows run beside it (the same products, in the same order),
+/// so a batched beam search gives exactly the numbers of a search that runs one beam at a time.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+
+#include <nn/layers/dense.h>
+#include <nn/layers/lstm.h>
+
+namespace captioning {
+
+/// The most rows one call takes (the widest beam, kMaxBeam in generate.h).
+inline constexpr int64_t kMaxStepRows = 16;
+
+/// Whether the row path applies to these tensors: grad mode off, every one f32 (bf16 models take the ops' path),
+/// and `rows` in [1, kMaxStepRows].
+bool step_rows_apply(int64_t rows, std::initializer_list<nn::Tensor> tensors);
+
+/// x (B, in) → activation(x · kernel + bias), (B, out), as dense.forward(x) computes it (to rounding).
+nn::Tensor dense_rows(const nn::Dense& dense, const nn::Tensor& x);
+
+/// One step of a Keras LSTM without mask: x (B, E) and the state h, c (B, U) — undefined for zeros — → the new
+/// state, written into h and c (fresh tensors).
+void lstm_rows(const nn::LSTM& lstm, const nn::Tensor& x, nn::Tensor& h, nn::Tensor& c);
+
+/// c (M, N) += a (M, K) · b (K, N), M ≤ kMaxStepRows, rows packed: b is read once for all rows, in column blocks
+/// spread over the threads. Each c[r][j] is accumulated over k in order, the same whatever M is.
+void rows_gemm_add(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c);
+
+}  // namespace captioning
