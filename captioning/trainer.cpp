@@ -134,7 +134,8 @@ std::vector<EpochResult> train_target(const Target& target, const FeatureLookup&
                        .reseed = target.reseed,
                        .texts = config.bundle_texts,
                        .save = target.save,
-                       .load = target.load},
+                       .load = target.load,
+                       .parallel = config.parallel},
                       &schedule);
   trainer.callbacks().after_epoch = on_epoch;
   trainer.callbacks().resumed = config.on_resume;

@@ -66,6 +66,9 @@ struct TrainConfig {
   /// Called once when a resumed run starts, with the line the trainer notes ("train: resuming at epoch 2, step 17";
   /// nn::TrainerCallbacks::resumed).
   std::function<void(const std::string& line)> on_resume;
+  /// One process of a data-parallel job (nn::TrainerOptions::parallel; e.g. nn::distributed::DataParallel under
+  /// mpirun): batch_size is then the global batch, split over the processes. Null: this process alone.
+  nn::Parallel* parallel = nullptr;
 };
 
 /// Trains the caption model on image features for the remaining epochs (all, unless resuming); calls on_epoch

@@ -38,6 +38,14 @@ struct DataLoaderOptions {
   int prefetch = 2;         ///< batches a background thread prepares ahead (≥ 0); 0: on the caller's thread
 };
 
+/// One process's part of every batch in data-parallel training (nn/train/trainer.h, TrainerOptions::parallel):
+/// shard `index` of `count` takes the contiguous slice [n·index/count, n·(index+1)/count) of each batch of n
+/// examples, so the shards of a batch together are the batch, in order.
+struct Shard {
+  int index = 0;  ///< 0 … count − 1
+  int count = 1;  ///< the number of processes; 1: the whole batch
+};
+
 /// 0 … n−1 shuffled (Fisher–Yates) by an nn::Generator seeded with `seed`.
 std::vector<size_t> shuffled_order(size_t n, uint64_t seed);
 
@@ -132,22 +140,29 @@ class DataLoader {
     size_t step_, steps_;
   };
 
-  /// Epoch `epoch` (1-based), starting at step `first_step` (1-based; steps before it are skipped, not computed).
-  /// Throws nn::Error when epoch < 1 or first_step is outside 1 … steps() + 1.
-  Epoch epoch(int epoch, size_t first_step = 1) const {
+  /// Epoch `epoch` (1-based), starting at step `first_step` (1-based; steps before it are skipped, not computed),
+  /// each batch cut to its `shard`. Throws nn::Error when epoch < 1, first_step is outside 1 … steps() + 1 or the
+  /// shard is not one of count ≥ 1.
+  Epoch epoch(int epoch, size_t first_step = 1, Shard shard = {}) const {
     const size_t steps = this->steps();
     if (epoch < 1) fail_expected("DataLoader::epoch", "an epoch ≥ 1", std::to_string(epoch));
     if (first_step < 1 || first_step > steps + 1) {
       fail_expected("DataLoader::epoch", "a first step in 1 … " + std::to_string(steps + 1),
                     std::to_string(first_step));
     }
+    if (shard.count < 1 || shard.index < 0 || shard.index >= shard.count) {
+      fail_expected("DataLoader::epoch", "a shard index in 0 … count − 1 of count ≥ 1",
+                    std::to_string(shard.index) + " of " + std::to_string(shard.count));
+    }
     auto order = std::make_shared<const std::vector<size_t>>(epoch_order(dataset_.size(), options_, epoch));
     const size_t batch = static_cast<size_t>(options_.batch_size);
     // Runs on the background thread: reads only the dataset, its own copy of the collate and this epoch's order.
-    auto produce = [&dataset = dataset_, collate = collate_, order, batch](size_t step) -> std::shared_ptr<void> {
+    auto produce = [&dataset = dataset_, collate = collate_, order, batch,
+                    shard](size_t step) -> std::shared_ptr<void> {
+      const size_t first = (step - 1) * batch, n = std::min(order->size(), step * batch) - first;
+      const auto cut = [&](int k) { return first + n * static_cast<size_t>(k) / static_cast<size_t>(shard.count); };
       std::vector<Example> examples;
-      for (size_t i = (step - 1) * batch; i < std::min(order->size(), step * batch); ++i)
-        examples.push_back(dataset.get((*order)[i]));
+      for (size_t i = cut(shard.index); i < cut(shard.index + 1); ++i) examples.push_back(dataset.get((*order)[i]));
       return std::make_shared<Batch>(collate(std::move(examples)));
     };
     return Epoch(std::make_unique<detail::Prefetcher>(produce, first_step, steps + 1, options_.prefetch), first_step,

@@ -1,12 +1,14 @@
 #include "nn/io/checkpoint.h"
 #include "nn/io/fault.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <array>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -281,12 +283,19 @@ void check_model_fits(const std::filesystem::path& path, int64_t state_numel) {
 }
 
 void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::FILE*)>& write) {
-  // Temporaries of this path left by a writer that was killed: nothing else would ever remove them.
+  // Temporaries of this path left by a writer that was killed: nothing else would ever remove them. Only those of
+  // this process and of processes that no longer exist (NAME.tmp-PID): another live process may be writing its own.
   std::error_code ec;
   const std::string stale_prefix = path.filename().string() + ".tmp-";
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
-    if (entry.path().filename().string().rfind(stale_prefix, 0) == 0) std::filesystem::remove(entry.path(), ec);
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(stale_prefix, 0) != 0) continue;
+    const std::string pid_text = name.substr(stale_prefix.size());
+    const long pid = std::strtol(pid_text.c_str(), nullptr, 10);
+    const bool dead = pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH);
+    if (pid == ::getpid() || dead) std::filesystem::remove(entry.path(), ec);
+  }
   std::filesystem::path temporary = path;
   temporary += ".tmp-" + std::to_string(::getpid());
   std::FILE* file = std::fopen(temporary.c_str(), "wb");

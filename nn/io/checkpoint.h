@@ -104,6 +104,9 @@ void check_model_fits(const std::filesystem::path& path, int64_t state_numel);
 
 /// Creates `path` atomically: `write` fills a temporary file beside it, which is flushed, synced and renamed over
 /// `path`; on any failure the temporary file is removed and `path` is untouched. Throws nn::Error naming `path`.
+/// The temporary is PATH.tmp-PID; those of this process and of ended processes (a killed writer's) are removed
+/// first, another live process's are left alone (pids are per machine: writers on several machines sharing a folder
+/// must not write the same path, as only rank 0 of a data-parallel job does).
 void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::FILE*)>& write);
 
 /// std::filesystem::create_directories with an nn::Error naming the path ("PATH: cannot create the folder: …").

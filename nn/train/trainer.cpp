@@ -143,7 +143,34 @@ Trainer::Trainer(Module& model, Optimizer& optimizer, TrainerOptions options, LR
 
 uint64_t Trainer::step_seed(int epoch, size_t step) const {
   const uint64_t epoch_seed = options_.seed * 1000003ull + static_cast<uint64_t>(epoch);
-  return epoch_seed * 1000003ull + step;
+  const uint64_t rank = options_.parallel != nullptr ? static_cast<uint64_t>(options_.parallel->rank()) : 0;
+  return (epoch_seed * 1000003ull + step) ^ (rank * 0x9E3779B97F4A7C15ull);  // rank 0: the single-process seed
+}
+
+Shard Trainer::shard() const {
+  return options_.parallel != nullptr ? Shard{options_.parallel->rank(), options_.parallel->size()} : Shard{};
+}
+
+void Trainer::check_shards(size_t n, const DataLoaderOptions& loader, const std::string& who) const {
+  const size_t steps = steps_per_epoch(n, loader), processes = static_cast<size_t>(shard().count);
+  const size_t batch = static_cast<size_t>(loader.batch_size);
+  const size_t smallest = steps == 0 ? processes : std::min(n - (steps - 1) * batch, batch);
+  if (smallest < processes) {
+    fail_expected(who,
+                  "batches of at least one example per process (" + std::to_string(processes) +
+                      "; drop_last leaves out a short last batch)",
+                  "a batch of " + std::to_string(smallest) + " of " + std::to_string(n) + " examples");
+  }
+}
+
+bool Trainer::writes() const {
+  return !options_.out_dir.empty() && (options_.parallel == nullptr || options_.parallel->rank() == 0);
+}
+
+bool Trainer::stop_requested() {
+  std::vector<double> stop{options_.stop() ? 1.0 : 0.0};
+  if (options_.parallel != nullptr) options_.parallel->sum(stop);
+  return stop[0] > 0;
 }
 
 void Trainer::save_checkpoint(const fs::path& path, const Position& p) {
@@ -214,11 +241,14 @@ double Trainer::validate(const SourceFactory& validation, int epoch) {
     weighted += static_cast<double>(b->loss.item()) * b->items;
     items += b->items;
   }
-  return items > 0 ? weighted / items : NAN;
+  std::vector<double> sums{weighted, items};
+  if (options_.parallel != nullptr) options_.parallel->sum(sums);  // every process's shards
+  return sums[1] > 0 ? sums[0] / sums[1] : NAN;
 }
 
 void Trainer::note(const std::string& line) {
-  if (options_.progress) std::fprintf(stderr, "%s\n", line.c_str());
+  if (options_.progress && (options_.parallel == nullptr || options_.parallel->rank() == 0))
+    std::fprintf(stderr, "%s\n", line.c_str());
   if (log_ != nullptr) std::fprintf(log_, "%s\n", line.c_str()), std::fflush(log_);
 }
 
@@ -229,15 +259,23 @@ std::string Trainer::last_good() const {
              : std::string(" (no checkpoint was written yet)");
 }
 
-// One optimiser step on batch loss `b`: checks, backward, callbacks, clipping, step, schedule. Returns the loss.
+// One optimiser step on batch loss `b`: checks, backward, the average over processes (b.items becomes the global
+// batch's), callbacks, clipping, step, schedule. Returns the loss (the global batch's).
 float Trainer::step(BatchLoss& b, const Step& s) {
   const std::string& who = options_.name;
   const std::string where = "epoch " + std::to_string(s.epoch) + ", step " + std::to_string(s.step);
-  const float value = b.loss.item();
+  float value = b.loss.item();
   if (!std::isfinite(value)) fail(who, "the loss is " + std::to_string(value) + " at " + where);
   fault_point("train_step");
   optimizer_.zero_grad();
   b.loss.backward();
+  if (options_.parallel != nullptr) {
+    std::vector<Tensor> parameters;
+    for (const auto& [name, t] : optimizer_.parameters()) parameters.push_back(t);
+    const auto [loss, items] = options_.parallel->average_gradients(parameters, value, b.items);
+    value = static_cast<float>(loss);
+    b.items = items;
+  }
   if (callbacks_.after_backward) callbacks_.after_backward(s);
   if (!gradients_finite(optimizer_.parameters()))
     fail(who, "the gradient is not finite at " + where + " (the loss was " + std::to_string(value) + ")");
@@ -263,7 +301,7 @@ EpochResult Trainer::train_epoch(const SourceFactory& train, int epoch, Position
   const size_t steps = source->steps();
   EpochResult r;
   Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(options_.epochs), steps, "items",
-                    options_.progress);
+                    options_.progress && (options_.parallel == nullptr || options_.parallel->rank() == 0));
   progress.start_at(first_step - 1);
   auto last_logged = start;
   auto seconds = [&] {
@@ -285,11 +323,11 @@ EpochResult Trainer::train_epoch(const SourceFactory& train, int epoch, Position
       std::fprintf(log_, "%s\n", progress.line(false).c_str());
       std::fflush(log_);
     }
-    if (options_.stop && k < steps && options_.stop()) {  // after the last step, fit asks after the checkpoints
-      source.reset();                                     // the loader's thread stops before the position is saved
+    if (options_.stop && k < steps && stop_requested()) {  // after the last step, fit asks after the checkpoints
+      source.reset();                                      // the loader's thread stops before the position is saved
       p.partial_epoch = epoch, p.partial_step = k, p.partial_weighted = weighted, p.partial_items = items;
       p.partial_seconds = seconds();
-      if (!options_.out_dir.empty()) save_checkpoint(path("last.nnck"), p);
+      if (writes()) save_checkpoint(path("last.nnck"), p);
       progress.finish();
       stopped("at epoch " + std::to_string(epoch) + ", step " + std::to_string(k));
     }
@@ -319,7 +357,7 @@ void Trainer::end_epoch(EpochResult r, const SourceFactory& validation, Position
   p.history.push_back(r);
   p.partial_epoch = 0;
   const bool best = best_epoch_index(p.history, validated) == static_cast<int>(p.history.size()) - 1;
-  if (!options_.out_dir.empty()) {
+  if (writes()) {
     // best.nnck first: last.nnck counts the epoch as done, so a run killed before it is written redoes the epoch on
     // resume and writes best.nnck again.
     if (best) save_checkpoint(path("best.nnck"), p);
@@ -353,10 +391,13 @@ std::vector<EpochResult> Trainer::fit_sources(const SourceFactory& train, const 
     std::error_code ec;
     resuming = options_.resume && fs::exists(path("last.nnck"), ec);
     if (resuming) restore(p);
-    if (options_.overwrite && !options_.resume) remove_old_run();
-    log.reset(std::fopen(path("train.log").c_str(), options_.resume ? "a" : "w"));
-    if (!log) fail(path("train.log").string(), "cannot be opened for writing");
+    if (writes() && options_.overwrite && !options_.resume) remove_old_run();
+    if (writes()) {
+      log.reset(std::fopen(path("train.log").c_str(), options_.resume ? "a" : "w"));
+      if (!log) fail(path("train.log").string(), "cannot be opened for writing");
+    }
   }
+  if (options_.parallel != nullptr) options_.parallel->broadcast(model_);  // every rank starts from rank 0's model
   log_ = log.get();
   struct ClearLog {
     std::FILE*& log;
@@ -395,7 +436,7 @@ std::vector<EpochResult> Trainer::fit_sources(const SourceFactory& train, const 
       note(options_.name + ": stopping early after epoch " + std::to_string(epoch) + ": no validation improvement in " +
            std::to_string(p.bad_epochs) + " epochs (best: " +
            (best >= 0 ? "epoch " + std::to_string(p.history[best].epoch) : std::string("none, no finite loss")) + ")");
-    } else if (epoch < options_.epochs && options_.stop && options_.stop()) {
+    } else if (epoch < options_.epochs && options_.stop && stop_requested()) {
       stopped("after epoch " + std::to_string(epoch));  // the epoch's checkpoints are written: nothing is lost
     }
   }

@@ -67,6 +67,29 @@ struct TrainingStopped : Error {
   using Error::Error;
 };
 
+/// Data-parallel training: what the loop asks of the other processes of a job, each training on its shard of
+/// every batch. nn::distributed implements it on MPI (nn/distributed/distributed.h); libnn itself does no
+/// communication. With one, fit shards both loaders' batches (nn::Shard), every process restores the same
+/// last.nnck from the shared out_dir but only rank 0 writes there and shows progress, the model is made rank 0's
+/// before the first step, gradients and losses are averaged over the global batch after every backward, validation
+/// losses are summed over the processes, a stop request counts when any process makes it, and Step::seed differs
+/// per rank (rank 0 keeps the single-process seed) so that dropout masks differ but are reproducible.
+class Parallel {
+ public:
+  virtual ~Parallel() = default;
+  virtual int rank() const = 0;  ///< 0 … size() − 1
+  virtual int size() const = 0;  ///< the number of processes
+  /// Makes `model`'s parameters and buffers rank 0's on every process.
+  virtual void broadcast(Module& model) = 0;
+  /// After backward on this process's shard of `items` items (its loss the mean over them): replaces each gradient
+  /// of `parameters` by Σ_ranks items·grad / Σ_ranks items — the gradient of the global batch's mean loss — and
+  /// returns {the global batch's mean loss, its items}.
+  virtual std::pair<double, double> average_gradients(const std::vector<Tensor>& parameters, double loss,
+                                                      double items) = 0;
+  /// values[i] = Σ over the processes of values[i], in place.
+  virtual void sum(std::vector<double>& values) = 0;
+};
+
 /// How Trainer::fit runs and what it writes.
 struct TrainerOptions {
   int epochs = 10;                ///< the last epoch to train (a resumed run continues up to it), ≥ 1
@@ -104,6 +127,9 @@ struct TrainerOptions {
   /// How last.nnck is read back on resume: by default nn::load(path, model, optimizer, scheduler); returns the
   /// texts. A replacement must pass `scheduler` on (nn::load then requires the file to hold its state).
   std::function<CheckpointTexts(const std::filesystem::path& path, Optimizer* optimizer, LRScheduler* scheduler)> load;
+  /// One process of a data-parallel job (see Parallel; it must outlive fit); null: the only one. Checkpoints stay
+  /// rank-free: a run resumes on any number of processes with the same global batch.
+  Parallel* parallel = nullptr;
 };
 
 /// Hooks into the loop, for what later features plug in without touching it (data-parallel training averages the
@@ -170,8 +196,13 @@ class Trainer {
   /// fit on LossSource factories; `validation` may be empty (no validation). Throws as fit.
   std::vector<EpochResult> fit_sources(const SourceFactory& train, const SourceFactory& validation);
 
-  /// The seed of a step: the same for (options.seed, epoch, step) in every run.
+  /// The seed of a step: the same for (options.seed, epoch, step) in every run (and rank, with options.parallel).
   uint64_t step_seed(int epoch, size_t step) const;
+  /// This process's part of every batch: the whole batch without options.parallel.
+  Shard shard() const;
+  /// With options.parallel, throws nn::Error when a batch of a loader of n examples would leave a process without
+  /// examples (a last batch smaller than the number of processes: drop_last avoids it).
+  void check_shards(size_t n, const DataLoaderOptions& loader, const std::string& who) const;
 
  private:
   struct Position;
@@ -181,6 +212,8 @@ class Trainer {
   [[noreturn]] void stopped(const std::string& where);  // notes and throws TrainingStopped
   void remove_old_run();                                // what overwrite removes
   double validate(const SourceFactory& validation, int epoch);
+  bool writes() const;                 // out_dir is set and this process writes it (rank 0)
+  bool stop_requested();               // options.stop on some process
   void note(const std::string& line);  // to stderr (with progress on) and train.log
   std::string last_good() const;       // " (the last good checkpoint is …)" for error messages
   void save_checkpoint(const std::filesystem::path& path, const Position& position);
@@ -216,12 +249,14 @@ std::vector<EpochResult> Trainer::fit(
     std::function<BatchLoss(Batch&, const Step&)>* loss_;
   };
   auto train_source = [&](int epoch, size_t first_step) -> std::unique_ptr<LossSource> {
-    return std::make_unique<Source>(train.epoch(epoch, first_step), &loss);
+    return std::make_unique<Source>(train.epoch(epoch, first_step, shard()), &loss);
   };
+  check_shards(train.size(), train.options(), options_.name);
   SourceFactory validation_source;
   if (validation != nullptr) {
+    check_shards(validation->size(), validation->options(), options_.name + " (validation)");
     validation_source = [&](int epoch, size_t) -> std::unique_ptr<LossSource> {
-      return std::make_unique<Source>(validation->epoch(epoch), &loss);
+      return std::make_unique<Source>(validation->epoch(epoch, 1, shard()), &loss);
     };
   }
   return fit_sources(train_source, validation_source);

@@ -1,0 +1,107 @@
+/// @file
+/// nn::distributed: data-parallel training on MPI (Open MPI; the target nn::distributed, built when CMake finds
+/// MPI). Every process of an `mpirun -np N` job holds the whole model, trains on its shard of every global batch
+/// and averages the gradients with the others before each optimiser step, so that N processes take the steps one
+/// process would take on the global batch.
+///
+///     nn::distributed::Context mpi(argc, argv);                 // MPI_Init_thread … MPI_Finalize
+///     nn::distributed::DataParallel parallel;                   // MPI_COMM_WORLD
+///     nn::Trainer trainer(model, adam, {.out_dir = "run", .parallel = &parallel});
+///     trainer.fit(loader, &val_loader, loss);                   // loader's batch_size: the global batch
+///
+/// Averaging: each process passes the number of items its loss is the mean over (examples, or the words of a masked
+/// loss); the gradients are summed weighted by items / Σ items, so the result is the gradient of the global batch's
+/// mean. Buckets: the gradients are packed, in reverse registration order (the order backward produces them), into
+/// buffers of about 25 MB, each all-reduced by a nonblocking MPI_Iallreduce started as soon as it is packed, and
+/// all are waited for before the step (communication overlaps the packing of the next buckets, not yet the
+/// backward pass itself: nn's autograd has no per-leaf hook). Determinism: for a fixed number of processes the
+/// buckets, their order and MPI's reduction are fixed, so a run repeats to the bit; N processes equal one to float
+/// rounding (about 1e-7 relative per step).
+///
+/// Failure: MPI's default error handler (MPI_ERRORS_ARE_FATAL) stays: a process that dies (kill -9) makes mpirun
+/// end the whole job, naming the rank. A process that ends on an exception skips MPI_Finalize (see ~Context), so
+/// mpirun ends the others too instead of leaving them waiting in a reduction.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "nn/layers/module.h"
+#include "nn/train/trainer.h"
+
+namespace nn::distributed {
+
+/// MPI for this process: initialised from the mpirun environment (MPI_Init_thread, MPI_THREAD_FUNNELED: only the
+/// thread that made the Context calls MPI) and finalised when it is destroyed. Works as a single process without
+/// mpirun too (MPI's singleton start). One per process; a second while MPI is initialised uses it as it is.
+class Context {
+ public:
+  /// Throws nn::Error when MPI cannot be initialised or gives less than MPI_THREAD_FUNNELED.
+  Context(int& argc, char**& argv);
+  /// MPI_Finalize when this Context initialised MPI; skipped while an exception unwinds, so that mpirun ends the
+  /// job (a process leaving without MPI_Finalize aborts it) rather than the others waiting for this one forever.
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  int rank() const { return rank_; }  ///< this process, 0 … size() − 1
+  int size() const { return size_; }  ///< the processes of the job
+
+ private:
+  int rank_ = 0, size_ = 1;
+  bool owns_ = false;  // this Context called MPI_Init_thread
+};
+
+/// This process's rank and the job's size in MPI_COMM_WORLD (MPI must be initialised).
+int rank();
+int size();
+
+/// Makes `module`'s parameters and buffers (BatchNorm's running statistics) those of rank `root` on every process.
+/// Throws nn::Error when the processes' models differ in their number of values or a tensor is not float32.
+void broadcast(Module& module, int root = 0);
+
+/// Σ over the processes of each value, in place (MPI_Allreduce of doubles).
+void sum(std::vector<double>& values);
+
+/// How GradientReducer packs.
+struct ReducerOptions {
+  int64_t bucket_bytes = 25 << 20;  ///< the size a bucket is filled to (a larger gradient gets a bucket of its own)
+};
+
+/// The gradient all-reduce in buckets (see the file comment).
+class GradientReducer {
+ public:
+  explicit GradientReducer(ReducerOptions options = {});
+  /// Replaces every gradient of `parameters` (float32; an undefined one counts as zeros) by Σ_ranks items·grad /
+  /// Σ_ranks items and returns {Σ items·loss / Σ items, Σ items}. Every process must call it with the same
+  /// parameters' shapes in the same order. Throws nn::Error when Σ items ≤ 0 or a gradient is not float32.
+  std::pair<double, double> average(const std::vector<Tensor>& parameters, double loss, double items);
+  /// The buckets of the last average (their number depends only on the parameters' sizes and bucket_bytes).
+  size_t buckets() const { return buckets_.size(); }
+
+ private:
+  ReducerOptions options_;
+  std::vector<std::vector<float>> buckets_;  // kept between calls: no fresh memory per step
+};
+
+/// nn::Parallel on MPI_COMM_WORLD for nn::Trainer (TrainerOptions::parallel).
+class DataParallel : public Parallel {
+ public:
+  explicit DataParallel(ReducerOptions options = {});
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  void broadcast(Module& model) override { distributed::broadcast(model, 0); }
+  std::pair<double, double> average_gradients(const std::vector<Tensor>& parameters, double loss,
+                                              double items) override {
+    return reducer_.average(parameters, loss, items);
+  }
+  void sum(std::vector<double>& values) override { distributed::sum(values); }
+  const GradientReducer& reducer() const { return reducer_; }
+
+ private:
+  int rank_ = 0, size_ = 1;
+  GradientReducer reducer_;
+};
+
+}  // namespace nn::distributed
