@@ -1,6 +1,7 @@
 // caption: the merge caption model's training throughput (teacher forcing, Adam; tokens per second) at V ≈ 7,600
 // and batch 64, and the time to decode a 20-word caption greedily and with beam 3 — beside PyTorch 1.13 running the
-// same model in the same run (benchmarks/torch_caption.py).
+// same model in the same run (benchmarks/torch_caption.py), as installed and tuned (bench.h); and how far ours is from
+// the machine: training's GFLOP/s against the measured FMA peak, decoding's bytes of weights read per second.
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -15,9 +16,26 @@
 
 namespace {
 
-std::map<std::string, double> torch_peer(int threads, int vocab, int batch) {
-  return bench::run_peer(std::string("/usr/bin/python3 ") + NN_BENCHMARK_DIR + "/torch_caption.py " +
-                         std::to_string(threads) + " " + std::to_string(vocab) + " " + std::to_string(batch));
+// torch_caption.py as installed and tuned (passive OpenMP waiting tried too: it can help the LSTM's small steps).
+bench::PeerRuns torch_peer(int threads, int vocab, int batch) {
+  return bench::run_peer_tuned(std::string("/usr/bin/python3 ") + NN_BENCHMARK_DIR + "/torch_caption.py " +
+                                   std::to_string(threads) + " " + std::to_string(vocab) + " " + std::to_string(batch),
+                               true);
+}
+
+// Floating-point operations of one training step (forward, and a backward of twice its cost), per caption position:
+// the LSTM's x·W and h·R (8·U·(E+U)), the merge Dense (2·U²) and the output Dense (2·U·V); per image the image
+// Dense (2·F·U). E = U = 256, F = 2048 (CaptionModel's defaults).
+double training_flops(int64_t batch, int64_t steps, int64_t vocab) {
+  const double u = 256, f = 2048;
+  return 3.0 * (static_cast<double>(batch * steps) * (8 * u * (u + u) + 2 * u * u + 2 * u * vocab) + batch * 2 * f * u);
+}
+
+// Bytes of weights one decoding step reads: the LSTM's kernels and bias, the merge and output Dense layers (f32).
+// A step is bound by these reads (the activations are a few KB); with beams batched as rows, read once per step.
+double step_weight_bytes(int64_t vocab) {
+  const double u = 256;
+  return 4.0 * (2 * u * 4 * u + 4 * u + u * u + u + u * vocab + vocab);
 }
 
 }  // namespace
@@ -47,6 +65,7 @@ int main(int argc, char** argv) {
   try {
     if (threads > 0) nn::set_num_threads(threads);
     threads = nn::num_threads();
+    const double peak_before = bench::fma_peak_gflops(threads);
     captioning::CaptionModel model({.vocab = vocab});
     nn::Adam adam(model.named_parameters());
     // Captions of 8–20 words, padded to the longest, as torch_caption.py builds them.
@@ -90,15 +109,33 @@ int main(int argc, char** argv) {
     const double beam3 =
         bench::min_time([&] { captioning::beam_search(model, big, one, {.beam = 3, .max_length = 20}); }, 5, 1.0);
 
-    std::map<std::string, double> peer = torch ? torch_peer(threads, vocab, batch) : std::map<std::string, double>{};
-    auto get = [&](const char* key) { return peer.count(key) ? peer[key] : NAN; };
-    const double ours_rate = tokens / step, torch_rate = get("tokens") / get("train_step_s");
-    std::printf("merge caption model, V=%d, batch %d, %d threads; minima; ratio = ours/PyTorch speed (>1: faster)\n",
-                vocab, batch, threads);
-    std::printf("%-30s %12.0f %12.0f %8.2f\n", "training tokens/s", ours_rate, torch_rate, ours_rate / torch_rate);
-    std::printf("%-30s %9.2f ms %9.2f ms %8.2f\n", "greedy, 20 words", greedy * 1e3, get("greedy20_s") * 1e3,
-                get("greedy20_s") / greedy);
-    std::printf("%-30s %9.2f ms\n", "beam 3, 20 words", beam3 * 1e3);
+    bench::PeerRuns peer = torch ? torch_peer(threads, vocab, batch) : bench::PeerRuns{};
+    const double peak_after = bench::fma_peak_gflops(threads);
+    auto rate = [&](const std::map<std::string, double>& m) {
+      return bench::PeerRuns::get(m, "tokens") / bench::PeerRuns::get(m, "train_step_s");
+    };
+    const double ours_rate = tokens / step, installed_rate = rate(peer.installed), tuned_rate = rate(peer.tuned);
+    const double train_gflops = training_flops(batch, t, vocab) / step / 1e9, peak = std::max(peak_before, peak_after);
+    const double greedy_gbs = 20 * step_weight_bytes(vocab) / greedy / 1e9;
+    const double beam_gbs = 20 * step_weight_bytes(vocab) / beam3 / 1e9;
+    std::printf(
+        "merge caption model, V=%d, batch %d, %d threads; minima; ratio = ours / the faster PyTorch (>1: ours "
+        "faster)\n",
+        vocab, batch, threads);
+    std::printf("%-22s %12s %12s %12s %7s   %s\n", "", "ours", "torch inst.", "torch tuned", "ratio",
+                "ours against the machine");
+    std::printf("%-22s %12.0f %12.0f %12.0f %7.2f   %.0f GFLOP/s, %s of the FMA peak\n", "training tokens/s", ours_rate,
+                installed_rate, tuned_rate, ours_rate / std::fmax(installed_rate, tuned_rate), train_gflops,
+                bench::percent_of(train_gflops, peak).c_str());
+    std::printf("%-22s %9.2f ms %9.2f ms %9.2f ms %7.2f   %.1f GB/s of weights read\n", "greedy, 20 words",
+                greedy * 1e3, peer.as_installed("greedy20_s") * 1e3, peer.at_best("greedy20_s") * 1e3,
+                peer.faster("greedy20_s") / greedy, greedy_gbs);
+    std::printf("%-22s %9.2f ms %12s %12s %7s   %.1f GB/s of weights read; %.2fx greedy's time\n", "beam 3, 20 words",
+                beam3 * 1e3, "-", "-", "", beam_gbs, beam3 / greedy);
+    std::printf("PyTorch tuned: the best of %s; here %s\n", bench::environment_names(true).c_str(),
+                peer.tuned_names({"train_step_s", "greedy20_s"}).c_str());
+    std::printf("FP32 FMA peak, %d threads: %.0f GFLOP/s before, %.0f after%s\n", threads, peak_before, peak_after,
+                peer.empty() && torch ? "; PyTorch peer not found (install python3-torch)" : "");
     std::printf("one epoch of 30,000 training captions (≈ %.0f tokens each) would take ≈ %.0f s\n",
                 static_cast<double>(tokens) / batch, 30000.0 / batch * step);
   } catch (const nn::Error& e) {

@@ -272,13 +272,17 @@ std::string bf16_json(const std::vector<Bf16Row>& layers, const std::vector<Gemm
   return out + "]";
 }
 
+// PyTorch's forward and forward+backward times for one layer, as installed and at its best (bench.h).
 struct TorchTimes {
-  double forward = 0, both = 0;
+  double forward = NAN, forward_tuned = NAN, both = NAN, both_tuned = NAN;
+  double faster_forward() const { return std::fmin(forward, forward_tuned); }
+  double faster_both() const { return std::fmin(both, both_tuned); }
 };
 
-// Runs benchmarks/torch_conv.py once for all layers; empty when python3-torch is missing or --no-torch.
+// Runs benchmarks/torch_conv.py for all layers, as installed and in each tuned environment (the allocators: no
+// recurrent network here); empty when python3-torch is missing or --no-torch. `tuned_by` gets the environments used.
 std::map<std::string, TorchTimes> torch_times(const std::vector<LayerSpec>& layers, int64_t batch, int threads,
-                                              const std::string& python) {
+                                              const std::string& python, std::string& tuned_by) {
   std::map<std::string, TorchTimes> out;
   std::string specs = "/tmp/nn_conv_kernels_" + std::to_string(::getpid()) + ".txt";
   {
@@ -289,20 +293,32 @@ std::map<std::string, TorchTimes> torch_times(const std::vector<LayerSpec>& laye
         << l.cout << ' ' << l.k << ' ' << l.s << ' ' << nn::to_string(l.padding) << '\n';
     }
   }
-  std::string command =
-      python + " " + NN_BENCHMARK_DIR + "/torch_conv.py " + std::to_string(threads) + " < " + specs + " 2>/dev/null";
-  if (FILE* pipe = ::popen(command.c_str(), "r")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, pipe)) {
-      std::istringstream in(line);
-      std::string key;
-      TorchTimes t;
-      if (in >> key >> t.forward >> t.both) out[layers[std::stoul(key.substr(1))].name] = t;
-    }
-    ::pclose(pipe);
-  }
+  const bench::PeerRuns runs = bench::run_peer_tuned(
+      python + " " + NN_BENCHMARK_DIR + "/torch_conv.py " + std::to_string(threads) + " < " + specs, false);
   std::remove(specs.c_str());
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const std::string key = std::string("L").append(std::to_string(i));
+    if (!runs.installed.count(key + "_forward") && !runs.tuned.count(key + "_forward")) continue;
+    out[layers[i].name] = {runs.as_installed(key + "_forward"), runs.at_best(key + "_forward"),
+                           runs.as_installed(key + "_both"), runs.at_best(key + "_both")};
+    keys.push_back(key + "_forward");
+  }
+  tuned_by = runs.tuned_names(keys);
   return out;
+}
+
+// A number for the JSON output, null when unmeasured.
+std::string json_number(double x) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", x);
+  return std::isnan(x) ? "null" : text;
+}
+
+// Bytes a memory-bound layer (depthwise, pooling) reads and writes once each: input, output, depthwise weights.
+double layer_bytes(Kind kind, const Window2D& g) {
+  const double in = static_cast<double>(g.n * g.h * g.w * g.c), out = static_cast<double>(g.n * g.oh * g.ow * g.c);
+  return 4.0 * (in + out + (kind == Kind::depthwise ? static_cast<double>(g.kh * g.kw * g.c) : 0.0));
 }
 
 struct Args {
@@ -405,15 +421,21 @@ int main(int argc, char** argv) {
     std::vector<LayerSpec> layers = args.custom ? std::vector<LayerSpec>{args.layer} : xception_layers();
     const double peak_before = bench::fma_peak_gflops(threads);
     std::map<std::string, TorchTimes> peer;
-    if (args.torch) peer = torch_times(layers, args.batch, threads, args.python);
+    std::string tuned_by = "-";
+    if (args.torch) peer = torch_times(layers, args.batch, threads, args.python, tuned_by);
+    // The peak our fractions are taken of: the higher of two measurements (a busy machine lowers one of them).
+    const double peak = std::max(peak_before, bench::fma_peak_gflops(threads));
 
     std::string json =
         "{\"threads\": " + std::to_string(threads) + ", \"batch\": " + std::to_string(args.batch) + ", \"layers\": [";
     if (!args.json) {
-      std::printf("threads %d, batch %lld; times are minima in ms; ratio = PyTorch time / ours (>1: we are faster)\n",
-                  threads, static_cast<long long>(args.batch));
-      std::printf("%-24s %9s %8s %7s %7s %9s %9s %6s %9s %6s\n", "layer", "check", "fwd", "GFLOP/s", "sgemm%",
-                  "torch fwd", "ratio", "", "fwd+bwd", "ratio");
+      std::printf(
+          "threads %d, batch %lld; times are minima in ms; ratio = the faster PyTorch's time / ours (>1: we are "
+          "faster);\nmachine: conv GFLOP/s as a fraction of the FMA peak (%.0f GFLOP/s), depthwise and pooling in GB/s "
+          "moved\n",
+          threads, static_cast<long long>(args.batch), peak);
+      std::printf("%-24s %9s %8s %7s %8s %7s %9s %9s %6s %9s %9s %6s\n", "layer", "check", "fwd", "GFLOP/s", "machine",
+                  "sgemm%", "torch fwd", "tuned", "ratio", "fwd+bwd", "torch", "ratio");
     }
     bool all_ok = true;
     for (size_t i = 0; i < layers.size(); ++i) {
@@ -430,25 +452,34 @@ int main(int argc, char** argv) {
       double gflops = forward_flops(l.kind, b.g) / fwd / 1e9;
       double sgemm_fraction = l.kind == Kind::conv ? sgemm_seconds(b.g) / fwd : NAN;
       auto t = peer.find(l.name);
-      double torch_fwd = t == peer.end() ? NAN : t->second.forward, torch_both = t == peer.end() ? NAN : t->second.both;
+      const TorchTimes torch_t = t == peer.end() ? TorchTimes{} : t->second;
+      const double torch_fwd = torch_t.faster_forward(), torch_both = torch_t.faster_both();
+      // Convolutions against the FMA peak; depthwise and pooling are bound by memory: bytes moved per second.
+      const double machine = l.kind == Kind::conv ? gflops / peak : layer_bytes(l.kind, b.g) / fwd / 1e9;
       char check_text[32];
       std::snprintf(check_text, sizeof check_text, args.check ? (ok ? "ok %.0e" : "FAIL %.0e") : "skipped", error);
       if (args.json) {
-        char row[512];
+        char row[768];
         std::snprintf(row, sizeof row,
                       "%s{\"layer\": \"%s\", \"kind\": \"%s\", \"max_rel_error\": %g, \"forward_s\": %g, "
-                      "\"forward_gflops\": %g, \"sgemm_fraction\": %s, \"torch_forward_s\": %s, "
-                      "\"forward_backward_s\": %g, \"torch_forward_backward_s\": %s}",
+                      "\"forward_gflops\": %g, \"%s\": %g, \"sgemm_fraction\": %s, \"torch_forward_s\": %s, "
+                      "\"torch_tuned_forward_s\": %s, \"forward_backward_s\": %g, \"torch_forward_backward_s\": %s, "
+                      "\"torch_tuned_forward_backward_s\": %s}",
                       i ? ", " : "", l.name.c_str(), kind_name(l.kind), error, fwd, gflops,
+                      l.kind == Kind::conv ? "fma_peak_fraction" : "gbytes_per_s", machine,
                       std::isnan(sgemm_fraction) ? "null" : std::to_string(sgemm_fraction).c_str(),
-                      std::isnan(torch_fwd) ? "null" : std::to_string(torch_fwd).c_str(), both,
-                      std::isnan(torch_both) ? "null" : std::to_string(torch_both).c_str());
+                      json_number(torch_t.forward).c_str(), json_number(torch_t.forward_tuned).c_str(), both,
+                      json_number(torch_t.both).c_str(), json_number(torch_t.both_tuned).c_str());
         json += row;
       } else {
         char sgemm_text[16] = "      -";  // depthwise and pooling are no GEMM
         if (!std::isnan(sgemm_fraction)) std::snprintf(sgemm_text, sizeof sgemm_text, "%6.0f%%", sgemm_fraction * 100);
-        std::printf("%-24s %9s %8.3f %7.1f %7s %9.3f %9.2f %6s %9.3f %6.2f\n", l.name.c_str(), check_text, fwd * 1e3,
-                    gflops, sgemm_text, torch_fwd * 1e3, torch_fwd / fwd, "", both * 1e3, torch_both / both);
+        char machine_text[16];
+        std::snprintf(machine_text, sizeof machine_text, l.kind == Kind::conv ? "%5.0f%%" : "%4.1fGB/s",
+                      l.kind == Kind::conv ? machine * 100 : machine);
+        std::printf("%-24s %9s %8.3f %7.1f %8s %7s %9.3f %9.3f %6.2f %9.3f %9.3f %6.2f\n", l.name.c_str(), check_text,
+                    fwd * 1e3, gflops, machine_text, sgemm_text, torch_t.forward * 1e3, torch_t.forward_tuned * 1e3,
+                    torch_fwd / fwd, both * 1e3, torch_both * 1e3, torch_both / both);
       }
     }
     std::string bf16_text;
@@ -470,6 +501,8 @@ int main(int argc, char** argv) {
       std::printf("%s]%s, \"fma_peak_gflops_before\": %g, \"fma_peak_gflops_after\": %g, \"all_checks_ok\": %s}\n",
                   json.c_str(), bf16_text.c_str(), peak_before, peak_after, all_ok ? "true" : "false");
     } else {
+      std::printf("PyTorch tuned: the best of %s; here %s\n", bench::environment_names(false).c_str(),
+                  tuned_by.c_str());
       std::printf("FP32 FMA peak, %d threads: %.0f GFLOP/s before, %.0f after%s\n", threads, peak_before, peak_after,
                   peer.empty() && args.torch ? "; PyTorch peer not found (install python3-torch)" : "");
     }

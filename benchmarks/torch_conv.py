@@ -2,8 +2,9 @@
 """PyTorch peer for benchmarks/conv_kernels: times the same layers in the same run.
 
 Reads one layer per line on stdin:  NAME KIND N H W CIN COUT K S PADDING   (KIND: conv, depthwise, maxpool)
-and prints one line per layer:       NAME FORWARD_SECONDS FORWARD_BACKWARD_SECONDS
-(minimum over repetitions, channels_last tensors, torch.set_num_threads(THREADS) from argv[1]).
+and prints one line per layer:       NAME_forward FORWARD_SECONDS NAME_both FORWARD_BACKWARD_SECONDS
+(minimum over repetitions, channels_last tensors, torch.set_num_threads(THREADS) from argv[1]; the forward time is
+the faster of eager and TorchScript-frozen).
 TensorFlow's 'same' padding is applied as F.pad when asymmetric (symmetric cases use torch's own padding; max
 pools that pad only at the end use ceil_mode), so torch runs the cheapest equivalent layer.
 """
@@ -47,6 +48,22 @@ def layer(kind, n, h, w, cin, cout, k, s, padding):
     return x, weight, lambda t: F.conv2d(F.pad(t, (pad_w[0], pad_w[1], pad[0], pad[1])), weight, None, s, 0, 1, groups)
 
 
+class Layer(torch.nn.Module):
+    def __init__(self, f):
+        super().__init__()
+        self.f = f
+
+    def forward(self, t):
+        return self.f(t)
+
+
+def frozen(f, x):
+    """The layer traced and frozen by TorchScript (constants folded, oneDNN's prepacked weights where it uses them),
+    as PyTorch's inference guide advises; its forward, as a function of nothing."""
+    module = torch.jit.freeze(torch.jit.trace(Layer(f).eval(), x))
+    return lambda: module(x)
+
+
 def main():
     torch.set_num_threads(int(sys.argv[1]))
     for line in sys.stdin:
@@ -55,7 +72,7 @@ def main():
         name, kind, n, h, w, cin, cout, k, s, padding = line.split()
         x, weight, f = layer(kind, int(n), int(h), int(w), int(cin), int(cout), int(k), int(s), padding)
         with torch.no_grad():
-            forward = min_time(lambda: f(x))
+            forward = min(min_time(lambda: f(x)), min_time(frozen(f, x)))
         x.requires_grad_(True)
         if weight is not None:
             weight.requires_grad_(True)
@@ -69,7 +86,7 @@ def main():
             f(x).backward(g)
 
         both = min_time(step)
-        print(name, forward, both, flush=True)
+        print(name + "_forward", forward, name + "_both", both, flush=True)
 
 
 if __name__ == "__main__":

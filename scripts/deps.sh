@@ -13,6 +13,7 @@ packages=(g++ cmake make pkg-config libeigen3-dev libopenblas-openmp-dev libstb-
           libpng-dev libcpp-httplib-dev libmicrohttpd-dev curl unzip)  # curl, unzip: scripts/flickr8k.sh
 if [ "${1:-}" = "--tests" ]; then
   packages+=(doctest-dev qemu-user binutils clang-format time zip)
+  packages+=(libjemalloc2)  # the benchmarks run their PyTorch peers with jemalloc too (benchmarks/bench.h)
   packages+=(libopenmpi-dev openmpi-bin)
 fi
 
