@@ -18,6 +18,7 @@
 #include <string>
 
 #include "cli.h"
+#include "parallel_job.h"
 
 namespace fs = std::filesystem;
 using namespace captioning;
@@ -40,6 +41,7 @@ nn::Tensor load_images(const fs::path& dir, const std::vector<std::string>& ids,
 }  // namespace
 
 int main(int argc, char** argv) {
+  ParallelJob job(argc, argv);  // under mpirun -np N: N processes, each on its share of every batch
   fs::path data, out;
   int epochs = 12, batch = 32, images = 1500, beam = 1;
   fs::path evaluate;
@@ -90,9 +92,10 @@ int main(int argc, char** argv) {
   }
   try {
     nn::check_new_run(out, resume, overwrite, "train");  // before generating and loading the images
-    if (!fs::exists(data / "text" / "Flickr8k.token.txt")) {
+    if (job.rank() == 0 && !fs::exists(data / "text" / "Flickr8k.token.txt")) {
       write_synthetic_flickr8k(data, {.train = images, .dev = images / 10, .test = images / 10, .seed = seed});
     }
+    job.barrier();  // the other processes read the world rank 0 wrote
     Flickr8kPaths paths = find_flickr8k(data);
     ReadReport report;
     Descriptions d = clean_descriptions(read_token_file(paths.token_file, report), report);
@@ -125,7 +128,8 @@ int main(int argc, char** argv) {
                        .resume = resume,
                        .overwrite = overwrite,
                        .progress = !no_progress,
-                       .bundle_texts = {{"trained.command", command_line}}};
+                       .bundle_texts = {{"trained.command", command_line}},
+                       .parallel = job.parallel()};
     // The validation set's ids are told apart from the training set's by a leading 'd'.
     auto image = [&](const std::string& id) {
       const bool dev = id[0] == 'd';
@@ -136,13 +140,15 @@ int main(int argc, char** argv) {
     for (Example& e : dev_examples) e.image = "d" + e.image;
     install_stop_signals();  // Ctrl-C: save mid-epoch and stop; --resume continues exactly there
     train(model, tokenizer, image, examples(train_ids), dev_examples, config);
-    Describer best(out / "best.nnck");
-    report_quality(evaluate_split(best, data, Split::test, beam));
+    if (job.rank() == 0) {
+      Describer best(out / "best.nnck");
+      report_quality(evaluate_split(best, data, Split::test, beam));
+    }
   } catch (const TrainingStopped& e) {
     cli.error(e);
-    return 130;
+    return job.end(130);
   } catch (const std::exception& e) {
-    return cli.error(e);
+    return job.end(cli.error(e));
   }
   return 0;
 }

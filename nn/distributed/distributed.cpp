@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
 #include <string>
 
@@ -154,5 +155,26 @@ std::pair<double, double> GradientReducer::average(const std::vector<Tensor>& pa
 
 DataParallel::DataParallel(ReducerOptions options)
     : rank_(distributed::rank()), size_(distributed::size()), reducer_(options) {}
+
+bool launched_by_mpi() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
+    if (std::getenv(name) != nullptr) return true;
+  return false;
+}
+
+Job::Job(int& argc, char**& argv) {
+  if (!launched_by_mpi()) return;
+  context_.emplace(argc, argv);
+  if (context_->size() > 1) parallel_.emplace();
+}
+
+void Job::barrier() {
+  if (context_) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+}
+
+int Job::end(int status) {
+  if (status != 0 && size() > 1) MPI_Abort(MPI_COMM_WORLD, status);
+  return status;
+}
 
 }  // namespace nn::distributed

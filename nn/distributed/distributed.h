@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -103,5 +104,34 @@ class DataParallel : public Parallel {
   int rank_ = 0, size_ = 1;
   GradientReducer reducer_;
 };
+
+/// A training program's job: MPI and a DataParallel when the program was started by mpirun (or another MPI
+/// launcher) with more than one process, nothing at all otherwise — so the same program runs alone without
+/// touching MPI.
+///
+///     nn::distributed::Job job(argc, argv);
+///     config.parallel = job.parallel();     // null when alone
+///     …
+///     return job.end(status);               // a failure on one rank ends every rank (MPI_Abort)
+class Job {
+ public:
+  Job(int& argc, char**& argv);
+  int rank() const { return context_ ? context_->rank() : 0; }
+  int size() const { return context_ ? context_->size() : 1; }
+  /// The Trainer's Parallel (TrainerOptions::parallel), or null for a single process.
+  Parallel* parallel() { return parallel_ ? &*parallel_ : nullptr; }
+  /// Waits until every process has come here (nothing when alone).
+  void barrier();
+  /// The program's exit status: a non-zero one with other processes running ends the whole job at once with it
+  /// (MPI_Abort: the others may be waiting in a reduction for this one); 0 is returned as it is.
+  int end(int status);
+
+ private:
+  std::optional<Context> context_;
+  std::optional<DataParallel> parallel_;
+};
+
+/// Whether this process was started by an MPI launcher (Open MPI's OMPI_COMM_WORLD_SIZE, or PMI_SIZE / PMIX_RANK).
+bool launched_by_mpi();
 
 }  // namespace nn::distributed
