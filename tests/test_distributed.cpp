@@ -139,7 +139,7 @@ TEST_CASE("a rank killed with SIGKILL ends the job within the bound, and the che
   int status = 0;
   REQUIRE(::waitpid(job, &status, 0) == job);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
-  INFO("the job ended " << seconds << " s after the kill");
+  MESSAGE("the job ended " << seconds << " s after the kill");
   CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
   CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 124));  // not by timeout(1): mpirun ended it
   CHECK(seconds < 20.0);
