@@ -60,7 +60,7 @@ struct SynthesizerOptions {
   int sample_rate = 16000;
   float frame_ms = 5.0f;
   float open_quotient = 0.6f;  // share of a glottal period the glottis is open
-  float spectral_tilt = 0.4f;  // source low-pass coefficient, 0 (none) … 0.9 (very soft)
+  float spectral_tilt = 0.0f;  // source low-pass coefficient, 0 (none) … 0.9 (very soft)
   uint32_t noise_seed = 12345;
 };
 
