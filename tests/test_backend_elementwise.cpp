@@ -14,12 +14,15 @@
 namespace {
 
 using Floats = std::vector<float>;
+using nn::bfloat16;
+using nn::DType;
 using nn::kernels::Binary;
 using nn::kernels::Broadcast;
 using nn::kernels::Reduce;
 using nn::kernels::RowSoftmax;
 using nn::kernels::Unary;
 using nn::kernels::UnaryCall;
+using Halves = std::vector<bfloat16>;
 
 const nn::Backend& cpu = nn::cpu_backend();
 const nn::Backend& ref = nn::ref_backend();
@@ -80,7 +83,7 @@ const UnaryCase kUnaryCases[] = {
 // ref.map of one value.
 float ref_map(UnaryCall f, float x) {
   float y = 0;
-  ref.map(f, 1, &x, &y);
+  ref.map(f, DType::f32, 1, &x, &y);
   return y;
 }
 
@@ -203,8 +206,8 @@ TEST_CASE("map and map_backward: cpu equals the reference for every function and
       const std::string what = std::string(c.name) + " n=" + std::to_string(n);
       Floats x = random_floats(n, rng, c.low, c.high), g = random_floats(n, rng);
       Floats y_cpu(n), y_ref(n);
-      cpu.map(c.f, n, x.data(), y_cpu.data());
-      ref.map(c.f, n, x.data(), y_ref.data());
+      cpu.map(c.f, DType::f32, n, x.data(), y_cpu.data());
+      ref.map(c.f, DType::f32, n, x.data(), y_ref.data());
       check_near(y_cpu, y_ref, 2e-6, 1e-6, "map " + what);
       Floats gx_cpu(n), gx_ref(n);  // both from the reference's y
       cpu.map_backward(c.f, n, x.data(), y_ref.data(), g.data(), gx_cpu.data());
@@ -216,30 +219,32 @@ TEST_CASE("map and map_backward: cpu equals the reference for every function and
 
 TEST_CASE("map: y may be x") {
   Floats x{-1, 2, -3};
-  cpu.map({Unary::relu}, 3, x.data(), x.data());
+  cpu.map({Unary::relu}, DType::f32, 3, x.data(), x.data());
   CHECK(x == Floats{0, 2, 0});
 }
 
 TEST_CASE("zip: the reference broadcasts and compares as worked out by hand") {
   Floats y(4);
-  ref.zip(Binary::add, broadcast({1, 2}, {2, 1}), Floats{1, 2}.data(), Floats{10, 20}.data(), y.data());
+  ref.zip(Binary::add, DType::f32, broadcast({1, 2}, {2, 1}), Floats{1, 2}.data(), Floats{10, 20}.data(), y.data());
   CHECK(y == Floats{11, 12, 21, 22});
-  ref.zip(Binary::sub, broadcast({2, 2}, {1, 1}), Floats{1, 2, 3, 4}.data(), Floats{1}.data(), y.data());
+  ref.zip(Binary::sub, DType::f32, broadcast({2, 2}, {1, 1}), Floats{1, 2, 3, 4}.data(), Floats{1}.data(), y.data());
   CHECK(y == Floats{0, 1, 2, 3});
-  ref.zip(Binary::lt, broadcast({4}, {4}), Floats{1, 2, 3, NAN}.data(), Floats{2, 2, 2, 2}.data(), y.data());
+  ref.zip(Binary::lt, DType::f32, broadcast({4}, {4}), Floats{1, 2, 3, NAN}.data(), Floats{2, 2, 2, 2}.data(),
+          y.data());
   CHECK(y == Floats{1, 0, 0, 0});
-  ref.zip(Binary::maximum, broadcast({4}, {4}), Floats{1, NAN, 3, 0}.data(), Floats{2, 2, NAN, -0.5f}.data(), y.data());
+  ref.zip(Binary::maximum, DType::f32, broadcast({4}, {4}), Floats{1, NAN, 3, 0}.data(),
+          Floats{2, 2, NAN, -0.5f}.data(), y.data());
   CHECK(y[0] == 2);
   CHECK(std::isnan(y[1]));
   CHECK(std::isnan(y[2]));
   CHECK(y[3] == 0);
-  ref.zip(Binary::pow, broadcast({2}, {2}), Floats{2, 9}.data(), Floats{3, 0.5f}.data(), y.data());
+  ref.zip(Binary::pow, DType::f32, broadcast({2}, {2}), Floats{2, 9}.data(), Floats{3, 0.5f}.data(), y.data());
   CHECK(y[0] == 8);
   CHECK(y[1] == 3);
 }
 
-TEST_CASE("zip: cpu equals the reference for every function over flat runs and broadcasts") {
-  std::mt19937 rng(3);
+// Operand shapes for zip: flat runs of every size, then broadcasts with extent-1 axes on either side.
+std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> zip_shapes() {
   std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> shapes;
   for (int64_t n : kSizes) shapes.push_back({{n}, {n}});
   shapes.push_back({{7, 1}, {1, 33}});
@@ -248,17 +253,23 @@ TEST_CASE("zip: cpu equals the reference for every function over flat runs and b
   shapes.push_back({{2, 1, 5}, {1, 3, 1}});
   shapes.push_back({{1}, {1031}});
   shapes.push_back({{300, 1, 7}, {1, 40, 7}});  // above the thread threshold, broadcast
+  shapes.push_back({{3, 2500}, {1, 2500}});     // rows longer than one bf16 run of 1024
   shapes.push_back({{0, 3}, {1, 3}});
+  return shapes;
+}
+
+TEST_CASE("zip: cpu equals the reference for every function over flat runs and broadcasts") {
+  std::mt19937 rng(3);
   for (Binary op : kBinaries) {
-    for (const auto& [shape_a, shape_b] : shapes) {
+    for (const auto& [shape_a, shape_b] : zip_shapes()) {
       Broadcast s = broadcast(shape_a, shape_b);
       std::vector<int64_t> out(s.shape, s.shape + s.rank);
       Floats a = random_floats(count(shape_a), rng, 0.1f, 3.0f), b = random_floats(count(shape_b), rng, -2.0f, 2.0f);
       for (size_t i = 0; i < a.size() && i < b.size(); i += 3) b[i] = a[i];  // ties for the comparisons
       if (a.size() > 4) a[4] = NAN;
       Floats y_cpu(count(out)), y_ref(count(out));
-      cpu.zip(op, s, a.data(), b.data(), y_cpu.data());
-      ref.zip(op, s, a.data(), b.data(), y_ref.data());
+      cpu.zip(op, DType::f32, s, a.data(), b.data(), y_cpu.data());
+      ref.zip(op, DType::f32, s, a.data(), b.data(), y_ref.data());
       check_near(y_cpu, y_ref, op == Binary::pow ? 1e-6 : 0, 0,
                  "zip op " + std::to_string(static_cast<int>(op)) + " shape_a rank " + std::to_string(s.rank) +
                      " numel " + std::to_string(y_ref.size()));
@@ -384,6 +395,67 @@ TEST_CASE("softmax_rows and its backward: cpu equals the reference for every kin
       cpu.softmax_rows_backward(kind, rows, width, y_ref.data(), grad.data(), gx_cpu.data());
       ref.softmax_rows_backward(kind, rows, width, y_ref.data(), grad.data(), gx_ref.data());
       check_near(gx_cpu, gx_ref, 1e-5, 1e-6, "softmax_rows_backward " + what);
+    }
+  }
+}
+
+// ---- bf16 map and zip: each element widened, computed as f32 computes it, rounded once ----
+
+namespace {
+
+Halves to_bf16(const Floats& x) {
+  Halves out(x.size());
+  for (size_t i = 0; i < x.size(); ++i) out[i] = nn::to_bfloat16(x[i]);
+  return out;
+}
+
+Floats to_f32(const Halves& x) {
+  Floats out(x.size());
+  for (size_t i = 0; i < x.size(); ++i) out[i] = nn::to_float(x[i]);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("map in bf16: the cpu backend gives the f32 function of the widened input rounded once; ref within 1 ulp") {
+  std::mt19937 rng(4);
+  for (const UnaryCase& c : kUnaryCases) {
+    for (int64_t n : kSizes) {
+      const std::string what = std::string("bf16 map ") + c.name + " n=" + std::to_string(n);
+      const Halves x = to_bf16(random_floats(n, rng, c.low, c.high));
+      Floats wide = to_f32(x);
+      cpu.map(c.f, DType::f32, n, wide.data(), wide.data());
+      const Floats expected = to_f32(to_bf16(wide));
+      Halves y_cpu(n), y_ref(n);
+      cpu.map(c.f, DType::bf16, n, x.data(), y_cpu.data());
+      ref.map(c.f, DType::bf16, n, x.data(), y_ref.data());
+      check_near(to_f32(y_cpu), expected, 0, 0, what + " (cpu)");
+      check_near(to_f32(y_ref), expected, 1.0 / 128, 1e-30, what + " (ref)");  // one bf16 step: 2⁻⁷ relative
+    }
+  }
+  Halves in_place = to_bf16({-1.5f, 2.25f, -0.0f, 3.0f});
+  cpu.map({Unary::relu}, DType::bf16, 4, in_place.data(), in_place.data());
+  CHECK(to_f32(in_place) == Floats{0, 2.25f, 0, 3});
+}
+
+TEST_CASE("zip in bf16: the cpu backend gives the f32 result of the widened operands rounded once; ref within 1 ulp") {
+  std::mt19937 rng(5);
+  for (Binary op : kBinaries) {
+    for (const auto& [shape_a, shape_b] : zip_shapes()) {
+      Broadcast s = broadcast(shape_a, shape_b);
+      std::vector<int64_t> out(s.shape, s.shape + s.rank);
+      const Halves a = to_bf16(random_floats(count(shape_a), rng, 0.1f, 3.0f));
+      const Halves b = to_bf16(random_floats(count(shape_b), rng, -2.0f, 2.0f));
+      Floats wide(count(out));
+      ref.zip(op, DType::f32, s, to_f32(a).data(), to_f32(b).data(), wide.data());
+      const Floats expected = to_f32(to_bf16(wide));
+      Halves y_cpu(count(out)), y_ref(count(out));
+      cpu.zip(op, DType::bf16, s, a.data(), b.data(), y_cpu.data());
+      ref.zip(op, DType::bf16, s, a.data(), b.data(), y_ref.data());
+      const std::string what =
+          "bf16 zip op " + std::to_string(static_cast<int>(op)) + " numel " + std::to_string(expected.size());
+      check_near(to_f32(y_cpu), expected, op == Binary::pow ? 1.0 / 128 : 0, 0, what + " (cpu)");
+      check_near(to_f32(y_ref), expected, 0, 0, what + " (ref)");
     }
   }
 }

@@ -569,11 +569,11 @@ nn::Backend wrong_bias_gradient_backend() {
 nn::Backend wrong_relu_backend() {
   nn::Backend b = nn::cpu_backend();
   b.name = "wrong-relu";
-  b.map = [](const nn::kernels::UnaryCall& f, int64_t n, const float* x, float* y) {
+  b.map = [](const nn::kernels::UnaryCall& f, nn::DType dtype, int64_t n, const void* x, void* y) {
     if (f.op == nn::kernels::Unary::relu) {
-      std::copy(x, x + n, y);
+      std::memcpy(y, x, static_cast<size_t>(n) * nn::dtype_size(dtype));
     } else {
-      nn::cpu_backend().map(f, n, x, y);
+      nn::cpu_backend().map(f, dtype, n, x, y);
     }
   };
   return b;
@@ -583,7 +583,7 @@ nn::Backend wrong_relu_backend() {
 nn::Backend map_probe_backend() {
   nn::Backend b = nn::cpu_backend();
   b.name = "map-probe";
-  b.map = [](const nn::kernels::UnaryCall&, int64_t, const float*, float*) {
+  b.map = [](const nn::kernels::UnaryCall&, nn::DType, int64_t, const void*, void*) {
     throw nn::Error("map-probe: map called");
   };
   return b;

@@ -5,9 +5,11 @@
 // again with NN_ISA=avx2 and scalar (tests/CMakeLists.txt), where the GEMM takes the conversion fallback.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nn/backends/backend.h>
@@ -146,7 +148,9 @@ std::vector<float> random_floats(int64_t n, std::mt19937& gen) {
 }  // namespace
 
 TEST_CASE("the bf16 gemm agrees with the ref backend and the f32 gemm: odd sizes, transposes, lda > k, beta") {
-  const std::string path = nn::kernels::cpu_supports_bf16() ? "AVX512_BF16" : "the conversion fallback";
+  const std::string path = nn::kernels::cpu_supports_amx()    ? "AMX"
+                           : nn::kernels::cpu_supports_bf16() ? "AVX512_BF16"
+                                                              : "the conversion fallback";
   MESSAGE("bf16 gemm on " << path);
   std::mt19937 gen(11);
   const int sizes[] = {1, 7, 33, 100};
@@ -309,27 +313,40 @@ TEST_CASE("bf16 batch-norm affine agrees with ref and the f32 kernel, also in pl
   }
 }
 
-TEST_CASE("the AVX512_BF16 gemm kernel itself, with a bias, where this processor runs it") {
+TEST_CASE("the AVX512_BF16 and AMX gemm kernels themselves, with a bias, where this processor runs them") {
   if (!nn::kernels::cpu_supports_bf16()) {
     MESSAGE("skipped: no AVX512_BF16 at the active level");
     return;
   }
 #if defined(__x86_64__)
+  using Kernel = void (*)(const GemmShape&, float, const bfloat16*, const bfloat16*, float, const float*, DType, void*);
+  std::vector<std::pair<std::string, Kernel>> kernels{{"gemm_bf16", nn::kernels::gemm_bf16<nn::kernels::Isa::avx512>}};
+  if (nn::kernels::cpu_supports_amx()) {
+    kernels.emplace_back("gemm_bf16_amx", nn::kernels::gemm_bf16_amx<nn::kernels::Isa::avx512>);
+  } else {
+    MESSAGE("no AMX here (or NN_AMX=0): only the vdpbf16ps kernel");
+  }
   std::mt19937 gen(17);
-  for (int t = 0; t < 4; ++t) {
-    const GemmShape s{.m = 45, .n = 50, .k = 67, .transpose_a = (t & 1) != 0, .transpose_b = (t & 2) != 0};
-    const std::vector<bfloat16> a = random_bf16(45 * 67, gen), b = random_bf16(67 * 50, gen);
-    const std::vector<float> bias = random_floats(50, gen), af = widen(a), bf = widen(b);
-    std::vector<float> expected(45 * 50), magnitude(45 * 50), got(45 * 50);
-    nn::kernels::gemm_ref(s, 1.0f, af.data(), bf.data(), 0.0f, expected.data());
-    nn::kernels::gemm_ref(s, 1.0f, absolute(af).data(), absolute(bf).data(), 0.0f, magnitude.data());
-    for (size_t i = 0; i < expected.size(); ++i) {
-      expected[i] += bias[i % 50];
-      magnitude[i] += std::fabs(bias[i % 50]);
+  // 45 × 50 × 67: partial tiles of both kernels in every direction; 70 × 40 × 96: K a multiple of AMX's 32-depth step.
+  for (const auto [m, n, k] : {std::array{45, 50, 67}, std::array{70, 40, 96}}) {
+    for (const auto& [name, kernel] : kernels) {
+      for (int t = 0; t < 4; ++t) {
+        const GemmShape s{.m = m, .n = n, .k = k, .transpose_a = (t & 1) != 0, .transpose_b = (t & 2) != 0};
+        const std::vector<bfloat16> a = random_bf16(int64_t{m} * k, gen), b = random_bf16(int64_t{k} * n, gen);
+        const std::vector<float> bias = random_floats(n, gen), af = widen(a), bf = widen(b);
+        std::vector<float> expected(size_t(m) * n), magnitude(size_t(m) * n), got(size_t(m) * n);
+        nn::kernels::gemm_ref(s, 1.0f, af.data(), bf.data(), 0.0f, expected.data());
+        nn::kernels::gemm_ref(s, 1.0f, absolute(af).data(), absolute(bf).data(), 0.0f, magnitude.data());
+        for (size_t i = 0; i < expected.size(); ++i) {
+          expected[i] += bias[i % n];
+          magnitude[i] += std::fabs(bias[i % n]);
+        }
+        kernel(s, 1.0f, a.data(), b.data(), 0.0f, bias.data(), DType::f32, got.data());
+        check_within(got, expected, magnitude, 1e-5,
+                     name + " with bias, " + std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) +
+                         ", t=" + std::to_string(t));
+      }
     }
-    nn::kernels::gemm_bf16<nn::kernels::Isa::avx512>(s, 1.0f, a.data(), b.data(), 0.0f, bias.data(), DType::f32,
-                                                     got.data());
-    check_within(got, expected, magnitude, 1e-5, "gemm_bf16<avx512> with bias, t=" + std::to_string(t));
   }
 #endif
 }

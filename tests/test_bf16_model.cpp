@@ -138,6 +138,40 @@ TEST_CASE("a bf16 input that needs a gradient takes the f32 conversion path: the
   for (size_t i = 0; i < high.size(); ++i) REQUIRE(low[i] == rounded_to_bf16(high[i]));
 }
 
+TEST_CASE("elementwise ops on bf16 inputs without a gradient stay bf16: the f32 result rounded once") {
+  nn::Generator gen(6);
+  const Tensor a = Tensor::uniform({3, 5, 7, 40}, -2, 2, gen).to(nn::bf16);
+  const Tensor b = Tensor::uniform({3, 5, 7, 40}, -2, 2, gen).to(nn::bf16);
+  const Tensor row = Tensor::uniform({40}, 0.5, 2, gen).to(nn::bf16);  // broadcast along the last axis
+  const Tensor af = a.to(nn::f32), bf = b.to(nn::f32), rowf = row.to(nn::f32);
+  auto same_as_rounded = [](const Tensor& low, const Tensor& high, const char* what) {
+    INFO(what);
+    REQUIRE(low.dtype() == nn::bf16);
+    const std::vector<float> l = low.to(nn::f32).to_vector(), h = high.to_vector();
+    REQUIRE(l.size() == h.size());
+    for (size_t i = 0; i < h.size(); ++i) REQUIRE(l[i] == rounded_to_bf16(h[i]));
+  };
+  {
+    nn::NoGradGuard no_grad;
+    same_as_rounded(nn::relu(a), nn::relu(af), "relu");
+    same_as_rounded(nn::sigmoid(a), nn::sigmoid(af), "sigmoid");
+    same_as_rounded(nn::add(a, b), nn::add(af, bf), "add");
+    same_as_rounded(nn::sub(a, row), nn::sub(af, rowf), "sub, broadcast");
+    same_as_rounded(nn::mul(a, row), nn::mul(af, rowf), "mul, broadcast");
+    same_as_rounded(nn::div(a, row), nn::div(af, rowf), "div, broadcast");
+    same_as_rounded(nn::add(a, 0.3f), nn::add(af, 0.3f), "add scalar");
+    same_as_rounded(nn::mul(a, -1.7f), nn::mul(af, -1.7f), "mul scalar");
+  }
+  // With a gradient to record, the conversion path: same forward, and the gradient arrives.
+  Tensor x = a.to(nn::f32).detach().set_requires_grad();
+  const Tensor y = nn::relu(nn::add(x.to(nn::bf16), b));
+  same_as_rounded(y, nn::relu(nn::add(af, bf)), "relu(add) with a gradient");
+  nn::sum(y.to(nn::f32)).backward();
+  REQUIRE(x.grad().defined());
+  const std::vector<float> g = x.grad().to_vector(), s = nn::add(af, bf).to(nn::bf16).to(nn::f32).to_vector();
+  for (size_t i = 0; i < g.size(); ++i) REQUIRE(g[i] == (s[i] > 0 ? 1.0f : 0.0f));
+}
+
 TEST_CASE("the bundled sample's caption is the same with a bf16 feature pass") {
   const std::string model = std::string(NN_SOURCE_DIR) + "/weights/shapes.nnck";
   const std::string sample = std::string(NN_SOURCE_DIR) + "/weights/sample_shapes.jpg";

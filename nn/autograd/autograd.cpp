@@ -136,7 +136,7 @@ Tensor add_gradients(const Tensor& a, const Tensor& b) {
   flat.rank = 1;
   flat.shape[0] = sum.numel();
   flat.stride_a[0] = flat.stride_b[0] = 1;
-  backend_for(sum).zip(kernels::Binary::add, flat, fa.data(), fb.data(), sum.data());
+  backend_for(sum).zip(kernels::Binary::add, DType::f32, flat, fa.data(), fb.data(), sum.data());
   return sum.to(a.dtype());
 }
 

@@ -87,13 +87,16 @@ struct Backend {
                              const float* c_prev, float* dh, float* dc, float* d_gates) = nullptr;
 
   // ---- elementwise and broadcast ----
-  /// y (n) = f(x) for the unary function `f` (primitives.h, Unary); y may be x; f32.
-  void (*map)(const kernels::UnaryCall& f, int64_t n, const float* x, float* y) = nullptr;
+  /// y (n) = f(x) for the unary function `f` (primitives.h, Unary); y may be x; x and y f32, or both bf16 (each
+  /// element widened, f computed as for f32, the result rounded once: the conversion path's numbers).
+  void (*map)(const kernels::UnaryCall& f, DType dtype, int64_t n, const void* x, void* y) = nullptr;
   /// gx (n) = g·f′ at (x, y = f(x)); f32. x may be null for functions whose derivative needs only y.
   void (*map_backward)(const kernels::UnaryCall& f, int64_t n, const float* x, const float* y, const float* g,
                        float* gx) = nullptr;
-  /// y = a ∘ b over a broadcast (primitives.h, Broadcast: y's shape and a's and b's strides onto it); f32.
-  void (*zip)(kernels::Binary op, const kernels::Broadcast& shape, const float* a, const float* b, float* y) = nullptr;
+  /// y = a ∘ b over a broadcast (primitives.h, Broadcast: y's shape and a's and b's strides onto it); a, b and y f32,
+  /// or all three bf16 (computed in f32 and rounded once, as map).
+  void (*zip)(kernels::Binary op, DType dtype, const kernels::Broadcast& shape, const void* a, const void* b,
+              void* y) = nullptr;
   /// y (n) = mask ≠ 0 ? a : b elementwise: `where`, and gradients that pick between two values; y may be a or b; f32.
   void (*select)(int64_t n, const float* mask, const float* a, const float* b, float* y) = nullptr;
 

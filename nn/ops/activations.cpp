@@ -12,7 +12,9 @@ namespace {
 
 // y = f(x) through the backend, bf16 inputs through the conversion path.
 Tensor activation(const char* op, const Tensor& x, kernels::UnaryCall f) {
-  if (detail::any_low_precision({x})) return activation(op, detail::to_f32(x), f).to(detail::result_dtype({x}));
+  if (detail::any_low_precision({x}) && !detail::direct_bf16({&x})) {
+    return activation(op, detail::to_f32(x), f).to(detail::result_dtype({x}));
+  }
   return detail::unary(op, x, f);
 }
 

@@ -6,11 +6,13 @@
 //       return add(detail::to_f32(a), detail::to_f32(b)).to(detail::result_dtype({a, b}));
 //     }
 //
-// Both conversions are recorded, so gradients flow back converted to each input's dtype.
+// Both conversions are recorded, so gradients flow back converted to each input's dtype. Elementwise ops whose
+// backend primitive takes bf16 (map, zip) skip the conversions where no gradient is recorded: see direct_bf16.
 #pragma once
 
 #include <initializer_list>
 
+#include "nn/autograd/autograd.h"
 #include "nn/core/tensor.h"
 
 namespace nn::detail {
@@ -32,6 +34,16 @@ inline DType result_dtype(std::initializer_list<Tensor> inputs) {
     any = true;
   }
   return any ? DType::bf16 : DType::f32;
+}
+
+/// Whether an elementwise op may run its bf16 inputs through the backend directly, bf16 in and bf16 out: every
+/// input is bf16 and no gradient is recorded (inference). Same numbers as the conversion path (each element widened,
+/// computed in f32, rounded once) without its two full-size f32 copies.
+inline bool direct_bf16(std::initializer_list<const Tensor*> inputs) {
+  for (const Tensor* t : inputs) {
+    if (t->dtype() != DType::bf16) return false;
+  }
+  return !needs_grad(inputs);
 }
 
 /// x converted to f32 when it is not (recorded for autograd); an undefined or f32 x as it is.

@@ -22,7 +22,7 @@ Tensor dropout(const Tensor& x, float rate, bool training, Generator& gen) {
   kernels::Broadcast flat{.rank = 1};  // same shapes: one run of n
   flat.shape[0] = n;
   flat.stride_a[0] = flat.stride_b[0] = 1;
-  backend_for(x).zip(kernels::Binary::mul, flat, x.data(), ps, y.data());
+  backend_for(x).zip(kernels::Binary::mul, DType::f32, flat, x.data(), ps, y.data());
   record("dropout", {x}, y, [scale](const Tensor& g) { return std::vector<Tensor>{mul(g, scale)}; });
   return y;
 }

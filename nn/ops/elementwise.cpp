@@ -40,10 +40,10 @@ kernels::Broadcast plan_broadcast(const Shape& out, const std::vector<int64_t>& 
 
 Tensor binary_forward(const char* op, kernels::Binary f, const Tensor& a, const Tensor& b) {
   Shape shape = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), op);
-  Tensor out = Tensor::empty(shape);
+  Tensor out = Tensor::empty(shape, a.dtype());
   kernels::Broadcast plan =
       plan_broadcast(shape, broadcast_strides(a.shape(), shape), broadcast_strides(b.shape(), shape), op);
-  backend_for(out).zip(f, plan, a.data(), b.data(), out.data());
+  backend_for(out).zip(f, a.dtype(), plan, a.raw_data(), b.raw_data(), out.raw_data());
   return out;
 }
 
@@ -52,7 +52,7 @@ Tensor restride(const char* op, const Tensor& a, const Shape& shape, const std::
   if (out.numel() == 0) return out;
   const float one = 1.0f;
   kernels::Broadcast plan = plan_broadcast(shape, strides, std::vector<int64_t>(shape.size(), 0), op);
-  backend_for(out).zip(kernels::Binary::mul, plan, a.data(), &one, out.data());
+  backend_for(out).zip(kernels::Binary::mul, DType::f32, plan, a.data(), &one, out.data());
   return out;
 }
 
@@ -102,14 +102,15 @@ Tensor grad_if(const Tensor& input, const Tensor& g) {
 }
 
 Tensor map_forward(const Tensor& a, kernels::Unary op, float p0) {
-  Tensor out = Tensor::empty(a.shape());
-  backend_for(a).map({.op = op, .p0 = p0}, a.numel(), a.data(), out.data());
+  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  backend_for(a).map({.op = op, .p0 = p0}, a.dtype(), a.numel(), a.raw_data(), out.raw_data());
   return out;
 }
 
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  if (detail::direct_bf16({&a, &b})) return detail::binary_forward("add", kernels::Binary::add, a, b);
   if (detail::any_low_precision({a, b}))
     return add(detail::to_f32(a), detail::to_f32(b)).to(detail::result_dtype({a, b}));
   Tensor out = detail::binary_forward("add", kernels::Binary::add, a, b);
@@ -118,6 +119,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
+  if (detail::direct_bf16({&a, &b})) return detail::binary_forward("sub", kernels::Binary::sub, a, b);
   if (detail::any_low_precision({a, b}))
     return sub(detail::to_f32(a), detail::to_f32(b)).to(detail::result_dtype({a, b}));
   Tensor out = detail::binary_forward("sub", kernels::Binary::sub, a, b);
@@ -128,6 +130,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  if (detail::direct_bf16({&a, &b})) return detail::binary_forward("mul", kernels::Binary::mul, a, b);
   if (detail::any_low_precision({a, b}))
     return mul(detail::to_f32(a), detail::to_f32(b)).to(detail::result_dtype({a, b}));
   Tensor out = detail::binary_forward("mul", kernels::Binary::mul, a, b);
@@ -139,6 +142,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
+  if (detail::direct_bf16({&a, &b})) return detail::binary_forward("div", kernels::Binary::div, a, b);
   if (detail::any_low_precision({a, b}))
     return div(detail::to_f32(a), detail::to_f32(b)).to(detail::result_dtype({a, b}));
   Tensor out = detail::binary_forward("div", kernels::Binary::div, a, b);
@@ -152,14 +156,18 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor add(const Tensor& a, float s) {
-  if (detail::any_low_precision({a})) return add(detail::to_f32(a), s).to(detail::result_dtype({a}));
+  if (detail::any_low_precision({a}) && !detail::direct_bf16({&a})) {
+    return add(detail::to_f32(a), s).to(detail::result_dtype({a}));
+  }
   Tensor out = map_forward(a, kernels::Unary::add_scalar, s);
   record("add_scalar", {a}, out, [](const Tensor& g) { return std::vector<Tensor>{g}; });
   return out;
 }
 
 Tensor mul(const Tensor& a, float s) {
-  if (detail::any_low_precision({a})) return mul(detail::to_f32(a), s).to(detail::result_dtype({a}));
+  if (detail::any_low_precision({a}) && !detail::direct_bf16({&a})) {
+    return mul(detail::to_f32(a), s).to(detail::result_dtype({a}));
+  }
   Tensor out = map_forward(a, kernels::Unary::mul_scalar, s);
   record("mul_scalar", {a}, out, [s](const Tensor& g) { return std::vector<Tensor>{mul(g, s)}; });
   return out;

@@ -43,7 +43,8 @@ Tensor reduce_sum(const Tensor& x, const Reduction& plan, float scale, const cha
   Tensor out = detail::sum_to(x, plan.kept);
   if (out.impl() == x.impl()) out = x.detach().clone();  // nothing reduced: still return a new tensor
   if (scale != 1.0f)
-    backend_for(out).map({.op = kernels::Unary::mul_scalar, .p0 = scale}, out.numel(), out.data(), out.data());
+    backend_for(out).map({.op = kernels::Unary::mul_scalar, .p0 = scale}, DType::f32, out.numel(), out.data(),
+                         out.data());
   out = out.reshape(plan.result);
   Shape input_shape = x.shape();
   record(op, {x}, out, [plan, input_shape, scale](const Tensor& g) {

@@ -23,10 +23,10 @@ inline Tensor record_unary(const char* op, const Tensor& x, Tensor y, kernels::U
   return y;
 }
 
-// y = f(x) elementwise (x f32), and its recorded backward.
+// y = f(x) elementwise, and its recorded backward: x f32, or bf16 where nothing is recorded (convert.h, direct_bf16).
 inline Tensor unary(const char* op, const Tensor& x, kernels::UnaryCall f) {
-  Tensor y = Tensor::empty(x.shape());
-  backend_for(x).map(f, x.numel(), x.data(), y.data());
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  backend_for(x).map(f, x.dtype(), x.numel(), x.raw_data(), y.raw_data());
   return record_unary(op, x, y, f);
 }
 

@@ -153,7 +153,7 @@ float clip_grad_norm(const std::vector<Tensor>& parameters, float max_norm) {
     for (const Tensor& p : unique) {
       Tensor g = p.grad();
       if (!g.defined()) continue;
-      backend_for(g).map({.op = kernels::Unary::mul_scalar, .p0 = scale}, g.numel(), g.data(), g.data());
+      backend_for(g).map({.op = kernels::Unary::mul_scalar, .p0 = scale}, DType::f32, g.numel(), g.data(), g.data());
     }
   }
   return norm;

@@ -1,7 +1,8 @@
-// The cpu backend's bfloat16 primitives (cpu.h): the GEMM on AVX512_BF16 where cpu_supports_bf16() (isa.h), else a
-// conversion fallback (A and B widened to f32, the f32 GEMM, C rounded once); convolution as that GEMM (pointwise:
-// one product; others: im2col into bf16 workspace first); depthwise, pooling and batch norm through the per-level
-// kernels of bf16_fast.cpp. Baseline x86-64 code: the instructions beyond it live in the kernel files.
+// The cpu backend's bfloat16 primitives (cpu.h): the GEMM on AMX tiles where cpu_supports_amx(), on AVX512_BF16
+// where cpu_supports_bf16() (isa.h), else a conversion fallback (A and B widened to f32, the f32 GEMM, C rounded
+// once); convolution as that GEMM (pointwise: one product; others: im2col into bf16 workspace first); depthwise,
+// pooling and batch norm through the per-level kernels of bf16_fast.cpp. Baseline x86-64 code: the instructions
+// beyond it live in the kernel files.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -106,12 +107,16 @@ void gemm_f32_into_bf16(const GemmShape& s, float alpha, const float* a, const f
 void gemm_bf16_one(const GemmShape& s, float alpha, const bfloat16* a, const bfloat16* b, float beta, const float* bias,
                    DType c_type, void* c) {
   if (s.m <= 0 || s.n <= 0) return;
-  if (s.k > 0 && kernels::cpu_supports_bf16()) {
 #if defined(__x86_64__)
+  if (s.k > 0 && kernels::cpu_supports_amx()) {
+    kernels::gemm_bf16_amx<Isa::avx512>(s, alpha, a, b, beta, bias, c_type, c);
+    return;
+  }
+  if (s.k > 0 && kernels::cpu_supports_bf16()) {
     kernels::gemm_bf16<Isa::avx512>(s, alpha, a, b, beta, bias, c_type, c);
     return;
-#endif
   }
+#endif
   const Strides ld = strides_of(s);
   auto widen = [](const bfloat16* x, int64_t n, std::vector<float>& out) {
     out.resize(static_cast<size_t>(n));
@@ -156,19 +161,29 @@ void im2col(const Window2D& g, const bfloat16* x, int64_t first, int64_t rows, b
 
 }  // namespace
 
+void widen_run(int64_t n, const bfloat16* x, float* y) {
+  kernels::with_active_isa([&]<Isa isa> { kernels::widen_bf16<isa>(n, x, y); });
+}
+
+void narrow_run(int64_t n, const float* x, bfloat16* y) {
+  kernels::with_active_isa([&]<Isa isa> { kernels::narrow_to_bf16<isa>(n, x, y); });
+}
+
 void cast(int64_t n, DType from, const void* x, DType to, void* y) {
+  constexpr int64_t kRun = int64_t{1} << 14;  // elements per thread's run
+  const int64_t runs = (n + kRun - 1) / kRun;
   if (from == to) {
     if (n > 0) std::memcpy(y, x, static_cast<size_t>(n) * dtype_size(from));
   } else if (from == DType::f32 && to == DType::bf16) {
     const auto* in = static_cast<const float*>(x);
     auto* out = static_cast<bfloat16*>(y);
-#pragma omp parallel for if (n > (1 << 16))
-    for (int64_t i = 0; i < n; ++i) out[i] = to_bfloat16(in[i]);
+#pragma omp parallel for if (runs > 4)
+    for (int64_t r = 0; r < runs; ++r) narrow_run(std::min(kRun, n - r * kRun), in + r * kRun, out + r * kRun);
   } else if (from == DType::bf16 && to == DType::f32) {
     const auto* in = static_cast<const bfloat16*>(x);
     auto* out = static_cast<float*>(y);
-#pragma omp parallel for if (n > (1 << 16))
-    for (int64_t i = 0; i < n; ++i) out[i] = to_float(in[i]);
+#pragma omp parallel for if (runs > 4)
+    for (int64_t r = 0; r < runs; ++r) widen_run(std::min(kRun, n - r * kRun), in + r * kRun, out + r * kRun);
   } else {
     throw Error(std::string("cpu backend: cast from ") + dtype_name(from) + " to " + dtype_name(to) +
                 " is not supported");

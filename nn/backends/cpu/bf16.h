@@ -1,8 +1,9 @@
-// The bfloat16 kernels behind the cpu backend's bf16 primitives (bf16.cpp): a GEMM on AVX512_BF16 (vdpbf16ps, two
-// products per 32-bit lane at the FP32 FMA's rate), and the memory-bound depthwise, pooling and batch-norm kernels,
-// which load bf16, compute in f32 registers and round once on the store — half the bytes of their f32 twins.
-// Like the f32 kernels, each is compiled per instruction-set level (isa.h); the GEMM for the avx512 level only, with
-// -mavx512bf16, and called only where cpu_supports_bf16().
+// The bfloat16 kernels behind the cpu backend's bf16 primitives (bf16.cpp): a GEMM on AMX tiles (tdpbf16ps: a
+// 16 × 16 × 32 product per instruction), one on AVX512_BF16 (vdpbf16ps, two products per 32-bit lane), and the
+// memory-bound depthwise, pooling and batch-norm kernels, which load bf16, compute in f32 registers and round once on
+// the store — half the bytes of their f32 twins. Like the f32 kernels, each is compiled per instruction-set level
+// (isa.h); the GEMMs for the avx512 level only, with -mavx512bf16 -mamx-tile -mamx-bf16, and called only where
+// cpu_supports_amx() / cpu_supports_bf16().
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,13 @@ template <Isa>
 void gemm_bf16(const GemmShape& s, float alpha, const bfloat16* a, const bfloat16* b, float beta, const float* bias,
                DType c_type, void* c);
 
+/// The same product on AMX: 32 × 32 blocks of C in four f32 tiles, A packed as 32-row blocks of 32-depth steps,
+/// B as above with the depth padded to a multiple of 32. Defined for Isa::avx512 on x86-64 only; needs the tile
+/// data permission cpu_supports_amx() asks the kernel for.
+template <Isa>
+void gemm_bf16_amx(const GemmShape& s, float alpha, const bfloat16* a, const bfloat16* b, float beta, const float* bias,
+                   DType c_type, void* c);
+
 /// y (N,OH,OW,C) bf16 = depthwise conv of x (N,H,W,C) bf16 with w (KH,KW,C) bf16 + bias (C, f32, may be null),
 /// summed in f32 and rounded once; vectorised along channels, threads over output rows (bf16_fast.cpp).
 template <Isa>
@@ -35,5 +43,13 @@ void pool_forward_bf16(Pool kind, const Window2D& g, const bfloat16* x, bfloat16
 /// y (rows, C) bf16 = γ·(x − mean)·inv_std + β per channel, in f32, rounded once.
 template <Isa>
 void channel_affine_bf16(int64_t rows, int64_t channels, const ChannelAffine& p, const bfloat16* x, bfloat16* y);
+
+/// y (n) f32 = x bf16, exact. One thread: the callers thread over runs.
+template <Isa>
+void widen_bf16(int64_t n, const bfloat16* x, float* y);
+
+/// y (n) bf16 = x f32 rounded to nearest even (a NaN stays a quiet NaN), as nn::to_bfloat16. One thread.
+template <Isa>
+void narrow_to_bf16(int64_t n, const float* x, bfloat16* y);
 
 }  // namespace nn::kernels

@@ -268,4 +268,18 @@ void channel_affine_bf16<kCompiledIsa>(int64_t rows, int64_t channels, const Cha
   }
 }
 
+template <>
+void widen_bf16<kCompiledIsa>(int64_t n, const bfloat16* x, float* y) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) kernels::store16(y + i, load16(x + i));
+  for (; i < n; ++i) y[i] = widen(x[i]);
+}
+
+template <>
+void narrow_to_bf16<kCompiledIsa>(int64_t n, const float* x, bfloat16* y) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) store16(y + i, kernels::load16(x + i));
+  for (; i < n; ++i) y[i] = narrow(x[i]);
+}
+
 }  // namespace nn::kernels

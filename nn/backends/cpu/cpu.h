@@ -13,9 +13,9 @@ namespace nn::cpu {
 void fill(DType dtype, int64_t n, float value, void* y);
 void copy(DType dtype, int64_t n, const void* x, void* y);
 void axpy(int64_t n, float alpha, const float* x, float* y);
-void map(const kernels::UnaryCall& f, int64_t n, const float* x, float* y);
+void map(const kernels::UnaryCall& f, DType dtype, int64_t n, const void* x, void* y);
 void map_backward(const kernels::UnaryCall& f, int64_t n, const float* x, const float* y, const float* g, float* gx);
-void zip(kernels::Binary op, const kernels::Broadcast& shape, const float* a, const float* b, float* y);
+void zip(kernels::Binary op, DType dtype, const kernels::Broadcast& shape, const void* a, const void* b, void* y);
 void select(int64_t n, const float* mask, const float* a, const float* b, float* y);
 void reduce(kernels::Reduce op, int64_t outer, int64_t extent, int64_t inner, const float* x, float* y);
 void arg_reduce(kernels::Reduce op, int64_t outer, int64_t extent, int64_t inner, const float* x, int64_t* index);
@@ -50,6 +50,10 @@ void layer_norm_rows_backward(const kernels::RowNorm& p, const float* x, const f
 
 // ---- bfloat16 (bf16.cpp; AVX512_BF16 kernels where the processor has them, a conversion fallback elsewhere) ----
 void cast(int64_t n, DType from, const void* x, DType to, void* y);
+// One run converted on the calling thread (bf16_fast.cpp's per-level kernels): cast's pieces, and the bf16 map and
+// zip's, which widen a run into f32 registers' worth of buffer, compute in f32 and round once.
+void widen_run(int64_t n, const bfloat16* x, float* y);
+void narrow_run(int64_t n, const float* x, bfloat16* y);
 void gemm_bf16(const kernels::GemmCall& call);
 int64_t conv2d_workspace_bf16(const kernels::Window2D& g);
 void conv2d_forward_bf16(const kernels::Window2D& g, const void* x, const void* w, const float* bias, void* y,

@@ -45,6 +45,17 @@ void each_from_xy(int64_t n, const float* x, const float* y, const float* g, flo
   for (int64_t i = 0; i < n; ++i) gx[i] = g[i] * d(x[i], y[i]);
 }
 
+// Where row r of y's innermost axis starts in a and b (in elements) under the broadcast s.
+void row_offsets(const kernels::Broadcast& s, int64_t r, int64_t& oa, int64_t& ob) {
+  oa = ob = 0;
+  for (int64_t k = s.rank - 2, rest = r; k >= 0; --k) {
+    const int64_t index = rest % s.shape[k];
+    rest /= s.shape[k];
+    oa += index * s.stride_a[k];
+    ob += index * s.stride_b[k];
+  }
+}
+
 // y = f(a, b) over the broadcast s: one flat loop when both operands are dense, else row by row (the innermost axis
 // of y) with the operands' offsets computed per row, specialised for the usual inner strides 1 and 0.
 template <class F>
@@ -66,13 +77,8 @@ void zip_with(const kernels::Broadcast& s, const float* a, const float* b, float
   const int64_t rows = total / inner;
 #pragma omp parallel for if (total > kScalarThreads)
   for (int64_t r = 0; r < rows; ++r) {
-    int64_t oa = 0, ob = 0;
-    for (int64_t k = last - 1, rest = r; k >= 0; --k) {
-      int64_t index = rest % s.shape[k];
-      rest /= s.shape[k];
-      oa += index * s.stride_a[k];
-      ob += index * s.stride_b[k];
-    }
+    int64_t oa, ob;
+    row_offsets(s, r, oa, ob);
     const float* pa = a + oa;
     const float* pb = b + ob;
     float* py = y + r * inner;
@@ -123,7 +129,9 @@ void axpy(int64_t n, float alpha, const float* x, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 
-void map(const kernels::UnaryCall& f, int64_t n, const float* x, float* y) {
+namespace {
+
+void map_f32(const kernels::UnaryCall& f, int64_t n, const float* x, float* y) {
   const float p0 = f.p0, p1 = f.p1;
   const int64_t t = kUnaryThreads;
   switch (f.op) {
@@ -167,6 +175,8 @@ void map(const kernels::UnaryCall& f, int64_t n, const float* x, float* y) {
       return each(n, t, x, y, [](float v) { return v * logistic(v); });
   }
 }
+
+}  // namespace
 
 void map_backward(const kernels::UnaryCall& f, int64_t n, const float* x, const float* y, const float* g, float* gx) {
   const float p0 = f.p0, p1 = f.p1;
@@ -218,7 +228,9 @@ void map_backward(const kernels::UnaryCall& f, int64_t n, const float* x, const 
   }
 }
 
-void zip(Binary op, const kernels::Broadcast& s, const float* a, const float* b, float* y) {
+namespace {
+
+void zip_f32(Binary op, const kernels::Broadcast& s, const float* a, const float* b, float* y) {
   switch (op) {
     case Binary::add:
       if (s.rank == 1 && s.stride_a[0] == 1 && s.stride_b[0] == 1) return kernels::add_forward(s.shape[0], a, b, y);
@@ -247,6 +259,69 @@ void zip(Binary op, const kernels::Broadcast& s, const float* a, const float* b,
       return zip_with(s, a, b, y, [](float u, float v) { return u > v ? 1.0f : 0.0f; });
     case Binary::ge:
       return zip_with(s, a, b, y, [](float u, float v) { return u >= v ? 1.0f : 0.0f; });
+  }
+}
+
+// bf16: runs of kRun elements widened into f32 buffers on the thread's stack, the f32 function, rounded once — the
+// conversion path's numbers with bf16's memory traffic. A run is part of one row of y's innermost axis, so the
+// operands' strides along it are constant (1, 0 or other).
+constexpr int64_t kRun = 1024;
+
+void widen_strided(const bfloat16* p, int64_t stride, int64_t n, float* out) {
+  if (stride == 1) return widen_run(n, p, out);
+  for (int64_t j = 0; j < n; ++j) out[j] = to_float(p[j * stride]);
+}
+
+void map_bf16(const kernels::UnaryCall& f, int64_t n, const bfloat16* x, bfloat16* y) {
+  const int64_t runs = (n + kRun - 1) / kRun;
+#pragma omp parallel for if (n > kScalarThreads)
+  for (int64_t r = 0; r < runs; ++r) {
+    const int64_t start = r * kRun, count = std::min(kRun, n - start);
+    float buffer[kRun];
+    widen_run(count, x + start, buffer);
+    map_f32(f, count, buffer, buffer);
+    narrow_run(count, buffer, y + start);
+  }
+}
+
+void zip_bf16(Binary op, const kernels::Broadcast& s, const bfloat16* a, const bfloat16* b, bfloat16* y) {
+  int64_t total = 1;
+  for (int k = 0; k < s.rank; ++k) total *= s.shape[k];
+  if (total == 0) return;
+  const int64_t inner = s.rank == 0 ? 1 : s.shape[s.rank - 1];
+  const int64_t ia = s.rank == 0 ? 0 : s.stride_a[s.rank - 1], ib = s.rank == 0 ? 0 : s.stride_b[s.rank - 1];
+  const int64_t runs_per_row = (inner + kRun - 1) / kRun, runs = total / inner * runs_per_row;
+  const kernels::Broadcast dense{.rank = 1, .shape = {kRun}, .stride_a = {1}, .stride_b = {1}};
+#pragma omp parallel for if (total > kScalarThreads)
+  for (int64_t q = 0; q < runs; ++q) {
+    const int64_t row = q / runs_per_row, j0 = q % runs_per_row * kRun, count = std::min(kRun, inner - j0);
+    int64_t oa, ob;
+    row_offsets(s, row, oa, ob);
+    float fa[kRun], fb[kRun];
+    widen_strided(a + oa + j0 * ia, ia, count, fa);
+    widen_strided(b + ob + j0 * ib, ib, count, fb);
+    kernels::Broadcast run = dense;
+    run.shape[0] = count;
+    zip_f32(op, run, fa, fb, fa);
+    narrow_run(count, fa, y + row * inner + j0);
+  }
+}
+
+}  // namespace
+
+void map(const kernels::UnaryCall& f, DType dtype, int64_t n, const void* x, void* y) {
+  if (dtype == DType::bf16) {
+    map_bf16(f, n, static_cast<const bfloat16*>(x), static_cast<bfloat16*>(y));
+  } else {
+    map_f32(f, n, static_cast<const float*>(x), static_cast<float*>(y));
+  }
+}
+
+void zip(Binary op, DType dtype, const kernels::Broadcast& s, const void* a, const void* b, void* y) {
+  if (dtype == DType::bf16) {
+    zip_bf16(op, s, static_cast<const bfloat16*>(a), static_cast<const bfloat16*>(b), static_cast<bfloat16*>(y));
+  } else {
+    zip_f32(op, s, static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(y));
   }
 }
 

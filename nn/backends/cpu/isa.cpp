@@ -3,6 +3,11 @@
 #include <cstdlib>
 #include <string>
 
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include "nn/core/error.h"
 
 namespace nn::kernels {
@@ -68,6 +73,24 @@ bool cpu_supports_bf16() {
 #if defined(__x86_64__)
   static const bool bf16 = active_isa() == Isa::avx512 && __builtin_cpu_supports("avx512bf16");
   return bf16;
+#else
+  return false;
+#endif
+}
+
+bool cpu_supports_amx() {
+#if defined(__x86_64__) && defined(__linux__)
+  static const bool amx = [] {
+    if (!cpu_supports_bf16() || !__builtin_cpu_supports("amx-tile") || !__builtin_cpu_supports("amx-bf16")) {
+      return false;
+    }
+    const char* setting = std::getenv("NN_AMX");
+    if (setting != nullptr && std::string(setting) == "0") return false;
+    // The tile registers' 8 KB of state are off until a process asks (Linux ≥ 5.16); a refusal means no AMX.
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return amx;
 #else
   return false;
 #endif

@@ -14,6 +14,21 @@ namespace {
 using kernels::Binary;
 using kernels::Unary;
 
+// Element i of an f32 or bf16 array, and a value stored into one: rounded to f32 first, then (bf16) once more, as
+// the cpu backend computes bf16 in f32 and rounds its result.
+double load(DType dtype, const void* p, int64_t i) {
+  return dtype == DType::bf16 ? to_float(static_cast<const bfloat16*>(p)[i]) : static_cast<const float*>(p)[i];
+}
+
+void store(DType dtype, void* p, int64_t i, double v) {
+  const auto f = static_cast<float>(v);
+  if (dtype == DType::bf16) {
+    static_cast<bfloat16*>(p)[i] = to_bfloat16(f);
+  } else {
+    static_cast<float*>(p)[i] = f;
+  }
+}
+
 double logistic(double v) {
   return 1.0 / (1.0 + std::exp(-v));
 }
@@ -170,8 +185,8 @@ void axpy(int64_t n, float alpha, const float* x, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(y[i] + static_cast<double>(alpha) * x[i]);
 }
 
-void map(const kernels::UnaryCall& f, int64_t n, const float* x, float* y) {
-  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(unary_value(f, x[i]));
+void map(const kernels::UnaryCall& f, DType dtype, int64_t n, const void* x, void* y) {
+  for (int64_t i = 0; i < n; ++i) store(dtype, y, i, unary_value(f, load(dtype, x, i)));
 }
 
 void map_backward(const kernels::UnaryCall& f, int64_t n, const float* x, const float* y, const float* g, float* gx) {
@@ -182,7 +197,7 @@ void map_backward(const kernels::UnaryCall& f, int64_t n, const float* x, const 
   }
 }
 
-void zip(Binary op, const kernels::Broadcast& shape, const float* a, const float* b, float* y) {
+void zip(Binary op, DType dtype, const kernels::Broadcast& shape, const void* a, const void* b, void* y) {
   int64_t total = 1;
   for (int k = 0; k < shape.rank; ++k) total *= shape.shape[k];
   for (int64_t i = 0; i < total; ++i) {
@@ -193,7 +208,7 @@ void zip(Binary op, const kernels::Broadcast& shape, const float* a, const float
       ia += index * shape.stride_a[k];
       ib += index * shape.stride_b[k];
     }
-    y[i] = static_cast<float>(binary_value(op, a[ia], b[ib]));
+    store(dtype, y, i, binary_value(op, load(dtype, a, ia), load(dtype, b, ib)));
   }
 }
 

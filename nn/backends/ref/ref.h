@@ -14,9 +14,9 @@ namespace nn::ref {
 void fill(DType dtype, int64_t n, float value, void* y);
 void copy(DType dtype, int64_t n, const void* x, void* y);
 void axpy(int64_t n, float alpha, const float* x, float* y);
-void map(const kernels::UnaryCall& f, int64_t n, const float* x, float* y);
+void map(const kernels::UnaryCall& f, DType dtype, int64_t n, const void* x, void* y);
 void map_backward(const kernels::UnaryCall& f, int64_t n, const float* x, const float* y, const float* g, float* gx);
-void zip(kernels::Binary op, const kernels::Broadcast& shape, const float* a, const float* b, float* y);
+void zip(kernels::Binary op, DType dtype, const kernels::Broadcast& shape, const void* a, const void* b, void* y);
 void select(int64_t n, const float* mask, const float* a, const float* b, float* y);
 void reduce(kernels::Reduce op, int64_t outer, int64_t extent, int64_t inner, const float* x, float* y);
 void arg_reduce(kernels::Reduce op, int64_t outer, int64_t extent, int64_t inner, const float* x, int64_t* index);
