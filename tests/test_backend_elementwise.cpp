@@ -2,6 +2,7 @@
 // softmax_rows and its backward): the cpu backend against the reference on random data of odd sizes (0, 1, 7, 33,
 // above 1000, and above the thread thresholds) and broadcasts with extent-1 axes; the reference against values
 // worked out by hand, so that the oracle itself can fail.
+#include <bit>
 #include <cmath>
 #include <random>
 #include <string>
@@ -436,6 +437,18 @@ TEST_CASE("map in bf16: the cpu backend gives the f32 function of the widened in
   Halves in_place = to_bf16({-1.5f, 2.25f, -0.0f, 3.0f});
   cpu.map({Unary::relu}, DType::bf16, 4, in_place.data(), in_place.data());
   CHECK(to_f32(in_place) == Floats{0, 2.25f, 0, 3});
+  // ReLU works on the bits: special values in the vector body (32 at a time) and the tail give what the f32 relu
+  // (x > 0 ? x : 0) gives — NaN of either sign 0, −inf 0, +inf itself, the smallest denormal itself.
+  const float specials[] = {NAN, -NAN, INFINITY, -INFINITY, -0.0f, 0.0f, 9.2e-41f, -9.2e-41f, 1.0f, -1.0f};
+  Floats x(45);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = specials[i % 10];
+  Halves y(x.size());
+  cpu.map({Unary::relu}, DType::bf16, static_cast<int64_t>(x.size()), to_bf16(x).data(), y.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float v = nn::to_float(nn::to_bfloat16(x[i]));
+    INFO("relu of " << v << " at " << i);
+    CHECK(std::bit_cast<uint32_t>(nn::to_float(y[i])) == std::bit_cast<uint32_t>(v > 0 ? v : 0.0f));
+  }
 }
 
 TEST_CASE("zip in bf16: the cpu backend gives the f32 result of the widened operands rounded once; ref within 1 ulp") {

@@ -169,6 +169,10 @@ void narrow_run(int64_t n, const float* x, bfloat16* y) {
   kernels::with_active_isa([&]<Isa isa> { kernels::narrow_to_bf16<isa>(n, x, y); });
 }
 
+void relu_run(int64_t n, const bfloat16* x, bfloat16* y) {
+  kernels::with_active_isa([&]<Isa isa> { kernels::relu_bf16<isa>(n, x, y); });
+}
+
 void cast(int64_t n, DType from, const void* x, DType to, void* y) {
   constexpr int64_t kRun = int64_t{1} << 14;  // elements per thread's run
   const int64_t runs = (n + kRun - 1) / kRun;

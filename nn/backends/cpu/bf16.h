@@ -52,4 +52,8 @@ void widen_bf16(int64_t n, const bfloat16* x, float* y);
 template <Isa>
 void narrow_to_bf16(int64_t n, const float* x, bfloat16* y);
 
+/// y (n) = max(x, 0) on bf16, exact (NaN gives 0, as the f32 relu); y may be x. One thread.
+template <Isa>
+void relu_bf16(int64_t n, const bfloat16* x, bfloat16* y);
+
 }  // namespace nn::kernels

@@ -282,4 +282,22 @@ void narrow_to_bf16<kCompiledIsa>(int64_t n, const float* x, bfloat16* y) {
   for (; i < n; ++i) y[i] = narrow(x[i]);
 }
 
+template <>
+void relu_bf16<kCompiledIsa>(int64_t n, const bfloat16* x, bfloat16* y) {
+  // On the bits as int16: positive and at most +inf (0x7f80) keeps its value; zeros, negatives and NaNs become +0,
+  // as the f32 relu (x > 0 ? x : 0) gives.
+  auto relu = [](v32s v) -> v32s { return (v > 0 && v <= 0x7f80) ? v : v32s{}; };
+  int64_t i = 0;
+  for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
+    v32s v;
+    std::memcpy(&v, static_cast<const void*>(x + i), sizeof v);
+    const v32s r = relu(v);
+    std::memcpy(static_cast<void*>(y + i), &r, sizeof r);
+  }
+  for (; i < n; ++i) {
+    const auto v = static_cast<int16_t>(x[i].bits);
+    y[i].bits = v > 0 && v <= 0x7f80 ? x[i].bits : uint16_t{0};
+  }
+}
+
 }  // namespace nn::kernels

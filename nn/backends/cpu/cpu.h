@@ -54,6 +54,7 @@ void cast(int64_t n, DType from, const void* x, DType to, void* y);
 // zip's, which widen a run into f32 registers' worth of buffer, compute in f32 and round once.
 void widen_run(int64_t n, const bfloat16* x, float* y);
 void narrow_run(int64_t n, const float* x, bfloat16* y);
+void relu_run(int64_t n, const bfloat16* x, bfloat16* y);  // exact on the bits: no widening
 void gemm_bf16(const kernels::GemmCall& call);
 int64_t conv2d_workspace_bf16(const kernels::Window2D& g);
 void conv2d_forward_bf16(const kernels::Window2D& g, const void* x, const void* w, const float* bias, void* y,

@@ -277,6 +277,10 @@ void map_bf16(const kernels::UnaryCall& f, int64_t n, const bfloat16* x, bfloat1
 #pragma omp parallel for if (n > kScalarThreads)
   for (int64_t r = 0; r < runs; ++r) {
     const int64_t start = r * kRun, count = std::min(kRun, n - start);
+    if (f.op == Unary::relu) {
+      relu_run(count, x + start, y + start);
+      continue;
+    }
     float buffer[kRun];
     widen_run(count, x + start, buffer);
     map_f32(f, count, buffer, buffer);
