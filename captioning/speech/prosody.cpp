@@ -168,6 +168,8 @@ struct Target {
   bool silent = false;
   bool glide_through = false;  // a diphthong's second half: the transition spans both halves
   bool consonant = false;
+  bool abrupt = false;  // its sources switch on at once (a stop's release), not over the usual ±6 ms
+  bool liquid = false;  // a glide or liquid: itself a transition, its formants move through half its length
 };
 
 Frame shape_of(const PhonemeInfo& p, bool second_half = false) {
@@ -186,6 +188,14 @@ void set_frication(Frame& f, const PhonemeInfo& p, float scale_db = 0) {
   f.parallel_db = {p.a2, p.a3, p.a4, p.a5, p.a6, p.ab};
 }
 
+void blend_shape(Frame& out, const Frame& a, const Frame& b, float w) {
+  for (size_t k = 0; k < 5; ++k) {
+    out.formant[k] = a.formant[k] + (b.formant[k] - a.formant[k]) * w;
+    out.bandwidth[k] = a.bandwidth[k] + (b.bandwidth[k] - a.bandwidth[k]) * w;
+  }
+  out.nasal_zero_hz = a.nasal_zero_hz + (b.nasal_zero_hz - a.nasal_zero_hz) * w;
+}
+
 std::vector<Target> make_targets(const std::vector<Segment>& seg) {
   std::vector<Target> out;
   auto add = [&](float ms, const Frame& f, bool silent = false, bool glide = false, bool consonant = true) {
@@ -200,6 +210,13 @@ std::vector<Target> make_targets(const std::vector<Segment>& seg) {
     const PhonemeInfo& p = phoneme_info(s.phoneme);
     const Segment* next = i + 1 < seg.size() && !seg[i + 1].pause ? &seg[i + 1] : nullptr;
     Frame f = shape_of(p);
+    // An obstruent before a liquid or glide is made with the tongue and lips already on their way to it ("green",
+    // "play", "twin"): half of the way in F2 and F3.
+    if (next && !is_sonorant(s.phoneme) && is_sonorant(next->phoneme) && !is_vowel(next->phoneme) &&
+        phoneme_info(next->phoneme).manner != Manner::Nasal) {
+      const Frame toward = shape_of(phoneme_info(next->phoneme));
+      for (size_t k = 1; k < 3; ++k) f.formant[k] = 0.5f * (f.formant[k] + toward.formant[k]);
+    }
     switch (p.manner) {
       case Manner::Vowel:
         f.voicing_db = s.stress ? 60 : 57;
@@ -217,6 +234,7 @@ std::vector<Target> make_targets(const std::vector<Segment>& seg) {
       case Manner::Liquid:
         f.voicing_db = 56;
         add(s.duration_ms, f);
+        out.back().liquid = true;
         break;
       case Manner::Nasal:
         f.voicing_db = 55;
@@ -251,6 +269,7 @@ std::vector<Target> make_targets(const std::vector<Segment>& seg) {
         Frame release = f;
         set_frication(release, p, p.voiced ? -4.0f : 0.0f);
         add(burst, release);
+        out.back().abrupt = true;
         const bool after_s = i > 0 && !seg[i - 1].pause && seg[i - 1].phoneme == Phoneme::S;
         if (!p.voiced && next && is_sonorant(next->phoneme) && !after_s) {
           Frame aspiration = shape_of(phoneme_info(next->phoneme));
@@ -283,14 +302,6 @@ float smooth(float x) {
   return x * x * (3.0f - 2.0f * x);
 }
 
-void blend_shape(Frame& out, const Frame& a, const Frame& b, float w) {
-  for (size_t k = 0; k < 5; ++k) {
-    out.formant[k] = a.formant[k] + (b.formant[k] - a.formant[k]) * w;
-    out.bandwidth[k] = a.bandwidth[k] + (b.bandwidth[k] - a.bandwidth[k]) * w;
-  }
-  out.nasal_zero_hz = a.nasal_zero_hz + (b.nasal_zero_hz - a.nasal_zero_hz) * w;
-}
-
 void blend_source(Frame& out, const Frame& a, const Frame& b, float w) {
   out.voicing_db = a.voicing_db + (b.voicing_db - a.voicing_db) * w;
   out.aspiration_db = a.aspiration_db + (b.aspiration_db - a.aspiration_db) * w;
@@ -302,6 +313,12 @@ void blend_source(Frame& out, const Frame& a, const Frame& b, float w) {
 std::pair<float, float> formant_window(const Target& a, const Target& b) {
   if (b.glide_through) return {0.5f * a.duration_ms, 0.5f * b.duration_ms};
   if (a.silent || b.silent) return {0.0f, 0.0f};
+  if (a.liquid || b.liquid) {
+    auto reach = [](const Target& t) {
+      return t.liquid ? 0.5f * t.duration_ms : std::min(0.5f * t.duration_ms, 60.0f);
+    };
+    return {reach(a), reach(b)};
+  }
   const float into_a = a.consonant ? 10.0f : 40.0f;  // vowels bend towards a consonant's locus
   const float into_b = a.consonant ? 45.0f : (b.consonant ? 10.0f : 30.0f);
   return {std::min(0.5f * a.duration_ms, into_a), std::min(0.5f * b.duration_ms, into_b)};
@@ -340,8 +357,8 @@ std::vector<Frame> make_frames(const std::vector<Segment>& segments, const Proso
       const Target& prev = targets[k - 1];
       const auto [wl, wr] = formant_window(prev, cur);
       if (now < cur.start_ms + wr) blend_shape(f, prev.frame, cur.frame, smooth((now - cur.start_ms + wl) / (wl + wr)));
-      const float sl = std::min(kSourceWindow, 0.5f * prev.duration_ms),
-                  sr = std::min(kSourceWindow, 0.5f * cur.duration_ms);
+      const float sl = cur.abrupt ? 0.0f : std::min(kSourceWindow, 0.5f * prev.duration_ms),
+                  sr = cur.abrupt ? 0.5f : std::min(kSourceWindow, 0.5f * cur.duration_ms);
       if (now < cur.start_ms + sr)
         blend_source(f, prev.frame, cur.frame, smooth((now - cur.start_ms + sl) / (sl + sr)));
     }
@@ -350,8 +367,8 @@ std::vector<Frame> make_frames(const std::vector<Segment>& segments, const Proso
       const float end = next.start_ms;
       const auto [wl, wr] = formant_window(cur, next);
       if (now > end - wl) blend_shape(f, cur.frame, next.frame, smooth((now - end + wl) / (wl + wr)));
-      const float sl = std::min(kSourceWindow, 0.5f * cur.duration_ms),
-                  sr = std::min(kSourceWindow, 0.5f * next.duration_ms);
+      const float sl = next.abrupt ? 0.0f : std::min(kSourceWindow, 0.5f * cur.duration_ms),
+                  sr = next.abrupt ? 0.5f : std::min(kSourceWindow, 0.5f * next.duration_ms);
       if (now > end - sl) blend_source(f, cur.frame, next.frame, smooth((now - end + sl) / (sl + sr)));
     }
     while (p + 1 < f0_points.size() && f0_points[p + 1].first <= now) ++p;
