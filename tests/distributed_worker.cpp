@@ -3,10 +3,11 @@
 // epochs' losses and the final weights.
 //
 //   distributed_worker --train-images N --val-images N --batch B --epochs E [--out DIR] [--resume]
-//                      [--history FILE] [--weights FILE] [--delay-ms MS] [--pid-dir DIR]
+//                      [--history FILE] [--weights FILE] [--delay-ms MS] [--pid-dir DIR] [--fail-on-rank R]
 //
 // --delay-ms sleeps that long per example looked up (a slower run, for the test that kills a rank);
-// --pid-dir writes pid-RANK there at the start (for that test to find the rank to kill).
+// --pid-dir writes pid-RANK there at the start (for that test to find the rank to kill); --fail-on-rank R throws
+// on rank R alone before training (as a bad file would), while the others wait for it in the first broadcast.
 #include <unistd.h>
 
 #include <chrono>
@@ -26,7 +27,7 @@
 int main(int argc, char** argv) {
   try {
     nn::distributed::Context mpi(argc, argv);
-    int train_images = 64, val_images = 0, delay_ms = 0;
+    int train_images = 64, val_images = 0, delay_ms = 0, fail_on_rank = -1;
     std::string history_file, weights_file, pid_dir;
     captioning::TrainConfig config{.epochs = 1, .batch_size = 64, .learning_rate = 0.01f, .seed = 5};
     for (int i = 1; i < argc; ++i) {
@@ -55,6 +56,8 @@ int main(int argc, char** argv) {
         delay_ms = std::stoi(value());
       else if (flag == "--pid-dir")
         pid_dir = value();
+      else if (flag == "--fail-on-rank")
+        fail_on_rank = std::stoi(value());
       else
         nn::fail("distributed_worker", "unknown flag " + flag);
     }
@@ -69,6 +72,8 @@ int main(int argc, char** argv) {
     nn::distributed::DataParallel parallel;
     config.parallel = &parallel;
     captioning::CaptionModel model(world.model_options());
+    if (mpi.rank() == fail_on_rank)
+      nn::fail("distributed_worker", "a bad file on rank " + std::to_string(fail_on_rank));
     auto history = captioning::train(model, world.tokenizer, world.features, world.train_set, world.val_set, config);
     if (mpi.rank() == 0) {
       if (!history_file.empty()) {

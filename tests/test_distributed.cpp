@@ -113,7 +113,7 @@ TEST_CASE("2 ranks equal 1 process: 20 Adam steps of the merge model at global b
 }
 
 TEST_CASE("a rank killed with SIGKILL ends the job within the bound, and the checkpoint resumes on 2 and on 1 rank") {
-  const int epochs = 4;
+  const int epochs = 6;  // the kill lands mid-epoch 2: a margin for a slow machine before the run would end
   test::DistributedWorld world(320, 0);  // 5 steps of 64 per epoch
   test::TempDir dir("nn_distributed");
   const fs::path out = dir.path / "run";
@@ -168,4 +168,22 @@ TEST_CASE("a rank killed with SIGKILL ends the job within the bound, and the che
     INFO(file << ": largest relative weight difference " << difference);
     CHECK(difference <= 1e-5);
   }
+}
+
+TEST_CASE("an error on one rank is reported once and ends the job, while the other waits in a reduction") {
+  test::TempDir dir;
+  const auto start = std::chrono::steady_clock::now();
+  const int status =
+      std::system((mpirun(2, "--fail-on-rank 1") + " > " + (dir.path / "log").string() + " 2>&1").c_str());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO("the job took " << seconds << " s");
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) != 0);
+  CHECK(WEXITSTATUS(status) != 124);  // ended by mpirun, not by timeout(1)
+  CHECK(seconds < 20.0);
+  const std::string log = read_bytes(dir.path / "log");
+  const std::string message = "distributed_worker: a bad file on rank 1";
+  INFO(log);
+  REQUIRE(log.find(message) != std::string::npos);
+  CHECK(log.find(message) == log.rfind(message));
 }

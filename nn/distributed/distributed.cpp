@@ -3,9 +3,11 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <thread>
 
 #include "nn/backends/backend.h"
 #include "nn/core/error.h"
@@ -169,7 +171,16 @@ Job::Job(int& argc, char**& argv) {
 }
 
 void Job::barrier() {
-  if (context_) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+  if (!context_) return;
+  // Polled with sleeps rather than MPI_Barrier, which spins: ranks waiting for rank 0's long work (writing a
+  // dataset) would take the cores it runs on.
+  MPI_Request request = MPI_REQUEST_NULL;
+  check(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
+  for (int done = 0;;) {
+    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 int Job::end(int status) {

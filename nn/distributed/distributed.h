@@ -120,7 +120,7 @@ class Job {
   int size() const { return context_ ? context_->size() : 1; }
   /// The Trainer's Parallel (TrainerOptions::parallel), or null for a single process.
   Parallel* parallel() { return parallel_ ? &*parallel_ : nullptr; }
-  /// Waits until every process has come here (nothing when alone).
+  /// Waits until every process has come here (nothing when alone), sleeping rather than spinning.
   void barrier();
   /// The program's exit status: a non-zero one with other processes running ends the whole job at once with it
   /// (MPI_Abort: the others may be waiting in a reduction for this one); 0 is returned as it is.
