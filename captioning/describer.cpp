@@ -45,6 +45,7 @@ struct Extractor {
   std::unique_ptr<nn::Xception> model;
   fs::path file;  // the content-hashed kind's file, as found
   nn::ResizeFilter filter = nn::ResizeFilter::nearest;
+  nn::DType precision = nn::DType::f32;  // what the label says the training features were computed in
 };
 Extractor xception_from(const std::string& extractor, const fs::path& bundle, const Texts& texts,
                         const DescriberOptions& options) {
@@ -58,6 +59,16 @@ Extractor xception_from(const std::string& extractor, const fs::path& bundle, co
       out.filter = nn::ResizeFilter::bilinear;
     else if (name != "nearest")
       nn::fail(where, "names an unknown resize filter (nearest or bilinear)");
+  }
+  // The precision: a " precision=NAME" word (xception_weights.h, precision_label).
+  if (const size_t at = extractor.find(" precision="); at != std::string::npos) {
+    const size_t begin = at + 11;
+    const std::string name = extractor.substr(begin, extractor.find(' ', begin) - begin);
+    try {
+      out.precision = nn::parse_dtype(name, "precision");
+    } catch (const nn::Error&) {
+      nn::fail(where, "names an unknown precision '" + nn::printable(name) + "' (f32 or bf16)");
+    }
   }
   std::istringstream words(extractor);
   std::string kind, first;
@@ -110,9 +121,10 @@ Describer::Describer(const fs::path& bundle, const DescriberOptions& options) {
   if (text_of(texts, "model") == "image-captioner") {
     CaptionerBundle b = load_captioner(bundle);
     captioner_ = std::move(b.model);
+    feature_precision_ = options.precision.value_or(nn::DType::f32);
     captioner_->eval();  // for good: describing never changes a mode (several threads may share the model)
     for (const auto& [child, module] : captioner_->named_children())
-      if (child == "cnn") module->to(options.precision);  // the features stay f32 (Xception::forward)
+      if (child == "cnn") module->to(feature_precision_);  // the features stay f32 (Xception::forward)
     tokenizer_ = std::move(b.tokenizer);
     image_size_ = captioner_->options().image_size;
     filter_ = nn::ResizeFilter::bilinear;
@@ -127,7 +139,8 @@ Describer::Describer(const fs::path& bundle, const DescriberOptions& options) {
   Extractor x = xception_from(extractor, bundle, texts, options);
   xception_ = std::move(x.model);
   xception_->eval();
-  xception_->to(options.precision);  // the features stay f32 (Xception::forward)
+  feature_precision_ = options.precision.value_or(x.precision);
+  xception_->to(feature_precision_);  // the features stay f32 (Xception::forward)
   xception_file_ = x.file;
   filter_ = x.filter;
   decoder_ = std::move(b.model);

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,8 +35,9 @@ struct DescriberOptions {
   std::vector<std::filesystem::path> weights_search;  ///< folders searched after the bundle's own
   bool use_environment = true;                        ///< also search LIBNN_WEIGHTS_PATH
   /// The feature pass's precision: the Xception (or the image captioner's CNN) is converted with Module::to and
-  /// computes in it; its features and the decoder stay f32.
-  nn::DType precision = nn::DType::f32;
+  /// computes in it; its features and the decoder stay f32. Unset: the precision the bundle's features were
+  /// extracted in (its features.extractor label's "precision=" word), f32 when it names none.
+  std::optional<nn::DType> precision;
 };
 
 /// Loads a bundle once and captions images with it (the library behind describe, describe_server and say).
@@ -61,6 +63,8 @@ class Describer {
   const std::string& name() const { return name_; }
   /// For a content-hashed Flickr8k bundle, the Xception file that was found; empty otherwise.
   const std::filesystem::path& xception_file() const { return xception_file_; }
+  /// The dtype the feature pass computes in (DescriberOptions::precision, else the bundle's).
+  nn::DType feature_precision() const { return feature_precision_; }
   /// How images are decoded: by default reduced to no less than twice the model's input a side (never larger than
   /// the model needs), EXIF orientation applied; set keep_orientation for Keras's loader's pixels.
   nn::ImageOptions& image_options() { return image_options_; }
@@ -79,6 +83,7 @@ class Describer {
   std::string describes_;
   std::string name_;
   std::filesystem::path xception_file_;
+  nn::DType feature_precision_ = nn::DType::f32;
 };
 
 }  // namespace captioning

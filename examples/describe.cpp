@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,7 @@ int main(int argc, char** argv) {
   int beam = 1;
   bool json = false;
   bool keep_orientation = false;
-  std::string precision = "f32";
+  std::string precision;  // empty: the bundle's
   std::vector<std::string> images;
   cli::Parser cli("describe",
                   "Prints one caption per image; --wav also speaks them (one after another) into a 16 kHz WAV file.\n"
@@ -42,11 +43,12 @@ int main(int argc, char** argv) {
   cli.text("--wav", "FILE|-", wav,
            "also speak the captions into FILE (- for standard output; the captions then go "
            "to standard error)");
-  cli.text("--precision", "f32|bf16", precision, "the dtype of the image feature pass (the decoder stays f32)");
+  cli.text("--precision", "f32|bf16", precision,
+           "the dtype of the image feature pass (the decoder stays f32); default: the one the bundle was trained on");
   if (auto status = cli.parse(argc, argv)) return *status;
-  nn::DType feature_dtype = nn::DType::f32;
+  std::optional<nn::DType> feature_dtype;
   try {
-    feature_dtype = nn::parse_dtype(precision, "--precision");
+    if (!precision.empty()) feature_dtype = nn::parse_dtype(precision, "--precision");
   } catch (const nn::Error& e) {
     return cli.usage_error(e.what());
   }

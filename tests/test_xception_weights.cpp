@@ -193,6 +193,27 @@ TEST_CASE("load_feature_xception refuses Xception with the ImageNet top, naming 
         std::string::npos);
 }
 
+TEST_CASE("describe computes features in the precision the bundle was trained with, unless told otherwise") {
+  test::TempDir dir;
+  save_small_xception(dir.path / "xception_notop.nnck", 1);
+  const std::string sha = captioning::load_feature_xception(dir.path / "xception_notop.nnck").sha256;
+  save_flickr8k_bundle(dir.path / "bf16.nnck", captioning::extractor_label(sha, nn::ResizeFilter::nearest, nn::bf16),
+                       "xception_notop.nnck");
+  save_flickr8k_bundle(dir.path / "f32.nnck", captioning::extractor_label(sha, nn::ResizeFilter::nearest),
+                       "xception_notop.nnck");
+  CHECK(captioning::Describer(dir.path / "bf16.nnck", {.use_environment = false}).feature_precision() == nn::bf16);
+  CHECK(captioning::Describer(dir.path / "f32.nnck", {.use_environment = false}).feature_precision() == nn::f32);
+  CHECK(captioning::Describer(dir.path / "bf16.nnck", {.use_environment = false, .precision = nn::f32})
+            .feature_precision() == nn::f32);
+  CHECK(captioning::Describer(dir.path / "f32.nnck", {.use_environment = false, .precision = nn::bf16})
+            .feature_precision() == nn::bf16);
+  const std::string label = "xception sha256=" + sha + " precision=fp8 filter=nearest";
+  save_flickr8k_bundle(dir.path / "fp8.nnck", label, "xception_notop.nnck");
+  CHECK(test::error_of([&] { captioning::Describer(dir.path / "fp8.nnck", {.use_environment = false}); }) ==
+        (dir.path / "fp8.nnck").string() + ": features.extractor '" + label +
+            "': names an unknown precision 'fp8' (f32 or bf16)");
+}
+
 TEST_CASE("a Flickr8k bundle finds its weights by content after a move or a rename, and refuses others of that name") {
   test::TempDir dir;
   const fs::path run = dir.path / "run";
