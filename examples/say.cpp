@@ -1,5 +1,6 @@
 // say: speaks text with libnn's formant synthesiser.
 //   say "a dog runs on the grass" [--wav dog.wav] [--rate R] [--pitch HZ] [--sample-rate 16000|22050]
+//       [--voice male|female]
 //   say --phonemes "skateboarder"      prints the pronunciation instead
 #include <captioning/speech/speech.h>
 
@@ -16,7 +17,7 @@ int main(int argc, char** argv) {
   bool phonemes = false;
   speech::Options options;
   cli::Parser cli("say", "Speaks TEXT into a 16-bit mono WAV file, or with --phonemes prints its pronunciation.");
-  cli.synopsis("TEXT [--wav FILE|-] [--rate R] [--pitch HZ] [--sample-rate HZ]");
+  cli.synopsis("TEXT [--wav FILE|-] [--rate R] [--pitch HZ] [--sample-rate HZ] [--voice male|female]");
   cli.synopsis("--phonemes TEXT");
   cli.positional("TEXT", text, "what to say, in one argument (quote it)");
   cli.text("--wav", "FILE|-", wav, "the WAV file to write, - for standard output");
@@ -24,6 +25,8 @@ int main(int argc, char** argv) {
   cli.number("--rate", "R", options.rate, {.low = 0.25, .high = 4}, "speaking rate");
   cli.number("--pitch", "HZ", options.pitch_hz, {.low = 50, .high = 400}, "baseline pitch in Hz");
   cli.whole("--sample-rate", "HZ", options.sample_rate, 8000, 48000, "samples per second");
+  cli.choice("--voice", {{"male", speech::Voice::Male}, {"female", speech::Voice::Female}}, options.voice,
+             "the speaker");
   cli.flag("--phonemes", phonemes, "print TEXT's phonemes instead of speaking it");
   if (auto status = cli.parse(argc, argv)) return *status;
   try {

@@ -100,6 +100,14 @@ void assign_durations(std::vector<Segment>& seg, float rate) {
       const bool cluster =
           (next && !is_vowel(next->phoneme)) || (i > 0 && !seg[i - 1].pause && !is_vowel(seg[i - 1].phoneme));
       if (cluster) percent *= 0.75f;  // shortening in consonant clusters
+      // Unstressed shortening applies to a consonant too (Klatt: 0.7): the syllable's vowel, the next one in the
+      // word, or the word's last before it.
+      const Segment* vowel = nullptr;
+      for (size_t k = i + 1; k <= end && !vowel; ++k)
+        if (is_vowel(seg[k].phoneme)) vowel = &seg[k];
+      for (size_t k = i; k-- > begin && !vowel;)
+        if (is_vowel(seg[k].phoneme)) vowel = &seg[k];
+      if (vowel && vowel->stress == 0) percent *= 0.7f;
       if (s.phrase_final) percent *= 1.3f;
     }
     s.duration_ms = (minimum + (info.inherent_ms - minimum) * percent) / rate;
@@ -220,6 +228,8 @@ std::vector<Target> make_targets(const std::vector<Segment>& seg) {
     switch (p.manner) {
       case Manner::Vowel:
         f.voicing_db = s.stress ? 60 : 57;
+        if (s.stress == 0 && s.phoneme != Phoneme::ER)  // reduced towards schwa, keeping r-colouring
+          blend_shape(f, f, shape_of(phoneme_info(Phoneme::AX)), 0.3f);
         add(s.duration_ms, f, false, false, false);
         break;
       case Manner::Diphthong: {
@@ -267,7 +277,8 @@ std::vector<Target> make_targets(const std::vector<Segment>& seg) {
         closure.voicing_db = p.voiced ? 38 : 0;
         add(std::max(s.duration_ms - burst, 10.0f), closure);
         Frame release = f;
-        set_frication(release, p, p.voiced ? -4.0f : 0.0f);
+        // Weaker for a voiced stop, and before a pause (a final stop is released softly, if at all).
+        set_frication(release, p, (p.voiced ? -4.0f : 0.0f) + (next ? 0.0f : -10.0f));
         add(burst, release);
         out.back().abrupt = true;
         const bool after_s = i > 0 && !seg[i - 1].pause && seg[i - 1].phoneme == Phoneme::S;

@@ -68,10 +68,17 @@ std::vector<int16_t> synthesize(std::string_view text, const Options& options) {
   check_options(options);
   const std::vector<SpokenWord> words = spoken_words(normalize(text));
   if (std::none_of(words.begin(), words.end(), [](const SpokenWord& w) { return !w.phones.empty(); })) return {};
-  const ProsodyOptions prosody{.rate = options.rate, .pitch_hz = options.pitch_hz};
-  const std::vector<Frame> frames = make_frames(plan_segments(words, prosody), prosody);
-  const std::vector<float> wave =
-      render_frames(frames, {.sample_rate = options.sample_rate, .frame_ms = prosody.frame_ms});
+  const bool female = options.voice == Voice::Female;
+  const ProsodyOptions prosody{.rate = options.rate, .pitch_hz = options.pitch_hz * (female ? 1.8f : 1.0f)};
+  std::vector<Frame> frames = make_frames(plan_segments(words, prosody), prosody);
+  SynthesizerOptions synthesizer{.sample_rate = options.sample_rate, .frame_ms = prosody.frame_ms};
+  if (female) {
+    for (Frame& f : frames)
+      for (float& formant : f.formant) formant *= 1.17f;
+    synthesizer.open_quotient = 0.7f;
+    synthesizer.spectral_tilt = 0.3f;
+  }
+  const std::vector<float> wave = render_frames(frames, synthesizer);
   float peak = 0;
   for (float x : wave) peak = std::max(peak, std::abs(x));
   const float scale = peak > 0 ? 0.8f * 32767.0f / peak : 0.0f;  // normalised to −2 dBFS

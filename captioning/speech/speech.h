@@ -20,11 +20,17 @@
 /// Text to speech (target nn::speech, which does not link nn).
 namespace speech {
 
+/// The speaker: an adult male, or an adult female voice made from it — F0 0.85 octave higher (×1.8), formants ×1.17
+/// (the ratio of women's to men's vowel formants in Peterson & Barney 1952 and Hillenbrand et al. 1995: a shorter
+/// vocal tract), a longer open phase and a steeper glottal spectrum (a softer, slightly breathier source).
+enum class Voice : uint8_t { Male, Female };
+
 /// How synthesize speaks; out-of-range values are an nn::Error naming the option.
 struct Options {
   int sample_rate = 16000;  ///< 16000 or 22050 (any rate in 8000 … 48000 works)
   float rate = 1.0f;        ///< speaking rate, 0.25 … 4
-  float pitch_hz = 110.0f;  ///< baseline F0, 50 … 400
+  float pitch_hz = 110.0f;  ///< baseline F0 of the male voice, 50 … 400 (the female voice speaks 1.8 × higher)
+  Voice voice = Voice::Male;
 };
 
 /// Samples of `text` spoken, deterministic for equal text and options; empty text (or only punctuation and
