@@ -21,6 +21,7 @@
 #include <nn/backends/cpu/gemm.h>
 #include <nn/backends/cpu/isa.h>
 #include <nn/backends/cpu/pool.h>
+#include <nn/backends/ref/loops.h>
 #include <nn/nn.h>
 #include <nn/ops/window.h>
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <nn/backends/backend.h>
+#include <nn/backends/ref/loops.h>
 
 #include "support/check.h"
 

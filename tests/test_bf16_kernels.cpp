@@ -20,6 +20,7 @@
 #include <nn/backends/cpu/isa.h>
 #include <nn/backends/cpu/pointwise.h>
 #include <nn/backends/cpu/pool.h>
+#include <nn/backends/ref/loops.h>
 
 namespace {
 

@@ -2,6 +2,7 @@
 #include <nn/backends/cpu/conv2d.h>
 #include <nn/backends/cpu/depthwise.h>
 #include <nn/backends/cpu/pool.h>
+#include <nn/backends/ref/loops.h>
 #include <nn/ops/window.h>
 
 #include "support/check.h"

@@ -6,6 +6,7 @@
 #include <nn/backends/cpu/gemm.h>
 #include <nn/backends/cpu/isa.h>
 #include <nn/backends/cpu/pointwise.h>
+#include <nn/backends/ref/loops.h>
 
 #include "support/check.h"
 

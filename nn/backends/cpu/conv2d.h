@@ -1,5 +1,5 @@
 // Conv2D kernels, NHWC input x (N,H,W,C), HWIO weight w (KH,KW,C,OC), output y (N,OH,OW,OC).
-// The *_ref versions are the frozen naive loops the fast ones are tested and benchmarked against.
+// The frozen naive loops the fast ones are tested and benchmarked against are in nn/backends/ref/loops.h.
 // Fast versions: a pointwise (1×1, unpadded) convolution is one sgemm on [N·H·W, C] × [C, OC] (strided ones
 // gather the sampled pixels first); any other is im2col on chunks of output pixels followed by sgemm.
 // They need `workspace` of conv2d_workspace_floats(g) floats; nothing here allocates or throws.
@@ -11,13 +11,6 @@
 #include "nn/backends/primitives.h"
 
 namespace nn::kernels {
-
-// y = conv(x, w) + bias (bias (OC) may be null).
-void conv2d_forward_ref(const Window2D& g, const float* x, const float* w, const float* bias, float* y);
-// dx = conv_transpose(dy, w), overwritten.
-void conv2d_backward_input_ref(const Window2D& g, const float* dy, const float* w, float* dx);
-// dw = Σ x ⊗ dy, overwritten.
-void conv2d_backward_weight_ref(const Window2D& g, const float* x, const float* dy, float* dw);
 
 // Rows of the im2col matrix handled per GEMM by the fast convolutions (f32 and bf16): whole output rows (so that
 // col2im can run rows in parallel), enough for the GEMM to run at full speed, few enough that a chunk

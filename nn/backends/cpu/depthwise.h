@@ -1,7 +1,7 @@
 // Depthwise convolution kernels (depth multiplier 1): x (N,H,W,C), w (KH,KW,C) — Keras's (KH,KW,C,1) —,
 // y (N,OH,OW,C): each channel convolved with its own KH×KW filter. Bound by memory, not arithmetic, so the fast
 // versions run along the contiguous channel axis (vectorised) and split work so that no two threads write the
-// same output. *_ref are the frozen naive loops.
+// same output. Their frozen naive twins are in nn/backends/ref/loops.h.
 #pragma once
 
 #include <cstdint>
@@ -10,10 +10,6 @@
 #include "nn/backends/primitives.h"
 
 namespace nn::kernels {
-
-void depthwise_forward_ref(const Window2D& g, const float* x, const float* w, const float* bias, float* y);
-void depthwise_backward_input_ref(const Window2D& g, const float* dy, const float* w, float* dx);
-void depthwise_backward_weight_ref(const Window2D& g, const float* x, const float* dy, float* dw);
 
 // Tiles of 8 output pixels × 16 channels accumulated in registers; threads over output rows and channel blocks.
 void depthwise_forward(const Window2D& g, const float* x, const float* w, const float* bias, float* y);

@@ -2,6 +2,8 @@
 
 #include <cblas.h>
 
+#include "nn/backends/ref/loops.h"
+
 namespace nn::kernels {
 namespace {
 
@@ -58,22 +60,6 @@ void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float
   }
   cblas_sgemm(CblasRowMajor, s.transpose_a ? CblasTrans : CblasNoTrans, s.transpose_b ? CblasTrans : CblasNoTrans, s.m,
               s.n, s.k, alpha, a, ld.lda, b, ld.ldb, beta, c, ld.ldc);
-}
-
-void gemm_ref(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
-  Strides ld = strides_of(s);
-  for (int i = 0; i < s.m; ++i) {
-    for (int j = 0; j < s.n; ++j) {
-      double acc = 0;
-      for (int p = 0; p < s.k; ++p) {
-        float av = s.transpose_a ? a[p * ld.lda + i] : a[i * ld.lda + p];
-        float bv = s.transpose_b ? b[j * ld.ldb + p] : b[p * ld.ldb + j];
-        acc += static_cast<double>(av) * bv;
-      }
-      float& out = c[i * ld.ldc + j];
-      out = static_cast<float>(alpha * acc + (beta == 0.0f ? 0.0 : beta * static_cast<double>(out)));
-    }
-  }
 }
 
 }  // namespace nn::kernels

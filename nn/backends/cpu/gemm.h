@@ -1,6 +1,6 @@
 // GEMM: C (M,N) = alpha · op(A) · op(B) + beta · C, row-major, op(X) = X or Xᵀ. gemm() runs our AVX-512 kernel
 // (gemm<Isa::avx512>) where the active instruction-set level is avx512 (isa.h) and OpenBLAS sgemm elsewhere;
-// gemm_ref is the frozen naive version tests and benchmarks compare against.
+// Its frozen naive twin, gemm_ref, is the reference backend's (nn/backends/ref/loops.h).
 #pragma once
 
 #include "nn/backends/cpu/isa.h"
@@ -9,7 +9,6 @@
 namespace nn::kernels {
 
 void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c);
-void gemm_ref(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c);
 
 // An AVX-512 SGEMM in the BLIS style — packed panels, a 14×32 register-blocked micro-kernel (gemm_avx512.cpp). It
 // exists because OpenBLAS is pinned to its AVX2 kernels on machines it does not know (OPENBLAS_CORETYPE=Haswell on

@@ -1,7 +1,7 @@
 // Memory-bound elementwise kernels that Xception's inference runs between its convolutions (ReLU, the residual
 // add, batch norm with fixed statistics). Compiled per instruction-set level (isa.h) like the convolutions: at
-// baseline x86-64 they measured 2–3 % of a batch-1 Xception forward slower than at AVX-512. *_ref are the frozen
-// naive loops they are checked against.
+// baseline x86-64 they measured 2–3 % of a batch-1 Xception forward slower than at AVX-512. Their frozen naive twins
+// are in nn/backends/ref/loops.h.
 #pragma once
 
 #include <cstdint>
@@ -13,19 +13,16 @@ namespace nn::kernels {
 
 // y (N) = max(x, 0). y may be x.
 void relu_forward(int64_t n, const float* x, float* y);
-void relu_forward_ref(int64_t n, const float* x, float* y);
 template <Isa>
 void relu_forward(int64_t n, const float* x, float* y);
 
 // y (N) = a + b. y may be a or b.
 void add_forward(int64_t n, const float* a, const float* b, float* y);
-void add_forward_ref(int64_t n, const float* a, const float* b, float* y);
 template <Isa>
 void add_forward(int64_t n, const float* a, const float* b, float* y);
 
 // Per channel of x (rows, C): y = gamma·(x − mean)·inv_std + beta, all four (C) — batch norm's normalisation.
 void channel_affine(int64_t rows, int64_t c, const ChannelAffine& p, const float* x, float* y);
-void channel_affine_ref(int64_t rows, int64_t c, const ChannelAffine& p, const float* x, float* y);
 template <Isa>
 void channel_affine(int64_t rows, int64_t c, const ChannelAffine& p, const float* x, float* y);
 

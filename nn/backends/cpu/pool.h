@@ -1,6 +1,6 @@
 // Pooling kernels over NHWC windows, y (N,OH,OW,C). Padding never takes part: a max-pool window ignores the
 // padded positions (padding never wins) and an average divides by the number of real pixels in the window, as
-// TensorFlow does. *_ref are the frozen naive loops.
+// TensorFlow does. Their frozen naive twins are in nn/backends/ref/loops.h.
 #pragma once
 
 #include <cstdint>
@@ -12,13 +12,10 @@ namespace nn::kernels {
 
 // The forward keeps no arg-max: the backward finds, for every output, the first element of its window (in scan
 // order) that equals the output, and adds the output's gradient there.
-void max_pool_forward_ref(const Window2D& g, const float* x, float* y);
-void max_pool_backward_ref(const Window2D& g, const float* x, const float* dy, float* dx);
 void max_pool_forward(const Window2D& g, const float* x, float* y);
 // Output rows that share no input row run in parallel (in ⌈KH/SH⌉ phases).
 void max_pool_backward(const Window2D& g, const float* x, const float* y, const float* dy, float* dx);
 
-void avg_pool_forward_ref(const Window2D& g, const float* x, float* y);
 void avg_pool_forward(const Window2D& g, const float* x, float* y);
 void avg_pool_backward(const Window2D& g, const float* dy, float* dx);
 

@@ -1,6 +1,6 @@
-// The part of a pooling window that lies inside the image, shared by the reference loops (pool.cpp) and the fast
-// kernels (pool_fast.cpp, compiled once per instruction-set level): internal linkage (an unnamed namespace), so each
-// level keeps its own copy, as simd.h explains.
+// The part of a pooling window that lies inside the image, shared by the reference loops (nn/backends/ref/loops.cpp)
+// and the fast kernels (pool_fast.cpp, compiled once per instruction-set level): internal linkage (an unnamed
+// namespace), so each level keeps its own copy, as simd.h explains.
 #pragma once
 
 #include <algorithm>

@@ -3,10 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/backends/cpu/conv2d.h"
-#include "nn/backends/cpu/depthwise.h"
-#include "nn/backends/cpu/pointwise.h"
-#include "nn/backends/cpu/pool.h"
+#include "nn/backends/ref/loops.h"
 #include "nn/backends/ref/ref.h"
 #include "nn/core/error.h"
 
@@ -65,7 +62,7 @@ void cast(int64_t n, DType from, const void* x, DType to, void* y) {
   }
 }
 
-// gemm_ref's loop (nn/backends/cpu/gemm.cpp) on A, B of ab_type and C of c_type, each element widened as read.
+// gemm_ref's loop (loops.cpp) on A, B of ab_type and C of c_type, each element widened as read.
 void gemm_bf16(const kernels::GemmCall& call) {
   for (DType t : {call.ab_type, call.c_type}) {
     if (t != DType::f32 && t != DType::bf16) {
@@ -98,7 +95,7 @@ int64_t conv2d_workspace_bf16(const Window2D&) {
 }
 
 // The convolution, pooling and affine primitives in bf16: the inputs widened to f32 (exact), the frozen f32
-// reference loop (nn/backends/cpu/*_ref), the output rounded to bf16 once.
+// reference loop (loops.h), the output rounded to bf16 once.
 void conv2d_forward_bf16(const Window2D& g, const void* x, const void* w, const float* bias, void* y, void*) {
   std::vector<float> out(static_cast<size_t>(g.output_size()));
   kernels::conv2d_forward_ref(g, widened(x, g.input_size()).data(), widened(w, g.kh * g.kw * g.c * g.oc).data(), bias,

@@ -1,14 +1,10 @@
-// The reference backend's table: the frozen naive loops — the *_ref kernels beside their fast twins in
-// nn/backends/cpu/, and this folder's own — behind the primitives of nn/backends/backend.h. Slow on purpose: one
+// The reference backend's table: the frozen naive loops — the *_ref kernels of loops.h and this folder's other
+// files — behind the primitives of nn/backends/backend.h. Slow on purpose: one
 // element at a time, sums in double, no threads; the op-test harness holds every other backend to it.
 #include <algorithm>
 
 #include "nn/backends/backend.h"
-#include "nn/backends/cpu/conv2d.h"
-#include "nn/backends/cpu/depthwise.h"
-#include "nn/backends/cpu/gemm.h"
-#include "nn/backends/cpu/pointwise.h"
-#include "nn/backends/cpu/pool.h"
+#include "nn/backends/ref/loops.h"
 #include "nn/backends/ref/ref.h"
 
 namespace nn {
