@@ -8,6 +8,7 @@ set -euo pipefail
 root=${1:-$(dirname "$0")/..}
 cd "$root"
 layers=(core backends autograd ops layers optim io models data train)
+layers+=(distributed)  # nn::distributed (data-parallel training on MPI) sits on the Trainer
 level_of() {
   local i
   for i in "${!layers[@]}"; do
