@@ -247,7 +247,7 @@ std::vector<Target> make_targets(const std::vector<Segment>& seg) {
         out.back().liquid = true;
         break;
       case Manner::Nasal:
-        f.voicing_db = 55;
+        f.voicing_db = 58;
         f.nasal_zero_hz = 450;
         add(s.duration_ms, f);
         break;
@@ -284,7 +284,7 @@ std::vector<Target> make_targets(const std::vector<Segment>& seg) {
         const bool after_s = i > 0 && !seg[i - 1].pause && seg[i - 1].phoneme == Phoneme::S;
         if (!p.voiced && next && is_sonorant(next->phoneme) && !after_s) {
           Frame aspiration = shape_of(phoneme_info(next->phoneme));
-          aspiration.aspiration_db = 54;
+          aspiration.aspiration_db = 64;
           add(is_vowel(next->phoneme) && next->stress ? 45.0f : 25.0f, aspiration);
         }
         break;
