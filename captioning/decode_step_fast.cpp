@@ -1,0 +1,109 @@
+// The few-row product of decode_step.h: c (M, N) += a (M, K) · b (K, N), b streamed once for all rows. A kernel file
+// (its name ends in _fast.cpp): its only code beyond baseline x86-64 is the level-specific copies below, which
+// scripts/check_isa.sh accepts there and nowhere else.
+#include <algorithm>
+
+#include <nn/backends/cpu/isa.h>
+
+#include "captioning/decode_step.h"
+
+namespace captioning {
+
+namespace {
+
+constexpr int64_t kBlock = 512;  // columns of b per block: a 2 KB run of each of its rows, read in order
+constexpr int kRowGroup = 4;     // rows of c per pass over a block: 4 × 2 KB of c and 4 rows × 2 KB of b stay in L1
+
+// c (R, width) += a (R, K) · b (K, width) for one column block: b is streamed four rows at a time into the R rows
+// of c, which stay in the L1 cache (after the first row of c, the block of b comes from L1/L2 too). Rows of a are lda
+// apart, of b and c ldb and ldc apart. c[r][j] gets a[r][0]·b[0][j], then a[r][1]·b[1][j], … in that order, whatever R
+// is.
+template <int R>
+__attribute__((always_inline)) inline void block(int64_t width, int64_t k, const float* a, int64_t lda, const float* b,
+                                                 int64_t ldb, float* __restrict c, int64_t ldc) {
+  int64_t kk = 0;
+  for (; kk + 4 <= k; kk += 4) {  // four rows of b per pass over c: a quarter of the L1 traffic, four read streams
+    const float* __restrict b0 = b + kk * ldb;
+    const float* __restrict b1 = b0 + ldb;
+    const float* __restrict b2 = b1 + ldb;
+    const float* __restrict b3 = b2 + ldb;
+    for (int r = 0; r < R; ++r) {
+      const float s0 = a[r * lda + kk], s1 = a[r * lda + kk + 1], s2 = a[r * lda + kk + 2], s3 = a[r * lda + kk + 3];
+      float* __restrict cr = c + r * ldc;
+#pragma omp simd
+      for (int64_t j = 0; j < width; ++j) cr[j] = (((cr[j] + s0 * b0[j]) + s1 * b1[j]) + s2 * b2[j]) + s3 * b3[j];
+    }
+  }
+  for (; kk < k; ++kk) {
+    const float* __restrict row = b + kk * ldb;
+    for (int r = 0; r < R; ++r) {
+      const float s0 = a[r * lda + kk];
+      float* __restrict cr = c + r * ldc;
+#pragma omp simd
+      for (int64_t j = 0; j < width; ++j) cr[j] += s0 * row[j];
+    }
+  }
+}
+
+// One group of up to kRowGroup rows, R chosen at run time.
+__attribute__((always_inline)) inline void row_group(int rows, int64_t width, int64_t k, const float* a, const float* b,
+                                                     int64_t n, float* c) {
+  switch (rows) {
+    case 1:
+      return block<1>(width, k, a, k, b, n, c, n);
+    case 2:
+      return block<2>(width, k, a, k, b, n, c, n);
+    case 3:
+      return block<3>(width, k, a, k, b, n, c, n);
+    default:
+      return block<4>(width, k, a, k, b, n, c, n);
+  }
+}
+
+// The group compiled for each instruction-set level (the library itself targets baseline x86-64), chosen by the
+// level nn::kernels::active_isa() names — NN_ISA included — as every dispatched kernel is (nn/backends/cpu/isa.h).
+#if defined(__x86_64__)
+__attribute__((target("arch=x86-64-v4"))) void row_group_avx512(int rows, int64_t width, int64_t k, const float* a,
+                                                                const float* b, int64_t n, float* c) {
+  row_group(rows, width, k, a, b, n, c);
+}
+__attribute__((target("arch=x86-64-v3"))) void row_group_avx2(int rows, int64_t width, int64_t k, const float* a,
+                                                              const float* b, int64_t n, float* c) {
+  row_group(rows, width, k, a, b, n, c);
+}
+#endif
+void row_group_scalar(int rows, int64_t width, int64_t k, const float* a, const float* b, int64_t n, float* c) {
+  row_group(rows, width, k, a, b, n, c);
+}
+
+using RowGroup = void (*)(int, int64_t, int64_t, const float*, const float*, int64_t, float*);
+
+RowGroup row_group_for_active_isa() {
+  return nn::kernels::with_active_isa([]<nn::kernels::Isa isa>() -> RowGroup {
+#if defined(__x86_64__)
+    if constexpr (isa == nn::kernels::Isa::avx512) return row_group_avx512;
+    if constexpr (isa == nn::kernels::Isa::avx2) return row_group_avx2;
+#endif
+    return row_group_scalar;
+  });
+}
+
+}  // namespace
+
+void rows_gemm_add(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c) {
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  const RowGroup group = row_group_for_active_isa();
+  // Only the output projection (256 × V) is split over the threads: the LSTM (1 MB) and merge (0.25 MB) matrices take
+  // about as long to read as a parallel region costs to start and join, on a busy machine much longer.
+#pragma omp parallel for schedule(static) if (n * k >= (1 << 20))
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t j0 = blk * kBlock, width = std::min(kBlock, n - j0);
+    // Every group of rows reads the same block of b; after the first group it comes from the cache.
+    for (int64_t r0 = 0; r0 < m; r0 += kRowGroup) {
+      const int rows = static_cast<int>(std::min<int64_t>(kRowGroup, m - r0));
+      group(rows, width, k, a + r0 * k, b + j0, n, c + r0 * n + j0);
+    }
+  }
+}
+
+}  // namespace captioning
