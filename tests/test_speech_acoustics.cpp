@@ -218,3 +218,29 @@ TEST_CASE("the female voice speaks about 0.85 octave higher with higher formants
   CHECK(female_f0 / male_f0 == doctest::Approx(1.8).epsilon(0.15));
   CHECK(female_tilt > male_tilt);
 }
+
+TEST_CASE("a /t d/ between a vowel and an unstressed vowel is a flap: voiced throughout, no burst") {
+  // American English: "water", "lady" with a tap (Kahn 1976; Zue & Laferriere 1979: 10-40 ms, voiced), against
+  // the aspirated /t/ before a stressed vowel in "a tap".
+  auto voice_gap_and_bursts = [](const char* text) {
+    const std::vector<Frame> frames = frames_of(text);
+    size_t first = 0, last = frames.size() - 1;  // from the first to the last voiced frame
+    while (first < frames.size() && frames[first].voicing_db < 45) ++first;
+    while (last > first && frames[last].voicing_db < 45) --last;
+    size_t unvoiced = 0, bursts = 0;
+    for (size_t i = first; i <= last; ++i) {
+      unvoiced += frames[i].voicing_db < 45;
+      bursts += frames[i].frication_db > 0;
+    }
+    return std::pair{unvoiced, bursts};
+  };
+  for (const char* flapped : {"water", "lady"}) {
+    INFO(std::string(flapped));
+    const auto [unvoiced, bursts] = voice_gap_and_bursts(flapped);
+    CHECK(unvoiced == 0);
+    CHECK(bursts == 0);
+  }
+  const auto [unvoiced, bursts] = voice_gap_and_bursts("a tap");
+  CHECK(unvoiced * kFrameMs >= 40);  // closure and aspiration
+  CHECK(bursts > 0);
+}

@@ -272,6 +272,16 @@ std::vector<Target> make_targets(const std::vector<Segment>& seg) {
         break;
       }
       case Manner::Stop: {
+        // American English flaps /t d/ between a vowel (or /r/) and an unstressed vowel of the same word ("water",
+        // "city"): a brief voiced tap of the tongue, no closure silence and no burst.
+        const bool after_vowel =
+            i > 0 && !seg[i - 1].pause && (is_vowel(seg[i - 1].phoneme) || seg[i - 1].phoneme == Phoneme::R);
+        if ((s.phoneme == Phoneme::T || s.phoneme == Phoneme::D) && !s.word_initial && after_vowel && next &&
+            is_vowel(next->phoneme) && next->stress == 0) {
+          f.voicing_db = 52;
+          add(std::min(s.duration_ms, 25.0f), f);
+          break;
+        }
         const float burst = p.voiced ? 8.0f : 12.0f;
         Frame closure = f;
         closure.voicing_db = p.voiced ? 38 : 0;
