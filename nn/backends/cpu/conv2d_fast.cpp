@@ -141,14 +141,8 @@ void conv2d_forward<kCompiledIsa>(const Window2D& g, const float* x, const float
     conv2d_forward_wide(g, x, w, bias, y, workspace);
     return;
   }
-  float beta = 0.0f;
-  if (bias != nullptr) {
-#pragma omp parallel for if (rows * g.oc > (1 << 16))
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * g.oc, bias, sizeof(float) * g.oc);
-    beta = 1.0f;
-  }
   if (direct_gemm(g)) {
-    gemm({.m = as_int(rows), .n = as_int(g.oc), .k = as_int(g.c)}, 1.0f, x, w, beta, y);
+    gemm({.m = as_int(rows), .n = as_int(g.oc), .k = as_int(g.c)}, 1.0f, x, w, 0.0f, y, bias);
     return;
   }
   // A strided pointwise convolution is im2col with a 1×1 window: a gather of the sampled pixels.
@@ -156,7 +150,7 @@ void conv2d_forward<kCompiledIsa>(const Window2D& g, const float* x, const float
   for (int64_t first = 0; first < rows; first += step) {
     int64_t count = std::min(step, rows - first);
     im2col(g, x, first, count, workspace);
-    gemm({.m = as_int(count), .n = as_int(g.oc), .k = as_int(width)}, 1.0f, workspace, w, beta, y + first * g.oc);
+    gemm({.m = as_int(count), .n = as_int(g.oc), .k = as_int(width)}, 1.0f, workspace, w, 0.0f, y + first * g.oc, bias);
   }
 }
 

@@ -17,18 +17,40 @@ Strides strides_of(const GemmShape& s) {
 }
 
 // Our AVX-512 GEMM (gemm_avx512.cpp, built on x86-64 only; called only when the active level is avx512).
-void gemm_fast(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+void gemm_fast(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
+               const float* bias = nullptr) {
 #if defined(__x86_64__)
-  gemm<Isa::avx512>(s, alpha, a, b, beta, c);
+  gemm<Isa::avx512>(s, alpha, a, b, beta, c, bias);
 #else
   gemm_ref(s, alpha, a, b, beta, c);
+  (void)bias;
 #endif
 }
 
+// C = alpha · op(A) · op(B) + beta · C by the fastest route for the shape (without a bias).
+void product(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c);
+
 }  // namespace
 
-void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c, const float* bias) {
   if (s.m == 0 || s.n == 0) return;
+#if defined(__x86_64__)
+  if (bias != nullptr && active_isa() == Isa::avx512 && static_cast<double>(s.m) * s.n * s.k >= 32768.0) {
+    gemm_fast(s, alpha, a, b, beta, c, bias);  // the bias added in the kernel's store
+    return;
+  }
+#endif
+  product(s, alpha, a, b, beta, c);
+  if (bias == nullptr) return;
+  const long ldc = s.ldc ? s.ldc : s.n;
+#pragma omp parallel for if (static_cast <long>(s.m) * s.n > (1 << 16))
+  for (int i = 0; i < s.m; ++i)
+    for (int j = 0; j < s.n; ++j) c[i * ldc + j] += bias[j];
+}
+
+namespace {
+
+void product(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
 #if defined(__x86_64__)
   const bool avx512 = active_isa() == Isa::avx512;
 #else
@@ -61,5 +83,7 @@ void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float
   cblas_sgemm(CblasRowMajor, s.transpose_a ? CblasTrans : CblasNoTrans, s.transpose_b ? CblasTrans : CblasNoTrans, s.m,
               s.n, s.k, alpha, a, ld.lda, b, ld.ldb, beta, c, ld.ldc);
 }
+
+}  // namespace
 
 }  // namespace nn::kernels

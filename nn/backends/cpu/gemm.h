@@ -8,13 +8,17 @@
 
 namespace nn::kernels {
 
-void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c);
+// With `bias` (N, may be null): C = alpha · op(A) · op(B) + bias + beta · C, the bias added in the AVX-512 kernel's
+// store (a convolution's bias costs no pass of its own there), after the product elsewhere.
+void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
+          const float* bias = nullptr);
 
 // An AVX-512 SGEMM in the BLIS style — packed panels, a 14×32 register-blocked micro-kernel (gemm_avx512.cpp). It
 // exists because OpenBLAS is pinned to its AVX2 kernels on machines it does not know (OPENBLAS_CORETYPE=Haswell on
 // this project's Zen 5 machines), which halves its speed there. Defined for Isa::avx512 only, on x86-64; unlike
 // OpenBLAS it also takes leading dimensions shorter than a row (overlapping rows, as implicit GEMMs read an image).
 template <Isa>
-void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c);
+void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
+          const float* bias = nullptr);
 
 }  // namespace nn::kernels

@@ -60,10 +60,10 @@ void pack_b_panel(View b, int kc, int nc, int jr, float* out) {
 
 // acc (kMR × kNR) = Σ_p A(:, p) ⊗ B(p, :) with A(r, p) = a[r·row_step + p·depth_step] — a packed micro-panel
 // (row_step 1, depth_step kMR) or rows read in place (row_step lda, depth_step 1) —; then
-// C = alpha·acc + beta·C on the rows × cols that exist.
+// C = alpha·acc + bias + beta·C on the rows × cols that exist (bias at the tile's first column, or null).
 // B's depth rows are b_step floats apart (kNR when packed, ldb when read in place).
 void micro_kernel(int kc, const float* a, long row_step, long depth_step, const float* b, long b_step, float alpha,
-                  float beta, float* c, long ldc, int rows, int cols) {
+                  float beta, const float* bias, float* c, long ldc, int rows, int cols) {
   __m512 acc[kMR][2];
 #pragma GCC unroll 14
   for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -81,11 +81,13 @@ void micro_kernel(int kc, const float* a, long row_step, long depth_step, const 
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   const __mmask16 m0 = cols >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << cols) - 1);
   const __mmask16 m1 = cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : static_cast<__mmask16>((1u << (cols - 16)) - 1);
+  const __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+  const __m512 bias1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 14
   for (int r = 0; r < kMR; ++r) {
     if (r >= rows) break;
     float* row = c + r * ldc;
-    __m512 v0 = _mm512_mul_ps(acc[r][0], va), v1 = _mm512_mul_ps(acc[r][1], va);
+    __m512 v0 = _mm512_fmadd_ps(acc[r][0], va, bias0), v1 = _mm512_fmadd_ps(acc[r][1], va, bias1);
     if (beta != 0.0f) {
       v0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, row), vb, v0);
       v1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, row + 16), vb, v1);
@@ -119,16 +121,18 @@ float* thread_buffer(size_t floats) {
 }  // namespace
 
 template <>
-void gemm<Isa::avx512>(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+void gemm<Isa::avx512>(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
+                       const float* bias) {
   const long lda = s.lda ? s.lda : (s.transpose_a ? s.m : s.k);
   const long ldb = s.ldb ? s.ldb : (s.transpose_b ? s.k : s.n);
   const long ldc = s.ldc ? s.ldc : s.n;
   const View A = s.transpose_a ? View{a, 1, lda} : View{a, lda, 1};  // A(i, p)
   const View B = s.transpose_b ? View{b, 1, ldb} : View{b, ldb, 1};  // B(p, j)
   if (s.m <= 0 || s.n <= 0) return;
-  if (s.k <= 0) {  // C = beta·C
+  if (s.k <= 0) {  // C = bias + beta·C
     for (long i = 0; i < s.m; ++i)
-      for (long j = 0; j < s.n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+      for (long j = 0; j < s.n; ++j)
+        c[i * ldc + j] = (bias ? bias[j] : 0.0f) + (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]);
     return;
   }
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
@@ -149,7 +153,7 @@ void gemm<Isa::avx512>(const GemmShape& s, float alpha, const float* a, const fl
       const float* b_part = B.p + k0 * B.rs;
       if (t == 0) {
         part.ldc = static_cast<int>(ldc);
-        gemm<Isa::avx512>(part, alpha, a_part, b_part, beta, c);
+        gemm<Isa::avx512>(part, alpha, a_part, b_part, beta, c, bias);
       } else {
         partials[t] = thread_buffer<Panel::partial>(static_cast<size_t>(s.m) * s.n);
         part.ldc = s.n;
@@ -170,6 +174,7 @@ void gemm<Isa::avx512>(const GemmShape& s, float alpha, const float* a, const fl
     for (int pc = 0; pc < s.k; pc += kKC) {
       const int kc = std::min(kKC, s.k - pc);
       const float beta_here = pc == 0 ? beta : 1.0f;
+      const float* bias_here = pc == 0 && bias ? bias + jc : nullptr;  // added once, with the first depth block
       const View Bblock{B.p + pc * B.rs + jc * B.cs, B.rs, B.cs};
       // With few rows of A, packing B costs more than it saves: full panels of a row-major B are read in place.
       const bool b_in_place = B.cs == 1 && s.m <= kMC;
@@ -216,16 +221,18 @@ void gemm<Isa::avx512>(const GemmShape& s, float alpha, const float* a, const fl
                 pack_b_panel(Bblock, kc, nc, jr, const_cast<float*>(bq));
               }
               float* cq = c + (ic + ir) * ldc + jc + jr;
+              const float* bias_q = bias_here ? bias_here + jr : nullptr;
               if (pack) {
-                micro_kernel(kc, ap + static_cast<long>(ir) * kc, 1, kMR, bq, b_step, alpha, beta_here, cq, ldc, rows,
-                             std::min(kNR, nc - jr));
-              } else if (rows == kMR) {
-                micro_kernel(kc, block.p + ir * block.rs, block.rs, block.cs, bq, b_step, alpha, beta_here, cq, ldc,
+                micro_kernel(kc, ap + static_cast<long>(ir) * kc, 1, kMR, bq, b_step, alpha, beta_here, bias_q, cq, ldc,
                              rows, std::min(kNR, nc - jr));
+              } else if (rows == kMR) {
+                micro_kernel(kc, block.p + ir * block.rs, block.rs, block.cs, bq, b_step, alpha, beta_here, bias_q, cq,
+                             ldc, rows, std::min(kNR, nc - jr));
               } else {  // a partial row tile: pack it, so the kernel never reads past the last row
                 float* tail = thread_buffer<Panel::a>(static_cast<size_t>(kMR) * kKC);
                 pack_a(View{block.p + ir * block.rs, block.rs, block.cs}, rows, kc, tail);
-                micro_kernel(kc, tail, 1, kMR, bq, b_step, alpha, beta_here, cq, ldc, rows, std::min(kNR, nc - jr));
+                micro_kernel(kc, tail, 1, kMR, bq, b_step, alpha, beta_here, bias_q, cq, ldc, rows,
+                             std::min(kNR, nc - jr));
               }
             }
           }
