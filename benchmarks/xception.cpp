@@ -3,7 +3,9 @@
 // same run (benchmarks/torch_xception.py: eager, and TorchScript-frozen channels_last, its best configuration, as
 // installed and with its allocator tuned — bench.h — our ratio taken against the faster); then
 // the same in bf16 (our model converted with to(nn::bf16), PyTorch's frozen model under autocast), with each one's
-// ratio to our f32. Our GFLOP/s are printed against the FMA peak measured before and after.
+// ratio to our f32; then our inference form (Xception::folded: each BatchNorm folded into its convolution, as the
+// frozen TorchScript folds them) in f32 and bf16 against the same peers. Our GFLOP/s are printed against the FMA peak
+// measured before and after.
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -83,6 +85,15 @@ int main(int argc, char** argv) {
     const double bf16_b1 = bench::min_time([&] { (*low)(x1); }, 5, 3.0);
     const double bf16_b8 = bench::min_time([&] { (*low)(x8); }, 3, 3.0);
     low.reset();
+    // The inference form (Xception::folded: each BatchNorm folded into its convolution), as PyTorch's frozen
+    // TorchScript folds them; f32, then the same folded weights rounded to bf16.
+    std::shared_ptr<nn::Xception> folded = model.folded();
+    const double folded_b1 = bench::min_time([&] { (*folded)(x1); }, 5, 3.0);
+    const double folded_b8 = bench::min_time([&] { (*folded)(x8); }, 3, 3.0);
+    folded->to(nn::bf16);
+    const double folded_bf16_b1 = bench::min_time([&] { (*folded)(x1); }, 5, 3.0);
+    const double folded_bf16_b8 = bench::min_time([&] { (*folded)(x8); }, 3, 3.0);
+    folded.reset();
     double ours_peak = NAN;
     if (!features_program.empty() && !model_file.empty())
       ours_peak = features_peak_mb(features_program, model_file, image);
@@ -114,6 +125,22 @@ int main(int argc, char** argv) {
     std::printf("%-22s %6.2f img/s %12s %6.2f img/s %6.2f img/s %7.2f %6.2fx\n", "batch 8 throughput", 8 / bf16_b8, "",
                 8 / peer.as_installed("bf16_b8"), 8 / peer.at_best("bf16_b8"), peer.faster("bf16_b8") / bf16_b8,
                 b8 / bf16_b8);
+    std::printf("%-22s %12s %12s %12s %12s %7s %7s\n", "folded BN, f32", "ours", "", "best, inst.", "best, tuned",
+                "ratio", "");
+    std::printf("%-22s %9.1f ms %12s %9.1f ms %9.1f ms %7.2f   %s\n", "batch 1 forward", folded_b1 * 1e3, "",
+                peer.as_installed("frozen_b1") * 1e3, peer.at_best("frozen_b1") * 1e3,
+                peer.faster("frozen_b1") / folded_b1, machine(folded_b1).c_str());
+    std::printf("%-22s %6.2f img/s %12s %6.2f img/s %6.2f img/s %7.2f   %s\n", "batch 8 throughput", 8 / folded_b8, "",
+                8 / peer.as_installed("frozen_b8"), 8 / peer.at_best("frozen_b8"), peer.faster("frozen_b8") / folded_b8,
+                machine(folded_b8 / 8).c_str());
+    std::printf("%-22s %12s %12s %12s %12s %7s %7s\n", "folded BN, bf16", "ours", "", "torch, inst.", "torch, tuned",
+                "ratio", "vs f32");
+    std::printf("%-22s %9.1f ms %12s %9.1f ms %9.1f ms %7.2f %6.2fx\n", "batch 1 forward", folded_bf16_b1 * 1e3, "",
+                peer.as_installed("bf16_b1") * 1e3, peer.at_best("bf16_b1") * 1e3,
+                peer.faster("bf16_b1") / folded_bf16_b1, folded_b1 / folded_bf16_b1);
+    std::printf("%-22s %6.2f img/s %12s %6.2f img/s %6.2f img/s %7.2f %6.2fx\n", "batch 8 throughput",
+                8 / folded_bf16_b8, "", 8 / peer.as_installed("bf16_b8"), 8 / peer.at_best("bf16_b8"),
+                peer.faster("bf16_b8") / folded_bf16_b8, folded_b8 / folded_bf16_b8);
     std::printf("%-34s %8.1f ms\n", "one image end to end (decode+resize+forward)", e2e * 1e3);
     std::printf("%-22s %9.0f MB %12s %9.0f MB %9.0f MB\n", "peak resident memory", ours_peak, "",
                 peer.as_installed("peak_rss_mb"), peer.at_best("peak_rss_mb"));

@@ -137,8 +137,9 @@ Describer::Describer(const fs::path& bundle, const DescriberOptions& options) {
     nn::fail(bundle.string(), "is neither an image captioner nor a caption model with a features.extractor text");
   Bundle b = load_bundle(bundle);
   Extractor x = xception_from(extractor, bundle, texts, options);
-  xception_ = std::move(x.model);
-  xception_->eval();
+  x.model->eval();
+  xception_ = x.model->folded();  // each BatchNorm folded into its convolution: the same features, one pass fewer
+  x.model.reset();
   feature_precision_ = options.precision.value_or(x.precision);
   xception_->to(feature_precision_);  // the features stay f32 (Xception::forward)
   xception_file_ = x.file;

@@ -73,7 +73,7 @@ class Describer {
   std::vector<Caption> caption(const nn::Tensor& decoded_image, int beam);
 
   std::unique_ptr<ImageCaptioner> captioner_;  // the first kind
-  std::unique_ptr<nn::Xception> xception_;     // the second kind: Xception features …
+  std::shared_ptr<nn::Xception> xception_;     // the second kind: Xception features (folded BatchNorms) …
   std::unique_ptr<CaptionModel> decoder_;      // … and the decoder
   Tokenizer tokenizer_;
   int64_t image_size_ = 299;

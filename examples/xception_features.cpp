@@ -93,10 +93,12 @@ int main(int argc, char** argv) {
       model = nn::load_xception(a.weights);
     } else {
       model = std::make_unique<nn::Xception>(nn::XceptionOptions{.width = a.random_width});
-      model->eval();
     }
     std::vector<std::string> names;
-    model->to(precision);
+    model->eval();
+    std::shared_ptr<nn::Xception> inference = model->folded();  // BatchNorms folded into the convolutions
+    model.reset();
+    inference->to(precision);
     if (!a.classes.empty()) names = read_class_names(a.classes);
     nn::NoGradGuard no_grad;
     if (a.json) std::printf("[");
@@ -104,7 +106,8 @@ int main(int argc, char** argv) {
     for (const std::string& path : a.images) {
       nn::Tensor out;
       try {
-        out = model->forward(nn::load_xception_input(path, a.filter, 299, {.keep_orientation = a.keep_orientation}));
+        out =
+            inference->forward(nn::load_xception_input(path, a.filter, 299, {.keep_orientation = a.keep_orientation}));
       } catch (const nn::Error& e) {
         status = cli.error(e);
         continue;
@@ -113,7 +116,7 @@ int main(int argc, char** argv) {
       const int64_t n = out.numel();
       if (a.json) std::printf("%s\n{\"image\": %s, ", first ? "" : ",", json_string(path).c_str());
       first = false;
-      if (model->options().include_top) {
+      if (inference->options().include_top) {
         std::vector<int64_t> order(n);
         std::iota(order.begin(), order.end(), 0);
         std::partial_sort(order.begin(), order.begin() + 5, order.end(),

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "support/check.h"
+#include "support/files.h"
 #include "support/shared_data.h"
 
 using nn::Tensor;
@@ -116,6 +117,48 @@ TEST_CASE("Xception's max pooling and average pooling differ only in the pooling
   Tensor a = avg(x), m = max(x);
   REQUIRE(a.shape() == m.shape());
   for (int64_t c = 0; c < a.numel(); ++c) CHECK(m.data()[c] >= a.data()[c]);
+}
+
+TEST_CASE("a folded Xception gives the features of the unfolded one, has no BatchNorm, and refuses what it should") {
+  nn::Generator gen(8);
+  nn::Xception model({.include_top = true, .width = 1.0f / 16, .middle_blocks = 1, .classes = 5}, gen);
+  // Moving statistics and affine parameters far from the identity, so that folding has something to fold.
+  nn::Generator stats(9);
+  for (auto& [name, t] : model.named_state()) {
+    if (name.find("_bn.") == std::string::npos) continue;
+    const bool variance = name.find("moving_variance") != std::string::npos;
+    const bool gamma = name.find("gamma") != std::string::npos;
+    t.copy_from(Tensor::uniform(t.shape(), variance || gamma ? 0.5 : -0.5, variance || gamma ? 2.0 : 0.5, stats));
+  }
+  model.eval();
+  const std::shared_ptr<nn::Xception> folded = model.folded();
+  CHECK(!folded->is_training());
+  CHECK(folded->options().folded);
+  for (auto& [name, t] : folded->named_state()) CHECK_MESSAGE(name.find("_bn") == std::string::npos, name);
+  // A folded model holds fewer tensors: per BatchNorm four (C) tensors gone, one bias (C) in its place.
+  CHECK(folded->num_parameters() < model.num_parameters());
+
+  const Tensor x = Tensor::uniform({2, 80, 80, 3}, -1, 1, gen);
+  nn::NoGradGuard no_grad;
+  const Tensor expected = model(x), got = (*folded)(x);
+  REQUIRE(got.shape() == expected.shape());
+  test::check_close(got, expected, 1e-5, 1e-6, "folded against unfolded, with the top");
+  // A snapshot: a later change to the source does not reach the folded copy.
+  const Tensor before = (*folded)(x);
+  model.named_parameters().front().second.fill(0.0f);
+  test::check_close((*folded)(x), before, 0, 0, "folded copy after the source changed");
+
+  CHECK_THROWS_WITH_AS(folded->folded(), "Xception::folded: the model is folded already", nn::Error);
+  nn::Xception low({.width = 1.0f / 16, .middle_blocks = 0}, gen);
+  low.to(nn::bf16);
+  CHECK_THROWS_WITH_AS(low.folded(),
+                       "Xception::folded: expected an f32 model (fold first, then convert with to()), got a bf16 model",
+                       nn::Error);
+  test::TempDir dir;
+  const std::string error = test::error_of([&] { nn::save_xception(dir.path / "f.nnck", *folded); });
+  CHECK(error == (dir.path / "f.nnck").string() +
+                     ": save_xception: a folded Xception is an inference copy; save the model it was folded from");
+  CHECK(!std::filesystem::exists(dir.path / "f.nnck"));
 }
 
 namespace {

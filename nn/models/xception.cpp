@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
 #include "nn/io/checkpoint.h"
 
@@ -21,10 +22,12 @@ Xception::SepConvUnit Xception::unit(const std::string& name, int64_t in, int64_
   SepConvUnit u;
   u.relu_first = relu_first;
   u.conv = register_module(
-      name,
-      std::make_shared<SeparableConv2D>(
-          SeparableConv2DOptions{.in_channels = in, .filters = out, .padding = Padding::same, .use_bias = false}, gen));
-  u.bn = register_module(name + "_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = out}));
+      name, std::make_shared<SeparableConv2D>(
+                SeparableConv2DOptions{
+                    .in_channels = in, .filters = out, .padding = Padding::same, .use_bias = options_.folded},
+                gen));
+  if (!options_.folded)
+    u.bn = register_module(name + "_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = out}));
   return u;
 }
 
@@ -44,9 +47,11 @@ Xception::Xception(const XceptionOptions& o, Generator& gen) : options_(o) {
                                                                                          .kernel_size = {1, 1},
                                                                                          .strides = {2, 2},
                                                                                          .padding = Padding::same,
-                                                                                         .use_bias = false},
+                                                                                         .use_bias = o.folded},
                                                                            gen));
-    r.bn = register_module(block + "_residual_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = out}));
+    if (!o.folded) {
+      r.bn = register_module(block + "_residual_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = out}));
+    }
     return r;
   };
 
@@ -55,14 +60,18 @@ Xception::Xception(const XceptionOptions& o, Generator& gen) : options_(o) {
       "block1_conv1",
       std::make_shared<Conv2D>(
           Conv2DOptions{
-              .in_channels = 3, .filters = f(32), .kernel_size = {3, 3}, .strides = {2, 2}, .use_bias = false},
+              .in_channels = 3, .filters = f(32), .kernel_size = {3, 3}, .strides = {2, 2}, .use_bias = o.folded},
           gen));
-  conv1_bn_ = register_module("block1_conv1_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = f(32)}));
+  if (!o.folded) {
+    conv1_bn_ = register_module("block1_conv1_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = f(32)}));
+  }
   conv2_ = register_module(
       "block1_conv2",
       std::make_shared<Conv2D>(
-          Conv2DOptions{.in_channels = f(32), .filters = f(64), .kernel_size = {3, 3}, .use_bias = false}, gen));
-  conv2_bn_ = register_module("block1_conv2_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = f(64)}));
+          Conv2DOptions{.in_channels = f(32), .filters = f(64), .kernel_size = {3, 3}, .use_bias = o.folded}, gen));
+  if (!o.folded) {
+    conv2_bn_ = register_module("block1_conv2_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = f(64)}));
+  }
   int64_t channels = f(64);
   for (auto [block, out] : {std::pair{2, 128}, std::pair{3, 256}, std::pair{4, 728}}) {
     const std::string name = "block" + std::to_string(block);
@@ -98,9 +107,56 @@ Xception::Xception(const XceptionOptions& o, Generator& gen) : options_(o) {
   }
 }
 
+Tensor Xception::normalized(const std::shared_ptr<BatchNorm>& bn, const Tensor& x) {
+  return bn ? (*bn)(x) : x;
+}
+
 Tensor Xception::run_units(const std::vector<SepConvUnit>& units, Tensor x) {
-  for (const SepConvUnit& u : units) x = (*u.bn)((*u.conv)(u.relu_first ? relu(x) : x));
+  for (const SepConvUnit& u : units) x = normalized(u.bn, (*u.conv)(u.relu_first ? relu(x) : x));
   return x;
+}
+
+std::shared_ptr<Xception> Xception::folded() const {
+  if (options_.folded) fail("Xception::folded", "the model is folded already");
+  if (conv1_->kernel().dtype() != DType::f32) {
+    fail_expected("Xception::folded", "an f32 model (fold first, then convert with to())",
+                  std::string("a ") + dtype_name(conv1_->kernel().dtype()) + " model");
+  }
+  XceptionOptions o = options_;
+  o.folded = true;
+  auto out = std::make_shared<Xception>(o, scratch_generator());
+  NoGradGuard no_grad;
+  auto fold_into = [](const Tensor& kernel, const BatchNorm& bn, Tensor into_kernel, Tensor into_bias) {
+    const FoldedConv f = fold_batch_norm(kernel, Tensor(), bn);
+    into_kernel.copy_from(f.kernel);
+    into_bias.copy_from(f.bias);
+  };
+  auto fold_conv = [&](const Conv2D& from, const BatchNorm& bn, Conv2D& to) {
+    fold_into(from.kernel(), bn, to.kernel(), to.bias());
+  };
+  auto fold_unit = [&](const SepConvUnit& from, const SepConvUnit& to) {
+    to.conv->depthwise_kernel().copy_from(from.conv->depthwise_kernel());
+    fold_into(from.conv->pointwise_kernel(), *from.bn, to.conv->pointwise_kernel(), to.conv->bias());
+  };
+  auto fold_units = [&](const std::vector<SepConvUnit>& from, const std::vector<SepConvUnit>& to) {
+    for (size_t i = 0; i < from.size(); ++i) fold_unit(from[i], to[i]);
+  };
+  fold_conv(*conv1_, *conv1_bn_, *out->conv1_);
+  fold_conv(*conv2_, *conv2_bn_, *out->conv2_);
+  for (size_t b = 0; b < entry_.size(); ++b) {
+    fold_conv(*entry_[b].residual.conv, *entry_[b].residual.bn, *out->entry_[b].residual.conv);
+    fold_units(entry_[b].units, out->entry_[b].units);
+  }
+  for (size_t b = 0; b < middle_.size(); ++b) fold_units(middle_[b], out->middle_[b]);
+  fold_conv(*exit_.residual.conv, *exit_.residual.bn, *out->exit_.residual.conv);
+  fold_units(exit_.units, out->exit_.units);
+  fold_units(block14_, out->block14_);
+  if (predictions_) {
+    out->predictions_->kernel().copy_from(predictions_->kernel());
+    out->predictions_->bias().copy_from(predictions_->bias());
+  }
+  out->eval();
+  return out;
 }
 
 Tensor Xception::forward(const Tensor& input) {
@@ -114,17 +170,17 @@ Tensor Xception::forward(const Tensor& input) {
   // returns f32: the last feature map is converted before the pooling, whose sums want f32 anyway.
   const DType dtype = conv1_->kernel().dtype();
   // Children are called through Layer::operator(), so that summary(input_shape) shows their output shapes.
-  Tensor x = relu((*conv1_bn_)((*conv1_)(input.to(dtype))));
-  x = relu((*conv2_bn_)((*conv2_)(x)));
+  Tensor x = relu(normalized(conv1_bn_, (*conv1_)(input.to(dtype))));
+  x = relu(normalized(conv2_bn_, (*conv2_)(x)));
   // Down blocks: the shortcut reads the block's input before the first ReLU (never a ReLU done in place).
   auto down = [&](const DownBlock& b, const Tensor& in) {
-    Tensor shortcut = (*b.residual.bn)((*b.residual.conv)(in));
+    Tensor shortcut = normalized(b.residual.bn, (*b.residual.conv)(in));
     return add(max_pool2d(run_units(b.units, in), kDownPool), shortcut);
   };
   for (const DownBlock& b : entry_) x = down(b, x);
   for (const auto& units : middle_) x = add(run_units(units, x), x);
   x = down(exit_, x);
-  for (const SepConvUnit& u : block14_) x = relu((*u.bn)((*u.conv)(x)));
+  for (const SepConvUnit& u : block14_) x = relu(normalized(u.bn, (*u.conv)(x)));
   x = x.to(DType::f32);
   if (options_.include_top) return (*predictions_)(global_avg_pool2d(x));
   switch (options_.pooling) {
@@ -208,6 +264,9 @@ XceptionOptions legacy_options(const std::vector<std::pair<std::string, std::str
 }  // namespace
 
 void save_xception(const std::filesystem::path& path, const Xception& model) {
+  if (model.options().folded) {
+    fail(path.string(), "save_xception: a folded Xception is an inference copy; save the model it was folded from");
+  }
   save(path, model, nullptr, {{"model", "xception"}, options_entry("xception.options", model.options())});
 }
 

@@ -32,6 +32,10 @@ struct XceptionOptions {
   float width = 1.0f;                              ///< multiplies every filter count (small test and demo models)
   int middle_blocks = 8;                           ///< Keras: 8 (blocks 5–12)
   int64_t classes = 1000;                          ///< the top's outputs (with include_top)
+  /// The inference form Xception::folded() builds: every BatchNorm folded into the convolution before it (the
+  /// convolutions have biases; there are no BatchNorm layers). Not part of the saved options: a folded model is
+  /// not saved (save_xception refuses it), the model it was folded from is.
+  bool folded = false;
 };
 
 /// The Xception network (see the file comment): x (N,H,W,3) → features (N,2048), (N,10,10,2048) with
@@ -47,6 +51,13 @@ class Xception : public Layer {
   /// probabilities) is f32 — the last feature map is converted before the pooling.
   Tensor forward(const Tensor& x) override;
 
+  /// An inference copy with every BatchNorm folded into the convolution before it (fold_batch_norm: kernels scaled
+  /// per output channel by γ/√(σ² + ε), biases β − μ·γ/√(σ² + ε) from the moving statistics), in eval mode: the same
+  /// features within float rounding, without a normalisation pass per convolution — what PyTorch's frozen
+  /// TorchScript does to its graph. A snapshot: later changes to this model do not reach it. Needs an f32 model (fold
+  /// first, then to(nn::bf16)); throws nn::Error otherwise, or when this model is folded already.
+  std::shared_ptr<Xception> folded() const;
+
   /// The channel count of the final feature map (2048 at width 1).
   int64_t feature_channels() const { return feature_channels_; }
   /// The configuration it was built with.
@@ -57,13 +68,16 @@ class Xception : public Layer {
   std::shared_ptr<Module> clone_module() const override {
     return std::make_shared<Xception>(options_, scratch_generator());
   }
-  // [ReLU] → SeparableConv2D "NAME" → BatchNorm "NAME_bn", both registered on the model under Keras's flat names.
+  // [ReLU] → SeparableConv2D "NAME" → BatchNorm "NAME_bn", both registered on the model under Keras's flat names
+  // (folded: no BatchNorm, the convolution has a bias).
   struct SepConvUnit {
     bool relu_first = true;
     std::shared_ptr<SeparableConv2D> conv;
     std::shared_ptr<BatchNorm> bn;
   };
   SepConvUnit unit(const std::string& name, int64_t in, int64_t out, bool relu_first, Generator& gen);
+  // x normalised by `bn`, or x itself in a folded model (no BatchNorm).
+  static Tensor normalized(const std::shared_ptr<BatchNorm>& bn, const Tensor& x);
   Tensor run_units(const std::vector<SepConvUnit>& units, Tensor x);
 
   struct Residual {
