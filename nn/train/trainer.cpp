@@ -163,8 +163,12 @@ void Trainer::check_shards(size_t n, const DataLoaderOptions& loader, const std:
   }
 }
 
+bool Trainer::first_rank() const {
+  return options_.parallel == nullptr || options_.parallel->rank() == 0;
+}
+
 bool Trainer::writes() const {
-  return !options_.out_dir.empty() && (options_.parallel == nullptr || options_.parallel->rank() == 0);
+  return !options_.out_dir.empty() && first_rank();
 }
 
 bool Trainer::stop_requested() {
@@ -247,8 +251,7 @@ double Trainer::validate(const SourceFactory& validation, int epoch) {
 }
 
 void Trainer::note(const std::string& line) {
-  if (options_.progress && (options_.parallel == nullptr || options_.parallel->rank() == 0))
-    std::fprintf(stderr, "%s\n", line.c_str());
+  if (options_.progress && first_rank()) std::fprintf(stderr, "%s\n", line.c_str());
   if (log_ != nullptr) std::fprintf(log_, "%s\n", line.c_str()), std::fflush(log_);
 }
 
@@ -301,7 +304,7 @@ EpochResult Trainer::train_epoch(const SourceFactory& train, int epoch, Position
   const size_t steps = source->steps();
   EpochResult r;
   Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(options_.epochs), steps, "items",
-                    options_.progress && (options_.parallel == nullptr || options_.parallel->rank() == 0));
+                    options_.progress && first_rank());
   progress.start_at(first_step - 1);
   auto last_logged = start;
   auto seconds = [&] {

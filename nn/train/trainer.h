@@ -212,6 +212,7 @@ class Trainer {
   [[noreturn]] void stopped(const std::string& where);  // notes and throws TrainingStopped
   void remove_old_run();                                // what overwrite removes
   double validate(const SourceFactory& validation, int epoch);
+  bool first_rank() const;             // alone, or rank 0: the process that writes and shows progress
   bool writes() const;                 // out_dir is set and this process writes it (rank 0)
   bool stop_requested();               // options.stop on some process
   void note(const std::string& line);  // to stderr (with progress on) and train.log
