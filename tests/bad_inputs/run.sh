@@ -120,6 +120,7 @@ nothing_left "$T/full.wav"
 check say-no-text 2 "say: missing TEXT" -- "$bin/say" --wav "$T/x.wav"
 check say-bad-rate 2 "--rate expects a number in [0.25, 4], got 'fast'" -- "$bin/say" "hello" --wav "$T/x.wav" --rate fast
 check say-absurd-pitch 2 "--pitch expects a number in [50, 400], got '1e6'" -- "$bin/say" "hello" --wav "$T/x.wav" --pitch 1e6
+check say-unknown-voice 2 "--voice expects male or female, got 'robot'" -- "$bin/say" "hello" --wav "$T/x.wav" --voice robot
 check say-unreadable-text 1 "cannot read character U+1F600 at byte 6" -- "$bin/say" "hello 😀" --wav "$T/x.wav"
 check say-unknown-flag 2 "unknown option '--loud'" -- "$bin/say" "hello" --wav "$T/x.wav" --loud 1
 check say-missing-directory 1 "cannot write WAV: No such file or directory" -- "$bin/say" "hello" --wav "$T/no/dir/x.wav"
