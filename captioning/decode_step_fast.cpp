@@ -27,11 +27,17 @@ __attribute__((always_inline)) inline void block(int64_t width, int64_t k, const
     const float* __restrict b1 = b0 + ldb;
     const float* __restrict b2 = b1 + ldb;
     const float* __restrict b3 = b2 + ldb;
-    for (int r = 0; r < R; ++r) {
-      const float s0 = a[r * lda + kk], s1 = a[r * lda + kk + 1], s2 = a[r * lda + kk + 2], s3 = a[r * lda + kk + 3];
-      float* __restrict cr = c + r * ldc;
+    float s[R][4];
+    for (int r = 0; r < R; ++r)
+      for (int q = 0; q < 4; ++q) s[r][q] = a[r * lda + kk + q];
+        // Each vector of the four rows of b is loaded once and multiplied into every row of c.
 #pragma omp simd
-      for (int64_t j = 0; j < width; ++j) cr[j] = (((cr[j] + s0 * b0[j]) + s1 * b1[j]) + s2 * b2[j]) + s3 * b3[j];
+    for (int64_t j = 0; j < width; ++j) {
+      const float v0 = b0[j], v1 = b1[j], v2 = b2[j], v3 = b3[j];
+      for (int r = 0; r < R; ++r) {
+        float& x = c[r * ldc + j];
+        x = (((x + s[r][0] * v0) + s[r][1] * v1) + s[r][2] * v2) + s[r][3] * v3;
+      }
     }
   }
   for (; kk < k; ++kk) {
