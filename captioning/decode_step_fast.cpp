@@ -12,12 +12,11 @@ namespace captioning {
 namespace {
 
 constexpr int64_t kBlock = 512;  // columns of b per block: a 2 KB run of each of its rows, read in order
-constexpr int kRowGroup = 4;     // rows of c per pass over a block: 4 × 2 KB of c and 4 rows × 2 KB of b stay in L1
+constexpr int kRowGroup = 4;     // rows of c per pass over a block: 4 × 2 KB of c and 4 rows × 2 KB of b in L1
 
-// c (R, width) += a (R, K) · b (K, width) for one column block: b is streamed four rows at a time into the R rows
-// of c, which stay in the L1 cache (after the first row of c, the block of b comes from L1/L2 too). Rows of a are lda
-// apart, of b and c ldb and ldc apart. c[r][j] gets a[r][0]·b[0][j], then a[r][1]·b[1][j], … in that order, whatever R
-// is.
+// c (R, width) += a (R, K) · b (K, width) for one column block: b is streamed four rows at a time, each vector of
+// them loaded once and multiplied into all R rows of c, which stay in the L1 cache. Rows of a are lda apart, of b and
+// c ldb and ldc apart. c[r][j] gets a[r][0]·b[0][j], then a[r][1]·b[1][j], … in that order, whatever R is.
 template <int R>
 __attribute__((always_inline)) inline void block(int64_t width, int64_t k, const float* a, int64_t lda, const float* b,
                                                  int64_t ldb, float* __restrict c, int64_t ldc) {
