@@ -351,3 +351,35 @@ TEST_CASE("the AVX512_BF16 and AMX gemm kernels themselves, with a bias, where t
   }
 #endif
 }
+
+TEST_CASE("depthwise with the input ReLU fused reads max(x, 0): every backend and dtype against the plain kernel on "
+          "relu(x)") {
+  std::mt19937 gen(21);
+  // Channels past 16 with a tail, fewer than 16 (the scalar loop), stride 1 (the sliding tiles) and 2, 5×5 valid.
+  const Window2D shapes[] = {window(2, 9, 12, 37, 3, 1, 1, 37), window(1, 10, 9, 20, 3, 2, 1, 20),
+                             window(1, 7, 7, 5, 5, 1, 0, 5), window(1, 12, 12, 16, 3, 1, 0, 16)};
+  for (Window2D plain : shapes) {
+    Window2D fused = plain;
+    fused.relu_input = true;
+    const std::string what = window_name("depthwise, ReLU fused", plain);
+    std::vector<bfloat16> x = random_bf16(plain.input_size(), gen);
+    x[3] = nn::to_bfloat16(std::nanf(""));  // reads as 0, as relu gives
+    const std::vector<bfloat16> w = random_bf16(plain.kh * plain.kw * plain.c, gen);
+    const std::vector<float> bias = random_floats(plain.c, gen);
+    std::vector<bfloat16> relu_x(x.size());
+    for (size_t i = 0; i < x.size(); ++i) relu_x[i] = nn::to_float(x[i]) > 0.0f ? x[i] : nn::to_bfloat16(0.0f);
+    const std::vector<float> xf = widen(x), relu_xf = widen(relu_x), wf = widen(w);
+    const size_t out = static_cast<size_t>(plain.output_size());
+    for (const nn::Backend* be : {&nn::cpu_backend(), &nn::ref_backend()}) {
+      INFO("backend " << be->name);
+      std::vector<float> expected(out), got(out);
+      be->depthwise_forward(plain, DType::f32, relu_xf.data(), wf.data(), bias.data(), expected.data());
+      be->depthwise_forward(fused, DType::f32, xf.data(), wf.data(), bias.data(), got.data());
+      check_within(got, expected, std::vector<float>(out, 0.0f), 0.0, what + " f32");
+      std::vector<bfloat16> expected_h(out), got_h(out);
+      be->depthwise_forward(plain, DType::bf16, relu_x.data(), w.data(), bias.data(), expected_h.data());
+      be->depthwise_forward(fused, DType::bf16, x.data(), w.data(), bias.data(), got_h.data());
+      check_within(got_h, widen(expected_h), std::vector<float>(out, 0.0f), 0.0, what + " bf16");
+    }
+  }
+}

@@ -234,3 +234,30 @@ TEST_CASE("folding an inference batch norm into the convolution before it gives 
                        "epsilon=0.001)), got kernel [1,1,3,5]",
                        nn::Error);
 }
+
+TEST_CASE(
+    "ConvOptions::relu_input convolves relu(x): fused into the depthwise read without a gradient, composed "
+    "with one") {
+  nn::Generator gen(31);
+  const Tensor x = Tensor::uniform({2, 9, 10, 21}, -1, 1, gen);
+  const Tensor dw = Tensor::uniform({3, 3, 21, 1}, -1, 1, gen), pw = Tensor::uniform({1, 1, 21, 6}, -1, 1, gen);
+  const Tensor b = Tensor::uniform({6}, -1, 1, gen);
+  const nn::ConvOptions plain{.padding = nn::Padding::same}, fused{.padding = nn::Padding::same, .relu_input = true};
+  {
+    nn::NoGradGuard no_grad;
+    test::check_close(nn::separable_conv2d(x, dw, pw, b, fused), nn::separable_conv2d(nn::relu(x), dw, pw, b, plain), 0,
+                      0, "separable, ReLU read fused");
+    test::check_close(nn::conv2d(x, pw, b, fused), nn::conv2d(nn::relu(x), pw, b, plain), 0, 0, "conv2d relu_input");
+  }
+  // With a gradient: the same forward, and the gradients of relu-then-convolve (zero where x < 0).
+  Tensor xa = x.detach().set_requires_grad(), xb = x.detach().set_requires_grad();
+  const Tensor ya = nn::depthwise_conv2d(xa, dw, Tensor(), fused),
+               yb = nn::depthwise_conv2d(nn::relu(xb), dw, {}, plain);
+  test::check_close(ya, yb, 0, 0, "depthwise relu_input forward with a gradient");
+  nn::sum(ya).backward();
+  nn::sum(yb).backward();
+  test::check_close(xa.grad(), xb.grad(), 0, 0, "depthwise relu_input gradient");
+  const std::vector<float> g = xa.grad().to_vector(), xs = x.to_vector();
+  for (size_t i = 0; i < g.size(); ++i)
+    if (xs[i] < 0) REQUIRE(g[i] == 0.0f);
+}

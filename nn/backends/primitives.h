@@ -41,6 +41,9 @@ struct Window2D {
   int64_t oh = 0, ow = 0;              ///< output extent
   int64_t pad_top = 0, pad_left = 0;   ///< padding before; the rest (bottom/right) is implied by oh, ow
   int64_t oc = 0;                      ///< output channels (conv2d); c for depthwise and pooling
+  /// depthwise_forward only: x is read as max(x, 0) — a ReLU before the convolution fused into its read (NaN reads
+  /// as 0, as relu gives). Every other primitive is given false.
+  bool relu_input = false;
 
   int64_t input_size() const { return n * h * w * c; }
   int64_t output_size() const { return n * oh * ow * oc; }

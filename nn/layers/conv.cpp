@@ -68,13 +68,15 @@ SeparableConv2D::SeparableConv2D(const SeparableConv2DOptions& o, Generator& gen
 }
 
 Tensor SeparableConv2D::forward(const Tensor& x) {
-  return separable_conv2d(x, depthwise_, pointwise_, bias_, {options_.strides, options_.padding});
+  return separable_conv2d(
+      x, depthwise_, pointwise_, bias_,
+      {.strides = options_.strides, .padding = options_.padding, .relu_input = options_.relu_input});
 }
 
 std::string SeparableConv2D::to_string() const {
   return "SeparableConv2D(" + std::to_string(options_.in_channels) + "->" + std::to_string(options_.filters) + ", " +
          describe(options_.kernel_size, options_.strides, options_.padding) +
-         (options_.use_bias ? "" : ", use_bias=false") + ")";
+         (options_.use_bias ? "" : ", use_bias=false") + (options_.relu_input ? ", relu_input" : "") + ")";
 }
 
 }  // namespace nn

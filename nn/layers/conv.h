@@ -85,6 +85,7 @@ struct SeparableConv2DOptions {
   std::array<int64_t, 2> strides = {1, 1};      ///< (height, width)
   Padding padding = Padding::valid;             ///< valid or same, as TensorFlow
   bool use_bias = true;                         ///< false: no "bias" parameter
+  bool relu_input = false;  ///< convolve relu(x), the ReLU fused into the depthwise read (ConvOptions::relu_input)
 };
 
 /// Depthwise then pointwise: x (N,H,W,C) → (N,OH,OW,OC). Parameters "depthwise_kernel" (KH,KW,C,1),

@@ -23,8 +23,11 @@ Xception::SepConvUnit Xception::unit(const std::string& name, int64_t in, int64_
   u.relu_first = relu_first;
   u.conv = register_module(
       name, std::make_shared<SeparableConv2D>(
-                SeparableConv2DOptions{
-                    .in_channels = in, .filters = out, .padding = Padding::same, .use_bias = options_.folded},
+                SeparableConv2DOptions{.in_channels = in,
+                                       .filters = out,
+                                       .padding = Padding::same,
+                                       .use_bias = options_.folded,
+                                       .relu_input = options_.folded && relu_first},  // folded: the ReLU fused
                 gen));
   if (!options_.folded)
     u.bn = register_module(name + "_bn", std::make_shared<BatchNorm>(BatchNormOptions{.channels = out}));
@@ -112,7 +115,10 @@ Tensor Xception::normalized(const std::shared_ptr<BatchNorm>& bn, const Tensor& 
 }
 
 Tensor Xception::run_units(const std::vector<SepConvUnit>& units, Tensor x) {
-  for (const SepConvUnit& u : units) x = normalized(u.bn, (*u.conv)(u.relu_first ? relu(x) : x));
+  for (const SepConvUnit& u : units) {
+    const bool relu_here = u.relu_first && !options_.folded;  // a folded unit's convolution reads relu(x) itself
+    x = normalized(u.bn, (*u.conv)(relu_here ? relu(x) : x));
+  }
   return x;
 }
 

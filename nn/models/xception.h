@@ -52,9 +52,10 @@ class Xception : public Layer {
   Tensor forward(const Tensor& x) override;
 
   /// An inference copy with every BatchNorm folded into the convolution before it (fold_batch_norm: kernels scaled
-  /// per output channel by γ/√(σ² + ε), biases β − μ·γ/√(σ² + ε) from the moving statistics), in eval mode: the same
-  /// features within float rounding, without a normalisation pass per convolution — what PyTorch's frozen
-  /// TorchScript does to its graph. A snapshot: later changes to this model do not reach it. Needs an f32 model (fold
+  /// per output channel by γ/√(σ² + ε), biases β − μ·γ/√(σ² + ε) from the moving statistics) and each ReLU before a
+  /// separable convolution fused into its depthwise read, in eval mode: the same features within float rounding,
+  /// without a normalisation pass per convolution or a ReLU pass per unit — what PyTorch's frozen TorchScript does
+  /// to its graph. A snapshot: later changes to this model do not reach it. Needs an f32 model (fold
   /// first, then to(nn::bf16)); throws nn::Error otherwise, or when this model is folded already.
   std::shared_ptr<Xception> folded() const;
 

@@ -11,6 +11,11 @@
 namespace nn {
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options) {
+  if (options.relu_input) {
+    ConvOptions plain = options;
+    plain.relu_input = false;
+    return conv2d(relu(x), weight, bias, plain);
+  }
   if (weight.rank() != 4) fail_expected("conv2d", "a weight of shape (KH,KW,C,OC)", to_string(weight.shape()));
   if (x.rank() == 4 && x.dim(3) != weight.dim(2)) {
     fail_expected("conv2d",

@@ -23,13 +23,19 @@ Tensor depthwise_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bia
     fail_expected("depthwise_conv2d", "a bias of shape [" + std::to_string(weight.dim(2)) + "]",
                   to_string(bias.shape()));
   }
+  if (options.relu_input && needs_grad({&x, &weight, &bias})) {  // relu recorded as its own op, then the convolution
+    ConvOptions plain = options;
+    plain.relu_input = false;
+    return depthwise_conv2d(relu(x), weight, bias, plain);
+  }
   const DType dtype = detail::result_dtype({x, weight});
   if (detail::any_low_precision({x, weight, bias}) && (dtype != DType::bf16 || needs_grad({&x, &weight, &bias}))) {
     return depthwise_conv2d(detail::to_f32(x), detail::to_f32(weight), detail::to_f32(bias), options).to(dtype);
   }
-  const kernels::Window2D g = plan_window(
+  kernels::Window2D g = plan_window(
       "depthwise_conv2d", x.shape(),
       {weight.dim(0), weight.dim(1), options.strides[0], options.strides[1], options.padding}, weight.dim(2));
+  g.relu_input = options.relu_input;  // only without a gradient (above): the backward never sees it
   const Backend& be = backend_for(x);
   const Tensor bias_f32 = detail::to_f32(bias);
   Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.c}, dtype);
@@ -61,7 +67,7 @@ Tensor separable_conv2d(const Tensor& x, const Tensor& depthwise_weight, const T
   if (pointwise_weight.rank() != 4 || pointwise_weight.dim(0) != 1 || pointwise_weight.dim(1) != 1) {
     fail_expected("separable_conv2d", "a pointwise weight of shape (1,1,C,OC)", to_string(pointwise_weight.shape()));
   }
-  return conv2d(depthwise_conv2d(x, depthwise_weight, Tensor(), options), pointwise_weight, bias);
+  return conv2d(depthwise_conv2d(x, depthwise_weight, Tensor(), options), pointwise_weight, bias);  // 1×1, plain
 }
 
 }  // namespace nn

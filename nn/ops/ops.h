@@ -339,6 +339,9 @@ struct ConvOptions {
   std::array<int64_t, 2> strides = {1, 1};  ///< (height, width)
   /// valid: no padding; same: output extent ⌈in / stride⌉ (TensorFlow's split).
   Padding padding = Padding::valid;
+  /// Convolve relu(x) instead of x. depthwise_conv2d (and so separable_conv2d) applies it as x is read when nothing
+  /// is recorded, saving the pass relu(x) takes; with a gradient, and in conv2d, relu(x) is computed first.
+  bool relu_input = false;
 };
 
 /// x (N,H,W,C), weight (KH,KW,C,OC) as Keras stores it, bias (OC) or undefined → (N,OH,OW,OC).

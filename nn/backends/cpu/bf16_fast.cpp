@@ -90,9 +90,19 @@ void over_channels(int64_t channels, Block&& block, Scalar&& scalar) {
 // every pixel lies inside the image; otherwise T is 1 and the taps are clipped. Stride 1 with three taps per row
 // slides the input vectors through registers, each loaded (and widened) once per row (depthwise_fast.cpp's
 // depthwise_tile, on bf16).
-template <int64_t T, bool Interior>
+template <int64_t T, bool Interior, bool Relu>
 void depthwise_tile(const Window2D& g, const bfloat16* x, const bfloat16* w, const float* bias, bfloat16* y, int64_t n,
                     int64_t oh, int64_t ow0, int64_t c_begin, int64_t c_end) {
+  // The input as read: with Relu, max(x, 0) (g.relu_input; NaN reads as 0, as relu gives).
+  auto in16 = [](const bfloat16* p) {
+    const v16 v = load16(p);
+    if constexpr (Relu) return v > 0.0f ? v : v16{};
+    return v;
+  };
+  auto in1 = [](bfloat16 h) {
+    const float v = widen(h);
+    return Relu ? (v > 0.0f ? v : 0.0f) : v;
+  };
   const int64_t C = g.c;
   const int64_t kh0 = std::max<int64_t>(0, g.pad_top - oh * g.sh);
   const int64_t kh1 = std::min<int64_t>(g.kh, g.h + g.pad_top - oh * g.sh);
@@ -112,10 +122,10 @@ void depthwise_tile(const Window2D& g, const bfloat16* x, const bfloat16* w, con
         const bfloat16* wk = w + kh * 3 * C + c0;
         const v16 w0 = load16(wk), w1 = load16(wk + C), w2 = load16(wk + 2 * C);
         const bfloat16* in = base + kh * row_stride + c0;
-        v16 a = load16(in), b = load16(in + C);
+        v16 a = in16(in), b = in16(in + C);
 #pragma GCC unroll 8
         for (int64_t t = 0; t < T; ++t) {
-          const v16 next = load16(in + (t + 2) * C);
+          const v16 next = in16(in + (t + 2) * C);
           acc[t] += a * w0 + b * w1 + next * w2;
           a = b;
           b = next;
@@ -127,7 +137,7 @@ void depthwise_tile(const Window2D& g, const bfloat16* x, const bfloat16* w, con
           const v16 wk = load16(w + (kh * g.kw + kw) * C + c0);
           const bfloat16* in = base + kh * row_stride + kw * C + c0;
 #pragma GCC unroll 8
-          for (int64_t t = 0; t < T; ++t) acc[t] += load16(in + t * pixel_stride) * wk;
+          for (int64_t t = 0; t < T; ++t) acc[t] += in16(in + t * pixel_stride) * wk;
         }
     }
 #pragma GCC unroll 8
@@ -145,7 +155,7 @@ void depthwise_tile(const Window2D& g, const bfloat16* x, const bfloat16* w, con
       float acc = bias ? bias[c] : 0.0f;
       for (int64_t kh = kh0; kh < kh1; ++kh)
         for (int64_t kw = kw0; kw < kw1; ++kw)
-          acc += widen(base[kh * row_stride + kw * C + t * pixel_stride + c]) * widen(w[(kh * g.kw + kw) * C + c]);
+          acc += in1(base[kh * row_stride + kw * C + t * pixel_stride + c]) * widen(w[(kh * g.kw + kw) * C + c]);
       out[t * C + c] = narrow(acc);
     }
 }
@@ -210,9 +220,10 @@ void pool_bf16(const Window2D& g, const bfloat16* x, bfloat16* y) {
 
 }  // namespace
 
-template <>
-void depthwise_forward_bf16<kCompiledIsa>(const Window2D& g, const bfloat16* x, const bfloat16* w, const float* bias,
-                                          bfloat16* y) {
+namespace {
+
+template <bool Relu>
+void depthwise_rows_bf16(const Window2D& g, const bfloat16* x, const bfloat16* w, const float* bias, bfloat16* y) {
   // Output columns whose taps all lie inside the image horizontally.
   const int64_t inner0 = std::min(g.ow, (g.pad_left + g.sw - 1) / g.sw);
   const int64_t last = g.w - g.kw + g.pad_left;  // the input column where the last interior window starts
@@ -222,12 +233,25 @@ void depthwise_forward_bf16<kCompiledIsa>(const Window2D& g, const bfloat16* x, 
     for (int64_t oh = 0; oh < g.oh; ++oh)
       for (int64_t c0 = 0; c0 < g.c; c0 += kChannelChunk) {
         const int64_t c1 = std::min(g.c, c0 + kChannelChunk);
-        for (int64_t ow = 0; ow < inner0; ++ow) depthwise_tile<1, false>(g, x, w, bias, y, n, oh, ow, c0, c1);
+        for (int64_t ow = 0; ow < inner0; ++ow) depthwise_tile<1, false, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
         int64_t ow = inner0;
-        for (; ow + kTile <= inner1; ow += kTile) depthwise_tile<kTile, true>(g, x, w, bias, y, n, oh, ow, c0, c1);
-        for (; ow + 4 <= inner1; ow += 4) depthwise_tile<4, true>(g, x, w, bias, y, n, oh, ow, c0, c1);
-        for (; ow < g.ow; ++ow) depthwise_tile<1, false>(g, x, w, bias, y, n, oh, ow, c0, c1);
+        for (; ow + kTile <= inner1; ow += kTile)
+          depthwise_tile<kTile, true, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
+        for (; ow + 4 <= inner1; ow += 4) depthwise_tile<4, true, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
+        for (; ow < g.ow; ++ow) depthwise_tile<1, false, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
       }
+}
+
+}  // namespace
+
+template <>
+void depthwise_forward_bf16<kCompiledIsa>(const Window2D& g, const bfloat16* x, const bfloat16* w, const float* bias,
+                                          bfloat16* y) {
+  if (g.relu_input) {
+    depthwise_rows_bf16<true>(g, x, w, bias, y);
+  } else {
+    depthwise_rows_bf16<false>(g, x, w, bias, y);
+  }
 }
 
 template <>

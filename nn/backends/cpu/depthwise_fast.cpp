@@ -28,9 +28,15 @@ Rows rows_inside(const Window2D& g, int64_t oh) {
 // once; then each 16-channel block is summed in vector registers and stored once. The last channels go through a
 // vector block ending at c_end (overlapping the previous one, writing the same values again) when there are at
 // least 16 channels, else through a scalar loop.
-template <int64_t T, bool Interior>
+template <int64_t T, bool Interior, bool Relu>
 void depthwise_tile(const Window2D& g, const float* x, const float* w, const float* bias, float* y, int64_t n,
                     int64_t oh, int64_t ow0, int64_t c_begin, int64_t c_end) {
+  // The input as read: with Relu, max(x, 0) (g.relu_input; NaN reads as 0, as relu gives).
+  auto in16 = [](const float* p) {
+    const v16 v = load16(p);
+    if constexpr (Relu) return v > 0.0f ? v : v16{};
+    return v;
+  };
   const int64_t C = g.c;
   const Rows r = rows_inside(g, oh);
   const int64_t kw0 = Interior ? 0 : std::max<int64_t>(0, g.pad_left - ow0 * g.sw);
@@ -50,10 +56,10 @@ void depthwise_tile(const Window2D& g, const float* x, const float* w, const flo
         const float* wk = w + kh * 3 * C + c0;
         const v16 w0 = load16(wk), w1 = load16(wk + C), w2 = load16(wk + 2 * C);
         const float* in = base + kh * row_stride + c0;
-        v16 a = load16(in), b = load16(in + C);
+        v16 a = in16(in), b = in16(in + C);
 #pragma GCC unroll 8
         for (int64_t t = 0; t < T; ++t) {
-          const v16 next = load16(in + (t + 2) * C);
+          const v16 next = in16(in + (t + 2) * C);
           acc[t] += a * w0 + b * w1 + next * w2;
           a = b;
           b = next;
@@ -65,7 +71,7 @@ void depthwise_tile(const Window2D& g, const float* x, const float* w, const flo
           const v16 wk = load16(w + (kh * g.kw + kw) * C + c0);
           const float* in = base + kh * row_stride + kw * C + c0;
 #pragma GCC unroll 8
-          for (int64_t t = 0; t < T; ++t) acc[t] += load16(in + t * pixel_stride) * wk;
+          for (int64_t t = 0; t < T; ++t) acc[t] += in16(in + t * pixel_stride) * wk;
         }
     }
 #pragma GCC unroll 8
@@ -82,8 +88,10 @@ void depthwise_tile(const Window2D& g, const float* x, const float* w, const flo
     for (int64_t c = c0; c < c_end; ++c) {
       float acc = bias ? bias[c] : 0.0f;
       for (int64_t kh = r.kh0; kh < r.kh1; ++kh)
-        for (int64_t kw = kw0; kw < kw1; ++kw)
-          acc += base[kh * row_stride + kw * C + t * pixel_stride + c] * w[(kh * g.kw + kw) * C + c];
+        for (int64_t kw = kw0; kw < kw1; ++kw) {
+          const float v = base[kh * row_stride + kw * C + t * pixel_stride + c];
+          acc += (Relu ? (v > 0.0f ? v : 0.0f) : v) * w[(kh * g.kw + kw) * C + c];
+        }
       out[t * C + c] = acc;
     }
 }
@@ -91,10 +99,8 @@ void depthwise_tile(const Window2D& g, const float* x, const float* w, const flo
 // Channels per pass along a row: a tile's input (3 rows × 10 pixels × 256 channels = 30 KB) then stays in L1.
 constexpr int64_t kChannelChunk = 256;
 
-}  // namespace
-
-template <>
-void depthwise_forward<kCompiledIsa>(const Window2D& g, const float* x, const float* w, const float* bias, float* y) {
+template <bool Relu>
+void depthwise_forward_rows(const Window2D& g, const float* x, const float* w, const float* bias, float* y) {
   // Output columns whose taps all lie inside the image horizontally.
   const int64_t inner0 = std::min(g.ow, (g.pad_left + g.sw - 1) / g.sw);
   const int64_t last = g.w - g.kw + g.pad_left;  // the input column where the last interior window starts
@@ -105,12 +111,24 @@ void depthwise_forward<kCompiledIsa>(const Window2D& g, const float* x, const fl
     for (int64_t oh = 0; oh < g.oh; ++oh)
       for (int64_t c0 = 0; c0 < g.c; c0 += kChannelChunk) {
         const int64_t c1 = std::min(g.c, c0 + kChannelChunk);
-        for (int64_t ow = 0; ow < inner0; ++ow) depthwise_tile<1, false>(g, x, w, bias, y, n, oh, ow, c0, c1);
+        for (int64_t ow = 0; ow < inner0; ++ow) depthwise_tile<1, false, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
         int64_t ow = inner0;
-        for (; ow + kTile <= inner1; ow += kTile) depthwise_tile<kTile, true>(g, x, w, bias, y, n, oh, ow, c0, c1);
-        for (; ow + 4 <= inner1; ow += 4) depthwise_tile<4, true>(g, x, w, bias, y, n, oh, ow, c0, c1);
-        for (; ow < g.ow; ++ow) depthwise_tile<1, false>(g, x, w, bias, y, n, oh, ow, c0, c1);
+        for (; ow + kTile <= inner1; ow += kTile)
+          depthwise_tile<kTile, true, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
+        for (; ow + 4 <= inner1; ow += 4) depthwise_tile<4, true, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
+        for (; ow < g.ow; ++ow) depthwise_tile<1, false, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
       }
+}
+
+}  // namespace
+
+template <>
+void depthwise_forward<kCompiledIsa>(const Window2D& g, const float* x, const float* w, const float* bias, float* y) {
+  if (g.relu_input) {
+    depthwise_forward_rows<true>(g, x, w, bias, y);
+  } else {
+    depthwise_forward_rows<false>(g, x, w, bias, y);
+  }
 }
 
 template <>

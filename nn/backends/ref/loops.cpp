@@ -88,7 +88,9 @@ void depthwise_forward_ref(const Window2D& g, const float* x, const float* w, co
             for (int64_t kw = 0; kw < g.kw; ++kw) {
               int64_t ih = oh * g.sh - g.pad_top + kh, iw = ow * g.sw - g.pad_left + kw;
               if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
-              acc += static_cast<double>(x[((n * g.h + ih) * g.w + iw) * g.c + c]) * w[(kh * g.kw + kw) * g.c + c];
+              float v = x[((n * g.h + ih) * g.w + iw) * g.c + c];
+              if (g.relu_input) v = v > 0.0f ? v : 0.0f;
+              acc += static_cast<double>(v) * w[(kh * g.kw + kw) * g.c + c];
             }
           y[((n * g.oh + oh) * g.ow + ow) * g.c + c] = static_cast<float>(acc);
         }

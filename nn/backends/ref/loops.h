@@ -22,6 +22,7 @@ void conv2d_backward_input_ref(const Window2D& g, const float* dy, const float* 
 void conv2d_backward_weight_ref(const Window2D& g, const float* x, const float* dy, float* dw);
 
 // ---- depthwise convolution (depth multiplier 1): x (N,H,W,C), w (KH,KW,C), y (N,OH,OW,C) ----
+// y = depthwise(x, w) + bias (bias (C) may be null); x read as max(x, 0) with g.relu_input.
 void depthwise_forward_ref(const Window2D& g, const float* x, const float* w, const float* bias, float* y);
 void depthwise_backward_input_ref(const Window2D& g, const float* dy, const float* w, float* dx);
 void depthwise_backward_weight_ref(const Window2D& g, const float* x, const float* dy, float* dw);
