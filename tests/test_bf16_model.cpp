@@ -155,6 +155,8 @@ TEST_CASE("elementwise ops on bf16 inputs without a gradient stay bf16: the f32 
     nn::NoGradGuard no_grad;
     same_as_rounded(nn::relu(a), nn::relu(af), "relu");
     same_as_rounded(nn::sigmoid(a), nn::sigmoid(af), "sigmoid");
+    same_as_rounded(nn::exp(a), nn::exp(af), "exp");
+    same_as_rounded(nn::abs(a), nn::abs(af), "abs");
     same_as_rounded(nn::add(a, b), nn::add(af, bf), "add");
     same_as_rounded(nn::sub(a, row), nn::sub(af, rowf), "sub, broadcast");
     same_as_rounded(nn::mul(a, row), nn::mul(af, rowf), "mul, broadcast");

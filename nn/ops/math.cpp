@@ -14,9 +14,11 @@ namespace nn {
 
 namespace {
 
-// y = f(x) through the backend, bf16 inputs through the conversion path.
+// y = f(x) through the backend; bf16 inputs directly where nothing is recorded, else through the conversion path.
 Tensor pointwise(const char* op, const Tensor& x, kernels::UnaryCall f) {
-  if (detail::any_low_precision({x})) return pointwise(op, detail::to_f32(x), f).to(detail::result_dtype({x}));
+  if (detail::any_low_precision({x}) && !detail::direct_bf16({&x})) {
+    return pointwise(op, detail::to_f32(x), f).to(detail::result_dtype({x}));
+  }
   return detail::unary(op, x, f);
 }
 
