@@ -352,8 +352,9 @@ TEST_CASE("the AVX512_BF16 and AMX gemm kernels themselves, with a bias, where t
 #endif
 }
 
-TEST_CASE("depthwise with the input ReLU fused reads max(x, 0): every backend and dtype against the plain kernel on "
-          "relu(x)") {
+TEST_CASE(
+    "depthwise with the input ReLU fused reads max(x, 0): every backend and dtype against the plain kernel on "
+    "relu(x)") {
   std::mt19937 gen(21);
   // Channels past 16 with a tail, fewer than 16 (the scalar loop), stride 1 (the sliding tiles) and 2, 5×5 valid.
   const Window2D shapes[] = {window(2, 9, 12, 37, 3, 1, 1, 37), window(1, 10, 9, 20, 3, 2, 1, 20),
