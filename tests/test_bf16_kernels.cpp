@@ -329,7 +329,9 @@ TEST_CASE("the AVX512_BF16 and AMX gemm kernels themselves, with a bias, where t
   }
   std::mt19937 gen(17);
   // 45 × 50 × 67: partial tiles of both kernels in every direction; 70 × 40 × 96: K a multiple of AMX's 32-depth step.
-  for (const auto [m, n, k] : {std::array{45, 50, 67}, std::array{70, 40, 96}}) {
+  // 40 × 300 × 4096: packed B passes its 2 MB chunk (8 panels at this depth), so a second chunk starts at column 256
+  // with the bias offset.
+  for (const auto [m, n, k] : {std::array{45, 50, 67}, std::array{70, 40, 96}, std::array{40, 300, 4096}}) {
     for (const auto& [name, kernel] : kernels) {
       for (int t = 0; t < 4; ++t) {
         const GemmShape s{.m = m, .n = n, .k = k, .transpose_a = (t & 1) != 0, .transpose_b = (t & 2) != 0};

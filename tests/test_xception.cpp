@@ -148,6 +148,16 @@ TEST_CASE("a folded Xception gives the features of the unfolded one, has no Batc
   model.named_parameters().front().second.fill(0.0f);
   test::check_close((*folded)(x), before, 0, 0, "folded copy after the source changed");
 
+  // The pooled features themselves (no softmax to shrink a difference), and the feature map.
+  for (auto pooling : {nn::XceptionPooling::avg, nn::XceptionPooling::none}) {
+    nn::Generator same(10);
+    nn::Xception plain({.pooling = pooling, .width = 1.0f / 16, .middle_blocks = 1}, same);
+    for (auto& [name, t] : plain.named_state())
+      if (name.find("_bn.") != std::string::npos) t.copy_from(Tensor::uniform(t.shape(), 0.5, 1.5, stats));
+    plain.eval();
+    test::check_close((*plain.folded())(x), plain(x), 1e-5, 1e-6, "folded features, no top");
+  }
+
   CHECK_THROWS_WITH_AS(folded->folded(), "Xception::folded: the model is folded already", nn::Error);
   nn::Xception low({.width = 1.0f / 16, .middle_blocks = 0}, gen);
   low.to(nn::bf16);

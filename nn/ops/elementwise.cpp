@@ -39,6 +39,9 @@ kernels::Broadcast plan_broadcast(const Shape& out, const std::vector<int64_t>& 
 }
 
 Tensor binary_forward(const char* op, kernels::Binary f, const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype()) {  // zip reads both operands as one dtype
+    fail_expected(op, std::string("operands of one dtype (") + dtype_name(a.dtype()) + ")", dtype_name(b.dtype()));
+  }
   Shape shape = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), op);
   Tensor out = Tensor::empty(shape, a.dtype());
   kernels::Broadcast plan =

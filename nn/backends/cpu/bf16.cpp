@@ -46,29 +46,12 @@ int64_t rows_per_pass(const GemmShape& s, int64_t lda) {
   return std::max<int64_t>(16, (int64_t{1} << 20) / std::max<int64_t>({int64_t{s.n}, lda, 1}));
 }
 
-// C (M,N) f32 or bf16 (ldc) = α·AB + bias + β·C from the f32 product `f` (M,N), which holds α·AB + β·C already
-// when C is f32 (then f is C itself).
-void finish(const GemmShape& s, const float* bias, DType c_type, const float* f, void* c, int64_t ldc) {
-  for (int64_t i = 0; i < s.m; ++i) {
-    if (c_type == DType::f32) {
-      float* row = static_cast<float*>(c) + i * ldc;
-      if (bias)
-        for (int64_t j = 0; j < s.n; ++j) row[j] += bias[j];
-    } else {
-      const float* in = f + i * s.n;
-      bfloat16* row = static_cast<bfloat16*>(c) + i * ldc;
-      for (int64_t j = 0; j < s.n; ++j) row[j] = to_bfloat16(bias ? in[j] + bias[j] : in[j]);
-    }
-  }
-}
-
-// The f32 GEMM on a C of `c_type` (f32 A and B, explicit leading dimensions): a bf16 C goes through an f32 copy,
-// rounded once at the end.
+// The f32 GEMM (bias included) on a C of `c_type` (f32 A and B, explicit leading dimensions): a bf16 C goes
+// through an f32 copy, rounded once at the end.
 void gemm_into(const GemmShape& s, float alpha, const float* a, const float* b, float beta, const float* bias,
                DType c_type, void* c) {
   if (c_type == DType::f32) {
-    kernels::gemm(s, alpha, a, b, beta, static_cast<float*>(c));
-    finish(s, bias, c_type, nullptr, c, s.ldc);
+    kernels::gemm(s, alpha, a, b, beta, static_cast<float*>(c), bias);
     return;
   }
   std::vector<float> f(static_cast<size_t>(s.m) * s.n);
@@ -78,8 +61,8 @@ void gemm_into(const GemmShape& s, float alpha, const float* a, const float* b, 
   }
   GemmShape packed = s;
   packed.ldc = s.n;
-  kernels::gemm(packed, alpha, a, b, beta, f.data());
-  finish(s, bias, c_type, f.data(), c, s.ldc);
+  kernels::gemm(packed, alpha, a, b, beta, f.data(), bias);
+  for (int64_t i = 0; i < s.m; ++i) narrow_run(s.n, f.data() + i * s.n, static_cast<bfloat16*>(c) + i * s.ldc);
 }
 
 // Rows [i0, i0 + rows) of C = α·op(A)·op(B) + bias + β·C: the shape of that pass, leading dimensions explicit.
@@ -101,9 +84,9 @@ void gemm_f32_into_bf16(const GemmShape& s, float alpha, const float* a, const f
   }
 }
 
-// C = α·op(A)·op(B) + bias + β·C with A and B bf16: vdpbf16ps where the processor has it, else A and B widened to
-// f32 (each span as stored, so that lda and ldb keep their meaning; A a pass of rows at a time unless transposed)
-// for the f32 GEMM.
+// C = α·op(A)·op(B) + bias + β·C with A and B bf16: AMX tiles or vdpbf16ps where the processor has them, else A and
+// B widened to f32 (each span as stored, so that lda and ldb keep their meaning; A a pass of rows at a time unless
+// transposed) for the f32 GEMM.
 void gemm_bf16_one(const GemmShape& s, float alpha, const bfloat16* a, const bfloat16* b, float beta, const float* bias,
                    DType c_type, void* c) {
   if (s.m <= 0 || s.n <= 0) return;

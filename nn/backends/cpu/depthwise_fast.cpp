@@ -141,6 +141,7 @@ void depthwise_backward_input<kCompiledIsa>(const Window2D& g, const float* dy, 
       for (int64_t kw = 0; kw < g.kw; ++kw)
         std::copy_n(w + (kh * g.kw + kw) * g.c, g.c, workspace + ((g.kh - 1 - kh) * g.kw + (g.kw - 1 - kw)) * g.c);
     Window2D t = g;
+    t.relu_input = false;  // dy is read as it is
     t.h = g.oh, t.w = g.ow, t.oh = g.h, t.ow = g.w;
     t.pad_top = g.kh - 1 - g.pad_top, t.pad_left = g.kw - 1 - g.pad_left;
     depthwise_forward<kCompiledIsa>(t, dy, workspace, nullptr, dx);

@@ -1,7 +1,8 @@
 // The frozen naive loops of the convolution, GEMM, pooling and Xception's pointwise kernels: one output element at
 // a time in the obvious order, sums in double where there is a sum. They are the reference backend's (ref_backend.cpp
 // puts them in its table) and the oracle the cpu backend's fast kernels (nn/backends/cpu/) are tested and benchmarked
-// against; they do not change when those do. The cpu GEMM uses gemm_ref for products too small to pack.
+// against; they do not change when those do. The cpu GEMM also falls back on gemm_ref where it has neither AVX-512
+// nor a BLAS that takes the leading dimensions (rows shorter than a row's stride).
 #pragma once
 
 #include <cstdint>
