@@ -19,8 +19,12 @@
 /// rounding (about 1e-7 relative per step).
 ///
 /// Failure: MPI's default error handler (MPI_ERRORS_ARE_FATAL) stays: a process that dies (kill -9) makes mpirun
-/// end the whole job, naming the rank. A process that ends on an exception skips MPI_Finalize (see ~Context), so
-/// mpirun ends the others too instead of leaving them waiting in a reduction.
+/// end the whole job, naming the rank. A process that ends on an exception that unwinds through its Context skips
+/// MPI_Finalize (see ~Context), so mpirun ends the others too instead of leaving them waiting in a reduction. A
+/// program that catches the error itself (inside the Context's scope) must end the job with Job::end (MPI_Abort):
+/// returning normally would call MPI_Finalize while the other processes wait in a collective. The Trainer's own
+/// checks that depend on one process's data (a non-finite loss) are made on the averaged values, so every process
+/// throws together.
 #pragma once
 
 #include <cstdint>

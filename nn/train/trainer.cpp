@@ -268,7 +268,11 @@ float Trainer::step(BatchLoss& b, const Step& s) {
   const std::string& who = options_.name;
   const std::string where = "epoch " + std::to_string(s.epoch) + ", step " + std::to_string(s.step);
   float value = b.loss.item();
-  if (!std::isfinite(value)) fail(who, "the loss is " + std::to_string(value) + " at " + where);
+  // Under a Parallel the verdict waits for the average, which every process shares (a process that threw here alone
+  // would leave the others waiting in the all-reduce); a non-finite loss anywhere makes the average non-finite.
+  if (options_.parallel == nullptr && !std::isfinite(value)) {
+    fail(who, "the loss is " + std::to_string(value) + " at " + where);
+  }
   fault_point("train_step");
   optimizer_.zero_grad();
   b.loss.backward();
@@ -278,6 +282,8 @@ float Trainer::step(BatchLoss& b, const Step& s) {
     const auto [loss, items] = options_.parallel->average_gradients(parameters, value, b.items);
     value = static_cast<float>(loss);
     b.items = items;
+    if (!std::isfinite(value))
+      fail(who, "the loss is " + std::to_string(value) + " at " + where + " (on some process)");
   }
   if (callbacks_.after_backward) callbacks_.after_backward(s);
   if (!gradients_finite(optimizer_.parameters()))

@@ -193,7 +193,9 @@ class Trainer {
 
   /// The loop behind fit: `train(epoch, first_step)` and `validation(epoch)` start an epoch's batches.
   using SourceFactory = std::function<std::unique_ptr<LossSource>(int epoch, size_t first_step)>;
-  /// fit on LossSource factories; `validation` may be empty (no validation). Throws as fit.
+  /// fit on LossSource factories; `validation` may be empty (no validation). Throws as fit. With
+  /// TrainerOptions::parallel the sources must already give each process its shard (fit shards its batches itself;
+  /// fit_sources cannot see inside a LossSource).
   std::vector<EpochResult> fit_sources(const SourceFactory& train, const SourceFactory& validation);
 
   /// The seed of a step: the same for (options.seed, epoch, step) in every run (and rank, with options.parallel).
