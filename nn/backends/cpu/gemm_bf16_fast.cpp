@@ -205,11 +205,19 @@ void pack_a_amx(View a, int mc, int k, int pairs, uint32_t* out) {
   }
 }
 
-// acc (kAmxRows × kNR) = Σ over the steps of a packed A block times a packed B panel; the four C tiles go through a
-// 4 KB buffer to the row writer (α, bias, β, rounding).
-void amx_kernel(int pairs, const uint32_t* a, const uint32_t* b, const Tile& t, int rows, int cols) {
+// The tile configuration, loaded once per work item of a thread (amx_begin) and released after it (amx_end).
+void amx_begin() {
   static const TileConfig config;
   _tile_loadconfig(&config);
+}
+
+void amx_end() {
+  _tile_release();
+}
+
+// acc (kAmxRows × kNR) = Σ over the steps of a packed A block times a packed B panel; the four C tiles go through a
+// 4 KB buffer to the row writer (α, bias, β, rounding). The tiles are configured (amx_begin).
+void amx_kernel(int pairs, const uint32_t* a, const uint32_t* b, const Tile& t, int rows, int cols) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
@@ -230,22 +238,24 @@ void amx_kernel(int pairs, const uint32_t* a, const uint32_t* b, const Tile& t, 
   _tile_stored(1, &acc[0][16], kNR * 4);
   _tile_stored(2, &acc[16][0], kNR * 4);
   _tile_stored(3, &acc[16][16], kNR * 4);
-  _tile_release();
   const RowWriter out(t, cols);
   for (int r = 0; r < rows; ++r) out.write(r, _mm512_load_ps(&acc[r][0]), _mm512_load_ps(&acc[r][16]));
 }
 
 // ---- the driver ----
 
-// A kernel: rows per call, the multiple its packed depth pairs are padded to, its packing of A and its tile.
+// A kernel: rows per call, the multiple its packed depth pairs are padded to, its packing of A, its tile, and what a
+// thread does before and after a work item's calls (may be null).
 struct Kernel {
   int rows;
   int pair_multiple;
   void (*pack_a)(View a, int mc, int k, int pairs, uint32_t* out);  // ⌈mc / rows⌉ · rows · pairs lanes
   void (*run)(int pairs, const uint32_t* a, const uint32_t* b, const Tile& t, int rows, int cols);
+  void (*begin)();
+  void (*end)();
 };
-constexpr Kernel kVnni{kMR, 1, pack_a_vnni, vnni_kernel};
-constexpr Kernel kAmx{kAmxRows, kAmxPairs, pack_a_amx, amx_kernel};
+constexpr Kernel kVnni{kMR, 1, pack_a_vnni, vnni_kernel, nullptr, nullptr};
+constexpr Kernel kAmx{kAmxRows, kAmxPairs, pack_a_amx, amx_kernel, amx_begin, amx_end};
 
 // Per-thread packing buffers, kept between calls; plain malloc, not std::vector (gemm_avx512.cpp says why).
 enum class Panel { a, b };
@@ -309,6 +319,7 @@ void run_gemm(const Kernel& kernel, const GemmShape& s, float alpha, const bfloa
         uint32_t* ap = thread_buffer<Panel::a>(static_cast<size_t>(mc_step + kernel.rows) * pairs);
         kernel.pack_a(View{A.p + ic * A.rs, A.rs, A.cs}, mc, s.k, pairs, ap);
         const int q0 = panels * gi / groups, q1 = panels * (gi + 1) / groups;
+        if (kernel.begin) kernel.begin();
         for (int q = q0; q < q1; ++q) {
           const int jr = q * kNR;
           for (int ir = 0; ir < mc; ir += kernel.rows) {
@@ -322,6 +333,7 @@ void run_gemm(const Kernel& kernel, const GemmShape& s, float alpha, const bfloa
                        std::min(kernel.rows, mc - ir), std::min(kNR, nc - jr));
           }
         }
+        if (kernel.end) kernel.end();
       }
     }
   }
