@@ -169,6 +169,8 @@ TEST_CASE("the bf16 gemm agrees with the ref backend and the f32 gemm: odd sizes
     check_gemm({.m = 200, .n = 70, .k = 513, .transpose_a = ta, .transpose_b = tb}, 1, DType::f32, 2.0f, 0.5f, gen);
     check_gemm({.m = 30, .n = 700, .k = 2001, .transpose_a = ta, .transpose_b = tb}, 0, DType::bf16, 0.5f, 0.0f, gen);
     check_gemm({.m = 15, .n = 33, .k = 8, .transpose_a = ta, .transpose_b = tb}, 2, DType::bf16, 1.0f, 1.0f, gen);
+    // K a multiple of 32 with an odd lda: AMX reads the whole 32-row blocks of A in place, packs the 6-row rest.
+    check_gemm({.m = 70, .n = 45, .k = 96, .transpose_a = ta, .transpose_b = tb}, 3, DType::f32, 1.0f, 0.0f, gen);
     // More rows than one pass of the conversion fallback (about 4 MB of f32 rows at a time).
     check_gemm({.m = 300, .n = 4000, .k = 5, .transpose_a = ta, .transpose_b = tb}, 1, DType::bf16, 1.0f, 0.0f, gen);
     check_gemm({.m = 300, .n = 4000, .k = 5, .transpose_a = ta, .transpose_b = tb}, 0, DType::f32, 1.0f, 0.5f, gen);

@@ -215,17 +215,20 @@ void amx_end() {
   _tile_release();
 }
 
-// acc (kAmxRows × kNR) = Σ over the steps of a packed A block times a packed B panel; the four C tiles go through a
-// 4 KB buffer to the row writer (α, bias, β, rounding). The tiles are configured (amx_begin).
-void amx_kernel(int pairs, const uint32_t* a, const uint32_t* b, const Tile& t, int rows, int cols) {
+// acc (kAmxRows × kNR) = Σ over the steps of an A block times a packed B panel; the four C tiles go through a 4 KB
+// buffer to the row writer (α, bias, β, rounding). The tiles are configured (amx_begin). A is read as tiles of 16
+// rows `a_row_bytes` apart, the step's rows 16–31 `a_half` bytes after its rows 0–15, and the next step `a_step`
+// bytes on: packed (pack_a_amx) or A's own rows read in place (any 2-byte alignment: tile loads need none).
+void amx_tiles(int pairs, const char* a, long a_row_bytes, long a_half, long a_step, const uint32_t* b, const Tile& t,
+               int rows, int cols) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
   _tile_zero(3);
-  constexpr long a_step = kAmxRows * kAmxPairs, a_half = 16 * kAmxPairs, b_step = kAmxPairs * kNR;  // in lanes
+  constexpr long b_step = kAmxPairs * kNR;  // in lanes
   for (int step = 0; step < pairs / kAmxPairs; ++step, a += a_step, b += b_step) {
-    _tile_loadd(4, a, 64);
-    _tile_loadd(5, a + a_half, 64);
+    _tile_loadd(4, a, a_row_bytes);
+    _tile_loadd(5, a + a_half, a_row_bytes);
     _tile_loadd(6, b, kNR * 4);
     _tile_loadd(7, b + 16, kNR * 4);
     _tile_dpbf16ps(0, 4, 6);
@@ -240,6 +243,16 @@ void amx_kernel(int pairs, const uint32_t* a, const uint32_t* b, const Tile& t, 
   _tile_stored(3, &acc[16][16], kNR * 4);
   const RowWriter out(t, cols);
   for (int r = 0; r < rows; ++r) out.write(r, _mm512_load_ps(&acc[r][0]), _mm512_load_ps(&acc[r][16]));
+}
+
+// On an A block packed by pack_a_amx.
+void amx_kernel(int pairs, const uint32_t* a, const uint32_t* b, const Tile& t, int rows, int cols) {
+  amx_tiles(pairs, reinterpret_cast<const char*>(a), 64, 16 * 64, kAmxRows * 64, b, t, rows, cols);
+}
+
+// On 32 whole rows of a row-major A (depth contiguous, lda elements apart, K a multiple of 32): no packing.
+void amx_kernel_in_place(int pairs, const uint16_t* a, long lda, const uint32_t* b, const Tile& t, int rows, int cols) {
+  amx_tiles(pairs, reinterpret_cast<const char*>(a), lda * 2, 16 * lda * 2, 64, b, t, rows, cols);
 }
 
 // ---- the driver ----
@@ -274,6 +287,13 @@ uint32_t* thread_buffer(size_t lanes) {
     buffer.size = lanes;
   }
   return buffer.data;
+}
+
+// How many leading rows of an mc-row block of A the AMX kernel reads in place (whole 32-row blocks of a row-major A
+// whose depth is a multiple of 32); 0 for the vdpbf16ps kernel, which always packs.
+int in_place_rows(const Kernel& kernel, View a, int k, int mc) {
+  if (kernel.run != amx_kernel || a.cs != 1 || k % (2 * kAmxPairs) != 0) return 0;
+  return mc / kAmxRows * kAmxRows;
 }
 
 void run_gemm(const Kernel& kernel, const GemmShape& s, float alpha, const bfloat16* a, const bfloat16* b, float beta,
@@ -316,8 +336,11 @@ void run_gemm(const Kernel& kernel, const GemmShape& s, float alpha, const bfloa
     for (int ib = 0; ib < row_blocks; ++ib) {
       for (int gi = 0; gi < groups; ++gi) {
         const int ic = ib * mc_step, mc = std::min(mc_step, s.m - ic);
+        // AMX reads the whole 32-row blocks of a row-major A in place when the depth is a multiple of its step (the
+        // rows then need no padding; an odd lda is fine, a tile row being any 64 bytes); only the rest is packed.
+        const int in_place = in_place_rows(kernel, A, s.k, mc);
         uint32_t* ap = thread_buffer<Panel::a>(static_cast<size_t>(mc_step + kernel.rows) * pairs);
-        kernel.pack_a(View{A.p + ic * A.rs, A.rs, A.cs}, mc, s.k, pairs, ap);
+        if (in_place < mc) kernel.pack_a(View{A.p + (ic + in_place) * A.rs, A.rs, A.cs}, mc - in_place, s.k, pairs, ap);
         const int q0 = panels * gi / groups, q1 = panels * (gi + 1) / groups;
         if (kernel.begin) kernel.begin();
         for (int q = q0; q < q1; ++q) {
@@ -329,8 +352,13 @@ void run_gemm(const Kernel& kernel, const GemmShape& s, float alpha, const bfloa
                             c_bf16,
                             static_cast<char*>(c) + ((ic + ir) * ldc + jc + jr) * c_size,
                             ldc};
-            kernel.run(pairs, ap + static_cast<long>(ir) * pairs, bp + q * panel_lanes, tile,
-                       std::min(kernel.rows, mc - ir), std::min(kNR, nc - jr));
+            if (ir < in_place) {
+              amx_kernel_in_place(pairs, A.p + (ic + ir) * A.rs, A.rs, bp + q * panel_lanes, tile, kernel.rows,
+                                  std::min(kNR, nc - jr));
+            } else {
+              kernel.run(pairs, ap + static_cast<long>(ir - in_place) * pairs, bp + q * panel_lanes, tile,
+                         std::min(kernel.rows, mc - ir), std::min(kNR, nc - jr));
+            }
           }
         }
         if (kernel.end) kernel.end();
