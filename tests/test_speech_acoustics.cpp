@@ -25,12 +25,24 @@ namespace {
 constexpr float kFrameMs = 5.0f;
 constexpr int kRate = 16000;
 
-std::vector<Frame> frames_of(const char* text) {
+// The segments of `text`, words as the library's front end hands them to prosody (with their written form).
+std::vector<Segment> segments_of(const char* text) {
   std::vector<SpokenWord> words;
   for (const Token& t : normalize(text))
-    words.push_back({t.word.empty() ? Pronunciation{} : pronounce(t.word).phones, t.pause});
-  const ProsodyOptions options;
-  return make_frames(plan_segments(words, options), options);
+    words.push_back({t.word.empty() ? Pronunciation{} : pronounce(t.word).phones, t.pause, t.word});
+  return plan_segments(words, ProsodyOptions{});
+}
+
+std::vector<Frame> frames_of(const char* text) {
+  return make_frames(segments_of(text), ProsodyOptions{});
+}
+
+// Index of the first segment of word n (from 0) of the segments.
+size_t word_start(const std::vector<Segment>& seg, size_t n) {
+  for (size_t i = 0; i < seg.size(); ++i)
+    if (!seg[i].pause && seg[i].word_initial && n-- == 0) return i;
+  FAIL("no word " << n);
+  return 0;
 }
 
 // Index of the first frame at or after `from` whose frication is on.
@@ -220,8 +232,8 @@ TEST_CASE("the female voice speaks about 0.85 octave higher with higher formants
 }
 
 TEST_CASE("a /t d/ between a vowel and an unstressed vowel is a flap: voiced throughout, no burst") {
-  // American English: "water", "lady" with a tap (Kahn 1976; Zue & Laferriere 1979: 10-40 ms, voiced), against
-  // the aspirated /t/ before a stressed vowel in "a tap".
+  // American English: "water", "lady", "little" (before its syllabic /l/) with a tap (Kahn 1976; Zue &
+  // Laferriere 1979: 10-40 ms, voiced), against the aspirated /t/ before a stressed vowel in "a tap".
   auto voice_gap_and_bursts = [](const char* text) {
     const std::vector<Frame> frames = frames_of(text);
     size_t first = 0, last = frames.size() - 1;  // from the first to the last voiced frame
@@ -234,7 +246,7 @@ TEST_CASE("a /t d/ between a vowel and an unstressed vowel is a flap: voiced thr
     }
     return std::pair{unvoiced, bursts};
   };
-  for (const char* flapped : {"water", "lady"}) {
+  for (const char* flapped : {"water", "lady", "little"}) {
     INFO(std::string(flapped));
     const auto [unvoiced, bursts] = voice_gap_and_bursts(flapped);
     CHECK(unvoiced == 0);
@@ -243,4 +255,72 @@ TEST_CASE("a /t d/ between a vowel and an unstressed vowel is a flap: voiced thr
   const auto [unvoiced, bursts] = voice_gap_and_bursts("a tap");
   CHECK(unvoiced * kFrameMs >= 40);  // closure and aspiration
   CHECK(bursts > 0);
+}
+
+TEST_CASE("a repeated content word is deaccented: its stressed vowel has no pitch accent the second time") {
+  // Given information is deaccented (Halliday 1967; Ladd 1996): the second "dog" of "a dog chases a dog" is not a
+  // pitch peak, while a first mention in the same place ("a cat chases a dog") is.
+  auto dog_f0 = [](const char* text) {
+    std::vector<float> f0;
+    for (const Segment& s : segments_of(text))
+      if (!s.pause && s.phoneme == Phoneme::AO && s.stress == 1) f0.push_back(s.f0_hz);
+    return f0;
+  };
+  const std::vector<float> repeated = dog_f0("a dog chases a dog in the park");
+  const std::vector<float> new_word = dog_f0("a cat chases a dog in the park");
+  REQUIRE(repeated.size() == 2);
+  REQUIRE(new_word.size() == 1);
+  INFO("second dog " << repeated[1] << " Hz, first mention there " << new_word[0] << " Hz");
+  CHECK(repeated[1] < 0.93f * new_word[0]);  // an accent is a rise of 10 % or more over the baseline
+  CHECK(repeated[0] > 1.1f * repeated[1]);
+}
+
+TEST_CASE("a prepositional phrase starts a minor phrase: F0 resets and the syllable before it lengthens, no pause") {
+  // Minor phrase boundaries (Ladd 1996; Wightman et al. 1992): the baseline partly resets after the boundary, the
+  // syllable before it is lengthened, and no pause is needed. Word 3 ends in an unaccented syllable, word 4 is
+  // the preposition, which starts with an unaccented consonant.
+  for (const char* caption : {"a dog is running through the grass", "a boy is playing with a ball",
+                              "a cat is sleeping beside a dog", "a man is standing near the water"}) {
+    INFO(std::string(caption));
+    const std::vector<Segment> seg = segments_of(caption);
+    const size_t start = word_start(seg, 4);
+    CHECK_FALSE(seg[start - 1].pause);
+    CHECK(seg[start].f0_hz > 1.03f * seg[start - 1].f0_hz);  // declination alone would fall here
+  }
+  // Against the same words with a numeral in place of the preposition: one phrase, declination falling through.
+  const std::vector<Segment> phrase = segments_of("a dog is running through the grass");
+  const std::vector<Segment> control = segments_of("a dog is running three the grass");
+  const size_t start = word_start(phrase, 4), control_start = word_start(control, 4);
+  CHECK(control[control_start].f0_hz < control[control_start - 1].f0_hz);
+  // The last vowel of "running" (IH0 before NG).
+  const float lengthened = phrase[start - 2].duration_ms, plain = control[control_start - 2].duration_ms;
+  REQUIRE(phrase[start - 2].phoneme == Phoneme::IH);
+  REQUIRE(control[control_start - 2].phoneme == Phoneme::IH);
+  INFO("IH of running: " << plain << " ms in one phrase, " << lengthened << " ms before the boundary");
+  CHECK(lengthened > 1.15f * plain);
+}
+
+TEST_CASE("a word-final schwa + /l/ or /n/ after a consonant is a syllabic /l/ or /n/") {
+  // American English "bottle", "little", "button" end in a syllabic consonant with no vowel before it (Ladefoged
+  // 2006), as long as a syllable: longer than the /l/ or /n/ closing "ball" or "bun" in the same place.
+  auto final_consonant = [](const char* text, size_t word) {
+    const std::vector<Segment> seg = segments_of(text);
+    size_t end = word_start(seg, word + 1);  // the next word's start: the segment before it ends our word
+    return std::pair{seg[end - 1], seg[end - 2]};
+  };
+  const float plain_l = final_consonant("a ball here", 1).first.duration_ms;
+  const float plain_n = final_consonant("a bun here", 1).first.duration_ms;
+  for (const char* text : {"a bottle here", "a little one"}) {
+    INFO(std::string(text));
+    const auto [l, before] = final_consonant(text, 1);
+    REQUIRE(l.phoneme == Phoneme::L);
+    CHECK(before.phoneme != Phoneme::AX);
+    CHECK(l.duration_ms > 1.5f * plain_l);
+  }
+  const auto [n, before] = final_consonant("a button here", 1);
+  REQUIRE(n.phoneme == Phoneme::N);
+  CHECK(before.phoneme != Phoneme::AX);
+  CHECK(n.duration_ms > 1.5f * plain_n);
+  // After a vowel-like /m/ the schwa stays ("lemon").
+  CHECK(final_consonant("a lemon here", 1).second.phoneme == Phoneme::AX);
 }

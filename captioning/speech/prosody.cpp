@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
+#include <string>
 
 namespace speech {
 namespace {
@@ -26,23 +28,59 @@ float pause_ms(Pause p) {
   return 0;
 }
 
-// The words as segments, with word edges and pauses marked (durations and F0 come later).
+// Prepositions that open a prepositional phrase, before which captions take a minor phrase boundary ("a dog runs
+// | through the grass"). Not "of" or "to" ("a group of people" is one phrase), nor particles such as "up".
+bool starts_minor_phrase(const std::string& word) {
+  static const std::set<std::string, std::less<>> kPrepositions = {
+      "above",  "across",  "against", "along",  "among",   "around", "at",         "behind", "below", "beneath",
+      "beside", "between", "by",      "in",     "inside",  "into",   "near",       "on",     "onto",  "outside",
+      "over",   "past",    "through", "toward", "towards", "under",  "underneath", "with",   "within"};
+  return kPrepositions.contains(word);
+}
+
+// A word-final unstressed schwa + /l/, or + /n/ after an alveolar obstruent, after a consonant: the /l/ or /n/
+// is syllabic ("bottle" [ˈbɑɾl̩], "button", "little", "dozen"), as American English says them.
+bool syllabic_consonant(const Pronunciation& phones, size_t schwa) {
+  if (schwa == 0 || schwa + 2 != phones.size() || phones[schwa].phoneme != Phoneme::AX) return false;
+  const Phoneme before = phones[schwa - 1].phoneme, after = phones[schwa + 1].phoneme;
+  if (is_vowel(before) || phoneme_info(before).manner == Manner::Glide) return false;
+  if (after == Phoneme::L) return before != Phoneme::L && before != Phoneme::R;
+  return after == Phoneme::N &&
+         (before == Phoneme::T || before == Phoneme::D || before == Phoneme::S || before == Phoneme::Z);
+}
+
+// The words as segments, with word edges, pauses, minor phrase starts, repeated (deaccented) words and syllabic
+// consonants marked (durations and F0 come later).
 std::vector<Segment> flatten(const std::vector<SpokenWord>& words) {
   std::vector<Segment> out;
   out.push_back({.pause = true, .duration_ms = 60});  // a short lead-in
+  std::set<std::string, std::less<>> said;
   for (const SpokenWord& w : words) {
     if (w.phones.empty()) {
       if (w.pause != Pause::None && !out.back().pause) out.push_back({.pause = true, .duration_ms = pause_ms(w.pause)});
       continue;
     }
-    for (size_t i = 0; i < w.phones.size(); ++i)
+    const bool minor = !out.back().pause && starts_minor_phrase(w.text);
+    const bool repeated = !w.text.empty() && !said.insert(w.text).second;
+    const size_t first = out.size();
+    for (size_t i = 0; i < w.phones.size(); ++i) {
+      if (syllabic_consonant(w.phones, i)) continue;  // the schwa: its consonant takes the syllable
       out.push_back({.phoneme = w.phones[i].phoneme,
                      .stress = w.phones[i].stress,
-                     .word_initial = i == 0,
-                     .word_final = i + 1 == w.phones.size()});
+                     .word_initial = out.size() == first,
+                     .word_final = i + 1 == w.phones.size(),
+                     .minor_start = minor && out.size() == first,
+                     .deaccented = repeated,
+                     .syllabic = i > 0 && syllabic_consonant(w.phones, i - 1)});
+    }
   }
   if (!out.back().pause) out.push_back({.pause = true, .duration_ms = 200});
   return out;
+}
+
+// A syllable's nucleus: its vowel, or a syllabic consonant.
+bool nucleus(const Segment& s) {
+  return !s.pause && (is_vowel(s.phoneme) || s.syllabic);
 }
 
 // Klatt's inherent durations are those of slow, careful reading: at rate 1 the first 50 test captions came out at
@@ -50,74 +88,84 @@ std::vector<Segment> flatten(const std::vector<SpokenWord>& words) {
 // benchmarks/speech_wer.py inserted words (WER 0.45). 1.3 × faster (240 words a minute) measured 0.32.
 constexpr float kTempo = 1.3f;
 
-// Klatt (1979): DUR = MINDUR + (INHDUR − MINDUR) × PRCNT, PRCNT the product of the context rules below.
+// Klatt (1979): DUR = MINDUR + (INHDUR − MINDUR) × PRCNT, PRCNT the product of the context rules below, for
+// segment i said as `info` (a syllabic consonant's syllable is its consonant and, as `vowel`, a schwa).
+float klatt_duration(const std::vector<Segment>& seg, size_t i, const PhonemeInfo& info, bool vowel) {
+  const Segment& s = seg[i];
+  float percent = 1.0f, minimum = info.minimum_ms;
+  // Syllables of the word: is this one in its word's last syllable, and has the word more than one?
+  size_t begin = i, end = i;
+  while (begin > 0 && !seg[begin].word_initial && !seg[begin - 1].pause) --begin;
+  while (end + 1 < seg.size() && !seg[end].word_final && !seg[end + 1].pause) ++end;
+  int vowels = 0, vowels_after = 0;
+  for (size_t k = begin; k <= end; ++k) {
+    vowels += nucleus(seg[k]);
+    vowels_after += k > i && nucleus(seg[k]);
+  }
+  const Segment* next = i + 1 < seg.size() && !seg[i + 1].pause ? &seg[i + 1] : nullptr;
+  if (vowel) {
+    if (s.phrase_final)
+      percent *= 1.4f;  // clause-final lengthening
+    else if (s.minor_final)
+      percent *= 0.8f;  // before a minor phrase boundary: a third longer than Klatt's non-phrase-final 0.6
+    else
+      percent *= 0.6f;                       // non-phrase-final shortening (Klatt 1979)
+    if (vowels_after > 0) percent *= 0.85f;  // non-word-final shortening
+    if (vowels > 1) percent *= 0.8f;         // polysyllabic shortening
+    if (s.stress == 0) {                     // unstressed shortening
+      percent *= 0.6f;
+      minimum *= 0.5f;
+    }
+    if (next && next->word_final == s.word_final) {  // postvocalic context, within the word
+      const PhonemeInfo& n = phoneme_info(next->phoneme);
+      if (voiceless_stop(next->phoneme))
+        percent *= 0.75f;
+      else if (n.voiced && (n.manner == Manner::Fricative || n.manner == Manner::Stop))
+        percent *= 1.2f;
+      else if (n.manner == Manner::Nasal)
+        percent *= 0.9f;
+    }
+  } else {
+    if (!s.word_initial) percent *= 0.85f;  // non-initial consonant shortening
+    const bool cluster =
+        (next && !is_vowel(next->phoneme)) || (i > 0 && !seg[i - 1].pause && !is_vowel(seg[i - 1].phoneme));
+    if (cluster) percent *= 0.75f;  // shortening in consonant clusters
+    // Unstressed shortening applies to a consonant too (Klatt: 0.7): the syllable's vowel, the next one in the
+    // word, or the word's last before it.
+    const Segment* v = nullptr;
+    for (size_t k = i + 1; k <= end && !v; ++k)
+      if (is_vowel(seg[k].phoneme)) v = &seg[k];
+    for (size_t k = i; k-- > begin && !v;)
+      if (is_vowel(seg[k].phoneme)) v = &seg[k];
+    if (v && v->stress == 0) percent *= 0.7f;
+    if (s.phrase_final) percent *= 1.3f;
+  }
+  return minimum + (info.inherent_ms - minimum) * percent;
+}
+
 void assign_durations(std::vector<Segment>& seg, float rate) {
-  // Phrase-final syllable: from the last vowel before each pause up to it.
+  // Phrase-final syllable: from the last nucleus before each pause (or minor phrase boundary) up to it.
   for (size_t i = 0; i < seg.size(); ++i) {
-    if (!seg[i].pause || i == 0) continue;
+    if (i == 0 || !(seg[i].pause || seg[i].minor_start)) continue;
     for (size_t j = i; j-- > 0 && !seg[j].pause;) {
-      seg[j].phrase_final = true;
-      if (is_vowel(seg[j].phoneme)) break;
+      (seg[i].pause ? seg[j].phrase_final : seg[j].minor_final) = true;
+      if (nucleus(seg[j])) break;
     }
   }
   for (size_t i = 0; i < seg.size(); ++i) {
     Segment& s = seg[i];
     if (s.pause) continue;
-    const PhonemeInfo& info = phoneme_info(s.phoneme);
-    float percent = 1.0f, minimum = info.minimum_ms;
-    // Vowels of the word: is this one in its word's last syllable, and has the word more than one?
-    size_t begin = i, end = i;
-    while (begin > 0 && !seg[begin].word_initial && !seg[begin - 1].pause) --begin;
-    while (end + 1 < seg.size() && !seg[end].word_final && !seg[end + 1].pause) ++end;
-    int vowels = 0, vowels_after = 0;
-    for (size_t k = begin; k <= end; ++k) {
-      vowels += is_vowel(seg[k].phoneme);
-      vowels_after += k > i && is_vowel(seg[k].phoneme);
-    }
-    const Segment* next = i + 1 < seg.size() && !seg[i + 1].pause ? &seg[i + 1] : nullptr;
-    if (is_vowel(s.phoneme)) {
-      if (s.phrase_final)
-        percent *= 1.4f;  // clause-final lengthening
-      else
-        percent *= 0.6f;                       // non-phrase-final shortening (Klatt 1979)
-      if (vowels_after > 0) percent *= 0.85f;  // non-word-final shortening
-      if (vowels > 1) percent *= 0.8f;         // polysyllabic shortening
-      if (s.stress == 0) {                     // unstressed shortening
-        percent *= 0.6f;
-        minimum *= 0.5f;
-      }
-      if (next && next->word_final == s.word_final) {  // postvocalic context, within the word
-        const PhonemeInfo& n = phoneme_info(next->phoneme);
-        if (voiceless_stop(next->phoneme))
-          percent *= 0.75f;
-        else if (n.voiced && (n.manner == Manner::Fricative || n.manner == Manner::Stop))
-          percent *= 1.2f;
-        else if (n.manner == Manner::Nasal)
-          percent *= 0.9f;
-      }
-    } else {
-      if (!s.word_initial) percent *= 0.85f;  // non-initial consonant shortening
-      const bool cluster =
-          (next && !is_vowel(next->phoneme)) || (i > 0 && !seg[i - 1].pause && !is_vowel(seg[i - 1].phoneme));
-      if (cluster) percent *= 0.75f;  // shortening in consonant clusters
-      // Unstressed shortening applies to a consonant too (Klatt: 0.7): the syllable's vowel, the next one in the
-      // word, or the word's last before it.
-      const Segment* vowel = nullptr;
-      for (size_t k = i + 1; k <= end && !vowel; ++k)
-        if (is_vowel(seg[k].phoneme)) vowel = &seg[k];
-      for (size_t k = i; k-- > begin && !vowel;)
-        if (is_vowel(seg[k].phoneme)) vowel = &seg[k];
-      if (vowel && vowel->stress == 0) percent *= 0.7f;
-      if (s.phrase_final) percent *= 1.3f;
-    }
-    s.duration_ms = (minimum + (info.inherent_ms - minimum) * percent) / rate;
+    s.duration_ms = klatt_duration(seg, i, phoneme_info(s.phoneme), is_vowel(s.phoneme));
+    if (s.syllabic) s.duration_ms += klatt_duration(seg, i, phoneme_info(Phoneme::AX), true);
+    s.duration_ms /= rate;
   }
   for (Segment& s : seg)
     if (s.pause) s.duration_ms /= rate;
 }
 
-// F0: per phrase a baseline falling from pitch_hz to 80 % of it (declination), accents on stressed vowels, and
-// a final fall (statement), rise (question) or slight continuation rise (comma).
+// F0: per phrase a baseline falling from pitch_hz to 80 % of it (declination), partly reset at each minor phrase
+// boundary; accents on stressed vowels except those of repeated words, and a final fall (statement), rise (question) or
+// slight continuation rise (comma).
 void assign_f0(std::vector<Segment>& seg, const std::vector<SpokenWord>& words, float pitch) {
   std::vector<Pause> phrase_ends;
   for (const SpokenWord& w : words)
@@ -134,13 +182,17 @@ void assign_f0(std::vector<Segment>& seg, const std::vector<SpokenWord>& words, 
     size_t last_vowel = end;
     for (size_t k = begin; k < end; ++k)
       if (is_vowel(seg[k].phoneme)) last_vowel = k;
-    float t = 0;
+    float t = 0, reset = 0;
     bool first_accent = true;
     for (size_t k = begin; k < end; ++k) {
+      // A minor phrase boundary takes back 40 % of the declination so far: a small reset.
+      if (seg[k].minor_start) reset = 0.4f * 0.2f * t / std::max(total, 1.0f);
       const float middle = (t + 0.5f * seg[k].duration_ms) / std::max(total, 1.0f);
       t += seg[k].duration_ms;
-      float f0 = pitch * (1.0f - 0.2f * middle);
-      if (is_vowel(seg[k].phoneme) && seg[k].stress == 1) {
+      float f0 = pitch * (1.0f - 0.2f * middle + reset);
+      if (seg[k].deaccented) {
+        // A word said before is given information: no pitch accent (it keeps its place on the baseline).
+      } else if (is_vowel(seg[k].phoneme) && seg[k].stress == 1) {
         f0 *= first_accent ? 1.25f : 1.15f;
         first_accent = false;
       } else if (is_vowel(seg[k].phoneme) && seg[k].stress == 2) {
@@ -272,12 +324,13 @@ std::vector<Target> make_targets(const std::vector<Segment>& seg) {
         break;
       }
       case Manner::Stop: {
-        // American English flaps /t d/ between a vowel (or /r/) and an unstressed vowel of the same word ("water",
-        // "city"): a brief voiced tap of the tongue, no closure silence and no burst.
+        // American English flaps /t d/ between a vowel (or /r/) and an unstressed vowel or syllabic /l/ of the same
+        // word ("water", "city", "bottle"): a brief voiced tap of the tongue, no closure silence and no burst.
         const bool after_vowel =
             i > 0 && !seg[i - 1].pause && (is_vowel(seg[i - 1].phoneme) || seg[i - 1].phoneme == Phoneme::R);
-        if ((s.phoneme == Phoneme::T || s.phoneme == Phoneme::D) && !s.word_initial && after_vowel && next &&
-            is_vowel(next->phoneme) && next->stress == 0) {
+        const bool unstressed_next =
+            next && ((is_vowel(next->phoneme) && next->stress == 0) || (next->syllabic && next->phoneme == Phoneme::L));
+        if ((s.phoneme == Phoneme::T || s.phoneme == Phoneme::D) && !s.word_initial && after_vowel && unstressed_next) {
           f.voicing_db = 52;
           add(std::min(s.duration_ms, 25.0f), f);
           break;

@@ -3,6 +3,7 @@
 // between phoneme targets.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "captioning/speech/klatt.h"
@@ -24,6 +25,10 @@ struct Segment {
   bool pause = false;  // a silence (phoneme unused)
   bool word_initial = false, word_final = false;
   bool phrase_final = false;  // in the last syllable before a pause
+  bool minor_final = false;   // in the last syllable before a minor phrase boundary (no pause there)
+  bool minor_start = false;   // starts a minor phrase: a prepositional phrase ("a dog runs | through the grass")
+  bool deaccented = false;    // a vowel of a word said earlier in the utterance: it takes no pitch accent
+  bool syllabic = false;      // an /l/ or /n/ carrying its syllable ("bottle", "button"): the schwa before it dropped
   float duration_ms = 0;
   float f0_hz = 0;  // at the segment's middle
 };
@@ -32,6 +37,7 @@ struct Segment {
 struct SpokenWord {
   Pronunciation phones;  // empty for a pause
   Pause pause = Pause::None;
+  std::string text;  // the word as written, lower case (may be empty): for deaccenting and phrasing
 };
 
 std::vector<Segment> plan_segments(const std::vector<SpokenWord>& words, const ProsodyOptions& options);

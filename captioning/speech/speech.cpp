@@ -47,7 +47,7 @@ std::vector<SpokenWord> spoken_words(const std::vector<Token>& tokens) {
     } else {
       phones = pronounce(word).phones;
     }
-    out.push_back({std::move(phones), Pause::None});
+    out.push_back({std::move(phones), Pause::None, t.word});
   }
   return out;
 }
