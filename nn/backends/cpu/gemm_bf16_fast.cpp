@@ -257,18 +257,20 @@ void amx_kernel_in_place(int pairs, const uint16_t* a, long lda, const uint32_t*
 
 // ---- the driver ----
 
-// A kernel: rows per call, the multiple its packed depth pairs are padded to, its packing of A, its tile, and what a
-// thread does before and after a work item's calls (may be null).
+// A kernel: rows per call, the multiple its packed depth pairs are padded to, its packing of A, its tile, its tile on
+// `rows` whole rows of a row-major A read in place when K is a multiple of 2·pair_multiple (null: it always packs),
+// and what a thread does before and after a work item's calls (may be null).
 struct Kernel {
   int rows;
   int pair_multiple;
   void (*pack_a)(View a, int mc, int k, int pairs, uint32_t* out);  // ⌈mc / rows⌉ · rows · pairs lanes
   void (*run)(int pairs, const uint32_t* a, const uint32_t* b, const Tile& t, int rows, int cols);
+  void (*run_in_place)(int pairs, const uint16_t* a, long lda, const uint32_t* b, const Tile& t, int rows, int cols);
   void (*begin)();
   void (*end)();
 };
-constexpr Kernel kVnni{kMR, 1, pack_a_vnni, vnni_kernel, nullptr, nullptr};
-constexpr Kernel kAmx{kAmxRows, kAmxPairs, pack_a_amx, amx_kernel, amx_begin, amx_end};
+constexpr Kernel kVnni{kMR, 1, pack_a_vnni, vnni_kernel, nullptr, nullptr, nullptr};
+constexpr Kernel kAmx{kAmxRows, kAmxPairs, pack_a_amx, amx_kernel, amx_kernel_in_place, amx_begin, amx_end};
 
 // Per-thread packing buffers, kept between calls; plain malloc, not std::vector (gemm_avx512.cpp says why).
 enum class Panel { a, b };
@@ -289,11 +291,11 @@ uint32_t* thread_buffer(size_t lanes) {
   return buffer.data;
 }
 
-// How many leading rows of an mc-row block of A the AMX kernel reads in place (whole 32-row blocks of a row-major A
-// whose depth is a multiple of 32); 0 for the vdpbf16ps kernel, which always packs.
+// How many leading rows of an mc-row block of A the kernel reads in place: its whole blocks of rows, when it can and
+// A is row-major with a depth that needs no padding; 0 otherwise.
 int in_place_rows(const Kernel& kernel, View a, int k, int mc) {
-  if (kernel.run != amx_kernel || a.cs != 1 || k % (2 * kAmxPairs) != 0) return 0;
-  return mc / kAmxRows * kAmxRows;
+  if (kernel.run_in_place == nullptr || a.cs != 1 || k % (2 * kernel.pair_multiple) != 0) return 0;
+  return mc / kernel.rows * kernel.rows;
 }
 
 void run_gemm(const Kernel& kernel, const GemmShape& s, float alpha, const bfloat16* a, const bfloat16* b, float beta,
@@ -336,8 +338,8 @@ void run_gemm(const Kernel& kernel, const GemmShape& s, float alpha, const bfloa
     for (int ib = 0; ib < row_blocks; ++ib) {
       for (int gi = 0; gi < groups; ++gi) {
         const int ic = ib * mc_step, mc = std::min(mc_step, s.m - ic);
-        // AMX reads the whole 32-row blocks of a row-major A in place when the depth is a multiple of its step (the
-        // rows then need no padding; an odd lda is fine, a tile row being any 64 bytes); only the rest is packed.
+        // AMX reads whole 32-row blocks of a row-major A in place (an odd lda is fine: a tile row is any 64 bytes);
+        // only the rest is packed.
         const int in_place = in_place_rows(kernel, A, s.k, mc);
         uint32_t* ap = thread_buffer<Panel::a>(static_cast<size_t>(mc_step + kernel.rows) * pairs);
         if (in_place < mc) kernel.pack_a(View{A.p + (ic + in_place) * A.rs, A.rs, A.cs}, mc - in_place, s.k, pairs, ap);
@@ -353,7 +355,7 @@ void run_gemm(const Kernel& kernel, const GemmShape& s, float alpha, const bfloa
                             static_cast<char*>(c) + ((ic + ir) * ldc + jc + jr) * c_size,
                             ldc};
             if (ir < in_place) {
-              amx_kernel_in_place(pairs, A.p + (ic + ir) * A.rs, A.rs, bp + q * panel_lanes, tile, kernel.rows,
+              kernel.run_in_place(pairs, A.p + (ic + ir) * A.rs, A.rs, bp + q * panel_lanes, tile, kernel.rows,
                                   std::min(kNR, nc - jr));
             } else {
               kernel.run(pairs, ap + static_cast<long>(ir - in_place) * pairs, bp + q * panel_lanes, tile,
