@@ -103,6 +103,69 @@ TEST_CASE("drop_last leaves out the short last batch") {
   CHECK(all_batches(none, 1).empty());
 }
 
+TEST_CASE("length buckets: batches of similar length, every example once, a new batch order every epoch") {
+  // 1,000 examples of lengths 2 … 6, 200 of each; batches of 10, pools of 5 batches (50 examples, 10 per length).
+  const size_t n = 1000;
+  Numbers data(n);
+  std::vector<int64_t> lengths(n);
+  for (size_t i = 0; i < n; ++i) lengths[i] = 2 + static_cast<int64_t>((i * 7919) % 5);
+  DataLoader<int, Batch> plain(data, collect, {.batch_size = 10, .seed = 3});
+  DataLoader<int, Batch> bucketed(data, collect, {.batch_size = 10, .seed = 3, .lengths = lengths, .bucket_pool = 5});
+  // Padding a batch to its longest: the padded positions over all batches, and every example exactly once.
+  auto padding = [&](const std::vector<Batch>& batches) {
+    int64_t padded = 0;
+    for (const Batch& b : batches) {
+      int64_t longest = 0;
+      for (int i : b) longest = std::max(longest, lengths[static_cast<size_t>(i)]);
+      for (int i : b) padded += longest - lengths[static_cast<size_t>(i)];
+    }
+    return padded;
+  };
+  const std::vector<Batch> first = all_batches(bucketed, 1);
+  REQUIRE(first.size() == 100);
+  std::multiset<int> seen;
+  for (const Batch& b : first) seen.insert(b.begin(), b.end());
+  CHECK(seen.size() == n);
+  CHECK(std::set<int>(seen.begin(), seen.end()).size() == n);
+  // A sorted pool holds about 10 examples of each length, so a batch mostly spans one or two neighbouring lengths
+  // (a random batch of 10 spans about all 5): padding to the batch's longest drops from ≈ 2 per example to < 0.5.
+  const int64_t padded_plain = padding(all_batches(plain, 1)), padded_bucketed = padding(first);
+  INFO("padded positions: " << padded_plain << " without buckets, " << padded_bucketed << " with");
+  CHECK(padded_plain > 3 * static_cast<int64_t>(n) / 2);
+  CHECK(padded_bucketed < static_cast<int64_t>(n) / 2);
+  // Deterministic from (seed, epoch), whatever the prefetch; another epoch gives other batches in another order.
+  DataLoader<int, Batch> again(data, collect,
+                               {.batch_size = 10, .seed = 3, .prefetch = 0, .lengths = lengths, .bucket_pool = 5});
+  CHECK(all_batches(again, 1) == first);
+  CHECK(all_batches(bucketed, 2) != first);
+  // Not shuffled: pools sorted in place, batches in pool order (lengths 2 … 6 within each pool of 50).
+  DataLoader<int, Batch> in_order(data, collect,
+                                  {.batch_size = 10, .shuffle = false, .lengths = lengths, .bucket_pool = 5});
+  const std::vector<Batch> ordered = all_batches(in_order, 1);
+  CHECK(lengths[static_cast<size_t>(ordered[0][0])] == 2);
+  CHECK(lengths[static_cast<size_t>(ordered[4][9])] == 6);
+  for (size_t k = 0; k + 1 < ordered.size(); ++k) {
+    if ((k + 1) % 5 == 0) continue;  // the next batch starts another pool
+    int64_t longest = 0, shortest_next = 1000;
+    for (int i : ordered[k]) longest = std::max(longest, lengths[static_cast<size_t>(i)]);
+    for (int i : ordered[k + 1]) shortest_next = std::min(shortest_next, lengths[static_cast<size_t>(i)]);
+    CHECK(longest <= shortest_next);
+  }
+  // A short last batch stays last (drop_last can leave it out); wrong sizes are refused, naming the option.
+  Numbers odd(23);
+  std::vector<int64_t> odd_lengths(23, 1);
+  odd_lengths[5] = 9;
+  const std::vector<Batch> odd_batches =
+      all_batches(DataLoader<int, Batch>(odd, collect, {.batch_size = 4, .seed = 2, .lengths = odd_lengths}), 1);
+  REQUIRE(odd_batches.size() == 6);
+  CHECK(odd_batches.back().size() == 3);
+  CHECK(odd_batches.back().back() == 5);  // the longest of the last pool sorts last
+  CHECK(test::error_of([&] { DataLoader<int, Batch>(odd, collect, {.lengths = lengths}); }) ==
+        "DataLoader: expected one length per example (23), got 1000 lengths");
+  CHECK(test::error_of([&] { DataLoader<int, Batch>(odd, collect, {.bucket_pool = 0}); }) ==
+        "DataLoader: expected bucket_pool ≥ 1, got 0");
+}
+
 TEST_CASE("an epoch started at step s gives the batches an uninterrupted epoch gives from s on") {
   Numbers data(23);
   DataLoader<int, Batch> loader(data, collect, {.batch_size = 4, .seed = 9});

@@ -66,11 +66,49 @@ std::vector<size_t> shuffled_order(size_t n, uint64_t seed) {
   return order;
 }
 
+namespace {
+
+// `order` regrouped into batches of similar length (DataLoaderOptions::lengths): pools of bucket_pool batches sorted
+// by length and cut into batches; the full batches shuffled from (seed, epoch) when the options shuffle.
+std::vector<size_t> bucketed_by_length(const std::vector<size_t>& order, const DataLoaderOptions& options, int epoch) {
+  const std::vector<int64_t>& lengths = options.lengths;
+  if (lengths.size() != order.size()) {
+    fail_expected("DataLoader", "one length per example (" + std::to_string(order.size()) + ")",
+                  std::to_string(lengths.size()) + " lengths");
+  }
+  const size_t n = order.size(), batch = static_cast<size_t>(options.batch_size);
+  const size_t pool = batch * static_cast<size_t>(options.bucket_pool);
+  std::vector<size_t> sorted = order;
+  for (size_t start = 0; start < n; start += pool) {
+    std::stable_sort(sorted.begin() + static_cast<std::ptrdiff_t>(start),
+                     sorted.begin() + static_cast<std::ptrdiff_t>(std::min(n, start + pool)),
+                     [&](size_t a, size_t b) { return lengths[a] < lengths[b]; });
+  }
+  const size_t full = n / batch;
+  std::vector<size_t> batches(full);
+  for (size_t b = 0; b < full; ++b) batches[b] = b;
+  if (options.shuffle) batches = shuffled_order(full, (options.seed * 1000003ull + epoch) ^ 0x6275636b657473ull);
+  std::vector<size_t> result;
+  result.reserve(n);
+  for (size_t b : batches) {
+    result.insert(result.end(), sorted.begin() + static_cast<std::ptrdiff_t>(b * batch),
+                  sorted.begin() + static_cast<std::ptrdiff_t>((b + 1) * batch));
+  }
+  result.insert(result.end(), sorted.begin() + static_cast<std::ptrdiff_t>(full * batch), sorted.end());
+  return result;
+}
+
+}  // namespace
+
 std::vector<size_t> epoch_order(size_t n, const DataLoaderOptions& options, int epoch) {
-  if (options.shuffle) return shuffled_order(n, options.seed * 1000003ull + static_cast<uint64_t>(epoch));
-  std::vector<size_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = i;
-  return order;
+  std::vector<size_t> order;
+  if (options.shuffle) {
+    order = shuffled_order(n, options.seed * 1000003ull + static_cast<uint64_t>(epoch));
+  } else {
+    order.resize(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+  }
+  return options.lengths.empty() ? order : bucketed_by_length(order, options, epoch);
 }
 
 size_t steps_per_epoch(size_t n, const DataLoaderOptions& options) {
@@ -81,6 +119,7 @@ size_t steps_per_epoch(size_t n, const DataLoaderOptions& options) {
 void check_options(const DataLoaderOptions& options) {
   if (options.batch_size < 1) fail_expected("DataLoader", "batch_size ≥ 1", std::to_string(options.batch_size));
   if (options.prefetch < 0) fail_expected("DataLoader", "prefetch ≥ 0", std::to_string(options.prefetch));
+  if (options.bucket_pool < 1) fail_expected("DataLoader", "bucket_pool ≥ 1", std::to_string(options.bucket_pool));
 }
 
 namespace detail {

@@ -36,6 +36,13 @@ struct DataLoaderOptions {
   bool drop_last = false;   ///< leave out the last batch when it is smaller than batch_size
   uint64_t seed = 1;        ///< the shuffle's seed
   int prefetch = 2;         ///< batches a background thread prepares ahead (≥ 0); 0: on the caller's thread
+  /// Length buckets: each example's length (e.g. its caption's words), one per example, or empty for none. When
+  /// given, each epoch's order (shuffled or not) is cut into pools of bucket_pool batches, each pool is sorted by
+  /// length (stably) and cut into batches, and the full batches are put in an order shuffled from (seed, epoch)
+  /// (kept when shuffle is false); a last, smaller batch stays last. A batch then holds examples of similar
+  /// length, so padding to its longest costs little, while every epoch still sees new batches.
+  std::vector<int64_t> lengths;
+  int bucket_pool = 50;  ///< batches per pool whose examples are sorted by length (≥ 1)
 };
 
 /// One process's part of every batch in data-parallel training (nn/train/trainer.h, TrainerOptions::parallel):
@@ -50,13 +57,13 @@ struct Shard {
 std::vector<size_t> shuffled_order(size_t n, uint64_t seed);
 
 /// The order of the examples in epoch `epoch` (1-based): shuffled_order(n, seed · 1000003 + epoch) when
-/// options.shuffle, else 0 … n−1.
+/// options.shuffle, else 0 … n−1; then grouped by length when options.lengths is given (its size must be n).
 std::vector<size_t> epoch_order(size_t n, const DataLoaderOptions& options, int epoch);
 
 /// The number of batches of one epoch over n examples (⌈n / batch_size⌉, or ⌊n / batch_size⌋ with drop_last).
 size_t steps_per_epoch(size_t n, const DataLoaderOptions& options);
 
-/// Throws nn::Error naming the option when batch_size < 1 or prefetch < 0.
+/// Throws nn::Error naming the option when batch_size < 1, prefetch < 0 or bucket_pool < 1.
 void check_options(const DataLoaderOptions& options);
 
 namespace detail {
@@ -91,11 +98,16 @@ class DataLoader {
   /// examples of one batch, in the epoch's order → the batch
   using Collate = std::function<Batch(std::vector<Example>&& examples)>;
 
-  /// Throws nn::Error when an option is out of range (check_options).
+  /// Throws nn::Error when an option is out of range (check_options) or lengths are given for another number of
+  /// examples than the dataset's.
   DataLoader(const Dataset<Example>& dataset, Collate collate, DataLoaderOptions options = {})
-      : dataset_(dataset), collate_(std::move(collate)), options_(options) {
+      : dataset_(dataset), collate_(std::move(collate)), options_(std::move(options)) {
     check_options(options_);
     if (!collate_) fail("DataLoader", "no collate function given");
+    if (!options_.lengths.empty() && options_.lengths.size() != dataset_.size()) {
+      fail_expected("DataLoader", "one length per example (" + std::to_string(dataset_.size()) + ")",
+                    std::to_string(options_.lengths.size()) + " lengths");
+    }
   }
   /// With the default collate, stack_examples, for datasets of tensor examples.
   explicit DataLoader(const Dataset<Example>& dataset, DataLoaderOptions options = {}) requires(
