@@ -44,6 +44,10 @@ class ImageCaptioner : public nn::Module {
   nn::Tensor forward(const nn::Tensor& images, const nn::Indices& ids) {
     return decoder_->forward(features(images), ids);
   }
+  /// The same on the flat positions `rows` of ids only (CaptionModel::forward with rows) → logits (R, V)
+  nn::Tensor forward(const nn::Tensor& images, const nn::Indices& ids, const nn::Indices& rows) {
+    return decoder_->forward(features(images), ids, rows);
+  }
   CaptionModel& decoder() { return *decoder_; }                 ///< the merge decoder, for generation
   const CaptionerOptions& options() const { return options_; }  ///< as constructed
   /// "ImageCaptioner(image=96)".

@@ -75,15 +75,33 @@ nn::Tensor CaptionModel::head(const nn::Tensor& merged) {
   return output_->forward(merge_dense_->forward(merged));
 }
 
-nn::Tensor CaptionModel::forward(const nn::Tensor& features, const nn::Indices& ids) {
+nn::Tensor CaptionModel::merged_steps(const nn::Tensor& features, const nn::Indices& ids) {
   if (ids.shape.size() != 2 || ids.shape[0] != features.dim(0)) {
     nn::fail_expected("CaptionModel", "word ids of shape (" + std::to_string(features.dim(0)) + ",T)",
                       nn::to_string(ids.shape));
   }
-  const int64_t n = ids.shape[0], t = ids.shape[1];
   nn::Tensor image_part = image(features);
   nn::Tensor words = lstm_->forward(word_dropout_->forward(embedding_->forward(ids)), embedding_->mask(ids)).outputs;
-  return head(merge(image_part, words)).reshape({n, t, options_.vocab});
+  return merge(image_part, words);
+}
+
+nn::Tensor CaptionModel::forward(const nn::Tensor& features, const nn::Indices& ids) {
+  nn::Tensor merged = merged_steps(features, ids);
+  return head(merged).reshape({merged.dim(0), merged.dim(1), options_.vocab});
+}
+
+nn::Tensor CaptionModel::forward(const nn::Tensor& features, const nn::Indices& ids, const nn::Indices& rows) {
+  nn::Tensor merged = merged_steps(features, ids);
+  const int64_t positions = merged.dim(0) * merged.dim(1);
+  for (size_t k = 0; k < rows.values.size(); ++k) {
+    if (rows.values[k] < 0 || rows.values[k] >= positions) {
+      nn::fail_expected("CaptionModel",
+                        "positions in [0," + std::to_string(positions) + ") of ids " + nn::to_string(ids.shape),
+                        std::to_string(rows.values[k]) + " at row " + std::to_string(k));
+    }
+  }
+  // The chosen rows of the (N·T, U) table of steps (nn::embedding is the differentiable row gather).
+  return head(nn::embedding(merged.reshape({positions, options_.units}), rows));
 }
 
 nn::Tensor CaptionModel::step(const nn::Tensor& image_part, const std::vector<int32_t>& last_words, nn::Tensor& h,

@@ -47,6 +47,11 @@ class CaptionModel : public nn::Module {
   /// features (N, F) — or (N, P·F) with attention —, ids (N, T) with 0 as padding → logits (N, T, V).
   /// Throws nn::Error with the shapes when features are not (N, feature_width()) or ids not (N, T).
   nn::Tensor forward(const nn::Tensor& features, const nn::Indices& ids);
+  /// The same on chosen positions only: `rows` (R) are flat positions n·T + t of ids (N, T), e.g. a batch's real
+  /// words (TokenBatch::rows) → logits (R, V). The head (the merge and output Dense layers, most of a training step's
+  /// work at a large vocabulary) then runs on those R rows alone, so padding costs only the LSTM's steps. A position
+  /// outside [0, N·T) is an nn::Error naming it.
+  nn::Tensor forward(const nn::Tensor& features, const nn::Indices& ids, const nn::Indices& rows);
 
   /// One step of generation for a batch of B partial captions: the image part (B, U) — with attention (B, (1+P)·U),
   /// the image vector then the values — from image(), each caption's LSTM state (h, c: (B, U), undefined at the
@@ -64,6 +69,8 @@ class CaptionModel : public nn::Module {
 
  private:
   nn::Tensor head(const nn::Tensor& merged);  // (…, U) → logits (…, V)
+  // features (N, feature_width()), ids (N, T) → what the head reads at every step, (N, T, U)
+  nn::Tensor merged_steps(const nn::Tensor& features, const nn::Indices& ids);
   // image part (N, U or (1+P)·U), words (N, T, U) → image + words [+ context], (N, T, U)
   nn::Tensor merge(const nn::Tensor& image_part, const nn::Tensor& words);
 
