@@ -135,7 +135,8 @@ std::vector<EpochResult> train_target(const Target& target, const FeatureLookup&
                        .texts = config.bundle_texts,
                        .save = target.save,
                        .load = target.load,
-                       .parallel = config.parallel},
+                       .parallel = config.parallel,
+                       .sync_batch_norm = config.sync_batch_norm},
                       &schedule);
   trainer.callbacks().after_epoch = on_epoch;
   trainer.callbacks().resumed = config.on_resume;

@@ -69,6 +69,9 @@ struct TrainConfig {
   /// One process of a data-parallel job (nn::TrainerOptions::parallel; e.g. nn::distributed::DataParallel under
   /// mpirun): batch_size is then the global batch, split over the processes. Null: this process alone.
   nn::Parallel* parallel = nullptr;
+  /// With `parallel`: BatchNorm statistics over the global batch (nn::TrainerOptions::sync_batch_norm); off: per
+  /// process.
+  bool sync_batch_norm = false;
 };
 
 /// Trains the caption model on image features for the remaining epochs (all, unless resuming); calls on_epoch

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   float word_dropout = 0.0f;
   float final_lr_fraction = 1.0f;  // a constant rate: the cosine schedule generalised worse here (0.743 vs 0.796)
-  bool resume = false, overwrite = false, no_progress = false;
+  bool resume = false, overwrite = false, no_progress = false, sync_batch_norm = false;
   CaptionerOptions options;
   std::string command_line = "train_shapes";  // recorded in every bundle
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
   cli.whole("--beam", "K", beam, 1, kMaxBeam, "beam width for the test-split evaluation, 1 is greedy");
   cli.number("--word-dropout", "P", word_dropout, {.low = 0, .high = 1, .high_open = true},
              "the probability that a training input word is replaced by <unk>");
+  cli.number("--dropout", "P", options.dropout, {.low = 0, .high = 1, .high_open = true}, "the decoder's dropout rate");
+  cli.flag("--sync-batch-norm", sync_batch_norm,
+           "under mpirun: BatchNorm statistics of the global batch (the same steps as one process), not per process");
   cli.choice<bool>("--attention", {{"on", true}, {"off", false}}, options.attention,
                    "the decoder attends over the CNN's feature map");
   cli.flag("--resume", resume, "continue from the output folder's last.nnck");
@@ -129,7 +132,8 @@ int main(int argc, char** argv) {
                        .overwrite = overwrite,
                        .progress = !no_progress,
                        .bundle_texts = {{"trained.command", command_line}},
-                       .parallel = job.parallel()};
+                       .parallel = job.parallel(),
+                       .sync_batch_norm = sync_batch_norm};
     // The validation set's ids are told apart from the training set's by a leading 'd'.
     auto image = [&](const std::string& id) {
       const bool dev = id[0] == 'd';

@@ -28,14 +28,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The command line of `ranks` ranks of the worker with `args`, bounded by timeout(1) so that a hang fails the test.
-std::string mpirun(int ranks, const std::string& args) {
-  // As root (CI), Open MPI refuses to start without these; one thread per rank on this small machine; no
-  // single-copy shared memory (containers often forbid the ptrace access it needs).
+// As root (CI), Open MPI refuses to start without these; one thread per rank on this small machine; no
+// single-copy shared memory (containers often forbid the ptrace access it needs).
+void mpi_environment() {
   ::setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
   ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
   ::setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1);
   ::setenv("NN_NUM_THREADS", "1", 1);
+}
+
+// The command line of `ranks` ranks of the worker with `args`, bounded by timeout(1) so that a hang fails the test.
+std::string mpirun(int ranks, const std::string& args) {
+  mpi_environment();
   return "timeout 60 " NN_MPIEXEC " --oversubscribe --bind-to none -np " + std::to_string(ranks) +
          " " DISTRIBUTED_WORKER " " + args;
 }
@@ -167,6 +171,102 @@ TEST_CASE("a rank killed with SIGKILL ends the job within the bound, and the che
     const double difference = max_difference(resumed, oracle);
     INFO(file << ": largest relative weight difference " << difference);
     CHECK(difference <= 1e-5);
+  }
+}
+
+namespace {
+
+// examples/train_shapes on the tiny world of test_crash_safety (10 training images of 96×96, 50 captions, width 0.0625,
+// no middle blocks, no dropout: dropout masks differ per rank by design), global batch 24 (2 steps per epoch), with
+// synchronised BatchNorm; under `ranks` ranks of mpirun, or alone (ranks 0). Returns its exit status; its output
+// goes to OUT.log. Why 24: Adam's first steps are nearly lr·g/|g| per weight, so a gradient that is a near-cancelling
+// sum turns float rounding into weight differences of up to 2·lr; at global batch 48 even one process on 2 threads
+// instead of 1 ends 2 epochs 2e-3 away from itself (and 2 ranks exactly where it does), while at 24 two ranks end
+// within 2e-6 of one process here (rank-local BatchNorm: 1.5e-2, and losses 1e-3 apart).
+int train_shapes(int ranks, const fs::path& world, const fs::path& out, int epochs, bool resume) {
+  std::string args = std::string(" --data ") + world.string() + " --out " + out.string() +
+                     " --images 10 --width 0.0625 --middle-blocks 0 --batch-size 24 --seed 3 --dropout 0"
+                     " --sync-batch-norm --no-progress --epochs " +
+                     std::to_string(epochs) + (resume ? " --resume" : "");
+  mpi_environment();
+  const std::string command = ranks == 0 ? "timeout 60 " TRAIN_SHAPES + args
+                                         : "timeout 60 " NN_MPIEXEC " --oversubscribe --bind-to none -np " +
+                                               std::to_string(ranks) + " " TRAIN_SHAPES + args;
+  const int status = std::system((command + " > " + out.string() + ".log 2>&1").c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// "TRAIN_LOSS VAL_LOSS" of every epoch in a run's metrics.csv.
+std::vector<std::pair<double, double>> read_metrics(const fs::path& file) {
+  std::vector<std::pair<double, double>> out;
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);  // the header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string epoch, train, val;
+    std::getline(fields, epoch, ',') && std::getline(fields, train, ',') && std::getline(fields, val, ',');
+    out.emplace_back(std::stod(train), std::stod(val));
+  }
+  return out;
+}
+
+// The "test: BLEU-1 …" line train_shapes prints after training.
+std::string bleu_line(const fs::path& log) {
+  std::istringstream in(read_bytes(log));
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("test: BLEU-1", 0) == 0) return line;
+  return "(no BLEU line in " + log.string() + ")";
+}
+
+// Every tensor of two checkpoints (weights, BatchNorm statistics, Adam's moments) compared (relative beyond 1):
+// the largest difference and the value it is in.
+std::pair<double, std::string> checkpoint_difference(const fs::path& a, const fs::path& b) {
+  const nn::Checkpoint x = nn::read_checkpoint(a), y = nn::read_checkpoint(b);
+  REQUIRE(x.tensors.size() == y.tensors.size());
+  std::pair<double, std::string> worst{0.0, ""};
+  for (size_t i = 0; i < x.tensors.size(); ++i) {
+    REQUIRE(x.tensors[i].first == y.tensors[i].first);
+    const nn::Tensor &p = x.tensors[i].second, &q = y.tensors[i].second;
+    REQUIRE(p.numel() == q.numel());
+    for (int64_t k = 0; k < p.numel(); ++k) {
+      const double d = std::abs(double(p.data()[k]) - q.data()[k]) / std::max(1.0, std::abs(double(q.data()[k])));
+      if (d > worst.first) worst = {d, x.tensors[i].first + "[" + std::to_string(k) + "]"};
+    }
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "train_shapes with synchronised BatchNorm: 2 ranks equal 1 process, and a 2-rank checkpoint resumes on 2 and 1") {
+  test::TempDir dir("nn_distributed");
+  const fs::path world = dir.path / "world";
+  REQUIRE(train_shapes(0, world, dir.path / "one", 2, false) == 0);  // the oracle: one process, 2 epochs
+  REQUIRE(train_shapes(2, world, dir.path / "two", 1, false) == 0);  // 2 ranks, epoch 1
+  fs::copy(dir.path / "two", dir.path / "two-then-one", fs::copy_options::recursive);
+  REQUIRE(train_shapes(2, world, dir.path / "two", 2, true) == 0);           // epoch 2 on 2 ranks
+  REQUIRE(train_shapes(0, world, dir.path / "two-then-one", 2, true) == 0);  // epoch 2 on 1 process
+
+  const auto oracle = read_metrics(dir.path / "one" / "metrics.csv");
+  REQUIRE(oracle.size() == 2);
+  CHECK(oracle[1].first < oracle[0].first);  // it learnt: the comparison means something
+  for (const std::string run : {"two", "two-then-one"}) {
+    INFO(run);
+    const auto ranks = read_metrics(dir.path / run / "metrics.csv");
+    REQUIRE(ranks.size() == 2);
+    for (size_t e = 0; e < 2; ++e) {
+      INFO("epoch " << e + 1 << ": 1 process " << oracle[e].first << " / " << oracle[e].second << ", " << run << " "
+                    << ranks[e].first << " / " << ranks[e].second);
+      CHECK(close(ranks[e].first, oracle[e].first));
+      CHECK(close(ranks[e].second, oracle[e].second));
+    }
+    const auto [difference, where] =
+        checkpoint_difference(dir.path / run / "last.nnck", dir.path / "one" / "last.nnck");
+    INFO("largest relative difference of a checkpoint tensor " << difference << ", in " << where);
+    CHECK(difference <= 1e-5);
+    CHECK(bleu_line(dir.path / (run + ".log")) == bleu_line(dir.path / "one.log"));
   }
 }
 

@@ -18,8 +18,9 @@ BatchNorm::BatchNorm(const BatchNormOptions& o) : options_(o) {
 }
 
 Tensor BatchNorm::forward(const Tensor& x) {
-  return batch_norm(x, gamma_, beta_, moving_mean_, moving_variance_,
-                    {.training = is_training(), .momentum = options_.momentum, .epsilon = options_.epsilon});
+  return batch_norm(
+      x, gamma_, beta_, moving_mean_, moving_variance_,
+      {.training = is_training(), .momentum = options_.momentum, .epsilon = options_.epsilon, .sync = sync_});
 }
 
 std::string BatchNorm::to_string() const {

@@ -31,11 +31,16 @@ class BatchNorm : public Layer {
   Tensor moving_mean() const { return moving_mean_; }           ///< (C)
   Tensor moving_variance() const { return moving_variance_; }   ///< (C)
   const BatchNormOptions& options() const { return options_; }  ///< as constructed
+  /// Training statistics over every process of a data-parallel job (BatchNormConfig::sync; `sync` must outlive the
+  /// forward and backward passes that use it), or null (the default): this process's batch alone. nn::Trainer sets
+  /// it for the length of fit with TrainerOptions::sync_batch_norm. A clone does not inherit it.
+  void synchronise(BatchNormSync* sync) { sync_ = sync; }
 
  private:
   std::shared_ptr<Module> clone_module() const override { return std::make_shared<BatchNorm>(options_); }
   BatchNormOptions options_;
   Tensor gamma_, beta_, moving_mean_, moving_variance_;
+  BatchNormSync* sync_ = nullptr;
 };
 
 /// For inference: folds a BatchNorm's moving statistics into the convolution before it, so that the normalisation

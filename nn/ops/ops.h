@@ -372,14 +372,31 @@ Tensor avg_pool2d(const Tensor& x, const PoolOptions& options = {});
 Tensor global_avg_pool2d(const Tensor& x);
 
 // ---- batch_norm.cpp ----
+/// A synchronised batch_norm's link to the other processes of a data-parallel job (nn::Trainer makes one from its
+/// nn::Parallel with TrainerOptions::sync_batch_norm): in training, the statistics and the backward's sums are the
+/// global batch's, so N processes normalise as one process on the whole batch. libnn makes no call to MPI itself.
+class BatchNormSync {
+ public:
+  virtual ~BatchNormSync() = default;
+  /// values[i] ← Σ over the processes of values[i]; every process calls it at the same point of its forward and
+  /// backward (the same model, the same batch norms in the same order).
+  virtual void sum(std::vector<double>& values) = 0;
+  /// This process's weight in the gradient average, items / Σ items (nn::Parallel::average_gradients): the
+  /// backward's sums are weighted by it, as the gradients that reach them are those of this process's own loss.
+  virtual double gradient_weight() const = 0;
+};
+
 /// How batch_norm runs.
 struct BatchNormConfig {
   bool training = false;   ///< batch statistics (and update the moving ones) instead of the moving statistics
   float momentum = 0.99f;  ///< moving ← momentum·moving + (1 − momentum)·batch, as Keras
   float epsilon = 1e-3f;   ///< Keras's default
+  /// In training: the statistics of every process's batch together (must outlive the backward); null: this batch's.
+  BatchNormSync* sync = nullptr;
 };
 /// Normalises x (..., C) per channel (the last axis): y = γ·(x − μ)/sqrt(σ² + ε) + β. In training, μ and σ² are the
-/// batch's (biased σ² to normalise; the unbiased one, as TensorFlow and PyTorch, updates moving_variance in place).
+/// batch's (biased σ² to normalise; the unbiased one, as TensorFlow and PyTorch, updates moving_variance in place);
+/// with config.sync, those of every process's batch together (and at least 2 values per channel in all).
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
                   Tensor& moving_variance, const BatchNormConfig& config = {});
 

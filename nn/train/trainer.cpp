@@ -10,6 +10,7 @@
 #include "nn/autograd/autograd.h"
 #include "nn/io/checkpoint.h"
 #include "nn/io/fault.h"
+#include "nn/layers/batch_norm.h"
 #include "nn/train/progress.h"
 
 namespace nn {
@@ -24,6 +25,15 @@ struct Trainer::Position {
   int partial_epoch = 0;
   size_t partial_step = 0;
   double partial_weighted = 0, partial_items = 0, partial_seconds = 0;
+};
+
+// TrainerOptions::sync_batch_norm: what the model's BatchNorms sum their statistics with, and this process's weight
+// in the gradient average, set before each backward.
+struct Trainer::SyncBatchNorm : BatchNormSync {
+  Parallel* parallel = nullptr;
+  double weight = 1.0;
+  void sum(std::vector<double>& values) override { parallel->sum(values); }
+  double gradient_weight() const override { return weight; }
 };
 
 namespace {
@@ -275,6 +285,11 @@ float Trainer::step(BatchLoss& b, const Step& s) {
   }
   fault_point("train_step");
   optimizer_.zero_grad();
+  if (sync_ != nullptr) {  // the weight average_gradients will give this process's gradients
+    std::vector<double> items{b.items};
+    options_.parallel->sum(items);
+    sync_->weight = items[0] > 0 ? b.items / items[0] : 0.0;
+  }
   b.loss.backward();
   if (options_.parallel != nullptr) {
     std::vector<Tensor> parameters;
@@ -408,10 +423,26 @@ std::vector<EpochResult> Trainer::fit_sources(const SourceFactory& train, const 
   }
   if (options_.parallel != nullptr) options_.parallel->broadcast(model_);  // every rank starts from rank 0's model
   log_ = log.get();
-  struct ClearLog {
+  SyncBatchNorm sync;
+  sync.parallel = options_.parallel;
+  auto synchronise = [this](SyncBatchNorm* s) {
+    model_.apply([s](Module& m) {
+      if (auto* bn = dynamic_cast<BatchNorm*>(&m)) bn->synchronise(s);
+    });
+    sync_ = s;
+  };
+  struct EndOfFit {  // what fit sets for its length, cleared however it ends
     std::FILE*& log;
-    ~ClearLog() { log = nullptr; }
-  } clear_log{log_};
+    std::function<void()> unsynchronise;
+    ~EndOfFit() {
+      log = nullptr;
+      if (unsynchronise) unsynchronise();
+    }
+  } end_of_fit{log_, {}};
+  if (options_.parallel != nullptr && options_.sync_batch_norm) {
+    synchronise(&sync);
+    end_of_fit.unsynchronise = [&] { synchronise(nullptr); };
+  }
   if (resuming) {  // said before the first (possibly slow) step
     const bool mid_epoch = p.partial_epoch > 0;
     const int epoch = mid_epoch ? p.partial_epoch : static_cast<int>(p.history.size()) + 1;

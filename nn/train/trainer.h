@@ -130,6 +130,12 @@ struct TrainerOptions {
   /// One process of a data-parallel job (see Parallel; it must outlive fit); null: the only one. Checkpoints stay
   /// rank-free: a run resumes on any number of processes with the same global batch.
   Parallel* parallel = nullptr;
+  /// With `parallel`: synchronised BatchNorm — in training mode every nn::BatchNorm of the model normalises with the
+  /// statistics of the global batch (its per-channel sums are summed over the processes in the forward pass, and so
+  /// are its gradient sums in the backward), so that N processes train as one process on the global batch. Off (the
+  /// default): each process normalises with its own shard's statistics (as PyTorch's DistributedDataParallel
+  /// without SyncBatchNorm), which costs no communication but makes the run depend on the number of processes.
+  bool sync_batch_norm = false;
 };
 
 /// Hooks into the loop, for what later features plug in without touching it (data-parallel training averages the
@@ -208,6 +214,7 @@ class Trainer {
 
  private:
   struct Position;
+  struct SyncBatchNorm;
   float step(BatchLoss& loss, const Step& step);
   EpochResult train_epoch(const SourceFactory& train, int epoch, Position& position);
   void end_epoch(EpochResult result, const SourceFactory& validation, Position& position);
@@ -229,7 +236,8 @@ class Trainer {
   TrainerOptions options_;
   LRScheduler* scheduler_;
   TrainerCallbacks callbacks_;
-  std::FILE* log_ = nullptr;  // train.log while fit runs
+  std::FILE* log_ = nullptr;       // train.log while fit runs
+  SyncBatchNorm* sync_ = nullptr;  // the BatchNorms' link to the other processes while fit runs (sync_batch_norm)
 };
 
 template <class Example, class Batch>
