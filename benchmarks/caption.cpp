@@ -1,15 +1,18 @@
 // caption: the merge caption model's training throughput (teacher forcing, Adam; tokens per second) at V ≈ 7,600
 // and batch 64, and the time to decode a 20-word caption greedily and with beam 3 — beside PyTorch 1.13 running the
 // same model in the same run (benchmarks/torch_caption.py), as installed and tuned (bench.h); and how far ours is from
-// the machine: training's GFLOP/s against the measured FMA peak, decoding's bytes of weights read per second.
+// the machine: training's GFLOP/s against the measured FMA peak, decoding's bytes of weights read per second. With
+// --captions DIR (Flickr8k's text), also one epoch over its 30,000 training captions with and without length buckets.
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <sstream>
 #include <string>
 
+#include <captioning/flickr8k.h>
 #include <captioning/generate.h>
 #include <captioning/model.h>
+#include <captioning/trainer.h>
 #include <nn/nn.h>
 
 #include "bench.h"
@@ -23,12 +26,14 @@ bench::PeerRuns torch_peer(int threads, int vocab, int batch) {
                                true);
 }
 
-// Floating-point operations of one training step (forward, and a backward of twice its cost), per caption position:
-// the LSTM's x·W and h·R (8·U·(E+U)), the merge Dense (2·U²) and the output Dense (2·U·V); per image the image
-// Dense (2·F·U). E = U = 256, F = 2048 (CaptionModel's defaults).
-double training_flops(int64_t batch, int64_t steps, int64_t vocab) {
+// Floating-point operations of one training step (forward, and a backward of twice its cost): per caption position,
+// padded ones included, the LSTM's x·W and h·R (8·U·(E+U)); per real word (the head skips padding) the merge Dense
+// (2·U²) and the output Dense (2·U·V); per image the image Dense (2·F·U). E = U = 256, F = 2048 (CaptionModel's
+// defaults).
+double training_flops(int64_t batch, int64_t steps, int64_t words, int64_t vocab) {
   const double u = 256, f = 2048;
-  return 3.0 * (static_cast<double>(batch * steps) * (8 * u * (u + u) + 2 * u * u + 2 * u * vocab) + batch * 2 * f * u);
+  return 3.0 * (static_cast<double>(batch * steps) * 8 * u * (u + u) +
+                static_cast<double>(words) * (2 * u * u + 2 * u * vocab) + batch * 2 * f * u);
 }
 
 // Bytes of weights one decoding step reads: the LSTM's kernels and bias, the merge and output Dense layers (f32).
@@ -38,11 +43,75 @@ double step_weight_bytes(int64_t vocab) {
   return 4.0 * (2 * u * 4 * u + 4 * u + u * u + u + u * vocab + vocab);
 }
 
+// One teacher-forcing step as captioning::train takes it: the head on the real positions `rows` only.
+void train_step(captioning::CaptionModel& model, nn::Adam& adam, const nn::Tensor& features, const nn::Indices& ids,
+                const nn::Indices& rows, const nn::Indices& targets) {
+  nn::Tensor loss = nn::softmax_cross_entropy(model.forward(features, ids, rows), targets);
+  adam.zero_grad();
+  loss.backward();
+  adam.step();
+}
+
+// One epoch over Flickr8k's real training captions (30,000: 6,000 images × 5), batches of `batch` from the shuffled
+// order as it comes or grouped by length (captioning::TrainConfig::length_buckets): the padded positions, and the
+// epoch's time estimated from every k-th batch (`samples` of them, spread over the epoch) timed once each.
+void epoch_with_and_without_buckets(const std::string& data_dir, int64_t batch, int samples) {
+  captioning::ReadReport report;
+  const captioning::Flickr8kPaths paths = captioning::find_flickr8k(data_dir);
+  const captioning::Descriptions clean =
+      captioning::clean_descriptions(captioning::read_token_file(paths.token_file, report), report);
+  const std::vector<std::string> train_ids = captioning::read_split(paths.train_split, clean, report);
+  std::vector<std::string> texts;
+  for (const std::string& id : train_ids)
+    for (const std::string& c : clean.at(id)) texts.push_back(c);
+  const captioning::Tokenizer tokenizer = captioning::Tokenizer::fit(texts);
+  const std::vector<captioning::Example> examples = captioning::make_examples(train_ids, clean, tokenizer);
+  std::vector<int64_t> lengths;
+  for (const auto& e : examples) lengths.push_back(static_cast<int64_t>(e.ids.size()));
+  captioning::CaptionModel model({.vocab = tokenizer.vocab_size()});
+  nn::Adam adam(model.named_parameters());
+  nn::Generator gen(3);
+  const nn::Tensor features = nn::Tensor::uniform({batch, 2048}, 0, 1, gen);  // the words set the cost, not these
+  std::printf("one epoch of Flickr8k's %zu training captions (V=%d, batch %lld), %d of its batches timed:\n",
+              examples.size(), tokenizer.vocab_size(), static_cast<long long>(batch), samples);
+  std::printf("%-28s %14s %10s %12s\n", "", "padded/real", "epoch", "tokens/s");
+  for (bool bucketed : {false, true}) {
+    nn::DataLoaderOptions options{.batch_size = batch, .seed = 1};
+    if (bucketed) options.lengths = lengths;
+    const std::vector<size_t> order = nn::epoch_order(examples.size(), options, 1);
+    const size_t steps = nn::steps_per_epoch(examples.size(), options);
+    int64_t padded = 0, real = 0;
+    std::vector<captioning::TokenBatch> all(steps);
+    for (size_t s = 0; s < steps; ++s) {
+      std::vector<const std::vector<int32_t>*> captions;
+      for (size_t k = s * batch; k < std::min(order.size(), (s + 1) * batch); ++k)
+        captions.push_back(&examples[order[k]].ids);
+      all[s] = captioning::make_token_batch(captions);
+      padded += static_cast<int64_t>(all[s].inputs.values.size());
+      real += all[s].tokens;
+    }
+    double seconds = 0;
+    int64_t timed_tokens = 0;
+    const size_t stride = std::max<size_t>(1, steps / static_cast<size_t>(samples));
+    for (size_t s = 0; s < steps; s += stride) {
+      const captioning::TokenBatch& b = all[s];
+      const nn::Tensor f = nn::slice(features, 0, 0, b.inputs.shape[0]);
+      const double t = bench::min_time([&] { train_step(model, adam, f, b.inputs, b.rows, b.row_targets); }, 1, 0.0);
+      seconds += t;
+      timed_tokens += b.tokens;
+    }
+    const double rate = timed_tokens / seconds;
+    std::printf("%-28s %14.2f %9.0f s %12.0f\n", bucketed ? "length buckets" : "shuffled order as it comes",
+                static_cast<double>(padded) / real, real / rate, rate);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 0, vocab = 7579, batch = 64;
+  int threads = 0, vocab = 7579, batch = 64, samples = 24;
   bool torch = true;
+  std::string captions_dir;  // Flickr8k's text: also an epoch over its training captions, with and without buckets
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--threads" && i + 1 < argc)
@@ -53,13 +122,19 @@ int main(int argc, char** argv) {
       batch = std::atoi(argv[++i]);
     else if (arg == "--no-torch")
       torch = false;
+    else if (arg == "--captions" && i + 1 < argc)
+      captions_dir = argv[++i];
+    else if (arg == "--samples" && i + 1 < argc)
+      samples = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: caption [--threads N] [--vocab V] [--batch N] [--no-torch]\n");
+      std::fprintf(stderr,
+                   "usage: caption [--threads N] [--vocab V] [--batch N] [--no-torch] [--captions FLICKR8K_DIR "
+                   "[--samples N]]\n");
       return arg == "--help" ? 0 : 2;
     }
   }
-  if (vocab < 10 || batch < 1) {
-    std::fprintf(stderr, "caption: --vocab must be ≥ 10 and --batch ≥ 1\n");
+  if (vocab < 10 || batch < 1 || samples < 1) {
+    std::fprintf(stderr, "caption: --vocab must be ≥ 10, --batch and --samples ≥ 1\n");
     return 2;
   }
   try {
@@ -73,25 +148,17 @@ int main(int argc, char** argv) {
     std::vector<int64_t> lengths(batch);
     int64_t t = 0, tokens = 0;
     for (auto& l : lengths) t = std::max<int64_t>(t, l = 8 + static_cast<int64_t>(gen.below(13)));
-    std::vector<int32_t> inputs(batch * t, 0), targets(batch * t, 0);
-    nn::Tensor mask = nn::Tensor::zeros({batch, t});
+    std::vector<int32_t> inputs(batch * t, 0), rows, row_targets;
     for (int64_t i = 0; i < batch; ++i)
       for (int64_t k = 0; k < lengths[i]; ++k) {
         inputs[i * t + k] = 4 + static_cast<int32_t>(gen.below(vocab - 4));
-        targets[i * t + k] = 4 + static_cast<int32_t>(gen.below(vocab - 4));
-        mask.data()[i * t + k] = 1.0f;
+        rows.push_back(static_cast<int32_t>(i * t + k));
+        row_targets.push_back(4 + static_cast<int32_t>(gen.below(vocab - 4)));
         ++tokens;
       }
     nn::Tensor features = nn::Tensor::uniform({batch, 2048}, 0, 1, gen);
-    const nn::Indices in({batch, t}, inputs), out({batch, t}, targets);
-    const double step = bench::min_time(
-        [&] {
-          nn::Tensor loss = nn::softmax_cross_entropy(model.forward(features, in), out, mask);
-          adam.zero_grad();
-          loss.backward();
-          adam.step();
-        },
-        5, 2.0);
+    const nn::Indices in({batch, t}, inputs), real({tokens}, rows), out({tokens}, row_targets);
+    const double step = bench::min_time([&] { train_step(model, adam, features, in, real, out); }, 5, 2.0);
 
     // Decoding exactly 20 words: the end token made impossible.
     for (auto& [name, p] : model.named_parameters()) {
@@ -115,7 +182,8 @@ int main(int argc, char** argv) {
       return bench::PeerRuns::get(m, "tokens") / bench::PeerRuns::get(m, "train_step_s");
     };
     const double ours_rate = tokens / step, installed_rate = rate(peer.installed), tuned_rate = rate(peer.tuned);
-    const double train_gflops = training_flops(batch, t, vocab) / step / 1e9, peak = std::max(peak_before, peak_after);
+    const double train_gflops = training_flops(batch, t, tokens, vocab) / step / 1e9,
+                 peak = std::max(peak_before, peak_after);
     const double greedy_gbs = 20 * step_weight_bytes(vocab) / greedy / 1e9;
     const double beam_gbs = 20 * step_weight_bytes(vocab) / beam3 / 1e9;
     std::printf(
@@ -138,6 +206,7 @@ int main(int argc, char** argv) {
                 peer.empty() && torch ? "; PyTorch peer not found (install python3-torch)" : "");
     std::printf("one epoch of 30,000 training captions (≈ %.0f tokens each) would take ≈ %.0f s\n",
                 static_cast<double>(tokens) / batch, 30000.0 / batch * step);
+    if (!captions_dir.empty()) epoch_with_and_without_buckets(captions_dir, batch, samples);
   } catch (const nn::Error& e) {
     std::fprintf(stderr, "caption: %s\n", e.what());
     return 1;

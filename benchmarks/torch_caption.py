@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """PyTorch peer for benchmarks/caption: the merge caption model (Dense on the image, Embedding → LSTM on the words,
-add, Dense, Dense V) trained by teacher forcing with Adam, and greedy decoding of 20 words.
+add, Dense, Dense V) trained by teacher forcing with Adam — the head on the real positions only, as libnn trains — and
+greedy decoding of 20 words.
 
   torch_caption.py THREADS V BATCH  →  lines "train_step_s S tokens T" and "greedy20_s S"   (minimum seconds)
 """
@@ -21,10 +22,11 @@ class Merge(nn.Module):
         self.merge = nn.Linear(units, units)
         self.out = nn.Linear(units, vocab)
 
-    def forward(self, features, ids):
+    def forward(self, features, ids, real):
+        """Logits of the real (non-padded) positions only, (R, V): the head skips the padding, as libnn's does."""
         image = F.relu(self.image(features))
         words, _ = self.lstm(self.embedding(ids))
-        return self.out(F.relu(self.merge(words + image[:, None, :])))
+        return self.out(F.relu(self.merge((words + image[:, None, :])[real])))
 
 
 def min_time(f, reps=5, budget=2.0):
@@ -52,11 +54,11 @@ def main():
     targets = (torch.randint(4, vocab, (batch, t), generator=g) * mask).long()
     features = torch.rand(batch, 2048, generator=g)
 
+    real = mask.bool()
+
     def step():
         opt.zero_grad()
-        logits = model(features, ids)
-        per = F.cross_entropy(logits.reshape(-1, vocab), targets.reshape(-1), reduction="none")
-        loss = (per * mask.reshape(-1)).sum() / mask.sum()
+        loss = F.cross_entropy(model(features, ids, real), targets[real])  # the mean over the real positions
         loss.backward()
         opt.step()
 

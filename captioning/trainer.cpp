@@ -40,7 +40,7 @@ TokenBatch make_token_batch(const std::vector<const std::vector<int32_t>*>& capt
   const int64_t n = static_cast<int64_t>(captions.size());
   int64_t t = 0;
   for (const auto* ids : captions) t = std::max<int64_t>(t, static_cast<int64_t>(ids->size()) - 1);
-  std::vector<int32_t> inputs(n * t, 0), targets(n * t, 0);
+  std::vector<int32_t> inputs(n * t, 0), targets(n * t, 0), rows, row_targets;
   TokenBatch b;
   b.mask = nn::Tensor::zeros({n, t});
   for (int64_t i = 0; i < n; ++i) {
@@ -49,11 +49,15 @@ TokenBatch make_token_batch(const std::vector<const std::vector<int32_t>*>& capt
       inputs[i * t + k] = ids[k];
       targets[i * t + k] = ids[k + 1];
       b.mask.data()[i * t + k] = 1.0f;
+      rows.push_back(static_cast<int32_t>(i * t + static_cast<int64_t>(k)));
+      row_targets.push_back(ids[k + 1]);
       ++b.tokens;
     }
   }
   b.inputs = nn::Indices({n, t}, std::move(inputs));
   b.targets = nn::Indices({n, t}, std::move(targets));
+  b.rows = nn::Indices({b.tokens}, std::move(rows));
+  b.row_targets = nn::Indices({b.tokens}, std::move(row_targets));
   return b;
 }
 
@@ -102,7 +106,8 @@ class CaptionDataset : public nn::Dataset<Example> {
 // checkpoints are written (as a loadable bundle) and read back.
 struct Target {
   nn::Module& module;
-  std::function<nn::Tensor(const nn::Tensor& inputs, const nn::Indices& ids)> forward;  // → logits (N, T, V)
+  // inputs, ids (N, T), the real positions' rows (R) → their logits (R, V)
+  std::function<nn::Tensor(const nn::Tensor& inputs, const nn::Indices& ids, const nn::Indices& rows)> forward;
   std::function<void(uint64_t)> reseed;
   std::function<void(const std::filesystem::path&, const nn::Optimizer*, const nn::LRScheduler*, nn::CheckpointTexts)>
       save;
@@ -142,8 +147,12 @@ std::vector<EpochResult> train_target(const Target& target, const FeatureLookup&
   trainer.callbacks().resumed = config.on_resume;
   auto collate = [&inputs](std::vector<Example>&& examples) { return make_caption_batch(examples, inputs); };
   CaptionDataset train_data(train_set), val_data(val_set);
-  nn::DataLoader<Example, CaptionBatch> train_loader(train_data, collate,
-                                                     {.batch_size = config.batch_size, .seed = config.seed});
+  std::vector<int64_t> lengths;  // the captions' lengths, when batches are bucketed by them
+  if (config.length_buckets) {
+    for (const Example& e : train_set) lengths.push_back(static_cast<int64_t>(e.ids.size()));
+  }
+  nn::DataLoader<Example, CaptionBatch> train_loader(
+      train_data, collate, {.batch_size = config.batch_size, .seed = config.seed, .lengths = std::move(lengths)});
   nn::DataLoader<Example, CaptionBatch> val_loader(val_data, collate,
                                                    {.batch_size = config.batch_size, .shuffle = false});
   auto loss = [&](CaptionBatch& b, const nn::Step& step) {
@@ -151,8 +160,9 @@ std::vector<EpochResult> train_target(const Target& target, const FeatureLookup&
       nn::Generator gen(step.seed ^ 0x770dd809ull);  // the dropped words of (seed, epoch, step)
       drop_words(b.tokens, config.word_dropout, gen);
     }
-    nn::Tensor logits = target.forward(b.inputs, b.tokens.inputs);
-    return nn::BatchLoss{nn::softmax_cross_entropy(logits, b.tokens.targets, b.tokens.mask),
+    // The head on the real words only: the mean over them is the masked mean over the padded (N, T).
+    nn::Tensor logits = target.forward(b.inputs, b.tokens.inputs, b.tokens.rows);
+    return nn::BatchLoss{nn::softmax_cross_entropy(logits, b.tokens.row_targets),
                          static_cast<double>(b.tokens.tokens)};
   };
   return trainer.fit<Example, CaptionBatch>(train_loader, val_set.empty() ? nullptr : &val_loader, loss);
@@ -165,7 +175,8 @@ std::vector<EpochResult> train(CaptionModel& model, const Tokenizer& tokenizer, 
                                const TrainConfig& config, const std::function<void(const EpochResult&)>& on_epoch) {
   Target target{
       .module = model,
-      .forward = [&](const nn::Tensor& f, const nn::Indices& ids) { return model.forward(f, ids); },
+      .forward = [&](const nn::Tensor& f, const nn::Indices& ids,
+                     const nn::Indices& rows) { return model.forward(f, ids, rows); },
       .reseed = [&](uint64_t seed) { model.reseed_dropout(seed); },
       .save =
           [&](const std::filesystem::path& path, const nn::Optimizer* optimizer, const nn::LRScheduler* scheduler,
@@ -181,7 +192,8 @@ std::vector<EpochResult> train(ImageCaptioner& model, const Tokenizer& tokenizer
                                const std::vector<Example>& train_set, const std::vector<Example>& val_set,
                                const TrainConfig& config, const std::function<void(const EpochResult&)>& on_epoch) {
   Target target{.module = model,
-                .forward = [&](const nn::Tensor& x, const nn::Indices& ids) { return model.forward(x, ids); },
+                .forward = [&](const nn::Tensor& x, const nn::Indices& ids,
+                               const nn::Indices& rows) { return model.forward(x, ids, rows); },
                 .reseed = [&](uint64_t seed) { model.decoder().reseed_dropout(seed); },
                 .save =
                     [&](const std::filesystem::path& path, const nn::Optimizer* optimizer,

@@ -72,6 +72,10 @@ struct TrainConfig {
   /// With `parallel`: BatchNorm statistics over the global batch (nn::TrainerOptions::sync_batch_norm); off: per
   /// process.
   bool sync_batch_norm = false;
+  /// Length buckets (nn::DataLoaderOptions::lengths): training batches of captions of similar length, so that
+  /// padding each batch to its longest caption costs little. Changes which captions share a batch (not the loss of
+  /// a batch); off: batches of the shuffled order as it comes.
+  bool length_buckets = false;
 };
 
 /// Trains the caption model on image features for the remaining epochs (all, unless resuming); calls on_epoch
@@ -99,6 +103,9 @@ struct TokenBatch {
   /// (N, T): the target ids, w1 … wn `<end>` padded with 0.
   nn::Tensor mask;     ///< (N, T), 1 at real positions
   int64_t tokens = 0;  ///< predicted words
+  /// (R = tokens): the real positions' flat indices n·T + t, in order (CaptionModel::forward with rows), and
+  /// their targets — the masked loss over (N, T) is the plain mean over these R rows.
+  nn::Indices rows, row_targets;
 };
 /// Builds the TokenBatch of `captions` (each `<start>` w1 … wn `<end>`; N = captions.size()).
 TokenBatch make_token_batch(const std::vector<const std::vector<int32_t>*>& captions);

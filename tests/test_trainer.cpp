@@ -13,6 +13,7 @@
 #include <captioning/flickr8k_pipeline.h>
 #include <captioning/generate.h>
 #include <captioning/trainer.h>
+#include <nn/data/dataloader.h>
 #include <nn/io/checkpoint.h>
 #include <nn/train/trainer.h>
 
@@ -126,6 +127,82 @@ TEST_CASE("train() applies word dropout, drawn per step, so that a resumed run i
   config.word_dropout = 1.0f;
   CHECK(test::error_of([&] { train(full, w.tokenizer, w.features, w.train_set, w.val_set, config); }) ==
         "train: expected 0 ≤ word_dropout < 1, got 1.000000");
+}
+
+TEST_CASE("the head on the real words alone gives the masked loss over the padded batch, and its gradients") {
+  World w;
+  for (int64_t positions : {0, 2}) {  // the merge decoder, and with attention over 2 positions
+    INFO("positions " << positions);
+    CaptionModelOptions options = w.model_options();
+    options.dropout = 0.0f;
+    options.positions = positions;
+    CaptionModel model(options);
+    // Captions of 3-6 words in one batch: padding to the longest leaves masked positions in most rows.
+    std::vector<Example> examples = w.train_set;
+    FeatureLookup features = [&](const std::string& id) {
+      Tensor f = Tensor::zeros({1, options.feature_width()});
+      for (int64_t k = 0; k < options.feature_width(); ++k) f.data()[k] = 0.1f * static_cast<float>(k + id[0] - 'a');
+      return f;
+    };
+    CaptionBatch batch = make_caption_batch(examples, features);
+    REQUIRE(batch.tokens.rows.values.size() < batch.tokens.inputs.values.size());
+    auto loss_and_gradients = [&](bool packed) {
+      for (auto& [name, p] : model.named_parameters()) p.zero_grad();
+      Tensor loss = packed
+                        ? nn::softmax_cross_entropy(model.forward(batch.inputs, batch.tokens.inputs, batch.tokens.rows),
+                                                    batch.tokens.row_targets)
+                        : nn::softmax_cross_entropy(model.forward(batch.inputs, batch.tokens.inputs),
+                                                    batch.tokens.targets, batch.tokens.mask);
+      loss.backward();
+      std::vector<std::vector<float>> grads{{loss.item()}};
+      for (auto& [name, p] : model.named_parameters()) {
+        const Tensor g = p.grad();
+        grads.emplace_back(g.data(), g.data() + g.numel());
+      }
+      return grads;
+    };
+    const auto padded = loss_and_gradients(false), packed = loss_and_gradients(true);
+    REQUIRE(padded.size() == packed.size());
+    for (size_t k = 0; k < padded.size(); ++k) {
+      REQUIRE(padded[k].size() == packed[k].size());
+      for (size_t i = 0; i < padded[k].size(); ++i) CHECK(packed[k][i] == doctest::Approx(padded[k][i]).epsilon(1e-5));
+    }
+    const nn::Indices outside({1}, {static_cast<int32_t>(batch.tokens.inputs.values.size())});
+    CHECK(test::error_of([&] {
+            model.forward(batch.inputs, batch.tokens.inputs, outside);
+          }).find("CaptionModel: expected positions in [0,") == 0);
+  }
+}
+
+TEST_CASE("length buckets group other captions into batches, not another loss: same epoch loss per word") {
+  World w;
+  test::TempDir dir;
+  CaptionModelOptions options = w.model_options();
+  options.dropout = 0.0f;  // dropout masks would depend on which captions share a batch
+  // A learning rate of 1e-12 keeps the weights fixed to float precision, so an epoch's loss per word is the same
+  // sum over the same captions however they are batched.
+  TrainConfig config{.epochs = 2, .batch_size = 2, .learning_rate = 1e-12f, .seed = 5, .out_dir = dir.path / "plain"};
+  CaptionModel plain_model(options);
+  const std::vector<EpochResult> plain = train(plain_model, w.tokenizer, w.features, w.train_set, w.val_set, config);
+  config.length_buckets = true;
+  config.out_dir = dir.path / "bucketed";
+  CaptionModel bucketed_model(options);
+  const std::vector<EpochResult> bucketed =
+      train(bucketed_model, w.tokenizer, w.features, w.train_set, w.val_set, config);
+  // The batches did differ: the bucketed order is not the plain one.
+  std::vector<int64_t> lengths;
+  for (const Example& e : w.train_set) lengths.push_back(static_cast<int64_t>(e.ids.size()));
+  for (int epoch : {1, 2}) {
+    CHECK(nn::epoch_order(w.train_set.size(), {.batch_size = 2, .seed = 5, .lengths = lengths}, epoch) !=
+          nn::epoch_order(w.train_set.size(), {.batch_size = 2, .seed = 5}, epoch));
+  }
+  REQUIRE(plain.size() == 2);
+  REQUIRE(bucketed.size() == 2);
+  for (size_t e = 0; e < 2; ++e) {
+    CHECK(bucketed[e].items == plain[e].items);
+    CHECK(bucketed[e].train_loss == doctest::Approx(plain[e].train_loss).epsilon(1e-5));
+    CHECK(bucketed[e].val_loss == doctest::Approx(plain[e].val_loss).epsilon(1e-5));
+  }
 }
 
 TEST_CASE("the per-epoch cosine schedule is nn::CosineWithWarmup with the rates of the schedule it replaced") {
