@@ -41,8 +41,10 @@ class FeatureCache {
   /// (1, dim), read from the file; throws nn::Error naming the file and the id when absent, or when the record on
   /// disk no longer holds its checksum (changed since it was opened). Thread-safe.
   nn::Tensor get(const std::string& id) const;
-  size_t size() const { return features_.size(); }  ///< images held
-  int64_t dim() const { return dim_; }              ///< values per image
+  size_t size() const { return features_.size(); }             ///< images held
+  int64_t dim() const { return dim_; }                         ///< values per image
+  const std::filesystem::path& path() const { return path_; }  ///< the file
+  const std::string& extractor() const { return extractor_; }  ///< the label its features are made under
   /// What opening the file repaired, one sentence each (empty when nothing): damaged records dropped (how many and
   /// their ids), a version-1 file cut at its damage, an incomplete last record cut.
   std::vector<std::string> repairs() const;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 
 #include <nn/autograd/autograd.h>
 #include <nn/core/allocator.h>
@@ -17,6 +18,7 @@
 #include "captioning/bundle.h"
 #include "captioning/feature_cache.h"
 #include "captioning/generate.h"
+#include "captioning/sharded_features.h"
 #include "captioning/stop_signal.h"
 #include "captioning/xception_weights.h"
 
@@ -116,10 +118,11 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   bundle_texts.insert(bundle_texts.begin(), {"features.extractor", extractor});
   const Flickr8kPaths paths = find_flickr8k(o.data_dir);
   nn::make_directories(o.out_dir);
+  const bool first = o.parallel == nullptr || o.parallel->rank() == 0;  // the process that writes and scores
 
   // Text: clean the captions of every image, write them, split.
   Descriptions clean = clean_descriptions(read_token_file(paths.token_file, result.text_report), result.text_report);
-  write_descriptions(o.out_dir / "descriptions.txt", clean);
+  if (first) write_descriptions(o.out_dir / "descriptions.txt", clean);
   std::vector<std::string> train_ids =
       present(read_split(paths.train_split, clean, result.text_report), paths.images, result.missing_images);
   std::vector<std::string> dev_ids =
@@ -131,9 +134,10 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   result.train_images = train_ids.size();
   result.dev_images = dev_ids.size();
   result.test_images = test_ids.size();
-  log("text: " + std::to_string(clean.size()) + " images with captions; images present: train " +
-      std::to_string(train_ids.size()) + ", dev " + std::to_string(dev_ids.size()) + ", test " +
-      std::to_string(test_ids.size()) + " (" + std::to_string(result.missing_images) + " split images missing)");
+  if (first)
+    log("text: " + std::to_string(clean.size()) + " images with captions; images present: train " +
+        std::to_string(train_ids.size()) + ", dev " + std::to_string(dev_ids.size()) + ", test " +
+        std::to_string(test_ids.size()) + " (" + std::to_string(result.missing_images) + " split images missing)");
 
   std::vector<std::string> train_captions;
   for (const std::string& id : train_ids) {
@@ -141,7 +145,7 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   }
   const Tokenizer tokenizer = Tokenizer::fit(train_captions, o.min_count);
   result.vocab = tokenizer.vocab_size();
-  log("tokenizer: " + std::to_string(tokenizer.vocab_size() - Tokenizer::kFirstWord) + " words");
+  if (first) log("tokenizer: " + std::to_string(tokenizer.vocab_size() - Tokenizer::kFirstWord) + " words");
 
   // Features, computed once into the cache. A cache labelled by the old scheme (the weights' path) whose path names
   // these very weights is relabelled rather than refused.
@@ -159,24 +163,40 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
     }
     return true;  // no record of these images: nothing that could be wrong
   };
-  FeatureCache cache(o.out_dir / "features.bin", xception->feature_channels(), extractor, same_extractor);
-  if (!cache.relabelled_from().empty())
-    log("features: the cache labelled '" + cache.relabelled_from() + "' was relabelled '" + extractor + "'");
-  for (const std::string& repair : cache.repairs()) log("features: " + repair);
   std::vector<std::pair<std::string, fs::path>> images;
-  size_t cached = 0;
   for (const auto* ids : {&train_ids, &dev_ids, &test_ids}) {
-    for (const std::string& id : *ids) {
-      images.emplace_back(id, paths.images / (id + ".jpg"));
-      cached += cache.contains(id) ? 1 : 0;
-    }
+    for (const std::string& id : *ids) images.emplace_back(id, paths.images / (id + ".jpg"));
   }
-  if (cached > 0) {
+  // Under a Parallel, rank 0 opens the cache first (it may repair or relabel it) and merges the part files that an
+  // interrupted sharded extraction left; the others open it after.
+  std::optional<FeatureCache> opened;
+  auto open_cache = [&] {
+    opened.emplace(o.out_dir / "features.bin", xception->feature_channels(), extractor, same_extractor);
+  };
+  if (first) {
+    open_cache();
+    if (!opened->relabelled_from().empty())
+      log("features: the cache labelled '" + opened->relabelled_from() + "' was relabelled '" + extractor + "'");
+    for (const std::string& repair : opened->repairs()) log("features: " + repair);
+    if (const size_t merged = o.parallel != nullptr ? merge_feature_parts(*opened, images) : 0; merged > 0)
+      log("features: " + nn::with_commas(merged) + " merged from the parts of an interrupted sharded extraction");
+  }
+  if (o.parallel != nullptr) {
+    std::vector<double> wait{0};
+    o.parallel->sum(wait);  // rank 0's cache is complete on disk from here
+    if (!first) open_cache();
+  }
+  FeatureCache& cache = *opened;
+  size_t cached = 0;
+  for (const auto& image : images) cached += cache.contains(image.first) ? 1 : 0;
+  if (cached > 0 && first) {
     log("features: " + nn::with_commas(cached) + " of " + nn::with_commas(images.size()) + " cached" +
         (cached < images.size() ? "; continuing" : ""));
   }
-  ExtractReport extracted =
-      extract_features(cache, *xception, images, {.progress = o.progress, .stop = stop_requested});
+  const ExtractOptions extract{.progress = o.progress && first, .stop = stop_requested};
+  ExtractReport extracted = o.parallel != nullptr
+                                ? extract_features_sharded(cache, *xception, images, extract, *o.parallel)
+                                : extract_features(cache, *xception, images, extract);
   result.unreadable_images = extracted.unreadable.size();
   for (const std::string& line : extracted.unreadable) log("unreadable image skipped: " + line);
   if (extracted.stopped) {
@@ -184,8 +204,10 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
                           " of " + nn::with_commas(images.size()) +
                           " images cached; run the same command with --resume to continue");
   }
-  log("features: " + std::to_string(extracted.computed) + " computed, " + std::to_string(extracted.already_cached) +
-      " from the cache");
+  if (first) {
+    log("features: " + std::to_string(extracted.computed) + " computed, " + std::to_string(extracted.already_cached) +
+        " from the cache" + (o.parallel != nullptr ? " by " + std::to_string(o.parallel->size()) + " processes" : ""));
+  }
   result.features_peak_bytes = peak_memory_bytes();
   xception.reset();  // training needs only the cached features
   nn::empty_allocator_cache();
@@ -222,17 +244,21 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
                      .out_dir = o.out_dir,
                      .resume = o.resume,
                      .overwrite = o.overwrite,
-                     .progress = o.progress,
+                     .progress = o.progress && first,
                      .bundle_texts = bundle_texts,
-                     .on_resume = [&](const std::string& line) {
-                       if (!o.progress) log(line);  // the trainer prints it itself with progress on
-                     }};
+                     .on_resume =
+                         [&](const std::string& line) {
+                           if (!o.progress && first) log(line);  // the trainer prints it itself with progress on
+                         },
+                     .parallel = o.parallel};
   result.history = train(model, tokenizer, features, make_examples(train_ids, clean, tokenizer),
                          make_examples(dev_ids, clean, tokenizer), config, [&](const EpochResult& r) {
-                           if (!o.progress)  // the trainer prints its epoch lines itself
+                           if (!o.progress && first)  // the trainer prints its epoch lines itself
                              log(format("epoch %.0f: train loss %.4f, validation loss %.4f, %.1f s", r.epoch,
                                         r.train_loss, r.val_loss, r.seconds));
                          });
+
+  if (!first) return result;  // rank 0 writes the bundle and scores the test split
 
   // The bundle describe loads: best.nnck without what only training needs — the optimiser's and the schedule's
   // state (40 of its 60 MB for Flickr8k) and the train.* texts — written atomically beside it.

@@ -33,6 +33,11 @@ struct Flickr8kRunOptions {
   bool resume = false;                   ///< continue the run in out_dir from its last checkpoint
   bool overwrite = false;                ///< start afresh over a run already in out_dir
   bool progress = true;                  ///< progress lines on the terminal
+  /// One process of a data-parallel job (train_flickr8k under mpirun; nn::TrainerOptions::parallel): feature
+  /// extraction is sharded over the processes into the one cache (extract_features_sharded), training splits every
+  /// global batch of batch_size over them, and only rank 0 writes descriptions.txt and model.nnck and scores the
+  /// test split (the other processes' results have no BLEU). Null: this process alone.
+  nn::Parallel* parallel = nullptr;
 };
 
 /// What run_flickr8k() did and measured.

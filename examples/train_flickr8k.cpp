@@ -11,8 +11,10 @@
 #include <string>
 
 #include "cli.h"
+#include "parallel_job.h"
 
 int main(int argc, char** argv) {
+  ParallelJob job(argc, argv);  // under mpirun -np N: features sharded, each process on its share of every batch
   captioning::Flickr8kRunOptions o;
   bool no_progress = false;
   std::string precision = "f32";
@@ -50,11 +52,13 @@ int main(int argc, char** argv) {
   if (o.data_dir.empty()) return cli.usage_error("missing --data DIR");
   if (o.out_dir.empty()) return cli.usage_error("missing --out DIR");
   o.progress = !no_progress;
+  o.parallel = job.parallel();
   // Ctrl-C: extraction stops after the batch being saved, training saves mid-epoch; --resume continues exactly there.
   captioning::install_stop_signals();
   try {
     captioning::Flickr8kRunResult r =
         captioning::run_flickr8k(o, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
+    if (job.rank() != 0) return 0;  // rank 0 scored the test split and reports
     std::printf("BLEU-1 %.4f  BLEU-2 %.4f  BLEU-3 %.4f  BLEU-4 %.4f  (test split, %zu images, beam %d)\n", r.bleu[0],
                 r.bleu[1], r.bleu[2], r.bleu[3], r.test_images, o.beam);
     std::printf("%s\n", captioning::published_bleu_line().c_str());
@@ -65,9 +69,9 @@ int main(int argc, char** argv) {
                   r.training_peak_bytes >> 20);
   } catch (const captioning::TrainingStopped& e) {
     cli.error(e);
-    return 130;
+    return job.end(130);
   } catch (const std::exception& e) {
-    return cli.error(e);
+    return job.end(cli.error(e));
   }
   return 0;
 }

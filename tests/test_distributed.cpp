@@ -17,6 +17,8 @@
 #include <vector>
 
 #include <captioning/bundle.h>
+#include <captioning/feature_cache.h>
+#include <captioning/synthetic.h>
 #include <captioning/trainer.h>
 #include <nn/io/checkpoint.h>
 
@@ -267,6 +269,81 @@ TEST_CASE(
     INFO("largest relative difference of a checkpoint tensor " << difference << ", in " << where);
     CHECK(difference <= 1e-5);
     CHECK(bleu_line(dir.path / (run + ".log")) == bleu_line(dir.path / "one.log"));
+  }
+}
+
+namespace {
+
+// examples/train_flickr8k on a synthetic Flickr8k of 10 images (6 training, 2 dev, 2 test; the shapes world) with a
+// random Xception of width 0.0625, 1 epoch; under `ranks` ranks of mpirun, or alone (ranks 0), with `env` (e.g.
+// NN_FAULT_KILL=…) before it. Returns its exit status; its output goes to OUT.log.
+int train_flickr8k(int ranks, const fs::path& data, const fs::path& out, const std::string& env = "") {
+  mpi_environment();
+  if (!fs::exists(data / "text" / "Flickr8k.token.txt"))
+    captioning::write_synthetic_flickr8k(data, {.train = 6, .dev = 2, .test = 2, .seed = 4});
+  const std::string args = " --data " + data.string() + " --out " + out.string() +
+                           " --random-xception-width 0.0625 --epochs 1 --batch-size 8 --no-progress";
+  const std::string program =
+      ranks == 0 ? std::string(TRAIN_FLICKR8K)
+                 : NN_MPIEXEC " --oversubscribe --bind-to none -np " + std::to_string(ranks) + " " TRAIN_FLICKR8K;
+  const std::string command = env + " timeout 60 " + program + args + " > " + out.string() + ".log 2>&1";
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "train_flickr8k on 2 ranks: the sharded feature extraction writes the single process's cache, byte for byte") {
+  test::TempDir dir("nn_distributed");
+  REQUIRE(train_flickr8k(0, dir.path / "data", dir.path / "one") == 0);
+  REQUIRE(train_flickr8k(2, dir.path / "data", dir.path / "two") == 0);
+  const std::string one = read_bytes(dir.path / "one" / "features.bin");
+  CHECK(one.size() > 10 * 128 * 4);  // 10 records of 128 features
+  CHECK(read_bytes(dir.path / "two" / "features.bin") == one);
+  const std::string log = read_bytes(dir.path / "two.log");
+  INFO(log);
+  CHECK(count(log, "features: 10 computed, 0 from the cache by 2 processes") == 1);  // rank 0 reports the sum
+  CHECK(count(log, "tokenizer: ") == 1);                                             // rank 0 alone reports
+  CHECK(count(log, "(test split, 2 images, beam 1)") == 1);                          // and scores the test split
+  CHECK(fs::exists(dir.path / "two" / "model.nnck"));
+  std::vector<fs::path> left;  // no part file is left
+  for (const auto& entry : fs::directory_iterator(dir.path / "two"))
+    if (entry.path().filename().string().find(".part-") != std::string::npos) left.push_back(entry.path());
+  CHECK(left.empty());
+}
+
+TEST_CASE("a sharded feature extraction killed mid-way resumes with every feature the ranks had finished") {
+  test::TempDir dir("nn_distributed");
+  REQUIRE(train_flickr8k(0, dir.path / "data", dir.path / "one") == 0);
+  // Each rank is killed in its second append, its first chunk of 2 images in its part file and a record torn.
+  CHECK(train_flickr8k(2, dir.path / "data", dir.path / "two", "NN_FAULT_KILL=feature_append:2") != 0);
+  CHECK(fs::exists(dir.path / "two" / "features.bin.part-0"));
+  CHECK(fs::exists(dir.path / "two" / "features.bin.part-1"));
+  REQUIRE(train_flickr8k(2, dir.path / "data", dir.path / "two") == 0);  // the same command again
+  const std::string log = read_bytes(dir.path / "two.log");
+  INFO(log);
+  CHECK(count(log, "features: 4 merged from the parts of an interrupted sharded extraction") == 1);
+  CHECK(count(log, "features: 6 computed, 4 from the cache by 2 processes") == 1);
+  // Every image's features equal the single process's (the records' order may differ after a resume).
+  std::string label;  // the extractor's, as the bundle records it
+  for (const auto& [key, value] : nn::read_checkpoint_texts(dir.path / "one" / "model.nnck"))
+    if (key == "features.extractor") label = value;
+  const captioning::FeatureCache a(dir.path / "one" / "features.bin", 128, label),
+      b(dir.path / "two" / "features.bin", 128, label);
+  REQUIRE(a.size() == 10);
+  REQUIRE(b.size() == 10);
+  for (const fs::path& image : fs::directory_iterator(dir.path / "data" / "images")) {
+    const std::string id = image.stem().string();
+    INFO(id);
+    REQUIRE(b.contains(id));
+    CHECK(a.get(id).to_vector() == b.get(id).to_vector());
   }
 }
 
