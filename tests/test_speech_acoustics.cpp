@@ -324,3 +324,54 @@ TEST_CASE("a word-final schwa + /l/ or /n/ after a consonant is a syllabic /l/ o
   // After a vowel-like /m/ the schwa stays ("lemon").
   CHECK(final_consonant("a lemon here", 1).second.phoneme == Phoneme::AX);
 }
+
+TEST_CASE("CV transitions start between the stop's locus and the vowel, ordered as the locus equations predict") {
+  // Locus equations (Lindblom 1963; Sussman et al. 1991): F2 at a stop's release = k·F2(vowel) + c, with slopes
+  // near 0.8 for /b/ and 0.4 for /d/ — a labial onset follows the vowel more than an alveolar one does; Delattre
+  // et al. (1955): the alveolar locus ~1800 Hz lies between /i/'s and /u/'s F2, so /d/'s onsets move towards it from
+  // both sides. The vowel still reaches its own steady state in its middle.
+  struct Onset {
+    float onset, middle;  // F2 at the vowel's first frame and at its middle
+  };
+  auto f2 = [](const char* text) {
+    const std::vector<Segment> seg = segments_of(text);
+    const std::vector<Frame> frames = make_frames(seg, ProsodyOptions{});
+    float t = 0;
+    for (const Segment& s : seg) {
+      if (!s.pause && is_vowel(s.phoneme) && s.stress == 1) {
+        // The first frame whose centre ((i + 0.5) × 5 ms) lies at or after `ms`.
+        const auto frame = [&](float ms) {
+          return frames[static_cast<size_t>(std::ceil(ms / kFrameMs - 0.5f))].formant[1];
+        };
+        return Onset{frame(t), frame(t + 0.5f * s.duration_ms)};
+      }
+      t += s.duration_ms;
+    }
+    FAIL("no stressed vowel in " << text);
+    return Onset{};
+  };
+  const Onset di = f2("a deed"), du = f2("a dude"), bi = f2("a bead"), bu = f2("a booed");
+  INFO("F2 onset/middle: deed " << di.onset << "/" << di.middle << ", dude " << du.onset << "/" << du.middle
+                                << ", bead " << bi.onset << "/" << bi.middle << ", booed " << bu.onset << "/"
+                                << bu.middle);
+  CHECK(di.middle == doctest::Approx(phoneme_info(Phoneme::IY).f2).epsilon(0.01));  // steady states reached
+  CHECK(du.middle == doctest::Approx(phoneme_info(Phoneme::UW).f2).epsilon(0.01));
+  CHECK(bi.middle == doctest::Approx(phoneme_info(Phoneme::IY).f2).epsilon(0.01));
+  CHECK(bu.middle == doctest::Approx(phoneme_info(Phoneme::UW).f2).epsilon(0.01));
+  // /d/: both onsets between the alveolar locus region (1700-1900 Hz) and the vowel, /u/'s far from its vowel.
+  CHECK(di.onset < di.middle);
+  CHECK(di.onset > 1700);
+  CHECK(du.onset > du.middle + 300);
+  CHECK(du.onset < 1900);
+  CHECK(di.onset > du.onset);  // a positive slope
+  // /b/: a low locus (~700-900 Hz): onsets below both vowels' F2 and below /d/'s, and a steeper slope than /d/'s.
+  CHECK(bi.onset < bi.middle - 100);
+  CHECK(bu.onset < bu.middle);
+  CHECK(bi.onset < di.onset);
+  CHECK(bu.onset < du.onset);
+  const float slope_b = (bi.onset - bu.onset) / (bi.middle - bu.middle);
+  const float slope_d = (di.onset - du.onset) / (di.middle - du.middle);
+  INFO("slopes: /b/ " << slope_b << ", /d/ " << slope_d);
+  CHECK(slope_b > slope_d + 0.2f);
+  CHECK(slope_d > 0.05f);
+}

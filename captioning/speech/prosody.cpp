@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 #include <string>
+
+#include "captioning/speech/coarticulation.h"
 
 namespace speech {
 namespace {
@@ -230,6 +233,12 @@ struct Target {
   bool consonant = false;
   bool abrupt = false;  // its sources switch on at once (a stop's release), not over the usual ±6 ms
   bool liquid = false;  // a glide or liquid: itself a transition, its formants move through half its length
+  // A consonant whose formants are boundary values against a neighbouring vowel (coarticulation.h): the vowel's
+  // formants move from (to) them over these times, and the consonant's own stay put. 0 otherwise.
+  float transition_ms = 0, f1_transition_ms = 0;
+  Frame edge;  // the frame with F1 … F3 at their boundary values, where the vowel's transition starts or ends
+  bool faces_next = false;  // the vowel it faces follows it (else precedes it)
+  float edge_reach_ms = 0;  // a nasal murmur moves from its own formants to the boundary values in this time
 };
 
 Frame shape_of(const PhonemeInfo& p, bool second_half = false) {
@@ -248,18 +257,81 @@ void set_frication(Frame& f, const PhonemeInfo& p, float scale_db = 0) {
   f.parallel_db = {p.a2, p.a3, p.a4, p.a5, p.a6, p.ab};
 }
 
-void blend_shape(Frame& out, const Frame& a, const Frame& b, float w) {
+// Formants and bandwidths from a to b by w (F1 by w1: it may move faster than the others).
+void blend_shape(Frame& out, const Frame& a, const Frame& b, float w, float w1) {
   for (size_t k = 0; k < 5; ++k) {
-    out.formant[k] = a.formant[k] + (b.formant[k] - a.formant[k]) * w;
-    out.bandwidth[k] = a.bandwidth[k] + (b.bandwidth[k] - a.bandwidth[k]) * w;
+    const float wk = k == 0 ? w1 : w;
+    out.formant[k] = a.formant[k] + (b.formant[k] - a.formant[k]) * wk;
+    out.bandwidth[k] = a.bandwidth[k] + (b.bandwidth[k] - a.bandwidth[k]) * wk;
   }
   out.nasal_zero_hz = a.nasal_zero_hz + (b.nasal_zero_hz - a.nasal_zero_hz) * w;
+}
+void blend_shape(Frame& out, const Frame& a, const Frame& b, float w) {
+  blend_shape(out, a, b, w, w);
+}
+
+// The formants of vowel segment s at its start or its end (a diphthong's second target): its table targets,
+// reduced towards schwa when unstressed (keeping ER's r-colouring).
+Frame vowel_shape(const Segment& s, bool end) {
+  const PhonemeInfo& p = phoneme_info(s.phoneme);
+  Frame f = shape_of(p, end && p.manner == Manner::Diphthong);
+  if (p.manner == Manner::Vowel && s.stress == 0 && s.phoneme != Phoneme::ER)
+    blend_shape(f, f, shape_of(phoneme_info(Phoneme::AX)), 0.3f);
+  return f;
+}
+
+// Klatt's boundary values for consonant segment i's target `f`: against the vowel after it (prefer_next) or
+// before it, or against the other side's vowel when the preferred side has no vowel and no sonorant either (a
+// pause, an obstruent: "cats", "a dog."). The consonant's frame takes F1 … F3 at the boundary; the returned
+// locus gives the vowel's transition times (nullopt: no vowel to face, or a consonant without a locus), and
+// faces_next which side the vowel is on.
+std::optional<Locus> face_vowel(Frame& f, const std::vector<Segment>& seg, size_t i, bool prefer_next,
+                                bool& faces_next) {
+  const std::optional<Locus> locus = locus_of(seg[i].phoneme);
+  if (!locus) return std::nullopt;
+  auto neighbour = [&](bool next) -> const Segment* {
+    if (next ? i + 1 >= seg.size() : i == 0) return nullptr;
+    const Segment& n = seg[next ? i + 1 : i - 1];
+    return n.pause ? nullptr : &n;
+  };
+  const Segment* preferred = neighbour(prefer_next);
+  bool next = prefer_next;
+  if (!preferred || !is_vowel(preferred->phoneme)) {
+    const Segment* other = neighbour(!prefer_next);
+    if ((preferred && is_sonorant(preferred->phoneme)) || !other || !is_vowel(other->phoneme)) return std::nullopt;
+    preferred = other;
+    next = !prefer_next;
+  }
+  const Frame v = vowel_shape(*preferred, !next);
+  const std::array<float, 3> b = boundary_formants(*locus, {v.formant[0], v.formant[1], v.formant[2]});
+  for (size_t k = 0; k < 3; ++k) f.formant[k] = b[k];
+  faces_next = next;
+  return locus;
 }
 
 std::vector<Target> make_targets(const std::vector<Segment>& seg) {
   std::vector<Target> out;
   auto add = [&](float ms, const Frame& f, bool silent = false, bool glide = false, bool consonant = true) {
     out.push_back({0, ms, f, silent, glide, consonant});
+  };
+  // A consonant target at its boundary values against the vowel on its preferred side (face_vowel).
+  // A stop's closure holds them (its formants are where the vowel's transition ended); a burst or a nasal murmur
+  // keeps its own spectrum.
+  auto add_facing = [&](size_t i, float ms, Frame f, bool prefer_next, bool hold = false) {
+    Frame edge = f;
+    bool faces_next = false;
+    const std::optional<Locus> locus = face_vowel(edge, seg, i, prefer_next, faces_next);
+    add(ms, hold ? edge : f);
+    out.back().edge = edge;
+    out.back().faces_next = faces_next;
+    // A nasal is voiced: its murmur's formants move to the boundary values over its last (first) 20 ms, so that
+    // the voiced formant tracks stay continuous (its sources still switch at once).
+    if (locus && phoneme_info(seg[i].phoneme).manner == Manner::Nasal)
+      out.back().edge_reach_ms = std::min(20.0f, 0.5f * ms);
+    if (locus) {
+      out.back().transition_ms = locus->transition_ms;
+      out.back().f1_transition_ms = locus->f1_transition_ms;
+    }
   };
   for (size_t i = 0; i < seg.size(); ++i) {
     const Segment& s = seg[i];
@@ -279,9 +351,8 @@ std::vector<Target> make_targets(const std::vector<Segment>& seg) {
     }
     switch (p.manner) {
       case Manner::Vowel:
+        f = vowel_shape(s, false);
         f.voicing_db = s.stress ? 60 : 57;
-        if (s.stress == 0 && s.phoneme != Phoneme::ER)  // reduced towards schwa, keeping r-colouring
-          blend_shape(f, f, shape_of(phoneme_info(Phoneme::AX)), 0.3f);
         add(s.duration_ms, f, false, false, false);
         break;
       case Manner::Diphthong: {
@@ -301,7 +372,7 @@ std::vector<Target> make_targets(const std::vector<Segment>& seg) {
       case Manner::Nasal:
         f.voicing_db = 58;
         f.nasal_zero_hz = 450;
-        add(s.duration_ms, f);
+        add_facing(i, s.duration_ms, f, true);
         break;
       case Manner::Fricative:
         f.voicing_db = p.voiced ? 47 : 0;
@@ -338,11 +409,11 @@ std::vector<Target> make_targets(const std::vector<Segment>& seg) {
         const float burst = p.voiced ? 8.0f : 12.0f;
         Frame closure = f;
         closure.voicing_db = p.voiced ? 38 : 0;
-        add(std::max(s.duration_ms - burst, 10.0f), closure);
+        add_facing(i, std::max(s.duration_ms - burst, 10.0f), closure, false, true);
         Frame release = f;
         // Weaker for a voiced stop, and before a pause (a final stop is released softly, if at all).
         set_frication(release, p, (p.voiced ? -4.0f : 0.0f) + (next ? 0.0f : -10.0f));
-        add(burst, release);
+        add_facing(i, burst, release, true);
         out.back().abrupt = true;
         const bool after_s = i > 0 && !seg[i - 1].pause && seg[i - 1].phoneme == Phoneme::S;
         if (!p.voiced && next && is_sonorant(next->phoneme) && !after_s) {
@@ -376,6 +447,12 @@ float smooth(float x) {
   return x * x * (3.0f - 2.0f * x);
 }
 
+// The weight of the later target at time t (ms) from a boundary whose transition reaches `before` ms into the
+// earlier target and `after` ms into the later one (a jump when both are 0).
+float ramp(float t, float before, float after) {
+  return before + after > 0 ? smooth((t + before) / (before + after)) : (t >= 0 ? 1.0f : 0.0f);
+}
+
 void blend_source(Frame& out, const Frame& a, const Frame& b, float w) {
   out.voicing_db = a.voicing_db + (b.voicing_db - a.voicing_db) * w;
   out.aspiration_db = a.aspiration_db + (b.aspiration_db - a.aspiration_db) * w;
@@ -384,18 +461,52 @@ void blend_source(Frame& out, const Frame& a, const Frame& b, float w) {
 }
 
 // How far (ms) formant transitions reach into target `a` and into target `b` at the boundary between them.
-std::pair<float, float> formant_window(const Target& a, const Target& b) {
-  if (b.glide_through) return {0.5f * a.duration_ms, 0.5f * b.duration_ms};
-  if (a.silent || b.silent) return {0.0f, 0.0f};
+struct Window {
+  float a, b;    // F2 and above
+  float a1, b1;  // F1
+};
+
+// Consonant c's frame as its neighbour v sees it: at its boundary values when v is a vowel it faces.
+const Frame& edge_of(const Target& c, const Target& v, bool v_after_c) {
+  return c.transition_ms > 0 && c.faces_next == v_after_c && !v.consonant && !v.silent ? c.edge : c.frame;
+}
+
+Window formant_window(const Target& a, const Target& b) {
+  if (b.glide_through) return {0.5f * a.duration_ms, 0.5f * b.duration_ms, 0.5f * a.duration_ms, 0.5f * b.duration_ms};
+  if (a.silent || b.silent || b.abrupt) return {0.0f, 0.0f, 0.0f, 0.0f};  // a release is an instant
+  // Boundary values (Klatt): the consonant holds them, the vowel moves from (to) them within at most half its
+  // length, so that its steady state is still reached.
+  const bool vowel_a = !a.consonant && !a.silent, vowel_b = !b.consonant && !b.silent;
+  if (a.transition_ms > 0 && a.faces_next && vowel_b) {
+    const float half = 0.5f * b.duration_ms;
+    return {0.0f, std::min(half, a.transition_ms), 0.0f, std::min(half, a.f1_transition_ms)};
+  }
+  if (b.transition_ms > 0 && !b.faces_next && vowel_a) {
+    const float half = 0.5f * a.duration_ms;
+    return {std::min(half, b.transition_ms), 0.0f, std::min(half, b.f1_transition_ms), 0.0f};
+  }
   if (a.liquid || b.liquid) {
     auto reach = [](const Target& t) {
       return t.liquid ? 0.5f * t.duration_ms : std::min(0.5f * t.duration_ms, 60.0f);
     };
-    return {reach(a), reach(b)};
+    return {reach(a), reach(b), reach(a), reach(b)};
   }
-  const float into_a = a.consonant ? 10.0f : 40.0f;  // vowels bend towards a consonant's locus
-  const float into_b = a.consonant ? 45.0f : (b.consonant ? 10.0f : 30.0f);
-  return {std::min(0.5f * a.duration_ms, into_a), std::min(0.5f * b.duration_ms, into_b)};
+  const float into_a = std::min(0.5f * a.duration_ms, a.consonant ? 10.0f : 40.0f);
+  const float into_b = std::min(0.5f * b.duration_ms, a.consonant ? 45.0f : (b.consonant ? 10.0f : 30.0f));
+  return {into_a, into_b, into_a, into_b};
+}
+
+// A nasal murmur's formants move linearly to their boundary values at the vowel it faces, over its last (or
+// first) edge_reach_ms.
+void murmur_to_edge(Frame& f, const std::vector<Target>& targets, size_t k, float now) {
+  const Target& cur = targets[k];
+  if (cur.edge_reach_ms <= 0) return;
+  const Target* vowel =
+      cur.faces_next ? (k + 1 < targets.size() ? &targets[k + 1] : nullptr) : (k > 0 ? &targets[k - 1] : nullptr);
+  if (!vowel || &edge_of(cur, *vowel, cur.faces_next) != &cur.edge) return;
+  const float from_edge = cur.faces_next ? cur.start_ms + cur.duration_ms - now : now - cur.start_ms;
+  if (from_edge < cur.edge_reach_ms)
+    blend_shape(f, cur.edge, cur.frame, std::clamp(from_edge / cur.edge_reach_ms, 0.0f, 1.0f));
 }
 
 }  // namespace
@@ -429,8 +540,10 @@ std::vector<Frame> make_frames(const std::vector<Segment>& segments, const Proso
     constexpr float kSourceWindow = 6.0f;  // amplitude changes are quick: ±6 ms
     if (k > 0) {
       const Target& prev = targets[k - 1];
-      const auto [wl, wr] = formant_window(prev, cur);
-      if (now < cur.start_ms + wr) blend_shape(f, prev.frame, cur.frame, smooth((now - cur.start_ms + wl) / (wl + wr)));
+      const Window w = formant_window(prev, cur);
+      if (now < cur.start_ms + std::max(w.b, w.b1))
+        blend_shape(f, edge_of(prev, cur, true), cur.frame, ramp(now - cur.start_ms, w.a, w.b),
+                    ramp(now - cur.start_ms, w.a1, w.b1));
       const float sl = cur.abrupt ? 0.0f : std::min(kSourceWindow, 0.5f * prev.duration_ms),
                   sr = cur.abrupt ? 0.5f : std::min(kSourceWindow, 0.5f * cur.duration_ms);
       if (now < cur.start_ms + sr)
@@ -439,12 +552,14 @@ std::vector<Frame> make_frames(const std::vector<Segment>& segments, const Proso
     if (k + 1 < targets.size()) {
       const Target& next = targets[k + 1];
       const float end = next.start_ms;
-      const auto [wl, wr] = formant_window(cur, next);
-      if (now > end - wl) blend_shape(f, cur.frame, next.frame, smooth((now - end + wl) / (wl + wr)));
+      const Window w = formant_window(cur, next);
+      if (now > end - std::max(w.a, w.a1))
+        blend_shape(f, cur.frame, edge_of(next, cur, false), ramp(now - end, w.a, w.b), ramp(now - end, w.a1, w.b1));
       const float sl = next.abrupt ? 0.0f : std::min(kSourceWindow, 0.5f * cur.duration_ms),
                   sr = next.abrupt ? 0.5f : std::min(kSourceWindow, 0.5f * next.duration_ms);
       if (now > end - sl) blend_source(f, cur.frame, next.frame, smooth((now - end + sl) / (sl + sr)));
     }
+    murmur_to_edge(f, targets, k, now);
     while (p + 1 < f0_points.size() && f0_points[p + 1].first <= now) ++p;
     if (p + 1 < f0_points.size() && now > f0_points[p].first) {
       const auto [t0, v0] = f0_points[p];
