@@ -5,9 +5,12 @@
 // the same in bf16 (our model converted with to(nn::bf16), PyTorch's frozen model under autocast), with each one's
 // ratio to our f32; then our inference form (Xception::folded: each BatchNorm folded into its convolution, as the
 // frozen TorchScript folds them) in f32 and bf16 against the same peers. Our GFLOP/s are printed against the FMA peak
-// measured before and after.
+// measured before and after. With --folder DIR, also a folder of photos end to end (xception_features, decoding a
+// batch ahead on a thread) against PyTorch + PIL (benchmarks/torch_folder.py).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
@@ -40,12 +43,43 @@ double features_peak_mb(const std::string& program, const std::string& model, co
   return mb;
 }
 
+// The first `count` JPEG files of `dir`, in name order.
+std::vector<std::string> first_jpegs(const std::string& dir, size_t count) {
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.path().extension() == ".jpg") files.push_back(entry.path().string());
+  std::sort(files.begin(), files.end());
+  if (files.size() > count) files.resize(count);
+  return files;
+}
+
+// A folder of photos described end to end by xception_features (full width, random weights, decoding on its loader
+// thread a batch ahead): the seconds for all files, from its own --rate line (the model's loading left out, as the
+// peer leaves its tracing out); NaN when it did not run.
+double folder_seconds(const std::string& program, const std::vector<std::string>& files, int batch,
+                      const std::string& precision) {
+  std::string command =
+      program + " --random-width 1 --rate --batch " + std::to_string(batch) + " --precision " + precision;
+  for (const std::string& f : files) command += " " + f;
+  command += " 2>&1 >/dev/null";
+  double seconds = NAN;
+  if (FILE* pipe = ::popen(command.c_str(), "r")) {
+    char line[256];
+    size_t images = 0;
+    while (std::fgets(line, sizeof line, pipe)) std::sscanf(line, "described %zu images in %lf s", &images, &seconds);
+    ::pclose(pipe);
+    if (images != files.size()) seconds = NAN;
+  }
+  return seconds;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int threads = 0;
   std::string image = std::string(NN_BENCHMARK_DIR) + "/../../shared/data/photos/skimage/chelsea.png";
-  std::string python = "/usr/bin/python3", features_program, model_file;
+  std::string python = "/usr/bin/python3", features_program, model_file, folder;
+  int folder_images = 64;
   bool torch = true;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -59,10 +93,14 @@ int main(int argc, char** argv) {
       features_program = argv[++i];
     else if (arg == "--model" && i + 1 < argc)
       model_file = argv[++i];
+    else if (arg == "--folder" && i + 1 < argc)
+      folder = argv[++i];
+    else if (arg == "--folder-images" && i + 1 < argc)
+      folder_images = std::max(1, std::atoi(argv[++i]));
     else {
       std::fprintf(stderr,
-                   "usage: xception [--threads N] [--image PHOTO] [--no-torch] [--features-program PATH --model "
-                   "FULL_WIDTH.nnck]\n");
+                   "usage: xception [--threads N] [--image PHOTO] [--no-torch] [--features-program PATH [--model "
+                   "FULL_WIDTH.nnck] [--folder DIR [--folder-images N]]]\n");
       return arg == "--help" ? 0 : 2;
     }
   }
@@ -144,6 +182,24 @@ int main(int argc, char** argv) {
     std::printf("%-34s %8.1f ms\n", "one image end to end (decode+resize+forward)", e2e * 1e3);
     std::printf("%-22s %9.0f MB %12s %9.0f MB %9.0f MB\n", "peak resident memory", ours_peak, "",
                 peer.as_installed("peak_rss_mb"), peer.at_best("peak_rss_mb"));
+    if (!folder.empty() && !features_program.empty()) {
+      // A folder of photos end to end, batches of 8: ours (xception_features, f32 and bf16) against PyTorch + PIL
+      // (torch_folder.py, f32 frozen channels_last, decoding in a DataLoader worker or inline, the faster).
+      const std::vector<std::string> files = first_jpegs(folder, static_cast<size_t>(folder_images));
+      const double ours_f32 = folder_seconds(features_program, files, 8, "f32");
+      const double ours_bf16 = folder_seconds(features_program, files, 8, "bf16");
+      std::string command = python + " " + NN_BENCHMARK_DIR + "/torch_folder.py " + std::to_string(threads) + " 8";
+      for (const std::string& f : files) command += " " + f;
+      bench::PeerRuns folder_peer = torch ? bench::run_peer_tuned(command, false) : bench::PeerRuns{};
+      const double n = static_cast<double>(files.size());
+      std::printf("%zu photos of %s end to end (decode, resize, forward; batches of 8), images/s:\n", files.size(),
+                  folder.c_str());
+      std::printf("%-22s %6.2f img/s %12s %6.2f img/s %6.2f img/s %7.2f\n", "f32 (folded)", n / ours_f32, "",
+                  n / folder_peer.as_installed("folder_s"), n / folder_peer.at_best("folder_s"),
+                  folder_peer.faster("folder_s") / ours_f32);
+      std::printf("%-22s %6.2f img/s %12s %12s %12s %7.2f   (against PyTorch's f32)\n", "bf16 (folded)", n / ours_bf16,
+                  "", "", "", folder_peer.faster("folder_s") / ours_bf16);
+    }
     std::printf("PyTorch tuned: the best of %s; here %s\n", bench::environment_names(false).c_str(),
                 peer.tuned_names({"frozen_b1", "frozen_b8", "bf16_b1", "bf16_b8"}).c_str());
     std::printf("FP32 FMA peak: %.0f GFLOP/s before, %.0f after%s\n", peak_before, peak_after,

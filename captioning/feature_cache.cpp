@@ -11,6 +11,7 @@
 
 #include <nn/autograd/autograd.h>
 #include <nn/core/error.h>
+#include <nn/data/dataloader.h>
 #include <nn/io/checkpoint.h>
 #include <nn/io/fault.h>
 #include <nn/ops/ops.h>
@@ -289,6 +290,29 @@ void FeatureCache::append(const std::vector<std::pair<std::string, nn::Tensor>>&
   for (const auto& [id, offset] : added) features_[id] = offset;
 }
 
+namespace {
+
+// The images still to extract, as a dataset for the decoding thread.
+class ImageList : public nn::Dataset<std::pair<std::string, fs::path>> {
+ public:
+  explicit ImageList(const std::vector<std::pair<std::string, fs::path>>& images) : images_(images) {}
+  size_t size() const override { return images_.size(); }
+  std::pair<std::string, fs::path> get(size_t index) const override { return images_.at(index); }
+
+ private:
+  const std::vector<std::pair<std::string, fs::path>>& images_;
+};
+
+// One forward batch, decoded on the loader's thread: the images that could be read, and what could not.
+struct DecodedImages {
+  std::vector<std::string> ids;
+  std::vector<nn::Tensor> images;       // (1, 299, 299, 3) each
+  std::vector<std::string> unreadable;  // "path: reason"
+  size_t count = 0;                     // images of the list this batch covers, readable or not
+};
+
+}  // namespace
+
 ExtractReport extract_features(FeatureCache& cache, nn::Xception& model,
                                const std::vector<std::pair<std::string, fs::path>>& images,
                                const ExtractOptions& options) {
@@ -301,49 +325,59 @@ ExtractReport extract_features(FeatureCache& cache, nn::Xception& model,
       todo.push_back(item);
     }
   }
+  // JPEG decoding and resizing run on the loader's thread, a batch ahead of the forward pass (the DataLoader's
+  // prefetch), in the list's order; an unreadable image is listed, or with `strict` its error reaches us at its batch.
+  ImageList list(todo);
+  auto decode = [&options](std::vector<std::pair<std::string, fs::path>>&& chunk) {
+    DecodedImages d;
+    d.count = chunk.size();
+    for (const auto& [id, path] : chunk) {
+      try {
+        d.images.push_back(nn::load_xception_input(path, options.filter));
+        d.ids.push_back(id);
+      } catch (const nn::Error& e) {
+        if (options.strict) throw;
+        d.unreadable.push_back(e.what());
+      }
+    }
+    return d;
+  };
+  nn::DataLoader<std::pair<std::string, fs::path>, DecodedImages> loader(
+      list, decode, {.batch_size = std::max(1, options.chunk), .shuffle = false, .prefetch = 1});
   const bool was_training = model.is_training();
   model.eval();
+  struct RestoreMode {
+    nn::Xception& model;
+    bool training;
+    ~RestoreMode() { model.train(training); }
+  } restore{model, was_training};
   nn::NoGradGuard no_grad;
   Progress progress("features", todo.size(), "img", options.progress && !todo.empty());
-  const size_t chunk = static_cast<size_t>(std::max(1, options.chunk));
-  std::vector<nn::Tensor> inputs;
-  std::vector<std::string> ids;
-  for (size_t start = 0; start < todo.size(); start += chunk) {
-    inputs.clear();
-    ids.clear();
-    const size_t end = std::min(todo.size(), start + chunk);
-    for (size_t k = start; k < end; ++k) {
-      try {
-        inputs.push_back(nn::load_xception_input(todo[k].second, options.filter));
-        ids.push_back(todo[k].first);
-      } catch (const nn::Error& e) {
-        if (options.strict) {
-          model.train(was_training);
-          throw;
-        }
-        report.unreadable.push_back(e.what());
-      }
-    }
-    if (!inputs.empty()) {
-      nn::Tensor batch = nn::concat(inputs, 0);    // (B, 299, 299, 3)
-      inputs.clear();                              // the decoded images are in the batch now
-      nn::Tensor features = model.forward(batch);  // (B, dim)
+  size_t done = 0;
+  auto epoch = loader.epoch(1);
+  while (auto decoded = epoch.next()) {
+    report.unreadable.insert(report.unreadable.end(), decoded->unreadable.begin(), decoded->unreadable.end());
+    if (!decoded->images.empty()) {
+      nn::Tensor batch = nn::concat(decoded->images, 0);  // (B, 299, 299, 3)
+      decoded->images.clear();                            // the decoded images are in the batch now
+      nn::Tensor features = model.forward(batch);         // (B, dim)
       batch = nn::Tensor();
       std::vector<std::pair<std::string, nn::Tensor>> records;
-      for (size_t i = 0; i < ids.size(); ++i) {
-        records.emplace_back(ids[i], nn::slice(features, 0, static_cast<int64_t>(i), static_cast<int64_t>(i) + 1));
+      for (size_t i = 0; i < decoded->ids.size(); ++i) {
+        records.emplace_back(decoded->ids[i],
+                             nn::slice(features, 0, static_cast<int64_t>(i), static_cast<int64_t>(i) + 1));
       }
       cache.append(records);
-      report.computed += ids.size();
+      report.computed += decoded->ids.size();
     }
-    progress.advance(end - start);  // images saved (or found unreadable), never ahead of the file
-    if (end < todo.size() && options.stop && options.stop()) {
+    done += decoded->count;
+    progress.advance(decoded->count);  // images saved (or found unreadable), never ahead of the file
+    if (done < todo.size() && options.stop && options.stop()) {
       report.stopped = true;
       break;
     }
   }
   progress.finish();
-  model.train(was_training);
   return report;
 }
 

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <numeric>
@@ -24,7 +25,24 @@ struct Args {
   std::string precision = "f32";  // the dtype the model computes in (nn::parse_dtype); features are printed as f32
   std::string classes;
   nn::ResizeFilter filter = nn::ResizeFilter::nearest;
+  int batch = 1;      // images per forward pass
+  bool rate = false;  // print images per second, end to end, to stderr
   std::vector<std::string> images;
+};
+
+// The image paths, as a dataset for the decoding thread.
+struct PathList : nn::Dataset<std::string> {
+  const std::vector<std::string>& paths;
+  explicit PathList(const std::vector<std::string>& p) : paths(p) {}
+  size_t size() const override { return paths.size(); }
+  std::string get(size_t index) const override { return paths.at(index); }
+};
+
+// A forward batch decoded on the loader's thread: each path with its image, or the error that reading it gave.
+struct Decoded {
+  std::vector<std::string> paths;
+  std::vector<nn::Tensor> images;   // (1, 299, 299, 3) each, for the paths read; undefined for the others
+  std::vector<std::string> errors;  // empty for the paths read
 };
 
 // imagenet_class_index.json: {"0": ["n01440764", "tench"], …} → names by index.
@@ -77,6 +95,9 @@ int main(int argc, char** argv) {
            "ignore the EXIF orientation (the stored pixels, as Keras's loader reads them)");
   cli.text("--precision", "f32|bf16", a.precision, "the dtype Xception computes in (bf16: the model converted)");
   cli.flag("--peak-memory", a.peak_memory, "print the peak resident memory to stderr at the end");
+  cli.whole("--batch", "N", a.batch, 1, 64,
+            "images per forward pass (more: faster on many images, about 80 MB more memory per image)");
+  cli.flag("--rate", a.rate, "print the images per second, end to end (decoding included), to stderr at the end");
   if (auto status = cli.parse(argc, argv)) return *status;
   if (a.weights.empty() == (a.random_width == 0))
     return cli.usage_error("give one of --weights MODEL.nnck and --random-width W");
@@ -103,44 +124,76 @@ int main(int argc, char** argv) {
     nn::NoGradGuard no_grad;
     if (a.json) std::printf("[");
     bool first = true;
-    for (const std::string& path : a.images) {
-      nn::Tensor out;
-      try {
-        out =
-            inference->forward(nn::load_xception_input(path, a.filter, 299, {.keep_orientation = a.keep_orientation}));
-      } catch (const nn::Error& e) {
-        status = cli.error(e);
-        continue;
-      }
-      const float* v = out.data();
-      const int64_t n = out.numel();
-      if (a.json) std::printf("%s\n{\"image\": %s, ", first ? "" : ",", json_string(path).c_str());
-      first = false;
-      if (inference->options().include_top) {
-        std::vector<int64_t> order(n);
-        std::iota(order.begin(), order.end(), 0);
-        std::partial_sort(order.begin(), order.begin() + 5, order.end(),
-                          [&](int64_t x, int64_t y) { return v[x] > v[y]; });
-        if (a.json) std::printf("\"top5\": [");
-        for (int k = 0; k < 5; ++k) {
-          std::string label = names.empty() ? std::to_string(order[k]) : names[order[k]];
-          if (a.json) {
-            std::printf("%s{\"class\": %lld, \"name\": %s, \"probability\": %.6g}", k ? ", " : "",
-                        static_cast<long long>(order[k]), json_string(label).c_str(), static_cast<double>(v[order[k]]));
-          } else {
-            std::printf("%s\t%d\t%s\t%.4f\n", path.c_str(), k + 1, label.c_str(), static_cast<double>(v[order[k]]));
-          }
+    // Decoding and resizing run on the loader's thread, a batch ahead of the forward pass, in the given order.
+    PathList list(a.images);
+    auto decode = [&a](std::vector<std::string>&& paths) {
+      Decoded d{std::move(paths), {}, {}};
+      for (const std::string& path : d.paths) {
+        try {
+          d.images.push_back(nn::load_xception_input(path, a.filter, 299, {.keep_orientation = a.keep_orientation}));
+          d.errors.emplace_back();
+        } catch (const nn::Error& e) {
+          d.images.emplace_back();
+          d.errors.emplace_back(e.what());
         }
-        if (a.json) std::printf("]}");
-      } else {
-        if (a.json)
-          std::printf("\"features\": [");
-        else
-          std::printf("%s", path.c_str());
-        for (int64_t i = 0; i < n; ++i)
-          std::printf(a.json ? (i ? ", %.6g" : "%.6g") : " %.6g", static_cast<double>(v[i]));
-        std::printf(a.json ? "]}" : "\n");
       }
+      return d;
+    };
+    nn::DataLoader<std::string, Decoded> loader(list, decode, {.batch_size = a.batch, .shuffle = false, .prefetch = 1});
+    const auto start = std::chrono::steady_clock::now();
+    size_t described = 0;
+    auto epoch = loader.epoch(1);
+    while (auto decoded = epoch.next()) {
+      std::vector<nn::Tensor> readable;
+      for (const nn::Tensor& image : decoded->images)
+        if (image.defined()) readable.push_back(image);
+      nn::Tensor outputs = readable.empty() ? nn::Tensor() : inference->forward(nn::concat(readable, 0));  // (B, …)
+      int64_t row = 0;
+      for (size_t i = 0; i < decoded->paths.size(); ++i) {
+        const std::string& path = decoded->paths[i];
+        if (!decoded->errors[i].empty()) {
+          status = cli.error(nn::Error(decoded->errors[i]));
+          continue;
+        }
+        nn::Tensor out = nn::slice(outputs, 0, row, row + 1);
+        ++row;
+        ++described;
+        const float* v = out.data();
+        const int64_t n = out.numel();
+        if (a.json) std::printf("%s\n{\"image\": %s, ", first ? "" : ",", json_string(path).c_str());
+        first = false;
+        if (inference->options().include_top) {
+          std::vector<int64_t> order(n);
+          std::iota(order.begin(), order.end(), 0);
+          std::partial_sort(order.begin(), order.begin() + 5, order.end(),
+                            [&](int64_t x, int64_t y) { return v[x] > v[y]; });
+          if (a.json) std::printf("\"top5\": [");
+          for (int k = 0; k < 5; ++k) {
+            std::string label = names.empty() ? std::to_string(order[k]) : names[order[k]];
+            if (a.json) {
+              std::printf("%s{\"class\": %lld, \"name\": %s, \"probability\": %.6g}", k ? ", " : "",
+                          static_cast<long long>(order[k]), json_string(label).c_str(),
+                          static_cast<double>(v[order[k]]));
+            } else {
+              std::printf("%s\t%d\t%s\t%.4f\n", path.c_str(), k + 1, label.c_str(), static_cast<double>(v[order[k]]));
+            }
+          }
+          if (a.json) std::printf("]}");
+        } else {
+          if (a.json)
+            std::printf("\"features\": [");
+          else
+            std::printf("%s", path.c_str());
+          for (int64_t i = 0; i < n; ++i)
+            std::printf(a.json ? (i ? ", %.6g" : "%.6g") : " %.6g", static_cast<double>(v[i]));
+          std::printf(a.json ? "]}" : "\n");
+        }
+      }
+    }
+    if (a.rate) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::fprintf(stderr, "described %zu images in %.3f s: %.2f images/s end to end (batch %d)\n", described, seconds,
+                   described / seconds, a.batch);
     }
     if (a.json) std::printf("\n]\n");
     if (a.peak_memory) {
