@@ -250,7 +250,8 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
                          [&](const std::string& line) {
                            if (!o.progress && first) log(line);  // the trainer prints it itself with progress on
                          },
-                     .parallel = o.parallel};
+                     .parallel = o.parallel,
+                     .length_buckets = o.length_buckets};
   result.history = train(model, tokenizer, features, make_examples(train_ids, clean, tokenizer),
                          make_examples(dev_ids, clean, tokenizer), config, [&](const EpochResult& r) {
                            if (!o.progress && first)  // the trainer prints its epoch lines itself

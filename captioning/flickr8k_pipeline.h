@@ -38,6 +38,7 @@ struct Flickr8kRunOptions {
   /// global batch of batch_size over them, and only rank 0 writes descriptions.txt and model.nnck and scores the
   /// test split (the other processes' results have no BLEU). Null: this process alone.
   nn::Parallel* parallel = nullptr;
+  bool length_buckets = true;  ///< batches of captions of similar length (TrainConfig::length_buckets)
 };
 
 /// What run_flickr8k() did and measured.

@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   cli.flag("--resume", o.resume, "continue from the output folder's last.nnck");
   cli.flag("--overwrite", o.overwrite, "start afresh over a run already in the output folder");
   cli.flag("--no-progress", no_progress, "no progress bar");
+  bool no_buckets = false;
+  cli.flag("--no-length-buckets", no_buckets,
+           "batches of the shuffled captions as they come, not grouped by length (more padding, slower)");
   cli.text("--precision", "f32|bf16", precision,
            "the dtype of the Xception feature pass (training stays f32; the feature cache is labelled with it)");
   if (auto status = cli.parse(argc, argv)) return *status;
@@ -53,6 +56,7 @@ int main(int argc, char** argv) {
   if (o.out_dir.empty()) return cli.usage_error("missing --out DIR");
   o.progress = !no_progress;
   o.parallel = job.parallel();
+  o.length_buckets = !no_buckets;
   // Ctrl-C: extraction stops after the batch being saved, training saves mid-epoch; --resume continues exactly there.
   captioning::install_stop_signals();
   try {
