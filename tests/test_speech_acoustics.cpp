@@ -375,3 +375,27 @@ TEST_CASE("CV transitions start between the stop's locus and the vowel, ordered 
   CHECK(slope_b > slope_d + 0.2f);
   CHECK(slope_d > 0.05f);
 }
+
+TEST_CASE("function words take no pitch accent: their F0 peak lies below the next content word's") {
+  // In a neutral reading accents fall on content words, not on articles, prepositions, auxiliaries or pronouns
+  // (Ladd 1996; Hirschberg 1993), even though declination lowers each later word: the preposition's stressed
+  // vowel lies below the following noun's, and the auxiliary's below the verb's.
+  auto stressed_f0 = [](const char* text) {
+    std::vector<float> f0;  // each word's primary-stressed vowel, in order
+    for (const Segment& s : segments_of(text))
+      if (!s.pause && is_vowel(s.phoneme) && s.stress == 1) f0.push_back(s.f0_hz);
+    return f0;
+  };
+  // dog, is, run(ning), on, grass, near, tree
+  const std::vector<float> a = stressed_f0("a dog is running on the grass near a tree");
+  REQUIRE(a.size() == 7);
+  INFO("dog " << a[0] << ", is " << a[1] << ", running " << a[2] << ", on " << a[3] << ", grass " << a[4] << " Hz");
+  CHECK(a[1] < 0.95f * a[2]);  // "is" below "running"
+  CHECK(a[3] < 0.95f * a[4]);  // "on" below "grass"
+  // boy, plays, park, with, his, dog ("in" is unstressed in the dictionary)
+  const std::vector<float> b = stressed_f0("a boy plays in the park with his dog");
+  REQUIRE(b.size() == 6);
+  INFO("park " << b[2] << ", with " << b[3] << ", his " << b[4] << " Hz");
+  CHECK(b[3] < 0.95f * b[2]);
+  CHECK(b[4] < 0.95f * b[2]);
+}

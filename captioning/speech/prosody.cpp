@@ -41,6 +41,21 @@ bool starts_minor_phrase(const std::string& word) {
   return kPrepositions.contains(word);
 }
 
+// Function words — articles, prepositions, conjunctions, auxiliaries, pronouns — carry no pitch accent in a
+// neutral reading: accents go to the content words (Ladd 1996; the "content word" rule of Hirschberg 1993).
+bool function_word(const std::string& word) {
+  static const std::set<std::string, std::less<>> kFunctionWords = {
+      "a",       "an",    "the",        "this",   "that",    "these",   "those", "some",  "of",      "to",
+      "for",     "from",  "about",      "above",  "across",  "against", "along", "among", "around",  "at",
+      "behind",  "below", "beneath",    "beside", "between", "by",      "down",  "in",    "inside",  "into",
+      "near",    "off",   "on",         "onto",   "out",     "outside", "over",  "past",  "through", "toward",
+      "towards", "under", "underneath", "up",     "with",    "within",  "and",   "or",    "but",     "as",
+      "while",   "is",    "are",        "was",    "were",    "be",      "been",  "being", "has",     "have",
+      "had",     "does",  "do",         "did",    "can",     "will",    "he",    "she",   "it",      "they",
+      "his",     "her",   "its",        "their",  "them",    "him",     "who",   "which", "there",   "one's"};
+  return kFunctionWords.contains(word);
+}
+
 // A word-final unstressed schwa + /l/, or + /n/ after an alveolar obstruent, after a consonant: the /l/ or /n/
 // is syllabic ("bottle" [ˈbɑɾl̩], "button", "little", "dozen"), as American English says them.
 bool syllabic_consonant(const Pronunciation& phones, size_t schwa) {
@@ -52,8 +67,8 @@ bool syllabic_consonant(const Pronunciation& phones, size_t schwa) {
          (before == Phoneme::T || before == Phoneme::D || before == Phoneme::S || before == Phoneme::Z);
 }
 
-// The words as segments, with word edges, pauses, minor phrase starts, repeated (deaccented) words and syllabic
-// consonants marked (durations and F0 come later).
+// The words as segments, with word edges, pauses, minor phrase starts, deaccented (repeated or function) words and
+// syllabic consonants marked (durations and F0 come later).
 std::vector<Segment> flatten(const std::vector<SpokenWord>& words) {
   std::vector<Segment> out;
   out.push_back({.pause = true, .duration_ms = 60});  // a short lead-in
@@ -64,7 +79,7 @@ std::vector<Segment> flatten(const std::vector<SpokenWord>& words) {
       continue;
     }
     const bool minor = !out.back().pause && starts_minor_phrase(w.text);
-    const bool repeated = !w.text.empty() && !said.insert(w.text).second;
+    const bool repeated = !w.text.empty() && (!said.insert(w.text).second || function_word(w.text));
     const size_t first = out.size();
     for (size_t i = 0; i < w.phones.size(); ++i) {
       if (syllabic_consonant(w.phones, i)) continue;  // the schwa: its consonant takes the syllable
@@ -167,8 +182,8 @@ void assign_durations(std::vector<Segment>& seg, float rate) {
 }
 
 // F0: per phrase a baseline falling from pitch_hz to 80 % of it (declination), partly reset at each minor phrase
-// boundary; accents on stressed vowels except those of repeated words, and a final fall (statement), rise (question) or
-// slight continuation rise (comma).
+// boundary; accents on stressed vowels except those of repeated and function words, and a final fall (statement), rise
+// (question) or slight continuation rise (comma).
 void assign_f0(std::vector<Segment>& seg, const std::vector<SpokenWord>& words, float pitch) {
   std::vector<Pause> phrase_ends;
   for (const SpokenWord& w : words)
@@ -194,7 +209,7 @@ void assign_f0(std::vector<Segment>& seg, const std::vector<SpokenWord>& words, 
       t += seg[k].duration_ms;
       float f0 = pitch * (1.0f - 0.2f * middle + reset);
       if (seg[k].deaccented) {
-        // A word said before is given information: no pitch accent (it keeps its place on the baseline).
+        // A word said before is given information, a function word carries no accent: it keeps to the baseline.
       } else if (is_vowel(seg[k].phoneme) && seg[k].stress == 1) {
         f0 *= first_accent ? 1.25f : 1.15f;
         first_accent = false;

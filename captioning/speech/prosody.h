@@ -27,7 +27,7 @@ struct Segment {
   bool phrase_final = false;  // in the last syllable before a pause
   bool minor_final = false;   // in the last syllable before a minor phrase boundary (no pause there)
   bool minor_start = false;   // starts a minor phrase: a prepositional phrase ("a dog runs | through the grass")
-  bool deaccented = false;    // a vowel of a word said earlier in the utterance: it takes no pitch accent
+  bool deaccented = false;    // a word said earlier in the utterance, or a function word: it takes no pitch accent
   bool syllabic = false;      // an /l/ or /n/ carrying its syllable ("bottle", "button"): the schwa before it dropped
   float duration_ms = 0;
   float f0_hz = 0;  // at the segment's middle
