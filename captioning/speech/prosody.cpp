@@ -386,7 +386,9 @@ std::vector<Target> make_targets(const std::vector<Segment>& seg) {
         break;
       case Manner::Nasal:
         f.voicing_db = 58;
-        f.nasal_zero_hz = 450;
+        // The zero of the side branch (the closed mouth) lies lower the longer that branch: /m/ ~750-1000 Hz,
+        // /n/ ~1450-2000 Hz, /ng/ above 3000 Hz (Fujimura 1962; Stevens 1998, ch. 9).
+        f.nasal_zero_hz = s.phoneme == Phoneme::M ? 750.0f : s.phoneme == Phoneme::N ? 1450.0f : 3000.0f;
         add_facing(i, s.duration_ms, f, true);
         break;
       case Manner::Fricative:
