@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include <nn/autograd/autograd.h>
+#include <nn/core/allocator.h>
 #include <nn/core/error.h>
 #include <nn/data/dataloader.h>
 #include <nn/io/checkpoint.h>
@@ -354,13 +355,18 @@ ExtractReport extract_features(FeatureCache& cache, nn::Xception& model,
   nn::NoGradGuard no_grad;
   Progress progress("features", todo.size(), "img", options.progress && !todo.empty());
   size_t done = 0;
+  nn::MemoryPlan plan;  // every full batch asks for the same blocks in the same order
   auto epoch = loader.epoch(1);
   while (auto decoded = epoch.next()) {
     report.unreadable.insert(report.unreadable.end(), decoded->unreadable.begin(), decoded->unreadable.end());
     if (!decoded->images.empty()) {
       nn::Tensor batch = nn::concat(decoded->images, 0);  // (B, 299, 299, 3)
       decoded->images.clear();                            // the decoded images are in the batch now
-      nn::Tensor features = model.forward(batch);         // (B, dim)
+      nn::Tensor features;                                // (B, dim)
+      {
+        nn::MemoryPlanScope scope(plan);  // the first batch's activations planned, later batches' served from it
+        features = model.forward(batch);
+      }
       batch = nn::Tensor();
       std::vector<std::pair<std::string, nn::Tensor>> records;
       for (size_t i = 0; i < decoded->ids.size(); ++i) {

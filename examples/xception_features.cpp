@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
       return d;
     };
     nn::DataLoader<std::string, Decoded> loader(list, decode, {.batch_size = a.batch, .shuffle = false, .prefetch = 1});
+    nn::MemoryPlan plan;  // every full batch asks for the same blocks in the same order
     const auto start = std::chrono::steady_clock::now();
     size_t described = 0;
     auto epoch = loader.epoch(1);
@@ -147,7 +148,12 @@ int main(int argc, char** argv) {
       std::vector<nn::Tensor> readable;
       for (const nn::Tensor& image : decoded->images)
         if (image.defined()) readable.push_back(image);
-      nn::Tensor outputs = readable.empty() ? nn::Tensor() : inference->forward(nn::concat(readable, 0));  // (B, …)
+      nn::Tensor outputs;  // (B, …)
+      if (!readable.empty()) {
+        nn::Tensor batch = nn::concat(readable, 0);
+        nn::MemoryPlanScope scope(plan);  // the first batch's activations planned, later batches' served from it
+        outputs = inference->forward(batch);
+      }
       int64_t row = 0;
       for (size_t i = 0; i < decoded->paths.size(); ++i) {
         const std::string& path = decoded->paths[i];

@@ -1,9 +1,13 @@
 #include "nn/core/allocator.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <new>
+#include <unordered_map>
 #include <vector>
 
 #include "nn/core/error.h"
@@ -76,11 +80,212 @@ Cache& cache(Device device = Device::cpu) {
   return instances[index];
 }
 
+// ---- memory plans (MemoryPlan) ----
+
+// A plan's arena: one block of host memory whose byte ranges the plan hands out. The blocks handed out and not yet
+// released are kept so that a replay never hands out bytes still in use; once its plan has left it (a block
+// outlived a run, or the plan was destroyed) it is freed with its last block.
+struct Arena {
+  char* base = nullptr;
+  size_t bytes = 0;
+  struct Used {
+    size_t offset, bytes, request;
+  };
+  std::vector<Used> live;  // the blocks handed out and not yet released, with the request each served
+  bool abandoned = false;
+};
+
+std::mutex g_arenas_mutex;             // guards every Arena and the list
+std::vector<Arena*> g_arenas;          // every arena still allocated
+std::atomic<size_t> g_arena_count{0};  // g_arenas.size(), read without the lock on every release
+
+Arena* arena_holding_locked(const void* p) {
+  for (Arena* a : g_arenas) {
+    if (p >= a->base && p < a->base + a->bytes) return a;
+  }
+  return nullptr;
+}
+
+void free_arena_locked(Arena* a) {
+  std::erase(g_arenas, a);
+  g_arena_count.store(g_arenas.size());
+  host_give_back(a->base);
+  delete a;
+}
+
+// Leaves `a` to its live blocks, or frees it when it has none (caller holds g_arenas_mutex).
+void abandon_arena_locked(Arena* a) {
+  if (a == nullptr) return;
+  a->abandoned = true;
+  if (a->live.empty()) free_arena_locked(a);
+}
+
 }  // namespace
 
-Block allocate(Device device, size_t requested_bytes) {
-  if (requested_bytes == 0) return {};
-  size_t bytes = rounded_bytes(requested_bytes);
+struct MemoryPlan::State {
+  bool recording = true;  // until the first run under a scope ends
+  // The recorded run: request k's rounded size, and the ticks of a clock at its allocation and release (released:
+  // -1 while live or when another thread released it, which keeps it out of the arena).
+  std::vector<size_t> sizes;
+  std::vector<int64_t> born, died;
+  std::unordered_map<void*, size_t> recording_live;  // block → request, while recording
+  int64_t clock = 0;
+  // The plan: each request's offset in the arena, or −1 for one the cache serves (its block outlived the run).
+  std::vector<int64_t> offsets;
+  size_t planned_requests = 0, arena_bytes = 0;
+  Arena* arena = nullptr;  // null before the plan exists and after a run left it
+  // The run being replayed: the next request, and whether it has asked differently from the record.
+  size_t next = 0;
+  bool diverged = false;
+};
+
+namespace {
+
+thread_local MemoryPlan::State* t_plan = nullptr;  // the calling thread's plan, under a MemoryPlanScope
+
+// Offsets for the requests released within the recorded run (greedy by size: the largest first, each at the lowest
+// offset where it overlaps no placed request that is live at the same time); the arena's size.
+size_t assign_offsets(MemoryPlan::State& plan) {
+  const size_t n = plan.sizes.size();
+  plan.offsets.assign(n, -1);
+  std::vector<size_t> order;
+  for (size_t k = 0; k < n; ++k)
+    if (plan.died[k] >= 0) order.push_back(k);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return plan.sizes[a] > plan.sizes[b]; });
+  std::vector<size_t> placed;
+  size_t arena = 0;
+  for (size_t k : order) {
+    std::vector<std::pair<size_t, size_t>> busy;  // (offset, end) of placed requests live at the same time as k
+    for (size_t j : placed) {
+      if (plan.born[j] <= plan.died[k] && plan.born[k] <= plan.died[j])
+        busy.emplace_back(static_cast<size_t>(plan.offsets[j]), static_cast<size_t>(plan.offsets[j]) + plan.sizes[j]);
+    }
+    std::sort(busy.begin(), busy.end());
+    size_t offset = 0;
+    for (const auto& [start, end] : busy) {
+      if (start >= offset + plan.sizes[k]) break;  // k fits in the gap before this one
+      offset = std::max(offset, end);
+    }
+    plan.offsets[k] = static_cast<int64_t>(offset);
+    arena = std::max(arena, offset + plan.sizes[k]);
+    placed.push_back(k);
+  }
+  plan.planned_requests = placed.size();
+  return arena;
+}
+
+// The next request of a replayed run from the arena: {nullptr, 0} when the cache must serve it (the run asks
+// differently from the record, the request outlived the recorded run, or its bytes are still in use).
+Block from_plan(MemoryPlan::State& plan, size_t bytes) {
+  if (plan.diverged || plan.arena == nullptr || plan.next >= plan.sizes.size() || plan.sizes[plan.next] != bytes) {
+    plan.diverged = true;
+    return {};
+  }
+  const int64_t offset = plan.offsets[plan.next++];
+  if (offset < 0) return {};
+  std::lock_guard lock(g_arenas_mutex);
+  Arena& a = *plan.arena;
+  const auto start = static_cast<size_t>(offset);
+  for (const Arena::Used& used : a.live) {
+    if (used.offset < start + bytes && start < used.offset + used.bytes) {  // an earlier request's, still in use
+      plan.diverged = true;
+      return {};
+    }
+  }
+  a.live.push_back({start, bytes, plan.next - 1});
+  return {a.base + start, bytes};
+}
+
+// Returns a block of an arena (true), or false for a block of the cache.
+bool release_to_arena(const void* p) {
+  if (g_arena_count.load() == 0) return false;
+  std::lock_guard lock(g_arenas_mutex);
+  Arena* a = arena_holding_locked(p);
+  if (a == nullptr) return false;
+  const auto offset = static_cast<size_t>(static_cast<const char*>(p) - a->base);
+  std::erase_if(a->live, [&](const Arena::Used& used) { return used.offset == offset; });
+  if (a->abandoned && a->live.empty()) free_arena_locked(a);
+  return true;
+}
+
+}  // namespace
+
+MemoryPlan::MemoryPlan() : state_(new State) {}
+
+MemoryPlan::~MemoryPlan() {
+  {
+    std::lock_guard lock(g_arenas_mutex);
+    abandon_arena_locked(state_->arena);
+  }
+  delete state_;
+}
+
+bool MemoryPlan::recorded() const {
+  return !state_->recording;
+}
+size_t MemoryPlan::arena_bytes() const {
+  return state_->arena_bytes;
+}
+size_t MemoryPlan::requests() const {
+  return state_->planned_requests;
+}
+
+// A new arena of `bytes` for a plan, touched now (so that no run faults its pages in), registered, and counted as
+// the cache's miss it is; nullptr when the system has no memory for it (the cache then serves the plan's runs).
+Arena* new_arena(size_t bytes) {
+  void* base = host_obtain(bytes);
+  if (base == nullptr) return nullptr;
+  std::memset(base, 0, bytes);
+  {
+    Cache& c = cache();
+    std::lock_guard lock(c.mutex);
+    ++c.stats.misses;
+  }
+  auto* a = new Arena{static_cast<char*>(base), bytes, {}, false};
+  std::lock_guard lock(g_arenas_mutex);
+  g_arenas.push_back(a);
+  g_arena_count.store(g_arenas.size());
+  return a;
+}
+
+MemoryPlanScope::MemoryPlanScope(MemoryPlan& plan) : plan_(plan) {
+  if (t_plan != nullptr) throw Error("MemoryPlanScope: a memory plan is already active on this thread");
+  MemoryPlan::State& state = *plan.state_;
+  // The last run left its arena to a block that outlived it: a fresh one, before the run rather than in it.
+  if (!state.recording && state.arena == nullptr && state.planned_requests > 0)
+    state.arena = new_arena(state.arena_bytes);
+  state.next = 0;
+  state.diverged = false;
+  t_plan = &state;
+}
+
+MemoryPlanScope::~MemoryPlanScope() {
+  t_plan = nullptr;
+  MemoryPlan::State& state = *plan_.state_;
+  if (state.recording) {
+    state.recording = false;
+    state.recording_live.clear();
+    state.arena_bytes = assign_offsets(state);
+    if (state.planned_requests > 0) state.arena = new_arena(state.arena_bytes);  // at the end of the recorded run
+    return;
+  }
+  std::lock_guard lock(g_arenas_mutex);
+  if (state.arena != nullptr && !state.arena->live.empty()) {
+    // A block outlived the run (the caller kept it): it is never overwritten — its arena is left to it, the next
+    // run gets a new one — and its request is the cache's from now on (outputs kept past the run once dropped
+    // within the recorded one).
+    for (const Arena::Used& used : state.arena->live) {
+      state.offsets[used.request] = -1;
+      --state.planned_requests;
+    }
+    abandon_arena_locked(state.arena);
+    state.arena = nullptr;
+  }
+}
+
+namespace {
+
+Block from_cache(Device device, size_t bytes) {
   Cache& c = cache(device);
   {
     std::lock_guard lock(c.mutex);
@@ -107,8 +312,39 @@ Block allocate(Device device, size_t requested_bytes) {
   return {p, bytes};
 }
 
+}  // namespace
+
+Block allocate(Device device, size_t requested_bytes) {
+  if (requested_bytes == 0) return {};
+  const size_t bytes = rounded_bytes(requested_bytes);
+  MemoryPlan::State* plan = device == Device::cpu ? t_plan : nullptr;
+  if (plan != nullptr && !plan->recording) {
+    if (Block planned = from_plan(*plan, bytes); planned.data != nullptr) {
+      Cache& c = cache(device);
+      std::lock_guard lock(c.mutex);
+      ++c.stats.planned;
+      return planned;
+    }
+  }
+  Block block = from_cache(device, bytes);
+  if (plan != nullptr && plan->recording) {
+    plan->recording_live[block.data] = plan->sizes.size();
+    plan->sizes.push_back(bytes);
+    plan->born.push_back(plan->clock++);
+    plan->died.push_back(-1);
+  }
+  return block;
+}
+
 void release(Device device, Block block) {
   if (block.data == nullptr) return;
+  if (device == Device::cpu && release_to_arena(block.data)) return;
+  if (MemoryPlan::State* plan = device == Device::cpu ? t_plan : nullptr; plan != nullptr && plan->recording) {
+    if (auto it = plan->recording_live.find(block.data); it != plan->recording_live.end()) {
+      plan->died[it->second] = plan->clock++;
+      plan->recording_live.erase(it);
+    }
+  }
   Cache& c = cache(device);
   std::lock_guard lock(c.mutex);
   c.stats.live_bytes -= block.bytes;

@@ -16,6 +16,7 @@ struct AllocatorStats {
   size_t cached_bytes = 0;  ///< held on the free lists
   size_t hits = 0;          ///< allocations served from the cache
   size_t misses = 0;        ///< allocations that needed fresh memory
+  size_t planned = 0;       ///< allocations served from a MemoryPlan's arena (neither hits nor misses)
 };
 
 /// Memory handed out by allocate, returned with release.
@@ -40,5 +41,48 @@ AllocatorStats allocator_stats();
 void set_allocator_cache_limit(size_t bytes);
 /// The limit in force (NN_ALLOCATOR_CACHE_MB's, or the last set_allocator_cache_limit()), e.g. to restore it.
 size_t allocator_cache_limit();
+
+/// A static memory plan for a computation repeated on inputs of one shape — inference image after image. The first
+/// run under a MemoryPlanScope records the calling thread's requests in order, with when each block is released;
+/// at the end of that run the requests released inside it (not the outputs, which outlive it) get offsets in one
+/// arena, two requests sharing bytes only when their lifetimes do not overlap (greedy by size), and the arena is
+/// allocated and touched then. Later runs are served from the arena request by request: no allocation, no page
+/// fault. A run that asks differently (another shape) is served by the cache from its first difference on, and the
+/// plan stays for the next run. A block of the arena that outlives a run (the caller kept an intermediate) is never
+/// overwritten: the arena is then left to its last blocks and the next run gets a new one.
+///
+///     nn::MemoryPlan plan;
+///     for (const Tensor& image : images) {
+///       nn::MemoryPlanScope scope(plan);
+///       features.push_back(model(image));
+///     }
+class MemoryPlan {
+ public:
+  MemoryPlan();
+  ~MemoryPlan();
+  MemoryPlan(const MemoryPlan&) = delete;
+  MemoryPlan& operator=(const MemoryPlan&) = delete;
+  bool recorded() const;       ///< a run has been recorded
+  size_t arena_bytes() const;  ///< the arena's size (0 before a recorded run)
+  size_t requests() const;     ///< requests of the recorded run served from the arena
+
+  struct State;  ///< its record, plan and arena (allocator.cpp)
+
+ private:
+  friend class MemoryPlanScope;
+  State* state_;
+};
+
+/// Records (first run) or replays `plan` for the calling thread's allocations while it lives; scopes do not nest.
+class MemoryPlanScope {
+ public:
+  explicit MemoryPlanScope(MemoryPlan& plan);
+  ~MemoryPlanScope();
+  MemoryPlanScope(const MemoryPlanScope&) = delete;
+  MemoryPlanScope& operator=(const MemoryPlanScope&) = delete;
+
+ private:
+  MemoryPlan& plan_;
+};
 
 }  // namespace nn
