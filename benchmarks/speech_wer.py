@@ -12,6 +12,7 @@ change can be measured where it acts.
 
   /usr/bin/python3 benchmarks/speech_wer.py [--captions 200] [--data ../shared/data/flickr8k] [--build build]
                                             [--synthesisers libnn,espeak-ng,flite] [--conditions caption,general]
+                                            (--synthesisers libnn-female: the female voice)
 
 Needs: pocketsphinx pocketsphinx-en-us espeak-ng flite sox (Debian). Not a test: it prints a table.
 """
@@ -161,7 +162,8 @@ def main():
     parser.add_argument("--data", default=os.path.join(here, "..", "..", "shared", "data", "flickr8k"))
     parser.add_argument("--build", default=os.path.join(here, "..", "build"))
     parser.add_argument("--keep", help="keep the WAVs and models in this folder")
-    parser.add_argument("--synthesisers", default="libnn,espeak-ng,flite", help="comma-separated, in table order")
+    parser.add_argument("--synthesisers", default="libnn,espeak-ng,flite",
+                        help="comma-separated, in table order (libnn-female: libnn's female voice)")
     parser.add_argument("--conditions", default="caption,general",
                         help="caption (the caption bigram model) and/or general (pocketsphinx's en-us model)")
     args = parser.parse_args()
@@ -193,8 +195,9 @@ def main():
         wav_dir = os.path.join(work, name)
         os.makedirs(wav_dir, exist_ok=True)
         start = time.time()
-        if name == "libnn":
-            out = subprocess.run([os.path.join(args.build, "benchmarks", "speech"), tsv, wav_dir], check=True,
+        if name in ("libnn", "libnn-female"):
+            voice = ["female"] if name == "libnn-female" else []
+            out = subprocess.run([os.path.join(args.build, "benchmarks", "speech"), tsv, wav_dir] + voice, check=True,
                                  capture_output=True, text=True).stdout.strip()
             print(out)
         else:
