@@ -245,3 +245,33 @@ TEST_CASE("every error speech throws for bad input is an nn::Error") {
   const std::vector<int16_t> samples(16, 0);
   CHECK(thrown_type_is_nn_error([&] { write_wav("/nonexistent-dir/x.wav", samples, 16000); }));  // cannot write
 }
+
+TEST_CASE("the committed WAV of the bundled sample's caption is what the synthesiser says today") {
+  // weights/sample_shapes.wav is `describe`'s caption of weights/sample_shapes.jpg (the README shows it; the
+  // describe_bundled_sample test checks describe still says it) spoken by `say`, so that a reader can hear the voice
+  // without building. Regenerate it after changing the voice:
+  //   build/examples/say "three shapes yellow triangle next to white square and red circle" --wav
+  //   weights/sample_shapes.wav
+  // Compared with a tolerance of 1 % of the signal's RMS, for another compiler's rounding.
+  const char* caption = "three shapes yellow triangle next to white square and red circle";
+  std::ifstream in(std::filesystem::path(NN_SOURCE_DIR) / "weights" / "sample_shapes.wav", std::ios::binary);
+  REQUIRE(in);
+  std::stringstream read;
+  read << in.rdbuf();
+  const std::string committed = read.str();
+  const std::vector<int16_t> pcm = synthesize(caption, {.sample_rate = 16000});
+  const std::string today = encode_wav(pcm, 16000);
+  INFO("weights/sample_shapes.wav is out of date: regenerate it with build/examples/say (see this test)");
+  REQUIRE(committed.size() == today.size());
+  CHECK(committed.substr(0, 44) == today.substr(0, 44));
+  double signal = 0, difference = 0;
+  for (size_t i = 0; i < pcm.size(); ++i) {
+    const auto sample =
+        static_cast<int16_t>(static_cast<uint16_t>(static_cast<unsigned char>(committed[44 + 2 * i])) |
+                             static_cast<uint16_t>(static_cast<unsigned char>(committed[45 + 2 * i])) << 8);
+    signal += double(pcm[i]) * pcm[i];
+    difference += (double(sample) - pcm[i]) * (double(sample) - pcm[i]);
+  }
+  CHECK(signal > 0);
+  CHECK(std::sqrt(difference) <= 0.01 * std::sqrt(signal));
+}
