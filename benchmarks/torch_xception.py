@@ -2,10 +2,11 @@
 """PyTorch peer for benchmarks/xception: Keras's Xception in torch (random weights), timed in eager mode and
 TorchScript-frozen with channels_last (its best configuration on CPU), at batch 1 and batch 8; then the same frozen
 channels_last model traced and run under torch.autocast("cpu", dtype=torch.bfloat16) (oneDNN's bf16 kernels, on
-AVX512_BF16/AMX where the processor has them).
+AVX512_BF16/AMX where the processor has them); and a training step (forward and backward, batch 8, eager
+channels_last in training mode).
 
   torch_xception.py THREADS   →   lines "eager_b1 S", "frozen_b1 S", "frozen_b8 S", "peak_rss_mb M",
-                                  "bf16_b1 S", "bf16_b8 S"
+                                  "bf16_b1 S", "bf16_b8 S", "train_b8 S"
 (minimum seconds over repetitions; peak resident memory of this process after the f32 batch-1 runs).
 """
 import resource
@@ -108,6 +109,20 @@ def main():
             frozen_bf16 = torch.jit.freeze(torch.jit.trace(cl, x1c, check_trace=False))
             print("bf16_b1", min_time(lambda: frozen_bf16(x1c)), flush=True)
             print("bf16_b8", min_time(lambda: frozen_bf16(x8c), reps=3), flush=True)
+    print("train_b8", train_step_time(cl, x8), flush=True)
+
+
+def train_step_time(model, x8):
+    """Forward and backward at batch 8 in training mode (batch statistics), eager channels_last — what end-to-end
+    training runs (TorchScript is for inference); the gradients of the pooled features' sum."""
+    model.train()
+    x = x8.to(memory_format=torch.channels_last)
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        model(x).sum().backward()
+
+    return min_time(step, reps=3)
 
 
 if __name__ == "__main__":

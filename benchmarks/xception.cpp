@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -111,7 +112,7 @@ int main(int argc, char** argv) {
     nn::manual_seed(1);
     nn::Xception model;
     model.eval();
-    nn::NoGradGuard no_grad;
+    std::optional<nn::NoGradGuard> no_grad(std::in_place);  // off for the training step only
     nn::Generator gen(2);
     nn::Tensor x1 = nn::Tensor::uniform({1, 299, 299, 3}, -1, 1, gen);
     nn::Tensor x8 = nn::Tensor::uniform({8, 299, 299, 3}, -1, 1, gen);
@@ -132,6 +133,20 @@ int main(int argc, char** argv) {
     const double folded_bf16_b1 = bench::min_time([&] { (*folded)(x1); }, 5, 3.0);
     const double folded_bf16_b8 = bench::min_time([&] { (*folded)(x8); }, 3, 3.0);
     folded.reset();
+    // A training step as end-to-end training takes it: training mode (batch statistics), forward and backward of
+    // the pooled features' sum at batch 8.
+    model.train();
+    no_grad.reset();
+    const double train_b8 = [&] {
+      return bench::min_time(
+          [&] {
+            for (auto& [name, p] : model.named_parameters()) p.zero_grad();
+            nn::sum(model(x8)).backward();
+          },
+          3, 3.0);
+    }();
+    model.eval();
+    no_grad.emplace();
     double ours_peak = NAN;
     if (!features_program.empty() && !model_file.empty())
       ours_peak = features_peak_mb(features_program, model_file, image);
@@ -179,6 +194,11 @@ int main(int argc, char** argv) {
     std::printf("%-22s %6.2f img/s %12s %6.2f img/s %6.2f img/s %7.2f %6.2fx\n", "batch 8 throughput",
                 8 / folded_bf16_b8, "", 8 / peer.as_installed("bf16_b8"), 8 / peer.at_best("bf16_b8"),
                 peer.faster("bf16_b8") / folded_bf16_b8, folded_b8 / folded_bf16_b8);
+    std::printf("%-22s %12s %12s %12s %12s %7s\n", "training, f32", "ours", "", "eager, inst.", "eager, tuned",
+                "ratio");
+    std::printf("%-22s %9.1f ms %12s %9.1f ms %9.1f ms %7.2f   %s\n", "b8 forward+backward", train_b8 * 1e3, "",
+                peer.as_installed("train_b8") * 1e3, peer.at_best("train_b8") * 1e3, peer.faster("train_b8") / train_b8,
+                machine(train_b8 / 8 / 3).c_str());
     std::printf("%-34s %8.1f ms\n", "one image end to end (decode+resize+forward)", e2e * 1e3);
     std::printf("%-22s %9.0f MB %12s %9.0f MB %9.0f MB\n", "peak resident memory", ours_peak, "",
                 peer.as_installed("peak_rss_mb"), peer.at_best("peak_rss_mb"));
@@ -201,7 +221,7 @@ int main(int argc, char** argv) {
                   "", "", "", folder_peer.faster("folder_s") / ours_bf16);
     }
     std::printf("PyTorch tuned: the best of %s; here %s\n", bench::environment_names(false).c_str(),
-                peer.tuned_names({"frozen_b1", "frozen_b8", "bf16_b1", "bf16_b8"}).c_str());
+                peer.tuned_names({"frozen_b1", "frozen_b8", "bf16_b1", "bf16_b8", "train_b8"}).c_str());
     std::printf("FP32 FMA peak: %.0f GFLOP/s before, %.0f after%s\n", peak_before, peak_after,
                 peer.empty() && torch ? "; PyTorch peer not found (install python3-torch)" : "");
   } catch (const nn::Error& e) {
