@@ -1,6 +1,8 @@
 // Data-parallel training on MPI (nn::distributed): the gradient all-reduce's bandwidth for the sizes of the caption
 // decoder (about 5 M parameters) and Xception (20,861,480), with 25 MB buckets and with one bucket, and the time of
-// one training step of the caption decoder at a global batch of 64, split over the ranks. Run it under mpirun:
+// one training step of the caption decoder at a global batch of 64, split over the ranks: without the all-reduce,
+// with it after backward, and overlapped with backward (GradientReducer::begin before it: each bucket starts as soon
+// as the autograd has completed its gradients), in 25 MB buckets and in 2 MB ones. Run it under mpirun:
 //
 //   NN_NUM_THREADS=2 mpirun -np 1 build/benchmarks/distributed    # 1 rank × 2 threads
 //   NN_NUM_THREADS=1 mpirun -np 2 build/benchmarks/distributed    # 2 ranks × 1 thread
@@ -10,6 +12,7 @@
 // gradient bytes / time; bus GB/s = that × 2(N−1)/N, what a ring all-reduce moves per rank (comparable across N).
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -37,6 +40,21 @@ double time_reps(const std::function<void()>& f, int reps) {
     best = std::min(best, t);
   }
   return best;
+}
+
+// One run of f, timed as the slowest rank's.
+double time_once(const std::function<void()>& f) {
+  MPI_Barrier(MPI_COMM_WORLD);
+  const double start = MPI_Wtime();
+  f();
+  double t = MPI_Wtime() - start;
+  MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  return t;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
 }
 
 // Parameters of `total` floats in tensors of at most 1 M, with gradients, as a model's would be.
@@ -81,7 +99,6 @@ int main(int argc, char** argv) {
     captioning::CaptionModel model({.vocab = 7579, .feature_dim = 2048, .units = 256, .dropout = 0.0f});
     nn::distributed::broadcast(model);
     nn::Adam adam(model.named_parameters(), {.lr = 1e-4f});
-    nn::distributed::GradientReducer reducer;
     std::vector<nn::Tensor> params;
     int64_t count = 0;
     for (const auto& [name, p] : model.named_parameters()) params.push_back(p), count += p.numel();
@@ -92,26 +109,41 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(1 + (i * 7919) % 7578);
     const nn::Indices inputs{{local, words}, ids}, targets{{local, words}, ids};
     const nn::Tensor mask = nn::Tensor::ones({local, words});
-    double reduce_seconds = 0;
-    auto step = [&](bool reduce) {
+    enum class Reduce { none, after, overlapped };
+    auto step = [&](nn::distributed::GradientReducer& reducer, Reduce reduce) {
       adam.zero_grad();
       nn::Tensor loss = nn::softmax_cross_entropy(model.forward(features, inputs), targets, mask);
+      const double items = static_cast<double>(local * words);
+      if (reduce == Reduce::overlapped) reducer.begin(params, loss.item(), items);
       loss.backward();
-      if (reduce) {
-        const double start = MPI_Wtime();
-        reducer.average(params, loss.item(), static_cast<double>(local * words));
-        reduce_seconds = MPI_Wtime() - start;
-      }
+      if (reduce == Reduce::overlapped) reducer.finish();
+      if (reduce == Reduce::after) reducer.average(params, loss.item(), items);
       adam.step();
     };
-    const double with = time_reps([&] { step(true); }, 5);
-    const double alone = time_reps([&] { step(false); }, 5);
+    nn::distributed::GradientReducer unused;
+    const double alone = time_reps([&] { step(unused, Reduce::none); }, 5);
     if (root) {
-      std::printf(
-          "decoder step, %.2f M parameters, global batch 64 (%lld per rank): %.1f ms with the all-reduce "
-          "(%.1f ms of it, %zu bucket(s)), %.1f ms without\n",
-          static_cast<double>(count) / 1e6, static_cast<long long>(local), 1e3 * with, 1e3 * reduce_seconds,
-          reducer.buckets(), 1e3 * alone);
+      std::printf("decoder step, %.2f M parameters, global batch 64 (%lld per rank): %.1f ms without the all-reduce\n",
+                  static_cast<double>(count) / 1e6, static_cast<long long>(local), 1e3 * alone);
+    }
+    // After backward against overlapped, interleaved (on a shared machine the load drifts between runs): the
+    // medians of 15 steps each and the median of the 15 differences.
+    for (const int64_t bucket_bytes : {mb25, int64_t{2} << 20}) {
+      nn::distributed::GradientReducer reducer({.bucket_bytes = bucket_bytes});
+      step(reducer, Reduce::overlapped);
+      std::vector<double> after, overlapped, gain;
+      for (int rep = 0; rep < 15; ++rep) {
+        after.push_back(time_once([&] { step(reducer, Reduce::after); }));
+        overlapped.push_back(time_once([&] { step(reducer, Reduce::overlapped); }));
+        gain.push_back(after.back() - overlapped.back());
+      }
+      if (root) {
+        std::printf(
+            "  %2lld MB buckets (%zu): median %.1f ms with the all-reduce after backward, %.1f ms overlapped "
+            "(%zu bucket(s) started during backward); median gain %.1f ms\n",
+            static_cast<long long>(bucket_bytes >> 20), reducer.buckets(), 1e3 * median(after),
+            1e3 * median(overlapped), reducer.started_during_backward(), 1e3 * median(gain));
+      }
     }
     return 0;
   } catch (const std::exception& e) {

@@ -4,10 +4,13 @@
 //
 //   distributed_worker --train-images N --val-images N --batch B --epochs E [--out DIR] [--resume]
 //                      [--history FILE] [--weights FILE] [--delay-ms MS] [--pid-dir DIR] [--fail-on-rank R]
+//                      [--bucket-bytes B] [--buckets FILE]
 //
 // --delay-ms sleeps that long per example looked up (a slower run, for the test that kills a rank);
 // --pid-dir writes pid-RANK there at the start (for that test to find the rank to kill); --fail-on-rank R throws
-// on rank R alone before training (as a bad file would), while the others wait for it in the first broadcast.
+// on rank R alone before training (as a bad file would), while the others wait for it in the first broadcast;
+// --bucket-bytes sets the gradient buckets' size, and --buckets has rank 0 write "BUCKETS STARTED" of the last step:
+// the buckets, and how many of them were started during backward.
 #include <unistd.h>
 
 #include <chrono>
@@ -28,7 +31,8 @@ int main(int argc, char** argv) {
   try {
     nn::distributed::Context mpi(argc, argv);
     int train_images = 64, val_images = 0, delay_ms = 0, fail_on_rank = -1;
-    std::string history_file, weights_file, pid_dir;
+    int64_t bucket_bytes = nn::distributed::ReducerOptions{}.bucket_bytes;
+    std::string history_file, weights_file, pid_dir, buckets_file;
     captioning::TrainConfig config{.epochs = 1, .batch_size = 64, .learning_rate = 0.01f, .seed = 5};
     for (int i = 1; i < argc; ++i) {
       const std::string flag = argv[i];
@@ -58,6 +62,10 @@ int main(int argc, char** argv) {
         pid_dir = value();
       else if (flag == "--fail-on-rank")
         fail_on_rank = std::stoi(value());
+      else if (flag == "--bucket-bytes")
+        bucket_bytes = std::stoll(value());
+      else if (flag == "--buckets")
+        buckets_file = value();
       else
         nn::fail("distributed_worker", "unknown flag " + flag);
     }
@@ -69,7 +77,7 @@ int main(int argc, char** argv) {
         return inner(id);
       };
     }
-    nn::distributed::DataParallel parallel;
+    nn::distributed::DataParallel parallel({.bucket_bytes = bucket_bytes});
     config.parallel = &parallel;
     captioning::CaptionModel model(world.model_options());
     if (mpi.rank() == fail_on_rank)
@@ -82,6 +90,10 @@ int main(int argc, char** argv) {
         std::fclose(out);
       }
       if (!weights_file.empty()) nn::save(weights_file, model);
+      if (!buckets_file.empty()) {
+        std::ofstream(buckets_file) << parallel.reducer().buckets() << " "
+                                    << parallel.reducer().started_during_backward() << "\n";
+      }
     }
     return 0;
   } catch (const std::exception& e) {

@@ -149,3 +149,42 @@ TEST_CASE("a long chain whose ops take the same tensor twice is freed without re
   run_on_small_stack([&] { y.reset(); });
   CHECK(x.item() == 1.0f);
 }
+
+TEST_CASE("LeafGradientHook: each parameter once, when its gradient is complete, in the same order every run") {
+  // w1 is used at the top and at the bottom of the graph (as a recurrent weight is), w2 twice in the middle, w3 by a
+  // branch whose gradient is zero (relu of a negative input); x requires no grad.
+  Tensor w1 = Tensor::full({3}, 0.5f).set_requires_grad(), w2 = Tensor::full({3}, 2.0f).set_requires_grad();
+  Tensor w3 = Tensor::full({3}, 1.0f).set_requires_grad(), x = Tensor::full({3}, 3.0f);
+  std::vector<std::pair<const void*, std::vector<float>>> seen;  // (leaf, its gradient when the hook fired)
+  auto run = [&] {
+    seen.clear();
+    for (Tensor* w : {&w1, &w2, &w3}) w->zero_grad();
+    nn::LeafGradientHook hook([&](const Tensor& leaf) {
+      std::vector<float> g;
+      if (leaf.grad().defined()) g.assign(leaf.grad().data(), leaf.grad().data() + leaf.numel());
+      seen.emplace_back(leaf.impl().get(), g);
+    });
+    Tensor h = x * w1;                       // bottom use of w1
+    h = h * w2 + nn::relu(w3 * -1.0f) * w2;  // w3's branch: relu' = 0
+    Tensor y = nn::sum(h * w1 * h);          // top use of w1
+    y.backward();
+  };
+  run();
+  REQUIRE(seen.size() == 3);
+  for (const auto& [leaf, g] : seen) {  // the gradient the hook saw is the final one
+    const Tensor& w = leaf == w1.impl().get() ? w1 : leaf == w2.impl().get() ? w2 : w3;
+    INFO("leaf " << (&w == &w1 ? "w1" : &w == &w2 ? "w2" : "w3"));
+    REQUIRE(g.size() == 3);
+    for (int i = 0; i < 3; ++i) CHECK(g[i] == w.grad().data()[i]);
+  }
+  // By hand: h = 3 (3·0.5·2, w3's branch adds 0), y = Σ w1·h²; dy/dw1 = h² + 2·w1·h·x·w2 = 9 + 2·0.5·3·6 = 27.
+  CHECK(w1.grad().data()[0] == doctest::Approx(27.0));
+  CHECK(seen.back().first == w1.impl().get());  // w1 is complete only after its bottom use, the last node
+  const auto first = seen;
+  run();
+  CHECK(seen == first);
+  // Without a hook nothing is called; the hook's scope ended.
+  seen.clear();
+  nn::sum(w1 * w2).backward();
+  CHECK(seen.empty());
+}

@@ -116,6 +116,17 @@ TEST_CASE("2 ranks equal 1 process: 20 Adam steps of the merge model at global b
   // A fixed number of ranks repeats to the bit.
   REQUIRE(run(mpirun(2, args + (dir.path / "b.nnck").string())) == 0);
   CHECK(read_bytes(dir.path / "a.nnck") == read_bytes(dir.path / "b.nnck"));
+
+  // Small buckets, most started during backward as the autograd completes their gradients: the same sums (two
+  // ranks add each value once, whatever the buckets), so the same weights to the bit.
+  REQUIRE(run(mpirun(2, args + (dir.path / "c.nnck").string() + " --bucket-bytes 1024 --buckets " +
+                            (dir.path / "buckets").string())) == 0);
+  CHECK(read_bytes(dir.path / "a.nnck") == read_bytes(dir.path / "c.nnck"));
+  size_t buckets = 0, started = 0;
+  std::ifstream(dir.path / "buckets") >> buckets >> started;
+  INFO(buckets << " buckets, " << started << " started during backward");
+  CHECK(buckets > 3);
+  CHECK(started >= buckets / 2);
 }
 
 TEST_CASE("a rank killed with SIGKILL ends the job within the bound, and the checkpoint resumes on 2 and on 1 rank") {

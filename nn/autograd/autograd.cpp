@@ -11,7 +11,8 @@ namespace nn {
 
 namespace {
 thread_local bool g_grad_mode = true;
-}
+thread_local const std::function<void(const Tensor& leaf)>* g_leaf_ready = nullptr;  // LeafGradientHook
+}  // namespace
 
 bool grad_mode_enabled() {
   return g_grad_mode;
@@ -148,10 +149,17 @@ void check_gradient_shape(const Node& node, size_t input, const Tensor& g) {
   }
 }
 
+// A leaf input that LeafGradientHook follows: defined, requiring grad, made by no op.
+bool followed_leaf(const Tensor& t) {
+  return t.defined() && t.requires_grad() && !t.impl()->grad_fn;
+}
+
 void run_backward(const Tensor& root, const Tensor& upstream) {
   TensorImpl& root_impl = *root.impl();
+  const std::function<void(const Tensor&)>* ready = g_leaf_ready;
   if (!root_impl.grad_fn) {
     accumulate_into_leaf(root_impl, upstream);
+    if (ready != nullptr) (*ready)(root);
     return;
   }
   NoGradGuard no_grad;  // backward closures compute plain values; no higher-order graphs
@@ -160,9 +168,26 @@ void run_backward(const Tensor& root, const Tensor& upstream) {
   pending[root_node].resize(root_node->output_shapes.size());
   pending[root_node][root_impl.output_index] = upstream;
 
-  for (Node* node : reverse_topological_order(root_node)) {
+  const std::vector<Node*> order = reverse_topological_order(root_node);
+  // With a LeafGradientHook: each leaf's edges from the nodes still to run; the hook fires when the last one has.
+  std::unordered_map<TensorImpl*, int> waiting;
+  if (ready != nullptr) {
+    for (Node* node : order)
+      for (const Tensor& input : node->inputs)
+        if (followed_leaf(input)) ++waiting[input.impl().get()];
+  }
+  auto passed = [&](const Node& node) {  // node's gradients have all been added to its leaf inputs
+    if (ready == nullptr) return;
+    for (const Tensor& input : node.inputs)
+      if (followed_leaf(input) && --waiting[input.impl().get()] == 0) (*ready)(input);
+  };
+
+  for (Node* node : order) {
     auto found = pending.find(node);
-    if (found == pending.end()) continue;  // no gradient reached this node
+    if (found == pending.end()) {  // no gradient reached this node
+      passed(*node);
+      continue;
+    }
     std::vector<Tensor> grad_outputs = std::move(found->second);
     pending.erase(found);
     grad_outputs.resize(node->output_shapes.size());
@@ -189,6 +214,7 @@ void run_backward(const Tensor& root, const Tensor& upstream) {
       Tensor& slot = slots[impl.output_index];
       slot = slot.defined() ? add_gradients(slot, g) : g;
     }
+    passed(*node);
   }
 }
 
@@ -202,6 +228,15 @@ void require_grad_for_backward(const Tensor& t) {
   }
 }
 }  // namespace
+
+LeafGradientHook::LeafGradientHook(std::function<void(const Tensor& leaf)> ready)
+    : ready_(std::move(ready)), previous_(g_leaf_ready) {
+  g_leaf_ready = &ready_;
+}
+
+LeafGradientHook::~LeafGradientHook() {
+  g_leaf_ready = previous_;
+}
 
 void Tensor::backward() const {
   require_grad_for_backward(*this);

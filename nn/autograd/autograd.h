@@ -53,6 +53,23 @@ class NoGradGuard {
   bool previous_;
 };
 
+/// Calls `ready(leaf)` during every backward() on this thread, for its lifetime, as soon as a leaf that requires grad
+/// (a parameter) will receive no more gradient in that pass: its .grad is then complete (undefined if no gradient
+/// reached it). Once per leaf reached through the recorded graph, in an order fixed by the graph (the same in every
+/// run of the same graph). For starting work on finished gradients while backward goes on, such as a data-parallel
+/// all-reduce (nn::distributed::GradientReducer::begin). `ready` must not start a backward itself.
+class LeafGradientHook {
+ public:
+  explicit LeafGradientHook(std::function<void(const Tensor& leaf)> ready);
+  ~LeafGradientHook();  ///< restores the hook it found
+  LeafGradientHook(const LeafGradientHook&) = delete;
+  LeafGradientHook& operator=(const LeafGradientHook&) = delete;
+
+ private:
+  std::function<void(const Tensor& leaf)> ready_;
+  const std::function<void(const Tensor& leaf)>* previous_;
+};
+
 /// True when grad mode is on and any of `inputs` requires grad: the op must then call record().
 bool needs_grad(std::initializer_list<const Tensor*> inputs);
 /// The same for a list of tensors (undefined ones count as not requiring grad).

@@ -8,6 +8,7 @@
 #include <exception>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
 #include "nn/backends/backend.h"
 #include "nn/core/error.h"
@@ -92,67 +93,124 @@ void broadcast(Module& module, int root) {
   }
 }
 
+// The state of one average between begin and finish.
+struct GradientReducer::Pass {
+  std::vector<Tensor> order;                      // the parameters in reverse registration order
+  std::vector<std::pair<size_t, size_t>> ranges;  // [first, end) of order per bucket
+  std::vector<size_t> bucket_of, missing;         // each parameter's bucket; the gradients a bucket still awaits
+  std::vector<bool> done;                         // order[i]'s gradient is complete
+  std::unordered_map<const void*, size_t> index;  // a parameter's TensorImpl → its place in order
+  std::vector<MPI_Request> requests;
+  size_t next = 0;        // the next bucket to start
+  double totals[2] = {};  // Σ loss·items, Σ items
+  float weight = 0;       // items / Σ items
+  std::optional<LeafGradientHook> hook;
+};
+
 GradientReducer::GradientReducer(ReducerOptions options) : options_(options) {
   if (options_.bucket_bytes < 4)
     fail_expected("nn::distributed::GradientReducer", "bucket_bytes ≥ 4", std::to_string(options_.bucket_bytes));
 }
 
+GradientReducer::~GradientReducer() = default;
+
 std::pair<double, double> GradientReducer::average(const std::vector<Tensor>& parameters, double loss, double items) {
+  begin(parameters, loss, items);
+  return finish();
+}
+
+void GradientReducer::begin(const std::vector<Tensor>& parameters, double loss, double items) {
+  pass_ = std::make_unique<Pass>();
+  Pass& p = *pass_;
   std::vector<double> totals{loss * items, items};  // the global batch's count first: it weighs every gradient
   sum(totals);
   if (!(totals[1] > 0))
     fail_expected("nn::distributed::GradientReducer", "a positive number of items in the global batch",
                   std::to_string(totals[1]));
-  const float weight = static_cast<float>(items / totals[1]);
+  p.totals[0] = totals[0], p.totals[1] = totals[1];
+  p.weight = static_cast<float>(items / totals[1]);
 
-  // The buckets: parameters in reverse order (as backward finishes them), filled to bucket_bytes.
-  std::vector<Tensor> grads;
-  std::vector<std::pair<size_t, size_t>> ranges;  // [first, end) of grads per bucket
+  // The buckets: parameters in reverse order (about the order backward finishes them), filled to bucket_bytes.
   const int64_t bucket_floats = std::max<int64_t>(1, options_.bucket_bytes / 4);
   int64_t filled = bucket_floats;
-  for (auto p = parameters.rbegin(); p != parameters.rend(); ++p) {
-    if (!p->grad().defined()) p->backward(Tensor::zeros(p->shape()));  // a parameter backward did not reach
-    Tensor g = p->grad();
-    if (g.dtype() != DType::f32)
-      fail_expected("nn::distributed::GradientReducer", "float32 gradients", "another dtype");
-    if (filled + g.numel() > bucket_floats && filled > 0) {
-      ranges.emplace_back(grads.size(), grads.size());
+  for (auto it = parameters.rbegin(); it != parameters.rend(); ++it) {
+    if (filled + it->numel() > bucket_floats && filled > 0) {
+      p.ranges.emplace_back(p.order.size(), p.order.size());
       filled = 0;
     }
-    grads.push_back(g);
-    ranges.back().second = grads.size();
-    filled += g.numel();
+    p.index.emplace(it->impl().get(), p.order.size());
+    p.bucket_of.push_back(p.ranges.size() - 1);
+    p.order.push_back(*it);
+    p.ranges.back().second = p.order.size();
+    filled += it->numel();
   }
-  buckets_.resize(ranges.size());
+  p.done.assign(p.order.size(), false);
+  for (const auto& [first, end] : p.ranges) p.missing.push_back(end - first);
+  p.requests.assign(p.ranges.size(), MPI_REQUEST_NULL);
+  buckets_.resize(p.ranges.size());
+  p.hook.emplace([this](const Tensor& leaf) { gradient_ready(leaf); });
+}
 
-  // Pack bucket k (its gradients scaled by items / Σ items) and start its reduction, then the next.
+void GradientReducer::gradient_ready(const Tensor& leaf) {
+  Pass& p = *pass_;
+  const auto found = p.index.find(leaf.impl().get());
+  if (found == p.index.end() || p.done[found->second]) return;  // not a parameter, or already counted
+  p.done[found->second] = true;
+  --p.missing[p.bucket_of[found->second]];
+  while (p.next < p.ranges.size() && p.missing[p.next] == 0) start(p.next++);  // in bucket order on every process
+  // Open MPI moves a nonblocking collective on only inside MPI calls: poll the started ones while backward goes on.
+  for (size_t k = 0; k < p.next; ++k) {
+    int complete = 0;
+    if (p.requests[k] != MPI_REQUEST_NULL) check(MPI_Test(&p.requests[k], &complete, MPI_STATUS_IGNORE), "MPI_Test");
+  }
+}
+
+// Bucket k: its gradients scaled by items / Σ items (the backend's fill + axpy, no new loop; an undefined gradient
+// counts as zeros), then its reduction started.
+void GradientReducer::start(size_t k) {
+  Pass& p = *pass_;
+  int64_t n = 0;
+  for (size_t i = p.ranges[k].first; i < p.ranges[k].second; ++i) n += p.order[i].numel();
+  if (n > kMaxCount) fail("nn::distributed::GradientReducer", "a gradient of more than 2^30 values");
+  buckets_[k].resize(static_cast<size_t>(n));
+  float* out = buckets_[k].data();
   const Backend& backend = cpu_backend();
-  std::vector<MPI_Request> requests(ranges.size(), MPI_REQUEST_NULL);
-  for (size_t k = 0; k < ranges.size(); ++k) {
-    int64_t n = 0;
-    for (size_t i = ranges[k].first; i < ranges[k].second; ++i) n += grads[i].numel();
-    if (n > kMaxCount) fail("nn::distributed::GradientReducer", "a gradient of more than 2^30 values");
-    buckets_[k].resize(static_cast<size_t>(n));
-    float* out = buckets_[k].data();
-    backend.fill(DType::f32, n, 0.0f, out);
-    for (size_t i = ranges[k].first; i < ranges[k].second; ++i) {
-      backend.axpy(grads[i].numel(), weight, grads[i].data(), out);
-      out += grads[i].numel();
+  backend.fill(DType::f32, n, 0.0f, out);
+  for (size_t i = p.ranges[k].first; i < p.ranges[k].second; ++i) {
+    const Tensor g = p.order[i].grad();
+    if (g.defined()) {
+      if (g.dtype() != DType::f32)
+        fail_expected("nn::distributed::GradientReducer", "float32 gradients", "another dtype");
+      backend.axpy(g.numel(), p.weight, g.data(), out);
     }
-    check(MPI_Iallreduce(MPI_IN_PLACE, buckets_[k].data(), static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
-                         &requests[k]),
-          "MPI_Iallreduce");
+    out += p.order[i].numel();
   }
+  check(MPI_Iallreduce(MPI_IN_PLACE, buckets_[k].data(), static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                       &p.requests[k]),
+        "MPI_Iallreduce");
+}
+
+std::pair<double, double> GradientReducer::finish() {
+  if (!pass_) fail("nn::distributed::GradientReducer", "finish without begin");
+  Pass& p = *pass_;
+  p.hook.reset();  // backward is over
+  early_ = p.next;
+  while (p.next < p.ranges.size()) start(p.next++);
   // Wait for each bucket in order and unpack it into the gradients.
-  for (size_t k = 0; k < ranges.size(); ++k) {
-    check(MPI_Wait(&requests[k], MPI_STATUS_IGNORE), "MPI_Wait");
+  const Backend& backend = cpu_backend();
+  for (size_t k = 0; k < p.ranges.size(); ++k) {
+    check(MPI_Wait(&p.requests[k], MPI_STATUS_IGNORE), "MPI_Wait");
     const float* in = buckets_[k].data();
-    for (size_t i = ranges[k].first; i < ranges[k].second; ++i) {
-      backend.copy(DType::f32, grads[i].numel(), in, grads[i].data());
-      in += grads[i].numel();
+    for (size_t i = p.ranges[k].first; i < p.ranges[k].second; ++i) {
+      Tensor& t = p.order[i];
+      if (!t.grad().defined()) t.backward(Tensor::zeros(t.shape()));  // a parameter backward did not reach
+      backend.copy(DType::f32, t.numel(), in, t.grad().data());
+      in += t.numel();
     }
   }
-  return {totals[0] / totals[1], totals[1]};
+  const std::pair<double, double> result{p.totals[0] / p.totals[1], p.totals[1]};
+  pass_.reset();
+  return result;
 }
 
 DataParallel::DataParallel(ReducerOptions options)

@@ -11,12 +11,13 @@
 ///
 /// Averaging: each process passes the number of items its loss is the mean over (examples, or the words of a masked
 /// loss); the gradients are summed weighted by items / Σ items, so the result is the gradient of the global batch's
-/// mean. Buckets: the gradients are packed, in reverse registration order (the order backward produces them), into
-/// buffers of about 25 MB, each all-reduced by a nonblocking MPI_Iallreduce started as soon as it is packed, and
-/// all are waited for before the step (communication overlaps the packing of the next buckets, not yet the
-/// backward pass itself: nn's autograd has no per-leaf hook). Determinism: for a fixed number of processes the
-/// buckets, their order and MPI's reduction are fixed, so a run repeats to the bit; N processes equal one to float
-/// rounding (about 1e-7 relative per step).
+/// mean. Buckets: the gradients are packed, in reverse registration order (about the order backward produces them),
+/// into buffers of about 25 MB, each all-reduced by a nonblocking MPI_Iallreduce, and all are waited for before the
+/// step. Overlap: with GradientReducer::begin called before backward (the Trainer does, through
+/// Parallel::before_backward), a bucket is packed and its reduction started during backward, as soon as the autograd
+/// says every gradient in it is complete (nn::LeafGradientHook); buckets start in their fixed order. Determinism: for
+/// a fixed number of processes the buckets, their order and MPI's reduction are fixed, so a run repeats to the bit
+/// (overlapped or not: the same sums); N processes equal one to float rounding (about 1e-7 relative per step).
 ///
 /// Failure: MPI's default error handler (MPI_ERRORS_ARE_FATAL) stays: a process that dies (kill -9) makes mpirun
 /// end the whole job, naming the rank. A process that ends on an exception that unwinds through its Context skips
@@ -28,10 +29,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "nn/autograd/autograd.h"
 #include "nn/layers/module.h"
 #include "nn/train/trainer.h"
 
@@ -78,16 +81,33 @@ struct ReducerOptions {
 class GradientReducer {
  public:
   explicit GradientReducer(ReducerOptions options = {});
-  /// Replaces every gradient of `parameters` (float32; an undefined one counts as zeros) by Σ_ranks items·grad /
-  /// Σ_ranks items and returns {Σ items·loss / Σ items, Σ items}. Every process must call it with the same
-  /// parameters' shapes in the same order. Throws nn::Error when Σ items ≤ 0 or a gradient is not float32.
+  /// After backward: replaces every gradient of `parameters` (float32; an undefined one counts as zeros) by
+  /// Σ_ranks items·grad / Σ_ranks items and returns {Σ items·loss / Σ items, Σ items}: begin and finish at once.
+  /// Every process must call it with the same parameters' shapes in the same order. Throws nn::Error when Σ items ≤ 0
+  /// or a gradient is not float32.
   std::pair<double, double> average(const std::vector<Tensor>& parameters, double loss, double items);
+  /// The same in two halves, so that the reduction overlaps backward: begin, before backward on this process's
+  /// `loss` over `items`, sums (loss·items, items) over the processes, lays the buckets out and, until finish, packs
+  /// and starts each bucket as soon as backward has completed all its gradients (nn::LeafGradientHook; in bucket
+  /// order). Throws nn::Error when Σ items ≤ 0.
+  void begin(const std::vector<Tensor>& parameters, double loss, double items);
+  /// After backward: starts the buckets not started yet, waits for every bucket and writes the averages into the
+  /// gradients; returns what average returns. Throws nn::Error without a begin, or for a gradient not float32.
+  std::pair<double, double> finish();
   /// The buckets of the last average (their number depends only on the parameters' sizes and bucket_bytes).
   size_t buckets() const { return buckets_.size(); }
+  /// How many of them the last finish found already started during backward.
+  size_t started_during_backward() const { return early_; }
+  ~GradientReducer();
 
  private:
+  struct Pass;  // what lives between begin and finish (distributed.cpp: MPI requests stay out of this header)
+  void gradient_ready(const Tensor& leaf);  // the LeafGradientHook's call
+  void start(size_t bucket);                // pack bucket (scaled) and start its MPI_Iallreduce
   ReducerOptions options_;
   std::vector<std::vector<float>> buckets_;  // kept between calls: no fresh memory per step
+  std::unique_ptr<Pass> pass_;
+  size_t early_ = 0;
 };
 
 /// nn::Parallel on MPI_COMM_WORLD for nn::Trainer (TrainerOptions::parallel).
@@ -97,9 +117,15 @@ class DataParallel : public Parallel {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   void broadcast(Module& model) override { distributed::broadcast(model, 0); }
+  void before_backward(const std::vector<Tensor>& parameters, double loss, double items) override {
+    reducer_.begin(parameters, loss, items);
+    begun_ = true;
+  }
   std::pair<double, double> average_gradients(const std::vector<Tensor>& parameters, double loss,
                                               double items) override {
-    return reducer_.average(parameters, loss, items);
+    if (!begun_) return reducer_.average(parameters, loss, items);
+    begun_ = false;
+    return reducer_.finish();
   }
   void sum(std::vector<double>& values) override { distributed::sum(values); }
   const GradientReducer& reducer() const { return reducer_; }
@@ -107,6 +133,7 @@ class DataParallel : public Parallel {
  private:
   int rank_ = 0, size_ = 1;
   GradientReducer reducer_;
+  bool begun_ = false;  // before_backward began an overlapped average
 };
 
 /// A training program's job: MPI and a DataParallel when the program was started by mpirun (or another MPI

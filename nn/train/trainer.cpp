@@ -290,10 +290,13 @@ float Trainer::step(BatchLoss& b, const Step& s) {
     options_.parallel->sum(items);
     sync_->weight = items[0] > 0 ? b.items / items[0] : 0.0;
   }
+  std::vector<Tensor> parameters;
+  if (options_.parallel != nullptr) {  // the reduction may start during backward
+    for (const auto& [name, t] : optimizer_.parameters()) parameters.push_back(t);
+    options_.parallel->before_backward(parameters, value, b.items);
+  }
   b.loss.backward();
   if (options_.parallel != nullptr) {
-    std::vector<Tensor> parameters;
-    for (const auto& [name, t] : optimizer_.parameters()) parameters.push_back(t);
     const auto [loss, items] = options_.parallel->average_gradients(parameters, value, b.items);
     value = static_cast<float>(loss);
     b.items = items;
@@ -304,8 +307,8 @@ float Trainer::step(BatchLoss& b, const Step& s) {
   if (!gradients_finite(optimizer_.parameters()))
     fail(who, "the gradient is not finite at " + where + " (the loss was " + std::to_string(value) + ")");
   if (options_.clip_grad_norm > 0) {
-    std::vector<Tensor> parameters;
-    for (const auto& [name, t] : optimizer_.parameters()) parameters.push_back(t);
+    if (parameters.empty())
+      for (const auto& [name, t] : optimizer_.parameters()) parameters.push_back(t);
     clip_grad_norm(parameters, options_.clip_grad_norm);
   }
   optimizer_.step();

@@ -81,6 +81,11 @@ class Parallel {
   virtual int size() const = 0;  ///< the number of processes
   /// Makes `model`'s parameters and buffers rank 0's on every process.
   virtual void broadcast(Module& model) = 0;
+  /// Before backward, with what average_gradients will be given after it: a Parallel may start reducing each
+  /// gradient as soon as backward has completed it (overlap; nn::distributed does). By default nothing.
+  virtual void before_backward(const std::vector<Tensor>& parameters, double loss, double items) {
+    (void)parameters, (void)loss, (void)items;
+  }
   /// After backward on this process's shard of `items` items (its loss the mean over them): replaces each gradient
   /// of `parameters` by Σ_ranks items·grad / Σ_ranks items — the gradient of the global batch's mean loss — and
   /// returns {the global batch's mean loss, its items}.
