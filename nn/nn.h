@@ -20,6 +20,7 @@
 #include "nn/layers/activation.h"
 #include "nn/layers/attention.h"
 #include "nn/layers/batch_norm.h"
+#include "nn/layers/batch_parallel.h"
 #include "nn/layers/bidirectional.h"
 #include "nn/layers/conv.h"
 #include "nn/layers/conv_transpose.h"

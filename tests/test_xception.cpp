@@ -1,10 +1,15 @@
 // Xception as Keras builds it: parameter counts, every tensor's name and shape against Keras's own manifest, and
 // the shapes through the network.
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <regex>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "support/check.h"
 #include "support/files.h"
@@ -236,4 +241,72 @@ TEST_CASE("after the first images, a forward pass needs no fresh memory (the cac
   const nn::AllocatorStats second = nn::allocator_stats();
   CHECK(second.misses == first.misses);
   CHECK(second.hits > first.hits);
+}
+
+TEST_CASE("run_batch_parallel: slices on their own threads with one kernel thread each, joined in order") {
+  nn::Generator gen(6);
+  const Tensor x = Tensor::uniform({7, 3}, -1, 1, gen);
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+  std::vector<int64_t> sizes;
+  const Tensor doubled = nn::run_batch_parallel(
+      [&](const Tensor& part) {
+        std::lock_guard lock(mutex);
+        threads.insert(std::this_thread::get_id());
+        sizes.push_back(part.dim(0));
+        CHECK(nn::current_num_threads() == 1);
+        return part * 2.0f;
+      },
+      x, 3);
+  CHECK(threads.size() == 3);
+  std::sort(sizes.begin(), sizes.end());
+  CHECK(sizes == std::vector<int64_t>{2, 2, 3});  // 7 examples: [0,2), [2,4), [4,7)
+  const std::vector<float> expected = (x * 2.0f).to_vector();
+  CHECK(doubled.to_vector() == expected);
+  CHECK(test::error_of([&] {
+          nn::run_batch_parallel(
+              [](const Tensor& part) {
+                if (part.dim(0) == 3) throw nn::Error("slice of 3 refused");
+                return part;
+              },
+              x, 3);
+        }) == "slice of 3 refused");
+  CHECK(nn::run_batch_parallel([](const Tensor& part) { return part + 1.0f; }, x, 1).to_vector() ==
+        (x + 1.0f).to_vector());
+}
+
+TEST_CASE("Xception's batch-parallel inference gives each image's features, f32 and bf16; training keeps the batch") {
+  nn::Generator gen(8);
+  nn::Xception model({.width = 1.0f / 8, .middle_blocks = 1}, gen);
+  model.eval();
+  nn::ThreadCountScope two(2);
+  const Tensor x = Tensor::uniform({5, 80, 80, 3}, -1, 1, gen);
+  for (nn::DType dtype : {nn::f32, nn::bf16}) {
+    std::shared_ptr<nn::Xception> folded = model.folded();
+    folded->to(dtype);
+    nn::NoGradGuard no_grad;
+    REQUIRE(folded->batch_parallel());
+    const Tensor split = (*folded)(x);
+    folded->set_batch_parallel(false);
+    const Tensor whole = (*folded)(x);
+    const double tolerance = dtype == nn::f32 ? 1e-5 : 2e-2;
+    for (int64_t i = 0; i < 5; ++i) {
+      const Tensor alone = (*folded)(nn::slice(x, 0, i, i + 1));  // the image on its own: the oracle
+      for (const Tensor* batch : {&split, &whole}) {
+        const std::vector<float> row = nn::slice(*batch, 0, i, i + 1).to_vector(), want = alone.to_vector();
+        double worst = 0;
+        for (size_t k = 0; k < row.size(); ++k)
+          worst = std::max(worst, std::fabs(row[k] - want[k]) / (1e-3 + std::fabs(want[k])));
+        INFO(nn::dtype_name(dtype) << " image " << i << (batch == &split ? " split" : " whole"));
+        CHECK(worst <= tolerance);
+      }
+    }
+  }
+  // In training mode the batch norms use the whole batch's statistics: no slicing (the outputs differ from a
+  // per-slice run, so a slice would show).
+  model.train();
+  nn::NoGradGuard no_grad;
+  const Tensor trained = model(x);
+  Tensor per_slice = nn::concat({model(nn::slice(x, 0, 0, 3)), model(nn::slice(x, 0, 3, 5))}, 0);
+  CHECK(trained.to_vector() != per_slice.to_vector());
 }

@@ -53,6 +53,11 @@ int num_threads() {
   return g_threads.load();
 }
 
+int current_num_threads() {
+  read_environment_once();
+  return t_own_threads > 0 ? t_own_threads : g_threads.load();
+}
+
 ThreadCountScope::ThreadCountScope(int n) : previous_(t_own_threads) {
   if (n < 1) fail_expected("ThreadCountScope", "a thread count of at least 1", std::to_string(n));
   t_own_threads = n;

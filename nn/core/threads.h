@@ -12,6 +12,8 @@ namespace nn {
 int num_threads();
 /// Sets the thread count of our kernels and of OpenBLAS together, for every thread; n ≥ 1.
 void set_num_threads(int n);
+/// The count the calling thread's kernels use: its ThreadCountScope's while one lives, else num_threads().
+int current_num_threads();
 
 /// A count for the calling thread only, for as long as the object lives: e.g. a server with two models on two cores
 /// gives each worker one thread, so that two requests share the cores instead of each starting a full team.

@@ -7,7 +7,9 @@
 
 #include "nn/autograd/autograd.h"
 #include "nn/core/error.h"
+#include "nn/core/threads.h"
 #include "nn/io/checkpoint.h"
+#include "nn/layers/batch_parallel.h"
 
 namespace nn {
 
@@ -172,6 +174,15 @@ Tensor Xception::forward(const Tensor& input) {
   if (input.dim(1) < 71 || input.dim(2) < 71) {
     fail_expected("Xception", "an input of at least 71×71 pixels", nn::to_string(input.shape()));
   }
+  // Inference on a batch: a slice per thread, each through the whole network with one kernel thread (no barrier
+  // per layer). Training keeps the whole batch together: its batch norms use the batch's statistics.
+  const int threads = current_num_threads();
+  if (batch_parallel_ && !is_training() && !grad_mode_enabled() && input.dim(0) >= 2 && threads >= 2)
+    return run_batch_parallel([this](const Tensor& part) { return forward_whole(part); }, input, threads);
+  return forward_whole(input);
+}
+
+Tensor Xception::forward_whole(const Tensor& input) {
   // A model converted with to(nn::bf16) computes in bf16 from the stem on (an f32 input is converted there) and
   // returns f32: the last feature map is converted before the pooling, whose sums want f32 anyway.
   const DType dtype = conv1_->kernel().dtype();

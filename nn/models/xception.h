@@ -59,6 +59,12 @@ class Xception : public Layer {
   /// first, then to(nn::bf16)); throws nn::Error otherwise, or when this model is folded already.
   std::shared_ptr<Xception> folded() const;
 
+  /// Batch-level parallelism in inference (on by default): in eval mode, with nothing recorded, a batch of N ≥ 2 runs
+  /// as min(N, threads) slices at once, one per thread with one kernel thread each (run_batch_parallel) — no barrier
+  /// per layer — giving the features of the whole batch within float rounding. Off: each layer parallel within.
+  void set_batch_parallel(bool on) { batch_parallel_ = on; }
+  bool batch_parallel() const { return batch_parallel_; }  ///< see set_batch_parallel
+
   /// The channel count of the final feature map (2048 at width 1).
   int64_t feature_channels() const { return feature_channels_; }
   /// The configuration it was built with.
@@ -80,6 +86,7 @@ class Xception : public Layer {
   // x normalised by `bn`, or x itself in a folded model (no BatchNorm).
   static Tensor normalized(const std::shared_ptr<BatchNorm>& bn, const Tensor& x);
   Tensor run_units(const std::vector<SepConvUnit>& units, Tensor x);
+  Tensor forward_whole(const Tensor& input);  // forward on this thread's kernel threads, the input checked
 
   struct Residual {
     std::shared_ptr<Conv2D> conv;
@@ -93,6 +100,7 @@ class Xception : public Layer {
 
   XceptionOptions options_;
   int64_t feature_channels_ = 0;
+  bool batch_parallel_ = true;
   std::shared_ptr<Conv2D> conv1_, conv2_;
   std::shared_ptr<BatchNorm> conv1_bn_, conv2_bn_;
   std::vector<DownBlock> entry_;                  // blocks 2, 3, 4
