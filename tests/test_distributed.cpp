@@ -340,8 +340,16 @@ TEST_CASE("a sharded feature extraction killed mid-way resumes with every featur
   REQUIRE(train_flickr8k(2, dir.path / "data", dir.path / "two") == 0);  // the same command again
   const std::string log = read_bytes(dir.path / "two.log");
   INFO(log);
-  CHECK(count(log, "features: 4 merged from the parts of an interrupted sharded extraction") == 1);
-  CHECK(count(log, "features: 6 computed, 4 from the cache by 2 processes") == 1);
+  // Each rank's first chunk (2 images) was whole in its part (4 here); a rank that mpirun ended before its first
+  // append was done (a very slow machine) would leave fewer: what was finished is merged, the rest computed.
+  const std::string merged_line = " merged from the parts of an interrupted sharded extraction";
+  const size_t at = log.find(merged_line);
+  REQUIRE(at != std::string::npos);
+  const size_t merged = std::stoul(log.substr(log.rfind("features: ", at) + 10));
+  CHECK(merged >= 2);
+  CHECK(merged <= 4);
+  CHECK(count(log, "features: " + std::to_string(10 - merged) + " computed, " + std::to_string(merged) +
+                       " from the cache by 2 processes") == 1);
   // Every image's features equal the single process's (the records' order may differ after a resume).
   std::string label;  // the extractor's, as the bundle records it
   for (const auto& [key, value] : nn::read_checkpoint_texts(dir.path / "one" / "model.nnck"))
