@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include <captioning/captioner.h>
 #include <captioning/flickr8k.h>
 #include <captioning/generate.h>
 #include <captioning/model.h>
@@ -50,6 +51,55 @@ void train_step(captioning::CaptionModel& model, nn::Adam& adam, const nn::Tenso
   adam.zero_grad();
   loss.backward();
   adam.step();
+}
+
+// train_shapes's default model end to end (captioning::ImageCaptioner: a compact Xception, width 0.125 and two
+// middle blocks on 96×96 images, into the merge decoder), one training step at batch 32 with captions of 6–12 words
+// over a vocabulary of `vocab` — beside torch_shapes.py, the same model and step in PyTorch (eager channels_last),
+// as installed and tuned. Returns (ours, the faster peer's) seconds per step, and the step's words.
+struct ShapesStep {
+  double ours = NAN, installed = NAN, tuned = NAN;
+  int64_t words = 0;
+  std::string tuned_by;
+};
+ShapesStep shapes_step(int threads, int vocab, bool torch) {
+  const int64_t batch = 32, size = 96;
+  captioning::ImageCaptioner model({.vocab = vocab});
+  nn::Adam adam(model.named_parameters());
+  nn::Generator gen(2);
+  std::vector<int32_t> ids, rows, targets;
+  std::vector<int64_t> lengths(batch);
+  int64_t t = 0;
+  for (auto& l : lengths) t = std::max<int64_t>(t, l = 6 + static_cast<int64_t>(gen.below(7)));
+  ids.assign(batch * t, 0);
+  for (int64_t i = 0; i < batch; ++i)
+    for (int64_t k = 0; k < lengths[i]; ++k) {
+      ids[i * t + k] = 4 + static_cast<int32_t>(gen.below(vocab - 4));
+      rows.push_back(static_cast<int32_t>(i * t + k));
+      targets.push_back(4 + static_cast<int32_t>(gen.below(vocab - 4)));
+    }
+  ShapesStep r;
+  r.words = static_cast<int64_t>(rows.size());
+  const nn::Tensor images = nn::Tensor::uniform({batch, size, size, 3}, -1, 1, gen);
+  const nn::Indices in({batch, t}, ids), real({r.words}, rows), out({r.words}, targets);
+  r.ours = bench::min_time(
+      [&] {
+        nn::Tensor loss = nn::softmax_cross_entropy(model.forward(images, in, real), out);
+        adam.zero_grad();
+        loss.backward();
+        adam.step();
+      },
+      3, 3.0);
+  if (torch) {
+    bench::PeerRuns peer =
+        bench::run_peer_tuned(std::string("/usr/bin/python3 ") + NN_BENCHMARK_DIR + "/torch_shapes.py " +
+                                  std::to_string(threads) + " " + std::to_string(vocab) + " 32 96 0.125 2",
+                              true);
+    r.installed = peer.as_installed("shapes_step_s");
+    r.tuned = peer.at_best("shapes_step_s");
+    r.tuned_by = peer.tuned_names({"shapes_step_s"});
+  }
+  return r;
 }
 
 // One epoch over Flickr8k's real training captions (30,000: 6,000 images × 5), batches of `batch` from the shuffled
@@ -206,6 +256,17 @@ int main(int argc, char** argv) {
                 peer.empty() && torch ? "; PyTorch peer not found (install python3-torch)" : "");
     std::printf("one epoch of 30,000 training captions (≈ %.0f tokens each) would take ≈ %.0f s\n",
                 static_cast<double>(tokens) / batch, 30000.0 / batch * step);
+    const ShapesStep shapes = shapes_step(threads, 40, torch);
+    const double peer_step = std::fmin(shapes.installed, shapes.tuned);
+    std::printf(
+        "train_shapes's model end to end (compact Xception 0.125 / 2 middle blocks, 96 px, batch 32, V=40), "
+        "one step of %lld words:\n",
+        static_cast<long long>(shapes.words));
+    std::printf(
+        "%-22s %9.1f ms %9.1f ms %9.1f ms %7.2f   an epoch of its 6,000 captions (188 steps) ≈ %.0f s, "
+        "PyTorch %.0f s (%s)\n",
+        "training step", shapes.ours * 1e3, shapes.installed * 1e3, shapes.tuned * 1e3, peer_step / shapes.ours,
+        188 * shapes.ours, 188 * peer_step, shapes.tuned_by.c_str());
     if (!captions_dir.empty()) epoch_with_and_without_buckets(captions_dir, batch, samples);
   } catch (const nn::Error& e) {
     std::fprintf(stderr, "caption: %s\n", e.what());
