@@ -162,8 +162,7 @@ std::vector<EpochResult> train_target(const Target& target, const FeatureLookup&
     }
     // The head on the real words only: the mean over them is the masked mean over the padded (N, T).
     nn::Tensor logits = target.forward(b.inputs, b.tokens.inputs, b.tokens.rows);
-    return nn::BatchLoss{nn::softmax_cross_entropy(logits, b.tokens.row_targets),
-                         static_cast<double>(b.tokens.tokens)};
+    return nn::BatchLoss{nn::softmax_cross_entropy(logits, b.tokens.row_targets), static_cast<double>(b.tokens.tokens)};
   };
   return trainer.fit<Example, CaptionBatch>(train_loader, val_set.empty() ? nullptr : &val_loader, loss);
 }
