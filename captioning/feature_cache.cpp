@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 #include <nn/autograd/autograd.h>
 #include <nn/core/allocator.h>
@@ -355,7 +356,10 @@ ExtractReport extract_features(FeatureCache& cache, nn::Xception& model,
   nn::NoGradGuard no_grad;
   Progress progress("features", todo.size(), "img", options.progress && !todo.empty());
   size_t done = 0;
-  nn::MemoryPlan plan;  // every full batch asks for the same blocks in the same order
+  // Every full batch asks for the same blocks in the same order: planned from the first when more follow (a single
+  // batch would only pay for the arena).
+  std::optional<nn::MemoryPlan> plan;
+  if (todo.size() > static_cast<size_t>(std::max(1, options.chunk))) plan.emplace();
   auto epoch = loader.epoch(1);
   while (auto decoded = epoch.next()) {
     report.unreadable.insert(report.unreadable.end(), decoded->unreadable.begin(), decoded->unreadable.end());
@@ -364,7 +368,8 @@ ExtractReport extract_features(FeatureCache& cache, nn::Xception& model,
       decoded->images.clear();                            // the decoded images are in the batch now
       nn::Tensor features;                                // (B, dim)
       {
-        nn::MemoryPlanScope scope(plan);  // the first batch's activations planned, later batches' served from it
+        std::optional<nn::MemoryPlanScope> scope;  // the first batch's activations planned, later ones' served
+        if (plan) scope.emplace(*plan);
         features = model.forward(batch);
       }
       batch = nn::Tensor();

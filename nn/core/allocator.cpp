@@ -129,6 +129,9 @@ struct MemoryPlan::State {
   std::vector<size_t> sizes;
   std::vector<int64_t> born, died;
   std::unordered_map<void*, size_t> recording_live;  // block → request, while recording
+  // Blocks (and their sizes) the recorded run released to the cache: given back to the system when the arena takes
+  // their place, so that the two are not held at once.
+  std::unordered_map<void*, size_t> recording_released;
   int64_t clock = 0;
   // The plan: each request's offset in the arena, or −1 for one the cache serves (its block outlived the run).
   std::vector<int64_t> offsets;
@@ -230,6 +233,24 @@ size_t MemoryPlan::requests() const {
   return state_->planned_requests;
 }
 
+namespace {
+
+// Gives back to the system those of `blocks` that are in the CPU cache's free lists (the others were handed out
+// again and are someone's now).
+void give_back_cached(const std::unordered_map<void*, size_t>& blocks) {
+  Cache& c = cache();
+  std::lock_guard lock(c.mutex);
+  for (const auto& [p, bytes] : blocks) {
+    auto list = c.free_lists.find(bytes);
+    if (list == c.free_lists.end()) continue;
+    auto it = std::find(list->second.begin(), list->second.end(), p);
+    if (it == list->second.end()) continue;
+    list->second.erase(it);
+    c.stats.cached_bytes -= bytes;
+    c.memory.give_back(p);
+  }
+}
+
 // A new arena of `bytes` for a plan, touched now (so that no run faults its pages in), registered, and counted as
 // the cache's miss it is; nullptr when the system has no memory for it (the cache then serves the plan's runs).
 Arena* new_arena(size_t bytes) {
@@ -248,6 +269,8 @@ Arena* new_arena(size_t bytes) {
   return a;
 }
 
+}  // namespace
+
 MemoryPlanScope::MemoryPlanScope(MemoryPlan& plan) : plan_(plan) {
   if (t_plan != nullptr) throw Error("MemoryPlanScope: a memory plan is already active on this thread");
   MemoryPlan::State& state = *plan.state_;
@@ -265,6 +288,8 @@ MemoryPlanScope::~MemoryPlanScope() {
   if (state.recording) {
     state.recording = false;
     state.recording_live.clear();
+    give_back_cached(state.recording_released);
+    state.recording_released.clear();
     state.arena_bytes = assign_offsets(state);
     if (state.planned_requests > 0) state.arena = new_arena(state.arena_bytes);  // at the end of the recorded run
     return;
@@ -343,6 +368,7 @@ void release(Device device, Block block) {
     if (auto it = plan->recording_live.find(block.data); it != plan->recording_live.end()) {
       plan->died[it->second] = plan->clock++;
       plan->recording_live.erase(it);
+      plan->recording_released[block.data] = block.bytes;
     }
   }
   Cache& c = cache(device);
