@@ -58,10 +58,10 @@ std::vector<std::string> first_jpegs(const std::string& dir, size_t count) {
 // thread a batch ahead): the seconds for all files, from its own --rate line (the model's loading left out, as the
 // peer leaves its tracing out); NaN when it did not run.
 double folder_seconds(const std::string& program, const std::vector<std::string>& files, int batch,
-                      const std::string& precision) {
-  std::string command =
-      program + " --random-width 1 --rate --batch " + std::to_string(batch) + " --precision " + precision;
-  for (const std::string& f : files) command += " " + f;
+                      const std::string& precision, int threads) {
+  std::string command = "NN_NUM_THREADS=" + std::to_string(threads) + " " + program +
+                        " --random-width 1 --rate --batch " + std::to_string(batch) + " --precision " + precision;
+  for (const std::string& f : files) command += " '" + f + "'";
   command += " 2>&1 >/dev/null";
   double seconds = NAN;
   if (FILE* pipe = ::popen(command.c_str(), "r")) {
@@ -216,10 +216,10 @@ int main(int argc, char** argv) {
       // A folder of photos end to end, batches of 8: ours (xception_features, f32 and bf16) against PyTorch + PIL
       // (torch_folder.py, f32 frozen channels_last, decoding in a DataLoader worker or inline, the faster).
       const std::vector<std::string> files = first_jpegs(folder, static_cast<size_t>(folder_images));
-      const double ours_f32 = folder_seconds(features_program, files, 8, "f32");
-      const double ours_bf16 = folder_seconds(features_program, files, 8, "bf16");
+      const double ours_f32 = folder_seconds(features_program, files, 8, "f32", threads);
+      const double ours_bf16 = folder_seconds(features_program, files, 8, "bf16", threads);
       std::string command = python + " " + NN_BENCHMARK_DIR + "/torch_folder.py " + std::to_string(threads) + " 8";
-      for (const std::string& f : files) command += " " + f;
+      for (const std::string& f : files) command += " '" + f + "'";
       bench::PeerRuns folder_peer = torch ? bench::run_peer_tuned(command, false) : bench::PeerRuns{};
       const double n = static_cast<double>(files.size());
       std::printf("%zu photos of %s end to end (decode, resize, forward; batches of 8), images/s:\n", files.size(),

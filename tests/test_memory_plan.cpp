@@ -2,6 +2,8 @@
 // that are never live together, nothing allocated after the first run, and never a byte handed out twice when a
 // later run differs from the record (another order, a block kept longer, a block kept past the run).
 #include <algorithm>
+#include <string>
+#include <thread>
 
 #include <nn/core/allocator.h>
 #include <nn/models/xception.h>
@@ -134,6 +136,9 @@ TEST_CASE("a later run that differs from the record never gets bytes that are st
   nn::MemoryPlanScope scope(plan);
   CHECK(test::error_of([&] { nn::MemoryPlanScope nested(plan); }) ==
         "MemoryPlanScope: a memory plan is already active on this thread");
+  std::string other_thread;
+  std::thread([&] { other_thread = test::error_of([&] { nn::MemoryPlanScope second(plan); }); }).join();
+  CHECK(other_thread == "MemoryPlanScope: the memory plan is in use on another thread (one plan per thread)");
 }
 
 TEST_CASE("Xception under a memory plan: nothing allocated after the first image, the same features") {

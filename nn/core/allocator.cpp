@@ -95,8 +95,9 @@ struct Arena {
   bool abandoned = false;
 };
 
-std::mutex g_arenas_mutex;             // guards every Arena and the list
-std::vector<Arena*> g_arenas;          // every arena still allocated
+std::mutex g_arenas_mutex;  // guards every Arena and the list
+// Every arena still allocated; never destroyed, so that a block released during static destruction still finds it.
+std::vector<Arena*>& g_arenas = *new std::vector<Arena*>;
 std::atomic<size_t> g_arena_count{0};  // g_arenas.size(), read without the lock on every release
 
 Arena* arena_holding_locked(const void* p) {
@@ -140,6 +141,7 @@ struct MemoryPlan::State {
   // The run being replayed: the next request, and whether it has asked differently from the record.
   size_t next = 0;
   bool diverged = false;
+  std::atomic<bool> in_use{false};  // a scope holds the plan (one thread at a time)
 };
 
 namespace {
@@ -253,19 +255,24 @@ void give_back_cached(const std::unordered_map<void*, size_t>& blocks) {
 
 // A new arena of `bytes` for a plan, touched now (so that no run faults its pages in), registered, and counted as
 // the cache's miss it is; nullptr when the system has no memory for it (the cache then serves the plan's runs).
-Arena* new_arena(size_t bytes) {
+Arena* new_arena(size_t bytes) noexcept {
   void* base = host_obtain(bytes);
   if (base == nullptr) return nullptr;
-  std::memset(base, 0, bytes);
-  {
-    Cache& c = cache();
-    std::lock_guard lock(c.mutex);
-    ++c.stats.misses;
+  Arena* a = nullptr;
+  try {
+    a = new Arena{static_cast<char*>(base), bytes, {}, false};
+    std::lock_guard lock(g_arenas_mutex);
+    g_arenas.push_back(a);
+    g_arena_count.store(g_arenas.size());
+  } catch (const std::bad_alloc&) {  // no memory for the bookkeeping: no arena
+    delete a;
+    host_give_back(base);
+    return nullptr;
   }
-  auto* a = new Arena{static_cast<char*>(base), bytes, {}, false};
-  std::lock_guard lock(g_arenas_mutex);
-  g_arenas.push_back(a);
-  g_arena_count.store(g_arenas.size());
+  std::memset(base, 0, bytes);
+  Cache& c = cache();
+  std::lock_guard lock(c.mutex);
+  ++c.stats.misses;
   return a;
 }
 
@@ -274,6 +281,8 @@ Arena* new_arena(size_t bytes) {
 MemoryPlanScope::MemoryPlanScope(MemoryPlan& plan) : plan_(plan) {
   if (t_plan != nullptr) throw Error("MemoryPlanScope: a memory plan is already active on this thread");
   MemoryPlan::State& state = *plan.state_;
+  if (state.in_use.exchange(true))
+    throw Error("MemoryPlanScope: the memory plan is in use on another thread (one plan per thread)");
   // The last run left its arena to a block that outlived it: a fresh one, before the run rather than in it.
   if (!state.recording && state.arena == nullptr && state.planned_requests > 0)
     state.arena = new_arena(state.arena_bytes);
@@ -285,12 +294,21 @@ MemoryPlanScope::MemoryPlanScope(MemoryPlan& plan) : plan_(plan) {
 MemoryPlanScope::~MemoryPlanScope() {
   t_plan = nullptr;
   MemoryPlan::State& state = *plan_.state_;
+  struct Release {
+    std::atomic<bool>& in_use;
+    ~Release() { in_use.store(false); }
+  } release_plan{state.in_use};
   if (state.recording) {
     state.recording = false;
     state.recording_live.clear();
     give_back_cached(state.recording_released);
     state.recording_released.clear();
-    state.arena_bytes = assign_offsets(state);
+    try {
+      state.arena_bytes = assign_offsets(state);
+    } catch (const std::bad_alloc&) {  // no memory to plan with: the cache serves every run
+      state.offsets.assign(state.sizes.size(), -1);
+      state.planned_requests = state.arena_bytes = 0;
+    }
     if (state.planned_requests > 0) state.arena = new_arena(state.arena_bytes);  // at the end of the recorded run
     return;
   }

@@ -47,8 +47,10 @@ size_t allocator_cache_limit();
 /// at the end of that run the requests released inside it (not the outputs, which outlive it) get offsets in one
 /// arena, two requests sharing bytes only when their lifetimes do not overlap (greedy by size), and the arena is
 /// allocated and touched then. Later runs are served from the arena request by request: no allocation, no page
-/// fault. A run that asks differently (another shape) is served by the cache from its first difference on, and the
-/// plan stays for the next run. A block of the arena that outlives a run (the caller kept an intermediate) is never
+/// fault. A run that asks differently (another shape, or a request whose bytes a longer-lived block still holds) is
+/// served by the cache from its first difference on, and the plan stays for the next run. A plan serves the thread
+/// that holds its scope, one thread at a time (a second thread's scope is refused), and covers that thread's
+/// requests only. A block of the arena that outlives a run (the caller kept an intermediate) is never
 /// overwritten: the arena is then left to its last blocks and the next run gets a new one.
 ///
 ///     nn::MemoryPlan plan;

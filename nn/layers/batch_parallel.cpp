@@ -19,13 +19,16 @@ Tensor run_batch_parallel(const std::function<Tensor(const Tensor&)>& f, const T
   if (parts <= 1) return f(x);
   const Backend& backend = backend_for(x);
   const bool recording = grad_mode_enabled();
+  // The caller's kernel threads shared out: one each when there are as many slices as threads (2 cores, batch 8),
+  // several each when the batch is smaller than the machine (16 cores, batch 2).
+  const int threads_each = std::max(1, current_num_threads() / parts);
   std::vector<Tensor> results(static_cast<size_t>(parts));
   std::vector<std::exception_ptr> errors(static_cast<size_t>(parts));
-  // Slice k: examples [n·k/parts, n·(k+1)/parts), run with one kernel thread, the caller's backend and mode.
+  // Slice k: examples [n·k/parts, n·(k+1)/parts), run with its share of threads, the caller's backend and mode.
   auto run = [&](int k) {
     try {
       BackendScope same_backend(backend);
-      ThreadCountScope one_thread(1);
+      ThreadCountScope share(threads_each);
       std::optional<NoGradGuard> no_grad;
       if (!recording) no_grad.emplace();
       results[static_cast<size_t>(k)] = f(slice(x, 0, n * k / parts, n * (k + 1) / parts));
@@ -33,10 +36,11 @@ Tensor run_batch_parallel(const std::function<Tensor(const Tensor&)>& f, const T
       errors[static_cast<size_t>(k)] = std::current_exception();
     }
   };
-  std::vector<std::thread> threads;
-  for (int k = 1; k < parts; ++k) threads.emplace_back(run, k);
-  run(0);
-  for (std::thread& t : threads) t.join();
+  {
+    std::vector<std::jthread> threads;  // joined however this block is left (a thread that failed to start too)
+    for (int k = 1; k < parts; ++k) threads.emplace_back(run, k);
+    run(0);
+  }
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);
   return concat(results, 0);

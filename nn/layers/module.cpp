@@ -393,4 +393,8 @@ ModeGuard::~ModeGuard() {
   for (auto it = modes_.rbegin(); it != modes_.rend(); ++it) it->first->train(it->second);
 }
 
+bool logging_shapes() {
+  return active_log != nullptr;
+}
+
 }  // namespace nn

@@ -174,4 +174,8 @@ std::shared_ptr<M> clone(const M& module) {
   return std::static_pointer_cast<M>(module.clone());
 }
 
+/// Whether summary(input_shape) is logging layer shapes on this thread now (a layer that would run parts of its
+/// work on other threads runs it on this one instead, so that every shape is seen).
+bool logging_shapes();
+
 }  // namespace nn

@@ -177,7 +177,8 @@ Tensor Xception::forward(const Tensor& input) {
   // Inference on a batch: a slice per thread, each through the whole network with one kernel thread (no barrier
   // per layer). Training keeps the whole batch together: its batch norms use the batch's statistics.
   const int threads = current_num_threads();
-  if (batch_parallel_ && !is_training() && !grad_mode_enabled() && input.dim(0) >= 2 && threads >= 2)
+  if (batch_parallel_ && !is_training() && !grad_mode_enabled() && input.dim(0) >= 2 && threads >= 2 &&
+      !logging_shapes())
     return run_batch_parallel([this](const Tensor& part) { return forward_whole(part); }, input, threads);
   return forward_whole(input);
 }
