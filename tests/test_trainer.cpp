@@ -203,6 +203,19 @@ TEST_CASE("length buckets group other captions into batches, not another loss: s
     CHECK(bucketed[e].train_loss == doctest::Approx(plain[e].train_loss).epsilon(1e-5));
     CHECK(bucketed[e].val_loss == doctest::Approx(plain[e].val_loss).epsilon(1e-5));
   }
+  // And train() does use them: with a real learning rate the other batches take other steps, so the second epoch's
+  // loss differs from the plain run's.
+  config.learning_rate = 0.02f;
+  config.out_dir = dir.path / "bucketed_learning";
+  CaptionModel learning_bucketed(options);
+  const std::vector<EpochResult> with =
+      train(learning_bucketed, w.tokenizer, w.features, w.train_set, w.val_set, config);
+  config.length_buckets = false;
+  config.out_dir = dir.path / "plain_learning";
+  CaptionModel learning_plain(options);
+  const std::vector<EpochResult> without =
+      train(learning_plain, w.tokenizer, w.features, w.train_set, w.val_set, config);
+  CHECK(with[0].train_loss != without[0].train_loss);
 }
 
 TEST_CASE("the per-epoch cosine schedule is nn::CosineWithWarmup with the rates of the schedule it replaced") {
