@@ -8,12 +8,16 @@ only, as libnn trains it.
   torch_shapes.py THREADS V BATCH SIZE WIDTH MIDDLE  →  "shapes_step_s S tokens T"   (minimum seconds of a step)
 """
 import math
+import os
 import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_xception import Middle, SepConv  # noqa: E402  (Keras's units, shared with the full-width peer)
 
 
 def same_max_pool(x):
@@ -26,18 +30,9 @@ def same_max_pool(x):
     return F.max_pool2d(F.pad(x, pads, value=float("-inf")), 3, 2)
 
 
-class SepConv(nn.Module):
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.depthwise = nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False)
-        self.pointwise = nn.Conv2d(cin, cout, 1, bias=False)
-        self.bn = nn.BatchNorm2d(cout, eps=1e-3)
-
-    def forward(self, x):
-        return self.bn(self.pointwise(self.depthwise(x)))
-
-
 class Down(nn.Module):
+    """torch_xception's down block with 'same' pooling computed from the input's size (any image size)."""
+
     def __init__(self, cin, cout, relu_first):
         super().__init__()
         self.relu_first = relu_first
@@ -49,18 +44,6 @@ class Down(nn.Module):
         y = self.sep1(F.relu(x) if self.relu_first else x)
         y = same_max_pool(self.sep2(F.relu(y)))
         return y + self.residual_bn(self.residual(x))
-
-
-class Middle(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.seps = nn.ModuleList([SepConv(c, c) for _ in range(3)])
-
-    def forward(self, x):
-        y = x
-        for sep in self.seps:
-            y = sep(F.relu(y))
-        return y + x
 
 
 class CompactXception(nn.Module):
