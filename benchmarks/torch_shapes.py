@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_xception import Middle, SepConv  # noqa: E402  (Keras's units, shared with the full-width peer)
+from torch_xception import Middle, SepConv, Xception  # noqa: E402  (shared with the full-width peer)
 
 
 def same_max_pool(x):
@@ -46,9 +46,12 @@ class Down(nn.Module):
         return y + self.residual_bn(self.residual(x))
 
 
-class CompactXception(nn.Module):
+class CompactXception(Xception):
+    """torch_xception's Xception (its forward) with every filter count × width, `middle` middle blocks and 'same'
+    pooling at any size."""
+
     def __init__(self, width, middle):
-        super().__init__()
+        nn.Module.__init__(self)  # the layers below, not the full-width ones Xception.__init__ builds
         f = lambda c: max(1, round(c * width))  # noqa: E731 (libnn: lround(c · width))
         self.conv1, self.bn1 = nn.Conv2d(3, f(32), 3, stride=2, bias=False), nn.BatchNorm2d(f(32), eps=1e-3)
         self.conv2, self.bn2 = nn.Conv2d(f(32), f(64), 3, bias=False), nn.BatchNorm2d(f(64), eps=1e-3)
@@ -57,13 +60,6 @@ class CompactXception(nn.Module):
         self.exit = Down(f(728), f(1024), True)
         self.sep14a, self.sep14b = SepConv(f(1024), f(1536)), SepConv(f(1536), f(2048))
         self.features = f(2048)
-
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = F.relu(self.bn2(self.conv2(x)))
-        x = self.exit(self.middle(self.entry(x)))
-        x = F.relu(self.sep14b(F.relu(self.sep14a(x))))
-        return x.mean(dim=(2, 3))
 
 
 class Captioner(nn.Module):

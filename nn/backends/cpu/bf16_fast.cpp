@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "nn/backends/cpu/bf16.h"
+#include "nn/backends/cpu/depthwise_rows.h"
 #include "nn/backends/cpu/pool_span.h"
 #include "nn/backends/cpu/simd.h"
 
@@ -160,9 +161,6 @@ void depthwise_tile(const Window2D& g, const bfloat16* x, const bfloat16* w, con
     }
 }
 
-// Channels per pass along a row, as depthwise_fast.cpp: a tile's input stays in L1.
-constexpr int64_t kChannelChunk = 256;
-
 // Max (exact: the largest bf16 is stored as it is) or average (an f32 sum over the real pixels, divided, rounded
 // once) of each window; threads over output rows, as pool_fast.cpp.
 template <bool Max>
@@ -224,22 +222,10 @@ namespace {
 
 template <bool Relu>
 void depthwise_rows_bf16(const Window2D& g, const bfloat16* x, const bfloat16* w, const float* bias, bfloat16* y) {
-  // Output columns whose taps all lie inside the image horizontally.
-  const int64_t inner0 = std::min(g.ow, (g.pad_left + g.sw - 1) / g.sw);
-  const int64_t last = g.w - g.kw + g.pad_left;  // the input column where the last interior window starts
-  const int64_t inner1 = last < 0 ? inner0 : std::max(inner0, std::min(g.ow, last / g.sw + 1));
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < g.n; ++n)
-    for (int64_t oh = 0; oh < g.oh; ++oh)
-      for (int64_t c0 = 0; c0 < g.c; c0 += kChannelChunk) {
-        const int64_t c1 = std::min(g.c, c0 + kChannelChunk);
-        for (int64_t ow = 0; ow < inner0; ++ow) depthwise_tile<1, false, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
-        int64_t ow = inner0;
-        for (; ow + kTile <= inner1; ow += kTile)
-          depthwise_tile<kTile, true, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
-        for (; ow + 4 <= inner1; ow += 4) depthwise_tile<4, true, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
-        for (; ow < g.ow; ++ow) depthwise_tile<1, false, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
-      }
+  for_each_depthwise_tile<kTile>(
+      g, [&]<int64_t T, bool Interior>(int64_t n, int64_t oh, int64_t ow, int64_t c0, int64_t c1) {
+        depthwise_tile<T, Interior, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
+      });
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "nn/backends/cpu/depthwise.h"
+#include "nn/backends/cpu/depthwise_rows.h"
 #include "nn/backends/cpu/simd.h"
 
 namespace nn::kernels {
@@ -96,28 +97,12 @@ void depthwise_tile(const Window2D& g, const float* x, const float* w, const flo
     }
 }
 
-// Channels per pass along a row: a tile's input (3 rows × 10 pixels × 256 channels = 30 KB) then stays in L1.
-constexpr int64_t kChannelChunk = 256;
-
 template <bool Relu>
 void depthwise_forward_rows(const Window2D& g, const float* x, const float* w, const float* bias, float* y) {
-  // Output columns whose taps all lie inside the image horizontally.
-  const int64_t inner0 = std::min(g.ow, (g.pad_left + g.sw - 1) / g.sw);
-  const int64_t last = g.w - g.kw + g.pad_left;  // the input column where the last interior window starts
-  const int64_t inner1 = last < 0 ? inner0 : std::max(inner0, std::min(g.ow, last / g.sw + 1));
-  // Within a chunk, channels innermost: each pixel's channels are read front to back, which the prefetchers follow.
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < g.n; ++n)
-    for (int64_t oh = 0; oh < g.oh; ++oh)
-      for (int64_t c0 = 0; c0 < g.c; c0 += kChannelChunk) {
-        const int64_t c1 = std::min(g.c, c0 + kChannelChunk);
-        for (int64_t ow = 0; ow < inner0; ++ow) depthwise_tile<1, false, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
-        int64_t ow = inner0;
-        for (; ow + kTile <= inner1; ow += kTile)
-          depthwise_tile<kTile, true, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
-        for (; ow + 4 <= inner1; ow += 4) depthwise_tile<4, true, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
-        for (; ow < g.ow; ++ow) depthwise_tile<1, false, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
-      }
+  for_each_depthwise_tile<kTile>(
+      g, [&]<int64_t T, bool Interior>(int64_t n, int64_t oh, int64_t ow, int64_t c0, int64_t c1) {
+        depthwise_tile<T, Interior, Relu>(g, x, w, bias, y, n, oh, ow, c0, c1);
+      });
 }
 
 }  // namespace
@@ -261,9 +246,7 @@ void depthwise_backward_weight<kCompiledIsa>(const Window2D& g, const float* x, 
   const int64_t size = g.kh * g.kw * g.c;
   const int threads = std::max(1, omp_get_max_threads());
   // Output columns whose taps all lie inside the image horizontally (as in the forward).
-  const int64_t inner0 = std::min(g.ow, (g.pad_left + g.sw - 1) / g.sw);
-  const int64_t last = g.w - g.kw + g.pad_left;
-  const int64_t inner1 = last < 0 ? inner0 : std::max(inner0, std::min(g.ow, last / g.sw + 1));
+  const auto [inner0, inner1] = interior_columns(g);
 #pragma omp parallel num_threads(threads)
   {
     float* acc = workspace + size * omp_get_thread_num();
