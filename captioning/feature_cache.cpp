@@ -294,17 +294,6 @@ void FeatureCache::append(const std::vector<std::pair<std::string, nn::Tensor>>&
 
 namespace {
 
-// The images still to extract, as a dataset for the decoding thread.
-class ImageList : public nn::Dataset<std::pair<std::string, fs::path>> {
- public:
-  explicit ImageList(const std::vector<std::pair<std::string, fs::path>>& images) : images_(images) {}
-  size_t size() const override { return images_.size(); }
-  std::pair<std::string, fs::path> get(size_t index) const override { return images_.at(index); }
-
- private:
-  const std::vector<std::pair<std::string, fs::path>>& images_;
-};
-
 // One forward batch, decoded on the loader's thread: the images that could be read, and what could not.
 struct DecodedImages {
   std::vector<std::string> ids;
@@ -329,7 +318,7 @@ ExtractReport extract_features(FeatureCache& cache, nn::Xception& model,
   }
   // JPEG decoding and resizing run on the loader's thread, a batch ahead of the forward pass (the DataLoader's
   // prefetch), in the list's order; an unreadable image is listed, or with `strict` its error reaches us at its batch.
-  ImageList list(todo);
+  nn::VectorDataset<std::pair<std::string, fs::path>> list(todo);
   auto decode = [&options](std::vector<std::pair<std::string, fs::path>>&& chunk) {
     DecodedImages d;
     d.count = chunk.size();

@@ -91,17 +91,6 @@ nn::CosineWithWarmupOptions epoch_cosine_schedule(const TrainConfig& config) {
 
 namespace {
 
-// The examples of a training or validation set.
-class CaptionDataset : public nn::Dataset<Example> {
- public:
-  explicit CaptionDataset(const std::vector<Example>& examples) : examples_(examples) {}
-  size_t size() const override { return examples_.size(); }
-  Example get(size_t index) const override { return examples_.at(index); }
-
- private:
-  const std::vector<Example>& examples_;
-};
-
 // What the shared loop needs of a model: its module, its forward, how it reseeds its dropout, and how its
 // checkpoints are written (as a loadable bundle) and read back.
 struct Target {
@@ -146,7 +135,7 @@ std::vector<EpochResult> train_target(const Target& target, const FeatureLookup&
   trainer.callbacks().after_epoch = on_epoch;
   trainer.callbacks().resumed = config.on_resume;
   auto collate = [&inputs](std::vector<Example>&& examples) { return make_caption_batch(examples, inputs); };
-  CaptionDataset train_data(train_set), val_data(val_set);
+  nn::VectorDataset<Example> train_data(train_set), val_data(val_set);
   std::vector<int64_t> lengths;  // the captions' lengths, when batches are bucketed by them
   if (config.length_buckets) {
     for (const Example& e : train_set) lengths.push_back(static_cast<int64_t>(e.ids.size()));

@@ -31,14 +31,6 @@ struct Args {
   std::vector<std::string> images;
 };
 
-// The image paths, as a dataset for the decoding thread.
-struct PathList : nn::Dataset<std::string> {
-  const std::vector<std::string>& paths;
-  explicit PathList(const std::vector<std::string>& p) : paths(p) {}
-  size_t size() const override { return paths.size(); }
-  std::string get(size_t index) const override { return paths.at(index); }
-};
-
 // A forward batch decoded on the loader's thread: each path with its image, or the error that reading it gave.
 struct Decoded {
   std::vector<std::string> paths;
@@ -126,7 +118,7 @@ int main(int argc, char** argv) {
     if (a.json) std::printf("[");
     bool first = true;
     // Decoding and resizing run on the loader's thread, a batch ahead of the forward pass, in the given order.
-    PathList list(a.images);
+    nn::VectorDataset<std::string> list(a.images);
     auto decode = [&a](std::vector<std::string>&& paths) {
       Decoded d{std::move(paths), {}, {}};
       for (const std::string& path : d.paths) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <type_traits>
 
@@ -237,6 +238,20 @@ TEST_CASE("the background thread prepares the next batches while the caller work
   while (data.calls.load() < 10 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   CHECK(data.calls.load() == 10);  // taking one batch lets it read one more: the reading overlaps the caller's work
+}
+
+TEST_CASE("VectorDataset gives a vector's elements as examples, and names a bad index") {
+  const std::vector<std::string> words{"a", "dog", "runs"};
+  nn::VectorDataset<std::string> data(words);
+  CHECK(data.size() == 3);
+  CHECK(data.get(1) == "dog");
+  DataLoader<std::string, std::vector<std::string>> loader(data, [](std::vector<std::string>&& e) { return e; },
+                                                           {.batch_size = 2, .shuffle = false});
+  auto epoch = loader.epoch(1);
+  CHECK(*epoch.next() == std::vector<std::string>{"a", "dog"});
+  CHECK(*epoch.next() == std::vector<std::string>{"runs"});
+  CHECK(test::error_of([&] { data.get(3); }) == "VectorDataset::get: expected an index below 3, got 3");
+  static_assert(!std::is_constructible_v<nn::VectorDataset<int>, std::vector<int>>);
 }
 
 TEST_CASE("TensorDataset cuts examples along the first axis and the default collate stacks them back") {

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
+#include "nn/core/error.h"
 #include "nn/core/tensor.h"
 
 namespace nn {
@@ -23,6 +25,25 @@ class Dataset {
   virtual size_t size() const = 0;
   /// The example at `index`; implementations throw nn::Error for index ≥ size().
   virtual Example get(size_t index) const = 0;
+};
+
+/// The elements of a vector as examples (a list of captions, of image paths): a view, holding a reference to the
+/// vector, which must outlive the dataset and not change while an epoch runs. get() returns a copy.
+template <class Example>
+class VectorDataset : public Dataset<Example> {
+ public:
+  explicit VectorDataset(const std::vector<Example>& examples) : examples_(examples) {}
+  /// Refused: the dataset would keep a reference to a vector about to be destroyed.
+  explicit VectorDataset(std::vector<Example>&&) = delete;
+  size_t size() const override { return examples_.size(); }
+  Example get(size_t index) const override {
+    if (index >= examples_.size())
+      fail_expected("VectorDataset::get", "an index below " + std::to_string(examples_.size()), std::to_string(index));
+    return examples_[index];
+  }
+
+ private:
+  const std::vector<Example>& examples_;
 };
 
 /// One example of a TensorDataset: one slice per tensor, e.g. {input (…), target (…)}.
