@@ -127,6 +127,8 @@ LstmResult lstm(const Tensor& x, const LstmWeights& w, const LstmOptions& o) {
     Tensor dh = grads[1].detach().clone(), dc = grads[2].detach().clone();  // (N,U), updated step by step
     Tensor dz = Tensor::empty({d.n, d.t, g4});
     const float* g_out = grads[0].data();
+    // Rᵀ (4U,U) written out once: each step's dz_t·Rᵀ then reads it in place instead of transposing R again.
+    const Tensor rt = transpose(w.recurrent_kernel.detach(), 0, 1);
     for (int64_t t = d.t; t-- > 0;) {
       for (int64_t n = 0; n < d.n; ++n) be.axpy(d.u, 1.0f, g_out + (n * d.t + t) * d.u, dh.data() + n * d.u);
       kernels::LstmStep back = step;
@@ -135,8 +137,8 @@ LstmResult lstm(const Tensor& x, const LstmWeights& w, const LstmOptions& o) {
       be.lstm_step_backward(back, s.mask_tn.defined() ? s.mask_tn.data() + t * d.n : nullptr, s.gates.data() + t * g4,
                             s.cells.data() + t * d.u, cp, dh.data(), dc.data(), dz.data() + t * g4);
       // dh_{t-1} += dz_t · Rᵀ (masked rows have dz = 0 and kept their dh).
-      gemm_add(be, {.m = as_int(d.n), .n = as_int(d.u), .k = as_int(g4), .transpose_b = true, .lda = as_int(d.t * g4)},
-               dz.data() + t * g4, w.recurrent_kernel.data(), dh.data());
+      gemm_add(be, {.m = as_int(d.n), .n = as_int(d.u), .k = as_int(g4), .lda = as_int(d.t * g4)}, dz.data() + t * g4,
+               rt.data(), dh.data());
     }
     const int m = as_int(d.n * d.t);
     Tensor dz2 = dz.reshape({d.n * d.t, g4});

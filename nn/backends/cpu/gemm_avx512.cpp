@@ -46,10 +46,19 @@ void pack_a(View a, int mc, int kc, float* out) {
 // Packs depth [0, kc) × columns [0, nc) of B into micro-panels of kNR columns, each depth-major, zero-padded.
 void pack_b_panel(View b, int kc, int nc, int jr, float* out) {
   int cols = std::min(kNR, nc - jr);
+  // Offsets of 16 columns of a transposed B, for gathers (when 31 column strides fit in an int).
+  const bool gather_fits = b.cs < (1l << 31) / kNR;
+  const __m512i columns = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                             _mm512_set1_epi32(gather_fits ? static_cast<int>(b.cs) : 0));
   for (int p = 0; p < kc; ++p) {
     if (b.cs == 1 && cols == kNR) {
-      const float* src = b.p + p * b.rs + jr;
-      std::copy(src, src + kNR, out);
+      const float* src = b.p + p * b.rs + jr;  // two vectors, not a call to memmove per depth step
+      _mm512_storeu_ps(out, _mm512_loadu_ps(src));
+      _mm512_storeu_ps(out + 16, _mm512_loadu_ps(src + 16));
+    } else if (b.rs == 1 && cols == kNR && gather_fits) {  // a transposed B: a depth step's columns are cs apart
+      const float* src = b.p + p + jr * b.cs;
+      _mm512_storeu_ps(out, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, columns, src, 4));
+      _mm512_storeu_ps(out + 16, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, columns, src + 16 * b.cs, 4));
     } else {
       for (int j = 0; j < cols; ++j) out[j] = b.at(p, jr + j);
       for (int j = cols; j < kNR; ++j) out[j] = 0.0f;

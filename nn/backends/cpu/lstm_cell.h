@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "nn/backends/cpu/isa.h"
 #include "nn/backends/primitives.h"
 
 namespace nn::kernels {
@@ -18,6 +19,14 @@ void lstm_step_forward(const LstmStep& s, const float* mask, float* gates, const
 // incoming dh, dc (N,U, packed): writes d_gates (pre-activation gradients, zero for masked rows), replaces dc with
 // the gradient for c_prev, and sets dh to 0 on unmasked rows (the caller then adds d_gates·Rᵀ); masked rows keep
 // dh and dc, which pass through unchanged.
+void lstm_step_backward(const LstmStep& s, const float* mask, const float* gates, const float* c, const float* c_prev,
+                        float* dh, float* dc, float* d_gates);
+
+// One instruction-set level of each (isa.h); the plain names above run the active one.
+template <Isa>
+void lstm_step_forward(const LstmStep& s, const float* mask, float* gates, const float* c_prev, const float* h_prev,
+                       float* c, float* h);
+template <Isa>
 void lstm_step_backward(const LstmStep& s, const float* mask, const float* gates, const float* c, const float* c_prev,
                         float* dh, float* dc, float* d_gates);
 

@@ -7,31 +7,9 @@
 #include <vector>
 
 #include "nn/backends/cpu/cpu.h"
-
-#if defined(__SSE__)
-#include <xmmintrin.h>  // _mm_getcsr/_mm_setcsr (baseline x86-64)
-#endif
+#include "nn/backends/cpu/rows_fast.h"
 
 namespace nn::cpu {
-namespace {
-
-// Denormal floats flushed to zero (MXCSR's FTZ and DAZ) in the calling thread while it lives. Late in training the
-// output layer's columns of rare words get gradients near 1e-20, whose squares (1e-40) are denormal, and every
-// operation on a denormal costs a micro-code assist: on the Flickr8k captioner Adam's share of an epoch grew from 5 %
-// to 18 % and epochs from 95 to 119 s. Values below 1.2e-38 have no effect on a step, so they are taken as zero.
-struct FlushDenormals {
-#if defined(__SSE__)
-  unsigned saved = _mm_getcsr();
-  FlushDenormals() {
-    _mm_setcsr(saved | 0x8040);
-  }  // FTZ (bit 15) | DAZ (bit 6)
-  ~FlushDenormals() {
-    _mm_setcsr(saved);
-  }
-#endif
-};
-
-}  // namespace
 
 void channel_moments(int64_t rows, int64_t channels, const float* x, double* mean, double* variance) {
   // Two passes over x (rows, C) in row order, each accumulating every channel at once in double (vectorised along
@@ -75,21 +53,9 @@ void scatter_add_rows(int64_t count, const int32_t* ids, int64_t width, const fl
   }
 }
 
-// θ, m, v (n) updated in place from g (n), with denormals flushed in every thread that runs the loop (MXCSR is a
-// thread's own).
+// θ, m, v (n) updated in place from g (n): the active instruction-set level's loop (rows_fast.cpp).
 void adam_update(const kernels::AdamStep& s, int64_t n, float* theta, float* m, float* v, const float* g) {
-#pragma omp parallel if (n > (1 << 16))
-  {
-    FlushDenormals flush;
-#pragma omp for
-    for (int64_t i = 0; i < n; ++i) {
-      if (s.shrink != 1.0f) theta[i] *= s.shrink;
-      const float gi = s.coupled_decay != 0.0f ? g[i] + s.coupled_decay * theta[i] : g[i];
-      m[i] = s.b1 * m[i] + (1.0f - s.b1) * gi;
-      v[i] = s.b2 * v[i] + (1.0f - s.b2) * gi * gi;
-      theta[i] -= s.step_size * m[i] / (std::sqrt(v[i]) / s.sqrt_bc2 + s.eps);
-    }
-  }
+  kernels::with_active_isa([&]<kernels::Isa isa> { kernels::adam_update<isa>(s, n, theta, m, v, g); });
 }
 
 namespace {
@@ -179,36 +145,15 @@ void all_finite(int64_t n, const float* x, bool* finite) {
   }
 }
 
-// The row's logsumexp as softmax_rows computes it: float exps of x − max, summed in double.
+// The row's logsumexp, float e^(x − max) summed in double, and its gradient: the active level's loops
+// (rows_fast.cpp), 16 e^x at a time.
 void cross_entropy_rows(const kernels::TargetRows& r, const float* x, float* lse, double* sums) {
-  const int64_t v = r.classes;
-  const float* w = r.weights;
-  double weighted = 0, weight_total = 0;
-#pragma omp parallel for reduction(+ : weighted, weight_total) if (r.rows * v > (1 << 15))
-  for (int64_t i = 0; i < r.rows; ++i) {
-    const float* xr = x + i * v;
-    float max = xr[0];
-    for (int64_t j = 1; j < v; ++j) max = std::fmax(max, xr[j]);
-    double total = 0;
-    for (int64_t j = 0; j < v; ++j) total += std::exp(xr[j] - max);
-    lse[i] = max + static_cast<float>(std::log(total));
-    const double wr = w ? w[i] : 1.0;
-    weighted += wr * (lse[i] - xr[r.targets[i]]);
-    weight_total += wr;
-  }
-  sums[0] = weighted;
-  sums[1] = weight_total;
+  kernels::with_active_isa([&]<kernels::Isa isa> { kernels::cross_entropy_rows<isa>(r, x, lse, sums); });
 }
 
 void cross_entropy_rows_backward(const kernels::TargetRows& r, float scale, const float* x, const float* lse,
                                  float* gx) {
-  const int64_t v = r.classes;
-#pragma omp parallel for if (r.rows * v > (1 << 15))
-  for (int64_t i = 0; i < r.rows; ++i) {
-    const float s = scale * (r.weights ? r.weights[i] : 1.0f);
-    for (int64_t j = 0; j < v; ++j) gx[i * v + j] = s * std::exp(x[i * v + j] - lse[i]);
-    gx[i * v + r.targets[i]] -= s;
-  }
+  kernels::with_active_isa([&]<kernels::Isa isa> { kernels::cross_entropy_rows_backward<isa>(r, scale, x, lse, gx); });
 }
 
 namespace {

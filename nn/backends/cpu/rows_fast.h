@@ -1,0 +1,25 @@
+// The row kernels whose work is transcendental or memory-bound — the fused softmax cross-entropy over a vocabulary
+// (an e^x per logit, twice) and Adam's update (a square root and a division per parameter) — compiled once per
+// instruction-set level (isa.h), so that they run 16 lanes wide where the processor has AVX-512. The contracts are
+// backend.h's; nn/backends/cpu/rows.cpp dispatches to the active level. Their naive twins are in
+// nn/backends/ref/rows.cpp (std::exp, one element at a time).
+#pragma once
+
+#include <cstdint>
+
+#include "nn/backends/cpu/isa.h"
+#include "nn/backends/primitives.h"
+
+namespace nn::kernels {
+
+// lse (R) = each row's logsumexp (float e^(x − max), summed in double); sums = {Σ wᵢ·(lseᵢ − x[i, tᵢ]), Σ wᵢ}.
+template <Isa>
+void cross_entropy_rows(const TargetRows& r, const float* x, float* lse, double* sums);
+// gx (R, C) = scale·wᵢ·(e^(x − lseᵢ) − [j = tᵢ]).
+template <Isa>
+void cross_entropy_rows_backward(const TargetRows& r, float scale, const float* x, const float* lse, float* gx);
+// θ, m, v (n) updated in place from g (n), denormals flushed in every thread that runs it.
+template <Isa>
+void adam_update(const AdamStep& s, int64_t n, float* theta, float* m, float* v, const float* g);
+
+}  // namespace nn::kernels
