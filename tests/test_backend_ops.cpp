@@ -93,6 +93,11 @@ std::vector<test::OpCase> table() {
          return OpArgs(g).x({d.c, d.n}).x({d.b, d.c});
        },
        [](In x) { return nn::matmul(x[0], x[1], true, true); }},
+      {"linear (the bias in the GEMM's store)",
+       [](Gen& g, const Dims& d) {
+         return OpArgs(g).x({d.n * d.a, d.c}).x({d.c, d.b}).x({d.b});
+       },
+       [](In x) { return nn::linear(x[0], x[1], x[2]); }},
       {"matmul batched × matrix, bᵀ",
        [](Gen& g, const Dims& d) {
          return OpArgs(g).x({d.n, d.a, d.c}).x({d.b, d.c});

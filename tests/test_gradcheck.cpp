@@ -43,6 +43,7 @@ std::vector<test::GradCase> table() {
       {"matmul aᵀ", {{4, 3}, {4, 5}}, [](const Inputs& in) { return nn::matmul(in[0], in[1], true, false); }},
       {"matmul bᵀ", {{3, 4}, {5, 4}}, [](const Inputs& in) { return nn::matmul(in[0], in[1], false, true); }},
       {"matmul aᵀbᵀ", {{4, 3}, {5, 4}}, [](const Inputs& in) { return nn::matmul(in[0], in[1], true, true); }},
+      {"linear", {{3, 4}, {4, 5}, {5}}, [](const Inputs& in) { return nn::linear(in[0], in[1], in[2]); }},
       {"add (broadcast)", {{2, 3}, {3}}, [](const Inputs& in) { return nn::add(in[0], in[1]); }},
       {"sub (broadcast both)", {{2, 1, 3}, {4, 1}}, [](const Inputs& in) { return nn::sub(in[0], in[1]); }},
       {"mul (broadcast)", {{2, 3, 4}, {3, 1}}, [](const Inputs& in) { return nn::mul(in[0], in[1]); }},

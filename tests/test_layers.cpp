@@ -1,3 +1,5 @@
+#include <array>
+
 #include "support/check.h"
 
 using nn::Tensor;
@@ -24,6 +26,32 @@ TEST_CASE("Dense registers kernel and bias by name, Keras's initialisers, and co
   Tensor y = small(Tensor::from_data({3, 2}, {1, 2, 3, 1, 0, 4}));
   CHECK(y.to_vector() == std::vector<float>{0, 2.5f, 0});
   CHECK(small.to_string() == "Dense(in=2, out=1, activation=relu)");
+}
+
+TEST_CASE("linear (the bias in the GEMM's store) equals matmul then add, values and gradients, and names bad shapes") {
+  // Sizes past the AVX-512 kernel's threshold, with partial tiles on both sides (37 rows = 2·14 + 9, 45 columns =
+  // 32 + 13), so that the bias goes through the masked store; matmul and add are checked against PyTorch elsewhere.
+  nn::Generator gen(4);
+  for (auto [m, k, n] : {std::array<int64_t, 3>{37, 64, 45}, std::array<int64_t, 3>{3, 5, 2}}) {
+    Tensor x = Tensor::uniform({m, k}, -1, 1, gen), w = Tensor::uniform({k, n}, -1, 1, gen),
+           b = Tensor::uniform({n}, -1, 1, gen);
+    x.set_requires_grad(), w.set_requires_grad(), b.set_requires_grad();
+    const Tensor g = Tensor::uniform({m, n}, -1, 1, gen);
+    Tensor fused = nn::linear(x, w, b);
+    fused.backward(g);
+    const Tensor gx = x.grad().clone(), gw = w.grad().clone(), gb = b.grad().clone();
+    x.zero_grad(), w.zero_grad(), b.zero_grad();
+    Tensor plain = nn::add(nn::matmul(x, w), b);
+    plain.backward(g);
+    test::check_close(fused, plain, 1e-6, 1e-6, "linear's values");
+    test::check_close(gx, x.grad(), 1e-6, 1e-6, "x's gradient");
+    test::check_close(gw, w.grad(), 1e-6, 1e-6, "w's gradient");
+    test::check_close(gb, b.grad(), 1e-6, 1e-6, "the bias's gradient");
+  }
+  CHECK_THROWS_WITH_AS(nn::linear(Tensor::ones({2, 3}), Tensor::ones({4, 5}), Tensor::ones({5})),
+                       "linear: expected x (M,K) and w (K,N), got x [2,3] and w [4,5]", nn::Error);
+  CHECK_THROWS_WITH_AS(nn::linear(Tensor::ones({2, 3}), Tensor::ones({3, 5}), Tensor::ones({4})),
+                       "linear: expected a bias of shape [5], got [4]", nn::Error);
 }
 
 TEST_CASE("Dense applies to the last axis of any rank and names shapes in its errors") {

@@ -30,6 +30,8 @@ struct GemmCall {
   const void* a = nullptr;
   const void* b = nullptr;
   void* c = nullptr;
+  const float* bias = nullptr;  ///< (N) added to every row of C, or null; f32 products only (a Dense layer's bias in
+                                ///< the GEMM's store instead of a pass of its own)
 };
 
 /// The geometry of a sliding 2-D window over an NHWC image: convolution, depthwise convolution and pooling all take

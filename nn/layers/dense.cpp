@@ -22,10 +22,16 @@ Tensor Dense::forward(const Tensor& x) {
   }
   Shape out_shape = x.shape();
   out_shape.back() = options_.out;
-  Tensor y = matmul(x.reshape({-1, options_.in}), kernel_);
-  // The bias stays f32 in a converted model (Module::to): the sum keeps the product's dtype, so a bf16 Dense gives
-  // bf16 and the next layer does not convert back.
-  if (bias_.defined()) y = add(y, bias_).to(y.dtype());
+  const Tensor rows = x.reshape({-1, options_.in});
+  Tensor y;
+  if (bias_.defined() && rows.dtype() == DType::f32 && kernel_.dtype() == DType::f32) {
+    y = linear(rows, kernel_, bias_);  // the bias added in the product's store
+  } else {
+    y = matmul(rows, kernel_);
+    // The bias stays f32 in a converted model (Module::to): the sum keeps the product's dtype, so a bf16 Dense gives
+    // bf16 and the next layer does not convert back.
+    if (bias_.defined()) y = add(y, bias_).to(y.dtype());
+  }
   return activate(y.reshape(out_shape), options_.activation);
 }
 

@@ -106,4 +106,34 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
   return c;
 }
 
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  if (x.rank() != 2 || w.rank() != 2 || x.dim(1) != w.dim(0)) {
+    fail_expected("linear", "x (M,K) and w (K,N)", "x " + to_string(x.shape()) + " and w " + to_string(w.shape()));
+  }
+  if (bias.rank() != 1 || bias.dim(0) != w.dim(1)) {
+    fail_expected("linear", "a bias of shape [" + std::to_string(w.dim(1)) + "]", to_string(bias.shape()));
+  }
+  if (x.dtype() != DType::f32 || w.dtype() != DType::f32 || bias.dtype() != DType::f32) {
+    return add(matmul(x, w), bias).to(detail::result_dtype({x, w}));
+  }
+  const int m = static_cast<int>(x.dim(0)), k = static_cast<int>(x.dim(1)), n = static_cast<int>(w.dim(1));
+  Tensor y = Tensor::empty({m, n});
+  if (m > 0 && n > 0) {
+    backend_for(x).gemm(
+        {.shape = {.m = m, .n = n, .k = k}, .a = x.data(), .b = w.data(), .c = y.data(), .bias = bias.data()});
+  }
+  record("linear", {x, w, bias}, y, [x, w, bias](const Tensor& gy) {
+    // y = x·w + b: dx = gy·wᵀ, dw = xᵀ·gy, db = Σ over rows of gy.
+    Tensor gx, gw, gb;
+    if (x.requires_grad()) gx = batched_gemm(gy, w, false, true);
+    if (w.requires_grad()) gw = batched_gemm(x, gy, true, false);
+    if (bias.requires_grad()) {
+      gb = Tensor::empty(bias.shape());
+      backend_for(gy).bias_backward(gy.dim(0), gy.dim(1), gy.data(), gb.data());
+    }
+    return std::vector<Tensor>{gx, gw, gb};
+  });
+  return y;
+}
+
 }  // namespace nn

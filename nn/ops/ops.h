@@ -19,6 +19,9 @@ namespace nn {
 /// dimensions broadcast as NumPy's (a (B,M,K) × b (K,N) → (B,M,N)); rank 2 each is the plain product.
 /// transpose_a / transpose_b read a's last two axes as (K,M), b's as (N,K).
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+/// x (M,K) · w (K,N) + bias (N): a Dense layer's product with the bias added in the GEMM's store (f32; other dtypes
+/// take matmul and add). The backward: x and w's gradients by GEMM, the bias's summed over rows.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias);
 
 // ---- elementwise.cpp ----
 /// a + b with NumPy broadcasting; gradients are summed back to each input's shape.

@@ -22,6 +22,7 @@ using kernels::Window2D;
 
 void gemm(const kernels::GemmCall& call) {
   if (call.ab_type == DType::bf16 || call.c_type == DType::bf16) {
+    if (call.bias != nullptr) throw Error("cpu backend: gemm takes a bias with f32 operands only");
     cpu::gemm_bf16(call);
     return;
   }
@@ -31,7 +32,7 @@ void gemm(const kernels::GemmCall& call) {
   auto* c = static_cast<float*>(call.c);
   for (int64_t i = 0; i < call.batch; ++i) {
     kernels::gemm(call.shape, call.alpha, a + i * call.stride_a, b + i * call.stride_b, call.beta,
-                  c + i * call.stride_c);
+                  c + i * call.stride_c, call.bias);
   }
 }
 

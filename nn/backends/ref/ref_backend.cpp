@@ -6,6 +6,7 @@
 #include "nn/backends/backend.h"
 #include "nn/backends/ref/loops.h"
 #include "nn/backends/ref/ref.h"
+#include "nn/core/error.h"
 
 namespace nn {
 namespace {
@@ -14,15 +15,21 @@ using kernels::Window2D;
 
 void gemm(const kernels::GemmCall& call) {
   if (call.ab_type != DType::f32 || call.c_type != DType::f32) {
+    if (call.bias != nullptr) throw Error("ref backend: gemm takes a bias with f32 operands only");
     ref::gemm_bf16(call);
     return;
   }
   const auto* a = static_cast<const float*>(call.a);
   const auto* b = static_cast<const float*>(call.b);
   auto* c = static_cast<float*>(call.c);
+  const kernels::GemmShape& s = call.shape;
+  const int64_t ldc = s.ldc ? s.ldc : s.n;
   for (int64_t i = 0; i < call.batch; ++i) {
-    kernels::gemm_ref(call.shape, call.alpha, a + i * call.stride_a, b + i * call.stride_b, call.beta,
-                      c + i * call.stride_c);
+    float* ci = c + i * call.stride_c;
+    kernels::gemm_ref(s, call.alpha, a + i * call.stride_a, b + i * call.stride_b, call.beta, ci);
+    if (call.bias != nullptr)  // after the product, as the definition reads
+      for (int64_t r = 0; r < s.m; ++r)
+        for (int64_t j = 0; j < s.n; ++j) ci[r * ldc + j] += call.bias[j];
   }
 }
 
