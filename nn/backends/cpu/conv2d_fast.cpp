@@ -244,14 +244,21 @@ void conv2d_backward_weight<kCompiledIsa>(const Window2D& g, const float* x, con
 
 template <>
 void bias_backward<kCompiledIsa>(int64_t rows, int64_t channels, const float* dy, float* db) {
-  // Summed in double (rows can be 10⁵ pixels), vectorised along the contiguous channels.
-  const std::unique_ptr<double[]> acc(new double[channels]());
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* row = dy + r * channels;
+  // Summed in double (rows can be 10⁵ pixels), vectorised along the contiguous channels; blocks of channels shared
+  // among the threads (each channel still summed in row order: the same bits on any thread count).
+  constexpr int64_t kBlock = 512;
+  const int64_t blocks = (channels + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (rows * channels > (1 << 17) && blocks > 1)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t first = b * kBlock, width = std::min(kBlock, channels - first);
+    double acc[kBlock] = {};
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = dy + r * channels + first;
 #pragma omp simd
-    for (int64_t o = 0; o < channels; ++o) acc[o] += row[o];
+      for (int64_t o = 0; o < width; ++o) acc[o] += row[o];
+    }
+    for (int64_t o = 0; o < width; ++o) db[first + o] = static_cast<float>(acc[o]);
   }
-  for (int64_t o = 0; o < channels; ++o) db[o] = static_cast<float>(acc[o]);
 }
 
 }  // namespace nn::kernels

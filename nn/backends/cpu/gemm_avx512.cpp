@@ -18,6 +18,7 @@ constexpr int kNR = 32;       // columns of C per micro-kernel: two 16-float vec
 constexpr int kKC = 256;      // depth of a packed block: an A micro-panel (14 KB) and a B micro-panel (32 KB) in L1
 constexpr int kMC = 14 * 12;  // rows of a packed A block (168 × 256 floats = 168 KB, in L2)
 constexpr int kNC = 4096;     // columns of a packed B block (256 × 4096 floats = 4 MB, in L3)
+constexpr int kWideBand = 2048;  // columns from which A is packed, and (twice it) the threads split the columns
 
 // Element (i, j) of a matrix stored with row stride rs and column stride cs.
 struct View {
@@ -183,6 +184,25 @@ void gemm<Isa::avx512>(const GemmShape& s, float alpha, const float* a, const fl
     }
     return;
   }
+  if (threads > 1 && s.n >= 2 * kWideBand) {
+    // A wide product (the caption model's output layer: N = 7,579 words): each thread takes a band of whole B panels
+    // and the C columns under them — B packed by the thread that reads it, C written by one core — instead of the
+    // threads sharing row blocks of one shared packed B. Measured on the output layer's forward and weight gradient,
+    // 2 threads: +13 % and +25 %.
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+      const int panels = (s.n + kNR - 1) / kNR;
+      const int j0 = panels * t / threads * kNR, j1 = std::min(s.n, panels * (t + 1) / threads * kNR);
+      GemmShape band = s;
+      band.n = j1 - j0;
+      band.lda = static_cast<int>(lda);
+      band.ldb = static_cast<int>(ldb);
+      band.ldc = static_cast<int>(ldc);
+      if (band.n > 0) gemm<Isa::avx512>(band, alpha, a, B.p + j0 * B.cs, beta, c + j0, bias ? bias + j0 : nullptr);
+    }
+    return;
+  }
   float* const bp = thread_buffer<Panel::b>(static_cast<size_t>(kKC) * (kNC + kNR));
   for (int jc = 0; jc < s.n; jc += kNC) {
     const int nc = std::min(kNC, s.n - jc);
@@ -212,7 +232,8 @@ void gemm<Isa::avx512>(const GemmShape& s, float alpha, const float* a, const fl
       const int groups = row_blocks >= threads ? 1 : std::min(panels, (threads + row_blocks - 1) / row_blocks);
       // A is read in place — row by row when it is contiguous in depth, depth step by depth step when it is
       // transposed — except when several threads share a row block (they would each fetch it from memory).
-      const bool pack = groups > 1 || (A.cs != 1 && A.rs != 1);
+      // Packed too when a row block meets many B panels (a wide band): the packing pays for itself many times.
+      const bool pack = groups > 1 || (A.cs != 1 && A.rs != 1) || nc >= kWideBand;
 #pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
       for (int ib = 0; ib < row_blocks; ++ib) {
         for (int gi = 0; gi < groups; ++gi) {
