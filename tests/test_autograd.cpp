@@ -47,6 +47,30 @@ TEST_CASE("a tensor used twice receives the sum of both paths") {
   CHECK(x.grad().item() == doctest::Approx(56.0));
 }
 
+TEST_CASE("a leaf takes its first gradient without a copy only when nothing else holds that memory") {
+  // add's backward hands the same upstream gradient to both inputs, identity-like ops pass theirs through, and a
+  // caller's upstream tensor is the caller's: none of these may become a leaf's gradient storage, or accumulating into
+  // one leaf would change another's gradient (or the caller's tensor).
+  Tensor a = Tensor::from_data({2}, {1, 2}).set_requires_grad(), b = Tensor::from_data({2}, {3, 4}).set_requires_grad();
+  Tensor upstream = Tensor::from_data({2}, {1, 10});
+  nn::add(a, b).backward(upstream);
+  nn::mul(a, 3.0f).backward(upstream);  // accumulates into a.grad only
+  CHECK(a.grad().to_vector() == std::vector<float>{4, 40});
+  CHECK(b.grad().to_vector() == std::vector<float>{1, 10});
+  CHECK(upstream.to_vector() == std::vector<float>{1, 10});
+  Tensor c = Tensor::from_data({2}, {5, 6}).set_requires_grad();
+  c.backward(upstream);  // the root itself: its gradient is a copy of the caller's
+  c.backward(upstream);
+  CHECK(c.grad().to_vector() == std::vector<float>{2, 20});
+  CHECK(upstream.to_vector() == std::vector<float>{1, 10});
+  // A gradient computed by the backward and held by nothing else is taken as it is: the leaf's gradient is the
+  // backward's own result, and later accumulation still adds to it.
+  Tensor x = Tensor::from_data({2}, {1, 2}).set_requires_grad();
+  nn::sum(nn::mul(x, x)).backward();
+  nn::sum(nn::mul(x, x)).backward();
+  CHECK(x.grad().to_vector() == std::vector<float>{4, 8});
+}
+
 TEST_CASE("backward from a non-scalar needs an explicit upstream gradient of its shape") {
   Tensor x = Tensor::from_data({3}, {1, 2, 3}).set_requires_grad();
   Tensor y = nn::mul(x, 3.0f);

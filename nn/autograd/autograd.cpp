@@ -111,7 +111,18 @@ std::vector<Node*> reverse_topological_order(Node* root) {
 // Adds `g` into a leaf's .grad; the first gradient is copied so later in-place accumulation touches only ours. A
 // bf16 gradient is added in f32 and rounded once (its dtype is the leaf's: the conversion path's `to` sends it back
 // converted).
-void accumulate_into_leaf(TensorImpl& leaf, const Tensor& g) {
+// `g_is_ours`: g is a gradient run_backward computed (no caller holds it), which the leaf may take without a copy
+// when nothing else sees its memory.
+void accumulate_into_leaf(TensorImpl& leaf, const Tensor& g, bool g_is_ours) {
+  if (!leaf.grad && g_is_ours) {
+    // Its only handle is the backward's result being read (plus `taken`) and its storage is no view's: the leaf
+    // adopts it. After zero_grad every step would otherwise copy each parameter's gradient once more, on one thread.
+    std::shared_ptr<TensorImpl> taken = g.impl();
+    if (taken.use_count() == 2 && taken->storage.use_count() == 1 && !taken->grad_fn && !taken->grad) {
+      leaf.grad = std::move(taken);
+      return;
+    }
+  }
   if (!leaf.grad) {
     Tensor copy = Tensor::empty(g.shape(), g.dtype());
     copy.copy_from(g);
@@ -158,7 +169,7 @@ void run_backward(const Tensor& root, const Tensor& upstream) {
   TensorImpl& root_impl = *root.impl();
   const std::function<void(const Tensor&)>* ready = g_leaf_ready;
   if (!root_impl.grad_fn) {
-    accumulate_into_leaf(root_impl, upstream);
+    accumulate_into_leaf(root_impl, upstream, false);
     if (ready != nullptr) (*ready)(root);
     return;
   }
@@ -206,7 +217,7 @@ void run_backward(const Tensor& root, const Tensor& upstream) {
       check_gradient_shape(*node, i, g);
       TensorImpl& impl = *input.impl();
       if (!impl.grad_fn) {
-        accumulate_into_leaf(impl, g);
+        accumulate_into_leaf(impl, g, true);
         continue;
       }
       std::vector<Tensor>& slots = pending[impl.grad_fn.get()];
