@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include "support/check.h"
 
 #include <pthread.h>
@@ -69,6 +71,25 @@ TEST_CASE("a leaf takes its first gradient without a copy only when nothing else
   nn::sum(nn::mul(x, x)).backward();
   nn::sum(nn::mul(x, x)).backward();
   CHECK(x.grad().to_vector() == std::vector<float>{4, 8});
+}
+
+TEST_CASE("an elementwise backward writes over its output gradient only when nothing else reads it") {
+  // add hands one gradient to both branches: relu's backward must not overwrite what sigmoid's still reads. A chain of
+  // unary ops, whose gradients nothing else holds, reuses them and still gets every value right.
+  Tensor x = Tensor::from_data({4}, {-1, 0.5f, 2, -3}).set_requires_grad();
+  const Tensor upstream = Tensor::from_data({4}, {1, 2, 3, 4});
+  nn::add(nn::relu(x), nn::sigmoid(x)).backward(upstream);
+  const std::vector<float> xs{-1, 0.5f, 2, -3}, gs{1, 2, 3, 4};
+  for (int i = 0; i < 4; ++i) {
+    const float s = 1.0f / (1.0f + std::exp(-xs[i]));
+    CHECK(x.grad().to_vector()[i] == doctest::Approx(gs[i] * ((xs[i] > 0 ? 1.0f : 0.0f) + s * (1 - s))));
+  }
+  CHECK(upstream.to_vector() == gs);
+  Tensor z = Tensor::from_data({2}, {0.5f, -0.25f}).set_requires_grad();
+  nn::sum(nn::tanh(nn::sigmoid(nn::relu(nn::mul(z, 3.0f))))).backward();
+  const float r = 1.5f, sg = 1.0f / (1.0f + std::exp(-r)), th = std::tanh(sg);
+  CHECK(z.grad().to_vector()[0] == doctest::Approx((1 - th * th) * sg * (1 - sg) * 3.0f));
+  CHECK(z.grad().to_vector()[1] == doctest::Approx(0.0f));
 }
 
 TEST_CASE("backward from a non-scalar needs an explicit upstream gradient of its shape") {

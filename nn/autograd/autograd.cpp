@@ -86,6 +86,13 @@ void record(const char* op, std::vector<Tensor> inputs, Tensor& output,
          [fn = std::move(backward)](std::span<const Tensor> grads) { return fn(grads[0]); });
 }
 
+Tensor reusable_gradient(const Tensor& grad_output) {
+  // Two handles: the backward pass's (run_backward's grad_outputs, passed down by reference) and `impl` here.
+  const std::shared_ptr<TensorImpl> impl = grad_output.impl();
+  if (impl.use_count() == 2 && impl->storage.use_count() == 1 && !impl->grad_fn) return grad_output;
+  return Tensor::empty(grad_output.shape(), grad_output.dtype());
+}
+
 namespace {
 
 // Nodes reachable from `root`, ordered so that every node comes before the nodes that produced its inputs.

@@ -16,7 +16,7 @@ namespace nn::detail {
 inline Tensor record_unary(const char* op, const Tensor& x, Tensor y, kernels::UnaryCall f) {
   const Tensor kept_x = kernels::derivative_reads_x(f.op) ? x.detach() : Tensor();
   record(op, {x}, y, [x = kept_x, y = y.detach(), f](const Tensor& g) {
-    Tensor gx = Tensor::empty(g.shape());
+    Tensor gx = reusable_gradient(g);  // elementwise: gx may overwrite g
     backend_for(g).map_backward(f, g.numel(), x.defined() ? x.data() : nullptr, y.data(), g.data(), gx.data());
     return std::vector<Tensor>{gx};
   });
