@@ -64,7 +64,11 @@ void check_gemm(bool use_avx512_directly) {
 }  // namespace
 
 TEST_CASE("gemm (the dispatching entry point) agrees with the naive reference") {
+  // Two threads whatever the machine or NN_NUM_THREADS: the split-K and wide-band paths run only with a team.
+  const int before = nn::num_threads();
+  nn::set_num_threads(2);
   check_gemm(false);
+  nn::set_num_threads(before);
 }
 
 TEST_CASE("the AVX-512 gemm agrees with the naive reference on this processor") {
@@ -72,7 +76,10 @@ TEST_CASE("the AVX-512 gemm agrees with the naive reference on this processor") 
     MESSAGE("this processor has no AVX-512: gemm uses OpenBLAS, covered by the test above");
     return;
   }
+  const int before = nn::num_threads();
+  nn::set_num_threads(2);
   check_gemm(true);
+  nn::set_num_threads(before);
 }
 
 TEST_CASE("the pointwise kernels agree with their naive references at every level this processor runs") {

@@ -48,6 +48,12 @@ TEST_CASE("linear (the bias in the GEMM's store) equals matmul then add, values 
     test::check_close(gw, w.grad(), 1e-6, 1e-6, "w's gradient");
     test::check_close(gb, b.grad(), 1e-6, 1e-6, "the bias's gradient");
   }
+  // Depth 0: no products, every row the bias (the GEMM is not asked for a product of depth 0).
+  const Tensor bias = Tensor::from_data({3}, {1, -2, 0.5f});
+  CHECK(nn::linear(Tensor::empty({2, 0}), Tensor::empty({0, 3}), bias).to_vector() ==
+        std::vector<float>{1, -2, 0.5f, 1, -2, 0.5f});
+  CHECK_THROWS_WITH_AS(nn::linear(Tensor::ones({2, 3}), Tensor::ones({3, 5}), Tensor()),
+                       "linear: expected x, w and bias all defined, got an undefined bias", nn::Error);
   CHECK_THROWS_WITH_AS(nn::linear(Tensor::ones({2, 3}), Tensor::ones({4, 5}), Tensor::ones({5})),
                        "linear: expected x (M,K) and w (K,N), got x [2,3] and w [4,5]", nn::Error);
   CHECK_THROWS_WITH_AS(nn::linear(Tensor::ones({2, 3}), Tensor::ones({3, 5}), Tensor::ones({4})),

@@ -52,12 +52,12 @@ TEST_CASE("random creation is seeded and has the requested range and moments") {
   }
   CHECK(std::count(seen.begin(), seen.end(), 0) == 0);
   CHECK_THROWS_WITH_AS(g.below(0), "Generator::below: expected n >= 1, got 0", nn::Error);
-  // uniform(out, n) is the stream of n calls of uniform(), and leaves the generator where they would (dropout's
+  // fill_uniform(out, n) is the stream of n calls of uniform(), and leaves the generator where they would (dropout's
   // masks and every later draw depend on it).
   nn::Generator one_by_one(8), in_bulk(8);
   std::vector<float> expected(1000), bulk(1000);
   for (float& v : expected) v = one_by_one.uniform();
-  in_bulk.uniform(bulk.data(), static_cast<int64_t>(bulk.size()));
+  in_bulk.fill_uniform(bulk.data(), static_cast<int64_t>(bulk.size()));
   CHECK(bulk == expected);
   CHECK(in_bulk.uniform() == one_by_one.uniform());
 }

@@ -89,7 +89,9 @@ void record(const char* op, std::vector<Tensor> inputs, Tensor& output,
 Tensor reusable_gradient(const Tensor& grad_output) {
   // Two handles: the backward pass's (run_backward's grad_outputs, passed down by reference) and `impl` here.
   const std::shared_ptr<TensorImpl> impl = grad_output.impl();
-  if (impl.use_count() == 2 && impl->storage.use_count() == 1 && !impl->grad_fn) return grad_output;
+  if (impl.use_count() == 2 && impl->storage.use_count() == 1 && impl->offset == 0 &&
+      impl->storage->count == static_cast<size_t>(impl->numel) && !impl->grad_fn)
+    return grad_output;
   return Tensor::empty(grad_output.shape(), grad_output.dtype());
 }
 
@@ -125,7 +127,8 @@ void accumulate_into_leaf(TensorImpl& leaf, const Tensor& g, bool g_is_ours) {
     // Its only handle is the backward's result being read (plus `taken`) and its storage is no view's: the leaf
     // adopts it. After zero_grad every step would otherwise copy each parameter's gradient once more, on one thread.
     std::shared_ptr<TensorImpl> taken = g.impl();
-    if (taken.use_count() == 2 && taken->storage.use_count() == 1 && !taken->grad_fn && !taken->grad) {
+    if (taken.use_count() == 2 && taken->storage.use_count() == 1 && taken->offset == 0 &&
+        taken->storage->count == static_cast<size_t>(taken->numel) && !taken->grad_fn && !taken->grad) {
       leaf.grad = std::move(taken);
       return;
     }

@@ -11,7 +11,7 @@ float Generator::uniform() {
   return static_cast<float>(engine_() >> 40) * 0x1.0p-24f;
 }
 
-void Generator::uniform(float* out, int64_t n) {
+void Generator::fill_uniform(float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(engine_() >> 40) * 0x1.0p-24f;
 }
 

@@ -19,8 +19,9 @@ class Generator {
   float uniform();
   /// Uniform in [low, high).
   float uniform(float low, float high) { return low + (high - low) * uniform(); }
-  /// n draws of uniform() into out, in order: the same stream as n calls, without a call per draw.
-  void uniform(float* out, int64_t n);
+  /// n draws of uniform() into out, in order: the same stream as n calls, without a call per draw. (Not an overload
+  /// of uniform: uniform(0, 1) would become ambiguous.)
+  void fill_uniform(float* out, int64_t n);
   /// Standard normal by the Box–Muller transform (one value per call; the pair's second value is kept).
   float normal();
   /// Uniform integer in [0, n), without modulo bias. Throws nn::Error for n = 0.

@@ -17,7 +17,7 @@ Tensor dropout(const Tensor& x, float rate, bool training, Generator& gen) {
   Tensor scale = Tensor::empty(x.shape());  // m / (1 − rate), kept for the backward
   float* ps = scale.data();
   // The draws, one per element in order (the generator's sequence is the contract, so no backend runs them).
-  gen.uniform(ps, n);
+  gen.fill_uniform(ps, n);
   for (int64_t i = 0; i < n; ++i) ps[i] = ps[i] < rate ? 0.0f : keep_scale;
   Tensor y = Tensor::empty(x.shape());
   kernels::Broadcast flat{.rank = 1};  // same shapes: one run of n

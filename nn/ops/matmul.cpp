@@ -3,6 +3,8 @@
 // backward runs the same batched products and sums a broadcast operand's gradient back to its shape. Two bf16
 // operands multiply natively (products accumulated in f32, the bf16 result rounded once); other mixes, and bf16
 // operands that need a gradient, take the conversion path (nn/ops/convert.h): the backward is f32 only.
+#include <algorithm>
+
 #include "nn/autograd/autograd.h"
 #include "nn/backends/backend.h"
 #include "nn/core/error.h"
@@ -107,6 +109,12 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
 }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  if (!x.defined() || !w.defined() || !bias.defined()) {
+    fail_expected("linear", "x, w and bias all defined",
+                  std::string(!x.defined()   ? "an undefined x"
+                              : !w.defined() ? "an undefined w"
+                                             : "an undefined bias"));
+  }
   if (x.rank() != 2 || w.rank() != 2 || x.dim(1) != w.dim(0)) {
     fail_expected("linear", "x (M,K) and w (K,N)", "x " + to_string(x.shape()) + " and w " + to_string(w.shape()));
   }
@@ -118,7 +126,9 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   }
   const int m = static_cast<int>(x.dim(0)), k = static_cast<int>(x.dim(1)), n = static_cast<int>(w.dim(1));
   Tensor y = Tensor::empty({m, n});
-  if (m > 0 && n > 0) {
+  if (k == 0) {  // no products: every row is the bias (BLAS is not asked for a product of depth 0)
+    for (int i = 0; i < m; ++i) std::copy_n(bias.data(), n, y.data() + int64_t{i} * n);
+  } else if (m > 0 && n > 0) {
     backend_for(x).gemm(
         {.shape = {.m = m, .n = n, .k = k}, .a = x.data(), .b = w.data(), .c = y.data(), .bias = bias.data()});
   }

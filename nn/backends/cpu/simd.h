@@ -48,8 +48,8 @@ inline void store16_partial(float* p, v16 v, int64_t count) {
 
 // e^x, lane by lane: Cephes's expf — x = n·ln 2 + r with |r| ≤ ln 2 / 2 (ln 2 in two parts, so that r is exact), a
 // degree-6 polynomial for e^r, and 2^n written into the exponent bits. Within 2 ulp of std::exp over the range that
-// matters here; exactly 0 below ln(FLT_MIN) ≈ −87.34 (where std::exp gives denormals or 0) and x clamped at 88 above
-// (e^88 ≈ 1.65e38; callers pass x ≤ 0 or saturate long before).
+// matters here; exactly 0 below ln(FLT_MIN) ≈ −87.34 (where std::exp gives denormals or 0), and x clamped at 88 above
+// (e^88 ≈ 1.65e38: the softmax passes x ≤ 0, and the sigmoid and tanh below saturate long before).
 inline v16 exp16(v16 x) {
   const v16i underflow = x < -87.336f;
   x = x > 88.0f ? splat16(88.0f) : x;
@@ -70,9 +70,11 @@ inline v16 exp16(v16 x) {
   return reinterpret_cast<v16>(~underflow & reinterpret_cast<v16i>(e));
 }
 
-// The logistic function 1 / (1 + e^−x), lane by lane (0 and 1 reached where float rounds there).
+// The logistic function 1 / (1 + e^−x), lane by lane: 1 where float rounds there, and exactly 0 below −87 (where it
+// would be a denormal, the slow case this library flushes elsewhere).
 inline v16 sigmoid16(v16 x) {
-  return 1.0f / (1.0f + exp16(-x));
+  const v16 s = 1.0f / (1.0f + exp16(-x));
+  return reinterpret_cast<v16>(~(x < -87.0f) & reinterpret_cast<v16i>(s));
 }
 
 // tanh x, lane by lane: Cephes's tanhf — an odd polynomial for |x| < 0.625 (where 1 − 2/(e^2x + 1) would lose the
