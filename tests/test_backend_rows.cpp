@@ -4,6 +4,8 @@
 // state() and load_state().
 #include <cmath>
 #include <random>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <nn/backends/backend.h>
@@ -740,4 +742,55 @@ TEST_CASE(
   CHECK(low.c.dtype() == nn::DType::bf16);
   test::check_close(low.outputs.to(nn::DType::f32), f32.outputs, 1e-2, 1e-3, "lstm outputs");
   test::check_close(low.c.to(nn::DType::f32), f32.c, 1e-2, 1e-3, "lstm c");
+}
+
+TEST_CASE("batch norm's channel sums: cpu equals the reference, and gives the same bits on 1 and 2 threads") {
+  // 3,000 rows × 37 channels: past the threading threshold, in six chunks of 512 rows (channel_sums.h).
+  std::mt19937 rng(31);
+  const int64_t rows = 3000, c = 37;
+  const Floats x = random_floats(rows * c, rng, -3.0f, 5.0f), dy = random_floats(rows * c, rng);
+  const Floats gamma = random_floats(c, rng, 0.5f, 2.0f);
+  auto moments = [&](const nn::Backend& be) {
+    std::vector<double> mean(c), variance(c);
+    be.channel_moments(rows, c, x.data(), mean.data(), variance.data());
+    return std::pair{mean, variance};
+  };
+  auto backward = [&](const nn::Backend& be, const Floats& mean, const Floats& inv_std) {
+    Floats dx(rows * c), dgamma(c), dbeta(c);
+    const nn::kernels::BatchNormBackward p{.rows = rows,
+                                           .channels = c,
+                                           .training = true,
+                                           .mean = mean.data(),
+                                           .inv_std = inv_std.data(),
+                                           .gamma = gamma.data()};
+    be.batch_norm_backward(p, x.data(), dy.data(), dx.data(), dgamma.data(), dbeta.data());
+    return std::tuple{dx, dgamma, dbeta};
+  };
+  const int before = nn::num_threads();
+  nn::set_num_threads(1);
+  const auto [mean1, var1] = moments(cpu);
+  Floats mean(c), inv_std(c);
+  for (int64_t j = 0; j < c; ++j) {
+    mean[j] = static_cast<float>(mean1[j]);
+    inv_std[j] = static_cast<float>(1.0 / std::sqrt(var1[j] + 1e-3));
+  }
+  const auto one = backward(cpu, mean, inv_std);
+  nn::set_num_threads(2);
+  const auto [mean2, var2] = moments(cpu);
+  const auto two = backward(cpu, mean, inv_std);
+  nn::set_num_threads(before);
+  CHECK(mean1 == mean2);
+  CHECK(var1 == var2);
+  CHECK(std::get<0>(one) == std::get<0>(two));
+  CHECK(std::get<1>(one) == std::get<1>(two));
+  CHECK(std::get<2>(one) == std::get<2>(two));
+  const auto [mean_ref, var_ref] = moments(ref);
+  for (int64_t j = 0; j < c; ++j) {
+    CHECK(mean1[j] == doctest::Approx(mean_ref[j]).epsilon(1e-12));
+    CHECK(var1[j] == doctest::Approx(var_ref[j]).epsilon(1e-12));
+  }
+  const auto want = backward(ref, mean, inv_std);
+  check_near(std::get<0>(one), std::get<0>(want), 1e-5, 1e-6, "dx");
+  check_near(std::get<1>(one), std::get<1>(want), 1e-5, 1e-5, "dgamma");
+  check_near(std::get<2>(one), std::get<2>(want), 1e-5, 1e-5, "dbeta");
 }

@@ -1,7 +1,8 @@
-// Batch norm's backward (backend.h, batch_norm_backward): one pass of per-channel sums in double, then dx in
+// Batch norm's backward (backend.h, batch_norm_backward): one pass of per-channel sums in double, then dx; both in
 // parallel over rows.
 #include <vector>
 
+#include "nn/backends/cpu/channel_sums.h"
 #include "nn/backends/cpu/cpu.h"
 
 namespace nn::cpu {
@@ -10,13 +11,17 @@ void batch_norm_backward(const kernels::BatchNormBackward& p, const float* x, co
                          float* dbeta) {
   const int64_t rows = p.rows, c = p.channels;
   const float *m = p.mean, *r = p.inv_std, *pg = p.gamma;
-  std::vector<double> sum_dy(c, 0.0), sum_dy_xhat(c, 0.0);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < c; ++j) {
-      double g = dy[i * c + j];
-      sum_dy[j] += g;
-      sum_dy_xhat[j] += g * (x[i * c + j] - m[j]) * r[j];
-    }
+  // Σ dy and Σ dy·x̂ per channel (channel_sums.h: chunks of rows in parallel, the same bits on any thread count).
+  const std::vector<double> sums = channel_sums(rows, c, 2, [&](int64_t i0, int64_t i1, double* s) {
+    double* q = s + c;
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t j = 0; j < c; ++j) {
+        double g = dy[i * c + j];
+        s[j] += g;
+        q[j] += g * (x[i * c + j] - m[j]) * r[j];
+      }
+  });
+  const double *sum_dy = sums.data(), *sum_dy_xhat = sums.data() + c;
   for (int64_t j = 0; j < c; ++j) {
     dgamma[j] = static_cast<float>(sum_dy_xhat[j]);
     dbeta[j] = static_cast<float>(sum_dy[j]);
