@@ -194,15 +194,14 @@ namespace {
 // synchronised BatchNorm; under `ranks` ranks of mpirun, or alone (ranks 0). Returns its exit status; its output
 // goes to OUT.log. Why 24: Adam's first steps are nearly lr·g/|g| per weight, so a gradient that is a near-cancelling
 // sum turns float rounding into weight differences of up to 2·lr; at global batch 48 even one process on 2 threads
-// instead of 1 ends 2 epochs 2e-3 away from itself (and 2 ranks exactly where it does), while at 24 two ranks end
-// within 2e-6 of one process here (rank-local BatchNorm: 1.5e-2, and losses 1e-3 apart). The same holds per seed:
-// measured over seeds 1–6 with 2 epochs, most end within 1.5e-6, but at seed 4 (and at seed 3 once the cross-entropy
-// kernel's e^x changed its rounding by an ulp) a near-cancelling BatchNorm β gradient comes out with the other sign on
-// one side and the two runs end 6e-4 apart — rounding made visible by Adam, not a missing sum. Seed 5 is one of the
-// seeds where neither the old nor the vectorised kernel meets such a gradient.
+// instead of 1 ends 2 epochs 2e-3 away from itself, while at 24 two ranks end epoch 1 within 1.5e-6 of one process
+// (seeds 1–8, measured; rank-local BatchNorm: 1.1e-2 after epoch 1, 1.8e-2 after 2). In epoch 2 a near-cancelling
+// BatchNorm β gradient can come out with the other sign on one side (seeds 3 and 4: an ulp of rounding), and Adam then
+// moves that weight by ±lr: the runs end up to 1e-3 apart — rounding made visible by Adam, not a missing sum. So the
+// test holds the ranks to 1e-5 after epoch 1 and to 2.5·lr (5e-3) after the resumed epoch 2.
 int train_shapes(int ranks, const fs::path& world, const fs::path& out, int epochs, bool resume) {
   std::string args = std::string(" --data ") + world.string() + " --out " + out.string() +
-                     " --images 10 --width 0.0625 --middle-blocks 0 --batch-size 24 --seed 5 --dropout 0"
+                     " --images 10 --width 0.0625 --middle-blocks 0 --batch-size 24 --seed 3 --dropout 0"
                      " --sync-batch-norm --no-progress --epochs " +
                      std::to_string(epochs) + (resume ? " --resume" : "");
   mpi_environment();
@@ -260,8 +259,15 @@ TEST_CASE(
     "train_shapes with synchronised BatchNorm: 2 ranks equal 1 process, and a 2-rank checkpoint resumes on 2 and 1") {
   test::TempDir dir("nn_distributed");
   const fs::path world = dir.path / "world";
-  REQUIRE(train_shapes(0, world, dir.path / "one", 2, false) == 0);  // the oracle: one process, 2 epochs
-  REQUIRE(train_shapes(2, world, dir.path / "two", 1, false) == 0);  // 2 ranks, epoch 1
+  REQUIRE(train_shapes(0, world, dir.path / "one", 2, false) == 0);        // the oracle: one process, 2 epochs
+  REQUIRE(train_shapes(0, world, dir.path / "one-epoch", 1, false) == 0);  // and its first epoch alone
+  REQUIRE(train_shapes(2, world, dir.path / "two", 1, false) == 0);        // 2 ranks, epoch 1
+  {
+    const auto [difference, where] =
+        checkpoint_difference(dir.path / "two" / "last.nnck", dir.path / "one-epoch" / "last.nnck");
+    INFO("after epoch 1, the largest relative difference of a checkpoint tensor " << difference << ", in " << where);
+    CHECK(difference <= 1e-5);
+  }
   fs::copy(dir.path / "two", dir.path / "two-then-one", fs::copy_options::recursive);
   REQUIRE(train_shapes(2, world, dir.path / "two", 2, true) == 0);           // epoch 2 on 2 ranks
   REQUIRE(train_shapes(0, world, dir.path / "two-then-one", 2, true) == 0);  // epoch 2 on 1 process
@@ -281,8 +287,8 @@ TEST_CASE(
     }
     const auto [difference, where] =
         checkpoint_difference(dir.path / run / "last.nnck", dir.path / "one" / "last.nnck");
-    INFO("largest relative difference of a checkpoint tensor " << difference << ", in " << where);
-    CHECK(difference <= 1e-5);
+    INFO("after epoch 2, the largest relative difference of a checkpoint tensor " << difference << ", in " << where);
+    CHECK(difference <= 5e-3);  // 2.5·lr: a flipped Adam step, not BatchNorm without the ranks' sums (1.8e-2)
     CHECK(bleu_line(dir.path / (run + ".log")) == bleu_line(dir.path / "one.log"));
   }
 }
