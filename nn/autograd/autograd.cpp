@@ -117,26 +117,16 @@ std::vector<Node*> reverse_topological_order(Node* root) {
   return post_order;
 }
 
-// Adds `g` into a leaf's .grad; the first gradient is copied so later in-place accumulation touches only ours. A
-// bf16 gradient is added in f32 and rounded once (its dtype is the leaf's: the conversion path's `to` sends it back
-// converted).
-// `g_is_ours`: g is a gradient run_backward computed (no caller holds it), which the leaf may take without a copy
-// when nothing else sees its memory.
+// Adds `g` into a leaf's .grad. The first gradient becomes the leaf's own, so that later in-place accumulation
+// touches nothing else: g itself when run_backward computed it (`g_is_ours`: no caller holds it) and nothing else
+// sees its memory (reusable_gradient) — after zero_grad every step would otherwise copy each parameter's gradient
+// once more, on one thread —, else a copy. A bf16 gradient is added in f32 and rounded once (its dtype is the
+// leaf's: the conversion path's `to` sends it back converted).
 void accumulate_into_leaf(TensorImpl& leaf, const Tensor& g, bool g_is_ours) {
-  if (!leaf.grad && g_is_ours) {
-    // Its only handle is the backward's result being read (plus `taken`) and its storage is no view's: the leaf
-    // adopts it. After zero_grad every step would otherwise copy each parameter's gradient once more, on one thread.
-    std::shared_ptr<TensorImpl> taken = g.impl();
-    if (taken.use_count() == 2 && taken->storage.use_count() == 1 && taken->offset == 0 &&
-        taken->storage->count == static_cast<size_t>(taken->numel) && !taken->grad_fn && !taken->grad) {
-      leaf.grad = std::move(taken);
-      return;
-    }
-  }
   if (!leaf.grad) {
-    Tensor copy = Tensor::empty(g.shape(), g.dtype());
-    copy.copy_from(g);
-    leaf.grad = copy.impl();
+    Tensor first = g_is_ours ? reusable_gradient(g) : Tensor::empty(g.shape(), g.dtype());
+    if (first.impl() != g.impl()) first.copy_from(g);
+    leaf.grad = first.impl();
     return;
   }
   Tensor grad(leaf.grad);

@@ -83,10 +83,10 @@ void record(const char* op, std::vector<Tensor> inputs, std::initializer_list<Te
 void record(const char* op, std::vector<Tensor> inputs, Tensor& output,
             std::function<std::vector<Tensor>(const Tensor& grad_output)> backward);
 
-/// For an elementwise backward (gx[i] from g[i] alone): the output gradient's own memory when the backward pass holds
-/// the only handle to it and no view shares its storage — it is consumed by this node and read nowhere else, so gx
-/// may overwrite it —, else a new tensor of its shape and dtype. Saves an allocation (and its page faults) per
-/// elementwise op in a training step.
+/// A gradient the backward pass is consuming, as a buffer to write into: its own memory when the pass holds the only
+/// handle to it and it is its storage's whole extent (no view shares it) — read nowhere else, so an elementwise
+/// backward (gx[i] from g[i] alone) may overwrite it and a leaf may keep it —, else a new tensor of its shape and
+/// dtype. Saves an allocation (and its page faults) per elementwise op, and a copy per parameter, in a training step.
 Tensor reusable_gradient(const Tensor& grad_output);
 
 }  // namespace nn

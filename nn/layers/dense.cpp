@@ -22,16 +22,10 @@ Tensor Dense::forward(const Tensor& x) {
   }
   Shape out_shape = x.shape();
   out_shape.back() = options_.out;
+  // linear adds the bias in the product's store (f32), or after it in the product's dtype: the bias stays f32 in a
+  // converted model (Module::to), and a bf16 Dense still gives bf16, so the next layer does not convert back.
   const Tensor rows = x.reshape({-1, options_.in});
-  Tensor y;
-  if (bias_.defined() && rows.dtype() == DType::f32 && kernel_.dtype() == DType::f32) {
-    y = linear(rows, kernel_, bias_);  // the bias added in the product's store
-  } else {
-    y = matmul(rows, kernel_);
-    // The bias stays f32 in a converted model (Module::to): the sum keeps the product's dtype, so a bf16 Dense gives
-    // bf16 and the next layer does not convert back.
-    if (bias_.defined()) y = add(y, bias_).to(y.dtype());
-  }
+  Tensor y = bias_.defined() ? linear(rows, kernel_, bias_) : matmul(rows, kernel_);
   return activate(y.reshape(out_shape), options_.activation);
 }
 

@@ -122,7 +122,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
     fail_expected("linear", "a bias of shape [" + std::to_string(w.dim(1)) + "]", to_string(bias.shape()));
   }
   if (x.dtype() != DType::f32 || w.dtype() != DType::f32 || bias.dtype() != DType::f32) {
-    return add(matmul(x, w), bias).to(detail::result_dtype({x, w}));
+    const Tensor product = matmul(x, w);
+    return add(product, bias).to(product.dtype());  // the product's dtype, whatever the bias's
   }
   const int m = static_cast<int>(x.dim(0)), k = static_cast<int>(x.dim(1)), n = static_cast<int>(w.dim(1));
   Tensor y = Tensor::empty({m, n});

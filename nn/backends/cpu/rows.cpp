@@ -1,6 +1,6 @@
 // The cpu backend's row primitives: batch norm's channel statistics, the embedding's lookup and gradient, the
 // optimisers' updates, gradient norms and the fused softmax cross-entropy over rows. Contracts in
-// nn/backends/backend.h; each loop is the one its op or optimiser ran before the table, thresholds included.
+// nn/backends/backend.h. The cross-entropy and Adam run the active instruction-set level's loops (rows_fast.cpp).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
