@@ -385,32 +385,6 @@ void arg_reduce(kernels::Reduce op, int64_t outer, int64_t extent, int64_t inner
   }
 }
 
-void softmax_rows(kernels::RowSoftmax kind, int64_t rows, int64_t width, const float* x, float* y) {
-  if (width == 0) {  // empty rows: nothing to normalise, and the log of an empty sum
-    if (kind == kernels::RowSoftmax::logsumexp) std::fill_n(y, rows, -INFINITY);
-    return;
-  }
-#pragma omp parallel for if (rows * width > kUnaryThreads)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * width;
-    float max = xr[0];
-    for (int64_t j = 1; j < width; ++j) max = std::fmax(max, xr[j]);
-    double total = 0;
-    for (int64_t j = 0; j < width; ++j) total += std::exp(xr[j] - max);  // float exp, double sum
-    if (kind == kernels::RowSoftmax::logsumexp) {
-      y[r] = max + static_cast<float>(std::log(total));
-    } else if (kind == kernels::RowSoftmax::log_softmax) {
-      float* yr = y + r * width;
-      const float log_total = static_cast<float>(std::log(total));
-      for (int64_t j = 0; j < width; ++j) yr[j] = xr[j] - max - log_total;
-    } else {
-      float* yr = y + r * width;
-      const float inv = static_cast<float>(1.0 / total);
-      for (int64_t j = 0; j < width; ++j) yr[j] = std::exp(xr[j] - max) * inv;
-    }
-  }
-}
-
 void softmax_rows_backward(kernels::RowSoftmax kind, int64_t rows, int64_t width, const float* y, const float* g,
                            float* gx) {
 #pragma omp parallel for if (rows * width > kUnaryThreads)

@@ -95,6 +95,33 @@ void cross_entropy_rows_backward<kCompiledIsa>(const TargetRows& r, float scale,
 }
 
 template <>
+void softmax_rows<kCompiledIsa>(RowSoftmax kind, int64_t rows, int64_t width, const float* x, float* y) {
+#pragma omp parallel for if (rows * width > (1 << 15))
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* xr = x + i * width;
+    const float max = row_max(width, xr);
+    const double total = row_exp_sum(width, xr, max);
+    if (kind == RowSoftmax::logsumexp) {
+      y[i] = max + static_cast<float>(std::log(total));
+      continue;
+    }
+    float* yr = y + i * width;
+    // log-softmax: x − (max + log Σ); softmax: e^(x − max) / Σ.
+    const float shift = kind == RowSoftmax::log_softmax ? max + static_cast<float>(std::log(total)) : max;
+    const float scale = kind == RowSoftmax::log_softmax ? 1.0f : static_cast<float>(1.0 / total);
+    int64_t j = 0;
+    for (; j + kLanes <= width; j += kLanes) {
+      const v16 shifted = load16(xr + j) - shift;
+      store16(yr + j, kind == RowSoftmax::log_softmax ? shifted : exp16(shifted) * scale);
+    }
+    if (j < width) {
+      const v16 shifted = load16_partial(xr + j, width - j, 0.0f) - shift;
+      store16_partial(yr + j, kind == RowSoftmax::log_softmax ? shifted : exp16(shifted) * scale, width - j);
+    }
+  }
+}
+
+template <>
 void adam_update<kCompiledIsa>(const AdamStep& s, int64_t n, float* theta, float* m, float* v, const float* g) {
   const bool shrink = s.shrink != 1.0f, decay = s.coupled_decay != 0.0f;
 #pragma omp parallel if (n > (1 << 16))

@@ -18,6 +18,9 @@ void cross_entropy_rows(const TargetRows& r, const float* x, float* lse, double*
 // gx (R, C) = scale·wᵢ·(e^(x − lseᵢ) − [j = tᵢ]).
 template <Isa>
 void cross_entropy_rows_backward(const TargetRows& r, float scale, const float* x, const float* lse, float* gx);
+// y = softmax, log-softmax (R, C) or logsumexp (R) of each row of x (R, C), C ≥ 1: float e^(x − max) summed in double.
+template <Isa>
+void softmax_rows(RowSoftmax kind, int64_t rows, int64_t width, const float* x, float* y);
 // θ, m, v (n) updated in place from g (n), denormals flushed in every thread that runs it.
 template <Isa>
 void adam_update(const AdamStep& s, int64_t n, float* theta, float* m, float* v, const float* g);
