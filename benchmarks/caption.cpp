@@ -3,6 +3,7 @@
 // same model in the same run (benchmarks/torch_caption.py), as installed and tuned (bench.h); and how far ours is from
 // the machine: training's GFLOP/s against the measured FMA peak, decoding's bytes of weights read per second. With
 // --captions DIR (Flickr8k's text), also one epoch over its 30,000 training captions with and without length buckets.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include <captioning/captioner.h>
+#include <captioning/decode_cache.h>
 #include <captioning/flickr8k.h>
 #include <captioning/generate.h>
 #include <captioning/model.h>
@@ -42,6 +44,14 @@ double training_flops(int64_t batch, int64_t steps, int64_t words, int64_t vocab
 double step_weight_bytes(int64_t vocab) {
   const double u = 256;
   return 4.0 * (2 * u * 4 * u + 4 * u + u * u + u + u * vocab + vocab);
+}
+
+// The bytes a step from a DecodeCache reads for one row (decode_cache.h): a row of the gate table, R, the merge layer,
+// the output screen's int8 matrix (V padded to 64 columns) and its six numbers per word, and the f32 columns it
+// computed again (`exact` a row on average).
+double cached_step_bytes(int64_t vocab, double exact) {
+  const double u = 256, padded = 64.0 * std::ceil(vocab / 64.0);
+  return 4.0 * (4 * u + u * 4 * u + u * u + u) + u * padded + 4.0 * 6 * vocab + 4.0 * u * exact;
 }
 
 // One teacher-forcing step as captioning::train takes it: the head on the real positions `rows` only.
@@ -225,6 +235,20 @@ int main(int argc, char** argv) {
     const double greedy = bench::min_time([&] { captioning::greedy_caption(model, big, one, 20); }, 5, 1.0);
     const double beam3 =
         bench::min_time([&] { captioning::beam_search(model, big, one, {.beam = 3, .max_length = 20}); }, 5, 1.0);
+    // The same searches from a DecodeCache: the same words (checked), a third of the bytes read per word.
+    const captioning::DecodeCache cache(model);
+    const bool same_words =
+        captioning::greedy_caption(model, big, one, 20).ids ==
+            captioning::greedy_caption(model, big, one, 20, &cache).ids &&
+        captioning::beam_search(model, big, one, {.beam = 3, .max_length = 20})[0].ids ==
+            captioning::beam_search(model, big, one, {.beam = 3, .max_length = 20, .cache = &cache})[0].ids;
+    const int64_t exact_before = cache.screen().exact_columns(), rows_before = cache.screen().rows_screened();
+    const double greedy_cached =
+        bench::min_time([&] { captioning::greedy_caption(model, big, one, 20, &cache); }, 5, 1.0);
+    const double exact_per_row = static_cast<double>(cache.screen().exact_columns() - exact_before) /
+                                 static_cast<double>(cache.screen().rows_screened() - rows_before);
+    const double beam3_cached = bench::min_time(
+        [&] { captioning::beam_search(model, big, one, {.beam = 3, .max_length = 20, .cache = &cache}); }, 5, 1.0);
 
     bench::PeerRuns peer = torch ? torch_peer(threads, vocab, batch) : bench::PeerRuns{};
     const double peak_after = bench::fma_peak_gflops(threads);
@@ -250,6 +274,14 @@ int main(int argc, char** argv) {
                 peer.faster("greedy20_s") / greedy, greedy_gbs);
     std::printf("%-22s %9.2f ms %12s %12s %7s   %.1f GB/s of weights read; %.2fx greedy's time\n", "beam 3, 20 words",
                 beam3 * 1e3, "-", "-", "", beam_gbs, beam3 / greedy);
+    std::printf("%-22s %9.2f ms %9.2f ms %9.2f ms %7.2f   %.1f GB/s read (%.2f MB a word, %.1f f32 columns a row)\n",
+                "greedy, DecodeCache", greedy_cached * 1e3, peer.as_installed("greedy20_s") * 1e3,
+                peer.at_best("greedy20_s") * 1e3, peer.faster("greedy20_s") / greedy_cached,
+                20 * cached_step_bytes(vocab, exact_per_row) / greedy_cached / 1e9,
+                cached_step_bytes(vocab, exact_per_row) / 1e6, exact_per_row);
+    std::printf("%-22s %9.2f ms %12s %12s %7s   %.2fx greedy's time with the cache; the same words: %s\n",
+                "beam 3, DecodeCache", beam3_cached * 1e3, "-", "-", "", beam3_cached / greedy_cached,
+                same_words ? "yes" : "NO");
     std::printf("PyTorch tuned: the best of %s; here %s\n", bench::environment_names(true).c_str(),
                 peer.tuned_names({"train_step_s", "greedy20_s"}).c_str());
     std::printf("FP32 FMA peak, %d threads: %.0f GFLOP/s before, %.0f after%s\n", threads, peak_before, peak_after,

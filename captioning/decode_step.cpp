@@ -31,14 +31,19 @@ nn::Tensor dense_rows(const nn::Dense& dense, const nn::Tensor& x) {
   return nn::activate(y, dense.options().activation);
 }
 
-void lstm_rows(const nn::LSTM& lstm, const nn::Tensor& x, nn::Tensor& h, nn::Tensor& c) {
+nn::Tensor lstm_input_gates(const nn::LSTM& lstm, const nn::Tensor& x) {
   const int64_t rows = x.dim(0), u = lstm.options().units, e = lstm.options().input_size;
   const nn::LstmWeights w = lstm.weights();
-  const nn::Tensor h_prev = or_zeros(h, rows, u), c_prev = or_zeros(c, rows, u);
-  // Pre-activations z (B, 4U) = b + x·W + h·R, in the order the LSTM op adds them.
+  // Pre-activations z (B, 4U) = b + x·W + h·R, in the order the LSTM op adds them: b and x·W here.
   nn::Tensor z = nn::broadcast_to(w.bias, {rows, 4 * u}).clone();
   rows_gemm_add(rows, 4 * u, e, x.data(), w.kernel.data(), z.data());
-  rows_gemm_add(rows, 4 * u, u, h_prev.data(), w.recurrent_kernel.data(), z.data());
+  return z;
+}
+
+void lstm_advance(const nn::LSTM& lstm, nn::Tensor& gates, nn::Tensor& h, nn::Tensor& c) {
+  const int64_t rows = gates.dim(0), u = lstm.options().units;
+  const nn::Tensor h_prev = or_zeros(h, rows, u), c_prev = or_zeros(c, rows, u);
+  rows_gemm_add(rows, 4 * u, u, h_prev.data(), lstm.weights().recurrent_kernel.data(), gates.data());  // … + h·R
   h = nn::Tensor::empty({rows, u});
   c = nn::Tensor::empty({rows, u});
   const nn::kernels::LstmStep step{
@@ -48,7 +53,13 @@ void lstm_rows(const nn::LSTM& lstm, const nn::Tensor& x, nn::Tensor& h, nn::Ten
       .state_stride = u,
       .prev_stride = u,
       .hard_sigmoid = lstm.options().recurrent_activation == nn::RecurrentActivation::hard_sigmoid};
-  nn::backend_for(x).lstm_step_forward(step, nullptr, z.data(), c_prev.data(), h_prev.data(), c.data(), h.data());
+  nn::backend_for(gates).lstm_step_forward(step, nullptr, gates.data(), c_prev.data(), h_prev.data(), c.data(),
+                                           h.data());
+}
+
+void lstm_rows(const nn::LSTM& lstm, const nn::Tensor& x, nn::Tensor& h, nn::Tensor& c) {
+  nn::Tensor gates = lstm_input_gates(lstm, x);
+  lstm_advance(lstm, gates, h, c);
 }
 
 }  // namespace captioning

@@ -27,8 +27,13 @@ bool step_rows_apply(int64_t rows, std::initializer_list<nn::Tensor> tensors);
 nn::Tensor dense_rows(const nn::Dense& dense, const nn::Tensor& x);
 
 /// One step of a Keras LSTM without mask: x (B, E) and the state h, c (B, U) — undefined for zeros — → the new
-/// state, written into h and c (fresh tensors).
+/// state, written into h and c (fresh tensors). The same as lstm_advance(lstm, lstm_input_gates(lstm, x), h, c).
 void lstm_rows(const nn::LSTM& lstm, const nn::Tensor& x, nn::Tensor& h, nn::Tensor& c);
+/// The step's first half, which depends on the input alone: x (B, E) → b + x·W, (B, 4U), a fresh tensor.
+nn::Tensor lstm_input_gates(const nn::LSTM& lstm, const nn::Tensor& x);
+/// The second half: gates (B, 4U) from lstm_input_gates — or rows of a table of them (DecodeCache) —, overwritten
+/// with gates + h·R, then the cell → the new h and c. The numbers are lstm_rows's to the bit.
+void lstm_advance(const nn::LSTM& lstm, nn::Tensor& gates, nn::Tensor& h, nn::Tensor& c);
 
 /// c (M, N) += a (M, K) · b (K, N), M ≤ kMaxStepRows, rows packed: b is read once for all rows, in column blocks
 /// spread over the threads. Each c[r][j] is accumulated over k in order, the same whatever M is.

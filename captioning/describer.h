@@ -75,6 +75,7 @@ class Describer {
   std::unique_ptr<ImageCaptioner> captioner_;  // the first kind
   std::shared_ptr<nn::Xception> xception_;     // the second kind: Xception features (folded BatchNorms) …
   std::unique_ptr<CaptionModel> decoder_;      // … and the decoder
+  std::unique_ptr<DecodeCache> cache_;         // either kind's decoder, precomputed for searching (decode_cache.h)
   Tokenizer tokenizer_;
   int64_t image_size_ = 299;
   nn::ResizeFilter filter_ = nn::ResizeFilter::nearest;

@@ -8,6 +8,8 @@
 #include <nn/core/error.h>
 #include <nn/ops/ops.h>
 
+#include "captioning/decode_step.h"
+
 namespace captioning {
 
 namespace {
@@ -45,6 +47,31 @@ nn::Tensor gather_rows(const nn::Tensor& t, const std::vector<int64_t>& rows) {
   return out;
 }
 
+// The step's settings for a search keeping `keep` words per row; throws for a cache of other weights.
+StepCache step_cache(const CaptionModel& model, const DecodeCache* cache, int keep, const char* search) {
+  if (cache && !cache->matches(model)) {
+    nn::fail_expected(search, "a DecodeCache built from this model's weights",
+                      "a cache of other weights (build it again after training or loading)");
+  }
+  // A beam wider than a step's rows takes the layers' path (CaptionModel::step), with or without a cache.
+  return {.cache = keep <= kMaxStepRows ? cache : nullptr, .exact = keep, .first = Tokenizer::kEnd};
+}
+
+// The `keep` best ids of a row of V scores among the end token and the words (never pad or start), best first; equal
+// scores go to the lower id, as an argmax would pick. One pass over the row, the kept few in insertion order.
+std::vector<int32_t> best_words(const float* row, int64_t vocab, int keep) {
+  std::vector<int32_t> best;
+  best.reserve(static_cast<size_t>(keep) + 1);
+  for (int32_t w = Tokenizer::kEnd; w < vocab; ++w) {
+    if (static_cast<int>(best.size()) == keep && !(row[w] > row[best.back()])) continue;
+    // After every kept id with a score ≥ row[w] (ids arrive in increasing order: ties stay behind the lower id).
+    auto at = std::find_if(best.begin(), best.end(), [&](int32_t b) { return row[b] < row[w]; });
+    best.insert(at, w);
+    if (static_cast<int>(best.size()) > keep) best.pop_back();
+  }
+  return best;
+}
+
 struct Beam {
   std::vector<int32_t> ids;
   double log_prob = 0;
@@ -66,6 +93,7 @@ std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer
   }
   check_features(model, features);
   InferenceScope scope(model);
+  const StepCache cache = step_cache(model, options.cache, options.beam, "beam_search");
   const nn::Tensor image = model.image(features);  // (1, U), or (1, (1+P)·U) with attention
   const int64_t u = model.options().units, vocab = model.options().vocab;
   std::vector<Beam> beams{Beam{{}, 0.0, false, 0}};
@@ -84,7 +112,7 @@ std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer
     nn::Tensor h_live = h.defined() ? gather_rows(h, rows) : nn::Tensor::zeros({static_cast<int64_t>(live.size()), u});
     nn::Tensor c_live = c.defined() ? gather_rows(c, rows) : nn::Tensor::zeros({static_cast<int64_t>(live.size()), u});
     nn::Tensor images = nn::broadcast_to(image, {static_cast<int64_t>(live.size()), image.dim(1)});
-    nn::Tensor log_p = nn::log_softmax(model.step(images, last, h_live, c_live));  // (live, V)
+    nn::Tensor log_p = nn::log_softmax(model.step(images, last, h_live, c_live, cache));  // (live, V)
 
     // Candidates: finished beams as they are, and each live beam extended by its `beam` best next words.
     std::vector<Beam> candidates;
@@ -93,13 +121,8 @@ std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer
     }
     for (size_t k = 0; k < live.size(); ++k) {
       const float* row = log_p.data() + k * vocab;
-      // The end token and the words: never pad or start.
-      std::vector<int32_t> order;
-      for (int32_t w = Tokenizer::kEnd; w < vocab; ++w) order.push_back(w);
-      const int keep = std::min<int>(options.beam, static_cast<int>(order.size()));
-      // Best first; equal scores go to the lower id, as an argmax would pick.
-      std::partial_sort(order.begin(), order.begin() + keep, order.end(),
-                        [&](int32_t a, int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
+      const std::vector<int32_t> order = best_words(row, vocab, options.beam);
+      const int keep = static_cast<int>(order.size());
       for (int j = 0; j < keep; ++j) {
         const int32_t w = order[j];
         Beam next = beams[live[k]];
@@ -128,24 +151,22 @@ std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer
   return out;
 }
 
-Caption greedy_caption(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features, int max_length) {
+Caption greedy_caption(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features, int max_length,
+                       const DecodeCache* decode_cache) {
   if (max_length < 1) nn::fail_expected("greedy_caption", "max_length ≥ 1", std::to_string(max_length));
   check_features(model, features);
   InferenceScope scope(model);
+  const StepCache cache = step_cache(model, decode_cache, 1, "greedy_caption");
   const nn::Tensor image = model.image(features);
   const int64_t vocab = model.options().vocab;
   Caption caption;
   nn::Tensor h, c;
   int32_t last = Tokenizer::kStart;
   for (int length = 0; length < max_length; ++length) {
-    nn::Tensor logits = model.step(image, {last}, h, c);
+    nn::Tensor logits = model.step(image, {last}, h, c, cache);
     nn::Tensor log_p = nn::log_softmax(logits);
     const float* row = log_p.data();
-    // argmax over the words and the end token (never pad or start); the first maximum wins.
-    int32_t best = Tokenizer::kEnd;
-    for (int32_t w = Tokenizer::kEnd; w < vocab; ++w) {
-      if (w != Tokenizer::kEnd && row[w] > row[best]) best = w;
-    }
+    const int32_t best = best_words(row, vocab, 1).front();  // the first maximum over the end token and the words
     caption.log_prob += row[best];
     if (best == Tokenizer::kEnd) break;
     caption.ids.push_back(best);

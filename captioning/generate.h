@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "captioning/decode_cache.h"
 #include "captioning/model.h"
 #include "captioning/tokenizer.h"
 
@@ -28,16 +29,19 @@ struct GenerateOptions {
   int beam = 1;                   ///< 1: greedy
   int max_length = 34;            ///< words, the original's longest training caption
   bool length_normalize = false;  ///< rank finished captions by log_prob / (words + 1)
+  /// Built from the model (decode_cache.h): each step reads a third of the memory. The same words as without it;
+  /// log_prob and score differ by the output screen's log-sum-exp error (output_screen.h).
+  const DecodeCache* cache = nullptr;
 };
 
 /// features (1, F) → the best caption, taking the most probable word at each step. Throws nn::Error naming the
-/// expected shape for other features.
-Caption greedy_caption(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features,
-                       int max_length = 34);
+/// expected shape for other features, or a cache that was not built from this model's weights.
+Caption greedy_caption(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features, int max_length = 34,
+                       const DecodeCache* cache = nullptr);
 /// features (1, F) → up to `beam` captions, best first. beam = 1 gives exactly greedy_caption's caption.
 /// The live beams advance together, as the rows of one model step: each weight matrix is read once per step for
 /// all of them (decode_step.h), and the result is exactly that of advancing them one at a time.
-/// Throws nn::Error for beam < 1 or max_length < 1.
+/// Throws nn::Error for beam < 1 or max_length < 1, or a cache that was not built from this model's weights.
 std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer, const nn::Tensor& features,
                                  const GenerateOptions& options);
 

@@ -5,6 +5,7 @@
 #include <nn/core/error.h>
 #include <nn/ops/ops.h>
 
+#include "captioning/decode_cache.h"
 #include "captioning/decode_step.h"
 
 namespace captioning {
@@ -105,17 +106,22 @@ nn::Tensor CaptionModel::forward(const nn::Tensor& features, const nn::Indices& 
 }
 
 nn::Tensor CaptionModel::step(const nn::Tensor& image_part, const std::vector<int32_t>& last_words, nn::Tensor& h,
-                              nn::Tensor& c) {
+                              nn::Tensor& c, const StepCache& cache) {
   const int64_t b = static_cast<int64_t>(last_words.size());
   nn::Indices ids({b, 1}, last_words);
   // Inference on a few rows (decoding): each weight matrix read once for all rows (decode_step.h). Dropout is off
   // in eval mode only, so training mode keeps the layers' path.
   if (!is_training() && step_rows_apply(b, {image_part, h, c, embedding_->weight(), lstm_->weights().kernel,
                                             merge_dense_->kernel(), output_->kernel()})) {
-    nn::Tensor x = embedding_->forward(ids).reshape({b, options_.units});
-    lstm_rows(*lstm_, x, h, c);
+    if (cache.cache) {
+      nn::Tensor gates = cache.cache->word_gates(last_words);  // b + e(w)·W from the table
+      lstm_advance(*lstm_, gates, h, c);
+    } else {
+      lstm_rows(*lstm_, embedding_->forward(ids).reshape({b, options_.units}), h, c);
+    }
     nn::Tensor merged = merge(image_part, h.reshape({b, 1, options_.units})).reshape({b, options_.units});
-    return dense_rows(*output_, dense_rows(*merge_dense_, merged));
+    nn::Tensor hidden = dense_rows(*merge_dense_, merged);
+    return cache.cache ? cache.cache->screen().logits(hidden, cache.exact, cache.first) : dense_rows(*output_, hidden);
   }
   nn::LstmResult r = lstm_->forward(word_dropout_->forward(embedding_->forward(ids)), nn::Tensor(), h, c);
   h = r.h;

@@ -38,6 +38,15 @@ struct CaptionModelOptions {
   int64_t feature_width() const { return (positions > 0 ? positions : 1) * feature_dim; }
 };
 
+class DecodeCache;
+
+/// How step() runs: from the layers' weights (no cache), or from a DecodeCache (decode_cache.h) built from them.
+struct StepCache {
+  const DecodeCache* cache = nullptr;
+  int exact = 1;      ///< the words per row whose logits must be exact: 1 for greedy, the beam width for a beam search
+  int32_t first = 0;  ///< the lowest id a search may pick
+};
+
 /// The merge decoder described above: image features and word ids in, next-word logits out.
 class CaptionModel : public nn::Module {
  public:
@@ -58,8 +67,16 @@ class CaptionModel : public nn::Module {
   /// start) and its last word → logits (B, V); the state is advanced.
   /// image(): features (B, feature_width()) → the image part; another shape is an nn::Error with the shapes.
   nn::Tensor image(const nn::Tensor& features);
-  /// step(): see above; h and c are replaced by the advanced state.
-  nn::Tensor step(const nn::Tensor& image_part, const std::vector<int32_t>& last_words, nn::Tensor& h, nn::Tensor& c);
+  /// step(): see above; h and c are replaced by the advanced state. With a cache (built from this model, in eval mode
+  /// with f32 weights), the LSTM's input half comes from its table and the output layer goes through its screen: the
+  /// state is the same to the bit, and in each row the `exact` largest logits among ids ≥ `first` are the f32
+  /// layer's, the others estimates below them — what a search that keeps `exact` words per row needs.
+  nn::Tensor step(const nn::Tensor& image_part, const std::vector<int32_t>& last_words, nn::Tensor& h, nn::Tensor& c,
+                  const StepCache& cache = {});
+  /// The layers a DecodeCache is computed from.
+  const nn::Embedding& embedding_layer() const { return *embedding_; }
+  const nn::LSTM& lstm_layer() const { return *lstm_; }
+  const nn::Dense& output_layer() const { return *output_; }
 
   const CaptionModelOptions& options() const { return options_; }  ///< as constructed
   /// "CaptionModel(vocab=…, features=…, units=…[, attention over P positions])".

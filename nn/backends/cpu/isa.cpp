@@ -78,6 +78,15 @@ bool cpu_supports_bf16() {
 #endif
 }
 
+bool cpu_supports_vnni() {
+#if defined(__x86_64__)
+  static const bool vnni = active_isa() == Isa::avx512 && __builtin_cpu_supports("avx512vnni");
+  return vnni;
+#else
+  return false;
+#endif
+}
+
 bool cpu_supports_amx() {
 #if defined(__x86_64__) && defined(__linux__)
   static const bool amx = [] {

@@ -23,6 +23,8 @@ const char* isa_name(Isa isa);
 // Whether the bf16 GEMM runs on AVX512_BF16 (vdpbf16ps): the processor has it and the active level is avx512
 // (NN_ISA=avx2 or scalar turns it off, so that the conversion fallback can be tested on any machine).
 bool cpu_supports_bf16();
+// Whether int8 products may use AVX512-VNNI (vpdpbusd): the processor has it and the active level is avx512.
+bool cpu_supports_vnni();
 // Whether the bf16 GEMM runs on AMX tiles (tdpbf16ps): cpu_supports_bf16(), the processor has AMX-BF16, NN_AMX is
 // not 0, and Linux granted this process the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM, asked once here).
 bool cpu_supports_amx();

@@ -1,0 +1,44 @@
+/// @file
+/// What a search can compute once from a trained decoder so that each step reads little memory. Decoding one word
+/// (decode_step.h) reads every weight matrix once: at V = 7,579 and U = 256, the output layer's 7.8 MB, the LSTM's
+/// input kernel W (1 MB) and recurrent kernel R (1 MB), the merge layer's 0.25 MB — 10 MB a word, more than the
+/// two cores' 4 MB of L2, so each step streams them from further away. A DecodeCache holds
+///   • the word gates: the LSTM's input half b + e(w)·W for every word w (V × 4U f32, 31 MB at V = 7,579), computed
+///     by lstm_input_gates, so a step reads its words' rows (4 KB each) instead of W, and gets W's numbers to the
+///     bit;
+///   • the output screen (output_screen.h): the output layer as int8 (1.9 MB), whose estimates find the few words
+///     that must be computed in f32.
+/// A step then reads R, the merge layer and the screen, 3.2 MB, and a search gives the words of the f32 layers (the
+/// log-probabilities to the screen's log-sum-exp error).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "captioning/model.h"
+#include "captioning/output_screen.h"
+
+namespace captioning {
+
+class DecodeCache {
+ public:
+  /// Computes both from the model's weights (f32). Throws nn::Error naming the tensor for other dtypes.
+  explicit DecodeCache(const CaptionModel& model);
+
+  /// Whether `model` still has the weights this cache was built from (shapes, and WeightSamples of the embedding,
+  /// the LSTM's input kernel and bias, and the output layer): searches check it once and refuse a stale cache.
+  bool matches(const CaptionModel& model) const;
+
+  /// The words' rows of the gate table → (B, 4U), a fresh tensor lstm_advance may overwrite. Throws nn::Error
+  /// naming an id outside [0, V).
+  nn::Tensor word_gates(const std::vector<int32_t>& words) const;
+  const OutputScreen& screen() const { return screen_; }
+
+ private:
+  int64_t vocab_ = 0, width_ = 0;  // V, 4U
+  std::vector<float> gates_;       // (V, 4U)
+  OutputScreen screen_;
+  WeightSample embedding_sample_, kernel_sample_, bias_sample_;
+};
+
+}  // namespace captioning

@@ -1,0 +1,206 @@
+#include "captioning/output_screen.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include <nn/core/error.h>
+#include <nn/ops/ops.h>
+
+#include "captioning/decode_step.h"
+#include "captioning/output_screen_kernels.h"
+
+namespace captioning {
+
+namespace {
+
+constexpr double kUnit = 0x1p-24;  // u: f32's unit roundoff
+
+// v rounded up to the next f32 (a bound stays a bound after the conversion).
+float round_up(double v) {
+  const float f = static_cast<float>(v);
+  return static_cast<double>(f) >= v ? f : std::nextafter(f, std::numeric_limits<float>::infinity());
+}
+
+}  // namespace
+
+WeightSample::WeightSample(const nn::Tensor& weights) : shape_(weights.shape()) {
+  if (weights.dtype() != nn::DType::f32)
+    nn::fail_expected("WeightSample", "f32 weights", nn::dtype_name(weights.dtype()));
+  const int64_t total = weights.numel();
+  stride_ = std::max<int64_t>(1, total / 512) | 1;  // odd: a sample of a (K, V) matrix visits columns in turn
+  for (int64_t i = 0; i < total; i += stride_) values_.push_back(weights.data()[i]);
+}
+
+bool WeightSample::matches(const nn::Tensor& weights) const {
+  if (weights.dtype() != nn::DType::f32 || weights.shape() != shape_) return false;
+  const float* w = weights.data();
+  for (size_t s = 0; s < values_.size(); ++s) {
+    if (std::memcmp(&w[static_cast<int64_t>(s) * stride_], &values_[s], sizeof(float)) != 0) return false;
+  }
+  return true;
+}
+
+OutputScreen::OutputScreen(const nn::Dense& output) : in_(output.options().in), out_(output.options().out) {
+  const nn::Tensor& kernel = output.kernel();
+  if (kernel.dtype() != nn::DType::f32 || output.options().activation != nn::Activation::linear ||
+      (output.bias().defined() && output.bias().dtype() != nn::DType::f32)) {
+    nn::fail_expected("OutputScreen", "a Dense layer with f32 weights and no activation",
+                      std::string(nn::dtype_name(kernel.dtype())) + " weights, activation " +
+                          nn::to_string(output.options().activation));
+  }
+  kernel_sample_ = WeightSample(kernel);
+  const int64_t k = in_, v = out_;
+  tiles_ = (v + kScreenTile - 1) / kScreenTile;
+  quads_ = (k + 3) / 4;
+  const float* w = kernel.data();
+  quantized_.assign(static_cast<size_t>(tiles_ * quads_ * kScreenTile * 4), 0);
+  q_sums_.resize(v);
+  scale_.resize(v);
+  bias_.assign(v, 0.0f);
+  spread_.resize(v);
+  int8_norm_.resize(v);
+  offset_.resize(v);
+  columns_.resize(static_cast<size_t>(v * k));
+  if (output.bias().defined()) std::memcpy(bias_.data(), output.bias().data(), sizeof(float) * v);
+  const double gamma = (k + 1) * kUnit / (1 - (k + 1) * kUnit);
+  for (int64_t j = 0; j < v; ++j) {
+    float largest = 0;
+    bool finite = true;
+    for (int64_t p = 0; p < k; ++p) {
+      columns_[j * k + p] = w[p * v + j];
+      largest = std::max(largest, std::fabs(w[p * v + j]));
+      finite = finite && std::isfinite(w[p * v + j]);
+    }
+    // A column with an infinite or NaN weight keeps q = 0 and an infinite spread: it is always computed in f32.
+    const float s = finite ? largest / 127 : 0.0f;
+    scale_[j] = s;
+    double residual = 0, image = 0, weights = 0;  // ‖w − s·q‖², ‖s·q‖², ‖w‖²
+    int32_t sum = 0;
+    const int64_t tile = j / kScreenTile, c = j % kScreenTile;
+    for (int64_t p = 0; p < k; ++p) {
+      const float weight = w[p * v + j];
+      const int q = s > 0 ? static_cast<int>(std::clamp(std::nearbyint(weight / s), -127.0f, 127.0f)) : 0;
+      quantized_[((tile * quads_ + p / 4) * kScreenTile + c) * 4 + p % 4] = static_cast<int8_t>(q);
+      sum += q;
+      const double scaled = double{s} * q;  // exact: a float times a small integer fits a double
+      residual += (weight - scaled) * (weight - scaled);
+      image += scaled * scaled;
+      weights += double{weight} * weight;
+    }
+    q_sums_[j] = sum;
+    spread_[j] = finite ? round_up((std::sqrt(residual) + gamma * std::sqrt(weights)) * (1 + 1e-9))
+                        : std::numeric_limits<float>::infinity();
+    int8_norm_[j] = round_up(std::sqrt(image) * (1 + 1e-9));
+    offset_[j] = round_up((4 * kUnit + gamma) * std::fabs(double{bias_[j]}) * (1 + 1e-9));
+  }
+}
+
+bool OutputScreen::matches(const nn::Dense& output) const {
+  if (output.options().in != in_ || output.options().out != out_ ||
+      output.options().activation != nn::Activation::linear || !kernel_sample_.matches(output.kernel())) {
+    return false;
+  }
+  if (!output.bias().defined()) return std::all_of(bias_.begin(), bias_.end(), [](float b) { return b == 0; });
+  return output.bias().dtype() == nn::DType::f32 &&
+         std::memcmp(output.bias().data(), bias_.data(), sizeof(float) * out_) == 0;
+}
+
+nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) const {
+  if (x.dtype() != nn::DType::f32 || x.rank() != 2 || x.dim(1) != in_ || x.dim(0) < 1 || x.dim(0) > kMaxStepRows) {
+    nn::fail_expected("OutputScreen",
+                      "x of shape (B," + std::to_string(in_) + "), f32, 1 ≤ B ≤ " + std::to_string(kMaxStepRows),
+                      nn::to_string(x.shape()) + " " + nn::dtype_name(x.dtype()));
+  }
+  if (exact < 1 || exact > kMaxStepRows || first < 0 || first >= out_) {
+    nn::fail_expected("OutputScreen",
+                      "exact in [1," + std::to_string(kMaxStepRows) + "] and first in [0," + std::to_string(out_) + ")",
+                      "exact=" + std::to_string(exact) + ", first=" + std::to_string(first));
+  }
+  const int64_t rows = x.dim(0), k = in_, v = out_, width = tiles_ * kScreenTile, depth = quads_ * 4;
+  const float* xs = x.data();
+
+  // 1. Each row to bytes qₓ + 128 (qₓ = x / sₓ rounded, in [−127, 127]), with its norms ‖x‖ and ‖x − sₓ·qₓ‖.
+  std::vector<uint8_t> bytes(static_cast<size_t>(rows * depth), 128);  // 128: qₓ = 0 past K
+  std::vector<float> x_scale(rows), x_norm(rows), x_error(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = xs + r * k;
+    float largest = 0;
+    bool finite = true;
+    for (int64_t p = 0; p < k; ++p) {
+      largest = std::max(largest, std::fabs(xr[p]));
+      finite = finite && std::isfinite(xr[p]);
+    }
+    if (!finite) {  // no bound holds (step 2 takes every column in f32)
+      x_norm[r] = std::numeric_limits<float>::infinity();
+      continue;
+    }
+    const float s = largest / 127;
+    double norm2 = 0, error2 = 0;
+    for (int64_t p = 0; p < k; ++p) {
+      const int q = s > 0 ? static_cast<int>(std::clamp(std::nearbyint(xr[p] / s), -127.0f, 127.0f)) : 0;
+      bytes[r * depth + p] = static_cast<uint8_t>(q + 128);
+      const double d = xr[p] - double{s} * q;
+      norm2 += double{xr[p]} * xr[p];
+      error2 += d * d;
+    }
+    x_scale[r] = s;
+    x_norm[r] = round_up(std::sqrt(norm2) * (1 + 1e-9));
+    x_error[r] = round_up(std::sqrt(error2) * (1 + 1e-9));
+  }
+  //    … and every logit estimated: z̃ = b + sₓ·s·(Σ (qₓ + 128)·q − 128·Σ q), the sums exact in int32.
+  std::vector<int32_t> sums(static_cast<size_t>(rows * width));
+  screen_products(rows, tiles_, quads_, bytes.data(), quantized_.data(), sums.data());
+  nn::Tensor z = nn::Tensor::empty({rows, v});
+  float* zs = z.data();
+
+  // 2. Candidates: per row, the words whose upper bound reaches the `exact`-th best lower bound (ids ≥ first).
+  std::vector<uint8_t> candidate(static_cast<size_t>(v), 0);
+  std::vector<float> bound(static_cast<size_t>(v));
+  for (int64_t r = 0; r < rows; ++r) {
+    if (!std::isfinite(x_norm[r])) {  // no bound holds: every column in f32, as the layer itself computes them
+      std::fill(candidate.begin(), candidate.end(), 1);
+      continue;
+    }
+    screen_row({.vocab = v,
+                .first = first,
+                .keep = static_cast<int>(std::min<int64_t>(exact, v - first)),
+                .x_scale = x_scale[r],
+                .x_norm = x_norm[r],
+                .x_error = x_error[r],
+                .sums = sums.data() + r * width,
+                .q_sums = q_sums_.data(),
+                .scale = scale_.data(),
+                .bias = bias_.data(),
+                .spread = spread_.data(),
+                .int8_norm = int8_norm_.data(),
+                .offset = offset_.data()},
+               zs + r * v, bound.data(), candidate.data());
+  }
+
+  // 3. The candidates again in f32, from their columns packed side by side (K, C), as dense_rows computes them.
+  std::vector<int32_t> chosen;
+  for (int64_t j = 0; j < v; j += 8) {  // 8 flags at a time: nearly all are 0
+    uint64_t eight = 0;
+    std::memcpy(&eight, candidate.data() + j, static_cast<size_t>(std::min<int64_t>(8, v - j)));
+    if (eight == 0) continue;
+    for (int64_t i = j; i < std::min(j + 8, v); ++i)
+      if (candidate[i]) chosen.push_back(static_cast<int32_t>(i));
+  }
+  const int64_t count = static_cast<int64_t>(chosen.size());
+  std::vector<float> packed(static_cast<size_t>(k * count)), exact_values(static_cast<size_t>(rows * count));
+  for (int64_t i = 0; i < count; ++i) {
+    const float* column = columns_.data() + int64_t{chosen[i]} * k;
+    for (int64_t p = 0; p < k; ++p) packed[p * count + i] = column[p];
+    for (int64_t r = 0; r < rows; ++r) exact_values[r * count + i] = bias_[chosen[i]];
+  }
+  rows_gemm_add(rows, count, k, xs, packed.data(), exact_values.data());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < count; ++i) zs[r * v + chosen[i]] = exact_values[r * count + i];
+  exact_columns_.fetch_add(count, std::memory_order_relaxed);
+  rows_screened_.fetch_add(rows, std::memory_order_relaxed);
+  return z;
+}
+
+}  // namespace captioning

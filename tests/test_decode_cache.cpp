@@ -1,0 +1,275 @@
+// Decoding from a DecodeCache (decode_cache.h): the int8 products against an integer loop, the output screen's exact
+// words and logits against the f32 layer (also where int8 estimates cannot tell the words apart), the gate table's
+// state against the layers' to the bit, searches with and without the cache, and a stale cache refused.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <string>
+
+#include <captioning/captioner.h>
+#include <captioning/decode_cache.h>
+#include <captioning/decode_step.h>
+#include <captioning/generate.h>
+#include <captioning/output_screen.h>
+#include <captioning/output_screen_kernels.h>
+#include <nn/io/image.h>
+#include <nn/models/xception.h>
+#include <nn/ops/ops.h>
+
+#include "support/check.h"
+#include "support/files.h"
+
+using captioning::CaptionModel;
+using captioning::DecodeCache;
+using captioning::OutputScreen;
+using captioning::Tokenizer;
+using nn::Tensor;
+
+namespace {
+
+bool same_bits(float a, float b) {
+  return std::memcmp(&a, &b, sizeof(float)) == 0;
+}
+
+// The ids of row r's `keep` largest values among [first, V), largest first, ties to the lower id.
+std::vector<int32_t> best_of(const Tensor& logits, int64_t r, int keep, int32_t first) {
+  const int64_t v = logits.dim(1);
+  const float* row = logits.data() + r * v;
+  std::vector<int32_t> ids;
+  for (int32_t j = first; j < v; ++j) ids.push_back(j);
+  std::stable_sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return row[a] > row[b]; });
+  ids.resize(static_cast<size_t>(keep));
+  return ids;
+}
+
+// Screened logits against dense_rows: each row's `keep` best ids and their values to the bit, every other value of
+// [first, V) below the keep-th best.
+void check_screened(const nn::Dense& layer, const OutputScreen& screen, const Tensor& x, int keep, int32_t first,
+                    const std::string& what) {
+  const Tensor exact = captioning::dense_rows(layer, x), screened = screen.logits(x, keep, first);
+  for (int64_t r = 0; r < x.dim(0); ++r) {
+    const std::vector<int32_t> want = best_of(exact, r, keep, first), got = best_of(screened, r, keep, first);
+    CHECK_MESSAGE(got == want, (what + ", row " + std::to_string(r)));
+    const int64_t v = exact.dim(1);
+    for (int32_t id : want) {
+      CHECK_MESSAGE(same_bits(screened.data()[r * v + id], exact.data()[r * v + id]),
+                    (what + ", id " + std::to_string(id)));
+    }
+    const float last = exact.data()[r * v + want.back()];
+    for (int32_t j = first; j < v; ++j) {
+      if (std::find(want.begin(), want.end(), j) == want.end()) {
+        CHECK_MESSAGE(screened.data()[r * v + j] <= last, (what + ", id " + std::to_string(j)));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("screen_products gives the exact integer sums for 1 to 6 rows and several tiles") {
+  nn::Generator gen(5);
+  const int64_t tiles = 3, quads = 7, width = tiles * captioning::kScreenTile, depth = 4 * quads;
+  std::vector<int8_t> q(static_cast<size_t>(width * depth));
+  for (auto& b : q) b = static_cast<int8_t>(static_cast<int>(gen.below(255)) - 127);
+  for (int64_t m = 1; m <= 6; ++m) {
+    std::vector<uint8_t> u(static_cast<size_t>(m * depth));
+    for (auto& b : u) b = static_cast<uint8_t>(gen.below(256));
+    std::vector<int32_t> acc(static_cast<size_t>(m * width), -1);
+    captioning::screen_products(m, tiles, quads, u.data(), q.data(), acc.data());
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < width; ++j) {
+        int64_t sum = 0;  // element (k, j) of q lives at [tile][k / 4][column in tile][k % 4]
+        for (int64_t k = 0; k < depth; ++k) {
+          const int64_t t = j / captioning::kScreenTile, c = j % captioning::kScreenTile;
+          sum += int64_t{u[r * depth + k]} * q[((t * quads + k / 4) * captioning::kScreenTile + c) * 4 + k % 4];
+        }
+        REQUIRE_MESSAGE(acc[r * width + j] == sum, ("m=" + std::to_string(m) + " j=" + std::to_string(j)));
+      }
+  }
+}
+
+TEST_CASE("the output screen gives each row's best words and their f32 logits to the bit") {
+  nn::Generator gen(21);
+  // K not a multiple of 4, V not of 64: the padded quads and columns hold zeros.
+  nn::Dense layer(nn::DenseOptions{.in = 37, .out = 301}, gen);
+  const OutputScreen screen(layer);
+  for (int64_t rows : {1, 3, 5}) {
+    for (int keep : {1, 2, 4}) {
+      Tensor x = Tensor::uniform({rows, 37}, -2, 2, gen);
+      check_screened(layer, screen, x, keep, 2, "rows " + std::to_string(rows) + ", keep " + std::to_string(keep));
+    }
+  }
+  // Non-negative rows, as the merge layer's ReLU gives them, and rows of zeros (a zero scale).
+  check_screened(layer, screen, Tensor::uniform({2, 37}, 0, 1, gen), 3, 2, "non-negative");
+  check_screened(layer, screen, Tensor::zeros({1, 37}), 1, 2, "zeros");
+  CHECK(screen.rows_screened() > 0);
+  CHECK(screen.exact_columns() < screen.rows_screened() * 301 / 4);  // it screened: most columns stayed int8
+}
+
+TEST_CASE("where int8 cannot tell the words apart, the screen computes them in f32 and still picks the f32 best") {
+  // 200 columns that differ by ~1e-4 around a common column: int8's rounding (~1 % of a weight) is far larger, so the
+  // estimates' order is noise, and only the bound keeps every close word a candidate.
+  nn::Generator gen(8);
+  nn::Dense layer(nn::DenseOptions{.in = 64, .out = 200}, gen);
+  Tensor kernel = layer.kernel();
+  for (int64_t p = 0; p < 64; ++p) {
+    const float base = kernel.data()[p * 200];
+    for (int64_t j = 0; j < 200; ++j)
+      kernel.data()[p * 200 + j] = base * (1 + 1e-4f * static_cast<float>(gen.uniform(-1, 1)));
+  }
+  const OutputScreen screen(layer);
+  for (int trial = 0; trial < 10; ++trial) {
+    // Rows int8 represents exactly (multiples of 2⁻⁷ up to 127·2⁻⁷): only the weights' rounding errs.
+    Tensor x = Tensor::empty({2, 64});
+    for (int64_t i = 0; i < 128; ++i) x.data()[i] = static_cast<float>(i % 64 == 0 ? 127 : gen.below(128)) * 0x1p-7f;
+    check_screened(layer, screen, x, 1 + trial % 3, 0, "trial " + std::to_string(trial));
+  }
+  CHECK(screen.exact_columns() > screen.rows_screened() * 50);  // the bound kept many columns for f32
+}
+
+TEST_CASE("where the row's own int8 rounding reorders the words, the screen still picks the f32 best") {
+  // Weights int8 represents exactly (multiples of 2⁻⁷, each column's largest 127·2⁻⁷ at entry 0), so only x's
+  // rounding errs; x[0] = 100 makes its step 0.79, and the other entries, in [0, 1], round to 0 or 0.79: the columns,
+  // a base plus ±2⁻⁷ here and there, are ordered by that rounding in the estimates, not by x.
+  nn::Generator gen(12);
+  const int64_t k = 16, v = 40;
+  nn::Dense layer(nn::DenseOptions{.in = k, .out = v}, gen);
+  Tensor kernel = layer.kernel();
+  std::vector<int> base(k);
+  for (int64_t p = 0; p < k; ++p) base[p] = p == 0 ? 127 : static_cast<int>(gen.below(161)) - 80;
+  for (int64_t j = 0; j < v; ++j)
+    for (int64_t p = 0; p < k; ++p) {
+      const int step = p == 0 ? 0 : static_cast<int>(gen.below(3)) - 1;
+      kernel.data()[p * v + j] = static_cast<float>(base[p] + step) * 0x1p-7f;
+    }
+  const OutputScreen screen(layer);
+  for (int trial = 0; trial < 10; ++trial) {
+    Tensor x = Tensor::uniform({1, k}, 0, 1, gen);
+    x.data()[0] = 100;
+    check_screened(layer, screen, x, 1 + trial % 2, 0, "trial " + std::to_string(trial));
+  }
+}
+
+TEST_CASE("the output screen computes every column in f32 for rows with an infinite or NaN value") {
+  nn::Generator gen(3);
+  nn::Dense layer(nn::DenseOptions{.in = 8, .out = 70}, gen);
+  const OutputScreen screen(layer);
+  Tensor x = Tensor::uniform({2, 8}, 0, 1, gen);
+  x.data()[3] = std::numeric_limits<float>::infinity();
+  x.data()[8 + 5] = std::numeric_limits<float>::quiet_NaN();
+  const Tensor exact = captioning::dense_rows(layer, x), screened = screen.logits(x, 1, 2);
+  CHECK(std::memcmp(exact.data(), screened.data(), sizeof(float) * 2 * 70) == 0);
+}
+
+TEST_CASE("an output screen refuses layers and arguments it cannot screen, naming them") {
+  nn::Generator gen(1);
+  nn::Dense relu(nn::DenseOptions{.in = 4, .out = 9, .activation = nn::Activation::relu}, gen);
+  CHECK(test::error_of([&] { OutputScreen s(relu); }) ==
+        "OutputScreen: expected a Dense layer with f32 weights and no activation, got f32 weights, activation relu");
+  nn::Dense layer(nn::DenseOptions{.in = 4, .out = 9}, gen);
+  const OutputScreen screen(layer);
+  CHECK(test::error_of([&] {
+          screen.logits(Tensor::zeros({1, 5}), 1, 0);
+        }) == "OutputScreen: expected x of shape (B,4), f32, 1 ≤ B ≤ 16, got [1,5] f32");
+  CHECK(test::error_of([&] {
+          screen.logits(Tensor::zeros({1, 4}), 0, 0);
+        }) == "OutputScreen: expected exact in [1,16] and first in [0,9), got exact=0, first=0");
+  CHECK(test::error_of([&] {
+          screen.logits(Tensor::zeros({1, 4}), 1, 9);
+        }) == "OutputScreen: expected exact in [1,16] and first in [0,9), got exact=1, first=9");
+}
+
+TEST_CASE("steps from a DecodeCache give the layers' LSTM state to the bit and the same best words") {
+  CaptionModel model({.vocab = 57, .feature_dim = 6, .units = 24, .seed = 4});
+  model.eval();
+  const DecodeCache cache(model);
+  nn::Generator gen(6);
+  nn::NoGradGuard no_grad;
+  const Tensor image = model.image(Tensor::uniform({3, 6}, 0, 1, gen));
+  Tensor h, c, hc, cc;
+  const std::vector<std::vector<int32_t>> words{{1, 1, 1}, {5, 56, 2}, {9, 3, 40}, {7, 7, 12}};
+  for (size_t t = 0; t < words.size(); ++t) {
+    const Tensor plain = model.step(image, words[t], h, c);
+    const Tensor cached = model.step(image, words[t], hc, cc, {.cache = &cache, .exact = 2, .first = 2});
+    CHECK(std::memcmp(h.data(), hc.data(), sizeof(float) * h.numel()) == 0);
+    CHECK(std::memcmp(c.data(), cc.data(), sizeof(float) * c.numel()) == 0);
+    for (int64_t r = 0; r < 3; ++r) CHECK(best_of(cached, r, 2, 2) == best_of(plain, r, 2, 2));
+  }
+  CHECK(test::error_of([&] {
+          cache.word_gates({3, 57});
+        }) == "DecodeCache: expected word ids in [0,57), got 57 at row 1");
+}
+
+TEST_CASE("greedy and beam search with a DecodeCache find the captions of the layers, their log-probabilities close") {
+  std::string text = "libnn-tokenizer 1 min_count=1\n";
+  for (int w = 4; w < 300; ++w) text.append("w").append(std::to_string(w)).append("\n");
+  const Tokenizer tokenizer = Tokenizer::deserialize(text, "test");
+  double worst = 0;
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    CaptionModel model({.vocab = tokenizer.vocab_size(), .feature_dim = 6, .units = 32, .seed = seed});
+    for (auto& [name, p] : model.named_parameters())
+      if (name == "output.bias") p.data()[Tokenizer::kEnd] = 1.0f;
+    const DecodeCache cache(model);
+    nn::Generator gen(seed + 10);
+    const Tensor features = Tensor::uniform({1, 6}, 0, 1, gen);
+    const captioning::Caption plain = captioning::greedy_caption(model, tokenizer, features, 12),
+                              cached = captioning::greedy_caption(model, tokenizer, features, 12, &cache);
+    CHECK(cached.ids == plain.ids);
+    worst = std::max(worst, std::fabs(cached.log_prob - plain.log_prob));
+    for (int beam : {2, 3, 5}) {
+      const auto a = captioning::beam_search(model, tokenizer, features, {.beam = beam, .max_length = 12}),
+                 b = captioning::beam_search(model, tokenizer, features,
+                                             {.beam = beam, .max_length = 12, .cache = &cache});
+      REQUIRE(a.size() == b.size());
+      for (size_t i = 0; i < a.size(); ++i) {
+        CHECK(b[i].ids == a[i].ids);
+        worst = std::max(worst, std::fabs(b[i].log_prob - a[i].log_prob));
+      }
+    }
+  }
+  MESSAGE("largest log-probability difference: " << worst);
+  CHECK(worst < 1e-3);
+}
+
+TEST_CASE("the shipped captioner describes its sample with a DecodeCache as without, to 1e-4 in log-probability") {
+  captioning::CaptionerBundle bundle =
+      captioning::load_captioner(std::filesystem::path(NN_SOURCE_DIR) / "weights" / "shapes.nnck");
+  captioning::ImageCaptioner& model = *bundle.model;
+  const DecodeCache cache(model.decoder());
+  nn::NoGradGuard no_grad;
+  const int64_t size = model.options().image_size;
+  const Tensor image = nn::load_image(std::filesystem::path(NN_SOURCE_DIR) / "weights" / "sample_shapes.jpg");
+  const Tensor features =
+      model.features(nn::xception_preprocess(nn::resize_image(image, size, size, nn::ResizeFilter::bilinear))
+                         .reshape({1, size, size, 3}));
+  for (int beam : {1, 3}) {
+    const auto a = captioning::beam_search(model.decoder(), bundle.tokenizer, features, {.beam = beam}),
+               b = captioning::beam_search(model.decoder(), bundle.tokenizer, features,
+                                           {.beam = beam, .cache = &cache});
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      CHECK(b[i].text == a[i].text);
+      CHECK(std::fabs(b[i].log_prob - a[i].log_prob) < 1e-4);
+    }
+  }
+}
+
+TEST_CASE("a search refuses a DecodeCache of other weights") {
+  Tokenizer tokenizer = Tokenizer::deserialize("libnn-tokenizer 1 min_count=1\nw4\nw5\nw6\n", "test");
+  CaptionModel model({.vocab = tokenizer.vocab_size(), .feature_dim = 4, .units = 8, .seed = 2});
+  const DecodeCache cache(model);
+  const Tensor features = Tensor::zeros({1, 4});
+  const std::string refused =
+      "greedy_caption: expected a DecodeCache built from this model's weights, got a cache of other weights (build it "
+      "again after training or loading)";
+  for (const char* changed : {"embedding.embeddings", "lstm.kernel", "lstm.bias", "output.kernel", "output.bias"}) {
+    CaptionModel other({.vocab = tokenizer.vocab_size(), .feature_dim = 4, .units = 8, .seed = 2});
+    for (auto& [name, p] : other.named_parameters())
+      if (name == changed) p.data()[0] += 0.5f;
+    CHECK_MESSAGE(test::error_of([&] { captioning::greedy_caption(other, tokenizer, features, 5, &cache); }) == refused,
+                  changed);
+  }
+  CHECK_NOTHROW(captioning::greedy_caption(model, tokenizer, features, 5, &cache));
+}
