@@ -29,7 +29,7 @@ WeightSample::WeightSample(const nn::Tensor& weights) : shape_(weights.shape()) 
   if (weights.dtype() != nn::DType::f32)
     nn::fail_expected("WeightSample", "f32 weights", nn::dtype_name(weights.dtype()));
   const int64_t total = weights.numel();
-  stride_ = std::max<int64_t>(1, total / 512) | 1;  // odd: a sample of a (K, V) matrix visits columns in turn
+  stride_ = std::max<int64_t>(1, total / 64) | 1;  // odd: a sample of a (K, V) matrix visits columns in turn
   for (int64_t i = 0; i < total; i += stride_) values_.push_back(weights.data()[i]);
 }
 
@@ -118,12 +118,18 @@ nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
                       "exact in [1," + std::to_string(kMaxStepRows) + "] and first in [0," + std::to_string(out_) + ")",
                       "exact=" + std::to_string(exact) + ", first=" + std::to_string(first));
   }
-  const int64_t rows = x.dim(0), k = in_, v = out_, width = tiles_ * kScreenTile, depth = quads_ * 4;
+  const int64_t rows = x.dim(0), k = in_, v = out_, depth = quads_ * 4;
   const float* xs = x.data();
+  // Scratch kept by each thread between calls: a search makes one call a word, and fresh buffers of V would cost
+  // page faults each time.
+  thread_local Scratch scratch;
+  scratch.bytes.assign(static_cast<size_t>(rows * depth), 128);  // 128: qₓ = 0 past K
+  scratch.bound.resize(static_cast<size_t>(rows * v));
+  scratch.candidate.assign(static_cast<size_t>(v), 0);
+  scratch.chosen.clear();
 
-  // 1. Each row to bytes qₓ + 128 (qₓ = x / sₓ rounded, in [−127, 127]), with its norms ‖x‖ and ‖x − sₓ·qₓ‖.
-  std::vector<uint8_t> bytes(static_cast<size_t>(rows * depth), 128);  // 128: qₓ = 0 past K
-  std::vector<float> x_scale(rows), x_norm(rows), x_error(rows);
+  // 1. Each row to bytes qₓ + 128 (qₓ = x / sₓ rounded, in [−127, 127]), with its norms ‖x‖ and ‖x − sₓ·qₓ‖ …
+  ScreenRowNorms norms[kMaxStepRows];
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = xs + r * k;
     float largest = 0;
@@ -133,54 +139,41 @@ nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
       finite = finite && std::isfinite(xr[p]);
     }
     if (!finite) {  // no bound holds (step 2 takes every column in f32)
-      x_norm[r] = std::numeric_limits<float>::infinity();
+      norms[r] = {0, std::numeric_limits<float>::infinity(), 0};
       continue;
     }
     const float s = largest / 127;
     double norm2 = 0, error2 = 0;
     for (int64_t p = 0; p < k; ++p) {
       const int q = s > 0 ? static_cast<int>(std::clamp(std::nearbyint(xr[p] / s), -127.0f, 127.0f)) : 0;
-      bytes[r * depth + p] = static_cast<uint8_t>(q + 128);
+      scratch.bytes[r * depth + p] = static_cast<uint8_t>(q + 128);
       const double d = xr[p] - double{s} * q;
       norm2 += double{xr[p]} * xr[p];
       error2 += d * d;
     }
-    x_scale[r] = s;
-    x_norm[r] = round_up(std::sqrt(norm2) * (1 + 1e-9));
-    x_error[r] = round_up(std::sqrt(error2) * (1 + 1e-9));
+    norms[r] = {s, round_up(std::sqrt(norm2) * (1 + 1e-9)), round_up(std::sqrt(error2) * (1 + 1e-9))};
   }
-  //    … and every logit estimated: z̃ = b + sₓ·s·(Σ (qₓ + 128)·q − 128·Σ q), the sums exact in int32.
-  std::vector<int32_t> sums(static_cast<size_t>(rows * width));
-  screen_products(rows, tiles_, quads_, bytes.data(), quantized_.data(), sums.data());
+  //    … and every logit estimated, z̃ = b + sₓ·s·(Σ (qₓ + 128)·q − 128·Σ q) from exact int32 sums, with its bound;
   nn::Tensor z = nn::Tensor::empty({rows, v});
   float* zs = z.data();
-
-  // 2. Candidates: per row, the words whose upper bound reaches the `exact`-th best lower bound (ids ≥ first).
-  std::vector<uint8_t> candidate(static_cast<size_t>(v), 0);
-  std::vector<float> bound(static_cast<size_t>(v));
+  const ScreenColumns columns{.vocab = v,
+                              .q_sums = q_sums_.data(),
+                              .scale = scale_.data(),
+                              .bias = bias_.data(),
+                              .spread = spread_.data(),
+                              .int8_norm = int8_norm_.data(),
+                              .offset = offset_.data()};
+  // 2. Candidates: per row, the words whose upper bound reaches the `exact`-th best lower bound (ids ≥ first), in the
+  //    same pass; a row with no bound (non-finite x) makes every column one.
+  std::vector<uint8_t>& candidate = scratch.candidate;
+  screen_rows(rows, tiles_, quads_, scratch.bytes.data(), quantized_.data(), columns, norms, first,
+              static_cast<int>(std::min<int64_t>(exact, v - first)), zs, scratch.bound.data(), candidate.data());
   for (int64_t r = 0; r < rows; ++r) {
-    if (!std::isfinite(x_norm[r])) {  // no bound holds: every column in f32, as the layer itself computes them
-      std::fill(candidate.begin(), candidate.end(), 1);
-      continue;
-    }
-    screen_row({.vocab = v,
-                .first = first,
-                .keep = static_cast<int>(std::min<int64_t>(exact, v - first)),
-                .x_scale = x_scale[r],
-                .x_norm = x_norm[r],
-                .x_error = x_error[r],
-                .sums = sums.data() + r * width,
-                .q_sums = q_sums_.data(),
-                .scale = scale_.data(),
-                .bias = bias_.data(),
-                .spread = spread_.data(),
-                .int8_norm = int8_norm_.data(),
-                .offset = offset_.data()},
-               zs + r * v, bound.data(), candidate.data());
+    if (!std::isfinite(norms[r].x_norm)) std::fill(candidate.begin(), candidate.end(), 1);
   }
 
   // 3. The candidates again in f32, from their columns packed side by side (K, C), as dense_rows computes them.
-  std::vector<int32_t> chosen;
+  std::vector<int32_t>& chosen = scratch.chosen;
   for (int64_t j = 0; j < v; j += 8) {  // 8 flags at a time: nearly all are 0
     uint64_t eight = 0;
     std::memcpy(&eight, candidate.data() + j, static_cast<size_t>(std::min<int64_t>(8, v - j)));
@@ -189,7 +182,10 @@ nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
       if (candidate[i]) chosen.push_back(static_cast<int32_t>(i));
   }
   const int64_t count = static_cast<int64_t>(chosen.size());
-  std::vector<float> packed(static_cast<size_t>(k * count)), exact_values(static_cast<size_t>(rows * count));
+  std::vector<float>& packed = scratch.packed;
+  std::vector<float>& exact_values = scratch.exact_values;
+  packed.resize(static_cast<size_t>(k * count));
+  exact_values.resize(static_cast<size_t>(rows * count));
   for (int64_t i = 0; i < count; ++i) {
     const float* column = columns_.data() + int64_t{chosen[i]} * k;
     for (int64_t p = 0; p < k; ++p) packed[p * count + i] = column[p];

@@ -30,7 +30,7 @@
 
 namespace captioning {
 
-/// About 512 values of a weight tensor, spread evenly over it, kept to tell later whether it still holds the same
+/// About 64 values of a weight tensor, spread evenly over it, kept to tell later whether it still holds the same
 /// weights (training or loading changes them all) at a few µs, where comparing megabytes would cost as much as
 /// several decoding steps.
 class WeightSample {
@@ -79,6 +79,11 @@ class OutputScreen {
   std::vector<float> offset_;      // (V): G
   std::vector<float> columns_;     // (V, K): the f32 kernel transposed, one column's weights together
   WeightSample kernel_sample_;
+  struct Scratch {  // logits()'s buffers, one set per thread
+    std::vector<uint8_t> bytes, candidate;
+    std::vector<float> bound, packed, exact_values;
+    std::vector<int32_t> chosen;
+  };
   // Statistics only, counted relaxed: a screen may serve several threads (the describe server).
   mutable std::atomic<int64_t> exact_columns_{0}, rows_screened_{0};
 };

@@ -6,7 +6,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
+#include <vector>
+
+#include <omp.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -86,78 +90,167 @@ __attribute__((target("arch=x86-64-v4,avx512vnni"))) void tile_vnni(int64_t rows
 }
 #endif
 
-// Step 2 for one row (output_screen.h has the bound): estimates, bounds, the keep-th best lower bound, candidates.
-__attribute__((always_inline)) inline void row_candidates(const ScreenRow& row, float* __restrict z,
-                                                          float* __restrict bound, uint8_t* __restrict candidate) {
+// The estimates and bounds of one tile's columns [j0, j0 + width) for `rows` rows, from its sums (rows, 64).
+__attribute__((always_inline)) inline void tile_estimates(int64_t rows, int64_t j0, int64_t width,
+                                                          const int32_t* __restrict sums, const ScreenColumns& col,
+                                                          const ScreenRowNorms* norms, float* __restrict z,
+                                                          float* __restrict bound) {
   constexpr float kWiden = 1 + 0x1p-10f, kRelative = 0x1p-22f;
-  const float xsc = row.x_scale, xn = row.x_norm, xe = row.x_error;
-  const int64_t v = row.vocab;
-  for (int64_t j = 0; j < v; ++j) {  // vectorised: no branch
-    z[j] = row.bias[j] + xsc * row.scale[j] * static_cast<float>(row.sums[j] - 128 * row.q_sums[j]);
-    bound[j] = (xn * row.spread[j] + xe * row.int8_norm[j] + row.offset[j] + kRelative * std::fabs(z[j])) * kWiden;
-  }
-  // The keep-th largest lower bound: a short sorted list, which few of the V words enter after the first ones — so
-  // 16 at a time are first compared with its last entry (a vectorised test), one by one only where one is above it.
-  float best[16];
-  const int keep = std::min(row.keep, 16);
-  std::fill(best, best + keep, -std::numeric_limits<float>::infinity());
-  for (int64_t j0 = row.first; j0 < v; j0 += 16) {
-    const int64_t n = std::min<int64_t>(16, v - j0);
-    const float last = best[keep - 1];
-    if (n == 16) {
-      int above = 0;
-      for (int i = 0; i < 16; ++i) above |= static_cast<int>(z[j0 + i] - bound[j0 + i] > last);
-      if (above == 0) continue;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float xsc = norms[r].x_scale, xn = norms[r].x_norm, xe = norms[r].x_error;
+    const int32_t* sr = sums + r * kScreenTile;
+    float* zr = z + r * col.vocab + j0;
+    float* br = bound + r * col.vocab + j0;
+    for (int64_t c = 0; c < width; ++c) {  // vectorised: no branch
+      const int64_t j = j0 + c;
+      zr[c] = col.bias[j] + xsc * col.scale[j] * static_cast<float>(sr[c] - 128 * col.q_sums[j]);
+      br[c] = (xn * col.spread[j] + xe * col.int8_norm[j] + col.offset[j] + kRelative * std::fabs(zr[c])) * kWiden;
     }
-    for (int64_t j = j0; j < j0 + n; ++j) {
-      const float lower = z[j] - bound[j];
-      if (!(lower > best[keep - 1])) continue;
-      int at = keep - 1;
-      for (; at > 0 && best[at - 1] < lower; --at) best[at] = best[at - 1];
-      best[at] = lower;
-    }
-  }
-  const float threshold = best[keep - 1];
-  for (int64_t j = row.first; j < v; ++j) {  // vectorised; a NaN (an infinite weight) is a candidate: f32 decides
-    candidate[j] |= static_cast<uint8_t>(!(z[j] + bound[j] < threshold));
   }
 }
 
+// Enters the lower bounds z − e of columns [j0, j0 + width) of each row into that row's sorted list of its `keep`
+// largest (best[r][0] largest). Few columns enter after the first ones — so 16 at a time are first compared with the
+// list's last entry (a vectorised test), one by one only where one is above it.
+__attribute__((always_inline)) inline void tile_best(int64_t rows, int64_t j0, int64_t width, int keep, int64_t v,
+                                                     const float* z, const float* bound, float (*best)[16]) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* zr = z + r * v;
+    const float* br = bound + r * v;
+    float* list = best[r];
+    for (int64_t i0 = j0; i0 < j0 + width; i0 += 16) {
+      const int64_t n = std::min<int64_t>(16, j0 + width - i0);
+      if (n == 16) {
+        const float last = list[keep - 1];
+        int above = 0;
+        for (int i = 0; i < 16; ++i) above |= static_cast<int>(zr[i0 + i] - br[i0 + i] > last);
+        if (above == 0) continue;
+      }
+      for (int64_t j = i0; j < i0 + n; ++j) {
+        const float lower = zr[j] - br[j];
+        if (!(lower > list[keep - 1])) continue;
+        int at = keep - 1;
+        for (; at > 0 && list[at - 1] < lower; --at) list[at] = list[at - 1];
+        list[at] = lower;
+      }
+    }
+  }
+}
+
+// candidate[j] |= 1 where some row's upper bound z + e reaches its threshold; a NaN (an infinite weight) is one too.
+__attribute__((always_inline)) inline void tile_mark(int64_t rows, int64_t j0, int64_t width, int64_t v, const float* z,
+                                                     const float* bound, const float* threshold,
+                                                     uint8_t* __restrict candidate) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* zr = z + r * v;
+    const float* br = bound + r * v;
+    const float t = threshold[r];
+    for (int64_t j = j0; j < j0 + width; ++j) candidate[j] |= static_cast<uint8_t>(!(zr[j] + br[j] < t));
+  }
+}
+
+using TileEstimates = void (*)(int64_t, int64_t, int64_t, const int32_t*, const ScreenColumns&, const ScreenRowNorms*,
+                               float*, float*);
+using TileBest = void (*)(int64_t, int64_t, int64_t, int, int64_t, const float*, const float*, float (*)[16]);
+using TileMark = void (*)(int64_t, int64_t, int64_t, int64_t, const float*, const float*, const float*, uint8_t*);
+
+// Each of the three compiled for each instruction-set level, chosen by the active one.
+#define NN_SCREEN_LEVEL(suffix, target_attribute)                                                                \
+  target_attribute void tile_estimates_##suffix(int64_t rows, int64_t j0, int64_t width, const int32_t* sums,    \
+                                                const ScreenColumns& col, const ScreenRowNorms* norms, float* z, \
+                                                float* bound) {                                                  \
+    tile_estimates(rows, j0, width, sums, col, norms, z, bound);                                                 \
+  }                                                                                                              \
+  target_attribute void tile_best_##suffix(int64_t rows, int64_t j0, int64_t width, int keep, int64_t v,         \
+                                           const float* z, const float* bound, float(*best)[16]) {               \
+    tile_best(rows, j0, width, keep, v, z, bound, best);                                                         \
+  }                                                                                                              \
+  target_attribute void tile_mark_##suffix(int64_t rows, int64_t j0, int64_t width, int64_t v, const float* z,   \
+                                           const float* bound, const float* threshold, uint8_t* candidate) {     \
+    tile_mark(rows, j0, width, v, z, bound, threshold, candidate);                                               \
+  }
 #if defined(__x86_64__)
-__attribute__((target("arch=x86-64-v4"))) void row_candidates_avx512(const ScreenRow& row, float* z, float* bound,
-                                                                     uint8_t* candidate) {
-  row_candidates(row, z, bound, candidate);
-}
-__attribute__((target("arch=x86-64-v3"))) void row_candidates_avx2(const ScreenRow& row, float* z, float* bound,
-                                                                   uint8_t* candidate) {
-  row_candidates(row, z, bound, candidate);
-}
+NN_SCREEN_LEVEL(avx512, __attribute__((target("arch=x86-64-v4"))))
+NN_SCREEN_LEVEL(avx2, __attribute__((target("arch=x86-64-v3"))))
 #endif
-void row_candidates_scalar(const ScreenRow& row, float* z, float* bound, uint8_t* candidate) {
-  row_candidates(row, z, bound, candidate);
+NN_SCREEN_LEVEL(scalar, )
+#undef NN_SCREEN_LEVEL
+
+struct LevelKernels {
+  TileEstimates estimates;
+  TileBest best;
+  TileMark mark;
+};
+
+LevelKernels level_kernels() {
+  return nn::kernels::with_active_isa([]<nn::kernels::Isa isa>() -> LevelKernels {
+#if defined(__x86_64__)
+    if constexpr (isa == nn::kernels::Isa::avx512) return {tile_estimates_avx512, tile_best_avx512, tile_mark_avx512};
+    if constexpr (isa == nn::kernels::Isa::avx2) return {tile_estimates_avx2, tile_best_avx2, tile_mark_avx2};
+#endif
+    return {tile_estimates_scalar, tile_best_scalar, tile_mark_scalar};
+  });
+}
+
+using TileProducts = void (*)(int64_t, int64_t, const uint8_t*, const int8_t*, int32_t*, int64_t);
+
+TileProducts tile_products() {
+#if defined(__x86_64__)
+  if (nn::kernels::cpu_supports_vnni()) return &tile_vnni;
+#endif
+  return &tile_plain;
 }
 
 }  // namespace
 
-void screen_row(const ScreenRow& row, float* z, float* bound, uint8_t* candidate) {
-  nn::kernels::with_active_isa([&]<nn::kernels::Isa isa>() {
-#if defined(__x86_64__)
-    if constexpr (isa == nn::kernels::Isa::avx512) return row_candidates_avx512(row, z, bound, candidate);
-    if constexpr (isa == nn::kernels::Isa::avx2) return row_candidates_avx2(row, z, bound, candidate);
-#endif
-    return row_candidates_scalar(row, z, bound, candidate);
-  });
+void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q,
+                 const ScreenColumns& columns, const ScreenRowNorms* norms, int32_t first, int keep, float* z,
+                 float* bound, uint8_t* candidate) {
+  const TileProducts products = tile_products();
+  const LevelKernels level = level_kernels();
+  const int64_t v = columns.vocab;
+  keep = std::clamp(keep, 1, 16);
+  // Each thread's best lower bounds per row, then the rows' thresholds: read by all after the barrier.
+  std::vector<float> lists(static_cast<size_t>(omp_get_max_threads()) * 16 * 16);
+  float threshold[16];
+  // One parallel pass when q is large (the 1.9 MB of V = 7,579; not a small test vocabulary), each thread keeping
+  // the same tiles in both halves, in its L2 from one step to the next.
+#pragma omp parallel if (tiles * quads * kQuadBytes >= (1 << 20))
+  {
+    const int64_t team = omp_get_num_threads(), me = omp_get_thread_num();
+    const int64_t t0 = tiles * me / team, t1 = tiles * (me + 1) / team;
+    float(*best)[16] = reinterpret_cast<float(*)[16]>(lists.data() + me * 16 * 16);
+    std::fill_n(lists.data() + me * 16 * 16, 16 * 16, -std::numeric_limits<float>::infinity());
+    for (int64_t t = t0; t < t1; ++t) {
+      int32_t sums[16 * kScreenTile];  // m ≤ 16 rows of the tile's 64 columns
+      products(m, quads, u, q + t * quads * kQuadBytes, sums, kScreenTile);
+      const int64_t j0 = t * kScreenTile, width = std::min(kScreenTile, v - j0);
+      if (width <= 0) continue;
+      level.estimates(m, j0, width, sums, columns, norms, z, bound);
+      const int64_t from = std::max<int64_t>(j0, first);
+      if (from < j0 + width) level.best(m, from, j0 + width - from, keep, v, z, bound, best);
+    }
+#pragma omp barrier
+#pragma omp single
+    for (int64_t r = 0; r < m; ++r) {  // the keep-th largest of the threads' lists together
+      std::vector<float> all;
+      for (int64_t i = 0; i < team; ++i)
+        all.insert(all.end(), &lists[(i * 16 + r) * 16], &lists[(i * 16 + r) * 16 + keep]);
+      std::nth_element(all.begin(), all.begin() + (keep - 1), all.end(), std::greater<float>());
+      threshold[r] = all[keep - 1];
+    }  // (single ends with a barrier)
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t from = std::max<int64_t>(t * kScreenTile, first), to = std::min(v, (t + 1) * kScreenTile);
+      if (from < to) level.mark(m, from, to - from, v, z, bound, threshold, candidate);
+    }
+  }
 }
 
 void screen_products(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q, int32_t* acc) {
-  auto* tile = &tile_plain;
-#if defined(__x86_64__)
-  if (nn::kernels::cpu_supports_vnni()) tile = &tile_vnni;
-#endif
+  const TileProducts products = tile_products();
   const int64_t ldc = tiles * kScreenTile;
-  // Split over the threads when q is large (the 1.9 MB of V = 7,579; not a small test vocabulary).
 #pragma omp parallel for schedule(static) if (tiles * quads * kQuadBytes >= (1 << 20))
-  for (int64_t t = 0; t < tiles; ++t) tile(m, quads, u, q + t * quads * kQuadBytes, acc + t * kScreenTile, ldc);
+  for (int64_t t = 0; t < tiles; ++t) products(m, quads, u, q + t * quads * kQuadBytes, acc + t * kScreenTile, ldc);
 }
 
 }  // namespace captioning

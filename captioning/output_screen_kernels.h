@@ -15,19 +15,24 @@ inline constexpr int64_t kScreenTile = 64;  ///< columns per tile of screen_prod
 /// reads (used where nn::kernels::cpu_supports_vnni(); plain loops elsewhere, with the same sums).
 void screen_products(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q, int32_t* acc);
 
-/// Step 2 for one row: its estimates and which words stay candidates.
-struct ScreenRow {
-  int64_t vocab;                             ///< V
-  int32_t first;                             ///< the lowest id a search may pick
-  int keep;                                  ///< the words per row that must be exact, ≤ V − first
-  float x_scale, x_norm, x_error;            ///< sₓ, ‖x‖ and ‖x − sₓ·qₓ‖ (finite)
-  const int32_t* sums;                       ///< (V): Σ (qₓ + 128)·q, from screen_products
-  const int32_t* q_sums;                     ///< (V): Σ q
-  const float *scale, *bias;                 ///< (V): s, b
-  const float *spread, *int8_norm, *offset;  ///< (V): E, S, G
+/// What the estimates and their bounds need of each column (arrays of V) — output_screen.h has the formula.
+struct ScreenColumns {
+  int64_t vocab;                             ///< V ≤ 64·tiles
+  const int32_t* q_sums;                     ///< Σ q
+  const float *scale, *bias;                 ///< s, b
+  const float *spread, *int8_norm, *offset;  ///< E, S, G
 };
-/// z (V) = b + sₓ·s·(sums − 128·Σ q), the estimates, and candidate[j] set to 1 (never cleared) for each j ≥ first
-/// whose upper bound z + e reaches the keep-th largest lower bound z − e of the row; bound (V) is scratch.
-void screen_row(const ScreenRow& row, float* z, float* bound, uint8_t* candidate);
+/// … and of each row: sₓ, ‖x‖ and ‖x − sₓ·qₓ‖.
+struct ScreenRowNorms {
+  float x_scale, x_norm, x_error;
+};
+/// Steps 1 and 2 for M ≤ 16 rows, in one parallel pass over the tiles: screen_products' sums, then z (M, V) = b +
+/// sₓ·s·(sums − 128·Σ q), the estimates, and bound (M, V) = e, while the tile's sums are in L1; then, each row's
+/// keep-th largest lower bound z − e among the columns ≥ first known (each thread's own best merged), candidate[j] set
+/// to 1 (never cleared) for each j ≥ first whose upper bound z + e reaches it in any row. 1 ≤ keep ≤ min(16, V −
+/// first).
+void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q,
+                 const ScreenColumns& columns, const ScreenRowNorms* norms, int32_t first, int keep, float* z,
+                 float* bound, uint8_t* candidate);
 
 }  // namespace captioning
