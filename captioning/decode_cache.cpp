@@ -10,17 +10,26 @@
 
 namespace captioning {
 
-DecodeCache::DecodeCache(const CaptionModel& model)
-    : vocab_(model.options().vocab), width_(4 * model.options().units), screen_(model.output_layer()) {
-  const nn::Tensor embedding = model.embedding_layer().weight();
+namespace {
+
+// The model, once its embedding and LSTM are known to be f32 (the output layer is the OutputScreen's to check).
+const CaptionModel& with_f32_inputs(const CaptionModel& model) {
   const nn::LstmWeights w = model.lstm_layer().weights();
   for (const auto& [name, t] :
-       {std::pair{"embedding", embedding}, std::pair{"lstm kernel", w.kernel},
+       {std::pair{"embedding", model.embedding_layer().weight()}, std::pair{"lstm kernel", w.kernel},
         std::pair{"lstm recurrent kernel", w.recurrent_kernel}, std::pair{"lstm bias", w.bias}}) {
-    if (t.dtype() != nn::DType::f32) {
+    if (t.dtype() != nn::DType::f32)
       nn::fail_expected("DecodeCache", std::string("f32 ") + name, nn::dtype_name(t.dtype()));
-    }
   }
+  return model;
+}
+
+}  // namespace
+
+DecodeCache::DecodeCache(const CaptionModel& model)
+    : vocab_(model.options().vocab), width_(4 * model.options().units), screen_(with_f32_inputs(model).output_layer()) {
+  const nn::Tensor embedding = model.embedding_layer().weight();
+  const nn::LstmWeights w = model.lstm_layer().weights();
   embedding_sample_ = WeightSample(embedding);
   kernel_sample_ = WeightSample(w.kernel);
   bias_sample_ = WeightSample(w.bias);
@@ -37,11 +46,19 @@ DecodeCache::DecodeCache(const CaptionModel& model)
   }
 }
 
+bool DecodeCache::fits(const CaptionModel& model) const {
+  return model.options().vocab == vocab_ && 4 * model.options().units == width_ &&
+         model.output_layer().options().in == screen_.in() && model.output_layer().options().out == screen_.out();
+}
+
+std::string DecodeCache::shapes() const {
+  return "V=" + std::to_string(vocab_) + ", U=" + std::to_string(width_ / 4);
+}
+
 bool DecodeCache::matches(const CaptionModel& model) const {
   const nn::LstmWeights w = model.lstm_layer().weights();
-  return model.options().vocab == vocab_ && 4 * model.options().units == width_ &&
-         embedding_sample_.matches(model.embedding_layer().weight()) && kernel_sample_.matches(w.kernel) &&
-         bias_sample_.matches(w.bias) && screen_.matches(model.output_layer());
+  return fits(model) && embedding_sample_.matches(model.embedding_layer().weight()) &&
+         kernel_sample_.matches(w.kernel) && bias_sample_.matches(w.bias) && screen_.matches(model.output_layer());
 }
 
 nn::Tensor DecodeCache::word_gates(const std::vector<int32_t>& words) const {

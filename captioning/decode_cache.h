@@ -8,11 +8,13 @@
 ///     bit;
 ///   • the output screen (output_screen.h): the output layer as int8 (1.9 MB), whose estimates find the few words
 ///     that must be computed in f32.
-/// A step then reads R, the merge layer and the screen, 3.2 MB, and a search gives the words of the f32 layers (the
-/// log-probabilities to the screen's log-sum-exp error).
+/// A step then reads R, the merge layer and the screen, 3.5 MB at V = 7,579; each row's best words are the f32
+/// layers' (GenerateOptions::cache says what that means for a search). Memory: the gate table (V·4U floats), the
+/// screen's int8 matrix and its f32 copy of the output kernel — 41 MB at V = 7,579, U = 256.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "captioning/model.h"
@@ -27,7 +29,14 @@ class DecodeCache {
 
   /// Whether `model` still has the weights this cache was built from (shapes, and WeightSamples of the embedding,
   /// the LSTM's input kernel and bias, and the output layer): searches check it once and refuse a stale cache.
+  /// Loading changes every weight and training nearly every one, and both are caught; a sample cannot see one
+  /// weight edited by hand — build the cache again after editing weights.
   bool matches(const CaptionModel& model) const;
+
+  /// Whether its shapes are `model`'s (V, 4U and the output layer's K): step() refuses a cache that does not fit.
+  bool fits(const CaptionModel& model) const;
+  /// "V=…, U=…": its shapes, for messages.
+  std::string shapes() const;
 
   /// The words' rows of the gate table → (B, 4U), a fresh tensor lstm_advance may overwrite. Throws nn::Error
   /// naming an id outside [0, V).

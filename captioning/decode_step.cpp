@@ -4,6 +4,7 @@
 
 #include <nn/autograd/autograd.h>
 #include <nn/backends/backend.h>
+#include <nn/core/error.h>
 #include <nn/ops/ops.h>
 
 namespace captioning {
@@ -42,6 +43,10 @@ nn::Tensor lstm_input_gates(const nn::LSTM& lstm, const nn::Tensor& x) {
 
 void lstm_advance(const nn::LSTM& lstm, nn::Tensor& gates, nn::Tensor& h, nn::Tensor& c) {
   const int64_t rows = gates.dim(0), u = lstm.options().units;
+  if (gates.dtype() != nn::DType::f32 || gates.rank() != 2 || gates.dim(1) != 4 * u) {
+    nn::fail_expected("lstm_advance", "f32 gates of shape (B," + std::to_string(4 * u) + ")",
+                      nn::to_string(gates.shape()) + " " + nn::dtype_name(gates.dtype()));
+  }
   const nn::Tensor h_prev = or_zeros(h, rows, u), c_prev = or_zeros(c, rows, u);
   rows_gemm_add(rows, 4 * u, u, h_prev.data(), lstm.weights().recurrent_kernel.data(), gates.data());  // … + h·R
   h = nn::Tensor::empty({rows, u});

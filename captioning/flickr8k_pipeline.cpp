@@ -275,14 +275,16 @@ Flickr8kRunResult run_flickr8k(const Flickr8kRunOptions& o, const std::function<
   // BLEU on the test split with the best model.
   std::vector<std::vector<Tokens>> references;
   std::vector<Tokens> hypotheses;
-  const DecodeCache decode_cache(*best.model);  // the same captions as the layers', a third of the reads (decode_cache.h)
+  const DecodeCache decode_cache(
+      *best.model);  // the same captions as the layers', a third of the reads (decode_cache.h)
   for (const std::string& id : test_ids) {
     if (stop_requested()) {  // training is complete: a resumed run goes straight to the scoring
       throw TrainingStopped("stopped while scoring the test split (" + nn::with_commas(hypotheses.size()) + " of " +
                             nn::with_commas(test_ids.size()) + " images captioned); " + result.bundle.string() +
                             " is written; run the same command with --resume to score it");
     }
-    std::vector<Caption> c = beam_search(*best.model, best.tokenizer, cache.get(id), {.beam = o.beam, .cache = &decode_cache});
+    std::vector<Caption> c =
+        beam_search(*best.model, best.tokenizer, cache.get(id), {.beam = o.beam, .cache = &decode_cache});
     hypotheses.push_back(split_words(c.front().text));
     references.emplace_back();
     for (const std::string& caption : clean.at(id)) references.back().push_back(split_words(caption));

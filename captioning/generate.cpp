@@ -131,7 +131,10 @@ std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer
     nn::Tensor h_live = h.defined() ? gather_rows(h, rows) : nn::Tensor::zeros({static_cast<int64_t>(live.size()), u});
     nn::Tensor c_live = c.defined() ? gather_rows(c, rows) : nn::Tensor::zeros({static_cast<int64_t>(live.size()), u});
     nn::Tensor images = nn::broadcast_to(image, {static_cast<int64_t>(live.size()), image.dim(1)});
-    nn::Tensor log_p = nn::log_softmax(model.step(images, last, h_live, c_live, cache));  // (live, V)
+    // The words are chosen on the logits — exact for each row's best with a cache, and free of log-softmax's rounding,
+    // which could tie two of them — and scored by their log-probabilities.
+    const nn::Tensor logits = model.step(images, last, h_live, c_live, cache);  // (live, V)
+    const nn::Tensor log_p = nn::log_softmax(logits);
 
     // Candidates: finished beams as they are, and each live beam extended by its `beam` best next words.
     std::vector<Beam> candidates;
@@ -140,7 +143,7 @@ std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer
     }
     for (size_t k = 0; k < live.size(); ++k) {
       const float* row = log_p.data() + k * vocab;
-      const std::vector<int32_t> order = best_words(row, vocab, options.beam);
+      const std::vector<int32_t> order = best_words(logits.data() + k * vocab, vocab, options.beam);
       const int keep = static_cast<int>(order.size());
       for (int j = 0; j < keep; ++j) {
         const int32_t w = order[j];
@@ -185,7 +188,9 @@ Caption greedy_caption(CaptionModel& model, const Tokenizer& tokenizer, const nn
     nn::Tensor logits = model.step(image, {last}, h, c, cache);
     nn::Tensor log_p = nn::log_softmax(logits);
     const float* row = log_p.data();
-    const int32_t best = best_words(row, vocab, 1).front();  // the first maximum over the end token and the words
+    // The first maximum of the logits over the end token and the words (see beam_search), scored by its
+    // log-probability.
+    const int32_t best = best_words(logits.data(), vocab, 1).front();
     caption.log_prob += row[best];
     if (best == Tokenizer::kEnd) break;
     caption.ids.push_back(best);

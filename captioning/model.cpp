@@ -113,6 +113,12 @@ nn::Tensor CaptionModel::step(const nn::Tensor& image_part, const std::vector<in
   // in eval mode only, so training mode keeps the layers' path.
   if (!is_training() && step_rows_apply(b, {image_part, h, c, embedding_->weight(), lstm_->weights().kernel,
                                             merge_dense_->kernel(), output_->kernel()})) {
+    if (cache.cache && !cache.cache->fits(*this)) {
+      nn::fail_expected("CaptionModel::step",
+                        "a DecodeCache of this model's shapes (V=" + std::to_string(options_.vocab) +
+                            ", U=" + std::to_string(options_.units) + ")",
+                        "one of " + cache.cache->shapes());
+    }
     if (cache.cache) {
       nn::Tensor gates = cache.cache->word_gates(last_words);  // b + e(w)·W from the table
       lstm_advance(*lstm_, gates, h, c);

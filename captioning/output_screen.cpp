@@ -44,11 +44,15 @@ bool WeightSample::matches(const nn::Tensor& weights) const {
 
 OutputScreen::OutputScreen(const nn::Dense& output) : in_(output.options().in), out_(output.options().out) {
   const nn::Tensor& kernel = output.kernel();
-  if (kernel.dtype() != nn::DType::f32 || output.options().activation != nn::Activation::linear ||
-      (output.bias().defined() && output.bias().dtype() != nn::DType::f32)) {
+  const bool f32_bias = !output.bias().defined() || output.bias().dtype() == nn::DType::f32;
+  if (kernel.dtype() != nn::DType::f32 || !f32_bias || output.options().activation != nn::Activation::linear) {
     nn::fail_expected("OutputScreen", "a Dense layer with f32 weights and no activation",
-                      std::string(nn::dtype_name(kernel.dtype())) + " weights, activation " +
-                          nn::to_string(output.options().activation));
+                      std::string(nn::dtype_name(kernel.dtype())) + " weights" +
+                          (f32_bias ? "" : std::string(", ") + nn::dtype_name(output.bias().dtype()) + " bias") +
+                          ", activation " + nn::to_string(output.options().activation));
+  }
+  if (in_ > kMaxInputs) {  // the int32 sums hold 255·127·K
+    nn::fail_expected("OutputScreen", "at most " + std::to_string(kMaxInputs) + " inputs", std::to_string(in_));
   }
   kernel_sample_ = WeightSample(kernel);
   const int64_t k = in_, v = out_;
@@ -93,7 +97,10 @@ OutputScreen::OutputScreen(const nn::Dense& output) : in_(output.options().in), 
     spread_[j] = finite ? round_up((std::sqrt(residual) + gamma * std::sqrt(weights)) * (1 + 1e-9))
                         : std::numeric_limits<float>::infinity();
     int8_norm_[j] = round_up(std::sqrt(image) * (1 + 1e-9));
-    offset_[j] = round_up((4 * kUnit + gamma) * std::fabs(double{bias_[j]}) * (1 + 1e-9));
+    // Plus what no relative bound covers: subnormal products (the layer's, and sₓ·s once it underflows).
+    offset_[j] =
+        round_up(((4 * kUnit + gamma) * std::fabs(double{bias_[j]}) + (k + 2) * 127.0 * 127.0 * 0x1p-149) * (1 + 1e-9));
+    largest_norm_ = std::max(largest_norm_, std::sqrt(weights) + std::fabs(double{bias_[j]}));
   }
 }
 
@@ -138,17 +145,20 @@ nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
       largest = std::max(largest, std::fabs(xr[p]));
       finite = finite && std::isfinite(xr[p]);
     }
-    if (!finite) {  // no bound holds (step 2 takes every column in f32)
+    // No bound holds for a non-finite row, nor where the layer's own sums could overflow (‖x‖‖w‖ + |b| near
+    // FLT_MAX, while the estimate stays finite): step 2 then takes every column in f32.
+    double norm2 = 0;
+    for (int64_t p = 0; p < k && finite; ++p) norm2 += double{xr[p]} * xr[p];
+    if (!finite || std::sqrt(norm2) * largest_norm_ >= 0x1p126) {
       norms[r] = {0, std::numeric_limits<float>::infinity(), 0};
       continue;
     }
     const float s = largest / 127;
-    double norm2 = 0, error2 = 0;
+    double error2 = 0;
     for (int64_t p = 0; p < k; ++p) {
       const int q = s > 0 ? static_cast<int>(std::clamp(std::nearbyint(xr[p] / s), -127.0f, 127.0f)) : 0;
       scratch.bytes[r * depth + p] = static_cast<uint8_t>(q + 128);
       const double d = xr[p] - double{s} * q;
-      norm2 += double{xr[p]} * xr[p];
       error2 += d * d;
     }
     norms[r] = {s, round_up(std::sqrt(norm2) * (1 + 1e-9)), round_up(std::sqrt(error2) * (1 + 1e-9))};
@@ -194,6 +204,10 @@ nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
   rows_gemm_add(rows, count, k, xs, packed.data(), exact_values.data());
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < count; ++i) zs[r * v + chosen[i]] = exact_values[r * count + i];
+  if (packed.capacity() > (size_t{1} << 20)) {  // after a row computed in full (non-finite): give the V·K floats back
+    std::vector<float>().swap(packed);
+    std::vector<float>().swap(exact_values);
+  }
   exact_columns_.fetch_add(count, std::memory_order_relaxed);
   rows_screened_.fetch_add(rows, std::memory_order_relaxed);
   return z;

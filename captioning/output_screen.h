@@ -12,14 +12,18 @@
 /// Each row's `exact` best words, their order and their logits are therefore those of the f32 layer (ties to the lower
 /// id alike); every other word holds its estimate z̃ⱼ, lower than all of them. Only the log-sum-exp of a softmax over
 /// such a row sees the estimates: log-probabilities differ from the f32 layer's by at most the largest eⱼ of the
-/// non-candidates times their share of the probability (test_output_screen measures it).
+/// non-candidates times their share of the probability (tests/test_decode_cache.cpp measures it: < 1e-4 nats on the
+/// shipped captioner, 2.4e-3 over 10 words of an untrained 60-word decoder, whose flat rows put most mass on
+/// estimates).
 ///
 /// The bound, for x (K) with its int8 image x̂ = sₓ·qₓ, and column j with f32 weights w, int8 weights q, scale s and
 /// bias b (u = 2⁻²⁴, γ = (K+1)u / (1 − (K+1)u)): the f32 layer's value is within γ(|b| + ‖x‖‖w‖) of the real b + x·w
 /// (any order of summation); the estimate's real value b + x̂·(s·q) differs from b + x·w by x·(w − s·q) + (x − x̂)·(s·q),
 /// at most ‖x‖‖w − s·q‖ + ‖x − x̂‖‖s·q‖; the integer sum is exact, and scaling it and adding b rounds by at most
 /// 4u(|z̃| + |b|). So eⱼ = ‖x‖·Eⱼ + ‖x − x̂‖·Sⱼ + Gⱼ + 4u|z̃ⱼ| with Eⱼ = ‖w − s·q‖ + γ‖w‖, Sⱼ = ‖s·q‖ and
-/// Gⱼ = (4u + γ)|b|, each rounded up, and the whole widened by 2⁻¹⁰ for the rounding of its own computation.
+/// Gⱼ = (4u + γ)|b| + (K+2)·127²·2⁻¹⁴⁹ (subnormal products, which no relative bound covers), each rounded up, and
+/// the whole widened by 2⁻¹⁰ for the rounding of its own computation. A row that is not finite, or whose ‖x‖ times
+/// a column's ‖w‖ + |b| reaches 2¹²⁶ (where the layer's own sums could overflow), is computed in f32 throughout.
 #pragma once
 
 #include <atomic>
@@ -31,8 +35,8 @@
 namespace captioning {
 
 /// About 64 values of a weight tensor, spread evenly over it, kept to tell later whether it still holds the same
-/// weights (training or loading changes them all) at a few µs, where comparing megabytes would cost as much as
-/// several decoding steps.
+/// weights (loading changes them all, training nearly all — the embedding rows of words a run never saw excepted) at a
+/// few µs, where comparing megabytes would cost as much as several decoding steps.
 class WeightSample {
  public:
   WeightSample() = default;
@@ -48,7 +52,8 @@ class WeightSample {
 
 class OutputScreen {
  public:
-  /// Snapshots output's kernel (K, V) and bias (f32, no activation). Throws nn::Error naming the layer otherwise.
+  /// Snapshots output's kernel (K, V) and bias (f32, no activation, K ≤ kMaxInputs). Throws nn::Error naming the
+  /// layer otherwise. Memory: the int8 copy (K·V bytes), an f32 copy of the kernel (4·K·V) and six floats per word.
   /// The screen holds its own copies: it describes the weights the layer had when it was built (see matches()).
   explicit OutputScreen(const nn::Dense& output);
 
@@ -61,6 +66,9 @@ class OutputScreen {
   /// biases and the same kernel by a WeightSample (checked once per search).
   bool matches(const nn::Dense& output) const;
 
+  /// The most inputs K a screen takes (its int32 sums hold up to 255·127·K).
+  static constexpr int64_t kMaxInputs = 65536;
+
   int64_t in() const { return in_; }    ///< K
   int64_t out() const { return out_; }  ///< V
   /// Columns computed in f32 by the calls so far, and the calls (one per row): their ratio is the screen's cost.
@@ -69,7 +77,7 @@ class OutputScreen {
 
  private:
   int64_t in_ = 0, out_ = 0;
-  int64_t tiles_ = 0, quads_ = 0;  // the int8 copy's size in screen_products' units (decode_step.h)
+  int64_t tiles_ = 0, quads_ = 0;  // the int8 copy's size in tiles and quads (output_screen_kernels.h)
   std::vector<int8_t> quantized_;  // q, (4·quads, 64·tiles) laid out as screen_products reads it, zeros past K and V
   std::vector<int32_t> q_sums_;    // (V): Σ_k q, which the offset of x's bytes (qₓ + 128) brings in
   std::vector<float> scale_;       // (V): s
@@ -78,6 +86,7 @@ class OutputScreen {
   std::vector<float> int8_norm_;   // (V): S
   std::vector<float> offset_;      // (V): G
   std::vector<float> columns_;     // (V, K): the f32 kernel transposed, one column's weights together
+  double largest_norm_ = 0;  // max over columns of ‖w‖ + |b|: rows whose ‖x‖ times it nears FLT_MAX go to f32
   WeightSample kernel_sample_;
   struct Scratch {  // logits()'s buffers, one set per thread
     std::vector<uint8_t> bytes, candidate;

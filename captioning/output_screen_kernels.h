@@ -9,7 +9,8 @@ namespace captioning {
 
 inline constexpr int64_t kScreenTile = 64;  ///< columns per tile of screen_products' q
 
-/// Step 1's products, exact in int32: acc (M, 64·tiles) = u (M, 4·quads) uint8 · q (4·quads, 64·tiles) int8,
+/// The products of step 1 alone (screen_rows computes them too; tests check this against an integer loop), exact in
+/// int32: acc (M, 64·tiles) = u (M, 4·quads) uint8 · q (4·quads, 64·tiles) int8,
 /// M ≤ kMaxStepRows. q is stored tile after tile (64 columns each), in a tile quad after quad (4 rows each), a column's
 /// 4 weights of a quad together — q[t][g][c][i] is element (4g + i, 64t + c) —, the layout AVX512-VNNI's vpdpbusd
 /// reads (used where nn::kernels::cpu_supports_vnni(); plain loops elsewhere, with the same sums).

@@ -378,6 +378,17 @@ TEST_CASE("softmax_rows: the reference matches values worked out by hand") {
   CHECK(gx[1] == doctest::Approx(-0.5));
 }
 
+TEST_CASE("log-softmax keeps a tiny log-probability next to a large logit, on both backends") {
+  // log σ(20) = −log(1 + e⁻²⁰) ≈ −2.061e-9: (x − max) − log Σ keeps it, x − (max + log Σ) rounds it to 0.
+  const Floats x{20, 0};
+  for (const nn::Backend* backend : {&cpu, &ref}) {
+    Floats y(2);
+    backend->softmax_rows(RowSoftmax::log_softmax, 1, 2, x.data(), y.data());
+    CHECK(std::fabs(y[0] / -2.0611536e-9f - 1) < 1e-5);  // relative: doctest's Approx would accept 0
+    CHECK(y[1] == -20.0f);
+  }
+}
+
 TEST_CASE("softmax_rows and its backward: cpu equals the reference for every kind and geometry") {
   std::mt19937 rng(7);
   const int64_t geometries[][2] = {{0, 7}, {1, 1}, {1, 7}, {5, 33}, {3, 1031}, {40, 1031}, {2, 0}};

@@ -51,7 +51,7 @@ namespace {
 
 // The reference: beam search as the textbook states it, one beam per model step (batch of one), its own LSTM state
 // carried with each hypothesis. Candidates are the finished hypotheses, then each live one's `beam` best next
-// words (best first, ties to the lower id), ranked stably by score.
+// words (by logit, best first, ties to the lower id), ranked stably by score.
 struct Hypothesis {
   std::vector<int32_t> ids;
   double log_prob = 0;
@@ -78,11 +78,12 @@ std::vector<captioning::Caption> one_beam_at_a_time(CaptionModel& model, const T
       if (x.finished) continue;
       any_live = true;
       Tensor h = x.h, c = x.c;
-      Tensor log_p = nn::log_softmax(model.step(image, {x.ids.empty() ? Tokenizer::kStart : x.ids.back()}, h, c));
-      std::vector<int32_t> words;
+      Tensor logits = model.step(image, {x.ids.empty() ? Tokenizer::kStart : x.ids.back()}, h, c);
+      Tensor log_p = nn::log_softmax(logits);
+      std::vector<int32_t> words;  // ordered by logit (ties to the lower id), scored by log-probability
       for (int32_t w = Tokenizer::kEnd; w < vocab; ++w) words.push_back(w);
       std::stable_sort(words.begin(), words.end(),
-                       [&](int32_t a, int32_t b) { return log_p.data()[a] > log_p.data()[b]; });
+                       [&](int32_t a, int32_t b) { return logits.data()[a] > logits.data()[b]; });
       for (int j = 0; j < std::min<int>(o.beam, static_cast<int>(words.size())); ++j) {
         Hypothesis next = x;
         next.log_prob += log_p.data()[words[j]];

@@ -14,6 +14,7 @@
 #include <captioning/generate.h>
 #include <captioning/output_screen.h>
 #include <captioning/output_screen_kernels.h>
+#include <nn/core/threads.h>
 #include <nn/io/image.h>
 #include <nn/models/xception.h>
 #include <nn/ops/ops.h>
@@ -60,10 +61,16 @@ void check_screened(const nn::Dense& layer, const OutputScreen& screen, const Te
     const float last = exact.data()[r * v + want.back()];
     for (int32_t j = first; j < v; ++j) {
       if (std::find(want.begin(), want.end(), j) == want.end()) {
-        CHECK_MESSAGE(screened.data()[r * v + j] <= last, (what + ", id " + std::to_string(j)));
+        CHECK_MESSAGE(screened.data()[r * v + j] < last, (what + ", id " + std::to_string(j)));
       }
     }
   }
+}
+
+// Biases start at zero; the screen's bias terms need others.
+void random_bias(nn::Dense& layer, nn::Generator& gen, float spread) {
+  for (int64_t j = 0; j < layer.options().out; ++j)
+    layer.bias().data()[j] = static_cast<float>(gen.uniform(-spread, spread));
 }
 
 }  // namespace
@@ -94,6 +101,8 @@ TEST_CASE("the output screen gives each row's best words and their f32 logits to
   nn::Generator gen(21);
   // K not a multiple of 4, V not of 64: the padded quads and columns hold zeros.
   nn::Dense layer(nn::DenseOptions{.in = 37, .out = 301}, gen);
+  random_bias(layer, gen, 2);
+  layer.bias().data()[0] = layer.bias().data()[1] = 50;  // ids below `first` hold the largest logits: not chosen
   const OutputScreen screen(layer);
   for (int64_t rows : {1, 3, 5}) {
     for (int keep : {1, 2, 4}) {
@@ -106,6 +115,33 @@ TEST_CASE("the output screen gives each row's best words and their f32 logits to
   check_screened(layer, screen, Tensor::zeros({1, 37}), 1, 2, "zeros");
   CHECK(screen.rows_screened() > 0);
   CHECK(screen.exact_columns() < screen.rows_screened() * 301 / 4);  // it screened: most columns stayed int8
+  // More words asked for than there are from `first` on: all of them exact.
+  Tensor x = Tensor::uniform({2, 37}, -1, 1, gen);
+  const Tensor exact = captioning::dense_rows(layer, x), screened = screen.logits(x, 9, 295);
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t j = 295; j < 301; ++j) CHECK(same_bits(screened.data()[r * 301 + j], exact.data()[r * 301 + j]));
+}
+
+TEST_CASE(
+    "the output screen's parallel pass gives the same words on 1, 2 and 8 threads, and with more threads than "
+    "tiles") {
+  nn::Generator gen(31);
+  // K = 256, V = 4,100: 1 MiB of int8, the size from which the pass splits its 65 tiles over the threads.
+  nn::Dense layer(nn::DenseOptions{.in = 256, .out = 4100}, gen);
+  random_bias(layer, gen, 1);
+  const OutputScreen screen(layer);
+  // K = 16,384, V = 100: two tiles of 1 MiB each, so 8 threads leave six with nothing to screen.
+  nn::Dense deep(nn::DenseOptions{.in = 16384, .out = 100}, gen);
+  random_bias(deep, gen, 1);
+  const OutputScreen deep_screen(deep);
+  for (int threads : {1, 2, 8}) {
+    nn::ThreadCountScope scope(threads);
+    for (int keep : {1, 3}) {
+      const std::string what = std::to_string(threads) + " threads, keep " + std::to_string(keep);
+      check_screened(layer, screen, Tensor::uniform({3, 256}, 0, 1, gen), keep, 2, what);
+      check_screened(deep, deep_screen, Tensor::uniform({2, 16384}, -1, 1, gen), keep, 2, "deep, " + what);
+    }
+  }
 }
 
 TEST_CASE("where int8 cannot tell the words apart, the screen computes them in f32 and still picks the f32 best") {
@@ -161,6 +197,18 @@ TEST_CASE("the output screen computes every column in f32 for rows with an infin
   x.data()[8 + 5] = std::numeric_limits<float>::quiet_NaN();
   const Tensor exact = captioning::dense_rows(layer, x), screened = screen.logits(x, 1, 2);
   CHECK(std::memcmp(exact.data(), screened.data(), sizeof(float) * 2 * 70) == 0);
+}
+
+TEST_CASE("a column with an infinite weight is always computed in f32, and wins where the layer says so") {
+  nn::Generator gen(4);
+  nn::Dense layer(nn::DenseOptions{.in = 8, .out = 70}, gen);
+  random_bias(layer, gen, 1);
+  layer.kernel().data()[3 * 70 + 40] = std::numeric_limits<float>::infinity();  // column 40, input 3
+  const OutputScreen screen(layer);
+  Tensor x = Tensor::uniform({2, 8}, 0.1f, 1, gen);  // x[3] > 0: column 40's logit is +∞ in f32
+  const Tensor screened = screen.logits(x, 1, 2);
+  for (int64_t r = 0; r < 2; ++r) CHECK(screened.data()[r * 70 + 40] == std::numeric_limits<float>::infinity());
+  check_screened(layer, screen, x, 2, 2, "infinite weight");
 }
 
 TEST_CASE("an output screen refuses layers and arguments it cannot screen, naming them") {
@@ -233,6 +281,40 @@ TEST_CASE("greedy and beam search with a DecodeCache find the captions of the la
   CHECK(worst < 1e-3);
 }
 
+TEST_CASE("an attention decoder searches with a DecodeCache as without") {
+  std::string text = "libnn-tokenizer 1 min_count=1\n";
+  for (int w = 4; w < 60; ++w) text.append("w").append(std::to_string(w)).append("\n");
+  const Tokenizer tokenizer = Tokenizer::deserialize(text, "test");
+  CaptionModel model({.vocab = tokenizer.vocab_size(), .feature_dim = 6, .units = 16, .seed = 5, .positions = 4});
+  const DecodeCache cache(model);
+  nn::Generator gen(9);
+  const Tensor features = Tensor::uniform({1, 4 * 6}, 0, 1, gen);
+  for (int beam : {1, 3}) {
+    const auto a = captioning::beam_search(model, tokenizer, features, {.beam = beam, .max_length = 10}),
+               b = captioning::beam_search(model, tokenizer, features,
+                                           {.beam = beam, .max_length = 10, .cache = &cache});
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      CHECK(b[i].ids == a[i].ids);
+      // An untrained decoder over 60 words: a flat distribution, most of its mass on estimates (2.4e-3 over 10 words).
+      CHECK(std::fabs(b[i].log_prob - a[i].log_prob) < 1e-2);
+    }
+  }
+}
+
+TEST_CASE("a step refuses a DecodeCache of other shapes instead of reading past it") {
+  CaptionModel small({.vocab = 20, .feature_dim = 4, .units = 8, .seed = 1}),
+      large({.vocab = 20, .feature_dim = 4, .units = 12, .seed = 1});
+  small.eval();
+  large.eval();
+  const DecodeCache cache(small);
+  nn::NoGradGuard no_grad;
+  const Tensor image = large.image(Tensor::zeros({1, 4}));
+  Tensor h, c;
+  CHECK(test::error_of([&] { large.step(image, {1}, h, c, {.cache = &cache}); }) ==
+        "CaptionModel::step: expected a DecodeCache of this model's shapes (V=20, U=12), got one of V=20, U=8");
+}
+
 TEST_CASE("the shipped captioner describes its sample with a DecodeCache as without, to 1e-4 in log-probability") {
   captioning::CaptionerBundle bundle =
       captioning::load_captioner(std::filesystem::path(NN_SOURCE_DIR) / "weights" / "shapes.nnck");
@@ -267,7 +349,8 @@ TEST_CASE("a search refuses a DecodeCache of other weights") {
   for (const char* changed : {"embedding.embeddings", "lstm.kernel", "lstm.bias", "output.kernel", "output.bias"}) {
     CaptionModel other({.vocab = tokenizer.vocab_size(), .feature_dim = 4, .units = 8, .seed = 2});
     for (auto& [name, p] : other.named_parameters())
-      if (name == changed) p.data()[0] += 0.5f;
+      if (name == changed)  // every element but the first, as training might leave one untouched
+        for (int64_t i = 1; i < p.numel(); ++i) p.data()[i] = p.data()[i] * 1.01f + 1e-3f;
     CHECK_MESSAGE(test::error_of([&] { captioning::greedy_caption(other, tokenizer, features, 5, &cache); }) == refused,
                   changed);
   }

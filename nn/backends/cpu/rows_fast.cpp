@@ -106,17 +106,18 @@ void softmax_rows<kCompiledIsa>(RowSoftmax kind, int64_t rows, int64_t width, co
       continue;
     }
     float* yr = y + i * width;
-    // log-softmax: x − (max + log Σ); softmax: e^(x − max) / Σ.
-    const float shift = kind == RowSoftmax::log_softmax ? max + static_cast<float>(std::log(total)) : max;
-    const float scale = kind == RowSoftmax::log_softmax ? 1.0f : static_cast<float>(1.0 / total);
+    // log-softmax: (x − max) − log Σ, two roundings as the reference takes them (x − (max + log Σ) would lose the
+    // small differences to ulp(max)); softmax: e^(x − max) / Σ.
+    const bool log = kind == RowSoftmax::log_softmax;
+    const float log_total = static_cast<float>(std::log(total)), scale = static_cast<float>(1.0 / total);
     int64_t j = 0;
     for (; j + kLanes <= width; j += kLanes) {
-      const v16 shifted = load16(xr + j) - shift;
-      store16(yr + j, kind == RowSoftmax::log_softmax ? shifted : exp16(shifted) * scale);
+      const v16 shifted = load16(xr + j) - max;
+      store16(yr + j, log ? shifted - log_total : exp16(shifted) * scale);
     }
     if (j < width) {
-      const v16 shifted = load16_partial(xr + j, width - j, 0.0f) - shift;
-      store16_partial(yr + j, kind == RowSoftmax::log_softmax ? shifted : exp16(shifted) * scale, width - j);
+      const v16 shifted = load16_partial(xr + j, width - j, 0.0f) - max;
+      store16_partial(yr + j, log ? shifted - log_total : exp16(shifted) * scale, width - j);
     }
   }
 }
