@@ -237,9 +237,11 @@ int main(int argc, char** argv) {
         bench::min_time([&] { captioning::beam_search(model, big, one, {.beam = 3, .max_length = 20}); }, 5, 1.0);
     // The same searches from a DecodeCache: the same words (checked), a third of the bytes read per word.
     const captioning::DecodeCache cache(model);
+    const captioning::Caption plain_caption = captioning::greedy_caption(model, big, one, 20),
+                              cached_caption = captioning::greedy_caption(model, big, one, 20, &cache);
+    const double log_prob_gap = std::fabs(plain_caption.log_prob - cached_caption.log_prob);
     const bool same_words =
-        captioning::greedy_caption(model, big, one, 20).ids ==
-            captioning::greedy_caption(model, big, one, 20, &cache).ids &&
+        plain_caption.ids == cached_caption.ids &&
         captioning::beam_search(model, big, one, {.beam = 3, .max_length = 20})[0].ids ==
             captioning::beam_search(model, big, one, {.beam = 3, .max_length = 20, .cache = &cache})[0].ids;
     const int64_t exact_before = cache.screen().exact_columns(), rows_before = cache.screen().rows_screened();
@@ -279,9 +281,11 @@ int main(int argc, char** argv) {
                 peer.at_best("greedy20_s") * 1e3, peer.faster("greedy20_s") / greedy_cached,
                 20 * cached_step_bytes(vocab, exact_per_row) / greedy_cached / 1e9,
                 cached_step_bytes(vocab, exact_per_row) / 1e6, exact_per_row);
-    std::printf("%-22s %9.2f ms %12s %12s %7s   %.2fx greedy's time with the cache; the same words: %s\n",
-                "beam 3, DecodeCache", beam3_cached * 1e3, "-", "-", "", beam3_cached / greedy_cached,
-                same_words ? "yes" : "NO");
+    std::printf(
+        "%-22s %9.2f ms %12s %12s %7s   %.2fx greedy's time with the cache; the same words: %s, greedy's "
+        "log-probability %.1e nats away\n",
+        "beam 3, DecodeCache", beam3_cached * 1e3, "-", "-", "", beam3_cached / greedy_cached,
+        same_words ? "yes" : "NO", log_prob_gap);
     std::printf("PyTorch tuned: the best of %s; here %s\n", bench::environment_names(true).c_str(),
                 peer.tuned_names({"train_step_s", "greedy20_s"}).c_str());
     std::printf("FP32 FMA peak, %d threads: %.0f GFLOP/s before, %.0f after%s\n", threads, peak_before, peak_after,
