@@ -130,13 +130,19 @@ nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
   // Scratch kept by each thread between calls: a search makes one call a word, and fresh buffers of V would cost
   // page faults each time.
   thread_local Scratch scratch;
-  scratch.bytes.assign(static_cast<size_t>(rows * depth), 128);  // 128: qₓ = 0 past K
+  scratch.bytes.assign(static_cast<size_t>(2 * rows * depth), 128);  // 128: q = 0 past K
   scratch.bound.resize(static_cast<size_t>(rows * v));
   scratch.candidate.assign(static_cast<size_t>(v), 0);
   scratch.chosen.clear();
 
-  // 1. Each row to bytes qₓ + 128 (qₓ = x / sₓ rounded, in [−127, 127]), with its norms ‖x‖ and ‖x − sₓ·qₓ‖ …
+  // 1. Each row to bytes in two stages, qₓ + 128 then qᵣ + 128 (x ≈ sₓ·qₓ + sᵣ·qᵣ, the second stage the first's
+  //    remainder, each q in [−127, 127]): the remainder ‖x − sₓ·qₓ − sᵣ·qᵣ‖ is ~1/127 of one stage's, and with it
+  //    the estimates' error through x — systematic across the words, so it would shift the log-sum-exp.
   ScreenRowNorms norms[kMaxStepRows];
+  std::vector<double> rest(static_cast<size_t>(k));
+  auto to_bytes = [](double value, float scale) {
+    return scale > 0 ? static_cast<int>(std::clamp(std::nearbyint(value / scale), -127.0, 127.0)) : 0;
+  };
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = xs + r * k;
     float largest = 0;
@@ -150,18 +156,28 @@ nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
     double norm2 = 0;
     for (int64_t p = 0; p < k && finite; ++p) norm2 += double{xr[p]} * xr[p];
     if (!finite || std::sqrt(norm2) * largest_norm_ >= 0x1p126) {
-      norms[r] = {0, std::numeric_limits<float>::infinity(), 0};
+      norms[r] = {0, 0, std::numeric_limits<float>::infinity(), 0, 0};
       continue;
     }
     const float s = largest / 127;
-    double error2 = 0;
+    double rest_largest = 0;
     for (int64_t p = 0; p < k; ++p) {
-      const int q = s > 0 ? static_cast<int>(std::clamp(std::nearbyint(xr[p] / s), -127.0f, 127.0f)) : 0;
+      const int q = to_bytes(xr[p], s);
       scratch.bytes[r * depth + p] = static_cast<uint8_t>(q + 128);
-      const double d = xr[p] - double{s} * q;
-      error2 += d * d;
+      rest[p] = xr[p] - double{s} * q;  // exact in double
+      rest_largest = std::max(rest_largest, std::fabs(rest[p]));
     }
-    norms[r] = {s, round_up(std::sqrt(norm2) * (1 + 1e-9)), round_up(std::sqrt(error2) * (1 + 1e-9))};
+    const float rs = static_cast<float>(rest_largest / 127);
+    double error2 = 0, fine2 = 0;
+    for (int64_t p = 0; p < k; ++p) {
+      const int q = to_bytes(rest[p], rs);
+      scratch.bytes[(rows + r) * depth + p] = static_cast<uint8_t>(q + 128);
+      const double fine = double{rs} * q, d = rest[p] - fine;
+      error2 += d * d;
+      fine2 += fine * fine;
+    }
+    norms[r] = {s, rs, round_up(std::sqrt(norm2) * (1 + 1e-9)), round_up(std::sqrt(error2) * (1 + 1e-9)),
+                round_up(std::sqrt(fine2) * (1 + 1e-9))};
   }
   //    … and every logit estimated, z̃ = b + sₓ·s·(Σ (qₓ + 128)·q − 128·Σ q) from exact int32 sums, with its bound;
   nn::Tensor z = nn::Tensor::empty({rows, v});

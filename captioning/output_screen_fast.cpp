@@ -90,21 +90,27 @@ __attribute__((target("arch=x86-64-v4,avx512vnni"))) void tile_vnni(int64_t rows
 }
 #endif
 
-// The estimates and bounds of one tile's columns [j0, j0 + width) for `rows` rows, from its sums (rows, 64).
+// The estimates and bounds of one tile's columns [j0, j0 + width) for `rows` rows, from its sums (2·rows, 64): row r's
+// first-stage bytes' sums, then (at rows + r) its second stage's.
 __attribute__((always_inline)) inline void tile_estimates(int64_t rows, int64_t j0, int64_t width,
                                                           const int32_t* __restrict sums, const ScreenColumns& col,
                                                           const ScreenRowNorms* norms, float* __restrict z,
                                                           float* __restrict bound) {
-  constexpr float kWiden = 1 + 0x1p-10f, kRelative = 0x1p-22f;
+  constexpr float kWiden = 1 + 0x1p-10f, kRelative = 0x1p-21f;
   for (int64_t r = 0; r < rows; ++r) {
-    const float xsc = norms[r].x_scale, xn = norms[r].x_norm, xe = norms[r].x_error;
-    const int32_t* sr = sums + r * kScreenTile;
+    const ScreenRowNorms& n = norms[r];
+    const int32_t* first_stage = sums + r * kScreenTile;
+    const int32_t* second_stage = sums + (rows + r) * kScreenTile;
     float* zr = z + r * col.vocab + j0;
     float* br = bound + r * col.vocab + j0;
     for (int64_t c = 0; c < width; ++c) {  // vectorised: no branch
       const int64_t j = j0 + c;
-      zr[c] = col.bias[j] + xsc * col.scale[j] * static_cast<float>(sr[c] - 128 * col.q_sums[j]);
-      br[c] = (xn * col.spread[j] + xe * col.int8_norm[j] + col.offset[j] + kRelative * std::fabs(zr[c])) * kWiden;
+      const float coarse = n.x_scale * static_cast<float>(first_stage[c] - 128 * col.q_sums[j]),
+                  fine = n.rest_scale * static_cast<float>(second_stage[c] - 128 * col.q_sums[j]);
+      zr[c] = col.bias[j] + col.scale[j] * (coarse + fine);
+      br[c] = (n.x_norm * col.spread[j] + n.x_error * col.int8_norm[j] + col.offset[j] +
+               kRelative * (std::fabs(zr[c]) + n.rest_norm * col.int8_norm[j])) *
+              kWiden;
     }
   }
 }
@@ -222,8 +228,8 @@ void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, cons
     float(*best)[16] = reinterpret_cast<float(*)[16]>(lists.data() + me * 16 * 16);
     std::fill_n(lists.data() + me * 16 * 16, 16 * 16, -std::numeric_limits<float>::infinity());
     for (int64_t t = t0; t < t1; ++t) {
-      int32_t sums[16 * kScreenTile];  // m ≤ 16 rows of the tile's 64 columns
-      products(m, quads, u, q + t * quads * kQuadBytes, sums, kScreenTile);
+      int32_t sums[2 * 16 * kScreenTile];  // the two stages of m ≤ 16 rows, the tile's 64 columns each
+      products(2 * m, quads, u, q + t * quads * kQuadBytes, sums, kScreenTile);
       const int64_t j0 = t * kScreenTile, width = std::min(kScreenTile, v - j0);
       if (width <= 0) continue;
       level.estimates(m, j0, width, sums, columns, norms, z, bound);

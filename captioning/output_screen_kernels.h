@@ -23,15 +23,17 @@ struct ScreenColumns {
   const float *scale, *bias;                 ///< s, b
   const float *spread, *int8_norm, *offset;  ///< E, S, G
 };
-/// … and of each row: sₓ, ‖x‖ and ‖x − sₓ·qₓ‖.
+/// … and of each row, quantized in two stages x ≈ sₓ·qₓ + sᵣ·qᵣ (the second of the first's remainder): sₓ, sᵣ, ‖x‖,
+/// ‖x − sₓ·qₓ − sᵣ·qᵣ‖ and ‖sᵣ·qᵣ‖.
 struct ScreenRowNorms {
-  float x_scale, x_norm, x_error;
+  float x_scale, rest_scale, x_norm, x_error, rest_norm;
 };
-/// Steps 1 and 2 for M ≤ 16 rows, in one parallel pass over the tiles: screen_products' sums, then z (M, V) = b +
-/// sₓ·s·(sums − 128·Σ q), the estimates, and bound (M, V) = e, while the tile's sums are in L1; then, each row's
-/// keep-th largest lower bound z − e among the columns ≥ first known (each thread's own best merged), candidate[j] set
-/// to 1 (never cleared) for each j ≥ first whose upper bound z + e reaches it in any row. 1 ≤ keep ≤ min(16, V −
-/// first).
+/// Steps 1 and 2 for M ≤ 16 rows, in one parallel pass over the tiles: screen_products' sums of u (2M, 4·quads) —
+/// the rows' first-stage bytes qₓ + 128, then their second-stage bytes qᵣ + 128 —, then z (M, V) = b + s·(sₓ·(sums₁ −
+/// 128·Σ q) + sᵣ·(sums₂ − 128·Σ q)), the estimates, and bound (M, V) = e, while the tile's sums are in L1; then, each
+/// row's keep-th largest lower bound z − e among the columns ≥ first known (each thread's own best merged),
+/// candidate[j] set to 1 (never cleared) for each j ≥ first whose upper bound z + e reaches it in any row. 1 ≤ keep ≤
+/// min(16, V − first).
 void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q,
                  const ScreenColumns& columns, const ScreenRowNorms* norms, int32_t first, int keep, float* z,
                  float* bound, uint8_t* candidate);
