@@ -224,7 +224,17 @@ void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, cons
 #pragma omp parallel if (tiles * quads * kQuadBytes >= (1 << 20))
   {
     const int64_t team = omp_get_num_threads(), me = omp_get_thread_num();
-    const int64_t t0 = tiles * me / team, t1 = tiles * (me + 1) / team;
+    // Thread 0 (the caller) takes 10 % less than an equal share: its L2 also holds the step's other weights (greedy
+    // at V = 7,579, three interleaved runs: 1.95–1.99 ms against 2.00–2.16 with equal shares).
+    auto edge = [&](int64_t i) {
+      if (i == 0) return int64_t{0};
+      if (i == team) return tiles;
+      const double first_share = 0.9 / static_cast<double>(team);
+      return static_cast<int64_t>(static_cast<double>(tiles) *
+                                      (first_share + (1 - first_share) * static_cast<double>(i - 1) / (team - 1)) +
+                                  0.5);
+    };
+    const int64_t t0 = edge(me), t1 = edge(me + 1);
     float(*best)[16] = reinterpret_cast<float(*)[16]>(lists.data() + me * 16 * 16);
     std::fill_n(lists.data() + me * 16 * 16, 16 * 16, -std::numeric_limits<float>::infinity());
     for (int64_t t = t0; t < t1; ++t) {
