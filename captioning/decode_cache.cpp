@@ -26,7 +26,7 @@ const CaptionModel& with_f32_inputs(const CaptionModel& model) {
 
 }  // namespace
 
-DecodeCache::DecodeCache(const CaptionModel& model)
+DecodeCache::DecodeCache(const CaptionModel& model, int64_t max_gate_table_bytes)
     : vocab_(model.options().vocab), width_(4 * model.options().units), screen_(with_f32_inputs(model).output_layer()) {
   const nn::Tensor embedding = model.embedding_layer().weight();
   const nn::LstmWeights w = model.lstm_layer().weights();
@@ -36,6 +36,7 @@ DecodeCache::DecodeCache(const CaptionModel& model)
   // The table, kMaxStepRows words at a time, by the function a step uses (the same numbers whatever the rows).
   nn::NoGradGuard no_grad;
   const int64_t e = embedding.dim(1);
+  if (vocab_ * width_ * static_cast<int64_t>(sizeof(float)) > max_gate_table_bytes) return;
   gates_.resize(static_cast<size_t>(vocab_ * width_));
   for (int64_t w0 = 0; w0 < vocab_; w0 += kMaxStepRows) {
     const int64_t rows = std::min(kMaxStepRows, vocab_ - w0);
@@ -62,6 +63,9 @@ bool DecodeCache::matches(const CaptionModel& model) const {
 }
 
 nn::Tensor DecodeCache::word_gates(const std::vector<int32_t>& words) const {
+  if (gates_.empty()) {
+    nn::fail_expected("DecodeCache", "a gate table", "none (built without one for " + shapes() + ")");
+  }
   nn::Tensor gates = nn::Tensor::empty({static_cast<int64_t>(words.size()), width_});
   for (size_t r = 0; r < words.size(); ++r) {
     if (words[r] < 0 || words[r] >= vocab_) {

@@ -24,8 +24,13 @@ namespace captioning {
 
 class DecodeCache {
  public:
-  /// Computes both from the model's weights (f32). Throws nn::Error naming the tensor for other dtypes.
-  explicit DecodeCache(const CaptionModel& model);
+  /// The largest gate table built by default (V·4U floats): past it — V·U over 16 M, as V = 65,536 at U = 256 — a
+  /// cache screens the output layer only, and steps read the LSTM's input kernel as without a cache.
+  static constexpr int64_t kMaxGateTableBytes = int64_t{256} << 20;
+
+  /// Computes both from the model's weights (f32), the gate table only if it takes at most max_gate_table_bytes.
+  /// Throws nn::Error naming the tensor for other dtypes.
+  explicit DecodeCache(const CaptionModel& model, int64_t max_gate_table_bytes = kMaxGateTableBytes);
 
   /// Whether `model` still has the weights this cache was built from (shapes, and WeightSamples of the embedding,
   /// the LSTM's input kernel and bias, and the output layer): searches check it once and refuse a stale cache.
@@ -38,8 +43,10 @@ class DecodeCache {
   /// "V=…, U=…": its shapes, for messages.
   std::string shapes() const;
 
+  /// Whether the gate table was built (see the constructor).
+  bool has_word_gates() const { return !gates_.empty(); }
   /// The words' rows of the gate table → (B, 4U), a fresh tensor lstm_advance may overwrite. Throws nn::Error
-  /// naming an id outside [0, V).
+  /// naming an id outside [0, V), or when there is no table.
   nn::Tensor word_gates(const std::vector<int32_t>& words) const;
   const OutputScreen& screen() const { return screen_; }
 

@@ -119,7 +119,7 @@ nn::Tensor CaptionModel::step(const nn::Tensor& image_part, const std::vector<in
                             ", U=" + std::to_string(options_.units) + ")",
                         "one of " + cache.cache->shapes());
     }
-    if (cache.cache) {
+    if (cache.cache && cache.cache->has_word_gates()) {
       nn::Tensor gates = cache.cache->word_gates(last_words);  // b + e(w)·W from the table
       lstm_advance(*lstm_, gates, h, c);
     } else {

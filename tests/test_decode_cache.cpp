@@ -304,6 +304,24 @@ TEST_CASE("an attention decoder searches with a DecodeCache as without") {
   }
 }
 
+TEST_CASE("a cache without a gate table (over its size limit) screens the output only, with the same words") {
+  std::string text = "libnn-tokenizer 1 min_count=1\n";
+  for (int w = 4; w < 100; ++w) text.append("w").append(std::to_string(w)).append("\n");
+  const Tokenizer tokenizer = Tokenizer::deserialize(text, "test");
+  CaptionModel model({.vocab = tokenizer.vocab_size(), .feature_dim = 6, .units = 16, .seed = 8});
+  const DecodeCache full(model), screen_only(model, 1024);  // the table: 100 × 64 floats, 25 KB
+  CHECK(full.has_word_gates());
+  CHECK_FALSE(screen_only.has_word_gates());
+  CHECK(test::error_of([&] { screen_only.word_gates({4}); }) ==
+        "DecodeCache: expected a gate table, got none (built without one for V=100, U=16)");
+  nn::Generator gen(2);
+  const Tensor features = Tensor::uniform({1, 6}, 0, 1, gen);
+  const auto plain = captioning::greedy_caption(model, tokenizer, features, 10),
+             cached = captioning::greedy_caption(model, tokenizer, features, 10, &screen_only);
+  CHECK(cached.ids == plain.ids);
+  CHECK(std::fabs(cached.log_prob - plain.log_prob) < 1e-2);
+}
+
 TEST_CASE("a step refuses a DecodeCache of other shapes instead of reading past it") {
   CaptionModel small({.vocab = 20, .feature_dim = 4, .units = 8, .seed = 1}),
       large({.vocab = 20, .feature_dim = 4, .units = 12, .seed = 1});
