@@ -130,7 +130,7 @@ Describer::Describer(const fs::path& bundle, const DescriberOptions& options) {
     filter_ = nn::ResizeFilter::bilinear;
     description_ = "image captioner (" + std::to_string(image_size_) + " px)";
     image_options_.min_side = 2 * image_size_;
-    cache_ = std::make_unique<DecodeCache>(captioner_->decoder());
+    if (options.decode_cache) cache_ = std::make_unique<DecodeCache>(captioner_->decoder());
     return;
   }
   const std::string extractor = text_of(texts, "features.extractor");
@@ -150,7 +150,7 @@ Describer::Describer(const fs::path& bundle, const DescriberOptions& options) {
   tokenizer_ = std::move(b.tokenizer);
   description_ = "caption model over " + extractor;
   image_options_.min_side = 2 * image_size_;
-  cache_ = std::make_unique<DecodeCache>(*decoder_);
+  if (options.decode_cache) cache_ = std::make_unique<DecodeCache>(*decoder_);
 }
 
 std::vector<Caption> Describer::caption(const nn::Tensor& decoded, int beam) {

@@ -61,7 +61,9 @@ int main(int argc, char** argv) {
     std::unique_ptr<captioning::Describer> loaded;
     try {
       loaded = std::make_unique<captioning::Describer>(
-          chosen.path, captioning::DescriberOptions{.weights_search = cli::data_folders(), .precision = feature_dtype});
+          chosen.path, captioning::DescriberOptions{.weights_search = cli::data_folders(),
+                                                    .precision = feature_dtype,
+                                                    .decode_cache = images.size() > 1});  // pays from the second
     } catch (const nn::Error& e) {
       throw nn::Error(e.what() + chosen.fix);
     }

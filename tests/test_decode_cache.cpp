@@ -11,6 +11,7 @@
 #include <captioning/captioner.h>
 #include <captioning/decode_cache.h>
 #include <captioning/decode_step.h>
+#include <captioning/describer.h>
 #include <captioning/generate.h>
 #include <captioning/output_screen.h>
 #include <captioning/output_screen_kernels.h>
@@ -355,6 +356,20 @@ TEST_CASE("the shipped captioner describes its sample with a DecodeCache as with
       CHECK(b[i].text == a[i].text);
       CHECK(std::fabs(b[i].log_prob - a[i].log_prob) < 1e-4);
     }
+  }
+}
+
+TEST_CASE("a Describer with and without its DecodeCache describes the sample alike") {
+  const std::filesystem::path model = std::filesystem::path(NN_SOURCE_DIR) / "weights" / "shapes.nnck",
+                              sample = std::filesystem::path(NN_SOURCE_DIR) / "weights" / "sample_shapes.jpg";
+  captioning::Describer cached(model), plain(model, {.decode_cache = false});
+  REQUIRE(cached.decode_cache() != nullptr);
+  REQUIRE(plain.decode_cache() == nullptr);
+  const auto a = plain.describe_file(sample, 3), b = cached.describe_file(sample, 3);
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    CHECK(b[i].text == a[i].text);
+    CHECK(std::fabs(b[i].score - a[i].score) < 1e-4);
   }
 }
 
