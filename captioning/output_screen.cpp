@@ -139,7 +139,8 @@ nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
   //    remainder, each q in [−127, 127]): the remainder ‖x − sₓ·qₓ − sᵣ·qᵣ‖ is ~1/127 of one stage's, and with it
   //    the estimates' error through x — systematic across the words, so it would shift the log-sum-exp.
   ScreenRowNorms norms[kMaxStepRows];
-  std::vector<double> rest(static_cast<size_t>(k));
+  std::vector<double>& rest = scratch.rest;
+  rest.resize(static_cast<size_t>(k));
   auto to_bytes = [](double value, float scale) {
     return scale > 0 ? static_cast<int>(std::clamp(std::nearbyint(value / scale), -127.0, 127.0)) : 0;
   };

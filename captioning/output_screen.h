@@ -91,6 +91,7 @@ class OutputScreen {
   struct Scratch {  // logits()'s buffers, one set per thread
     std::vector<uint8_t> bytes, candidate;
     std::vector<float> bound, packed, exact_values;
+    std::vector<double> rest;  // a row's remainder after the first int8 stage
     std::vector<int32_t> chosen;
   };
   // Statistics only, counted relaxed: a screen may serve several threads (the describe server).

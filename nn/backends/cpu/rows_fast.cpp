@@ -108,16 +108,16 @@ void softmax_rows<kCompiledIsa>(RowSoftmax kind, int64_t rows, int64_t width, co
     float* yr = y + i * width;
     // log-softmax: (x − max) − log Σ, two roundings as the reference takes them (x − (max + log Σ) would lose the
     // small differences to ulp(max)); softmax: e^(x − max) / Σ.
-    const bool log = kind == RowSoftmax::log_softmax;
+    const bool log_softmax = kind == RowSoftmax::log_softmax;
     const float log_total = static_cast<float>(std::log(total)), scale = static_cast<float>(1.0 / total);
     int64_t j = 0;
     for (; j + kLanes <= width; j += kLanes) {
       const v16 shifted = load16(xr + j) - max;
-      store16(yr + j, log ? shifted - log_total : exp16(shifted) * scale);
+      store16(yr + j, log_softmax ? shifted - log_total : exp16(shifted) * scale);
     }
     if (j < width) {
       const v16 shifted = load16_partial(xr + j, width - j, 0.0f) - max;
-      store16_partial(yr + j, log ? shifted - log_total : exp16(shifted) * scale, width - j);
+      store16_partial(yr + j, log_softmax ? shifted - log_total : exp16(shifted) * scale, width - j);
     }
   }
 }
