@@ -2,6 +2,8 @@
 // micro-tiles, strided leading dimensions, alpha, beta and a bias. The pointwise kernels at every instruction-set level
 // this processor runs against theirs; and the level dispatch itself.
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include <nn/backends/cpu/gemm.h>
 #include <nn/backends/cpu/isa.h>
@@ -123,4 +125,31 @@ TEST_CASE("the dispatch level: the best the processor runs by default, or the on
     CHECK(nn::kernels::active_isa() == best);
   }
   CHECK(nn::kernels::cpu_supports(Isa::scalar));
+}
+
+// Under NN_ISA=avx1024 (test_kernels_isa_unknown) and wherever NN_ISA names a level this processor lacks: the error
+// must reach the caller, and never start inside an OpenMP parallel region, where a throw ends the process.
+TEST_CASE("a bad NN_ISA is an error outside parallel regions and never ends the process from inside one") {
+  using nn::kernels::Isa;
+  const char* forced = std::getenv("NN_ISA");
+  bool usable = forced == nullptr || *forced == '\0';
+  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512})
+    usable = usable || (std::string(forced) == nn::kernels::isa_name(isa) && nn::kernels::cpu_supports(isa));
+  if (usable) return;  // nothing to report: the level is valid here
+  const Isa best = nn::kernels::cpu_supports(Isa::avx512) ? Isa::avx512
+                   : nn::kernels::cpu_supports(Isa::avx2) ? Isa::avx2
+                                                          : Isa::scalar;
+  CHECK_THROWS_WITH_AS(nn::kernels::active_isa(), doctest::Contains("NN_ISA"), nn::Error);
+  int in_parallel_best = 0, threads = 0;
+#pragma omp parallel num_threads(2) reduction(+ : in_parallel_best, threads)
+  {
+    in_parallel_best += nn::kernels::active_isa() == best;  // no throw here: it would call std::terminate
+    threads += 1;
+  }
+  CHECK(in_parallel_best == threads);
+  // A conversion big enough for several threads: cast asks for the level before its parallel loop.
+  const std::vector<float> values(size_t{1} << 17, 1.5f);
+  const nn::Tensor x = nn::Tensor::from_data({int64_t{1} << 17}, values);  // copied without a backend
+  CHECK_THROWS_WITH_AS(x.to(nn::DType::bf16), doctest::Contains("NN_ISA"), nn::Error);
+  CHECK_THROWS_WITH_AS(nn::relu(x), doctest::Contains("NN_ISA"), nn::Error);
 }

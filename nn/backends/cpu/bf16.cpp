@@ -12,6 +12,7 @@
 #include "nn/backends/cpu/conv2d.h"
 #include "nn/backends/cpu/cpu.h"
 #include "nn/backends/cpu/gemm.h"
+#include "nn/backends/cpu/isa.h"
 #include "nn/core/error.h"
 
 namespace nn::cpu {
@@ -157,6 +158,7 @@ void relu_run(int64_t n, const bfloat16* x, bfloat16* y) {
 }
 
 void cast(int64_t n, DType from, const void* x, DType to, void* y) {
+  kernels::active_isa();                      // a bad NN_ISA is reported here, before the parallel loops (isa.cpp)
   constexpr int64_t kRun = int64_t{1} << 14;  // elements per thread's run
   const int64_t runs = (n + kRun - 1) / kRun;
   if (from == to) {

@@ -6,6 +6,7 @@
 #include "nn/backends/cpu/cpu.h"
 #include "nn/backends/cpu/depthwise.h"
 #include "nn/backends/cpu/gemm.h"
+#include "nn/backends/cpu/isa.h"
 #include "nn/backends/cpu/lstm_cell.h"
 #include "nn/backends/cpu/pointwise.h"
 #include "nn/backends/cpu/pool.h"
@@ -141,6 +142,7 @@ Backend make_cpu_backend() {
 }  // namespace
 
 const Backend& cpu_backend() {
+  kernels::active_isa();  // a bad NN_ISA is reported here, not inside a kernel's parallel region (isa.cpp)
   static const Backend backend = make_cpu_backend();
   return backend;
 }

@@ -1,5 +1,7 @@
 #include "nn/backends/cpu/isa.h"
 
+#include <omp.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -19,18 +21,29 @@ Isa best_supported() {
   return Isa::scalar;
 }
 
-Isa from_environment() {
+// The level NN_ISA names, or the best supported one; `error` says why a setting cannot be used (then `isa` is the
+// best supported level).
+struct Setting {
+  Isa isa = Isa::scalar;
+  std::string error;
+};
+
+Setting from_environment() {
+  Setting setting{.isa = best_supported()};
   const char* name = std::getenv("NN_ISA");
-  if (name == nullptr || *name == '\0') return best_supported();
+  if (name == nullptr || *name == '\0') return setting;
   for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
     if (std::string(name) != isa_name(isa)) continue;
-    if (!cpu_supports(isa)) {
-      fail("NN_ISA", std::string("this processor cannot run the ") + name + " kernels (the best it runs is " +
-                         isa_name(best_supported()) + ")");
+    if (cpu_supports(isa)) {
+      setting.isa = isa;
+    } else {
+      setting.error = std::string("this processor cannot run the ") + name + " kernels (the best it runs is " +
+                      isa_name(setting.isa) + ")";
     }
-    return isa;
+    return setting;
   }
-  fail_expected("NN_ISA", "one of scalar, avx2, avx512", std::string("'") + name + "'");
+  setting.error = std::string("expected one of scalar, avx2, avx512, got '") + name + "'";
+  return setting;
 }
 
 }  // namespace
@@ -106,8 +119,12 @@ bool cpu_supports_amx() {
 }
 
 Isa active_isa() {
-  static const Isa isa = from_environment();  // a throw leaves it unset: the next call reports the error again
-  return isa;
+  static const Setting setting = from_environment();
+  // No exception may leave an OpenMP parallel region (it would end the process): there a bad setting gives the best
+  // supported level (which the results do not depend on), and the error is raised outside: cpu_backend(), which
+  // every op asks for before its kernels run, and cast, which Tensor::to calls directly, ask for the level first.
+  if (!setting.error.empty() && omp_in_parallel() == 0) fail("NN_ISA", setting.error);
+  return setting.isa;
 }
 
 }  // namespace nn::kernels
