@@ -1,0 +1,1 @@
+// The test program without tests that compiles the test files' precompiled headers (tests/CMakeLists.txt).
