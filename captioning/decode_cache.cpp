@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include <nn/autograd/autograd.h>
+#include <nn/backends/cpu/isa.h>
 #include <nn/core/error.h>
 
 #include "captioning/decode_step.h"
@@ -27,7 +28,10 @@ const CaptionModel& with_f32_inputs(const CaptionModel& model) {
 }  // namespace
 
 DecodeCache::DecodeCache(const CaptionModel& model, int64_t max_gate_table_bytes)
-    : vocab_(model.options().vocab), width_(4 * model.options().units), screen_(with_f32_inputs(model).output_layer()) {
+    : vocab_(model.options().vocab),
+      width_(4 * model.options().units),
+      screen_(with_f32_inputs(model).output_layer()),
+      screens_output_(nn::kernels::cpu_supports_vnni()) {
   const nn::Tensor embedding = model.embedding_layer().weight();
   const nn::LstmWeights w = model.lstm_layer().weights();
   embedding_sample_ = WeightSample(embedding);
