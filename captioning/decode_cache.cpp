@@ -28,10 +28,7 @@ const CaptionModel& with_f32_inputs(const CaptionModel& model) {
 }  // namespace
 
 DecodeCache::DecodeCache(const CaptionModel& model, int64_t max_gate_table_bytes)
-    : vocab_(model.options().vocab),
-      width_(4 * model.options().units),
-      screen_(with_f32_inputs(model).output_layer()),
-      screens_output_(nn::kernels::cpu_supports_vnni()) {
+    : vocab_(model.options().vocab), width_(4 * model.options().units), screen_(with_f32_inputs(model).output_layer()) {
   const nn::Tensor embedding = model.embedding_layer().weight();
   const nn::LstmWeights w = model.lstm_layer().weights();
   embedding_sample_ = WeightSample(embedding);
@@ -49,6 +46,10 @@ DecodeCache::DecodeCache(const CaptionModel& model, int64_t max_gate_table_bytes
     const nn::Tensor gates = lstm_input_gates(model.lstm_layer(), words);
     std::memcpy(gates_.data() + w0 * width_, gates.data(), sizeof(float) * rows * width_);
   }
+}
+
+bool DecodeCache::screens_output() const {
+  return nn::kernels::cpu_supports_vnni();
 }
 
 bool DecodeCache::fits(const CaptionModel& model) const {

@@ -52,13 +52,12 @@ class DecodeCache {
   /// Whether steps take the output layer's logits from the screen: only where its int8 products run on AVX512-VNNI.
   /// Elsewhere the screen's plain loops cost more than they save — greedy 20 words at V = 7,579 took 13.4 ms with
   /// them against 5.9 ms from the f32 layer on an AMD EPYC (Zen 3, AVX2) — and steps compute the f32 layer.
-  bool screens_output() const { return screens_output_; }
+  bool screens_output() const;
 
  private:
   int64_t vocab_ = 0, width_ = 0;  // V, 4U
   std::vector<float> gates_;       // (V, 4U)
   OutputScreen screen_;
-  bool screens_output_ = false;  // cpu_supports_vnni(), in the constructor
   WeightSample embedding_sample_, kernel_sample_, bias_sample_;
 };
 

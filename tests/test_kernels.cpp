@@ -113,21 +113,29 @@ TEST_CASE("the pointwise kernels agree with their naive references at every leve
   MESSAGE(levels << " levels checked");
 }
 
+namespace {
+
+// The best level this processor runs, which the dispatch takes by default.
+nn::kernels::Isa best_level() {
+  using nn::kernels::Isa;
+  if (nn::kernels::cpu_supports(Isa::avx512)) return Isa::avx512;
+  return nn::kernels::cpu_supports(Isa::avx2) ? Isa::avx2 : Isa::scalar;
+}
+
+}  // namespace
+
 TEST_CASE("the dispatch level: the best the processor runs by default, or the one NN_ISA forces") {
   using nn::kernels::Isa;
   const char* forced = std::getenv("NN_ISA");
   if (forced != nullptr && *forced != '\0') {
     CHECK(std::string(nn::kernels::isa_name(nn::kernels::active_isa())) == forced);
   } else {
-    const Isa best = nn::kernels::cpu_supports(Isa::avx512) ? Isa::avx512
-                     : nn::kernels::cpu_supports(Isa::avx2) ? Isa::avx2
-                                                            : Isa::scalar;
-    CHECK(nn::kernels::active_isa() == best);
+    CHECK(nn::kernels::active_isa() == best_level());
   }
   CHECK(nn::kernels::cpu_supports(Isa::scalar));
 }
 
-// Under NN_ISA=avx1024 (test_kernels_isa_unknown) and wherever NN_ISA names a level this processor lacks: the error
+// Under NN_ISA=avx1024 (test_kernels_bad_isa) and wherever NN_ISA names a level this processor lacks: the error
 // must reach the caller, and never start inside an OpenMP parallel region, where a throw ends the process.
 TEST_CASE("a bad NN_ISA is an error outside parallel regions and never ends the process from inside one") {
   using nn::kernels::Isa;
@@ -136,14 +144,11 @@ TEST_CASE("a bad NN_ISA is an error outside parallel regions and never ends the 
   for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512})
     usable = usable || (std::string(forced) == nn::kernels::isa_name(isa) && nn::kernels::cpu_supports(isa));
   if (usable) return;  // nothing to report: the level is valid here
-  const Isa best = nn::kernels::cpu_supports(Isa::avx512) ? Isa::avx512
-                   : nn::kernels::cpu_supports(Isa::avx2) ? Isa::avx2
-                                                          : Isa::scalar;
   CHECK_THROWS_WITH_AS(nn::kernels::active_isa(), doctest::Contains("NN_ISA"), nn::Error);
   int in_parallel_best = 0, threads = 0;
 #pragma omp parallel num_threads(2) reduction(+ : in_parallel_best, threads)
   {
-    in_parallel_best += nn::kernels::active_isa() == best;  // no throw here: it would call std::terminate
+    in_parallel_best += nn::kernels::active_isa() == best_level();  // no throw here: it would call std::terminate
     threads += 1;
   }
   CHECK(in_parallel_best == threads);
