@@ -8,11 +8,11 @@ set -euo pipefail
 #   scripts/deps.sh --tests   also what the tests need (doctest; qemu-user, binutils: portability; clang-format;
 #                             GNU time: the bad-input table measures peak memory; zip: the loopback-mirror test
 #                             zips up its stand-in Flickr8k; libopenmpi-dev, openmpi-bin: nn::distributed and its
-#                             tests under mpirun)
+#                             tests under mpirun; lld: scripts/sanitizers.sh links with it)
 packages=(g++ cmake make pkg-config libeigen3-dev libopenblas-openmp-dev libstb-dev libcereal-dev libjpeg62-turbo-dev
           libpng-dev libcpp-httplib-dev libmicrohttpd-dev curl unzip)  # curl, unzip: scripts/flickr8k.sh
 if [ "${1:-}" = "--tests" ]; then
-  packages+=(doctest-dev qemu-user binutils clang-format time zip)
+  packages+=(doctest-dev qemu-user binutils clang-format time zip lld)
   packages+=(libjemalloc2)  # the benchmarks run their PyTorch peers with jemalloc too (benchmarks/bench.h)
   packages+=(libopenmpi-dev openmpi-bin)
 fi

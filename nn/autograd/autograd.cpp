@@ -261,8 +261,7 @@ void Tensor::backward() const {
 void Tensor::backward(const Tensor& upstream) const {
   require_grad_for_backward(*this);
   if (!upstream.defined() || upstream.shape() != shape()) {
-    fail_expected("backward", "an upstream gradient of shape " + nn::to_string(shape()),
-                  upstream.defined() ? nn::to_string(upstream.shape()) : std::string("an undefined tensor"));
+    fail_expected("backward", "an upstream gradient of shape " + nn::to_string(shape()), shape_text(upstream));
   }
   run_backward(*this, upstream);
 }

@@ -286,6 +286,10 @@ void print_axis(std::string& out, const float* data, const Shape& shape, size_t 
 
 }  // namespace
 
+std::string shape_text(const Tensor& t) {
+  return t.defined() ? to_string(t.shape()) : std::string("an undefined tensor");
+}
+
 std::string Tensor::to_string() const {
   if (!defined()) return "Tensor(undefined)";
   if (dtype() != DType::f32) {

@@ -28,7 +28,7 @@ struct JpegState {
 };
 
 // The decoded image, plain data (it lives across the longjmp).
-struct Raw {
+struct JpegRaw {
   unsigned char* pixels;
   JDIMENSION width, height, image_width, image_height;
   int orientation;
@@ -112,7 +112,7 @@ int orientation_of(jpeg_decompress_struct& info) {
 }
 
 // Returns nullptr, or the reason it failed (with out->pixels freed).
-const char* decode_rgb(const unsigned char* data, size_t size, JpegState* s, Raw* out) {
+const char* decode_rgb(const unsigned char* data, size_t size, JpegState* s, JpegRaw* out) {
   const ImageOptions& o = *s->options;
   jpeg_decompress_struct info;
   info.err = jpeg_std_error(&s->base);
@@ -177,7 +177,7 @@ Rgb8 decode_jpeg(std::span<const unsigned char> bytes, const std::string& name, 
   s.options = &options;
   s.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                   std::chrono::duration<double>(std::max(0.0, options.max_seconds)));
-  Raw raw{};
+  JpegRaw raw{};
   raw.orientation = 1;
   const char* error = decode_rgb(bytes.data(), bytes.size(), &s, &raw);
   if (error != nullptr && s.size_refused) check_size(name, raw.image_width, raw.image_height, options);  // throws

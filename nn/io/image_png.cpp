@@ -26,7 +26,7 @@ struct PngState {
 };
 
 // What decode_rgb allocates, plain data (it lives across the longjmp).
-struct Raw {
+struct PngRaw {
   unsigned char* pixels;  // (height, width, 3) output
   unsigned char* row;     // one input row of (pass) pixels, RGB
   uint32_t* sums;         // box sums: one output row (sequential), or the whole output (interlaced)
@@ -64,7 +64,7 @@ int64_t factor_for(int64_t w, int64_t h, const ImageOptions& o) {
 }
 
 // Output row `oy` from the box sums `sums` (one output row).
-void average_row(const uint32_t* sums, unsigned char* out, int64_t oy, int64_t f, const Raw& r) {
+void average_row(const uint32_t* sums, unsigned char* out, int64_t oy, int64_t f, const PngRaw& r) {
   const int64_t box_h = std::min(f, r.image_height - oy * f);
   for (int64_t ox = 0; ox < r.width; ++ox) {
     const uint32_t count = static_cast<uint32_t>(box_h * std::min(f, r.image_width - ox * f));
@@ -73,7 +73,7 @@ void average_row(const uint32_t* sums, unsigned char* out, int64_t oy, int64_t f
 }
 
 // Returns nullptr, or the reason it failed (with everything freed).
-const char* decode_rgb(PngState* s, Raw* r) {
+const char* decode_rgb(PngState* s, PngRaw* r) {
   const ImageOptions& o = *s->options;
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, s, on_error, on_warning);
   png_infop info = png != nullptr ? png_create_info_struct(png) : nullptr;
@@ -174,7 +174,7 @@ Rgb8 decode_png(std::span<const unsigned char> bytes, const std::string& name, c
   s.options = &options;
   s.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                   std::chrono::duration<double>(std::max(0.0, options.max_seconds)));
-  Raw raw{};
+  PngRaw raw{};
   const char* error = decode_rgb(&s, &raw);
   if (error != nullptr && s.size_refused) check_size(name, raw.image_width, raw.image_height, options);  // throws
   if (error != nullptr)

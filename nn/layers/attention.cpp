@@ -11,14 +11,10 @@ namespace {
 const char* kWhere = "MultiHeadAttention";
 
 // "0.1" rather than std::to_string's "0.100000".
-std::string number(float v) {
+std::string float_text(float v) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%g", static_cast<double>(v));
   return buffer;
-}
-
-std::string shape_of(const Tensor& t) {
-  return t.defined() ? to_string(t.shape()) : std::string("an undefined tensor");
 }
 
 // The options with every 0 replaced by its default; throws for a size that cannot work.
@@ -38,7 +34,7 @@ MultiHeadAttentionOptions resolved(MultiHeadAttentionOptions o) {
   if (o.key_features == 0) o.key_features = o.embed_dim;
   if (o.value_features == 0) o.value_features = o.key_features;
   if (o.output_dim == 0) o.output_dim = o.embed_dim;
-  if (!(o.dropout >= 0.0f && o.dropout < 1.0f)) fail_expected(kWhere, "a dropout in [0, 1)", number(o.dropout));
+  if (!(o.dropout >= 0.0f && o.dropout < 1.0f)) fail_expected(kWhere, "a dropout in [0, 1)", float_text(o.dropout));
   if (o.key_dim < 0 || o.value_dim < 0 || o.key_features < 0 || o.value_features < 0 || o.output_dim < 0) {
     fail_expected(kWhere, "sizes ≥ 0 (0: the default)",
                   "key_dim=" + std::to_string(o.key_dim) + ", value_dim=" + std::to_string(o.value_dim) +
@@ -56,7 +52,7 @@ void check_input(const Tensor& x, const char* what, int64_t features, int64_t n,
     std::string expected = std::string("a ") + what + " of shape (" + (n < 0 ? "N" : std::to_string(n)) + "," +
                            (t < 0 ? "T" : std::to_string(t)) + "," + std::to_string(features) + ")";
     if (query.defined() && n >= 0) expected += " (query " + to_string(query.shape()) + ")";
-    fail_expected(kWhere, expected, shape_of(x));
+    fail_expected(kWhere, expected, shape_text(x));
   }
 }
 
@@ -113,7 +109,7 @@ std::string MultiHeadAttention::to_string() const {
   if (o.value_features != o.key_features) s += ", value_features=" + std::to_string(o.value_features);
   if (o.output_dim != o.embed_dim) s += ", output_dim=" + std::to_string(o.output_dim);
   if (!o.bias) s += ", bias=false";
-  if (o.dropout > 0.0f) s += ", dropout=" + number(o.dropout);
+  if (o.dropout > 0.0f) s += ", dropout=" + float_text(o.dropout);
   return s + ")";
 }
 

@@ -96,8 +96,7 @@ BidirectionalResult Bidirectional::forward(const Tensor& x, const Tensor& mask,
     }
   }
   if (!x.defined() || x.rank() != 3) {
-    fail_expected("Bidirectional", "an input of shape (N,T,E)",
-                  x.defined() ? nn::to_string(x.shape()) : "an undefined tensor");
+    fail_expected("Bidirectional", "an input of shape (N,T,E)", shape_text(x));
   }
   Tensor reversed_mask;
   if (mask.defined()) {

@@ -17,30 +17,26 @@ namespace nn {
 
 namespace {
 
-struct Dims {
+struct AttentionDims {
   int64_t n, h, tq, tk, d, dv;
 };
 
-std::string shape_of(const Tensor& t) {
-  return t.defined() ? to_string(t.shape()) : std::string("an undefined tensor");
-}
-
-Dims check_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& m) {
+AttentionDims check_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& m) {
   const char* where = "scaled_dot_product_attention";
-  if (!q.defined() || q.rank() != 4) fail_expected(where, "a query of shape (N,H,Tq,D)", shape_of(q));
-  Dims d{q.dim(0), q.dim(1), q.dim(2), 0, q.dim(3), 0};
+  if (!q.defined() || q.rank() != 4) fail_expected(where, "a query of shape (N,H,Tq,D)", shape_text(q));
+  AttentionDims d{q.dim(0), q.dim(1), q.dim(2), 0, q.dim(3), 0};
   if (!k.defined() || k.rank() != 4 || k.dim(0) != d.n || k.dim(1) != d.h || k.dim(3) != d.d) {
     fail_expected(where,
                   "a key of shape (N,H,Tk,D) = (" + std::to_string(d.n) + "," + std::to_string(d.h) + ",Tk," +
                       std::to_string(d.d) + ") (query " + to_string(q.shape()) + ")",
-                  shape_of(k));
+                  shape_text(k));
   }
   d.tk = k.dim(2);
   if (!v.defined() || v.rank() != 4 || v.dim(0) != d.n || v.dim(1) != d.h || v.dim(2) != d.tk) {
     fail_expected(where,
                   "a value of shape (N,H,Tk,Dv) = (" + std::to_string(d.n) + "," + std::to_string(d.h) + "," +
                       std::to_string(d.tk) + ",Dv) (key " + to_string(k.shape()) + ")",
-                  shape_of(v));
+                  shape_text(v));
   }
   d.dv = v.dim(3);
   if (m.mask.defined()) {
@@ -58,7 +54,7 @@ Dims check_attention(const Tensor& q, const Tensor& k, const Tensor& v, const At
 }
 
 // The product of every given mask as one 0/1 tensor broadcastable to (N,H,Tq,Tk), or undefined when none is given.
-Tensor keep_mask(const AttentionMask& m, const Dims& d) {
+Tensor keep_mask(const AttentionMask& m, const AttentionDims& d) {
   Tensor keep;
   auto combine = [&keep](const Tensor& part) { keep = keep.defined() ? mul(keep, part) : part; };
   if (m.mask.defined()) {
@@ -87,7 +83,7 @@ AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, c
     const DType dtype = detail::result_dtype({q, k, v});
     return {r.output.to(dtype), r.weights.to(dtype)};
   }
-  const Dims d = check_attention(q, k, v, mask);
+  const AttentionDims d = check_attention(q, k, v, mask);
   Tensor scores = mul(matmul(q, k, false, true), 1.0f / std::sqrt(static_cast<float>(d.d)));  // (N,H,Tq,Tk)
   Tensor keep = keep_mask(mask, d);
   Tensor weights;

@@ -26,8 +26,7 @@ namespace {
 
 void check_channel_vector(const Tensor& t, int64_t channels, const char* what) {
   if (!t.defined() || t.shape() != Shape{channels}) {
-    fail_expected("batch_norm", std::string(what) + " of shape [" + std::to_string(channels) + "]",
-                  t.defined() ? to_string(t.shape()) : std::string("an undefined tensor"));
+    fail_expected("batch_norm", std::string(what) + " of shape [" + std::to_string(channels) + "]", shape_text(t));
   }
 }
 

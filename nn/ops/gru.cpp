@@ -18,7 +18,7 @@ namespace nn {
 
 namespace {
 
-struct Dims {
+struct GruDims {
   int64_t n, t, e, u;
 };
 
@@ -26,20 +26,18 @@ struct Dims {
 void expect_shape(const Tensor& t, const Shape& shape, const std::string& what, const std::string& note = "",
                   const char* where = "gru") {
   if (!t.defined() || t.shape() != shape) {
-    fail_expected(where, what + " of shape " + to_string(shape) + note,
-                  t.defined() ? to_string(t.shape()) : std::string("an undefined tensor"));
+    fail_expected(where, what + " of shape " + to_string(shape) + note, shape_text(t));
   }
 }
 
-Dims check_gru(const Tensor& x, const GruWeights& w, const GruOptions& o) {
+GruDims check_gru(const Tensor& x, const GruWeights& w, const GruOptions& o) {
   if (!x.defined() || x.rank() != 3) {
-    fail_expected("gru", "an input of shape (N,T,E)", x.defined() ? to_string(x.shape()) : "an undefined tensor");
+    fail_expected("gru", "an input of shape (N,T,E)", shape_text(x));
   }
   if (!w.recurrent_kernel.defined() || w.recurrent_kernel.rank() != 2) {
-    fail_expected("gru", "a recurrent kernel of shape (U,3U)",
-                  w.recurrent_kernel.defined() ? to_string(w.recurrent_kernel.shape()) : "an undefined tensor");
+    fail_expected("gru", "a recurrent kernel of shape (U,3U)", shape_text(w.recurrent_kernel));
   }
-  Dims d{x.dim(0), x.dim(1), x.dim(2), w.recurrent_kernel.dim(0)};
+  GruDims d{x.dim(0), x.dim(1), x.dim(2), w.recurrent_kernel.dim(0)};
   expect_shape(w.recurrent_kernel, {d.u, 3 * d.u}, "a recurrent kernel");
   expect_shape(w.kernel, {d.e, 3 * d.u}, "a kernel", " (input " + to_string(x.shape()) + ")");
   if (w.bias.defined()) {
@@ -91,7 +89,7 @@ GruResult gru(const Tensor& x, const GruWeights& w, const GruOptions& o) {
     const DType dtype = detail::result_dtype({x, w.kernel, w.recurrent_kernel, w.bias, o.initial_h});
     return {r.outputs.to(dtype), r.h.to(dtype)};
   }
-  const Dims d = check_gru(x, w, o);
+  const GruDims d = check_gru(x, w, o);
   const Blocks b = blocks_of(o.gate_order);
   const std::vector<int64_t> thirds{d.u, d.u, d.u};
   Tensor input_bias, recurrent_bias;  // (3U) each, or undefined
@@ -141,15 +139,14 @@ GruWeights gru_weights_from_torch(const Tensor& weight_ih, const Tensor& weight_
                                   const Tensor& b_hh, GruGateOrder order) {
   const char* where = "gru_weights_from_torch";
   if (!weight_hh.defined() || weight_hh.rank() != 2 || weight_hh.dim(0) != 3 * weight_hh.dim(1)) {
-    fail_expected(where, "weight_hh of shape (3U,U)",
-                  weight_hh.defined() ? to_string(weight_hh.shape()) : "an undefined tensor");
+    fail_expected(where, "weight_hh of shape (3U,U)", shape_text(weight_hh));
   }
   const int64_t u = weight_hh.dim(1);
   if (!weight_ih.defined() || weight_ih.rank() != 2 || weight_ih.dim(0) != 3 * u) {
     fail_expected(
         where,
         "weight_ih of shape (3U,E) with U = " + std::to_string(u) + " (weight_hh " + to_string(weight_hh.shape()) + ")",
-        weight_ih.defined() ? to_string(weight_ih.shape()) : "an undefined tensor");
+        shape_text(weight_ih));
   }
   expect_shape(b_ih, {3 * u}, "b_ih", "", where);
   expect_shape(b_hh, {3 * u}, "b_hh", "", where);

@@ -13,20 +13,19 @@ namespace nn {
 
 namespace {
 
-struct Dims {
+struct LstmDims {
   int64_t n, t, e, u;
 };
 
-Dims check_lstm(const Tensor& x, const LstmWeights& w, const LstmOptions& o) {
+LstmDims check_lstm(const Tensor& x, const LstmWeights& w, const LstmOptions& o) {
   if (x.rank() != 3) fail_expected("lstm", "an input of shape (N,T,E)", to_string(x.shape()));
   if (w.recurrent_kernel.rank() != 2) {
     fail_expected("lstm", "a recurrent kernel of shape (U,4U)", to_string(w.recurrent_kernel.shape()));
   }
-  Dims d{x.dim(0), x.dim(1), x.dim(2), w.recurrent_kernel.dim(0)};
+  LstmDims d{x.dim(0), x.dim(1), x.dim(2), w.recurrent_kernel.dim(0)};
   auto expect = [](const Tensor& t, const Shape& shape, const char* what) {
     if (!t.defined() || t.shape() != shape) {
-      fail_expected("lstm", std::string(what) + " of shape " + to_string(shape),
-                    t.defined() ? to_string(t.shape()) : std::string("an undefined tensor"));
+      fail_expected("lstm", std::string(what) + " of shape " + to_string(shape), shape_text(t));
     }
   };
   expect(w.recurrent_kernel, {d.u, 4 * d.u}, "a recurrent kernel");
@@ -80,7 +79,7 @@ LstmResult lstm(const Tensor& x, const LstmWeights& w, const LstmOptions& o) {
   if (detail::any_low_precision({x, w.kernel, w.recurrent_kernel, w.bias, o.mask, o.initial_h, o.initial_c})) {
     return lstm_in_f32(x, w, o);
   }
-  const Dims d = check_lstm(x, w, o);
+  const LstmDims d = check_lstm(x, w, o);
   const int64_t g4 = 4 * d.u;
   const bool hard = o.recurrent_activation == RecurrentActivation::hard_sigmoid;
   const Backend& be = backend_for(x);

@@ -14,14 +14,14 @@ namespace nn {
 
 namespace {
 
-struct Reduction {
+struct ReducePlan {
   Shape kept;     // input rank, reduced axes set to 1
   Shape result;   // kept, or without the reduced axes
   int64_t count;  // elements summed into each output
 };
 
-Reduction plan_reduction(const Tensor& x, std::vector<int> axes, bool keepdim, const char* op) {
-  Reduction plan{x.shape(), {}, 1};
+ReducePlan plan_reduction(const Tensor& x, std::vector<int> axes, bool keepdim, const char* op) {
+  ReducePlan plan{x.shape(), {}, 1};
   if (axes.empty()) {
     for (int a = 0; a < x.rank(); ++a) axes.push_back(a);
   }
@@ -39,7 +39,7 @@ Reduction plan_reduction(const Tensor& x, std::vector<int> axes, bool keepdim, c
   return plan;
 }
 
-Tensor reduce_sum(const Tensor& x, const Reduction& plan, float scale, const char* op) {
+Tensor reduce_sum(const Tensor& x, const ReducePlan& plan, float scale, const char* op) {
   Tensor out = detail::sum_to(x, plan.kept);
   if (out.impl() == x.impl()) out = x.detach().clone();  // nothing reduced: still return a new tensor
   if (scale != 1.0f)
@@ -65,7 +65,7 @@ Tensor sum(const Tensor& x, std::vector<int> axes, bool keepdim) {
 Tensor mean(const Tensor& x, std::vector<int> axes, bool keepdim) {
   if (detail::any_low_precision({x}))
     return mean(detail::to_f32(x), std::move(axes), keepdim).to(detail::result_dtype({x}));
-  Reduction plan = plan_reduction(x, std::move(axes), keepdim, "mean");
+  ReducePlan plan = plan_reduction(x, std::move(axes), keepdim, "mean");
   if (plan.count == 0) fail_expected("mean", "a non-empty reduction", "shape " + to_string(x.shape()));
   return reduce_sum(x, plan, 1.0f / static_cast<float>(plan.count), "mean");
 }

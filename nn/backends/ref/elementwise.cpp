@@ -29,10 +29,6 @@ void store(DType dtype, void* p, int64_t i, double v) {
   }
 }
 
-double logistic(double v) {
-  return 1.0 / (1.0 + std::exp(-v));
-}
-
 // f(v) for one element.
 double unary_value(const kernels::UnaryCall& f, double v) {
   const double p0 = f.p0, p1 = f.p1;

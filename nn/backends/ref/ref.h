@@ -3,12 +3,19 @@
 // clarity, sums in double. ref_backend.cpp assembles the table.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "nn/backends/primitives.h"
 #include "nn/core/dtype.h"
 
 namespace nn::ref {
+
+// The logistic function 1 / (1 + e^−v), in a form whose exponential never overflows (the sigmoid of map, the
+// binary cross-entropy's gradient).
+inline double logistic(double v) {
+  return v >= 0 ? 1 / (1 + std::exp(-v)) : std::exp(v) / (1 + std::exp(v));
+}
 
 // ---- memory and elementwise (elementwise.cpp) ----
 void fill(DType dtype, int64_t n, float value, void* y);

@@ -144,10 +144,6 @@ double softplus(double v) {  // log(1 + eᵛ), stable
   return v > 0 ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v));
 }
 
-double logistic(double v) {
-  return v >= 0 ? 1 / (1 + std::exp(-v)) : std::exp(v) / (1 + std::exp(v));
-}
-
 }  // namespace
 
 void binary_cross_entropy(kernels::BinaryLoss kind, int64_t n, const float* x, const float* y, const float* pos_weight,
