@@ -8,6 +8,7 @@
 #include <nn/core/error.h>
 
 #include "captioning/decode_step.h"
+#include "captioning/output_screen_kernels.h"
 
 namespace captioning {
 
@@ -48,8 +49,8 @@ DecodeCache::DecodeCache(const CaptionModel& model, int64_t max_gate_table_bytes
   }
 }
 
-bool DecodeCache::screens_output() const {
-  return nn::kernels::cpu_supports_vnni();
+bool DecodeCache::screens_output(int64_t rows) const {
+  return nn::kernels::cpu_supports_vnni() || (rows == 1 && screen_products_vectorized());
 }
 
 bool DecodeCache::fits(const CaptionModel& model) const {

@@ -49,10 +49,13 @@ class DecodeCache {
   /// naming an id outside [0, V), or when there is no table.
   nn::Tensor word_gates(const std::vector<int32_t>& words) const;
   const OutputScreen& screen() const { return screen_; }
-  /// Whether steps take the output layer's logits from the screen: only where its int8 products run on AVX512-VNNI.
-  /// Elsewhere the screen's plain loops cost more than they save — greedy 20 words at V = 7,579 took 13.4 ms with
-  /// them against 5.9 ms from the f32 layer on an AMD EPYC (Zen 3, AVX2) — and steps compute the f32 layer.
-  bool screens_output() const;
+  /// Whether a step of `rows` rows takes the output layer's logits from the screen. With AVX512-VNNI, always. With
+  /// AVX2 (no vpdpbusd: four instructions where VNNI has one, screen_products_vectorized()), for one row only: the
+  /// screen's two int8 stages then cost about what the f32 layer's products do, and win by reading a quarter of the
+  /// bytes — greedy 20 words at V = 7,579 took 3.80 ms against 4.98 from the f32 layer on an AMD EPYC (Zen 3), beam 3
+  /// 9.75 against 8.53 (build/benchmarks/caption). At the scalar level the plain loops cost more than they save
+  /// (greedy 13.4 against 5.9 ms there). Elsewhere steps compute the f32 layer.
+  bool screens_output(int64_t rows) const;
 
  private:
   int64_t vocab_ = 0, width_ = 0;  // V, 4U

@@ -1,8 +1,8 @@
 // OutputScreen's loops over the vocabulary (output_screen_kernels.h). The exact int8 products: AVX512-VNNI's vpdpbusd
-// where the processor has it, plain integer loops elsewhere (the same sums: integer arithmetic has no rounding to
-// differ in). The row's estimates and candidates: one generic loop compiled for each instruction-set level. A kernel
-// file (its name ends in _fast.cpp): its only code beyond baseline x86-64 is the level-specific copies below, which
-// scripts/check_isa.sh accepts there and nowhere else.
+// where the processor has it, AVX2's vpmaddubsw and vpmaddwd at the avx2 and avx512 levels without it, plain integer
+// loops elsewhere (the same sums: integer arithmetic has no rounding to differ in). The row's estimates and candidates:
+// one generic loop compiled for each instruction-set level. A kernel file (its name ends in _fast.cpp): its only code
+// beyond baseline x86-64 is the level-specific copies below, which scripts/check_isa.sh accepts there and nowhere else.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -87,6 +87,48 @@ __attribute__((target("arch=x86-64-v4,avx512vnni"))) void tile_vnni(int64_t rows
         tile_vnni_rows<4>(quads, ur, q, ar, ldc);
     }
   }
+}
+
+// One tile for one row on AVX2, which has no vpdpbusd. vpmaddubsw multiplies u8 by s8 and adds adjacent pairs into
+// int16 — saturating, which 255·127 + 255·127 would — so each byte of u is split into its nibbles, u = 16·h + l
+// (h, l ≤ 15): a pair's sum is then at most 2·15·127 = 3,810 in magnitude, and eight quads' sums (30,480) still fit
+// int16 before vpmaddwd widens them to int32, weighing l's by 1 and h's by 16. The columns in two halves of 32 (four
+// vectors of 8 columns × 4 bytes): 4 int32 sums, 4 + 4 int16 sums, two broadcasts and a load fill the 16 registers.
+__attribute__((target("arch=x86-64-v3"), always_inline)) inline void tile_avx2_row(int64_t quads, const uint8_t* u,
+                                                                                   const int8_t* q, int32_t* acc) {
+  constexpr int64_t kBlock = 8;  // quads summed in int16
+  const __m256i ones = _mm256_set1_epi16(1), sixteens = _mm256_set1_epi16(16);
+  for (int64_t half = 0; half < 2; ++half) {
+    __m256i sum[4];
+    for (auto& s : sum) s = _mm256_setzero_si256();
+    for (int64_t g0 = 0; g0 < quads; g0 += kBlock) {
+      __m256i low[4], high[4];
+      for (int v = 0; v < 4; ++v) low[v] = high[v] = _mm256_setzero_si256();
+      for (int64_t g = g0; g < std::min(quads, g0 + kBlock); ++g) {
+        uint32_t four;
+        std::memcpy(&four, u + 4 * g, sizeof(four));
+        const __m256i l = _mm256_set1_epi32(static_cast<int>(four & 0x0F0F0F0Fu)),
+                      h = _mm256_set1_epi32(static_cast<int>((four >> 4) & 0x0F0F0F0Fu));
+        const int8_t* qg = q + g * kQuadBytes + half * (kQuadBytes / 2);
+        for (int v = 0; v < 4; ++v) {
+          const __m256i qv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qg + 32 * v));
+          low[v] = _mm256_add_epi16(low[v], _mm256_maddubs_epi16(l, qv));
+          high[v] = _mm256_add_epi16(high[v], _mm256_maddubs_epi16(h, qv));
+        }
+      }
+      for (int v = 0; v < 4; ++v)
+        sum[v] = _mm256_add_epi32(
+            sum[v], _mm256_add_epi32(_mm256_madd_epi16(low[v], ones), _mm256_madd_epi16(high[v], sixteens)));
+    }
+    for (int v = 0; v < 4; ++v)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + half * (kScreenTile / 2) + 8 * v), sum[v]);
+  }
+}
+
+// A tile for any number of rows, one at a time (the tile's 16 KB of q stays in L1 for the later rows).
+__attribute__((target("arch=x86-64-v3"))) void tile_avx2(int64_t rows, int64_t quads, const uint8_t* u, const int8_t* q,
+                                                         int32_t* acc, int64_t ldc) {
+  for (int64_t r = 0; r < rows; ++r) tile_avx2_row(quads, u + r * 4 * quads, q, acc + r * ldc);
 }
 #endif
 
@@ -203,11 +245,16 @@ using TileProducts = void (*)(int64_t, int64_t, const uint8_t*, const int8_t*, i
 TileProducts tile_products() {
 #if defined(__x86_64__)
   if (nn::kernels::cpu_supports_vnni()) return &tile_vnni;
+  if (nn::kernels::active_isa() != nn::kernels::Isa::scalar) return &tile_avx2;
 #endif
   return &tile_plain;
 }
 
 }  // namespace
+
+bool screen_products_vectorized() {
+  return tile_products() != &tile_plain;
+}
 
 void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q,
                  const ScreenColumns& columns, const ScreenRowNorms* norms, int32_t first, int keep, float* z,

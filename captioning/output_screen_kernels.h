@@ -13,8 +13,11 @@ inline constexpr int64_t kScreenTile = 64;  ///< columns per tile of screen_prod
 /// int32: acc (M, 64·tiles) = u (M, 4·quads) uint8 · q (4·quads, 64·tiles) int8,
 /// M ≤ kMaxStepRows. q is stored tile after tile (64 columns each), in a tile quad after quad (4 rows each), a column's
 /// 4 weights of a quad together — q[t][g][c][i] is element (4g + i, 64t + c) —, the layout AVX512-VNNI's vpdpbusd
-/// reads (used where nn::kernels::cpu_supports_vnni(); plain loops elsewhere, with the same sums).
+/// reads (used where nn::kernels::cpu_supports_vnni(); AVX2 at the avx2 and avx512 levels without it; plain loops at
+/// the scalar level, with the same sums).
 void screen_products(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q, int32_t* acc);
+/// Whether those products run on vector instructions (VNNI or AVX2) at the active level, not the plain loops.
+bool screen_products_vectorized();
 
 /// What the estimates and their bounds need of each column (arrays of V) — output_screen.h has the formula.
 struct ScreenColumns {

@@ -5,8 +5,10 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include <captioning/decode_cache.h>
 #include <captioning/decode_step.h>
@@ -80,14 +82,15 @@ void random_bias(nn::Dense& layer, nn::Generator& gen, float spread) {
 
 }  // namespace
 
-TEST_CASE("screen_products gives the exact integer sums for 1 to 6 rows and several tiles") {
-  nn::Generator gen(5);
-  const int64_t tiles = 3, quads = 7, width = tiles * captioning::kScreenTile, depth = 4 * quads;
-  std::vector<int8_t> q(static_cast<size_t>(width * depth));
-  for (auto& b : q) b = static_cast<int8_t>(static_cast<int>(gen.below(255)) - 127);
-  for (int64_t m = 1; m <= 6; ++m) {
+namespace {
+
+// screen_products(m, …) against a loop in int64, for each m in [1, max_rows].
+void check_screen_products(int64_t tiles, int64_t quads, const std::vector<int8_t>& q,
+                           const std::function<uint8_t()>& u_byte, int64_t max_rows, const std::string& what) {
+  const int64_t width = tiles * captioning::kScreenTile, depth = 4 * quads;
+  for (int64_t m = 1; m <= max_rows; ++m) {
     std::vector<uint8_t> u(static_cast<size_t>(m * depth));
-    for (auto& b : u) b = static_cast<uint8_t>(gen.below(256));
+    for (auto& b : u) b = u_byte();
     std::vector<int32_t> acc(static_cast<size_t>(m * width), -1);
     captioning::screen_products(m, tiles, quads, u.data(), q.data(), acc.data());
     for (int64_t r = 0; r < m; ++r)
@@ -97,9 +100,31 @@ TEST_CASE("screen_products gives the exact integer sums for 1 to 6 rows and seve
           const int64_t t = j / captioning::kScreenTile, c = j % captioning::kScreenTile;
           sum += int64_t{u[r * depth + k]} * q[((t * quads + k / 4) * captioning::kScreenTile + c) * 4 + k % 4];
         }
-        REQUIRE_MESSAGE(acc[r * width + j] == sum, ("m=" + std::to_string(m) + " j=" + std::to_string(j)));
+        REQUIRE_MESSAGE(acc[r * width + j] == sum, (what + ": m=" + std::to_string(m) + " j=" + std::to_string(j)));
       }
   }
+}
+
+}  // namespace
+
+TEST_CASE("screen_products gives the exact integer sums for 1 to 6 rows and several tiles") {
+  nn::Generator gen(5);
+  // 7 quads: fewer than the AVX2 kernel's block of 8 summed in int16; 19: two blocks and a part.
+  for (int64_t quads : {7, 19}) {
+    const int64_t tiles = 3;
+    std::vector<int8_t> q(static_cast<size_t>(tiles * captioning::kScreenTile * 4 * quads));
+    for (auto& b : q) b = static_cast<int8_t>(static_cast<int>(gen.below(255)) - 127);
+    check_screen_products(
+        tiles, quads, q, [&] { return static_cast<uint8_t>(gen.below(256)); }, 6,
+        "random, " + std::to_string(quads) + " quads");
+  }
+  // The extremes, where u8 × s8 pairs summed in int16 would saturate (255·127·2 > 32,767) and a block of int16
+  // sums would wrap: every byte of u 255, each column's weights all -127 or all 127.
+  const int64_t tiles = 2, quads = 19;
+  std::vector<int8_t> q(static_cast<size_t>(tiles * captioning::kScreenTile * 4 * quads));
+  for (size_t i = 0; i < q.size(); ++i) q[i] = (i / 4) % captioning::kScreenTile % 3 == 0 ? int8_t{-127} : int8_t{127};
+  check_screen_products(
+      tiles, quads, q, [] { return uint8_t{255}; }, 3, "extremes");
 }
 
 TEST_CASE("the output screen gives each row's best words and their f32 logits to the bit") {
