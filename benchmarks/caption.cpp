@@ -293,7 +293,9 @@ int main(int argc, char** argv) {
         "log-probability %.1e nats away%s\n",
         "beam 3, DecodeCache", beam3_cached * 1e3, "-", "-", "", beam3_cached / greedy_cached,
         same_words ? "yes" : "NO", log_prob_gap,
-        cache.screens_output(3) ? "" : "; gate table only (the screen serves one row at a time at this level)");
+        cache.screens_output(3)   ? ""
+        : cache.screens_output(1) ? "; the screen only while one beam is live (one row a step at this level)"
+                                  : "; gate table only");
     std::printf("PyTorch tuned: the best of %s; here %s\n", bench::environment_names(true).c_str(),
                 peer.tuned_names({"train_step_s", "greedy20_s"}).c_str());
     std::printf("FP32 FMA peak, %d threads: %.0f GFLOP/s before, %.0f after%s\n", threads, peak_before, peak_after,

@@ -4,7 +4,8 @@
 /// (decode_step.h). An OutputScreen keeps an int8 copy of it (each column scaled by its largest |w| / 127: 1.9 MB) and,
 /// for each column j, what bounds the distance between the logit estimated from that copy and the f32 one. A step
 ///   1. quantizes each row x to int8 (scaled by its largest |x| / 127) and estimates every logit z̃ⱼ from the two
-///      int8 vectors — an exact integer sum (AVX512-VNNI where the processor has it) —, with its bound eⱼ (below);
+///      int8 vectors — an exact integer sum (AVX512-VNNI where the processor has it, else AVX2) —, with its bound eⱼ
+///      (below);
 ///   2. keeps as candidates the words of each row whose upper bound z̃ⱼ + eⱼ reaches the row's `exact`-th best lower
 ///      bound z̃ᵢ − eᵢ: a word whose f32 logit is among the row's `exact` best always is one;
 ///   3. computes the candidates' logits again from f32 columns with the same kernel, in the same order, as

@@ -93,7 +93,8 @@ __attribute__((target("arch=x86-64-v4,avx512vnni"))) void tile_vnni(int64_t rows
 // int16 — saturating, which 255·127 + 255·127 would — so each byte of u is split into its nibbles, u = 16·h + l
 // (h, l ≤ 15): a pair's sum is then at most 2·15·127 = 3,810 in magnitude, and eight quads' sums (30,480) still fit
 // int16 before vpmaddwd widens them to int32, weighing l's by 1 and h's by 16. The columns in two halves of 32 (four
-// vectors of 8 columns × 4 bytes): 4 int32 sums, 4 + 4 int16 sums, two broadcasts and a load fill the 16 registers.
+// vectors of 8 columns × 4 bytes): 4 int32 sums, 4 + 4 int16 sums, two broadcasts and a load take 15 of the 16
+// registers (the two constants of the widening are loaded once a block of quads).
 __attribute__((target("arch=x86-64-v3"), always_inline)) inline void tile_avx2_row(int64_t quads, const uint8_t* u,
                                                                                    const int8_t* q, int32_t* acc) {
   constexpr int64_t kBlock = 8;  // quads summed in int16

@@ -8,9 +8,12 @@ scripts/deps.sh --tests
 flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 # Build time is most of this script's (and of CI's) time: the library at -O1 (what ASan's authors advise), line tables
 # only (-g1: the reports' stack traces need no more); the test programs' own code at -O0 and under ASan alone (UBSan
-# doubled their compile time; the library and programs they call keep both); a unity build (the library's and
-# captioning's files compiled eight to a batch: each header parsed and each template instantiated once a batch —
-# scripts/build.sh's release build keeps one file a compile, which checks each file's own includes); lld links. With
+# doubled their compile time; the library's and the programs' .cpp files keep both — but the test programs' copies of
+# header-inline library code are uninstrumented, and the linker may keep those copies, and UBSan's vptr check of
+# casts and virtual calls made in test code is gone); a unity build (every target's files compiled eight to a batch:
+# each header parsed and each template instantiated once a batch — scripts/build.sh's release build keeps one file a
+# compile, which checks each file's own includes; a name that two files of a batch define, in anonymous namespaces or
+# as macros, fails here only); lld links. With
 # -O2 -g for all, this script took 32.5 min on a 2-core AMD EPYC (Zen 3) machine of this project (51 min of CPU to
 # build); -O1/-O0/-g1 made it 15 min; the rest cut the build from 13.1 to 7.3 min there (23.8 → 13.2 min of CPU).
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \

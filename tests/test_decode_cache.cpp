@@ -16,6 +16,7 @@
 #include <captioning/generate.h>
 #include <captioning/output_screen.h>
 #include <captioning/output_screen_kernels.h>
+#include <nn/backends/cpu/isa.h>
 #include <nn/core/threads.h>
 #include <nn/ops/ops.h>
 
@@ -280,6 +281,25 @@ TEST_CASE("steps from a DecodeCache give the layers' LSTM state to the bit and t
   CHECK(test::error_of([&] {
           cache.word_gates({3, 57});
         }) == "DecodeCache: expected word ids in [0,57), got 57 at row 1");
+}
+
+TEST_CASE("a step screens its output layer where the level's int8 products pay: VNNI any rows, AVX2 one, scalar none") {
+  CaptionModel model({.vocab = 57, .feature_dim = 6, .units = 24, .seed = 4});
+  model.eval();
+  const DecodeCache cache(model);
+  nn::Generator gen(7);
+  nn::NoGradGuard no_grad;
+  const bool vnni = nn::kernels::cpu_supports_vnni(), avx2 = nn::kernels::active_isa() != nn::kernels::Isa::scalar;
+  for (int64_t rows : {1, 3}) {
+    const bool expected = vnni || (avx2 && rows == 1);
+    CHECK(cache.screens_output(rows) == expected);
+    const Tensor image = model.image(Tensor::uniform({rows, 6}, 0, 1, gen));
+    Tensor h, c;
+    const int64_t screened = cache.screen().rows_screened();
+    model.step(image, std::vector<int32_t>(static_cast<size_t>(rows), 1), h, c, {.cache = &cache, .exact = 2});
+    CHECK_MESSAGE(cache.screen().rows_screened() - screened == (expected ? rows : 0),
+                  ("rows " + std::to_string(rows) + " at " + nn::kernels::isa_name(nn::kernels::active_isa())));
+  }
 }
 
 TEST_CASE("greedy and beam search with a DecodeCache find the captions of the layers, their log-probabilities close") {

@@ -189,7 +189,7 @@ Tensor view(const Tensor& base, const Shape& shape, int64_t offset);
 
 /// Writes t.to_string().
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
-/// "(2, 3)", t's shape as error messages give it (to_string(Shape)), or "an undefined tensor".
+/// "[2,3]", t's shape as error messages give it (to_string(Shape)), or "an undefined tensor".
 std::string shape_text(const Tensor& t);
 
 /// Integer ids for Embedding lookups and cross-entropy targets: a shape and int32 values, row-major.
