@@ -27,8 +27,25 @@ inline v16 splat16(float x) {
   return v16{} + x;
 }
 
+// a > b ? a : b lane by lane (a NaN in either gives b). Without AVX-512, GCC 12 compares 64-byte vectors one lane at
+// a time (16 vmaxss and stack traffic at the avx2 level), so there the lanes go through native halves or quarters.
 inline v16 max16(v16 a, v16 b) {
+#if defined(__AVX512F__)
   return a > b ? a : b;
+#else
+#if defined(__AVX__)
+  using Part = float __attribute__((vector_size(32)));
+#else
+  using Part = float __attribute__((vector_size(16)));
+#endif
+  constexpr int kParts = sizeof(v16) / sizeof(Part);
+  Part pa[kParts], pb[kParts];
+  std::memcpy(pa, &a, sizeof a);
+  std::memcpy(pb, &b, sizeof b);
+  for (int i = 0; i < kParts; ++i) pa[i] = pa[i] > pb[i] ? pa[i] : pb[i];
+  std::memcpy(&a, pa, sizeof a);
+  return a;
+#endif
 }
 
 // The lanes of v where mask is set, zero elsewhere.
