@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include <nn/autograd/autograd.h>
-#include <nn/backends/cpu/isa.h>
 #include <nn/core/error.h>
 
 #include "captioning/decode_step.h"
@@ -50,7 +49,8 @@ DecodeCache::DecodeCache(const CaptionModel& model, int64_t max_gate_table_bytes
 }
 
 bool DecodeCache::screens_output(int64_t rows) const {
-  return nn::kernels::cpu_supports_vnni() || (rows == 1 && screen_products_vectorized());
+  const ScreenProducts kind = screen_products_kind();  // the kernel screen_rows runs, not a second guess at it
+  return kind == ScreenProducts::vnni || (kind == ScreenProducts::avx2 && rows == 1);
 }
 
 bool DecodeCache::fits(const CaptionModel& model) const {

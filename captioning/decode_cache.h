@@ -50,7 +50,7 @@ class DecodeCache {
   nn::Tensor word_gates(const std::vector<int32_t>& words) const;
   const OutputScreen& screen() const { return screen_; }
   /// Whether a step of `rows` rows takes the output layer's logits from the screen. With AVX512-VNNI, always. With
-  /// AVX2 (no vpdpbusd: four instructions where VNNI has one, screen_products_vectorized()), for one row only: the
+  /// AVX2 (no vpdpbusd: four instructions where VNNI has one; screen_products_kind()), for one row only: the
   /// screen's two int8 stages then cost about what the f32 layer's products do, and win by reading a quarter of the
   /// bytes — greedy 20 words at V = 7,579 took 3.80 ms against 4.98 from the f32 layer on an AMD EPYC (Zen 3); beam 3
   /// with every step screened 9.75 against 8.53 (build/benchmarks/caption), so its steps of two or three live beams

@@ -253,8 +253,13 @@ TileProducts tile_products() {
 
 }  // namespace
 
-bool screen_products_vectorized() {
-  return tile_products() != &tile_plain;
+ScreenProducts screen_products_kind() {
+  const TileProducts products = tile_products();
+#if defined(__x86_64__)
+  if (products == &tile_vnni) return ScreenProducts::vnni;
+  if (products == &tile_avx2) return ScreenProducts::avx2;
+#endif
+  return ScreenProducts::plain;
 }
 
 void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q,

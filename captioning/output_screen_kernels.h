@@ -16,8 +16,9 @@ inline constexpr int64_t kScreenTile = 64;  ///< columns per tile of screen_prod
 /// reads (used where nn::kernels::cpu_supports_vnni(); AVX2 at the avx2 and avx512 levels without it; plain loops at
 /// the scalar level, with the same sums).
 void screen_products(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q, int32_t* acc);
-/// Whether those products run on vector instructions (VNNI or AVX2) at the active level, not the plain loops.
-bool screen_products_vectorized();
+/// Which instructions run those products at the active level.
+enum class ScreenProducts { plain, avx2, vnni };
+ScreenProducts screen_products_kind();
 
 /// What the estimates and their bounds need of each column (arrays of V) — output_screen.h has the formula.
 struct ScreenColumns {
