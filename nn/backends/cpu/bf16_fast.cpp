@@ -19,9 +19,6 @@ namespace {
 constexpr int64_t kLanes = 16;  // channels per vector
 constexpr int64_t kTile = 8;    // adjacent output pixels per depthwise tile: each weight load serves eight FMAs
 
-using v16u = uint32_t __attribute__((vector_size(64)));
-using v16h = uint16_t __attribute__((vector_size(32)));
-
 // Scalar conversions of this file's own (dtype.h's inline ones compiled here could be the copy the linker keeps for
 // the whole program, as simd.h explains).
 float widen(bfloat16 h) {
@@ -39,39 +36,30 @@ bfloat16 narrow(float f) {
 }
 
 v16 load16(const bfloat16* p) {
-  v16h h;
-  std::memcpy(&h, static_cast<const void*>(p), sizeof h);
-  return reinterpret_cast<v16>(__builtin_convertvector(h, v16u) << 16);
+  return bits_as<float>(load16_widened(p) << 16);
 }
 
 // 16 floats rounded to nearest even, as narrow() rounds one.
 void store16(bfloat16* p, v16 v) {
-  const v16u u = reinterpret_cast<v16u>(v);
+  const v16u u = bits_as<uint32_t>(v);
   const v16u rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-  const v16u r = (u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : rounded;
-  const v16h h = __builtin_convertvector(r, v16h);
-  std::memcpy(static_cast<void*>(p), &h, sizeof h);
+  store16_narrowed(p, where((u & 0x7fffffffu) > 0x7f800000u, (u >> 16) | 0x40u, rounded));
 }
-
-using v32s = int16_t __attribute__((vector_size(64)));
 
 // 32 bf16 values as int16 keys that order as the values do: a negative value's magnitude bits flipped (−0 just
 // below +0). The map is its own inverse.
 v32s key32(const bfloat16* p) {
-  v32s v;
-  std::memcpy(&v, static_cast<const void*>(p), sizeof v);
+  const v32s v = load_wide<int16_t>(p);
   return v ^ ((v >> 15) & 0x7fff);
 }
 
 void store_key32(bfloat16* p, v32s k) {
-  const v32s v = k ^ ((k >> 15) & 0x7fff);
-  std::memcpy(static_cast<void*>(p), &v, sizeof v);
+  store_wide(p, k ^ ((k >> 15) & 0x7fff));
 }
 
 // 16 floats that are bf16 values already (a maximum of bf16 inputs): their upper halves, no rounding to do.
 void store16_exact(bfloat16* p, v16 v) {
-  const v16h h = __builtin_convertvector(reinterpret_cast<v16u>(v) >> 16, v16h);
-  std::memcpy(static_cast<void*>(p), &h, sizeof h);
+  store16_narrowed(p, bits_as<uint32_t>(v) >> 16);
 }
 
 // Calls block(c0) for 16-channel blocks covering [0, channels): the last one ends at `channels`, overlapping the one
@@ -97,7 +85,7 @@ void depthwise_tile(const Window2D& g, const bfloat16* x, const bfloat16* w, con
   // The input as read: with Relu, max(x, 0) (g.relu_input; NaN reads as 0, as relu gives).
   auto in16 = [](const bfloat16* p) {
     const v16 v = load16(p);
-    if constexpr (Relu) return v > 0.0f ? v : v16{};
+    if constexpr (Relu) return where(v > 0.0f, v, v16{});
     return v;
   };
   auto in1 = [](bfloat16 h) {
@@ -180,7 +168,7 @@ void pool_bf16(const Window2D& g, const bfloat16* x, bfloat16* y) {
             for (int64_t ih = s.h0; ih < s.h1; ++ih)
               for (int64_t iw = s.w0; iw < s.w1; ++iw) {
                 const v32s v = key32(in + (ih * g.w + iw) * C + c0);
-                best = v > best ? v : best;
+                best = where(v > best, v, best);
               }
             store_key32(out + c0, best);
           };
@@ -296,13 +284,10 @@ template <>
 void relu_bf16<kCompiledIsa>(int64_t n, const bfloat16* x, bfloat16* y) {
   // On the bits as int16: positive and at most +inf (0x7f80) keeps its value; zeros, negatives and NaNs become +0,
   // as the f32 relu (x > 0 ? x : 0) gives.
-  auto relu = [](v32s v) -> v32s { return (v > 0 && v <= 0x7f80) ? v : v32s{}; };
+  auto relu = [](v32s v) { return where((v > 0) & (v <= 0x7f80), v, v32s{}); };
   int64_t i = 0;
   for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
-    v32s v;
-    std::memcpy(&v, static_cast<const void*>(x + i), sizeof v);
-    const v32s r = relu(v);
-    std::memcpy(static_cast<void*>(y + i), &r, sizeof r);
+    store_wide(y + i, relu(load_wide<int16_t>(x + i)));
   }
   for (; i < n; ++i) {
     const auto v = static_cast<int16_t>(x[i].bits);

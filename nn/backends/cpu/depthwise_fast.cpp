@@ -35,7 +35,7 @@ void depthwise_tile(const Window2D& g, const float* x, const float* w, const flo
   // The input as read: with Relu, max(x, 0) (g.relu_input; NaN reads as 0, as relu gives).
   auto in16 = [](const float* p) {
     const v16 v = load16(p);
-    if constexpr (Relu) return v > 0.0f ? v : v16{};
+    if constexpr (Relu) return where(v > 0.0f, v, v16{});
     return v;
   };
   const int64_t C = g.c;

@@ -64,7 +64,7 @@ void max_pool_backward<kCompiledIsa>(const Window2D& g, const float* x, const fl
               for (int64_t iw = s.w0; iw < s.w1; ++iw) {
                 const int64_t i = ((n * g.h + ih) * g.w + iw) * C + c0;
                 const v16i hit = (load16(x + i) == best) & ~found;
-                store16(dx + i, load16(dx + i) + select16(hit, grad));
+                store16(dx + i, load16(dx + i) + where(hit, grad, v16{}));
                 found |= hit;
               }
           }

@@ -44,11 +44,11 @@ float row_max(int64_t v, const float* x) {
 // Σ e^(x − shift) over a row: each vector of 16 e^x widened into double accumulators (V = 7,579 terms in float lanes
 // would round away up to ~1e-5 of the sum).
 double row_exp_sum(int64_t v, const float* x, float shift) {
-  using v8d = double __attribute__((vector_size(64)));
-  v8d low{}, high{};
+  Wide<double> low{}, high{};
   auto add = [&](v16 e) {
-    low += __builtin_convertvector(__builtin_shufflevector(e, e, 0, 1, 2, 3, 4, 5, 6, 7), v8d);
-    high += __builtin_convertvector(__builtin_shufflevector(e, e, 8, 9, 10, 11, 12, 13, 14, 15), v8d);
+    const Doubles16 d = to_doubles(e);
+    low += d.low;
+    high += d.high;
   };
   int64_t j = 0;
   for (; j + kLanes <= v; j += kLanes) add(exp16(load16(x + j) - shift));

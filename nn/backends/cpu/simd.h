@@ -1,66 +1,237 @@
-// A 16-float vector through GCC's vector extension: one AVX-512 register where the build targets AVX-512, two AVX2
-// or four SSE registers elsewhere. Kernels use it where the auto-vectoriser keeps accumulators in memory.
-// Only the kernel files compiled once per instruction-set level (isa.h) include it; its functions have internal
+// 64-byte vectors (16 floats, 32 int16s) for the kernels, as an array of the target's native vectors: one AVX-512
+// register where the build targets AVX-512, two AVX registers or four SSE ones elsewhere. Kernels use them where the
+// auto-vectoriser keeps accumulators in memory. A plain 64-byte GCC vector type would be simpler, but GCC 12 lowers
+// one poorly on a narrower target: comparisons and ?: one lane at a time (16 vcmpss/vmaxss and stack traffic at the
+// avx2 level) and every store through the stack and general registers. Spelled out part by part, each operation
+// below is one native instruction per part at every level.
+// Only the kernel files compiled once per instruction-set level (isa.h) include this; its functions have internal
 // linkage (an unnamed namespace), so each level keeps its own copies and the linker never swaps one for another.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace nn::kernels {
 namespace {  // NOLINT(google-build-namespaces): internal linkage on purpose, see above
 
-using v16 = float __attribute__((vector_size(64)));
-using v16i = int __attribute__((vector_size(64)));  // lane masks: comparisons of v16 give all-ones or zero lanes
+#if defined(__AVX512F__)
+constexpr int kNativeBytes = 64;
+#elif defined(__AVX__)
+constexpr int kNativeBytes = 32;
+#else
+constexpr int kNativeBytes = 16;  // SSE2, which every x86-64 has
+#endif
+constexpr int kParts = 64 / kNativeBytes;
 
-inline v16 load16(const float* p) {
-  v16 v;
-  std::memcpy(&v, p, sizeof v);
+template <class T, int Bytes>
+struct VectorOf {
+  using type [[gnu::vector_size(Bytes)]] = T;
+};
+template <class T>
+using Native = typename VectorOf<T, kNativeBytes>::type;
+
+// 64 bytes of T: lanes [k·L, (k+1)·L) in part[k], L = kNativeBytes / sizeof(T).
+template <class T>
+struct Wide {
+  static constexpr int kPartLanes = kNativeBytes / static_cast<int>(sizeof(T));
+  Native<T> part[kParts];
+
+  T operator[](int lane) const { return part[lane / kPartLanes][lane % kPartLanes]; }
+};
+
+using v16 = Wide<float>;
+using v16i = Wide<int32_t>;
+using v16u = Wide<uint32_t>;
+using v32s = Wide<int16_t>;
+
+// The lane masks comparisons give (all ones or zero per lane): signed integers of the lanes' width.
+template <class T>
+using MaskOf = Wide<std::conditional_t<sizeof(T) == 2, int16_t, std::conditional_t<sizeof(T) == 4, int32_t, int64_t>>>;
+
+// Each part of a and b (or of a alone) through f.
+template <class T, class F>
+Wide<T> each(Wide<T> a, Wide<T> b, F f) {
+  for (int k = 0; k < kParts; ++k) a.part[k] = f(a.part[k], b.part[k]);
+  return a;
+}
+template <class T, class F>
+Wide<T> each(Wide<T> a, F f) {
+  for (int k = 0; k < kParts; ++k) a.part[k] = f(a.part[k]);
+  return a;
+}
+
+template <class T>
+Wide<T> splat(T x) {
+  Wide<T> v;
+  for (auto& p : v.part) p = Native<T>{} + x;
   return v;
 }
 
-inline void store16(float* p, v16 v) {
-  std::memcpy(p, &v, sizeof v);
+// Arithmetic and bitwise operators lane by lane, with a scalar on either side as GCC's vectors allow.
+#define NN_WIDE_OPERATOR(op)                                            \
+  template <class T>                                                    \
+  Wide<T> operator op(Wide<T> a, Wide<T> b) {                           \
+    return each(a, b, [](Native<T> x, Native<T> y) { return x op y; }); \
+  }                                                                     \
+  template <class T>                                                    \
+  Wide<T> operator op(Wide<T> a, std::type_identity_t<T> b) {           \
+    return a op splat<T>(b);                                            \
+  }                                                                     \
+  template <class T>                                                    \
+  Wide<T> operator op(std::type_identity_t<T> a, Wide<T> b) {           \
+    return splat<T>(a) op b;                                            \
+  }                                                                     \
+  template <class T, class U>                                           \
+  Wide<T>& operator op##=(Wide<T>& a, U b) {                            \
+    return a = a op b;                                                  \
+  }
+NN_WIDE_OPERATOR(+)
+NN_WIDE_OPERATOR(-)
+NN_WIDE_OPERATOR(*)
+NN_WIDE_OPERATOR(/)
+NN_WIDE_OPERATOR(&)
+NN_WIDE_OPERATOR(|)
+NN_WIDE_OPERATOR(^)
+#undef NN_WIDE_OPERATOR
+
+template <class T>
+Wide<T> operator-(Wide<T> a) {
+  return each(a, [](Native<T> x) { return -x; });
+}
+template <class T>
+Wide<T> operator~(Wide<T> a) {
+  return each(a, [](Native<T> x) { return ~x; });
+}
+template <class T>
+Wide<T> operator<<(Wide<T> a, int bits) {
+  return each(a, [bits](Native<T> x) { return x << bits; });
+}
+template <class T>
+Wide<T> operator>>(Wide<T> a, int bits) {  // arithmetic for signed lanes, logical for unsigned, as on scalars
+  return each(a, [bits](Native<T> x) { return x >> bits; });
 }
 
-inline v16 splat16(float x) {
-  return v16{} + x;
-}
+// Comparisons, lane by lane, against another vector or a scalar: a mask (a NaN compares false except by !=).
+#define NN_WIDE_COMPARISON(op)                                           \
+  template <class T>                                                     \
+  MaskOf<T> operator op(Wide<T> a, Wide<T> b) {                          \
+    MaskOf<T> m;                                                         \
+    for (int k = 0; k < kParts; ++k) m.part[k] = a.part[k] op b.part[k]; \
+    return m;                                                            \
+  }                                                                      \
+  template <class T>                                                     \
+  MaskOf<T> operator op(Wide<T> a, std::type_identity_t<T> b) {          \
+    return a op splat<T>(b);                                             \
+  }
+NN_WIDE_COMPARISON(<)
+NN_WIDE_COMPARISON(<=)
+NN_WIDE_COMPARISON(>)
+NN_WIDE_COMPARISON(>=)
+NN_WIDE_COMPARISON(==)
+#undef NN_WIDE_COMPARISON
 
-// a > b ? a : b lane by lane (a NaN in either gives b). Without AVX-512, GCC 12 compares 64-byte vectors one lane at
-// a time (16 vmaxss and stack traffic at the avx2 level), so there the lanes go through native halves or quarters.
-inline v16 max16(v16 a, v16 b) {
-#if defined(__AVX512F__)
-  return a > b ? a : b;
-#else
-#if defined(__AVX__)
-  using Part = float __attribute__((vector_size(32)));
-#else
-  using Part = float __attribute__((vector_size(16)));
-#endif
-  constexpr int kParts = sizeof(v16) / sizeof(Part);
-  Part pa[kParts], pb[kParts];
-  std::memcpy(pa, &a, sizeof a);
-  std::memcpy(pb, &b, sizeof b);
-  for (int i = 0; i < kParts; ++i) pa[i] = pa[i] > pb[i] ? pa[i] : pb[i];
-  std::memcpy(&a, pa, sizeof a);
+// mask ? a : b, lane by lane.
+template <class M, class T>
+Wide<T> where(Wide<M> mask, Wide<T> a, Wide<T> b) {
+  static_assert(sizeof(M) == sizeof(T));
+  for (int k = 0; k < kParts; ++k) a.part[k] = mask.part[k] ? a.part[k] : b.part[k];
   return a;
-#endif
 }
 
-// The lanes of v where mask is set, zero elsewhere.
-inline v16 select16(v16i mask, v16 v) {
-  return reinterpret_cast<v16>(mask & reinterpret_cast<v16i>(v));
+// The same bits as lanes of To (same width).
+template <class To, class From>
+Wide<To> bits_as(Wide<From> v) {
+  static_assert(sizeof(To) == sizeof(From));
+  Wide<To> r;
+  for (int k = 0; k < kParts; ++k) r.part[k] = reinterpret_cast<Native<To>>(v.part[k]);
+  return r;
+}
+
+// Each lane converted to To (same width; float to integer truncates), as static_cast does one.
+template <class To, class From>
+Wide<To> convert(Wide<From> v) {
+  static_assert(sizeof(To) == sizeof(From));
+  Wide<To> r;
+  for (int k = 0; k < kParts; ++k) r.part[k] = __builtin_convertvector(v.part[k], Native<To>);
+  return r;
+}
+
+// 64 bytes at p (any alignment), and their store: part by part (a copy of the whole struct goes through the stack).
+template <class T>
+Wide<T> load_wide(const void* p) {
+  Wide<T> v;
+  for (int k = 0; k < kParts; ++k)
+    std::memcpy(&v.part[k], static_cast<const char*>(p) + k * kNativeBytes, kNativeBytes);
+  return v;
+}
+template <class T>
+void store_wide(void* p, Wide<T> v) {
+  for (int k = 0; k < kParts; ++k) std::memcpy(static_cast<char*>(p) + k * kNativeBytes, &v.part[k], kNativeBytes);
+}
+
+inline v16 load16(const float* p) {
+  return load_wide<float>(p);
+}
+inline void store16(float* p, v16 v) {
+  store_wide(p, v);
+}
+inline v16 splat16(float x) {
+  return splat(x);
 }
 
 // The first `count` (< 16) floats at p, `fill` in the other lanes; and their store (the rest of p untouched).
 inline v16 load16_partial(const float* p, int64_t count, float fill) {
-  v16 v = splat16(fill);
-  std::memcpy(&v, p, sizeof(float) * static_cast<size_t>(count));
-  return v;
+  float lanes[16];
+  for (float& x : lanes) x = fill;
+  std::memcpy(lanes, p, sizeof(float) * static_cast<size_t>(count));
+  return load16(lanes);
 }
 inline void store16_partial(float* p, v16 v, int64_t count) {
-  std::memcpy(p, &v, sizeof(float) * static_cast<size_t>(count));
+  float lanes[16];
+  store16(lanes, v);
+  std::memcpy(p, lanes, sizeof(float) * static_cast<size_t>(count));
+}
+
+// 16 uint16s at p (any alignment) widened to uint32 lanes, and 16 uint32 lanes narrowed (the low halves kept) into p.
+template <class T>
+using Half = typename VectorOf<T, kNativeBytes / 2>::type;
+inline v16u load16_widened(const void* p) {
+  v16u v;
+  for (int k = 0; k < kParts; ++k) {
+    Half<uint16_t> h;
+    std::memcpy(&h, static_cast<const char*>(p) + k * sizeof h, sizeof h);
+    v.part[k] = __builtin_convertvector(h, Native<uint32_t>);
+  }
+  return v;
+}
+inline void store16_narrowed(void* p, v16u v) {
+  for (int k = 0; k < kParts; ++k) {
+    const auto h = __builtin_convertvector(v.part[k], Half<uint16_t>);
+    std::memcpy(static_cast<char*>(p) + k * sizeof h, &h, sizeof h);
+  }
+}
+
+// The 16 lanes of v as doubles: lanes 0–7 in low, 8–15 in high.
+struct Doubles16 {
+  Wide<double> low, high;
+};
+inline Doubles16 to_doubles(v16 v) {
+  Native<double> parts[2 * kParts];  // part j: lanes [j·L/2, (j+1)·L/2) of v, L = v16::kPartLanes
+  for (int j = 0; j < 2 * kParts; ++j) {
+    Half<float> h;
+    std::memcpy(&h, reinterpret_cast<const char*>(&v.part[j / 2]) + (j % 2) * sizeof h, sizeof h);
+    parts[j] = __builtin_convertvector(h, Native<double>);
+  }
+  Doubles16 d;
+  std::memcpy(d.low.part, parts, sizeof d.low.part);
+  std::memcpy(d.high.part, parts + kParts, sizeof d.high.part);
+  return d;
+}
+
+// The larger of a and b, lane by lane (a NaN in either gives b).
+inline v16 max16(v16 a, v16 b) {
+  return where(a > b, a, b);
 }
 
 // e^x, lane by lane: Cephes's expf — x = n·ln 2 + r with |r| ≤ ln 2 / 2 (ln 2 in two parts, so that r is exact), a
@@ -69,8 +240,8 @@ inline void store16_partial(float* p, v16 v, int64_t count) {
 // (e^88 ≈ 1.65e38: the softmax passes x ≤ 0, and the sigmoid and tanh below saturate long before).
 inline v16 exp16(v16 x) {
   const v16i underflow = x < -87.336f;
-  x = x > 88.0f ? splat16(88.0f) : x;
-  x = x < -87.336f ? splat16(-87.336f) : x;
+  x = where(x > 88.0f, splat16(88.0f), x);
+  x = where(underflow, splat16(-87.336f), x);
   // n = round(x / ln 2), by the 1.5·2²³ trick (exact for |x / ln 2| < 2²²); r = x − n·ln 2.
   const v16 magic = splat16(12582912.0f);
   const v16 n = (x * 1.44269504088896341f + magic) - magic;
@@ -82,23 +253,21 @@ inline v16 exp16(v16 x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * (r * r) + r + 1.0f;
-  const v16i bits = (__builtin_convertvector(n, v16i) + 127) << 23;  // 2^n, n in [−126, 127]
-  const v16 e = p * reinterpret_cast<v16>(bits);
-  return reinterpret_cast<v16>(~underflow & reinterpret_cast<v16i>(e));
+  const v16i bits = (convert<int32_t>(n) + 127) << 23;  // 2^n, n in [−126, 127]
+  return where(underflow, v16{}, p * bits_as<float>(bits));
 }
 
 // The logistic function 1 / (1 + e^−x), lane by lane: 1 where float rounds there, and exactly 0 below −87 (where it
 // would be a denormal, the slow case this library flushes elsewhere).
 inline v16 sigmoid16(v16 x) {
-  const v16 s = 1.0f / (1.0f + exp16(-x));
-  return reinterpret_cast<v16>(~(x < -87.0f) & reinterpret_cast<v16i>(s));
+  return where(x < -87.0f, v16{}, 1.0f / (1.0f + exp16(-x)));
 }
 
 // tanh x, lane by lane: Cephes's tanhf — an odd polynomial for |x| < 0.625 (where 1 − 2/(e^2x + 1) would lose the
 // relative accuracy of small x), 1 − 2/(e^2|x| + 1) with x's sign elsewhere. Within a few ulp of std::tanh.
 inline v16 tanh16(v16 x) {
-  const v16i sign = reinterpret_cast<v16i>(x) & static_cast<int>(0x80000000u);
-  const v16 a = reinterpret_cast<v16>(reinterpret_cast<v16i>(x) & 0x7fffffff);
+  const v16i sign = bits_as<int32_t>(x) & static_cast<int32_t>(0x80000000u);
+  const v16 a = bits_as<float>(bits_as<int32_t>(x) & 0x7fffffff);
   const v16 z = x * x;
   v16 small = splat16(-5.70498872745e-3f);
   small = small * z + 2.06390887954e-2f;
@@ -107,8 +276,8 @@ inline v16 tanh16(v16 x) {
   small = small * z - 3.33332819422e-1f;
   small = small * z * x + x;
   const v16 large_abs = 1.0f - 2.0f / (exp16(a + a) + 1.0f);
-  const v16 large = reinterpret_cast<v16>(reinterpret_cast<v16i>(large_abs) | sign);
-  return a < 0.625f ? small : large;
+  const v16 large = bits_as<float>(bits_as<int32_t>(large_abs) | sign);
+  return where(a < 0.625f, small, large);
 }
 
 }  // namespace
