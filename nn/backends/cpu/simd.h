@@ -24,6 +24,10 @@ constexpr int kNativeBytes = 16;  // SSE2, which every x86-64 has
 #endif
 constexpr int kParts = 64 / kNativeBytes;
 
+// Everything here is inlined whatever GCC's estimate of its size: a call would pass the 64-byte vectors through
+// memory (exp16 and tanh16 were left out of line at the avx2 level otherwise).
+#define NN_SIMD inline __attribute__((always_inline))
+
 template <class T, int Bytes>
 struct VectorOf {
   using type [[gnu::vector_size(Bytes)]] = T;
@@ -51,18 +55,18 @@ using MaskOf = Wide<std::conditional_t<sizeof(T) == 2, int16_t, std::conditional
 
 // Each part of a and b (or of a alone) through f.
 template <class T, class F>
-Wide<T> each(Wide<T> a, Wide<T> b, F f) {
+NN_SIMD Wide<T> each(Wide<T> a, Wide<T> b, F f) {
   for (int k = 0; k < kParts; ++k) a.part[k] = f(a.part[k], b.part[k]);
   return a;
 }
 template <class T, class F>
-Wide<T> each(Wide<T> a, F f) {
+NN_SIMD Wide<T> each(Wide<T> a, F f) {
   for (int k = 0; k < kParts; ++k) a.part[k] = f(a.part[k]);
   return a;
 }
 
 template <class T>
-Wide<T> splat(T x) {
+NN_SIMD Wide<T> splat(T x) {
   Wide<T> v;
   for (auto& p : v.part) p = Native<T>{} + x;
   return v;
@@ -71,19 +75,19 @@ Wide<T> splat(T x) {
 // Arithmetic and bitwise operators lane by lane, with a scalar on either side as GCC's vectors allow.
 #define NN_WIDE_OPERATOR(op)                                            \
   template <class T>                                                    \
-  Wide<T> operator op(Wide<T> a, Wide<T> b) {                           \
+  NN_SIMD Wide<T> operator op(Wide<T> a, Wide<T> b) {                   \
     return each(a, b, [](Native<T> x, Native<T> y) { return x op y; }); \
   }                                                                     \
   template <class T>                                                    \
-  Wide<T> operator op(Wide<T> a, std::type_identity_t<T> b) {           \
+  NN_SIMD Wide<T> operator op(Wide<T> a, std::type_identity_t<T> b) {   \
     return a op splat<T>(b);                                            \
   }                                                                     \
   template <class T>                                                    \
-  Wide<T> operator op(std::type_identity_t<T> a, Wide<T> b) {           \
+  NN_SIMD Wide<T> operator op(std::type_identity_t<T> a, Wide<T> b) {   \
     return splat<T>(a) op b;                                            \
   }                                                                     \
   template <class T, class U>                                           \
-  Wide<T>& operator op##=(Wide<T>& a, U b) {                            \
+  NN_SIMD Wide<T>& operator op##=(Wide<T>& a, U b) {                    \
     return a = a op b;                                                  \
   }
 NN_WIDE_OPERATOR(+)
@@ -96,32 +100,32 @@ NN_WIDE_OPERATOR(^)
 #undef NN_WIDE_OPERATOR
 
 template <class T>
-Wide<T> operator-(Wide<T> a) {
+NN_SIMD Wide<T> operator-(Wide<T> a) {
   return each(a, [](Native<T> x) { return -x; });
 }
 template <class T>
-Wide<T> operator~(Wide<T> a) {
+NN_SIMD Wide<T> operator~(Wide<T> a) {
   return each(a, [](Native<T> x) { return ~x; });
 }
 template <class T>
-Wide<T> operator<<(Wide<T> a, int bits) {
+NN_SIMD Wide<T> operator<<(Wide<T> a, int bits) {
   return each(a, [bits](Native<T> x) { return x << bits; });
 }
 template <class T>
-Wide<T> operator>>(Wide<T> a, int bits) {  // arithmetic for signed lanes, logical for unsigned, as on scalars
+NN_SIMD Wide<T> operator>>(Wide<T> a, int bits) {  // arithmetic for signed lanes, logical for unsigned, as on scalars
   return each(a, [bits](Native<T> x) { return x >> bits; });
 }
 
 // Comparisons, lane by lane, against another vector or a scalar: a mask (a NaN compares false except by !=).
 #define NN_WIDE_COMPARISON(op)                                           \
   template <class T>                                                     \
-  MaskOf<T> operator op(Wide<T> a, Wide<T> b) {                          \
+  NN_SIMD MaskOf<T> operator op(Wide<T> a, Wide<T> b) {                  \
     MaskOf<T> m;                                                         \
     for (int k = 0; k < kParts; ++k) m.part[k] = a.part[k] op b.part[k]; \
     return m;                                                            \
   }                                                                      \
   template <class T>                                                     \
-  MaskOf<T> operator op(Wide<T> a, std::type_identity_t<T> b) {          \
+  NN_SIMD MaskOf<T> operator op(Wide<T> a, std::type_identity_t<T> b) {  \
     return a op splat<T>(b);                                             \
   }
 NN_WIDE_COMPARISON(<)
@@ -133,7 +137,7 @@ NN_WIDE_COMPARISON(==)
 
 // mask ? a : b, lane by lane.
 template <class M, class T>
-Wide<T> where(Wide<M> mask, Wide<T> a, Wide<T> b) {
+NN_SIMD Wide<T> where(Wide<M> mask, Wide<T> a, Wide<T> b) {
   static_assert(sizeof(M) == sizeof(T));
   for (int k = 0; k < kParts; ++k) a.part[k] = mask.part[k] ? a.part[k] : b.part[k];
   return a;
@@ -141,7 +145,7 @@ Wide<T> where(Wide<M> mask, Wide<T> a, Wide<T> b) {
 
 // The same bits as lanes of To (same width).
 template <class To, class From>
-Wide<To> bits_as(Wide<From> v) {
+NN_SIMD Wide<To> bits_as(Wide<From> v) {
   static_assert(sizeof(To) == sizeof(From));
   Wide<To> r;
   for (int k = 0; k < kParts; ++k) r.part[k] = reinterpret_cast<Native<To>>(v.part[k]);
@@ -150,7 +154,7 @@ Wide<To> bits_as(Wide<From> v) {
 
 // Each lane converted to To (same width; float to integer truncates), as static_cast does one.
 template <class To, class From>
-Wide<To> convert(Wide<From> v) {
+NN_SIMD Wide<To> convert(Wide<From> v) {
   static_assert(sizeof(To) == sizeof(From));
   Wide<To> r;
   for (int k = 0; k < kParts; ++k) r.part[k] = __builtin_convertvector(v.part[k], Native<To>);
@@ -159,35 +163,35 @@ Wide<To> convert(Wide<From> v) {
 
 // 64 bytes at p (any alignment), and their store: part by part (a copy of the whole struct goes through the stack).
 template <class T>
-Wide<T> load_wide(const void* p) {
+NN_SIMD Wide<T> load_wide(const void* p) {
   Wide<T> v;
   for (int k = 0; k < kParts; ++k)
     std::memcpy(&v.part[k], static_cast<const char*>(p) + k * kNativeBytes, kNativeBytes);
   return v;
 }
 template <class T>
-void store_wide(void* p, Wide<T> v) {
+NN_SIMD void store_wide(void* p, Wide<T> v) {
   for (int k = 0; k < kParts; ++k) std::memcpy(static_cast<char*>(p) + k * kNativeBytes, &v.part[k], kNativeBytes);
 }
 
-inline v16 load16(const float* p) {
+NN_SIMD v16 load16(const float* p) {
   return load_wide<float>(p);
 }
-inline void store16(float* p, v16 v) {
+NN_SIMD void store16(float* p, v16 v) {
   store_wide(p, v);
 }
-inline v16 splat16(float x) {
+NN_SIMD v16 splat16(float x) {
   return splat(x);
 }
 
 // The first `count` (< 16) floats at p, `fill` in the other lanes; and their store (the rest of p untouched).
-inline v16 load16_partial(const float* p, int64_t count, float fill) {
+NN_SIMD v16 load16_partial(const float* p, int64_t count, float fill) {
   float lanes[16];
   for (float& x : lanes) x = fill;
   std::memcpy(lanes, p, sizeof(float) * static_cast<size_t>(count));
   return load16(lanes);
 }
-inline void store16_partial(float* p, v16 v, int64_t count) {
+NN_SIMD void store16_partial(float* p, v16 v, int64_t count) {
   float lanes[16];
   store16(lanes, v);
   std::memcpy(p, lanes, sizeof(float) * static_cast<size_t>(count));
@@ -196,7 +200,7 @@ inline void store16_partial(float* p, v16 v, int64_t count) {
 // 16 uint16s at p (any alignment) widened to uint32 lanes, and 16 uint32 lanes narrowed (the low halves kept) into p.
 template <class T>
 using Half = typename VectorOf<T, kNativeBytes / 2>::type;
-inline v16u load16_widened(const void* p) {
+NN_SIMD v16u load16_widened(const void* p) {
   v16u v;
   for (int k = 0; k < kParts; ++k) {
     Half<uint16_t> h;
@@ -205,7 +209,7 @@ inline v16u load16_widened(const void* p) {
   }
   return v;
 }
-inline void store16_narrowed(void* p, v16u v) {
+NN_SIMD void store16_narrowed(void* p, v16u v) {
   for (int k = 0; k < kParts; ++k) {
     const auto h = __builtin_convertvector(v.part[k], Half<uint16_t>);
     std::memcpy(static_cast<char*>(p) + k * sizeof h, &h, sizeof h);
@@ -216,7 +220,7 @@ inline void store16_narrowed(void* p, v16u v) {
 struct Doubles16 {
   Wide<double> low, high;
 };
-inline Doubles16 to_doubles(v16 v) {
+NN_SIMD Doubles16 to_doubles(v16 v) {
   Native<double> parts[2 * kParts];  // part j: lanes [j·L/2, (j+1)·L/2) of v, L = v16::kPartLanes
   for (int j = 0; j < 2 * kParts; ++j) {
     Half<float> h;
@@ -230,7 +234,7 @@ inline Doubles16 to_doubles(v16 v) {
 }
 
 // The larger of a and b, lane by lane (a NaN in either gives b).
-inline v16 max16(v16 a, v16 b) {
+NN_SIMD v16 max16(v16 a, v16 b) {
   return where(a > b, a, b);
 }
 
@@ -238,7 +242,7 @@ inline v16 max16(v16 a, v16 b) {
 // degree-6 polynomial for e^r, and 2^n written into the exponent bits. Within 2 ulp of std::exp over the range that
 // matters here; exactly 0 below ln(FLT_MIN) ≈ −87.34 (where std::exp gives denormals or 0), and x clamped at 88 above
 // (e^88 ≈ 1.65e38: the softmax passes x ≤ 0, and the sigmoid and tanh below saturate long before).
-inline v16 exp16(v16 x) {
+NN_SIMD v16 exp16(v16 x) {
   const v16i underflow = x < -87.336f;
   x = where(x > 88.0f, splat16(88.0f), x);
   x = where(underflow, splat16(-87.336f), x);
@@ -259,13 +263,13 @@ inline v16 exp16(v16 x) {
 
 // The logistic function 1 / (1 + e^−x), lane by lane: 1 where float rounds there, and exactly 0 below −87 (where it
 // would be a denormal, the slow case this library flushes elsewhere).
-inline v16 sigmoid16(v16 x) {
+NN_SIMD v16 sigmoid16(v16 x) {
   return where(x < -87.0f, v16{}, 1.0f / (1.0f + exp16(-x)));
 }
 
 // tanh x, lane by lane: Cephes's tanhf — an odd polynomial for |x| < 0.625 (where 1 − 2/(e^2x + 1) would lose the
 // relative accuracy of small x), 1 − 2/(e^2|x| + 1) with x's sign elsewhere. Within a few ulp of std::tanh.
-inline v16 tanh16(v16 x) {
+NN_SIMD v16 tanh16(v16 x) {
   const v16i sign = bits_as<int32_t>(x) & static_cast<int32_t>(0x80000000u);
   const v16 a = bits_as<float>(bits_as<int32_t>(x) & 0x7fffffff);
   const v16 z = x * x;
@@ -279,6 +283,8 @@ inline v16 tanh16(v16 x) {
   const v16 large = bits_as<float>(bits_as<int32_t>(large_abs) | sign);
   return where(a < 0.625f, small, large);
 }
+
+#undef NN_SIMD
 
 }  // namespace
 }  // namespace nn::kernels
