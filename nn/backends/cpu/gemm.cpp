@@ -2,6 +2,8 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+
 #include "nn/backends/ref/loops.h"
 
 namespace nn::kernels {
@@ -40,10 +42,22 @@ void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float
     return;
   }
 #endif
-  product(s, alpha, a, b, beta, c);
-  if (bias == nullptr) return;
+  if (bias == nullptr) {
+    product(s, alpha, a, b, beta, c);
+    return;
+  }
   const long ldc = s.ldc ? s.ldc : s.n;
-#pragma omp parallel for if (static_cast <long>(s.m) * s.n > (1 << 16))
+  const bool big = static_cast<long>(s.m) * s.n > (1 << 16);
+  if (beta == 0.0f) {
+    // C filled with the bias, then the product added to it (beta 1): one pass over C before the product rather than
+    // two (OpenBLAS zeroes C for beta 0) and one after.
+#pragma omp parallel for if (big)
+    for (int i = 0; i < s.m; ++i) std::copy_n(bias, s.n, c + i * ldc);
+    product(s, alpha, a, b, 1.0f, c);
+    return;
+  }
+  product(s, alpha, a, b, beta, c);
+#pragma omp parallel for if (big)
   for (int i = 0; i < s.m; ++i)
     for (int j = 0; j < s.n; ++j) c[i * ldc + j] += bias[j];
 }
