@@ -9,7 +9,8 @@
 namespace nn::kernels {
 
 // With `bias` (N, may be null): C = alpha · op(A) · op(B) + bias + beta · C, the bias added in the AVX-512 kernel's
-// store (a convolution's bias costs no pass of its own there), after the product elsewhere.
+// store (a convolution's bias costs no pass of its own there); elsewhere C starts as the bias when beta is 0 (the
+// product then added to it), else the bias is added after the product.
 void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
           const float* bias = nullptr);
 

@@ -3,7 +3,7 @@
 // auto-vectoriser keeps accumulators in memory. A plain 64-byte GCC vector type would be simpler, but GCC 12 lowers
 // one poorly on a narrower target: comparisons and ?: one lane at a time (16 vcmpss/vmaxss and stack traffic at the
 // avx2 level) and every store through the stack and general registers. Spelled out part by part, each operation
-// below is one native instruction per part at every level.
+// below works on registers at every level (one instruction a part for most).
 // Only the kernel files compiled once per instruction-set level (isa.h) include this; its functions have internal
 // linkage (an unnamed namespace), so each level keeps its own copies and the linker never swaps one for another.
 #pragma once
@@ -25,7 +25,7 @@ constexpr int kNativeBytes = 16;  // SSE2, which every x86-64 has
 constexpr int kParts = 64 / kNativeBytes;
 
 // Everything here is inlined whatever GCC's estimate of its size: a call would pass the 64-byte vectors through
-// memory (exp16 and tanh16 were left out of line at the avx2 level otherwise).
+// memory (exp16 and tanh16 were left out of line at the avx2 and scalar levels otherwise).
 #define NN_SIMD inline __attribute__((always_inline))
 
 template <class T, int Bytes>
@@ -72,19 +72,26 @@ NN_SIMD Wide<T> splat(T x) {
   return v;
 }
 
+// A scalar that may stand for every lane of a Wide<T>: a T, or any integer for integer lanes (a constant such as
+// 0x7fff against int16 lanes). A double against float lanes is refused, as GCC's vectors refuse it.
+template <class S, class T>
+constexpr bool kLaneScalar = std::is_same_v<S, T> || (std::is_integral_v<S> && std::is_integral_v<T>);
+template <class S, class T>
+concept LaneScalar = kLaneScalar<S, T>;
+
 // Arithmetic and bitwise operators lane by lane, with a scalar on either side as GCC's vectors allow.
 #define NN_WIDE_OPERATOR(op)                                            \
   template <class T>                                                    \
   NN_SIMD Wide<T> operator op(Wide<T> a, Wide<T> b) {                   \
     return each(a, b, [](Native<T> x, Native<T> y) { return x op y; }); \
   }                                                                     \
-  template <class T>                                                    \
-  NN_SIMD Wide<T> operator op(Wide<T> a, std::type_identity_t<T> b) {   \
-    return a op splat<T>(b);                                            \
+  template <class T, LaneScalar<T> S>                                   \
+  NN_SIMD Wide<T> operator op(Wide<T> a, S b) {                         \
+    return a op splat<T>(static_cast<T>(b));                            \
   }                                                                     \
-  template <class T>                                                    \
-  NN_SIMD Wide<T> operator op(std::type_identity_t<T> a, Wide<T> b) {   \
-    return splat<T>(a) op b;                                            \
+  template <class T, LaneScalar<T> S>                                   \
+  NN_SIMD Wide<T> operator op(S a, Wide<T> b) {                         \
+    return splat<T>(static_cast<T>(a)) op b;                            \
   }                                                                     \
   template <class T, class U>                                           \
   NN_SIMD Wide<T>& operator op##=(Wide<T>& a, U b) {                    \
@@ -116,7 +123,7 @@ NN_SIMD Wide<T> operator>>(Wide<T> a, int bits) {  // arithmetic for signed lane
   return each(a, [bits](Native<T> x) { return x >> bits; });
 }
 
-// Comparisons, lane by lane, against another vector or a scalar: a mask (a NaN compares false except by !=).
+// Comparisons, lane by lane, against another vector or a scalar: a mask (a NaN compares false).
 #define NN_WIDE_COMPARISON(op)                                           \
   template <class T>                                                     \
   NN_SIMD MaskOf<T> operator op(Wide<T> a, Wide<T> b) {                  \
@@ -124,9 +131,9 @@ NN_SIMD Wide<T> operator>>(Wide<T> a, int bits) {  // arithmetic for signed lane
     for (int k = 0; k < kParts; ++k) m.part[k] = a.part[k] op b.part[k]; \
     return m;                                                            \
   }                                                                      \
-  template <class T>                                                     \
-  NN_SIMD MaskOf<T> operator op(Wide<T> a, std::type_identity_t<T> b) {  \
-    return a op splat<T>(b);                                             \
+  template <class T, LaneScalar<T> S>                                    \
+  NN_SIMD MaskOf<T> operator op(Wide<T> a, S b) {                        \
+    return a op splat<T>(static_cast<T>(b));                             \
   }
 NN_WIDE_COMPARISON(<)
 NN_WIDE_COMPARISON(<=)
