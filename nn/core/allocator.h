@@ -1,7 +1,7 @@
 /// @file
 /// Tensor storage comes from a caching allocator (DESIGN.md item 8): fresh pages cost about 0.6 ms per MB on the
 /// target machines, so freed blocks are kept on free lists keyed by their rounded size and handed out again.
-/// The cache is bounded (NN_ALLOCATOR_CACHE_MB, default 2048) and can be released on demand.
+/// The cache is bounded (NN_ALLOCATOR_CACHE_MB, default 4096) and can be released on demand.
 #pragma once
 
 #include <cstddef>
