@@ -35,12 +35,12 @@ bfloat16 narrow(float f) {
   return {static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16)};
 }
 
-v16 load16(const bfloat16* p) {
+NN_SIMD v16 load16(const bfloat16* p) {
   return bits_as<float>(load16_widened(p) << 16);
 }
 
 // 16 floats rounded to nearest even, as narrow() rounds one.
-void store16(bfloat16* p, v16 v) {
+NN_SIMD void store16(bfloat16* p, v16 v) {
   const v16u u = bits_as<uint32_t>(v);
   const v16u rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
   store16_narrowed(p, where((u & 0x7fffffffu) > 0x7f800000u, (u >> 16) | 0x40u, rounded));
@@ -48,17 +48,17 @@ void store16(bfloat16* p, v16 v) {
 
 // 32 bf16 values as int16 keys that order as the values do: a negative value's magnitude bits flipped (−0 just
 // below +0). The map is its own inverse.
-v32s key32(const bfloat16* p) {
+NN_SIMD v32s key32(const bfloat16* p) {
   const v32s v = load_wide<int16_t>(p);
   return v ^ ((v >> 15) & 0x7fff);
 }
 
-void store_key32(bfloat16* p, v32s k) {
+NN_SIMD void store_key32(bfloat16* p, v32s k) {
   store_wide(p, k ^ ((k >> 15) & 0x7fff));
 }
 
 // 16 floats that are bf16 values already (a maximum of bf16 inputs): their upper halves, no rounding to do.
-void store16_exact(bfloat16* p, v16 v) {
+NN_SIMD void store16_exact(bfloat16* p, v16 v) {
   store16_narrowed(p, bits_as<uint32_t>(v) >> 16);
 }
 

@@ -11,23 +11,23 @@ namespace {
 
 constexpr int64_t kLanes = 16;
 
-v16 recurrent_act(v16 z, bool hard) {
+NN_SIMD v16 recurrent_act(v16 z, bool hard) {
   if (!hard) return sigmoid16(z);
   const v16 a = 0.2f * z + 0.5f;
   return where(a > 0.0f, where(a > 1.0f, splat16(1.0f), a), v16{});  // NaN gives 0, as fmin(1, fmax(0, a))
 }
 
 // The derivative of the recurrent activation from its output a.
-v16 recurrent_act_grad(v16 a, bool hard) {
+NN_SIMD v16 recurrent_act_grad(v16 a, bool hard) {
   if (!hard) return a * (1.0f - a);
   return where((a > 0.0f) & (a < 1.0f), splat16(0.2f), v16{});
 }
 
 // Units [j, j + count) of a row, count ≤ 16: f(load) for each input pointer, results stored through `store`.
-v16 load(const float* p, int64_t count) {
+NN_SIMD v16 load(const float* p, int64_t count) {
   return count == kLanes ? load16(p) : load16_partial(p, count, 0.0f);
 }
-void store(float* p, v16 v, int64_t count) {
+NN_SIMD void store(float* p, v16 v, int64_t count) {
   if (count == kLanes) {
     store16(p, v);
   } else {

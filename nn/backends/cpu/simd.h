@@ -25,7 +25,8 @@ constexpr int kNativeBytes = 16;  // SSE2, which every x86-64 has
 constexpr int kParts = 64 / kNativeBytes;
 
 // Everything here is inlined whatever GCC's estimate of its size: a call would pass the 64-byte vectors through
-// memory (exp16 and tanh16 were left out of line at the avx2 and scalar levels otherwise).
+// memory (exp16 and tanh16 were left out of line at the avx2 and scalar levels otherwise). The kernel files mark
+// their own functions that take or return a Wide with it too.
 #define NN_SIMD inline __attribute__((always_inline))
 
 template <class T, int Bytes>
@@ -290,8 +291,6 @@ NN_SIMD v16 tanh16(v16 x) {
   const v16 large = bits_as<float>(bits_as<int32_t>(large_abs) | sign);
   return where(a < 0.625f, small, large);
 }
-
-#undef NN_SIMD
 
 }  // namespace
 }  // namespace nn::kernels
