@@ -52,18 +52,22 @@ using v32s = Wide<int16_t>;
 
 // The lane masks comparisons give (all ones or zero per lane): signed integers of the lanes' width.
 template <class T>
-using MaskOf = Wide<std::conditional_t<sizeof(T) == 2, int16_t, std::conditional_t<sizeof(T) == 4, int32_t, int64_t>>>;
+using MaskLane = std::conditional_t<sizeof(T) == 2, int16_t, std::conditional_t<sizeof(T) == 4, int32_t, int64_t>>;
+template <class T>
+using MaskOf = Wide<MaskLane<T>>;
 
-// Each part of a and b (or of a alone) through f.
-template <class T, class F>
-NN_SIMD Wide<T> each(Wide<T> a, Wide<T> b, F f) {
-  for (int k = 0; k < kParts; ++k) a.part[k] = f(a.part[k], b.part[k]);
-  return a;
+// Each part of a (and of b) through f, into the parts of a Wide<To>: the one loop of every operation below.
+template <class To, class T, class F>
+NN_SIMD Wide<To> each(Wide<T> a, F f) {
+  Wide<To> r;
+  for (int k = 0; k < kParts; ++k) r.part[k] = f(a.part[k]);
+  return r;
 }
-template <class T, class F>
-NN_SIMD Wide<T> each(Wide<T> a, F f) {
-  for (int k = 0; k < kParts; ++k) a.part[k] = f(a.part[k]);
-  return a;
+template <class To, class T, class F>
+NN_SIMD Wide<To> each(Wide<T> a, Wide<T> b, F f) {
+  Wide<To> r;
+  for (int k = 0; k < kParts; ++k) r.part[k] = f(a.part[k], b.part[k]);
+  return r;
 }
 
 template <class T>
@@ -81,22 +85,22 @@ template <class S, class T>
 concept LaneScalar = kLaneScalar<S, T>;
 
 // Arithmetic and bitwise operators lane by lane, with a scalar on either side as GCC's vectors allow.
-#define NN_WIDE_OPERATOR(op)                                            \
-  template <class T>                                                    \
-  NN_SIMD Wide<T> operator op(Wide<T> a, Wide<T> b) {                   \
-    return each(a, b, [](Native<T> x, Native<T> y) { return x op y; }); \
-  }                                                                     \
-  template <class T, LaneScalar<T> S>                                   \
-  NN_SIMD Wide<T> operator op(Wide<T> a, S b) {                         \
-    return a op splat<T>(static_cast<T>(b));                            \
-  }                                                                     \
-  template <class T, LaneScalar<T> S>                                   \
-  NN_SIMD Wide<T> operator op(S a, Wide<T> b) {                         \
-    return splat<T>(static_cast<T>(a)) op b;                            \
-  }                                                                     \
-  template <class T, class U>                                           \
-  NN_SIMD Wide<T>& operator op##=(Wide<T>& a, U b) {                    \
-    return a = a op b;                                                  \
+#define NN_WIDE_OPERATOR(op)                                               \
+  template <class T>                                                       \
+  NN_SIMD Wide<T> operator op(Wide<T> a, Wide<T> b) {                      \
+    return each<T>(a, b, [](Native<T> x, Native<T> y) { return x op y; }); \
+  }                                                                        \
+  template <class T, LaneScalar<T> S>                                      \
+  NN_SIMD Wide<T> operator op(Wide<T> a, S b) {                            \
+    return a op splat<T>(static_cast<T>(b));                               \
+  }                                                                        \
+  template <class T, LaneScalar<T> S>                                      \
+  NN_SIMD Wide<T> operator op(S a, Wide<T> b) {                            \
+    return splat<T>(static_cast<T>(a)) op b;                               \
+  }                                                                        \
+  template <class T, class U>                                              \
+  NN_SIMD Wide<T>& operator op##=(Wide<T>& a, U b) {                       \
+    return a = a op b;                                                     \
   }
 NN_WIDE_OPERATOR(+)
 NN_WIDE_OPERATOR(-)
@@ -109,32 +113,30 @@ NN_WIDE_OPERATOR(^)
 
 template <class T>
 NN_SIMD Wide<T> operator-(Wide<T> a) {
-  return each(a, [](Native<T> x) { return -x; });
+  return each<T>(a, [](Native<T> x) { return -x; });
 }
 template <class T>
 NN_SIMD Wide<T> operator~(Wide<T> a) {
-  return each(a, [](Native<T> x) { return ~x; });
+  return each<T>(a, [](Native<T> x) { return ~x; });
 }
 template <class T>
 NN_SIMD Wide<T> operator<<(Wide<T> a, int bits) {
-  return each(a, [bits](Native<T> x) { return x << bits; });
+  return each<T>(a, [bits](Native<T> x) { return x << bits; });
 }
 template <class T>
 NN_SIMD Wide<T> operator>>(Wide<T> a, int bits) {  // arithmetic for signed lanes, logical for unsigned, as on scalars
-  return each(a, [bits](Native<T> x) { return x >> bits; });
+  return each<T>(a, [bits](Native<T> x) { return x >> bits; });
 }
 
 // Comparisons, lane by lane, against another vector or a scalar: a mask (a NaN compares false).
-#define NN_WIDE_COMPARISON(op)                                           \
-  template <class T>                                                     \
-  NN_SIMD MaskOf<T> operator op(Wide<T> a, Wide<T> b) {                  \
-    MaskOf<T> m;                                                         \
-    for (int k = 0; k < kParts; ++k) m.part[k] = a.part[k] op b.part[k]; \
-    return m;                                                            \
-  }                                                                      \
-  template <class T, LaneScalar<T> S>                                    \
-  NN_SIMD MaskOf<T> operator op(Wide<T> a, S b) {                        \
-    return a op splat<T>(static_cast<T>(b));                             \
+#define NN_WIDE_COMPARISON(op)                                                       \
+  template <class T>                                                                 \
+  NN_SIMD MaskOf<T> operator op(Wide<T> a, Wide<T> b) {                              \
+    return each<MaskLane<T>>(a, b, [](Native<T> x, Native<T> y) { return x op y; }); \
+  }                                                                                  \
+  template <class T, LaneScalar<T> S>                                                \
+  NN_SIMD MaskOf<T> operator op(Wide<T> a, S b) {                                    \
+    return a op splat<T>(static_cast<T>(b));                                         \
   }
 NN_WIDE_COMPARISON(<)
 NN_WIDE_COMPARISON(<=)
@@ -155,18 +157,14 @@ NN_SIMD Wide<T> where(Wide<M> mask, Wide<T> a, Wide<T> b) {
 template <class To, class From>
 NN_SIMD Wide<To> bits_as(Wide<From> v) {
   static_assert(sizeof(To) == sizeof(From));
-  Wide<To> r;
-  for (int k = 0; k < kParts; ++k) r.part[k] = reinterpret_cast<Native<To>>(v.part[k]);
-  return r;
+  return each<To>(v, [](Native<From> x) { return reinterpret_cast<Native<To>>(x); });
 }
 
 // Each lane converted to To (same width; float to integer truncates), as static_cast does one.
 template <class To, class From>
 NN_SIMD Wide<To> convert(Wide<From> v) {
   static_assert(sizeof(To) == sizeof(From));
-  Wide<To> r;
-  for (int k = 0; k < kParts; ++k) r.part[k] = __builtin_convertvector(v.part[k], Native<To>);
-  return r;
+  return each<To>(v, [](Native<From> x) { return __builtin_convertvector(x, Native<To>); });
 }
 
 // 64 bytes at p (any alignment), and their store: part by part (a copy of the whole struct goes through the stack).
