@@ -221,14 +221,17 @@ int main(int argc, char** argv) {
     nn::Tensor features = nn::Tensor::uniform({batch, 2048}, 0, 1, gen);
     const nn::Indices in({batch, t}, inputs), real({tokens}, rows), out({tokens}, row_targets);
     std::vector<nn::Tensor> initial;  // the decoders below start from these, however many steps the timing took
-    for (const auto& [name, p] : model.named_parameters()) initial.push_back(p.clone());
+    {
+      nn::NoGradGuard no_grad;  // copies, not recorded
+      for (const auto& [name, p] : model.named_parameters()) initial.push_back(p.clone());
+    }
     const double step = bench::min_time([&] { train_step(model, adam, features, in, real, out); }, 5, 2.0);
 
     // Decoding exactly 20 words from the initial weights (the screen's share of f32 columns depends on them): the
     // end token made impossible.
     size_t index = 0;
     for (auto& [name, p] : model.named_parameters()) {
-      std::copy_n(initial[index++].data(), p.numel(), p.data());
+      p.copy_from(initial[index++]);
       if (name == "output.bias") p.data()[captioning::Tokenizer::kEnd] = -1e4f;
     }
     captioning::Tokenizer big = captioning::Tokenizer::deserialize(
