@@ -289,7 +289,7 @@ int main(int argc, char** argv) {
     std::printf("%-22s %9.2f ms %9.2f ms %9.2f ms %7.2f   ", "greedy, DecodeCache", greedy_cached * 1e3,
                 peer.as_installed("greedy20_s") * 1e3, peer.at_best("greedy20_s") * 1e3,
                 peer.faster("greedy20_s") / greedy_cached);
-    if (cache.screens_output(1)) {
+    if (cache.screens_output()) {
       std::printf("%.1f GB/s read (%.2f MB a word, %.1f f32 columns a row)\n",
                   20 * cached_step_bytes(vocab, exact_per_row) / greedy_cached / 1e9,
                   cached_step_bytes(vocab, exact_per_row) / 1e6, exact_per_row);
@@ -302,10 +302,7 @@ int main(int argc, char** argv) {
         "%-22s %9.2f ms %12s %12s %7s   %.2fx greedy's time with the cache; the same words: %s, greedy's "
         "log-probability %.1e nats away%s\n",
         "beam 3, DecodeCache", beam3_cached * 1e3, "-", "-", "", beam3_cached / greedy_cached,
-        same_words ? "yes" : "NO", log_prob_gap,
-        cache.screens_output(3)   ? ""
-        : cache.screens_output(1) ? "; the screen only while one beam is live (one row a step at this level)"
-                                  : "; gate table only");
+        same_words ? "yes" : "NO", log_prob_gap, cache.screens_output() ? "" : "; gate table only");
     std::printf("PyTorch tuned: the best of %s; here %s\n", bench::environment_names(true).c_str(),
                 peer.tuned_names({"train_step_s", "greedy20_s"}).c_str());
     std::printf("FP32 FMA peak, %d threads: %.0f GFLOP/s before, %.0f after%s\n", threads, peak_before, peak_after,

@@ -48,9 +48,8 @@ DecodeCache::DecodeCache(const CaptionModel& model, int64_t max_gate_table_bytes
   }
 }
 
-bool DecodeCache::screens_output(int64_t rows) const {
-  const ScreenProducts kind = screen_products_kind();  // the kernel screen_rows runs, not a second guess at it
-  return kind == ScreenProducts::vnni || (kind == ScreenProducts::avx2 && rows == 1);
+bool DecodeCache::screens_output() const {
+  return screen_products_kind() != ScreenProducts::plain;  // the kernel screen_rows runs, not a second guess at it
 }
 
 bool DecodeCache::fits(const CaptionModel& model) const {

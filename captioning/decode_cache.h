@@ -49,14 +49,13 @@ class DecodeCache {
   /// naming an id outside [0, V), or when there is no table.
   nn::Tensor word_gates(const std::vector<int32_t>& words) const;
   const OutputScreen& screen() const { return screen_; }
-  /// Whether a step of `rows` rows takes the output layer's logits from the screen. With AVX512-VNNI, always. With
-  /// AVX2 (no vpdpbusd: four instructions where VNNI has one; screen_products_kind()), for one row only: the
-  /// screen's two int8 stages then cost about what the f32 layer's products do, and win by reading a quarter of the
-  /// bytes — greedy 20 words at V = 7,579 took 3.80 ms against 4.98 from the f32 layer on an AMD EPYC (Zen 3); beam 3
-  /// with every step screened 9.75 against 8.53 (build/benchmarks/caption), so its steps of two or three live beams
-  /// compute the f32 layer (its first step, one beam, is screened). Plain loops, all that the scalar level has, cost
-  /// more than they save (greedy 13.4 against 5.9 ms on that machine). Elsewhere steps compute the f32 layer.
-  bool screens_output(int64_t rows) const;
+  /// Whether steps take the output layer's logits from the screen: where its int8 products run on AVX512-VNNI or on
+  /// AVX2 (screen_products_kind()), whatever the rows. AVX2 has no vpdpbusd — per row and pair of quads five
+  /// instructions where VNNI has two —, yet reading a quarter of the bytes wins: on an AMD EPYC (Zen 3), greedy 20
+  /// words at V = 7,579 took 2.07 / 2.05 ms against 4.22 / 4.50 from the f32 layer, beam 3 5.26 / 4.65 against
+  /// 6.19 / 7.22 (two runs of build/benchmarks/caption --no-torch). Plain loops, all that the scalar level has, cost
+  /// more than they save (greedy 13.4 against 5.9 ms on that machine): there steps compute the f32 layer.
+  bool screens_output() const;
 
  private:
   int64_t vocab_ = 0, width_ = 0;  // V, 4U

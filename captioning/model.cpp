@@ -127,9 +127,8 @@ nn::Tensor CaptionModel::step(const nn::Tensor& image_part, const std::vector<in
     }
     nn::Tensor merged = merge(image_part, h.reshape({b, 1, options_.units})).reshape({b, options_.units});
     nn::Tensor hidden = dense_rows(*merge_dense_, merged);
-    return cache.cache && cache.cache->screens_output(b)
-               ? cache.cache->screen().logits(hidden, cache.exact, cache.first)
-               : dense_rows(*output_, hidden);
+    return cache.cache && cache.cache->screens_output() ? cache.cache->screen().logits(hidden, cache.exact, cache.first)
+                                                        : dense_rows(*output_, hidden);
   }
   nn::LstmResult r = lstm_->forward(word_dropout_->forward(embedding_->forward(ids)), nn::Tensor(), h, c);
   h = r.h;

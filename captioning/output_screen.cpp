@@ -23,6 +23,34 @@ float round_up(double v) {
   return static_cast<double>(f) >= v ? f : std::nextafter(f, std::numeric_limits<float>::infinity());
 }
 
+// Values (n) as bytes u in [0, kScreenByteMax], value ≈ scale·(u − zero): the range [min(values, 0), max(values, 0)]
+// in kScreenByteMax steps, so that 0 is exact (a ReLU's row gets zero point 0 and every step). Writes
+// rest[i] = value − scale·(u − zero) (exact in double: a float minus a float times a small integer) where rest is not
+// null. A zero scale (all values 0) gives zero bytes.
+struct ByteImage {
+  float scale;
+  int32_t zero;
+};
+template <typename T>
+ByteImage to_bytes(const T* values, int64_t n, uint8_t* bytes, double* rest) {
+  double low = 0, high = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    low = std::min(low, double{values[i]});
+    high = std::max(high, double{values[i]});
+  }
+  const float scale = static_cast<float>((high - low) / kScreenByteMax);
+  const int32_t zero =
+      scale > 0 ? static_cast<int32_t>(std::clamp(std::nearbyint(-low / scale), 0.0, double{kScreenByteMax})) : 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t u = scale > 0 ? static_cast<int32_t>(std::clamp(std::nearbyint(double{values[i]} / scale) + zero, 0.0,
+                                                                  double{kScreenByteMax}))
+                                : 0;
+    bytes[i] = static_cast<uint8_t>(u);
+    if (rest != nullptr) rest[i] = values[i] - double{scale} * (u - zero);
+  }
+  return {scale, zero};
+}
+
 }  // namespace
 
 WeightSample::WeightSample(const nn::Tensor& weights) : shape_(weights.shape()) {
@@ -130,57 +158,49 @@ nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
   // Scratch kept by each thread between calls: a search makes one call a word, and fresh buffers of V would cost
   // page faults each time.
   thread_local Scratch scratch;
-  scratch.bytes.assign(static_cast<size_t>(2 * rows * depth), 128);  // 128: q = 0 past K
+  scratch.bytes.assign(static_cast<size_t>(2 * rows * depth), 0);  // past K: any byte meets q = 0
   scratch.bound.resize(static_cast<size_t>(rows * v));
   scratch.candidate.assign(static_cast<size_t>(v), 0);
   scratch.chosen.clear();
 
-  // 1. Each row to bytes in two stages, qₓ + 128 then qᵣ + 128 (x ≈ sₓ·qₓ + sᵣ·qᵣ, the second stage the first's
-  //    remainder, each q in [−127, 127]): the remainder ‖x − sₓ·qₓ − sᵣ·qᵣ‖ is ~1/127 of one stage's, and with it
-  //    the estimates' error through x — systematic across the words, so it would shift the log-sum-exp.
+  // 1. Each row to bytes in two stages, x ≈ sₓ·(uₓ − zₓ) + sᵣ·(uᵣ − zᵣ), the second stage the first's remainder
+  // (to_bytes:
+  //    6 bits each, for AVX2's products): the remainder ‖x − x̂‖ is ~1/63 of one stage's, and with it the estimates'
+  //    error through x — systematic across the words, so it would shift the log-sum-exp — well below the weights'.
   ScreenRowNorms norms[kMaxStepRows];
   std::vector<double>& rest = scratch.rest;
   rest.resize(static_cast<size_t>(k));
-  auto to_bytes = [](double value, float scale) {
-    return scale > 0 ? static_cast<int>(std::clamp(std::nearbyint(value / scale), -127.0, 127.0)) : 0;
-  };
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = xs + r * k;
-    float largest = 0;
     bool finite = true;
-    for (int64_t p = 0; p < k; ++p) {
-      largest = std::max(largest, std::fabs(xr[p]));
-      finite = finite && std::isfinite(xr[p]);
-    }
+    for (int64_t p = 0; p < k; ++p) finite = finite && std::isfinite(xr[p]);
     // No bound holds for a non-finite row, nor where the layer's own sums could overflow (‖x‖‖w‖ + |b| near
     // FLT_MAX, while the estimate stays finite): step 2 then takes every column in f32.
     double norm2 = 0;
     for (int64_t p = 0; p < k && finite; ++p) norm2 += double{xr[p]} * xr[p];
     if (!finite || std::sqrt(norm2) * largest_norm_ >= 0x1p126) {
-      norms[r] = {0, 0, std::numeric_limits<float>::infinity(), 0, 0};
+      norms[r] = {.x_norm = std::numeric_limits<float>::infinity()};
       continue;
     }
-    const float s = largest / 127;
-    double rest_largest = 0;
-    for (int64_t p = 0; p < k; ++p) {
-      const int q = to_bytes(xr[p], s);
-      scratch.bytes[r * depth + p] = static_cast<uint8_t>(q + 128);
-      rest[p] = xr[p] - double{s} * q;  // exact in double
-      rest_largest = std::max(rest_largest, std::fabs(rest[p]));
-    }
-    const float rs = static_cast<float>(rest_largest / 127);
+    uint8_t* coarse = scratch.bytes.data() + r * depth;
+    uint8_t* fine = scratch.bytes.data() + (rows + r) * depth;
+    const ByteImage first_stage = to_bytes(xr, k, coarse, rest.data());
+    const ByteImage second_stage = to_bytes(rest.data(), k, fine, nullptr);
     double error2 = 0, fine2 = 0;
     for (int64_t p = 0; p < k; ++p) {
-      const int q = to_bytes(rest[p], rs);
-      scratch.bytes[(rows + r) * depth + p] = static_cast<uint8_t>(q + 128);
-      const double fine = double{rs} * q, d = rest[p] - fine;
+      const double image = double{second_stage.scale} * (fine[p] - second_stage.zero), d = rest[p] - image;
       error2 += d * d;
-      fine2 += fine * fine;
+      fine2 += image * image;
     }
-    norms[r] = {s, rs, round_up(std::sqrt(norm2) * (1 + 1e-9)), round_up(std::sqrt(error2) * (1 + 1e-9)),
-                round_up(std::sqrt(fine2) * (1 + 1e-9))};
+    norms[r] = {.x_scale = first_stage.scale,
+                .rest_scale = second_stage.scale,
+                .x_zero = first_stage.zero,
+                .rest_zero = second_stage.zero,
+                .x_norm = round_up(std::sqrt(norm2) * (1 + 1e-9)),
+                .x_error = round_up(std::sqrt(error2) * (1 + 1e-9)),
+                .rest_norm = round_up(std::sqrt(fine2) * (1 + 1e-9))};
   }
-  //    … and every logit estimated, z̃ = b + sₓ·s·(Σ (qₓ + 128)·q − 128·Σ q) from exact int32 sums, with its bound;
+  //    … and every logit estimated, z̃ = b + s·(sₓ·(Σ uₓ·q − zₓ·Σ q) + sᵣ·(…)) from exact int32 sums, with its bound;
   nn::Tensor z = nn::Tensor::empty({rows, v});
   float* zs = z.data();
   const ScreenColumns columns{.vocab = v,

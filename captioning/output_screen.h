@@ -3,8 +3,10 @@
 /// kernel (256 × V, 7.8 MB) is three quarters of the bytes a decoding step reads, and decoding is bound by those reads
 /// (decode_step.h). An OutputScreen keeps an int8 copy of it (each column scaled by its largest |w| / 127: 1.9 MB) and,
 /// for each column j, what bounds the distance between the logit estimated from that copy and the f32 one. A step
-///   1. quantizes each row x to int8 (scaled by its largest |x| / 127) and estimates every logit z̃ⱼ from the two
-///      int8 vectors — an exact integer sum (AVX512-VNNI where the processor has it, else AVX2) —, with its bound eⱼ
+///   1. quantizes each row x to bytes in two stages of 6 bits, x ≈ sₓ·(uₓ − zₓ) + sᵣ·(uᵣ − zᵣ) (the second the first's
+///      remainder; each stage's range, 0 included, in 63 steps, z its zero point), and estimates every logit z̃ⱼ
+///      from the bytes and the int8 column — exact integer sums (AVX512-VNNI where the processor has it, else
+///      AVX2, whose vpmaddubsw takes two quads of 6-bit bytes into int16 without saturating) —, with its bound eⱼ
 ///      (below);
 ///   2. keeps as candidates the words of each row whose upper bound z̃ⱼ + eⱼ reaches the row's `exact`-th best lower
 ///      bound z̃ᵢ − eᵢ: a word whose f32 logit is among the row's `exact` best always is one;
@@ -17,7 +19,7 @@
 /// shipped captioner, 2.4e-3 over 10 words of an untrained 60-word decoder, whose flat rows put most mass on
 /// estimates).
 ///
-/// The bound, for x (K) with its int8 image x̂ = sₓ·qₓ, and column j with f32 weights w, int8 weights q, scale s and
+/// The bound, for x (K) with its image x̂ (its two stages), and column j with f32 weights w, int8 weights q, scale s and
 /// bias b (u = 2⁻²⁴, γ = (K+1)u / (1 − (K+1)u)): the f32 layer's value is within γ(|b| + ‖x‖‖w‖) of the real b + x·w
 /// (any order of summation); the estimate's real value b + x̂·(s·q) differs from b + x·w by x·(w − s·q) + (x − x̂)·(s·q),
 /// at most ‖x‖‖w − s·q‖ + ‖x − x̂‖‖s·q‖; the integer sum is exact, and scaling it and adding b rounds by at most
@@ -67,7 +69,7 @@ class OutputScreen {
   /// biases and the same kernel by a WeightSample (checked once per search).
   bool matches(const nn::Dense& output) const;
 
-  /// The most inputs K a screen takes (its int32 sums hold up to 255·127·K).
+  /// The most inputs K a screen takes (its int32 sums hold 63·127·K, less its zero point's 63·127·K).
   static constexpr int64_t kMaxInputs = 65536;
 
   int64_t in() const { return in_; }    ///< K
@@ -80,7 +82,7 @@ class OutputScreen {
   int64_t in_ = 0, out_ = 0;
   int64_t tiles_ = 0, quads_ = 0;  // the int8 copy's size in tiles and quads (output_screen_kernels.h)
   std::vector<int8_t> quantized_;  // q, (4·quads, 64·tiles) laid out as screen_products reads it, zeros past K and V
-  std::vector<int32_t> q_sums_;    // (V): Σ_k q, which the offset of x's bytes (qₓ + 128) brings in
+  std::vector<int32_t> q_sums_;    // (V): Σ_k q, which the zero point of x's bytes brings in
   std::vector<float> scale_;       // (V): s
   std::vector<float> bias_;        // (V): b (zeros without a bias)
   std::vector<float> spread_;      // (V): E
@@ -92,7 +94,7 @@ class OutputScreen {
   struct Scratch {  // logits()'s buffers, one set per thread
     std::vector<uint8_t> bytes, candidate;
     std::vector<float> bound, packed, exact_values;
-    std::vector<double> rest;  // a row's remainder after the first int8 stage
+    std::vector<double> rest;  // a row's remainder after the first stage
     std::vector<int32_t> chosen;
   };
   // Statistics only, counted relaxed: a screen may serve several threads (the describe server).

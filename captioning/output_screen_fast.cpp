@@ -89,47 +89,63 @@ __attribute__((target("arch=x86-64-v4,avx512vnni"))) void tile_vnni(int64_t rows
   }
 }
 
-// One tile for one row on AVX2, which has no vpdpbusd. vpmaddubsw multiplies u8 by s8 and adds adjacent pairs into
-// int16 — saturating, which 255·127 + 255·127 would — so each byte of u is split into its nibbles, u = 16·h + l
-// (h, l ≤ 15): a pair's sum is then at most 2·15·127 = 3,810 in magnitude, and eight quads' sums (30,480) still fit
-// int16 before vpmaddwd widens them to int32, weighing l's by 1 and h's by 16. The columns in two halves of 32 (four
-// vectors of 8 columns × 4 bytes): 4 int32 sums, 4 + 4 int16 sums, two broadcasts and a load take 15 of the 16
-// registers (the two constants of the widening are loaded once a block of quads).
-__attribute__((target("arch=x86-64-v3"), always_inline)) inline void tile_avx2_row(int64_t quads, const uint8_t* u,
-                                                                                   const int8_t* q, int32_t* acc) {
-  constexpr int64_t kBlock = 8;  // quads summed in int16
-  const __m256i ones = _mm256_set1_epi16(1), sixteens = _mm256_set1_epi16(16);
-  for (int64_t half = 0; half < 2; ++half) {
-    __m256i sum[4];
-    for (auto& s : sum) s = _mm256_setzero_si256();
-    for (int64_t g0 = 0; g0 < quads; g0 += kBlock) {
-      __m256i low[4], high[4];
-      for (int v = 0; v < 4; ++v) low[v] = high[v] = _mm256_setzero_si256();
-      for (int64_t g = g0; g < std::min(quads, g0 + kBlock); ++g) {
-        uint32_t four;
-        std::memcpy(&four, u + 4 * g, sizeof(four));
-        const __m256i l = _mm256_set1_epi32(static_cast<int>(four & 0x0F0F0F0Fu)),
-                      h = _mm256_set1_epi32(static_cast<int>((four >> 4) & 0x0F0F0F0Fu));
-        const int8_t* qg = q + g * kQuadBytes + half * (kQuadBytes / 2);
-        for (int v = 0; v < 4; ++v) {
-          const __m256i qv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qg + 32 * v));
-          low[v] = _mm256_add_epi16(low[v], _mm256_maddubs_epi16(l, qv));
-          high[v] = _mm256_add_epi16(high[v], _mm256_maddubs_epi16(h, qv));
-        }
-      }
-      for (int v = 0; v < 4; ++v)
-        sum[v] = _mm256_add_epi32(
-            sum[v], _mm256_add_epi32(_mm256_madd_epi16(low[v], ones), _mm256_madd_epi16(high[v], sixteens)));
+// One tile for R ≤ 2 rows on AVX2, which has no vpdpbusd. vpmaddubsw multiplies u8 by s8 and adds adjacent pairs into
+// int16, saturating: with u's bytes ≤ kScreenByteMax (63) a pair is at most 2·63·127 = 16,002 in magnitude, so two
+// quads' pairs add in int16 (32,004) before vpmaddwd widens them to int32. Each 32 bytes of q (8 columns × 4 rows)
+// are loaded once for both rows: per row and pair of quads, two vpmaddubsw, an add, a vpmaddwd and an add for 8
+// columns × 8 depths (where VNNI takes two vpdpbusd). The columns in two halves of 32, so that 2 rows × 4 vectors of
+// int32 sums, the four broadcasts and a load fit the 16 registers.
+// Quads g and g + 1 (or g alone where kPair is false: an odd last quad, q holds nothing after it) of one half of a
+// tile (32 columns, 4 vectors) into the int32 sums of R rows of u, ldu bytes apart.
+template <int R, bool kPair>
+__attribute__((target("arch=x86-64-v3"), always_inline)) inline void add_quads(int64_t g, const uint8_t* u, int64_t ldu,
+                                                                               const int8_t* qh, __m256i (&sum)[R][4]) {
+  static_assert(2 * 2 * kScreenByteMax * 127 <= 32767, "two quads' pairs must add in int16");
+  __m256i u0[R], u1[R];
+  for (int r = 0; r < R; ++r) {  // u's 4 bytes of a quad in every 32-bit lane
+    uint32_t four[2] = {0, 0};
+    std::memcpy(four, u + r * ldu + 4 * g, (kPair ? 2 : 1) * sizeof(uint32_t));
+    u0[r] = _mm256_set1_epi32(static_cast<int>(four[0]));
+    u1[r] = _mm256_set1_epi32(static_cast<int>(four[1]));
+  }
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int v = 0; v < 4; ++v) {
+    const int8_t* qv = qh + g * kQuadBytes + 32 * v;
+    const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qv));
+    const __m256i q1 =
+        kPair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qv + kQuadBytes)) : _mm256_setzero_si256();
+    for (int r = 0; r < R; ++r) {
+      const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(u0[r], q0), _mm256_maddubs_epi16(u1[r], q1));
+      sum[r][v] = _mm256_add_epi32(sum[r][v], _mm256_madd_epi16(pairs, ones));
     }
-    for (int v = 0; v < 4; ++v)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + half * (kScreenTile / 2) + 8 * v), sum[v]);
   }
 }
 
-// A tile for any number of rows, one at a time (the tile's 16 KB of q stays in L1 for the later rows).
+template <int R>
+__attribute__((target("arch=x86-64-v3"), always_inline)) inline void tile_avx2_rows(int64_t quads, const uint8_t* u,
+                                                                                    int64_t ldu, const int8_t* q,
+                                                                                    int32_t* acc, int64_t ldc) {
+  for (int64_t half = 0; half < 2; ++half) {
+    __m256i sum[R][4];
+    for (auto& row : sum)
+      for (auto& s : row) s = _mm256_setzero_si256();
+    const int8_t* qh = q + half * (kQuadBytes / 2);
+    int64_t g = 0;
+    for (; g + 1 < quads; g += 2) add_quads<R, true>(g, u, ldu, qh, sum);
+    if (g < quads) add_quads<R, false>(g, u, ldu, qh, sum);
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < 4; ++v)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + r * ldc + half * (kScreenTile / 2) + 8 * v), sum[r][v]);
+  }
+}
+
+// A tile for any number of rows, two at a time (the tile's 16 KB of q stays in L1 for the later pairs).
 __attribute__((target("arch=x86-64-v3"))) void tile_avx2(int64_t rows, int64_t quads, const uint8_t* u, const int8_t* q,
                                                          int32_t* acc, int64_t ldc) {
-  for (int64_t r = 0; r < rows; ++r) tile_avx2_row(quads, u + r * 4 * quads, q, acc + r * ldc);
+  const int64_t ldu = 4 * quads;
+  int64_t r = 0;
+  for (; r + 2 <= rows; r += 2) tile_avx2_rows<2>(quads, u + r * ldu, ldu, q, acc + r * ldc, ldc);
+  if (r < rows) tile_avx2_rows<1>(quads, u + r * ldu, ldu, q, acc + r * ldc, ldc);
 }
 #endif
 
@@ -148,8 +164,8 @@ __attribute__((always_inline)) inline void tile_estimates(int64_t rows, int64_t 
     float* br = bound + r * col.vocab + j0;
     for (int64_t c = 0; c < width; ++c) {  // vectorised: no branch
       const int64_t j = j0 + c;
-      const float coarse = n.x_scale * static_cast<float>(first_stage[c] - 128 * col.q_sums[j]),
-                  fine = n.rest_scale * static_cast<float>(second_stage[c] - 128 * col.q_sums[j]);
+      const float coarse = n.x_scale * static_cast<float>(first_stage[c] - n.x_zero * col.q_sums[j]),
+                  fine = n.rest_scale * static_cast<float>(second_stage[c] - n.rest_zero * col.q_sums[j]);
       zr[c] = col.bias[j] + col.scale[j] * (coarse + fine);
       br[c] = (n.x_norm * col.spread[j] + n.x_error * col.int8_norm[j] + col.offset[j] +
                kRelative * (std::fabs(zr[c]) + n.rest_norm * col.int8_norm[j])) *

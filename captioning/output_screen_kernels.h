@@ -8,10 +8,13 @@
 namespace captioning {
 
 inline constexpr int64_t kScreenTile = 64;  ///< columns per tile of screen_products' q
+/// The largest byte of u (a row's bytes, 6 bits): AVX2's vpmaddubsw then sums two quads' u8 × s8 pairs in int16
+/// without saturating (2 · 2 · 63 · 127 = 32,004 ≤ 32,767), where full bytes would need each split in two.
+inline constexpr int kScreenByteMax = 63;
 
 /// The products of step 1 alone (screen_rows computes them too; tests check this against an integer loop), exact in
-/// int32: acc (M, 64·tiles) = u (M, 4·quads) uint8 · q (4·quads, 64·tiles) int8,
-/// M ≤ kMaxStepRows. q is stored tile after tile (64 columns each), in a tile quad after quad (4 rows each), a column's
+/// int32: acc (M, 64·tiles) = u (M, 4·quads) uint8 · q (4·quads, 64·tiles) int8, every byte of u ≤
+/// kScreenByteMax. q is stored tile after tile (64 columns each), in a tile quad after quad (4 rows each), a column's
 /// 4 weights of a quad together — q[t][g][c][i] is element (4g + i, 64t + c) —, the layout AVX512-VNNI's vpdpbusd
 /// reads (used where nn::kernels::cpu_supports_vnni(); AVX2 at the avx2 and avx512 levels without it; plain loops at
 /// the scalar level, with the same sums).
@@ -27,14 +30,17 @@ struct ScreenColumns {
   const float *scale, *bias;                 ///< s, b
   const float *spread, *int8_norm, *offset;  ///< E, S, G
 };
-/// … and of each row, quantized in two stages x ≈ sₓ·qₓ + sᵣ·qᵣ (the second of the first's remainder): sₓ, sᵣ, ‖x‖,
-/// ‖x − sₓ·qₓ − sᵣ·qᵣ‖ and ‖sᵣ·qᵣ‖.
+/// … and of each row, quantized in two stages x ≈ sₓ·(uₓ − zₓ) + sᵣ·(uᵣ − zᵣ) (bytes u ≤ kScreenByteMax, zero points
+/// z; the second stage of the first's remainder): sₓ, sᵣ, zₓ, zᵣ, ‖x‖, ‖x − sₓ·(uₓ − zₓ) − sᵣ·(uᵣ − zᵣ)‖ and
+/// ‖sᵣ·(uᵣ − zᵣ)‖.
 struct ScreenRowNorms {
-  float x_scale, rest_scale, x_norm, x_error, rest_norm;
+  float x_scale, rest_scale;
+  int32_t x_zero, rest_zero;
+  float x_norm, x_error, rest_norm;
 };
 /// Steps 1 and 2 for M ≤ 16 rows, in one parallel pass over the tiles: screen_products' sums of u (2M, 4·quads) —
-/// the rows' first-stage bytes qₓ + 128, then their second-stage bytes qᵣ + 128 —, then z (M, V) = b + s·(sₓ·(sums₁ −
-/// 128·Σ q) + sᵣ·(sums₂ − 128·Σ q)), the estimates, and bound (M, V) = e, while the tile's sums are in L1; then, each
+/// the rows' first-stage bytes uₓ, then their second-stage bytes uᵣ —, then z (M, V) = b + s·(sₓ·(sums₁ − zₓ·Σ q) +
+/// sᵣ·(sums₂ − zᵣ·Σ q)), the estimates, and bound (M, V) = e, while the tile's sums are in L1; then, each
 /// row's keep-th largest lower bound z − e among the columns ≥ first known (each thread's own best merged),
 /// candidate[j] set to 1 (never cleared) for each j ≥ first whose upper bound z + e reaches it in any row. 1 ≤ keep ≤
 /// min(16, V − first).

@@ -110,22 +110,22 @@ void check_screen_products(int64_t tiles, int64_t quads, const std::vector<int8_
 
 TEST_CASE("screen_products gives the exact integer sums for 1 to 6 rows and several tiles") {
   nn::Generator gen(5);
-  // 7 quads: fewer than the AVX2 kernel's block of 8 summed in int16; 19: two blocks and a part.
+  // 7 and 19 quads: AVX2's pairs of quads (summed in int16) and an odd one after them; 2 and 6 rows: its pairs of rows.
   for (int64_t quads : {7, 19}) {
     const int64_t tiles = 3;
     std::vector<int8_t> q(static_cast<size_t>(tiles * captioning::kScreenTile * 4 * quads));
     for (auto& b : q) b = static_cast<int8_t>(static_cast<int>(gen.below(255)) - 127);
     check_screen_products(
-        tiles, quads, q, [&] { return static_cast<uint8_t>(gen.below(256)); }, 6,
+        tiles, quads, q, [&] { return static_cast<uint8_t>(gen.below(captioning::kScreenByteMax + 1)); }, 6,
         "random, " + std::to_string(quads) + " quads");
   }
-  // The extremes, where u8 × s8 pairs summed in int16 would saturate (255·127·2 > 32,767) and a block of int16
-  // sums would wrap: every byte of u 255, each column's weights all -127 or all 127.
+  // The extremes: every byte of u kScreenByteMax, each column's weights all -127 or all 127, so that AVX2's two quads
+  // of u8 × s8 pairs sum to ±32,004 in int16, next to its limit (bytes of 66 would wrap it: this case then fails).
   const int64_t tiles = 2, quads = 19;
   std::vector<int8_t> q(static_cast<size_t>(tiles * captioning::kScreenTile * 4 * quads));
   for (size_t i = 0; i < q.size(); ++i) q[i] = (i / 4) % captioning::kScreenTile % 3 == 0 ? int8_t{-127} : int8_t{127};
   check_screen_products(
-      tiles, quads, q, [] { return uint8_t{255}; }, 3, "extremes");
+      tiles, quads, q, [] { return uint8_t{captioning::kScreenByteMax}; }, 3, "extremes");
 }
 
 TEST_CASE("the output screen gives each row's best words and their f32 logits to the bit") {
@@ -188,7 +188,7 @@ TEST_CASE("where int8 cannot tell the words apart, the screen computes them in f
   }
   const OutputScreen screen(layer);
   for (int trial = 0; trial < 10; ++trial) {
-    // Rows int8 represents exactly (multiples of 2⁻⁷ up to 127·2⁻⁷): only the weights' rounding errs.
+    // Rows of multiples of 2⁻⁷ up to 127·2⁻⁷: x's two 6-bit stages leave ~1/4,000 of it, the weights' int8 ~1 %.
     Tensor x = Tensor::empty({2, 64});
     for (int64_t i = 0; i < 128; ++i) x.data()[i] = static_cast<float>(i % 64 == 0 ? 127 : gen.below(128)) * 0x1p-7f;
     check_screened(layer, screen, x, 1 + trial % 3, 0, "trial " + std::to_string(trial));
@@ -198,10 +198,10 @@ TEST_CASE("where int8 cannot tell the words apart, the screen computes them in f
 
 TEST_CASE("where x's int8 stages round coarsely and the words lie close, the screen still picks the f32 best") {
   // Weights int8 represents exactly (multiples of 2⁻⁷, each column's largest 127·2⁻⁷ at entry 0), so only x's
-  // rounding errs. x[0] = 1 sets the first stage's step to 1/127; the other entries, in [0, 1/254], round to 0 or one
-  // step there, their remainders to ~1/127² in the second; 2,000 columns, a base plus ±40·2⁻⁷ here and there, lie
-  // close. (Since x is quantized in two stages its remainder's term is below the f32 rounding term here: removing
-  // it from the bound does not fail this test; the single-stage screen failed a version of it.)
+  // rounding errs. x[0] = 1 sets the first stage's step to 1/63; the other entries, in [0, 1/63], round to 0 or one
+  // step there, their remainders (±1/126) to ~1/63² in the second; 2,000 columns, a base plus ±40·2⁻⁷ here and
+  // there, lie close. (Since x is quantized in two stages its remainder's term is below the f32 rounding term here:
+  // removing it from the bound does not fail this test; the single-stage screen failed a version of it.)
   nn::Generator gen(12);
   const int64_t k = 16, v = 2000;
   nn::Dense layer(nn::DenseOptions{.in = k, .out = v}, gen);
@@ -215,7 +215,7 @@ TEST_CASE("where x's int8 stages round coarsely and the words lie close, the scr
     }
   const OutputScreen screen(layer);
   for (int trial = 0; trial < 10; ++trial) {
-    Tensor x = Tensor::uniform({1, k}, 0, 1.0f / 254, gen);
+    Tensor x = Tensor::uniform({1, k}, 0, 1.0f / 63, gen);
     x.data()[0] = 1;
     check_screened(layer, screen, x, 1 + trial % 2, 0, "trial " + std::to_string(trial));
   }
@@ -283,16 +283,15 @@ TEST_CASE("steps from a DecodeCache give the layers' LSTM state to the bit and t
         }) == "DecodeCache: expected word ids in [0,57), got 57 at row 1");
 }
 
-TEST_CASE("a step screens its output layer where the level's int8 products pay: VNNI any rows, AVX2 one, scalar none") {
+TEST_CASE("a step screens its output layer where the level's int8 products pay: VNNI and AVX2, not plain loops") {
   CaptionModel model({.vocab = 57, .feature_dim = 6, .units = 24, .seed = 4});
   model.eval();
   const DecodeCache cache(model);
   nn::Generator gen(7);
   nn::NoGradGuard no_grad;
-  const bool vnni = nn::kernels::cpu_supports_vnni(), avx2 = nn::kernels::active_isa() != nn::kernels::Isa::scalar;
+  const bool expected = nn::kernels::cpu_supports_vnni() || nn::kernels::active_isa() != nn::kernels::Isa::scalar;
+  CHECK(cache.screens_output() == expected);
   for (int64_t rows : {1, 3}) {
-    const bool expected = vnni || (avx2 && rows == 1);
-    CHECK(cache.screens_output(rows) == expected);
     const Tensor image = model.image(Tensor::uniform({rows, 6}, 0, 1, gen));
     Tensor h, c;
     const int64_t screened = cache.screen().rows_screened();
