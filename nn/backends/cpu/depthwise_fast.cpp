@@ -24,18 +24,31 @@ Rows rows_inside(const Window2D& g, int64_t oh) {
   return {std::max<int64_t>(0, g.pad_top - oh * g.sh), std::min<int64_t>(g.kh, g.h + g.pad_top - oh * g.sh)};
 }
 
+// One native vector of floats (8 at the avx2 level), at any alignment.
+using Vector = Native<float>;
+constexpr int64_t kVectorLanes = kNativeBytes / static_cast<int64_t>(sizeof(float));
+NN_SIMD Vector load_vector(const float* p) {
+  Vector v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+NN_SIMD void store_vector(float* p, Vector v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
 // Output pixels [ow0, ow0 + T) of row (n, oh), channels [c_begin, c_end). With Interior, every horizontal tap of
 // every pixel lies inside the image; otherwise T is 1 and the taps are clipped. The window geometry is worked out
-// once; then each 16-channel block is summed in vector registers and stored once. The last channels go through a
-// vector block ending at c_end (overlapping the previous one, writing the same values again) when there are at
-// least 16 channels, else through a scalar loop.
+// once; then each 16-channel block is summed in vector registers, one native vector of channels at a time (at the
+// avx2 level a 16-channel block's 2·T accumulators spilled; T + 6 of one vector's fit the 16 registers), and stored
+// once. The last channels go through a block ending at c_end (overlapping the previous one, writing the same values
+// again) when there are at least 16 channels, else through a scalar loop.
 template <int64_t T, bool Interior, bool Relu>
 void depthwise_tile(const Window2D& g, const float* x, const float* w, const float* bias, float* y, int64_t n,
                     int64_t oh, int64_t ow0, int64_t c_begin, int64_t c_end) {
   // The input as read: with Relu, max(x, 0) (g.relu_input; NaN reads as 0, as relu gives).
-  auto in16 = [](const float* p) {
-    const v16 v = load16(p);
-    if constexpr (Relu) return where(v > 0.0f, v, v16{});
+  auto in = [](const float* p) {
+    const Vector v = load_vector(p);
+    if constexpr (Relu) return v > 0.0f ? v : Vector{};
     return v;
   };
   const int64_t C = g.c;
@@ -46,21 +59,21 @@ void depthwise_tile(const Window2D& g, const float* x, const float* w, const flo
   float* out = y + ((n * g.oh + oh) * g.ow + ow0) * C;
   const int64_t row_stride = g.w * C, pixel_stride = g.sw * C;
   const bool slide = Interior && T > 1 && g.kw == 3 && g.sw == 1;
-  auto block = [&](int64_t c0) {
-    v16 acc[T];
-    const v16 start = bias ? load16(bias + c0) : v16{};
+  auto vector_block = [&](int64_t c0) {  // channels [c0, c0 + kVectorLanes)
+    Vector acc[T];
+    const Vector start = bias ? load_vector(bias + c0) : Vector{};
 #pragma GCC unroll 8
     for (int64_t t = 0; t < T; ++t) acc[t] = start;
     if (slide) {
       // Stride 1, three taps per row: the input vectors slide through registers, each loaded once per row.
       for (int64_t kh = r.kh0; kh < r.kh1; ++kh) {
         const float* wk = w + kh * 3 * C + c0;
-        const v16 w0 = load16(wk), w1 = load16(wk + C), w2 = load16(wk + 2 * C);
-        const float* in = base + kh * row_stride + c0;
-        v16 a = in16(in), b = in16(in + C);
+        const Vector w0 = load_vector(wk), w1 = load_vector(wk + C), w2 = load_vector(wk + 2 * C);
+        const float* row = base + kh * row_stride + c0;
+        Vector a = in(row), b = in(row + C);
 #pragma GCC unroll 8
         for (int64_t t = 0; t < T; ++t) {
-          const v16 next = in16(in + (t + 2) * C);
+          const Vector next = in(row + (t + 2) * C);
           acc[t] += a * w0 + b * w1 + next * w2;
           a = b;
           b = next;
@@ -69,14 +82,17 @@ void depthwise_tile(const Window2D& g, const float* x, const float* w, const flo
     } else {
       for (int64_t kh = r.kh0; kh < r.kh1; ++kh)
         for (int64_t kw = kw0; kw < kw1; ++kw) {
-          const v16 wk = load16(w + (kh * g.kw + kw) * C + c0);
-          const float* in = base + kh * row_stride + kw * C + c0;
+          const Vector wk = load_vector(w + (kh * g.kw + kw) * C + c0);
+          const float* tap = base + kh * row_stride + kw * C + c0;
 #pragma GCC unroll 8
-          for (int64_t t = 0; t < T; ++t) acc[t] += in16(in + t * pixel_stride) * wk;
+          for (int64_t t = 0; t < T; ++t) acc[t] += in(tap + t * pixel_stride) * wk;
         }
     }
 #pragma GCC unroll 8
-    for (int64_t t = 0; t < T; ++t) store16(out + t * C + c0, acc[t]);
+    for (int64_t t = 0; t < T; ++t) store_vector(out + t * C + c0, acc[t]);
+  };
+  auto block = [&](int64_t c0) {
+    for (int64_t v = 0; v < kLanes; v += kVectorLanes) vector_block(c0 + v);
   };
   int64_t c0 = c_begin;
   for (; c0 + kLanes <= c_end; c0 += kLanes) block(c0);
@@ -191,7 +207,8 @@ void weight_tile(const Window2D& g, const float* x, const float* dy, float* acc,
 }
 
 // weight_tile for a 3×3 window whose nine taps all lie inside the image for every pixel of the tile: the nine
-// sums of a channel block stay in registers across the tile's pixels.
+// sums of a channel block stay in registers across the tile's pixels, one native vector of channels at a time
+// (as in the forward: sixteen channels' nine sums alone take 18 of AVX2's 16 registers).
 template <int64_t T>
 void weight_tile_3x3(const Window2D& g, const float* x, const float* dy, float* acc, int64_t n, int64_t oh,
                      int64_t ow0) {
@@ -200,21 +217,22 @@ void weight_tile_3x3(const Window2D& g, const float* x, const float* dy, float* 
   const float* grad = dy + ((n * g.oh + oh) * g.ow + ow0) * C;
   const int64_t row_stride = g.w * C, pixel_stride = g.sw * C;
   int64_t c0 = 0;
-  for (; c0 + kLanes <= C; c0 += kLanes) {
-    v16 sum[9];
+  for (; c0 + kVectorLanes <= C; c0 += kVectorLanes) {
+    Vector sum[9];
 #pragma GCC unroll 9
-    for (int tap = 0; tap < 9; ++tap) sum[tap] = load16(acc + tap * C + c0);
+    for (int tap = 0; tap < 9; ++tap) sum[tap] = load_vector(acc + tap * C + c0);
     const float* in0 = base + c0;
     const float* in1 = in0 + row_stride;
     const float* in2 = in1 + row_stride;
     if (g.sw == 1) {
       // Stride 1: each row's input vectors slide through registers, loaded once per tile.
-      v16 a0 = load16(in0), b0 = load16(in0 + C), a1 = load16(in1), b1 = load16(in1 + C);
-      v16 a2 = load16(in2), b2 = load16(in2 + C);
+      Vector a0 = load_vector(in0), b0 = load_vector(in0 + C), a1 = load_vector(in1), b1 = load_vector(in1 + C);
+      Vector a2 = load_vector(in2), b2 = load_vector(in2 + C);
 #pragma GCC unroll 8
       for (int64_t t = 0; t < T; ++t) {
-        const v16 gv = load16(grad + t * C + c0);
-        const v16 n0 = load16(in0 + (t + 2) * C), n1 = load16(in1 + (t + 2) * C), n2 = load16(in2 + (t + 2) * C);
+        const Vector gv = load_vector(grad + t * C + c0);
+        const Vector n0 = load_vector(in0 + (t + 2) * C), n1 = load_vector(in1 + (t + 2) * C),
+                     n2 = load_vector(in2 + (t + 2) * C);
         sum[0] += a0 * gv, sum[1] += b0 * gv, sum[2] += n0 * gv;
         sum[3] += a1 * gv, sum[4] += b1 * gv, sum[5] += n1 * gv;
         sum[6] += a2 * gv, sum[7] += b2 * gv, sum[8] += n2 * gv;
@@ -222,15 +240,17 @@ void weight_tile_3x3(const Window2D& g, const float* x, const float* dy, float* 
       }
     } else {
       for (int64_t t = 0; t < T; ++t) {
-        const v16 gv = load16(grad + t * C + c0);
+        const Vector gv = load_vector(grad + t * C + c0);
         const int64_t o = t * pixel_stride;
-        sum[0] += load16(in0 + o) * gv, sum[1] += load16(in0 + o + C) * gv, sum[2] += load16(in0 + o + 2 * C) * gv;
-        sum[3] += load16(in1 + o) * gv, sum[4] += load16(in1 + o + C) * gv, sum[5] += load16(in1 + o + 2 * C) * gv;
-        sum[6] += load16(in2 + o) * gv, sum[7] += load16(in2 + o + C) * gv, sum[8] += load16(in2 + o + 2 * C) * gv;
+        sum[0] += load_vector(in0 + o) * gv, sum[1] += load_vector(in0 + o + C) * gv;
+        sum[2] += load_vector(in0 + o + 2 * C) * gv, sum[3] += load_vector(in1 + o) * gv;
+        sum[4] += load_vector(in1 + o + C) * gv, sum[5] += load_vector(in1 + o + 2 * C) * gv;
+        sum[6] += load_vector(in2 + o) * gv, sum[7] += load_vector(in2 + o + C) * gv;
+        sum[8] += load_vector(in2 + o + 2 * C) * gv;
       }
     }
 #pragma GCC unroll 9
-    for (int tap = 0; tap < 9; ++tap) store16(acc + tap * C + c0, sum[tap]);
+    for (int tap = 0; tap < 9; ++tap) store_vector(acc + tap * C + c0, sum[tap]);
   }
   for (int64_t c = c0; c < C; ++c)
     for (int tap = 0; tap < 9; ++tap)
