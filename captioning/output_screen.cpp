@@ -25,8 +25,9 @@ float round_up(double v) {
 
 // Values (n) as bytes u in [0, kScreenByteMax], value ≈ scale·(u − zero): the range [min(values, 0), max(values, 0)]
 // in kScreenByteMax steps, so that 0 is exact (a ReLU's row gets zero point 0 and every step). Writes
-// rest[i] = value − scale·(u − zero) (exact in double: a float minus a float times a small integer) where rest is not
-// null. A zero scale (all values 0) gives zero bytes.
+// rest[i] = value − scale·(u − zero) where rest is not null (exact in double for float values: a float minus a float
+// times a small integer that rounds it to within half a step). A zero scale — all values 0, or a range too small for
+// a nonzero float step — gives zero bytes and rest = the values.
 struct ByteImage {
   float scale;
   int32_t zero;
@@ -79,7 +80,7 @@ OutputScreen::OutputScreen(const nn::Dense& output) : in_(output.options().in), 
                           (f32_bias ? "" : std::string(", ") + nn::dtype_name(output.bias().dtype()) + " bias") +
                           ", activation " + nn::to_string(output.options().activation));
   }
-  if (in_ > kMaxInputs) {  // the int32 sums hold 255·127·K
+  if (in_ > kMaxInputs) {  // |Σ u·q|, |z·Σ q| ≤ 63·127·K < 2³¹
     nn::fail_expected("OutputScreen", "at most " + std::to_string(kMaxInputs) + " inputs", std::to_string(in_));
   }
   kernel_sample_ = WeightSample(kernel);
@@ -125,7 +126,8 @@ OutputScreen::OutputScreen(const nn::Dense& output) : in_(output.options().in), 
     spread_[j] = finite ? round_up((std::sqrt(residual) + gamma * std::sqrt(weights)) * (1 + 1e-9))
                         : std::numeric_limits<float>::infinity();
     int8_norm_[j] = round_up(std::sqrt(image) * (1 + 1e-9));
-    // Plus what no relative bound covers: subnormal products (the layer's, and sₓ·s once it underflows).
+    // Plus what no relative bound covers: subnormal products (the layer's, and the estimate's s·(…) once it
+    // underflows).
     offset_[j] =
         round_up(((4 * kUnit + gamma) * std::fabs(double{bias_[j]}) + (k + 2) * 127.0 * 127.0 * 0x1p-149) * (1 + 1e-9));
     largest_norm_ = std::max(largest_norm_, std::sqrt(weights) + std::fabs(double{bias_[j]}));
@@ -164,9 +166,9 @@ nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
   scratch.chosen.clear();
 
   // 1. Each row to bytes in two stages, x ≈ sₓ·(uₓ − zₓ) + sᵣ·(uᵣ − zᵣ), the second stage the first's remainder
-  // (to_bytes:
-  //    6 bits each, for AVX2's products): the remainder ‖x − x̂‖ is ~1/63 of one stage's, and with it the estimates'
-  //    error through x — systematic across the words, so it would shift the log-sum-exp — well below the weights'.
+  //    (to_bytes: 6 bits each, for AVX2's products): the remainder ‖x − x̂‖ is ~1/63 of one stage's, and with it the
+  //    estimates' error through x — systematic across the words, so it would shift the log-sum-exp — well below the
+  //    weights'.
   ScreenRowNorms norms[kMaxStepRows];
   std::vector<double>& rest = scratch.rest;
   rest.resize(static_cast<size_t>(k));

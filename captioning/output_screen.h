@@ -22,11 +22,13 @@
 /// The bound, for x (K) with its image x̂ (its two stages), and column j with f32 weights w, int8 weights q, scale s and
 /// bias b (u = 2⁻²⁴, γ = (K+1)u / (1 − (K+1)u)): the f32 layer's value is within γ(|b| + ‖x‖‖w‖) of the real b + x·w
 /// (any order of summation); the estimate's real value b + x̂·(s·q) differs from b + x·w by x·(w − s·q) + (x − x̂)·(s·q),
-/// at most ‖x‖‖w − s·q‖ + ‖x − x̂‖‖s·q‖; the integer sum is exact, and scaling it and adding b rounds by at most
-/// 4u(|z̃| + |b|). So eⱼ = ‖x‖·Eⱼ + ‖x − x̂‖·Sⱼ + Gⱼ + 4u|z̃ⱼ| with Eⱼ = ‖w − s·q‖ + γ‖w‖, Sⱼ = ‖s·q‖ and
-/// Gⱼ = (4u + γ)|b| + (K+2)·127²·2⁻¹⁴⁹ (subnormal products, which no relative bound covers), each rounded up, and
-/// the whole widened by 2⁻¹⁰ for the rounding of its own computation. A row that is not finite, or whose ‖x‖ times
-/// a column's ‖w‖ + |b| reaches 2¹²⁶ (where the layer's own sums could overflow), is computed in f32 throughout.
+/// at most ‖x‖‖w − s·q‖ + ‖x − x̂‖‖s·q‖; the integer sums are exact, and converting and scaling them, adding the two
+/// stages (which may cancel: x̂ᵣ, the second stage's image, enters with its own size) and b rounds by at most
+/// 8u(|z̃| + ‖x̂ᵣ‖‖s·q‖) + 4u|b|. So eⱼ = ‖x‖·Eⱼ + ‖x − x̂‖·Sⱼ + Gⱼ + 8u(|z̃ⱼ| + ‖x̂ᵣ‖·Sⱼ) with Eⱼ = ‖w − s·q‖ + γ‖w‖,
+/// Sⱼ = ‖s·q‖ and Gⱼ = (4u + γ)|b| + (K+2)·127²·2⁻¹⁴⁹ (subnormal products, which no relative bound covers), each
+/// rounded up, and the whole widened by 2⁻¹⁰ for the rounding of its own computation. A row that is not finite, or
+/// whose ‖x‖ times a column's ‖w‖ + |b| reaches 2¹²⁶ (where the layer's own sums could overflow), is computed in f32
+/// throughout.
 #pragma once
 
 #include <atomic>
@@ -69,7 +71,8 @@ class OutputScreen {
   /// biases and the same kernel by a WeightSample (checked once per search).
   bool matches(const nn::Dense& output) const;
 
-  /// The most inputs K a screen takes (its int32 sums hold 63·127·K, less its zero point's 63·127·K).
+  /// The most inputs K a screen takes: its int32 sums Σ u·q and z·Σ q, and their difference, stay within 63·127·K
+  /// in magnitude (2³¹ would allow K up to 268,000; the limit leaves room to spare).
   static constexpr int64_t kMaxInputs = 65536;
 
   int64_t in() const { return in_; }    ///< K

@@ -89,18 +89,18 @@ __attribute__((target("arch=x86-64-v4,avx512vnni"))) void tile_vnni(int64_t rows
   }
 }
 
-// One tile for R ≤ 2 rows on AVX2, which has no vpdpbusd. vpmaddubsw multiplies u8 by s8 and adds adjacent pairs into
-// int16, saturating: with u's bytes ≤ kScreenByteMax (63) a pair is at most 2·63·127 = 16,002 in magnitude, so two
-// quads' pairs add in int16 (32,004) before vpmaddwd widens them to int32. Each 32 bytes of q (8 columns × 4 rows)
-// are loaded once for both rows: per row and pair of quads, two vpmaddubsw, an add, a vpmaddwd and an add for 8
-// columns × 8 depths (where VNNI takes two vpdpbusd). The columns in two halves of 32, so that 2 rows × 4 vectors of
-// int32 sums, the four broadcasts and a load fit the 16 registers.
+// The products on AVX2, which has no vpdpbusd. vpmaddubsw multiplies u8 by s8 and adds adjacent pairs into int16,
+// saturating: with u's bytes ≤ kScreenByteMax (63) a pair is at most 2·63·127 = 16,002 in magnitude, so two quads'
+// pairs add in int16 (32,004) before vpmaddwd widens them to int32. Each 32 bytes of q (8 columns × 4 rows) are loaded
+// once for both rows: per row and pair of quads, two vpmaddubsw, an add, a vpmaddwd and an add for 8 columns × 8 depths
+// (where VNNI takes two vpdpbusd).
+//
 // Quads g and g + 1 (or g alone where kPair is false: an odd last quad, q holds nothing after it) of one half of a
 // tile (32 columns, 4 vectors) into the int32 sums of R rows of u, ldu bytes apart.
 template <int R, bool kPair>
 __attribute__((target("arch=x86-64-v3"), always_inline)) inline void add_quads(int64_t g, const uint8_t* u, int64_t ldu,
                                                                                const int8_t* qh, __m256i (&sum)[R][4]) {
-  static_assert(2 * 2 * kScreenByteMax * 127 <= 32767, "two quads' pairs must add in int16");
+  static_assert(2 * 2 * kScreenByteMax * 128 <= 32767, "two quads' pairs must add in int16");
   __m256i u0[R], u1[R];
   for (int r = 0; r < R; ++r) {  // u's 4 bytes of a quad in every 32-bit lane
     uint32_t four[2] = {0, 0};
@@ -112,15 +112,18 @@ __attribute__((target("arch=x86-64-v3"), always_inline)) inline void add_quads(i
   for (int v = 0; v < 4; ++v) {
     const int8_t* qv = qh + g * kQuadBytes + 32 * v;
     const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qv));
-    const __m256i q1 =
-        kPair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qv + kQuadBytes)) : _mm256_setzero_si256();
+    const __m256i q1 = kPair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qv + kQuadBytes)) : q0;
     for (int r = 0; r < R; ++r) {
-      const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(u0[r], q0), _mm256_maddubs_epi16(u1[r], q1));
+      __m256i pairs = _mm256_maddubs_epi16(u0[r], q0);
+      if constexpr (kPair) pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(u1[r], q1));
       sum[r][v] = _mm256_add_epi32(sum[r][v], _mm256_madd_epi16(pairs, ones));
     }
   }
 }
 
+// One tile (64 columns, in two halves of 32: 4 vectors of int32 sums a row) for R ≤ 2 rows of u, ldu bytes apart.
+// At R = 2 the 8 sums, 4 broadcasts, 2 loads and the constant take all 16 registers and a few more (GCC keeps some
+// broadcasts on the stack); a third row would double that.
 template <int R>
 __attribute__((target("arch=x86-64-v3"), always_inline)) inline void tile_avx2_rows(int64_t quads, const uint8_t* u,
                                                                                     int64_t ldu, const int8_t* q,

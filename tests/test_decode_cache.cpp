@@ -110,8 +110,9 @@ void check_screen_products(int64_t tiles, int64_t quads, const std::vector<int8_
 
 TEST_CASE("screen_products gives the exact integer sums for 1 to 6 rows and several tiles") {
   nn::Generator gen(5);
-  // 7 and 19 quads: AVX2's pairs of quads (summed in int16) and an odd one after them; 2 and 6 rows: its pairs of rows.
-  for (int64_t quads : {7, 19}) {
+  // 1, 8, 7 and 19 quads: AVX2's pairs of quads (summed in int16), with or without an odd one after them, or the odd
+  // one alone; 2 and 6 rows: its pairs of rows, 1, 3 and 5 a row alone after them.
+  for (int64_t quads : {1, 8, 7, 19}) {
     const int64_t tiles = 3;
     std::vector<int8_t> q(static_cast<size_t>(tiles * captioning::kScreenTile * 4 * quads));
     for (auto& b : q) b = static_cast<int8_t>(static_cast<int>(gen.below(255)) - 127);
@@ -144,6 +145,18 @@ TEST_CASE("the output screen gives each row's best words and their f32 logits to
   // Non-negative rows, as the merge layer's ReLU gives them, and rows of zeros (a zero scale).
   check_screened(layer, screen, Tensor::uniform({2, 37}, 0, 1, gen), 3, 2, "non-negative");
   check_screened(layer, screen, Tensor::zeros({1, 37}), 1, 2, "zeros");
+  // Rows at the edges of the bytes' ranges: all negative (zero point 63), constant, subnormal (a subnormal scale),
+  // smaller still (a scale that rounds to 0: every value left to the bound), and one value that dwarfs the others
+  // (the rest round to the zero point).
+  Tensor edges = Tensor::empty({5, 37});
+  for (int64_t p = 0; p < 37; ++p) {
+    edges.data()[p] = -0.5f - 0.01f * static_cast<float>(p);
+    edges.data()[37 + p] = 0.75f;
+    edges.data()[74 + p] = 1e-40f * static_cast<float>(p % 5);
+    edges.data()[111 + p] = 0x1p-149f * static_cast<float>(p % 3);
+    edges.data()[148 + p] = p == 3 ? 1e6f : 1e-3f * static_cast<float>(p);
+  }
+  check_screened(layer, screen, edges, 2, 2, "edge rows");
   CHECK(screen.rows_screened() > 0);
   CHECK(screen.exact_columns() < screen.rows_screened() * 301 / 4);  // it screened: most columns stayed int8
   // More words asked for than there are from `first` on: all of them exact.
@@ -196,7 +209,7 @@ TEST_CASE("where int8 cannot tell the words apart, the screen computes them in f
   CHECK(screen.exact_columns() > screen.rows_screened() * 50);  // the bound kept many columns for f32
 }
 
-TEST_CASE("where x's int8 stages round coarsely and the words lie close, the screen still picks the f32 best") {
+TEST_CASE("where x's 6-bit stages round coarsely and the words lie close, the screen still picks the f32 best") {
   // Weights int8 represents exactly (multiples of 2⁻⁷, each column's largest 127·2⁻⁷ at entry 0), so only x's
   // rounding errs. x[0] = 1 sets the first stage's step to 1/63; the other entries, in [0, 1/63], round to 0 or one
   // step there, their remainders (±1/126) to ~1/63² in the second; 2,000 columns, a base plus ±40·2⁻⁷ here and

@@ -13,7 +13,7 @@ namespace nn::kernels {
 
 namespace {
 
-constexpr int64_t kLanes = 16;  // channels per vector: one AVX-512 register (two AVX2 ones)
+constexpr int64_t kLanes = 16;  // channels per block: one AVX-512 vector, two AVX ones, four SSE ones
 constexpr int64_t kTile = 8;    // adjacent output pixels computed together, so each weight load serves eight FMAs
 
 // The window taps of output row oh that fall inside the image.
@@ -28,12 +28,10 @@ Rows rows_inside(const Window2D& g, int64_t oh) {
 using Vector = Native<float>;
 constexpr int64_t kVectorLanes = kNativeBytes / static_cast<int64_t>(sizeof(float));
 NN_SIMD Vector load_vector(const float* p) {
-  Vector v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
+  return load_native<float>(p);
 }
 NN_SIMD void store_vector(float* p, Vector v) {
-  std::memcpy(p, &v, sizeof v);
+  store_native<float>(p, v);
 }
 
 // Output pixels [ow0, ow0 + T) of row (n, oh), channels [c_begin, c_end). With Interior, every horizontal tap of
@@ -207,8 +205,9 @@ void weight_tile(const Window2D& g, const float* x, const float* dy, float* acc,
 }
 
 // weight_tile for a 3×3 window whose nine taps all lie inside the image for every pixel of the tile: the nine
-// sums of a channel block stay in registers across the tile's pixels, one native vector of channels at a time
-// (as in the forward: sixteen channels' nine sums alone take 18 of AVX2's 16 registers).
+// sums of a channel block stay in registers across the tile's pixels, one native vector of channels at a time (as
+// in the forward: sixteen channels' nine sums alone took 18 of AVX2's 16 registers; one vector's nine sums and ten
+// inputs still spill a few).
 template <int64_t T>
 void weight_tile_3x3(const Window2D& g, const float* x, const float* dy, float* acc, int64_t n, int64_t oh,
                      int64_t ow0) {

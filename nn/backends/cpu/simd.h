@@ -167,17 +167,28 @@ NN_SIMD Wide<To> convert(Wide<From> v) {
   return each<To>(v, [](Native<From> x) { return __builtin_convertvector(x, Native<To>); });
 }
 
+// One native vector at p (any alignment), and its store.
+template <class T>
+NN_SIMD Native<T> load_native(const void* p) {
+  Native<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class T>
+NN_SIMD void store_native(void* p, Native<T> v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
 // 64 bytes at p (any alignment), and their store: part by part (a copy of the whole struct goes through the stack).
 template <class T>
 NN_SIMD Wide<T> load_wide(const void* p) {
   Wide<T> v;
-  for (int k = 0; k < kParts; ++k)
-    std::memcpy(&v.part[k], static_cast<const char*>(p) + k * kNativeBytes, kNativeBytes);
+  for (int k = 0; k < kParts; ++k) v.part[k] = load_native<T>(static_cast<const char*>(p) + k * kNativeBytes);
   return v;
 }
 template <class T>
 NN_SIMD void store_wide(void* p, Wide<T> v) {
-  for (int k = 0; k < kParts; ++k) std::memcpy(static_cast<char*>(p) + k * kNativeBytes, &v.part[k], kNativeBytes);
+  for (int k = 0; k < kParts; ++k) store_native<T>(static_cast<char*>(p) + k * kNativeBytes, v.part[k]);
 }
 
 NN_SIMD v16 load16(const float* p) {
