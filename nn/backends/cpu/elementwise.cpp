@@ -205,7 +205,7 @@ void map_backward(const kernels::UnaryCall& f, int64_t n, const float* x, const 
     case Unary::div_scalar_by:
       return each_from_xy(n, x, y, g, gx, [](float v, float w) { return -w / v; });
     case Unary::relu:
-      return each_from_y(n, y, g, gx, [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
+      return kernels::relu_backward(n, y, g, gx);
     case Unary::sigmoid:
       return each_from_y(n, y, g, gx, [](float v) { return v * (1.0f - v); });
     case Unary::hard_sigmoid:

@@ -16,6 +16,12 @@ void relu_forward(int64_t n, const float* x, float* y);
 template <Isa>
 void relu_forward(int64_t n, const float* x, float* y);
 
+// gx (N) = g · (y > 0 ? 1 : 0): relu's gradient from its output. gx may be g. (Written as a plain loop, GCC 12 keeps
+// the compare a branch, in a scalar loop at every level: "control flow in loop", 9 % of a train_shapes step.)
+void relu_backward(int64_t n, const float* y, const float* g, float* gx);
+template <Isa>
+void relu_backward(int64_t n, const float* y, const float* g, float* gx);
+
 // y (N) = a + b. y may be a or b.
 void add_forward(int64_t n, const float* a, const float* b, float* y);
 template <Isa>
