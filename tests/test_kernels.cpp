@@ -2,6 +2,8 @@
 // micro-tiles, strided leading dimensions, alpha, beta and a bias. The pointwise kernels at every instruction-set level
 // this processor runs against theirs; and the level dispatch itself.
 #include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -88,11 +90,18 @@ TEST_CASE("the pointwise kernels agree with their naive references at every leve
   using nn::kernels::Isa;
   nn::Generator gen(7);
   const int64_t rows = 37, c = 45, n = rows * c;  // not a multiple of any vector width
-  const nn::Tensor x = nn::Tensor::uniform({n}, -2, 2, gen), b = nn::Tensor::uniform({n}, -2, 2, gen);
+  nn::Tensor x = nn::Tensor::uniform({n}, -2, 2, gen);
+  const nn::Tensor b = nn::Tensor::uniform({n}, -2, 2, gen);
   const nn::Tensor gamma = nn::Tensor::uniform({c}, 0.5, 2, gen), beta = nn::Tensor::uniform({c}, -1, 1, gen);
   const nn::Tensor mean = nn::Tensor::uniform({c}, -1, 1, gen), inv_std = nn::Tensor::uniform({c}, 0.5, 2, gen);
   const nn::kernels::ChannelAffine affine{gamma.data(), beta.data(), mean.data(), inv_std.data()};
   nn::Tensor want = nn::Tensor::empty({n}), got = nn::Tensor::empty({n});
+  nn::Tensor gradient = b.clone();
+  for (int64_t i = 0; i < n; i += 7) x.data()[i] = 0.0f;  // relu's output is 0 wherever its input was not positive
+  for (int64_t i : {int64_t{3}, n - 2, n - 1}) {  // in 16-lane blocks, and in the last n mod 16: g·0 is NaN there
+    x.data()[i] = -0.5f;
+    gradient.data()[i] = i == 3 ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::quiet_NaN();
+  }
   nn::kernels::with_active_isa([]<Isa> {});  // the level named by NN_ISA, if any, is valid here
   const auto check_level = [&]<Isa isa>() {
     INFO("level " << nn::kernels::isa_name(isa));
@@ -102,6 +111,10 @@ TEST_CASE("the pointwise kernels agree with their naive references at every leve
     nn::kernels::add_forward_ref(n, x.data(), b.data(), want.data());
     nn::kernels::add_forward<isa>(n, x.data(), b.data(), got.data());
     CHECK(got.to_vector() == want.to_vector());
+    // relu's gradient from y = x, zeros and a NaN gradient among them: the same bits (g·0 keeps a NaN and a sign).
+    nn::kernels::relu_backward_ref(n, x.data(), gradient.data(), want.data());
+    nn::kernels::relu_backward<isa>(n, x.data(), gradient.data(), got.data());
+    CHECK(std::memcmp(got.data(), want.data(), sizeof(float) * n) == 0);
     nn::kernels::channel_affine_ref(rows, c, affine, x.data(), want.data());
     nn::kernels::channel_affine<isa>(rows, c, affine, x.data(), got.data());
     test::check_close(got, want, 1e-6, 1e-6, "channel_affine");  // fused multiply-adds round once less

@@ -175,6 +175,10 @@ void relu_forward_ref(int64_t n, const float* x, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+void relu_backward_ref(int64_t n, const float* y, const float* g, float* gx) {
+  for (int64_t i = 0; i < n; ++i) gx[i] = g[i] * (y[i] > 0.0f ? 1.0f : 0.0f);
+}
+
 void add_forward_ref(int64_t n, const float* a, const float* b, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }

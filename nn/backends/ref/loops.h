@@ -37,6 +37,8 @@ void avg_pool_forward_ref(const Window2D& g, const float* x, float* y);
 // ---- Xception's memory-bound steps ----
 // y (N) = max(x, 0).
 void relu_forward_ref(int64_t n, const float* x, float* y);
+// gx (N) = g · (y > 0 ? 1 : 0).
+void relu_backward_ref(int64_t n, const float* y, const float* g, float* gx);
 // y (N) = a + b.
 void add_forward_ref(int64_t n, const float* a, const float* b, float* y);
 // Per channel of x (rows, C): y = gamma·(x − mean)·inv_std + beta.
