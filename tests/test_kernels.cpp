@@ -21,10 +21,26 @@ struct Case {
 };
 
 void check_gemm(bool use_avx512_directly) {
-  const std::vector<Case> cases = {{1, 1, 1},     {13, 31, 7},    {15, 33, 300},  {200, 70, 513},
-                                   {3, 4100, 9},  {169, 65, 257}, {40, 20, 5000}, {1, 300, 77},
-                                   {1, 40, 5000}, {3, 700, 256},  {20, 4133, 300}};  // wide: threads take bands of
-                                                                                     // columns, A packed
+  const std::vector<Case> cases = {{1, 1, 1},
+                                   {13, 31, 7},
+                                   {15, 33, 300},
+                                   {200, 70, 513},
+                                   {3, 4100, 9},
+                                   {169, 65, 257},
+                                   {40, 20, 5000},
+                                   {1, 300, 77},
+                                   {1, 40, 5000},
+                                   {3, 700, 256},
+                                   {20, 4133, 300},  // wide: threads take bands of
+                                                     // columns, A packed
+                                   // Narrow (gemm_narrow below AVX-512 when A is not transposed): 1 to 4 vectors of
+                                   // columns, rows not a multiple of the kernel's groups, depths 1 and 64.
+                                   {515, 4, 27},
+                                   {1030, 16, 8},
+                                   {771, 17, 36},
+                                   {2053, 36, 1},
+                                   {601, 64, 64},
+                                   {4099, 33, 9}};
   const std::vector<std::pair<float, float>> scalars = {{1.0f, 0.0f}, {1.0f, 1.0f}, {2.0f, 0.5f}};
   nn::Generator gen(3);
   for (const Case& cs : cases)

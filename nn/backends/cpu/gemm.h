@@ -1,5 +1,6 @@
 // GEMM: C (M,N) = alpha · op(A) · op(B) + beta · C, row-major, op(X) = X or Xᵀ. gemm() runs our AVX-512 kernel
-// (gemm<Isa::avx512>) where the active instruction-set level is avx512 (isa.h) and OpenBLAS sgemm elsewhere;
+// (gemm<Isa::avx512>) where the active instruction-set level is avx512 (isa.h), our narrow kernel (gemm_narrow) for
+// tall products of few columns and depths below it, and OpenBLAS sgemm elsewhere;
 // Its frozen naive twin, gemm_ref, is the reference backend's (nn/backends/ref/loops.h).
 #pragma once
 
@@ -13,6 +14,15 @@ namespace nn::kernels {
 // product then added to it), else the bias is added after the product.
 void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
           const float* bias = nullptr);
+
+// A narrow, shallow product — A not transposed, N ≤ kNarrowMaxN, K ≤ kNarrowMaxK —, as the first layers of a small
+// CNN make (N = 4–16 channels, K = 8–36 taps or channels, M = tens of thousands of pixels): op(B) copied once into
+// a block that stays in L1, then each row of C summed in vector registers. OpenBLAS's tiles ran such products at
+// 6–16 GFLOP/s on a 2-core Zen 3 (train_shapes's compact Xception). Any lda, ldb and ldc, shorter than a row too.
+// Compiled for every level (gemm_narrow_fast.cpp); gemm() calls it for those of 512 rows or more below AVX-512.
+inline constexpr int kNarrowMaxN = 64, kNarrowMaxK = 64;
+template <Isa>
+void gemm_narrow(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c);
 
 // An AVX-512 SGEMM in the BLIS style — packed panels, a 14×32 register-blocked micro-kernel (gemm_avx512.cpp). It
 // exists because OpenBLAS is pinned to its AVX2 kernels on machines it does not know (OPENBLAS_CORETYPE=Haswell on
