@@ -40,7 +40,12 @@ void check_gemm(bool use_avx512_directly) {
                                    {771, 17, 36},
                                    {2053, 36, 1},
                                    {601, 64, 64},
-                                   {4099, 33, 9}};
+                                   {4099, 33, 9},
+                                   // Long (gemm_long for a transposed A): 1 and 2 vectors, row groups and tails.
+                                   {27, 4, 5003},
+                                   {36, 8, 2048},
+                                   {17, 32, 3001},
+                                   {64, 20, 2050}};
   const std::vector<std::pair<float, float>> scalars = {{1.0f, 0.0f}, {1.0f, 1.0f}, {2.0f, 0.5f}};
   nn::Generator gen(3);
   for (const Case& cs : cases)

@@ -23,6 +23,12 @@ void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float
 inline constexpr int kNarrowMaxN = 64, kNarrowMaxK = 64;
 template <Isa>
 void gemm_narrow(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c);
+// Its transpose for weight gradients: A transposed, M and N ≤ kNarrowMaxN, a long depth (K = pixels); gemm() calls
+// it for N ≤ 32 and K ≥ 2,048 with B not transposed below AVX-512 (gemm.cpp's measurements). Each thread
+// sums a slice of the depths into its own M × N sums, blocks of depths at a time in registers; the slices are then
+// added up in thread order (so the result depends on the thread count, as OpenBLAS's does).
+template <Isa>
+void gemm_long(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c);
 
 // An AVX-512 SGEMM in the BLIS style — packed panels, a 14×32 register-blocked micro-kernel (gemm_avx512.cpp). It
 // exists because OpenBLAS is pinned to its AVX2 kernels on machines it does not know (OPENBLAS_CORETYPE=Haswell on

@@ -1,8 +1,10 @@
-// The narrow GEMM (gemm.h's gemm_narrow), compiled once per instruction-set level (isa.h): kCompiledIsa is this
-// copy's.
+// The narrow GEMMs (gemm.h's gemm_narrow and gemm_long), compiled once per instruction-set level (isa.h):
+// kCompiledIsa is this copy's.
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 
 #include "nn/backends/cpu/gemm.h"
 #include "nn/backends/cpu/simd.h"
@@ -43,18 +45,125 @@ NN_SIMD void narrow_rows(const GemmShape& s, int64_t i0, float alpha, const floa
   }
 }
 
+// Rows per group for V vectors of columns: R·V accumulators of 16 floats, at most 4 (8 AVX2 registers), which
+// leaves room for B's row and a broadcast.
+template <int V>
+constexpr int kGroupRows = V <= 2 ? 4 / V : 1;
+
 template <int V>
 void narrow(const GemmShape& s, float alpha, const float* a, const float* block, float beta, float* c) {
-  // Accumulators: R·V vectors of 16, at most 12 AVX2 registers (two a vector) with room for B's row and a broadcast.
-  constexpr int R = V == 1 ? 4 : V == 2 ? 2 : 1;
+  constexpr int R = kGroupRows<V>;
   const long lda = s.lda ? s.lda : s.k, ldc = s.ldc ? s.ldc : s.n;
   const int64_t groups = s.m / R;
-#pragma omp parallel for schedule(static) if (static_cast<int64_t>(s.m) * s.k * s.n > (1 << 18))
+  const bool threads = int64_t{s.m} * s.k * s.n > (1 << 18);
+#pragma omp parallel for schedule(static) if (threads)
   for (int64_t g = 0; g < groups; ++g) narrow_rows<V, R>(s, g * R, alpha, a, lda, block, beta, c, ldc);
   for (int64_t i = groups * R; i < s.m; ++i) narrow_rows<V, 1>(s, i, alpha, a, lda, block, beta, c, ldc);
 }
 
+// gemm_long's depths [p0, p1) into sums (M, 16·V), blocks of kLongBlock depths at a time: op(B)'s rows copied into
+// a padded block (zeros past N) that stays in L1, then each group of R rows of C summed over the block in registers
+// (A's elements broadcast: row p of the stored A holds C's rows' depth p) and added to sums.
+constexpr int kLongBlock = 128;
+template <int V>
+void long_slice(const GemmShape& s, const float* a, long lda, const float* b, long ldb, int64_t p0, int64_t p1,
+                float* block, float* sums) {
+  constexpr int R = kGroupRows<V>;
+  for (int64_t q0 = p0; q0 < p1; q0 += kLongBlock) {
+    const int64_t depth = std::min<int64_t>(kLongBlock, p1 - q0);
+    // B's rows read in place where they fill the vectors; else copied, zeros past N.
+    const bool in_place = !s.transpose_b && s.n == 16 * V;
+    const float* rows_of_b = in_place ? b + q0 * ldb : block;
+    const int64_t row_step = in_place ? ldb : 16 * V;
+    if (!in_place) {
+      for (int64_t p = 0; p < depth; ++p) {
+        float* row = block + p * 16 * V;
+        if (s.transpose_b) {
+          for (int j = 0; j < s.n; ++j) row[j] = b[j * ldb + q0 + p];
+        } else {
+          std::copy_n(b + (q0 + p) * ldb, s.n, row);
+        }
+        std::fill(row + s.n, row + 16 * V, 0.0f);
+      }
+    }
+    auto rows = [&]<int G>(int64_t i0) {  // rows [i0, i0 + G) of C
+      v16 acc[G][V];
+      for (auto& row : acc)
+        for (auto& part : row) part = v16{};
+      for (int64_t p = 0; p < depth; ++p) {
+        v16 bv[V];
+        for (int v = 0; v < V; ++v) bv[v] = load16(rows_of_b + p * row_step + v * 16);
+        for (int r = 0; r < G; ++r) {
+          const v16 ar = splat16(a[(q0 + p) * lda + i0 + r]);
+          for (int v = 0; v < V; ++v) acc[r][v] += ar * bv[v];
+        }
+      }
+      for (int r = 0; r < G; ++r)
+        for (int v = 0; v < V; ++v) {
+          float* out = sums + ((i0 + r) * V + v) * 16;
+          store16(out, load16(out) + acc[r][v]);
+        }
+    };
+    int64_t i = 0;
+    for (; i + R <= s.m; i += R) rows.template operator()<R>(i);
+    for (; i < s.m; ++i) rows.template operator()<1>(i);
+  }
+}
+
+// Zeroed floats from calloc, freed at scope exit. Not std::vector: a template instantiated in this file would be
+// compiled for this level and could be the copy the linker keeps for the whole program (isa.h).
+struct Zeros {
+  float* data;
+  explicit Zeros(size_t count) : data(static_cast<float*>(std::calloc(count, sizeof(float)))) {
+    if (data == nullptr) throw std::bad_alloc();
+  }
+  ~Zeros() { std::free(data); }
+  Zeros(const Zeros&) = delete;
+  Zeros& operator=(const Zeros&) = delete;
+};
+
+// gemm_long for V vectors of columns: each thread sums a slice of the depths into its own (M, 16·V) sums, which are
+// then added up in thread order and written as C = alpha·Σ + beta·C.
+template <int V>
+void long_product(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+  const long lda = s.lda ? s.lda : s.m, ldb = s.ldb ? s.ldb : (s.transpose_b ? s.k : s.n), ldc = s.ldc ? s.ldc : s.n;
+  const int team = omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads());
+  const int64_t size = int64_t{s.m} * 16 * V;
+  Zeros zeros(static_cast<size_t>(size * team));
+  float* const sums = zeros.data;
+  int used = 1;
+#pragma omp parallel num_threads(team)
+  {
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+#pragma omp single
+    used = n;
+    alignas(64) float block[kLongBlock * 16 * V];
+    long_slice<V>(s, a, lda, b, ldb, int64_t{s.k} * t / n, int64_t{s.k} * (t + 1) / n, block, sums + size * t);
+  }
+  for (int i = 0; i < s.m; ++i)
+    for (int j = 0; j < s.n; ++j) {
+      float total = 0.0f;
+      for (int t = 0; t < used; ++t) total += sums[size * t + i * 16 * V + j];
+      float& out = c[i * ldc + j];
+      out = alpha * total + (beta == 0.0f ? 0.0f : beta * out);
+    }
+}
+
 }  // namespace
+
+template <>
+void gemm_long<kCompiledIsa>(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+  switch ((s.n + 15) / 16) {
+    case 1:
+      return long_product<1>(s, alpha, a, b, beta, c);
+    case 2:
+      return long_product<2>(s, alpha, a, b, beta, c);
+    case 3:
+      return long_product<3>(s, alpha, a, b, beta, c);
+    default:
+      return long_product<4>(s, alpha, a, b, beta, c);
+  }
+}
 
 template <>
 void gemm_narrow<kCompiledIsa>(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
