@@ -1,9 +1,11 @@
 // Fast GEMM against its naive reference: every transpose combination, edge sizes that leave partial
 // micro-tiles, strided leading dimensions, alpha, beta and a bias. The pointwise kernels at every instruction-set level
 // this processor runs against theirs; and the level dispatch itself.
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -107,6 +109,89 @@ TEST_CASE("the AVX-512 gemm agrees with the naive reference on this processor") 
   nn::set_num_threads(before);
 }
 
+namespace {
+
+// gemm_narrow (A as stored) or gemm_long (A transposed) at one level against gemm_ref: B both ways, packed and
+// strided leading dimensions, alpha and beta, C all NaN where beta is 0 and every element is written (no NaN may
+// come through); then a short lda (overlapping rows, as an implicit GEMM reads an image) and calls from inside a
+// parallel region (a team of one each).
+template <nn::kernels::Isa isa>
+void check_narrow_gemms(nn::Generator& gen) {
+  using nn::kernels::GemmShape;
+  struct Shape {
+    int m, n, k;
+    bool long_depth;  // gemm_long: A transposed
+  };
+  auto run = [](const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+    if (s.transpose_a) {
+      nn::kernels::gemm_long<isa>(s, alpha, a, b, beta, c);
+    } else {
+      nn::kernels::gemm_narrow<isa>(s, alpha, a, b, beta, c);
+    }
+  };
+  auto check = [&](const GemmShape& s, float alpha, float beta, bool nan_c, const std::string& what) {
+    const int lda = s.lda ? s.lda : (s.transpose_a ? s.m : s.k), ldb = s.ldb ? s.ldb : (s.transpose_b ? s.k : s.n);
+    const int ldc = s.ldc ? s.ldc : s.n;
+    // A's and B's storage: rows × leading dimension, plus a row's worth where rows overlap (lda shorter than a row).
+    const nn::Tensor a = nn::Tensor::uniform({(s.transpose_a ? s.k : s.m) * lda + s.k}, -1, 1, gen);
+    const nn::Tensor b = nn::Tensor::uniform({(s.transpose_b ? s.n : s.k) * ldb}, -1, 1, gen);
+    nn::Tensor c0 = nn::Tensor::uniform({s.m * ldc}, -1, 1, gen);
+    if (nan_c) c0.fill(std::numeric_limits<float>::quiet_NaN());
+    nn::Tensor fast = c0.clone(), ref = c0.clone();
+    run(s, alpha, a.data(), b.data(), beta, fast.data());
+    nn::kernels::gemm_ref(s, alpha, a.data(), b.data(), beta, ref.data());
+    test::check_close(fast, ref, 1e-4, 1e-4 * std::sqrt(static_cast<double>(s.k)), what);
+  };
+  const std::vector<Shape> shapes = {{37, 1, 9, false}, {70, 17, 64, false}, {33, 33, 5, false}, {9, 64, 12, false},
+                                     {5, 3, 300, true}, {64, 64, 129, true}, {7, 49, 260, true}};
+  for (const Shape& sh : shapes)
+    for (int tb = 0; tb < 2; ++tb)
+      for (bool packed : {true, false})
+        for (auto [alpha, beta] : {std::pair{1.0f, 0.0f}, std::pair{0.5f, 2.0f}}) {
+          GemmShape s{.m = sh.m, .n = sh.n, .k = sh.k, .transpose_a = sh.long_depth, .transpose_b = tb == 1};
+          if (!packed) {
+            s.lda = (sh.long_depth ? sh.m : sh.k) + 2;
+            s.ldb = (tb ? sh.k : sh.n) + 2;
+            s.ldc = sh.n + 2;
+          }
+          check(s, alpha, beta, packed && beta == 0.0f,
+                std::string(sh.long_depth ? "gemm_long " : "gemm_narrow ") + std::to_string(sh.m) + "x" +
+                    std::to_string(sh.n) + "x" + std::to_string(sh.k) + " tb=" + std::to_string(tb) +
+                    (packed ? " packed" : " strided") + " beta=" + std::to_string(beta));
+        }
+  check({.m = 600, .n = 16, .k = 9, .lda = 3}, 1.0f, 0.0f, true, "gemm_narrow, lda 3 < K");
+  int failures = 0;
+#pragma omp parallel num_threads(2) reduction(+ : failures)
+  {
+    for (bool long_depth : {false, true}) {
+      const GemmShape s{.m = long_depth ? 20 : 700, .n = 24, .k = long_depth ? 3000 : 30, .transpose_a = long_depth};
+      std::vector<float> a(static_cast<size_t>(s.m) * s.k, 0.25f), b(static_cast<size_t>(s.k) * s.n, -2.0f);
+      std::vector<float> c(static_cast<size_t>(s.m) * s.n, 1.0f);
+      run(s, 1.0f, a.data(), b.data(), 0.0f, c.data());
+      for (float v : c) failures += v != -0.5f * static_cast<float>(s.k);  // exact: sums of -0.5
+    }
+  }
+  CHECK_MESSAGE(failures == 0, "gemm_narrow / gemm_long inside a parallel region");
+}
+
+}  // namespace
+
+TEST_CASE("gemm_narrow and gemm_long agree with the naive reference at every level this processor runs") {
+  using nn::kernels::Isa;
+  nn::Generator gen(11);
+  int levels = 0;
+  if (nn::kernels::cpu_supports(Isa::avx512)) check_narrow_gemms<Isa::avx512>(gen), ++levels;
+  if (nn::kernels::cpu_supports(Isa::avx2)) check_narrow_gemms<Isa::avx2>(gen), ++levels;
+  check_narrow_gemms<Isa::scalar>(gen), ++levels;
+  MESSAGE(levels << " levels checked");
+  CHECK_THROWS_WITH_AS(
+      nn::kernels::gemm_narrow<Isa::scalar>({.m = 1, .n = 65, .k = 1}, 1.0f, nullptr, nullptr, 0.0f, nullptr),
+      "gemm_narrow: expected A not transposed and N, K <= 64", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::kernels::gemm_long<Isa::scalar>({.m = 65, .n = 1, .k = 1, .transpose_a = true}, 1.0f,
+                                                           nullptr, nullptr, 0.0f, nullptr),
+                       "gemm_long: expected a transposed A and M, N <= 64", std::invalid_argument);
+}
+
 TEST_CASE("the pointwise kernels agree with their naive references at every level this processor runs") {
   using nn::kernels::Isa;
   nn::Generator gen(7);
@@ -123,6 +208,10 @@ TEST_CASE("the pointwise kernels agree with their naive references at every leve
     x.data()[i] = -0.5f;
     gradient.data()[i] = i == 3 ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::quiet_NaN();
   }
+  const int64_t big = 40'003;
+  const nn::Tensor big_y = nn::relu(nn::Tensor::uniform({big}, -1, 1, gen)),
+                   big_g = nn::Tensor::uniform({big}, -1, 1, gen);
+  nn::Tensor big_want = nn::Tensor::empty({big});
   nn::kernels::with_active_isa([]<Isa> {});  // the level named by NN_ISA, if any, is valid here
   const auto check_level = [&]<Isa isa>() {
     INFO("level " << nn::kernels::isa_name(isa));
@@ -136,6 +225,11 @@ TEST_CASE("the pointwise kernels agree with their naive references at every leve
     nn::kernels::relu_backward_ref(n, x.data(), gradient.data(), want.data());
     nn::kernels::relu_backward<isa>(n, x.data(), gradient.data(), got.data());
     CHECK(std::memcmp(got.data(), want.data(), sizeof(float) * n) == 0);
+    // In place (gx = g) and over 2¹⁵ elements, where the threads split it.
+    nn::kernels::relu_backward_ref(big, big_y.data(), big_g.data(), big_want.data());
+    nn::Tensor in_place = big_g.clone();
+    nn::kernels::relu_backward<isa>(big, big_y.data(), in_place.data(), in_place.data());
+    CHECK(std::memcmp(in_place.data(), big_want.data(), sizeof(float) * big) == 0);
     nn::kernels::channel_affine_ref(rows, c, affine, x.data(), want.data());
     nn::kernels::channel_affine<isa>(rows, c, affine, x.data(), got.data());
     test::check_close(got, want, 1e-6, 1e-6, "channel_affine");  // fused multiply-adds round once less

@@ -12,7 +12,8 @@
 
 namespace test {
 
-// Every element of `actual` within atol + rtol·|expected| of `expected`; reports the first offender.
+// Every element of `actual` within atol + rtol·|expected| of `expected`, or equal to it (infinities), or NaN where it
+// is NaN; reports the first offender. A NaN against a number fails (a plain `err > tol` test let it through).
 inline void check_close(const nn::Tensor& actual, const nn::Tensor& expected, double rtol, double atol,
                         const std::string& what) {
   INFO(what);
@@ -20,8 +21,9 @@ inline void check_close(const nn::Tensor& actual, const nn::Tensor& expected, do
   const float* a = actual.data();
   const float* e = expected.data();
   for (int64_t i = 0; i < actual.numel(); ++i) {
+    if (a[i] == e[i] || (std::isnan(a[i]) && std::isnan(e[i]))) continue;
     double err = std::fabs(static_cast<double>(a[i]) - e[i]);
-    if (err > atol + rtol * std::fabs(static_cast<double>(e[i]))) {
+    if (!(err <= atol + rtol * std::fabs(static_cast<double>(e[i])))) {
       FAIL_CHECK(what << ": element " << i << " is " << a[i] << ", expected " << e[i] << " (error " << err << ")");
       return;
     }

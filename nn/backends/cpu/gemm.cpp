@@ -100,8 +100,8 @@ void product(const GemmShape& s, float alpha, const float* a, const float* b, fl
     return;
   }
   // A tall, narrow, shallow product (a small CNN's first layers), or a weight gradient of few rows and columns over
-  // many pixels, below AVX-512: our narrow kernels (gemm.h). At AVX-512 the kernel above takes them (not measured
-  // against these).
+  // many pixels, below AVX-512: our narrow kernels (gemm.h). At AVX-512 the kernel above takes those of 32,768
+  // multiply-adds or more (not measured against these), OpenBLAS the rest.
   if (!avx512 && narrow_pays(s)) {
     with_active_isa([&]<Isa isa> { gemm_narrow<isa>(s, alpha, a, b, beta, c); });
     return;

@@ -1,7 +1,8 @@
 // GEMM: C (M,N) = alpha · op(A) · op(B) + beta · C, row-major, op(X) = X or Xᵀ. gemm() runs our AVX-512 kernel
-// (gemm<Isa::avx512>) where the active instruction-set level is avx512 (isa.h), our narrow kernel (gemm_narrow) for
-// tall products of few columns and depths below it, and OpenBLAS sgemm elsewhere;
-// Its frozen naive twin, gemm_ref, is the reference backend's (nn/backends/ref/loops.h).
+// (gemm<Isa::avx512>) where the active instruction-set level is avx512 (isa.h) and the product has 32,768
+// multiply-adds or more; below that level, gemm_narrow (A not transposed, N, K ≤ 64, M ≥ 512) and gemm_long (Aᵀ·B,
+// M ≤ 64, N ≤ 32, K ≥ 2,048); sgemv for one row; OpenBLAS sgemm elsewhere (gemm_ref where a leading dimension is
+// shorter than a row). Its frozen naive twin, gemm_ref, is the reference backend's (nn/backends/ref/loops.h).
 #pragma once
 
 #include "nn/backends/cpu/isa.h"
@@ -18,8 +19,9 @@ void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float
 // A narrow, shallow product — A not transposed, N ≤ kNarrowMaxN, K ≤ kNarrowMaxK —, as the first layers of a small
 // CNN make (N = 4–16 channels, K = 8–36 taps or channels, M = tens of thousands of pixels): op(B) copied once into
 // a block that stays in L1, then each row of C summed in vector registers. OpenBLAS's tiles ran such products at
-// 6–16 GFLOP/s on a 2-core Zen 3 (train_shapes's compact Xception). Any lda, ldb and ldc, shorter than a row too.
-// Compiled for every level (gemm_narrow_fast.cpp); gemm() calls it for those of 512 rows or more below AVX-512.
+// 6–16 GFLOP/s on a 2-core Zen 3 (train_shapes's compact Xception). Any lda and ldb, shorter than a row too; ldc ≥ N.
+// The same bits on any thread count. Compiled for every level (gemm_narrow_fast.cpp); gemm() calls it for those of
+// 512 rows or more below AVX-512. Throws std::invalid_argument for a shape outside those bounds (both kernels).
 inline constexpr int kNarrowMaxN = 64, kNarrowMaxK = 64;
 template <Isa>
 void gemm_narrow(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c);
@@ -33,7 +35,8 @@ void gemm_long(const GemmShape& s, float alpha, const float* a, const float* b, 
 // An AVX-512 SGEMM in the BLIS style — packed panels, a 14×32 register-blocked micro-kernel (gemm_avx512.cpp). It
 // exists because OpenBLAS is pinned to its AVX2 kernels on machines it does not know (OPENBLAS_CORETYPE=Haswell on
 // this project's Zen 5 machines), which halves its speed there. Defined for Isa::avx512 only, on x86-64; unlike
-// OpenBLAS it also takes leading dimensions shorter than a row (overlapping rows, as implicit GEMMs read an image).
+// OpenBLAS it also takes leading dimensions shorter than a row (overlapping rows, as implicit GEMMs read an image), as
+// gemm_narrow and gemm_long do.
 template <Isa>
 void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
           const float* bias = nullptr);

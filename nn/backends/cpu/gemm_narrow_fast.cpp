@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <new>
+#include <stdexcept>
 
 #include "nn/backends/cpu/gemm.h"
 #include "nn/backends/cpu/simd.h"
@@ -35,7 +37,7 @@ NN_SIMD void narrow_rows(const GemmShape& s, int64_t i0, float alpha, const floa
     for (int v = 0; v < V; ++v) {
       const int64_t count = std::min<int64_t>(16, s.n - 16 * v);
       v16 out = acc[r][v] * alpha;
-      if (beta != 0.0f) out += load16_partial(row + 16 * v, count, 0.0f) * beta;
+      if (beta != 0.0f) out += (count == 16 ? load16(row + 16 * v) : load16_partial(row + 16 * v, count, 0.0f)) * beta;
       if (count == 16) {
         store16(row + 16 * v, out);
       } else {
@@ -45,8 +47,8 @@ NN_SIMD void narrow_rows(const GemmShape& s, int64_t i0, float alpha, const floa
   }
 }
 
-// Rows per group for V vectors of columns: R·V accumulators of 16 floats, at most 4 (8 AVX2 registers), which
-// leaves room for B's row and a broadcast.
+// Rows per group for V vectors of columns: R·V accumulators of 16 floats, at most 4 — 8 of AVX2's 16 registers,
+// which leaves room for B's row and a broadcast up to V = 2 (V = 4 and the scalar level's 4-lane parts spill some).
 template <int V>
 constexpr int kGroupRows = V <= 2 ? 4 / V : 1;
 
@@ -81,9 +83,9 @@ void long_slice(const GemmShape& s, const float* a, long lda, const float* b, lo
         if (s.transpose_b) {
           for (int j = 0; j < s.n; ++j) row[j] = b[j * ldb + q0 + p];
         } else {
-          std::copy_n(b + (q0 + p) * ldb, s.n, row);
+          std::memcpy(row, b + (q0 + p) * ldb, sizeof(float) * s.n);
         }
-        std::fill(row + s.n, row + 16 * V, 0.0f);
+        for (int j = s.n; j < 16 * V; ++j) row[j] = 0.0f;
       }
     }
     auto rows = [&]<int G>(int64_t i0) {  // rows [i0, i0 + G) of C
@@ -135,8 +137,7 @@ void long_product(const GemmShape& s, float alpha, const float* a, const float* 
 #pragma omp parallel num_threads(team)
   {
     const int t = omp_get_thread_num(), n = omp_get_num_threads();
-#pragma omp single
-    used = n;
+    if (t == 0) used = n;  // read after the region
     alignas(64) float block[kLongBlock * 16 * V];
     long_slice<V>(s, a, lda, b, ldb, int64_t{s.k} * t / n, int64_t{s.k} * (t + 1) / n, block, sums + size * t);
   }
@@ -153,6 +154,9 @@ void long_product(const GemmShape& s, float alpha, const float* a, const float* 
 
 template <>
 void gemm_long<kCompiledIsa>(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+  if (!s.transpose_a || s.m > kNarrowMaxN || s.n > kNarrowMaxN)
+    throw std::invalid_argument("gemm_long: expected a transposed A and M, N <= 64");
+  if (s.m <= 0 || s.n <= 0) return;
   switch ((s.n + 15) / 16) {
     case 1:
       return long_product<1>(s, alpha, a, b, beta, c);
@@ -167,6 +171,9 @@ void gemm_long<kCompiledIsa>(const GemmShape& s, float alpha, const float* a, co
 
 template <>
 void gemm_narrow<kCompiledIsa>(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+  if (s.transpose_a || s.n > kNarrowMaxN || s.k > kNarrowMaxK)
+    throw std::invalid_argument("gemm_narrow: expected A not transposed and N, K <= 64");
+  if (s.m <= 0 || s.n <= 0) return;
   // op(B) (K, N) into a block of K rows of V·16 floats, zeros past N: read from L1 by every row of C.
   const int v = (s.n + 15) / 16;
   alignas(64) float block[kNarrowMaxK * kNarrowMaxN];

@@ -1,5 +1,6 @@
 // The fast pointwise kernels (pointwise.h), compiled once per instruction-set level (isa.h): kCompiledIsa is this
-// copy's. Plain loops the compiler vectorises for the level; threads only where the arrays are large.
+// copy's. Plain loops the compiler vectorises for the level, except relu_backward (simd.h's mask: GCC 12 kept its
+// compare a branch); threads only where the arrays are large.
 #include "nn/backends/cpu/pointwise.h"
 
 #include "nn/backends/cpu/simd.h"
