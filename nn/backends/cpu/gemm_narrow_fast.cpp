@@ -150,6 +150,21 @@ void long_product(const GemmShape& s, float alpha, const float* a, const float* 
     }
 }
 
+// f.template operator()<V>() for V = ⌈n / 16⌉ vectors of columns, 1 ≤ n ≤ 64.
+template <class F>
+void with_vectors(int n, F&& f) {
+  switch ((n + 15) / 16) {
+    case 1:
+      return f.template operator()<1>();
+    case 2:
+      return f.template operator()<2>();
+    case 3:
+      return f.template operator()<3>();
+    default:
+      return f.template operator()<4>();
+  }
+}
+
 }  // namespace
 
 template <>
@@ -157,16 +172,7 @@ void gemm_long<kCompiledIsa>(const GemmShape& s, float alpha, const float* a, co
   if (!s.transpose_a || s.m > kNarrowMaxN || s.n > kNarrowMaxN)
     throw std::invalid_argument("gemm_long: expected a transposed A and M, N <= 64");
   if (s.m <= 0 || s.n <= 0) return;
-  switch ((s.n + 15) / 16) {
-    case 1:
-      return long_product<1>(s, alpha, a, b, beta, c);
-    case 2:
-      return long_product<2>(s, alpha, a, b, beta, c);
-    case 3:
-      return long_product<3>(s, alpha, a, b, beta, c);
-    default:
-      return long_product<4>(s, alpha, a, b, beta, c);
-  }
+  with_vectors(s.n, [&]<int V> { long_product<V>(s, alpha, a, b, beta, c); });
 }
 
 template <>
@@ -181,16 +187,7 @@ void gemm_narrow<kCompiledIsa>(const GemmShape& s, float alpha, const float* a, 
   for (int p = 0; p < s.k; ++p)
     for (int j = 0; j < 16 * v; ++j)
       block[p * 16 * v + j] = j >= s.n ? 0.0f : s.transpose_b ? b[j * ldb + p] : b[p * ldb + j];
-  switch (v) {
-    case 1:
-      return narrow<1>(s, alpha, a, block, beta, c);
-    case 2:
-      return narrow<2>(s, alpha, a, block, beta, c);
-    case 3:
-      return narrow<3>(s, alpha, a, block, beta, c);
-    default:
-      return narrow<4>(s, alpha, a, block, beta, c);
-  }
+  with_vectors(s.n, [&]<int V> { narrow<V>(s, alpha, a, block, beta, c); });
 }
 
 }  // namespace nn::kernels
