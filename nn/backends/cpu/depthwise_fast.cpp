@@ -24,15 +24,9 @@ Rows rows_inside(const Window2D& g, int64_t oh) {
   return {std::max<int64_t>(0, g.pad_top - oh * g.sh), std::min<int64_t>(g.kh, g.h + g.pad_top - oh * g.sh)};
 }
 
-// One native vector of floats (8 at the avx2 level), at any alignment.
+// One native vector of floats (8 at the avx2 level).
 using Vector = Native<float>;
-constexpr int64_t kVectorLanes = kNativeBytes / static_cast<int64_t>(sizeof(float));
-NN_SIMD Vector load_vector(const float* p) {
-  return load_native<float>(p);
-}
-NN_SIMD void store_vector(float* p, Vector v) {
-  store_native<float>(p, v);
-}
+constexpr int64_t kVectorLanes = v16::kPartLanes;
 
 // Output pixels [ow0, ow0 + T) of row (n, oh), channels [c_begin, c_end). With Interior, every horizontal tap of
 // every pixel lies inside the image; otherwise T is 1 and the taps are clipped. The window geometry is worked out
@@ -45,7 +39,7 @@ void depthwise_tile(const Window2D& g, const float* x, const float* w, const flo
                     int64_t oh, int64_t ow0, int64_t c_begin, int64_t c_end) {
   // The input as read: with Relu, max(x, 0) (g.relu_input; NaN reads as 0, as relu gives).
   auto in = [](const float* p) {
-    const Vector v = load_vector(p);
+    const Vector v = load_native<float>(p);
     if constexpr (Relu) return v > 0.0f ? v : Vector{};
     return v;
   };
@@ -59,14 +53,14 @@ void depthwise_tile(const Window2D& g, const float* x, const float* w, const flo
   const bool slide = Interior && T > 1 && g.kw == 3 && g.sw == 1;
   auto vector_block = [&](int64_t c0) {  // channels [c0, c0 + kVectorLanes)
     Vector acc[T];
-    const Vector start = bias ? load_vector(bias + c0) : Vector{};
+    const Vector start = bias ? load_native<float>(bias + c0) : Vector{};
 #pragma GCC unroll 8
     for (int64_t t = 0; t < T; ++t) acc[t] = start;
     if (slide) {
       // Stride 1, three taps per row: the input vectors slide through registers, each loaded once per row.
       for (int64_t kh = r.kh0; kh < r.kh1; ++kh) {
         const float* wk = w + kh * 3 * C + c0;
-        const Vector w0 = load_vector(wk), w1 = load_vector(wk + C), w2 = load_vector(wk + 2 * C);
+        const Vector w0 = load_native<float>(wk), w1 = load_native<float>(wk + C), w2 = load_native<float>(wk + 2 * C);
         const float* row = base + kh * row_stride + c0;
         Vector a = in(row), b = in(row + C);
 #pragma GCC unroll 8
@@ -80,14 +74,14 @@ void depthwise_tile(const Window2D& g, const float* x, const float* w, const flo
     } else {
       for (int64_t kh = r.kh0; kh < r.kh1; ++kh)
         for (int64_t kw = kw0; kw < kw1; ++kw) {
-          const Vector wk = load_vector(w + (kh * g.kw + kw) * C + c0);
+          const Vector wk = load_native<float>(w + (kh * g.kw + kw) * C + c0);
           const float* tap = base + kh * row_stride + kw * C + c0;
 #pragma GCC unroll 8
           for (int64_t t = 0; t < T; ++t) acc[t] += in(tap + t * pixel_stride) * wk;
         }
     }
 #pragma GCC unroll 8
-    for (int64_t t = 0; t < T; ++t) store_vector(out + t * C + c0, acc[t]);
+    for (int64_t t = 0; t < T; ++t) store_native<float>(out + t * C + c0, acc[t]);
   };
   auto block = [&](int64_t c0) {
     for (int64_t v = 0; v < kLanes; v += kVectorLanes) vector_block(c0 + v);
@@ -219,19 +213,20 @@ void weight_tile_3x3(const Window2D& g, const float* x, const float* dy, float* 
   for (; c0 + kVectorLanes <= C; c0 += kVectorLanes) {
     Vector sum[9];
 #pragma GCC unroll 9
-    for (int tap = 0; tap < 9; ++tap) sum[tap] = load_vector(acc + tap * C + c0);
+    for (int tap = 0; tap < 9; ++tap) sum[tap] = load_native<float>(acc + tap * C + c0);
     const float* in0 = base + c0;
     const float* in1 = in0 + row_stride;
     const float* in2 = in1 + row_stride;
     if (g.sw == 1) {
       // Stride 1: each row's input vectors slide through registers, loaded once per tile.
-      Vector a0 = load_vector(in0), b0 = load_vector(in0 + C), a1 = load_vector(in1), b1 = load_vector(in1 + C);
-      Vector a2 = load_vector(in2), b2 = load_vector(in2 + C);
+      Vector a0 = load_native<float>(in0), b0 = load_native<float>(in0 + C), a1 = load_native<float>(in1),
+             b1 = load_native<float>(in1 + C);
+      Vector a2 = load_native<float>(in2), b2 = load_native<float>(in2 + C);
 #pragma GCC unroll 8
       for (int64_t t = 0; t < T; ++t) {
-        const Vector gv = load_vector(grad + t * C + c0);
-        const Vector n0 = load_vector(in0 + (t + 2) * C), n1 = load_vector(in1 + (t + 2) * C),
-                     n2 = load_vector(in2 + (t + 2) * C);
+        const Vector gv = load_native<float>(grad + t * C + c0);
+        const Vector n0 = load_native<float>(in0 + (t + 2) * C), n1 = load_native<float>(in1 + (t + 2) * C),
+                     n2 = load_native<float>(in2 + (t + 2) * C);
         sum[0] += a0 * gv, sum[1] += b0 * gv, sum[2] += n0 * gv;
         sum[3] += a1 * gv, sum[4] += b1 * gv, sum[5] += n1 * gv;
         sum[6] += a2 * gv, sum[7] += b2 * gv, sum[8] += n2 * gv;
@@ -239,17 +234,17 @@ void weight_tile_3x3(const Window2D& g, const float* x, const float* dy, float* 
       }
     } else {
       for (int64_t t = 0; t < T; ++t) {
-        const Vector gv = load_vector(grad + t * C + c0);
+        const Vector gv = load_native<float>(grad + t * C + c0);
         const int64_t o = t * pixel_stride;
-        sum[0] += load_vector(in0 + o) * gv, sum[1] += load_vector(in0 + o + C) * gv;
-        sum[2] += load_vector(in0 + o + 2 * C) * gv, sum[3] += load_vector(in1 + o) * gv;
-        sum[4] += load_vector(in1 + o + C) * gv, sum[5] += load_vector(in1 + o + 2 * C) * gv;
-        sum[6] += load_vector(in2 + o) * gv, sum[7] += load_vector(in2 + o + C) * gv;
-        sum[8] += load_vector(in2 + o + 2 * C) * gv;
+        sum[0] += load_native<float>(in0 + o) * gv, sum[1] += load_native<float>(in0 + o + C) * gv;
+        sum[2] += load_native<float>(in0 + o + 2 * C) * gv, sum[3] += load_native<float>(in1 + o) * gv;
+        sum[4] += load_native<float>(in1 + o + C) * gv, sum[5] += load_native<float>(in1 + o + 2 * C) * gv;
+        sum[6] += load_native<float>(in2 + o) * gv, sum[7] += load_native<float>(in2 + o + C) * gv;
+        sum[8] += load_native<float>(in2 + o + 2 * C) * gv;
       }
     }
 #pragma GCC unroll 9
-    for (int tap = 0; tap < 9; ++tap) store_vector(acc + tap * C + c0, sum[tap]);
+    for (int tap = 0; tap < 9; ++tap) store_native<float>(acc + tap * C + c0, sum[tap]);
   }
   for (int64_t c = c0; c < C; ++c)
     for (int tap = 0; tap < 9; ++tap)

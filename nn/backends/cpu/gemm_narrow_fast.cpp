@@ -15,47 +15,67 @@ namespace nn::kernels {
 
 namespace {
 
-// Rows [i0, i0 + R) of C: each row's N ≤ 16·V columns in V vectors, summed over the K depths in registers (depth p:
-// A's element broadcast against the block's row p), then C = alpha·sum + beta·C on the N columns that exist. R rows
-// at a time so that the chains of fused multiply-adds interleave (a single row waits on each one's latency).
-template <int V, int R>
-NN_SIMD void narrow_rows(const GemmShape& s, int64_t i0, float alpha, const float* a, long lda, const float* block,
-                         float beta, float* c, long ldc) {
-  v16 acc[R][V];
-  for (auto& row : acc)
-    for (auto& part : row) part = v16{};
-  for (int p = 0; p < s.k; ++p) {
-    v16 b[V];
-    for (int v = 0; v < V; ++v) b[v] = load16(block + (p * V + v) * 16);
-    for (int r = 0; r < R; ++r) {
-      const v16 ar = splat16(a[(i0 + r) * lda + p]);
-      for (int v = 0; v < V; ++v) acc[r][v] += ar * b[v];
-    }
-  }
-  for (int r = 0; r < R; ++r) {
-    float* row = c + (i0 + r) * ldc;
-    for (int v = 0; v < V; ++v) {
-      const int64_t count = std::min<int64_t>(16, s.n - 16 * v);
-      v16 out = acc[r][v] * alpha;
-      if (beta != 0.0f) out += (count == 16 ? load16(row + 16 * v) : load16_partial(row + 16 * v, count, 0.0f)) * beta;
-      if (count == 16) {
-        store16(row + 16 * v, out);
-      } else {
-        store16_partial(row + 16 * v, out, count);
-      }
-    }
-  }
-}
-
 // Rows per group for V vectors of columns: R·V accumulators of 16 floats, at most 4 — 8 of AVX2's 16 registers,
 // which leaves room for B's row and a broadcast up to V = 2 (V = 4 and the scalar level's 4-lane parts spill some).
 template <int V>
 constexpr int kGroupRows = V <= 2 ? 4 / V : 1;
 
+// The one inner loop of both kernels: acc[r][v] = Σ_{p < depth} A(r, p) · B(p, [16v, 16v + 16)) for R rows of C, with
+// A(r, p) = a[r·row_step + p·depth_step] broadcast (gemm_narrow: rows of A as stored; gemm_long: its columns) and B's
+// row p at b + p·b_step. R rows at a time so that the chains of fused multiply-adds interleave.
+template <int V, int R>
+NN_SIMD void sum_rows(int64_t depth, const float* a, long row_step, long depth_step, const float* b, long b_step,
+                      v16 (&acc)[R][V]) {
+  for (auto& row : acc)
+    for (auto& part : row) part = v16{};
+  for (int64_t p = 0; p < depth; ++p) {
+    v16 bv[V];
+    for (int v = 0; v < V; ++v) bv[v] = load16(b + p * b_step + v * 16);
+    for (int r = 0; r < R; ++r) {
+      const v16 ar = splat16(a[r * row_step + p * depth_step]);
+      for (int v = 0; v < V; ++v) acc[r][v] += ar * bv[v];
+    }
+  }
+}
+
+// Rows [p0, p0 + depth) of op(B) into `block`, 16·V floats a row, zeros past N.
 template <int V>
-void narrow(const GemmShape& s, float alpha, const float* a, const float* block, float beta, float* c) {
+void pack_rows(const GemmShape& s, const float* b, long ldb, int64_t p0, int64_t depth, float* block) {
+  for (int64_t p = 0; p < depth; ++p) {
+    float* row = block + p * 16 * V;
+    if (s.transpose_b) {
+      for (int j = 0; j < s.n; ++j) row[j] = b[j * ldb + p0 + p];
+    } else {
+      std::memcpy(row, b + (p0 + p) * ldb, sizeof(float) * s.n);
+    }
+    for (int j = s.n; j < 16 * V; ++j) row[j] = 0.0f;
+  }
+}
+
+// Rows [i0, i0 + R) of C from the packed op(B) (all K rows): C = alpha·sum + beta·C on the N columns that exist.
+template <int V, int R>
+NN_SIMD void narrow_rows(const GemmShape& s, int64_t i0, float alpha, const float* a, long lda, const float* block,
+                         float beta, float* c, long ldc) {
+  v16 acc[R][V];
+  sum_rows<V, R>(s.k, a + i0 * lda, lda, 1, block, 16 * V, acc);
+  for (int r = 0; r < R; ++r) {
+    float* row = c + (i0 + r) * ldc;
+    for (int v = 0; v < V; ++v) {
+      const int64_t count = std::min<int64_t>(16, s.n - 16 * v);
+      v16 out = acc[r][v] * alpha;
+      if (beta != 0.0f) out += load16_partial(row + 16 * v, count, 0.0f) * beta;
+      store16_partial(row + 16 * v, out, count);
+    }
+  }
+}
+
+template <int V>
+void narrow_product(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
   constexpr int R = kGroupRows<V>;
-  const long lda = s.lda ? s.lda : s.k, ldc = s.ldc ? s.ldc : s.n;
+  const long lda = s.lda ? s.lda : s.k, ldb = s.ldb ? s.ldb : (s.transpose_b ? s.k : s.n), ldc = s.ldc ? s.ldc : s.n;
+  // op(B), all K ≤ 64 rows, read from L1 by every row of C.
+  alignas(64) float block[kNarrowMaxK * 16 * V];
+  pack_rows<V>(s, b, ldb, 0, s.k, block);
   const int64_t groups = s.m / R;
   const bool threads = int64_t{s.m} * s.k * s.n > (1 << 18);
 #pragma omp parallel for schedule(static) if (threads)
@@ -63,43 +83,23 @@ void narrow(const GemmShape& s, float alpha, const float* a, const float* block,
   for (int64_t i = groups * R; i < s.m; ++i) narrow_rows<V, 1>(s, i, alpha, a, lda, block, beta, c, ldc);
 }
 
-// gemm_long's depths [p0, p1) into sums (M, 16·V), blocks of kLongBlock depths at a time: op(B)'s rows copied into
-// a padded block (zeros past N) that stays in L1, then each group of R rows of C summed over the block in registers
-// (A's elements broadcast: row p of the stored A holds C's rows' depth p) and added to sums.
+// gemm_long's depths [p0, p1) into sums (M, 16·V), kLongBlock depths at a time: op(B)'s rows read in place where they
+// fill the vectors, else packed (they stay in L1); each group of R rows of C summed over the block in registers (row
+// p of the stored A holds C's rows' depth p) and added to sums.
 constexpr int kLongBlock = 128;
 template <int V>
 void long_slice(const GemmShape& s, const float* a, long lda, const float* b, long ldb, int64_t p0, int64_t p1,
                 float* block, float* sums) {
   constexpr int R = kGroupRows<V>;
+  const bool in_place = !s.transpose_b && s.n == 16 * V;
   for (int64_t q0 = p0; q0 < p1; q0 += kLongBlock) {
     const int64_t depth = std::min<int64_t>(kLongBlock, p1 - q0);
-    // B's rows read in place where they fill the vectors; else copied, zeros past N.
-    const bool in_place = !s.transpose_b && s.n == 16 * V;
+    if (!in_place) pack_rows<V>(s, b, ldb, q0, depth, block);
     const float* rows_of_b = in_place ? b + q0 * ldb : block;
-    const int64_t row_step = in_place ? ldb : 16 * V;
-    if (!in_place) {
-      for (int64_t p = 0; p < depth; ++p) {
-        float* row = block + p * 16 * V;
-        if (s.transpose_b) {
-          for (int j = 0; j < s.n; ++j) row[j] = b[j * ldb + q0 + p];
-        } else {
-          std::memcpy(row, b + (q0 + p) * ldb, sizeof(float) * s.n);
-        }
-        for (int j = s.n; j < 16 * V; ++j) row[j] = 0.0f;
-      }
-    }
-    auto rows = [&]<int G>(int64_t i0) {  // rows [i0, i0 + G) of C
+    const long b_step = in_place ? ldb : 16 * V;
+    auto add_rows = [&]<int G>(int64_t i0) {  // rows [i0, i0 + G) of C
       v16 acc[G][V];
-      for (auto& row : acc)
-        for (auto& part : row) part = v16{};
-      for (int64_t p = 0; p < depth; ++p) {
-        v16 bv[V];
-        for (int v = 0; v < V; ++v) bv[v] = load16(rows_of_b + p * row_step + v * 16);
-        for (int r = 0; r < G; ++r) {
-          const v16 ar = splat16(a[(q0 + p) * lda + i0 + r]);
-          for (int v = 0; v < V; ++v) acc[r][v] += ar * bv[v];
-        }
-      }
+      sum_rows<V, G>(depth, a + q0 * lda + i0, 1, lda, rows_of_b, b_step, acc);
       for (int r = 0; r < G; ++r)
         for (int v = 0; v < V; ++v) {
           float* out = sums + ((i0 + r) * V + v) * 16;
@@ -107,8 +107,8 @@ void long_slice(const GemmShape& s, const float* a, long lda, const float* b, lo
         }
     };
     int64_t i = 0;
-    for (; i + R <= s.m; i += R) rows.template operator()<R>(i);
-    for (; i < s.m; ++i) rows.template operator()<1>(i);
+    for (; i + R <= s.m; i += R) add_rows.template operator()<R>(i);
+    for (; i < s.m; ++i) add_rows.template operator()<1>(i);
   }
 }
 
@@ -180,14 +180,7 @@ void gemm_narrow<kCompiledIsa>(const GemmShape& s, float alpha, const float* a, 
   if (s.transpose_a || s.n > kNarrowMaxN || s.k > kNarrowMaxK)
     throw std::invalid_argument("gemm_narrow: expected A not transposed and N, K <= 64");
   if (s.m <= 0 || s.n <= 0) return;
-  // op(B) (K, N) into a block of K rows of V·16 floats, zeros past N: read from L1 by every row of C.
-  const int v = (s.n + 15) / 16;
-  alignas(64) float block[kNarrowMaxK * kNarrowMaxN];
-  const long ldb = s.ldb ? s.ldb : (s.transpose_b ? s.k : s.n);
-  for (int p = 0; p < s.k; ++p)
-    for (int j = 0; j < 16 * v; ++j)
-      block[p * 16 * v + j] = j >= s.n ? 0.0f : s.transpose_b ? b[j * ldb + p] : b[p * ldb + j];
-  with_vectors(s.n, [&]<int V> { narrow<V>(s, alpha, a, block, beta, c); });
+  with_vectors(s.n, [&]<int V> { narrow_product<V>(s, alpha, a, b, beta, c); });
 }
 
 }  // namespace nn::kernels

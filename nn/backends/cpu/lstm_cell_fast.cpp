@@ -25,14 +25,10 @@ NN_SIMD v16 recurrent_act_grad(v16 a, bool hard) {
 
 // Units [j, j + count) of a row, count ≤ 16: f(load) for each input pointer, results stored through `store`.
 NN_SIMD v16 load(const float* p, int64_t count) {
-  return count == kLanes ? load16(p) : load16_partial(p, count, 0.0f);
+  return load16_partial(p, count, 0.0f);
 }
 NN_SIMD void store(float* p, v16 v, int64_t count) {
-  if (count == kLanes) {
-    store16(p, v);
-  } else {
-    store16_partial(p, v, count);
-  }
+  store16_partial(p, v, count);
 }
 
 }  // namespace

@@ -201,14 +201,17 @@ NN_SIMD v16 splat16(float x) {
   return splat(x);
 }
 
-// The first `count` (< 16) floats at p, `fill` in the other lanes; and their store (the rest of p untouched).
+// The first `count` (≤ 16) floats at p, `fill` in the other lanes; and their store (the rest of p untouched). A count
+// of 16 is a plain load or store; fewer go through a stack copy.
 NN_SIMD v16 load16_partial(const float* p, int64_t count, float fill) {
+  if (count >= 16) return load16(p);
   float lanes[16];
   for (float& x : lanes) x = fill;
   std::memcpy(lanes, p, sizeof(float) * static_cast<size_t>(count));
   return load16(lanes);
 }
 NN_SIMD void store16_partial(float* p, v16 v, int64_t count) {
+  if (count >= 16) return store16(p, v);
   float lanes[16];
   store16(lanes, v);
   std::memcpy(p, lanes, sizeof(float) * static_cast<size_t>(count));
