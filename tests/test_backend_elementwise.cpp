@@ -6,10 +6,12 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nn/backends/backend.h>
 #include <nn/backends/ref/loops.h>
+#include <nn/core/threads.h>
 
 #include "support/check.h"
 
@@ -391,7 +393,10 @@ TEST_CASE("log-softmax keeps a tiny log-probability next to a large logit, on bo
 
 TEST_CASE("softmax_rows and its backward: cpu equals the reference for every kind and geometry") {
   std::mt19937 rng(7);
-  const int64_t geometries[][2] = {{0, 7}, {1, 1}, {1, 7}, {5, 33}, {3, 1031}, {40, 1031}, {2, 0}};
+  // The last four are wider than the cpu kernels' sum blocks of 2,048, few enough to share the blocks over threads
+  // (or, 40 of them, the rows).
+  const int64_t geometries[][2] = {{0, 7}, {1, 1},    {1, 7},    {5, 33},    {3, 1031}, {40, 1031},
+                                   {2, 0}, {1, 7579}, {3, 4097}, {16, 2049}, {40, 4100}};
   for (RowSoftmax kind : {RowSoftmax::softmax, RowSoftmax::log_softmax, RowSoftmax::logsumexp}) {
     for (const auto& g : geometries) {
       const int64_t rows = g[0], width = g[1];
@@ -410,6 +415,29 @@ TEST_CASE("softmax_rows and its backward: cpu equals the reference for every kin
       check_near(gx_cpu, gx_ref, 1e-5, 1e-6, "softmax_rows_backward " + what);
     }
   }
+}
+
+TEST_CASE("softmax_rows gives the same bits with one thread as with the blocks of few wide rows shared by two") {
+  std::mt19937 rng(11);
+  const int before = nn::num_threads();
+  for (const auto& [rows, width] : {std::pair<int64_t, int64_t>{1, 7579}, {3, 4097}, {2, 2049}}) {
+    // One large logit per row, so that a block holding neither it nor the row's maximum would shift by another max.
+    Floats x = random_floats(rows * width, rng, -30, 8);
+    for (int64_t r = 0; r < rows; ++r) x[r * width + (r * 977) % width] = 20;
+    for (RowSoftmax kind : {RowSoftmax::softmax, RowSoftmax::log_softmax, RowSoftmax::logsumexp}) {
+      const int64_t out = kind == RowSoftmax::logsumexp ? rows : rows * width;
+      Floats one(out), two(out);
+      nn::set_num_threads(1);
+      cpu.softmax_rows(kind, rows, width, x.data(), one.data());
+      nn::set_num_threads(2);
+      cpu.softmax_rows(kind, rows, width, x.data(), two.data());
+      const std::string what = "kind " + std::to_string(static_cast<int>(kind)) + " (" + std::to_string(rows) + "," +
+                               std::to_string(width) + ")";
+      for (int64_t i = 0; i < out; ++i)
+        REQUIRE_MESSAGE(std::bit_cast<uint32_t>(one[i]) == std::bit_cast<uint32_t>(two[i]), what);
+    }
+  }
+  nn::set_num_threads(before);
 }
 
 // ---- bf16 map and zip: each element widened, computed as f32 computes it, rounded once ----

@@ -497,6 +497,18 @@ std::vector<test::OpCase> table() {
          return OpArgs(g).x({d.n, d.c + 1}, -2, 2).ids({d.n}, d.c + 1);
        },
        [](In x) { return nn::cross_entropy(x[0], x.ids[0], {.reduction = R::none}); }},
+      // (Rows appended here keep the earlier cases' seeds, 1000·(index + 1) + variant.)
+      // A few rows wider than the kernels' sum blocks of 2,048 (a decoder's vocabulary): the threads share the blocks.
+      {"softmax few wide rows",
+       [](Gen& g, const Dims& d) {
+         return OpArgs(g).x({d.n, 4500}, -3, 3);
+       },
+       [](In x) { return nn::softmax(x[0]); }},
+      {"log_softmax few wide rows",
+       [](Gen& g, const Dims& d) {
+         return OpArgs(g).x({d.n, 4500}, -3, 3);
+       },
+       [](In x) { return nn::log_softmax(x[0]); }},
   };
 }
 

@@ -241,11 +241,13 @@ struct Doubles16 {
   Wide<double> low, high;
 };
 NN_SIMD Doubles16 to_doubles(v16 v) {
+  // Each native vector of floats converted whole, into a vector of twice its bytes (GCC 12 splits the conversion of
+  // a half into pieces of two lanes that pass through the stack).
+  using Twice = typename VectorOf<double, 2 * kNativeBytes>::type;
   Native<double> parts[2 * kParts];  // part j: lanes [j·L/2, (j+1)·L/2) of v, L = v16::kPartLanes
-  for (int j = 0; j < 2 * kParts; ++j) {
-    Half<float> h;
-    std::memcpy(&h, reinterpret_cast<const char*>(&v.part[j / 2]) + (j % 2) * sizeof h, sizeof h);
-    parts[j] = __builtin_convertvector(h, Native<double>);
+  for (int k = 0; k < kParts; ++k) {
+    const Twice wide = __builtin_convertvector(v.part[k], Twice);
+    std::memcpy(&parts[2 * k], &wide, sizeof wide);
   }
   Doubles16 d;
   std::memcpy(d.low.part, parts, sizeof d.low.part);
