@@ -223,13 +223,17 @@ nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
 
   // 3. The candidates again in f32, from their columns packed side by side (K, C), as dense_rows computes them.
   std::vector<int32_t>& chosen = scratch.chosen;
-  for (int64_t j = 0; j < v; j += 8) {  // 8 flags at a time: nearly all are 0
-    uint64_t eight = 0;
-    std::memcpy(&eight, candidate.data() + j, static_cast<size_t>(std::min<int64_t>(8, v - j)));
+  const uint8_t* flags = candidate.data();
+  int64_t j = 0;
+  for (; j + 8 <= v; j += 8) {  // 8 flags at a time (a fixed-size copy: one load): nearly all are 0
+    uint64_t eight;
+    std::memcpy(&eight, flags + j, sizeof eight);
     if (eight == 0) continue;
-    for (int64_t i = j; i < std::min(j + 8, v); ++i)
-      if (candidate[i]) chosen.push_back(static_cast<int32_t>(i));
+    for (int64_t i = j; i < j + 8; ++i)
+      if (flags[i]) chosen.push_back(static_cast<int32_t>(i));
   }
+  for (; j < v; ++j)
+    if (flags[j]) chosen.push_back(static_cast<int32_t>(j));
   const int64_t count = static_cast<int64_t>(chosen.size());
   std::vector<float>& packed = scratch.packed;
   std::vector<float>& exact_values = scratch.exact_values;
