@@ -2,6 +2,7 @@
 // the softmax cross-entropy rows and the LSTM step: the cpu backend against the reference on random data of odd sizes,
 // the reference against values worked out by hand or by finite differences; and Adam's step count above 2^24 through
 // state() and load_state().
+#include <bit>
 #include <cmath>
 #include <random>
 #include <tuple>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include <nn/backends/backend.h>
+#include <nn/core/threads.h>
 #include <nn/ops/losses.h>
 #include <nn/optim/adam.h>
 
@@ -153,6 +155,28 @@ TEST_CASE("adam_update: cpu matches the reference (Keras and PyTorch ε, Adam an
       check_near(theta_cpu, theta_ref, 1e-5, 1e-6, "theta, " + what);
     }
   }
+}
+
+TEST_CASE("adam_update gives the same bits on one thread as on two: where a thread's chunk ends does not matter") {
+  std::mt19937 rng(4);
+  const nn::kernels::AdamStep s{
+      .b1 = 0.9f, .b2 = 0.99f, .eps = 1e-8f, .step_size = 0.02f, .sqrt_bc2 = 0.3f, .coupled_decay = 0.01f, .shrink = 1};
+  const int64_t n = 100003;  // above the threaded size, odd: each thread's chunk has a vector part and a remainder
+  const Floats theta = random_floats(n, rng), g = random_floats(n, rng), m = random_floats(n, rng, -0.1f, 0.1f);
+  const Floats v = random_floats(n, rng, 0.0f, 0.1f);
+  const int before = nn::num_threads();
+  Floats results[2][3];
+  for (int threads : {1, 2}) {
+    nn::set_num_threads(threads);
+    Floats t = theta, mm = m, vv = v;
+    cpu.adam_update(s, n, t.data(), mm.data(), vv.data(), g.data());
+    results[threads - 1][0] = t, results[threads - 1][1] = mm, results[threads - 1][2] = vv;
+  }
+  nn::set_num_threads(before);
+  for (int k = 0; k < 3; ++k)
+    for (int64_t i = 0; i < n; ++i)
+      REQUIRE_MESSAGE(std::bit_cast<uint32_t>(results[0][k][i]) == std::bit_cast<uint32_t>(results[1][k][i]),
+                      "array " << k << ", element " << i);
 }
 
 TEST_CASE("sgd_update, rmsprop_update, adagrad_update: the reference follows the formulas on one element") {

@@ -1,6 +1,6 @@
 // Instruction-set levels of the hot kernels. The library is built for baseline x86-64, so that one build runs on
 // every x86-64 processor; each fast kernel file of nn/backends/cpu/ (the *_fast.cpp files: conv2d, depthwise, pool,
-// pointwise, rows, lstm_cell, bf16, gemm_narrow; and gemm_avx512 for the avx512 level only) is compiled once per
+// pointwise, rows, adam, lstm_cell, bf16, gemm_narrow; and gemm_avx512 for the avx512 level only) is compiled once per
 // level with that level's -march and defines that level's specialisation of its kernels (template <> void
 // conv2d_forward<Isa::avx2>(…)). The plain functions (conv2d_forward(…)) dispatch to the active level; nothing
 // compiled for a higher level runs unless the processor has it. See docs/decisions.md.

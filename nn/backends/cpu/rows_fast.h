@@ -1,8 +1,9 @@
 // The row kernels whose work is transcendental or memory-bound — the fused softmax cross-entropy over a vocabulary
 // (an e^x per logit, twice) and Adam's update (a square root and a division per parameter) — compiled once per
 // instruction-set level (isa.h), so that they run 16 lanes wide where the processor has AVX-512. The contracts are
-// backend.h's; nn/backends/cpu/rows.cpp dispatches to the active level. Their naive twins are in
-// nn/backends/ref/rows.cpp (std::exp, one element at a time).
+// backend.h's; nn/backends/cpu/rows.cpp dispatches to the active level. rows_fast.cpp defines them, Adam's update
+// adam_fast.cpp (compiled without FMA contraction). Their naive twins are in nn/backends/ref/rows.cpp (std::exp, one
+// element at a time).
 #pragma once
 
 #include <cstdint>
