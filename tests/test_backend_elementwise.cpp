@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <nn/backends/backend.h>
+#include <nn/backends/cpu/rows_fast.h>
 #include <nn/backends/ref/loops.h>
 #include <nn/core/threads.h>
 
@@ -393,8 +394,8 @@ TEST_CASE("log-softmax keeps a tiny log-probability next to a large logit, on bo
 
 TEST_CASE("softmax_rows and its backward: cpu equals the reference for every kind and geometry") {
   std::mt19937 rng(7);
-  // The last four are wider than the cpu kernels' sum blocks of 2,048, few enough to share the blocks over threads
-  // (or, 40 of them, the rows).
+  // The last four are wider than two of the cpu kernels' sum blocks of 2,048: on 2 threads the first two share their
+  // blocks over the threads, the last two (more rows) share the rows.
   const int64_t geometries[][2] = {{0, 7}, {1, 1},    {1, 7},    {5, 33},    {3, 1031}, {40, 1031},
                                    {2, 0}, {1, 7579}, {3, 4097}, {16, 2049}, {40, 4100}};
   for (RowSoftmax kind : {RowSoftmax::softmax, RowSoftmax::log_softmax, RowSoftmax::logsumexp}) {
@@ -417,27 +418,50 @@ TEST_CASE("softmax_rows and its backward: cpu equals the reference for every kin
   }
 }
 
-TEST_CASE("softmax_rows gives the same bits with one thread as with the blocks of few wide rows shared by two") {
+TEST_CASE("softmax_rows gives the same bits on 1, 2 and 9 threads at every level, however few wide rows share blocks") {
+  using nn::kernels::Isa;
   std::mt19937 rng(11);
-  const int before = nn::num_threads();
-  for (const auto& [rows, width] : {std::pair<int64_t, int64_t>{1, 7579}, {3, 4097}, {2, 2049}}) {
-    // One large logit per row, so that a block holding neither it nor the row's maximum would shift by another max.
-    Floats x = random_floats(rows * width, rng, -30, 8);
-    for (int64_t r = 0; r < rows; ++r) x[r * width + (r * 977) % width] = 20;
-    for (RowSoftmax kind : {RowSoftmax::softmax, RowSoftmax::log_softmax, RowSoftmax::logsumexp}) {
-      const int64_t out = kind == RowSoftmax::logsumexp ? rows : rows * width;
-      Floats one(out), two(out);
-      nn::set_num_threads(1);
-      cpu.softmax_rows(kind, rows, width, x.data(), one.data());
-      nn::set_num_threads(2);
-      cpu.softmax_rows(kind, rows, width, x.data(), two.data());
-      const std::string what = "kind " + std::to_string(static_cast<int>(kind)) + " (" + std::to_string(rows) + "," +
-                               std::to_string(width) + ")";
-      for (int64_t i = 0; i < out; ++i)
-        REQUIRE_MESSAGE(std::bit_cast<uint32_t>(one[i]) == std::bit_cast<uint32_t>(two[i]), what);
+  struct RestoreThreads {  // also when an assertion throws
+    int before = nn::num_threads();
+    ~RestoreThreads() { nn::set_num_threads(before); }
+  } restore;
+  // On one thread every row is summed alone; on two, up to 3 rows share their blocks; on nine, up to 16 (the most).
+  // 64 blocks of 2,048 are the most a split takes; a row wider than that takes the row path at any thread count.
+  const std::pair<int64_t, int64_t> geometries[] = {{1, 7579},  {3, 4097},   {2, 6000},
+                                                    {16, 4100}, {1, 131072}, {1, 131073}};
+  // Each level's kernel called directly (this binary runs at the best level only).
+  auto check_level = [&]<Isa isa>() {
+    for (const auto& [rows, width] : geometries) {
+      // Each row's largest logit in its last block and far from the others' (20, 60 or 100, the rest in [−30, 8]),
+      // so that a block shifted by another block's or another row's max would overflow or lose its terms.
+      Floats x = random_floats(rows * width, rng, -30, 8);
+      for (int64_t r = 0; r < rows; ++r) x[r * width + width - 1 - r % 7] = 20.0f + 40.0f * static_cast<float>(r % 3);
+      for (RowSoftmax kind : {RowSoftmax::softmax, RowSoftmax::log_softmax, RowSoftmax::logsumexp}) {
+        const int64_t out = kind == RowSoftmax::logsumexp ? rows : rows * width;
+        const std::string what = "level " + std::to_string(static_cast<int>(isa)) + ", kind " +
+                                 std::to_string(static_cast<int>(kind)) + " (" + std::to_string(rows) + "," +
+                                 std::to_string(width) + ")";
+        Floats expected(out), y_ref(out);
+        nn::set_num_threads(1);
+        nn::kernels::softmax_rows<isa>(kind, rows, width, x.data(), expected.data());
+        ref.softmax_rows(kind, rows, width, x.data(), y_ref.data());
+        check_near(expected, y_ref, 1e-5, 1e-7, "softmax_rows " + what);
+        for (int threads : {2, 9}) {
+          Floats y(out);
+          nn::set_num_threads(threads);
+          nn::kernels::softmax_rows<isa>(kind, rows, width, x.data(), y.data());
+          for (int64_t i = 0; i < out; ++i)
+            REQUIRE_MESSAGE(std::bit_cast<uint32_t>(y[i]) == std::bit_cast<uint32_t>(expected[i]),
+                            what << ", " << threads << " threads, element " << i);
+        }
+      }
     }
-  }
-  nn::set_num_threads(before);
+  };
+  check_level.template operator()<Isa::scalar>();
+  int levels = 1;
+  if (nn::kernels::cpu_supports(Isa::avx2)) check_level.template operator()<Isa::avx2>(), ++levels;
+  if (nn::kernels::cpu_supports(Isa::avx512)) check_level.template operator()<Isa::avx512>(), ++levels;
+  MESSAGE("softmax_rows compared at " << levels << " levels");
 }
 
 // ---- bf16 map and zip: each element widened, computed as f32 computes it, rounded once ----

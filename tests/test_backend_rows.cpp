@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <nn/backends/backend.h>
+#include <nn/backends/cpu/rows_fast.h>
 #include <nn/core/threads.h>
 #include <nn/ops/losses.h>
 #include <nn/optim/adam.h>
@@ -157,26 +158,46 @@ TEST_CASE("adam_update: cpu matches the reference (Keras and PyTorch ε, Adam an
   }
 }
 
-TEST_CASE("adam_update gives the same bits on one thread as on two: where a thread's chunk ends does not matter") {
+TEST_CASE("adam_update gives the same bits at every instruction-set level and on one thread or two") {
+  // Compiled without FMA contraction (nn/CMakeLists.txt): each operation rounded on its own, in the vector loops of
+  // every level and in their scalar remainders alike.
+  using nn::kernels::Isa;
   std::mt19937 rng(4);
   const nn::kernels::AdamStep s{
       .b1 = 0.9f, .b2 = 0.99f, .eps = 1e-8f, .step_size = 0.02f, .sqrt_bc2 = 0.3f, .coupled_decay = 0.01f, .shrink = 1};
   const int64_t n = 100003;  // above the threaded size, odd: each thread's chunk has a vector part and a remainder
   const Floats theta = random_floats(n, rng), g = random_floats(n, rng), m = random_floats(n, rng, -0.1f, 0.1f);
   const Floats v = random_floats(n, rng, 0.0f, 0.1f);
-  const int before = nn::num_threads();
-  Floats results[2][3];
-  for (int threads : {1, 2}) {
+  struct RestoreThreads {  // also when an assertion throws
+    int before = nn::num_threads();
+    ~RestoreThreads() { nn::set_num_threads(before); }
+  } restore;
+  auto run = [&]<Isa isa>(int threads) {
     nn::set_num_threads(threads);
-    Floats t = theta, mm = m, vv = v;
-    cpu.adam_update(s, n, t.data(), mm.data(), vv.data(), g.data());
-    results[threads - 1][0] = t, results[threads - 1][1] = mm, results[threads - 1][2] = vv;
+    std::vector<Floats> out{theta, m, v};
+    nn::kernels::adam_update<isa>(s, n, out[0].data(), out[1].data(), out[2].data(), g.data());
+    return out;
+  };
+  const std::vector<Floats> expected = run.template operator()<Isa::scalar>(1);
+  auto check = [&](const std::vector<Floats>& got, const std::string& what) {
+    for (int k = 0; k < 3; ++k)
+      for (int64_t i = 0; i < n; ++i)
+        REQUIRE_MESSAGE(std::bit_cast<uint32_t>(got[k][i]) == std::bit_cast<uint32_t>(expected[k][i]),
+                        what << ": array " << k << ", element " << i);
+  };
+  check(run.template operator()<Isa::scalar>(2), "scalar, 2 threads");
+  int levels = 1;
+  if (nn::kernels::cpu_supports(Isa::avx2)) {
+    check(run.template operator()<Isa::avx2>(1), "avx2, 1 thread");
+    check(run.template operator()<Isa::avx2>(2), "avx2, 2 threads");
+    ++levels;
   }
-  nn::set_num_threads(before);
-  for (int k = 0; k < 3; ++k)
-    for (int64_t i = 0; i < n; ++i)
-      REQUIRE_MESSAGE(std::bit_cast<uint32_t>(results[0][k][i]) == std::bit_cast<uint32_t>(results[1][k][i]),
-                      "array " << k << ", element " << i);
+  if (nn::kernels::cpu_supports(Isa::avx512)) {
+    check(run.template operator()<Isa::avx512>(1), "avx512, 1 thread");
+    check(run.template operator()<Isa::avx512>(2), "avx512, 2 threads");
+    ++levels;
+  }
+  MESSAGE("adam_update compared at " << levels << " levels");
 }
 
 TEST_CASE("sgd_update, rmsprop_update, adagrad_update: the reference follows the formulas on one element") {

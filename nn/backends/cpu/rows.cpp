@@ -1,6 +1,7 @@
 // The cpu backend's row primitives: batch norm's channel statistics, the embedding's lookup and gradient, the
 // optimisers' updates, gradient norms and the fused softmax cross-entropy over rows. Contracts in
-// nn/backends/backend.h. The cross-entropy and Adam run the active instruction-set level's loops (rows_fast.cpp).
+// nn/backends/backend.h. The cross-entropy and Adam run the active instruction-set level's loops (rows_fast.cpp,
+// adam_fast.cpp).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -56,7 +57,7 @@ void scatter_add_rows(int64_t count, const int32_t* ids, int64_t width, const fl
   }
 }
 
-// θ, m, v (n) updated in place from g (n): the active instruction-set level's loop (rows_fast.cpp).
+// θ, m, v (n) updated in place from g (n): the active instruction-set level's loop (adam_fast.cpp).
 void adam_update(const kernels::AdamStep& s, int64_t n, float* theta, float* m, float* v, const float* g) {
   kernels::with_active_isa([&]<kernels::Isa isa> { kernels::adam_update<isa>(s, n, theta, m, v, g); });
 }

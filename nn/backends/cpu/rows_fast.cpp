@@ -147,9 +147,9 @@ void cross_entropy_rows_backward<kCompiledIsa>(const TargetRows& r, float scale,
 template <>
 void softmax_rows<kCompiledIsa>(RowSoftmax kind, int64_t rows, int64_t width, const float* x, float* y) {
   // Blocks shared where rows alone would leave threads idle or unevenly loaded (under twice as many rows as threads)
-  // and a row has more than one block: greedy decoding's one row of V = 7,579 (11.0 → 5.6 µs on 2 threads of an AMD
+  // and a row has two full blocks or more: greedy decoding's one row of V = 7,579 (11.0 → 5.6 µs on 2 threads of an AMD
   // EPYC, Zen 3), beam 3's three (31 → 15 µs). The same numbers either way (kSumBlock).
-  if (rows <= kSplitRows && width > kSumBlock && width <= kSplitBlocks * kSumBlock &&
+  if (rows <= kSplitRows && width >= 2 * kSumBlock && width <= kSplitBlocks * kSumBlock &&
       rows < 2 * omp_get_max_threads() && omp_get_max_threads() > 1 && !omp_in_parallel()) {
     return softmax_rows_split(kind, rows, width, x, y);
   }
