@@ -450,9 +450,7 @@ TEST_CASE("softmax_rows gives the same bits on 1, 2 and 9 threads at every level
           Floats y(out);
           nn::set_num_threads(threads);
           nn::kernels::softmax_rows<isa>(kind, rows, width, x.data(), y.data());
-          for (int64_t i = 0; i < out; ++i)
-            REQUIRE_MESSAGE(std::bit_cast<uint32_t>(y[i]) == std::bit_cast<uint32_t>(expected[i]),
-                            what << ", " << threads << " threads, element " << i);
+          test::check_same_bits(y, expected, what + ", " + std::to_string(threads) + " threads");
         }
       }
     }

@@ -2,7 +2,6 @@
 // the softmax cross-entropy rows and the LSTM step: the cpu backend against the reference on random data of odd sizes,
 // the reference against values worked out by hand or by finite differences; and Adam's step count above 2^24 through
 // state() and load_state().
-#include <bit>
 #include <cmath>
 #include <random>
 #include <tuple>
@@ -180,10 +179,7 @@ TEST_CASE("adam_update gives the same bits at every instruction-set level and on
   };
   const std::vector<Floats> expected = run.template operator()<Isa::scalar>(1);
   auto check = [&](const std::vector<Floats>& got, const std::string& what) {
-    for (int k = 0; k < 3; ++k)
-      for (int64_t i = 0; i < n; ++i)
-        REQUIRE_MESSAGE(std::bit_cast<uint32_t>(got[k][i]) == std::bit_cast<uint32_t>(expected[k][i]),
-                        what << ": array " << k << ", element " << i);
+    for (int k = 0; k < 3; ++k) test::check_same_bits(got[k], expected[k], what + ": array " + std::to_string(k));
   };
   check(run.template operator()<Isa::scalar>(2), "scalar, 2 threads");
   int levels = 1;

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
@@ -25,6 +26,18 @@ inline void check_close(const nn::Tensor& actual, const nn::Tensor& expected, do
     double err = std::fabs(static_cast<double>(a[i]) - e[i]);
     if (!(err <= atol + rtol * std::fabs(static_cast<double>(e[i])))) {
       FAIL_CHECK(what << ": element " << i << " is " << a[i] << ", expected " << e[i] << " (error " << err << ")");
+      return;
+    }
+  }
+}
+
+// The same float bits at every position (−0 against 0 or two NaN payloads differ); reports the first difference.
+inline void check_same_bits(const std::vector<float>& actual, const std::vector<float>& expected,
+                            const std::string& what) {
+  REQUIRE_MESSAGE(actual.size() == expected.size(), what);
+  for (size_t i = 0; i < actual.size(); ++i) {
+    if (std::memcmp(&actual[i], &expected[i], sizeof(float)) != 0) {
+      FAIL_CHECK(what << ": element " << i << " is " << actual[i] << ", expected " << expected[i] << " to the bit");
       return;
     }
   }
