@@ -66,6 +66,10 @@ nn::ClassificationLossOptions weighted(const OpInputs& x, nn::Reduction reductio
 test::MakeInputs rows(float low = -1, float high = 1) {
   return [=](Gen& g, const Dims& d) { return OpArgs(g).x({d.n, d.c}, low, high); };
 }
+/// x (N, 4,500) in [−3, 3): a few rows wider than the cpu kernels' sum blocks of 2,048, as a decoder's vocabulary.
+test::MakeInputs few_wide_rows() {
+  return [](Gen& g, const Dims& d) { return OpArgs(g).x({d.n, 4500}, -3, 3); };
+}
 test::MakeInputs cube(float low = -1, float high = 1) {
   return [=](Gen& g, const Dims& d) { return OpArgs(g).x({d.n, d.a, d.c}, low, high); };
 }
@@ -499,16 +503,8 @@ std::vector<test::OpCase> table() {
        [](In x) { return nn::cross_entropy(x[0], x.ids[0], {.reduction = R::none}); }},
       // (Rows appended here keep the earlier cases' seeds, 1000·(index + 1) + variant.)
       // A few rows wider than the kernels' sum blocks of 2,048 (a decoder's vocabulary): the threads share the blocks.
-      {"softmax few wide rows",
-       [](Gen& g, const Dims& d) {
-         return OpArgs(g).x({d.n, 4500}, -3, 3);
-       },
-       [](In x) { return nn::softmax(x[0]); }},
-      {"log_softmax few wide rows",
-       [](Gen& g, const Dims& d) {
-         return OpArgs(g).x({d.n, 4500}, -3, 3);
-       },
-       [](In x) { return nn::log_softmax(x[0]); }},
+      {"softmax few wide rows", few_wide_rows(), [](In x) { return nn::softmax(x[0]); }},
+      {"log_softmax few wide rows", few_wide_rows(), [](In x) { return nn::log_softmax(x[0]); }},
   };
 }
 

@@ -3,7 +3,6 @@
 // this processor runs against theirs; and the level dispatch itself.
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -23,31 +22,15 @@ struct Case {
 };
 
 void check_gemm(bool use_avx512_directly) {
-  const std::vector<Case> cases = {{1, 1, 1},
-                                   {13, 31, 7},
-                                   {15, 33, 300},
-                                   {200, 70, 513},
-                                   {3, 4100, 9},
-                                   {169, 65, 257},
-                                   {40, 20, 5000},
-                                   {1, 300, 77},
-                                   {1, 40, 5000},
-                                   {3, 700, 256},
-                                   {20, 4133, 300},  // wide: threads take bands of
-                                                     // columns, A packed
-                                   // Narrow (gemm_narrow below AVX-512 when A is not transposed): 1 to 4 vectors of
-                                   // columns, rows not a multiple of the kernel's groups, depths 1 and 64.
-                                   {515, 4, 27},
-                                   {1030, 16, 8},
-                                   {771, 17, 36},
-                                   {2053, 36, 1},
-                                   {601, 64, 64},
-                                   {4099, 33, 9},
-                                   // Long (gemm_long for a transposed A): 1 and 2 vectors, row groups and tails.
-                                   {27, 4, 5003},
-                                   {36, 8, 2048},
-                                   {17, 32, 3001},
-                                   {64, 20, 2050}};
+  // Edge sizes; {3, 4100, 9} and {20, 4133, 300} wide: threads take bands of columns, A packed.
+  std::vector<Case> cases = {{1, 1, 1},     {13, 31, 7},    {15, 33, 300},  {200, 70, 513},
+                             {3, 4100, 9},  {169, 65, 257}, {40, 20, 5000}, {1, 300, 77},
+                             {1, 40, 5000}, {3, 700, 256},  {20, 4133, 300}};
+  // Narrow (gemm_narrow below AVX-512 when A is not transposed): 1 to 4 vectors of columns, rows not a multiple of
+  // the kernel's groups, depths 1 and 64.
+  cases.insert(cases.end(), {{515, 4, 27}, {1030, 16, 8}, {771, 17, 36}, {2053, 36, 1}, {601, 64, 64}, {4099, 33, 9}});
+  // Long (gemm_long for a transposed A): 1 and 2 vectors, row groups and tails.
+  cases.insert(cases.end(), {{27, 4, 5003}, {36, 8, 2048}, {17, 32, 3001}, {64, 20, 2050}});
   const std::vector<std::pair<float, float>> scalars = {{1.0f, 0.0f}, {1.0f, 1.0f}, {2.0f, 0.5f}};
   nn::Generator gen(3);
   for (const Case& cs : cases)
@@ -224,12 +207,12 @@ TEST_CASE("the pointwise kernels agree with their naive references at every leve
     // relu's gradient from y = x, zeros and a NaN gradient among them: the same bits (g·0 keeps a NaN and a sign).
     nn::kernels::relu_backward_ref(n, x.data(), gradient.data(), want.data());
     nn::kernels::relu_backward<isa>(n, x.data(), gradient.data(), got.data());
-    CHECK(std::memcmp(got.data(), want.data(), sizeof(float) * n) == 0);
+    test::check_same_bits(got.to_vector(), want.to_vector(), "relu_backward");
     // In place (gx = g) and over 2¹⁵ elements, where the threads split it.
     nn::kernels::relu_backward_ref(big, big_y.data(), big_g.data(), big_want.data());
     nn::Tensor in_place = big_g.clone();
     nn::kernels::relu_backward<isa>(big, big_y.data(), in_place.data(), in_place.data());
-    CHECK(std::memcmp(in_place.data(), big_want.data(), sizeof(float) * big) == 0);
+    test::check_same_bits(in_place.to_vector(), big_want.to_vector(), "relu_backward in place, threaded");
     nn::kernels::channel_affine_ref(rows, c, affine, x.data(), want.data());
     nn::kernels::channel_affine<isa>(rows, c, affine, x.data(), got.data());
     test::check_close(got, want, 1e-6, 1e-6, "channel_affine");  // fused multiply-adds round once less

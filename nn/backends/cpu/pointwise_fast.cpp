@@ -13,18 +13,20 @@ void relu_forward<kCompiledIsa>(int64_t n, const float* x, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-// 16 lanes at a time through simd.h (a mask, not a branch), the last n mod 16 in a scalar loop: the same products,
-// g·1 or g·0 (so a NaN or infinite g still gives NaN where y ≤ 0, as the map's derivative did).
+// 16 lanes at a time through simd.h (a mask, not a branch), the last n mod 16 through the same code (partial loads
+// and stores): the same products, g·1 or g·0 (so a NaN or infinite g still gives NaN where y ≤ 0, as the map's
+// derivative did).
 template <>
 void relu_backward<kCompiledIsa>(int64_t n, const float* y, const float* g, float* gx) {
-  const int64_t blocks = n / 16;
+  const int64_t blocks = (n + 15) / 16;
   const v16 one = splat16(1.0f);
 #pragma omp parallel for schedule(static) if (n > (1 << 15))
   for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t i = b * 16;
-    store16(gx + i, load16(g + i) * where(load16(y + i) > 0.0f, one, v16{}));
+    const int64_t i = b * 16, count = n - i < 16 ? n - i : 16;
+    store16_partial(gx + i,
+                    load16_partial(g + i, count, 0.0f) * where(load16_partial(y + i, count, 0.0f) > 0.0f, one, v16{}),
+                    count);
   }
-  for (int64_t i = blocks * 16; i < n; ++i) gx[i] = g[i] * (y[i] > 0.0f ? 1.0f : 0.0f);
 }
 
 template <>

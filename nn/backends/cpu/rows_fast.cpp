@@ -13,12 +13,17 @@ namespace nn::kernels {
 namespace {
 
 constexpr int64_t kLanes = 16;
+constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
+
+// Each loop below takes 16 floats at a time, the last n mod 16 through the same code (load16_partial fills the lanes
+// past the end, store16_partial leaves them alone; both are a plain load or store for 16).
+int64_t lanes_at(int64_t j, int64_t n) {
+  return std::min(kLanes, n - j);
+}
 
 float row_max(int64_t v, const float* x) {
-  v16 best = splat16(-std::numeric_limits<float>::infinity());
-  int64_t j = 0;
-  for (; j + kLanes <= v; j += kLanes) best = max16(best, load16(x + j));
-  if (j < v) best = max16(best, load16_partial(x + j, v - j, -std::numeric_limits<float>::infinity()));
+  v16 best = splat16(kMinusInfinity);
+  for (int64_t j = 0; j < v; j += kLanes) best = max16(best, load16_partial(x + j, lanes_at(j, v), kMinusInfinity));
   float m = best[0];
   for (int k = 1; k < kLanes; ++k) m = std::max(m, best[k]);
   return m;
@@ -33,9 +38,7 @@ double block_exp_sum(int64_t n, const float* x, float shift) {
     low += d.low;
     high += d.high;
   };
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes) add(exp16(load16(x + j) - shift));
-  if (j < n) add(exp16(load16_partial(x + j, n - j, -std::numeric_limits<float>::infinity()) - shift));
+  for (int64_t j = 0; j < n; j += kLanes) add(exp16(load16_partial(x + j, lanes_at(j, n), kMinusInfinity) - shift));
   double total = 0;
   for (int k = 0; k < 8; ++k) total += low[k] + high[k];
   return total;
@@ -58,14 +61,10 @@ void block_softmax(RowSoftmax kind, int64_t n, const float* x, float max, double
   // small differences to ulp(max)); softmax: e^(x − max) / Σ.
   const bool log_softmax = kind == RowSoftmax::log_softmax;
   const float log_total = static_cast<float>(std::log(total)), scale = static_cast<float>(1.0 / total);
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    const v16 shifted = load16(x + j) - max;
-    store16(y + j, log_softmax ? shifted - log_total : exp16(shifted) * scale);
-  }
-  if (j < n) {
-    const v16 shifted = load16_partial(x + j, n - j, 0.0f) - max;
-    store16_partial(y + j, log_softmax ? shifted - log_total : exp16(shifted) * scale, n - j);
+  for (int64_t j = 0; j < n; j += kLanes) {
+    const int64_t count = lanes_at(j, n);
+    const v16 shifted = load16_partial(x + j, count, 0.0f) - max;
+    store16_partial(y + j, log_softmax ? shifted - log_total : exp16(shifted) * scale, count);
   }
 }
 
@@ -137,9 +136,10 @@ void cross_entropy_rows_backward<kCompiledIsa>(const TargetRows& r, float scale,
     const float s = scale * (r.weights ? r.weights[i] : 1.0f);
     const float* xr = x + i * v;
     float* gr = gx + i * v;
-    int64_t j = 0;
-    for (; j + kLanes <= v; j += kLanes) store16(gr + j, s * exp16(load16(xr + j) - lse[i]));
-    if (j < v) store16_partial(gr + j, s * exp16(load16_partial(xr + j, v - j, 0.0f) - lse[i]), v - j);
+    for (int64_t j = 0; j < v; j += kLanes) {
+      const int64_t count = lanes_at(j, v);
+      store16_partial(gr + j, s * exp16(load16_partial(xr + j, count, 0.0f) - lse[i]), count);
+    }
     gr[r.targets[i]] -= s;
   }
 }
@@ -149,8 +149,9 @@ void softmax_rows<kCompiledIsa>(RowSoftmax kind, int64_t rows, int64_t width, co
   // Blocks shared where rows alone would leave threads idle or unevenly loaded (under twice as many rows as threads)
   // and a row has two full blocks or more: greedy decoding's one row of V = 7,579 (11.0 → 5.6 µs on 2 threads of an AMD
   // EPYC, Zen 3), beam 3's three (31 → 15 µs). The same numbers either way (kSumBlock).
-  if (rows <= kSplitRows && width >= 2 * kSumBlock && width <= kSplitBlocks * kSumBlock &&
-      rows < 2 * omp_get_max_threads() && omp_get_max_threads() > 1 && !omp_in_parallel()) {
+  const int threads = omp_get_max_threads();
+  if (rows <= kSplitRows && width >= 2 * kSumBlock && width <= kSplitBlocks * kSumBlock && rows < 2 * threads &&
+      threads > 1 && !omp_in_parallel()) {
     return softmax_rows_split(kind, rows, width, x, y);
   }
 #pragma omp parallel for if (rows * width > (1 << 15))
