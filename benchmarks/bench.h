@@ -1,5 +1,7 @@
 // Shared by the benchmark programs: timing (minimum over repetitions), the machine's FP32 peak measured with a
-// short FMA loop, and the PyTorch peer run in a subprocess — as installed and in its tuned environments.
+// short FMA loop, the PyTorch peer run in a subprocess — as installed and in its tuned environments —, and rounds
+// that alternate our measurements with the peer's (a machine whose speed drifts over minutes then weighs on both
+// sides alike, where timing all of ours before all of the peer's would hand the drift to the ratio).
 #pragma once
 
 #include <omp.h>
@@ -72,10 +74,26 @@ inline double fma_peak_gflops(int threads) {
   return best;
 }
 
+// Named figures of one measurement, each lower-is-better (seconds, MB) or the same in every run (a count).
+using Figures = std::map<std::string, double>;
+
+// Each key's lower value of `best` and `more`, into `best`; returns the keys `more` lowered or added.
+inline std::vector<std::string> keep_lower(Figures& best, const Figures& more) {
+  std::vector<std::string> lowered;
+  for (const auto& [key, value] : more) {
+    auto it = best.find(key);
+    if (it == best.end() || value < it->second) {
+      best[key] = value;
+      lowered.push_back(key);
+    }
+  }
+  return lowered;
+}
+
 // Runs a peer program (the PyTorch scripts) and reads its "key value [key value…]" lines; empty when it cannot run
 // (python3-torch missing). `environment` ("NAME=value …", may be empty) is set for the peer alone.
-inline std::map<std::string, double> run_peer(const std::string& command, const std::string& environment = "") {
-  std::map<std::string, double> out;
+inline Figures run_peer(const std::string& command, const std::string& environment = "") {
+  Figures out;
   const std::string line_command = (environment.empty() ? "" : "env " + environment + " ") + command + " 2>/dev/null";
   if (FILE* pipe = ::popen(line_command.c_str(), "r")) {
     char line[512];
@@ -124,14 +142,41 @@ inline std::string environment_names(bool passive_wait) {
   return names;
 }
 
+// Rounds of our measurements and the peer's, alternated, where --rounds does not say.
+inline constexpr int kDefaultRounds = 2;
+
+// "1.12 / 1.33": one ratio per round, for the line under a table that shows how far the rounds agree.
+inline std::string per_round(const std::vector<double>& ratios) {
+  std::string out;
+  for (double r : ratios) {
+    char text[16];
+    std::snprintf(text, sizeof text, "%.2f", r);
+    out += (out.empty() ? "" : " / ") + std::string(text);
+  }
+  return out;
+}
+
 // A peer's figures as installed and at its best. Every figure a peer prints is lower-is-better (seconds, MB) or the
-// same in every run (a token count), so "best" is the lowest value of each key over the tuned environments.
+// same in every run (a token count), so "best" is the lowest value of each key over the tuned environments (and
+// over the rounds).
 struct PeerRuns {
-  std::map<std::string, double> installed, tuned;
+  Figures installed, tuned;
   std::map<std::string, std::string> tuned_by;  // key → the environment that gave its tuned value
 
   bool empty() const { return installed.empty() && tuned.empty(); }
-  static double get(const std::map<std::string, double>& m, const std::string& key) {
+  // Figures from a run in the tuned environment `name`: each key's lowest value kept, with its environment's name.
+  void add_tuned(const std::string& name, const Figures& figures) {
+    for (const std::string& key : keep_lower(tuned, figures)) tuned_by[key] = name;
+  }
+  // Another round's runs: each key's lowest value kept, as installed and tuned.
+  void add_round(const PeerRuns& round) {
+    keep_lower(installed, round.installed);
+    for (const auto& [key, value] : round.tuned) {
+      auto it = round.tuned_by.find(key);
+      add_tuned(it == round.tuned_by.end() ? "?" : it->second, {{key, value}});
+    }
+  }
+  static double get(const Figures& m, const std::string& key) {
     auto it = m.find(key);
     return it == m.end() ? NAN : it->second;
   }
@@ -157,15 +202,8 @@ struct PeerRuns {
 inline PeerRuns run_peer_tuned(const std::string& command, bool passive_wait) {
   PeerRuns runs;
   runs.installed = run_peer(command);
-  for (const PeerEnvironment& env : tuned_environments(passive_wait)) {
-    for (const auto& [key, value] : run_peer(command, env.variables)) {
-      auto it = runs.tuned.find(key);
-      if (it == runs.tuned.end() || value < it->second) {
-        runs.tuned[key] = value;
-        runs.tuned_by[key] = env.name;
-      }
-    }
-  }
+  for (const PeerEnvironment& env : tuned_environments(passive_wait))
+    runs.add_tuned(env.name, run_peer(command, env.variables));
   return runs;
 }
 

@@ -1,7 +1,8 @@
 // conv_kernels: checks every fast convolution/pooling kernel against its naive reference on the real Xception
 // layer shapes (or a shape given on the command line), then times forward and forward+backward and prints
 // GFLOP/s, the fraction of OpenBLAS sgemm's speed on the same GEMM shape and, when Debian's python3-torch is
-// installed, PyTorch's time for the same layer measured in the same run. Times are minima over repetitions.
+// installed, PyTorch's time for the same layer measured in the same run. Times are minima over repetitions and over
+// rounds that alternate PyTorch's measurements with ours (bench.h).
 #include <cblas.h>
 #include <unistd.h>
 
@@ -10,7 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -281,10 +281,9 @@ struct TorchTimes {
 };
 
 // Runs benchmarks/torch_conv.py for all layers, as installed and in each tuned environment (the allocators: no
-// recurrent network here); empty when python3-torch is missing or --no-torch. `tuned_by` gets the environments used.
-std::map<std::string, TorchTimes> torch_times(const std::vector<LayerSpec>& layers, int64_t batch, int threads,
-                                              const std::string& python, std::string& tuned_by) {
-  std::map<std::string, TorchTimes> out;
+// recurrent network here): keys L<i>_forward and L<i>_both; empty when python3-torch is missing.
+bench::PeerRuns torch_round(const std::vector<LayerSpec>& layers, int64_t batch, int threads,
+                            const std::string& python) {
   std::string specs = "/tmp/nn_conv_kernels_" + std::to_string(::getpid()) + ".txt";
   {
     std::ofstream f(specs);
@@ -297,16 +296,14 @@ std::map<std::string, TorchTimes> torch_times(const std::vector<LayerSpec>& laye
   const bench::PeerRuns runs = bench::run_peer_tuned(
       python + " " + NN_BENCHMARK_DIR + "/torch_conv.py " + std::to_string(threads) + " < " + specs, false);
   std::remove(specs.c_str());
-  std::vector<std::string> keys;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const std::string key = std::string("L").append(std::to_string(i));
-    if (!runs.installed.count(key + "_forward") && !runs.tuned.count(key + "_forward")) continue;
-    out[layers[i].name] = {runs.as_installed(key + "_forward"), runs.at_best(key + "_forward"),
-                           runs.as_installed(key + "_both"), runs.at_best(key + "_both")};
-    keys.push_back(key + "_forward");
-  }
-  tuned_by = runs.tuned_names(keys);
-  return out;
+  return runs;
+}
+
+// Layer i's times from torch_round's figures (NaN where it did not run).
+TorchTimes torch_layer(const bench::PeerRuns& runs, size_t i) {
+  const std::string key = std::string("L").append(std::to_string(i));
+  return {runs.as_installed(key + "_forward"), runs.at_best(key + "_forward"), runs.as_installed(key + "_both"),
+          runs.at_best(key + "_both")};
 }
 
 // A number for the JSON output, null when unmeasured.
@@ -325,6 +322,7 @@ double layer_bytes(Kind kind, const Window2D& g) {
 struct Args {
   int64_t batch = 1;
   int threads = 0;
+  int rounds = bench::kDefaultRounds;
   bool json = false, check = true, torch = true;
   std::string python = "/usr/bin/python3";
   bool custom = false;
@@ -333,10 +331,13 @@ struct Args {
 
 int usage(int status) {
   std::fprintf(status ? stderr : stdout,
-               "usage: conv_kernels [--threads N] [--batch N] [--json] [--no-check] [--no-torch] [--python PATH]\n"
+               "usage: conv_kernels [--threads N] [--batch N] [--rounds N] [--json] [--no-check] [--no-torch]\n"
+               "                    [--python PATH]\n"
                "                    [--shape H,W,CIN,COUT --kernel K --stride S --padding same|valid\n"
                "                     --kind conv|depthwise|maxpool]\n"
-               "Without --shape: the Xception layer shapes. Times are minima; GFLOP/s counts 2 per multiply-add.\n");
+               "Without --shape: the Xception layer shapes. Times are minima over --rounds rounds of PyTorch's\n"
+               "measurements and ours, alternated (default %d); GFLOP/s counts 2 per multiply-add.\n",
+               bench::kDefaultRounds);
   return status;
 }
 
@@ -362,6 +363,8 @@ bool parse(int argc, char** argv, Args& a) {
       a.threads = static_cast<int>(number(1, 256));
     else if (flag == "--batch")
       a.batch = number(1, 1024);
+    else if (flag == "--rounds")
+      a.rounds = static_cast<int>(number(1, 100));
     else if (flag == "--json")
       a.json = true;
     else if (flag == "--no-check")
@@ -421,9 +424,31 @@ int main(int argc, char** argv) {
     const int threads = nn::num_threads();
     std::vector<LayerSpec> layers = args.custom ? std::vector<LayerSpec>{args.layer} : xception_layers();
     const double peak_before = bench::fma_peak_gflops(threads);
-    std::map<std::string, TorchTimes> peer;
-    std::string tuned_by = "-";
-    if (args.torch) peer = torch_times(layers, args.batch, threads, args.python, tuned_by);
+    // Each layer checked against its reference once; then rounds of PyTorch's times and ours, alternated, each
+    // figure the best over the rounds.
+    std::vector<double> errors(layers.size(), -1), fwd_s(layers.size(), INFINITY), both_s(layers.size(), INFINITY);
+    if (args.check) {
+      for (size_t i = 0; i < layers.size(); ++i) {
+        Buffers b(layers[i], args.batch);
+        errors[i] = check_against_reference(layers[i], b);
+      }
+    }
+    bench::PeerRuns peer;
+    for (int round = 0; round < args.rounds; ++round) {
+      if (args.torch) peer.add_round(torch_round(layers, args.batch, threads, args.python));
+      for (size_t i = 0; i < layers.size(); ++i) {
+        Buffers b(layers[i], args.batch);
+        fwd_s[i] = std::min(fwd_s[i], bench::min_time([&] { forward(layers[i].kind, b); }));
+        both_s[i] = std::min(both_s[i], bench::min_time([&] {
+                               forward(layers[i].kind, b);
+                               backward(layers[i].kind, b);
+                             }));
+      }
+    }
+    std::vector<std::string> forward_keys;
+    for (size_t i = 0; i < layers.size(); ++i)
+      forward_keys.push_back(std::string("L").append(std::to_string(i)).append("_forward"));
+    const std::string tuned_by = peer.tuned_names(forward_keys);
     // The peak our fractions are taken of: the higher of two measurements (a busy machine lowers one of them).
     const double peak = std::max(peak_before, bench::fma_peak_gflops(threads));
 
@@ -431,10 +456,10 @@ int main(int argc, char** argv) {
         "{\"threads\": " + std::to_string(threads) + ", \"batch\": " + std::to_string(args.batch) + ", \"layers\": [";
     if (!args.json) {
       std::printf(
-          "threads %d, batch %lld; times are minima in ms; ratio = the faster PyTorch's time / ours (>1: we are "
-          "faster);\nmachine: conv GFLOP/s as a fraction of the FMA peak (%.0f GFLOP/s), depthwise and pooling in GB/s "
-          "moved\n",
-          threads, static_cast<long long>(args.batch), peak);
+          "threads %d, batch %lld; times are minima in ms over %d round%s (PyTorch's, then ours, alternated); ratio = "
+          "the faster PyTorch's time / ours (>1: we are faster);\nmachine: conv GFLOP/s as a fraction of the FMA peak "
+          "(%.0f GFLOP/s), depthwise and pooling in GB/s moved\n",
+          threads, static_cast<long long>(args.batch), args.rounds, args.rounds == 1 ? "" : "s", peak);
       std::printf("%-24s %9s %8s %7s %8s %7s %9s %9s %6s %9s %9s %6s\n", "layer", "check", "fwd", "GFLOP/s", "machine",
                   "sgemm%", "torch fwd", "tuned", "ratio", "fwd+bwd", "torch", "ratio");
     }
@@ -442,18 +467,12 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < layers.size(); ++i) {
       const LayerSpec& l = layers[i];
       Buffers b(l, args.batch);
-      double error = args.check ? check_against_reference(l, b) : -1;
+      const double error = errors[i], fwd = fwd_s[i], both = both_s[i];
       bool ok = error < 1e-4;
       all_ok = all_ok && ok;
-      double fwd = bench::min_time([&] { forward(l.kind, b); });
-      double both = bench::min_time([&] {
-        forward(l.kind, b);
-        backward(l.kind, b);
-      });
       double gflops = forward_flops(l.kind, b.g) / fwd / 1e9;
       double sgemm_fraction = l.kind == Kind::conv ? sgemm_seconds(b.g) / fwd : NAN;
-      auto t = peer.find(l.name);
-      const TorchTimes torch_t = t == peer.end() ? TorchTimes{} : t->second;
+      const TorchTimes torch_t = torch_layer(peer, i);
       const double torch_fwd = torch_t.faster_forward(), torch_both = torch_t.faster_both();
       // Convolutions against the FMA peak; depthwise and pooling are bound by memory: bytes moved per second.
       const double machine = l.kind == Kind::conv ? gflops / peak : layer_bytes(l.kind, b.g) / fwd / 1e9;
