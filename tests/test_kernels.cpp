@@ -31,6 +31,9 @@ void check_gemm(bool use_avx512_directly) {
   cases.insert(cases.end(), {{515, 4, 27}, {1030, 16, 8}, {771, 17, 36}, {2053, 36, 1}, {601, 64, 64}, {4099, 33, 9}});
   // Long (gemm_long for a transposed A): 1 and 2 vectors, row groups and tails.
   cases.insert(cases.end(), {{27, 4, 5003}, {36, 8, 2048}, {17, 32, 3001}, {64, 20, 2050}});
+  // Panels (gemm_panels below AVX-512 when A is not transposed and K ≤ 256): a last partial panel, rows not a multiple
+  // of its groups of 6, K = 256, and a narrow N with a depth beyond gemm_narrow's.
+  cases.insert(cases.end(), {{515, 70, 100}, {1030, 200, 256}, {600, 16, 65}, {513, 1, 100}});
   const std::vector<std::pair<float, float>> scalars = {{1.0f, 0.0f}, {1.0f, 1.0f}, {2.0f, 0.5f}};
   nn::Generator gen(3);
   for (const Case& cs : cases)
@@ -94,25 +97,33 @@ TEST_CASE("the AVX-512 gemm agrees with the naive reference on this processor") 
 
 namespace {
 
-// gemm_narrow (A as stored) or gemm_long (A transposed) at one level against gemm_ref: B both ways, packed and
-// strided leading dimensions, alpha and beta, C all NaN where beta is 0 and every element is written (no NaN may
-// come through); then a short lda (overlapping rows, as an implicit GEMM reads an image) and calls from inside a
-// parallel region (a team of one each).
+// gemm_narrow and gemm_panels (A as stored) and gemm_long (A transposed) at one level against gemm_ref: B both ways,
+// packed and strided leading dimensions, alpha and beta (and a bias for gemm_panels), C all NaN where beta is 0 and
+// every element is written (no NaN may come through); then a short lda (overlapping rows, as an implicit GEMM reads
+// an image) and calls from inside a parallel region (a team of one each).
+enum class Kernel { narrow, panels, long_depth };
+const char* kernel_name(Kernel kernel) {
+  return kernel == Kernel::narrow ? "gemm_narrow" : kernel == Kernel::panels ? "gemm_panels" : "gemm_long";
+}
+
 template <nn::kernels::Isa isa>
 void check_narrow_gemms(nn::Generator& gen) {
   using nn::kernels::GemmShape;
   struct Shape {
     int m, n, k;
-    bool long_depth;  // gemm_long: A transposed
+    Kernel kernel;
   };
-  auto run = [](const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
-    if (s.transpose_a) {
+  auto run = [](Kernel kernel, const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
+                const float* bias) {
+    if (kernel == Kernel::long_depth) {
       nn::kernels::gemm_long<isa>(s, alpha, a, b, beta, c);
+    } else if (kernel == Kernel::panels) {
+      nn::kernels::gemm_panels<isa>(s, alpha, a, b, beta, c, bias);
     } else {
       nn::kernels::gemm_narrow<isa>(s, alpha, a, b, beta, c);
     }
   };
-  auto check = [&](const GemmShape& s, float alpha, float beta, bool nan_c, const std::string& what) {
+  auto check = [&](Kernel kernel, const GemmShape& s, float alpha, float beta, bool nan_c, const std::string& what) {
     const int lda = s.lda ? s.lda : (s.transpose_a ? s.m : s.k), ldb = s.ldb ? s.ldb : (s.transpose_b ? s.k : s.n);
     const int ldc = s.ldc ? s.ldc : s.n;
     // A's and B's storage: rows × leading dimension, plus a row's worth where rows overlap (lda shorter than a row).
@@ -120,46 +131,63 @@ void check_narrow_gemms(nn::Generator& gen) {
     const nn::Tensor b = nn::Tensor::uniform({(s.transpose_b ? s.n : s.k) * ldb}, -1, 1, gen);
     nn::Tensor c0 = nn::Tensor::uniform({s.m * ldc}, -1, 1, gen);
     if (nan_c) c0.fill(std::numeric_limits<float>::quiet_NaN());
+    // gemm_panels adds a bias in its store: C = α·AB + bias + β·C.
+    const nn::Tensor bias = nn::Tensor::uniform({s.n}, -1, 1, gen);
+    const float* bias_data = kernel == Kernel::panels ? bias.data() : nullptr;
     nn::Tensor fast = c0.clone(), ref = c0.clone();
-    run(s, alpha, a.data(), b.data(), beta, fast.data());
+    run(kernel, s, alpha, a.data(), b.data(), beta, fast.data(), bias_data);
     nn::kernels::gemm_ref(s, alpha, a.data(), b.data(), beta, ref.data());
+    if (bias_data != nullptr) {
+      for (int i = 0; i < s.m; ++i)
+        for (int j = 0; j < s.n; ++j) ref.data()[i * ldc + j] += bias_data[j];
+    }
     test::check_close(fast, ref, 1e-4, 1e-4 * std::sqrt(static_cast<double>(s.k)), what);
   };
-  const std::vector<Shape> shapes = {{37, 1, 9, false}, {70, 17, 64, false}, {33, 33, 5, false}, {9, 64, 12, false},
-                                     {5, 3, 300, true}, {64, 64, 129, true}, {7, 49, 260, true}};
+  // gemm_panels: groups of 6 rows and a tail of 1–5, a last partial panel, one column, K = 1 and 256.
+  const std::vector<Shape> shapes = {
+      {37, 1, 9, Kernel::narrow},       {70, 17, 64, Kernel::narrow},    {33, 33, 5, Kernel::narrow},
+      {9, 64, 12, Kernel::narrow},      {5, 3, 300, Kernel::long_depth}, {64, 64, 129, Kernel::long_depth},
+      {7, 49, 260, Kernel::long_depth}, {6, 16, 1, Kernel::panels},      {41, 70, 256, Kernel::panels},
+      {13, 1, 100, Kernel::panels},     {300, 129, 33, Kernel::panels}};
   for (const Shape& sh : shapes)
     for (int tb = 0; tb < 2; ++tb)
       for (bool packed : {true, false})
         for (auto [alpha, beta] : {std::pair{1.0f, 0.0f}, std::pair{0.5f, 2.0f}}) {
-          GemmShape s{.m = sh.m, .n = sh.n, .k = sh.k, .transpose_a = sh.long_depth, .transpose_b = tb == 1};
+          const bool long_depth = sh.kernel == Kernel::long_depth;
+          GemmShape s{.m = sh.m, .n = sh.n, .k = sh.k, .transpose_a = long_depth, .transpose_b = tb == 1};
           if (!packed) {
-            s.lda = (sh.long_depth ? sh.m : sh.k) + 2;
+            s.lda = (long_depth ? sh.m : sh.k) + 2;
             s.ldb = (tb ? sh.k : sh.n) + 2;
             s.ldc = sh.n + 2;
           }
-          check(s, alpha, beta, packed && beta == 0.0f,
-                std::string(sh.long_depth ? "gemm_long " : "gemm_narrow ") + std::to_string(sh.m) + "x" +
-                    std::to_string(sh.n) + "x" + std::to_string(sh.k) + " tb=" + std::to_string(tb) +
-                    (packed ? " packed" : " strided") + " beta=" + std::to_string(beta));
+          check(sh.kernel, s, alpha, beta, packed && beta == 0.0f,
+                std::string(kernel_name(sh.kernel)) + " " + std::to_string(sh.m) + "x" + std::to_string(sh.n) + "x" +
+                    std::to_string(sh.k) + " tb=" + std::to_string(tb) + (packed ? " packed" : " strided") +
+                    " beta=" + std::to_string(beta));
         }
-  check({.m = 600, .n = 16, .k = 9, .lda = 3}, 1.0f, 0.0f, true, "gemm_narrow, lda 3 < K");
+  check(Kernel::narrow, {.m = 600, .n = 16, .k = 9, .lda = 3}, 1.0f, 0.0f, true, "gemm_narrow, lda 3 < K");
+  check(Kernel::panels, {.m = 600, .n = 40, .k = 9, .lda = 3}, 1.0f, 0.0f, true, "gemm_panels, lda 3 < K");
   int failures = 0;
 #pragma omp parallel num_threads(2) reduction(+ : failures)
   {
-    for (bool long_depth : {false, true}) {
-      const GemmShape s{.m = long_depth ? 20 : 700, .n = 24, .k = long_depth ? 3000 : 30, .transpose_a = long_depth};
+    for (Kernel kernel : {Kernel::narrow, Kernel::panels, Kernel::long_depth}) {
+      const bool long_depth = kernel == Kernel::long_depth;
+      const GemmShape s{.m = long_depth ? 20 : 700,
+                        .n = kernel == Kernel::panels ? 100 : 24,
+                        .k = long_depth ? 3000 : 30,
+                        .transpose_a = long_depth};
       std::vector<float> a(static_cast<size_t>(s.m) * s.k, 0.25f), b(static_cast<size_t>(s.k) * s.n, -2.0f);
       std::vector<float> c(static_cast<size_t>(s.m) * s.n, 1.0f);
-      run(s, 1.0f, a.data(), b.data(), 0.0f, c.data());
+      run(kernel, s, 1.0f, a.data(), b.data(), 0.0f, c.data(), nullptr);
       for (float v : c) failures += v != -0.5f * static_cast<float>(s.k);  // exact: sums of -0.5
     }
   }
-  CHECK_MESSAGE(failures == 0, "gemm_narrow / gemm_long inside a parallel region");
+  CHECK_MESSAGE(failures == 0, "gemm_narrow / gemm_panels / gemm_long inside a parallel region");
 }
 
 }  // namespace
 
-TEST_CASE("gemm_narrow and gemm_long agree with the naive reference at every level this processor runs") {
+TEST_CASE("gemm_narrow, gemm_panels and gemm_long agree with the naive reference at every level this processor runs") {
   using nn::kernels::Isa;
   nn::Generator gen(11);
   int levels = 0;
@@ -173,6 +201,9 @@ TEST_CASE("gemm_narrow and gemm_long agree with the naive reference at every lev
   CHECK_THROWS_WITH_AS(nn::kernels::gemm_long<Isa::scalar>({.m = 65, .n = 1, .k = 1, .transpose_a = true}, 1.0f,
                                                            nullptr, nullptr, 0.0f, nullptr),
                        "gemm_long: expected a transposed A and M, N <= 64", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      nn::kernels::gemm_panels<Isa::scalar>({.m = 1, .n = 1, .k = 257}, 1.0f, nullptr, nullptr, 0.0f, nullptr),
+      "gemm_panels: expected A not transposed and K <= 256", std::invalid_argument);
 }
 
 TEST_CASE("the pointwise kernels agree with their naive references at every level this processor runs") {

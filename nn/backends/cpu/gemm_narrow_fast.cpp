@@ -1,5 +1,5 @@
-// The narrow GEMMs (gemm.h's gemm_narrow and gemm_long), compiled once per instruction-set level (isa.h):
-// kCompiledIsa is this copy's.
+// The GEMMs below AVX-512 that beat OpenBLAS on their shapes (gemm.h's gemm_narrow, gemm_long and gemm_panels),
+// compiled once per instruction-set level (isa.h): kCompiledIsa is this copy's.
 #include <omp.h>
 
 #include <algorithm>
@@ -23,12 +23,26 @@ constexpr int kGroupRows = V <= 2 ? 4 / V : 1;
 // The one inner loop of both kernels: acc[r][v] = Σ_{p < depth} A(r, p) · B(p, [16v, 16v + 16)) for R rows of C, with
 // A(r, p) = a[r·row_step + p·depth_step] broadcast (gemm_narrow: rows of A as stored; gemm_long: its columns) and B's
 // row p at b + p·b_step. R rows at a time so that the chains of fused multiply-adds interleave.
+//
+// The first depth's products set the sums: zeroing the array first made GCC clear it in memory (a rep stos, ~20 % of
+// gemm_panels' time at K = 64) before loading it into registers.
 template <int V, int R>
 NN_SIMD void sum_rows(int64_t depth, const float* a, long row_step, long depth_step, const float* b, long b_step,
                       v16 (&acc)[R][V]) {
-  for (auto& row : acc)
-    for (auto& part : row) part = v16{};
-  for (int64_t p = 0; p < depth; ++p) {
+  if (depth <= 0) {
+    for (auto& row : acc)
+      for (auto& part : row) part = v16{};
+    return;
+  }
+  {
+    v16 bv[V];
+    for (int v = 0; v < V; ++v) bv[v] = load16(b + v * 16);
+    for (int r = 0; r < R; ++r) {
+      const v16 ar = splat16(a[r * row_step]);
+      for (int v = 0; v < V; ++v) acc[r][v] = ar * bv[v];
+    }
+  }
+  for (int64_t p = 1; p < depth; ++p) {
     v16 bv[V];
     for (int v = 0; v < V; ++v) bv[v] = load16(b + p * b_step + v * 16);
     for (int r = 0; r < R; ++r) {
@@ -112,6 +126,74 @@ void long_slice(const GemmShape& s, const float* a, long lda, const float* b, lo
   }
 }
 
+// gemm_panels: op(B) packed into panels of 16 columns (K ≤ kPanelsMaxK rows each: at most 16 KB, in L1), A read in
+// place, each group of kPanelRows rows of C summed in registers one panel at a time — 6 × 16 floats, 12 of AVX2's 16
+// vector registers, beside B's row and a broadcast (the register tile OpenBLAS's Haswell kernel uses too).
+constexpr int kPanelRows = 6;
+
+// Rows [0, R) of C's 16 columns (count of them exist) from one packed panel: C = alpha·sum + bias + beta·C.
+template <int R>
+NN_SIMD void panel_rows(int64_t k, const float* a, long lda, const float* panel, int64_t count, float alpha,
+                        const float* bias, float beta, float* c, long ldc) {
+  v16 acc[R][1];
+  sum_rows<1, R>(k, a, lda, 1, panel, 16, acc);
+  const v16 add = bias != nullptr ? load16_partial(bias, count, 0.0f) : v16{};
+  for (int r = 0; r < R; ++r) {
+    float* row = c + r * ldc;
+    v16 out = acc[r][0] * alpha + add;
+    if (beta != 0.0f) out += load16_partial(row, count, 0.0f) * beta;
+    store16_partial(row, out, count);
+  }
+}
+
+// Uninitialised floats from malloc, freed at scope exit (not std::vector: see Zeros below).
+struct Floats {
+  float* data;
+  explicit Floats(size_t count) : data(static_cast<float*>(std::malloc(std::max<size_t>(count, 1) * sizeof(float)))) {
+    if (data == nullptr) throw std::bad_alloc();
+  }
+  ~Floats() { std::free(data); }
+  Floats(const Floats&) = delete;
+  Floats& operator=(const Floats&) = delete;
+};
+
+void panels_product(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
+                    const float* bias) {
+  const long lda = s.lda ? s.lda : s.k, ldb = s.ldb ? s.ldb : (s.transpose_b ? s.k : s.n), ldc = s.ldc ? s.ldc : s.n;
+  const int64_t k = s.k, panels = (int64_t{s.n} + 15) / 16;
+  const bool threads = int64_t{s.m} * s.k * s.n > (1 << 18);
+  // Panel j: K rows of op(B)'s columns [16j, 16j + 16), zeros past N.
+  Floats packed(static_cast<size_t>(panels * 16 * k));
+#pragma omp parallel for schedule(static) if (threads)
+  for (int64_t j = 0; j < panels; ++j) {
+    const int64_t j0 = 16 * j, count = std::min<int64_t>(16, s.n - j0);
+    for (int64_t p = 0; p < k; ++p) {
+      float* row = packed.data + (j * k + p) * 16;
+      for (int64_t q = 0; q < 16; ++q)
+        row[q] = q >= count ? 0.0f : s.transpose_b ? b[(j0 + q) * ldb + p] : b[p * ldb + j0 + q];
+    }
+  }
+  // Each thread its share of the groups of rows; the panels in chunks of 256 KB, which stay in L2 while the thread's
+  // groups read them.
+  const int64_t groups = s.m / kPanelRows, chunk = std::max<int64_t>(1, (256 << 10) / (64 * k));
+  auto panel = [&]<int R>(int64_t i0, int64_t j) {
+    const int64_t j0 = 16 * j;
+    panel_rows<R>(k, a + i0 * lda, lda, packed.data + j * k * 16, std::min<int64_t>(16, s.n - j0), alpha,
+                  bias != nullptr ? bias + j0 : nullptr, beta, c + i0 * ldc + j0, ldc);
+  };
+#pragma omp parallel if (threads)
+  {
+    const int64_t team = omp_get_num_threads(), me = omp_get_thread_num();
+    const int64_t g0 = groups * me / team, g1 = groups * (me + 1) / team;
+    for (int64_t first = 0; first < panels; first += chunk)
+      for (int64_t g = g0; g < g1; ++g)
+        for (int64_t j = first; j < std::min(panels, first + chunk); ++j)
+          panel.template operator()<kPanelRows>(g * kPanelRows, j);
+  }
+  for (int64_t i = groups * kPanelRows; i < s.m; ++i)  // the last M mod 6 rows, one at a time
+    for (int64_t j = 0; j < panels; ++j) panel.template operator()<1>(i, j);
+}
+
 // Zeroed floats from calloc, freed at scope exit. Not std::vector: a template instantiated in this file would be
 // compiled for this level and could be the copy the linker keeps for the whole program (isa.h).
 struct Zeros {
@@ -173,6 +255,15 @@ void gemm_long<kCompiledIsa>(const GemmShape& s, float alpha, const float* a, co
     throw std::invalid_argument("gemm_long: expected a transposed A and M, N <= 64");
   if (s.m <= 0 || s.n <= 0) return;
   with_vectors(s.n, [&]<int V> { long_product<V>(s, alpha, a, b, beta, c); });
+}
+
+template <>
+void gemm_panels<kCompiledIsa>(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
+                               const float* bias) {
+  if (s.transpose_a || s.k > kPanelsMaxK)
+    throw std::invalid_argument("gemm_panels: expected A not transposed and K <= 256");
+  if (s.m <= 0 || s.n <= 0) return;
+  panels_product(s, alpha, a, b, beta, c, bias);
 }
 
 template <>

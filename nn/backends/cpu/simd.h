@@ -73,7 +73,7 @@ NN_SIMD Wide<To> each(Wide<T> a, Wide<T> b, F f) {
 template <class T>
 NN_SIMD Wide<T> splat(T x) {
   Wide<T> v;
-  for (auto& p : v.part) p = Native<T>{} + x;
+  for (auto& p : v.part) p = x - Native<T>{};  // x − 0 is x (−0 too), so GCC broadcasts x; 0 + x it must compute
   return v;
 }
 
