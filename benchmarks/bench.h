@@ -82,7 +82,7 @@ inline std::vector<std::string> keep_lower(Figures& best, const Figures& more) {
   std::vector<std::string> lowered;
   for (const auto& [key, value] : more) {
     auto it = best.find(key);
-    if (it == best.end() || value < it->second) {
+    if (it == best.end() || value < it->second || (std::isnan(it->second) && !std::isnan(value))) {
       best[key] = value;
       lowered.push_back(key);
     }

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -221,7 +220,6 @@ int main(int argc, char** argv) {
     threads = nn::num_threads();
     const double peak_before = bench::fma_peak_gflops(threads);
     captioning::CaptionModel model({.vocab = vocab});
-    nn::Adam adam(model.named_parameters());
     // Captions of 8–20 words, padded to the longest, as torch_caption.py builds them.
     nn::Generator gen(2);
     std::vector<int64_t> lengths(batch);
@@ -237,7 +235,8 @@ int main(int argc, char** argv) {
       }
     nn::Tensor features = nn::Tensor::uniform({batch, 2048}, 0, 1, gen);
     const nn::Indices in({batch, t}, inputs), real({tokens}, rows), out({tokens}, row_targets);
-    std::vector<nn::Tensor> initial;  // every round starts from these, however many steps the timing took
+    std::vector<nn::Tensor>
+        initial;  // every round starts from these (and a new Adam), however many steps the timing took
     {
       nn::NoGradGuard no_grad;  // copies, not recorded
       for (const auto& [name, p] : model.named_parameters()) initial.push_back(p.clone());
@@ -286,6 +285,7 @@ int main(int argc, char** argv) {
     for (int round = 0; round < rounds; ++round) {
       bench::Figures mine;
       restore(false);
+      nn::Adam adam(model.named_parameters());
       mine["train_step_s"] = bench::min_time([&] { train_step(model, adam, features, in, real, out); }, 5, 2.0);
       restore(true);
       mine["greedy_s"] = bench::min_time([&] { captioning::greedy_caption(model, big, one, 20); }, 5, 1.0);
@@ -321,9 +321,9 @@ int main(int argc, char** argv) {
     const double greedy_gbs = 20 * step_weight_bytes(vocab) / greedy / 1e9;
     const double beam_gbs = 20 * step_weight_bytes(vocab) / beam3 / 1e9;
     std::printf(
-        "merge caption model, V=%d, batch %d, %d threads; minima over %d round%s (ours, then PyTorch's, alternated); "
-        "ratio = ours / the faster PyTorch (>1: ours faster)\n",
-        vocab, batch, threads, rounds, rounds == 1 ? "" : "s");
+        "merge caption model, V=%d, batch %d, %d threads; minima over %d round%s%s; ratio = ours / the faster "
+        "PyTorch (>1: ours faster)\n",
+        vocab, batch, threads, rounds, rounds == 1 ? "" : "s", torch ? " (ours, then PyTorch's, alternated)" : "");
     std::printf("%-22s %12s %12s %12s %7s   %s\n", "", "ours", "torch inst.", "torch tuned", "ratio",
                 "ours against the machine");
     std::printf("%-22s %12.0f %12.0f %12.0f %7.2f   %.0f GFLOP/s, %s of the FMA peak\n", "training tokens/s", ours_rate,

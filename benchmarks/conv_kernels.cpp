@@ -456,10 +456,11 @@ int main(int argc, char** argv) {
         "{\"threads\": " + std::to_string(threads) + ", \"batch\": " + std::to_string(args.batch) + ", \"layers\": [";
     if (!args.json) {
       std::printf(
-          "threads %d, batch %lld; times are minima in ms over %d round%s (PyTorch's, then ours, alternated); ratio = "
-          "the faster PyTorch's time / ours (>1: we are faster);\nmachine: conv GFLOP/s as a fraction of the FMA peak "
-          "(%.0f GFLOP/s), depthwise and pooling in GB/s moved\n",
-          threads, static_cast<long long>(args.batch), args.rounds, args.rounds == 1 ? "" : "s", peak);
+          "threads %d, batch %lld; times are minima in ms over %d round%s%s; ratio = the faster PyTorch's time / ours "
+          "(>1: we are faster);\nmachine: conv GFLOP/s as a fraction of the FMA peak (%.0f GFLOP/s), depthwise and "
+          "pooling in GB/s moved\n",
+          threads, static_cast<long long>(args.batch), args.rounds, args.rounds == 1 ? "" : "s",
+          args.torch ? " (PyTorch's, then ours, alternated)" : "", peak);
       std::printf("%-24s %9s %8s %7s %8s %7s %9s %9s %6s %9s %9s %6s\n", "layer", "check", "fwd", "GFLOP/s", "machine",
                   "sgemm%", "torch fwd", "tuned", "ratio", "fwd+bwd", "torch", "ratio");
     }

@@ -45,14 +45,17 @@ bool long_pays(const GemmShape& s) {
   return s.transpose_a && !s.transpose_b && s.m <= kNarrowMaxN && s.n <= 32 && s.k >= 2048;
 }
 
-// … and where gemm_panels does: A not transposed, K ≤ 256, N ≤ 768, 512 rows or more, where gemm_narrow does not.
+// … and where gemm_panels does, at the avx2 level (measured there; at the scalar level its 6 × 16 sums would not fit
+// SSE2's registers): A not transposed, K ≤ 256, 32 ≤ N ≤ 768, 512 rows or more, where gemm_narrow does not.
 // Both ways on the same machine (2 threads, OpenBLAS with β = 0, gemm_panels adding a bias too; best of 3 × 30, two
 // runs): Xception's pointwise layers at batch 1 21,609×128×64 2.96–3.18 → 2.33–2.45 ms, 5,476×256×128 2.43–2.56 →
 // 2.07–2.13, 1,369×728×256 3.16–3.20 → 2.91–2.99, and at batch 8 2,888×728×256 6.72–7.53 → 6.38–6.96. Wider
 // products ran level (the decoder's 916×7,579×256 and 1,280×1,024×256: 0.96–1.03×), deeper ones slower (K in blocks
-// of 256: 0.65–0.96×), and at 96 rows (96×736×256) packing op(B) was not paid back (0.93×): those stay on OpenBLAS.
+// of 256: 0.65–0.96×), and at 96 rows (96×736×256) packing op(B) was not paid back (0.93×): those stay on OpenBLAS,
+// as do fewer than 32 columns (most of a panel's 16 lanes idle; not measured).
 bool panels_pays(const GemmShape& s) {
-  return !s.transpose_a && s.k <= kPanelsMaxK && s.n <= 768 && s.m >= 512 && !narrow_pays(s);
+  return active_isa() == Isa::avx2 && !s.transpose_a && s.k <= kPanelsMaxK && s.n >= 32 && s.n <= 768 && s.m >= 512 &&
+         !narrow_pays(s);
 }
 
 // C = alpha · op(A) · op(B) + beta · C by the fastest route for the shape (without a bias).
@@ -68,7 +71,7 @@ void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float
     return;
   }
 #endif
-  if (active_isa() != Isa::avx512 && panels_pays(s)) {  // the bias, if any, added in the kernel's store
+  if (panels_pays(s)) {  // the bias, if any, added in the kernel's store
     with_active_isa([&]<Isa isa> { gemm_panels<isa>(s, alpha, a, b, beta, c, bias); });
     return;
   }

@@ -1,9 +1,9 @@
 // GEMM: C (M,N) = alpha · op(A) · op(B) + beta · C, row-major, op(X) = X or Xᵀ. gemm() runs our AVX-512 kernel
 // (gemm<Isa::avx512>) where the active instruction-set level is avx512 (isa.h) and the product has 32,768
-// multiply-adds or more; below that level, gemm_narrow (A not transposed, N, K ≤ 64, M ≥ 512), gemm_panels (A not
-// transposed, K ≤ 256, N ≤ 768, M ≥ 512) and gemm_long (Aᵀ·B, M ≤ 64, N ≤ 32, K ≥ 2,048); sgemv for one row; OpenBLAS
-// sgemm elsewhere (gemm_ref where a leading dimension is shorter than a row). Its frozen naive twin, gemm_ref, is the
-// reference backend's (nn/backends/ref/loops.h).
+// multiply-adds or more; below that level, gemm_narrow (A not transposed, N, K ≤ 64, M ≥ 512), gemm_panels (at the
+// avx2 level: A not transposed, K ≤ 256, 32 ≤ N ≤ 768, M ≥ 512) and gemm_long (Aᵀ·B, M ≤ 64, N ≤ 32, K ≥ 2,048); sgemv
+// for one row; OpenBLAS sgemm elsewhere (gemm_ref where a leading dimension is shorter than a row). Its frozen naive
+// twin, gemm_ref, is the reference backend's (nn/backends/ref/loops.h).
 #pragma once
 
 #include "nn/backends/cpu/isa.h"
@@ -12,8 +12,8 @@
 namespace nn::kernels {
 
 // With `bias` (N, may be null): C = alpha · op(A) · op(B) + bias + beta · C, the bias added in the AVX-512 kernel's
-// store (a convolution's bias costs no pass of its own there); elsewhere C starts as the bias when beta is 0 (the
-// product then added to it), else the bias is added after the product.
+// and gemm_panels's store (a convolution's bias costs no pass of its own there); elsewhere C starts as the bias when
+// beta is 0 (the product then added to it), else the bias is added after the product.
 void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
           const float* bias = nullptr);
 
@@ -37,11 +37,11 @@ void gemm_long(const GemmShape& s, float alpha, const float* a, const float* b, 
 // and a small CNN's make (M = pixels, N = output channels, K = input channels) —: op(B) packed into panels of 16
 // columns (a panel stays in L1), A read in place, C computed 6 rows × 16 columns at a time in registers, with the
 // bias (N, may be null) added in the store: C = alpha · A · op(B) + bias + beta · C. OpenBLAS packs A as well and
-// zeroes C first; on a 2-core Zen 3 this kernel ran Xception's pointwise layers 1.05–1.3× as fast (gemm.cpp). Any
-// lda, ldb and ldc, shorter than a row too. The same bits on any thread count (every element sums its K products in
-// order). Compiled for every level (gemm_narrow_fast.cpp); gemm() calls it below AVX-512 for 512 rows or more and N
-// ≤ 768 where gemm_narrow does not take the product. Throws std::invalid_argument for a transposed A or K >
-// kPanelsMaxK.
+// zeroes C first; on a 2-core Zen 3 this kernel ran the pointwise layers of Xception's entry flow 1.05–1.3× as fast
+// (gemm.cpp). Any lda and ldb, shorter than a row too; ldc ≥ N. The same bits on any thread count (every element
+// sums its K products in order). Compiled for every level (gemm_narrow_fast.cpp); gemm() calls it at the avx2 level
+// for 512 rows or more and 32 ≤ N ≤ 768 where gemm_narrow does not take the product. Throws std::invalid_argument
+// for a transposed A or K > kPanelsMaxK.
 inline constexpr int kPanelsMaxK = 256;
 template <Isa>
 void gemm_panels(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,

@@ -20,9 +20,9 @@ namespace {
 template <int V>
 constexpr int kGroupRows = V <= 2 ? 4 / V : 1;
 
-// The one inner loop of both kernels: acc[r][v] = Σ_{p < depth} A(r, p) · B(p, [16v, 16v + 16)) for R rows of C, with
-// A(r, p) = a[r·row_step + p·depth_step] broadcast (gemm_narrow: rows of A as stored; gemm_long: its columns) and B's
-// row p at b + p·b_step. R rows at a time so that the chains of fused multiply-adds interleave.
+// The one inner loop of the three kernels: acc[r][v] = Σ_{p < depth} A(r, p) · B(p, [16v, 16v + 16)) for R rows of C,
+// with A(r, p) = a[r·row_step + p·depth_step] broadcast (gemm_narrow: rows of A as stored; gemm_long: its columns) and
+// B's row p at b + p·b_step. R rows at a time so that the chains of fused multiply-adds interleave.
 //
 // The first depth's products set the sums: zeroing the array first made GCC clear it in memory (a rep stos, ~20 % of
 // gemm_panels' time at K = 64) before loading it into registers.
@@ -146,10 +146,12 @@ NN_SIMD void panel_rows(int64_t k, const float* a, long lda, const float* panel,
   }
 }
 
-// Uninitialised floats from malloc, freed at scope exit (not std::vector: see Zeros below).
+// Uninitialised floats on a 64-byte boundary (a panel's rows are whole cache lines), freed at scope exit (not
+// std::vector: see Zeros below).
 struct Floats {
   float* data;
-  explicit Floats(size_t count) : data(static_cast<float*>(std::malloc(std::max<size_t>(count, 1) * sizeof(float)))) {
+  explicit Floats(size_t count)
+      : data(static_cast<float*>(std::aligned_alloc(64, (std::max<size_t>(count, 1) * sizeof(float) + 63) / 64 * 64))) {
     if (data == nullptr) throw std::bad_alloc();
   }
   ~Floats() { std::free(data); }
@@ -175,7 +177,7 @@ void panels_product(const GemmShape& s, float alpha, const float* a, const float
   }
   // Each thread its share of the groups of rows; the panels in chunks of 256 KB, which stay in L2 while the thread's
   // groups read them.
-  const int64_t groups = s.m / kPanelRows, chunk = std::max<int64_t>(1, (256 << 10) / (64 * k));
+  const int64_t groups = s.m / kPanelRows, chunk = std::max<int64_t>(1, (256 << 10) / (64 * std::max<int64_t>(k, 1)));
   auto panel = [&]<int R>(int64_t i0, int64_t j) {
     const int64_t j0 = 16 * j;
     panel_rows<R>(k, a + i0 * lda, lda, packed.data + j * k * 16, std::min<int64_t>(16, s.n - j0), alpha,
