@@ -70,18 +70,16 @@ void train_step(captioning::CaptionModel& model, nn::Adam& adam, const nn::Tenso
 // over a vocabulary of `vocab` — beside torch_shapes.py, the same model and step in PyTorch (eager channels_last),
 // as installed and tuned. Returns (ours, the faster peer's) seconds per step, and the step's words.
 struct ShapesStep {
-  double ours = NAN, installed = NAN, tuned = NAN;
+  double ours = NAN;
+  bench::PeerRuns peer;  // "shapes_step_s"; empty without the peer
   int64_t words = 0;
-  std::string tuned_by;
-  double faster_peer() const { return std::fmin(installed, tuned); }
-  // Another round's: each time's lower value kept (fmin: a peer that did not run is NaN).
+  double installed() const { return peer.as_installed("shapes_step_s"); }
+  double tuned() const { return peer.at_best("shapes_step_s"); }
+  double faster_peer() const { return peer.faster("shapes_step_s"); }
+  // Another round's: each time's lower value kept.
   void add_round(const ShapesStep& round) {
     ours = std::fmin(ours, round.ours);
-    installed = std::fmin(installed, round.installed);
-    if (std::isnan(tuned) || round.tuned < tuned) {
-      tuned = round.tuned;
-      tuned_by = round.tuned_by;
-    }
+    peer.add_round(round.peer);
     words = round.words;
   }
 };
@@ -114,13 +112,9 @@ ShapesStep shapes_step(int threads, int vocab, bool torch) {
       },
       3, 3.0);
   if (torch) {
-    bench::PeerRuns peer =
-        bench::run_peer_tuned(std::string("/usr/bin/python3 ") + NN_BENCHMARK_DIR + "/torch_shapes.py " +
-                                  std::to_string(threads) + " " + std::to_string(vocab) + " 32 96 0.125 2",
-                              true);
-    r.installed = peer.as_installed("shapes_step_s");
-    r.tuned = peer.at_best("shapes_step_s");
-    r.tuned_by = peer.tuned_names({"shapes_step_s"});
+    r.peer = bench::run_peer_tuned(std::string("/usr/bin/python3 ") + NN_BENCHMARK_DIR + "/torch_shapes.py " +
+                                       std::to_string(threads) + " " + std::to_string(vocab) + " 32 96 0.125 2",
+                                   true);
   }
   return r;
 }
@@ -235,8 +229,7 @@ int main(int argc, char** argv) {
       }
     nn::Tensor features = nn::Tensor::uniform({batch, 2048}, 0, 1, gen);
     const nn::Indices in({batch, t}, inputs), real({tokens}, rows), out({tokens}, row_targets);
-    std::vector<nn::Tensor>
-        initial;  // every round starts from these (and a new Adam), however many steps the timing took
+    std::vector<nn::Tensor> initial;  // each round starts from these and a new Adam
     {
       nn::NoGradGuard no_grad;  // copies, not recorded
       for (const auto& [name, p] : model.named_parameters()) initial.push_back(p.clone());
@@ -365,8 +358,8 @@ int main(int argc, char** argv) {
     std::printf(
         "%-22s %9.1f ms %9.1f ms %9.1f ms %7.2f   an epoch of its 6,000 captions (188 steps) ≈ %.0f s, "
         "PyTorch %.0f s (%s)\n",
-        "training step", shapes.ours * 1e3, shapes.installed * 1e3, shapes.tuned * 1e3, peer_step / shapes.ours,
-        188 * shapes.ours, 188 * peer_step, shapes.tuned_by.c_str());
+        "training step", shapes.ours * 1e3, shapes.installed() * 1e3, shapes.tuned() * 1e3, peer_step / shapes.ours,
+        188 * shapes.ours, 188 * peer_step, shapes.peer.tuned_names({"shapes_step_s"}).c_str());
     if (torch && !peer.empty()) {
       std::printf("each round's ratio: training %s, greedy with the cache %s, train_shapes's step %s\n",
                   bench::per_round(training_ratios).c_str(), bench::per_round(greedy_ratios).c_str(),

@@ -146,8 +146,9 @@ NN_SIMD void panel_rows(int64_t k, const float* a, long lda, const float* panel,
   }
 }
 
-// Uninitialised floats on a 64-byte boundary (a panel's rows are whole cache lines), freed at scope exit (not
-// std::vector: see Zeros below).
+// Uninitialised floats on a 64-byte boundary (a panel's rows are whole cache lines), freed at scope exit. Not
+// std::vector: a template instantiated in this file would be compiled for this level and could be the copy the
+// linker keeps for the whole program (isa.h).
 struct Floats {
   float* data;
   explicit Floats(size_t count)
@@ -196,16 +197,9 @@ void panels_product(const GemmShape& s, float alpha, const float* a, const float
     for (int64_t j = 0; j < panels; ++j) panel.template operator()<1>(i, j);
 }
 
-// Zeroed floats from calloc, freed at scope exit. Not std::vector: a template instantiated in this file would be
-// compiled for this level and could be the copy the linker keeps for the whole program (isa.h).
-struct Zeros {
-  float* data;
-  explicit Zeros(size_t count) : data(static_cast<float*>(std::calloc(count, sizeof(float)))) {
-    if (data == nullptr) throw std::bad_alloc();
-  }
-  ~Zeros() { std::free(data); }
-  Zeros(const Zeros&) = delete;
-  Zeros& operator=(const Zeros&) = delete;
+// Floats buffer, zeroed.
+struct Zeros : Floats {
+  explicit Zeros(size_t count) : Floats(count) { std::memset(data, 0, count * sizeof(float)); }
 };
 
 // gemm_long for V vectors of columns: each thread sums a slice of the depths into its own (M, 16·V) sums, which are
