@@ -31,10 +31,10 @@ void check_gemm(bool use_avx512_directly) {
   cases.insert(cases.end(), {{515, 4, 27}, {1030, 16, 8}, {771, 17, 36}, {2053, 36, 1}, {601, 64, 64}, {4099, 33, 9}});
   // Long (gemm_long for a transposed A): 1 and 2 vectors, row groups and tails.
   cases.insert(cases.end(), {{27, 4, 5003}, {36, 8, 2048}, {17, 32, 3001}, {64, 20, 2050}});
-  // Panels (gemm_panels at the avx2 level when A is not transposed, K ≤ 256 and 32 ≤ N ≤ 768): a last partial panel,
-  // rows not a multiple of its groups of 6, K = 256 with more panels than one chunk of 256 KB, K = 0, and narrow N
+  // Panels (gemm_panels at the avx2 level when A is not transposed, K ≤ 288 and 32 ≤ N ≤ 768): a last partial panel,
+  // rows not a multiple of its groups of 6, K = 288 with more panels than one chunk of 256 KB, K = 0, and narrow N
   // with a depth beyond gemm_narrow's (OpenBLAS's).
-  cases.insert(cases.end(), {{515, 70, 100}, {1030, 200, 256}, {515, 300, 256}, {600, 70, 0}, {600, 16, 65}});
+  cases.insert(cases.end(), {{515, 70, 100}, {1030, 200, 256}, {515, 300, 288}, {600, 70, 0}, {600, 16, 65}});
   const std::vector<std::pair<float, float>> scalars = {{1.0f, 0.0f}, {1.0f, 1.0f}, {2.0f, 0.5f}};
   nn::Generator gen(3);
   for (const Case& cs : cases)
@@ -144,13 +144,13 @@ void check_narrow_gemms(nn::Generator& gen) {
     }
     test::check_close(fast, ref, 1e-4, 1e-4 * std::sqrt(static_cast<double>(s.k)), what);
   };
-  // gemm_panels: groups of 6 rows and a tail of 1–5, a last partial panel, one column, K = 0, 1 and 256, and more
-  // panels than one chunk (16 at K = 256).
+  // gemm_panels: groups of 6 rows and a tail of 1–5, a last partial panel, one column, K = 0, 1, 256 and 288, and
+  // more panels than one chunk (14 at K = 288).
   const std::vector<Shape> shapes = {
       {37, 1, 9, Kernel::narrow},       {70, 17, 64, Kernel::narrow},    {33, 33, 5, Kernel::narrow},
       {9, 64, 12, Kernel::narrow},      {5, 3, 300, Kernel::long_depth}, {64, 64, 129, Kernel::long_depth},
       {7, 49, 260, Kernel::long_depth}, {6, 16, 1, Kernel::panels},      {41, 70, 256, Kernel::panels},
-      {13, 1, 100, Kernel::panels},     {300, 129, 33, Kernel::panels},  {20, 300, 256, Kernel::panels},
+      {13, 1, 100, Kernel::panels},     {300, 129, 33, Kernel::panels},  {20, 300, 288, Kernel::panels},
       {8, 40, 0, Kernel::panels}};
   for (const Shape& sh : shapes)
     for (int tb = 0; tb < 2; ++tb)
@@ -205,8 +205,8 @@ TEST_CASE("gemm_narrow, gemm_panels and gemm_long agree with the naive reference
                                                            nullptr, nullptr, 0.0f, nullptr),
                        "gemm_long: expected a transposed A and M, N <= 64", std::invalid_argument);
   CHECK_THROWS_WITH_AS(
-      nn::kernels::gemm_panels<Isa::scalar>({.m = 1, .n = 1, .k = 257}, 1.0f, nullptr, nullptr, 0.0f, nullptr),
-      "gemm_panels: expected A not transposed and K <= 256", std::invalid_argument);
+      nn::kernels::gemm_panels<Isa::scalar>({.m = 1, .n = 1, .k = 289}, 1.0f, nullptr, nullptr, 0.0f, nullptr),
+      "gemm_panels: expected A not transposed and K <= 288", std::invalid_argument);
 }
 
 TEST_CASE("the pointwise kernels agree with their naive references at every level this processor runs") {

@@ -46,10 +46,12 @@ bool long_pays(const GemmShape& s) {
 }
 
 // … and where gemm_panels does, at the avx2 level (measured there; at the scalar level its 6 × 16 sums would not fit
-// SSE2's registers): A not transposed, K ≤ 256, 32 ≤ N ≤ 768, 512 rows or more, where gemm_narrow does not.
+// SSE2's registers): A not transposed, K ≤ 288, 32 ≤ N ≤ 768, 512 rows or more, where gemm_narrow does not.
 // Both ways on the same machine (2 threads, OpenBLAS with β = 0, gemm_panels adding a bias too; best of 3 × 30, two
 // runs): Xception's pointwise layers at batch 1 21,609×128×64 2.96–3.18 → 2.33–2.45 ms, 5,476×256×128 2.43–2.56 →
-// 2.07–2.13, 1,369×728×256 3.16–3.20 → 2.91–2.99, and at batch 8 2,888×728×256 6.72–7.53 → 6.38–6.96. Wider
+// 2.07–2.13, 1,369×728×256 3.16–3.20 → 2.91–2.99, and at batch 8 2,888×728×256 6.72–7.53 → 6.38–6.96; block1_conv2
+// (3 × 3, 32 → 64 channels: im2col, then 21,025×64×288), in conv_kernels, forward 12.8–15.6 → 7.5–11.8 ms (75–87 %
+// → 118–140 % of plain sgemm's speed on the shape in the same run), hence K up to 288 (a panel of 18 KB). Wider
 // products ran level (the decoder's 916×7,579×256 and 1,280×1,024×256: 0.96–1.03×), deeper ones slower (K in blocks
 // of 256: 0.65–0.96×), and at 96 rows (96×736×256) packing op(B) was not paid back (0.93×): those stay on OpenBLAS,
 // as do fewer than 32 columns (most of a panel's 16 lanes idle; not measured).

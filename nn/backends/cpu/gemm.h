@@ -1,7 +1,7 @@
 // GEMM: C (M,N) = alpha · op(A) · op(B) + beta · C, row-major, op(X) = X or Xᵀ. gemm() runs our AVX-512 kernel
 // (gemm<Isa::avx512>) where the active instruction-set level is avx512 (isa.h) and the product has 32,768
 // multiply-adds or more; below that level, gemm_narrow (A not transposed, N, K ≤ 64, M ≥ 512), gemm_panels (at the
-// avx2 level: A not transposed, K ≤ 256, 32 ≤ N ≤ 768, M ≥ 512) and gemm_long (Aᵀ·B, M ≤ 64, N ≤ 32, K ≥ 2,048); sgemv
+// avx2 level: A not transposed, K ≤ 288, 32 ≤ N ≤ 768, M ≥ 512) and gemm_long (Aᵀ·B, M ≤ 64, N ≤ 32, K ≥ 2,048); sgemv
 // for one row; OpenBLAS sgemm elsewhere (gemm_ref where a leading dimension is shorter than a row). Its frozen naive
 // twin, gemm_ref, is the reference backend's (nn/backends/ref/loops.h).
 #pragma once
@@ -34,15 +34,16 @@ template <Isa>
 void gemm_long(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c);
 
 // A product of a shallow depth, A not transposed — K ≤ kPanelsMaxK, as the separable convolutions' pointwise layers
-// and a small CNN's make (M = pixels, N = output channels, K = input channels) —: op(B) packed into panels of 16
-// columns (a panel stays in L1), A read in place, C computed 6 rows × 16 columns at a time in registers, with the
-// bias (N, may be null) added in the store: C = alpha · A · op(B) + bias + beta · C. OpenBLAS packs A as well and
-// zeroes C first; on a 2-core Zen 3 this kernel ran the pointwise layers of Xception's entry flow 1.05–1.3× as fast
-// (gemm.cpp). Any lda and ldb, shorter than a row too; ldc ≥ N. The same bits on any thread count (every element
-// sums its K products in order). Compiled for every level (gemm_narrow_fast.cpp); gemm() calls it at the avx2 level
-// for 512 rows or more and 32 ≤ N ≤ 768 where gemm_narrow does not take the product. Throws std::invalid_argument
-// for a transposed A or K > kPanelsMaxK.
-inline constexpr int kPanelsMaxK = 256;
+// and a small CNN's make (M = pixels, N = output channels, K = input channels, or 9 × 32 for a 3 × 3 convolution of
+// 32 channels through im2col) —: op(B) packed into panels of 16 columns (at most 18 KB: a panel stays in L1), A read in
+// place, C computed 6 rows × 16 columns at a time in registers, with the bias (N, may be null) added in the store: C =
+// alpha · A · op(B) + bias + beta · C. OpenBLAS packs A as well and zeroes C first; on a 2-core Zen 3 this kernel ran
+// the pointwise layers of Xception's entry flow 1.05–1.3× as fast, and its second convolution about 1.6× (gemm.cpp).
+// Any lda and ldb, shorter than a row too; ldc ≥ N. The same bits on any thread count (every element sums its K
+// products in order). Compiled for every level (gemm_narrow_fast.cpp); gemm() calls it at the avx2 level for 512 rows
+// or more and 32 ≤ N ≤ 768 where gemm_narrow does not take the product. Throws std::invalid_argument for a transposed A
+// or K > kPanelsMaxK.
+inline constexpr int kPanelsMaxK = 288;
 template <Isa>
 void gemm_panels(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
                  const float* bias = nullptr);

@@ -257,7 +257,7 @@ template <>
 void gemm_panels<kCompiledIsa>(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
                                const float* bias) {
   if (s.transpose_a || s.k > kPanelsMaxK)
-    throw std::invalid_argument("gemm_panels: expected A not transposed and K <= 256");
+    throw std::invalid_argument("gemm_panels: expected A not transposed and K <= 288");
   if (s.m <= 0 || s.n <= 0) return;
   panels_product(s, alpha, a, b, beta, c, bias);
 }
