@@ -36,40 +36,59 @@ inline double min_time(const std::function<void()>& f, int min_reps = 3, double 
   return best;
 }
 
-// kIters rounds of 12 independent chains of 16 fused multiply-adds, compiled for AVX-512, for AVX2+FMA and for
-// baseline x86-64 and run at the best level the processor has (GCC's target_clones), whatever -march the benchmark
-// itself was built with: the figure is the machine's peak, not the build's.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) static float fma_chains(long iters) {
-  constexpr int kChains = 12, kWidth = 16;
-  float acc[kChains][kWidth];
+// kIters rounds of kChains independent chains of multiply-adds on vectors of V's lanes: `x = x · m + a`, fused
+// where the target has FMA. Each level's copy below instantiates it with its own register width, so that the 12
+// accumulators stay in registers: one width for all (12 × 16 floats) would be 24 of AVX2's 16 ymm registers, and GCC
+// spilled 10 of them — each of those chains a load, an FMA and a store a round, which read the Zen 3's peak as 51–154
+// GFLOP/s where OpenBLAS's sgemm ran at 130–135 (session 18).
+template <class V>
+[[gnu::always_inline]] inline float fma_chains_of(long iters) {
+  constexpr int kChains = 12, kLanes = sizeof(V) / sizeof(float);
+  V acc[kChains];
   for (int c = 0; c < kChains; ++c)
-    for (int j = 0; j < kWidth; ++j) acc[c][j] = 1.0f + 1e-3f * static_cast<float>(c + j);
+    for (int j = 0; j < kLanes; ++j) acc[c][j] = 1.0f + 1e-3f * static_cast<float>(c + j);
   const float m = 0.999999f, a = 1e-7f;
   for (long i = 0; i < iters; ++i)
-    for (int c = 0; c < kChains; ++c)
-#pragma omp simd
-      for (int j = 0; j < kWidth; ++j) acc[c][j] = acc[c][j] * m + a;
+#pragma GCC unroll 12  // the accumulators in registers at -O2 too
+    for (int c = 0; c < kChains; ++c) acc[c] = acc[c] * m + a;
   float sum = 0;
   for (int c = 0; c < kChains; ++c)
-    for (int j = 0; j < kWidth; ++j) sum += acc[c][j];
+    for (int j = 0; j < kLanes; ++j) sum += acc[c][j];
   return sum;
 }
+using Lanes16 = float __attribute__((vector_size(64)));
+using Lanes8 = float __attribute__((vector_size(32)));
+using Lanes4 = float __attribute__((vector_size(16)));
+__attribute__((target("arch=x86-64-v4"))) inline float fma_chains_avx512(long iters) {
+  return fma_chains_of<Lanes16>(iters);
+}
+__attribute__((target("arch=x86-64-v3"))) inline float fma_chains_avx2(long iters) {
+  return fma_chains_of<Lanes8>(iters);
+}
+inline float fma_chains_sse2(long iters) {  // no FMA: a multiply and an add, counted as one multiply-add
+  return fma_chains_of<Lanes4>(iters);
+}
 
-// The FP32 multiply-add peak of `threads` threads in GFLOP/s: independent chains of fused multiply-adds, enough of
-// them to hide the FMA latency. On a machine whose two vCPUs share one core the 2-thread figure comes out near the
-// 1-thread one: print it beside every result.
+// The FP32 multiply-add peak of `threads` threads in GFLOP/s, at the best level the processor has (whatever -march
+// the benchmark itself was built with: the figure is the machine's peak, not the build's): independent chains of
+// multiply-adds, enough of them to hide the FMA latency. On a machine whose two vCPUs share one core the 2-thread
+// figure comes out near the 1-thread one: print it beside every result.
 inline double fma_peak_gflops(int threads) {
-  constexpr int kChains = 12, kWidth = 16;
-  constexpr long kIters = 4'000'000;
+  constexpr int kChains = 12;
+  constexpr long kIters = 8'000'000;
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("x86-64-v4"), avx2 = __builtin_cpu_supports("x86-64-v3");
+  float (*chains)(long) = avx512 ? fma_chains_avx512 : avx2 ? fma_chains_avx2 : fma_chains_sse2;
+  const int lanes = avx512 ? 16 : avx2 ? 8 : 4;
   double best = 0;
   for (int attempt = 0; attempt < 3; ++attempt) {
     double t0 = now();
     float sink = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
-    sink += fma_chains(kIters);
+    sink += chains(kIters);
     double seconds = now() - t0;
     if (sink == 12345.0f) std::puts("");  // keeps the loop alive
-    best = std::max(best, 2.0 * kChains * kWidth * kIters * threads / seconds / 1e9);
+    best = std::max(best, 2.0 * kChains * lanes * kIters * threads / seconds / 1e9);
   }
   return best;
 }
