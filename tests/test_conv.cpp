@@ -26,6 +26,10 @@ std::vector<std::pair<std::string, Window2D>> geometries() {
       {"1x1 s2 same", plan({1, 8, 8, 3}, 1, 2, Padding::same, 4)},
       {"3x3 s1 valid", plan({2, 9, 8, 3}, 3, 1, Padding::valid, 5)},
       {"3x3 s1 valid, large enough for the implicit 'wide' GEMM", plan({2, 40, 36, 5}, 3, 1, Padding::valid, 7)},
+      // gemm_panels' windows at the avx2 level (K = 9·32 = 288, 32 ≤ OC ≤ 768 with a partial panel, ≥ 512 pixels),
+      // and a 2 × 2 "same" window, padded after only (pad_top = pad_left = 0), which must not take the implicit GEMMs.
+      {"3x3 s1 valid, 32 channels: gemm_panels' windows", plan({2, 25, 31, 32}, 3, 1, Padding::valid, 40)},
+      {"2x2 s1 same: padded after only", plan({1, 33, 34, 16}, 2, 1, Padding::same, 33)},
       {"3x3 s2 valid (block1_conv1 shape, small)", plan({1, 15, 15, 3}, 3, 2, Padding::valid, 8)},
       {"3x3 s1 same", plan({1, 7, 5, 6}, 3, 1, Padding::same, 3)},
       {"3x3 s2 same even", plan({2, 10, 8, 4}, 3, 2, Padding::same, 6)},

@@ -170,6 +170,36 @@ void check_narrow_gemms(nn::Generator& gen) {
         }
   check(Kernel::narrow, {.m = 600, .n = 16, .k = 9, .lda = 3}, 1.0f, 0.0f, true, "gemm_narrow, lda 3 < K");
   check(Kernel::panels, {.m = 600, .n = 40, .k = 9, .lda = 3}, 1.0f, 0.0f, true, "gemm_panels, lda 3 < K");
+  // gemm_panels' windows (an unpadded stride-1 convolution's implicit GEMM) against the convolution written out: a
+  // 3 × 2 window over a 7 × 9 × 3 image, 20 output channels (a partial panel), C's rows 23 apart with the gaps and
+  // the rows past the output holding a sentinel that must stay; alpha, beta and a bias.
+  for (int taps : {3, 1}) {
+    const int h = 7, w = 9, ch = 3, kh = taps, kw = 2, n = 20, ldc = 23;
+    const int oh = h - kh + 1, ow = w - kw + 1, k = kh * kw * ch, wide_rows = oh * w - (kw - 1);
+    const nn::Tensor image = nn::Tensor::uniform({h * w * ch}, -1, 1, gen);
+    const nn::Tensor weights = nn::Tensor::uniform({k * n}, -1, 1, gen), bias = nn::Tensor::uniform({n}, -1, 1, gen);
+    nn::Tensor c = nn::Tensor::uniform({(oh * ow + 2) * ldc}, -1, 1, gen), expected = c.clone();
+    const float alpha = 0.5f, beta = 2.0f, sentinel = 1e30f;
+    for (int i = 0; i < oh * ow + 2; ++i)
+      for (int j = 0; j < ldc; ++j)
+        if (i >= oh * ow || j >= n) c.data()[i * ldc + j] = expected.data()[i * ldc + j] = sentinel;
+    for (int y = 0; y < oh; ++y)
+      for (int x = 0; x < ow; ++x)
+        for (int o = 0; o < n; ++o) {
+          double sum = 0;
+          for (int dy = 0; dy < kh; ++dy)
+            for (int dx = 0; dx < kw; ++dx)
+              for (int q = 0; q < ch; ++q)
+                sum += double{image.data()[((y + dy) * w + x + dx) * ch + q]} *
+                       weights.data()[((dy * kw + dx) * ch + q) * n + o];
+          float& out = expected.data()[(y * ow + x) * ldc + o];
+          out = static_cast<float>(alpha * sum + bias.data()[o] + beta * out);
+        }
+    nn::kernels::gemm_panels<isa>({.m = wide_rows, .n = n, .k = k, .lda = ch, .ldc = ldc}, alpha, image.data(),
+                                  weights.data(), beta, c.data(), bias.data(),
+                                  {.taps = kh, .tap_stride = w * ch, .wide = w, .kept = ow});
+    test::check_close(c, expected, 1e-5, 1e-5, "gemm_panels' windows, " + std::to_string(taps) + " taps");
+  }
   int failures = 0;
 #pragma omp parallel num_threads(2) reduction(+ : failures)
   {
@@ -207,6 +237,15 @@ TEST_CASE("gemm_narrow, gemm_panels and gemm_long agree with the naive reference
   CHECK_THROWS_WITH_AS(
       nn::kernels::gemm_panels<Isa::scalar>({.m = 1, .n = 1, .k = 289}, 1.0f, nullptr, nullptr, 0.0f, nullptr),
       "gemm_panels: expected A not transposed and K <= 288", std::invalid_argument);
+  for (const nn::kernels::PanelWindows& bad : {nn::kernels::PanelWindows{.taps = 4},
+                                               {.taps = 0},
+                                               {.wide = 5, .kept = 6},
+                                               {.wide = 5, .kept = 0},
+                                               {.wide = -1}})
+    CHECK_THROWS_WITH_AS(nn::kernels::gemm_panels<Isa::scalar>({.m = 1, .n = 1, .k = 6}, 1.0f, nullptr, nullptr, 0.0f,
+                                                               nullptr, nullptr, bad),
+                         "gemm_panels: expected windows of taps dividing K and 1 <= kept <= wide",
+                         std::invalid_argument);
 }
 
 TEST_CASE("the pointwise kernels agree with their naive references at every level this processor runs") {

@@ -42,11 +42,24 @@ void gemm_long(const GemmShape& s, float alpha, const float* a, const float* b, 
 // Any lda and ldb, shorter than a row too; ldc ≥ N. The same bits on any thread count (every element sums its K
 // products in order). Compiled for every level (gemm_narrow_fast.cpp); gemm() calls it at the avx2 level for 512 rows
 // or more and 32 ≤ N ≤ 768 where gemm_narrow does not take the product. Throws std::invalid_argument for a transposed A
-// or K > kPanelsMaxK.
+// or K > kPanelsMaxK, and for `windows` that do not divide K or keep more rows than they have.
+//
+// `windows` reads A's rows as the windows of an unpadded stride-1 convolution and writes C's as its output pixels —
+// the implicit GEMM, with no im2col: row i of A is `taps` runs of K / taps floats, `tap_stride` floats apart, the first
+// at a + i·lda (a KH × KW window's KH rows of KW·C floats, W·C apart in the image, with lda = C: consecutive pixels);
+// and with `wide` > 0, C is computed `wide` rows per output row of which only the first `kept` are stored, row i at
+// c + ((i / wide)·kept + i mod wide)·ldc (the image's W columns, of which the last KW − 1 windows wrap into the next
+// image row). The default is a plain matrix.
+struct PanelWindows {
+  int taps = 1;
+  long tap_stride = 0;
+  int wide = 0;  // 0: every row stored, row i at c + i·ldc
+  int kept = 0;
+};
 inline constexpr int kPanelsMaxK = 288;
 template <Isa>
 void gemm_panels(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
-                 const float* bias = nullptr);
+                 const float* bias = nullptr, const PanelWindows& windows = {});
 
 // An AVX-512 SGEMM in the BLIS style — packed panels, a 14×32 register-blocked micro-kernel (gemm_avx512.cpp). It
 // exists because OpenBLAS is pinned to its AVX2 kernels on machines it does not know (OPENBLAS_CORETYPE=Haswell on

@@ -20,12 +20,25 @@ namespace {
 template <int V>
 constexpr int kGroupRows = V <= 2 ? 4 / V : 1;
 
-// The one inner loop of the three kernels: acc[r][v] = Σ_{p < depth} A(r, p) · B(p, [16v, 16v + 16)) for R rows of C,
-// with A(r, p) = a[r·row_step + p·depth_step] broadcast (gemm_narrow: rows of A as stored; gemm_long: its columns) and
-// B's row p at b + p·b_step. R rows at a time so that the chains of fused multiply-adds interleave.
-//
-// The first depth's products set the sums: zeroing the array first made GCC clear it in memory (a rep stos, ~20 % of
-// gemm_panels' time at K = 64) before loading it into registers.
+// The one inner loop of the three kernels: acc[r][v] += Σ_{p < depth} A(r, p) · B(p, [16v, 16v + 16)) for R rows of
+// C, with A(r, p) = a[r·row_step + p·depth_step] broadcast (gemm_narrow: rows of A as stored; gemm_long: its columns)
+// and B's row p at b + p·b_step. R rows at a time so that the chains of fused multiply-adds interleave.
+template <int V, int R>
+NN_SIMD void add_products(int64_t depth, const float* a, long row_step, long depth_step, const float* b, long b_step,
+                          v16 (&acc)[R][V]) {
+  for (int64_t p = 0; p < depth; ++p) {
+    v16 bv[V];
+    for (int v = 0; v < V; ++v) bv[v] = load16(b + p * b_step + v * 16);
+    for (int r = 0; r < R; ++r) {
+      const v16 ar = splat16(a[r * row_step + p * depth_step]);
+      for (int v = 0; v < V; ++v) acc[r][v] += ar * bv[v];
+    }
+  }
+}
+
+// The same sums from nothing: acc[r][v] = Σ_{p < depth} …. The first depth's products set them: zeroing the array
+// first made GCC clear it in memory (a rep stos, ~20 % of gemm_panels' time at K = 64) before loading it into
+// registers.
 template <int V, int R>
 NN_SIMD void sum_rows(int64_t depth, const float* a, long row_step, long depth_step, const float* b, long b_step,
                       v16 (&acc)[R][V]) {
@@ -42,14 +55,7 @@ NN_SIMD void sum_rows(int64_t depth, const float* a, long row_step, long depth_s
       for (int v = 0; v < V; ++v) acc[r][v] = ar * bv[v];
     }
   }
-  for (int64_t p = 1; p < depth; ++p) {
-    v16 bv[V];
-    for (int v = 0; v < V; ++v) bv[v] = load16(b + p * b_step + v * 16);
-    for (int r = 0; r < R; ++r) {
-      const v16 ar = splat16(a[r * row_step + p * depth_step]);
-      for (int v = 0; v < V; ++v) acc[r][v] += ar * bv[v];
-    }
-  }
+  add_products<V, R>(depth - 1, a + depth_step, row_step, depth_step, b + b_step, b_step, acc);
 }
 
 // Rows [p0, p0 + depth) of op(B) into `block`, 16·V floats a row, zeros past N.
@@ -131,15 +137,20 @@ void long_slice(const GemmShape& s, const float* a, long lda, const float* b, lo
 // vector registers, beside B's row and a broadcast (the register tile OpenBLAS's Haswell kernel uses too).
 constexpr int kPanelRows = 6;
 
-// Rows [0, R) of C's 16 columns (count of them exist) from one packed panel: C = alpha·sum + bias + beta·C.
+// Rows [0, R) of C's 16 columns (count of them exist) from one packed panel: C = alpha·sum + bias + beta·C, row r
+// stored at rows[r] (null: a row the windows drop). Row r of A at a + r·lda, its K products in `taps` runs of
+// K / taps, tap_stride floats apart (gemm.h's PanelWindows; one run for a plain matrix).
 template <int R>
-NN_SIMD void panel_rows(int64_t k, const float* a, long lda, const float* panel, int64_t count, float alpha,
-                        const float* bias, float beta, float* c, long ldc) {
+NN_SIMD void panel_rows(int64_t k, const float* a, long lda, int taps, long tap_stride, const float* panel,
+                        int64_t count, float alpha, const float* bias, float beta, float* const (&rows)[R]) {
   v16 acc[R][1];
-  sum_rows<1, R>(k, a, lda, 1, panel, 16, acc);
+  const int64_t run = k / taps;
+  sum_rows<1, R>(run, a, lda, 1, panel, 16, acc);
+  for (int t = 1; t < taps; ++t) add_products<1, R>(run, a + t * tap_stride, lda, 1, panel + t * run * 16, 16, acc);
   const v16 add = bias != nullptr ? load16_partial(bias, count, 0.0f) : v16{};
   for (int r = 0; r < R; ++r) {
-    float* row = c + r * ldc;
+    float* row = rows[r];
+    if (row == nullptr) continue;
     v16 out = acc[r][0] * alpha + add;
     if (beta != 0.0f) out += load16_partial(row, count, 0.0f) * beta;
     store16_partial(row, out, count);
@@ -161,7 +172,7 @@ struct Floats {
 };
 
 void panels_product(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
-                    const float* bias) {
+                    const float* bias, const PanelWindows& win) {
   const long lda = s.lda ? s.lda : s.k, ldb = s.ldb ? s.ldb : (s.transpose_b ? s.k : s.n), ldc = s.ldc ? s.ldc : s.n;
   const int64_t k = s.k, panels = (int64_t{s.n} + 15) / 16;
   const bool threads = int64_t{s.m} * s.k * s.n > (1 << 18);
@@ -179,10 +190,21 @@ void panels_product(const GemmShape& s, float alpha, const float* a, const float
   // Each thread its share of the groups of rows; the panels in chunks of 256 KB, which stay in L2 while the thread's
   // groups read them.
   const int64_t groups = s.m / kPanelRows, chunk = std::max<int64_t>(1, (256 << 10) / (64 * std::max<int64_t>(k, 1)));
+  // Where row i of C goes: c + i·ldc, or with wide windows its kept rows packed, the others nowhere.
+  auto c_row = [&](int64_t i) -> float* {
+    if (win.wide == 0) return c + i * ldc;
+    const int64_t col = i % win.wide;
+    return col < win.kept ? c + (i / win.wide * win.kept + col) * ldc : nullptr;
+  };
   auto panel = [&]<int R>(int64_t i0, int64_t j) {
     const int64_t j0 = 16 * j;
-    panel_rows<R>(k, a + i0 * lda, lda, packed.data + j * k * 16, std::min<int64_t>(16, s.n - j0), alpha,
-                  bias != nullptr ? bias + j0 : nullptr, beta, c + i0 * ldc + j0, ldc);
+    float* rows[R];
+    for (int r = 0; r < R; ++r) {
+      float* row = c_row(i0 + r);
+      rows[r] = row != nullptr ? row + j0 : nullptr;
+    }
+    panel_rows<R>(k, a + i0 * lda, lda, win.taps, win.tap_stride, packed.data + j * k * 16,
+                  std::min<int64_t>(16, s.n - j0), alpha, bias != nullptr ? bias + j0 : nullptr, beta, rows);
   };
 #pragma omp parallel if (threads)
   {
@@ -255,11 +277,14 @@ void gemm_long<kCompiledIsa>(const GemmShape& s, float alpha, const float* a, co
 
 template <>
 void gemm_panels<kCompiledIsa>(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
-                               const float* bias) {
+                               const float* bias, const PanelWindows& windows) {
   if (s.transpose_a || s.k > kPanelsMaxK)
     throw std::invalid_argument("gemm_panels: expected A not transposed and K <= 288");
+  if (windows.taps < 1 || s.k % windows.taps != 0 || windows.wide < 0 ||
+      (windows.wide > 0 && (windows.kept < 1 || windows.kept > windows.wide)))
+    throw std::invalid_argument("gemm_panels: expected windows of taps dividing K and 1 <= kept <= wide");
   if (s.m <= 0 || s.n <= 0) return;
-  panels_product(s, alpha, a, b, beta, c, bias);
+  panels_product(s, alpha, a, b, beta, c, bias, windows);
 }
 
 template <>
