@@ -35,6 +35,10 @@ void check_gemm(bool use_avx512_directly) {
   // rows not a multiple of its groups of 6, K = 288 with more panels than one chunk of 256 KB, K = 0, and narrow N
   // with a depth beyond gemm_narrow's (OpenBLAS's).
   cases.insert(cases.end(), {{515, 70, 100}, {1030, 200, 256}, {515, 300, 288}, {600, 70, 0}, {600, 16, 65}});
+  // Column bands (each thread a one-thread OpenBLAS sgemm on its columns below AVX-512: M ≤ 256, N ≥ 512, K ≥ 256):
+  // bands of whole vectors and a last one with the rest, two threads (N = 520: one band of 256, one of 264) and the
+  // largest team (4133 above).
+  cases.insert(cases.end(), {{100, 1030, 260}, {256, 520, 256}, {7, 513, 700}});
   const std::vector<std::pair<float, float>> scalars = {{1.0f, 0.0f}, {1.0f, 1.0f}, {2.0f, 0.5f}};
   nn::Generator gen(3);
   for (const Case& cs : cases)

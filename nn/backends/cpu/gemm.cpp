@@ -1,6 +1,7 @@
 #include "nn/backends/cpu/gemm.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 
@@ -58,6 +59,30 @@ bool long_pays(const GemmShape& s) {
 bool panels_pays(const GemmShape& s) {
   return active_isa() == Isa::avx2 && !s.transpose_a && s.k <= kPanelsMaxK && s.n >= 32 && s.n <= 768 && s.m >= 512 &&
          !narrow_pays(s);
+}
+
+// … and where OpenBLAS runs faster given each thread a band of C's columns (a one-thread sgemm each: OpenBLAS's OpenMP
+// build runs single-threaded inside a parallel region) than splitting the product itself: few rows, many columns,
+// not inside a parallel region already. OpenBLAS's own split of such a product (its threads share the packing of B
+// and wait on each other) ran slower on the 2-core Zen 3 (session 18; 2 threads, GFLOP/s, four alternated rounds):
+// the exit flow's pointwise layers at batch 1, 100×1,024×728 102–130 → 125–155, 100×1,536×1,024 105–112 → 130–134,
+// 100×2,048×1,536 103–107 → 124–129; 200×2,048×1,536 120–123 → 131–140; 20×1,024×512 49–59 → 92–109;
+// 3×7,579×256 (beam 3's output layer) 16–19 → 22–24; level at 64×1,024×256, 64×7,579×256 and 361×728×728.
+bool column_bands_pay(const GemmShape& s) {
+  return s.m <= 256 && s.n >= 512 && s.k >= 256 && !omp_in_parallel() && omp_get_max_threads() > 1;
+}
+
+void column_bands(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+  const Strides ld = strides_of(s);
+  const int team = std::min(omp_get_max_threads(), s.n / 256), vectors = s.n / 16;
+#pragma omp parallel num_threads(team)
+  {
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+    const int j0 = 16 * (vectors * t / n), j1 = t + 1 == n ? s.n : 16 * (vectors * (t + 1) / n);  // whole vectors
+    cblas_sgemm(CblasRowMajor, s.transpose_a ? CblasTrans : CblasNoTrans, s.transpose_b ? CblasTrans : CblasNoTrans,
+                s.m, j1 - j0, s.k, alpha, a, ld.lda, b + (s.transpose_b ? long{j0} * ld.ldb : j0), ld.ldb, beta, c + j0,
+                ld.ldc);
+  }
 }
 
 // C = alpha · op(A) · op(B) + beta · C by the fastest route for the shape (without a bias).
@@ -138,6 +163,10 @@ void product(const GemmShape& s, float alpha, const float* a, const float* b, fl
     } else {
       gemm_ref(s, alpha, a, b, beta, c);
     }
+    return;
+  }
+  if (column_bands_pay(s)) {
+    column_bands(s, alpha, a, b, beta, c);
     return;
   }
   cblas_sgemm(CblasRowMajor, s.transpose_a ? CblasTrans : CblasNoTrans, s.transpose_b ? CblasTrans : CblasNoTrans, s.m,
