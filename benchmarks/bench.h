@@ -36,38 +36,42 @@ inline double min_time(const std::function<void()>& f, int min_reps = 3, double 
   return best;
 }
 
-// kIters rounds of kChains independent chains of multiply-adds on vectors of V's lanes: `x = x · m + a`, fused
-// where the target has FMA. Each level's copy below instantiates it with its own register width, so that the 12
-// accumulators stay in registers: one width for all (12 × 16 floats) would be 24 of AVX2's 16 ymm registers, and GCC
-// spilled 10 of them — each of those chains a load, an FMA and a store a round, which read the Zen 3's peak as 51–154
-// GFLOP/s where OpenBLAS's sgemm ran at 130–135 (session 18).
-template <class V>
-[[gnu::always_inline]] inline float fma_chains_of(long iters) {
-  constexpr int kChains = 12, kLanes = sizeof(V) / sizeof(float);
-  V acc[kChains];
-  for (int c = 0; c < kChains; ++c)
-    for (int j = 0; j < kLanes; ++j) acc[c][j] = 1.0f + 1e-3f * static_cast<float>(c + j);
-  const float m = 0.999999f, a = 1e-7f;
-  for (long i = 0; i < iters; ++i)
-#pragma GCC unroll 12  // the accumulators in registers at -O2 too
-    for (int c = 0; c < kChains; ++c) acc[c] = acc[c] * m + a;
-  float sum = 0;
-  for (int c = 0; c < kChains; ++c)
-    for (int j = 0; j < kLanes; ++j) sum += acc[c][j];
-  return sum;
-}
+// `iters` rounds of 12 independent chains of multiply-adds on vectors of V's lanes: `x = x · m + a`, fused where the
+// target has FMA; returns a sum that keeps the loop alive. Each level's function below expands it with its own
+// register width, so that the 12 accumulators stay in registers: one width for all (12 × 16 floats) would be 24 of
+// AVX2's 16 ymm registers, and GCC spilled 10 of them — each of those chains a load, an FMA and a store a round, which
+// read the Zen 3's peak as 45–154 GFLOP/s where OpenBLAS's sgemm ran at 130–153 (session 18). Whole-vector arithmetic
+// only (lane indexing could keep the accumulators in memory). A macro, not an always-inline template: GCC 12 will not
+// inline a function compiled for the build's -march (NN_NATIVE=ON: -march=native) into one with another target.
+#define BENCH_FMA_CHAINS(V)                                                                 \
+  {                                                                                         \
+    constexpr int kChains = 12, kLanes = sizeof(V) / sizeof(float);                         \
+    V acc[kChains];                                                                         \
+    acc[0] = V{} + 1.0f;                                                                    \
+    _Pragma("GCC unroll 12") for (int c = 1; c < kChains; ++c) acc[c] = acc[c - 1] + 1e-3f; \
+    const float m = 0.999999f, a = 1e-7f;                                                   \
+    for (long i = 0; i < iters; ++i)                                                        \
+      _Pragma("GCC unroll 12") for (int c = 0; c < kChains; ++c) acc[c] = acc[c] * m + a;   \
+    V total = acc[0];                                                                       \
+    _Pragma("GCC unroll 12") for (int c = 1; c < kChains; ++c) total += acc[c];             \
+    float sum = 0;                                                                          \
+    for (int j = 0; j < kLanes; ++j) sum += total[j];                                       \
+    return sum;                                                                             \
+  }
 using Lanes16 = float __attribute__((vector_size(64)));
 using Lanes8 = float __attribute__((vector_size(32)));
 using Lanes4 = float __attribute__((vector_size(16)));
 __attribute__((target("arch=x86-64-v4"))) inline float fma_chains_avx512(long iters) {
-  return fma_chains_of<Lanes16>(iters);
+  BENCH_FMA_CHAINS(Lanes16);
 }
 __attribute__((target("arch=x86-64-v3"))) inline float fma_chains_avx2(long iters) {
-  return fma_chains_of<Lanes8>(iters);
+  BENCH_FMA_CHAINS(Lanes8);
 }
-inline float fma_chains_sse2(long iters) {  // no FMA: a multiply and an add, counted as one multiply-add
-  return fma_chains_of<Lanes4>(iters);
+// No FMA at the baseline: a multiply and an add, counted as one multiply-add (2 flops either way).
+inline float fma_chains_sse2(long iters) {
+  BENCH_FMA_CHAINS(Lanes4);
 }
+#undef BENCH_FMA_CHAINS
 
 // The FP32 multiply-add peak of `threads` threads in GFLOP/s, at the best level the processor has (whatever -march
 // the benchmark itself was built with: the figure is the machine's peak, not the build's): independent chains of
@@ -78,17 +82,22 @@ inline double fma_peak_gflops(int threads) {
   constexpr long kIters = 8'000'000;
   __builtin_cpu_init();
   const bool avx512 = __builtin_cpu_supports("x86-64-v4"), avx2 = __builtin_cpu_supports("x86-64-v3");
-  float (*chains)(long) = avx512 ? fma_chains_avx512 : avx2 ? fma_chains_avx2 : fma_chains_sse2;
-  const int lanes = avx512 ? 16 : avx2 ? 8 : 4;
+  struct Level {
+    float (*chains)(long);
+    int lanes;
+  };
+  const Level level = avx512 ? Level{fma_chains_avx512, 16}
+                      : avx2 ? Level{fma_chains_avx2, 8}
+                             : Level{fma_chains_sse2, 4};
   double best = 0;
   for (int attempt = 0; attempt < 3; ++attempt) {
     double t0 = now();
     float sink = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
-    sink += chains(kIters);
+    sink += level.chains(kIters);
     double seconds = now() - t0;
     if (sink == 12345.0f) std::puts("");  // keeps the loop alive
-    best = std::max(best, 2.0 * kChains * lanes * kIters * threads / seconds / 1e9);
+    best = std::max(best, 2.0 * kChains * level.lanes * kIters * threads / seconds / 1e9);
   }
   return best;
 }

@@ -90,14 +90,15 @@ void col2im_add(const Window2D& g, const float* cols, int64_t first, int64_t row
 // An unpadded stride-1 convolution as a sum of KH implicit GEMMs, with no im2col: for a window row kh, the KW·C
 // values under output pixel (oh, ow) are contiguous in x, and consecutive pixels are C floats apart. Computed
 // "wide" — W columns per output row instead of OW, the KW − 1 extra ones wrapping into the next input row and
-// discarded — so that one GEMM covers the whole image.
-// Needs the AVX-512 GEMM, which reads overlapping rows (lda < K) at full speed; BLAS does not take them.
-// Unpadded on every side: the windows fit the image exactly (a stride-1 "same" window of even extent pads only after,
-// with pad_top and pad_left 0, and its last windows would read past the image).
+// discarded — so that one GEMM covers the whole image. Only where the windows fit the image on every side: a stride-1
+// "same" window of extent 2 pads after only (pad_top = pad_left = 0) — its last window of each row would take the
+// next row's first pixel for padding, and the last row's would read past the image.
 bool unpadded_stride_1(const Window2D& g) {
   return g.sh == 1 && g.sw == 1 && g.pad_top == 0 && g.pad_left == 0 && g.oh + g.kh - 1 == g.h &&
          g.ow + g.kw - 1 == g.w && g.kh * g.kw > 1;
 }
+// At the avx512 level on the AVX-512 GEMM, which reads overlapping rows (lda < K) at full speed; BLAS does not take
+// them.
 bool wide_gemm(const Window2D& g) {
   return kCompiledIsa == Isa::avx512 && unpadded_stride_1(g) && g.oh * g.ow >= 1024;
 }
@@ -129,20 +130,23 @@ bool direct_gemm(const Window2D& g) {
 
 // Below AVX-512 the same implicit GEMM, forward only, on gemm_panels (gemm.h) in one pass: the window's KH rows its
 // taps, the wrapped output rows dropped in its store — no im2col (9·C floats a pixel written, then read) and no wide
-// buffer. Where gemm_panels' bounds hold (at most kPanelsMaxK values a window, 32–768 output channels; gemm.cpp's
-// panels_pays) at the avx2 level, where it was measured: Xception's block1_conv2 (3 × 3, 32 → 64 channels at
+// buffer. Where gemm() would run the product on gemm_panels (gemm_takes_panels: at the avx2 level, at most
+// kPanelsMaxK values a window, 32–768 output channels, not gemm_narrow's shapes), where it was measured: Xception's
+// block1_conv2 (3 × 3, 32 → 64 channels at
 // 149 × 149) on the 2-core Zen 3, im2col + gemm_panels and this alternated three times (conv_kernels --shape
 // 149,149,32,64 --kernel 3 --padding valid): forward 9.0–10.8 → 6.2–6.3 ms, 40–48 → 69–70 % of the FMA peak.
+// The implicit GEMM of one image: wide_rows(g) × OC × KH·KW·C, consecutive pixels C floats apart.
+GemmShape panels_shape(const Window2D& g) {
+  return {.m = as_int(wide_rows(g)), .n = as_int(g.oc), .k = as_int(g.kh * g.kw * g.c), .lda = as_int(g.c)};
+}
 bool panels_gemm(const Window2D& g) {
-  return kCompiledIsa == Isa::avx2 && unpadded_stride_1(g) && g.kh * g.kw * g.c <= kPanelsMaxK && g.oc >= 32 &&
-         g.oc <= 768 && g.oh * g.ow >= 512;
+  return kCompiledIsa == Isa::avx2 && unpadded_stride_1(g) && gemm_takes_panels(panels_shape(g));
 }
 
 void conv2d_forward_panels(const Window2D& g, const float* x, const float* w, const float* bias, float* y) {
   for (int64_t n = 0; n < g.n; ++n) {
     gemm_panels<kCompiledIsa>(
-        {.m = as_int(wide_rows(g)), .n = as_int(g.oc), .k = as_int(g.kh * g.kw * g.c), .lda = as_int(g.c)}, 1.0f,
-        x + n * g.h * g.w * g.c, w, 0.0f, y + n * g.oh * g.ow * g.oc, bias,
+        panels_shape(g), 1.0f, x + n * g.h * g.w * g.c, w, 0.0f, y + n * g.oh * g.ow * g.oc, bias,
         {.taps = as_int(g.kh), .tap_stride = g.w * g.c, .wide = as_int(g.w), .kept = as_int(g.ow)});
   }
 }

@@ -72,16 +72,22 @@ bool column_bands_pay(const GemmShape& s) {
   return s.m <= 256 && s.n >= 512 && s.k >= 256 && !omp_in_parallel() && omp_get_max_threads() > 1;
 }
 
-void column_bands(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
+// OpenBLAS's sgemm on C's columns [j0, j1).
+void blas_columns(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c, int j0,
+                  int j1) {
   const Strides ld = strides_of(s);
+  cblas_sgemm(CblasRowMajor, s.transpose_a ? CblasTrans : CblasNoTrans, s.transpose_b ? CblasTrans : CblasNoTrans, s.m,
+              j1 - j0, s.k, alpha, a, ld.lda, b + (s.transpose_b ? long{j0} * ld.ldb : j0), ld.ldb, beta, c + j0,
+              ld.ldc);
+}
+
+void column_bands(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c) {
   const int team = std::min(omp_get_max_threads(), s.n / 256), vectors = s.n / 16;
 #pragma omp parallel num_threads(team)
   {
     const int t = omp_get_thread_num(), n = omp_get_num_threads();
-    const int j0 = 16 * (vectors * t / n), j1 = t + 1 == n ? s.n : 16 * (vectors * (t + 1) / n);  // whole vectors
-    cblas_sgemm(CblasRowMajor, s.transpose_a ? CblasTrans : CblasNoTrans, s.transpose_b ? CblasTrans : CblasNoTrans,
-                s.m, j1 - j0, s.k, alpha, a, ld.lda, b + (s.transpose_b ? long{j0} * ld.ldb : j0), ld.ldb, beta, c + j0,
-                ld.ldc);
+    // Whole vectors a band, the last one to N; every band ≥ 256 columns (team ≤ N / 256).
+    blas_columns(s, alpha, a, b, beta, c, 16 * (vectors * t / n), t + 1 == n ? s.n : 16 * (vectors * (t + 1) / n));
   }
 }
 
@@ -89,6 +95,10 @@ void column_bands(const GemmShape& s, float alpha, const float* a, const float* 
 void product(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c);
 
 }  // namespace
+
+bool gemm_takes_panels(const GemmShape& s) {
+  return panels_pays(s);
+}
 
 void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c, const float* bias) {
   if (s.m == 0 || s.n == 0) return;
@@ -169,8 +179,7 @@ void product(const GemmShape& s, float alpha, const float* a, const float* b, fl
     column_bands(s, alpha, a, b, beta, c);
     return;
   }
-  cblas_sgemm(CblasRowMajor, s.transpose_a ? CblasTrans : CblasNoTrans, s.transpose_b ? CblasTrans : CblasNoTrans, s.m,
-              s.n, s.k, alpha, a, ld.lda, b, ld.ldb, beta, c, ld.ldc);
+  blas_columns(s, alpha, a, b, beta, c, 0, s.n);
 }
 
 }  // namespace

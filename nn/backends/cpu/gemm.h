@@ -2,8 +2,9 @@
 // (gemm<Isa::avx512>) where the active instruction-set level is avx512 (isa.h) and the product has 32,768
 // multiply-adds or more; below that level, gemm_narrow (A not transposed, N, K ≤ 64, M ≥ 512), gemm_panels (at the
 // avx2 level: A not transposed, K ≤ 288, 32 ≤ N ≤ 768, M ≥ 512) and gemm_long (Aᵀ·B, M ≤ 64, N ≤ 32, K ≥ 2,048); sgemv
-// for one row; OpenBLAS sgemm elsewhere (gemm_ref where a leading dimension is shorter than a row). Its frozen naive
-// twin, gemm_ref, is the reference backend's (nn/backends/ref/loops.h).
+// for one row; OpenBLAS sgemm elsewhere — one single-threaded call per thread on a band of columns for M ≤ 256, N ≥
+// 512, K ≥ 256 (gemm.cpp's column_bands) — and gemm_ref where a leading dimension is shorter than a row. Its frozen
+// naive twin, gemm_ref, is the reference backend's (nn/backends/ref/loops.h).
 #pragma once
 
 #include "nn/backends/cpu/isa.h"
@@ -16,6 +17,10 @@ namespace nn::kernels {
 // beta is 0 (the product then added to it), else the bias is added after the product.
 void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c,
           const float* bias = nullptr);
+
+// Whether gemm() runs this product on gemm_panels (at the avx2 level; gemm.cpp says where it was measured): the
+// implicit-GEMM convolution asks the same question of its own product.
+bool gemm_takes_panels(const GemmShape& s);
 
 // A narrow, shallow product — A not transposed, N ≤ kNarrowMaxN, K ≤ kNarrowMaxK —, as the first layers of a small
 // CNN make (N = 4–16 channels, K = 8–36 taps or channels, M = tens of thousands of pixels): op(B) copied once into

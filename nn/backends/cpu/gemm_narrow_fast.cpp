@@ -132,7 +132,7 @@ void long_slice(const GemmShape& s, const float* a, long lda, const float* b, lo
   }
 }
 
-// gemm_panels: op(B) packed into panels of 16 columns (K ≤ kPanelsMaxK rows each: at most 16 KB, in L1), A read in
+// gemm_panels: op(B) packed into panels of 16 columns (K ≤ kPanelsMaxK rows each: at most 18 KB, in L1), A read in
 // place, each group of kPanelRows rows of C summed in registers one panel at a time — 6 × 16 floats, 12 of AVX2's 16
 // vector registers, beside B's row and a broadcast (the register tile OpenBLAS's Haswell kernel uses too).
 constexpr int kPanelRows = 6;
