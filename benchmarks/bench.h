@@ -43,9 +43,10 @@ inline double min_time(const std::function<void()>& f, int min_reps = 3, double 
 // read the Zen 3's peak as 45–154 GFLOP/s where OpenBLAS's sgemm ran at 130–153 (session 18). Whole-vector arithmetic
 // only (lane indexing could keep the accumulators in memory). A macro, not an always-inline template: GCC 12 will not
 // inline a function compiled for the build's -march (NN_NATIVE=ON: -march=native) into one with another target.
+inline constexpr int kFmaChains = 12;
 #define BENCH_FMA_CHAINS(V)                                                                 \
   {                                                                                         \
-    constexpr int kChains = 12, kLanes = sizeof(V) / sizeof(float);                         \
+    constexpr int kChains = kFmaChains, kLanes = sizeof(V) / sizeof(float);                 \
     V acc[kChains];                                                                         \
     acc[0] = V{} + 1.0f;                                                                    \
     _Pragma("GCC unroll 12") for (int c = 1; c < kChains; ++c) acc[c] = acc[c - 1] + 1e-3f; \
@@ -78,7 +79,6 @@ inline float fma_chains_sse2(long iters) {
 // multiply-adds, enough of them to hide the FMA latency. On a machine whose two vCPUs share one core the 2-thread
 // figure comes out near the 1-thread one: print it beside every result.
 inline double fma_peak_gflops(int threads) {
-  constexpr int kChains = 12;
   constexpr long kIters = 8'000'000;
   __builtin_cpu_init();
   const bool avx512 = __builtin_cpu_supports("x86-64-v4"), avx2 = __builtin_cpu_supports("x86-64-v3");
@@ -97,7 +97,7 @@ inline double fma_peak_gflops(int threads) {
     sink += level.chains(kIters);
     double seconds = now() - t0;
     if (sink == 12345.0f) std::puts("");  // keeps the loop alive
-    best = std::max(best, 2.0 * kChains * level.lanes * kIters * threads / seconds / 1e9);
+    best = std::max(best, 2.0 * kFmaChains * level.lanes * kIters * threads / seconds / 1e9);
   }
   return best;
 }

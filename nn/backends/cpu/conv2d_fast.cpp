@@ -132,9 +132,10 @@ bool direct_gemm(const Window2D& g) {
 // taps, the wrapped output rows dropped in its store — no im2col (9·C floats a pixel written, then read) and no wide
 // buffer. Where gemm() would run the product on gemm_panels (gemm_takes_panels: at the avx2 level, at most
 // kPanelsMaxK values a window, 32–768 output channels, not gemm_narrow's shapes), where it was measured: Xception's
-// block1_conv2 (3 × 3, 32 → 64 channels at
-// 149 × 149) on the 2-core Zen 3, im2col + gemm_panels and this alternated three times (conv_kernels --shape
-// 149,149,32,64 --kernel 3 --padding valid): forward 9.0–10.8 → 6.2–6.3 ms, 40–48 → 69–70 % of the FMA peak.
+// block1_conv2 (3 × 3, 32 → 64 channels at 149 × 149) on the 2-core Zen 3, im2col + gemm_panels and this alternated
+// three times (conv_kernels --shape 149,149,32,64 --kernel 3 --padding valid): forward 9.0–10.8 → 6.2–6.3 ms,
+// 40–48 → 69–70 % of the FMA peak.
+//
 // The implicit GEMM of one image: wide_rows(g) × OC × KH·KW·C, consecutive pixels C floats apart.
 GemmShape panels_shape(const Window2D& g) {
   return {.m = as_int(wide_rows(g)), .n = as_int(g.oc), .k = as_int(g.kh * g.kw * g.c), .lda = as_int(g.c)};

@@ -46,21 +46,6 @@ bool long_pays(const GemmShape& s) {
   return s.transpose_a && !s.transpose_b && s.m <= kNarrowMaxN && s.n <= 32 && s.k >= 2048;
 }
 
-// … and where gemm_panels does, at the avx2 level (measured there; at the scalar level its 6 × 16 sums would not fit
-// SSE2's registers): A not transposed, K ≤ 288, 32 ≤ N ≤ 768, 512 rows or more, where gemm_narrow does not.
-// Both ways on the same machine (2 threads, OpenBLAS with β = 0, gemm_panels adding a bias too; best of 3 × 30, two
-// runs): Xception's pointwise layers at batch 1 21,609×128×64 2.96–3.18 → 2.33–2.45 ms, 5,476×256×128 2.43–2.56 →
-// 2.07–2.13, 1,369×728×256 3.16–3.20 → 2.91–2.99, and at batch 8 2,888×728×256 6.72–7.53 → 6.38–6.96; block1_conv2
-// (3 × 3, 32 → 64 channels: im2col, then 21,025×64×288), in conv_kernels, forward 12.8–15.6 → 7.5–11.8 ms (75–87 %
-// → 118–140 % of plain sgemm's speed on the shape in the same run), hence K up to 288 (a panel of 18 KB). Wider
-// products ran level (the decoder's 916×7,579×256 and 1,280×1,024×256: 0.96–1.03×), deeper ones slower (K in blocks
-// of 256: 0.65–0.96×), and at 96 rows (96×736×256) packing op(B) was not paid back (0.93×): those stay on OpenBLAS,
-// as do fewer than 32 columns (most of a panel's 16 lanes idle; not measured).
-bool panels_pays(const GemmShape& s) {
-  return active_isa() == Isa::avx2 && !s.transpose_a && s.k <= kPanelsMaxK && s.n >= 32 && s.n <= 768 && s.m >= 512 &&
-         !narrow_pays(s);
-}
-
 // … and where OpenBLAS runs faster given each thread a band of C's columns (a one-thread sgemm each: OpenBLAS's OpenMP
 // build runs single-threaded inside a parallel region) than splitting the product itself: few rows, many columns,
 // not inside a parallel region already. OpenBLAS's own split of such a product (its threads share the packing of B
@@ -96,8 +81,19 @@ void product(const GemmShape& s, float alpha, const float* a, const float* b, fl
 
 }  // namespace
 
+// Where gemm_panels takes the product (gemm.h), at the avx2 level (measured there; at the scalar level its 6 × 16 sums
+// would not fit SSE2's registers): A not transposed, K ≤ 288, 32 ≤ N ≤ 768, 512 rows or more, where gemm_narrow does
+// not. Both ways on the same machine (2 threads, OpenBLAS with β = 0, gemm_panels adding a bias too; best of 3 × 30,
+// two runs): Xception's pointwise layers at batch 1 21,609×128×64 2.96–3.18 → 2.33–2.45 ms, 5,476×256×128 2.43–2.56 →
+// 2.07–2.13, 1,369×728×256 3.16–3.20 → 2.91–2.99, and at batch 8 2,888×728×256 6.72–7.53 → 6.38–6.96; block1_conv2
+// (3 × 3, 32 → 64 channels: im2col, then 21,025×64×288), in conv_kernels, forward 12.8–15.6 → 7.5–11.8 ms (75–87 %
+// → 118–140 % of plain sgemm's speed on the shape in the same run), hence K up to 288 (a panel of 18 KB). Wider
+// products ran level (the decoder's 916×7,579×256 and 1,280×1,024×256: 0.96–1.03×), deeper ones slower (K in blocks
+// of 256: 0.65–0.96×), and at 96 rows (96×736×256) packing op(B) was not paid back (0.93×): those stay on OpenBLAS,
+// as do fewer than 32 columns (most of a panel's 16 lanes idle; not measured).
 bool gemm_takes_panels(const GemmShape& s) {
-  return panels_pays(s);
+  return active_isa() == Isa::avx2 && !s.transpose_a && s.k <= kPanelsMaxK && s.n >= 32 && s.n <= 768 && s.m >= 512 &&
+         !narrow_pays(s);
 }
 
 void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c, const float* bias) {
@@ -108,7 +104,7 @@ void gemm(const GemmShape& s, float alpha, const float* a, const float* b, float
     return;
   }
 #endif
-  if (panels_pays(s)) {  // the bias, if any, added in the kernel's store
+  if (gemm_takes_panels(s)) {  // the bias, if any, added in the kernel's store
     with_active_isa([&]<Isa isa> { gemm_panels<isa>(s, alpha, a, b, beta, c, bias); });
     return;
   }
