@@ -9,6 +9,7 @@
 // best over them. With --folder DIR, also a folder of photos end to end (xception_features, decoding a batch ahead on
 // a thread) against PyTorch + PIL (benchmarks/torch_folder.py).
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -32,10 +33,12 @@ bench::PeerRuns torch_peer(int threads, const std::string& python) {
 // Floating-point operations of one 299×299 forward pass: 8.36 G multiply-adds (DESIGN.md), two operations each.
 constexpr double kXceptionFlops = 2 * 8.36e9;
 
-// The peak resident memory (MB) xception_features reports for itself (--peak-memory): measured by the child, since
-// a forked child's usage also counts the pages it shared with this process before exec.
+// The peak resident memory (MB) xception_features reports for itself (--peak-memory) describing one image with
+// `model` (without one: a randomly initialised full-width Xception, the same size): measured by the child, since a
+// forked child's usage also counts the pages it shared with this process before exec.
 double features_peak_mb(const std::string& program, const std::string& model, const std::string& image) {
-  std::string command = program + " --peak-memory --weights " + model + " " + image + " 2>&1 >/dev/null";
+  const std::string weights = model.empty() ? " --random-width 1" : " --weights '" + model + "'";
+  std::string command = program + " --peak-memory" + weights + " '" + image + "' 2>&1 >/dev/null";
   double mb = NAN;
   if (FILE* pipe = ::popen(command.c_str(), "r")) {
     char line[256];
@@ -103,14 +106,23 @@ int main(int argc, char** argv) {
       folder_images = std::max(1, std::atoi(argv[++i]));
     else {
       std::fprintf(stderr,
-                   "usage: xception [--threads N] [--image PHOTO] [--rounds N] [--no-torch] [--features-program PATH "
-                   "[--model FULL_WIDTH.nnck] [--folder DIR [--folder-images N]]]\n"
-                   "  --rounds N   rounds of our measurements and PyTorch's, alternated; each figure the best of "
-                   "them (default %d)\n",
+                   "usage: xception [--threads N] [--image PHOTO] [--rounds N] [--no-torch] [--features-program PATH] "
+                   "[--model FULL_WIDTH.nnck] [--folder DIR [--folder-images N]]\n"
+                   "  --rounds N              rounds of our measurements and PyTorch's, alternated; each figure the "
+                   "best of them (default %d)\n"
+                   "  --features-program PATH xception_features, for the peak memory and --folder (default: the one "
+                   "built beside this program, ../examples/xception_features)\n"
+                   "  --model FULL_WIDTH.nnck the model it loads for the peak memory (default: random weights)\n"
+                   "  --folder DIR            also describe the first N (--folder-images, default 64) JPEGs of DIR "
+                   "end to end, beside PyTorch + PIL\n",
                    bench::kDefaultRounds);
       return arg == "--help" ? 0 : 2;
     }
   }
+  // xception_features for the peak memory (and --folder): by default the one built beside this benchmark.
+  if (features_program.empty())
+    features_program =
+        (std::filesystem::path(argv[0]).parent_path() / ".." / "examples" / "xception_features").string();
   try {
     if (threads > 0) nn::set_num_threads(threads);
     threads = nn::num_threads();
@@ -182,9 +194,7 @@ int main(int argc, char** argv) {
                  within_b8 = ours["within_b8"], folded_bf16_b1 = ours["folded_bf16_b1"],
                  folded_bf16_b8 = ours["folded_bf16_b8"], within_bf16_b8 = ours["within_bf16_b8"],
                  train_b8 = ours["train_b8"];
-    double ours_peak = NAN;
-    if (!features_program.empty() && !model_file.empty())
-      ours_peak = features_peak_mb(features_program, model_file, image);
+    const double ours_peak = features_peak_mb(features_program, model_file, image);
     const double peak_after = bench::fma_peak_gflops(threads), peak = std::max(peak_before, peak_after);
     auto machine = [&](double seconds_per_image) {
       const double gflops = kXceptionFlops / seconds_per_image / 1e9;
@@ -238,8 +248,9 @@ int main(int argc, char** argv) {
         "bf16 %.2f / %.2f img/s (folded)\n",
         8 / folded_b8, 8 / within_b8, 8 / folded_bf16_b8, 8 / within_bf16_b8);
     std::printf("%-34s %8.1f ms\n", "one image end to end (decode+resize+forward)", e2e * 1e3);
-    std::printf("%-22s %9.0f MB %12s %9.0f MB %9.0f MB\n", "peak resident memory", ours_peak, "",
-                peer.as_installed("peak_rss_mb"), peer.at_best("peak_rss_mb"));
+    std::printf("%-22s %9.0f MB %12s %9.0f MB %9.0f MB%s\n", "peak resident memory", ours_peak, "",
+                peer.as_installed("peak_rss_mb"), peer.at_best("peak_rss_mb"),
+                std::isnan(ours_peak) ? ("   (ours: " + features_program + " did not run)").c_str() : "");
     if (!folder.empty() && !features_program.empty()) {
       // A folder of photos end to end, batches of 8: ours (xception_features, f32 and bf16) against PyTorch + PIL
       // (torch_folder.py, f32 frozen channels_last, decoding in a DataLoader worker or inline, the faster).
