@@ -183,8 +183,11 @@ void panels_product(const GemmShape& s, float alpha, const float* a, const float
     const int64_t j0 = 16 * j, count = std::min<int64_t>(16, s.n - j0);
     for (int64_t p = 0; p < k; ++p) {
       float* row = packed.data + (j * k + p) * 16;
-      for (int64_t q = 0; q < 16; ++q)
-        row[q] = q >= count ? 0.0f : s.transpose_b ? b[(j0 + q) * ldb + p] : b[p * ldb + j0 + q];
+      if (!s.transpose_b) {  // a row of B's 16 columns is contiguous: one vector
+        store16(row, load16_partial(b + p * ldb + j0, count, 0.0f));
+        continue;
+      }
+      for (int64_t q = 0; q < 16; ++q) row[q] = q >= count ? 0.0f : b[(j0 + q) * ldb + p];
     }
   }
   // Each thread its share of the groups of rows; the panels in chunks of 256 KB, which stay in L2 while the thread's
