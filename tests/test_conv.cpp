@@ -1,4 +1,9 @@
 // The convolution family: window arithmetic, fast kernels against their naive references, errors, layers.
+#include <omp.h>
+
+#include <cmath>
+#include <vector>
+
 #include <nn/backends/cpu/conv2d.h>
 #include <nn/backends/cpu/depthwise.h>
 #include <nn/backends/cpu/pool.h>
@@ -114,6 +119,32 @@ TEST_CASE("fast depthwise kernels agree with the naive reference, forward and ba
     nn::kernels::depthwise_backward_weight(g, x.data(), dy.data(), dw.data(), work.data());
     close(dw, dw_ref, name + " backward weight");
   }
+}
+
+TEST_CASE("the depthwise weight gradient sums only the partial sums of the team it got") {
+  // Called from inside a parallel region, the kernel's own region gets one thread (nesting off) while
+  // omp_get_max_threads() says 2: a sum over every workspace slot would add the NaNs left in the unused ones.
+  Window2D g = geometries().front().second;
+  g.oc = g.c;
+  Tensor x = Tensor::empty({g.n, g.h, g.w, g.c}), dy = Tensor::empty({g.n, g.oh, g.ow, g.c});
+  fill(x, 5), fill(dy, 8);
+  Tensor dw_ref = Tensor::empty({g.kh, g.kw, g.c});
+  nn::kernels::depthwise_backward_weight_ref(g, x.data(), dy.data(), dw_ref.data());
+  std::vector<Tensor> dw(2), work(2);
+  for (int t = 0; t < 2; ++t) {
+    dw[t] = Tensor::full(dw_ref.shape(), 7.0f);
+    work[t] = Tensor::full({nn::kernels::depthwise_workspace_floats(g) * 2}, std::nanf(""));
+  }
+  const int levels = omp_get_max_active_levels();
+  omp_set_max_active_levels(1);
+#pragma omp parallel num_threads(2)
+  {
+    omp_set_num_threads(2);  // this thread's nested regions ask for 2 and get 1
+    const int t = omp_get_thread_num();
+    nn::kernels::depthwise_backward_weight(g, x.data(), dy.data(), dw[t].data(), work[t].data());
+  }
+  omp_set_max_active_levels(levels);
+  for (int t = 0; t < 2; ++t) close(dw[t], dw_ref, "depthwise backward weight inside a parallel region");
 }
 
 TEST_CASE("fast pooling kernels agree with the naive reference") {

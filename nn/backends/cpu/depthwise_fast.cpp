@@ -261,8 +261,13 @@ void depthwise_backward_weight<kCompiledIsa>(const Window2D& g, const float* x, 
   const int threads = std::max(1, omp_get_max_threads());
   // Output columns whose taps all lie inside the image horizontally (as in the forward).
   const auto [inner0, inner1] = interior_columns(g);
+  // The team the runtime gives, which may be smaller than asked for (one thread inside another parallel region):
+  // only its partial sums are written, so only they are added up.
+  int team = 1;
 #pragma omp parallel num_threads(threads)
   {
+#pragma omp single
+    team = omp_get_num_threads();
     float* acc = workspace + size * omp_get_thread_num();
     std::fill_n(acc, size, 0.0f);
 #pragma omp for collapse(2) schedule(static)
@@ -284,7 +289,7 @@ void depthwise_backward_weight<kCompiledIsa>(const Window2D& g, const float* x, 
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < size; ++i) {
     float total = 0.0f;
-    for (int t = 0; t < threads; ++t) total += workspace[size * t + i];
+    for (int t = 0; t < team; ++t) total += workspace[size * t + i];
     dw[i] = total;
   }
 }
