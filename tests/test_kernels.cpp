@@ -1,6 +1,7 @@
 // Fast GEMM against its naive reference: every transpose combination, edge sizes that leave partial
 // micro-tiles, strided leading dimensions, alpha, beta and a bias. The pointwise kernels at every instruction-set level
 // this processor runs against theirs; and the level dispatch itself.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -39,44 +40,54 @@ void check_gemm(bool use_avx512_directly) {
   // bands of whole vectors and a last one with the rest, two threads (N = 520: one band of 256, one of 264) and the
   // largest team (4133 above).
   cases.insert(cases.end(), {{100, 1030, 260}, {256, 520, 256}, {7, 513, 700}});
+  // More than one block of 4,096 columns inside a thread's band (the AVX-512 kernel's second column block).
+  cases.push_back({9, 8300, 20});
   const std::vector<std::pair<float, float>> scalars = {{1.0f, 0.0f}, {1.0f, 1.0f}, {2.0f, 0.5f}};
   nn::Generator gen(3);
-  for (const Case& cs : cases)
-    for (int ta = 0; ta < 2; ++ta)
-      for (int tb = 0; tb < 2; ++tb)
-        for (auto [alpha, beta] : scalars)
-          for (bool with_bias : {false, true}) {
-            // Leading dimensions 3 wider than needed, so that strides are exercised.
-            int lda = (ta ? cs.m : cs.k) + 3, ldb = (tb ? cs.k : cs.n) + 3, ldc = cs.n + 3;
-            nn::Tensor a = nn::Tensor::uniform({(ta ? cs.k : cs.m) * lda}, -1, 1, gen);
-            nn::Tensor b = nn::Tensor::uniform({(tb ? cs.n : cs.k) * ldb}, -1, 1, gen);
-            nn::Tensor c0 = nn::Tensor::uniform({cs.m * ldc}, -1, 1, gen);
-            nn::Tensor fast = c0.clone(), ref = c0.clone();
-            const nn::Tensor bias = nn::Tensor::uniform({cs.n}, -1, 1, gen);
-            const float* bias_data = with_bias ? bias.data() : nullptr;
-            nn::kernels::GemmShape s{.m = cs.m,
-                                     .n = cs.n,
-                                     .k = cs.k,
-                                     .transpose_a = ta == 1,
-                                     .transpose_b = tb == 1,
-                                     .lda = lda,
-                                     .ldb = ldb,
-                                     .ldc = ldc};
-            if (use_avx512_directly) {
-              nn::kernels::gemm<nn::kernels::Isa::avx512>(s, alpha, a.data(), b.data(), beta, fast.data(), bias_data);
-            } else {
-              nn::kernels::gemm(s, alpha, a.data(), b.data(), beta, fast.data(), bias_data);
+  // Leading dimensions 3 wider than needed, so that strides are exercised; then, A and B as stored, shorter than a
+  // row (overlapping rows, as the implicit-GEMM convolutions read an image), which BLAS refuses and our kernels take.
+  for (bool short_leads : {false, true})
+    for (const Case& cs : cases)
+      for (int ta = 0; ta < (short_leads ? 1 : 2); ++ta)
+        for (int tb = 0; tb < (short_leads ? 1 : 2); ++tb)
+          for (auto [alpha, beta] : scalars)
+            for (bool with_bias : {false, true}) {
+              const int lda = short_leads ? cs.k / 2 + 1 : (ta ? cs.m : cs.k) + 3;
+              const int ldb = short_leads ? cs.n / 2 + 1 : (tb ? cs.k : cs.n) + 3, ldc = cs.n + 3;
+              // Rows (or columns, transposed) of A and B as stored, each lda / ldb apart, the last one whole.
+              const int rows_a = ta ? cs.k : cs.m, rows_b = tb ? cs.n : cs.k;
+              nn::Tensor a =
+                  nn::Tensor::uniform({std::max(1, (rows_a - 1) * lda + (ta ? cs.m : cs.k) + 1)}, -1, 1, gen);
+              nn::Tensor b =
+                  nn::Tensor::uniform({std::max(1, (rows_b - 1) * ldb + (tb ? cs.k : cs.n) + 1)}, -1, 1, gen);
+              nn::Tensor c0 = nn::Tensor::uniform({cs.m * ldc}, -1, 1, gen);
+              nn::Tensor fast = c0.clone(), ref = c0.clone();
+              const nn::Tensor bias = nn::Tensor::uniform({cs.n}, -1, 1, gen);
+              const float* bias_data = with_bias ? bias.data() : nullptr;
+              nn::kernels::GemmShape s{.m = cs.m,
+                                       .n = cs.n,
+                                       .k = cs.k,
+                                       .transpose_a = ta == 1,
+                                       .transpose_b = tb == 1,
+                                       .lda = lda,
+                                       .ldb = ldb,
+                                       .ldc = ldc};
+              if (use_avx512_directly) {
+                nn::kernels::gemm<nn::kernels::Isa::avx512>(s, alpha, a.data(), b.data(), beta, fast.data(), bias_data);
+              } else {
+                nn::kernels::gemm(s, alpha, a.data(), b.data(), beta, fast.data(), bias_data);
+              }
+              nn::kernels::gemm_ref(s, alpha, a.data(), b.data(), beta, ref.data());
+              if (with_bias) {  // C = α·AB + β·C, then the bias added to every row's columns [0, n)
+                for (int i = 0; i < cs.m; ++i)
+                  for (int j = 0; j < cs.n; ++j) ref.data()[i * ldc + j] += bias.data()[j];
+              }
+              test::check_close(fast, ref, 1e-4, 1e-4 * std::sqrt(static_cast<double>(cs.k)),
+                                "gemm " + std::to_string(cs.m) + "x" + std::to_string(cs.n) + "x" +
+                                    std::to_string(cs.k) + " ta=" + std::to_string(ta) + " tb=" + std::to_string(tb) +
+                                    " beta=" + std::to_string(beta) + (with_bias ? " with bias" : "") +
+                                    (short_leads ? " short leading dimensions" : ""));
             }
-            nn::kernels::gemm_ref(s, alpha, a.data(), b.data(), beta, ref.data());
-            if (with_bias) {  // C = α·AB + β·C, then the bias added to every row's columns [0, n)
-              for (int i = 0; i < cs.m; ++i)
-                for (int j = 0; j < cs.n; ++j) ref.data()[i * ldc + j] += bias.data()[j];
-            }
-            test::check_close(fast, ref, 1e-4, 1e-4 * std::sqrt(static_cast<double>(cs.k)),
-                              "gemm " + std::to_string(cs.m) + "x" + std::to_string(cs.n) + "x" + std::to_string(cs.k) +
-                                  " ta=" + std::to_string(ta) + " tb=" + std::to_string(tb) +
-                                  " beta=" + std::to_string(beta) + (with_bias ? " with bias" : ""));
-          }
 }
 
 }  // namespace
