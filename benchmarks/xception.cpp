@@ -244,7 +244,7 @@ int main(int argc, char** argv) {
                 peer.as_installed("train_b8") * 1e3, peer.at_best("train_b8") * 1e3, peer.faster("train_b8") / train_b8,
                 machine(train_b8 / 8 / 3).c_str());
     std::printf(
-        "batch 8 as a slice per thread (the default) / each layer parallel within: f32 %.2f / %.2f img/s, "
+        "batch 8 on a worker per thread (the default) / each layer parallel within: f32 %.2f / %.2f img/s, "
         "bf16 %.2f / %.2f img/s (folded)\n",
         8 / folded_b8, 8 / within_b8, 8 / folded_bf16_b8, 8 / within_bf16_b8);
     std::printf("%-34s %8.1f ms\n", "one image end to end (decode+resize+forward)", e2e * 1e3);

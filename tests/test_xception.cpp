@@ -1,7 +1,9 @@
 // Xception as Keras builds it: parameter counts, every tensor's name and shape against Keras's own manifest, and
 // the shapes through the network.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -243,35 +245,53 @@ TEST_CASE("after the first images, a forward pass needs no fresh memory (the cac
   CHECK(second.hits > first.hits);
 }
 
-TEST_CASE("run_batch_parallel: slices on their own threads with a share of the kernel threads, joined in order") {
+TEST_CASE(
+    "run_batch_parallel: chunks taken by whichever worker is free, a share of the kernel threads each, in order") {
   nn::Generator gen(6);
-  nn::ThreadCountScope six(6);  // three slices: two kernel threads each
+  nn::ThreadCountScope six(6);  // three workers: two kernel threads each
   const Tensor x = Tensor::uniform({7, 3}, -1, 1, gen);
   std::mutex mutex;
+  std::condition_variable all_in;
   std::set<std::thread::id> threads;
   std::vector<int64_t> sizes;
   const Tensor doubled = nn::run_batch_parallel(
       [&](const Tensor& part) {
-        std::lock_guard lock(mutex);
+        std::unique_lock lock(mutex);
         threads.insert(std::this_thread::get_id());
         sizes.push_back(part.dim(0));
         CHECK(nn::current_num_threads() == 2);
+        // Each worker's first chunk waits (up to 10 s) until all three are in: three threads, or a failed check.
+        all_in.notify_all();
+        all_in.wait_for(lock, std::chrono::seconds(10), [&] { return threads.size() == 3; });
         return part * 2.0f;
       },
       x, 3);
   CHECK(threads.size() == 3);
-  std::sort(sizes.begin(), sizes.end());
-  CHECK(sizes == std::vector<int64_t>{2, 2, 3});  // 7 examples: [0,2), [2,4), [4,7)
+  CHECK(sizes == std::vector<int64_t>(7, 1));  // 7 examples, 3 workers: chunks of one
   const std::vector<float> expected = (x * 2.0f).to_vector();
   CHECK(doubled.to_vector() == expected);
+  // 26 examples on 2 workers: chunks of ⌊26 / 8⌋ = 3 (a quarter of a worker's share), the last one 2.
+  const Tensor y = Tensor::uniform({26, 3}, -1, 1, gen);
+  sizes.clear();
+  const Tensor plus = nn::run_batch_parallel(
+      [&](const Tensor& part) {
+        std::lock_guard lock(mutex);
+        sizes.push_back(part.dim(0));
+        return part + 1.0f;
+      },
+      y, 2);
+  std::sort(sizes.begin(), sizes.end());
+  CHECK(sizes == std::vector<int64_t>{2, 3, 3, 3, 3, 3, 3, 3, 3});
+  CHECK(plus.to_vector() == (y + 1.0f).to_vector());
+  const float fifth = x.data()[4 * 3];  // example 4's first value
   CHECK(test::error_of([&] {
           nn::run_batch_parallel(
-              [](const Tensor& part) {
-                if (part.dim(0) == 3) throw nn::Error("slice of 3 refused");
+              [&](const Tensor& part) {
+                if (part.data()[0] == fifth) throw nn::Error("example 4 refused");
                 return part;
               },
               x, 3);
-        }) == "slice of 3 refused");
+        }) == "example 4 refused");
   CHECK(nn::run_batch_parallel([](const Tensor& part) { return part + 1.0f; }, x, 1).to_vector() ==
         (x + 1.0f).to_vector());
 }

@@ -1,6 +1,7 @@
 #include "nn/layers/batch_parallel.h"
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <optional>
 #include <thread>
@@ -19,27 +20,33 @@ Tensor run_batch_parallel(const std::function<Tensor(const Tensor&)>& f, const T
   if (parts <= 1) return f(x);
   const Backend& backend = backend_for(x);
   const bool recording = grad_mode_enabled();
-  // The caller's kernel threads shared out: one each when there are as many slices as threads (2 cores, batch 8),
+  // The caller's kernel threads shared out: one each when there are as many workers as threads (2 cores, batch 8),
   // several each when the batch is smaller than the machine (16 cores, batch 2).
   const int threads_each = std::max(1, current_num_threads() / parts);
-  std::vector<Tensor> results(static_cast<size_t>(parts));
+  // Chunks of about a quarter of a worker's share (one example at batch 8 on 2 workers), taken in order by whichever
+  // worker is free: a worker whose core is also busy elsewhere (a decoding thread beside it) takes fewer, instead of
+  // the others waiting at the end for its fixed slice.
+  const int64_t chunk = std::max<int64_t>(1, n / (4 * int64_t{parts})), chunks = (n + chunk - 1) / chunk;
+  std::vector<Tensor> results(static_cast<size_t>(chunks));
   std::vector<std::exception_ptr> errors(static_cast<size_t>(parts));
-  // Slice k: examples [n·k/parts, n·(k+1)/parts), run with its share of threads, the caller's backend and mode.
-  auto run = [&](int k) {
+  std::atomic<int64_t> next{0};
+  auto work = [&](int worker) {
     try {
       BackendScope same_backend(backend);
       ThreadCountScope share(threads_each);
       std::optional<NoGradGuard> no_grad;
       if (!recording) no_grad.emplace();
-      results[static_cast<size_t>(k)] = f(slice(x, 0, n * k / parts, n * (k + 1) / parts));
+      for (int64_t k = next++; k < chunks; k = next++)
+        results[static_cast<size_t>(k)] = f(slice(x, 0, k * chunk, std::min(n, (k + 1) * chunk)));
     } catch (...) {
-      errors[static_cast<size_t>(k)] = std::current_exception();
+      errors[static_cast<size_t>(worker)] = std::current_exception();
+      next = chunks;  // the others stop after their chunk in hand
     }
   };
   {
     std::vector<std::jthread> threads;  // joined however this block is left (a thread that failed to start too)
-    for (int k = 1; k < parts; ++k) threads.emplace_back(run, k);
-    run(0);
+    for (int w = 1; w < parts; ++w) threads.emplace_back(work, w);
+    work(0);
   }
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);

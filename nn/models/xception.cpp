@@ -174,9 +174,9 @@ Tensor Xception::forward(const Tensor& input) {
   if (input.dim(1) < 71 || input.dim(2) < 71) {
     fail_expected("Xception", "an input of at least 71×71 pixels", nn::to_string(input.shape()));
   }
-  // Inference on a batch: a slice per thread, each through the whole network with its share of the kernel threads
-  // (no barrier per layer across slices). Training keeps the whole batch together: its batch norms use the batch's
-  // statistics. While summary() logs shapes, one thread sees every layer.
+  // Inference on a batch: a worker per thread, each taking chunks of it through the whole network with its share of
+  // the kernel threads (no barrier per layer across workers). Training keeps the whole batch together: its batch norms
+  // use the batch's statistics. While summary() logs shapes, one thread sees every layer.
   const int threads = current_num_threads();
   if (batch_parallel_ && !is_training() && !grad_mode_enabled() && input.dim(0) >= 2 && threads >= 2 &&
       !logging_shapes())

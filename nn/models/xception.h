@@ -60,9 +60,9 @@ class Xception : public Layer {
   std::shared_ptr<Xception> folded() const;
 
   /// Batch-level parallelism in inference (on by default): in eval mode, with nothing recorded, a batch of N ≥ 2 runs
-  /// as min(N, threads) slices at once, each on its own thread with its share of the kernel threads
+  /// on min(N, threads) workers at once, each taking chunks of the batch with its share of the kernel threads
   /// (run_batch_parallel), giving the features of the whole batch within float rounding. Off: each layer parallel
-  /// within. A memory plan (MemoryPlanScope) covers the calling thread's slice only.
+  /// within. A memory plan (MemoryPlanScope) covers the calling thread's chunks only.
   void set_batch_parallel(bool on) { batch_parallel_ = on; }
   bool batch_parallel() const { return batch_parallel_; }  ///< see set_batch_parallel
 
