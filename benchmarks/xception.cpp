@@ -38,7 +38,7 @@ constexpr double kXceptionFlops = 2 * 8.36e9;
 // forked child's usage also counts the pages it shared with this process before exec.
 double features_peak_mb(const std::string& program, const std::string& model, const std::string& image) {
   const std::string weights = model.empty() ? " --random-width 1" : " --weights '" + model + "'";
-  std::string command = program + " --peak-memory" + weights + " '" + image + "' 2>&1 >/dev/null";
+  std::string command = "'" + program + "' --peak-memory" + weights + " '" + image + "' 2>&1 >/dev/null";
   double mb = NAN;
   if (FILE* pipe = ::popen(command.c_str(), "r")) {
     char line[256];
@@ -63,7 +63,7 @@ std::vector<std::string> first_jpegs(const std::string& dir, size_t count) {
 // peer leaves its tracing out); NaN when it did not run.
 double folder_seconds(const std::string& program, const std::vector<std::string>& files, int batch,
                       const std::string& precision, int threads) {
-  std::string command = "NN_NUM_THREADS=" + std::to_string(threads) + " " + program +
+  std::string command = "NN_NUM_THREADS=" + std::to_string(threads) + " '" + program + "'" +
                         " --random-width 1 --rate --batch " + std::to_string(batch) + " --precision " + precision;
   for (const std::string& f : files) command += " '" + f + "'";
   command += " 2>&1 >/dev/null";
@@ -120,9 +120,13 @@ int main(int argc, char** argv) {
     }
   }
   // xception_features for the peak memory (and --folder): by default the one built beside this benchmark.
-  if (features_program.empty())
+  if (features_program.empty()) {
+    std::error_code error;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
     features_program =
-        (std::filesystem::path(argv[0]).parent_path() / ".." / "examples" / "xception_features").string();
+        ((error ? std::filesystem::path(argv[0]) : self).parent_path() / ".." / "examples" / "xception_features")
+            .string();
+  }
   try {
     if (threads > 0) nn::set_num_threads(threads);
     threads = nn::num_threads();
@@ -150,7 +154,7 @@ int main(int argc, char** argv) {
       std::shared_ptr<nn::Xception> folded = model.folded();
       f["folded_b1"] = bench::min_time([&] { (*folded)(x1); }, 5, 3.0);
       f["folded_b8"] = bench::min_time([&] { (*folded)(x8); }, 3, 3.0);
-      // Batch 8 with each layer parallel within instead of a slice of the batch per thread (Xception's default).
+      // Batch 8 with each layer parallel within instead of a worker per thread taking chunks (Xception's default).
       folded->set_batch_parallel(false);
       f["within_b8"] = bench::min_time([&] { (*folded)(x8); }, 3, 3.0);
       folded->set_batch_parallel(true);
@@ -250,7 +254,7 @@ int main(int argc, char** argv) {
     std::printf("%-34s %8.1f ms\n", "one image end to end (decode+resize+forward)", e2e * 1e3);
     std::printf("%-22s %9.0f MB %12s %9.0f MB %9.0f MB%s\n", "peak resident memory", ours_peak, "",
                 peer.as_installed("peak_rss_mb"), peer.at_best("peak_rss_mb"),
-                std::isnan(ours_peak) ? ("   (ours: " + features_program + " did not run)").c_str() : "");
+                std::isnan(ours_peak) ? ("   (ours: no figure from " + features_program + ")").c_str() : "");
     if (!folder.empty() && !features_program.empty()) {
       // A folder of photos end to end, batches of 8: ours (xception_features, f32 and bf16) against PyTorch + PIL
       // (torch_folder.py, f32 frozen channels_last, decoding in a DataLoader worker or inline, the faster).

@@ -137,13 +137,16 @@ TEST_CASE("the depthwise weight gradient sums only the partial sums of the team 
   }
   const int levels = omp_get_max_active_levels();
   omp_set_max_active_levels(1);
+  int outer_team = 0;
 #pragma omp parallel num_threads(2)
   {
     omp_set_num_threads(2);  // this thread's nested regions ask for 2 and get 1
     const int t = omp_get_thread_num();
+    if (t == 0) outer_team = omp_get_num_threads();
     nn::kernels::depthwise_backward_weight(g, x.data(), dy.data(), dw[t].data(), work[t].data());
   }
   omp_set_max_active_levels(levels);
+  REQUIRE_MESSAGE(outer_team == 2, "the runtime gave the outer region one thread: the case above did not arise");
   for (int t = 0; t < 2; ++t) close(dw[t], dw_ref, "depthwise backward weight inside a parallel region");
 }
 

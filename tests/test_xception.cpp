@@ -260,7 +260,8 @@ TEST_CASE(
         threads.insert(std::this_thread::get_id());
         sizes.push_back(part.dim(0));
         CHECK(nn::current_num_threads() == 2);
-        // Each worker's first chunk waits (up to 10 s) until all three are in: three threads, or a failed check.
+        // Every call waits (up to 10 s) until three workers have come in — only each one's first blocks —: three
+        // threads, or a failed check.
         all_in.notify_all();
         all_in.wait_for(lock, std::chrono::seconds(10), [&] { return threads.size() == 3; });
         return part * 2.0f;
@@ -283,15 +284,16 @@ TEST_CASE(
   std::sort(sizes.begin(), sizes.end());
   CHECK(sizes == std::vector<int64_t>{2, 3, 3, 3, 3, 3, 3, 3, 3});
   CHECK(plus.to_vector() == (y + 1.0f).to_vector());
-  const float fifth = x.data()[4 * 3];  // example 4's first value
+  // Two failing chunks: the first in chunk order is reported (chunks are taken in order, so the earlier one ran).
   CHECK(test::error_of([&] {
           nn::run_batch_parallel(
               [&](const Tensor& part) {
-                if (part.data()[0] == fifth) throw nn::Error("example 4 refused");
+                for (int e : {2, 5})
+                  if (part.data()[0] == x.data()[e * 3]) throw nn::Error("example " + std::to_string(e) + " refused");
                 return part;
               },
               x, 3);
-        }) == "example 4 refused");
+        }) == "example 2 refused");
   CHECK(nn::run_batch_parallel([](const Tensor& part) { return part + 1.0f; }, x, 1).to_vector() ==
         (x + 1.0f).to_vector());
 }
@@ -323,9 +325,9 @@ TEST_CASE("Xception's batch-parallel inference gives each image's features, f32 
       }
     }
   }
-  // In training mode the batch norms use the whole batch's statistics: no slicing. The same pass with batch
-  // parallelism off is the oracle (a split run would normalise each slice by its own statistics, [0,2) and [2,5),
-  // and differ from it, as checked).
+  // In training mode the batch norms use the whole batch's statistics: no chunks. The same pass with batch
+  // parallelism off is the oracle (a split run would normalise each chunk by its own statistics and differ from it,
+  // as checked).
   model.train();
   nn::NoGradGuard no_grad;
   const Tensor trained = model(x);

@@ -28,28 +28,40 @@ Tensor run_batch_parallel(const std::function<Tensor(const Tensor&)>& f, const T
   // the others waiting at the end for its fixed slice.
   const int64_t chunk = std::max<int64_t>(1, n / (4 * int64_t{parts})), chunks = (n + chunk - 1) / chunk;
   std::vector<Tensor> results(static_cast<size_t>(chunks));
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(parts));
+  // The first failure in chunk order is the one reported (then one outside any chunk, by worker, then a thread that
+  // did not start); after any failure the workers take no new chunk.
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(chunks + parts));
+  std::exception_ptr not_started;
   std::atomic<int64_t> next{0};
   auto work = [&](int worker) {
+    int64_t k = chunks + worker;  // a failure before the first chunk: the worker's own slot
     try {
       BackendScope same_backend(backend);
       ThreadCountScope share(threads_each);
       std::optional<NoGradGuard> no_grad;
       if (!recording) no_grad.emplace();
-      for (int64_t k = next++; k < chunks; k = next++)
+      for (int64_t taken = next++; taken < chunks; taken = next++) {
+        k = taken;
         results[static_cast<size_t>(k)] = f(slice(x, 0, k * chunk, std::min(n, (k + 1) * chunk)));
+      }
     } catch (...) {
-      errors[static_cast<size_t>(worker)] = std::current_exception();
-      next = chunks;  // the others stop after their chunk in hand
+      errors[static_cast<size_t>(k)] = std::current_exception();
+      next = chunks;
     }
   };
   {
-    std::vector<std::jthread> threads;  // joined however this block is left (a thread that failed to start too)
-    for (int w = 1; w < parts; ++w) threads.emplace_back(work, w);
-    work(0);
+    std::vector<std::jthread> threads;  // joined however this block is left
+    try {
+      for (int w = 1; w < parts; ++w) threads.emplace_back(work, w);
+    } catch (...) {
+      not_started = std::current_exception();
+      next = chunks;  // the workers already started stop after their chunk in hand
+    }
+    if (!not_started) work(0);
   }
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);
+  if (not_started) std::rethrow_exception(not_started);
   return concat(results, 0);
 }
 

@@ -16,9 +16,9 @@ namespace nn {
 /// least one); the results joined along the first axis in order: f(x) for an f that treats examples independently, as
 /// inference does. Taken as they come rather than one fixed slice each, so that a worker whose core is also busy
 /// elsewhere (a decoding thread beside it) does fewer instead of the others waiting for it. The caller's backend
-/// (BackendScope) and recording mode carry over to the threads; an exception from any chunk is rethrown here after
-/// all have finished (the workers take no new chunk after it). parts ≤ 1, or a batch of one: f(x) on the calling
-/// thread.
+/// (BackendScope) and recording mode carry over to the threads; an exception is rethrown here after all have
+/// finished — the first in chunk order — and the workers take no new chunk after one. parts ≤ 1, or a batch of one:
+/// f(x) on the calling thread.
 Tensor run_batch_parallel(const std::function<Tensor(const Tensor&)>& f, const Tensor& x, int parts);
 
 }  // namespace nn

@@ -62,7 +62,8 @@ class Xception : public Layer {
   /// Batch-level parallelism in inference (on by default): in eval mode, with nothing recorded, a batch of N ≥ 2 runs
   /// on min(N, threads) workers at once, each taking chunks of the batch with its share of the kernel threads
   /// (run_batch_parallel), giving the features of the whole batch within float rounding. Off: each layer parallel
-  /// within. A memory plan (MemoryPlanScope) covers the calling thread's chunks only.
+  /// within. A memory plan (MemoryPlanScope) covers the calling thread's chunks only, and only while it takes as many
+  /// as in the recorded run (the workers take them as they come).
   void set_batch_parallel(bool on) { batch_parallel_ = on; }
   bool batch_parallel() const { return batch_parallel_; }  ///< see set_batch_parallel
 

@@ -19,7 +19,8 @@ images=("$sample" "$photos/rocket.jpg" "$T/missing.jpg" "$photos/camera.png" "$p
 
 "$bin" --random-width 0.125 --batch 1 "${images[@]}" > "$T/b1" 2> "$T/b1.err" < /dev/null
 status1=$?
-# One kernel thread: no slice per thread (Xception's batch parallelism), so batches of 3 run through the GEMMs whole.
+# One kernel thread: no batch-parallel workers (Xception's default with 2 threads or more), so batches of 3 run
+# through the GEMMs whole.
 NN_NUM_THREADS=1 "$bin" --random-width 0.125 --batch 3 --rate "${images[@]}" > "$T/b3" 2> "$T/b3.err" < /dev/null
 status3=$?
 [ "$status1" = 1 ] && [ "$status3" = 1 ] || fail "exit status $status1 / $status3 with one unreadable file (expected 1)"

@@ -1,12 +1,13 @@
 // GEMM: C (M,N) = alpha · op(A) · op(B) + beta · C, row-major, op(X) = X or Xᵀ. gemm() routes by the active
-// instruction-set level (isa.h) and the shape (gemm.cpp): one row of A times a row-major B through OpenBLAS's sgemv
-// (a decoder step; at avx512 only when the product has no bias or fewer than 32,768 multiply-adds); at the avx512
-// level, our AVX-512 kernel (gemm<Isa::avx512>) for products of 32,768 multiply-adds or more and for smaller ones
-// with a leading dimension shorter than a row; below it, gemm_narrow (A not transposed, N, K ≤ 64, M ≥ 512),
+// instruction-set level (isa.h) and the shape (gemm.cpp): one row of A times a row-major B (rows ≥ N apart) through
+// OpenBLAS's sgemv (a decoder step; at avx512 only when the product has no bias or fewer than 32,768 multiply-adds); at
+// the avx512 level, our AVX-512 kernel (gemm<Isa::avx512>) for products of 32,768 multiply-adds or more and for smaller
+// ones with a leading dimension shorter than a row; below it, gemm_narrow (A not transposed, N, K ≤ 64, M ≥ 512),
 // gemm_panels (at the avx2 level: A not transposed, K ≤ 288, 32 ≤ N ≤ 768, M ≥ 512) and gemm_long (Aᵀ·B, M ≤ 64,
 // N ≤ 32, K ≥ 2,048), gemm_ref where a leading dimension is shorter than a row; OpenBLAS sgemm for the rest — one
-// single-threaded call per thread on a band of columns for M ≤ 256, N ≥ 512, K ≥ 256 below avx512 (gemm.cpp's
-// column_bands). Its frozen naive twin, gemm_ref, is the reference backend's (nn/backends/ref/loops.h).
+// single-threaded call per thread on a band of columns for M ≤ 256, N ≥ 512, K ≥ 256 below avx512 with two threads
+// or more, outside a parallel region (gemm.cpp's column_bands). Its frozen naive twin, gemm_ref, is the reference
+// backend's (nn/backends/ref/loops.h).
 #pragma once
 
 #include "nn/backends/cpu/isa.h"
