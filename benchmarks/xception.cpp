@@ -255,7 +255,7 @@ int main(int argc, char** argv) {
     std::printf("%-22s %9.0f MB %12s %9.0f MB %9.0f MB%s\n", "peak resident memory", ours_peak, "",
                 peer.as_installed("peak_rss_mb"), peer.at_best("peak_rss_mb"),
                 std::isnan(ours_peak) ? ("   (ours: no figure from " + features_program + ")").c_str() : "");
-    if (!folder.empty() && !features_program.empty()) {
+    if (!folder.empty()) {
       // A folder of photos end to end, batches of 8: ours (xception_features, f32 and bf16) against PyTorch + PIL
       // (torch_folder.py, f32 frozen channels_last, decoding in a DataLoader worker or inline, the faster).
       const std::vector<std::string> files = first_jpegs(folder, static_cast<size_t>(folder_images));
