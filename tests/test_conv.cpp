@@ -32,6 +32,12 @@ std::vector<std::pair<std::string, Window2D>> geometries() {
       {"1x1 s2 same", plan({1, 8, 8, 3}, 1, 2, Padding::same, 4)},
       {"3x3 s1 valid", plan({2, 9, 8, 3}, 3, 1, Padding::valid, 5)},
       {"3x3 s1 valid, large enough for the implicit 'wide' GEMM", plan({2, 40, 36, 5}, 3, 1, Padding::valid, 7)},
+      // More of the wide GEMM at the avx512 level: more than one 32-column panel with a partial one (OC = 40), windows
+      // one tap high or wide, and 2,048 output channels, from which gemm<avx512> packs A (the overlapping rows).
+      {"3x3 s1 valid wide, 40 output channels", plan({1, 34, 36, 6}, 3, 1, Padding::valid, 40)},
+      {"1x3 s1 valid wide", nn::plan_window("test", {1, 33, 36, 4}, {.kh = 1, .kw = 3}, 9)},
+      {"3x1 s1 valid wide", nn::plan_window("test", {2, 36, 33, 3}, {.kh = 3, .kw = 1}, 5)},
+      {"3x3 s1 valid wide, 2048 output channels", plan({1, 34, 34, 2}, 3, 1, Padding::valid, 2048)},
       // gemm_panels' windows at the avx2 level (K = 9·32 = 288, 32 ≤ OC ≤ 768 with a partial panel, ≥ 512 pixels),
       // and a 2 × 2 "same" window, padded after only (pad_top = pad_left = 0), which must not take the implicit GEMMs.
       {"3x3 s1 valid, 32 channels: gemm_panels' windows", plan({2, 25, 31, 32}, 3, 1, Padding::valid, 40)},
