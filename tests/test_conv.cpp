@@ -33,11 +33,12 @@ std::vector<std::pair<std::string, Window2D>> geometries() {
       {"3x3 s1 valid", plan({2, 9, 8, 3}, 3, 1, Padding::valid, 5)},
       {"3x3 s1 valid, large enough for the implicit 'wide' GEMM", plan({2, 40, 36, 5}, 3, 1, Padding::valid, 7)},
       // More of the wide GEMM at the avx512 level: more than one 32-column panel with a partial one (OC = 40), windows
-      // one tap high or wide, and 2,048 output channels, from which gemm<avx512> packs A (the overlapping rows).
+      // one tap high or wide, and 400 output channels, 13 panels, from which gemm<avx512> packs A (the overlapping
+      // rows) where its row block is not shared (12 or more: kPackedPanels).
       {"3x3 s1 valid wide, 40 output channels", plan({1, 34, 36, 6}, 3, 1, Padding::valid, 40)},
       {"1x3 s1 valid wide", nn::plan_window("test", {1, 33, 36, 4}, {.kh = 1, .kw = 3}, 9)},
       {"3x1 s1 valid wide", nn::plan_window("test", {2, 36, 33, 3}, {.kh = 3, .kw = 1}, 5)},
-      {"3x3 s1 valid wide, 2048 output channels", plan({1, 34, 34, 2}, 3, 1, Padding::valid, 2048)},
+      {"3x3 s1 valid wide, 400 output channels", plan({1, 34, 34, 2}, 3, 1, Padding::valid, 400)},
       // gemm_panels' windows at the avx2 level (K = 9·32 = 288, 32 ≤ OC ≤ 768 with a partial panel, ≥ 512 pixels),
       // and a 2 × 2 "same" window, padded after only (pad_top = pad_left = 0), which must not take the implicit GEMMs.
       {"3x3 s1 valid, 32 channels: gemm_panels' windows", plan({2, 25, 31, 32}, 3, 1, Padding::valid, 40)},
@@ -59,7 +60,8 @@ void fill(Tensor& t, uint64_t seed) {
 // Each output is a float sum of `terms` products of U(−1, 1) values. Summed in order, such a sum strays from the exact
 // one by about 0.14·terms·2⁻²⁴ (RMS: the partial sums grow as √terms / 3, each addition rounds by up to half an ulp of
 // them); blocked orders (OpenBLAS's, ours) stray less, but which order a kernel takes depends on the machine. Allowed:
-// terms·2⁻²⁴, about seven of those, and never less than 1e-5. A lost or doubled term moves a sum by about 0.3.
+// terms·2⁻²⁴, about seven of those, and never less than 1e-5. A lost or doubled term moves a sum by about 0.25 (the
+// mean |x·y|).
 void close(const Tensor& a, const Tensor& b, int64_t terms, const std::string& what) {
   test::check_close(a, b, 1e-4, std::max(1e-5, static_cast<double>(terms) * 0x1p-24), what);
 }

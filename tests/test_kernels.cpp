@@ -42,6 +42,9 @@ void check_gemm(bool use_avx512_directly) {
   cases.insert(cases.end(), {{100, 1030, 260}, {256, 520, 256}, {7, 513, 700}});
   // More than one block of 4,096 columns inside a thread's band (the AVX-512 kernel's second column block).
   cases.push_back({9, 8300, 20});
+  // Row blocks of one thread each (M > 168: no thread shares a block) meeting 11 and 14 B panels: the AVX-512 kernel
+  // reads A in place below 12 panels (kPackedPanels), with partial row tiles packed, and packs A from 12.
+  cases.insert(cases.end(), {{400, 350, 130}, {400, 420, 130}});
   const std::vector<std::pair<float, float>> scalars = {{1.0f, 0.0f}, {1.0f, 1.0f}, {2.0f, 0.5f}};
   nn::Generator gen(3);
   // Leading dimensions 3 wider than needed, so that strides are exercised; then shorter than a stored row (overlapping

@@ -19,7 +19,7 @@ constexpr int kKC = 256;      // depth of a packed block: an A micro-panel (14 K
 constexpr int kMC = 14 * 12;  // rows of a packed A block (168 × 256 floats = 168 KB, in L2)
 constexpr int kNC = 4096;     // columns of a packed B block (256 × 4096 floats = 4 MB, in L3)
 constexpr int kWideBand = 2048;    // the columns each thread takes at least where the threads split the columns
-constexpr int kPackedPanels = 12;  // B panels from which a row block of A is packed (below, A is read in place)
+constexpr int kPackedPanels = 12;  // B panels from which a row block of A is packed in any case (gemm<avx512>)
 
 // Element (i, j) of a matrix stored with row stride rs and column stride cs.
 struct View {
@@ -87,8 +87,9 @@ void micro_kernel(int kc, const float* a, long row_step, long depth_step, const 
   for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int p = 0; p < kc; ++p) {
     __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-    // B and A asked for 16 and 32 depth steps ahead (B read in place is ldb floats a step: a page a step for the exit
-    // flow's 2,048 columns; A read in place, its first row only).
+    // B and A asked for 16 and 32 depth steps ahead (B read in place is ldb floats a step: 8 KB, two pages, for the
+    // exit flow's 2,048 columns; A read in place, its first row only). Near the end of a block the hints point past
+    // the operands, which a prefetch may: it never faults.
     _mm_prefetch(reinterpret_cast<const char*>(b + 16 * b_step), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(b + 16 * b_step + 16), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(a + 32 * depth_step), _MM_HINT_T0);
@@ -242,8 +243,9 @@ void gemm<Isa::avx512>(const GemmShape& s, float alpha, const float* a, const fl
       // kPackedPanels B panels or more; otherwise read in place, row by row. On the Intel Xeon of session 20 (2
       // threads, ms, in place → packed, both with the prefetch above): 361×728×728 1.17 → 1.14, 361×1,024×728
       // 1.76 → 1.58, 5,476×384×256 3.43 → 3.33, 5,476×512×256 4.68 → 4.40; in place without the prefetch → packed
-      // with it: 728×728×2,888 with A transposed 10.8 → 8.2, but 5,476×256×128 1.14 → 1.24, 21,609×128×128 2.28 →
-      // 2.60, 21,609×64×288 2.87 → 3.68 (the scalar packing is not paid back by so few panels).
+      // with it: 728×728×2,888 with A transposed 10.8 → 8.2 (the two gains not told apart), but 5,476×256×128 1.14
+      // → 1.24, 21,609×128×128 2.28 → 2.60, 21,609×64×288 2.87 → 3.68 (the scalar packing is not paid back by so few
+      // panels).
       const bool pack = groups > 1 || A.rs == 1 || panels >= kPackedPanels;
 #pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
       for (int ib = 0; ib < row_blocks; ++ib) {
