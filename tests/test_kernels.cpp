@@ -1,6 +1,8 @@
 // Fast GEMM against its naive reference: every transpose combination, edge sizes that leave partial
 // micro-tiles, strided leading dimensions, alpha, beta and a bias. The pointwise kernels at every instruction-set level
 // this processor runs against theirs; and the level dispatch itself.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -114,6 +116,49 @@ TEST_CASE("the AVX-512 gemm agrees with the naive reference on this processor") 
   nn::set_num_threads(2);
   check_gemm(true);
   nn::set_num_threads(before);
+}
+
+TEST_CASE("the AVX-512 gemm called from inside a parallel region: each thread's product right, side by side") {
+  if (!nn::kernels::cpu_supports(nn::kernels::Isa::avx512)) {
+    MESSAGE("this processor has no AVX-512");
+    return;
+  }
+  // Inside a region the kernel runs on its caller's thread alone, with that thread's own packing buffers: two threads,
+  // each through products of other sizes (its buffers grown while the other's are in use) — A packed (14 panels),
+  // read in place (3 panels), a long depth that outside a region the threads would split, A transposed.
+  const std::vector<nn::kernels::GemmShape> shapes = {{.m = 400, .n = 420, .k = 130},
+                                                      {.m = 200, .n = 70, .k = 513},
+                                                      {.m = 40, .n = 20, .k = 5000},
+                                                      {.m = 90, .n = 300, .k = 77, .transpose_a = true}};
+  nn::Generator gen(21);
+  std::vector<nn::Tensor> a, b, ref;
+  for (const auto& s : shapes) {
+    a.push_back(nn::Tensor::uniform({int64_t{s.m} * s.k}, -1, 1, gen));
+    b.push_back(nn::Tensor::uniform({int64_t{s.k} * s.n}, -1, 1, gen));
+    ref.push_back(nn::Tensor::zeros({int64_t{s.m} * s.n}));
+    nn::kernels::gemm_ref(s, 1.0f, a.back().data(), b.back().data(), 0.0f, ref.back().data());
+  }
+  std::vector<nn::Tensor> out(2 * shapes.size());
+  for (auto& t : out) t = nn::Tensor::empty({400 * 420});
+  int team = 0;
+#pragma omp parallel num_threads(2)
+  {
+#pragma omp single
+    team = omp_get_num_threads();
+    const size_t t = static_cast<size_t>(omp_get_thread_num());
+    for (size_t round = 0; round < shapes.size(); ++round) {
+      const size_t i = (round + 2 * t) % shapes.size();  // thread 1 starts two shapes later
+      nn::kernels::gemm<nn::kernels::Isa::avx512>(shapes[i], 1.0f, a[i].data(), b[i].data(), 0.0f,
+                                                  out[t * shapes.size() + i].data());
+    }
+  }
+  REQUIRE(team == 2);
+  for (size_t t = 0; t < 2; ++t)
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      const nn::Tensor got = nn::slice(out[t * shapes.size() + i], 0, 0, ref[i].numel());
+      test::check_close(got, ref[i], 1e-4, 1e-4 * std::sqrt(static_cast<double>(shapes[i].k)),
+                        "thread " + std::to_string(t) + ", product " + std::to_string(i));
+    }
 }
 
 namespace {
