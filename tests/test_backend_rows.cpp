@@ -796,11 +796,11 @@ TEST_CASE("batch norm's channel sums: cpu equals the reference, and gives the sa
     be.channel_moments(rows, c, x.data(), mean.data(), variance.data());
     return std::pair{mean, variance};
   };
-  auto backward = [&](const nn::Backend& be, const Floats& mean, const Floats& inv_std) {
+  auto backward = [&](const nn::Backend& be, const Floats& mean, const Floats& inv_std, bool training = true) {
     Floats dx(rows * c), dgamma(c), dbeta(c);
     const nn::kernels::BatchNormBackward p{.rows = rows,
                                            .channels = c,
-                                           .training = true,
+                                           .training = training,
                                            .mean = mean.data(),
                                            .inv_std = inv_std.data(),
                                            .gamma = gamma.data()};
@@ -834,4 +834,7 @@ TEST_CASE("batch norm's channel sums: cpu equals the reference, and gives the sa
   check_near(std::get<0>(one), std::get<0>(want), 1e-5, 1e-6, "dx");
   check_near(std::get<1>(one), std::get<1>(want), 1e-5, 1e-5, "dgamma");
   check_near(std::get<2>(one), std::get<2>(want), 1e-5, 1e-5, "dbeta");
+  // With the moving statistics (eval mode) dx has no terms through the mean and variance.
+  check_near(std::get<0>(backward(cpu, mean, inv_std, false)), std::get<0>(backward(ref, mean, inv_std, false)), 1e-6,
+             1e-7, "dx with the moving statistics");
 }

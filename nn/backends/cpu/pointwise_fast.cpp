@@ -47,4 +47,61 @@ void channel_affine<kCompiledIsa>(int64_t rows, int64_t c, const ChannelAffine& 
   }
 }
 
+template <>
+void channel_sums_rows<kCompiledIsa>(int64_t r0, int64_t r1, int64_t c, const float* x, const double* mean,
+                                     double* out) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* row = x + r * c;
+    if (mean == nullptr) {
+#pragma omp simd
+      for (int64_t j = 0; j < c; ++j) out[j] += row[j];
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < c; ++j) {
+        const double d = row[j] - mean[j];
+        out[j] += d * d;
+      }
+    }
+  }
+}
+
+template <>
+void batch_norm_grad_sums_rows<kCompiledIsa>(int64_t r0, int64_t r1, int64_t c, const float* x, const float* dy,
+                                             const float* mean, const float* inv_std, double* out) {
+  double* const sum_dy = out;
+  double* const sum_dy_xhat = out + c;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float *xr = x + r * c, *g = dy + r * c;
+#pragma omp simd
+    for (int64_t j = 0; j < c; ++j) {
+      const double gj = g[j];
+      sum_dy[j] += gj;
+      sum_dy_xhat[j] += gj * (xr[j] - mean[j]) * inv_std[j];
+    }
+  }
+}
+
+template <>
+void batch_norm_input_grad<kCompiledIsa>(const BatchNormBackward& p, const float* x, const float* dy,
+                                         const float* dgamma, const float* dbeta, float* dx) {
+  const int64_t rows = p.rows, c = p.channels;
+  const float *mean = p.mean, *inv_std = p.inv_std, *gamma = p.gamma;
+  const float inv_rows = 1.0f / static_cast<float>(rows);
+#pragma omp parallel for if (rows * c > (1 << 16))
+  for (int64_t i = 0; i < rows; ++i) {
+    const float *xr = x + i * c, *g = dy + i * c;
+    float* out = dx + i * c;
+    if (p.training) {
+#pragma omp simd
+      for (int64_t j = 0; j < c; ++j) {
+        const float xhat = (xr[j] - mean[j]) * inv_std[j];
+        out[j] = gamma[j] * inv_std[j] * (g[j] - (dbeta[j] + xhat * dgamma[j]) * inv_rows);
+      }
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < c; ++j) out[j] = gamma[j] * inv_std[j] * g[j];
+    }
+  }
+}
+
 }  // namespace nn::kernels

@@ -9,31 +9,21 @@
 
 #include "nn/backends/cpu/channel_sums.h"
 #include "nn/backends/cpu/cpu.h"
+#include "nn/backends/cpu/pointwise.h"
 #include "nn/backends/cpu/rows_fast.h"
 
 namespace nn::cpu {
 
 void channel_moments(int64_t rows, int64_t channels, const float* x, double* mean, double* variance) {
-  // Two passes over x (rows, C) in row order, each accumulating every channel at once in double (vectorised along
-  // the contiguous channels): the mean first, then the squared deviations from it.
+  // Two passes over x (rows, C) in row order, each accumulating every channel at once in double (the active level's
+  // loop along the contiguous channels, pointwise_fast.cpp): the mean first, then the squared deviations from it.
   // Each pass over chunks of rows in parallel (channel_sums.h: the same bits on any thread count).
   std::vector<double> s = channel_sums(rows, channels, 1, [&](int64_t r0, int64_t r1, double* out) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* row = x + r * channels;
-#pragma omp simd
-      for (int64_t j = 0; j < channels; ++j) out[j] += row[j];
-    }
+    kernels::channel_sums_rows(r0, r1, channels, x, nullptr, out);
   });
   for (int64_t j = 0; j < channels; ++j) s[j] /= static_cast<double>(rows);
   const std::vector<double> q = channel_sums(rows, channels, 1, [&](int64_t r0, int64_t r1, double* out) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* row = x + r * channels;
-#pragma omp simd
-      for (int64_t j = 0; j < channels; ++j) {
-        const double d = row[j] - s[j];
-        out[j] += d * d;
-      }
-    }
+    kernels::channel_sums_rows(r0, r1, channels, x, s.data(), out);
   });
   for (int64_t j = 0; j < channels; ++j) {
     mean[j] = s[j];
