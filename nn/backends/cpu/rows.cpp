@@ -1,7 +1,7 @@
 // The cpu backend's row primitives: batch norm's channel statistics, the embedding's lookup and gradient, the
 // optimisers' updates, gradient norms and the fused softmax cross-entropy over rows. Contracts in
-// nn/backends/backend.h. The cross-entropy and Adam run the active instruction-set level's loops (rows_fast.cpp,
-// adam_fast.cpp).
+// nn/backends/backend.h. The cross-entropy, Adam and batch norm's statistics run the active instruction-set level's
+// loops (rows_fast.cpp, adam_fast.cpp, pointwise_fast.cpp).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
