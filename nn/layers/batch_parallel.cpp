@@ -28,10 +28,10 @@ Tensor run_batch_parallel(const std::function<Tensor(const Tensor&)>& f, const T
   // the others waiting at the end for its fixed slice.
   const int64_t chunk = std::max<int64_t>(1, n / (4 * int64_t{parts})), chunks = (n + chunk - 1) / chunk;
   std::vector<Tensor> results(static_cast<size_t>(chunks));
-  // The first failure in chunk order is the one reported (then one outside any chunk, by worker, then a thread that
-  // did not start); after any failure the workers take no new chunk.
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(chunks + parts));
-  std::exception_ptr not_started;
+  // One slot per chunk, then per worker (a failure outside any chunk), then one for a thread that did not start: the
+  // first failure in that order is the one reported. After any failure the workers take no new chunk.
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(chunks + parts + 1));
+  std::exception_ptr& not_started = errors.back();
   std::atomic<int64_t> next{0};
   auto work = [&](int worker) {
     int64_t k = chunks + worker;  // a failure before the first chunk: the worker's own slot
@@ -61,7 +61,6 @@ Tensor run_batch_parallel(const std::function<Tensor(const Tensor&)>& f, const T
   }
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);
-  if (not_started) std::rethrow_exception(not_started);
   return concat(results, 0);
 }
 
