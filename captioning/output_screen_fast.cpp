@@ -89,6 +89,92 @@ __attribute__((target("arch=x86-64-v4,avx512vnni"))) void tile_vnni(int64_t rows
   }
 }
 
+// The products on AMX tiles (tdpbusd), where the processor has AMX-INT8: 16 rows of u × 16 columns of int32 sums a
+// tile register, 16 quads (64 depths) a step. VNNI's cost grows with the rows (each vpdpbusd serves one row); a tile's
+// cost does not up to 16 rows — beam 3's six rows of bytes take one tdpbusd per step, as greedy's two do.
+constexpr int64_t kAmxRows = 16;                 // rows of u in an A tile
+constexpr int64_t kAmxQuads = 16;                // quads a step: an A tile row is 64 bytes of u, a B tile 16 quads
+constexpr int64_t kAmxMaxRows = 2 * kAmxRows;    // rows tile_amx takes: two A tiles
+constexpr int64_t kAmxQuarter = kQuadBytes / 4;  // one B tile row: 16 columns' 4 bytes of a quad
+
+// The 64 bytes LDTILECFG reads (palette 1). Registers: C0 C1 the sums of rows 0–15 for two 16-column quarters, C2 C3
+// those of rows 16–31 (configured only for more than 16 rows), A0 A1 those rows' bytes, B0 B1 the quarters of q.
+struct alignas(64) ScreenTileConfig {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+static_assert(sizeof(ScreenTileConfig) == 64);
+
+// Configures this thread's tiles for `rows` ≤ kAmxMaxRows rows of u; tile_amx then runs until amx_screen_end().
+__attribute__((target("amx-tile,amx-int8"))) void amx_screen_begin(int64_t rows) {
+  ScreenTileConfig config;
+  const auto first = static_cast<uint8_t>(std::min(rows, kAmxRows)), second = static_cast<uint8_t>(rows - first);
+  for (int tile : {0, 1, 4}) config.rows[tile] = first;
+  for (int tile : {2, 3, 5}) config.rows[tile] = second;
+  for (int tile : {6, 7}) config.rows[tile] = kAmxQuads;
+  for (int tile = 0; tile < 8; ++tile) config.bytes_per_row[tile] = config.rows[tile] > 0 ? 64 : 0;
+  // LDTILECFG as an asm statement whose input is the whole object: GCC 12's _tile_loadconfig names only its first 8
+  // bytes as read ("m" of a pointer's size), and the stores past them were dropped (the configuration loaded was then
+  // zeros but the palette, and LDTILECFG faulted). The bf16 GEMM's is a static constant, which no store builds.
+  asm volatile("ldtilecfg %0" : : "m"(config));
+}
+
+__attribute__((target("amx-tile,amx-int8"))) void amx_screen_end() {
+  _tile_release();
+}
+
+// One tile for rows ≤ kAmxMaxRows rows of u (configured by amx_screen_begin(rows)): 32 columns at a time, each step
+// one A tile of each 16 rows (64 bytes of each row, read in place: rows 4·quads bytes apart) against two B tiles of q
+// read in place too (a quad's 16 columns are 64 contiguous bytes, the next quad's kQuadBytes on). The quads past the
+// last whole step (quads mod 16: none at K = 256) are added with vpdpbusd.
+__attribute__((target("arch=x86-64-v4,avx512vnni,amx-tile,amx-int8"))) void tile_amx(int64_t rows, int64_t quads,
+                                                                                     const uint8_t* u, const int8_t* q,
+                                                                                     int32_t* acc, int64_t ldc) {
+  const int64_t ldu = 4 * quads, steps = quads / kAmxQuads, c_stride = ldc * static_cast<int64_t>(sizeof(int32_t));
+  const bool two = rows > kAmxRows;
+  for (int64_t half = 0; half < 2; ++half) {
+    _tile_zero(0);
+    _tile_zero(1);
+    if (two) {
+      _tile_zero(2);
+      _tile_zero(3);
+    }
+    for (int64_t step = 0; step < steps; ++step) {
+      const int8_t* qs = q + step * kAmxQuads * kQuadBytes + half * 2 * kAmxQuarter;
+      _tile_loadd(4, u + step * 64, ldu);
+      _tile_loadd(6, qs, kQuadBytes);
+      _tile_loadd(7, qs + kAmxQuarter, kQuadBytes);
+      _tile_dpbusd(0, 4, 6);
+      _tile_dpbusd(1, 4, 7);
+      if (two) {
+        _tile_loadd(5, u + kAmxRows * ldu + step * 64, ldu);
+        _tile_dpbusd(2, 5, 6);
+        _tile_dpbusd(3, 5, 7);
+      }
+    }
+    int32_t* c = acc + half * 32;
+    _tile_stored(0, c, c_stride);
+    _tile_stored(1, c + 16, c_stride);
+    if (two) {
+      _tile_stored(2, c + kAmxRows * ldc, c_stride);
+      _tile_stored(3, c + kAmxRows * ldc + 16, c_stride);
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int v = 0; v < 4; ++v) {
+      int32_t* sums = acc + r * ldc + 16 * v;
+      __m512i sum = _mm512_loadu_si512(sums);
+      for (int64_t g = steps * kAmxQuads; g < quads; ++g) {
+        int32_t four;
+        std::memcpy(&four, u + r * ldu + 4 * g, sizeof(four));
+        sum = _mm512_dpbusd_epi32(sum, _mm512_set1_epi32(four), _mm512_loadu_si512(q + g * kQuadBytes + 64 * v));
+      }
+      _mm512_storeu_si512(sums, sum);
+    }
+  }
+}
+
 // The products on AVX2, which has no vpdpbusd. vpmaddubsw multiplies u8 by s8 and adds adjacent pairs into int16,
 // saturating: with u's bytes ≤ kScreenByteMax (63) a pair is at most 2·63·127 = 16,002 in magnitude, so two quads'
 // pairs add in int16 (32,004) before vpmaddwd widens them to int32. Each 32 bytes of q (8 columns × 4 rows) are loaded
@@ -262,29 +348,47 @@ LevelKernels level_kernels() {
 
 using TileProducts = void (*)(int64_t, int64_t, const uint8_t*, const int8_t*, int32_t*, int64_t);
 
-TileProducts tile_products() {
+// The products' kernel for the active level, with the most rows one call takes, and what AMX needs around a thread's
+// calls: its tiles configured for the rows first and released after (nothing elsewhere).
+struct Products {
+  ScreenProducts kind;
+  TileProducts tile;
+  int64_t max_rows;
+
+  void begin(int64_t rows) const {
 #if defined(__x86_64__)
-  if (nn::kernels::cpu_supports_vnni()) return &tile_vnni;
-  if (nn::kernels::active_isa() != nn::kernels::Isa::scalar) return &tile_avx2;
+    if (kind == ScreenProducts::amx) amx_screen_begin(rows);
+#else
+    (void)rows;
 #endif
-  return &tile_plain;
+  }
+  void end() const {
+#if defined(__x86_64__)
+    if (kind == ScreenProducts::amx) amx_screen_end();
+#endif
+  }
+};
+
+Products products_for_active_isa() {
+  constexpr int64_t kAny = std::numeric_limits<int64_t>::max();
+#if defined(__x86_64__)
+  if (nn::kernels::cpu_supports_amx_int8()) return {ScreenProducts::amx, &tile_amx, kAmxMaxRows};
+  if (nn::kernels::cpu_supports_vnni()) return {ScreenProducts::vnni, &tile_vnni, kAny};
+  if (nn::kernels::active_isa() != nn::kernels::Isa::scalar) return {ScreenProducts::avx2, &tile_avx2, kAny};
+#endif
+  return {ScreenProducts::plain, &tile_plain, kAny};
 }
 
 }  // namespace
 
 ScreenProducts screen_products_kind() {
-  const TileProducts products = tile_products();
-#if defined(__x86_64__)
-  if (products == &tile_vnni) return ScreenProducts::vnni;
-  if (products == &tile_avx2) return ScreenProducts::avx2;
-#endif
-  return ScreenProducts::plain;
+  return products_for_active_isa().kind;
 }
 
 void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q,
                  const ScreenColumns& columns, const ScreenRowNorms* norms, int32_t first, int keep, float* z,
                  float* bound, uint8_t* candidate) {
-  const TileProducts products = tile_products();
+  const Products products = products_for_active_isa();
   const LevelKernels level = level_kernels();
   const int64_t v = columns.vocab;
   keep = std::clamp(keep, 1, 16);
@@ -309,15 +413,17 @@ void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, cons
     const int64_t t0 = edge(me), t1 = edge(me + 1);
     float(*best)[16] = reinterpret_cast<float(*)[16]>(lists.data() + me * 16 * 16);
     std::fill_n(lists.data() + me * 16 * 16, 16 * 16, -std::numeric_limits<float>::infinity());
+    products.begin(2 * m);  // 2·m ≤ 32 ≤ products.max_rows
     for (int64_t t = t0; t < t1; ++t) {
       int32_t sums[2 * 16 * kScreenTile];  // the two stages of m ≤ 16 rows, the tile's 64 columns each
-      products(2 * m, quads, u, q + t * quads * kQuadBytes, sums, kScreenTile);
+      products.tile(2 * m, quads, u, q + t * quads * kQuadBytes, sums, kScreenTile);
       const int64_t j0 = t * kScreenTile, width = std::min(kScreenTile, v - j0);
       if (width <= 0) continue;
       level.estimates(m, j0, width, sums, columns, norms, z, bound);
       const int64_t from = std::max<int64_t>(j0, first);
       if (from < j0 + width) level.best(m, from, j0 + width - from, keep, v, z, bound, best);
     }
+    products.end();
 #pragma omp barrier
 #pragma omp single
     for (int64_t r = 0; r < m; ++r) {  // the keep-th largest of the threads' lists together
@@ -335,10 +441,17 @@ void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, cons
 }
 
 void screen_products(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q, int32_t* acc) {
-  const TileProducts products = tile_products();
+  const Products products = products_for_active_isa();
   const int64_t ldc = tiles * kScreenTile;
-#pragma omp parallel for schedule(static) if (tiles * quads * kQuadBytes >= (1 << 20))
-  for (int64_t t = 0; t < tiles; ++t) products(m, quads, u, q + t * quads * kQuadBytes, acc + t * kScreenTile, ldc);
+#pragma omp parallel if (tiles * quads * kQuadBytes >= (1 << 20))
+  for (int64_t r0 = 0; r0 < m; r0 += products.max_rows) {  // the rows in groups one call takes
+    const int64_t rows = std::min(products.max_rows, m - r0);
+    products.begin(rows);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tiles; ++t)
+      products.tile(rows, quads, u + r0 * 4 * quads, q + t * quads * kQuadBytes, acc + r0 * ldc + t * kScreenTile, ldc);
+    products.end();
+  }
 }
 
 }  // namespace captioning

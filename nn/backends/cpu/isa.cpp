@@ -100,18 +100,40 @@ bool cpu_supports_vnni() {
 #endif
 }
 
-bool cpu_supports_amx() {
+namespace {
+
+// Whether NN_AMX allows AMX and Linux granted this process the tile registers' 8 KB of data state, which stay off
+// until a process asks (arch_prctl ARCH_REQ_XCOMP_PERM, Linux ≥ 5.16; asked once, for the whole process): a refusal
+// means no AMX.
+bool amx_tiles_granted() {
 #if defined(__x86_64__) && defined(__linux__)
-  static const bool amx = [] {
-    if (!cpu_supports_bf16() || !__builtin_cpu_supports("amx-tile") || !__builtin_cpu_supports("amx-bf16")) {
-      return false;
-    }
+  static const bool granted = [] {
+    if (!__builtin_cpu_supports("amx-tile")) return false;
     const char* setting = std::getenv("NN_AMX");
     if (setting != nullptr && std::string(setting) == "0") return false;
-    // The tile registers' 8 KB of state are off until a process asks (Linux ≥ 5.16); a refusal means no AMX.
     constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
     return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
   }();
+  return granted;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+bool cpu_supports_amx() {
+#if defined(__x86_64__) && defined(__linux__)
+  static const bool amx = cpu_supports_bf16() && __builtin_cpu_supports("amx-bf16") && amx_tiles_granted();
+  return amx;
+#else
+  return false;
+#endif
+}
+
+bool cpu_supports_amx_int8() {
+#if defined(__x86_64__) && defined(__linux__)
+  static const bool amx = active_isa() == Isa::avx512 && __builtin_cpu_supports("amx-int8") && amx_tiles_granted();
   return amx;
 #else
   return false;
