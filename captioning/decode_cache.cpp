@@ -49,7 +49,7 @@ DecodeCache::DecodeCache(const CaptionModel& model, int64_t max_gate_table_bytes
 }
 
 bool DecodeCache::screens_output() const {
-  return screen_products_kind() != ScreenProducts::plain;  // the kernel screen_rows runs, not a second guess at it
+  return screen_products_kind(1) != ScreenProducts::plain;  // the kernel screen_rows runs, not a second guess at it
 }
 
 bool DecodeCache::fits(const CaptionModel& model) const {

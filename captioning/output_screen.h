@@ -5,9 +5,9 @@
 /// for each column j, what bounds the distance between the logit estimated from that copy and the f32 one. A step
 ///   1. quantizes each row x to bytes in two stages of 6 bits, x ≈ sₓ·(uₓ − zₓ) + sᵣ·(uᵣ − zᵣ) (the second the first's
 ///      remainder; each stage's range, 0 included, in 63 steps, z its zero point), and estimates every logit z̃ⱼ
-///      from the bytes and the int8 column — exact integer sums (AMX tiles where the processor has AMX-INT8,
-///      AVX512-VNNI where it has that, else AVX2, whose vpmaddubsw takes two quads of 6-bit bytes into int16 without
-///      saturating) —, with its bound eⱼ (below);
+///      from the bytes and the int8 column — exact integer sums (AMX tiles for 4 to 8 rows where the
+///      processor has AMX-INT8, AVX512-VNNI where it has that, else AVX2, whose vpmaddubsw takes two quads of 6-bit
+///      bytes into int16 without saturating) —, with its bound eⱼ (below);
 ///   2. keeps as candidates the words of each row whose upper bound z̃ⱼ + eⱼ reaches the row's `exact`-th best lower
 ///      bound z̃ᵢ − eᵢ: a word whose f32 logit is among the row's `exact` best always is one;
 ///   3. computes the candidates' logits again from f32 columns with the same kernel, in the same order, as

@@ -41,6 +41,8 @@ void tile_plain(int64_t rows, int64_t quads, const uint8_t* u, const int8_t* q, 
 }
 
 #if defined(__x86_64__)
+constexpr int64_t kPrefetchQuads = 8;
+
 // One tile for R rows: 4 × 16 int32 sums per row in registers; each quad's 256 bytes of q loaded once, every row's 4
 // bytes of u broadcast against them (vpdpbusd: 16 lanes × 4 byte products each).
 template <int R>
@@ -51,8 +53,13 @@ __attribute__((target("arch=x86-64-v4,avx512vnni"), always_inline)) inline void 
     for (int v = 0; v < 4; ++v) sum[r][v] = _mm512_setzero_si512();
   for (int64_t g = 0; g < quads; ++g) {
     const int8_t* qg = q + g * kQuadBytes;
-    const __m512i q0 = _mm512_loadu_si512(qg), q1 = _mm512_loadu_si512(qg + 64), q2 = _mm512_loadu_si512(qg + 128),
-                  q3 = _mm512_loadu_si512(qg + 192);
+    for (int line = 0; line < 4; ++line)
+      _mm_prefetch(reinterpret_cast<const char*>(qg + kPrefetchQuads * kQuadBytes + 64 * line), _MM_HINT_T0);
+    __m512i q0 = _mm512_loadu_si512(qg), q1 = _mm512_loadu_si512(qg + 64), q2 = _mm512_loadu_si512(qg + 128),
+            q3 = _mm512_loadu_si512(qg + 192);
+    // In registers: for R < 4 GCC 12 folds the loads into every row's vpdpbusd instead (one load per row and vector),
+    // and 2 rows took longer than 4 (14.6 against 11.8 µs for V = 7,579 on 2 threads of an Intel Xeon).
+    asm("" : "+v"(q0), "+v"(q1), "+v"(q2), "+v"(q3));
     for (int r = 0; r < R; ++r) {
       int32_t four;
       std::memcpy(&four, u + r * 4 * quads + 4 * g, sizeof(four));
@@ -89,16 +96,16 @@ __attribute__((target("arch=x86-64-v4,avx512vnni"))) void tile_vnni(int64_t rows
   }
 }
 
-// The products on AMX tiles (tdpbusd), where the processor has AMX-INT8: 16 rows of u × 16 columns of int32 sums a
-// tile register, 16 quads (64 depths) a step. VNNI's cost grows with the rows (each vpdpbusd serves one row); a tile's
-// cost does not up to 16 rows — beam 3's six rows of bytes take one tdpbusd per step, as greedy's two do.
-constexpr int64_t kAmxRows = 16;                 // rows of u in an A tile
+// The products on AMX tiles (tdpbusd), where the processor has AMX-INT8: up to 16 rows of u × 16 columns of int32
+// sums a tile register, 16 quads (64 depths) a step. VNNI's cost grows with the rows (each vpdpbusd serves one row); a
+// tile's cost hardly does up to 16 rows — a beam of 8 takes one tdpbusd per step and 16 columns, as a beam of 1 would.
+constexpr int64_t kAmxMaxRows = 16;              // rows of u in the A tile, and so in one call of tile_amx
 constexpr int64_t kAmxQuads = 16;                // quads a step: an A tile row is 64 bytes of u, a B tile 16 quads
-constexpr int64_t kAmxMaxRows = 2 * kAmxRows;    // rows tile_amx takes: two A tiles
 constexpr int64_t kAmxQuarter = kQuadBytes / 4;  // one B tile row: 16 columns' 4 bytes of a quad
+constexpr int64_t kLine = 64;                    // bytes of a cache line
 
-// The 64 bytes LDTILECFG reads (palette 1). Registers: C0 C1 the sums of rows 0–15 for two 16-column quarters, C2 C3
-// those of rows 16–31 (configured only for more than 16 rows), A0 A1 those rows' bytes, B0 B1 the quarters of q.
+// The 64 bytes LDTILECFG reads (palette 1). Registers: C0–C3 the sums of the four 16-column quarters of a tile, A the
+// rows' bytes of a step, B0–B2 quarters of q (B0 twice a step).
 struct alignas(64) ScreenTileConfig {
   uint8_t palette = 1, start_row = 0, reserved[14] = {};
   uint16_t bytes_per_row[16] = {};
@@ -109,11 +116,10 @@ static_assert(sizeof(ScreenTileConfig) == 64);
 // Configures this thread's tiles for `rows` ≤ kAmxMaxRows rows of u; tile_amx then runs until amx_screen_end().
 __attribute__((target("amx-tile,amx-int8"))) void amx_screen_begin(int64_t rows) {
   ScreenTileConfig config;
-  const auto first = static_cast<uint8_t>(std::min(rows, kAmxRows)), second = static_cast<uint8_t>(rows - first);
-  for (int tile : {0, 1, 4}) config.rows[tile] = first;
-  for (int tile : {2, 3, 5}) config.rows[tile] = second;
-  for (int tile : {6, 7}) config.rows[tile] = kAmxQuads;
-  for (int tile = 0; tile < 8; ++tile) config.bytes_per_row[tile] = config.rows[tile] > 0 ? 64 : 0;
+  for (int tile = 0; tile < 8; ++tile) {
+    config.rows[tile] = static_cast<uint8_t>(tile < 5 ? rows : kAmxQuads);  // C0–C3 and A: the rows; B: 16 quads
+    config.bytes_per_row[tile] = 64;
+  }
   // LDTILECFG as an asm statement whose input is the whole object: GCC 12's _tile_loadconfig names only its first 8
   // bytes as read ("m" of a pointer's size), and the stores past them were dropped (the configuration loaded was then
   // zeros but the palette, and LDTILECFG faulted). The bf16 GEMM's is a static constant, which no store builds.
@@ -124,43 +130,38 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_screen_end() {
   _tile_release();
 }
 
-// One tile for rows ≤ kAmxMaxRows rows of u (configured by amx_screen_begin(rows)): 32 columns at a time, each step
-// one A tile of each 16 rows (64 bytes of each row, read in place: rows 4·quads bytes apart) against two B tiles of q
-// read in place too (a quad's 16 columns are 64 contiguous bytes, the next quad's kQuadBytes on). The quads past the
-// last whole step (quads mod 16: none at K = 256) are added with vpdpbusd.
+// One tile for rows ≤ kAmxMaxRows rows of u (configured by amx_screen_begin(rows)): each step one A tile (64 bytes of
+// each row, read in place: rows 4·quads bytes apart) against the four 16-column quarters of q, read in place too (a
+// quad's 16 columns are 64 contiguous bytes, the next quad's kQuadBytes on), while the next step's 16 quads — or the
+// next tile's first — are prefetched: B tiles read 16 lines 256 bytes apart, which the hardware prefetchers follow
+// poorly (one thread over 1.9 MB of q, six rows: 48.3 → 38.8 µs). The quads past the last whole step (quads mod 16:
+// none at K = 256) are added with vpdpbusd.
 __attribute__((target("arch=x86-64-v4,avx512vnni,amx-tile,amx-int8"))) void tile_amx(int64_t rows, int64_t quads,
                                                                                      const uint8_t* u, const int8_t* q,
                                                                                      int32_t* acc, int64_t ldc) {
   const int64_t ldu = 4 * quads, steps = quads / kAmxQuads, c_stride = ldc * static_cast<int64_t>(sizeof(int32_t));
-  const bool two = rows > kAmxRows;
-  for (int64_t half = 0; half < 2; ++half) {
-    _tile_zero(0);
-    _tile_zero(1);
-    if (two) {
-      _tile_zero(2);
-      _tile_zero(3);
-    }
-    for (int64_t step = 0; step < steps; ++step) {
-      const int8_t* qs = q + step * kAmxQuads * kQuadBytes + half * 2 * kAmxQuarter;
-      _tile_loadd(4, u + step * 64, ldu);
-      _tile_loadd(6, qs, kQuadBytes);
-      _tile_loadd(7, qs + kAmxQuarter, kQuadBytes);
-      _tile_dpbusd(0, 4, 6);
-      _tile_dpbusd(1, 4, 7);
-      if (two) {
-        _tile_loadd(5, u + kAmxRows * ldu + step * 64, ldu);
-        _tile_dpbusd(2, 5, 6);
-        _tile_dpbusd(3, 5, 7);
-      }
-    }
-    int32_t* c = acc + half * 32;
-    _tile_stored(0, c, c_stride);
-    _tile_stored(1, c + 16, c_stride);
-    if (two) {
-      _tile_stored(2, c + kAmxRows * ldc, c_stride);
-      _tile_stored(3, c + kAmxRows * ldc + 16, c_stride);
-    }
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t step = 0; step < steps; ++step) {
+    const int8_t* qs = q + step * kAmxQuads * kQuadBytes;
+    for (int64_t line = 0; line < kAmxQuads * kQuadBytes / kLine; ++line)
+      _mm_prefetch(reinterpret_cast<const char*>(qs + kAmxQuads * kQuadBytes + line * kLine), _MM_HINT_T0);
+    _tile_loadd(4, u + step * 64, ldu);
+    _tile_loadd(5, qs, kQuadBytes);
+    _tile_loadd(6, qs + kAmxQuarter, kQuadBytes);
+    _tile_loadd(7, qs + 2 * kAmxQuarter, kQuadBytes);
+    _tile_dpbusd(0, 4, 5);
+    _tile_dpbusd(1, 4, 6);
+    _tile_dpbusd(2, 4, 7);
+    _tile_loadd(5, qs + 3 * kAmxQuarter, kQuadBytes);
+    _tile_dpbusd(3, 4, 5);
   }
+  _tile_stored(0, acc, c_stride);
+  _tile_stored(1, acc + 16, c_stride);
+  _tile_stored(2, acc + 32, c_stride);
+  _tile_stored(3, acc + 48, c_stride);
   for (int64_t r = 0; r < rows; ++r) {
     for (int v = 0; v < 4; ++v) {
       int32_t* sums = acc + r * ldc + 16 * v;
@@ -277,6 +278,7 @@ __attribute__((always_inline)) inline void tile_best(int64_t rows, int64_t j0, i
       if (n == 16) {
         const float last = list[keep - 1];
         int above = 0;
+#pragma omp simd reduction(| : above)  // GCC 12 compiled the plain loop to 16 scalar subtractions and comparisons
         for (int i = 0; i < 16; ++i) above |= static_cast<int>(zr[i0 + i] - br[i0 + i] > last);
         if (above == 0) continue;
       }
@@ -348,12 +350,11 @@ LevelKernels level_kernels() {
 
 using TileProducts = void (*)(int64_t, int64_t, const uint8_t*, const int8_t*, int32_t*, int64_t);
 
-// The products' kernel for the active level, with the most rows one call takes, and what AMX needs around a thread's
+// The products' kernel for calls of some number of rows at the active level, and what AMX needs around a thread's
 // calls: its tiles configured for the rows first and released after (nothing elsewhere).
 struct Products {
   ScreenProducts kind;
   TileProducts tile;
-  int64_t max_rows;
 
   void begin(int64_t rows) const {
 #if defined(__x86_64__)
@@ -369,26 +370,29 @@ struct Products {
   }
 };
 
-Products products_for_active_isa() {
-  constexpr int64_t kAny = std::numeric_limits<int64_t>::max();
+// The kernel for calls of `rows` rows. AMX for 7 to 16: below that a tile step costs as much as the rows' vpdpbusd
+// (screen_products at V = 7,579, 2 threads of an Intel Xeon, VNNI against AMX: 2 rows 9.8 against 18.8 µs, 4 rows
+// 11.9 / 20.0, 6 rows 18.5 / 18.4, 8 rows 22.2 / 19.6, 16 rows 42.9 / 26.9) — greedy's two rows of bytes and beam 3's
+// six stay on VNNI, beams of 4 to 8 go to AMX; more than 16 rows would take a second pass, and stay on VNNI.
+Products products_for(int64_t rows) {
 #if defined(__x86_64__)
-  if (nn::kernels::cpu_supports_amx_int8()) return {ScreenProducts::amx, &tile_amx, kAmxMaxRows};
-  if (nn::kernels::cpu_supports_vnni()) return {ScreenProducts::vnni, &tile_vnni, kAny};
-  if (nn::kernels::active_isa() != nn::kernels::Isa::scalar) return {ScreenProducts::avx2, &tile_avx2, kAny};
+  if (rows > 6 && rows <= kAmxMaxRows && nn::kernels::cpu_supports_amx_int8()) return {ScreenProducts::amx, &tile_amx};
+  if (nn::kernels::cpu_supports_vnni()) return {ScreenProducts::vnni, &tile_vnni};
+  if (nn::kernels::active_isa() != nn::kernels::Isa::scalar) return {ScreenProducts::avx2, &tile_avx2};
 #endif
-  return {ScreenProducts::plain, &tile_plain, kAny};
+  return {ScreenProducts::plain, &tile_plain};
 }
 
 }  // namespace
 
-ScreenProducts screen_products_kind() {
-  return products_for_active_isa().kind;
+ScreenProducts screen_products_kind(int64_t rows) {
+  return products_for(rows).kind;
 }
 
 void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q,
                  const ScreenColumns& columns, const ScreenRowNorms* norms, int32_t first, int keep, float* z,
                  float* bound, uint8_t* candidate) {
-  const Products products = products_for_active_isa();
+  const Products products = products_for(2 * m);
   const LevelKernels level = level_kernels();
   const int64_t v = columns.vocab;
   keep = std::clamp(keep, 1, 16);
@@ -413,7 +417,7 @@ void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, cons
     const int64_t t0 = edge(me), t1 = edge(me + 1);
     float(*best)[16] = reinterpret_cast<float(*)[16]>(lists.data() + me * 16 * 16);
     std::fill_n(lists.data() + me * 16 * 16, 16 * 16, -std::numeric_limits<float>::infinity());
-    products.begin(2 * m);  // 2·m ≤ 32 ≤ products.max_rows
+    products.begin(2 * m);
     for (int64_t t = t0; t < t1; ++t) {
       int32_t sums[2 * 16 * kScreenTile];  // the two stages of m ≤ 16 rows, the tile's 64 columns each
       products.tile(2 * m, quads, u, q + t * quads * kQuadBytes, sums, kScreenTile);
@@ -441,15 +445,14 @@ void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, cons
 }
 
 void screen_products(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q, int32_t* acc) {
-  const Products products = products_for_active_isa();
+  const Products products = products_for(m);
   const int64_t ldc = tiles * kScreenTile;
 #pragma omp parallel if (tiles * quads * kQuadBytes >= (1 << 20))
-  for (int64_t r0 = 0; r0 < m; r0 += products.max_rows) {  // the rows in groups one call takes
-    const int64_t rows = std::min(products.max_rows, m - r0);
-    products.begin(rows);
+  {
+    products.begin(m);
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tiles; ++t)
-      products.tile(rows, quads, u + r0 * 4 * quads, q + t * quads * kQuadBytes, acc + r0 * ldc + t * kScreenTile, ldc);
+      products.tile(m, quads, u, q + t * quads * kQuadBytes, acc + t * kScreenTile, ldc);
     products.end();
   }
 }

@@ -16,14 +16,14 @@ inline constexpr int kScreenByteMax = 63;
 /// int32: acc (M, 64·tiles) = u (M, 4·quads) uint8 · q (4·quads, 64·tiles) int8, every byte of u ≤
 /// kScreenByteMax. q is stored tile after tile (64 columns each), in a tile quad after quad (4 rows each), a column's
 /// 4 weights of a quad together — q[t][g][c][i] is element (4g + i, 64t + c) —, the layout AVX512-VNNI's vpdpbusd
-/// reads, and AMX's tdpbusd as B tiles of 16 quads × 16 columns in place. AMX tiles where
+/// reads, and AMX's tdpbusd as B tiles of 16 quads × 16 columns in place. AMX tiles for 7 to 16 rows where
 /// nn::kernels::cpu_supports_amx_int8() (their cost does not grow with the rows up to 16, where vpdpbusd's does),
 /// vpdpbusd where cpu_supports_vnni(), AVX2 at the avx2 and avx512 levels without either, plain loops at the scalar
 /// level: the same sums.
 void screen_products(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q, int32_t* acc);
-/// Which instructions run those products at the active level.
+/// Which instructions run the products of `rows` rows at the active level.
 enum class ScreenProducts { plain, avx2, vnni, amx };
-ScreenProducts screen_products_kind();
+ScreenProducts screen_products_kind(int64_t rows);
 
 /// What the estimates and their bounds need of each column (arrays of V) — output_screen.h has the formula.
 struct ScreenColumns {
