@@ -50,7 +50,7 @@ class DecodeCache {
   nn::Tensor word_gates(const std::vector<int32_t>& words) const;
   const OutputScreen& screen() const { return screen_; }
   /// Whether steps take the output layer's logits from the screen: where its int8 products run on AMX, AVX512-VNNI or
-  /// AVX2 (screen_products_kind()), whatever the rows. AVX2 has no vpdpbusd — per row and pair of quads five
+  /// AVX2 (screen_products_kind(1)), whatever the rows. AVX2 has no vpdpbusd — per row and pair of quads five
   /// instructions where VNNI has two —, yet reading a quarter of the bytes wins: on an AMD EPYC (Zen 3), greedy 20
   /// words at V = 7,579 took 2.07 / 2.05 ms against 4.22 / 4.50 from the f32 layer, beam 3 5.26 / 4.65 against
   /// 6.19 / 7.22 (two runs of build/benchmarks/caption --no-torch). Plain loops, all that the scalar level has, cost

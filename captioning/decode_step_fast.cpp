@@ -111,11 +111,12 @@ void rows_gemm_add(int64_t m, int64_t n, int64_t k, const float* a, const float*
   // of the FMAs) where block<4> loads it once, and a 512-column block of h·R took 9.3 µs for 2 rows, 11.4 for 3 and
   // 7.8 for 4 (one thread, Intel Xeon). Each row's arithmetic is the same.
   const int64_t tail = m % kRowGroup;
-  std::vector<float> padded;  // (kRowGroup, k)
+  thread_local std::vector<float> padded;  // (kRowGroup, k), kept: no allocation per call after the first
   if (tail >= 2) {
     padded.assign(static_cast<size_t>(kRowGroup * k), 0.0f);
     std::copy_n(a + (m - tail) * k, tail * k, padded.data());
   }
+  const float* padded_rows = padded.data();  // the caller's: the team's threads read it
 #pragma omp parallel for schedule(static) if (n * k >= (1 << 18))
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t j0 = blk * kBlock, width = std::min(kBlock, n - j0);
@@ -132,7 +133,7 @@ void rows_gemm_add(int64_t m, int64_t n, int64_t k, const float* a, const float*
       float* cr = c + r0 * n + j0;
       for (int r = 0; r < rows; ++r) std::copy_n(cr + r * n, width, buffer + r * kBufferRow);
       if (pad) std::fill_n(buffer + rows * kBufferRow, (kRowGroup - rows) * kBufferRow, 0.0f);
-      group(pad ? kRowGroup : rows, width, k, pad ? padded.data() : a + r0 * k, b + j0, n, buffer, kBufferRow);
+      group(pad ? kRowGroup : rows, width, k, pad ? padded_rows : a + r0 * k, b + j0, n, buffer, kBufferRow);
       for (int r = 0; r < rows; ++r) std::copy_n(buffer + r * kBufferRow, width, cr + r * n);
     }
   }

@@ -1,8 +1,11 @@
-// OutputScreen's loops over the vocabulary (output_screen_kernels.h). The exact int8 products: AVX512-VNNI's vpdpbusd
-// where the processor has it, AVX2's vpmaddubsw and vpmaddwd at the avx2 and avx512 levels without it, plain integer
-// loops elsewhere (the same sums: integer arithmetic has no rounding to differ in). The row's estimates and candidates:
-// one generic loop compiled for each instruction-set level. A kernel file (its name ends in _fast.cpp): its only code
-// beyond baseline x86-64 is the level-specific copies below, which scripts/check_isa.sh accepts there and nowhere else.
+// OutputScreen's loops over the vocabulary (output_screen_kernels.h). The exact int8 products: AMX's tdpbusd for 7 to
+// 16 rows and AVX512-VNNI's vpdpbusd otherwise where the processor has them (nn::kernels::cpu_supports_amx_int8(),
+// cpu_supports_vnni(): run-time checks), AVX2's vpmaddubsw and vpmaddwd at the avx2 and avx512 levels without VNNI,
+// plain integer loops elsewhere (the same sums: integer arithmetic has no rounding to differ in). The row's estimates
+// and candidates: one generic loop compiled for each instruction-set level. A kernel file (its name ends in
+// _fast.cpp): its only code beyond baseline x86-64 is in those functions, each compiled for its instructions by a
+// target attribute and called only where the processor has them, which scripts/check_isa.sh accepts there and nowhere
+// else.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -43,6 +46,13 @@ void tile_plain(int64_t rows, int64_t quads, const uint8_t* u, const int8_t* q, 
 #if defined(__x86_64__)
 constexpr int64_t kPrefetchQuads = 8;
 
+// Asks for the line `offset` bytes past p: it may lie past the end of q (the last tile's next quads), which a prefetch
+// never faults on — the address is computed as an integer, not as a pointer past the array.
+__attribute__((always_inline)) inline void prefetch(const int8_t* p, int64_t offset) {
+  _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(offset)),
+               _MM_HINT_T0);
+}
+
 // One tile for R rows: 4 × 16 int32 sums per row in registers; each quad's 256 bytes of q loaded once, every row's 4
 // bytes of u broadcast against them (vpdpbusd: 16 lanes × 4 byte products each).
 template <int R>
@@ -53,8 +63,7 @@ __attribute__((target("arch=x86-64-v4,avx512vnni"), always_inline)) inline void 
     for (int v = 0; v < 4; ++v) sum[r][v] = _mm512_setzero_si512();
   for (int64_t g = 0; g < quads; ++g) {
     const int8_t* qg = q + g * kQuadBytes;
-    for (int line = 0; line < 4; ++line)
-      _mm_prefetch(reinterpret_cast<const char*>(qg + kPrefetchQuads * kQuadBytes + 64 * line), _MM_HINT_T0);
+    for (int line = 0; line < 4; ++line) prefetch(qg, kPrefetchQuads * kQuadBytes + 64 * line);
     __m512i q0 = _mm512_loadu_si512(qg), q1 = _mm512_loadu_si512(qg + 64), q2 = _mm512_loadu_si512(qg + 128),
             q3 = _mm512_loadu_si512(qg + 192);
     // In registers: for R < 4 GCC 12 folds the loads into every row's vpdpbusd instead (one load per row and vector),
@@ -147,7 +156,7 @@ __attribute__((target("arch=x86-64-v4,avx512vnni,amx-tile,amx-int8"))) void tile
   for (int64_t step = 0; step < steps; ++step) {
     const int8_t* qs = q + step * kAmxQuads * kQuadBytes;
     for (int64_t line = 0; line < kAmxQuads * kQuadBytes / kLine; ++line)
-      _mm_prefetch(reinterpret_cast<const char*>(qs + kAmxQuads * kQuadBytes + line * kLine), _MM_HINT_T0);
+      prefetch(qs, kAmxQuads * kQuadBytes + line * kLine);
     _tile_loadd(4, u + step * 64, ldu);
     _tile_loadd(5, qs, kQuadBytes);
     _tile_loadd(6, qs + kAmxQuarter, kQuadBytes);

@@ -13,12 +13,14 @@ for file in "$@"; do
   objdump -d -C --no-show-raw-insn "$file"
 done | awk '
   BEGIN {
-    # Non-VEX instructions beyond x86-64 (SSE3…SSE4.2, BMI1/2, LZCNT, POPCNT, MOVBE) a v3/v4 compile may emit.
+    # Non-VEX instructions beyond x86-64 (SSE3…SSE4.2, BMI1/2, LZCNT, POPCNT, MOVBE) a v3/v4 compile may emit, and
+    # the tile instructions of AMX (the bf16 GEMM, the screen of the caption decoder).
     # Not tzcnt: its encoding is "rep bsf", which baseline code uses on purpose (GCC emits it for a count of
     # trailing zeros of a non-zero value, e.g. in std::from_chars): older processors run it as bsf, same result.
     post_baseline = "^(andn|bextr|blsi|blsmsk|blsr|bzhi|lzcnt|pdep|pext|mulx|rorx|sarx|shlx|shrx|movbe|popcnt|" \
       "crc32|pshufb|palignr|pmulld|ptest|round[ps][sd]|blendvp[sd]|pblendvb|insertps|pinsr[bdq]|pextr[bdq]|" \
-      "pmins[bd]|pmaxs[bd]|pminu[dw]|pmaxu[dw]|haddp[sd]|movshdup|movsldup|lddqu)[bwlq]?$"
+      "pmins[bd]|pmaxs[bd]|pminu[dw]|pmaxu[dw]|haddp[sd]|movshdup|movsldup|lddqu|" \
+      "ldtilecfg|sttilecfg|tileloaddt?1?|tilestored|tilerelease|tilezero|tdpb[su][su]d|tdpbf16ps|tdpfp16ps)[bwlq]?$"
   }
   # "In archive X:" and "X.o:     file format" name the member; "ADDR <name>:" starts a function.
   /file format/ { member = $1; sub(/:$/, "", member); next }

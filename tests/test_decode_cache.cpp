@@ -125,6 +125,14 @@ TEST_CASE("screen_products gives the exact integer sums for 1 to 32 rows and sev
     return "plain loops";
   };
   MESSAGE("the products of 2 rows run on " << kind(2) << ", of 8 on " << kind(8));
+  if (nn::kernels::cpu_supports_amx_int8()) {  // AMX for 7 to 16 rows, vpdpbusd around them
+    CHECK(captioning::screen_products_kind(6) == captioning::ScreenProducts::vnni);
+    CHECK(captioning::screen_products_kind(7) == captioning::ScreenProducts::amx);
+    CHECK(captioning::screen_products_kind(16) == captioning::ScreenProducts::amx);
+    CHECK(captioning::screen_products_kind(17) == captioning::ScreenProducts::vnni);
+  } else if (nn::kernels::cpu_supports_vnni()) {  // without AMX (NN_AMX=0, or a processor without it): vpdpbusd
+    CHECK(captioning::screen_products_kind(8) == captioning::ScreenProducts::vnni);
+  }
   // 1, 8, 7 and 19 quads: AVX2's pairs of quads (summed in int16), with or without an odd one after them, or the odd
   // one alone; 2 and 6 rows: its pairs of rows, 1, 3 and 5 a row alone after them. AMX takes 7 to 16 rows, 16 quads
   // a step (19: one step and three quads after it, 32: two steps, fewer than 16: none).
@@ -173,6 +181,13 @@ TEST_CASE("the output screen gives each row's best words and their f32 logits to
     edges.data()[148 + p] = p == 3 ? 1e6f : 1e-3f * static_cast<float>(p);
   }
   check_screened(layer, screen, edges, 2, 2, "edge rows");
+  // K = 76: 19 quads, on AMX (4 to 8 rows, where the processor has it) one step of 16 and three quads after it.
+  nn::Dense wider(nn::DenseOptions{.in = 76, .out = 301}, gen);
+  random_bias(wider, gen, 2);
+  const OutputScreen wider_screen(wider);
+  for (int64_t rows : {4, 8})
+    check_screened(wider, wider_screen, Tensor::uniform({rows, 76}, -2, 2, gen), 3, 2,
+                   "K = 76, rows " + std::to_string(rows));
   CHECK(screen.rows_screened() > 0);
   CHECK(screen.exact_columns() < screen.rows_screened() * 301 / 4);  // it screened: most columns stayed int8
   // More words asked for than there are from `first` on: all of them exact.
@@ -198,7 +213,9 @@ TEST_CASE(
     nn::ThreadCountScope scope(threads);
     for (int keep : {1, 3}) {
       const std::string what = std::to_string(threads) + " threads, keep " + std::to_string(keep);
-      check_screened(layer, screen, Tensor::uniform({3, 256}, 0, 1, gen), keep, 2, what);
+      for (int64_t rows : {3, 4, 8})  // 6 rows of bytes on vpdpbusd, 8 and 16 on AMX where the processor has it
+        check_screened(layer, screen, Tensor::uniform({rows, 256}, 0, 1, gen), keep, 2,
+                       what + ", rows " + std::to_string(rows));
       check_screened(deep, deep_screen, Tensor::uniform({2, 16384}, -1, 1, gen), keep, 2, "deep, " + what);
     }
   }

@@ -133,7 +133,8 @@ bool cpu_supports_amx() {
 
 bool cpu_supports_amx_int8() {
 #if defined(__x86_64__) && defined(__linux__)
-  static const bool amx = active_isa() == Isa::avx512 && __builtin_cpu_supports("amx-int8") && amx_tiles_granted();
+  // cpu_supports_vnni() too: the kernels add the depths past a tile step's with vpdpbusd.
+  static const bool amx = cpu_supports_vnni() && __builtin_cpu_supports("amx-int8") && amx_tiles_granted();
   return amx;
 #else
   return false;

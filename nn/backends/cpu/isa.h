@@ -28,8 +28,8 @@ bool cpu_supports_vnni();
 // Whether the bf16 GEMM runs on AMX tiles (tdpbf16ps): cpu_supports_bf16(), the processor has AMX-BF16, NN_AMX is
 // not 0, and Linux granted this process the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM, asked once here).
 bool cpu_supports_amx();
-// Whether int8 products may use AMX tiles (tdpbusd): the active level is avx512, the processor has AMX-INT8, and the
-// tile data state is granted as for cpu_supports_amx() (NN_AMX=0 turns both off).
+// Whether int8 products may use AMX tiles (tdpbusd): cpu_supports_vnni(), the processor has AMX-INT8, and the tile
+// data state is granted as for cpu_supports_amx() (NN_AMX=0 turns both off).
 bool cpu_supports_amx_int8();
 
 // The one switch every dispatcher goes through: calls f.template operator()<level>() for the active level.
