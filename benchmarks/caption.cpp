@@ -33,20 +33,6 @@ bench::PeerRuns torch_peer(int threads, int vocab, int batch) {
                                true);
 }
 
-const char* screen_kind_name(captioning::ScreenProducts kind) {
-  switch (kind) {
-    case captioning::ScreenProducts::amx:
-      return "AMX tiles";
-    case captioning::ScreenProducts::vnni:
-      return "AVX512-VNNI";
-    case captioning::ScreenProducts::avx2:
-      return "AVX2";
-    case captioning::ScreenProducts::plain:
-      break;
-  }
-  return "plain loops";
-}
-
 // Floating-point operations of one training step (forward, and a backward of twice its cost): per caption position,
 // padded ones included, the LSTM's x·W and h·R (8·U·(E+U)); per real word (the head skips padding) the merge Dense
 // (2·U²) and the output Dense (2·U·V); per image the image Dense (2·F·U). E = U = 256, F = 2048 (CaptionModel's
@@ -365,7 +351,8 @@ int main(int argc, char** argv) {
         same_words ? "yes" : "NO", log_prob_gap, cache.screens_output() ? "" : "; gate table only");
     std::printf("%-22s %9.2f ms %12s %12s %7s   %.2fx greedy's time with the cache; the screen's products on %s\n",
                 "beam 8, DecodeCache", ours["beam8_cached_s"] * 1e3, "-", "-", "",
-                ours["beam8_cached_s"] / greedy_cached, screen_kind_name(captioning::screen_products_kind(16)));
+                ours["beam8_cached_s"] / greedy_cached,
+                captioning::screen_products_name(captioning::screen_products_kind(16)));
     std::printf("PyTorch tuned: the best of %s; here %s\n", bench::environment_names(true).c_str(),
                 peer.tuned_names({"train_step_s", "greedy20_s"}).c_str());
     std::printf("FP32 FMA peak, %d threads: %.0f GFLOP/s before, %.0f after%s\n", threads, peak_before, peak_after,

@@ -398,6 +398,20 @@ ScreenProducts screen_products_kind(int64_t rows) {
   return products_for(rows).kind;
 }
 
+const char* screen_products_name(ScreenProducts kind) {
+  switch (kind) {
+    case ScreenProducts::amx:
+      return "AMX tiles";
+    case ScreenProducts::vnni:
+      return "AVX512-VNNI";
+    case ScreenProducts::avx2:
+      return "AVX2";
+    case ScreenProducts::plain:
+      break;
+  }
+  return "plain loops";
+}
+
 void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q,
                  const ScreenColumns& columns, const ScreenRowNorms* norms, int32_t first, int keep, float* z,
                  float* bound, uint8_t* candidate) {

@@ -24,6 +24,8 @@ void screen_products(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, 
 /// Which instructions run the products of `rows` rows at the active level.
 enum class ScreenProducts { plain, avx2, vnni, amx };
 ScreenProducts screen_products_kind(int64_t rows);
+/// "AMX tiles", "AVX512-VNNI", "AVX2" or "plain loops".
+const char* screen_products_name(ScreenProducts kind);
 
 /// What the estimates and their bounds need of each column (arrays of V) — output_screen.h has the formula.
 struct ScreenColumns {

@@ -111,18 +111,8 @@ void check_screen_products(int64_t tiles, int64_t quads, const std::vector<int8_
 
 TEST_CASE("screen_products gives the exact integer sums for 1 to 32 rows and several tiles") {
   nn::Generator gen(5);
-  auto kind = [](int64_t rows) -> std::string {
-    switch (captioning::screen_products_kind(rows)) {
-      case captioning::ScreenProducts::amx:
-        return "AMX tiles";
-      case captioning::ScreenProducts::vnni:
-        return "AVX512-VNNI";
-      case captioning::ScreenProducts::avx2:
-        return "AVX2";
-      case captioning::ScreenProducts::plain:
-        break;
-    }
-    return "plain loops";
+  auto kind = [](int64_t rows) {
+    return std::string(captioning::screen_products_name(captioning::screen_products_kind(rows)));
   };
   MESSAGE("the products of 2 rows run on " << kind(2) << ", of 8 on " << kind(8));
   if (nn::kernels::cpu_supports_amx_int8()) {  // AMX for 7 to 16 rows, vpdpbusd around them
