@@ -207,8 +207,11 @@ __attribute__((target("arch=x86-64-v3"), always_inline)) inline void add_quads(i
   const __m256i ones = _mm256_set1_epi16(1);
   for (int v = 0; v < 4; ++v) {
     const int8_t* qv = qh + g * kQuadBytes + 32 * v;
-    const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qv));
-    const __m256i q1 = kPair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qv + kQuadBytes)) : q0;
+    __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qv));
+    __m256i q1 = kPair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qv + kQuadBytes)) : q0;
+    // In registers, loaded once for both rows (GCC 12 folded them into each row's vpmaddubsw, as tile_vnni_rows's): 2
+    // rows 21.0 → 18.2 µs at V = 7,579 on 2 threads (NN_ISA=avx2, Intel Xeon).
+    asm("" : "+x"(q0), "+x"(q1));
     for (int r = 0; r < R; ++r) {
       __m256i pairs = _mm256_maddubs_epi16(u0[r], q0);
       if constexpr (kPair) pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(u1[r], q1));
