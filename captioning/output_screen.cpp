@@ -24,13 +24,14 @@ float round_up(double v) {
 }
 
 // Values (n) as bytes u in [0, kScreenByteMax], value ≈ scale·(u − zero): the range [min(values, 0), max(values, 0)]
-// in kScreenByteMax steps, so that 0 is exact (a ReLU's row gets zero point 0 and every step). Writes
-// rest[i] = value − scale·(u − zero) where rest is not null (exact in double for float values: a float minus a float
-// times a small integer that rounds it to within half a step). A zero scale — all values 0, or a range too small for
-// a nonzero float step — gives zero bytes and rest = the values.
+// in kScreenByteMax steps, so that 0 is exact (a ReLU's row gets zero point 0 and every step), and the squared error
+// Σ (value − scale·(u − zero))², each term exact in double (a float minus a float times a small integer that rounds it
+// to within half a step) and summed in any order (the caller rounds its root up by far more than the order changes).
+// A zero scale — all values 0, or a range too small for a nonzero float step — gives zero bytes and the error Σ value².
 struct ByteImage {
   float scale;
   int32_t zero;
+  double error2;
 };
 // Rounding is to the nearest integer, ties to even, as std::nearbyint rounds in the default mode: adding and taking
 // away 1.5·2⁵² leaves a double of magnitude below 2⁵¹ no fraction bits (baseline x86-64 has no rounding instruction;
@@ -39,40 +40,34 @@ struct ByteImage {
 #if defined(__FAST_MATH__)
 #error "output_screen.cpp rounds by adding and taking away 1.5·2⁵²: -ffast-math would fold that away"
 #endif
-template <typename T>
-ByteImage to_bytes(const T* values, int64_t n, uint8_t* bytes, double* rest) {
-  T low = 0, high = 0;  // exact in T
+ByteImage to_bytes(const float* values, int64_t n, uint8_t* bytes) {
+  float low = 0, high = 0;
 #pragma omp simd reduction(min : low) reduction(max : high)
   for (int64_t i = 0; i < n; ++i) {
     low = std::min(low, values[i]);
     high = std::max(high, values[i]);
   }
   const float scale = static_cast<float>((double{high} - double{low}) / kScreenByteMax);
+  double error2 = 0;
   if (!(scale > 0)) {
     std::fill_n(bytes, n, uint8_t{0});
-    if (rest != nullptr)
-      for (int64_t i = 0; i < n; ++i) rest[i] = values[i];
-    return {0.0f, 0};
+#pragma omp simd reduction(+ : error2)
+    for (int64_t i = 0; i < n; ++i) error2 += double{values[i]} * values[i];
+    return {0.0f, 0, error2};
   }
   constexpr double kRound = 0x1.8p52;
-  // |value / scale| stays near 63 (below 100 where the scale is a rounded subnormal): far below 2⁵¹.
+  // |value / scale| ≤ 127, or ≤ 2·127 where the scale is a subnormal rounded to nearest: far below 2⁵¹.
   const double zero_point = std::clamp((-double{low} / scale + kRound) - kRound, 0.0, double{kScreenByteMax});
   const auto zero = static_cast<int32_t>(zero_point);
-  auto byte = [&](int64_t i) {
-    return std::clamp((double{values[i]} / scale + kRound) - kRound + zero_point, 0.0, double{kScreenByteMax});
-  };
-  if (rest == nullptr) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) bytes[i] = static_cast<uint8_t>(byte(i));
-  } else {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) {
-      const double u = byte(i);
-      bytes[i] = static_cast<uint8_t>(u);
-      rest[i] = values[i] - double{scale} * (u - zero_point);
-    }
+#pragma omp simd reduction(+ : error2)
+  for (int64_t i = 0; i < n; ++i) {
+    const double u =
+        std::clamp((double{values[i]} / scale + kRound) - kRound + zero_point, 0.0, double{kScreenByteMax});
+    bytes[i] = static_cast<uint8_t>(u);
+    const double rest = values[i] - double{scale} * (u - zero_point);
+    error2 += rest * rest;
   }
-  return {scale, zero};
+  return {scale, zero, error2};
 }
 
 }  // namespace
@@ -103,7 +98,7 @@ OutputScreen::OutputScreen(const nn::Dense& output) : in_(output.options().in), 
                           (f32_bias ? "" : std::string(", ") + nn::dtype_name(output.bias().dtype()) + " bias") +
                           ", activation " + nn::to_string(output.options().activation));
   }
-  if (in_ > kMaxInputs) {  // |Σ u·q|, |z·Σ q| ≤ 63·127·K < 2³¹
+  if (in_ > kMaxInputs) {  // |Σ u·q|, |z·Σ q| ≤ 127·127·K < 2³¹
     nn::fail_expected("OutputScreen", "at most " + std::to_string(kMaxInputs) + " inputs", std::to_string(in_));
   }
   kernel_sample_ = WeightSample(kernel);
@@ -183,24 +178,20 @@ nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
   // Scratch kept by each thread between calls: a search makes one call a word, and fresh buffers of V would cost
   // page faults each time.
   thread_local Scratch scratch;
-  scratch.bytes.assign(static_cast<size_t>(2 * rows * depth), 0);  // past K: any byte meets q = 0
+  scratch.bytes.assign(static_cast<size_t>(rows * depth), 0);  // past K: any byte meets q = 0
   scratch.bound.resize(static_cast<size_t>(rows * v));
   scratch.candidate.assign(static_cast<size_t>(v), 0);
   scratch.chosen.clear();
 
-  // 1. Each row to bytes in two stages, x ≈ sₓ·(uₓ − zₓ) + sᵣ·(uᵣ − zᵣ), the second stage the first's remainder
-  //    (to_bytes: 6 bits each, for AVX2's products): the remainder ‖x − x̂‖ is ~1/63 of one stage's, and with it the
-  //    estimates' error through x — systematic across the words, so it would shift the log-sum-exp — well below the
-  //    weights'.
+  // 1. Each row to bytes of 7 bits (to_bytes), x ≈ sₓ·(u − zₓ), x's error ‖x − x̂‖ ~1/127 of its range over √12 a
+  //    value, against the weights' ~1/127 of their largest.
   ScreenRowNorms norms[kMaxStepRows];
-  std::vector<double>& rest = scratch.rest;
-  rest.resize(static_cast<size_t>(k));
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = xs + r * k;
     // No bound holds for a non-finite row, nor where the layer's own sums could overflow (‖x‖‖w‖ + |b| near
-    // FLT_MAX, while the estimate stays finite): step 2 then takes every column in f32. (The loops of this row are
-    // reductions in any order, so that they vectorise: squares of floats are exact in double, and the norms are
-    // rounded up by far more than the order can change them.)
+    // FLT_MAX, while the estimate stays finite): step 2 then takes every column in f32. (The loop is a reduction in
+    // any order, so that it vectorises: squares of floats are exact in double, and the norm is rounded up by far more
+    // than the order can change it.)
     int finite = 1;
     double norm2 = 0;
 #pragma omp simd reduction(& : finite) reduction(+ : norm2)
@@ -212,26 +203,13 @@ nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
       norms[r] = {.x_norm = std::numeric_limits<float>::infinity()};
       continue;
     }
-    uint8_t* coarse = scratch.bytes.data() + r * depth;
-    uint8_t* fine = scratch.bytes.data() + (rows + r) * depth;
-    const ByteImage first_stage = to_bytes(xr, k, coarse, rest.data());
-    const ByteImage second_stage = to_bytes(rest.data(), k, fine, nullptr);
-    double error2 = 0, fine2 = 0;
-#pragma omp simd reduction(+ : error2, fine2)
-    for (int64_t p = 0; p < k; ++p) {
-      const double image = double{second_stage.scale} * (fine[p] - second_stage.zero), d = rest[p] - image;
-      error2 += d * d;
-      fine2 += image * image;
-    }
-    norms[r] = {.x_scale = first_stage.scale,
-                .rest_scale = second_stage.scale,
-                .x_zero = first_stage.zero,
-                .rest_zero = second_stage.zero,
+    const ByteImage image = to_bytes(xr, k, scratch.bytes.data() + r * depth);
+    norms[r] = {.x_scale = image.scale,
+                .x_zero = image.zero,
                 .x_norm = round_up(std::sqrt(norm2) * (1 + 1e-9)),
-                .x_error = round_up(std::sqrt(error2) * (1 + 1e-9)),
-                .rest_norm = round_up(std::sqrt(fine2) * (1 + 1e-9))};
+                .x_error = round_up(std::sqrt(image.error2) * (1 + 1e-9))};
   }
-  //    … and every logit estimated, z̃ = b + s·(sₓ·(Σ uₓ·q − zₓ·Σ q) + sᵣ·(…)) from exact int32 sums, with its bound;
+  //    … and every logit estimated, z̃ = b + s·sₓ·(Σ u·q − zₓ·Σ q) from exact int32 sums, with its bound;
   nn::Tensor z = nn::Tensor::empty({rows, v});
   float* zs = z.data();
   const ScreenColumns columns{.vocab = v,

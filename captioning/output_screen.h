@@ -3,11 +3,10 @@
 /// kernel (256 × V, 7.8 MB) is three quarters of the bytes a decoding step reads, and decoding is bound by those reads
 /// (decode_step.h). An OutputScreen keeps an int8 copy of it (each column scaled by its largest |w| / 127: 1.9 MB) and,
 /// for each column j, what bounds the distance between the logit estimated from that copy and the f32 one. A step
-///   1. quantizes each row x to bytes in two stages of 6 bits, x ≈ sₓ·(uₓ − zₓ) + sᵣ·(uᵣ − zᵣ) (the second the first's
-///      remainder; each stage's range, 0 included, in 63 steps, z its zero point), and estimates every logit z̃ⱼ
-///      from the bytes and the int8 column — exact integer sums (AMX tiles for 4 to 8 rows where the
-///      processor has AMX-INT8, AVX512-VNNI where it has that, else AVX2, whose vpmaddubsw takes two quads of 6-bit
-///      bytes into int16 without saturating) —, with its bound eⱼ (below);
+///   1. quantizes each row x to bytes of 7 bits, x ≈ sₓ·(u − zₓ) (its range, 0 included, in 127 steps, zₓ its zero
+///      point), and estimates every logit z̃ⱼ from the bytes and the int8 column — exact integer sums (AMX tiles for
+///      beams of 7 to 16 where the processor has AMX-INT8, AVX512-VNNI where it has that, else AVX2, whose vpmaddubsw
+///      takes a quad of 7-bit bytes into int16 without saturating) —, with its bound eⱼ (below);
 ///   2. keeps as candidates the words of each row whose upper bound z̃ⱼ + eⱼ reaches the row's `exact`-th best lower
 ///      bound z̃ᵢ − eᵢ: a word whose f32 logit is among the row's `exact` best always is one;
 ///   3. computes the candidates' logits again from f32 columns with the same kernel, in the same order, as
@@ -19,16 +18,15 @@
 /// shipped captioner, 2.4e-3 over 10 words of an untrained 60-word decoder, whose flat rows put most mass on
 /// estimates).
 ///
-/// The bound, for x (K) with its image x̂ (its two stages), and column j with f32 weights w, int8 weights q, scale s and
+/// The bound, for x (K) with its image x̂ = sₓ·(u − zₓ), and column j with f32 weights w, int8 weights q, scale s and
 /// bias b (u = 2⁻²⁴, γ = (K+1)u / (1 − (K+1)u)): the f32 layer's value is within γ(|b| + ‖x‖‖w‖) of the real b + x·w
 /// (any order of summation); the estimate's real value b + x̂·(s·q) differs from b + x·w by x·(w − s·q) + (x − x̂)·(s·q),
-/// at most ‖x‖‖w − s·q‖ + ‖x − x̂‖‖s·q‖; the integer sums are exact, and converting and scaling them, adding the two
-/// stages (which may cancel: x̂ᵣ, the second stage's image, enters with its own size) and b rounds by at most
-/// 8u(|z̃| + ‖x̂ᵣ‖‖s·q‖) + 4u|b|. So eⱼ = ‖x‖·Eⱼ + ‖x − x̂‖·Sⱼ + Gⱼ + 8u(|z̃ⱼ| + ‖x̂ᵣ‖·Sⱼ) with Eⱼ = ‖w − s·q‖ + γ‖w‖,
-/// Sⱼ = ‖s·q‖ and Gⱼ = (4u + γ)|b| + (K+2)·127²·2⁻¹⁴⁹ (subnormal products, which no relative bound covers), each
-/// rounded up, and the whole widened by 2⁻¹⁰ for the rounding of its own computation. A row that is not finite, or
-/// whose ‖x‖ times a column's ‖w‖ + |b| reaches 2¹²⁶ (where the layer's own sums could overflow), is computed in f32
-/// throughout.
+/// at most ‖x‖‖w − s·q‖ + ‖x − x̂‖‖s·q‖; the integer sum is exact, and converting and scaling it (three roundings)
+/// and adding b (one) rounds by at most 8u|z̃| + 4u|b|. So eⱼ = ‖x‖·Eⱼ + ‖x − x̂‖·Sⱼ + Gⱼ + 8u|z̃ⱼ| with
+/// Eⱼ = ‖w − s·q‖ + γ‖w‖, Sⱼ = ‖s·q‖ and Gⱼ = (4u + γ)|b| + (K+2)·127²·2⁻¹⁴⁹ (subnormal products, which no relative
+/// bound covers), each rounded up, and the whole widened by 2⁻¹⁰ for the rounding of its own computation. A row that
+/// is not finite, or whose ‖x‖ times a column's ‖w‖ + |b| reaches 2¹²⁶ (where the layer's own sums could overflow), is
+/// computed in f32 throughout.
 #pragma once
 
 #include <atomic>
@@ -71,8 +69,8 @@ class OutputScreen {
   /// biases and the same kernel by a WeightSample (checked once per search).
   bool matches(const nn::Dense& output) const;
 
-  /// The most inputs K a screen takes: its int32 sums Σ u·q and z·Σ q, and their difference, stay within 63·127·K
-  /// in magnitude (2³¹ would allow K up to 268,000; the limit leaves room to spare).
+  /// The most inputs K a screen takes: its int32 sums Σ u·q and z·Σ q, and their difference, stay within 127·127·K
+  /// in magnitude (below 2³¹ for K up to 133,000; the limit leaves room to spare).
   static constexpr int64_t kMaxInputs = 65536;
 
   int64_t in() const { return in_; }    ///< K
@@ -97,7 +95,6 @@ class OutputScreen {
   struct Scratch {  // logits()'s buffers, one set per thread
     std::vector<uint8_t> bytes, candidate;
     std::vector<float> bound, packed, exact_values;
-    std::vector<double> rest;  // a row's remainder after the first stage
     std::vector<int32_t> chosen;
   };
   // Statistics only, counted relaxed: a screen may serve several threads (the describe server).

@@ -83,13 +83,21 @@ __attribute__((target("arch=x86-64-v4,avx512vnni"), always_inline)) inline void 
     for (int v = 0; v < 4; ++v) _mm512_storeu_si512(acc + r * ldc + 16 * v, sum[r][v]);
 }
 
-// A tile for any number of rows, four at a time (the tile's 16 KB of q stays in L1 for the later groups).
+// A tile for any number of rows, six at a time (the tile's 16 KB of q stays in L1 for the later groups): six rows' 24
+// sums and q's 4 vectors take 28 of the 32 registers. Six rows in one pass rather than four and two: 18.5 → 15.6 µs
+// (screen_products at V = 7,579, 2 threads of an Intel Xeon).
 __attribute__((target("arch=x86-64-v4,avx512vnni"))) void tile_vnni(int64_t rows, int64_t quads, const uint8_t* u,
                                                                     const int8_t* q, int32_t* acc, int64_t ldc) {
-  for (int64_t r0 = 0; r0 < rows; r0 += 4) {
+  for (int64_t r0 = 0; r0 < rows; r0 += 6) {
     const uint8_t* ur = u + r0 * 4 * quads;
     int32_t* ar = acc + r0 * ldc;
-    switch (std::min<int64_t>(4, rows - r0)) {
+    switch (std::min<int64_t>(6, rows - r0)) {
+      case 5:
+        tile_vnni_rows<5>(quads, ur, q, ar, ldc);
+        break;
+      case 6:
+        tile_vnni_rows<6>(quads, ur, q, ar, ldc);
+        break;
       case 1:
         tile_vnni_rows<1>(quads, ur, q, ar, ldc);
         break;
@@ -99,7 +107,7 @@ __attribute__((target("arch=x86-64-v4,avx512vnni"))) void tile_vnni(int64_t rows
       case 3:
         tile_vnni_rows<3>(quads, ur, q, ar, ldc);
         break;
-      default:
+      case 4:
         tile_vnni_rows<4>(quads, ur, q, ar, ldc);
     }
   }
@@ -107,7 +115,7 @@ __attribute__((target("arch=x86-64-v4,avx512vnni"))) void tile_vnni(int64_t rows
 
 // The products on AMX tiles (tdpbusd), where the processor has AMX-INT8: up to 16 rows of u × 16 columns of int32
 // sums a tile register, 16 quads (64 depths) a step. VNNI's cost grows with the rows (each vpdpbusd serves one row); a
-// tile's cost hardly does up to 16 rows — a beam of 8 takes one tdpbusd per step and 16 columns, as a beam of 1 would.
+// tile's cost hardly does up to 16 rows — a beam of 16 takes one tdpbusd per step and 16 columns, as a beam of 1 would.
 constexpr int64_t kAmxMaxRows = 16;              // rows of u in the A tile, and so in one call of tile_amx
 constexpr int64_t kAmxQuads = 16;                // quads a step: an A tile row is 64 bytes of u, a B tile 16 quads
 constexpr int64_t kAmxQuarter = kQuadBytes / 4;  // one B tile row: 16 columns' 4 bytes of a quad
@@ -188,43 +196,35 @@ __attribute__((target("arch=x86-64-v4,avx512vnni,amx-tile,amx-int8"))) void tile
 }
 
 // The products on AVX2, which has no vpdpbusd. vpmaddubsw multiplies u8 by s8 and adds adjacent pairs into int16,
-// saturating: with u's bytes ≤ kScreenByteMax (63) a pair is at most 2·63·127 = 16,002 in magnitude, so two quads'
-// pairs add in int16 (32,004) before vpmaddwd widens them to int32. Each 32 bytes of q (8 columns × 4 rows) are loaded
-// once for both rows: per row and pair of quads, two vpmaddubsw, an add, a vpmaddwd and an add for 8 columns × 8 depths
-// (where VNNI takes two vpdpbusd).
+// saturating: with u's bytes ≤ kScreenByteMax (127) and q's ≥ −127 a pair is at most 2·127·127 = 32,258 in magnitude,
+// and vpmaddwd then widens a quad's two pairs into its int32 sum. Each 32 bytes of q (8 columns × 4 rows) are loaded
+// once for both rows: per row and quad, a vpmaddubsw, a vpmaddwd and an add for 8 columns × 4 depths (where VNNI
+// takes one vpdpbusd).
 //
-// Quads g and g + 1 (or g alone where kPair is false: an odd last quad, q holds nothing after it) of one half of a
-// tile (32 columns, 4 vectors) into the int32 sums of R rows of u, ldu bytes apart.
-template <int R, bool kPair>
-__attribute__((target("arch=x86-64-v3"), always_inline)) inline void add_quads(int64_t g, const uint8_t* u, int64_t ldu,
-                                                                               const int8_t* qh, __m256i (&sum)[R][4]) {
-  static_assert(2 * 2 * kScreenByteMax * 128 <= 32767, "two quads' pairs must add in int16");
-  __m256i u0[R], u1[R];
-  for (int r = 0; r < R; ++r) {  // u's 4 bytes of a quad in every 32-bit lane
-    uint32_t four[2] = {0, 0};
-    std::memcpy(four, u + r * ldu + 4 * g, (kPair ? 2 : 1) * sizeof(uint32_t));
-    u0[r] = _mm256_set1_epi32(static_cast<int>(four[0]));
-    u1[r] = _mm256_set1_epi32(static_cast<int>(four[1]));
+// Quad g of one half of a tile (32 columns, 4 vectors) into the int32 sums of R rows of u, ldu bytes apart.
+template <int R>
+__attribute__((target("arch=x86-64-v3"), always_inline)) inline void add_quad(int64_t g, const uint8_t* u, int64_t ldu,
+                                                                              const int8_t* qh, __m256i (&sum)[R][4]) {
+  static_assert(2 * kScreenByteMax * 127 <= 32767, "a quad's pairs must fit in int16");
+  __m256i ur[R];
+  for (int r = 0; r < R; ++r) {  // u's 4 bytes of the quad in every 32-bit lane
+    int32_t four;
+    std::memcpy(&four, u + r * ldu + 4 * g, sizeof(four));
+    ur[r] = _mm256_set1_epi32(four);
   }
   const __m256i ones = _mm256_set1_epi16(1);
   for (int v = 0; v < 4; ++v) {
-    const int8_t* qv = qh + g * kQuadBytes + 32 * v;
-    __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qv));
-    __m256i q1 = kPair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qv + kQuadBytes)) : q0;
-    // In registers, loaded once for both rows (GCC 12 folded them into each row's vpmaddubsw, as tile_vnni_rows's): 2
-    // rows 21.0 → 18.2 µs at V = 7,579 on 2 threads (NN_ISA=avx2, Intel Xeon).
-    asm("" : "+x"(q0), "+x"(q1));
-    for (int r = 0; r < R; ++r) {
-      __m256i pairs = _mm256_maddubs_epi16(u0[r], q0);
-      if constexpr (kPair) pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(u1[r], q1));
-      sum[r][v] = _mm256_add_epi32(sum[r][v], _mm256_madd_epi16(pairs, ones));
-    }
+    __m256i qv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + g * kQuadBytes + 32 * v));
+    // In registers, loaded once for both rows (GCC 12 folded it into each row's vpmaddubsw, as tile_vnni_rows's q: 2
+    // rows 21.0 → 18.2 µs at V = 7,579 on 2 threads, NN_ISA=avx2, Intel Xeon).
+    asm("" : "+x"(qv));
+    for (int r = 0; r < R; ++r)
+      sum[r][v] = _mm256_add_epi32(sum[r][v], _mm256_madd_epi16(_mm256_maddubs_epi16(ur[r], qv), ones));
   }
 }
 
-// One tile (64 columns, in two halves of 32: 4 vectors of int32 sums a row) for R ≤ 2 rows of u, ldu bytes apart.
-// At R = 2 the 8 sums, 4 broadcasts, 2 loads and the constant take all 16 registers and a few more (GCC keeps some
-// broadcasts on the stack); a third row would double that.
+// One tile (64 columns, in two halves of 32: 4 vectors of int32 sums a row) for R ≤ 2 rows of u, ldu bytes apart: at
+// R = 2 the 8 sums, 2 broadcasts, q's vector and the constant take 12 of the 16 registers; a third row would need 17.
 template <int R>
 __attribute__((target("arch=x86-64-v3"), always_inline)) inline void tile_avx2_rows(int64_t quads, const uint8_t* u,
                                                                                     int64_t ldu, const int8_t* q,
@@ -234,9 +234,7 @@ __attribute__((target("arch=x86-64-v3"), always_inline)) inline void tile_avx2_r
     for (auto& row : sum)
       for (auto& s : row) s = _mm256_setzero_si256();
     const int8_t* qh = q + half * (kQuadBytes / 2);
-    int64_t g = 0;
-    for (; g + 1 < quads; g += 2) add_quads<R, true>(g, u, ldu, qh, sum);
-    if (g < quads) add_quads<R, false>(g, u, ldu, qh, sum);
+    for (int64_t g = 0; g < quads; ++g) add_quad<R>(g, u, ldu, qh, sum);
     for (int r = 0; r < R; ++r)
       for (int v = 0; v < 4; ++v)
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + r * ldc + half * (kScreenTile / 2) + 8 * v), sum[r][v]);
@@ -253,8 +251,7 @@ __attribute__((target("arch=x86-64-v3"))) void tile_avx2(int64_t rows, int64_t q
 }
 #endif
 
-// The estimates and bounds of one tile's columns [j0, j0 + width) for `rows` rows, from its sums (2·rows, 64): row r's
-// first-stage bytes' sums, then (at rows + r) its second stage's.
+// The estimates and bounds of one tile's columns [j0, j0 + width) for `rows` rows, from its sums (rows, 64).
 __attribute__((always_inline)) inline void tile_estimates(int64_t rows, int64_t j0, int64_t width,
                                                           const int32_t* __restrict sums, const ScreenColumns& col,
                                                           const ScreenRowNorms* norms, float* __restrict z,
@@ -262,17 +259,13 @@ __attribute__((always_inline)) inline void tile_estimates(int64_t rows, int64_t 
   constexpr float kWiden = 1 + 0x1p-10f, kRelative = 0x1p-21f;
   for (int64_t r = 0; r < rows; ++r) {
     const ScreenRowNorms& n = norms[r];
-    const int32_t* first_stage = sums + r * kScreenTile;
-    const int32_t* second_stage = sums + (rows + r) * kScreenTile;
+    const int32_t* sr = sums + r * kScreenTile;
     float* zr = z + r * col.vocab + j0;
     float* br = bound + r * col.vocab + j0;
     for (int64_t c = 0; c < width; ++c) {  // vectorised: no branch
       const int64_t j = j0 + c;
-      const float coarse = n.x_scale * static_cast<float>(first_stage[c] - n.x_zero * col.q_sums[j]),
-                  fine = n.rest_scale * static_cast<float>(second_stage[c] - n.rest_zero * col.q_sums[j]);
-      zr[c] = col.bias[j] + col.scale[j] * (coarse + fine);
-      br[c] = (n.x_norm * col.spread[j] + n.x_error * col.int8_norm[j] + col.offset[j] +
-               kRelative * (std::fabs(zr[c]) + n.rest_norm * col.int8_norm[j])) *
+      zr[c] = col.bias[j] + col.scale[j] * (n.x_scale * static_cast<float>(sr[c] - n.x_zero * col.q_sums[j]));
+      br[c] = (n.x_norm * col.spread[j] + n.x_error * col.int8_norm[j] + col.offset[j] + kRelative * std::fabs(zr[c])) *
               kWiden;
     }
   }
@@ -384,10 +377,11 @@ struct Products {
   }
 };
 
-// The kernel for calls of `rows` rows. AMX for 7 to 16: below that a tile step costs as much as the rows' vpdpbusd
-// (screen_products at V = 7,579, 2 threads of an Intel Xeon, VNNI against AMX: 2 rows 9.8 against 18.8 µs, 4 rows
-// 11.9 / 20.0, 6 rows 18.5 / 18.4, 8 rows 22.2 / 19.6, 16 rows 42.9 / 26.9) — greedy's two rows of bytes and beam 3's
-// six stay on VNNI, beams of 4 to 8 go to AMX; more than 16 rows would take a second pass, and stay on VNNI.
+// The kernel for calls of `rows` rows (a row of bytes per row of the beam). AMX for 7 to 16: below that a tile step
+// costs more than the rows' vpdpbusd (screen_products at V = 7,579, 2 threads of an Intel Xeon, VNNI against AMX:
+// 4 rows 12.0 against 17.3 µs, 6 rows 15.6 / 17.7, 7 rows 21.1 / 18.0, 8 rows 22.4 / 18.3; 16 rows 40.4 / 25.2;
+// greedy's 1 row 9.3 µs and beam 3's 3 rows 10.5 on VNNI) — beams of up to 6 stay on VNNI, of 7 to 16 go to AMX;
+// more than 16 rows would take a second pass, and stay on VNNI.
 Products products_for(int64_t rows) {
 #if defined(__x86_64__)
   if (rows > 6 && rows <= kAmxMaxRows && nn::kernels::cpu_supports_amx_int8()) return {ScreenProducts::amx, &tile_amx};
@@ -420,7 +414,7 @@ const char* screen_products_name(ScreenProducts kind) {
 void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q,
                  const ScreenColumns& columns, const ScreenRowNorms* norms, int32_t first, int keep, float* z,
                  float* bound, uint8_t* candidate) {
-  const Products products = products_for(2 * m);
+  const Products products = products_for(m);
   const LevelKernels level = level_kernels();
   const int64_t v = columns.vocab;
   keep = std::clamp(keep, 1, 16);
@@ -445,10 +439,10 @@ void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, cons
     const int64_t t0 = edge(me), t1 = edge(me + 1);
     float(*best)[16] = reinterpret_cast<float(*)[16]>(lists.data() + me * 16 * 16);
     std::fill_n(lists.data() + me * 16 * 16, 16 * 16, -std::numeric_limits<float>::infinity());
-    products.begin(2 * m);
+    products.begin(m);
     for (int64_t t = t0; t < t1; ++t) {
-      int32_t sums[2 * 16 * kScreenTile];  // the two stages of m ≤ 16 rows, the tile's 64 columns each
-      products.tile(2 * m, quads, u, q + t * quads * kQuadBytes, sums, kScreenTile);
+      int32_t sums[16 * kScreenTile];  // m ≤ 16 rows, the tile's 64 columns each
+      products.tile(m, quads, u, q + t * quads * kQuadBytes, sums, kScreenTile);
       const int64_t j0 = t * kScreenTile, width = std::min(kScreenTile, v - j0);
       if (width <= 0) continue;
       level.estimates(m, j0, width, sums, columns, norms, z, bound);

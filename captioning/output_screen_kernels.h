@@ -8,9 +8,9 @@
 namespace captioning {
 
 inline constexpr int64_t kScreenTile = 64;  ///< columns per tile of screen_products' q
-/// The largest byte of u (a row's bytes, 6 bits): AVX2's vpmaddubsw then sums two quads' u8 × s8 pairs in int16
-/// without saturating (2 · 2 · 63 · 127 = 32,004 ≤ 32,767), where full bytes would need each split in two.
-inline constexpr int kScreenByteMax = 63;
+/// The largest byte of u (a row's bytes, 7 bits): AVX2's vpmaddubsw then sums a quad's u8 × s8 pairs in int16 without
+/// saturating (2 · 127 · 127 = 32,258 ≤ 32,767; q is never −128), where full bytes would need each split in two.
+inline constexpr int kScreenByteMax = 127;
 
 /// The products of step 1 alone (screen_rows computes them too; tests check this against an integer loop), exact in
 /// int32: acc (M, 64·tiles) = u (M, 4·quads) uint8 · q (4·quads, 64·tiles) int8, every byte of u ≤
@@ -34,20 +34,18 @@ struct ScreenColumns {
   const float *scale, *bias;                 ///< s, b
   const float *spread, *int8_norm, *offset;  ///< E, S, G
 };
-/// … and of each row, quantized in two stages x ≈ sₓ·(uₓ − zₓ) + sᵣ·(uᵣ − zᵣ) (bytes u ≤ kScreenByteMax, zero points
-/// z; the second stage of the first's remainder): sₓ, sᵣ, zₓ, zᵣ, ‖x‖, ‖x − sₓ·(uₓ − zₓ) − sᵣ·(uᵣ − zᵣ)‖ and
-/// ‖sᵣ·(uᵣ − zᵣ)‖.
+/// … and of each row, quantized to bytes x ≈ sₓ·(u − zₓ) (bytes u ≤ kScreenByteMax, zero point zₓ): sₓ, zₓ, ‖x‖ and
+/// ‖x − sₓ·(u − zₓ)‖.
 struct ScreenRowNorms {
-  float x_scale, rest_scale;
-  int32_t x_zero, rest_zero;
-  float x_norm, x_error, rest_norm;
+  float x_scale;
+  int32_t x_zero;
+  float x_norm, x_error;
 };
-/// Steps 1 and 2 for M ≤ 16 rows, in one parallel pass over the tiles: screen_products' sums of u (2M, 4·quads) —
-/// the rows' first-stage bytes uₓ, then their second-stage bytes uᵣ —, then z (M, V) = b + s·(sₓ·(sums₁ − zₓ·Σ q) +
-/// sᵣ·(sums₂ − zᵣ·Σ q)), the estimates, and bound (M, V) = e, while the tile's sums are in L1; then, each
-/// row's keep-th largest lower bound z − e among the columns ≥ first known (each thread's own best merged),
-/// candidate[j] set to 1 (never cleared) for each j ≥ first whose upper bound z + e reaches it in any row. 1 ≤ keep ≤
-/// min(16, V − first).
+/// Steps 1 and 2 for M ≤ 16 rows, in one parallel pass over the tiles: screen_products' sums of the rows' bytes u
+/// (M, 4·quads), then z (M, V) = b + s·sₓ·(sums − zₓ·Σ q), the estimates, and bound (M, V) = e, while the tile's sums
+/// are in L1; then, each row's keep-th largest lower bound z − e among the columns ≥ first known (each thread's own
+/// best merged), candidate[j] set to 1 (never cleared) for each j ≥ first whose upper bound z + e reaches it in any
+/// row. 1 ≤ keep ≤ min(16, V − first).
 void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q,
                  const ScreenColumns& columns, const ScreenRowNorms* norms, int32_t first, int keep, float* z,
                  float* bound, uint8_t* candidate);

@@ -123,9 +123,9 @@ TEST_CASE("screen_products gives the exact integer sums for 1 to 32 rows and sev
   } else if (nn::kernels::cpu_supports_vnni()) {  // without AMX (NN_AMX=0, or a processor without it): vpdpbusd
     CHECK(captioning::screen_products_kind(8) == captioning::ScreenProducts::vnni);
   }
-  // 1, 8, 7 and 19 quads: AVX2's pairs of quads (summed in int16), with or without an odd one after them, or the odd
-  // one alone; 2 and 6 rows: its pairs of rows, 1, 3 and 5 a row alone after them. AMX takes 7 to 16 rows, 16 quads
-  // a step (19: one step and three quads after it, 32: two steps, fewer than 16: none).
+  // Rows: AVX2's pairs (2, 6) and a row alone after them (1, 3, 5); vpdpbusd's groups of up to six (1 to 6, and 17
+  // and 32: whole groups and one of 5 or 2 after them). AMX takes 7 to 16 rows, 16 quads a step (quads 19: one step
+  // and three quads after it, 32: two steps, fewer than 16: none).
   for (int64_t quads : {1, 8, 7, 19, 32}) {
     const int64_t tiles = 3;
     std::vector<int8_t> q(static_cast<size_t>(tiles * captioning::kScreenTile * 4 * quads));
@@ -134,8 +134,8 @@ TEST_CASE("screen_products gives the exact integer sums for 1 to 32 rows and sev
         tiles, quads, q, [&] { return static_cast<uint8_t>(gen.below(captioning::kScreenByteMax + 1)); },
         {1, 2, 3, 4, 5, 6, 7, 9, 16, 17, 32}, "random, " + std::to_string(quads) + " quads");
   }
-  // The extremes: every byte of u kScreenByteMax, each column's weights all -127 or all 127, so that AVX2's two quads
-  // of u8 × s8 pairs sum to ±32,004 in int16, next to its limit (bytes of 66 would wrap it: this case then fails).
+  // The extremes: every byte of u kScreenByteMax, each column's weights all -127 or all 127, so that AVX2's u8 × s8
+  // pairs sum to ±32,258 in int16, next to its limit (bytes of 130 would saturate it: this case then fails).
   const int64_t tiles = 2, quads = 19;
   std::vector<int8_t> q(static_cast<size_t>(tiles * captioning::kScreenTile * 4 * quads));
   for (size_t i = 0; i < q.size(); ++i) q[i] = (i / 4) % captioning::kScreenTile % 3 == 0 ? int8_t{-127} : int8_t{127};
@@ -159,7 +159,7 @@ TEST_CASE("the output screen gives each row's best words and their f32 logits to
   // Non-negative rows, as the merge layer's ReLU gives them, and rows of zeros (a zero scale).
   check_screened(layer, screen, Tensor::uniform({2, 37}, 0, 1, gen), 3, 2, "non-negative");
   check_screened(layer, screen, Tensor::zeros({1, 37}), 1, 2, "zeros");
-  // Rows at the edges of the bytes' ranges: all negative (zero point 63), constant, subnormal (a subnormal scale),
+  // Rows at the edges of the bytes' ranges: all negative (zero point 127), constant, subnormal (a subnormal scale),
   // smaller still (a scale that rounds to 0: every value left to the bound), and one value that dwarfs the others
   // (the rest round to the zero point).
   Tensor edges = Tensor::empty({5, 37});
@@ -171,11 +171,11 @@ TEST_CASE("the output screen gives each row's best words and their f32 logits to
     edges.data()[148 + p] = p == 3 ? 1e6f : 1e-3f * static_cast<float>(p);
   }
   check_screened(layer, screen, edges, 2, 2, "edge rows");
-  // K = 76: 19 quads, on AMX (4 to 8 rows, where the processor has it) one step of 16 and three quads after it.
+  // K = 76: 19 quads, on AMX (7 to 16 rows, where the processor has it) one step of 16 and three quads after it.
   nn::Dense wider(nn::DenseOptions{.in = 76, .out = 301}, gen);
   random_bias(wider, gen, 2);
   const OutputScreen wider_screen(wider);
-  for (int64_t rows : {4, 8})
+  for (int64_t rows : {4, 7, 16})
     check_screened(wider, wider_screen, Tensor::uniform({rows, 76}, -2, 2, gen), 3, 2,
                    "K = 76, rows " + std::to_string(rows));
   CHECK(screen.rows_screened() > 0);
@@ -203,7 +203,7 @@ TEST_CASE(
     nn::ThreadCountScope scope(threads);
     for (int keep : {1, 3}) {
       const std::string what = std::to_string(threads) + " threads, keep " + std::to_string(keep);
-      for (int64_t rows : {3, 4, 8})  // 6 rows of bytes on vpdpbusd, 8 and 16 on AMX where the processor has it
+      for (int64_t rows : {3, 6, 7, 16})  // 3 and 6 rows on vpdpbusd, 7 and 16 on AMX where the processor has it
         check_screened(layer, screen, Tensor::uniform({rows, 256}, 0, 1, gen), keep, 2,
                        what + ", rows " + std::to_string(rows));
       check_screened(deep, deep_screen, Tensor::uniform({2, 16384}, -1, 1, gen), keep, 2, "deep, " + what);
@@ -224,7 +224,8 @@ TEST_CASE("where int8 cannot tell the words apart, the screen computes them in f
   }
   const OutputScreen screen(layer);
   for (int trial = 0; trial < 10; ++trial) {
-    // Rows of multiples of 2⁻⁷ up to 127·2⁻⁷: x's two 6-bit stages leave ~1/4,000 of it, the weights' int8 ~1 %.
+    // Rows of multiples of 2⁻⁷ up to 127·2⁻⁷, which x's 7-bit bytes hold exactly (a step of 2⁻⁷): only the weights'
+    // int8 (~1 %) errs.
     Tensor x = Tensor::empty({2, 64});
     for (int64_t i = 0; i < 128; ++i) x.data()[i] = static_cast<float>(i % 64 == 0 ? 127 : gen.below(128)) * 0x1p-7f;
     check_screened(layer, screen, x, 1 + trial % 3, 0, "trial " + std::to_string(trial));
@@ -232,12 +233,11 @@ TEST_CASE("where int8 cannot tell the words apart, the screen computes them in f
   CHECK(screen.exact_columns() > screen.rows_screened() * 50);  // the bound kept many columns for f32
 }
 
-TEST_CASE("where x's 6-bit stages round coarsely and the words lie close, the screen still picks the f32 best") {
+TEST_CASE("where x's 7-bit bytes round coarsely and the words lie close, the screen still picks the f32 best") {
   // Weights int8 represents exactly (multiples of 2⁻⁷, each column's largest 127·2⁻⁷ at entry 0), so only x's
-  // rounding errs. x[0] = 1 sets the first stage's step to 1/63; the other entries, in [0, 1/63], round to 0 or one
-  // step there, their remainders (±1/126) to ~1/63² in the second; 2,000 columns, a base plus ±40·2⁻⁷ here and
-  // there, lie close. (Since x is quantized in two stages its remainder's term is below the f32 rounding term here:
-  // removing it from the bound does not fail this test; the single-stage screen failed a version of it.)
+  // rounding errs. x[0] = 1 sets the step of its bytes to 1/127; the other entries, in [0, 1/63], round to 0, 1 or 2
+  // steps, leaving up to 1/254 each; 2,000 columns, a base plus ±40·2⁻⁷ here and there, lie close. (The bound's
+  // term for x's rounding, ‖x − x̂‖·‖s·q‖, is what keeps the f32 best a candidate here: without it this test fails.)
   nn::Generator gen(12);
   const int64_t k = 16, v = 2000;
   nn::Dense layer(nn::DenseOptions{.in = k, .out = v}, gen);
