@@ -32,6 +32,23 @@ nn::Tensor dense_rows(const nn::Dense& dense, const nn::Tensor& x) {
   return nn::activate(y, dense.options().activation);
 }
 
+std::vector<float> log_sum_exp_rows(const nn::Tensor& logits) {
+  if (logits.dtype() != nn::DType::f32 || logits.rank() != 2) {
+    nn::fail_expected("log_sum_exp_rows", "f32 logits (B, V)",
+                      nn::to_string(logits.shape()) + " " + nn::dtype_name(logits.dtype()));
+  }
+  std::vector<float> lse(static_cast<size_t>(logits.dim(0)));
+  nn::backend_for(logits).softmax_rows(nn::kernels::RowSoftmax::logsumexp, logits.dim(0), logits.dim(1), logits.data(),
+                                       lse.data());
+  return lse;
+}
+
+StepScores dense_scores(const nn::Dense& output, const nn::Tensor& x) {
+  StepScores scores{.logits = dense_rows(output, x)};
+  scores.log_sum_exp = log_sum_exp_rows(scores.logits);
+  return scores;
+}
+
 nn::Tensor lstm_input_gates(const nn::LSTM& lstm, const nn::Tensor& x) {
   const int64_t rows = x.dim(0), u = lstm.options().units, e = lstm.options().input_size;
   const nn::LstmWeights w = lstm.weights();

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <vector>
 
 #include <nn/layers/dense.h>
 #include <nn/layers/lstm.h>
@@ -25,6 +26,21 @@ bool step_rows_apply(int64_t rows, std::initializer_list<nn::Tensor> tensors);
 
 /// x (B, in) → activation(x · kernel + bias), (B, out), as dense.forward(x) computes it (to rounding).
 nn::Tensor dense_rows(const nn::Dense& dense, const nn::Tensor& x);
+
+/// A step's output layer as a search reads it: the logits, each row's log-normaliser, and where only some columns are
+/// the f32 layer's, which.
+struct StepScores {
+  nn::Tensor logits;  ///< (B, V)
+  /// (B): log Σⱼ e^logits[b][j] over all V columns; a word's log-probability is logits[b][w] − log_sum_exp[b].
+  std::vector<float> log_sum_exp;
+  /// The columns computed in f32, ascending, among which each row's best lie (OutputScreen::logits); empty where
+  /// every column is.
+  std::vector<int32_t> exact_ids;
+};
+/// logits (B, V), f32 → each row's log Σ e^x as nn's softmax rows compute it (float e^(x − max) summed in double).
+std::vector<float> log_sum_exp_rows(const nn::Tensor& logits);
+/// {dense_rows(output, x), log_sum_exp_rows of it, every column exact}.
+StepScores dense_scores(const nn::Dense& output, const nn::Tensor& x);
 
 /// One step of a Keras LSTM without mask: x (B, E) and the state h, c (B, U) — undefined for zeros — → the new
 /// state, written into h and c (fresh tensors). The same as lstm_advance(lstm, lstm_input_gates(lstm, x), h, c).

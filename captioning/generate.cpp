@@ -58,8 +58,10 @@ StepCache step_cache(const CaptionModel& model, const DecodeCache* cache, int ke
 }
 
 // The `keep` best ids of a row of V scores among the end token and the words (never pad or start), best first; equal
-// scores go to the lower id, as an argmax would pick. One pass over the row, the kept few in insertion order.
-std::vector<int32_t> best_words(const float* row, int64_t vocab, int keep) {
+// scores go to the lower id, as an argmax would pick. Where the step names the columns its row's best lie among
+// (StepScores::exact_ids, ascending: a DecodeCache's screen), only those are looked at; else one pass over the row.
+// The kept few in insertion order.
+std::vector<int32_t> best_words(const float* row, int64_t vocab, int keep, const std::vector<int32_t>& among) {
   std::vector<int32_t> best;
   best.reserve(static_cast<size_t>(keep) + 1);
   auto enter = [&](int32_t w) {
@@ -69,6 +71,11 @@ std::vector<int32_t> best_words(const float* row, int64_t vocab, int keep) {
     best.insert(at, w);
     if (static_cast<int>(best.size()) > keep) best.pop_back();
   };
+  if (!among.empty()) {
+    for (int32_t w : among)
+      if (w >= Tokenizer::kEnd) enter(w);
+    return best;
+  }
   int32_t w = Tokenizer::kEnd;
   for (; w < vocab && static_cast<int>(best.size()) < keep; ++w) enter(w);
   // Then 16 scores at a time against the last kept one (four 4-lane comparisons, baseline SSE2 on x86-64), one by one
@@ -132,9 +139,8 @@ std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer
     nn::Tensor c_live = c.defined() ? gather_rows(c, rows) : nn::Tensor::zeros({static_cast<int64_t>(live.size()), u});
     nn::Tensor images = nn::broadcast_to(image, {static_cast<int64_t>(live.size()), image.dim(1)});
     // The words are chosen on the logits — exact for each row's best with a cache, and free of log-softmax's rounding,
-    // which could tie two of them — and scored by their log-probabilities.
-    const nn::Tensor logits = model.step(images, last, h_live, c_live, cache);  // (live, V)
-    const nn::Tensor log_p = nn::log_softmax(logits);
+    // which could tie two of them — and scored by their log-probabilities, logit − log Σ e^logits.
+    const StepScores scores = model.step(images, last, h_live, c_live, cache);  // logits (live, V)
 
     // Candidates: finished beams as they are, and each live beam extended by its `beam` best next words.
     std::vector<Beam> candidates;
@@ -142,13 +148,13 @@ std::vector<Caption> beam_search(CaptionModel& model, const Tokenizer& tokenizer
       if (b.finished) candidates.push_back(b);
     }
     for (size_t k = 0; k < live.size(); ++k) {
-      const float* row = log_p.data() + k * vocab;
-      const std::vector<int32_t> order = best_words(logits.data() + k * vocab, vocab, options.beam);
+      const float* row = scores.logits.data() + k * vocab;
+      const std::vector<int32_t> order = best_words(row, vocab, options.beam, scores.exact_ids);
       const int keep = static_cast<int>(order.size());
       for (int j = 0; j < keep; ++j) {
         const int32_t w = order[j];
         Beam next = beams[live[k]];
-        next.log_prob += row[w];
+        next.log_prob += row[w] - scores.log_sum_exp[k];
         next.row = static_cast<int64_t>(k);
         if (w == Tokenizer::kEnd) {
           next.finished = true;
@@ -185,13 +191,12 @@ Caption greedy_caption(CaptionModel& model, const Tokenizer& tokenizer, const nn
   nn::Tensor h, c;
   int32_t last = Tokenizer::kStart;
   for (int length = 0; length < max_length; ++length) {
-    nn::Tensor logits = model.step(image, {last}, h, c, cache);
-    nn::Tensor log_p = nn::log_softmax(logits);
-    const float* row = log_p.data();
+    const StepScores scores = model.step(image, {last}, h, c, cache);
+    const float* row = scores.logits.data();
     // The first maximum of the logits over the end token and the words (see beam_search), scored by its
     // log-probability.
-    const int32_t best = best_words(logits.data(), vocab, 1).front();
-    caption.log_prob += row[best];
+    const int32_t best = best_words(row, vocab, 1, scores.exact_ids).front();
+    caption.log_prob += row[best] - scores.log_sum_exp[0];
     if (best == Tokenizer::kEnd) break;
     caption.ids.push_back(best);
     last = best;

@@ -105,7 +105,7 @@ nn::Tensor CaptionModel::forward(const nn::Tensor& features, const nn::Indices& 
   return head(nn::embedding(merged.reshape({positions, options_.units}), rows));
 }
 
-nn::Tensor CaptionModel::step(const nn::Tensor& image_part, const std::vector<int32_t>& last_words, nn::Tensor& h,
+StepScores CaptionModel::step(const nn::Tensor& image_part, const std::vector<int32_t>& last_words, nn::Tensor& h,
                               nn::Tensor& c, const StepCache& cache) {
   const int64_t b = static_cast<int64_t>(last_words.size());
   nn::Indices ids({b, 1}, last_words);
@@ -128,12 +128,15 @@ nn::Tensor CaptionModel::step(const nn::Tensor& image_part, const std::vector<in
     nn::Tensor merged = merge(image_part, h.reshape({b, 1, options_.units})).reshape({b, options_.units});
     nn::Tensor hidden = dense_rows(*merge_dense_, merged);
     return cache.cache && cache.cache->screens_output() ? cache.cache->screen().logits(hidden, cache.exact, cache.first)
-                                                        : dense_rows(*output_, hidden);
+                                                        : dense_scores(*output_, hidden);
   }
   nn::LstmResult r = lstm_->forward(word_dropout_->forward(embedding_->forward(ids)), nn::Tensor(), h, c);
   h = r.h;
   c = r.c;
-  return head(merge(image_part, r.h.reshape({b, 1, options_.units}))).reshape({b, options_.vocab});
+  StepScores scores{.logits =
+                        head(merge(image_part, r.h.reshape({b, 1, options_.units}))).reshape({b, options_.vocab})};
+  scores.log_sum_exp = log_sum_exp_rows(scores.logits);
+  return scores;
 }
 
 void CaptionModel::reseed_dropout(uint64_t seed) {

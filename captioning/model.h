@@ -24,6 +24,8 @@
 #include <nn/layers/lstm.h>
 #include <nn/layers/module.h>
 
+#include "captioning/decode_step.h"
+
 namespace captioning {
 
 /// CaptionModel's configuration; the defaults are the original Keras model's.
@@ -67,11 +69,12 @@ class CaptionModel : public nn::Module {
   /// start) and its last word → logits (B, V); the state is advanced.
   /// image(): features (B, feature_width()) → the image part; another shape is an nn::Error with the shapes.
   nn::Tensor image(const nn::Tensor& features);
-  /// step(): see above; h and c are replaced by the advanced state. With a cache (built from this model, in eval mode
-  /// with f32 weights), the LSTM's input half comes from its table and the output layer goes through its screen: the
-  /// state is the same to the bit, and in each row the `exact` largest logits among ids ≥ `first` are the f32
-  /// layer's, the others estimates below them — what a search that keeps `exact` words per row needs.
-  nn::Tensor step(const nn::Tensor& image_part, const std::vector<int32_t>& last_words, nn::Tensor& h, nn::Tensor& c,
+  /// step(): see above; h and c are replaced by the advanced state. The logits come with each row's log-sum-exp
+  /// (StepScores, decode_step.h). With a cache (built from this model, in eval mode with f32 weights), the LSTM's
+  /// input half comes from its table and the output layer goes through its screen: the state is the same to the bit,
+  /// and in each row the `exact` largest logits among ids ≥ `first` are the f32 layer's, the others estimates below
+  /// them — what a search that keeps `exact` words per row needs —, and exact_ids names the columns to look at.
+  StepScores step(const nn::Tensor& image_part, const std::vector<int32_t>& last_words, nn::Tensor& h, nn::Tensor& c,
                   const StepCache& cache = {});
   /// The layers a DecodeCache is computed from.
   const nn::Embedding& embedding_layer() const { return *embedding_; }

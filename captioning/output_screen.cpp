@@ -162,7 +162,7 @@ bool OutputScreen::matches(const nn::Dense& output) const {
          std::memcmp(output.bias().data(), bias_.data(), sizeof(float) * out_) == 0;
 }
 
-nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) const {
+StepScores OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) const {
   if (x.dtype() != nn::DType::f32 || x.rank() != 2 || x.dim(1) != in_ || x.dim(0) < 1 || x.dim(0) > kMaxStepRows) {
     nn::fail_expected("OutputScreen",
                       "x of shape (B," + std::to_string(in_) + "), f32, 1 ≤ B ≤ " + std::to_string(kMaxStepRows),
@@ -221,9 +221,13 @@ nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
                               .offset = offset_.data()};
   // 2. Candidates: per row, the words whose upper bound reaches the `exact`-th best lower bound (ids ≥ first), in the
   //    same pass; a row with no bound (non-finite x) makes every column one.
+  //    With them each row's largest estimate and Σ e^(z̃ − largest) over its columns, for its log-sum-exp (step 4).
   std::vector<uint8_t>& candidate = scratch.candidate;
+  float largest[kMaxStepRows];
+  double exp_sums[kMaxStepRows];
   screen_rows(rows, tiles_, quads_, scratch.bytes.data(), quantized_.data(), columns, norms, first,
-              static_cast<int>(std::min<int64_t>(exact, v - first)), zs, scratch.bound.data(), candidate.data());
+              static_cast<int>(std::min<int64_t>(exact, v - first)), zs, scratch.bound.data(), candidate.data(),
+              largest, exp_sums);
   for (int64_t r = 0; r < rows; ++r) {
     if (!std::isfinite(norms[r].x_norm)) std::fill(candidate.begin(), candidate.end(), 1);
   }
@@ -252,15 +256,32 @@ nn::Tensor OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
     for (int64_t r = 0; r < rows; ++r) exact_values[r * count + i] = bias_[chosen[i]];
   }
   rows_gemm_add(rows, count, k, xs, packed.data(), exact_values.data());
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t i = 0; i < count; ++i) zs[r * v + chosen[i]] = exact_values[r * count + i];
+
+  // 4. Each row's log Σ e^z over the values it returns: the pass's sum over the estimates (each term ≤ 1, the largest
+  //    1), each exact column's term put in place of its estimate's (a handful, in double). A row whose sum is not a
+  //    positive finite number — a non-finite row, or an exact logit e^700 above the estimates — is summed again from
+  //    its logits by log_sum_exp_rows.
+  StepScores scores{.logits = z, .log_sum_exp = std::vector<float>(static_cast<size_t>(rows))};
+  for (int64_t r = 0; r < rows; ++r) {
+    double total = exp_sums[r];
+    for (int64_t i = 0; i < count; ++i) {
+      float& logit = zs[r * v + chosen[i]];
+      const float f32 = exact_values[r * count + i];
+      total += std::exp(double{f32} - largest[r]) - std::exp(double{logit} - largest[r]);
+      logit = f32;
+    }
+    const bool summed = std::isfinite(largest[r]) && std::isfinite(total) && total > 0;
+    scores.log_sum_exp[r] =
+        summed ? largest[r] + static_cast<float>(std::log(total)) : log_sum_exp_rows(nn::slice(z, 0, r, r + 1)).front();
+  }
   if (packed.capacity() > (size_t{1} << 20)) {  // after a row computed in full (non-finite): give the V·K floats back
     std::vector<float>().swap(packed);
     std::vector<float>().swap(exact_values);
   }
+  scores.exact_ids = chosen;
   exact_columns_.fetch_add(count, std::memory_order_relaxed);
   rows_screened_.fetch_add(rows, std::memory_order_relaxed);
-  return z;
+  return scores;
 }
 
 }  // namespace captioning

@@ -35,6 +35,8 @@
 
 #include <nn/layers/dense.h>
 
+#include "captioning/decode_step.h"
+
 namespace captioning {
 
 /// About 64 values of a weight tensor, spread evenly over it, kept to tell later whether it still holds the same
@@ -61,9 +63,11 @@ class OutputScreen {
   explicit OutputScreen(const nn::Dense& output);
 
   /// x (B, K) f32, B ≤ kMaxStepRows → logits (B, V): in each row, the `exact` largest among the columns [first, V)
-  /// are exactly dense_rows(output, x)'s values; every other column holds an estimate below them. Throws nn::Error
-  /// naming the argument for a shape, exact outside [1, kMaxStepRows] or first outside [0, V).
-  nn::Tensor logits(const nn::Tensor& x, int exact, int32_t first) const;
+  /// are exactly dense_rows(output, x)'s values; every other column holds an estimate below them. With them each
+  /// row's log Σ e^logits, from the same pass over the vocabulary (not nn's softmax rows: equal to rounding), and the
+  /// ids of the columns computed in f32 (each row's `exact` best among them). Throws nn::Error naming the argument for
+  /// a shape, exact outside [1, kMaxStepRows] or first outside [0, V).
+  StepScores logits(const nn::Tensor& x, int exact, int32_t first) const;
 
   /// Whether `output` still has the weights this screen was built from: the same shapes and activation, the same
   /// biases and the same kernel by a WeightSample (checked once per search).

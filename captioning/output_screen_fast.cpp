@@ -20,6 +20,7 @@
 #endif
 
 #include <nn/backends/cpu/isa.h>
+#include <nn/backends/cpu/rows_fast.h>
 
 #include "captioning/output_screen_kernels.h"
 
@@ -251,23 +252,32 @@ __attribute__((target("arch=x86-64-v3"))) void tile_avx2(int64_t rows, int64_t q
 }
 #endif
 
-// The estimates and bounds of one tile's columns [j0, j0 + width) for `rows` rows, from its sums (rows, 64).
+// The estimates and bounds of one tile's columns [j0, j0 + width) for `rows` rows, from its sums (rows, 64); each
+// row's largest estimate so far in largest[r].
 __attribute__((always_inline)) inline void tile_estimates(int64_t rows, int64_t j0, int64_t width,
                                                           const int32_t* __restrict sums, const ScreenColumns& col,
                                                           const ScreenRowNorms* norms, float* __restrict z,
-                                                          float* __restrict bound) {
+                                                          float* __restrict bound, float* largest) {
   constexpr float kWiden = 1 + 0x1p-10f, kRelative = 0x1p-21f;
+  // The columns' arrays from j0 on, in locals: read through `col` inside the loop they would be loaded again after
+  // every store (a store might change `col`), and the loop would not vectorise.
+  const int32_t* __restrict q_sums = col.q_sums + j0;
+  const float* __restrict scale = col.scale + j0, * __restrict bias = col.bias + j0;
+  const float* __restrict spread = col.spread + j0, * __restrict int8_norm = col.int8_norm + j0, * __restrict offset = col.offset + j0;
   for (int64_t r = 0; r < rows; ++r) {
-    const ScreenRowNorms& n = norms[r];
-    const int32_t* sr = sums + r * kScreenTile;
-    float* zr = z + r * col.vocab + j0;
-    float* br = bound + r * col.vocab + j0;
-    for (int64_t c = 0; c < width; ++c) {  // vectorised: no branch
-      const int64_t j = j0 + c;
-      zr[c] = col.bias[j] + col.scale[j] * (n.x_scale * static_cast<float>(sr[c] - n.x_zero * col.q_sums[j]));
-      br[c] = (n.x_norm * col.spread[j] + n.x_error * col.int8_norm[j] + col.offset[j] + kRelative * std::fabs(zr[c])) *
-              kWiden;
+    const ScreenRowNorms n = norms[r];
+    const int32_t* __restrict sr = sums + r * kScreenTile;
+    float* __restrict zr = z + r * col.vocab + j0;
+    float* __restrict br = bound + r * col.vocab + j0;
+    float top = largest[r];
+#pragma omp simd reduction(max : top)
+    for (int64_t c = 0; c < width; ++c) {
+      const float estimate = bias[c] + scale[c] * (n.x_scale * static_cast<float>(sr[c] - n.x_zero * q_sums[c]));
+      zr[c] = estimate;
+      br[c] = (n.x_norm * spread[c] + n.x_error * int8_norm[c] + offset[c] + kRelative * std::fabs(estimate)) * kWiden;
+      top = estimate > top ? estimate : top;  // (std::max here kept GCC 12 from vectorising the loop)
     }
+    largest[r] = top;
   }
 }
 
@@ -313,7 +323,7 @@ __attribute__((always_inline)) inline void tile_mark(int64_t rows, int64_t j0, i
 }
 
 using TileEstimates = void (*)(int64_t, int64_t, int64_t, const int32_t*, const ScreenColumns&, const ScreenRowNorms*,
-                               float*, float*);
+                               float*, float*, float*);
 using TileBest = void (*)(int64_t, int64_t, int64_t, int, int64_t, const float*, const float*, float (*)[16]);
 using TileMark = void (*)(int64_t, int64_t, int64_t, int64_t, const float*, const float*, const float*, uint8_t*);
 
@@ -321,8 +331,8 @@ using TileMark = void (*)(int64_t, int64_t, int64_t, int64_t, const float*, cons
 #define NN_SCREEN_LEVEL(suffix, target_attribute)                                                                \
   target_attribute void tile_estimates_##suffix(int64_t rows, int64_t j0, int64_t width, const int32_t* sums,    \
                                                 const ScreenColumns& col, const ScreenRowNorms* norms, float* z, \
-                                                float* bound) {                                                  \
-    tile_estimates(rows, j0, width, sums, col, norms, z, bound);                                                 \
+                                                float* bound, float* largest) {                                  \
+    tile_estimates(rows, j0, width, sums, col, norms, z, bound, largest);                                        \
   }                                                                                                              \
   target_attribute void tile_best_##suffix(int64_t rows, int64_t j0, int64_t width, int keep, int64_t v,         \
                                            const float* z, const float* bound, float(*best)[16]) {               \
@@ -413,13 +423,18 @@ const char* screen_products_name(ScreenProducts kind) {
 
 void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q,
                  const ScreenColumns& columns, const ScreenRowNorms* norms, int32_t first, int keep, float* z,
-                 float* bound, uint8_t* candidate) {
+                 float* bound, uint8_t* candidate, float* largest, double* exp_sums) {
   const Products products = products_for(m);
   const LevelKernels level = level_kernels();
+  const auto exp_sum = nn::kernels::with_active_isa([]<nn::kernels::Isa isa>() { return &nn::kernels::exp_sum<isa>; });
   const int64_t v = columns.vocab;
   keep = std::clamp(keep, 1, 16);
-  // Each thread's best lower bounds per row, then the rows' thresholds: read by all after the barrier.
-  std::vector<float> lists(static_cast<size_t>(omp_get_max_threads()) * 16 * 16);
+  // Each thread's best lower bounds and largest estimate per row, then the rows' thresholds: read by all after the
+  // barrier. Each tile's sums of e^(z − largest), added in tile order after the pass: the same sums on any number of
+  // threads.
+  const int threads = omp_get_max_threads();
+  std::vector<float> lists(static_cast<size_t>(threads) * 16 * 16), tops(static_cast<size_t>(threads) * 16);
+  std::vector<double> tile_sums(static_cast<size_t>(m * tiles), 0.0);
   float threshold[16];
   // One parallel pass when q is large (the 1.9 MB of V = 7,579; not a small test vocabulary), each thread keeping
   // the same tiles in both halves, in its L2 from one step to the next.
@@ -439,30 +454,42 @@ void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, cons
     const int64_t t0 = edge(me), t1 = edge(me + 1);
     float(*best)[16] = reinterpret_cast<float(*)[16]>(lists.data() + me * 16 * 16);
     std::fill_n(lists.data() + me * 16 * 16, 16 * 16, -std::numeric_limits<float>::infinity());
+    float* top = tops.data() + me * 16;
+    std::fill_n(top, 16, -std::numeric_limits<float>::infinity());
     products.begin(m);
     for (int64_t t = t0; t < t1; ++t) {
       int32_t sums[16 * kScreenTile];  // m ≤ 16 rows, the tile's 64 columns each
       products.tile(m, quads, u, q + t * quads * kQuadBytes, sums, kScreenTile);
       const int64_t j0 = t * kScreenTile, width = std::min(kScreenTile, v - j0);
       if (width <= 0) continue;
-      level.estimates(m, j0, width, sums, columns, norms, z, bound);
+      level.estimates(m, j0, width, sums, columns, norms, z, bound, top);
       const int64_t from = std::max<int64_t>(j0, first);
       if (from < j0 + width) level.best(m, from, j0 + width - from, keep, v, z, bound, best);
     }
     products.end();
 #pragma omp barrier
 #pragma omp single
-    for (int64_t r = 0; r < m; ++r) {  // the keep-th largest of the threads' lists together
+    for (int64_t r = 0; r < m; ++r) {  // the keep-th largest of the threads' lists together, and the largest estimate
       std::vector<float> all;
-      for (int64_t i = 0; i < team; ++i)
+      largest[r] = -std::numeric_limits<float>::infinity();
+      for (int64_t i = 0; i < team; ++i) {
         all.insert(all.end(), &lists[(i * 16 + r) * 16], &lists[(i * 16 + r) * 16 + keep]);
+        largest[r] = std::max(largest[r], tops[i * 16 + r]);
+      }
       std::nth_element(all.begin(), all.begin() + (keep - 1), all.end(), std::greater<float>());
       threshold[r] = all[keep - 1];
     }  // (single ends with a barrier)
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t from = std::max<int64_t>(t * kScreenTile, first), to = std::min(v, (t + 1) * kScreenTile);
-      if (from < to) level.mark(m, from, to - from, v, z, bound, threshold, candidate);
+      const int64_t j0 = t * kScreenTile, width = std::min(kScreenTile, v - j0);
+      if (width <= 0) continue;
+      const int64_t from = std::max<int64_t>(j0, first);
+      if (from < j0 + width) level.mark(m, from, j0 + width - from, v, z, bound, threshold, candidate);
+      for (int64_t r = 0; r < m; ++r) tile_sums[r * tiles + t] = exp_sum(width, z + r * v + j0, largest[r]);
     }
+  }
+  for (int64_t r = 0; r < m; ++r) {
+    exp_sums[r] = 0;
+    for (int64_t t = 0; t < tiles; ++t) exp_sums[r] += tile_sums[r * tiles + t];
   }
 }
 

@@ -202,6 +202,36 @@ TEST_CASE("adam_update gives the same bits at every instruction-set level and on
   MESSAGE("adam_update compared at " << levels << " levels");
 }
 
+TEST_CASE(
+    "exp_sum adds e^(x − shift) at every instruction-set level as std::exp does, and as softmax_rows sums a row") {
+  using nn::kernels::Isa;
+  std::mt19937 rng(6);
+  for (int64_t n : {1, 15, 16, 17, 100, 2048}) {
+    Floats x = random_floats(n, rng, -30.0f, 5.0f);
+    x[0] = -100.0f;  // below e^x's float range: adds 0, as std::exp's 3.7e-44 nearly does
+    const float shift = 2.5f;
+    double expected = 0;
+    for (float v : x) expected += std::exp(double{v} - shift);
+    auto check = [&]<Isa isa>(const char* level) {
+      const double got = nn::kernels::exp_sum<isa>(n, x.data(), shift);
+      CHECK_MESSAGE(std::fabs(got - expected) <= 4e-7 * expected + 1e-40,
+                    (std::string(level) + ", n = " + std::to_string(n)));
+    };
+    check.template operator()<Isa::scalar>("scalar");
+    if (nn::kernels::cpu_supports(Isa::avx2)) check.template operator()<Isa::avx2>("avx2");
+    if (nn::kernels::cpu_supports(Isa::avx512)) check.template operator()<Isa::avx512>("avx512");
+  }
+  // A row of one block: its logsumexp is its max plus the log of exp_sum at that max, to the bit.
+  Floats row = random_floats(2000, rng, -8.0f, 8.0f);
+  float max = row[0];
+  for (float v : row) max = std::max(max, v);
+  float lse = 0;
+  nn::cpu_backend().softmax_rows(nn::kernels::RowSoftmax::logsumexp, 1, 2000, row.data(), &lse);
+  const float from_sum = nn::kernels::with_active_isa(
+      [&]<Isa isa> { return max + static_cast<float>(std::log(nn::kernels::exp_sum<isa>(2000, row.data(), max))); });
+  test::check_same_bits({from_sum}, {lse}, "logsumexp of one block");
+}
+
 TEST_CASE("sgd_update, rmsprop_update, adagrad_update: the reference follows the formulas on one element") {
   // SGD, PyTorch's form, Nesterov: g = 1 + 0.5·2 = 2; b = 0.5·4 + 2 = 4; g = 2 + 0.5·4 = 4; θ = 2 − 0.1·4 = 1.6.
   Floats theta{2}, buffer{4};

@@ -48,7 +48,7 @@ TEST_CASE("the row path's steps give the whole-caption forward's logits, for thr
   nn::NoGradGuard no_grad;                                           // the row path
   Tensor image = model.image(features), h, c;
   for (int64_t t = 0; t < 4; ++t) {
-    Tensor logits = model.step(image, {ids[t], ids[4 + t], ids[8 + t]}, h, c);
+    Tensor logits = model.step(image, {ids[t], ids[4 + t], ids[8 + t]}, h, c).logits;
     test::check_close(logits, nn::slice(whole, 1, t, t + 1).reshape({3, 13}), 1e-5, 1e-6, "step " + std::to_string(t));
   }
 }
@@ -57,7 +57,8 @@ namespace {
 
 // The reference: beam search as the textbook states it, one beam per model step (batch of one), its own LSTM state
 // carried with each hypothesis. Candidates are the finished hypotheses, then each live one's `beam` best next
-// words (by logit, best first, ties to the lower id), ranked stably by score.
+// words (by logit, best first, ties to the lower id), ranked stably by score; a word's log-probability is its logit
+// less the step's log Σ e^logits (whose value tests/test_decode_cache.cpp checks).
 struct Hypothesis {
   std::vector<int32_t> ids;
   double log_prob = 0;
@@ -84,15 +85,15 @@ std::vector<captioning::Caption> one_beam_at_a_time(CaptionModel& model, const T
       if (x.finished) continue;
       any_live = true;
       Tensor h = x.h, c = x.c;
-      Tensor logits = model.step(image, {x.ids.empty() ? Tokenizer::kStart : x.ids.back()}, h, c);
-      Tensor log_p = nn::log_softmax(logits);
+      const captioning::StepScores scores = model.step(image, {x.ids.empty() ? Tokenizer::kStart : x.ids.back()}, h, c);
+      const Tensor logits = scores.logits;
       std::vector<int32_t> words;  // ordered by logit (ties to the lower id), scored by log-probability
       for (int32_t w = Tokenizer::kEnd; w < vocab; ++w) words.push_back(w);
       std::stable_sort(words.begin(), words.end(),
                        [&](int32_t a, int32_t b) { return logits.data()[a] > logits.data()[b]; });
       for (int j = 0; j < std::min<int>(o.beam, static_cast<int>(words.size())); ++j) {
         Hypothesis next = x;
-        next.log_prob += log_p.data()[words[j]];
+        next.log_prob += logits.data()[words[j]] - scores.log_sum_exp[0];
         next.h = h, next.c = c;
         if (words[j] == Tokenizer::kEnd)
           next.finished = true;

@@ -32,7 +32,7 @@ TEST_CASE("generation's single steps give the same logits as the whole-caption f
   Tensor whole = model.forward(features, nn::Indices({1, 5}, caption));  // (1, 5, 12)
   Tensor image = model.image(features), h, c;
   for (size_t t = 0; t < caption.size(); ++t) {
-    Tensor logits = model.step(image, {caption[t]}, h, c);
+    Tensor logits = model.step(image, {caption[t]}, h, c).logits;
     test::check_close(logits.reshape({12}), nn::slice(whole, 1, t, t + 1).reshape({12}), 1e-5, 1e-6,
                       "step " + std::to_string(t));
   }
@@ -127,7 +127,7 @@ TEST_CASE("with attention over a feature map, the logits are the loop reference'
   Tensor image = model.image(features), h, c;
   CHECK(image.shape() == nn::Shape{1, 6 + 4 * 6});
   for (size_t t = 0; t < caption.size(); ++t) {
-    Tensor logits = model.step(image, {caption[t]}, h, c);
+    Tensor logits = model.step(image, {caption[t]}, h, c).logits;
     test::check_close(logits.reshape({11}), nn::slice(whole, 1, t, t + 1).reshape({11}), 1e-5, 1e-6,
                       "step " + std::to_string(t));
   }

@@ -46,11 +46,27 @@ std::vector<int32_t> best_of(const Tensor& logits, int64_t r, int keep, int32_t 
   return ids;
 }
 
+// log Σ e^x over row r of logits, in double from the values as given.
+double log_sum_exp_of(const Tensor& logits, int64_t r) {
+  const int64_t v = logits.dim(1);
+  const float* row = logits.data() + r * v;
+  const double top = *std::max_element(row, row + v);
+  double total = 0;
+  for (int64_t j = 0; j < v; ++j) total += std::exp(row[j] - top);
+  return top + std::log(total);
+}
+
 // Screened logits against dense_rows: each row's `keep` best ids and their values to the bit, every other value of
-// [first, V) below the keep-th best.
+// [first, V) below the keep-th best; the exact ids ascending, holding each row's best, their values dense_rows's; each
+// row's log-sum-exp that of the logits returned, to float rounding.
 void check_screened(const nn::Dense& layer, const OutputScreen& screen, const Tensor& x, int keep, int32_t first,
                     const std::string& what) {
-  const Tensor exact = captioning::dense_rows(layer, x), screened = screen.logits(x, keep, first);
+  const captioning::StepScores scores = screen.logits(x, keep, first);
+  const Tensor exact = captioning::dense_rows(layer, x), screened = scores.logits;
+  const std::vector<int32_t>& ids = scores.exact_ids;
+  CHECK_MESSAGE(std::is_sorted(ids.begin(), ids.end()), what);
+  CHECK_MESSAGE(std::adjacent_find(ids.begin(), ids.end()) == ids.end(), what);
+  REQUIRE(scores.log_sum_exp.size() == static_cast<size_t>(x.dim(0)));
   for (int64_t r = 0; r < x.dim(0); ++r) {
     const std::vector<int32_t> want = best_of(exact, r, keep, first), got = best_of(screened, r, keep, first);
     CHECK_MESSAGE(got == want, (what + ", row " + std::to_string(r)));
@@ -58,12 +74,23 @@ void check_screened(const nn::Dense& layer, const OutputScreen& screen, const Te
     for (int32_t id : want) {
       CHECK_MESSAGE(same_bits(screened.data()[r * v + id], exact.data()[r * v + id]),
                     (what + ", id " + std::to_string(id)));
+      CHECK_MESSAGE(std::binary_search(ids.begin(), ids.end(), id), (what + ", exact id " + std::to_string(id)));
+    }
+    for (int32_t id : ids) {
+      CHECK_MESSAGE(same_bits(screened.data()[r * v + id], exact.data()[r * v + id]),
+                    (what + ", exact id " + std::to_string(id)));
     }
     const float last = exact.data()[r * v + want.back()];
     for (int32_t j = first; j < v; ++j) {
       if (std::find(want.begin(), want.end(), j) == want.end()) {
         CHECK_MESSAGE(screened.data()[r * v + j] < last, (what + ", id " + std::to_string(j)));
       }
+    }
+    const double lse = log_sum_exp_of(screened, r);
+    if (std::isfinite(lse)) {
+      CHECK_MESSAGE(std::fabs(scores.log_sum_exp[r] - lse) <= 1e-6 * (1 + std::fabs(lse)),
+                    (what + ", row " + std::to_string(r) + ": log-sum-exp " + std::to_string(scores.log_sum_exp[r]) +
+                     " against " + std::to_string(lse)));
     }
   }
 }
@@ -182,7 +209,7 @@ TEST_CASE("the output screen gives each row's best words and their f32 logits to
   CHECK(screen.exact_columns() < screen.rows_screened() * 301 / 4);  // it screened: most columns stayed int8
   // More words asked for than there are from `first` on: all of them exact.
   Tensor x = Tensor::uniform({2, 37}, -1, 1, gen);
-  const Tensor exact = captioning::dense_rows(layer, x), screened = screen.logits(x, 9, 295);
+  const Tensor exact = captioning::dense_rows(layer, x), screened = screen.logits(x, 9, 295).logits;
   for (int64_t r = 0; r < 2; ++r)
     for (int64_t j = 295; j < 301; ++j) CHECK(same_bits(screened.data()[r * 301 + j], exact.data()[r * 301 + j]));
 }
@@ -264,8 +291,14 @@ TEST_CASE("the output screen computes every column in f32 for rows with an infin
   Tensor x = Tensor::uniform({2, 8}, 0, 1, gen);
   x.data()[3] = std::numeric_limits<float>::infinity();
   x.data()[8 + 5] = std::numeric_limits<float>::quiet_NaN();
-  const Tensor exact = captioning::dense_rows(layer, x), screened = screen.logits(x, 1, 2);
+  const captioning::StepScores scores = screen.logits(x, 1, 2);
+  const Tensor exact = captioning::dense_rows(layer, x), screened = scores.logits;
   CHECK(std::memcmp(exact.data(), screened.data(), sizeof(float) * 2 * 70) == 0);
+  const std::vector<float> want = captioning::log_sum_exp_rows(exact);  // summed again from the row, as nn sums it
+  for (int64_t r = 0; r < 2; ++r) {
+    const float got = scores.log_sum_exp[r];
+    CHECK((std::isnan(want[r]) ? std::isnan(got) : same_bits(got, want[r])));
+  }
 }
 
 TEST_CASE("a column with an infinite weight is always computed in f32, and wins where the layer says so") {
@@ -275,8 +308,13 @@ TEST_CASE("a column with an infinite weight is always computed in f32, and wins 
   layer.kernel().data()[3 * 70 + 40] = std::numeric_limits<float>::infinity();  // column 40, input 3
   const OutputScreen screen(layer);
   Tensor x = Tensor::uniform({2, 8}, 0.1f, 1, gen);  // x[3] > 0: column 40's logit is +∞ in f32
-  const Tensor screened = screen.logits(x, 1, 2);
-  for (int64_t r = 0; r < 2; ++r) CHECK(screened.data()[r * 70 + 40] == std::numeric_limits<float>::infinity());
+  const captioning::StepScores scores = screen.logits(x, 1, 2);
+  // Its log-sum-exp summed again from the row, as nn sums it (which gives NaN for a row holding +∞).
+  const std::vector<float> want = captioning::log_sum_exp_rows(captioning::dense_rows(layer, x));
+  for (int64_t r = 0; r < 2; ++r) {
+    CHECK(scores.logits.data()[r * 70 + 40] == std::numeric_limits<float>::infinity());
+    CHECK((std::isnan(want[r]) ? std::isnan(scores.log_sum_exp[r]) : same_bits(scores.log_sum_exp[r], want[r])));
+  }
   check_screened(layer, screen, x, 2, 2, "infinite weight");
 }
 
@@ -308,8 +346,17 @@ TEST_CASE("steps from a DecodeCache give the layers' LSTM state to the bit and t
   Tensor h, c, hc, cc;
   const std::vector<std::vector<int32_t>> words{{1, 1, 1}, {5, 56, 2}, {9, 3, 40}, {7, 7, 12}};
   for (size_t t = 0; t < words.size(); ++t) {
-    const Tensor plain = model.step(image, words[t], h, c);
-    const Tensor cached = model.step(image, words[t], hc, cc, {.cache = &cache, .exact = 2, .first = 2});
+    const captioning::StepScores plain_scores = model.step(image, words[t], h, c),
+                                 cached_scores =
+                                     model.step(image, words[t], hc, cc, {.cache = &cache, .exact = 2, .first = 2});
+    const Tensor plain = plain_scores.logits, cached = cached_scores.logits;
+    CHECK(plain_scores.exact_ids.empty());  // the layers' logits: every column exact
+    for (int64_t r = 0; r < 3; ++r) {
+      const double lse = log_sum_exp_of(plain, r);
+      CHECK(std::fabs(plain_scores.log_sum_exp[r] - lse) <= 1e-6 * (1 + std::fabs(lse)));
+      // The screen's, over its estimates: within the bound's reach of the layers'.
+      CHECK(std::fabs(cached_scores.log_sum_exp[r] - lse) <= 1e-2);
+    }
     CHECK(std::memcmp(h.data(), hc.data(), sizeof(float) * h.numel()) == 0);
     CHECK(std::memcmp(c.data(), cc.data(), sizeof(float) * c.numel()) == 0);
     for (int64_t r = 0; r < 3; ++r) CHECK(best_of(cached, r, 2, 2) == best_of(plain, r, 2, 2));

@@ -145,6 +145,11 @@ void cross_entropy_rows_backward<kCompiledIsa>(const TargetRows& r, float scale,
 }
 
 template <>
+double exp_sum<kCompiledIsa>(int64_t n, const float* x, float shift) {
+  return block_exp_sum(n, x, shift);
+}
+
+template <>
 void softmax_rows<kCompiledIsa>(RowSoftmax kind, int64_t rows, int64_t width, const float* x, float* y) {
   // Blocks shared where rows alone would leave threads idle or unevenly loaded (under twice as many rows as threads)
   // and a row has two full blocks or more: greedy decoding's one row of V = 7,579 (11.0 → 5.6 µs on 2 threads of an AMD

@@ -22,6 +22,10 @@ void cross_entropy_rows_backward(const TargetRows& r, float scale, const float* 
 // y = softmax, log-softmax (R, C) or logsumexp (R) of each row of x (R, C), C ≥ 1: float e^(x − max) summed in double.
 template <Isa>
 void softmax_rows(RowSoftmax kind, int64_t rows, int64_t width, const float* x, float* y);
+// Σ e^(x − shift) over x (n), float e^x summed in double as softmax_rows sums a block of a row: for a caller that sums
+// a row in pieces of its own with a shift it knows (captioning's output screen, in its pass over the vocabulary).
+template <Isa>
+double exp_sum(int64_t n, const float* x, float shift);
 // θ, m, v (n) updated in place from g (n), denormals flushed in every thread that runs it.
 template <Isa>
 void adam_update(const AdamStep& s, int64_t n, float* theta, float* m, float* v, const float* g);
