@@ -241,6 +241,18 @@ struct Doubles16 {
   Wide<double> low, high;
 };
 NN_SIMD Doubles16 to_doubles(v16 v) {
+  Doubles16 d;
+#if defined(__AVX512F__)
+  // Each half of the one register converted into a register of doubles (vcvtps2pd from the low half and from
+  // vextractf32x8's). Through the vector of twice its bytes below, GCC 12 moved the results via the stack in 32-byte
+  // stores read back as 64-byte loads, which the store buffer cannot forward: softmax's sums spent most of their time
+  // on those loads.
+  using Half = typename VectorOf<float, kNativeBytes / 2>::type;
+  const Half low = __builtin_shufflevector(v.part[0], v.part[0], 0, 1, 2, 3, 4, 5, 6, 7);
+  const Half high = __builtin_shufflevector(v.part[0], v.part[0], 8, 9, 10, 11, 12, 13, 14, 15);
+  d.low.part[0] = __builtin_convertvector(low, Native<double>);
+  d.high.part[0] = __builtin_convertvector(high, Native<double>);
+#else
   // Each native vector of floats converted whole, into a vector of twice its bytes (GCC 12 splits the conversion of
   // a half into pieces of two lanes that pass through the stack).
   using Twice = typename VectorOf<double, 2 * kNativeBytes>::type;
@@ -249,9 +261,9 @@ NN_SIMD Doubles16 to_doubles(v16 v) {
     const Twice wide = __builtin_convertvector(v.part[k], Twice);
     std::memcpy(&parts[2 * k], &wide, sizeof wide);
   }
-  Doubles16 d;
   std::memcpy(d.low.part, parts, sizeof d.low.part);
   std::memcpy(d.high.part, parts + kParts, sizeof d.high.part);
+#endif
   return d;
 }
 
