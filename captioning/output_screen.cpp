@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 
+#include <nn/backends/cpu/rows_fast.h>
 #include <nn/core/error.h>
 #include <nn/ops/ops.h>
 
@@ -43,9 +45,9 @@ struct ByteImage {
 ByteImage to_bytes(const float* values, int64_t n, uint8_t* bytes) {
   float low = 0, high = 0;
 #pragma omp simd reduction(min : low) reduction(max : high)
-  for (int64_t i = 0; i < n; ++i) {
-    low = std::min(low, values[i]);
-    high = std::max(high, values[i]);
+  for (int64_t i = 0; i < n; ++i) {  // (std::min and std::max here kept GCC 12 from vectorising the loop)
+    low = values[i] < low ? values[i] : low;
+    high = values[i] > high ? values[i] : high;
   }
   const float scale = static_cast<float>((double{high} - double{low}) / kScreenByteMax);
   double error2 = 0;
@@ -222,29 +224,20 @@ StepScores OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
   // 2. Candidates: per row, the words whose upper bound reaches the `exact`-th best lower bound (ids ≥ first), in the
   //    same pass; a row with no bound (non-finite x) makes every column one.
   //    With them each row's largest estimate and Σ e^(z̃ − largest) over its columns, for its log-sum-exp (step 4).
-  std::vector<uint8_t>& candidate = scratch.candidate;
+  std::vector<int32_t>& chosen = scratch.chosen;  // the candidates' ids, ascending
   float largest[kMaxStepRows];
   double exp_sums[kMaxStepRows];
   screen_rows(rows, tiles_, quads_, scratch.bytes.data(), quantized_.data(), columns, norms, first,
-              static_cast<int>(std::min<int64_t>(exact, v - first)), zs, scratch.bound.data(), candidate.data(),
-              largest, exp_sums);
+              static_cast<int>(std::min<int64_t>(exact, v - first)), zs, scratch.bound.data(), scratch.candidate.data(),
+              chosen, largest, exp_sums);
   for (int64_t r = 0; r < rows; ++r) {
-    if (!std::isfinite(norms[r].x_norm)) std::fill(candidate.begin(), candidate.end(), 1);
+    if (!std::isfinite(norms[r].x_norm)) {
+      chosen.resize(static_cast<size_t>(v));
+      std::iota(chosen.begin(), chosen.end(), 0);
+    }
   }
 
   // 3. The candidates again in f32, from their columns packed side by side (K, C), as dense_rows computes them.
-  std::vector<int32_t>& chosen = scratch.chosen;
-  const uint8_t* flags = candidate.data();
-  int64_t j = 0;
-  for (; j + 8 <= v; j += 8) {  // 8 flags at a time (a fixed-size copy: one load): nearly all are 0
-    uint64_t eight;
-    std::memcpy(&eight, flags + j, sizeof eight);
-    if (eight == 0) continue;
-    for (int64_t i = j; i < j + 8; ++i)
-      if (flags[i]) chosen.push_back(static_cast<int32_t>(i));
-  }
-  for (; j < v; ++j)
-    if (flags[j]) chosen.push_back(static_cast<int32_t>(j));
   const int64_t count = static_cast<int64_t>(chosen.size());
   std::vector<float>& packed = scratch.packed;
   std::vector<float>& exact_values = scratch.exact_values;
@@ -258,21 +251,28 @@ StepScores OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
   rows_gemm_add(rows, count, k, xs, packed.data(), exact_values.data());
 
   // 4. Each row's log Σ e^z over the values it returns: the pass's sum over the estimates (each term ≤ 1, the largest
-  //    1), each exact column's term put in place of its estimate's (a handful, in double). A row whose sum is not a
-  //    positive finite number — a non-finite row, or an exact logit e^700 above the estimates — is summed again from
-  //    its logits by log_sum_exp_rows.
+  //    1), less the exact columns' estimates' terms, plus their f32 values' (by the same exp_sum: a handful of terms).
+  //    e^x saturates at e^88: a row whose f32 values reach 80 above its largest estimate — where ‖x‖ is not finite, or
+  //    the bounds are wider than that —, or whose sum is not a positive finite number, is summed again from its logits
+  //    by log_sum_exp_rows.
   StepScores scores{.logits = z, .log_sum_exp = std::vector<float>(static_cast<size_t>(rows))};
+  const auto exp_sum = nn::kernels::with_active_isa([]<nn::kernels::Isa isa>() { return &nn::kernels::exp_sum<isa>; });
+  std::vector<float>& estimates = scratch.estimates;
+  estimates.resize(static_cast<size_t>(count));
   for (int64_t r = 0; r < rows; ++r) {
-    double total = exp_sums[r];
+    bool in_range = std::isfinite(norms[r].x_norm) && std::isfinite(largest[r]);
     for (int64_t i = 0; i < count; ++i) {
       float& logit = zs[r * v + chosen[i]];
-      const float f32 = exact_values[r * count + i];
-      total += std::exp(double{f32} - largest[r]) - std::exp(double{logit} - largest[r]);
-      logit = f32;
+      estimates[i] = logit;
+      logit = exact_values[r * count + i];
+      in_range = in_range && logit - largest[r] <= 80;  // false for NaN too
     }
-    const bool summed = std::isfinite(largest[r]) && std::isfinite(total) && total > 0;
-    scores.log_sum_exp[r] =
-        summed ? largest[r] + static_cast<float>(std::log(total)) : log_sum_exp_rows(nn::slice(z, 0, r, r + 1)).front();
+    const double total = in_range ? exp_sums[r] + exp_sum(count, exact_values.data() + r * count, largest[r]) -
+                                        exp_sum(count, estimates.data(), largest[r])
+                                  : 0;
+    scores.log_sum_exp[r] = in_range && std::isfinite(total) && total > 0
+                                ? largest[r] + static_cast<float>(std::log(total))
+                                : log_sum_exp_rows(nn::slice(z, 0, r, r + 1)).front();
   }
   if (packed.capacity() > (size_t{1} << 20)) {  // after a row computed in full (non-finite): give the V·K floats back
     std::vector<float>().swap(packed);

@@ -98,7 +98,7 @@ class OutputScreen {
   WeightSample kernel_sample_;
   struct Scratch {  // logits()'s buffers, one set per thread
     std::vector<uint8_t> bytes, candidate;
-    std::vector<float> bound, packed, exact_values;
+    std::vector<float> bound, packed, exact_values, estimates;
     std::vector<int32_t> chosen;
   };
   // Statistics only, counted relaxed: a screen may serve several threads (the describe server).

@@ -423,18 +423,22 @@ const char* screen_products_name(ScreenProducts kind) {
 
 void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q,
                  const ScreenColumns& columns, const ScreenRowNorms* norms, int32_t first, int keep, float* z,
-                 float* bound, uint8_t* candidate, float* largest, double* exp_sums) {
+                 float* bound, uint8_t* candidate, std::vector<int32_t>& chosen, float* largest, double* exp_sums) {
   const Products products = products_for(m);
   const LevelKernels level = level_kernels();
   const auto exp_sum = nn::kernels::with_active_isa([]<nn::kernels::Isa isa>() { return &nn::kernels::exp_sum<isa>; });
   const int64_t v = columns.vocab;
   keep = std::clamp(keep, 1, 16);
   // Each thread's best lower bounds and largest estimate per row, then the rows' thresholds: read by all after the
-  // barrier. Each tile's sums of e^(z − largest), added in tile order after the pass: the same sums on any number of
-  // threads.
+  // barrier. The sums of e^(z − largest) over blocks of kSumColumns, added in block order after the pass: the same
+  // sums on any number of threads. (A call of exp_sum per tile took twice as long: its set-up and final reduction
+  // cost as much as 64 e^x.)
+  constexpr int64_t kSumColumns = 8 * kScreenTile;
+  const int64_t sum_blocks = (v + kSumColumns - 1) / kSumColumns;
   const int threads = omp_get_max_threads();
   std::vector<float> lists(static_cast<size_t>(threads) * 16 * 16), tops(static_cast<size_t>(threads) * 16);
-  std::vector<double> tile_sums(static_cast<size_t>(m * tiles), 0.0);
+  std::vector<double> block_sums(static_cast<size_t>(m * sum_blocks), 0.0);
+  std::vector<std::vector<int32_t>> found(static_cast<size_t>(threads));  // each thread's candidates, ascending
   float threshold[16];
   // One parallel pass when q is large (the 1.9 MB of V = 7,579; not a small test vocabulary), each thread keeping
   // the same tiles in both halves, in its L2 from one step to the next.
@@ -479,18 +483,32 @@ void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, cons
       std::nth_element(all.begin(), all.begin() + (keep - 1), all.end(), std::greater<float>());
       threshold[r] = all[keep - 1];
     }  // (single ends with a barrier)
+    std::vector<int32_t>& mine = found[static_cast<size_t>(me)];
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t j0 = t * kScreenTile, width = std::min(kScreenTile, v - j0);
-      if (width <= 0) continue;
-      const int64_t from = std::max<int64_t>(j0, first);
-      if (from < j0 + width) level.mark(m, from, j0 + width - from, v, z, bound, threshold, candidate);
-      for (int64_t r = 0; r < m; ++r) tile_sums[r * tiles + t] = exp_sum(width, z + r * v + j0, largest[r]);
+      const int64_t from = std::max<int64_t>(t * kScreenTile, first), to = std::min(v, (t + 1) * kScreenTile);
+      if (from >= to) continue;
+      level.mark(m, from, to - from, v, z, bound, threshold, candidate);
+      for (int64_t j = from; j < to; j += 8) {  // 8 flags at a time (one load): nearly all are 0
+        uint64_t eight = 0;
+        std::memcpy(&eight, candidate + j, static_cast<size_t>(std::min<int64_t>(8, to - j)));
+        for (int64_t i = j; eight != 0; ++i, eight >>= 8)
+          if (eight & 0xFF) mine.push_back(static_cast<int32_t>(i));
+      }
+    }
+    // The blocks nearest this thread's tiles (the few columns past them written by a neighbour before the barrier).
+    auto block_edge = [&](int64_t i) {
+      return i == team ? sum_blocks : std::min(sum_blocks, (edge(i) * kScreenTile + kSumColumns / 2) / kSumColumns);
+    };
+    for (int64_t b = block_edge(me); b < block_edge(me + 1); ++b) {
+      const int64_t j0 = b * kSumColumns, width = std::min(kSumColumns, v - j0);
+      for (int64_t r = 0; r < m; ++r) block_sums[r * sum_blocks + b] = exp_sum(width, z + r * v + j0, largest[r]);
     }
   }
   for (int64_t r = 0; r < m; ++r) {
     exp_sums[r] = 0;
-    for (int64_t t = 0; t < tiles; ++t) exp_sums[r] += tile_sums[r * tiles + t];
+    for (int64_t b = 0; b < sum_blocks; ++b) exp_sums[r] += block_sums[r * sum_blocks + b];
   }
+  for (const std::vector<int32_t>& ids : found) chosen.insert(chosen.end(), ids.begin(), ids.end());
 }
 
 void screen_products(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q, int32_t* acc) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace captioning {
 
@@ -44,12 +45,12 @@ struct ScreenRowNorms {
 /// Steps 1 and 2 for M ≤ 16 rows, in one parallel pass over the tiles: screen_products' sums of the rows' bytes u
 /// (M, 4·quads), then z (M, V) = b + s·sₓ·(sums − zₓ·Σ q), the estimates, and bound (M, V) = e, while the tile's sums
 /// are in L1; then, each row's keep-th largest lower bound z − e among the columns ≥ first and its largest estimate
-/// known (each thread's own merged), candidate[j] set to 1 (never cleared) for each j ≥ first whose upper bound z + e
-/// reaches it in any row, largest (M) = each row's largest estimate and exp_sums (M) = Σ over all V columns of
-/// e^(z − largest) (nn::kernels::exp_sum over each tile, the tiles' sums added in order whatever the threads).
-/// 1 ≤ keep ≤ min(16, V − first).
+/// known (each thread's own merged), candidate[j] set to 1 (V bytes, zeros on entry) for each j ≥ first whose upper
+/// bound z + e reaches it in any row, and those j appended to `chosen` in ascending order; largest (M) = each row's
+/// largest estimate and exp_sums (M) = Σ over all V columns of e^(z − largest) (nn::kernels::exp_sum over blocks of
+/// 512 columns, the blocks' sums added in order whatever the threads). 1 ≤ keep ≤ min(16, V − first).
 void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, const int8_t* q,
                  const ScreenColumns& columns, const ScreenRowNorms* norms, int32_t first, int keep, float* z,
-                 float* bound, uint8_t* candidate, float* largest, double* exp_sums);
+                 float* bound, uint8_t* candidate, std::vector<int32_t>& chosen, float* largest, double* exp_sums);
 
 }  // namespace captioning

@@ -236,6 +236,20 @@ TEST_CASE(
       check_screened(deep, deep_screen, Tensor::uniform({2, 16384}, -1, 1, gen), keep, 2, "deep, " + what);
     }
   }
+  // The same numbers on any thread count: logits, log-sum-exps (summed in blocks of fixed columns) and ids.
+  const Tensor x = Tensor::uniform({3, 256}, 0, 1, gen);
+  auto scores_on = [&](int threads) {
+    nn::ThreadCountScope scope(threads);
+    return screen.logits(x, 3, 2);
+  };
+  const captioning::StepScores one = scores_on(1);
+  for (int threads : {2, 3, 8}) {
+    const captioning::StepScores many = scores_on(threads);
+    const std::string what = std::to_string(threads) + " threads";
+    test::check_same_bits(many.logits.to_vector(), one.logits.to_vector(), what + ": logits");
+    test::check_same_bits(many.log_sum_exp, one.log_sum_exp, what + ": log-sum-exp");
+    CHECK_MESSAGE(many.exact_ids == one.exact_ids, what);
+  }
 }
 
 TEST_CASE("where int8 cannot tell the words apart, the screen computes them in f32 and still picks the f32 best") {
