@@ -31,14 +31,18 @@ struct View {
 // Packs rows [0, mc) × depth [0, kc) of A into micro-panels of kMR rows, each stored depth-major (kMR floats per
 // depth step), zero-padded to a multiple of kMR rows.
 void pack_a(View a, int mc, int kc, float* out) {
+  static_assert(kMR <= 16, "a depth step of a micro-panel is one masked vector");
   for (int ir = 0; ir < mc; ir += kMR) {
     int rows = std::min(kMR, mc - ir);
+    if (a.rs == 1) {  // a transposed A: the rows of a depth step are contiguous, one masked load and store each
+      // (std::copy_n called memcpy for each 56 bytes: 2.7 % of an Xception training step, in weight gradients)
+      const __mmask16 valid = static_cast<__mmask16>((1u << rows) - 1), panel = (1u << kMR) - 1;
+      for (int p = 0; p < kc; ++p, out += kMR)
+        _mm512_mask_storeu_ps(out, panel, _mm512_maskz_loadu_ps(valid, a.p + ir + p * a.cs));
+      continue;
+    }
     for (int p = 0; p < kc; ++p) {
-      if (a.rs == 1) {  // a transposed A: the rows of a depth step are contiguous
-        std::copy_n(a.p + ir + p * a.cs, rows, out);
-      } else {
-        for (int r = 0; r < rows; ++r) out[r] = a.at(ir + r, p);
-      }
+      for (int r = 0; r < rows; ++r) out[r] = a.at(ir + r, p);
       for (int r = rows; r < kMR; ++r) out[r] = 0.0f;
       out += kMR;
     }
