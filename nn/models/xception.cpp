@@ -178,10 +178,14 @@ Tensor Xception::forward(const Tensor& input) {
   // the kernel threads (no barrier per layer across workers). Training keeps the whole batch together: its batch norms
   // use the batch's statistics. While summary() logs shapes, one thread sees every layer.
   const int threads = current_num_threads();
-  if (batch_parallel_ && !is_training() && !grad_mode_enabled() && input.dim(0) >= 2 && threads >= 2 &&
+  if (batch_parallel() && !is_training() && !grad_mode_enabled() && input.dim(0) >= 2 && threads >= 2 &&
       !logging_shapes())
     return run_batch_parallel([this](const Tensor& part) { return forward_whole(part); }, input, threads);
   return forward_whole(input);
+}
+
+bool Xception::batch_parallel() const {
+  return batch_parallel_.value_or(conv1_->kernel().dtype() == DType::f32);
 }
 
 Tensor Xception::forward_whole(const Tensor& input) {

@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "nn/io/options.h"
@@ -59,13 +60,17 @@ class Xception : public Layer {
   /// first, then to(nn::bf16)); throws nn::Error otherwise, or when this model is folded already.
   std::shared_ptr<Xception> folded() const;
 
-  /// Batch-level parallelism in inference (on by default): in eval mode, with nothing recorded, a batch of N ≥ 2 runs
-  /// on min(N, threads) workers at once, each taking chunks of the batch with its share of the kernel threads
+  /// Batch-level parallelism in inference: in eval mode, with nothing recorded, a batch of N ≥ 2 runs on
+  /// min(N, threads) workers at once, each taking chunks of the batch with its share of the kernel threads
   /// (run_batch_parallel), giving the features of the whole batch within float rounding. Off: each layer parallel
   /// within. A memory plan (MemoryPlanScope) covers the calling thread's chunks only, and only while it takes as many
-  /// as in the recorded run (the workers take them as they come).
+  /// as in the recorded run (the workers take them as they come). Until set, on for an f32 model and off for a bf16
+  /// one: the folded bf16 model's batch of 8 ran faster with each layer parallel within in every run of
+  /// benchmarks/xception on 2 threads of an Intel Xeon with AMX (sessions 20–22: 44.4–52.4 against 37.7–51.9 images/s
+  /// for a worker per thread), the f32 one with workers (17.4 against 17.0–17.2 in session 22).
   void set_batch_parallel(bool on) { batch_parallel_ = on; }
-  bool batch_parallel() const { return batch_parallel_; }  ///< see set_batch_parallel
+  /// Whether a batch runs on workers: the choice set, or the default for the model's dtype.
+  bool batch_parallel() const;
 
   /// The channel count of the final feature map (2048 at width 1).
   int64_t feature_channels() const { return feature_channels_; }
@@ -102,7 +107,7 @@ class Xception : public Layer {
 
   XceptionOptions options_;
   int64_t feature_channels_ = 0;
-  bool batch_parallel_ = true;
+  std::optional<bool> batch_parallel_;  // unset: by dtype (batch_parallel())
   std::shared_ptr<Conv2D> conv1_, conv2_;
   std::shared_ptr<BatchNorm> conv1_bn_, conv2_bn_;
   std::vector<DownBlock> entry_;                  // blocks 2, 3, 4
