@@ -135,7 +135,7 @@ StepScores CaptionModel::step(const nn::Tensor& image_part, const std::vector<in
   c = r.c;
   StepScores scores{.logits =
                         head(merge(image_part, r.h.reshape({b, 1, options_.units}))).reshape({b, options_.vocab})};
-  scores.log_sum_exp = log_sum_exp_rows(scores.logits);
+  scores.log_sum_exp = log_sum_exp_rows(scores.logits.to(nn::DType::f32));  // (a bf16 model's logits are bf16)
   return scores;
 }
 

@@ -6,7 +6,6 @@
 #include <limits>
 #include <numeric>
 
-#include <nn/backends/cpu/rows_fast.h>
 #include <nn/core/error.h>
 #include <nn/ops/ops.h>
 
@@ -17,7 +16,7 @@ namespace captioning {
 
 namespace {
 
-constexpr double kUnit = 0x1p-24;  // u: f32's unit roundoff
+constexpr double kUnit = 0x1p-24;  // ε: f32's unit roundoff (output_screen.h)
 
 // v rounded up to the next f32 (a bound stays a bound after the conversion).
 float round_up(double v) {
@@ -70,6 +69,39 @@ ByteImage to_bytes(const float* values, int64_t n, uint8_t* bytes) {
     error2 += rest * rest;
   }
   return {scale, zero, error2};
+}
+
+// Step 4 of OutputScreen::logits: puts the exact values (rows, C) of the columns `chosen` (C) into the logits z
+// (rows, V), and returns each row's log Σ e^z over them: the pass's sum over the estimates (each term ≤ 1, the largest
+// 1; exp_sums, at a shift of largest), less the exact columns' estimates' terms, plus their f32 values' (by the same
+// exp_sum: a handful of terms). e^x saturates at e^88: a row whose f32 values reach 80 above its largest estimate —
+// where ‖x‖ is not finite, or the bounds are wider than that — is summed again from its logits by log_sum_exp_rows;
+// so is a row whose sum is not above 2⁻²⁰ of the estimates' (the exact columns held nearly all of it, and their f32
+// values lie far below: the difference would be the two sums' rounding).
+std::vector<float> exact_and_log_sum_exps(nn::Tensor& z, const std::vector<int32_t>& chosen, const float* exact_values,
+                                          const ScreenRowNorms* norms, const float* largest, const double* exp_sums) {
+  const int64_t rows = z.dim(0), v = z.dim(1), count = static_cast<int64_t>(chosen.size());
+  float* zs = z.data();
+  const ExpSum exp_sum = active_exp_sum();
+  thread_local std::vector<float> estimates;
+  estimates.resize(static_cast<size_t>(count));
+  std::vector<float> log_sum_exp(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    bool in_range = std::isfinite(norms[r].x_norm) && std::isfinite(largest[r]);
+    for (int64_t i = 0; i < count; ++i) {
+      float& logit = zs[r * v + chosen[i]];
+      estimates[i] = logit;
+      logit = exact_values[r * count + i];
+      in_range = in_range && logit - largest[r] <= 80;  // false for NaN too
+    }
+    const double total = in_range ? exp_sums[r] + exp_sum(count, exact_values + r * count, largest[r]) -
+                                        exp_sum(count, estimates.data(), largest[r])
+                                  : 0;
+    log_sum_exp[r] = in_range && std::isfinite(total) && total > 0x1p-20 * exp_sums[r]
+                         ? largest[r] + static_cast<float>(std::log(total))
+                         : log_sum_exp_rows(nn::slice(z, 0, r, r + 1)).front();
+  }
+  return log_sum_exp;
 }
 
 }  // namespace
@@ -250,30 +282,8 @@ StepScores OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
   }
   rows_gemm_add(rows, count, k, xs, packed.data(), exact_values.data());
 
-  // 4. Each row's log Σ e^z over the values it returns: the pass's sum over the estimates (each term ≤ 1, the largest
-  //    1), less the exact columns' estimates' terms, plus their f32 values' (by the same exp_sum: a handful of terms).
-  //    e^x saturates at e^88: a row whose f32 values reach 80 above its largest estimate — where ‖x‖ is not finite, or
-  //    the bounds are wider than that —, or whose sum is not a positive finite number, is summed again from its logits
-  //    by log_sum_exp_rows.
-  StepScores scores{.logits = z, .log_sum_exp = std::vector<float>(static_cast<size_t>(rows))};
-  const auto exp_sum = nn::kernels::with_active_isa([]<nn::kernels::Isa isa>() { return &nn::kernels::exp_sum<isa>; });
-  std::vector<float>& estimates = scratch.estimates;
-  estimates.resize(static_cast<size_t>(count));
-  for (int64_t r = 0; r < rows; ++r) {
-    bool in_range = std::isfinite(norms[r].x_norm) && std::isfinite(largest[r]);
-    for (int64_t i = 0; i < count; ++i) {
-      float& logit = zs[r * v + chosen[i]];
-      estimates[i] = logit;
-      logit = exact_values[r * count + i];
-      in_range = in_range && logit - largest[r] <= 80;  // false for NaN too
-    }
-    const double total = in_range ? exp_sums[r] + exp_sum(count, exact_values.data() + r * count, largest[r]) -
-                                        exp_sum(count, estimates.data(), largest[r])
-                                  : 0;
-    scores.log_sum_exp[r] = in_range && std::isfinite(total) && total > 0
-                                ? largest[r] + static_cast<float>(std::log(total))
-                                : log_sum_exp_rows(nn::slice(z, 0, r, r + 1)).front();
-  }
+  StepScores scores{.logits = z};
+  scores.log_sum_exp = exact_and_log_sum_exps(z, chosen, exact_values.data(), norms, largest, exp_sums);
   if (packed.capacity() > (size_t{1} << 20)) {  // after a row computed in full (non-finite): give the V·K floats back
     std::vector<float>().swap(packed);
     std::vector<float>().swap(exact_values);

@@ -19,14 +19,14 @@
 /// estimates).
 ///
 /// The bound, for x (K) with its image x̂ = sₓ·(u − zₓ), and column j with f32 weights w, int8 weights q, scale s and
-/// bias b (u = 2⁻²⁴, γ = (K+1)u / (1 − (K+1)u)): the f32 layer's value is within γ(|b| + ‖x‖‖w‖) of the real b + x·w
-/// (any order of summation); the estimate's real value b + x̂·(s·q) differs from b + x·w by x·(w − s·q) + (x − x̂)·(s·q),
-/// at most ‖x‖‖w − s·q‖ + ‖x − x̂‖‖s·q‖; the integer sum is exact, and converting and scaling it (three roundings)
-/// and adding b (one) rounds by at most 8u|z̃| + 4u|b|. So eⱼ = ‖x‖·Eⱼ + ‖x − x̂‖·Sⱼ + Gⱼ + 8u|z̃ⱼ| with
-/// Eⱼ = ‖w − s·q‖ + γ‖w‖, Sⱼ = ‖s·q‖ and Gⱼ = (4u + γ)|b| + (K+2)·127²·2⁻¹⁴⁹ (subnormal products, which no relative
-/// bound covers), each rounded up, and the whole widened by 2⁻¹⁰ for the rounding of its own computation. A row that
-/// is not finite, or whose ‖x‖ times a column's ‖w‖ + |b| reaches 2¹²⁶ (where the layer's own sums could overflow), is
-/// computed in f32 throughout.
+/// bias b (ε = 2⁻²⁴, f32's unit roundoff; γ = (K+1)ε / (1 − (K+1)ε)): the f32 layer's value is within γ(|b| + ‖x‖‖w‖)
+/// of the real b + x·w (any order of summation); the estimate's real value b + x̂·(s·q) differs from b + x·w by
+/// x·(w − s·q) + (x − x̂)·(s·q), at most ‖x‖‖w − s·q‖ + ‖x − x̂‖‖s·q‖; the integer sum is exact, and converting and
+/// scaling it (three roundings) and adding b (one) rounds by at most 8ε|z̃| + 4ε|b|. So
+/// eⱼ = ‖x‖·Eⱼ + ‖x − x̂‖·Sⱼ + Gⱼ + 8ε|z̃ⱼ| with Eⱼ = ‖w − s·q‖ + γ‖w‖, Sⱼ = ‖s·q‖ and
+/// Gⱼ = (4ε + γ)|b| + (K+2)·127²·2⁻¹⁴⁹ (subnormal products, which no relative bound covers), each rounded up, and the
+/// whole widened by 2⁻¹⁰ for the rounding of its own computation. A row that is not finite, or whose ‖x‖ times a
+/// column's ‖w‖ + |b| reaches 2¹²⁶ (where the layer's own sums could overflow), is computed in f32 throughout.
 #pragma once
 
 #include <atomic>
@@ -98,7 +98,7 @@ class OutputScreen {
   WeightSample kernel_sample_;
   struct Scratch {  // logits()'s buffers, one set per thread
     std::vector<uint8_t> bytes, candidate;
-    std::vector<float> bound, packed, exact_values, estimates;
+    std::vector<float> bound, packed, exact_values;
     std::vector<int32_t> chosen;
   };
   // Statistics only, counted relaxed: a screen may serve several threads (the describe server).

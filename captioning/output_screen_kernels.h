@@ -8,7 +8,8 @@
 
 namespace captioning {
 
-inline constexpr int64_t kScreenTile = 64;  ///< columns per tile of screen_products' q
+inline constexpr int64_t kScreenTile = 64;                    ///< columns per tile of screen_products' q
+inline constexpr int64_t kScreenQuadBytes = kScreenTile * 4;  ///< one quad of a tile: 64 columns × 4 rows
 /// The largest byte of u (a row's bytes, 7 bits): AVX2's vpmaddubsw then sums a quad's u8 × s8 pairs in int16 without
 /// saturating (2 · 127 · 127 = 32,258 ≤ 32,767; q is never −128), where full bytes would need each split in two.
 inline constexpr int kScreenByteMax = 127;
@@ -27,6 +28,16 @@ enum class ScreenProducts { plain, avx2, vnni, amx };
 ScreenProducts screen_products_kind(int64_t rows);
 /// "AMX tiles", "AVX512-VNNI", "AVX2" or "plain loops".
 const char* screen_products_name(ScreenProducts kind);
+/// The products' kernel for calls of `rows` rows at the active level (output_screen_products_fast.cpp): `tile` takes
+/// one tile of q (64 columns) into acc (rows × 64 sums, rows ldc apart); begin() configures the calling thread's AMX
+/// tiles for the rows before its calls and end() releases them after (nothing for the other kinds).
+struct ScreenTileProducts {
+  ScreenProducts kind;
+  void (*tile)(int64_t rows, int64_t quads, const uint8_t* u, const int8_t* q, int32_t* acc, int64_t ldc);
+  void begin(int64_t rows) const;
+  void end() const;
+};
+ScreenTileProducts screen_tile_products(int64_t rows);
 
 /// What the estimates and their bounds need of each column (arrays of V) — output_screen.h has the formula.
 struct ScreenColumns {
@@ -42,6 +53,10 @@ struct ScreenRowNorms {
   int32_t x_zero;
   float x_norm, x_error;
 };
+/// nn::kernels::exp_sum at the active level: Σ e^(x − shift) over n floats, float e^x summed in double.
+using ExpSum = double (*)(int64_t n, const float* x, float shift);
+ExpSum active_exp_sum();
+
 /// Steps 1 and 2 for M ≤ 16 rows, in one parallel pass over the tiles: screen_products' sums of the rows' bytes u
 /// (M, 4·quads), then z (M, V) = b + s·sₓ·(sums − zₓ·Σ q), the estimates, and bound (M, V) = e, while the tile's sums
 /// are in L1; then, each row's keep-th largest lower bound z − e among the columns ≥ first and its largest estimate

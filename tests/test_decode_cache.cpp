@@ -198,6 +198,13 @@ TEST_CASE("the output screen gives each row's best words and their f32 logits to
     edges.data()[148 + p] = p == 3 ? 1e6f : 1e-3f * static_cast<float>(p);
   }
   check_screened(layer, screen, edges, 2, 2, "edge rows");
+  // Rows of a large norm: bounds of tens to thousands, where exact logits can lie far above the largest estimate (e^x
+  // would saturate) or far below it (the sums would cancel) — summed again from the row, the log-sum-exp still right.
+  for (float scale : {1e2f, 1e3f, 1e4f, 1e5f, 1e6f}) {
+    Tensor large = Tensor::uniform({3, 37}, -1, 1, gen);
+    for (int64_t i = 0; i < large.numel(); ++i) large.data()[i] *= scale;
+    check_screened(layer, screen, large, 2, 2, "scale " + std::to_string(scale));
+  }
   // K = 76: 19 quads, on AMX (7 to 16 rows, where the processor has it) one step of 16 and three quads after it.
   nn::Dense wider(nn::DenseOptions{.in = 76, .out = 301}, gen);
   random_bias(wider, gen, 2);
@@ -296,6 +303,32 @@ TEST_CASE("where x's 7-bit bytes round coarsely and the words lie close, the scr
     x.data()[0] = 1;
     check_screened(layer, screen, x, 1 + trial % 2, 0, "trial " + std::to_string(trial));
   }
+}
+
+TEST_CASE("where the exact logits lie far below the estimates, the log-sum-exp is summed again, not left to rounding") {
+  // x = (1000, 1): x's 7-bit bytes step by 1000/127 and take 1 to 0. Column 0 weighs (0, −40): its estimate 0, its
+  // f32 logit −40, its bound ~40; columns 1–3 weigh (−0.03…, 0): −30 to −32 either way. Every column is a candidate,
+  // and the estimates' sum (≈ 1, column 0's) less theirs leaves only its rounding beside the f32 terms' ~1e-13.
+  nn::Generator gen(3);
+  nn::Dense layer(nn::DenseOptions{.in = 2, .out = 4}, gen);
+  layer.bias().fill(0.0f);
+  const float weights[2][4] = {{0.0f, -0.030f, -0.031f, -0.032f}, {-40.0f, 0.0f, 0.0f, 0.0f}};
+  for (int64_t p = 0; p < 2; ++p)
+    for (int64_t j = 0; j < 4; ++j) layer.kernel().data()[p * 4 + j] = weights[p][j];
+  const OutputScreen screen(layer);
+  Tensor x = Tensor::empty({1, 2});
+  x.data()[0] = 1000;
+  x.data()[1] = 1;
+  check_screened(layer, screen, x, 1, 0, "far below");
+}
+
+TEST_CASE("log_sum_exp_rows names what it takes") {
+  CHECK(test::error_of([] {
+          captioning::log_sum_exp_rows(Tensor::zeros({2, 3, 4}));
+        }) == "log_sum_exp_rows: expected f32 logits (B, V), got [2,3,4] f32");
+  CHECK(test::error_of([] {
+          captioning::log_sum_exp_rows(Tensor::zeros({2, 3}).to(nn::bf16));
+        }) == "log_sum_exp_rows: expected f32 logits (B, V), got [2,3] bf16");
 }
 
 TEST_CASE("the output screen computes every column in f32 for rows with an infinite or NaN value") {

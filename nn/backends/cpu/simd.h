@@ -247,9 +247,8 @@ NN_SIMD Doubles16 to_doubles(v16 v) {
   // vextractf32x8's). Through the vector of twice its bytes below, GCC 12 moved the results via the stack in 32-byte
   // stores read back as 64-byte loads, which the store buffer cannot forward: softmax's sums spent most of their time
   // on those loads.
-  using Half = typename VectorOf<float, kNativeBytes / 2>::type;
-  const Half low = __builtin_shufflevector(v.part[0], v.part[0], 0, 1, 2, 3, 4, 5, 6, 7);
-  const Half high = __builtin_shufflevector(v.part[0], v.part[0], 8, 9, 10, 11, 12, 13, 14, 15);
+  const Half<float> low = __builtin_shufflevector(v.part[0], v.part[0], 0, 1, 2, 3, 4, 5, 6, 7);
+  const Half<float> high = __builtin_shufflevector(v.part[0], v.part[0], 8, 9, 10, 11, 12, 13, 14, 15);
   d.low.part[0] = __builtin_convertvector(low, Native<double>);
   d.high.part[0] = __builtin_convertvector(high, Native<double>);
 #else
