@@ -21,7 +21,6 @@ namespace captioning {
 
 namespace {
 
-
 // Baseline: acc[r][64t + c] = Σ_g Σ_i u[r][4g + i] · q[t][g][c][i] for one tile.
 void tile_plain(int64_t rows, int64_t quads, const uint8_t* u, const int8_t* q, int32_t* acc, int64_t ldc) {
   for (int64_t r = 0; r < rows; ++r) {
@@ -109,10 +108,10 @@ __attribute__((target("arch=x86-64-v4,avx512vnni"))) void tile_vnni(int64_t rows
 // The products on AMX tiles (tdpbusd), where the processor has AMX-INT8: up to 16 rows of u × 16 columns of int32
 // sums a tile register, 16 quads (64 depths) a step. VNNI's cost grows with the rows (each vpdpbusd serves one row); a
 // tile's cost hardly does up to 16 rows — a beam of 16 takes one tdpbusd per step and 16 columns, as a beam of 1 would.
-constexpr int64_t kAmxMaxRows = 16;              // rows of u in the A tile, and so in one call of tile_amx
-constexpr int64_t kAmxQuads = 16;                // quads a step: an A tile row is 64 bytes of u, a B tile 16 quads
+constexpr int64_t kAmxMaxRows = 16;  // rows of u in the A tile, and so in one call of tile_amx
+constexpr int64_t kAmxQuads = 16;    // quads a step: an A tile row is 64 bytes of u, a B tile 16 quads
 constexpr int64_t kAmxQuarter = kScreenQuadBytes / 4;  // one B tile row: 16 columns' 4 bytes of a quad
-constexpr int64_t kLine = 64;                    // bytes of a cache line
+constexpr int64_t kLine = 64;                          // bytes of a cache line
 
 // The 64 bytes LDTILECFG reads (palette 1). Registers: C0–C3 the sums of the four 16-column quarters of a tile, A the
 // rows' bytes of a step, B0–B2 quarters of q (B0 twice a step).
@@ -142,8 +141,8 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_screen_end() {
 
 // One tile for rows ≤ kAmxMaxRows rows of u (configured by amx_screen_begin(rows)): each step one A tile (64 bytes of
 // each row, read in place: rows 4·quads bytes apart) against the four 16-column quarters of q, read in place too (a
-// quad's 16 columns are 64 contiguous bytes, the next quad's kScreenQuadBytes on), while the next step's 16 quads — or the
-// next tile's first — are prefetched: B tiles read 16 lines 256 bytes apart, which the hardware prefetchers follow
+// quad's 16 columns are 64 contiguous bytes, the next quad's kScreenQuadBytes on), while the next step's 16 quads — or
+// the next tile's first — are prefetched: B tiles read 16 lines 256 bytes apart, which the hardware prefetchers follow
 // poorly (one thread over 1.9 MB of q, six rows: 48.3 → 38.8 µs). The quads past the last whole step (quads mod 16:
 // none at K = 256) are added with vpdpbusd.
 __attribute__((target("arch=x86-64-v4,avx512vnni,amx-tile,amx-int8"))) void tile_amx(int64_t rows, int64_t quads,
