@@ -196,6 +196,27 @@ bool OutputScreen::matches(const nn::Dense& output) const {
          std::memcmp(output.bias().data(), bias_.data(), sizeof(float) * out_) == 0;
 }
 
+ScreenRowNorms OutputScreen::quantize_row(const float* xr, uint8_t* bytes) const {
+  const int64_t k = in_;
+  // No bound holds for a non-finite row, nor where the layer's own sums could overflow (‖x‖‖w‖ + |b| near FLT_MAX,
+  // while the estimate stays finite): screen_rows then takes every column in f32. (The loop is a reduction in any
+  // order, so that it vectorises: squares of floats are exact in double, and the norm is rounded up by far more than
+  // the order can change it.)
+  int finite = 1;
+  double norm2 = 0;
+#pragma omp simd reduction(& : finite) reduction(+ : norm2)
+  for (int64_t p = 0; p < k; ++p) {
+    finite &= static_cast<int>(std::isfinite(xr[p]));
+    norm2 += double{xr[p]} * xr[p];
+  }
+  if (!finite || std::sqrt(norm2) * largest_norm_ >= 0x1p126) return {.x_norm = std::numeric_limits<float>::infinity()};
+  const ByteImage image = to_bytes(xr, k, bytes);
+  return {.x_scale = image.scale,
+          .x_zero = image.zero,
+          .x_norm = round_up(std::sqrt(norm2) * (1 + 1e-9)),
+          .x_error = round_up(std::sqrt(image.error2) * (1 + 1e-9))};
+}
+
 StepScores OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) const {
   if (x.dtype() != nn::DType::f32 || x.rank() != 2 || x.dim(1) != in_ || x.dim(0) < 1 || x.dim(0) > kMaxStepRows) {
     nn::fail_expected("OutputScreen",
@@ -220,29 +241,7 @@ StepScores OutputScreen::logits(const nn::Tensor& x, int exact, int32_t first) c
   // 1. Each row to bytes of 7 bits (to_bytes), x ≈ sₓ·(u − zₓ), x's error ‖x − x̂‖ ~1/127 of its range over √12 a
   //    value, against the weights' ~1/127 of their largest.
   ScreenRowNorms norms[kMaxStepRows];
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = xs + r * k;
-    // No bound holds for a non-finite row, nor where the layer's own sums could overflow (‖x‖‖w‖ + |b| near
-    // FLT_MAX, while the estimate stays finite): step 2 then takes every column in f32. (The loop is a reduction in
-    // any order, so that it vectorises: squares of floats are exact in double, and the norm is rounded up by far more
-    // than the order can change it.)
-    int finite = 1;
-    double norm2 = 0;
-#pragma omp simd reduction(& : finite) reduction(+ : norm2)
-    for (int64_t p = 0; p < k; ++p) {
-      finite &= static_cast<int>(std::isfinite(xr[p]));
-      norm2 += double{xr[p]} * xr[p];
-    }
-    if (!finite || std::sqrt(norm2) * largest_norm_ >= 0x1p126) {
-      norms[r] = {.x_norm = std::numeric_limits<float>::infinity()};
-      continue;
-    }
-    const ByteImage image = to_bytes(xr, k, scratch.bytes.data() + r * depth);
-    norms[r] = {.x_scale = image.scale,
-                .x_zero = image.zero,
-                .x_norm = round_up(std::sqrt(norm2) * (1 + 1e-9)),
-                .x_error = round_up(std::sqrt(image.error2) * (1 + 1e-9))};
-  }
+  for (int64_t r = 0; r < rows; ++r) norms[r] = quantize_row(xs + r * k, scratch.bytes.data() + r * depth);
   //    … and every logit estimated, z̃ = b + s·sₓ·(Σ u·q − zₓ·Σ q) from exact int32 sums, with its bound;
   nn::Tensor z = nn::Tensor::empty({rows, v});
   float* zs = z.data();

@@ -36,6 +36,7 @@
 #include <nn/layers/dense.h>
 
 #include "captioning/decode_step.h"
+#include "captioning/output_screen_kernels.h"
 
 namespace captioning {
 
@@ -96,6 +97,8 @@ class OutputScreen {
   std::vector<float> columns_;     // (V, K): the f32 kernel transposed, one column's weights together
   double largest_norm_ = 0;  // max over columns of ‖w‖ + |b|: rows whose ‖x‖ times it nears FLT_MAX go to f32
   WeightSample kernel_sample_;
+  // Row x (K) to bytes (4·quads, zeros past K) and its norms, or x_norm = ∞ where no bound holds (logits() step 1).
+  ScreenRowNorms quantize_row(const float* xr, uint8_t* bytes) const;
   struct Scratch {  // logits()'s buffers, one set per thread
     std::vector<uint8_t> bytes, candidate;
     std::vector<float> bound, packed, exact_values;

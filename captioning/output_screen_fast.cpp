@@ -152,6 +152,48 @@ void list_candidates(int64_t from, int64_t to, const uint8_t* candidate, std::ve
   }
 }
 
+// screen_rows's buffers: each team thread's best lower bounds (16 rows × 16) and largest estimates (16 rows), the
+// rows' sums by block (M, blocks), and each team thread's candidates (a pointer to its own list, ascending).
+struct PassScratch {
+  std::vector<float> lists, tops;
+  std::vector<double> block_sums;
+  std::vector<std::vector<int32_t>*> found;
+
+  void prepare(int threads, int64_t m, int64_t blocks) {
+    lists.resize(static_cast<size_t>(threads) * 16 * 16);
+    tops.resize(static_cast<size_t>(threads) * 16);
+    block_sums.assign(static_cast<size_t>(m * blocks), 0.0);
+    found.assign(static_cast<size_t>(threads), nullptr);
+  }
+};
+
+// The first tile of thread i of a team of `team` (tiles for i = team). Thread 0 (the caller) takes 10 % less than an
+// equal share: its L2 also holds the step's other weights (greedy at V = 7,579, three interleaved runs: 1.95–1.99 ms
+// against 2.00–2.16 with equal shares).
+int64_t first_tile(int64_t i, int64_t team, int64_t tiles) {
+  if (i == 0) return 0;
+  if (i == team) return tiles;
+  const double first_share = 0.9 / static_cast<double>(team);
+  return static_cast<int64_t>(
+      static_cast<double>(tiles) * (first_share + (1 - first_share) * static_cast<double>(i - 1) / (team - 1)) + 0.5);
+}
+
+// Each row's threshold — the keep-th largest of the team's lists of best lower bounds (16 × 16 floats a thread) —
+// and largest estimate (the largest of the team's, 16 a thread).
+void merge_lists(int64_t m, int64_t team, int keep, const float* lists, const float* tops, float* threshold,
+                 float* largest) {
+  for (int64_t r = 0; r < m; ++r) {
+    std::vector<float> all;
+    largest[r] = -std::numeric_limits<float>::infinity();
+    for (int64_t i = 0; i < team; ++i) {
+      all.insert(all.end(), &lists[(i * 16 + r) * 16], &lists[(i * 16 + r) * 16 + keep]);
+      largest[r] = std::max(largest[r], tops[i * 16 + r]);
+    }
+    std::nth_element(all.begin(), all.begin() + (keep - 1), all.end(), std::greater<float>());
+    threshold[r] = all[keep - 1];
+  }
+}
+
 }  // namespace
 
 ExpSum active_exp_sum() {
@@ -175,33 +217,18 @@ void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, cons
   const int threads = omp_get_max_threads();
   // Kept by the calling thread between calls (a search makes one a word): no allocation per call after the first.
   // The team reaches them through these references: inside the region a thread_local would name each thread's own.
-  thread_local std::vector<float> caller_lists, caller_tops;
-  thread_local std::vector<double> caller_block_sums;
-  thread_local std::vector<std::vector<int32_t>*> caller_found;
-  std::vector<float>&lists = caller_lists, &tops = caller_tops;
-  std::vector<double>& block_sums = caller_block_sums;
-  std::vector<std::vector<int32_t>*>& found = caller_found;  // each thread's candidates, ascending (its own list)
-  lists.resize(static_cast<size_t>(threads) * 16 * 16);
-  tops.resize(static_cast<size_t>(threads) * 16);
-  block_sums.assign(static_cast<size_t>(m * sum_blocks), 0.0);
-  found.assign(static_cast<size_t>(threads), nullptr);
+  thread_local PassScratch caller;
+  std::vector<float>&lists = caller.lists, &tops = caller.tops;
+  std::vector<double>& block_sums = caller.block_sums;
+  std::vector<std::vector<int32_t>*>& found = caller.found;
+  caller.prepare(threads, m, sum_blocks);
   float threshold[16];
   // One parallel pass when q is large (the 1.9 MB of V = 7,579; not a small test vocabulary), each thread keeping
   // the same tiles in both halves, in its L2 from one step to the next.
 #pragma omp parallel if (tiles * quads * kScreenQuadBytes >= (1 << 20))
   {
     const int64_t team = omp_get_num_threads(), me = omp_get_thread_num();
-    // Thread 0 (the caller) takes 10 % less than an equal share: its L2 also holds the step's other weights (greedy
-    // at V = 7,579, three interleaved runs: 1.95–1.99 ms against 2.00–2.16 with equal shares).
-    auto edge = [&](int64_t i) {
-      if (i == 0) return int64_t{0};
-      if (i == team) return tiles;
-      const double first_share = 0.9 / static_cast<double>(team);
-      return static_cast<int64_t>(static_cast<double>(tiles) *
-                                      (first_share + (1 - first_share) * static_cast<double>(i - 1) / (team - 1)) +
-                                  0.5);
-    };
-    const int64_t t0 = edge(me), t1 = edge(me + 1);
+    const int64_t t0 = first_tile(me, team, tiles), t1 = first_tile(me + 1, team, tiles);
     float(*best)[16] = reinterpret_cast<float(*)[16]>(lists.data() + me * 16 * 16);
     std::fill_n(lists.data() + me * 16 * 16, 16 * 16, -std::numeric_limits<float>::infinity());
     float* top = tops.data() + me * 16;
@@ -219,16 +246,7 @@ void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, cons
     products.end();
 #pragma omp barrier
 #pragma omp single
-    for (int64_t r = 0; r < m; ++r) {  // the keep-th largest of the threads' lists together, and the largest estimate
-      std::vector<float> all;
-      largest[r] = -std::numeric_limits<float>::infinity();
-      for (int64_t i = 0; i < team; ++i) {
-        all.insert(all.end(), &lists[(i * 16 + r) * 16], &lists[(i * 16 + r) * 16 + keep]);
-        largest[r] = std::max(largest[r], tops[i * 16 + r]);
-      }
-      std::nth_element(all.begin(), all.begin() + (keep - 1), all.end(), std::greater<float>());
-      threshold[r] = all[keep - 1];
-    }                                        // (single ends with a barrier)
+    merge_lists(m, team, keep, lists.data(), tops.data(), threshold, largest);  // (single ends with a barrier)
     thread_local std::vector<int32_t> mine;  // this team thread's own, kept between calls
     mine.clear();
     found[static_cast<size_t>(me)] = &mine;
@@ -240,7 +258,9 @@ void screen_rows(int64_t m, int64_t tiles, int64_t quads, const uint8_t* u, cons
     }
     // The blocks nearest this thread's tiles (the few columns past them written by a neighbour before the barrier).
     auto block_edge = [&](int64_t i) {
-      return i == team ? sum_blocks : std::min(sum_blocks, (edge(i) * kScreenTile + kSumColumns / 2) / kSumColumns);
+      return i == team
+                 ? sum_blocks
+                 : std::min(sum_blocks, (first_tile(i, team, tiles) * kScreenTile + kSumColumns / 2) / kSumColumns);
     };
     for (int64_t b = block_edge(me); b < block_edge(me + 1); ++b) {
       const int64_t j0 = b * kSumColumns, width = std::min(kSumColumns, v - j0);
