@@ -43,10 +43,8 @@ std::vector<float> log_sum_exp_rows(const nn::Tensor& logits) {
   return lse;
 }
 
-StepScores dense_scores(const nn::Dense& output, const nn::Tensor& x) {
-  StepScores scores{.logits = dense_rows(output, x)};
-  scores.log_sum_exp = log_sum_exp_rows(scores.logits);
-  return scores;
+StepScores step_scores(const nn::Tensor& logits) {
+  return {.logits = logits, .log_sum_exp = log_sum_exp_rows(logits.to(nn::DType::f32))};
 }
 
 nn::Tensor lstm_input_gates(const nn::LSTM& lstm, const nn::Tensor& x) {

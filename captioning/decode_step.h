@@ -39,8 +39,9 @@ struct StepScores {
 };
 /// logits (B, V), f32 → each row's log Σ e^x as nn's softmax rows compute it (float e^(x − max) summed in double).
 std::vector<float> log_sum_exp_rows(const nn::Tensor& logits);
-/// {dense_rows(output, x), log_sum_exp_rows of it, every column exact}.
-StepScores dense_scores(const nn::Dense& output, const nn::Tensor& x);
+/// Logits (B, V) of any path that computes every column (the layers', dense_rows) as StepScores: their log-sum-exps by
+/// log_sum_exp_rows, in f32 (a bf16 model's logits are bf16), and no exact ids (every column is).
+StepScores step_scores(const nn::Tensor& logits);
 
 /// One step of a Keras LSTM without mask: x (B, E) and the state h, c (B, U) — undefined for zeros — → the new
 /// state, written into h and c (fresh tensors). The same as lstm_advance(lstm, lstm_input_gates(lstm, x), h, c).

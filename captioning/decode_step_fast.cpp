@@ -173,15 +173,20 @@ void row_group_scalar(int rows, int64_t width, int64_t k, const float* a, const 
   row_group(rows, width, k, a, b, ldb, c, ldc);
 }
 
-using RowGroup = void (*)(int, int64_t, int64_t, const float*, const float*, int64_t, float*, int64_t);
+// The active level's group, and whether it takes c in place: the AVX-512 kernel loads each row of c once and stores
+// it once a strip, and keeps b in registers, so it needs neither the buffer nor the padding of rows_gemm_add.
+struct RowGroup {
+  void (*run)(int, int64_t, int64_t, const float*, const float*, int64_t, float*, int64_t);
+  bool in_place;
+};
 
 RowGroup row_group_for_active_isa() {
   return nn::kernels::with_active_isa([]<nn::kernels::Isa isa>() -> RowGroup {
 #if defined(__x86_64__)
-    if constexpr (isa == nn::kernels::Isa::avx512) return row_group_avx512;
-    if constexpr (isa == nn::kernels::Isa::avx2) return row_group_avx2;
+    if constexpr (isa == nn::kernels::Isa::avx512) return {row_group_avx512, true};
+    if constexpr (isa == nn::kernels::Isa::avx2) return {row_group_avx2, false};
 #endif
-    return row_group_scalar;
+    return {row_group_scalar, false};
   });
 }
 
@@ -195,25 +200,14 @@ void rows_gemm_add(int64_t m, int64_t n, int64_t k, const float* a, const float*
   // greedy 20 words at V = 7,579: 2.2 ms with the LSTM split, 2.8 ms without, OpenMP spinning (the programs'
   // default); with OMP_WAIT_POLICY=PASSIVE each region wakes a sleeping thread, and the split costs 4.2 → 4.7 ms.
   //
-  // Below AVX-512, a last group of 2 or 3 rows runs as 4, from a copy of its rows of a followed by rows of zeros (and
-  // zeros in the buffer's spare rows): GCC 12 compiles block<2> and block<3> to load each vector of b once per row
-  // (memory operands of the FMAs) where block<4> loads it once, and a 512-column block of h·R took 9.3 µs for 2
-  // rows, 11.4 for 3 and 7.8 for 4 (one thread, Intel Xeon). Each row's arithmetic is the same.
-  if (nn::kernels::active_isa() == nn::kernels::Isa::avx512) {
-    // The register kernel (rows_avx512) loads each row of c once and stores it once a strip, and keeps b in
-    // registers: neither the buffer nor the padding below is needed.
-#pragma omp parallel for schedule(static) if (n * k >= (1 << 18))
-    for (int64_t blk = 0; blk < blocks; ++blk) {
-      const int64_t j0 = blk * kBlock, width = std::min(kBlock, n - j0);
-      for (int64_t r0 = 0; r0 < m; r0 += kRowGroup)
-        group(static_cast<int>(std::min<int64_t>(kRowGroup, m - r0)), width, k, a + r0 * k, b + j0, n, c + r0 * n + j0,
-              n);
-    }
-    return;
-  }
+  // Where the group does not take c in place (below AVX-512), a last group of 2 or 3 rows runs as 4, from a copy of its
+  // rows of a followed by rows of zeros (and zeros in the buffer's spare rows): GCC 12 compiles block<2> and block<3>
+  // to load each vector of b once per row (memory operands of the FMAs) where block<4> loads it once, and a 512-column
+  // block of h·R took 9.3 µs for 2 rows, 11.4 for 3 and 7.8 for 4 (one thread, Intel Xeon). Each row's arithmetic is
+  // the same.
   const int64_t tail = m % kRowGroup;
   thread_local std::vector<float> padded;  // (kRowGroup, k), kept: no allocation per call after the first
-  if (tail >= 2) {
+  if (tail >= 2 && !group.in_place) {
     padded.assign(static_cast<size_t>(kRowGroup * k), 0.0f);
     std::copy_n(a + (m - tail) * k, tail * k, padded.data());
   }
@@ -230,11 +224,15 @@ void rows_gemm_add(int64_t m, int64_t n, int64_t k, const float* a, const float*
     alignas(64) float buffer[kRowGroup * kBufferRow];
     for (int64_t r0 = 0; r0 < m; r0 += kRowGroup) {
       const int rows = static_cast<int>(std::min<int64_t>(kRowGroup, m - r0));
-      const bool pad = rows >= 2 && rows < kRowGroup;
       float* cr = c + r0 * n + j0;
+      if (group.in_place) {
+        group.run(rows, width, k, a + r0 * k, b + j0, n, cr, n);
+        continue;
+      }
+      const bool pad = rows >= 2 && rows < kRowGroup;
       for (int r = 0; r < rows; ++r) std::copy_n(cr + r * n, width, buffer + r * kBufferRow);
       if (pad) std::fill_n(buffer + rows * kBufferRow, (kRowGroup - rows) * kBufferRow, 0.0f);
-      group(pad ? kRowGroup : rows, width, k, pad ? padded_rows : a + r0 * k, b + j0, n, buffer, kBufferRow);
+      group.run(pad ? kRowGroup : rows, width, k, pad ? padded_rows : a + r0 * k, b + j0, n, buffer, kBufferRow);
       for (int r = 0; r < rows; ++r) std::copy_n(buffer + r * kBufferRow, width, cr + r * n);
     }
   }

@@ -128,15 +128,12 @@ StepScores CaptionModel::step(const nn::Tensor& image_part, const std::vector<in
     nn::Tensor merged = merge(image_part, h.reshape({b, 1, options_.units})).reshape({b, options_.units});
     nn::Tensor hidden = dense_rows(*merge_dense_, merged);
     return cache.cache && cache.cache->screens_output() ? cache.cache->screen().logits(hidden, cache.exact, cache.first)
-                                                        : dense_scores(*output_, hidden);
+                                                        : step_scores(dense_rows(*output_, hidden));
   }
   nn::LstmResult r = lstm_->forward(word_dropout_->forward(embedding_->forward(ids)), nn::Tensor(), h, c);
   h = r.h;
   c = r.c;
-  StepScores scores{.logits =
-                        head(merge(image_part, r.h.reshape({b, 1, options_.units}))).reshape({b, options_.vocab})};
-  scores.log_sum_exp = log_sum_exp_rows(scores.logits.to(nn::DType::f32));  // (a bf16 model's logits are bf16)
-  return scores;
+  return step_scores(head(merge(image_part, r.h.reshape({b, 1, options_.units}))).reshape({b, options_.vocab}));
 }
 
 void CaptionModel::reseed_dropout(uint64_t seed) {
