@@ -10,7 +10,7 @@
 
 namespace nn {
 
-/// x's first axis cut into chunks of ⌊N / (4·parts)⌋ examples (at least one; the last one the rest), run by `parts`
+/// x's first axis cut into chunks of ⌊N / (2·parts)⌋ examples (at least one; the last one the rest), run by `parts`
 /// workers at the same time (at most one per example) — the calling thread and one new thread each of the others —,
 /// each taking the next chunk in order when it is free, each with an equal share of the caller's kernel threads (at
 /// least one); the results joined along the first axis in order: f(x) for an f that treats examples independently, as
